@@ -1,0 +1,229 @@
+// The threads runtime: one emulated CPU on one worker thread.
+//
+// JavaScript cannot preempt, so the CPU takes interrupts at check points, as a kernel with
+// interrupts disabled takes them when it re-enables: between napi polls, every few dozen
+// packets, between task slices. The loop:
+//   1. doorbell rung?  run the pending vectors' handlers and IPIs (hardirq context), then, on
+//      irq exit, pending softirqs (unless 5.10's ksoftirqd_running defers them)
+//   2. runnable tasks, round-robin, one slice each: ksoftirqd (while softirqs are pending)
+//      and the application tasks currently on this CPU (recvmsg)
+//   3. nothing runnable: sleep on the doorbell (Atomics.wait) until an interrupt or IPI
+// Time is charged to the context it was spent in: hardirq, softirq, ksoftirqd, task, idle.
+
+import { performance } from 'node:perf_hooks';
+import type { CpuEnv } from '../kernel/env.js';
+import { KCpu, type LatencySink } from '../kernel/percpu.js';
+import { do_IRQ } from '../kernel/irq.js';
+import { rps_trigger_softirq } from '../kernel/dev.js';
+import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
+import { task_recvmsg, task_runnable } from '../kernel/sock.js';
+import type { Shm } from '../shm/memory.js';
+import { doorbell_ring } from '../shm/msix.js';
+import { CTX_HARDIRQ, CTX_IDLE, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
+
+export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
+export const IPI_RESCHED = 2; // reschedule: a task here has work
+
+/** ns → loop iterations of the stack-cost burner, measured once per thread. */
+let burn_iters_per_ns = 0;
+let burn_sink = 0;
+
+function burn_loop(iters: number): void {
+  let x = burn_sink | 1;
+  for (let i = 0; i < iters; i++) x = (Math.imul(x, 1103515245) + 12345) | 0;
+  burn_sink = x;
+}
+
+/** Calibrate the burner: iterations per ns, median of several measurements. */
+export function calibrate_burn(): number {
+  if (burn_iters_per_ns > 0) return burn_iters_per_ns;
+  burn_loop(2_000_000); // warm up the JIT
+  const rates: number[] = [];
+  for (let k = 0; k < 7; k++) {
+    const iters = 1_000_000;
+    const t0 = performance.now();
+    burn_loop(iters);
+    rates.push(iters / ((performance.now() - t0) * 1e6));
+  }
+  rates.sort((a, b) => a - b);
+  burn_iters_per_ns = rates[3]!;
+  return burn_iters_per_ns;
+}
+
+export class CpuRuntime implements CpuEnv {
+  readonly c: KCpu;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly doorbell: number;
+  private readonly stop_at: number;
+  private readonly origin_ms: number;
+  private ctx = CTX_IDLE;
+  private ctx_start = 0;
+  private ksoftirqd = false;
+  private next_task = 0;
+  private readonly busy_field: Int32Array;
+
+  constructor(
+    readonly shm: Shm,
+    readonly cpu: number,
+    latency: LatencySink,
+    shared_origin_ms: number,
+  ) {
+    this.c = new KCpu(cpu, shm, this, latency);
+    this.i32 = shm.i32;
+    this.f64 = shm.f64;
+    this.doorbell = shm.sdI[cpu]! + shm.layout.sd.doorbell;
+    this.stop_at = shm.ctlI + shm.layout.ctl.stop;
+    // performance.now() counts from this thread's own origin: convert to the run's.
+    this.origin_ms = performance.timeOrigin - shared_origin_ms;
+    const sd = shm.layout.sd;
+    this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns);
+    if (shm.cfg.stack_cost_ns > 0) calibrate_burn();
+  }
+
+  // ------------------------------------------------------------------ CpuEnv
+
+  now_ns(): number {
+    return (performance.now() + this.origin_ms) * 1e6;
+  }
+
+  irq_window(): void {
+    if (Atomics.load(this.i32, this.doorbell) !== 0) this.handle_irqs();
+  }
+
+  send_ipi(cpu: number): void {
+    this.ipi(cpu, IPI_RPS);
+  }
+
+  wake_cpu(cpu: number): void {
+    this.ipi(cpu, IPI_RESCHED);
+  }
+
+  wakeup_softirqd(): void {
+    if (this.ksoftirqd) return;
+    this.ksoftirqd = true;
+    this.c.count(this.c.sd.ksoftirqd_wakeups);
+  }
+
+  ksoftirqd_running(): boolean {
+    return this.ksoftirqd;
+  }
+
+  need_resched(): boolean {
+    return false;
+  }
+
+  burn_ns(ns: number): void {
+    burn_loop(Math.round(ns * burn_iters_per_ns));
+  }
+
+  // ------------------------------------------------------------------ the CPU
+
+  private ipi(cpu: number, kind: number): void {
+    const at = this.shm.sdI[cpu]! + this.shm.layout.sd.ipi_pending;
+    Atomics.or(this.i32, at, kind);
+    doorbell_ring(this.shm, cpu);
+  }
+
+  private switch_ctx(next: number): number {
+    const prev = this.ctx;
+    const now = this.now_ns();
+    this.f64[this.c.sdF + this.busy_field[prev]!]! += now - this.ctx_start;
+    this.ctx = next;
+    this.ctx_start = now;
+    this.i32[this.c.sdI + this.c.sd.context] = next;
+    return prev;
+  }
+
+  /**
+   * Take pending interrupts: clear the doorbell first, then claim the pending bits, so a
+   * device that sets a bit after our claim also rings after our clear (no lost wake-up).
+   */
+  private handle_irqs(): void {
+    const prev = this.switch_ctx(CTX_HARDIRQ);
+    const c = this.c;
+    const sd = c.sd;
+    Atomics.store(this.i32, this.doorbell, 0);
+    let v = Atomics.exchange(this.i32, c.sdI + sd.vec_pending0, 0);
+    while (v !== 0) {
+      const bit = 31 - Math.clz32(v & -v);
+      v &= v - 1;
+      do_IRQ(c, bit);
+    }
+    v = Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0);
+    while (v !== 0) {
+      const bit = 31 - Math.clz32(v & -v);
+      v &= v - 1;
+      do_IRQ(c, 32 + bit);
+    }
+    const ipi = Atomics.exchange(this.i32, c.sdI + sd.ipi_pending, 0);
+    if (ipi & IPI_RPS) {
+      this.f64[c.sdF + sd.ipis_received]! += 1;
+      rps_trigger_softirq(c);
+    }
+    // irq_exit: softirqs run here unless we interrupted softirq processing itself.
+    if (prev === CTX_SOFTIRQ || prev === CTX_KSOFTIRQD) {
+      this.switch_ctx(prev);
+      return;
+    }
+    if (c.softirq_pending !== 0 && !this.ksoftirqd) {
+      this.switch_ctx(CTX_SOFTIRQ);
+      invoke_softirq(c);
+    }
+    this.switch_ctx(prev);
+  }
+
+  /** One scheduling decision: run one slice of the next runnable task. False if none. */
+  private schedule(): boolean {
+    const tasks = this.shm.layout.taskCount;
+    const slots = tasks + 1; // slot 0 is ksoftirqd
+    for (let k = 0; k < slots; k++) {
+      const slot = this.next_task;
+      this.next_task = slot + 1 === slots ? 0 : slot + 1;
+      if (slot === 0) {
+        if (!this.ksoftirqd) continue;
+        if (this.c.softirq_pending === 0) {
+          this.ksoftirqd = false; // nothing pending: ksoftirqd goes back to sleep
+          continue;
+        }
+        this.switch_ctx(CTX_KSOFTIRQD);
+        run_ksoftirqd(this.c);
+        return true;
+      }
+      const t = slot - 1;
+      if (this.i32[this.shm.taskI[t]! + this.shm.layout.task.cpu] !== this.cpu) continue;
+      if (!task_runnable(this.shm, t)) continue;
+      this.switch_ctx(CTX_TASK);
+      task_recvmsg(this.c, t);
+      return true;
+    }
+    return false;
+  }
+
+  /** The CPU's life: run until the engine sets stop. */
+  run(): void {
+    const i32 = this.i32;
+    const c = this.c;
+    this.ctx_start = this.now_ns();
+    Atomics.add(i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready, 1);
+    Atomics.notify(i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready);
+    while (Atomics.load(i32, this.stop_at) === 0) {
+      this.f64[c.sdF + c.sd.heartbeat]! += 1;
+      if (Atomics.load(i32, this.doorbell) !== 0) {
+        this.handle_irqs();
+        continue;
+      }
+      if (c.softirq_pending !== 0 && !this.ksoftirqd) {
+        // Raised outside an interrupt (a task's netif_rx, say): run it as irq exit would.
+        this.switch_ctx(CTX_SOFTIRQ);
+        invoke_softirq(c);
+        continue;
+      }
+      if (this.schedule()) continue;
+      this.switch_ctx(CTX_IDLE);
+      Atomics.wait(i32, this.doorbell, 0, 100);
+    }
+    this.switch_ctx(CTX_IDLE);
+    c.cache.drain();
+  }
+}

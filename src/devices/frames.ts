@@ -1,0 +1,336 @@
+/**
+ * frames.ts: the wire format the traffic generator writes and the checksum helpers the kernel
+ * side uses (`ip_fast_csum`, `csum_fold`, `csum_replace2/4` keep the kernel's names).
+ *
+ * Every frame is Ethernet II / IPv4 / UDP or TCP, exactly `frameLen` bytes in the buffer (the
+ * 4-byte FCS is not stored), laid out big-endian as on the wire:
+ *
+ *   frame offset  size  field
+ *   0             6     h_dest     02:00 + dstMac (low 32 bits), locally administered unicast
+ *   6             6     h_source   02:00 + srcMac
+ *   12            2     h_proto    ETH_P_IP (0x0800)
+ *   14            20    IPv4       version 4, IHL 5, tos 0, tot_len = frameLen - 14, id = packet
+ *                                  index & 0xffff, DF, TTL 64, protocol, check, saddr, daddr
+ *   34            8     UDP        source, dest, len, check (over the pseudo-header)
+ *            or   20    TCP        source, dest, seq, ack_seq, doff 5, ACK, window, check,
+ *                                  urg_ptr
+ *   34 + 8/20     rest  payload    bytes 0..3: per-flow packet index (u32 BE), then a filler
+ *
+ * Checksums are computed over 16-bit big-endian words; a "partial sum" here is a non-negative
+ * number below 2^32 that `csum_fold` folds with end-around carry (the kernel's `__wsum`).
+ *
+ * Hot path: `ip_fast_csum`, `csum_*`, `stampPacket`, the `frame_*` readers and
+ * `verify_l4_csum` allocate nothing (byte arithmetic on a Uint8Array plus offsets, numbers
+ * out). `makeFlows` and `buildFrameTemplate` are setup-time and check their arguments.
+ * Readers assume a well-formed IPv4 frame at `offset`; `ip_rcv` validates before they run.
+ * A V8 caveat for "nothing": a number >= 2^31 (a u32 seq, say) crossing a call that is not
+ * inlined is boxed. Internals pass only 16-bit halves across calls; 32-bit inputs are taken
+ * mod 2^32, so callers can hand them over as int32 (from an Int32Array) and stay box-free.
+ */
+import type { Prng } from '../lib/prng.js';
+import {
+  ETH_HLEN,
+  ETH_DEST_OFF,
+  ETH_SOURCE_OFF,
+  ETH_PROTO_OFF,
+  ETH_P_IP,
+  ETH_ZLEN,
+  ETH_FRAME_LEN,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPH_VERSION_IHL_OFF,
+  IPH_TOS_OFF,
+  IPH_TOT_LEN_OFF,
+  IPH_ID_OFF,
+  IPH_FRAG_OFF_OFF,
+  IPH_TTL_OFF,
+  IPH_PROTOCOL_OFF,
+  IPH_CHECK_OFF,
+  IPH_SADDR_OFF,
+  IPH_DADDR_OFF,
+  IPH_LEN,
+  IP_DF,
+  IP_DEFAULT_TTL,
+  UDPH_SOURCE_OFF,
+  UDPH_DEST_OFF,
+  UDPH_LEN_OFF,
+  UDPH_CHECK_OFF,
+  UDP_HLEN,
+  TCPH_SEQ_OFF,
+  TCPH_ACK_SEQ_OFF,
+  TCPH_DOFF_OFF,
+  TCPH_FLAGS_OFF,
+  TCPH_WINDOW_OFF,
+  TCPH_CHECK_OFF,
+  TCPH_URG_PTR_OFF,
+  TCP_HLEN,
+  TCP_FLAG_ACK,
+  PAYLOAD_INDEX_LEN,
+  get16,
+  put16,
+  put32,
+  csum_fold,
+  csum_partial,
+  ip_fast_csum,
+  csum_replace2,
+  l4_offset,
+  l4_header_len,
+  frame_l4_payload_len,
+  pseudo_header_sum,
+} from '../kernel/inet.js';
+// The wire format is the kernel's; re-exported for callers of the generator.
+export * from '../kernel/inet.js';
+
+const TCP_TEMPLATE_WINDOW = 0xffff;
+const TCP_TEMPLATE_ACK_SEQ = 1;
+
+/**
+ * Overwrite the covered 16-bit word at `o` with `new16` and return checksum `check` updated
+ * for the change (RFC 1624). Every value crossing this call is below 2^16, so a call that is
+ * not inlined still passes small integers and boxes nothing.
+ */
+function replace_word16(bytes: Uint8Array, o: number, new16: number, check: number): number {
+  const old16 = get16(bytes, o);
+  put16(bytes, o, new16);
+  return csum_replace2(check, old16, new16);
+}
+
+/**
+ * Stamp packet `index` of its flow into a copy of a template already placed at `offset`:
+ * payload index, IP id = index & 0xffff, TCP seq = (tcpIsn + index * payloadLen) mod 2^32,
+ * with both the IPv4 header checksum and the L4 checksum updated incrementally (RFC 1624) so
+ * they stay valid. If `corruptIpCsum`, the IP check field is then damaged so `ip_fast_csum`
+ * no longer returns 0. Reads protocol, IHL and lengths from the bytes (templates are UDP or
+ * TCP; for another protocol only the IP id would change).
+ *
+ * Called per generated packet: allocates nothing. `index` and `tcpIsn` are taken mod 2^32,
+ * so callers may pass them as int32 (e.g. read from an Int32Array): V8 boxes a number
+ * >= 2^31 passed to a call that is not inlined, an int32 it passes as is.
+ */
+export function stampPacket(
+  bytes: Uint8Array,
+  offset: number,
+  index: number,
+  tcpIsn: number,
+  corruptIpCsum: boolean,
+): void {
+  const ip = offset + ETH_HLEN;
+  const proto = bytes[ip + IPH_PROTOCOL_OFF];
+  const l4 = l4_offset(bytes, offset);
+  const payloadLen = frame_l4_payload_len(bytes, offset);
+  const payload = l4 + l4_header_len(bytes, offset, l4);
+  // Work in 16-bit halves: each is one covered word of its checksum.
+  const indexHi = (index >>> 16) & 0xffff;
+  const indexLo = index & 0xffff;
+
+  let ipCheck = replace_word16(bytes, ip + IPH_ID_OFF, indexLo, get16(bytes, ip + IPH_CHECK_OFF));
+
+  // Payload and seq are covered by the L4 checksum only; both fields sit at even offsets
+  // from the L4 header, so their halves are whole 16-bit words of the checksummed segment.
+  if (proto === IPPROTO_TCP) {
+    const seq = (tcpIsn + (index >>> 0) * payloadLen) >>> 0; // exact: < 2^32 * 2^16 < 2^53
+    let check = get16(bytes, l4 + TCPH_CHECK_OFF);
+    check = replace_word16(bytes, payload, indexHi, check);
+    check = replace_word16(bytes, payload + 2, indexLo, check);
+    check = replace_word16(bytes, l4 + TCPH_SEQ_OFF, seq >>> 16, check);
+    check = replace_word16(bytes, l4 + TCPH_SEQ_OFF + 2, seq & 0xffff, check);
+    put16(bytes, l4 + TCPH_CHECK_OFF, check);
+  } else if (proto === IPPROTO_UDP) {
+    let check = get16(bytes, l4 + UDPH_CHECK_OFF);
+    const checked = check !== 0; // 0 means "no checksum" (RFC 768): leave it so
+    check = replace_word16(bytes, payload, indexHi, check);
+    check = replace_word16(bytes, payload + 2, indexLo, check);
+    if (checked) put16(bytes, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
+  } // other protocols: no payload layout is known, only the IP id is stamped
+
+  // Any change other than 0x0000 <-> 0xffff (the two zeros of one's complement) breaks the
+  // sum; flipping the low bit never is that change.
+  if (corruptIpCsum) ipCheck ^= 0x0001;
+  put16(bytes, ip + IPH_CHECK_OFF, ipCheck);
+}
+
+// --- flows and templates (setup time) ---------------------------------------------------------
+
+export interface FlowSpec {
+  saddr: number;
+  daddr: number;
+  sport: number;
+  dport: number;
+  proto: 6 | 17;
+  /** TCP initial sequence number (u32, or the same bits as int32); `makeFlows` sets it to
+   * `flow_isn(flowIndex)`. Absent: 0. */
+  isn?: number;
+}
+
+/** Linux's default ip_local_port_range: 32768..60999. */
+const EPHEMERAL_PORT_MIN = 32768;
+const EPHEMERAL_PORT_COUNT = 60999 - 32768 + 1;
+/** Services the flows go to: iperf, http-alt, memcached, a generic sink. */
+const SERVICE_PORTS: readonly number[] = [5001, 8080, 11211, 9000];
+/** Destination hosts 192.168.0.1 .. 192.168.0.DEST_HOST_COUNT. */
+const DEST_NET = 0xc0a80000;
+const DEST_HOST_COUNT = 4;
+const SOURCE_NET = 0x0a000000; // 10.0.0.0/8
+export const FLOW_COUNT_MAX = 1 << 22;
+
+/** Deterministic TCP initial sequence number of flow `flowIndex`. */
+export function flow_isn(flowIndex: number): number {
+  let h = Math.imul((flowIndex + 1) >>> 0, 0x9e3779b9) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+function pickProto(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): 6 | 17 {
+  if (proto === 'udp') return IPPROTO_UDP;
+  if (proto === 'tcp') return IPPROTO_TCP;
+  return prng.nextU32() & 1 ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+function randomFlow(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec {
+  // Host part 1..0xfffffe: avoids 10.0.0.0 and 10.255.255.255.
+  const saddr = (SOURCE_NET | (1 + prng.nextInt(0xfffffe))) >>> 0;
+  const daddr = (DEST_NET | (1 + prng.nextInt(DEST_HOST_COUNT))) >>> 0;
+  const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
+  const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)];
+  return { saddr, daddr, sport, dport, proto: pickProto(prng, proto) };
+}
+
+/**
+ * `count` distinct 5-tuples (10.x.y.z:ephemeral -> 192.168.0.1-4:service), deterministic from
+ * `prng`. Setup time.
+ */
+export function makeFlows(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec[] {
+  if (!Number.isInteger(count) || count < 1 || count > FLOW_COUNT_MAX) {
+    throw new RangeError(`makeFlows: count must be an integer in [1, ${FLOW_COUNT_MAX}], got ${count}`);
+  }
+  if (proto !== 'udp' && proto !== 'tcp' && proto !== 'mix') {
+    throw new RangeError(`makeFlows: proto must be 'udp', 'tcp' or 'mix', got ${String(proto)}`);
+  }
+  const flows: FlowSpec[] = [];
+  const seen = new Set<string>();
+  // The tuple space is ~2^45, so collisions are rare; the bound only guards against a bug.
+  const attemptsMax = count * 4 + 1024;
+  for (let attempt = 0; flows.length < count; attempt++) {
+    if (attempt >= attemptsMax) throw new Error('makeFlows: could not draw distinct 5-tuples');
+    const f = randomFlow(prng, proto);
+    const key = `${f.saddr}:${f.sport}>${f.daddr}:${f.dport}/${f.proto}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    f.isn = flow_isn(flows.length);
+    flows.push(f);
+  }
+  return flows;
+}
+
+function assertU32(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new RangeError(`buildFrameTemplate: ${name} must be an integer in [0, 2^32), got ${v}`);
+  }
+}
+
+function assertU16(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) {
+    throw new RangeError(`buildFrameTemplate: ${name} must be an integer in [0, 65535], got ${v}`);
+  }
+}
+
+function checkTemplateArgs(out: Uint8Array, offset: number, flow: FlowSpec, frameLen: number): void {
+  if (!Number.isInteger(frameLen) || frameLen < ETH_ZLEN || frameLen > ETH_FRAME_LEN) {
+    throw new RangeError(`buildFrameTemplate: frameLen must be an integer in [${ETH_ZLEN}, ${ETH_FRAME_LEN}], got ${frameLen}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0 || offset + frameLen > out.length) {
+    throw new RangeError(`buildFrameTemplate: frame [${offset}, ${offset}+${frameLen}) does not fit a buffer of ${out.length}`);
+  }
+  if (flow.proto !== IPPROTO_TCP && flow.proto !== IPPROTO_UDP) {
+    throw new RangeError(`buildFrameTemplate: flow.proto must be 6 or 17, got ${String(flow.proto)}`);
+  }
+  assertU32('flow.saddr', flow.saddr);
+  assertU32('flow.daddr', flow.daddr);
+  assertU16('flow.sport', flow.sport);
+  assertU16('flow.dport', flow.dport);
+  const isn = flow.isn ?? 0;
+  if (!Number.isInteger(isn) || isn < -0x80000000 || isn > 0xffffffff) {
+    throw new RangeError(`buildFrameTemplate: flow.isn must be a 32-bit integer (int32 or uint32), got ${isn}`);
+  }
+}
+
+/** 02:00:xx:xx:xx:xx, a locally administered unicast address from the low 32 bits. */
+function writeMac(out: Uint8Array, o: number, mac32: number): void {
+  out[o] = 0x02;
+  out[o + 1] = 0x00;
+  put32(out, o + 2, mac32);
+}
+
+function writeIpHeader(out: Uint8Array, ip: number, flow: FlowSpec, totLen: number): void {
+  out[ip + IPH_VERSION_IHL_OFF] = 0x45;
+  out[ip + IPH_TOS_OFF] = 0;
+  put16(out, ip + IPH_TOT_LEN_OFF, totLen);
+  put16(out, ip + IPH_ID_OFF, 0);
+  put16(out, ip + IPH_FRAG_OFF_OFF, IP_DF);
+  out[ip + IPH_TTL_OFF] = IP_DEFAULT_TTL;
+  out[ip + IPH_PROTOCOL_OFF] = flow.proto;
+  put16(out, ip + IPH_CHECK_OFF, 0);
+  put32(out, ip + IPH_SADDR_OFF, flow.saddr);
+  put32(out, ip + IPH_DADDR_OFF, flow.daddr);
+  put16(out, ip + IPH_CHECK_OFF, ip_fast_csum(out, ip, 5));
+}
+
+function writeL4Header(out: Uint8Array, l4: number, flow: FlowSpec, l4Len: number): void {
+  put16(out, l4 + UDPH_SOURCE_OFF, flow.sport); // same offsets in UDP and TCP
+  put16(out, l4 + UDPH_DEST_OFF, flow.dport);
+  if (flow.proto === IPPROTO_UDP) {
+    put16(out, l4 + UDPH_LEN_OFF, l4Len);
+    put16(out, l4 + UDPH_CHECK_OFF, 0);
+    return;
+  }
+  put32(out, l4 + TCPH_SEQ_OFF, flow.isn ?? 0);
+  put32(out, l4 + TCPH_ACK_SEQ_OFF, TCP_TEMPLATE_ACK_SEQ);
+  out[l4 + TCPH_DOFF_OFF] = (TCP_HLEN / 4) << 4;
+  // ACK only: a bulk sender sets PSH at the end of a write, and PSH makes GRO flush.
+  out[l4 + TCPH_FLAGS_OFF] = TCP_FLAG_ACK;
+  put16(out, l4 + TCPH_WINDOW_OFF, TCP_TEMPLATE_WINDOW);
+  put16(out, l4 + TCPH_CHECK_OFF, 0);
+  put16(out, l4 + TCPH_URG_PTR_OFF, 0);
+}
+
+/** Payload: packet index 0, then a byte ramp so the checksum covers non-trivial data. */
+function writePayload(out: Uint8Array, payload: number, len: number): void {
+  put32(out, payload, 0);
+  for (let i = PAYLOAD_INDEX_LEN; i < len; i++) out[payload + i] = i & 0xff;
+}
+
+/**
+ * Write a complete, valid frame of exactly `frameLen` bytes (60..1514, FCS excluded) for
+ * `flow` at `out[offset]`: packet index 0, IP id 0, TCP seq = flow.isn (0 if unset), both
+ * checksums correct. Setup time.
+ */
+export function buildFrameTemplate(
+  out: Uint8Array,
+  offset: number,
+  flow: FlowSpec,
+  frameLen: number,
+  srcMac: number,
+  dstMac: number,
+): void {
+  checkTemplateArgs(out, offset, flow, frameLen);
+  assertU32('srcMac', srcMac);
+  assertU32('dstMac', dstMac);
+  const ip = offset + ETH_HLEN;
+  const l4 = ip + IPH_LEN;
+  const l4Len = frameLen - ETH_HLEN - IPH_LEN;
+  const l4HeaderLen = flow.proto === IPPROTO_UDP ? UDP_HLEN : TCP_HLEN;
+
+  writeMac(out, offset + ETH_DEST_OFF, dstMac);
+  writeMac(out, offset + ETH_SOURCE_OFF, srcMac);
+  put16(out, offset + ETH_PROTO_OFF, ETH_P_IP);
+  writeIpHeader(out, ip, flow, frameLen - ETH_HLEN);
+  writeL4Header(out, l4, flow, l4Len);
+  writePayload(out, l4 + l4HeaderLen, l4Len - l4HeaderLen);
+
+  const sum = csum_partial(out, l4, l4Len, pseudo_header_sum(out, offset, flow.proto, l4Len));
+  const check = csum_fold(sum);
+  if (flow.proto === IPPROTO_UDP) put16(out, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
+  else put16(out, l4 + TCPH_CHECK_OFF, check);
+}

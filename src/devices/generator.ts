@@ -1,0 +1,163 @@
+// The traffic generator: the wire in front of the NIC, on the device thread.
+//
+// Flows are real Ethernet/IPv4/UDP|TCP frames built once per flow as templates; each packet
+// is its flow's template copied into a posted buffer by the NIC, then stamped with its
+// per-flow index (payload bytes 0..3), IP id and TCP sequence number, checksums updated.
+//
+//   --rate max   closed loop: when the chosen queue has no posted descriptor the wire waits
+//                (Atomics.wait on RDT) until the driver re-posts: it measures CPU capacity.
+//                One queue full holds back all of them, as a NIC with one shared packet
+//                buffer and flow control does.
+//   --rate N     open loop at N packets per second: a full ring is an rx_missed drop.
+//
+// Every generated packet is counted in ctl.generated: delivered + drops must equal it.
+
+import type { Shm } from '../shm/memory.js';
+import { Prng } from '../lib/prng.js';
+import { FlowPicker } from './flow_dist.js';
+import { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './frames.js';
+import { Nic } from './nic.js';
+
+const BURST = 64;
+const SPIN_BELOW_NS = 200_000; // open loop: sleep only when the next packet is further away
+
+/** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
+export function runFlows(shm: Shm): FlowSpec[] {
+  return makeFlows(shm.cfg.flows, new Prng(shm.cfg.seed).fork(1), shm.cfg.proto);
+}
+
+export class TrafficGenerator {
+  private readonly nic: Nic;
+  private readonly templates: Uint8Array[];
+  private readonly isn: Int32Array;
+  private readonly index: Int32Array;
+  private readonly picker: FlowPicker;
+  private readonly prng: Prng;
+  private readonly frameLen: number;
+  private generated = 0;
+  private start_ns = 0;
+  private sample = 0;
+
+  constructor(
+    private readonly shm: Shm,
+    private readonly now_ns: () => number,
+  ) {
+    const cfg = shm.cfg;
+    this.nic = new Nic(shm, now_ns);
+    this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
+    const flows = runFlows(shm);
+    this.templates = flows.map((f, i) => {
+      const t = new Uint8Array(this.frameLen);
+      buildFrameTemplate(t, 0, f, this.frameLen, 0x0a000000 + i, 0x0b000001);
+      return t;
+    });
+    this.isn = Int32Array.from(flows, (f) => f.isn ?? 0);
+    this.index = new Int32Array(flows.length);
+    this.prng = new Prng(cfg.seed).fork(2);
+    this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
+  }
+
+  /** The device thread's loop: generate until done, then keep the interrupt logic alive until stop. */
+  run(): void {
+    const shm = this.shm;
+    const C = shm.layout.ctl;
+    const ctl = shm.ctlI;
+    this.wait_for_cpus();
+    this.start_ns = this.now_ns();
+    shm.f64[shm.ctlF + C.start_ns] = this.start_ns;
+    while (Atomics.load(shm.i32, ctl + C.stop) === 0) {
+      if (Atomics.load(shm.i32, ctl + C.gen_done) !== 0) {
+        const held = this.nic.service_throttled();
+        Atomics.wait(shm.i32, ctl + C.stop, 0, held ? 0.05 : 5);
+        continue;
+      }
+      const due = this.due();
+      if (due === 0) continue;
+      for (let k = 0; k < due; k++) if (!this.one_packet()) break;
+      this.nic.signal();
+      this.nic.service_throttled();
+      if (this.finished()) {
+        shm.f64[shm.ctlF + C.gen_end_ns] = this.now_ns();
+        Atomics.store(shm.i32, ctl + C.gen_done, 1);
+      }
+    }
+  }
+
+  private wait_for_cpus(): void {
+    const shm = this.shm;
+    const at = shm.ctlI + shm.layout.ctl.cpus_ready;
+    for (;;) {
+      const ready = Atomics.load(shm.i32, at);
+      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.stop) !== 0) return;
+      Atomics.wait(shm.i32, at, ready, 50);
+    }
+  }
+
+  private finished(): boolean {
+    const cfg = this.shm.cfg;
+    if (this.generated >= cfg.packets) return true;
+    return cfg.duration_s > 0 && this.now_ns() - this.start_ns >= cfg.duration_s * 1e9;
+  }
+
+  /** How many packets to put on the wire now (sleeping first when the next is far off). */
+  private due(): number {
+    const cfg = this.shm.cfg;
+    const left = cfg.packets - this.generated;
+    if (cfg.rate === 0) return left < BURST ? left : BURST;
+    const now = this.now_ns();
+    const target = Math.floor(((now - this.start_ns) * cfg.rate) / 1e9);
+    let n = target - this.generated;
+    if (n <= 0) {
+      const wait_ns = ((this.generated + 1) * 1e9) / cfg.rate + this.start_ns - now;
+      const held = this.nic.service_throttled();
+      if (wait_ns > SPIN_BELOW_NS || held) {
+        const ms = Math.min(wait_ns, held ? 50_000 : wait_ns) / 1e6;
+        Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
+      }
+      return 0;
+    }
+    if (n > BURST) n = BURST;
+    return n < left ? n : left;
+  }
+
+  /** One packet from the wire to the NIC. False if the loop must stop (closed loop, stop set). */
+  private one_packet(): boolean {
+    const cfg = this.shm.cfg;
+    const flow = this.picker.next();
+    const frame = this.templates[flow]!;
+    const nic = this.nic;
+    const q = nic.rss_queue(frame);
+    const index = this.index[flow]!;
+    this.index[flow] = index + 1;
+    if (!nic.has_descriptor(q)) {
+      if (cfg.rate !== 0) {
+        this.count_generated();
+        nic.miss(q);
+        return true;
+      }
+      // Closed loop: tell the CPUs what is already there, then wait for the driver.
+      nic.signal();
+      while (!nic.wait_descriptor(q, 1)) {
+        nic.service_throttled();
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0) return false;
+      }
+    }
+    const at = nic.dma_frame(q, frame, this.frameLen);
+    const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
+    stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);
+    let tstamp = 0;
+    if (++this.sample >= cfg.latency_sample) {
+      this.sample = 0;
+      tstamp = this.now_ns();
+    }
+    // Counted before the write-back publishes it: accounted packets never outrun generated.
+    this.count_generated();
+    nic.writeback(q, this.frameLen, tstamp);
+    return true;
+  }
+
+  private count_generated(): void {
+    this.generated++;
+    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated] = this.generated;
+  }
+}

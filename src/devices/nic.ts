@@ -1,0 +1,145 @@
+// The NIC: the hardware side of an 82599-like multi-queue adapter, on the device thread.
+//
+// For each frame that arrives from the wire (the generator hands it over), the NIC computes
+// the RSS Toeplitz hash over the real header bytes, picks the queue from the 128-entry
+// indirection table, DMAs the frame into the buffer of the next posted descriptor of that
+// queue, writes the descriptor back (length, RSS hash, status with DD last: the publishing
+// store), advances RDH and sets the vector's interrupt cause. No posted descriptor: the frame
+// is missed (rx_missed) — or, closed loop, the wire waits (see generator.ts).
+//
+// RSS hash types follow ixgbe's defaults: TCP hashes the 4-tuple (an L4 hash), UDP only the
+// addresses (ixgbe enables UDP port hashing only with `ethtool -N rx-flow-hash udp4 sdfn`),
+// so for UDP the kernel's skb_get_hash falls back to the flow dissector.
+
+import type { Shm } from '../shm/memory.js';
+import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS } from '../shm/layout.js';
+import { msix_set_cause, msix_try_fire } from '../shm/msix.js';
+import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
+import { ETH_HLEN, IPPROTO_TCP } from '../kernel/inet.js';
+
+export function parseHexKey(hex: string): Uint8Array {
+  const key = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return key;
+}
+
+export class Nic {
+  private readonly rss: ToeplitzTable;
+  private readonly rdh: Int32Array; // the device's own head per queue
+  private readonly rdt: Int32Array; // last RDT read per queue
+  private readonly cause: Int32Array; // queues with write-backs not yet signalled
+  private readonly throttled: Int32Array; // queues whose interrupt the ITR held back
+  private readonly queues: number;
+  private readonly size: number;
+  /** The queue the last rss_queue() picked and the hash it computed. */
+  hash = 0;
+  hash_l4 = false;
+
+  constructor(
+    private readonly shm: Shm,
+    private readonly now_ns: () => number,
+  ) {
+    this.queues = shm.cfg.queues;
+    this.size = shm.cfg.ring_size;
+    this.rss = new ToeplitzTable(parseHexKey(shm.cfg.rss_key), 12);
+    this.rdh = new Int32Array(this.queues);
+    this.rdt = new Int32Array(this.queues);
+    this.cause = new Int32Array(this.queues);
+    this.throttled = new Int32Array(this.queues);
+    for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+    for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
+  }
+
+  /** RSS: hash the frame's header bytes and look the queue up in the indirection table. */
+  rss_queue(frame: Uint8Array): number {
+    const ip = ETH_HLEN;
+    this.hash_l4 = frame[ip + 9] === IPPROTO_TCP;
+    this.hash = this.rss.hash_ipv4_i32(frame, ip, this.hash_l4);
+    return this.shm.reta[this.hash & 127]!;
+  }
+
+  /** Is a posted descriptor free on queue q? Re-reads RDT only when the cached one is used up. */
+  has_descriptor(q: number): boolean {
+    if (this.rdh[q] !== this.rdt[q]) return true;
+    this.rdt[q] = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
+    return this.rdh[q] !== this.rdt[q];
+  }
+
+  /**
+   * DMA `len` bytes of `frame` into queue q's next descriptor and write it back. The caller
+   * checked has_descriptor(q) and rss_queue() just ran on this frame. Returns the byte offset
+   * of the frame in shared memory, for the generator to stamp per-packet fields... before
+   * the write-back: stamp() must run between dma_frame() and writeback().
+   */
+  dma_frame(q: number, frame: Uint8Array, len: number): number {
+    const shm = this.shm;
+    const d = q * this.size + this.rdh[q]!;
+    const skb = shm.desc_skb[d]!;
+    const at = shm.skbData(skb);
+    if (frame.length !== len) throw new Error(`frame template of ${frame.length} bytes, expected ${len}`);
+    shm.u8.set(frame, at);
+    return at;
+  }
+
+  /** Write the descriptor back (status last: it publishes the frame), advance RDH. */
+  writeback(q: number, len: number, tstamp_ns: number): void {
+    const shm = this.shm;
+    const R = shm.layout.rxq;
+    const h = this.rdh[q]!;
+    const d = q * this.size + h;
+    shm.skb_tstamp[shm.desc_skb[d]!] = tstamp_ns;
+    shm.desc_len[d] = len;
+    shm.desc_hash[d] = this.hash;
+    Atomics.store(shm.desc_status, d, DESC_DD | DESC_EOP | DESC_RSS | (this.hash_l4 ? DESC_L4 : 0));
+    const next = h + 1 === this.size ? 0 : h + 1;
+    this.rdh[q] = next;
+    const qf = shm.rxqF[q]!;
+    shm.i32[shm.rxqI[q]! + R.rdh] = next;
+    shm.f64[qf + R.rx_packets]! += 1;
+    shm.f64[qf + R.rx_bytes]! += len + 4;
+    this.cause[q] = 1;
+  }
+
+  /** No descriptor: the frame is lost (the 82599's RXMPC / rx_missed_errors). */
+  miss(q: number): void {
+    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.rxq.rx_missed]! += 1;
+  }
+
+  /** Signal the write-backs of this burst: set each dirty queue's cause and try to fire. */
+  signal(): void {
+    const now = this.now_ns();
+    for (let q = 0; q < this.queues; q++) {
+      if (this.cause[q] === 0) continue;
+      this.cause[q] = 0;
+      this.throttled[q] = msix_set_cause(this.shm, q, now) ? 0 : 1;
+    }
+  }
+
+  /** Retry interrupts the ITR held back. True while some are still held back. */
+  service_throttled(): boolean {
+    const now = this.now_ns();
+    let held = false;
+    for (let q = 0; q < this.queues; q++) {
+      if (this.throttled[q] === 0) continue;
+      if (msix_try_fire(this.shm, q, now)) this.throttled[q] = 0;
+      else held = true;
+    }
+    return held;
+  }
+
+  /**
+   * Closed loop: wait until queue q has a posted descriptor (the driver's RDT write wakes us),
+   * or `timeout_ms` passes. Returns true if one is there.
+   */
+  wait_descriptor(q: number, timeout_ms: number): boolean {
+    const shm = this.shm;
+    const R = shm.layout.rxq;
+    const qi = shm.rxqI[q]!;
+    // Dekker with the driver: it stores RDT then loads dev_waiting; we store dev_waiting
+    // then load RDT. Sequentially consistent on both sides: one of us sees the other.
+    Atomics.store(shm.i32, qi + R.dev_waiting, 1);
+    if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + R.rdt, this.rdt[q]!, timeout_ms);
+    Atomics.store(shm.i32, qi + R.dev_waiting, 0);
+    return this.has_descriptor(q);
+  }
+}

@@ -1,0 +1,88 @@
+// Boot: lay the emulated machine out in fresh shared memory before any thread starts
+// (what net_dev_init, the driver's probe/open and the sysctl/ethtool set-up do on Linux).
+// Also the knob writers that may run while traffic flows (RPS masks, the RSS table, tasks).
+
+import { maskToCpus, type Config } from '../config.js';
+import { Shm } from '../shm/memory.js';
+import { skb_pool_init } from '../shm/skb_pool.js';
+import { doorbell_ring } from '../shm/msix.js';
+import { RPS_MAP_MAX } from '../shm/layout.js';
+import { POLL_BACKLOG } from '../kernel/napi.js';
+import { RPS_NO_CPU } from '../kernel/dev.js';
+import { sock_table_init } from '../kernel/sock.js';
+import { ixgbe_up } from '../drivers/ixgbe.js';
+import { runFlows } from '../devices/generator.js';
+
+export function boot(cfg: Config): Shm {
+  const shm = Shm.create(cfg);
+  const L = shm.layout;
+  skb_pool_init(shm);
+  for (let cpu = 0; cpu < cfg.cpus; cpu++) {
+    const b = shm.sdI[cpu]!;
+    for (const f of [L.sd.input_pkt_head, L.sd.input_pkt_tail, L.sd.process_head, L.sd.process_tail, L.sd.rps_ipi_list, L.sd.rps_ipi_next]) {
+      shm.i32[b + f] = -1;
+    }
+    // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
+    const n = shm.napiI[cpu]!;
+    shm.i32[n + L.napi.weight] = cfg.dev_weight;
+    shm.i32[n + L.napi.poll_fn] = POLL_BACKLOG;
+    shm.i32[n + L.napi.queue] = -1;
+    shm.i32[n + L.napi.cpu] = cpu;
+  }
+  ixgbe_up(shm);
+  sock_table_init(shm, runFlows(shm), L.taskCount);
+  cfg.app_cpus.forEach((cpu, t) => (shm.i32[shm.taskI[t]! + L.task.cpu] = cpu));
+  for (let q = 0; q < cfg.queues; q++) {
+    set_rps_cpus(shm, q, cfg.rps_cpus[q]!);
+    const base = L.rpsDevFlowBase[q]! / 4;
+    const size = L.rpsDevFlowSize[q]!;
+    shm.i32.fill(RPS_NO_CPU, base, base + size);
+  }
+  update_rps_needed(shm);
+  return shm;
+}
+
+/**
+ * store_rps_map: write /sys/class/net/X/queues/rx-q/rps_cpus. The new map goes in the
+ * inactive buffer and is published with one store (rcu_assign_pointer). Readers hold a map
+ * for one packet; callers space changes by far more than that (synchronize_rcu's role).
+ */
+export function set_rps_cpus(shm: Shm, q: number, hexmask: string): void {
+  const L = shm.layout;
+  const cpus = maskToCpus(hexmask).filter((c) => c < shm.cfg.cpus);
+  if (cpus.length > RPS_MAP_MAX) throw new Error(`rps_cpus: more than ${RPS_MAP_MAX} CPUs`);
+  const activeAt = L.rpsActiveBase / 4 + q;
+  const next = 1 - Atomics.load(shm.i32, activeAt);
+  const base = L.rpsMapBase / 4 + (q * 2 + next) * L.rpsMapStride;
+  shm.i32[base] = cpus.length;
+  cpus.forEach((cpu, i) => (shm.i32[base + 1 + i] = cpu));
+  Atomics.store(shm.i32, activeAt, next);
+  update_rps_needed(shm);
+}
+
+/** The rps_needed static key: on while any queue has a map or a flow table. */
+function update_rps_needed(shm: Shm): void {
+  const L = shm.layout;
+  let needed = 0;
+  for (let q = 0; q < shm.cfg.queues; q++) {
+    const active = Atomics.load(shm.i32, L.rpsActiveBase / 4 + q);
+    if (shm.i32[L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride]! > 0 || L.rpsDevFlowSize[q]! > 0) needed = 1;
+  }
+  Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_needed, needed);
+}
+
+/** ethtool -X: rewrite the indirection table, entry by entry, as the driver writes RETA. */
+export function set_rss_reta(shm: Shm, reta: readonly number[]): void {
+  for (let i = 0; i < 128; i++) Atomics.store(shm.reta, i, reta[i]!);
+}
+
+/** Move application task t to `cpu` (sched_setaffinity), and kick that CPU. */
+export function migrate_task(shm: Shm, t: number, cpu: number): void {
+  const T = shm.layout.task;
+  const at = shm.taskI[t]! + T.cpu;
+  if (Atomics.load(shm.i32, at) === cpu) return;
+  Atomics.store(shm.i32, at, cpu);
+  shm.f64[shm.taskF[t]! + T.migrations]! += 1;
+  shm.f64[shm.sdF[cpu]! + shm.layout.sd.task_migrations_in]! += 1;
+  doorbell_ring(shm, cpu);
+}

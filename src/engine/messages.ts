@@ -1,0 +1,32 @@
+// Every message between threads, typed in one place.
+//
+// The data plane is shared memory only. comlink carries the control plane where an event
+// loop is free: the coordinator calls `run()` on each worker, and the call returns when that
+// worker's synchronous loop ends (stop is a shared-memory word, never a message: a CPU in a
+// busy loop never services its MessagePort).
+
+import type { Config } from '../config.js';
+
+/** workerData of every worker. */
+export interface WorkerInit {
+  cfg: Config;
+  sab: SharedArrayBuffer;
+  /** performance.timeOrigin of the coordinator: the run's clock origin. */
+  origin_ms: number;
+  /** CPU index, for CPU workers. */
+  cpu: number;
+}
+
+export interface CpuResult {
+  cpu: number;
+  /** The CPU's latency histogram, hdr-histogram-js compressed base64. */
+  latency: string;
+}
+
+export interface CpuWorkerApi {
+  run(): CpuResult;
+}
+
+export interface DeviceWorkerApi {
+  run(): void;
+}

@@ -1,0 +1,242 @@
+// The run contract (SPEC.md): the counters of a finished run, read from shared memory.
+
+import * as hdr from 'hdr-histogram-js';
+import { configForReport, type Config } from '../config.js';
+import type { Shm } from '../shm/memory.js';
+
+export const RUN_SCHEMA = 'rxsmp.run/1';
+
+export interface PerCpuStats {
+  cpu: number;
+  processed: number;
+  dropped: number;
+  time_squeeze: number;
+  received_rps: number;
+  flow_limit_count: number;
+  softnet_backlog_len: number;
+  hardirqs: number;
+  net_rx_softirqs: number;
+  ipis_sent: number;
+  ipis_received: number;
+  rps_lock_acquisitions: number;
+  rps_lock_spins: number;
+  rps_lock_sleeps: number;
+  enqueue_local: number;
+  enqueue_remote: number;
+  ksoftirqd_wakeups: number;
+  delivered: number;
+  recvmsg_packets: number;
+  rfs_flow_moves: number;
+  gro_merged: number;
+  busy_ns: number;
+  busy: { hardirq_ns: number; softirq_ns: number; ksoftirqd_ns: number; task_ns: number; idle_ns: number };
+}
+
+export interface PerQueueStats {
+  queue: number;
+  cpu: number; // the CPU its vector is affine to at the end of the run
+  rx_packets: number;
+  rx_bytes: number;
+  rx_missed: number;
+  interrupts: number;
+  alloc_failed: number;
+}
+
+export interface OrderingFirst {
+  flow: number;
+  expected_index: number;
+  got_index: number;
+  cpu: number;
+}
+
+export interface RunResult {
+  schema: typeof RUN_SCHEMA;
+  config: Record<string, unknown>;
+  elapsed_s: number;
+  pps: number;
+  packets: {
+    generated: number;
+    delivered: number;
+    dropped: {
+      rx_missed: number;
+      backlog: number;
+      flow_limit: number;
+      socket: number;
+      ip_csum: number;
+      ip_hdr: number;
+      l4_csum: number;
+      no_socket: number;
+      not_ip: number;
+    };
+  };
+  percpu: PerCpuStats[];
+  queues: PerQueueStats[];
+  ordering: { flows: number; out_of_order: number; flows_out_of_order: number; flows_moved_cpu: number; first: OrderingFirst | null };
+  tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
+  latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
+}
+
+/**
+ * Drops and deliveries counted so far (the drain test and the watchdog read this live).
+ * `done` is read before `generated`: the device counts a packet before publishing it.
+ */
+export function accounted(shm: Shm): { generated: number; done: number } {
+  const sd = shm.layout.sd;
+  const f = shm.f64;
+  let done = 0;
+  for (let c = 0; c < shm.cfg.cpus; c++) {
+    const b = shm.sdF[c]!;
+    done +=
+      f[b + sd.delivered]! +
+      f[b + sd.drop_backlog]! +
+      f[b + sd.drop_flow_limit]! +
+      f[b + sd.drop_socket]! +
+      f[b + sd.drop_ip_csum]! +
+      f[b + sd.drop_ip_hdr]! +
+      f[b + sd.drop_l4_csum]! +
+      f[b + sd.drop_no_socket]! +
+      f[b + sd.drop_not_ip]!;
+  }
+  for (let q = 0; q < shm.cfg.queues; q++) done += f[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
+  return { generated: f[shm.ctlF + shm.layout.ctl.generated]!, done };
+}
+
+function sum(shm: Shm, field: number): number {
+  let s = 0;
+  for (let c = 0; c < shm.cfg.cpus; c++) s += shm.f64[shm.sdF[c]! + field]!;
+  return s;
+}
+
+export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencies: string[]): RunResult {
+  const L = shm.layout;
+  const sd = L.sd;
+  const f = shm.f64;
+  const i32 = shm.i32;
+  const percpu: PerCpuStats[] = [];
+  for (let c = 0; c < cfg.cpus; c++) {
+    const b = shm.sdF[c]!;
+    const bi = shm.sdI[c]!;
+    const g = (field: number) => f[b + field]!;
+    const busy = {
+      hardirq_ns: Math.round(g(sd.busy_hardirq_ns)),
+      softirq_ns: Math.round(g(sd.busy_softirq_ns)),
+      ksoftirqd_ns: Math.round(g(sd.busy_ksoftirqd_ns)),
+      task_ns: Math.round(g(sd.busy_task_ns)),
+      idle_ns: Math.round(g(sd.idle_ns)),
+    };
+    percpu.push({
+      cpu: c,
+      processed: g(sd.processed),
+      dropped: g(sd.dropped),
+      time_squeeze: g(sd.time_squeeze),
+      received_rps: g(sd.received_rps),
+      flow_limit_count: g(sd.flow_limit_count),
+      softnet_backlog_len: i32[bi + sd.input_pkt_qlen]! + i32[bi + sd.process_qlen]!,
+      hardirqs: g(sd.hardirqs),
+      net_rx_softirqs: g(sd.net_rx_softirqs),
+      ipis_sent: g(sd.ipis_sent),
+      ipis_received: f[b + sd.ipis_received]!,
+      rps_lock_acquisitions: g(sd.rps_lock_acquisitions),
+      rps_lock_spins: g(sd.rps_lock_spins),
+      rps_lock_sleeps: g(sd.rps_lock_sleeps),
+      enqueue_local: g(sd.enqueue_local),
+      enqueue_remote: g(sd.enqueue_remote),
+      ksoftirqd_wakeups: g(sd.ksoftirqd_wakeups),
+      delivered: g(sd.delivered),
+      recvmsg_packets: g(sd.recvmsg_packets),
+      rfs_flow_moves: g(sd.rfs_flow_moves),
+      gro_merged: g(sd.gro_merged),
+      busy_ns: busy.hardirq_ns + busy.softirq_ns + busy.ksoftirqd_ns + busy.task_ns,
+      busy,
+    });
+  }
+  const R = L.rxq;
+  const queues: PerQueueStats[] = [];
+  for (let q = 0; q < cfg.queues; q++) {
+    const b = shm.rxqF[q]!;
+    queues.push({
+      queue: q,
+      cpu: i32[shm.rxqI[q]! + R.affinity]!,
+      rx_packets: f[b + R.rx_packets]!,
+      rx_bytes: f[b + R.rx_bytes]!,
+      rx_missed: f[b + R.rx_missed]!,
+      interrupts: f[b + R.irqs]!,
+      alloc_failed: f[b + R.alloc_failed]!,
+    });
+  }
+  const S = L.sk;
+  let ooo = 0;
+  let flows_ooo = 0;
+  let moved = 0;
+  for (let s = 0; s < L.skCount; s++) {
+    const n = f[shm.skIdxF(s, S.out_of_order)]!;
+    ooo += n;
+    if (n > 0) flows_ooo++;
+    if (i32[shm.skIdx(s, S.cpu_moves)]! > 0) moved++;
+  }
+  const C = L.ctl;
+  const first =
+    i32[shm.ctlI + C.ooo_set] !== 0
+      ? {
+          flow: i32[shm.ctlI + C.ooo_flow]!,
+          expected_index: i32[shm.ctlI + C.ooo_expected]! >>> 0,
+          got_index: i32[shm.ctlI + C.ooo_got]! >>> 0,
+          cpu: i32[shm.ctlI + C.ooo_cpu]!,
+        }
+      : null;
+  const delivered = sum(shm, sd.delivered);
+  const generated = f[shm.ctlF + C.generated]!;
+  const T = L.task;
+  const tasks = cfg.app_cpus.map((_, t) => ({
+    task: t,
+    cpu: i32[shm.taskI[t]! + T.cpu]!,
+    packets: f[shm.taskF[t]! + T.packets]!,
+    recvmsg_calls: f[shm.taskF[t]! + T.recvmsg_calls]!,
+    migrations: f[shm.taskF[t]! + T.migrations]!,
+  }));
+  return {
+    schema: RUN_SCHEMA,
+    config: configForReport(cfg),
+    elapsed_s,
+    pps: elapsed_s > 0 ? Math.round(delivered / elapsed_s) : 0,
+    packets: {
+      generated,
+      delivered,
+      dropped: {
+        rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
+        backlog: sum(shm, sd.drop_backlog),
+        flow_limit: sum(shm, sd.drop_flow_limit),
+        socket: sum(shm, sd.drop_socket),
+        ip_csum: sum(shm, sd.drop_ip_csum),
+        ip_hdr: sum(shm, sd.drop_ip_hdr),
+        l4_csum: sum(shm, sd.drop_l4_csum),
+        no_socket: sum(shm, sd.drop_no_socket),
+        not_ip: sum(shm, sd.drop_not_ip),
+      },
+    },
+    percpu,
+    queues,
+    ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
+    tasks,
+    latency_ns: mergeLatency(latencies),
+  };
+}
+
+function mergeLatency(encoded: string[]): RunResult['latency_ns'] {
+  const all = hdr.build({ bitBucketSize: 64, autoResize: true });
+  for (const e of encoded) all.add(hdr.decodeFromCompressedBase64(e));
+  if (all.totalCount === 0) return { samples: 0, p50: 0, p99: 0, p999: 0, max: 0 };
+  return {
+    samples: all.totalCount,
+    p50: all.getValueAtPercentile(50),
+    p99: all.getValueAtPercentile(99),
+    p999: all.getValueAtPercentile(99.9),
+    max: all.maxValue,
+  };
+}
+
+/** generated == delivered + every drop counter. */
+export function conserves(r: RunResult): boolean {
+  const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
+  return r.packets.generated === r.packets.delivered + drops;
+}

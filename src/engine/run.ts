@@ -1,0 +1,137 @@
+// The run coordinator: boot the machine, start the device and the CPUs, apply the knob
+// schedule (migrations, RSS table change), detect the drain, stop, collect.
+//
+// The drain: once the device has generated everything, the run is over when every
+// generated packet is accounted for (delivered to a socket or counted in a drop). A run that
+// makes no progress for `watchdog_s` fails with a report naming each CPU's and queue's state.
+
+import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { Config } from '../config.js';
+import type { Shm } from '../shm/memory.js';
+import { CTX_NAMES } from '../shm/layout.js';
+import { doorbell_ring } from '../shm/msix.js';
+import { skb_pool_free_count } from '../shm/skb_pool.js';
+import { boot, migrate_task, set_rss_reta } from './boot.js';
+import { accounted, collectResult, type RunResult } from './result.js';
+import type { CpuResult, CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
+
+export class WatchdogError extends Error {
+  override name = 'WatchdogError';
+}
+
+const POLL_MS = 2;
+const WORKERS_DIR = new URL('../../workers/', import.meta.url);
+
+export interface RunHooks {
+  /** Called every poll with the elapsed ms since generation started (knob changes in tests). */
+  onTick?: (shm: Shm, elapsed_ms: number) => void;
+}
+
+export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<RunResult> {
+  const shm = boot(cfg);
+  const origin_ms = performance.timeOrigin;
+  const spawn = (file: string, cpu: number) =>
+    new Worker(new URL(file, WORKERS_DIR), { workerData: { cfg, sab: shm.sab, origin_ms, cpu } satisfies WorkerInit });
+  const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
+  const deviceWorker = spawn('device.js', -1);
+  const all = [...cpuWorkers, deviceWorker];
+  const failed = new Promise<never>((_, reject) => {
+    all.forEach((w, i) =>
+      w.on('error', (e) => reject(new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`))),
+    );
+  });
+  failed.catch(() => undefined);
+  try {
+    const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
+    const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
+    const elapsed_s = await Promise.race([monitor(shm, cfg, hooks), failed]);
+    stop(shm);
+    const results = (await Promise.race([Promise.all([...cpuRuns, deviceRun]), failed])) as (CpuResult | void)[];
+    const latencies = results.filter((r): r is CpuResult => r !== undefined).map((r) => r.latency);
+    return collectResult(shm, cfg, elapsed_s, latencies);
+  } finally {
+    stop(shm);
+    await Promise.all(all.map((w) => w.terminate()));
+  }
+}
+
+function stop(shm: Shm): void {
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.stop, 1);
+  Atomics.notify(shm.i32, shm.ctlI + shm.layout.ctl.stop);
+  for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) doorbell_ring(shm, cpu);
+  for (let q = 0; q < shm.cfg.queues; q++) Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+}
+
+/** Watch the run until it drains; returns elapsed seconds from the first generated packet. */
+async function monitor(shm: Shm, cfg: Config, hooks: RunHooks): Promise<number> {
+  const C = shm.layout.ctl;
+  let lastProgress = -1;
+  let lastProgressAt = performance.now();
+  let migrations = 0;
+  let retaChanged = false;
+  for (;;) {
+    await sleep(POLL_MS);
+    const now = performance.now();
+    const start_ns = shm.f64[shm.ctlF + C.start_ns]!;
+    const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;
+    if (start_ns > 0) {
+      if (cfg.migrate_every_ms > 0 && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms && !genDone(shm)) {
+        migrations++;
+        cfg.app_cpus.forEach((_, t) => migrate_task(shm, t, cfg.app_cpus[(t + migrations) % cfg.app_cpus.length]!));
+      }
+      if (cfg.reta_change_at_ms > 0 && !retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
+        retaChanged = true;
+        set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
+        Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+      }
+      hooks.onTick?.(shm, elapsed_ms);
+    }
+    const { generated, done } = accounted(shm);
+    if (genDone(shm) && done === generated) return elapsed_ms / 1000;
+    if (done > generated) throw new Error(`accounting error: ${done} packets accounted, only ${generated} generated`);
+    const progress = generated + done;
+    if (progress !== lastProgress) {
+      lastProgress = progress;
+      lastProgressAt = now;
+    } else if (now - lastProgressAt > cfg.watchdog_s * 1000) {
+      throw new WatchdogError(hangReport(shm, generated, done, cfg.watchdog_s));
+    }
+  }
+}
+
+function genDone(shm: Shm): boolean {
+  return Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0;
+}
+
+/** What a hung run looks like: every CPU's context and queues, every RX queue's registers. */
+export function hangReport(shm: Shm, generated: number, done: number, secs: number): string {
+  const L = shm.layout;
+  const sd = L.sd;
+  const i32 = shm.i32;
+  const lines = [
+    `watchdog: no packet moved for ${secs} s; generated ${generated}, accounted ${done}, ${generated - done} in flight; skb pool free ${skb_pool_free_count(shm)} of ${L.skbCount}`,
+  ];
+  for (let c = 0; c < shm.cfg.cpus; c++) {
+    const b = shm.sdI[c]!;
+    const napiState = i32[shm.napiI[c]! + L.napi.state]!;
+    lines.push(
+      `  cpu ${c}: context ${CTX_NAMES[i32[b + sd.context]!] ?? '?'}, doorbell ${i32[b + sd.doorbell]}, ` +
+        `input_pkt_queue ${i32[b + sd.input_pkt_qlen]}, process_queue ${i32[b + sd.process_qlen]}, ` +
+        `backlog napi state ${napiState}, rps_lock ${i32[b + sd.rps_lock]}, heartbeat ${shm.f64[shm.sdF[c]! + sd.heartbeat]}`,
+    );
+  }
+  const R = L.rxq;
+  for (let q = 0; q < shm.cfg.queues; q++) {
+    const b = shm.rxqI[q]!;
+    const napiState = i32[shm.napiI[shm.cfg.cpus + q]! + L.napi.state]!;
+    lines.push(
+      `  queue ${q}: RDH ${i32[b + R.rdh]} RDT ${i32[b + R.rdt]} next_to_clean ${i32[b + R.next_to_clean]} ` +
+        `EIMS ${i32[b + R.eims]} EICR ${i32[b + R.eicr]} vector on cpu ${i32[b + R.affinity]} napi state ${napiState}`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,430 @@
+// net/core/dev.c: the receive path between the driver and the protocols, Linux 5.10.
+//
+//   net_rx_action → napi_poll → n->poll (driver poll, or process_backlog)
+//   driver poll → napi_gro_receive (gro.ts) → netif_receive_skb_list_internal
+//     → get_rps_cpu → enqueue_to_backlog (RPS/RFS)     or → __netif_receive_skb
+//   netif_rx (non-NAPI drivers) → enqueue_to_backlog
+//   process_backlog → __netif_receive_skb → ip_rcv (ip.ts)
+//
+// Names are the kernel's so this file reads beside net/core/dev.c. Every function runs on the
+// CPU `c` stands for; "irqs off" in a comment means the emulated CPU takes no interrupt there
+// (it only takes them at env.irq_window()).
+
+import type { KCpu } from './percpu.js';
+import { NET_RX_SOFTIRQ } from './percpu.js';
+import {
+  LIST_LOCAL,
+  LIST_POLL,
+  LIST_REPOLL,
+  NAPI_STATE_MISSED,
+  NAPI_STATE_SCHED,
+  ____napi_schedule,
+  list_add_tail,
+  list_empty,
+  list_pop,
+  list_splice_tail_init,
+  napi_poll_fn,
+  napi_register_poll,
+  POLL_BACKLOG,
+} from './napi.js';
+import { gro_normal_list, napi_gro_flush } from './gro.js';
+import { ip_rcv } from './ip.js';
+import { kfree_skb } from './skbuff.js';
+import { skb_get_hash } from './flow.js';
+import { reciprocal_scale } from './hash/flow_dissector.js';
+import { spin_lock, spin_lock_sleeps, spin_unlock } from '../shm/spinlock.js';
+import { FLOW_LIMIT_HISTORY } from '../shm/layout.js';
+import { ETH_P_IP } from './inet.js';
+
+export const NET_RX_SUCCESS = 0;
+export const NET_RX_DROP = 1;
+export const RPS_NO_CPU = 0xffff;
+
+// ---------------------------------------------------------------------------------------------
+// softirq handler
+
+/** jiffies at CONFIG_HZ, from the CPU's clock. */
+export function jiffies(c: KCpu): number {
+  return Math.floor((c.env.now_ns() * c.cfg.hz) / 1e9);
+}
+
+/**
+ * net_rx_action: the NET_RX_SOFTIRQ handler. Softirq context, on this CPU.
+ * Budget netdev_budget, time limit netdev_budget_usecs counted in jiffies as the kernel does.
+ */
+export function net_rx_action(c: KCpu): void {
+  const sd = c.sd;
+  const time_limit = jiffies(c) + usecs_to_jiffies(c, c.cfg.netdev_budget_usecs);
+  let budget = c.cfg.netdev_budget;
+  c.count(sd.net_rx_softirqs);
+
+  // irqs off: take the poll list private
+  list_splice_tail_init(c, LIST_POLL, LIST_LOCAL);
+  for (;;) {
+    if (list_empty(c, LIST_LOCAL)) {
+      if (!sd_has_rps_ipi_waiting(c) && list_empty(c, LIST_REPOLL)) return;
+      break;
+    }
+    const n = c.lists[LIST_LOCAL]!;
+    budget -= napi_poll(c, n);
+    // An interrupt window between polls: new napis land on sd->poll_list, not on ours.
+    c.env.irq_window();
+    if (budget <= 0 || jiffies(c) - time_limit >= 0) {
+      c.count(sd.time_squeeze);
+      break;
+    }
+  }
+  // irqs off: what is left, then what must be polled again, goes back on sd->poll_list
+  // after whatever hardirqs queued meanwhile.
+  list_splice_tail_init(c, LIST_POLL, LIST_LOCAL);
+  list_splice_tail_init(c, LIST_REPOLL, LIST_LOCAL);
+  list_splice_tail_init(c, LIST_LOCAL, LIST_POLL);
+  if (!list_empty(c, LIST_POLL)) c.softirq_pending |= NET_RX_SOFTIRQ;
+  net_rps_action_and_irq_enable(c);
+}
+
+function usecs_to_jiffies(c: KCpu, usecs: number): number {
+  return Math.ceil((usecs * c.cfg.hz) / 1e6);
+}
+
+/**
+ * napi_poll: poll one napi taken off the head of net_rx_action's list. If it used its whole
+ * weight it stays scheduled: GRO packets older than a jiffy are flushed (all of them when
+ * HZ < 1000), the rx_list is handed up, and it goes on the repoll list.
+ */
+function napi_poll(c: KCpu, n: number): number {
+  list_pop(c, LIST_LOCAL);
+  const ni = c.napiI(n);
+  const weight = c.i32[ni + c.napi.weight]!;
+  let work = 0;
+  if (Atomics.load(c.i32, ni + c.napi.state) & NAPI_STATE_SCHED) {
+    work = napi_poll_fn(c.i32[ni + c.napi.poll_fn]!)(c, n, weight);
+    c.f64[c.shm.napiF[n]! + c.napi.polls]! += 1;
+  }
+  if (work > weight) throw new Error(`napi ${n}: poll returned ${work} > weight ${weight}`);
+  if (work < weight) return work;
+  // The driver used its whole weight: we still own the napi and may requeue it.
+  napi_gro_flush(c, n, c.cfg.hz >= 1000);
+  gro_normal_list(c, n);
+  list_add_tail(c, LIST_REPOLL, n);
+  return work;
+}
+
+/**
+ * napi_complete_done: the driver is done with this napi (work < budget). Flush GRO, hand
+ * rx_list up, clear SCHED unless MISSED was set meanwhile, in which case it is rescheduled.
+ * Returns false when the napi stays scheduled (the driver must not re-enable its interrupt).
+ */
+export function napi_complete_done(c: KCpu, n: number, _work_done: number): boolean {
+  napi_gro_flush(c, n, false);
+  gro_normal_list(c, n);
+  const at = c.napiI(n) + c.napi.state;
+  let val = Atomics.load(c.i32, at);
+  for (;;) {
+    let next = val & ~(NAPI_STATE_MISSED | NAPI_STATE_SCHED);
+    // If MISSED was set, keep SCHED: we reschedule below.
+    if (val & NAPI_STATE_MISSED) next |= NAPI_STATE_SCHED;
+    const seen = Atomics.compareExchange(c.i32, at, val, next);
+    if (seen === val) break;
+    val = seen;
+  }
+  if (val & NAPI_STATE_MISSED) {
+    ____napi_schedule(c, n);
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handing packets up
+
+/**
+ * netif_receive_skb_list_internal: for a list of skbs linked by skb_next (napi->rx_list),
+ * steer each with RPS when it is configured, and deliver the rest here, in order.
+ */
+export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
+  const rps = rps_needed(c);
+  let skb = head;
+  while (skb !== -1) {
+    const next = c.skb_next[skb]!;
+    c.skb_next[skb] = -1;
+    if (rps) {
+      const cpu = get_rps_cpu(c, skb);
+      if (cpu >= 0) {
+        enqueue_to_backlog(c, skb, cpu);
+        skb = next;
+        continue;
+      }
+    }
+    __netif_receive_skb(c, skb);
+    skb = next;
+  }
+}
+
+/** __netif_receive_skb → __netif_receive_skb_core: count, hand to the protocol. */
+export function __netif_receive_skb(c: KCpu, skb: number): void {
+  c.count(c.sd.processed);
+  if (c.skb_protocol[skb] === ETH_P_IP) {
+    ip_rcv(c, skb);
+    return;
+  }
+  c.count(c.sd.drop_not_ip, c.skb_segs[skb]!);
+  kfree_skb(c, skb);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RPS / RFS
+
+/** static_branch(rps_needed): some RX queue has an RPS map or an RFS flow table. */
+export function rps_needed(c: KCpu): boolean {
+  return c.i32[c.shm.ctlI + c.shm.layout.ctl.rps_needed]! !== 0;
+}
+
+/**
+ * get_rps_cpu: the CPU whose backlog this skb goes to, or -1 to process it here.
+ * Sets c.rflow to the rps_dev_flow entry used (enqueue_to_backlog saves last_qtail there).
+ * Follows 5.10: no short-cut for a one-CPU map.
+ */
+export function get_rps_cpu(c: KCpu, skb: number): number {
+  const shm = c.shm;
+  const L = shm.layout;
+  const q = c.skb_queue[skb]!;
+  c.rflow = -1;
+  const flowSize = L.rpsDevFlowSize[q]!;
+  const mapBase = rps_map(c, q);
+  const mapLen = c.i32[mapBase]!;
+  if (flowSize === 0 && mapLen === 0) return -1;
+  const hash = skb_get_hash(c, skb);
+  if (hash === 0) return -1;
+
+  const sockSize = L.rpsSockFlowSize;
+  if (flowSize !== 0 && sockSize !== 0) {
+    const ident = c.i32[L.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
+    if (((ident ^ hash) & ~c.rps_cpu_mask) === 0) {
+      const next_cpu = ident & c.rps_cpu_mask;
+      const flowBase = L.rpsDevFlowBase[q]! / 4;
+      const rflow = hash & (flowSize - 1);
+      let tcpu = c.i32[flowBase + rflow]!;
+      // Switch to the CPU of the last recvmsg only when every packet this table entry sent
+      // to the old CPU has left that CPU's backlog: in-order delivery.
+      if (
+        tcpu !== next_cpu &&
+        (tcpu >= c.cfg.cpus ||
+          c.cfg.unsafe_rfs_no_qtail_check ||
+          ((c.i32[shm.sdI[tcpu]! + c.sd.input_queue_head]! - c.i32[flowBase + flowSize + rflow]!) | 0) >= 0)
+      ) {
+        tcpu = next_cpu;
+        set_rps_cpu(c, flowBase, flowSize, rflow, next_cpu);
+      }
+      if (tcpu < c.cfg.cpus) {
+        c.rflow = flowBase + flowSize + rflow;
+        return tcpu;
+      }
+    }
+  }
+  if (mapLen !== 0) return c.i32[mapBase + 1 + reciprocal_scale(hash, mapLen)]!;
+  return -1;
+}
+
+/** set_rps_cpu (no accelerated RFS): point the flow at next_cpu from its current queue head. */
+function set_rps_cpu(c: KCpu, flowBase: number, flowSize: number, rflow: number, next_cpu: number): void {
+  if (next_cpu < c.cfg.cpus) {
+    c.i32[flowBase + flowSize + rflow] = c.i32[c.shm.sdI[next_cpu]! + c.sd.input_queue_head]!;
+    c.count(c.sd.rfs_flow_moves);
+  }
+  c.i32[flowBase + rflow] = next_cpu;
+}
+
+/** rcu_dereference(rxqueue->rps_map): i32 index of the active map {len, cpus[]}. */
+export function rps_map(c: KCpu, q: number): number {
+  const L = c.shm.layout;
+  const active = Atomics.load(c.i32, L.rpsActiveBase / 4 + q);
+  return L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride;
+}
+
+/**
+ * enqueue_to_backlog: queue skb on `cpu`'s input_pkt_queue under its rps_lock, scheduling its
+ * backlog napi if the queue was empty (by IPI when remote). Drops past netdev_max_backlog and
+ * by skb_flow_limit, counted in the target's softnet `dropped`.
+ */
+export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
+  const shm = c.shm;
+  const sd = c.sd;
+  const tI = shm.sdI[cpu]!;
+  const tF = shm.sdF[cpu]!;
+  const i32 = c.i32;
+  const f64 = c.f64;
+  const lock = tI + sd.rps_lock;
+  const spins = spin_lock(i32, lock);
+  // Under the lock: the lock's counters live in its own cache line and need no atomics.
+  f64[tF + sd.rps_lock_acquisitions]! += 1;
+  if (spins !== 0) {
+    f64[tF + sd.rps_lock_spins]! += spins;
+    f64[tF + sd.rps_lock_sleeps]! += spin_lock_sleeps;
+  }
+  const qlen = i32[tI + sd.input_pkt_qlen]!;
+  let drop_reason = 0;
+  if (qlen > c.cfg.netdev_max_backlog) drop_reason = sd.drop_backlog;
+  else if (skb_flow_limit(c, skb, qlen)) drop_reason = sd.drop_flow_limit;
+  if (drop_reason !== 0) {
+    f64[tF + sd.dropped]! += 1;
+    spin_unlock(i32, lock);
+    c.count(drop_reason, c.skb_segs[skb]!);
+    kfree_skb(c, skb);
+    return NET_RX_DROP;
+  }
+  if (qlen === 0) {
+    // Schedule NAPI for the backlog device. A plain test-and-set would do (we own the queue
+    // lock); Atomics because process_backlog clears it under the same lock from its CPU.
+    const st = shm.napiI[cpu]! + c.napi.state;
+    if ((Atomics.or(i32, st, NAPI_STATE_SCHED) & NAPI_STATE_SCHED) === 0) {
+      if (!rps_ipi_queued(c, cpu)) ____napi_schedule(c, cpu);
+    }
+  }
+  // __skb_queue_tail(&sd->input_pkt_queue, skb)
+  c.skb_next[skb] = -1;
+  const tail = i32[tI + sd.input_pkt_tail]!;
+  if (tail === -1) i32[tI + sd.input_pkt_head] = skb;
+  else c.skb_next[tail] = skb;
+  i32[tI + sd.input_pkt_tail] = skb;
+  i32[tI + sd.input_pkt_qlen] = qlen + 1;
+  // input_queue_tail_incr_save(sd, qtail)
+  const qtail = (i32[tI + sd.input_queue_tail]! + 1) | 0;
+  i32[tI + sd.input_queue_tail] = qtail;
+  if (c.rflow >= 0) i32[c.rflow] = qtail;
+  spin_unlock(i32, lock);
+  c.count(cpu === c.cpu ? sd.enqueue_local : sd.enqueue_remote);
+  return NET_RX_SUCCESS;
+}
+
+/**
+ * skb_flow_limit: once the target backlog is half full, drop packets of a flow that holds
+ * more than half of *this* CPU's last FLOW_LIMIT_HISTORY enqueues. Called under the target's
+ * rps_lock; the table is this CPU's own.
+ */
+function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
+  if (qlen < c.cfg.netdev_max_backlog >> 1) return false;
+  const fl = c.flow_limit;
+  if (fl < 0) return false;
+  const i32 = c.i32;
+  const buckets = fl + 2 + FLOW_LIMIT_HISTORY;
+  const new_flow = skb_get_hash(c, skb) & c.flow_limit_mask;
+  const head = i32[fl]!;
+  const old_flow = i32[fl + 2 + head]!;
+  i32[fl + 2 + head] = new_flow;
+  i32[fl] = (head + 1) & (FLOW_LIMIT_HISTORY - 1);
+  if (i32[buckets + old_flow]! > 0) i32[buckets + old_flow]! -= 1;
+  i32[buckets + new_flow]! += 1;
+  if (i32[buckets + new_flow]! > FLOW_LIMIT_HISTORY >> 1) {
+    c.count(c.sd.flow_limit_count);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * rps_ipi_queued: if the target is remote, queue its sd on this CPU's rps_ipi_list (the IPI
+ * goes out at the end of net_rx_action) and raise NET_RX here. The target's rps_ipi_next is
+ * ours to write: we won its backlog's SCHED bit.
+ */
+function rps_ipi_queued(c: KCpu, cpu: number): boolean {
+  if (cpu === c.cpu) return false;
+  const sd = c.sd;
+  c.i32[c.shm.sdI[cpu]! + sd.rps_ipi_next] = c.i32[c.sdI + sd.rps_ipi_list]!;
+  c.i32[c.sdI + sd.rps_ipi_list] = cpu;
+  c.softirq_pending |= NET_RX_SOFTIRQ;
+  return true;
+}
+
+function sd_has_rps_ipi_waiting(c: KCpu): boolean {
+  return c.i32[c.sdI + c.sd.rps_ipi_list] !== -1;
+}
+
+/** net_rps_action_and_irq_enable: send the IPIs queued on this CPU's rps_ipi_list. */
+export function net_rps_action_and_irq_enable(c: KCpu): void {
+  const sd = c.sd;
+  let remsd = c.i32[c.sdI + sd.rps_ipi_list]!;
+  if (remsd === -1) return;
+  c.i32[c.sdI + sd.rps_ipi_list] = -1;
+  while (remsd !== -1) {
+    const next = c.i32[c.shm.sdI[remsd]! + sd.rps_ipi_next]!;
+    c.count(sd.ipis_sent);
+    c.env.send_ipi(remsd);
+    remsd = next;
+  }
+}
+
+/** rps_trigger_softirq: the IPI handler on the target. Hardirq context. */
+export function rps_trigger_softirq(c: KCpu): void {
+  ____napi_schedule(c, c.cpu);
+  c.count(c.sd.received_rps);
+}
+
+/**
+ * process_backlog: the backlog napi's poll (weight dev_weight). Delivers from process_queue;
+ * when it runs dry, splices input_pkt_queue onto it under rps_lock, or, if that is empty
+ * too, clears the napi state (a plain write in the kernel: only this CPU owns it now).
+ */
+function process_backlog(c: KCpu, n: number, quota: number): number {
+  const sd = c.sd;
+  const i32 = c.i32;
+  const me = c.sdI;
+  let work = 0;
+  if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
+  i32[c.napiI(n) + c.napi.weight] = c.cfg.dev_weight;
+  for (;;) {
+    let skb: number;
+    while ((skb = i32[me + sd.process_head]!) !== -1) {
+      const next = c.skb_next[skb]!;
+      i32[me + sd.process_head] = next;
+      if (next === -1) i32[me + sd.process_tail] = -1;
+      i32[me + sd.process_qlen]! -= 1;
+      c.skb_next[skb] = -1;
+      __netif_receive_skb(c, skb);
+      // input_queue_head_incr (5.10: per packet). Read by other CPUs in get_rps_cpu.
+      i32[me + sd.input_queue_head] = (i32[me + sd.input_queue_head]! + 1) | 0;
+      if (++work >= quota) return work;
+      if ((work & 31) === 0) c.env.irq_window();
+    }
+    const lock = me + sd.rps_lock;
+    const spins = spin_lock(i32, lock);
+    c.f64[c.sdF + sd.rps_lock_acquisitions]! += 1;
+    if (spins !== 0) c.f64[c.sdF + sd.rps_lock_spins]! += spins;
+    const head = i32[me + sd.input_pkt_head]!;
+    if (head === -1) {
+      Atomics.store(i32, c.napiI(n) + c.napi.state, 0);
+      spin_unlock(i32, lock);
+      return work;
+    }
+    // skb_queue_splice_tail_init(&sd->input_pkt_queue, &sd->process_queue)
+    const ptail = i32[me + sd.process_tail]!;
+    if (ptail === -1) i32[me + sd.process_head] = head;
+    else c.skb_next[ptail] = head;
+    i32[me + sd.process_tail] = i32[me + sd.input_pkt_tail]!;
+    i32[me + sd.process_qlen]! += i32[me + sd.input_pkt_qlen]!;
+    i32[me + sd.input_pkt_head] = -1;
+    i32[me + sd.input_pkt_tail] = -1;
+    i32[me + sd.input_pkt_qlen] = 0;
+    spin_unlock(i32, lock);
+  }
+}
+
+napi_register_poll(POLL_BACKLOG, process_backlog);
+
+/**
+ * netif_rx: a non-NAPI driver hands a received skb up from its interrupt handler.
+ * Hardirq context. Steered by RPS when configured, else queued to this CPU's backlog.
+ */
+export function netif_rx(c: KCpu, skb: number): number {
+  if (rps_needed(c)) {
+    const cpu = get_rps_cpu(c, skb);
+    if (cpu >= 0) return enqueue_to_backlog(c, skb, cpu);
+  }
+  c.rflow = -1;
+  return enqueue_to_backlog(c, skb, c.cpu);
+}
+
+/** softnet_stat's backlog length column: input_pkt_queue + process_queue. */
+export function softnet_backlog_len(c: KCpu): number {
+  return c.i32[c.sdI + c.sd.input_pkt_qlen]! + c.i32[c.sdI + c.sd.process_qlen]!;
+}

@@ -1,0 +1,179 @@
+// net/core/dev.c GRO (dev_gro_receive, napi_gro_flush, gro_normal_*) with the TCPv4 rules of
+// net/ipv4/tcp_offload.c (tcp_gro_receive): segments of one flow with consecutive sequence
+// numbers merge into one skb (a frag_list chain here: no bytes move), up to 64 KB.
+//
+// Per napi: GRO_HASH_BUCKETS lists of held skbs, oldest first, at most MAX_GRO_SKBS each
+// (the oldest is flushed to make room). Packets leaving GRO, and every packet when GRO is
+// off or cannot apply, are batched on napi->rx_list up to gro_normal_batch.
+// GRO state is private to the CPU polling the napi: a napi leaves a CPU only after
+// napi_complete_done, which empties it.
+
+import type { KCpu } from './percpu.js';
+import { GRO_HASH_BUCKETS } from './percpu.js';
+import { netif_receive_skb_list_internal, jiffies } from './dev.js';
+import {
+  ETH_P_IP,
+  IPPROTO_TCP,
+  IPH_LEN,
+  IPH_TOT_LEN_OFF,
+  IPH_CHECK_OFF,
+  TCP_HLEN,
+  csum_replace2,
+  get16,
+  put16,
+  verify_l4_csum,
+} from './inet.js';
+import { ip_drop } from './ip.js';
+
+export const MAX_GRO_SKBS = 8;
+export const GRO_MAX_SIZE = 65536;
+
+const TCP_FLUSH_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80; // FIN SYN RST PSH URG CWR
+
+// Per held skb (indexed by the head skb): expected next sequence number, and gso_size.
+// Module-level scratch would be shared between CPUs in one thread; keep it on the CPU.
+
+/** napi_gro_receive: called by drivers for each received skb, softirq context. */
+export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
+  // Without rx checksum offload the stack validates the L4 checksum here, before merging
+  // (tcp4_gro_receive's skb_gro_checksum_validate); a bad one is dropped as tcp_v4_rcv would.
+  if (c.cfg.l4_csum_verify && c.skb_protocol[skb] === ETH_P_IP && !verify_l4_csum(c.u8, c.skb_data(skb))) {
+    ip_drop(c, skb, c.sd.drop_l4_csum);
+    return;
+  }
+  if (!c.cfg.gro || !dev_gro_receive(c, n, skb)) gro_normal_one(c, n, skb);
+}
+
+/**
+ * dev_gro_receive for TCPv4. Returns true if GRO consumed the skb (held or merged); false
+ * if it goes up as it is (not TCPv4, flags that flush, or not in sequence after a flush).
+ */
+function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
+  if (c.skb_protocol[skb] !== ETH_P_IP) return false;
+  const u8 = c.u8;
+  const ip = c.skb_data(skb) + c.skb_nh[skb]!;
+  // IHL 5 only, TCP, not a fragment, no TCP options (the common bulk case).
+  if (u8[ip] !== 0x45 || u8[ip + 9] !== IPPROTO_TCP || (get16(u8, ip + 6) & 0x3fff) !== 0) return false;
+  const th = ip + IPH_LEN;
+  if (u8[th + 12]! >> 4 !== 5) return false;
+  const len = get16(u8, ip + IPH_TOT_LEN_OFF) - IPH_LEN - TCP_HLEN;
+  const flush = len <= 0 || (u8[th + 13]! & TCP_FLUSH_FLAGS) !== 0;
+  const seq = get32i(u8, th + 4);
+  const bucket = n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
+
+  let prev = -1;
+  let p = c.gro_head[bucket]!;
+  while (p !== -1 && !same_flow(c, p, ip)) {
+    prev = p;
+    p = c.skb_next[p]!;
+  }
+  if (p !== -1) {
+    const mss = c.gro_gso_size[p]!;
+    const fits = c.skb_len[p]! + len <= GRO_MAX_SIZE;
+    if (!flush && seq === c.gro_next_seq[p] && len <= mss && fits) {
+      // skb_gro_receive: chain the segment; the head's length grows by the payload.
+      c.skb_frag_next[c.gro_last[p]!] = skb;
+      c.gro_last[p] = skb;
+      c.skb_len[p]! += len;
+      c.skb_segs[p]! += 1;
+      c.gro_next_seq[p] = (seq + len) | 0;
+      c.count(c.sd.gro_merged);
+      // A short segment ends the train (len < mss): flush now.
+      if (len < mss || c.skb_len[p]! + mss > GRO_MAX_SIZE) gro_unlink_complete(c, n, bucket, prev, p);
+      return true;
+    }
+    // Same flow, cannot merge: the held skb goes up first, this one after it.
+    gro_unlink_complete(c, n, bucket, prev, p);
+    return false;
+  }
+  if (flush) return false;
+  if (c.gro_count[bucket]! >= MAX_GRO_SKBS) gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]!);
+  // Hold it, newest at the tail.
+  c.skb_next[skb] = -1;
+  const tail = c.gro_tail[bucket]!;
+  if (tail === -1) c.gro_head[bucket] = skb;
+  else c.skb_next[tail] = skb;
+  c.gro_tail[bucket] = skb;
+  c.gro_count[bucket]! += 1;
+  c.gro_age[skb] = jiffies(c);
+  c.gro_last[skb] = skb;
+  c.gro_next_seq[skb] = (seq + len) | 0;
+  c.gro_gso_size[skb] = len;
+  return true;
+}
+
+function get32i(u8: Uint8Array, o: number): number {
+  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
+}
+
+/** Same addresses and ports as held skb p (the kernel compares the dissected headers). */
+function same_flow(c: KCpu, p: number, ip: number): boolean {
+  const u8 = c.u8;
+  const pip = c.skb_data(p) + c.skb_nh[p]!;
+  for (let i = 12; i < 24; i++) if (u8[pip + i] !== u8[ip + i]) return false;
+  return true;
+}
+
+/** Take held skb p (after `prev`) out of its bucket and complete it. */
+function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p: number): void {
+  const next = c.skb_next[p]!;
+  if (prev === -1) c.gro_head[bucket] = next;
+  else c.skb_next[prev] = next;
+  if (c.gro_tail[bucket] === p) c.gro_tail[bucket] = prev;
+  c.gro_count[bucket]! -= 1;
+  c.skb_next[p] = -1;
+  napi_gro_complete(c, n, p);
+}
+
+/**
+ * napi_gro_complete → inet_gro_complete: a merged skb gets its IPv4 tot_len and header
+ * checksum rewritten for the whole train, then goes to rx_list with its segment count.
+ */
+function napi_gro_complete(c: KCpu, n: number, skb: number): void {
+  if (c.skb_segs[skb]! > 1) {
+    const u8 = c.u8;
+    const ip = c.skb_data(skb) + c.skb_nh[skb]!;
+    const oldlen = get16(u8, ip + IPH_TOT_LEN_OFF);
+    const newlen = c.skb_len[skb]! - c.skb_nh[skb]!;
+    put16(u8, ip + IPH_CHECK_OFF, csum_replace2(get16(u8, ip + IPH_CHECK_OFF), oldlen, newlen));
+    put16(u8, ip + IPH_TOT_LEN_OFF, newlen);
+    c.count(c.sd.gro_flushed);
+  }
+  gro_normal_one(c, n, skb);
+}
+
+/**
+ * napi_gro_flush: complete held skbs, oldest first; with flush_old, stop in each bucket at
+ * the first one held during the current jiffy.
+ */
+export function napi_gro_flush(c: KCpu, n: number, flush_old: boolean): void {
+  const now = flush_old ? jiffies(c) : 0;
+  for (let b = n * GRO_HASH_BUCKETS; b < (n + 1) * GRO_HASH_BUCKETS; b++) {
+    let p: number;
+    while ((p = c.gro_head[b]!) !== -1) {
+      if (flush_old && c.gro_age[p] === now) break;
+      gro_unlink_complete(c, n, b, -1, p);
+    }
+  }
+}
+
+/** gro_normal_one: queue on napi->rx_list; hand the batch up at gro_normal_batch. */
+export function gro_normal_one(c: KCpu, n: number, skb: number): void {
+  c.skb_next[skb] = -1;
+  const tail = c.rx_tail[n]!;
+  if (tail === -1) c.rx_head[n] = skb;
+  else c.skb_next[tail] = skb;
+  c.rx_tail[n] = skb;
+  c.rx_count[n]! += c.skb_segs[skb]!;
+  if (c.rx_count[n]! >= c.cfg.gro_normal_batch) gro_normal_list(c, n);
+}
+
+/** gro_normal_list: pass napi->rx_list to netif_receive_skb_list_internal. */
+export function gro_normal_list(c: KCpu, n: number): void {
+  const head = c.rx_head[n]!;
+  if (head === -1) return;
+  c.rx_head[n] = -1;
+  c.rx_tail[n] = -1;
+  c.rx_count[n] = 0;
+  netif_receive_skb_list_internal(c, head);
+}

@@ -1,0 +1,225 @@
+// Protocol wire formats and Internet checksums, as the kernel's headers define them
+// (include/uapi/linux/if_ether.h, ip.h, udp.h, tcp.h; lib/checksum.c, include/net/checksum.h).
+// The kernel (ip_rcv, GRO, socket lookup) reads frames with these; the traffic generator
+// (devices/frames.ts) writes them. Everything here is allocation-free byte arithmetic on a
+// Uint8Array plus offsets.
+//
+// A V8 caveat for "allocation-free": a number >= 2^31 (a u32 seq, say) crossing a call that is
+// not inlined is boxed. Internals pass only 16-bit halves across calls; 32-bit inputs are taken
+// mod 2^32, so callers can hand them over as int32 (from an Int32Array) and stay box-free.
+// --- Ethernet -----------------------------------------------------------------------------
+export const ETH_ALEN = 6;
+export const ETH_HLEN = 14;
+export const ETH_DEST_OFF = 0;
+export const ETH_SOURCE_OFF = 6;
+export const ETH_PROTO_OFF = 12;
+export const ETH_P_IP = 0x0800;
+/** Frame size bounds in the buffer, FCS excluded (64..1518 on the wire). */
+export const ETH_ZLEN = 60;
+export const ETH_FRAME_LEN = 1514;
+
+// --- IPv4 (offsets from the start of the IP header) ---------------------------------------
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPH_VERSION_IHL_OFF = 0;
+export const IPH_TOS_OFF = 1;
+export const IPH_TOT_LEN_OFF = 2;
+export const IPH_ID_OFF = 4;
+export const IPH_FRAG_OFF_OFF = 6;
+export const IPH_TTL_OFF = 8;
+export const IPH_PROTOCOL_OFF = 9;
+export const IPH_CHECK_OFF = 10;
+export const IPH_SADDR_OFF = 12;
+export const IPH_DADDR_OFF = 16;
+/** Header length without options (IHL 5). */
+export const IPH_LEN = 20;
+export const IP_DF = 0x4000;
+export const IP_DEFAULT_TTL = 64;
+
+// --- UDP (offsets from the start of the UDP header) ---------------------------------------
+export const UDPH_SOURCE_OFF = 0;
+export const UDPH_DEST_OFF = 2;
+export const UDPH_LEN_OFF = 4;
+export const UDPH_CHECK_OFF = 6;
+export const UDP_HLEN = 8;
+
+// --- TCP (offsets from the start of the TCP header) ---------------------------------------
+export const TCPH_SOURCE_OFF = 0;
+export const TCPH_DEST_OFF = 2;
+export const TCPH_SEQ_OFF = 4;
+export const TCPH_ACK_SEQ_OFF = 8;
+export const TCPH_DOFF_OFF = 12;
+export const TCPH_FLAGS_OFF = 13;
+export const TCPH_WINDOW_OFF = 14;
+export const TCPH_CHECK_OFF = 16;
+export const TCPH_URG_PTR_OFF = 18;
+/** Header length without options (doff 5). */
+export const TCP_HLEN = 20;
+export const TCP_FLAG_PSH = 0x08;
+export const TCP_FLAG_ACK = 0x10;
+
+/** Payload bytes 0..3 carry the per-flow packet index: the payload can never be shorter. */
+export const PAYLOAD_INDEX_LEN = 4;
+
+// --- byte helpers (big-endian, no views) ---------------------------------------------------
+export function get16(b: Uint8Array, o: number): number {
+  return (b[o] << 8) | b[o + 1];
+}
+export function get32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+export function put16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
+}
+export function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
+// --- checksums -----------------------------------------------------------------------------
+
+/**
+ * Fold a 32-bit partial sum to 16 bits with end-around carry and return its complement, as
+ * the kernel's csum_fold does: the value to store in a checksum field, or 0 when the sum
+ * covered a correct checksum.
+ */
+export function csum_fold(sum: number): number {
+  let s = (sum & 0xffff) + (sum >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** One's complement add of two partial sums (the kernel's csum_add), result below 2^32. */
+export function csum_add(sum: number, addend: number): number {
+  const s = (sum >>> 0) + (addend >>> 0);
+  return s >= 0x100000000 ? s - 0xffffffff : s;
+}
+
+/**
+ * Partial sum of `len` bytes from `offset` as big-endian 16-bit words (an odd last byte is
+ * padded with zero), added to `sum`. Like the kernel's csum_partial, the result is unfolded.
+ */
+export function csum_partial(bytes: Uint8Array, offset: number, len: number, sum: number): number {
+  let s = 0;
+  const end = offset + (len & ~1);
+  for (let o = offset; o < end; o += 2) s += (bytes[o] << 8) | bytes[o + 1];
+  if (len & 1) s += bytes[offset + len - 1] << 8;
+  // s is an exact double (< 2^53 for any buffer); two folds bring it below 2^23.
+  s = (s % 0x10000) + Math.floor(s / 0x10000);
+  s = (s % 0x10000) + Math.floor(s / 0x10000);
+  return csum_add(sum, s);
+}
+
+/**
+ * The kernel's ip_fast_csum: complement of the folded one's complement sum of `ihl` 32-bit
+ * words from `offset`. Over a header whose check field is correct it returns 0; over a header
+ * with a zeroed check field it returns the value to store there.
+ */
+export function ip_fast_csum(bytes: Uint8Array, offset: number, ihl: number): number {
+  let s = 0;
+  const end = offset + ihl * 4;
+  for (let o = offset; o < end; o += 2) s += (bytes[o] << 8) | bytes[o + 1];
+  return csum_fold((s & 0xffff) + (s >>> 16));
+}
+
+/**
+ * RFC 1624 eqn. 3 for one 16-bit word: HC' = ~(~HC + ~m + m'). Returns the new checksum
+ * after the covered word `old16` became `new16` (the kernel's csum_replace2).
+ */
+export function csum_replace2(csum: number, old16: number, new16: number): number {
+  const s = (~csum & 0xffff) + (~old16 & 0xffff) + (new16 & 0xffff);
+  return csum_fold(s);
+}
+
+/**
+ * RFC 1624 eqn. 3 for an aligned 32-bit field (two covered words): the new checksum after
+ * `old32` became `new32` (the kernel's csum_replace4).
+ */
+export function csum_replace4(csum: number, old32: number, new32: number): number {
+  const notOld = ~old32;
+  const s =
+    (~csum & 0xffff) +
+    ((notOld >>> 16) & 0xffff) +
+    (notOld & 0xffff) +
+    (new32 >>> 16) +
+    (new32 & 0xffff);
+  return csum_fold(s);
+}
+
+// --- frame field access ---------------------------------------------------------------------
+
+/** Offset of the L4 header of the IPv4 frame at `offset`. */
+export function l4_offset(bytes: Uint8Array, offset: number): number {
+  return offset + ETH_HLEN + (bytes[offset + ETH_HLEN + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
+}
+
+/** L4 header length: 8 for UDP, doff * 4 for TCP, 0 for anything else. */
+export function l4_header_len(bytes: Uint8Array, offset: number, l4: number): number {
+  const proto = bytes[offset + ETH_HLEN + IPH_PROTOCOL_OFF];
+  if (proto === IPPROTO_UDP) return UDP_HLEN;
+  if (proto === IPPROTO_TCP) return (bytes[l4 + TCPH_DOFF_OFF] >>> 4) * 4;
+  return 0;
+}
+
+/** L4 segment length (header + payload) from the IPv4 total length. */
+export function l4_len(bytes: Uint8Array, offset: number): number {
+  const ip = offset + ETH_HLEN;
+  return get16(bytes, ip + IPH_TOT_LEN_OFF) - (bytes[ip + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
+}
+
+/** Offset of the L4 payload of the IPv4 frame at `offset`. */
+export function payload_offset(bytes: Uint8Array, offset: number): number {
+  const l4 = l4_offset(bytes, offset);
+  return l4 + l4_header_len(bytes, offset, l4);
+}
+
+/** L4 payload length in bytes of the IPv4 frame at `offset`. */
+export function frame_l4_payload_len(bytes: Uint8Array, offset: number): number {
+  const l4 = l4_offset(bytes, offset);
+  return l4_len(bytes, offset) - l4_header_len(bytes, offset, l4);
+}
+
+/** The per-flow packet index (payload bytes 0..3, big-endian u32). */
+export function frame_payload_index(bytes: Uint8Array, offset: number): number {
+  return get32(bytes, payload_offset(bytes, offset));
+}
+
+/** TCP sequence number of the TCP/IPv4 frame at `offset`. */
+export function frame_tcp_seq(bytes: Uint8Array, offset: number): number {
+  return get32(bytes, l4_offset(bytes, offset) + TCPH_SEQ_OFF);
+}
+
+/** Pseudo-header partial sum: saddr, daddr, protocol, L4 length. */
+export function pseudo_header_sum(bytes: Uint8Array, offset: number, proto: number, len: number): number {
+  const ip = offset + ETH_HLEN;
+  const s =
+    get16(bytes, ip + IPH_SADDR_OFF) +
+    get16(bytes, ip + IPH_SADDR_OFF + 2) +
+    get16(bytes, ip + IPH_DADDR_OFF) +
+    get16(bytes, ip + IPH_DADDR_OFF + 2) +
+    proto +
+    len;
+  return s;
+}
+
+/**
+ * Full UDP or TCP checksum verification over pseudo-header, header and payload of the IPv4
+ * frame at `offset` (the stand-in for the stack's real checksum cost). A UDP check field of 0
+ * means "no checksum" (RFC 768) and verifies; protocols other than UDP/TCP do not.
+ */
+export function verify_l4_csum(bytes: Uint8Array, offset: number): boolean {
+  const proto = bytes[offset + ETH_HLEN + IPH_PROTOCOL_OFF];
+  const l4 = l4_offset(bytes, offset);
+  if (proto === IPPROTO_UDP) {
+    if (get16(bytes, l4 + UDPH_CHECK_OFF) === 0) return true;
+  } else if (proto !== IPPROTO_TCP) {
+    return false;
+  }
+  const len = l4_len(bytes, offset);
+  return csum_fold(csum_partial(bytes, l4, len, pseudo_header_sum(bytes, offset, proto, len))) === 0;
+}
+
+// --- per-packet stamping ----------------------------------------------------------------------

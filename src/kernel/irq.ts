@@ -1,0 +1,20 @@
+// The interrupt entry: do_IRQ dispatches a vector to the handler its driver requested
+// (request_irq), so the CPU runtime never imports a driver.
+
+import type { KCpu } from './percpu.js';
+
+/** A hardirq handler for one vector (the driver's per-queue handler). Hardirq context. */
+export type IrqHandler = (c: KCpu, vector: number) => void;
+
+let device_handler: IrqHandler | undefined;
+
+/** request_irq for every vector of the run's one device. */
+export function request_irq(handler: IrqHandler): void {
+  device_handler = handler;
+}
+
+export function do_IRQ(c: KCpu, vector: number): void {
+  if (device_handler === undefined) throw new Error(`cpu ${c.cpu}: vector ${vector} fired with no handler requested`);
+  c.count(c.sd.hardirqs);
+  device_handler(c, vector);
+}

@@ -1,0 +1,139 @@
+// KCpu: one emulated CPU's kernel-private state, and its views of shared memory.
+//
+// Everything a CPU touches per packet hangs off this one object (a monomorphic shape, so the
+// JIT keeps field loads cheap): the shared typed arrays, this CPU's softnet_data bases, its
+// skb cache, its local napi lists, its GRO tables. All of it is allocated here, at start-up.
+
+import type { Config } from '../config.js';
+import { maskToCpus } from '../config.js';
+import type { Shm } from '../shm/memory.js';
+import { SkbCache } from '../shm/skb_pool.js';
+import type { SdIndex, NapiIndex } from '../shm/layout.js';
+import type { CpuEnv } from './env.js';
+
+export const NET_RX_SOFTIRQ = 1 << 3;
+export const GRO_HASH_BUCKETS = 8;
+
+/** Receives sampled DMA→socket latencies (ns). */
+export interface LatencySink {
+  recordValue(ns: number): void;
+}
+
+export class KCpu {
+  readonly cfg: Config;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly u8: Uint8Array;
+  readonly sd: SdIndex;
+  readonly sdI: number; // this CPU's softnet_data, i32 base
+  readonly sdF: number; // and f64 base
+  readonly napi: NapiIndex;
+  readonly cache: SkbCache;
+
+  // skb pool arrays (see shm/memory.ts)
+  readonly skb_len: Int32Array;
+  readonly skb_hash: Int32Array;
+  readonly skb_flags: Int32Array;
+  readonly skb_protocol: Int32Array;
+  readonly skb_nh: Int32Array;
+  readonly skb_queue: Int32Array;
+  readonly skb_next: Int32Array;
+  readonly skb_frag_next: Int32Array;
+  readonly skb_segs: Int32Array;
+  readonly skb_truesize: Int32Array;
+  readonly skb_tstamp: Float64Array;
+
+  /** Pending softirq bits (local_softirq_pending()); only this CPU touches them. */
+  softirq_pending = 0;
+  /** Is this CPU inside net_rx_action (a softirq handler)? */
+  in_softirq = false;
+
+  // napi lists, private to this CPU: sd->poll_list, net_rx_action's local list and repoll.
+  // A napi is on at most one list; napi_next[n] is -2 when it is on none (list_del_init).
+  readonly napi_next: Int32Array;
+  readonly lists = new Int32Array(6).fill(-1);
+
+  // GRO: per napi, GRO_HASH_BUCKETS lists of held skbs (oldest first), and napi->rx_list.
+  readonly gro_head: Int32Array;
+  readonly gro_tail: Int32Array;
+  readonly gro_count: Int32Array;
+  readonly gro_age: Int32Array; // per skb: jiffies when GRO first held it
+  readonly gro_last: Int32Array; // per held skb: the last segment of its chain
+  readonly gro_next_seq: Int32Array; // per held skb: the TCP sequence number that may follow
+  readonly gro_gso_size: Int32Array; // per held skb: its first segment's payload (gso_size)
+  readonly rx_head: Int32Array;
+  readonly rx_tail: Int32Array;
+  readonly rx_count: Int32Array;
+
+  // get_rps_cpu's out parameter (rflowp): which rps_dev_flow entry, -1 for none.
+  rflow = -1;
+
+  /** This CPU's flow-limit table (i32 base), or -1 when it is not in flow_limit_cpu_bitmap. */
+  readonly flow_limit: number;
+  readonly flow_limit_mask: number;
+  readonly rps_cpu_mask: number;
+  readonly stack_cost_ns: number;
+
+  constructor(
+    readonly cpu: number,
+    readonly shm: Shm,
+    readonly env: CpuEnv,
+    readonly latency: LatencySink,
+  ) {
+    const cfg = (this.cfg = shm.cfg);
+    const L = shm.layout;
+    this.i32 = shm.i32;
+    this.f64 = shm.f64;
+    this.u8 = shm.u8;
+    this.sd = L.sd;
+    this.sdI = shm.sdI[cpu]!;
+    this.sdF = shm.sdF[cpu]!;
+    this.napi = L.napi;
+    this.cache = new SkbCache(shm);
+    this.skb_len = shm.skb_len;
+    this.skb_hash = shm.skb_hash;
+    this.skb_flags = shm.skb_flags;
+    this.skb_protocol = shm.skb_protocol;
+    this.skb_nh = shm.skb_nh;
+    this.skb_queue = shm.skb_queue;
+    this.skb_next = shm.skb_next;
+    this.skb_frag_next = shm.skb_frag_next;
+    this.skb_segs = shm.skb_segs;
+    this.skb_truesize = shm.skb_truesize;
+    this.skb_tstamp = shm.skb_tstamp;
+    this.napi_next = new Int32Array(L.napiCount).fill(-2);
+    const buckets = L.napiCount * GRO_HASH_BUCKETS;
+    this.gro_head = new Int32Array(buckets).fill(-1);
+    this.gro_tail = new Int32Array(buckets).fill(-1);
+    this.gro_count = new Int32Array(buckets);
+    this.gro_age = new Int32Array(L.skbCount);
+    this.gro_last = new Int32Array(L.skbCount);
+    this.gro_next_seq = new Int32Array(L.skbCount);
+    this.gro_gso_size = new Int32Array(L.skbCount);
+    this.rx_head = new Int32Array(L.napiCount).fill(-1);
+    this.rx_tail = new Int32Array(L.napiCount).fill(-1);
+    this.rx_count = new Int32Array(L.napiCount);
+    const inBitmap = maskToCpus(cfg.flow_limit_cpu_bitmap).includes(cpu);
+    this.flow_limit = inBitmap ? L.flowLimitBase / 4 + cpu * L.flowLimitStride : -1;
+    this.flow_limit_mask = cfg.flow_limit_table_len - 1;
+    let p = 1;
+    while (p < cfg.cpus) p *= 2;
+    this.rps_cpu_mask = p - 1;
+    this.stack_cost_ns = cfg.stack_cost_ns;
+  }
+
+  /** Byte offset in u8 of skb's buffer. */
+  skb_data(skb: number): number {
+    return this.shm.skbDataBase + skb * this.shm.skbBufSize;
+  }
+
+  /** i32 index of napi n's field f. */
+  napiI(n: number): number {
+    return this.shm.napiI[n]!;
+  }
+
+  /** Count into this CPU's softnet_data f64 counter at field index `f`. */
+  count(f: number, by = 1): void {
+    this.f64[this.sdF + f]! += by;
+  }
+}

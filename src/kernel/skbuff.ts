@@ -1,0 +1,23 @@
+// net/core/skbuff.c, the little of it the receive path needs.
+
+import type { KCpu } from './percpu.js';
+
+/** kfree_skb: free an skb and every segment GRO chained to it (frag_list). */
+export function kfree_skb(c: KCpu, skb: number): void {
+  while (skb !== -1) {
+    const next = c.skb_frag_next[skb]!;
+    c.skb_frag_next[skb] = -1;
+    c.skb_next[skb] = -1;
+    c.cache.free(skb);
+    skb = next;
+  }
+}
+
+/** Free a list of skbs linked by skb_next (each possibly a GRO chain). */
+export function kfree_skb_list(c: KCpu, skb: number): void {
+  while (skb !== -1) {
+    const next = c.skb_next[skb]!;
+    kfree_skb(c, skb);
+    skb = next;
+  }
+}

@@ -1,0 +1,244 @@
+// Sockets: the established-socket hash table (inet_hashtables.c), delivery to a bounded
+// receive queue with the per-flow order check (sock_queue_rcv_skb), recvmsg by application
+// tasks, and RFS's record of where the application runs (sock_rps_record_flow).
+//
+// A socket's receive queue is a list of skbs under the socket's spinlock (the kernel's
+// sk_receive_queue.lock); its bound is sk_rcvbuf bytes of truesize, and overflow is a
+// counted drop (sk_drops). When a socket goes from empty to non-empty it is linked on its
+// task's ready list (sk_data_ready → wake_up), and the task's CPU gets a reschedule IPI.
+// Lock order: socket, then task.
+
+import type { KCpu } from './percpu.js';
+import type { Shm } from '../shm/memory.js';
+import { spin_lock, spin_unlock } from '../shm/spinlock.js';
+import { jhash_3words } from './hash/jhash.js';
+import { kfree_skb } from './skbuff.js';
+import { frame_payload_index, IPPROTO_TCP } from './inet.js';
+import { skbTruesize } from '../shm/layout.js';
+
+// inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
+const INET_EHASH_SECRET = 0x5bd1e995;
+
+export interface SockIdent {
+  saddr: number;
+  daddr: number;
+  sport: number;
+  dport: number;
+  proto: number;
+}
+
+function inet_ehashfn(daddr: number, saddr: number, ports: number): number {
+  // __inet_ehashfn(laddr, lport, faddr, fport): the local side is the receiver (daddr, dport).
+  return jhash_3words(daddr, saddr, ((ports & 0xffff) << 16) | (ports >>> 16), INET_EHASH_SECRET) | 0;
+}
+
+/** Create one socket per flow (start-up): identity, task, empty queue, hash table entry. */
+export function sock_table_init(shm: Shm, flows: readonly SockIdent[], tasks: number): void {
+  const S = shm.layout.sk;
+  const mask = shm.layout.skHashSize - 1;
+  shm.skHash.fill(-1);
+  flows.forEach((f, s) => {
+    const ports = ((f.sport << 16) | f.dport) | 0;
+    const set = (field: number, v: number) => (shm.i32[shm.skIdx(s, field)] = v);
+    set(S.saddr, f.saddr | 0);
+    set(S.daddr, f.daddr | 0);
+    set(S.ports, ports);
+    set(S.proto, f.proto);
+    set(S.task, s % tasks);
+    set(S.flow, s);
+    set(S.rx_head, -1);
+    set(S.rx_tail, -1);
+    set(S.ready_next, -1);
+    set(S.last_cpu, -1);
+    const b = inet_ehashfn(f.daddr | 0, f.saddr | 0, ports) & mask;
+    set(S.hash_next, shm.skHash[b]!);
+    shm.skHash[b] = s;
+  });
+  for (let t = 0; t < shm.layout.taskCount; t++) {
+    shm.i32[shm.taskI[t]! + shm.layout.task.ready_head] = -1;
+    shm.i32[shm.taskI[t]! + shm.layout.task.ready_tail] = -1;
+  }
+}
+
+/** __inet_lookup_established by the real 4-tuple and protocol; -1 when no socket matches. */
+export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: number, proto: number): number {
+  const shm = c.shm;
+  const S = shm.layout.sk;
+  const i32 = c.i32;
+  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (shm.layout.skHashSize - 1)]!;
+  while (s !== -1) {
+    const b = shm.skI + s * shm.skStrideI;
+    if (i32[b + S.saddr] === saddr && i32[b + S.daddr] === daddr && i32[b + S.ports] === ports && i32[b + S.proto] === proto) {
+      return s;
+    }
+    s = i32[b + S.hash_next]!;
+  }
+  return -1;
+}
+
+/**
+ * sock_queue_rcv_skb (+ sock_rps_save_rxhash): check each segment's per-flow index against
+ * the last one delivered (ordering), charge truesize against sk_rcvbuf, queue, wake the task.
+ * Softirq context, on whichever CPU processes the packet.
+ */
+export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
+  const shm = c.shm;
+  const S = shm.layout.sk;
+  const i32 = c.i32;
+  const b = shm.skI + sk * shm.skStrideI;
+  const bf = shm.skF + sk * shm.skStrideF;
+  const segs = c.skb_segs[skb]!;
+  let truesize = 0;
+  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) truesize += skbTruesize(c.skb_len[seg]!);
+
+  spin_lock(i32, b + S.lock);
+  if (i32[b + S.rmem_alloc]! + truesize > c.cfg.sk_rcvbuf) {
+    c.f64[bf + S.drops]! += segs;
+    spin_unlock(i32, b + S.lock);
+    c.count(c.sd.drop_socket, segs);
+    kfree_skb(c, skb);
+    return;
+  }
+  sock_check_order(c, sk, b, bf, skb);
+  c.skb_truesize[skb] = truesize;
+  c.skb_next[skb] = -1;
+  const tail = i32[b + S.rx_tail]!;
+  if (tail === -1) i32[b + S.rx_head] = skb;
+  else c.skb_next[tail] = skb;
+  i32[b + S.rx_tail] = skb;
+  i32[b + S.rx_qlen]! += 1;
+  i32[b + S.rmem_alloc]! += truesize;
+  c.f64[bf + S.delivered]! += segs;
+  if (i32[b + S.proto] === IPPROTO_TCP) i32[b + S.rxhash] = c.skb_hash[skb]!; // sock_rps_save_rxhash
+  if (i32[b + S.last_cpu] !== c.cpu) {
+    if (i32[b + S.last_cpu] !== -1) i32[b + S.cpu_moves]! += 1;
+    i32[b + S.last_cpu] = c.cpu;
+  }
+  let wake = -1;
+  if (i32[b + S.on_ready] === 0) {
+    i32[b + S.on_ready] = 1;
+    wake = task_ready_add(c, i32[b + S.task]!, sk);
+  }
+  spin_unlock(i32, b + S.lock);
+  c.count(c.sd.delivered, segs);
+  if (wake >= 0 && wake !== c.cpu) c.env.wake_cpu(wake);
+}
+
+/**
+ * The order check, per segment, under the socket lock: a segment whose per-flow index is not
+ * past the last one delivered is out of order. Gaps are drops upstream, not disorder.
+ * Also records the sampled DMA→socket latency.
+ */
+function sock_check_order(c: KCpu, sk: number, b: number, bf: number, skb: number): void {
+  const S = c.shm.layout.sk;
+  const i32 = c.i32;
+  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) {
+    const index = frame_payload_index(c.u8, c.skb_data(seg)) | 0;
+    const expected = i32[b + S.next_index]!;
+    if (((index - expected) | 0) < 0) {
+      c.f64[bf + S.out_of_order]! += 1;
+      record_first_ooo(c, sk, expected, index);
+    } else {
+      i32[b + S.next_index] = (index + 1) | 0;
+    }
+    const t = c.skb_tstamp[seg]!;
+    if (t !== 0) c.latency.recordValue(c.env.now_ns() - t);
+  }
+}
+
+function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): void {
+  const shm = c.shm;
+  const C = shm.layout.ctl;
+  const base = shm.ctlI;
+  if (Atomics.load(c.i32, base + C.ooo_set) !== 0) return;
+  spin_lock(c.i32, base + C.ooo_lock);
+  if (c.i32[base + C.ooo_set] === 0) {
+    c.i32[base + C.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.sk.flow)]!;
+    c.i32[base + C.ooo_expected] = expected;
+    c.i32[base + C.ooo_got] = got;
+    c.i32[base + C.ooo_cpu] = c.cpu;
+    Atomics.store(c.i32, base + C.ooo_set, 1);
+  }
+  spin_unlock(c.i32, base + C.ooo_lock);
+}
+
+/** Link socket sk on task t's ready list. Returns the task's CPU if the list was empty, else -1. */
+function task_ready_add(c: KCpu, t: number, sk: number): number {
+  const shm = c.shm;
+  const T = shm.layout.task;
+  const i32 = c.i32;
+  const ti = shm.taskI[t]!;
+  spin_lock(i32, ti + T.lock);
+  i32[shm.skIdx(sk, shm.layout.sk.ready_next)] = -1;
+  const tail = i32[ti + T.ready_tail]!;
+  if (tail === -1) i32[ti + T.ready_head] = sk;
+  else i32[shm.skIdx(tail, shm.layout.sk.ready_next)] = sk;
+  i32[ti + T.ready_tail] = sk;
+  const cpu = tail === -1 ? Atomics.load(i32, ti + T.cpu) : -1;
+  spin_unlock(i32, ti + T.lock);
+  return cpu;
+}
+
+/** Does task t have sockets with data? (a plain read: the scheduler's hint, not a claim) */
+export function task_runnable(shm: Shm, t: number): boolean {
+  return shm.i32[shm.taskI[t]! + shm.layout.task.ready_head] !== -1;
+}
+
+/**
+ * recvmsg, for every socket of task t with data: take the whole queue, record the flow for
+ * RFS (sock_rps_record_flow), free the skbs. Task context on CPU c. Returns packets read.
+ */
+export function task_recvmsg(c: KCpu, t: number): number {
+  const shm = c.shm;
+  const T = shm.layout.task;
+  const S = shm.layout.sk;
+  const i32 = c.i32;
+  const ti = shm.taskI[t]!;
+  spin_lock(i32, ti + T.lock);
+  let sk = i32[ti + T.ready_head]!;
+  i32[ti + T.ready_head] = -1;
+  i32[ti + T.ready_tail] = -1;
+  spin_unlock(i32, ti + T.lock);
+  let packets = 0;
+  while (sk !== -1) {
+    const b = shm.skI + sk * shm.skStrideI;
+    // Read the link before on_ready is cleared: after that a deliverer may relink sk.
+    const next = i32[b + S.ready_next]!;
+    spin_lock(i32, b + S.lock);
+    let skb = i32[b + S.rx_head]!;
+    i32[b + S.rx_head] = -1;
+    i32[b + S.rx_tail] = -1;
+    i32[b + S.rx_qlen] = 0;
+    i32[b + S.rmem_alloc] = 0;
+    i32[b + S.on_ready] = 0;
+    spin_unlock(i32, b + S.lock);
+    sock_rps_record_flow(c, sk);
+    while (skb !== -1) {
+      const nx = c.skb_next[skb]!;
+      packets += c.skb_segs[skb]!;
+      kfree_skb(c, skb);
+      skb = nx;
+    }
+    sk = next;
+  }
+  c.f64[shm.taskF[t]! + T.recvmsg_calls]! += 1;
+  c.f64[shm.taskF[t]! + T.packets]! += packets;
+  c.count(c.sd.recvmsg_packets, packets);
+  return packets;
+}
+
+/**
+ * sock_rps_record_flow: only established TCP sockets (unconnected UDP never steers RFS),
+ * keyed by sk_rxhash: rps_sock_flow_table[hash & mask] = (hash & ~rps_cpu_mask) | this CPU.
+ */
+export function sock_rps_record_flow(c: KCpu, sk: number): void {
+  const L = c.shm.layout;
+  if (L.rpsSockFlowSize === 0) return;
+  const i32 = c.i32;
+  if (i32[c.shm.skIdx(sk, L.sk.proto)] !== IPPROTO_TCP) return;
+  const hash = i32[c.shm.skIdx(sk, L.sk.rxhash)]!;
+  if (hash === 0) return;
+  const at = L.rpsSockFlowBase / 4 + (hash & (L.rpsSockFlowSize - 1));
+  const val = (hash & ~c.rps_cpu_mask) | c.cpu;
+  if (i32[at] !== val) i32[at] = val;
+}

@@ -1,0 +1,80 @@
+// The human summary of a run, with /proc/net/softnet_stat as Linux 5.10 prints it.
+
+import type { RunResult } from '../engine/result.js';
+
+const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+
+/**
+ * /proc/net/softnet_stat, 5.10: processed, dropped, time_squeeze, five zeros, cpu_collision,
+ * received_rps, flow_limit_count, softnet_backlog_len, cpu index. (The counters are u32 in
+ * the kernel and wrap the same way here.)
+ */
+export function softnetStat(r: RunResult): string {
+  return r.percpu
+    .map((c) =>
+      [c.processed, c.dropped, c.time_squeeze, 0, 0, 0, 0, 0, 0, c.received_rps, c.flow_limit_count, c.softnet_backlog_len, c.cpu]
+        .map(hex)
+        .join(' '),
+    )
+    .join('\n');
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (ns: number) => (ns / 1e6).toFixed(1);
+const us = (ns: number) => (ns / 1e3).toFixed(1);
+
+export function humanSummary(r: RunResult): string {
+  const c = r.config;
+  const drops = Object.entries(r.packets.dropped).filter(([, n]) => n > 0);
+  const dropTotal = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
+  const ok = r.packets.generated === r.packets.delivered + dropTotal;
+  const out: string[] = [];
+  out.push(
+    `rxsmp: ${c.cpus} CPUs, ${c.queues} queues, nic ${c.nic}, ${c.flows} ${c.proto} flows of ${c.pkt_size} B, rate ${c.rate}, ` +
+      `RPS ${(c.rps_cpus as string[]).join(',')}, GRO ${c.gro ? 'on' : 'off'}, seed ${c.seed}`,
+  );
+  out.push(`${fmt(r.pps)} pps delivered over ${r.elapsed_s.toFixed(3)} s`);
+  out.push(
+    `packets: generated ${fmt(r.packets.generated)}, delivered ${fmt(r.packets.delivered)}, dropped ${fmt(dropTotal)}` +
+      (drops.length ? ` (${drops.map(([k, n]) => `${k} ${fmt(n)}`).join(', ')})` : '') +
+      (ok ? ' — conserved' : ' — DOES NOT CONSERVE'),
+  );
+  const o = r.ordering;
+  out.push(
+    `ordering: ${o.flows} flows, ${fmt(o.out_of_order)} out of order` +
+      (o.first ? ` (first: flow ${o.first.flow} expected index ≥ ${o.first.expected_index}, got ${o.first.got_index}, on cpu ${o.first.cpu})` : ''),
+  );
+  if (r.latency_ns.samples > 0) {
+    const l = r.latency_ns;
+    out.push(`latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`);
+  }
+  out.push('');
+  out.push('/proc/net/softnet_stat');
+  out.push(softnetStat(r));
+  out.push('');
+  out.push('cpu   processed  hardirqs  net_rx   squeeze  rps_rx   ipi_tx   ipi_rx   lock_acq   spins  ksoftirqd  busy ms (hi/si/ksi/task)');
+  for (const p of r.percpu) {
+    out.push(
+      [
+        String(p.cpu).padEnd(4),
+        fmt(p.processed).padStart(10),
+        fmt(p.hardirqs).padStart(9),
+        fmt(p.net_rx_softirqs).padStart(8),
+        fmt(p.time_squeeze).padStart(8),
+        fmt(p.received_rps).padStart(8),
+        fmt(p.ipis_sent).padStart(8),
+        fmt(p.ipis_received).padStart(8),
+        fmt(p.rps_lock_acquisitions).padStart(10),
+        fmt(p.rps_lock_spins).padStart(7),
+        fmt(p.ksoftirqd_wakeups).padStart(10),
+        `  ${ms(p.busy_ns)} (${ms(p.busy.hardirq_ns)}/${ms(p.busy.softirq_ns)}/${ms(p.busy.ksoftirqd_ns)}/${ms(p.busy.task_ns)})`,
+      ].join(' '),
+    );
+  }
+  out.push('');
+  out.push('queue  cpu  rx_packets  rx_missed  interrupts');
+  for (const q of r.queues) {
+    out.push(`${String(q.queue).padEnd(6)} ${String(q.cpu).padEnd(4)} ${fmt(q.rx_packets).padStart(10)} ${fmt(q.rx_missed).padStart(10)} ${fmt(q.interrupts).padStart(11)}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,422 @@
+// The byte layout of the one SharedArrayBuffer every thread attaches to.
+//
+// The layout is a pure function of the Config: the engine computes it, allocates the buffer,
+// and every worker recomputes the same layout from the same Config and attaches views. Nothing
+// is allocated after start-up; every queue below has its bound and its drop counter.
+//
+// A struct is a list of fields, each an i32 or an f64 (counters are f64: exact to 2^53, no
+// BigInt on the hot path). Fields are grouped by *who writes them*; with `cacheline_pad` each
+// group starts on its own 128-byte line (two 64-byte lines: the adjacent-line prefetcher pulls
+// pairs) and each struct's stride is a multiple of 128, so a CPU writing its own fields never
+// invalidates a line another CPU writes. With padding off, groups and structs are packed
+// back to back: the false-sharing configuration.
+//
+// Regions (offset order):
+//   ctl        global control words and run-wide counters
+//   sd[cpu]    softnet_data, one per CPU
+//   napi[n]    napi_struct: n = cpus backlog napis, then one per RX queue
+//   rxq[q]     RX queue registers (RDH/RDT), per-queue counters, and its MSI-X vector
+//   desc       descriptor rings: per queue, ring_size × {skb, len, hash, status}
+//   task[t]    application tasks
+//   sk[s]      sockets, one per flow
+//   skb        the skb pool, structure of arrays, plus the frame bytes of each skb
+//   tables     RPS maps, RFS tables, RSS indirection table, flow-limit tables, socket hash
+
+import type { Config } from '../config.js';
+
+export const CACHELINE = 128;
+
+type FieldKind = 'i32' | 'f64';
+type StructDef = Record<string, readonly (readonly [string, FieldKind])[]>;
+
+/** Field name → element index relative to the struct base, in its own view (i32 or f64). */
+export type StructIndex<D extends StructDef> = { readonly [F in D[keyof D][number][0]]: number } & {
+  readonly stride: number;
+};
+
+/** A struct laid out at byte offsets; `stride` is the struct size in bytes. */
+function layoutStruct<D extends StructDef>(def: D, pad: boolean): StructIndex<D> {
+  const out: Record<string, number> = {};
+  let off = 0;
+  for (const group of Object.values(def)) {
+    if (pad) off = align(off, CACHELINE);
+    for (const [name, kind] of group) {
+      if (kind === 'f64') {
+        off = align(off, 8);
+        out[name] = off / 8;
+        off += 8;
+      } else {
+        out[name] = off / 4;
+        off += 4;
+      }
+    }
+  }
+  out.stride = pad ? align(off, CACHELINE) : align(off, 8);
+  return out as StructIndex<D>;
+}
+
+export function align(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+// Execution contexts, for busy time and the watchdog's report.
+export const CTX_IDLE = 0;
+export const CTX_HARDIRQ = 1;
+export const CTX_SOFTIRQ = 2;
+export const CTX_KSOFTIRQD = 3;
+export const CTX_TASK = 4;
+export const CTX_NAMES = ['idle', 'hardirq', 'softirq', 'ksoftirqd', 'task'] as const;
+
+// softnet_data. Groups by writer:
+//   remote:  written by any CPU under this CPU's rps_lock (enqueue_to_backlog)
+//   head:    input_queue_head, written by the owner, read by others in get_rps_cpu (RFS)
+//   bell:    the doorbell: written by devices and other CPUs (Atomics.or + notify)
+//   owner:   written by the owning CPU only
+export const SD_DEF = {
+  remote: [
+    ['rps_lock', 'i32'],
+    ['input_pkt_head', 'i32'],
+    ['input_pkt_tail', 'i32'],
+    ['input_pkt_qlen', 'i32'],
+    ['input_queue_tail', 'i32'],
+    ['rps_ipi_next', 'i32'],
+    ['dropped', 'f64'],
+    ['rps_lock_acquisitions', 'f64'],
+    ['rps_lock_spins', 'f64'],
+    ['rps_lock_sleeps', 'f64'],
+  ],
+  head: [['input_queue_head', 'i32']],
+  bell: [
+    ['doorbell', 'i32'],
+    ['vec_pending0', 'i32'],
+    ['vec_pending1', 'i32'],
+    ['ipi_pending', 'i32'],
+    ['ipis_received', 'f64'],
+  ],
+  owner: [
+    ['poll_head', 'i32'],
+    ['poll_tail', 'i32'],
+    ['process_head', 'i32'],
+    ['process_tail', 'i32'],
+    ['process_qlen', 'i32'],
+    ['rps_ipi_list', 'i32'],
+    ['context', 'i32'],
+    ['ksoftirqd_running', 'i32'],
+    ['processed', 'f64'],
+    ['time_squeeze', 'f64'],
+    ['received_rps', 'f64'],
+    ['flow_limit_count', 'f64'],
+    ['hardirqs', 'f64'],
+    ['net_rx_softirqs', 'f64'],
+    ['ipis_sent', 'f64'],
+    ['ksoftirqd_wakeups', 'f64'],
+    ['enqueue_local', 'f64'],
+    ['enqueue_remote', 'f64'],
+    ['delivered', 'f64'],
+    ['drop_backlog', 'f64'],
+    ['drop_flow_limit', 'f64'],
+    ['drop_socket', 'f64'],
+    ['drop_ip_csum', 'f64'],
+    ['drop_ip_hdr', 'f64'],
+    ['drop_l4_csum', 'f64'],
+    ['drop_no_socket', 'f64'],
+    ['drop_not_ip', 'f64'],
+    ['gro_merged', 'f64'],
+    ['gro_flushed', 'f64'],
+    ['busy_hardirq_ns', 'f64'],
+    ['busy_softirq_ns', 'f64'],
+    ['busy_ksoftirqd_ns', 'f64'],
+    ['busy_task_ns', 'f64'],
+    ['idle_ns', 'f64'],
+    ['recvmsg_packets', 'f64'],
+    ['task_migrations_in', 'f64'],
+    ['rfs_flow_moves', 'f64'],
+    ['heartbeat', 'f64'],
+  ],
+} as const;
+export type SdIndex = StructIndex<typeof SD_DEF>;
+
+// napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
+// any CPU in enqueue_to_backlog) and is always accessed with Atomics.
+export const NAPI_DEF = {
+  shared: [
+    ['state', 'i32'],
+    ['weight', 'i32'],
+    ['poll_fn', 'i32'],
+    ['poll_next', 'i32'],
+    ['cpu', 'i32'],
+    ['queue', 'i32'],
+    ['gro_count', 'i32'],
+    ['rx_count', 'i32'],
+    ['polls', 'f64'],
+  ],
+} as const;
+export type NapiIndex = StructIndex<typeof NAPI_DEF>;
+
+// An RX queue: the device writes `rdh` and the counters, the driver writes `rdt` and its own
+// clean/use indices, the MSI-X vector block is the interrupt controller's.
+export const RXQ_DEF = {
+  device: [
+    ['rdh', 'i32'],
+    ['dev_waiting', 'i32'],
+    ['rx_packets', 'f64'],
+    ['rx_bytes', 'f64'],
+    ['rx_missed', 'f64'],
+    ['generated', 'f64'],
+  ],
+  driver: [
+    ['rdt', 'i32'],
+    ['next_to_clean', 'i32'],
+    ['next_to_use', 'i32'],
+    ['alloc_failed', 'f64'],
+  ],
+  vector: [
+    ['eims', 'i32'],
+    ['eicr', 'i32'],
+    ['affinity', 'i32'],
+    ['irqs', 'f64'],
+    ['last_irq_ns', 'f64'],
+  ],
+} as const;
+export type RxqIndex = StructIndex<typeof RXQ_DEF>;
+
+// Application tasks (recvmsg loops). `cpu` is changed by the migration schedule.
+export const TASK_DEF = {
+  shared: [
+    ['lock', 'i32'],
+    ['ready_head', 'i32'],
+    ['ready_tail', 'i32'],
+    ['cpu', 'i32'],
+    ['packets', 'f64'],
+    ['recvmsg_calls', 'f64'],
+    ['migrations', 'f64'],
+  ],
+} as const;
+export type TaskIndex = StructIndex<typeof TASK_DEF>;
+
+// Sockets: read-only identity, then the receive queue under `lock`.
+export const SK_DEF = {
+  ident: [
+    ['saddr', 'i32'],
+    ['daddr', 'i32'],
+    ['ports', 'i32'],
+    ['proto', 'i32'],
+    ['hash_next', 'i32'],
+    ['task', 'i32'],
+    ['flow', 'i32'],
+  ],
+  queue: [
+    ['lock', 'i32'],
+    ['rx_head', 'i32'],
+    ['rx_tail', 'i32'],
+    ['rx_qlen', 'i32'],
+    ['rmem_alloc', 'i32'],
+    ['on_ready', 'i32'],
+    ['ready_next', 'i32'],
+    ['next_index', 'i32'],
+    ['rxhash', 'i32'],
+    ['delivered', 'f64'],
+    ['drops', 'f64'],
+    ['out_of_order', 'f64'],
+    ['last_cpu', 'i32'],
+    ['cpu_moves', 'i32'],
+  ],
+} as const;
+export type SkIndex = StructIndex<typeof SK_DEF>;
+
+// Global control block.
+export const CTL_DEF = {
+  ctl: [
+    ['stop', 'i32'],
+    ['gen_done', 'i32'],
+    ['device_ready', 'i32'],
+    ['cpus_ready', 'i32'],
+    ['ooo_lock', 'i32'],
+    ['ooo_flow', 'i32'],
+    ['ooo_expected', 'i32'],
+    ['ooo_got', 'i32'],
+    ['ooo_cpu', 'i32'],
+    ['ooo_set', 'i32'],
+    ['reta_changed', 'i32'],
+    ['rps_needed', 'i32'],
+    ['fatal', 'i32'],
+    ['skb_free_lock', 'i32'],
+    ['skb_free_top', 'i32'],
+    ['start_ns', 'f64'],
+    ['gen_end_ns', 'f64'],
+    ['generated', 'f64'],
+  ],
+} as const;
+export type CtlIndex = StructIndex<typeof CTL_DEF>;
+
+// skb pool, structure of arrays (i32 each unless noted).
+export const SKB_FIELDS_I32 = ['len', 'hash', 'flags', 'protocol', 'nh', 'queue', 'next', 'frag_next', 'segs', 'truesize'] as const;
+export const SKB_FLAG_L4_HASH = 1; // skb->l4_hash: the hash covers the 4-tuple (RSS TCP/UDP)
+export const SKB_FLAG_SW_HASH = 2; // skb->sw_hash: computed by the flow dissector
+export const SKB_FLAG_HASH_VALID = 4;
+
+// Descriptor status bits (as in the 82599 advanced RX descriptor write-back format).
+export const DESC_DD = 1; // descriptor done
+export const DESC_EOP = 2; // end of packet
+export const DESC_RSS = 4; // RSS hash valid (RSS type nonzero)
+export const DESC_L4 = 8; // RSS type included the L4 ports
+
+/** Skb buffer size: the largest frame rounded up to a cache line. */
+export function skbBufSize(cfg: Config): number {
+  return align(cfg.pkt_size - 4, 64);
+}
+
+// Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
+export const SKB_CACHE_SIZE = 128;
+
+export function skbPoolSize(cfg: Config): number {
+  const rings = cfg.queues * cfg.ring_size;
+  // Per CPU: both backlog queues full, GRO holding its maximum (8 buckets × 8 flows), the
+  // gro_normal list, and the per-CPU cache, for the backlog napi and every device napi.
+  const perCpu = 2 * (cfg.netdev_max_backlog + 1) + (cfg.queues + 1) * (64 + cfg.gro_normal_batch) + 2 * SKB_CACHE_SIZE;
+  // Room for socket queues: what the sockets may hold, capped (then the pool is the bound,
+  // as memory is on a real machine: a failed refill is counted and the ring runs dry).
+  const minTruesize = skbTruesize(60);
+  const sockets = Math.min(cfg.flows * Math.ceil(cfg.sk_rcvbuf / minTruesize), 65536);
+  const n = rings + cfg.cpus * perCpu + sockets + 1024;
+  const maxByBytes = Math.floor((1 << 30) / skbBufSize(cfg));
+  return Math.min(n, maxByBytes);
+}
+
+/** SKB_TRUESIZE(len) as charged to the socket: data, struct sk_buff, skb_shared_info. */
+export function skbTruesize(len: number): number {
+  return align(len, 64) + 256 + 320;
+}
+
+export interface Layout {
+  readonly bytes: number;
+  readonly ctl: CtlIndex & { base: number };
+  readonly sd: SdIndex;
+  readonly sdBase: number; // byte offset of sd[0]
+  readonly napi: NapiIndex;
+  readonly napiBase: number;
+  readonly napiCount: number;
+  readonly rxq: RxqIndex;
+  readonly rxqBase: number;
+  readonly descBase: number; // byte offset; per queue 4 arrays of ring_size i32
+  readonly task: TaskIndex;
+  readonly taskBase: number;
+  readonly taskCount: number;
+  readonly sk: SkIndex;
+  readonly skBase: number;
+  readonly skCount: number;
+  readonly skHashBase: number; // i32[skHashSize] bucket heads
+  readonly skHashSize: number;
+  readonly skbCount: number;
+  readonly skbBufSize: number;
+  readonly skbI32Base: Record<(typeof SKB_FIELDS_I32)[number], number>; // byte offsets
+  readonly skbTstampBase: number; // f64[skbCount]
+  readonly skbFreeBase: number; // i32[skbCount] free stack
+  readonly skbDataBase: number; // u8[skbCount * skbBufSize]
+  readonly rpsMapBase: number; // per queue: 2 buffers × (1 + MAX_CPUS) i32, then active i32 ×queues
+  readonly rpsMapStride: number; // i32 elements per buffer
+  readonly rpsActiveBase: number;
+  readonly rpsDevFlowBase: number[]; // per queue: byte offset of {cpu i32[n], last_qtail i32[n]}
+  readonly rpsDevFlowSize: number[]; // per queue: entries (power of two, 0 = none)
+  readonly rpsSockFlowBase: number;
+  readonly rpsSockFlowSize: number;
+  readonly retaBase: number; // i32[128]
+  readonly flowLimitBase: number; // per CPU: history_head, count, history[128], buckets[table_len]
+  readonly flowLimitStride: number; // i32 elements
+}
+
+export const FLOW_LIMIT_HISTORY = 128; // 1 << 7, as in the kernel
+export const RPS_MAP_MAX = 64;
+
+export function roundupPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export function computeLayout(cfg: Config): Layout {
+  const pad = cfg.cacheline_pad;
+  let off = 0;
+  const take = (bytes: number, alignTo = pad ? CACHELINE : 8): number => {
+    off = align(off, alignTo);
+    const at = off;
+    off += bytes;
+    return at;
+  };
+  const ctl = layoutStruct(CTL_DEF, pad);
+  const ctlBase = take(ctl.stride);
+  const sd = layoutStruct(SD_DEF, pad);
+  const sdBase = take(sd.stride * cfg.cpus);
+  const napi = layoutStruct(NAPI_DEF, pad);
+  const napiCount = cfg.cpus + cfg.queues;
+  const napiBase = take(napi.stride * napiCount);
+  const rxq = layoutStruct(RXQ_DEF, pad);
+  const rxqBase = take(rxq.stride * cfg.queues);
+  const descBase = take(cfg.queues * 4 * cfg.ring_size * 4);
+  const task = layoutStruct(TASK_DEF, pad);
+  const taskCount = cfg.app_cpus.length;
+  const taskBase = take(task.stride * taskCount);
+  const sk = layoutStruct(SK_DEF, false);
+  const skCount = cfg.flows;
+  const skBase = take(sk.stride * skCount);
+  const skHashSize = roundupPow2(skCount * 2);
+  const skHashBase = take(skHashSize * 4);
+  const skbCount = skbPoolSize(cfg);
+  const bufSize = skbBufSize(cfg);
+  const skbI32Base = {} as Record<(typeof SKB_FIELDS_I32)[number], number>;
+  for (const f of SKB_FIELDS_I32) skbI32Base[f] = take(skbCount * 4);
+  const skbTstampBase = take(skbCount * 8);
+  const skbFreeBase = take(skbCount * 4);
+  const skbDataBase = take(skbCount * bufSize, 64);
+  const rpsMapStride = 1 + RPS_MAP_MAX;
+  const rpsMapBase = take(cfg.queues * 2 * rpsMapStride * 4);
+  const rpsActiveBase = take(cfg.queues * 4);
+  const rpsDevFlowBase: number[] = [];
+  const rpsDevFlowSize: number[] = [];
+  for (let q = 0; q < cfg.queues; q++) {
+    const n = cfg.rps_flow_cnt[q]! > 0 ? roundupPow2(cfg.rps_flow_cnt[q]!) : 0;
+    rpsDevFlowSize.push(n);
+    rpsDevFlowBase.push(take(n * 2 * 4));
+  }
+  const rpsSockFlowSize = cfg.rps_sock_flow_entries > 0 ? roundupPow2(cfg.rps_sock_flow_entries) : 0;
+  const rpsSockFlowBase = take(rpsSockFlowSize * 4);
+  const retaBase = take(128 * 4);
+  const flowLimitStride = align(2 + FLOW_LIMIT_HISTORY + cfg.flow_limit_table_len, pad ? CACHELINE / 4 : 2);
+  const flowLimitBase = take(cfg.cpus * flowLimitStride * 4);
+  return {
+    bytes: align(off, CACHELINE),
+    ctl: { ...ctl, base: ctlBase },
+    sd,
+    sdBase,
+    napi,
+    napiBase,
+    napiCount,
+    rxq,
+    rxqBase,
+    descBase,
+    task,
+    taskBase,
+    taskCount,
+    sk,
+    skBase,
+    skCount,
+    skHashBase,
+    skHashSize,
+    skbCount,
+    skbBufSize: bufSize,
+    skbI32Base,
+    skbTstampBase,
+    skbFreeBase,
+    skbDataBase,
+    rpsMapBase,
+    rpsMapStride,
+    rpsActiveBase,
+    rpsDevFlowBase,
+    rpsDevFlowSize,
+    rpsSockFlowBase,
+    rpsSockFlowSize,
+    retaBase,
+    flowLimitBase,
+    flowLimitStride,
+  };
+}

@@ -1,0 +1,133 @@
+// Shm: typed-array views over the run's SharedArrayBuffer.
+//
+// `Shm.create(cfg)` computes the layout and allocates the buffer (the engine does this once);
+// `Shm.attach(cfg, sab)` only attaches views, in any thread (ringbuf.js style: the factory
+// allocates, the constructor attaches). The views are created here, at start-up; the hot
+// path indexes them with precomputed bases and never creates a view.
+
+import type { Config } from '../config.js';
+import { computeLayout, type Layout } from './layout.js';
+
+export class Shm {
+  readonly layout: Layout;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly u8: Uint8Array;
+
+  // Element bases (in i32 / f64 units) of each per-CPU, per-napi, per-queue, per-task struct.
+  readonly sdI: Int32Array;
+  readonly sdF: Int32Array;
+  readonly napiI: Int32Array;
+  readonly napiF: Int32Array;
+  readonly rxqI: Int32Array;
+  readonly rxqF: Int32Array;
+  readonly taskI: Int32Array;
+  readonly taskF: Int32Array;
+  readonly ctlI: number;
+  readonly ctlF: number;
+
+  // skb pool, structure of arrays: index = skb id.
+  readonly skb_len: Int32Array;
+  readonly skb_hash: Int32Array;
+  readonly skb_flags: Int32Array;
+  readonly skb_protocol: Int32Array;
+  readonly skb_nh: Int32Array; // network header offset within the skb's buffer
+  readonly skb_queue: Int32Array;
+  readonly skb_next: Int32Array; // list link (backlog, socket, rx_list, GRO bucket)
+  readonly skb_frag_next: Int32Array; // GRO chain of merged segments (frag_list)
+  readonly skb_segs: Int32Array; // segments in this skb (1 unless GRO merged)
+  readonly skb_truesize: Int32Array;
+  readonly skb_tstamp: Float64Array; // ns of DMA for sampled packets, 0 otherwise
+  readonly skb_free: Int32Array; // the global free stack
+  readonly skbDataBase: number; // byte offset of skb 0's buffer in u8
+  readonly skbBufSize: number;
+
+  // Descriptor rings: ring q's descriptor d is at [q * ring_size + d].
+  readonly desc_skb: Int32Array;
+  readonly desc_len: Int32Array;
+  readonly desc_hash: Int32Array;
+  readonly desc_status: Int32Array;
+
+  readonly reta: Int32Array;
+  readonly skI: number; // i32 base of socket 0
+  readonly skF: number; // f64 base of socket 0
+  readonly skStrideI: number;
+  readonly skStrideF: number;
+  readonly skHash: Int32Array;
+
+  private constructor(
+    readonly cfg: Config,
+    readonly sab: SharedArrayBuffer,
+  ) {
+    const L = (this.layout = computeLayout(cfg));
+    if (sab.byteLength !== L.bytes) {
+      throw new Error(`shared memory is ${sab.byteLength} bytes, the layout for this config needs ${L.bytes}`);
+    }
+    this.i32 = new Int32Array(sab);
+    this.f64 = new Float64Array(sab);
+    this.u8 = new Uint8Array(sab);
+    const bases = (base: number, stride: number, n: number, unit: number): Int32Array =>
+      Int32Array.from({ length: n }, (_, i) => (base + i * stride) / unit);
+    this.sdI = bases(L.sdBase, L.sd.stride, cfg.cpus, 4);
+    this.sdF = bases(L.sdBase, L.sd.stride, cfg.cpus, 8);
+    this.napiI = bases(L.napiBase, L.napi.stride, L.napiCount, 4);
+    this.napiF = bases(L.napiBase, L.napi.stride, L.napiCount, 8);
+    this.rxqI = bases(L.rxqBase, L.rxq.stride, cfg.queues, 4);
+    this.rxqF = bases(L.rxqBase, L.rxq.stride, cfg.queues, 8);
+    this.taskI = bases(L.taskBase, L.task.stride, L.taskCount, 4);
+    this.taskF = bases(L.taskBase, L.task.stride, L.taskCount, 8);
+    this.ctlI = L.ctl.base / 4;
+    this.ctlF = L.ctl.base / 8;
+    const n = L.skbCount;
+    const i32At = (byteOffset: number, len: number) => new Int32Array(sab, byteOffset, len);
+    const b = L.skbI32Base;
+    this.skb_len = i32At(b.len, n);
+    this.skb_hash = i32At(b.hash, n);
+    this.skb_flags = i32At(b.flags, n);
+    this.skb_protocol = i32At(b.protocol, n);
+    this.skb_nh = i32At(b.nh, n);
+    this.skb_queue = i32At(b.queue, n);
+    this.skb_next = i32At(b.next, n);
+    this.skb_frag_next = i32At(b.frag_next, n);
+    this.skb_segs = i32At(b.segs, n);
+    this.skb_truesize = i32At(b.truesize, n);
+    this.skb_tstamp = new Float64Array(sab, L.skbTstampBase, n);
+    this.skb_free = i32At(L.skbFreeBase, n);
+    this.skbDataBase = L.skbDataBase;
+    this.skbBufSize = L.skbBufSize;
+    const ringElems = cfg.queues * cfg.ring_size;
+    this.desc_skb = i32At(L.descBase, ringElems);
+    this.desc_len = i32At(L.descBase + ringElems * 4, ringElems);
+    this.desc_hash = i32At(L.descBase + ringElems * 8, ringElems);
+    this.desc_status = i32At(L.descBase + ringElems * 12, ringElems);
+    this.reta = i32At(L.retaBase, 128);
+    this.skI = L.skBase / 4;
+    this.skF = L.skBase / 8;
+    this.skStrideI = L.sk.stride / 4;
+    this.skStrideF = L.sk.stride / 8;
+    this.skHash = i32At(L.skHashBase, L.skHashSize);
+  }
+
+  static create(cfg: Config): Shm {
+    const layout = computeLayout(cfg);
+    return new Shm(cfg, new SharedArrayBuffer(layout.bytes));
+  }
+
+  static attach(cfg: Config, sab: SharedArrayBuffer): Shm {
+    return new Shm(cfg, sab);
+  }
+
+  /** Byte offset in u8 of skb's frame buffer. */
+  skbData(skb: number): number {
+    return this.skbDataBase + skb * this.skbBufSize;
+  }
+
+  /** i32 index of socket s's field `fi` (an i32 field index from layout.sk). */
+  skIdx(s: number, fi: number): number {
+    return this.skI + s * this.skStrideI + fi;
+  }
+
+  skIdxF(s: number, ff: number): number {
+    return this.skF + s * this.skStrideF + ff;
+  }
+}

@@ -1,0 +1,77 @@
+// The MSI-X interrupt logic of an RX queue's vector, as the 82599 implements it in hardware:
+// EICR (cause pending), EIMS (enabled), auto-mask on fire (EIAM), an ITR throttle
+// (`ethtool -C rx-usecs`) and the vector's CPU affinity.
+//
+// This is bus logic, not driver or device code: it runs in whichever thread writes the
+// register that changes it (the device setting a cause, the driver re-enabling the vector),
+// exactly as the hardware's interrupt logic reacts to either write. Delivery is a bit in the
+// target CPU's pending-vector word and a ring of its doorbell (Atomics.or, store, notify).
+//
+// The lost-interrupt race: the device sets EICR then tries to fire; the driver sets EIMS
+// then tries to fire. Both steps are sequentially consistent, so whichever comes second sees
+// the other's write and fires: a cause can never sit pending behind an enabled vector.
+
+import type { Shm } from './memory.js';
+
+export const DOORBELL_IRQ = 1;
+
+/** Ring CPU `cpu`'s doorbell: something (a vector, an IPI) is pending there. */
+export function doorbell_ring(shm: Shm, cpu: number): void {
+  const at = shm.sdI[cpu]! + shm.layout.sd.doorbell;
+  Atomics.store(shm.i32, at, DOORBELL_IRQ);
+  Atomics.notify(shm.i32, at, 1);
+}
+
+/** Deliver vector `q` to its affine CPU. */
+function msix_deliver(shm: Shm, q: number, now_ns: number): void {
+  const R = shm.layout.rxq;
+  const vi = shm.rxqI[q]!;
+  const vf = shm.rxqF[q]!;
+  shm.f64[vf + R.last_irq_ns] = now_ns;
+  shm.f64[vf + R.irqs]! += 1;
+  const cpu = Atomics.load(shm.i32, vi + R.affinity);
+  const word = shm.sdI[cpu]! + (q < 32 ? shm.layout.sd.vec_pending0 : shm.layout.sd.vec_pending1);
+  Atomics.or(shm.i32, word, 1 << (q & 31));
+  doorbell_ring(shm, cpu);
+}
+
+/**
+ * Fire vector q if a cause is pending, the vector is enabled and the ITR interval has passed.
+ * Returns false only when it is held back by the throttle (the device retries it).
+ */
+export function msix_try_fire(shm: Shm, q: number, now_ns: number): boolean {
+  const R = shm.layout.rxq;
+  const vi = shm.rxqI[q]!;
+  const i32 = shm.i32;
+  for (;;) {
+    if (Atomics.load(i32, vi + R.eicr) === 0) return true;
+    if (Atomics.load(i32, vi + R.eims) === 0) return true; // masked: the unmask re-checks
+    const itr_ns = shm.cfg.rx_usecs * 1000;
+    if (itr_ns > 0 && now_ns - shm.f64[shm.rxqF[q]! + R.last_irq_ns]! < itr_ns) return false;
+    if (Atomics.compareExchange(i32, vi + R.eims, 1, 0) !== 1) return true; // someone else fired
+    if (Atomics.exchange(i32, vi + R.eicr, 0) === 1) {
+      msix_deliver(shm, q, now_ns);
+      return true;
+    }
+    Atomics.store(i32, vi + R.eims, 1); // nothing pending after all: re-enable, look again
+  }
+}
+
+/** The device side: a descriptor was written back on queue q. */
+export function msix_set_cause(shm: Shm, q: number, now_ns: number): boolean {
+  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eicr, 1);
+  return msix_try_fire(shm, q, now_ns);
+}
+
+/** The driver side: write EIMS (ixgbe_irq_enable_queues). */
+export function msix_unmask(shm: Shm, q: number, now_ns: number): void {
+  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eims, 1);
+  msix_try_fire(shm, q, now_ns);
+}
+
+/** A vector with a cause pending but held back by its ITR throttle. */
+export function msix_throttled(shm: Shm, q: number): boolean {
+  const R = shm.layout.rxq;
+  const vi = shm.rxqI[q]!;
+  return Atomics.load(shm.i32, vi + R.eicr) === 1 && Atomics.load(shm.i32, vi + R.eims) === 1;
+}

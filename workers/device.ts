@@ -1,0 +1,15 @@
+// Worker entry: the NIC and the traffic generator (the hardware side). See src/devices/.
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { Shm } from '../src/shm/memory.js';
+import { TrafficGenerator } from '../src/devices/generator.js';
+import type { DeviceWorkerApi, WorkerInit } from '../src/engine/messages.js';
+
+const init = workerData as WorkerInit;
+const shm = Shm.attach(init.cfg, init.sab);
+const origin = performance.timeOrigin - init.origin_ms;
+const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6);
+const api: DeviceWorkerApi = { run: () => gen.run() };
+Comlink.expose(api, nodeEndpoint(parentPort));
