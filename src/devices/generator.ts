@@ -37,6 +37,7 @@ export class TrafficGenerator {
   private generated = 0;
   private start_ns = 0;
   private sample = 0;
+  private pending = -1;
 
   constructor(
     private readonly shm: Shm,
@@ -63,24 +64,39 @@ export class TrafficGenerator {
     const C = shm.layout.ctl;
     const ctl = shm.ctlI;
     this.wait_for_cpus();
-    this.start_ns = this.now_ns();
-    shm.f64[shm.ctlF + C.start_ns] = this.start_ns;
+    this.start();
     while (Atomics.load(shm.i32, ctl + C.stop) === 0) {
       if (Atomics.load(shm.i32, ctl + C.gen_done) !== 0) {
         const held = this.nic.service_throttled();
         Atomics.wait(shm.i32, ctl + C.stop, 0, held ? 0.05 : 5);
         continue;
       }
-      const due = this.due();
-      if (due === 0) continue;
-      for (let k = 0; k < due; k++) if (!this.one_packet()) break;
-      this.nic.signal();
-      this.nic.service_throttled();
-      if (this.finished()) {
-        shm.f64[shm.ctlF + C.gen_end_ns] = this.now_ns();
-        Atomics.store(shm.i32, ctl + C.gen_done, 1);
-      }
+      this.burst(this.due(), true);
     }
+  }
+
+  /** Generation starts now: the run's time zero. */
+  start(): void {
+    this.start_ns = this.now_ns();
+    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.start_ns] = this.start_ns;
+  }
+
+  /**
+   * Put up to `n` packets on the wire and signal the interrupts. With `wait` false (a caller
+   * that also runs the CPUs, single-threaded) a full ring at --rate max ends the burst
+   * instead of waiting. Returns the packets generated.
+   */
+  burst(n: number, wait: boolean): number {
+    const before = this.generated;
+    for (let k = 0; k < n; k++) if (!this.one_packet(wait)) break;
+    this.nic.signal();
+    this.nic.service_throttled();
+    if (this.finished()) {
+      const shm = this.shm;
+      shm.f64[shm.ctlF + shm.layout.ctl.gen_end_ns] = this.now_ns();
+      Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.gen_done, 1);
+    }
+    return this.generated - before;
   }
 
   private wait_for_cpus(): void {
@@ -120,20 +136,25 @@ export class TrafficGenerator {
     return n < left ? n : left;
   }
 
-  /** One packet from the wire to the NIC. False if the loop must stop (closed loop, stop set). */
-  private one_packet(): boolean {
+  /** One packet from the wire to the NIC. False if the burst must end (ring full, or stop). */
+  private one_packet(wait: boolean): boolean {
     const cfg = this.shm.cfg;
-    const flow = this.picker.next();
-    const frame = this.templates[flow]!;
     const nic = this.nic;
+    // A packet that found its ring full in a non-waiting burst is still the next one.
+    const flow = this.pending >= 0 ? this.pending : this.picker.next();
+    this.pending = -1;
+    const frame = this.templates[flow]!;
     const q = nic.rss_queue(frame);
-    const index = this.index[flow]!;
-    this.index[flow] = index + 1;
     if (!nic.has_descriptor(q)) {
       if (cfg.rate !== 0) {
+        this.index[flow]! += 1;
         this.count_generated();
         nic.miss(q);
         return true;
+      }
+      if (!wait) {
+        this.pending = flow;
+        return false;
       }
       // Closed loop: tell the CPUs what is already there, then wait for the driver.
       nic.signal();
@@ -142,6 +163,8 @@ export class TrafficGenerator {
         if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0) return false;
       }
     }
+    const index = this.index[flow]!;
+    this.index[flow] = index + 1;
     const at = nic.dma_frame(q, frame, this.frameLen);
     const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
     stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);

@@ -97,16 +97,21 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   let cleaned_count = ixgbe_desc_unused(ntc, i32[qi + R.next_to_use]!, size);
   let total = 0;
   let failure = false;
+  // The acquire that stands for dma_rmb(): every write-back below RDH is visible after it.
+  let rdh = Atomics.load(i32, qi + R.rdh);
   while (total < budget) {
     if (cleaned_count >= IXGBE_RX_BUFFER_WRITE) {
       i32[qi + R.next_to_clean] = ntc;
       if (!ixgbe_alloc_rx_buffers(c, q, cleaned_count)) failure = true;
       cleaned_count = 0;
     }
+    if (ntc === rdh) {
+      rdh = Atomics.load(i32, qi + R.rdh);
+      if (ntc === rdh) break;
+    }
     const d = ring + ntc;
-    // Read the status first: the device published the descriptor with this store.
-    const status = Atomics.load(desc_status, d);
-    if ((status & DESC_DD) === 0) break;
+    const status = desc_status[d]!;
+    if ((status & DESC_DD) === 0) throw new Error(`ixgbe: queue ${q} descriptor ${ntc} below RDH ${rdh} without DD`);
     const skb = shm.desc_skb[d]!;
     c.skb_len[skb] = shm.desc_len[d]!;
     desc_status[d] = 0;
@@ -166,7 +171,12 @@ function ixgbe_alloc_rx_buffers(c: KCpu, q: number, count: number): boolean {
   if (i !== ntu) {
     c.i32[qi + R.next_to_use] = i;
     Atomics.store(c.i32, qi + R.rdt, i);
-    if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) Atomics.notify(c.i32, qi + R.rdt);
+    // A device waiting for descriptors (closed loop) is woken once a quarter of the ring is
+    // its again: a wake per refill would cost a futex call every 16 packets.
+    if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
+      const avail = i - c.i32[qi + R.rdh]!;
+      if ((avail < 0 ? avail + size : avail) >= size >> 2) Atomics.notify(c.i32, qi + R.rdt);
+    }
   }
   return ok;
 }

@@ -177,7 +177,7 @@ export function __netif_receive_skb(c: KCpu, skb: number): void {
 
 /** static_branch(rps_needed): some RX queue has an RPS map or an RFS flow table. */
 export function rps_needed(c: KCpu): boolean {
-  return c.i32[c.shm.ctlI + c.shm.layout.ctl.rps_needed]! !== 0;
+  return c.i32[c.ctlI + c.L.ctl.rps_needed]! !== 0;
 }
 
 /**

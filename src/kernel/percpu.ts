@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { maskToCpus } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { SkbCache } from '../shm/skb_pool.js';
-import type { SdIndex, NapiIndex } from '../shm/layout.js';
+import type { SdIndex, NapiIndex, SkIndex, RxqIndex, TaskIndex, Layout } from '../shm/layout.js';
 import type { CpuEnv } from './env.js';
 
 export const NET_RX_SOFTIRQ = 1 << 3;
@@ -28,6 +28,15 @@ export class KCpu {
   readonly sdI: number; // this CPU's softnet_data, i32 base
   readonly sdF: number; // and f64 base
   readonly napi: NapiIndex;
+  readonly sk: SkIndex;
+  readonly rxq: RxqIndex;
+  readonly task: TaskIndex;
+  readonly L: Layout;
+  readonly ctlI: number;
+  readonly skI: number; // i32 base of socket 0, and the socket stride in i32s
+  readonly skStrideI: number;
+  readonly skF: number;
+  readonly skStrideF: number;
   readonly cache: SkbCache;
 
   // skb pool arrays (see shm/memory.ts)
@@ -89,6 +98,15 @@ export class KCpu {
     this.sdI = shm.sdI[cpu]!;
     this.sdF = shm.sdF[cpu]!;
     this.napi = L.napi;
+    this.sk = L.sk;
+    this.rxq = L.rxq;
+    this.task = L.task;
+    this.L = L;
+    this.ctlI = shm.ctlI;
+    this.skI = shm.skI;
+    this.skStrideI = shm.skStrideI;
+    this.skF = shm.skF;
+    this.skStrideF = shm.skStrideF;
     this.cache = new SkbCache(shm);
     this.skb_len = shm.skb_len;
     this.skb_hash = shm.skb_hash;

@@ -63,11 +63,11 @@ export function sock_table_init(shm: Shm, flows: readonly SockIdent[], tasks: nu
 /** __inet_lookup_established by the real 4-tuple and protocol; -1 when no socket matches. */
 export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: number, proto: number): number {
   const shm = c.shm;
-  const S = shm.layout.sk;
+  const S = c.sk;
   const i32 = c.i32;
-  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (shm.layout.skHashSize - 1)]!;
+  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.L.skHashSize - 1)]!;
   while (s !== -1) {
-    const b = shm.skI + s * shm.skStrideI;
+    const b = c.skI + s * c.skStrideI;
     if (i32[b + S.saddr] === saddr && i32[b + S.daddr] === daddr && i32[b + S.ports] === ports && i32[b + S.proto] === proto) {
       return s;
     }
@@ -82,11 +82,10 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
  * Softirq context, on whichever CPU processes the packet.
  */
 export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
-  const shm = c.shm;
-  const S = shm.layout.sk;
+  const S = c.sk;
   const i32 = c.i32;
-  const b = shm.skI + sk * shm.skStrideI;
-  const bf = shm.skF + sk * shm.skStrideF;
+  const b = c.skI + sk * c.skStrideI;
+  const bf = c.skF + sk * c.skStrideF;
   const segs = c.skb_segs[skb]!;
   let truesize = 0;
   for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) truesize += skbTruesize(c.skb_len[seg]!);
@@ -130,7 +129,7 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
  * Also records the sampled DMA→socket latency.
  */
 function sock_check_order(c: KCpu, sk: number, b: number, bf: number, skb: number): void {
-  const S = c.shm.layout.sk;
+  const S = c.sk;
   const i32 = c.i32;
   for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) {
     const index = frame_payload_index(c.u8, c.skb_data(seg)) | 0;
@@ -164,15 +163,14 @@ function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): v
 
 /** Link socket sk on task t's ready list. Returns the task's CPU if the list was empty, else -1. */
 function task_ready_add(c: KCpu, t: number, sk: number): number {
-  const shm = c.shm;
-  const T = shm.layout.task;
+  const T = c.task;
   const i32 = c.i32;
-  const ti = shm.taskI[t]!;
+  const ti = c.shm.taskI[t]!;
   spin_lock(i32, ti + T.lock);
-  i32[shm.skIdx(sk, shm.layout.sk.ready_next)] = -1;
+  i32[c.skI + sk * c.skStrideI + c.sk.ready_next] = -1;
   const tail = i32[ti + T.ready_tail]!;
   if (tail === -1) i32[ti + T.ready_head] = sk;
-  else i32[shm.skIdx(tail, shm.layout.sk.ready_next)] = sk;
+  else i32[c.skI + tail * c.skStrideI + c.sk.ready_next] = sk;
   i32[ti + T.ready_tail] = sk;
   const cpu = tail === -1 ? Atomics.load(i32, ti + T.cpu) : -1;
   spin_unlock(i32, ti + T.lock);
@@ -190,8 +188,8 @@ export function task_runnable(shm: Shm, t: number): boolean {
  */
 export function task_recvmsg(c: KCpu, t: number): number {
   const shm = c.shm;
-  const T = shm.layout.task;
-  const S = shm.layout.sk;
+  const T = c.task;
+  const S = c.sk;
   const i32 = c.i32;
   const ti = shm.taskI[t]!;
   spin_lock(i32, ti + T.lock);
@@ -201,7 +199,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
   spin_unlock(i32, ti + T.lock);
   let packets = 0;
   while (sk !== -1) {
-    const b = shm.skI + sk * shm.skStrideI;
+    const b = c.skI + sk * c.skStrideI;
     // Read the link before on_ready is cleared: after that a deliverer may relink sk.
     const next = i32[b + S.ready_next]!;
     spin_lock(i32, b + S.lock);
@@ -232,11 +230,12 @@ export function task_recvmsg(c: KCpu, t: number): number {
  * keyed by sk_rxhash: rps_sock_flow_table[hash & mask] = (hash & ~rps_cpu_mask) | this CPU.
  */
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
-  const L = c.shm.layout;
+  const L = c.L;
   if (L.rpsSockFlowSize === 0) return;
   const i32 = c.i32;
-  if (i32[c.shm.skIdx(sk, L.sk.proto)] !== IPPROTO_TCP) return;
-  const hash = i32[c.shm.skIdx(sk, L.sk.rxhash)]!;
+  const b = c.skI + sk * c.skStrideI;
+  if (i32[b + c.sk.proto] !== IPPROTO_TCP) return;
+  const hash = i32[b + c.sk.rxhash]!;
   if (hash === 0) return;
   const at = L.rpsSockFlowBase / 4 + (hash & (L.rpsSockFlowSize - 1));
   const val = (hash & ~c.rps_cpu_mask) | c.cpu;
