@@ -10,6 +10,7 @@ import { kernel_boot, newLatencyHistogram, latencySink } from '../src/cpu/worker
 import { CpuRuntime } from '../src/cpu/runtime.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import { accounted } from '../src/engine/result.js';
+import { timer_tick } from '../src/engine/run.js';
 
 export function inlineRun(packets: number, extra: string[] = []): { pps: number; ns_per_packet: number } {
   const raw: RawSettings = new Map();
@@ -27,6 +28,7 @@ export function inlineRun(packets: number, extra: string[] = []): { pps: number;
   gen.start();
   const t0 = performance.now();
   for (;;) {
+    timer_tick(shm);
     gen.burst(64, false);
     while (rt.step()) {
       /* run the CPU until it has nothing to do */

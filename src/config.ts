@@ -162,7 +162,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'sk_rcvbuf', kind: { t: 'int', min: 2048, max: 1 << 30 }, help: 'socket receive buffer in bytes (SO_RCVBUF, net.core.rmem_default)' },
   { key: 'unsafe_rfs_no_qtail_check', kind: { t: 'bool' }, help: 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check' },
   { key: 'cacheline_pad', kind: { t: 'bool' }, help: 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)' },
-  { key: 'latency_sample', kind: { t: 'int', min: 1, max: 1 << 20 }, help: 'stamp one packet in N with its DMA time for the latency histogram' },
+  { key: 'latency_sample', kind: { t: 'int', min: 0, max: 1 << 20 }, help: 'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)' },
   { key: 'watchdog_s', kind: { t: 'num', min: 1, max: 3600 }, help: 'fail the run if no packet moves for this long' },
 ];
 

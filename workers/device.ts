@@ -6,10 +6,17 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Shm } from '../src/shm/memory.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import type { DeviceWorkerApi, WorkerInit } from '../src/engine/messages.js';
+import { hotPathReport, watchGc } from '../src/cpu/worker_main.js';
 
 const init = workerData as WorkerInit;
 const shm = Shm.attach(init.cfg, init.sab);
 const origin = performance.timeOrigin - init.origin_ms;
 const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6);
-const api: DeviceWorkerApi = { run: () => gen.run() };
+const gc = watchGc();
+const api: DeviceWorkerApi = {
+  async run() {
+    gen.run();
+    return hotPathReport('device', gen.window, gc);
+  },
+};
 Comlink.expose(api, nodeEndpoint(parentPort));

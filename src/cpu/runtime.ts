@@ -19,11 +19,13 @@ import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
+import { HotPathWindow } from '../shm/hot_path.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
 export const IPI_RESCHED = 2; // reschedule: a task here has work
-const IDLE_POLL_NS = 50_000;
+// About 50 µs of doorbell polling (an Atomics.load is ~10 ns here) before sleeping.
+const IDLE_POLL_LOADS = 5000;
 
 /** ns → loop iterations of the stack-cost burner, measured once per thread. */
 let burn_iters_per_ns = 0;
@@ -80,6 +82,7 @@ export class CpuRuntime implements CpuEnv {
     const sd = shm.layout.sd;
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns);
     if (shm.cfg.stack_cost_ns > 0) calibrate_burn();
+    this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.sd.processed]!);
   }
 
   // ------------------------------------------------------------------ CpuEnv
@@ -126,9 +129,10 @@ export class CpuRuntime implements CpuEnv {
     doorbell_ring(this.shm, cpu);
   }
 
+  /** Charge the time since the last switch to the context we leave (the tick's clock). */
   private switch_ctx(next: number): number {
     const prev = this.ctx;
-    const now = this.now_ns();
+    const now = this.c.clock[0]!;
     this.f64[this.c.sdF + this.busy_field[prev]!]! += now - this.ctx_start;
     this.ctx = next;
     this.ctx_start = now;
@@ -208,16 +212,13 @@ export class CpuRuntime implements CpuEnv {
    */
   private idle(): void {
     const i32 = this.i32;
-    const until = this.now_ns() + IDLE_POLL_NS;
-    do {
-      for (let k = 0; k < 64; k++) if (Atomics.load(i32, this.doorbell) !== 0) return;
-    } while (this.now_ns() < until && Atomics.load(i32, this.stop_at) === 0);
+    for (let k = 0; k < IDLE_POLL_LOADS; k++) if (Atomics.load(i32, this.doorbell) !== 0) return;
     Atomics.wait(i32, this.doorbell, 0, 100);
   }
 
   /** Announce this CPU to the device (it starts generating once every CPU is up). */
   online(): void {
-    this.ctx_start = this.now_ns();
+    this.ctx_start = this.c.clock[0]!;
     Atomics.add(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready, 1);
     Atomics.notify(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready);
   }
@@ -245,13 +246,19 @@ export class CpuRuntime implements CpuEnv {
   /** The CPU's life: run until the engine sets stop. */
   run(): void {
     this.online();
+    const window = this.window;
     while (Atomics.load(this.i32, this.stop_at) === 0) {
+      if (window.state !== 2) window.check();
       if (this.step()) continue;
       this.switch_ctx(CTX_IDLE);
       this.idle();
     }
+    if (window.state === 1) window.close();
     this.offline();
   }
+
+  /** The steady-state window in which the hot path must not allocate (see HotPathWindow). */
+  readonly window: HotPathWindow;
 
   /** Going down: charge the last interval, give cached skbs back. */
   offline(): void {

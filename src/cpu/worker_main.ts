@@ -3,10 +3,12 @@
 
 import * as hdr from 'hdr-histogram-js';
 import { Shm } from '../shm/memory.js';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { CpuRuntime } from './runtime.js';
+import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
-import type { CpuResult, CpuWorkerApi, WorkerInit } from '../engine/messages.js';
+import type { CpuResult, CpuWorkerApi, HotPathReport, WorkerInit } from '../engine/messages.js';
 import type { LatencySink } from '../kernel/percpu.js';
 
 export const LATENCY_MAX_NS = 100e9;
@@ -35,10 +37,35 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   kernel_boot(shm);
   const hist = newLatencyHistogram();
   const rt = new CpuRuntime(shm, init.cpu, latencySink(hist), init.origin_ms);
+  const gc = watchGc();
   return {
-    run(): CpuResult {
+    async run(): Promise<CpuResult> {
       rt.run();
-      return { cpu: init.cpu, latency: hdr.encodeIntoCompressedBase64(hist) };
+      const hot_path = await hotPathReport(`cpu${init.cpu}`, rt.window, gc);
+      return { cpu: init.cpu, latency: hdr.encodeIntoCompressedBase64(hist), hot_path };
     },
+  };
+}
+
+/** Start recording this thread's GC events (delivered to the observer once the loop yields). */
+export function watchGc(): number[] {
+  const starts: number[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) starts.push(e.startTime);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return starts;
+}
+
+/** After the thread's loop: let queued GC entries arrive, then count those in the window. */
+export async function hotPathReport(thread: string, w: HotPathWindow, gcStarts: number[]): Promise<HotPathReport> {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const inWindow = w.state === 2 ? gcStarts.filter((t) => t >= w.start_ms && t <= w.end_ms).length : 0;
+  return {
+    thread,
+    window_ms: w.state === 2 ? w.end_ms - w.start_ms : 0,
+    window_packets: w.packets_end - w.packets_start,
+    gc_events: inWindow,
+    heap_growth_bytes: w.heap_end - w.heap_start,
   };
 }

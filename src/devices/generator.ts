@@ -17,6 +17,7 @@ import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './frames.js';
 import { Nic } from './nic.js';
+import { HotPathWindow } from '../shm/hot_path.js';
 
 const BURST = 64;
 const SPIN_BELOW_NS = 200_000; // open loop: sleep only when the next packet is further away
@@ -56,7 +57,11 @@ export class TrafficGenerator {
     this.index = new Int32Array(flows.length);
     this.prng = new Prng(cfg.seed).fork(2);
     this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
+    this.window = new HotPathWindow(shm, () => this.generated);
   }
+
+  /** The measured window of the device's hot path (no allocation in steady state). */
+  readonly window: HotPathWindow;
 
   /** The device thread's loop: generate until done, then keep the interrupt logic alive until stop. */
   run(): void {
@@ -66,6 +71,7 @@ export class TrafficGenerator {
     this.wait_for_cpus();
     this.start();
     while (Atomics.load(shm.i32, ctl + C.stop) === 0) {
+      if (this.window.state !== 2) this.window.check();
       if (Atomics.load(shm.i32, ctl + C.gen_done) !== 0) {
         const held = this.nic.service_throttled();
         Atomics.wait(shm.i32, ctl + C.stop, 0, held ? 0.05 : 5);
@@ -112,7 +118,8 @@ export class TrafficGenerator {
   private finished(): boolean {
     const cfg = this.shm.cfg;
     if (this.generated >= cfg.packets) return true;
-    return cfg.duration_s > 0 && this.now_ns() - this.start_ns >= cfg.duration_s * 1e9;
+    // The tick's clock: precise enough for a duration, and free to read.
+    return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.clock_ns]! - this.start_ns >= cfg.duration_s * 1e9;
   }
 
   /** How many packets to put on the wire now (sleeping first when the next is far off). */
@@ -169,7 +176,7 @@ export class TrafficGenerator {
     const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
     stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);
     let tstamp = 0;
-    if (++this.sample >= cfg.latency_sample) {
+    if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {
       this.sample = 0;
       tstamp = this.now_ns();
     }

@@ -76,7 +76,7 @@ function ixgbe_poll(c: KCpu, n: number, budget: number): number {
   const work = ixgbe_clean_rx_irq(c, n, q, per_ring_budget);
   if (work >= per_ring_budget) return budget;
   const work_done = work < budget - 1 ? work : budget - 1;
-  if (napi_complete_done(c, n, work_done)) msix_unmask(c.shm, q, c.env.now_ns());
+  if (napi_complete_done(c, n, work_done)) msix_unmask(c.shm, q, c.clock);
   return work_done;
 }
 
@@ -171,11 +171,11 @@ function ixgbe_alloc_rx_buffers(c: KCpu, q: number, count: number): boolean {
   if (i !== ntu) {
     c.i32[qi + R.next_to_use] = i;
     Atomics.store(c.i32, qi + R.rdt, i);
-    // A device waiting for descriptors (closed loop) is woken once a quarter of the ring is
+    // A device waiting for descriptors (closed loop) is woken once an eighth of the ring is
     // its again: a wake per refill would cost a futex call every 16 packets.
     if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
       const avail = i - c.i32[qi + R.rdh]!;
-      if ((avail < 0 ? avail + size : avail) >= size >> 2) Atomics.notify(c.i32, qi + R.rdt);
+      if ((avail < 0 ? avail + size : avail) >= size >> 3) Atomics.notify(c.i32, qi + R.rdt);
     }
   }
   return ok;

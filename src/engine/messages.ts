@@ -17,16 +17,26 @@ export interface WorkerInit {
   cpu: number;
 }
 
+/** What one thread's hot path allocated in its measured window (see cpu/runtime.ts). */
+export interface HotPathReport {
+  thread: string;
+  window_ms: number;
+  window_packets: number;
+  gc_events: number;
+  heap_growth_bytes: number;
+}
+
 export interface CpuResult {
   cpu: number;
   /** The CPU's latency histogram, hdr-histogram-js compressed base64. */
   latency: string;
+  hot_path: HotPathReport;
 }
 
 export interface CpuWorkerApi {
-  run(): CpuResult;
+  run(): Promise<CpuResult>;
 }
 
 export interface DeviceWorkerApi {
-  run(): void;
+  run(): Promise<HotPathReport>;
 }

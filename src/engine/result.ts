@@ -3,6 +3,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
+import type { HotPathReport } from './messages.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
@@ -74,6 +75,8 @@ export interface RunResult {
   ordering: { flows: number; out_of_order: number; flows_out_of_order: number; flows_moved_cpu: number; first: OrderingFirst | null };
   tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
+  /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
+  hot_path: HotPathReport[];
 }
 
 /**
@@ -107,7 +110,7 @@ function sum(shm: Shm, field: number): number {
   return s;
 }
 
-export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencies: string[]): RunResult {
+export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencies: string[], hot_path: HotPathReport[]): RunResult {
   const L = shm.layout;
   const sd = L.sd;
   const f = shm.f64;
@@ -219,6 +222,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
     tasks,
     latency_ns: mergeLatency(latencies),
+    hot_path,
   };
 }
 

@@ -17,7 +17,7 @@ import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { boot, migrate_task, set_rss_reta } from './boot.js';
 import { accounted, collectResult, type RunResult } from './result.js';
-import type { CpuResult, CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
+import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
 export class WatchdogError extends Error {
   override name = 'WatchdogError';
@@ -34,6 +34,8 @@ export interface RunHooks {
 export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<RunResult> {
   const shm = boot(cfg);
   const origin_ms = performance.timeOrigin;
+  timer_tick(shm);
+  const ticker = setInterval(() => timer_tick(shm), 1);
   const spawn = (file: string, cpu: number) =>
     new Worker(new URL(file, WORKERS_DIR), { workerData: { cfg, sab: shm.sab, origin_ms, cpu } satisfies WorkerInit });
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
@@ -50,13 +52,25 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
     const elapsed_s = await Promise.race([monitor(shm, cfg, hooks), failed]);
     stop(shm);
-    const results = (await Promise.race([Promise.all([...cpuRuns, deviceRun]), failed])) as (CpuResult | void)[];
-    const latencies = results.filter((r): r is CpuResult => r !== undefined).map((r) => r.latency);
-    return collectResult(shm, cfg, elapsed_s, latencies);
+    const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
+    return collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), [...cpus.map((r) => r.hot_path), device]);
   } finally {
+    clearInterval(ticker);
     stop(shm);
     await Promise.all(all.map((w) => w.terminate()));
   }
+}
+
+/**
+ * The timer interrupt: advance the shared clock and jiffies (ns and ticks since the run's
+ * origin). CPUs read them for jiffies, budgets and busy time without a clock call of their
+ * own (each of Node's clock reads allocates). Ticks every millisecond or so, as HZ=1000.
+ */
+export function timer_tick(shm: Shm): void {
+  const now_ns = performance.now() * 1e6;
+  const C = shm.layout.ctl;
+  shm.f64[shm.ctlF + C.clock_ns] = now_ns;
+  Atomics.store(shm.i32, shm.ctlI + C.jiffies, Math.floor((now_ns * shm.cfg.hz) / 1e9));
 }
 
 function stop(shm: Shm): void {

@@ -43,9 +43,9 @@ export const RPS_NO_CPU = 0xffff;
 // ---------------------------------------------------------------------------------------------
 // softirq handler
 
-/** jiffies at CONFIG_HZ, from the CPU's clock. */
+/** jiffies at CONFIG_HZ, advanced by the timer tick. */
 export function jiffies(c: KCpu): number {
-  return Math.floor((c.env.now_ns() * c.cfg.hz) / 1e9);
+  return c.jiffies();
 }
 
 /**

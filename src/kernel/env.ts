@@ -5,7 +5,11 @@
 // runtime, never touches worker_threads, Atomics.wait or wall time directly.
 
 export interface CpuEnv {
-  /** Monotonic nanoseconds, one origin for every CPU and device of the run. */
+  /**
+   * Precise monotonic nanoseconds, one origin for every CPU and device of the run. Node's
+   * clocks allocate a heap number per read: for sampled measurements only. The hot path
+   * reads the shared clock (KCpu.clock, KCpu.jiffies), which the timer tick advances.
+   */
   now_ns(): number;
   /**
    * An interrupt window: the kernel re-enables interrupts here (between napi polls, every few

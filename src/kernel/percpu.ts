@@ -52,6 +52,10 @@ export class KCpu {
   readonly skb_truesize: Int32Array;
   readonly skb_tstamp: Float64Array;
 
+  /** The run's clock, advanced by the timer tick: clock[0] is ns since the run's origin. */
+  readonly clock: Float64Array;
+  private readonly jiffies_at: number;
+
   /** Pending softirq bits (local_softirq_pending()); only this CPU touches them. */
   softirq_pending = 0;
   /** Is this CPU inside net_rx_action (a softirq handler)? */
@@ -108,6 +112,8 @@ export class KCpu {
     this.skF = shm.skF;
     this.skStrideF = shm.skStrideF;
     this.cache = new SkbCache(shm);
+    this.clock = new Float64Array(shm.sab, L.ctl.base + L.ctl.clock_ns * 8, 1);
+    this.jiffies_at = shm.ctlI + L.ctl.jiffies;
     this.skb_len = shm.skb_len;
     this.skb_hash = shm.skb_hash;
     this.skb_flags = shm.skb_flags;
@@ -138,6 +144,11 @@ export class KCpu {
     while (p < cfg.cpus) p *= 2;
     this.rps_cpu_mask = p - 1;
     this.stack_cost_ns = cfg.stack_cost_ns;
+  }
+
+  /** jiffies, as the timer tick last set it. */
+  jiffies(): number {
+    return this.i32[this.jiffies_at]!;
   }
 
   /** Byte offset in u8 of skb's buffer. */

@@ -244,6 +244,8 @@ export const CTL_DEF = {
     ['fatal', 'i32'],
     ['skb_free_lock', 'i32'],
     ['skb_free_top', 'i32'],
+    ['jiffies', 'i32'],
+    ['clock_ns', 'f64'],
     ['start_ns', 'f64'],
     ['gen_end_ns', 'f64'],
     ['generated', 'f64'],

@@ -23,11 +23,11 @@ export function doorbell_ring(shm: Shm, cpu: number): void {
 }
 
 /** Deliver vector `q` to its affine CPU. */
-function msix_deliver(shm: Shm, q: number, now_ns: number): void {
+function msix_deliver(shm: Shm, q: number, clock: Float64Array): void {
   const R = shm.layout.rxq;
   const vi = shm.rxqI[q]!;
   const vf = shm.rxqF[q]!;
-  shm.f64[vf + R.last_irq_ns] = now_ns;
+  shm.f64[vf + R.last_irq_ns] = clock[0]!;
   shm.f64[vf + R.irqs]! += 1;
   const cpu = Atomics.load(shm.i32, vi + R.affinity);
   const word = shm.sdI[cpu]! + (q < 32 ? shm.layout.sd.vec_pending0 : shm.layout.sd.vec_pending1);
@@ -38,8 +38,10 @@ function msix_deliver(shm: Shm, q: number, now_ns: number): void {
 /**
  * Fire vector q if a cause is pending, the vector is enabled and the ITR interval has passed.
  * Returns false only when it is held back by the throttle (the device retries it).
+ * `clock[0]` is the writer's notion of now in ns (a slot, not an argument: a double passed
+ * to a call that is not inlined is boxed, and this runs per interrupt).
  */
-export function msix_try_fire(shm: Shm, q: number, now_ns: number): boolean {
+export function msix_try_fire(shm: Shm, q: number, clock: Float64Array): boolean {
   const R = shm.layout.rxq;
   const vi = shm.rxqI[q]!;
   const i32 = shm.i32;
@@ -47,10 +49,10 @@ export function msix_try_fire(shm: Shm, q: number, now_ns: number): boolean {
     if (Atomics.load(i32, vi + R.eicr) === 0) return true;
     if (Atomics.load(i32, vi + R.eims) === 0) return true; // masked: the unmask re-checks
     const itr_ns = shm.cfg.rx_usecs * 1000;
-    if (itr_ns > 0 && now_ns - shm.f64[shm.rxqF[q]! + R.last_irq_ns]! < itr_ns) return false;
+    if (itr_ns > 0 && clock[0]! - shm.f64[shm.rxqF[q]! + R.last_irq_ns]! < itr_ns) return false;
     if (Atomics.compareExchange(i32, vi + R.eims, 1, 0) !== 1) return true; // someone else fired
     if (Atomics.exchange(i32, vi + R.eicr, 0) === 1) {
-      msix_deliver(shm, q, now_ns);
+      msix_deliver(shm, q, clock);
       return true;
     }
     Atomics.store(i32, vi + R.eims, 1); // nothing pending after all: re-enable, look again
@@ -58,15 +60,15 @@ export function msix_try_fire(shm: Shm, q: number, now_ns: number): boolean {
 }
 
 /** The device side: a descriptor was written back on queue q. */
-export function msix_set_cause(shm: Shm, q: number, now_ns: number): boolean {
+export function msix_set_cause(shm: Shm, q: number, clock: Float64Array): boolean {
   Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eicr, 1);
-  return msix_try_fire(shm, q, now_ns);
+  return msix_try_fire(shm, q, clock);
 }
 
 /** The driver side: write EIMS (ixgbe_irq_enable_queues). */
-export function msix_unmask(shm: Shm, q: number, now_ns: number): void {
+export function msix_unmask(shm: Shm, q: number, clock: Float64Array): void {
   Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eims, 1);
-  msix_try_fire(shm, q, now_ns);
+  msix_try_fire(shm, q, clock);
 }
 
 /** A vector with a cause pending but held back by its ITR throttle. */

@@ -1,0 +1,50 @@
+// The measured window of a thread's hot path, for the proof that it allocates nothing per
+// packet: heap use at both ends, times to match GC events against, packets handled.
+
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import type { Shm } from './memory.js';
+
+/**
+ * The measured window of a thread's hot path: from the moment 20% of the packets have been
+ * generated (JIT warm-up is over) until generation ends. Its heap use at both ends, its start
+ * and end times (to match GC events against), and the packets this thread handled in it.
+ */
+export class HotPathWindow {
+  state = 0; // 0 before, 1 open, 2 closed
+  start_ms = 0;
+  end_ms = 0;
+  heap_start = 0;
+  heap_end = 0;
+  packets_start = 0;
+  packets_end = 0;
+  private readonly open_at: number;
+
+  constructor(
+    private readonly shm: Shm,
+    private readonly packets: () => number,
+  ) {
+    this.open_at = shm.cfg.duration_s > 0 ? Infinity : shm.cfg.packets * 0.2;
+  }
+
+  /** Called from the thread's loop; opens and closes the window. */
+  check(): void {
+    const C = this.shm.layout.ctl;
+    if (this.state === 0) {
+      if (this.shm.f64[this.shm.ctlF + C.generated]! < this.open_at) return;
+      this.state = 1;
+      this.heap_start = getHeapStatistics().used_heap_size;
+      this.packets_start = this.packets();
+      this.start_ms = performance.now();
+    } else if (Atomics.load(this.shm.i32, this.shm.ctlI + C.gen_done) !== 0) {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.end_ms = performance.now();
+    this.packets_end = this.packets();
+    this.heap_end = getHeapStatistics().used_heap_size;
+    this.state = 2;
+  }
+}
