@@ -20,6 +20,7 @@ import { task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
+import { spinLoads } from '../shm/host.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
@@ -65,6 +66,7 @@ export class CpuRuntime implements CpuEnv {
   private ksoftirqd = false;
   private next_task = 0;
   private readonly busy_field: Int32Array;
+  private readonly idle_poll_loads: number;
 
   constructor(
     readonly shm: Shm,
@@ -82,6 +84,7 @@ export class CpuRuntime implements CpuEnv {
     const sd = shm.layout.sd;
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns);
     if (shm.cfg.stack_cost_ns > 0) calibrate_burn();
+    this.idle_poll_loads = spinLoads(shm.cfg.cpus + 1, IDLE_POLL_LOADS);
     this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.sd.processed]!);
   }
 
@@ -212,7 +215,7 @@ export class CpuRuntime implements CpuEnv {
    */
   private idle(): void {
     const i32 = this.i32;
-    for (let k = 0; k < IDLE_POLL_LOADS; k++) if (Atomics.load(i32, this.doorbell) !== 0) return;
+    for (let k = 0; k < this.idle_poll_loads; k++) if (Atomics.load(i32, this.doorbell) !== 0) return;
     Atomics.wait(i32, this.doorbell, 0, 100);
   }
 

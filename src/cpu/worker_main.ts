@@ -7,6 +7,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { CpuRuntime } from './runtime.js';
 import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
+import { legacy_register } from '../drivers/legacy.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, WorkerInit } from '../engine/messages.js';
 import type { LatencySink } from '../kernel/percpu.js';
@@ -28,7 +29,8 @@ export function latencySink(h: hdr.Histogram): LatencySink {
 
 /** Register every driver's poll and irq handlers and the boot-time hash keys. */
 export function kernel_boot(shm: Shm): void {
-  ixgbe_register();
+  if (shm.cfg.nic === 'legacy') legacy_register();
+  else ixgbe_register();
   flow_hash_init(shm.cfg.flow_hash, shm.cfg.seed);
 }
 

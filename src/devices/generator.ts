@@ -20,7 +20,6 @@ import { Nic } from './nic.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 
 const BURST = 64;
-const SPIN_BELOW_NS = 200_000; // open loop: sleep only when the next packet is further away
 
 /** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
 export function runFlows(shm: Shm): FlowSpec[] {
@@ -131,15 +130,18 @@ export class TrafficGenerator {
     const target = Math.floor(((now - this.start_ns) * cfg.rate) / 1e9);
     let n = target - this.generated;
     if (n <= 0) {
+      // Sleep until the next packet is due instead of spinning: the emulated CPUs need the
+      // host's cores. A sleep lasts at least some tens of µs, so at high rates packets come
+      // in bursts of what fell due meanwhile (up to a ring's worth), as behind an interrupt
+      // moderating switch.
       const wait_ns = ((this.generated + 1) * 1e9) / cfg.rate + this.start_ns - now;
       const held = this.nic.service_throttled();
-      if (wait_ns > SPIN_BELOW_NS || held) {
-        const ms = Math.min(wait_ns, held ? 50_000 : wait_ns) / 1e6;
-        Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
-      }
+      const ms = Math.min(wait_ns, held ? cfg.rx_usecs * 1000 : wait_ns) / 1e6;
+      if (ms > 0.005) Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
       return 0;
     }
-    if (n > BURST) n = BURST;
+    const cap = this.shm.cfg.ring_size;
+    if (n > cap) n = cap;
     return n < left ? n : left;
   }
 

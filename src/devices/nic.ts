@@ -21,6 +21,7 @@ import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS } from '../shm/layout.js';
 import { msix_set_cause, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP } from '../kernel/inet.js';
+import { spinLoads } from '../shm/host.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it sleeps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
@@ -39,6 +40,9 @@ export class Nic {
   private readonly throttled: Int32Array; // queues whose interrupt the ITR held back
   private readonly queues: number;
   private readonly size: number;
+  private readonly spin_loads: number;
+  /** A legacy (3c59x-like) device has one queue and no RSS: no hash in its write-backs. */
+  private readonly rss_enabled: boolean;
   /** The device's notion of now for the ITR throttle (a slot: see msix_try_fire). */
   private readonly clock = new Float64Array(1);
   /** The queue the last rss_queue() picked and the hash it computed. */
@@ -51,7 +55,9 @@ export class Nic {
   ) {
     this.queues = shm.cfg.queues;
     this.size = shm.cfg.ring_size;
+    this.spin_loads = spinLoads(shm.cfg.cpus + 1, DEVICE_SPIN_LOADS);
     this.rss = new ToeplitzTable(parseHexKey(shm.cfg.rss_key), 12);
+    this.rss_enabled = shm.cfg.nic !== 'legacy';
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);
@@ -62,6 +68,7 @@ export class Nic {
 
   /** RSS: hash the frame's header bytes and look the queue up in the indirection table. */
   rss_queue(frame: Uint8Array): number {
+    if (!this.rss_enabled) return 0;
     const ip = ETH_HLEN;
     this.hash_l4 = frame[ip + 9] === IPPROTO_TCP;
     this.hash = this.rss.hash_ipv4_i32(frame, ip, this.hash_l4);
@@ -100,7 +107,7 @@ export class Nic {
     shm.skb_tstamp[shm.desc_skb[d]!] = tstamp_ns;
     shm.desc_len[d] = len;
     shm.desc_hash[d] = this.hash;
-    shm.desc_status[d] = DESC_DD | DESC_EOP | DESC_RSS | (this.hash_l4 ? DESC_L4 : 0);
+    shm.desc_status[d] = this.rss_enabled ? DESC_DD | DESC_EOP | DESC_RSS | (this.hash_l4 ? DESC_L4 : 0) : DESC_DD | DESC_EOP;
     this.rdh[q] = h + 1 === this.size ? 0 : h + 1;
     const qf = shm.rxqF[q]!;
     shm.f64[qf + R.rx_packets]! += 1;
@@ -152,7 +159,7 @@ export class Nic {
     const qi = shm.rxqI[q]!;
     // Poll RDT for a while first: a futex sleep and wake costs tens of microseconds, longer
     // than the driver takes to re-post a batch.
-    for (let k = 0; k < DEVICE_SPIN_LOADS; k++) if (this.has_descriptor(q)) return true;
+    for (let k = 0; k < this.spin_loads; k++) if (this.has_descriptor(q)) return true;
     // Dekker with the driver: it stores RDT then loads dev_waiting; we store dev_waiting
     // then load RDT. Sequentially consistent on both sides: one of us sees the other.
     Atomics.store(shm.i32, qi + R.dev_waiting, 1);

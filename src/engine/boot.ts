@@ -11,6 +11,7 @@ import { POLL_BACKLOG } from '../kernel/napi.js';
 import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
+import { legacy_up } from '../drivers/legacy.js';
 import { runFlows } from '../devices/generator.js';
 
 export function boot(cfg: Config): Shm {
@@ -29,7 +30,8 @@ export function boot(cfg: Config): Shm {
     shm.i32[n + L.napi.queue] = -1;
     shm.i32[n + L.napi.cpu] = cpu;
   }
-  ixgbe_up(shm);
+  if (cfg.nic === 'legacy') legacy_up(shm);
+  else ixgbe_up(shm);
   sock_table_init(shm, runFlows(shm), L.taskCount);
   cfg.app_cpus.forEach((cpu, t) => (shm.i32[shm.taskI[t]! + L.task.cpu] = cpu));
   for (let q = 0; q < cfg.queues; q++) {

@@ -1,0 +1,149 @@
+// The benchmark suite (`npm run bench`, i.e. `node dist/bench/run.js [--quick] [--only rx|handoff|rps]`).
+//
+// What it measures, and why the comparisons are fair:
+//  - "rx 1cpu": delivered packets per second of the whole emulated receive path (NIC DMA,
+//    MSI-X, NAPI, ixgbe clean, GRO, IP/UDP, socket, recvmsg) on one emulated CPU with one
+//    queue, 64-byte frames, closed loop (--rate max), no latency stamping. Two threads: the
+//    device worker and the CPU worker.
+//  - "raw handoff" (bench/handoff.ts): the same two threads handing sequence numbers over a
+//    512-slot SharedArrayBuffer ring with the emulator's synchronization granularity and
+//    nothing else. The ratio handoff/rx is what the receive stack costs over the bare
+//    cross-thread transport (target: within 8x; absolute target for rx: 10 Mpps).
+//  - "RPS": one queue whose interrupt lands on CPU 0, the application on CPU 1, a calibrated
+//    2 us of stack work per packet; RPS off (CPU 0 does everything) vs on (CPU 0 steers every
+//    packet to CPU 1's backlog with an IPI). Same knobs otherwise; target ratio on/off >= 1.6.
+// Runs of the two sides of each comparison alternate (A, B, A, B, ...) in one process, so
+// machine noise hits both alike; every figure is a median. Every emulator run must conserve
+// packets (generated == delivered + drops) or the bench aborts.
+
+import os from 'node:os';
+import { resolveConfig, settingFromFlag, type RawSettings } from '../src/config.js';
+import { runEmulation } from '../src/engine/run.js';
+import { conserves, type RunResult } from '../src/engine/result.js';
+import { handoffRate } from './handoff.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+if (only !== undefined && !['rx', 'handoff', 'rps'].includes(only)) {
+  console.error(`--only: '${only}' is not valid; expected rx, handoff or rps`);
+  process.exit(2);
+}
+const wants = (b: string) => only === undefined || only === b;
+
+const RUNS = quick ? 3 : 5;
+const RX_PACKETS = quick ? 500_000 : 3_000_000;
+const HANDOFF_ITEMS = quick ? 5_000_000 : 20_000_000;
+const RPS_PACKETS = quick ? 60_000 : 300_000;
+const RX_TARGET_PPS = 10e6;
+const HANDOFF_RX_TARGET = 8;
+const RPS_TARGET = 1.6;
+
+const RX_FLAGS = ['--cpus', '1', '--queues', '1', '--pkt-size', '64', '--rate', 'max', '--latency-sample', '0'];
+const RPS_FLAGS = ['--cpus', '2', '--queues', '1', '--irq-affinity', '0', '--app-cpus', '1', '--stack-cost-ns', '2000'];
+
+class BenchError extends Error {}
+
+/** One emulation from rxsmp-run style flags; aborts the bench if it fails or does not conserve. */
+async function emulate(label: string, flags: string[]): Promise<RunResult> {
+  const raw: RawSettings = new Map();
+  for (let i = 0; i < flags.length; i += 2) settingFromFlag(flags[i]!.replace(/^--/, ''), flags[i + 1], raw);
+  let r: RunResult;
+  try {
+    r = await runEmulation(resolveConfig(raw));
+  } catch (e) {
+    throw new BenchError(`${label}: runEmulation threw (rxsmp run ${flags.join(' ')}):\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+  if (!conserves(r)) {
+    throw new BenchError(
+      `${label}: run does not conserve packets (rxsmp run ${flags.join(' ')}): generated ${r.packets.generated}, ` +
+        `delivered ${r.packets.delivered}, dropped ${JSON.stringify(r.packets.dropped)}`,
+    );
+  }
+  return r;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const mpps = (x: number) => `${(x / 1e6).toFixed(2)} Mpps`;
+const each = (xs: number[]) => `[${xs.map((x) => (x / 1e6).toFixed(2)).join(', ')}]`;
+
+async function main(): Promise<void> {
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  const cores = os.cpus().length;
+  console.log(`machine: ${cpu}, ${cores} cores, node ${process.version}${quick ? ' (quick)' : ''}`);
+  const summary: Record<string, unknown> = { bench: 'rx1cpu', cpu, cores, node: process.version, runs: RUNS, quick };
+
+  // rx 1cpu vs raw handoff, interleaved.
+  const rx: number[] = [];
+  const handoff: number[] = [];
+  if (wants('rx') || wants('handoff')) {
+    const rxFlags = [...RX_FLAGS, '--packets', String(RX_PACKETS)];
+    if (wants('rx')) console.log(`rx 1cpu: rxsmp run ${rxFlags.join(' ')}`);
+    if (wants('handoff')) console.log(`raw handoff: handoffRate(${HANDOFF_ITEMS}), ring 512, burst 64`);
+    for (let i = 0; i < RUNS; i++) {
+      if (wants('rx')) rx.push((await emulate('rx 1cpu', rxFlags)).pps);
+      if (wants('handoff')) handoff.push(await handoffRate(HANDOFF_ITEMS));
+    }
+  }
+  if (rx.length) {
+    const m = median(rx);
+    console.log(`rx 1cpu: median ${mpps(m)} of ${each(rx)}; 10 Mpps target ${m >= RX_TARGET_PPS ? 'met' : 'NOT met'}`);
+    Object.assign(summary, { rx_pps: Math.round(m), rx_runs: rx.map(Math.round), rx_target_met: m >= RX_TARGET_PPS });
+  }
+  if (handoff.length) {
+    const m = median(handoff);
+    console.log(`raw handoff: median ${(m / 1e6).toFixed(2)} M items/s of ${each(handoff)}`);
+    Object.assign(summary, { handoff_per_s: Math.round(m), handoff_runs: handoff.map(Math.round) });
+  }
+  if (rx.length && handoff.length) {
+    const ratio = median(handoff) / median(rx);
+    console.log(`handoff/rx: ${ratio.toFixed(2)}x (target within ${HANDOFF_RX_TARGET}x: ${ratio <= HANDOFF_RX_TARGET ? 'met' : 'NOT met'})`);
+    Object.assign(summary, { handoff_over_rx: +ratio.toFixed(2), handoff_over_rx_met: ratio <= HANDOFF_RX_TARGET });
+  }
+
+  // RPS off vs on, interleaved.
+  if (wants('rps')) {
+    const base = [...RPS_FLAGS, '--packets', String(RPS_PACKETS)];
+    const offFlags = [...base, '--rps-cpus', '0'];
+    const onFlags = [...base, '--rps-cpus', '2'];
+    console.log(`rps off: rxsmp run ${offFlags.join(' ')}`);
+    console.log(`rps on:  rxsmp run ${onFlags.join(' ')}`);
+    const off: number[] = [];
+    const on: number[] = [];
+    const ipis: number[] = [];
+    const rps: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      off.push((await emulate('rps off', offFlags)).pps);
+      const r = await emulate('rps on', onFlags);
+      on.push(r.pps);
+      ipis.push(r.percpu[0]!.ipis_sent);
+      rps.push(r.percpu[1]!.received_rps);
+    }
+    const mOff = median(off);
+    const mOn = median(on);
+    const ratio = mOn / mOff;
+    console.log(`rps off: median ${mpps(mOff)} of ${each(off)}`);
+    console.log(`rps on:  median ${mpps(mOn)} of ${each(on)}; cpu0 ipis_sent median ${median(ipis)}, cpu1 received_rps median ${median(rps)}`);
+    console.log(`rps on/off: ${ratio.toFixed(2)}x (target >= ${RPS_TARGET}x: ${ratio >= RPS_TARGET ? 'met' : 'NOT met'})`);
+    Object.assign(summary, {
+      rps_off_pps: Math.round(mOff),
+      rps_on_pps: Math.round(mOn),
+      rps_on_over_off: +ratio.toFixed(2),
+      rps_target_met: ratio >= RPS_TARGET,
+      rps_cpu0_ipis_sent: median(ipis),
+      rps_cpu1_received_rps: median(rps),
+    });
+  }
+  console.log(JSON.stringify(summary));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof BenchError ? `bench aborted: ${e.message}` : e);
+  process.exit(1);
+});

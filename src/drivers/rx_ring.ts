@@ -1,0 +1,102 @@
+// The RX descriptor ring as the drivers see it: set-up, the count of descriptors the driver
+// may post, re-posting buffers, and the skb fields every driver fills from a write-back.
+// Shared by ixgbe (NAPI) and the legacy netif_rx driver; each keeps its own clean loop, as
+// each Linux driver does.
+//
+// Ring ownership (as in the 82599): descriptors from RDH up to RDT-1 belong to the device;
+// the driver cleans from next_to_clean up to RDH (which the device publishes after its
+// write-backs) and re-posts at next_to_use. One descriptor always stays unposted
+// (rx_desc_unused), which tells a full ring from an empty one.
+
+import type { KCpu } from '../kernel/percpu.js';
+import type { Shm } from '../shm/memory.js';
+import { get16 } from '../kernel/inet.js';
+import { skb_pool_take } from '../shm/skb_pool.js';
+import { DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../shm/layout.js';
+
+const ETH_HLEN = 14;
+
+/** ixgbe_desc_unused: descriptors the driver may post. */
+export function rx_desc_unused(ntc: number, ntu: number, count: number): number {
+  return (ntc > ntu ? 0 : count) + ntc - ntu - 1;
+}
+
+/**
+ * Ring set-up at ifup (start-up, before any CPU runs): post ring_size - 1 buffers on every
+ * queue, enable every vector, point each queue's napi at the driver's poll function.
+ */
+export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
+  const cfg = shm.cfg;
+  const R = shm.layout.rxq;
+  const N = shm.layout.napi;
+  const size = cfg.ring_size;
+  for (let q = 0; q < cfg.queues; q++) {
+    const qi = shm.rxqI[q]!;
+    const got = skb_pool_take(shm, shm.desc_skb, q * size, size - 1);
+    if (got !== size - 1) throw new Error(`skb pool too small to fill RX ring ${q}`);
+    shm.i32[qi + R.rdt] = size - 1;
+    shm.i32[qi + R.next_to_use] = size - 1;
+    shm.i32[qi + R.eims] = 1;
+    shm.i32[qi + R.affinity] = cfg.irq_affinity[q]!;
+    const ni = shm.napiI[cfg.cpus + q]!;
+    shm.i32[ni + N.weight] = weight;
+    shm.i32[ni + N.poll_fn] = poll_fn;
+    shm.i32[ni + N.queue] = q;
+  }
+}
+
+/** Fill an skb from its write-back: RSS hash (L4 type or L3), queue, eth_type_trans. */
+export function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: number): void {
+  if (status & DESC_RSS) {
+    c.skb_hash[skb] = hash;
+    c.skb_flags[skb] = status & DESC_L4 ? SKB_FLAG_HASH_VALID | SKB_FLAG_L4_HASH : SKB_FLAG_HASH_VALID;
+  } else {
+    c.skb_hash[skb] = 0;
+    c.skb_flags[skb] = 0;
+  }
+  c.skb_queue[skb] = q; // skb_record_rx_queue
+  c.skb_segs[skb] = 1;
+  c.skb_next[skb] = -1;
+  c.skb_frag_next[skb] = -1;
+  // eth_type_trans: protocol from the frame, network header after the Ethernet header.
+  c.skb_protocol[skb] = get16(c.u8, c.skb_data(skb) + 12);
+  c.skb_nh[skb] = ETH_HLEN;
+}
+
+/**
+ * ixgbe_alloc_rx_buffers: post up to `count` fresh buffers from next_to_use, then move RDT
+ * (ixgbe_release_rx_desc: the tail write publishes the descriptors) and wake a device that
+ * waits for descriptors. Returns false if the skb pool ran out.
+ */
+export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
+  const shm = c.shm;
+  const R = shm.layout.rxq;
+  const qi = shm.rxqI[q]!;
+  const size = c.cfg.ring_size;
+  const ring = q * size;
+  const ntu = c.i32[qi + R.next_to_use]!;
+  let i = ntu;
+  let ok = true;
+  while (count-- > 0) {
+    const skb = c.cache.alloc();
+    if (skb < 0) {
+      c.f64[shm.rxqF[q]! + R.alloc_failed]! += 1;
+      ok = false;
+      break;
+    }
+    shm.desc_skb[ring + i] = skb;
+    i = i + 1 === size ? 0 : i + 1;
+  }
+  if (i !== ntu) {
+    c.i32[qi + R.next_to_use] = i;
+    Atomics.store(c.i32, qi + R.rdt, i);
+    // A device waiting for descriptors (closed loop) is woken once an eighth of the ring is
+    // its again: a wake per refill would cost a futex call every 16 packets.
+    if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
+      const avail = i - c.i32[qi + R.rdh]!;
+      if ((avail < 0 ? avail + size : avail) >= size >> 3) Atomics.notify(c.i32, qi + R.rdt);
+    }
+  }
+  return ok;
+}
+
