@@ -118,24 +118,32 @@ async function main(): Promise<void> {
     const on: number[] = [];
     const ipis: number[] = [];
     const rps: number[] = [];
+    const dropsOff: number[] = []; // pps counts delivered packets: show what the backlog dropped
+    const dropsOn: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      off.push((await emulate('rps off', offFlags)).pps);
+      const o = await emulate('rps off', offFlags);
+      off.push(o.pps);
+      dropsOff.push(o.packets.generated - o.packets.delivered);
       const r = await emulate('rps on', onFlags);
       on.push(r.pps);
+      dropsOn.push(r.packets.generated - r.packets.delivered);
       ipis.push(r.percpu[0]!.ipis_sent);
       rps.push(r.percpu[1]!.received_rps);
     }
     const mOff = median(off);
     const mOn = median(on);
     const ratio = mOn / mOff;
-    console.log(`rps off: median ${mpps(mOff)} of ${each(off)}`);
-    console.log(`rps on:  median ${mpps(mOn)} of ${each(on)}; cpu0 ipis_sent median ${median(ipis)}, cpu1 received_rps median ${median(rps)}`);
+    console.log(`rps off: median ${mpps(mOff)} of ${each(off)}; dropped median ${median(dropsOff)} of ${RPS_PACKETS}`);
+    console.log(`rps on:  median ${mpps(mOn)} of ${each(on)}; dropped median ${median(dropsOn)} of ${RPS_PACKETS}`);
+    console.log(`rps on:  cpu0 ipis_sent median ${median(ipis)}, cpu1 received_rps median ${median(rps)}`);
     console.log(`rps on/off: ${ratio.toFixed(2)}x (target >= ${RPS_TARGET}x: ${ratio >= RPS_TARGET ? 'met' : 'NOT met'})`);
     Object.assign(summary, {
       rps_off_pps: Math.round(mOff),
       rps_on_pps: Math.round(mOn),
       rps_on_over_off: +ratio.toFixed(2),
       rps_target_met: ratio >= RPS_TARGET,
+      rps_off_dropped: median(dropsOff),
+      rps_on_dropped: median(dropsOn),
       rps_cpu0_ipis_sent: median(ipis),
       rps_cpu1_received_rps: median(rps),
     });

@@ -27,6 +27,8 @@ import { ip_drop } from './ip.js';
 
 export const MAX_GRO_SKBS = 8;
 export const GRO_MAX_SIZE = 65536;
+/** A merged skb holds its head and MAX_SKB_FRAGS (17) page fragments: 18 segments at most. */
+export const GRO_MAX_SEGS = 18;
 
 const TCP_FLUSH_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80; // FIN SYN RST PSH URG CWR
 
@@ -69,7 +71,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   }
   if (p !== -1) {
     const mss = c.gro_gso_size[p]!;
-    const fits = c.skb_len[p]! + len <= GRO_MAX_SIZE;
+    const fits = c.skb_len[p]! + len <= GRO_MAX_SIZE && c.skb_segs[p]! < GRO_MAX_SEGS;
     if (!flush && seq === c.gro_next_seq[p] && len <= mss && fits) {
       // skb_gro_receive: chain the segment; the head's length grows by the payload.
       c.skb_frag_next[c.gro_last[p]!] = skb;
@@ -79,7 +81,9 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
       c.gro_next_seq[p] = (seq + len) | 0;
       c.count(c.sd.gro_merged);
       // A short segment ends the train (len < mss): flush now.
-      if (len < mss || c.skb_len[p]! + mss > GRO_MAX_SIZE) gro_unlink_complete(c, n, bucket, prev, p);
+      if (len < mss || c.skb_len[p]! + mss > GRO_MAX_SIZE || c.skb_segs[p]! >= GRO_MAX_SEGS) {
+        gro_unlink_complete(c, n, bucket, prev, p);
+      }
       return true;
     }
     // Same flow, cannot merge: the held skb goes up first, this one after it.

@@ -1,0 +1,149 @@
+// A deterministic, single-threaded machine for kernel tests: the real boot, the real device
+// model and the real kernel code, driven step by step from the test. CPUs are KCpu objects
+// with a TestEnv: IPIs and wake-ups are recorded, jiffies move only when the test says so.
+
+import { performance } from 'node:perf_hooks';
+import { resolveConfig, settingFromFlag, type Config, type RawSettings } from '../dist/src/config.js';
+import { boot } from '../dist/src/engine/boot.js';
+import { kernel_boot } from '../dist/src/cpu/worker_main.js';
+import { KCpu } from '../dist/src/kernel/percpu.js';
+import type { CpuEnv } from '../dist/src/kernel/env.js';
+import { do_IRQ } from '../dist/src/kernel/irq.js';
+import { rps_trigger_softirq } from '../dist/src/kernel/dev.js';
+import { __do_softirq } from '../dist/src/kernel/softirq.js';
+import { TrafficGenerator } from '../dist/src/devices/generator.js';
+import type { Shm } from '../dist/src/shm/memory.js';
+import { IPI_RPS } from '../dist/src/cpu/runtime.js';
+import { SD_DEF } from '../dist/src/shm/layout.js';
+import { accounted } from '../dist/src/engine/result.js';
+
+export function config(flags: Record<string, string | number | boolean>): Config {
+  const raw: RawSettings = new Map();
+  for (const [k, v] of Object.entries(flags)) settingFromFlag(k, String(v), raw);
+  return resolveConfig(raw);
+}
+
+export class TestEnv implements CpuEnv {
+  ipis: number[] = [];
+  wakes: number[] = [];
+  ksoftirqd = false;
+  /** jiffies added at every interrupt window (0: time stands still). */
+  jiffies_per_window = 0;
+
+  constructor(
+    private readonly m: () => Machine,
+    readonly cpu: number,
+  ) {}
+
+  now_ns(): number {
+    return this.m().clock[0]!;
+  }
+  irq_window(): void {
+    if (this.jiffies_per_window !== 0) this.m().tick(this.jiffies_per_window);
+  }
+  send_ipi(cpu: number): void {
+    this.ipis.push(cpu);
+    const shm = this.m().shm;
+    Atomics.or(shm.i32, shm.sdI[cpu]! + shm.layout.sd.ipi_pending, IPI_RPS);
+    Atomics.store(shm.i32, shm.sdI[cpu]! + shm.layout.sd.doorbell, 1);
+  }
+  wake_cpu(cpu: number): void {
+    this.wakes.push(cpu);
+  }
+  wakeup_softirqd(): void {
+    this.ksoftirqd = true;
+  }
+  ksoftirqd_running(): boolean {
+    return this.ksoftirqd;
+  }
+  need_resched(): boolean {
+    return false;
+  }
+  burn_ns(): void {}
+}
+
+export class Machine {
+  readonly shm: Shm;
+  readonly cpus: KCpu[];
+  readonly envs: TestEnv[];
+  readonly gen: TrafficGenerator;
+  readonly clock: Float64Array;
+
+  constructor(readonly cfg: Config) {
+    this.shm = boot(cfg);
+    kernel_boot(this.shm);
+    const L = this.shm.layout;
+    this.clock = new Float64Array(this.shm.sab, L.ctl.base + L.ctl.clock_ns * 8, 1);
+    this.envs = Array.from({ length: cfg.cpus }, (_, i) => new TestEnv(() => this, i));
+    this.cpus = this.envs.map((env, i) => new KCpu(i, this.shm, env, { recordValue() {} }));
+    this.gen = new TrafficGenerator(this.shm, () => performance.now() * 1e6);
+    this.gen.start();
+  }
+
+  /** Advance jiffies (and the clock) by n ticks. */
+  tick(n = 1): void {
+    const L = this.shm.layout;
+    this.shm.i32[this.shm.ctlI + L.ctl.jiffies]! += n;
+    this.clock[0]! += (n * 1e9) / this.cfg.hz;
+  }
+
+  /** Put up to n packets on the wire (stops early when a ring is full). */
+  send(n: number): number {
+    return this.gen.burst(n, false);
+  }
+
+  /** A softnet_data field of CPU `cpu` (counters are f64, the rest i32). */
+  sd(cpu: number, field: Exclude<keyof Shm['layout']['sd'], 'stride'>): number {
+    const idx = this.shm.layout.sd[field];
+    return F64_SD_FIELDS.has(field) ? this.shm.f64[this.shm.sdF[cpu]! + idx]! : this.shm.i32[this.shm.sdI[cpu]! + idx]!;
+  }
+
+  /** Take CPU c's pending interrupts and IPIs (hardirq context), without running softirqs. */
+  take_irqs(cpu: number): void {
+    const c = this.cpus[cpu]!;
+    const shm = this.shm;
+    const sd = shm.layout.sd;
+    Atomics.store(shm.i32, c.sdI + sd.doorbell, 0);
+    for (const [word, base] of [[sd.vec_pending0, 0], [sd.vec_pending1, 32]] as const) {
+      let v = Atomics.exchange(shm.i32, c.sdI + word, 0);
+      while (v !== 0) {
+        const bit = 31 - Math.clz32(v & -v);
+        v &= v - 1;
+        do_IRQ(c, base + bit);
+      }
+    }
+    if (Atomics.exchange(shm.i32, c.sdI + sd.ipi_pending, 0) & IPI_RPS) rps_trigger_softirq(c);
+  }
+
+  /** Interrupts, then __do_softirq, on CPU c. */
+  run(cpu: number): void {
+    this.take_irqs(cpu);
+    __do_softirq(this.cpus[cpu]!);
+  }
+
+  /** Every generated packet delivered or counted in a drop? */
+  conserved(): boolean {
+    const a = accounted(this.shm);
+    return a.generated === a.done;
+  }
+
+  /** Run every CPU until nothing is pending anywhere (bounded). */
+  settle(rounds = 10_000): void {
+    for (let r = 0; r < rounds; r++) {
+      let busy = false;
+      for (let cpu = 0; cpu < this.cfg.cpus; cpu++) {
+        const c = this.cpus[cpu]!;
+        const bell = Atomics.load(this.shm.i32, c.sdI + this.shm.layout.sd.doorbell);
+        if (bell !== 0 || c.softirq_pending !== 0) {
+          busy = true;
+          this.run(cpu);
+        }
+      }
+      if (!busy) return;
+    }
+    throw new Error(`machine did not settle in ${rounds} rounds`);
+  }
+}
+
+/** The f64 fields of softnet_data (the counters), from the layout definition. */
+const F64_SD_FIELDS = new Set<string>(Object.values(SD_DEF).flatMap((group) => group.filter(([, kind]) => kind === 'f64').map(([name]) => name)));

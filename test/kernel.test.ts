@@ -1,0 +1,215 @@
+// The kernel's receive path, step by step on a deterministic single-threaded machine:
+// each test would fail on a kernel that got the rule wrong.
+
+import { describe, expect, it } from 'vitest';
+import { config, Machine } from './harness.js';
+import { net_rx_action } from '../dist/src/kernel/dev.js';
+import { napi_schedule_prep, NAPI_STATE_MISSED, NAPI_STATE_SCHED } from '../dist/src/kernel/napi.js';
+import { napi_complete_done } from '../dist/src/kernel/dev.js';
+import { NET_RX_SOFTIRQ } from '../dist/src/kernel/percpu.js';
+
+const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n]! + m.shm.layout.napi.state);
+const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q]! + m.shm.layout.rxq.eims];
+
+describe('net_rx_action and NAPI', () => {
+  it('polls a napi at most its weight per round and repolls it, without a squeeze while budget remains', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, packets: 200 }));
+    expect(m.send(200)).toBe(200);
+    m.take_irqs(0);
+    const c = m.cpus[0]!;
+    expect(m.sd(0, 'hardirqs')).toBe(1);
+    expect(eims(m, 0)).toBe(0); // auto-masked until napi_complete_done
+    net_rx_action(c);
+    expect(m.sd(0, 'processed')).toBe(64); // ixgbe's weight, once per round
+    expect(c.softirq_pending & NET_RX_SOFTIRQ).toBeTruthy(); // re-raised: the napi is on repoll
+    expect(m.sd(0, 'time_squeeze')).toBe(0);
+    for (let round = 0; round < 3; round++) {
+      c.softirq_pending = 0; // as __do_softirq clears it before running the handler
+      net_rx_action(c); // 64 + 64 + 8
+    }
+    expect(m.sd(0, 'processed')).toBe(200);
+    expect(c.softirq_pending).toBe(0); // the last round completed the napi: nothing re-raised
+    expect(napiState(m, 1)).toBe(0); // completed
+    expect(eims(m, 0)).toBe(1); // and the vector re-enabled
+    expect(m.sd(0, 'delivered')).toBe(200);
+  });
+
+  it('counts a time_squeeze when netdev_budget runs out across napis', () => {
+    const m = new Machine(config({ cpus: 1, queues: 2, 'irq-affinity': '0,0', 'netdev-budget': 100, packets: 1000, 'rss-reta': '0,1' }));
+    m.send(1000);
+    m.take_irqs(0);
+    expect(m.sd(0, 'hardirqs')).toBe(2);
+    net_rx_action(m.cpus[0]!);
+    // 64 from the first napi (budget 36 left), 64 from the second (budget -28): squeeze.
+    expect(m.sd(0, 'processed')).toBe(128);
+    expect(m.sd(0, 'time_squeeze')).toBe(1);
+  });
+
+  it('counts a time_squeeze when netdev_budget_usecs passes, in jiffies, with budget left', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, 'netdev-budget-usecs': 1000, packets: 300 }));
+    m.send(300);
+    m.take_irqs(0);
+    m.envs[0]!.jiffies_per_window = 1; // each interrupt window sees the next tick
+    net_rx_action(m.cpus[0]!);
+    expect(m.sd(0, 'processed')).toBe(64);
+    expect(m.sd(0, 'time_squeeze')).toBe(1);
+  });
+
+  it('sets MISSED when a scheduled napi is scheduled again, and napi_complete_done then keeps it scheduled', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1 }));
+    const c = m.cpus[0]!;
+    expect(napi_schedule_prep(c, 1)).toBe(true);
+    expect(napi_schedule_prep(c, 1)).toBe(false);
+    expect(napiState(m, 1)).toBe(NAPI_STATE_SCHED | NAPI_STATE_MISSED);
+    expect(napi_complete_done(c, 1, 0)).toBe(false);
+    expect(napiState(m, 1)).toBe(NAPI_STATE_SCHED);
+    expect(c.softirq_pending & NET_RX_SOFTIRQ).toBeTruthy();
+    expect(napi_complete_done(c, 1, 0)).toBe(true);
+    expect(napiState(m, 1)).toBe(0);
+  });
+
+  it('__do_softirq restarts at most MAX_SOFTIRQ_RESTART times, then wakes ksoftirqd', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, 'ring-size': 4096, packets: 4000 }));
+    m.send(4000);
+    m.run(0);
+    // 10 passes of one 64-packet poll each, then ksoftirqd takes over.
+    expect(m.sd(0, 'net_rx_softirqs')).toBe(10);
+    expect(m.sd(0, 'processed')).toBe(640);
+    expect(m.envs[0]!.ksoftirqd).toBe(true);
+  });
+});
+
+describe('GRO', () => {
+  it('merges consecutive TCP segments of a flow, at most 18 to an skb, and delivers every segment in order', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, packets: 40 }));
+    m.send(40);
+    m.settle();
+    expect(m.sd(0, 'delivered')).toBe(40);
+    expect(m.sd(0, 'processed')).toBe(3); // 18 + 18 + 4 segments
+    expect(m.sd(0, 'gro_merged')).toBe(37);
+    const r = m.shm; // no segment out of order
+    expect(r.f64[r.skIdxF(0, r.layout.sk.out_of_order)]).toBe(0);
+  });
+
+  it('does not merge with gro off', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, gro: 'off', packets: 40 }));
+    m.send(40);
+    m.settle();
+    expect(m.sd(0, 'processed')).toBe(40);
+    expect(m.sd(0, 'gro_merged')).toBe(0);
+  });
+});
+
+describe('RPS: enqueue_to_backlog, IPIs, process_backlog', () => {
+  it('steers to the RPS CPU with one IPI, drops past netdev_max_backlog on the target, and advances input_queue_head', () => {
+    const m = new Machine(config({ cpus: 2, queues: 1, 'rps-cpus': 2, 'netdev-max-backlog': 10, packets: 100 }));
+    m.send(100);
+    m.run(0);
+    // qlen <= netdev_max_backlog is accepted: 11 packets; the other 89 are the target's drops.
+    expect(m.sd(1, 'input_pkt_qlen')).toBe(11);
+    expect(m.sd(1, 'dropped')).toBe(89);
+    expect(m.sd(0, 'drop_backlog')).toBe(89);
+    expect(m.sd(0, 'enqueue_remote')).toBe(11);
+    expect(m.sd(0, 'processed')).toBe(0);
+    expect(m.envs[0]!.ipis).toEqual([1]); // the backlog napi was scheduled once
+    expect(m.sd(0, 'ipis_sent')).toBe(1);
+    expect(m.sd(1, 'input_queue_tail')).toBe(11);
+    m.run(1);
+    expect(m.sd(1, 'received_rps')).toBe(1);
+    expect(m.sd(1, 'processed')).toBe(11);
+    expect(m.sd(1, 'input_queue_head')).toBe(11);
+    expect(m.sd(1, 'delivered')).toBe(11);
+    expect(napiState(m, 1)).toBe(0); // the backlog napi state is cleared when both queues are empty
+  });
+
+  it('keeps a mask naming only the local CPU on the backlog path (5.10 has no one-CPU short-cut)', () => {
+    const m = new Machine(config({ cpus: 2, queues: 1, 'rps-cpus': 1, packets: 50 }));
+    m.send(50);
+    m.run(0);
+    expect(m.sd(0, 'enqueue_local')).toBe(50);
+    expect(m.sd(0, 'ipis_sent')).toBe(0);
+    expect(m.sd(0, 'processed')).toBe(50); // by process_backlog, in the same softirq
+  });
+
+  it('flow limit: drops on the enqueuing CPU in flow_limit_cpu_bitmap, counted in both flow_limit_count and the target dropped', () => {
+    const m = new Machine(
+      config({ cpus: 2, queues: 1, 'rps-cpus': 2, 'flow-limit-cpu-bitmap': 1, 'netdev-max-backlog': 100, 'dev-weight': 20, flows: 1, packets: 2000 }),
+    );
+    let sent = 0;
+    for (let round = 0; round < 30; round++) {
+      sent += m.send(60);
+      m.run(0);
+      m.run(1);
+    }
+    m.settle();
+    const fl = m.sd(0, 'flow_limit_count');
+    expect(fl).toBeGreaterThan(0);
+    expect(m.sd(0, 'drop_flow_limit')).toBe(fl);
+    expect(m.sd(1, 'dropped')).toBe(fl + m.sd(0, 'drop_backlog'));
+    expect(m.sd(1, 'flow_limit_count')).toBe(0);
+    expect(sent).toBe(1800);
+    expect(m.conserved()).toBe(true);
+  });
+});
+
+describe('RFS', () => {
+  const rfs = (unsafe: boolean) =>
+    new Machine(
+      config({
+        cpus: 2,
+        queues: 1,
+        proto: 'tcp',
+        flows: 1,
+        gro: 'off',
+        'rps-flow-cnt': 64,
+        'rps-sock-flow-entries': 64,
+        'unsafe-rfs-no-qtail-check': unsafe ? 'on' : 'off',
+        packets: 100,
+      }),
+    );
+
+  it('moves a flow to the CPU of the last recvmsg only after the old CPU has dequeued its packets (last_qtail)', async () => {
+    const { sock_rps_record_flow } = await import('../dist/src/kernel/sock.js');
+    const m = rfs(false);
+    m.send(10);
+    m.run(0); // no recvmsg recorded yet: processed here
+    expect(m.sd(0, 'processed')).toBe(10);
+    sock_rps_record_flow(m.cpus[1]!, 0); // the application reads on CPU 1
+    m.send(10);
+    m.run(0);
+    expect(m.sd(1, 'input_pkt_qlen')).toBe(10); // steered to CPU 1, not yet processed there
+    sock_rps_record_flow(m.cpus[0]!, 0); // the application moves to CPU 0
+    m.send(5);
+    m.run(0);
+    expect(m.sd(1, 'input_pkt_qlen')).toBe(15); // still CPU 1: its backlog holds the flow's packets
+    expect(m.sd(0, 'rfs_flow_moves')).toBe(1);
+    m.run(1); // CPU 1 drains its backlog: input_queue_head passes last_qtail
+    m.send(5);
+    m.run(0);
+    expect(m.sd(0, 'rfs_flow_moves')).toBe(2);
+    expect(m.sd(0, 'enqueue_local')).toBe(5);
+    m.settle();
+    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(0);
+    expect(m.sd(0, 'delivered') + m.sd(1, 'delivered')).toBe(30);
+    expect(m.conserved()).toBe(true);
+  });
+
+  it('without the last_qtail check (unsafe knob) the flow moves at once and is delivered out of order', async () => {
+    const { sock_rps_record_flow } = await import('../dist/src/kernel/sock.js');
+    const m = rfs(true);
+    m.send(10);
+    m.run(0);
+    sock_rps_record_flow(m.cpus[1]!, 0);
+    m.send(10);
+    m.run(0); // 10 queued on CPU 1
+    sock_rps_record_flow(m.cpus[0]!, 0);
+    m.send(5);
+    m.run(0); // moved at once: these 5 are delivered on CPU 0 before CPU 1's 10
+    m.settle();
+    const C = m.shm.layout.ctl;
+    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(10);
+    expect(m.shm.i32[m.shm.ctlI + C.ooo_set]).toBe(1);
+    expect(m.shm.i32[m.shm.ctlI + C.ooo_expected]).toBe(25); // after index 24 came index 10
+    expect(m.shm.i32[m.shm.ctlI + C.ooo_got]).toBe(10);
+  });
+});
