@@ -176,6 +176,7 @@ export class TrafficGenerator {
     this.index[flow] = index + 1;
     const at = nic.dma_frame(q, frame, this.frameLen);
     const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
+    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
     stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);
     let tstamp = 0;
     if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {

@@ -57,6 +57,8 @@ export interface RunResult {
   pps: number;
   packets: {
     generated: number;
+    /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
+    generated_bad_ip_csum: number;
     delivered: number;
     dropped: {
       rx_missed: number;
@@ -204,6 +206,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     pps: elapsed_s > 0 ? Math.round(delivered / elapsed_s) : 0,
     packets: {
       generated,
+      generated_bad_ip_csum: f[shm.ctlF + C.generated_bad_ip_csum]!,
       delivered,
       dropped: {
         rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),

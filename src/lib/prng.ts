@@ -61,6 +61,15 @@ export class Prng {
 
   /** Next 32-bit output, an integer in [0, 2^32). */
   nextU32(): number {
+    return this.nextI32() >>> 0;
+  }
+
+  /**
+   * Next 32-bit output as a signed int32 (the same bits as nextU32). The hot path uses this
+   * form: an int32 is a small integer to V8, while a uint32 of 2^31 or more returned from a
+   * call that is not inlined is boxed, an allocation per draw.
+   */
+  nextI32(): number {
     const s = this.state;
     const a = s[0];
     const b = s[1];
@@ -71,12 +80,12 @@ export class Prng {
     s[0] = b ^ (b >>> 9);
     s[1] = c + (c << 3);
     s[2] = ((c << 21) | (c >>> 11)) + t;
-    return t >>> 0;
+    return t;
   }
 
   /** Uniform float in [0, 1) with 32 bits of resolution. */
   nextFloat(): number {
-    return this.nextU32() / TWO_POW_32;
+    return (this.nextI32() >>> 0) / TWO_POW_32;
   }
 
   /**
@@ -88,8 +97,8 @@ export class Prng {
       throw new RangeError(`nextInt: n must be an integer in [1, 2^32], got ${n}`);
     }
     const limit = TWO_POW_32 - (TWO_POW_32 % n);
-    let x = this.nextU32();
-    while (x >= limit) x = this.nextU32();
+    let x = this.nextI32() >>> 0;
+    while (x >= limit) x = this.nextI32() >>> 0;
     return x % n;
   }
 

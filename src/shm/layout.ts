@@ -249,6 +249,7 @@ export const CTL_DEF = {
     ['start_ns', 'f64'],
     ['gen_end_ns', 'f64'],
     ['generated', 'f64'],
+    ['generated_bad_ip_csum', 'f64'],
   ],
 } as const;
 export type CtlIndex = StructIndex<typeof CTL_DEF>;

@@ -1,0 +1,12 @@
+// rxsmp as a library: run emulations, read their results, and the kernel's hash functions.
+
+export { runEmulation, WatchdogError, type RunHooks } from './engine/run.js';
+export { conserves, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
+export { resolveConfig, settingFromFlag, settingsFromFile, ConfigError, DEFAULTS, type Config, type RawSettings } from './config.js';
+export { humanSummary, softnetStat } from './report/human.js';
+export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './kernel/hash/toeplitz.js';
+export { siphash, siphash64 } from './kernel/hash/siphash.js';
+export { jhash, jhash2, jhash_3words } from './kernel/hash/jhash.js';
+export { flow_hash_init, skb_flow_dissect_hash, skb_flow_dissect_flow_keys, reciprocal_scale } from './kernel/hash/flow_dissector.js';
+export { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './devices/frames.js';
+export { ip_fast_csum } from './kernel/inet.js';

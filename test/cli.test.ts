@@ -1,0 +1,80 @@
+// A user's mistakes: each gets one line naming the option and what it accepts, exit status 2,
+// no stack trace, and no emulation starts (validation runs before shared memory or workers).
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from './e2e.js';
+import { parseRunArgs } from '../dist/src/cli_main.js';
+import { ConfigError } from '../dist/src/config.js';
+
+function rejects(args: string[], message: RegExp): void {
+  const r = cli(['run', ...args]);
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+}
+
+describe('rxsmp run rejects bad input before anything starts', () => {
+  it('names the option and the accepted range', () => {
+    rejects(['--cpus', '0'], /^rxsmp: --cpus: '0' is not valid; expected an integer from 1 to 64/);
+    rejects(['--ring-size', '100'], /--ring-size: '100' is not valid; expected an integer from 64 to 4096, a multiple of 8/);
+    rejects(['--rate', 'fast'], /--rate: 'fast' is not valid .*'max' or packets per second/);
+    rejects(['--gro', 'maybe'], /--gro: 'maybe' is not valid; expected on or off/);
+    rejects(['--rps-cpus', 'xyz'], /--rps-cpus: 'xyz' is not valid; expected a hex CPU mask/);
+    rejects(['--nic', 'e1000'], /--nic: 'e1000' is not valid; expected one of ixgbe, legacy/);
+  });
+
+  it('checks options against each other', () => {
+    rejects(['--cpus', '2', '--rps-cpus', '4'], /--rps-cpus: mask 4 names CPU 2, which does not exist with --cpus 2/);
+    rejects(['--cpus', '2', '--queues', '2', '--irq-affinity', '0,3'], /--irq-affinity: CPU 3 does not exist with --cpus 2/);
+    rejects(['--queues', '3', '--rps-flow-cnt', '1,2'], /--rps-flow-cnt: 2 values given for 3 queues/);
+    rejects(['--nic', 'legacy', '--queues', '2'], /--nic legacy: a non-NAPI device has one RX queue/);
+  });
+
+  it('rejects unknown options and stray arguments', () => {
+    rejects(['--bogus', '1'], /unknown option --bogus/);
+    rejects(['fast'], /unexpected argument 'fast'/);
+  });
+
+  it('reports config file problems by file name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxsmp-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ "cpus": 2, ');
+    const wrong = join(dir, 'wrong.json');
+    writeFileSync(wrong, JSON.stringify({ cpus: 2, 'netdev-budget': -5 }));
+    const unknown = join(dir, 'unknown.json');
+    writeFileSync(unknown, JSON.stringify({ cpu: 2 }));
+    rejects(['--config', join(dir, 'missing.json')], /--config .*missing\.json: cannot read it \(ENOENT\)/);
+    rejects(['--config', bad], /--config .*bad\.json: not valid JSON/);
+    rejects(['--config', wrong], /--netdev-budget: -5 is not valid; expected an integer from 1/);
+    rejects(['--config', unknown], /--config .*unknown\.json: unknown option 'cpu'/);
+  });
+
+  it('takes a config file, with flags overriding it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxsmp-'));
+    const file = join(dir, 'run.json');
+    writeFileSync(file, JSON.stringify({ cpus: 4, queues: 2, netdev_budget: 600, 'rps-cpus': 'f', gro: false }));
+    const { cfg } = parseRunArgs(['--config', file, '--queues', '4']);
+    expect(cfg.cpus).toBe(4);
+    expect(cfg.queues).toBe(4);
+    expect(cfg.netdev_budget).toBe(600);
+    expect(cfg.rps_cpus).toEqual(['f', 'f', 'f', 'f']);
+    expect(cfg.gro).toBe(false);
+    expect(cfg.irq_affinity).toEqual([0, 1, 2, 3]);
+  });
+
+  it('parses without starting anything: errors are ConfigError from the parser itself', () => {
+    expect(() => parseRunArgs(['--cpus', '65'])).toThrow(ConfigError);
+    expect(() => parseRunArgs(['--packets'])).toThrow(/--packets: 'on' is not valid/);
+  });
+
+  it('prints usage with --help', () => {
+    const r = cli(['run', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--netdev-budget\s+net\.core\.netdev_budget/);
+  });
+});

@@ -1,0 +1,99 @@
+// Real emulations (worker threads, shared memory): what a user of `rxsmp run` relies on.
+
+import { describe, expect, it } from 'vitest';
+import { cli, run, sum } from './e2e.js';
+import type { RunResult } from '../dist/src/engine/result.js';
+
+describe('rxsmp run', () => {
+  it('2 CPUs, 2 queues: one JSON document that conserves, each queue processed on its vector\'s CPU', () => {
+    const r = cli(['run', '--cpus', '2', '--queues', '2', '--packets', '2000000', '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as RunResult; // exactly one document: parse fails on anything else
+    expect(doc.schema).toBe('rxsmp.run/1');
+    const drops = sum(Object.values(doc.packets.dropped));
+    expect(doc.packets.generated).toBe(2_000_000);
+    expect(doc.packets.delivered + drops).toBe(doc.packets.generated);
+    for (const cpu of [0, 1]) {
+      const mine = doc.queues.filter((q) => q.cpu === cpu);
+      expect(mine.length).toBe(1);
+      // No RPS, UDP (no GRO merging): a CPU processes exactly its queue's packets...
+      expect(doc.percpu[cpu]!.processed).toBe(sum(mine.map((q) => q.rx_packets)));
+      // ...and takes exactly its vector's interrupts.
+      expect(doc.percpu[cpu]!.hardirqs).toBe(sum(mine.map((q) => q.interrupts)));
+      expect(doc.percpu[cpu]!.processed).toBeGreaterThan(0);
+    }
+    expect(doc.ordering.out_of_order).toBe(0);
+    expect(doc.pps).toBeGreaterThan(0);
+    expect(doc.config.netdev_budget).toBe(300);
+  });
+
+  it('prints a softnet_stat block in the human summary', () => {
+    const r = cli(['run', '--cpus', '2', '--queues', '2', '--packets', '50000']);
+    expect(r.status).toBe(0);
+    const block = r.stdout.split('/proc/net/softnet_stat\n')[1]!.split('\n').slice(0, 2);
+    for (const [cpu, line] of block.entries()) {
+      const cols = line.split(' ');
+      expect(cols).toHaveLength(13);
+      expect(cols.every((c) => /^[0-9a-f]{8}$/.test(c))).toBe(true);
+      expect(parseInt(cols[12]!, 16)).toBe(cpu);
+    }
+    expect(r.stdout).toMatch(/conserved/);
+  });
+});
+
+describe('NAPI interrupt mitigation', () => {
+  it('takes far fewer interrupts than packets at high rate', async () => {
+    const r = await run({ cpus: 1, queues: 1, packets: 500_000 });
+    expect(r.percpu[0]!.hardirqs).toBeLessThan(r.packets.generated / 20);
+  });
+
+  it('takes about one interrupt per packet at a low open-loop rate', async () => {
+    const r = await run({ cpus: 1, queues: 1, rate: 1000, packets: 300 });
+    expect(r.packets.delivered).toBe(300);
+    expect(r.percpu[0]!.hardirqs).toBeGreaterThanOrEqual(0.8 * 300);
+    expect(r.percpu[0]!.hardirqs).toBeLessThanOrEqual(300);
+    expect(r.percpu[0]!.ksoftirqd_wakeups).toBe(0); // never sustained: softirq on irq exit suffices
+  });
+
+  it('hands sustained load to ksoftirqd', async () => {
+    const r = await run({ cpus: 1, queues: 1, packets: 1_000_000 });
+    expect(r.percpu[0]!.ksoftirqd_wakeups).toBeGreaterThan(0);
+    expect(r.percpu[0]!.busy.ksoftirqd_ns).toBeGreaterThan(0);
+  });
+});
+
+describe('drops, each counted once', () => {
+  it('counts rx_missed when open-loop traffic overloads the ring, and still conserves', async () => {
+    const r = await run({ cpus: 1, queues: 1, rate: 5_000_000, 'stack-cost-ns': 2000, packets: 100_000 });
+    expect(r.packets.dropped.rx_missed).toBeGreaterThan(0);
+    expect(r.queues[0]!.rx_missed).toBe(r.packets.dropped.rx_missed);
+  });
+
+  it('drops frames with a corrupted IPv4 header checksum in ip_rcv, exactly those', async () => {
+    const r = await run({ cpus: 2, queues: 2, 'bad-csum-rate': 0.05, packets: 100_000 });
+    expect(r.packets.generated_bad_ip_csum).toBeGreaterThan(4000);
+    expect(r.packets.generated_bad_ip_csum).toBeLessThan(6000);
+    expect(r.packets.dropped.ip_csum).toBe(r.packets.generated_bad_ip_csum);
+    expect(r.packets.delivered).toBe(100_000 - r.packets.generated_bad_ip_csum);
+  });
+
+  it('verifies L4 checksums in software when asked, and passes good ones', async () => {
+    const r = await run({ cpus: 1, queues: 1, proto: 'mix', 'l4-csum-verify': 'on', packets: 50_000 });
+    expect(r.packets.dropped.l4_csum).toBe(0);
+    expect(r.packets.delivered).toBe(50_000);
+  });
+});
+
+describe('the hot path allocates nothing per packet', () => {
+  it('shows no GC and no heap growth in any thread over millions of packets', async () => {
+    const r = await run({ cpus: 2, queues: 2, packets: 3_000_000, 'latency-sample': 0 });
+    for (const t of r.hot_path) {
+      expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
+      expect(t.gc_events, t.thread).toBe(0);
+      // Code and feedback from late JIT work count in used_heap_size: allow under 1 MiB in all,
+      // where one 16-byte object per packet would be 8 MB or more (and would have forced
+      // scavenges).
+      expect(t.heap_growth_bytes, t.thread).toBeLessThan(1 << 20);
+    }
+  });
+});
