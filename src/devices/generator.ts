@@ -73,7 +73,7 @@ export class TrafficGenerator {
       if (this.window.state !== 2) this.window.check();
       if (Atomics.load(shm.i32, ctl + C.gen_done) !== 0) {
         const held = this.nic.service_throttled();
-        Atomics.wait(shm.i32, ctl + C.stop, 0, held ? 0.05 : 5);
+        Atomics.wait(shm.i32, ctl + C.stop, 0, this.nic.itr_wait_ms(held, 5));
         continue;
       }
       this.burst(this.due(), true);
@@ -136,7 +136,7 @@ export class TrafficGenerator {
       // moderating switch.
       const wait_ns = ((this.generated + 1) * 1e9) / cfg.rate + this.start_ns - now;
       const held = this.nic.service_throttled();
-      const ms = Math.min(wait_ns, held ? cfg.rx_usecs * 1000 : wait_ns) / 1e6;
+      const ms = Math.min(wait_ns / 1e6, this.nic.itr_wait_ms(held, Infinity));
       if (ms > 0.005) Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
       return 0;
     }
@@ -167,8 +167,9 @@ export class TrafficGenerator {
       }
       // Closed loop: tell the CPUs what is already there, then wait for the driver.
       nic.signal();
-      while (!nic.wait_descriptor(q, 1)) {
-        nic.service_throttled();
+      let held = nic.service_throttled();
+      while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
+        held = nic.service_throttled();
         if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0) return false;
       }
     }

@@ -18,7 +18,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS } from '../shm/layout.js';
-import { msix_set_cause, msix_try_fire } from '../shm/msix.js';
+import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP } from '../kernel/inet.js';
 import { spinLoads } from '../shm/host.js';
@@ -37,7 +37,6 @@ export class Nic {
   private readonly rdh: Int32Array; // the device's own head per queue
   private readonly rdt: Int32Array; // last RDT read per queue
   private readonly cause: Int32Array; // queues with write-backs not yet signalled
-  private readonly throttled: Int32Array; // queues whose interrupt the ITR held back
   private readonly queues: number;
   private readonly size: number;
   private readonly spin_loads: number;
@@ -61,7 +60,6 @@ export class Nic {
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);
-    this.throttled = new Int32Array(this.queues);
     for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
     for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
   }
@@ -133,20 +131,29 @@ export class Nic {
       if (this.cause[q] === 0) continue;
       this.cause[q] = 0;
       Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdh, this.rdh[q]!);
-      this.throttled[q] = msix_set_cause(this.shm, q, this.clock) ? 0 : 1;
+      msix_set_cause(this.shm, q, this.clock);
     }
   }
 
-  /** Retry interrupts the ITR held back. True while some are still held back. */
+  /**
+   * The ITR timer: fire every vector with a cause pending behind an enabled mask once its
+   * interval has passed, whoever set the cause or the mask last (the driver's unmask fires
+   * only when its coarse clock proves the interval over). True while some are held back.
+   */
   service_throttled(): boolean {
+    if (this.shm.cfg.rx_usecs === 0) return false;
     let held = false;
     for (let q = 0; q < this.queues; q++) {
-      if (this.throttled[q] === 0) continue;
+      if (!msix_throttled(this.shm, q)) continue;
       this.read_clock();
-      if (msix_try_fire(this.shm, q, this.clock)) this.throttled[q] = 0;
-      else held = true;
+      if (!msix_try_fire(this.shm, q, this.clock)) held = true;
     }
     return held;
+  }
+
+  /** How long the device may sleep with interrupts held back by the ITR: its interval. */
+  itr_wait_ms(held: boolean, otherwise_ms: number): number {
+    return held ? Math.max(0.01, this.shm.cfg.rx_usecs / 1000) : otherwise_ms;
   }
 
   /**

@@ -75,6 +75,8 @@ export interface RunResult {
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
   ordering: { flows: number; out_of_order: number; flows_out_of_order: number; flows_moved_cpu: number; first: OrderingFirst | null };
+  /** The flows flow limit dropped most (flow index = the generator's, 0 most popular under zipf). */
+  flow_limit_top: { flow: number; drops: number }[];
   tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
@@ -173,7 +175,10 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
   let ooo = 0;
   let flows_ooo = 0;
   let moved = 0;
+  const flDrops: { flow: number; drops: number }[] = [];
   for (let s = 0; s < L.skCount; s++) {
+    const fl = f[shm.skIdxF(s, S.flow_limit_drops)]!;
+    if (fl > 0) flDrops.push({ flow: i32[shm.skIdx(s, S.flow)]!, drops: fl });
     const n = f[shm.skIdxF(s, S.out_of_order)]!;
     ooo += n;
     if (n > 0) flows_ooo++;
@@ -223,6 +228,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     percpu,
     queues,
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
+    flow_limit_top: flDrops.sort((a, b) => b.drops - a.drops).slice(0, 5),
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,

@@ -29,6 +29,7 @@ import {
 } from './napi.js';
 import { gro_normal_list, napi_gro_flush } from './gro.js';
 import { ip_rcv } from './ip.js';
+import { sock_account_flow_limit_drop } from './sock.js';
 import { kfree_skb } from './skbuff.js';
 import { skb_get_hash } from './flow.js';
 import { reciprocal_scale } from './hash/flow_dissector.js';
@@ -270,6 +271,7 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
     f64[tF + sd.dropped]! += 1;
     spin_unlock(i32, lock);
     c.count(drop_reason, c.skb_segs[skb]!);
+    if (drop_reason === sd.drop_flow_limit) sock_account_flow_limit_drop(c, skb);
     kfree_skb(c, skb);
     return NET_RX_DROP;
   }

@@ -13,7 +13,7 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from './hash/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { frame_payload_index, IPPROTO_TCP } from './inet.js';
+import { ETH_P_IP, frame_payload_index, IPPROTO_TCP } from './inet.js';
 import { skbTruesize } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
@@ -175,6 +175,23 @@ function task_ready_add(c: KCpu, t: number, sk: number): number {
   const cpu = tail === -1 ? Atomics.load(i32, ti + T.cpu) : -1;
   spin_unlock(i32, ti + T.lock);
   return cpu;
+}
+
+/**
+ * Beyond Linux: charge a flow-limit drop to the socket of its flow (found by the same real
+ * lookup ip_rcv does), so a run shows which flows flow limit hit. Drop path only.
+ */
+export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
+  const u8 = c.u8;
+  const ip = c.skb_data(skb) + c.skb_nh[skb]!;
+  if (c.skb_protocol[skb] !== ETH_P_IP || u8[ip]! >> 4 !== 4) return;
+  const l4 = ip + (u8[ip]! & 15) * 4;
+  const sk = __inet_lookup(c, get32i(u8, ip + 12), get32i(u8, ip + 16), get32i(u8, l4), u8[ip + 9]!);
+  if (sk >= 0) c.f64[c.skF + sk * c.skStrideF + c.sk.flow_limit_drops]! += c.skb_segs[skb]!;
+}
+
+function get32i(u8: Uint8Array, o: number): number {
+  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
 }
 
 /** Does task t have sockets with data? (a plain read: the scheduler's hint, not a claim) */

@@ -220,6 +220,7 @@ export const SK_DEF = {
     ['delivered', 'f64'],
     ['drops', 'f64'],
     ['out_of_order', 'f64'],
+    ['flow_limit_drops', 'f64'],
     ['last_cpu', 'i32'],
     ['cpu_moves', 'i32'],
   ],
