@@ -26,7 +26,7 @@ describe('RPS', () => {
     const r = await run({ cpus: 2, queues: 1, 'rps-cpus': 0, packets: 200_000 });
     expect(r.percpu.map((p) => p.received_rps)).toEqual([0, 0]);
     expect(r.percpu.map((p) => p.ipis_sent)).toEqual([0, 0]);
-    expect(r.percpu[0]!.processed).toBe(r.packets.delivered);
+    expect(r.percpu[0]!.processed).toBe(r.packets.generated); // all of it, on the IRQ CPU (some may then overflow a socket)
   });
 
   it('keeps every flow in order when spreading many flows over CPUs (legacy netif_rx driver too)', async () => {

@@ -4,7 +4,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { Shm } from '../shm/memory.js';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { CpuRuntime } from './runtime.js';
+import { CpuRuntime, set_burn_rate } from './runtime.js';
 import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
@@ -37,6 +37,7 @@ export function kernel_boot(shm: Shm): void {
 export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   const shm = Shm.attach(init.cfg, init.sab);
   kernel_boot(shm);
+  if (init.burn_iters_per_ns > 0) set_burn_rate(init.burn_iters_per_ns);
   const hist = newLatencyHistogram();
   const rt = new CpuRuntime(shm, init.cpu, latencySink(hist), init.origin_ms);
   const gc = watchGc();

@@ -20,6 +20,8 @@ import { Nic } from './nic.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 
 const BURST = 64;
+/** Open loop: the shortest sleep between bursts (what fell due meanwhile comes as a burst). */
+const OPEN_LOOP_QUANTUM_NS = 50_000;
 
 /** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
 export function runFlows(shm: Shm): FlowSpec[] {
@@ -134,10 +136,12 @@ export class TrafficGenerator {
       // host's cores. A sleep lasts at least some tens of µs, so at high rates packets come
       // in bursts of what fell due meanwhile (up to a ring's worth), as behind an interrupt
       // moderating switch.
+      // Never less than OPEN_LOOP_QUANTUM_NS: at high rates the next packet is always less
+      // than a microsecond away, and a wire that waited for exactly that would spin a core.
       const wait_ns = ((this.generated + 1) * 1e9) / cfg.rate + this.start_ns - now;
       const held = this.nic.service_throttled();
-      const ms = Math.min(wait_ns / 1e6, this.nic.itr_wait_ms(held, Infinity));
-      if (ms > 0.005) Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
+      const ms = Math.min(Math.max(wait_ns, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
+      Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
       return 0;
     }
     const cap = this.shm.cfg.ring_size;

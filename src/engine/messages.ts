@@ -15,6 +15,8 @@ export interface WorkerInit {
   origin_ms: number;
   /** CPU index, for CPU workers. */
   cpu: number;
+  /** The stack-cost burner's iterations per ns, calibrated once by the coordinator. */
+  burn_iters_per_ns: number;
 }
 
 /** What one thread's hot path allocated in its measured window (see cpu/runtime.ts). */

@@ -16,6 +16,7 @@ import { CTX_NAMES } from '../shm/layout.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { boot, migrate_task, set_rss_reta } from './boot.js';
+import { calibrate_burn } from '../cpu/runtime.js';
 import { accounted, collectResult, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
@@ -34,10 +35,11 @@ export interface RunHooks {
 export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<RunResult> {
   const shm = boot(cfg);
   const origin_ms = performance.timeOrigin;
+  const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
   const spawn = (file: string, cpu: number) =>
-    new Worker(new URL(file, WORKERS_DIR), { workerData: { cfg, sab: shm.sab, origin_ms, cpu } satisfies WorkerInit });
+    new Worker(new URL(file, WORKERS_DIR), { workerData: { cfg, sab: shm.sab, origin_ms, cpu, burn_iters_per_ns } satisfies WorkerInit });
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
   const deviceWorker = spawn('device.js', -1);
   const all = [...cpuWorkers, deviceWorker];

@@ -5,7 +5,10 @@
 
 import { availableParallelism } from 'node:os';
 
-/** Atomics.load iterations to poll before sleeping (~10 ns each). */
+/**
+ * Atomics.load iterations to poll before sleeping (~10 ns each): `long` while `threads`
+ * (the emulator threads that may spin) fit the host's cores, a twentieth of it otherwise.
+ */
 export function spinLoads(threads: number, long: number): number {
   return threads <= availableParallelism() ? long : Math.max(64, Math.floor(long / 20));
 }

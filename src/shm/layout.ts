@@ -67,7 +67,9 @@ export const CTX_HARDIRQ = 1;
 export const CTX_SOFTIRQ = 2;
 export const CTX_KSOFTIRQD = 3;
 export const CTX_TASK = 4;
-export const CTX_NAMES = ['idle', 'hardirq', 'softirq', 'ksoftirqd', 'task'] as const;
+/** Idle and polling the doorbell (TIF_POLLING_NRFLAG): a waker rings without a futex wake. */
+export const CTX_IDLE_POLL = 5;
+export const CTX_NAMES = ['idle', 'hardirq', 'softirq', 'ksoftirqd', 'task', 'idle-poll'] as const;
 
 // softnet_data. Groups by writer:
 //   remote:  written by any CPU under this CPU's rps_lock (enqueue_to_backlog)

@@ -12,14 +12,23 @@
 // the other's write and fires: a cause can never sit pending behind an enabled vector.
 
 import type { Shm } from './memory.js';
+import { CTX_IDLE } from './layout.js';
 
 export const DOORBELL_IRQ = 1;
 
-/** Ring CPU `cpu`'s doorbell: something (a vector, an IPI) is pending there. */
+/**
+ * Ring CPU `cpu`'s doorbell: something (a vector, an IPI) is pending there. A CPU that is not
+ * idle takes it at its next check point; only an idle one needs the futex wake. No lost
+ * wake-up: the CPU publishes CTX_IDLE before it sleeps with Atomics.wait(doorbell, 0), which
+ * returns at once if the doorbell is already rung; we ring before we look at its context.
+ * Both sides are sequentially consistent, so one of us sees the other's store.
+ */
 export function doorbell_ring(shm: Shm, cpu: number): void {
   const at = shm.sdI[cpu]! + shm.layout.sd.doorbell;
-  Atomics.store(shm.i32, at, DOORBELL_IRQ);
-  Atomics.notify(shm.i32, at, 1);
+  // Rung already and not yet answered: whoever rang first did the wake-up (as the kernel's
+  // call_single_queue sends one IPI for a list that was empty).
+  if (Atomics.exchange(shm.i32, at, DOORBELL_IRQ) !== 0) return;
+  if (Atomics.load(shm.i32, shm.sdI[cpu]! + shm.layout.sd.context) === CTX_IDLE) Atomics.notify(shm.i32, at, 1);
 }
 
 /** Deliver vector `q` to its affine CPU. */
