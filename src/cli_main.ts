@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { humanSummary } from './report/human.js';
+import { runSim } from './engine/sim_run.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
 
@@ -97,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const result = await runEmulation(args.cfg);
+    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg) : runEmulation(args.cfg));
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + '\n');
     return 0;
   } catch (e) {

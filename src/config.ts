@@ -14,8 +14,11 @@ export type Proto = 'udp' | 'tcp' | 'mix';
 export type FlowDist = 'uniform' | 'zipf';
 export type FlowHashAlg = 'siphash' | 'jhash';
 
+export type Mode = 'threads' | 'sim';
+
 export interface Config {
-  mode: 'threads';
+  mode: Mode; // threads: one worker per CPU; sim: one thread, virtual time, seeded (src/cpu/sim.ts)
+  cost_model: string; // sim: a cost model file (rxsmp calibrate writes one); '' = built-in defaults
   cpus: number;
   queues: number;
   nic: Nic;
@@ -68,7 +71,8 @@ type Kind =
   | { t: 'hexbytes'; bytes: number }
   | { t: 'rate' }
   | { t: 'intlist'; min: number; max: number }
-  | { t: 'masklist' };
+  | { t: 'masklist' }
+  | { t: 'path' };
 
 interface OptionSpec {
   key: keyof Config;
@@ -80,6 +84,7 @@ interface OptionSpec {
 // `resolve` once the scalar knobs are known.
 export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus'> = {
   mode: 'threads',
+  cost_model: '',
   cpus: 2,
   queues: 2,
   nic: 'ixgbe',
@@ -123,6 +128,8 @@ export const MAX_QUEUES = 64;
 export const RSS_RETA_SIZE = 128;
 
 const OPTIONS: OptionSpec[] = [
+  { key: 'mode', kind: { t: 'enum', values: ['threads', 'sim'] }, help: 'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed' },
+  { key: 'cost_model', kind: { t: 'path' }, help: 'sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); default built in' },
   { key: 'cpus', kind: { t: 'int', min: 1, max: MAX_CPUS }, help: 'emulated CPUs (one worker thread each)' },
   { key: 'queues', kind: { t: 'int', min: 1, max: MAX_QUEUES }, help: 'RX queues (ethtool -L combined), one MSI-X vector each' },
   { key: 'nic', kind: { t: 'enum', values: ['ixgbe', 'legacy'] }, help: 'guest driver and device model' },
@@ -195,6 +202,8 @@ function describe(k: Kind): string {
       return `comma-separated integers from ${k.min} to ${k.max}`;
     case 'masklist':
       return 'hex CPU masks, comma-separated';
+    case 'path':
+      return 'a file name';
   }
 }
 
@@ -254,6 +263,9 @@ function parseValue(key: string, raw: unknown, k: Kind): unknown {
       const parts = Array.isArray(s) ? s : String(s).split(',');
       return parts.map((p) => parseValue(key, p, { t: 'hexmask' }));
     }
+    case 'path':
+      if (typeof s !== 'string' || s === '' || s === 'on') fail(key, raw, k);
+      return s;
   }
 }
 

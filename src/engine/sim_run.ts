@@ -1,0 +1,126 @@
+// runSim: one emulation in the deterministic runtime (--mode sim, src/cpu/sim.ts). The same
+// boot, the same kernel and drivers, the same device model and the same collectResult as
+// runEmulation, so the JSON document is the run contract (schema rxsmp.run/1) with one block
+// more, `sim`. Everything in it is a function of the config and the seed, except
+// `sim.wall_s` and `sim.sim_pps_wall` (how long the host took).
+//
+// elapsed_s and pps are in virtual time: from the device's first packet to the moment the
+// last packet was accounted for. The control schedule (task migrations every
+// migrate_every_ms, the RSS table change at reta_change_at_ms) runs at virtual times, as the
+// coordinator's does in wall time in run.ts.
+
+import { performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import type { Config } from '../config.js';
+import type { Shm } from '../shm/memory.js';
+import { boot, migrate_task, set_rss_reta } from './boot.js';
+import { accounted, collectResult, type RunResult } from './result.js';
+import { hangReport, WatchdogError } from './run.js';
+import { SIM_DRAINED, SIM_NO_PROGRESS, SIM_T0_NS, SimMachine, type Adversary } from '../cpu/sim.js';
+import { loadCostModel, type CostModel } from '../cpu/cost_model.js';
+
+export interface SimInfo {
+  seed: number;
+  adversary: Adversary;
+  steps: number;
+  virtual_ns: number;
+  cost_model: string;
+  /** Host seconds the run took (not deterministic). */
+  wall_s: number;
+  /** Simulated packets per host second (not deterministic). */
+  sim_pps_wall: number;
+}
+
+export interface SimRunResult extends RunResult {
+  sim: SimInfo;
+}
+
+/** A sim run that did not drain: stuck (nothing can run) or no progress in virtual time. */
+export class SimStuckError extends WatchdogError {
+  constructor(
+    message: string,
+    readonly kind: 'stuck' | 'no_progress',
+  ) {
+    super(message);
+  }
+}
+
+/** The control schedule of run.ts's monitor, in virtual time. */
+function controlSchedule(cfg: Config): { first: number; hook: (shm: Shm, t: number) => number } | null {
+  const events: number[] = [];
+  if (cfg.reta_change_at_ms > 0) events.push(cfg.reta_change_at_ms * 1e6);
+  if (cfg.migrate_every_ms === 0 && events.length === 0) return null;
+  let migrations = 0;
+  let retaChanged = false;
+  const next = (): number => {
+    let t = Infinity;
+    if (cfg.migrate_every_ms > 0) t = (migrations + 1) * cfg.migrate_every_ms * 1e6;
+    if (cfg.reta_change_at_ms > 0 && !retaChanged && cfg.reta_change_at_ms * 1e6 < t) t = cfg.reta_change_at_ms * 1e6;
+    return SIM_T0_NS + t;
+  };
+  const hook = (shm: Shm, t: number): number => {
+    const elapsed = t - SIM_T0_NS;
+    const C = shm.layout.ctl;
+    const genDone = Atomics.load(shm.i32, shm.ctlI + C.gen_done) !== 0;
+    if (cfg.migrate_every_ms > 0 && elapsed >= (migrations + 1) * cfg.migrate_every_ms * 1e6) {
+      migrations++;
+      if (!genDone) cfg.app_cpus.forEach((_, task) => migrate_task(shm, task, cfg.app_cpus[(task + migrations) % cfg.app_cpus.length]!));
+    }
+    if (cfg.reta_change_at_ms > 0 && !retaChanged && elapsed >= cfg.reta_change_at_ms * 1e6) {
+      retaChanged = true;
+      set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
+      Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+    }
+    // Migrations stop with generation (as in run.ts); nothing is left to schedule then.
+    if (genDone && (retaChanged || cfg.reta_change_at_ms === 0)) return Infinity;
+    return next();
+  };
+  return { first: next(), hook };
+}
+
+/** Run one sim emulation; returns the machine too (the fuzz checks read shared memory). */
+export function simulate(cfg: Config, cost?: CostModel): { result: SimRunResult; shm: Shm; machine: SimMachine } {
+  const model = cost ?? loadCostModel(cfg.cost_model);
+  const wall0 = performance.now();
+  const shm = boot(cfg);
+  const ctl = controlSchedule(cfg);
+  const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity);
+  const status = m.run();
+  if (status !== SIM_DRAINED) {
+    const f = shm.f64;
+    const generated = f[shm.ctlF + shm.layout.ctl.generated]!;
+    const a = m.describe();
+    const kind = status === SIM_NO_PROGRESS ? 'no_progress' : 'stuck';
+    const why =
+      kind === 'stuck'
+        ? `sim: stuck at virtual ${((m.end_ns - SIM_T0_NS) / 1e9).toFixed(6)} s: packets in flight and nothing can run`
+        : `sim: no packet moved for ${cfg.watchdog_s} s of virtual time`;
+    const report = hangReport(shm, generated, accounted(shm).done, cfg.watchdog_s);
+    throw new SimStuckError(`${why}\n${report}\n${a}`, kind);
+  }
+  m.finish();
+  const elapsed_s = (m.end_ns - SIM_T0_NS) / 1e9;
+  const result = collectResult(shm, cfg, elapsed_s, [hdr.encodeIntoCompressedBase64(m.hist)], []);
+  const wall_s = (performance.now() - wall0) / 1000;
+  const sim: SimInfo = {
+    seed: cfg.seed,
+    adversary: m.adversary,
+    steps: m.steps,
+    virtual_ns: Math.round(m.end_ns - SIM_T0_NS),
+    cost_model: model.source,
+    wall_s,
+    sim_pps_wall: Math.round(result.packets.generated / wall_s),
+  };
+  return { result: { ...result, sim }, shm, machine: m };
+}
+
+export async function runSim(cfg: Config): Promise<SimRunResult> {
+  return simulate(cfg).result;
+}
+
+/** The result without the host-dependent fields: what two runs with one seed must share. */
+export function deterministicPart(r: SimRunResult): unknown {
+  const { sim, ...rest } = r;
+  const { wall_s: _w, sim_pps_wall: _p, ...simRest } = sim;
+  return { ...rest, sim: simRest };
+}
