@@ -7,8 +7,11 @@ import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFi
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { humanSummary } from './report/human.js';
 import { runSim } from './engine/sim_run.js';
+import { toolMain } from './cli_tools.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
+       rxsmp fuzz [--runs N] [--seed S] [--workers K] [--unsafe-rfs-no-qtail-check] [--no-shrink]
+       rxsmp calibrate [--out FILE] [--packets N]
 
 Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
 a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.
@@ -79,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return cmd === undefined ? 2 : 0;
   }
+  if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
   if (cmd !== 'run') {
     process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp run --help'\n`);
     return 2;

@@ -307,7 +307,7 @@ export class SimMachine {
         ties = 1;
       } else if (t === bt && best >= 0) {
         ties++;
-        if (this.prng.nextInt(ties) === 0) best = e;
+        if ((this.prng.nextI32() >>> 0) % ties === 0) best = e;
       }
     }
     return bt === Infinity ? -1 : best;
@@ -345,6 +345,7 @@ export class SimMachine {
    */
   irq_window(cpu: number): void {
     this.charge(cpu);
+    this.scan(this.clk[cpu]!);
     this.yield_from(cpu);
     this.set_clock(this.clk[cpu]!);
     if (!this.irq_due(cpu)) return;
@@ -386,6 +387,7 @@ export class SimMachine {
     this.acc[cpu]! += this.cost.step_ns;
     const did = this.cpu_step(cpu);
     this.charge(cpu);
+    this.scan(this.clk[cpu]!);
     if (!did) {
       this.idle[cpu] = 1;
       this.i32[this.context_at[cpu]!] = CTX_IDLE_POLL;
@@ -498,7 +500,8 @@ export class SimMachine {
   /**
    * Advance CPU `cpu`'s clock by the cost of what it did since its last charge (counter
    * deltas × the cost model, descriptors cleaned, burn_ns), charged to its current context.
-   * Then stamp newly rung doorbells and wake a device waiting for descriptors.
+   * The caller then scan()s (at interrupt windows and step ends, not at every context
+   * switch: an interrupt raised mid-step is stamped at most one step late).
    */
   private charge(cpu: number): void {
     const f64 = this.f64;
@@ -516,7 +519,8 @@ export class SimMachine {
         this.snap[base + k] = v;
       }
     }
-    const Q = this.ntc_at.length;
+    // Descriptors are cleaned only in driver code (softirq, or hardirq for netif_rx drivers).
+    const Q = this.ctx[cpu] === CTX_TASK ? 0 : this.ntc_at.length;
     const size = this.cfg.ring_size;
     for (let q = 0; q < Q; q++) {
       const ntc = i32[this.ntc_at[q]!]!;
@@ -532,7 +536,6 @@ export class SimMachine {
       this.clk[cpu]! += ns;
       f64[b + this.busy_field[this.ctx[cpu]!]!]! += ns;
     }
-    this.scan(this.clk[cpu]!);
   }
 
   /** Notice what the last actor did to others: rung doorbells, a refilled ring, a held vector. */
