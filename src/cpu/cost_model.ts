@@ -47,26 +47,29 @@ export interface CostModel {
 }
 
 /**
- * Built-in defaults: `rxsmp calibrate` on the development machine (2 cores, Node 20), threads
- * mode, rounded. Regenerate with `rxsmp calibrate --out FILE` and pass `--cost-model FILE`.
+ * Built-in defaults: the mean of three `rxsmp calibrate --packets 1000000` runs on the
+ * development machine (a 2-core VM, Node 20), rounded; device_ns is the 10 GbE wire time of a
+ * 64-byte frame. The interrupt and IPI latencies are threads mode's (a busy CPU takes them at
+ * its next check point), longer than a real kernel's ~1 µs. Regenerate with
+ * `rxsmp calibrate --out FILE` and pass `--cost-model FILE`.
  */
 export const DEFAULT_COST_MODEL: CostModel = {
   schema: COST_SCHEMA,
-  source: 'built-in (rxsmp calibrate on the development machine, rounded)',
-  hardirq_ns: 600,
-  softirq_ns: 250,
-  desc_clean_ns: 90,
+  source: 'built-in (mean of 3 rxsmp calibrate runs on the development machine, rounded)',
+  hardirq_ns: 300,
+  softirq_ns: 300,
+  desc_clean_ns: 45,
   gro_merge_ns: 40,
-  hash_ns: 60,
-  enqueue_ns: 60,
-  lock_handoff_ns: 120,
-  process_ns: 150,
-  delivery_ns: 70,
-  recvmsg_ns: 40,
-  ipi_send_ns: 200,
-  ipi_latency_ns: 1500,
-  irq_latency_ns: 1000,
-  device_ns: 60,
+  hash_ns: 165,
+  enqueue_ns: 165,
+  lock_handoff_ns: 340,
+  process_ns: 75,
+  delivery_ns: 37,
+  recvmsg_ns: 16,
+  ipi_send_ns: 250,
+  ipi_latency_ns: 3000,
+  irq_latency_ns: 3000,
+  device_ns: 67,
   step_ns: 20,
 };
 
