@@ -106,6 +106,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + '\n');
     return 0;
   } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`rxsmp: ${e.message}\n`); // e.g. a bad --cost-model file
+      return 2;
+    }
     if (e instanceof WatchdogError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
       return 3;

@@ -384,7 +384,6 @@ export class SimMachine {
     const t = this.clk[cpu]!;
     this.set_clock(t);
     if (this.due_resched[cpu]! <= t) this.due_resched[cpu] = Infinity;
-    this.acc[cpu]! += this.cost.step_ns;
     const did = this.cpu_step(cpu);
     this.charge(cpu);
     this.scan(this.clk[cpu]!);
@@ -493,6 +492,8 @@ export class SimMachine {
   /** Charge what was done so far to the context we leave, then enter `next`. */
   private switch_ctx(cpu: number, next: number): void {
     this.charge(cpu);
+    // A step's first context pays the turn of the loop (so every step advances time).
+    if (this.ctx[cpu] === CTX_IDLE && next !== CTX_IDLE) this.acc[cpu]! += this.cost.step_ns;
     this.ctx[cpu] = next;
     this.i32[this.context_at[cpu]!] = next;
   }
