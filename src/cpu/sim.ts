@@ -272,6 +272,7 @@ export class SimMachine {
         this.end_ns = this.max_clock();
         return this.drained() ? SIM_DRAINED : SIM_STUCK;
       }
+      const now = this.eff(e);
       this.run_entity(e);
       if (this.i32[this.gen_done_at] !== 0 && this.drained()) {
         this.end_ns = e < this.ncpu ? this.clk[e]! : this.max_clock();
@@ -280,7 +281,6 @@ export class SimMachine {
       if ((k & 1023) === 0) {
         // The virtual watchdog: packets must keep moving while virtual time advances.
         const p = this.progress();
-        const now = this.eff(e);
         if (p !== progress) {
           progress = p;
           progress_t = now;
