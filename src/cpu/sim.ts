@@ -190,6 +190,8 @@ export class SimMachine {
     readonly cost: CostModel,
     private readonly control: ControlHook | null = null,
     first_control_ns = Infinity,
+    /** The scheduler's seed: the config's seed unless given (same traffic, another interleaving). */
+    sched_seed = shm.cfg.seed,
   ) {
     const cfg = (this.cfg = shm.cfg);
     const n = (this.ncpu = cfg.cpus);
@@ -198,7 +200,7 @@ export class SimMachine {
     this.i32 = shm.i32;
     this.f64 = shm.f64;
     kernel_boot(shm);
-    this.prng = new Prng(cfg.seed).fork(0x5151);
+    this.prng = new Prng(sched_seed).fork(0x5151);
     const level = this.prng.nextInt(ADVERSARIES.length);
     this.adversary = { level, ...ADVERSARIES[level]! };
     this.hist = newLatencyHistogram();

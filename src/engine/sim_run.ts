@@ -21,6 +21,8 @@ import { loadCostModel, type CostModel } from '../cpu/cost_model.js';
 
 export interface SimInfo {
   seed: number;
+  /** The scheduler's seed (the config's seed unless the library caller gave another). */
+  sched_seed: number;
   adversary: Adversary;
   steps: number;
   virtual_ns: number;
@@ -79,12 +81,12 @@ function controlSchedule(cfg: Config): { first: number; hook: (shm: Shm, t: numb
 }
 
 /** Run one sim emulation; returns the machine too (the fuzz checks read shared memory). */
-export function simulate(cfg: Config, cost?: CostModel): { result: SimRunResult; shm: Shm; machine: SimMachine } {
+export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): { result: SimRunResult; shm: Shm; machine: SimMachine } {
   const model = cost ?? loadCostModel(cfg.cost_model);
   const wall0 = performance.now();
   const shm = boot(cfg);
   const ctl = controlSchedule(cfg);
-  const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity);
+  const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed);
   const status = m.run();
   if (status !== SIM_DRAINED) {
     const f = shm.f64;
@@ -104,6 +106,7 @@ export function simulate(cfg: Config, cost?: CostModel): { result: SimRunResult;
   const wall_s = (performance.now() - wall0) / 1000;
   const sim: SimInfo = {
     seed: cfg.seed,
+    sched_seed,
     adversary: m.adversary,
     steps: m.steps,
     virtual_ns: Math.round(m.end_ns - SIM_T0_NS),
