@@ -21,7 +21,9 @@
 // Interleaving granularity, honestly: JavaScript cannot preempt, so code between two check
 // points runs atomically. The check points are the step boundaries and the kernel's own
 // interrupt windows (env.irq_window(): between napi polls and every 32 packets in the driver
-// and in process_backlog). At an interrupt window the running CPU charges what it has done,
+// and in process_backlog), plus two race points where no lock is held: after each IPI sent
+// (env.send_ipi) and, when the seed's adversary picks it, per skb in the stack (env.burn_ns
+// in ip_rcv, with --stack-cost-ns). At an interrupt window the running CPU charges what it has done,
 // then *yields*: every other entity whose clock is behind it (or, adversarially, a little
 // ahead) runs steps, nested on the JavaScript stack, until all are level with it; then the
 // window delivers this CPU's due interrupts and IPIs (or, by the seed, holds them back for a
@@ -88,13 +90,14 @@ export interface Adversary {
   p_hold: number; // probability an interrupt window holds due interrupts back
   p_preempt: number; // probability a window lets an entity up to lookahead_ns ahead run first
   lookahead_ns: number;
+  p_midyield: number; // probability the host "preempts" this CPU inside the stack (per env.burn_ns)
 }
 
 const ADVERSARIES: readonly Omit<Adversary, 'level'>[] = [
-  { jitter: 0.02, spread: 0, p_hold: 0, p_preempt: 0, lookahead_ns: 0 },
-  { jitter: 0.1, spread: 1, p_hold: 0.1, p_preempt: 0.05, lookahead_ns: 2_000 },
-  { jitter: 0.3, spread: 4, p_hold: 0.3, p_preempt: 0.2, lookahead_ns: 10_000 },
-  { jitter: 0.5, spread: 10, p_hold: 0.6, p_preempt: 0.4, lookahead_ns: 50_000 },
+  { jitter: 0.02, spread: 0, p_hold: 0, p_preempt: 0, lookahead_ns: 0, p_midyield: 0 },
+  { jitter: 0.1, spread: 1, p_hold: 0.1, p_preempt: 0.05, lookahead_ns: 2_000, p_midyield: 0.02 },
+  { jitter: 0.3, spread: 4, p_hold: 0.3, p_preempt: 0.2, lookahead_ns: 10_000, p_midyield: 0.1 },
+  { jitter: 0.5, spread: 10, p_hold: 0.6, p_preempt: 0.4, lookahead_ns: 50_000, p_midyield: 0.3 },
 ];
 
 /** The run's control schedule (engine side): called at its due time, returns the next one. */
@@ -114,6 +117,7 @@ class SimEnv implements CpuEnv {
   }
   send_ipi(cpu: number): void {
     this.m.post_ipi(this.cpu, cpu);
+    this.m.race_point(this.cpu, 1);
   }
   wake_cpu(cpu: number): void {
     this.m.post_resched(this.cpu, cpu);
@@ -129,6 +133,7 @@ class SimEnv implements CpuEnv {
   }
   burn_ns(ns: number): void {
     this.m.acc[this.cpu]! += ns;
+    this.m.race_point(this.cpu, this.m.adversary.p_midyield);
   }
 }
 
@@ -371,6 +376,21 @@ export class SimMachine {
       if (e < 0) return;
       this.run_entity(e);
     }
+  }
+
+  /**
+   * A point where a real CPU thread could lose its core without holding a lock: right after
+   * sending an IPI (always), and per skb inside the stack (env.burn_ns, ip_rcv, before the
+   * socket lookup) when the adversary chooses. The entities behind this CPU run; unlike an
+   * interrupt window, no interrupt is delivered here (the emulated CPU takes them only at
+   * its check points, as in threads mode).
+   */
+  race_point(cpu: number, p: number): void {
+    if (p === 0 || (p < 1 && this.prng.nextFloat() >= p)) return;
+    this.charge(cpu);
+    this.scan(this.clk[cpu]!);
+    this.yield_from(cpu);
+    this.set_clock(this.clk[cpu]!);
   }
 
   // ------------------------------------------------------------------ a CPU
