@@ -13,6 +13,9 @@ import { conserves } from '../dist/src/engine/result.js';
 import { checkRun, runFuzz, randomSimFlags } from '../dist/src/engine/fuzz.js';
 import { loadCostModel, DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js';
 import { ConfigError } from '../dist/src/config.js';
+import { boot } from '../dist/src/engine/boot.js';
+import { SimMachine, SIM_STUCK, SIM_DRAINED, SIM_T0_NS } from '../dist/src/cpu/sim.js';
+import { NAPI_STATE_DISABLE } from '../dist/src/kernel/napi.js';
 
 type Flags = Record<string, string | number>;
 const sim = (flags: Flags): SimRunResult => simulate(config({ mode: 'sim', ...flags })).result;
@@ -151,6 +154,23 @@ describe('sim mode: the kernel in virtual time', () => {
     expect(() => loadCostModel(bad)).toThrow(/unknown field 'process_nanos'/);
     writeFileSync(bad, JSON.stringify({ step_ns: 0 }));
     expect(() => loadCostModel(bad)).toThrow(/step_ns must be more than 0/);
+  });
+});
+
+describe('sim mode: progress', () => {
+  it('a queue whose napi can no longer be scheduled leaves packets stuck: the run reports it instead of hanging', () => {
+    const cfg = config({ mode: 'sim', cpus: 2, queues: 2, packets: 50_000 });
+    const shm = boot(cfg);
+    // napi_disable on queue 0's napi 100 µs in: its interrupt can no longer schedule a poll,
+    // the vector stays auto-masked, the ring fills and the closed-loop wire waits for ever.
+    const m = new SimMachine(shm, DEFAULT_COST_MODEL, (s) => {
+      Atomics.or(s.i32, s.napiI[cfg.cpus]! + s.layout.napi.state, NAPI_STATE_DISABLE);
+      return Infinity;
+    }, SIM_T0_NS + 100_000);
+    expect(m.run()).toBe(SIM_STUCK);
+    expect(m.describe()).toMatch(/device waiting for descriptors/);
+    const healthy = new SimMachine(boot(cfg), DEFAULT_COST_MODEL);
+    expect(healthy.run()).toBe(SIM_DRAINED);
   });
 });
 

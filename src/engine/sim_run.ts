@@ -4,6 +4,8 @@
 // more, `sim`. Everything in it is a function of the config and the seed, except
 // `sim.wall_s` and `sim.sim_pps_wall` (how long the host took).
 //
+// hot_path is empty: sim mode is one thread with no steady-state window of its own (the
+// scheduler's per-step state is all typed arrays; the bench reports its speed).
 // elapsed_s and pps are in virtual time: from the device's first packet to the moment the
 // last packet was accounted for. The control schedule (task migrations every
 // migrate_every_ms, the RSS table change at reta_change_at_ms) runs at virtual times, as the
