@@ -133,7 +133,7 @@ class SimEnv implements CpuEnv {
   }
   burn_ns(ns: number): void {
     this.m.acc[this.cpu]! += ns;
-    this.m.race_point(this.cpu, this.m.adversary.p_midyield);
+    this.m.stack_point(this.cpu);
   }
 }
 
@@ -159,6 +159,7 @@ export class SimMachine {
   private readonly ctx: Int32Array;
   private readonly next_task: Int32Array;
   private readonly skips: Int32Array;
+  private readonly midyield_left: Int32Array; // skbs until the next stack race point, per CPU
   private readonly snap: Float64Array; // per CPU × cost field: counter value at the last charge
   private readonly doorbell_at: Int32Array;
   private readonly context_at: Int32Array;
@@ -222,6 +223,7 @@ export class SimMachine {
     this.ctx = new Int32Array(n).fill(CTX_IDLE);
     this.next_task = new Int32Array(n);
     this.skips = new Int32Array(n);
+    this.midyield_left = new Int32Array(n); // 0: drawn at the first skb
     this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.doorbell);
     this.context_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.context);
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
@@ -385,6 +387,25 @@ export class SimMachine {
    * interrupt window, no interrupt is delivered here (the emulated CPU takes them only at
    * its check points, as in threads mode).
    */
+  /** Per skb in the stack: a race point every geometric(p_midyield) skbs (one decrement each). */
+  stack_point(cpu: number): void {
+    const left = this.midyield_left[cpu]! - 1;
+    if (left > 0) {
+      this.midyield_left[cpu] = left;
+      return;
+    }
+    this.midyield_left[cpu] = this.geometric(this.adversary.p_midyield);
+    if (left === 0) this.race_point(cpu, 1);
+  }
+
+  /** Trials up to the first success, success probability p (a huge count when p is 0). */
+  private geometric(p: number): number {
+    if (p <= 0) return 0x3fffffff;
+    const u = 1 - this.prng.nextFloat(); // (0, 1]
+    const n = 1 + Math.floor(Math.log(u) / Math.log(1 - p));
+    return n < 0x3fffffff ? n : 0x3fffffff;
+  }
+
   race_point(cpu: number, p: number): void {
     if (p === 0 || (p < 1 && this.prng.nextFloat() >= p)) return;
     this.charge(cpu);
