@@ -348,6 +348,7 @@ function checkCrossFields(cfg: Config): void {
     if (queue >= cfg.queues) throw new ConfigError(`--rss-reta: queue ${queue} does not exist with --queues ${cfg.queues}`);
   }
   if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
+  if (cfg.cost_model !== '' && cfg.mode !== 'sim') throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
   if (cfg.nic === 'legacy' && cfg.queues !== 1) {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }
