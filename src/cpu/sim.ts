@@ -46,7 +46,9 @@
 //
 // Adversary. The seed draws a level (calm … hostile) that sets the jitter on step costs, the
 // spread of interrupt and IPI latencies, the probability that a window holds interrupts back
-// (at most MAX_WINDOW_SKIPS in a row), and how far ahead a preempting entity may run.
+// (at most MAX_WINDOW_SKIPS in a row), how far ahead a preempting entity may run, how often
+// a CPU is preempted inside the stack, and how often the device publishes RDH after a short
+// burst (1..63 packets) instead of 64.
 //
 // Hot path: per step, no objects, closures or arrays; all state is in typed arrays allocated
 // here; the PRNG draws integers/floats from a Uint32Array state.
@@ -91,13 +93,14 @@ export interface Adversary {
   p_preempt: number; // probability a window lets an entity up to lookahead_ns ahead run first
   lookahead_ns: number;
   p_midyield: number; // probability the host "preempts" this CPU inside the stack (per env.burn_ns)
+  p_short_burst: number; // probability a device burst is cut short (RDH published after 1..63 packets)
 }
 
 const ADVERSARIES: readonly Omit<Adversary, 'level'>[] = [
-  { jitter: 0.02, spread: 0, p_hold: 0, p_preempt: 0, lookahead_ns: 0, p_midyield: 0 },
-  { jitter: 0.1, spread: 1, p_hold: 0.1, p_preempt: 0.05, lookahead_ns: 2_000, p_midyield: 0.02 },
-  { jitter: 0.3, spread: 4, p_hold: 0.3, p_preempt: 0.2, lookahead_ns: 10_000, p_midyield: 0.1 },
-  { jitter: 0.5, spread: 10, p_hold: 0.6, p_preempt: 0.4, lookahead_ns: 50_000, p_midyield: 0.3 },
+  { jitter: 0.02, spread: 0, p_hold: 0, p_preempt: 0, lookahead_ns: 0, p_midyield: 0, p_short_burst: 0 },
+  { jitter: 0.1, spread: 1, p_hold: 0.1, p_preempt: 0.05, lookahead_ns: 2_000, p_midyield: 0.02, p_short_burst: 0.1 },
+  { jitter: 0.3, spread: 4, p_hold: 0.3, p_preempt: 0.2, lookahead_ns: 10_000, p_midyield: 0.1, p_short_burst: 0.3 },
+  { jitter: 0.5, spread: 10, p_hold: 0.6, p_preempt: 0.4, lookahead_ns: 50_000, p_midyield: 0.3, p_short_burst: 0.5 },
 ];
 
 /** The run's control schedule (engine side): called at its due time, returns the next one. */
@@ -647,7 +650,10 @@ export class SimMachine {
     }
     const cfg = this.cfg;
     const generated = this.f64[this.generated_at]!;
+    // The ring publish (RDH) happens once per burst: the adversary varies where it falls.
     let n = DEVICE_BURST;
+    const a = this.adversary;
+    if (a.p_short_burst > 0 && this.prng.nextFloat() < a.p_short_burst) n = 1 + this.prng.nextInt(DEVICE_BURST - 1);
     if (cfg.packets - generated < n) n = cfg.packets - generated;
     if (cfg.rate !== 0) {
       const due = Math.floor(((this.dev_t - SIM_T0_NS) * cfg.rate) / 1e9) + 1 - generated;
