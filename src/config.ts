@@ -57,6 +57,28 @@ export interface Config {
   cacheline_pad: boolean;
   latency_sample: number; // stamp 1 packet in N with its DMA time
   watchdog_s: number;
+  knob_at: KnobChange[]; // knobs changed while traffic flows, in time order
+}
+
+/** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
+export const RUNTIME_KNOBS = [
+  'rps_cpus',
+  'rps_flow_cnt',
+  'rps_sock_flow_entries',
+  'netdev_budget',
+  'netdev_budget_usecs',
+  'dev_weight',
+  'netdev_max_backlog',
+  'irq_affinity',
+  'rss_reta',
+] as const;
+export type RuntimeKnob = (typeof RUNTIME_KNOBS)[number];
+
+/** One scheduled change: at `at_ms` after generation starts, `key` becomes `value` (resolved). */
+export interface KnobChange {
+  at_ms: number;
+  key: RuntimeKnob;
+  value: Config[RuntimeKnob];
 }
 
 type Kind =
@@ -68,7 +90,8 @@ type Kind =
   | { t: 'hexbytes'; bytes: number }
   | { t: 'rate' }
   | { t: 'intlist'; min: number; max: number }
-  | { t: 'masklist' };
+  | { t: 'masklist' }
+  | { t: 'schedule' };
 
 interface OptionSpec {
   key: keyof Config;
@@ -78,7 +101,7 @@ interface OptionSpec {
 
 // Defaults that depend on other knobs (per-queue lists, affinity, app CPUs) are filled in by
 // `resolve` once the scalar knobs are known.
-export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus'> = {
+export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus' | 'knob_at'> = {
   mode: 'threads',
   cpus: 2,
   queues: 2,
@@ -164,6 +187,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'cacheline_pad', kind: { t: 'bool' }, help: 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)' },
   { key: 'latency_sample', kind: { t: 'int', min: 0, max: 1 << 20 }, help: 'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)' },
   { key: 'watchdog_s', kind: { t: 'num', min: 1, max: 3600 }, help: 'fail the run if no packet moves for this long' },
+  {
+    key: 'knob_at',
+    kind: { t: 'schedule' },
+    help: `change knobs under traffic: 'MS:knob=value;MS:knob=value', knobs ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')}`,
+  },
 ];
 
 export function optionName(key: string): string {
@@ -195,6 +223,8 @@ function describe(k: Kind): string {
       return `comma-separated integers from ${k.min} to ${k.max}`;
     case 'masklist':
       return 'hex CPU masks, comma-separated';
+    case 'schedule':
+      return "changes such as '50:rps-cpus=3;100:netdev-budget=64' (ms after traffic starts)";
   }
 }
 
@@ -254,6 +284,19 @@ function parseValue(key: string, raw: unknown, k: Kind): unknown {
       const parts = Array.isArray(s) ? s : String(s).split(',');
       return parts.map((p) => parseValue(key, p, { t: 'hexmask' }));
     }
+    case 'schedule':
+      return String(s)
+        .split(';')
+        .filter((x) => x.trim() !== '')
+        .map((item) => {
+          const m = /^\s*(\d+(?:\.\d+)?)\s*:\s*([a-z0-9_-]+)\s*=\s*(.+?)\s*$/i.exec(item);
+          if (!m) fail(key, item, k, 'each change is MS:knob=value');
+          const knob = m[2]!.replace(/-/g, '_');
+          if (!(RUNTIME_KNOBS as readonly string[]).includes(knob)) {
+            fail(key, item, k, `${optionName(knob)} cannot change under traffic`);
+          }
+          return { at_ms: Number(m[1]), key: knob, raw: m[3]! };
+        });
   }
 }
 
@@ -314,7 +357,29 @@ export function resolveConfig(raw: RawSettings): Config {
   const reta = raw.has('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
   checkCrossFields(cfg);
+  cfg.knob_at = resolveSchedule(raw, (cfg.knob_at ?? []) as unknown as { at_ms: number; key: RuntimeKnob; raw: string }[]);
   return cfg;
+}
+
+/**
+ * Each scheduled change is checked as a whole configuration with that knob changed (so a
+ * mask naming a missing CPU is caught here, before anything starts) and stored resolved.
+ */
+function resolveSchedule(raw: RawSettings, items: { at_ms: number; key: RuntimeKnob; raw: string }[]): KnobChange[] {
+  const out: KnobChange[] = [];
+  const base = new Map(raw);
+  base.delete('knob_at');
+  for (const item of items) {
+    const changed = new Map(base);
+    changed.set(item.key, item.raw);
+    try {
+      out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`--knob-at ${item.at_ms}:${item.key.replace(/_/g, '-')}=${item.raw}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out.sort((a, b) => a.at_ms - b.at_ms);
 }
 
 function checkCpu(key: string, cpu: number, cpus: number): void {

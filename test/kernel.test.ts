@@ -213,3 +213,25 @@ describe('RFS', () => {
     expect(m.shm.i32[m.shm.ctlI + C.ooo_got]).toBe(10);
   });
 });
+
+describe('sysctls read at each use', () => {
+  it('netdev_max_backlog and netdev_budget changed on a live machine take effect at once', async () => {
+    const { set_sysctl } = await import('../dist/src/engine/boot.js');
+    const m = new Machine(config({ cpus: 2, queues: 1, 'rps-cpus': 2, packets: 400 }));
+    set_sysctl(m.shm, 'netdev_max_backlog', 5);
+    m.send(64);
+    m.run(0);
+    expect(m.sd(1, 'input_pkt_qlen')).toBe(6);
+    expect(m.sd(1, 'dropped')).toBe(58);
+    m.settle();
+    set_sysctl(m.shm, 'netdev_max_backlog', 1000);
+    set_sysctl(m.shm, 'netdev_budget', 10);
+    m.send(64);
+    m.take_irqs(0);
+    net_rx_action(m.cpus[0]!);
+    expect(m.sd(0, 'time_squeeze')).toBe(1); // 64 done against a budget of 10
+    m.settle();
+    expect(m.sd(1, 'dropped')).toBe(58);
+    expect(m.conserved()).toBe(true);
+  });
+});

@@ -15,7 +15,7 @@ import type { Shm } from '../shm/memory.js';
 import { CTX_NAMES } from '../shm/layout.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
-import { boot, migrate_task, set_rss_reta } from './boot.js';
+import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { accounted, collectResult, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
@@ -89,6 +89,7 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks): Promise<number> 
   let lastProgressAt = performance.now();
   let migrations = 0;
   let retaChanged = false;
+  let nextKnob = 0;
   for (;;) {
     await sleep(POLL_MS);
     const now = performance.now();
@@ -103,6 +104,9 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks): Promise<number> 
         retaChanged = true;
         set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
         Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+      }
+      while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
+        await apply_knob(shm, cfg.knob_at[nextKnob++]!);
       }
       hooks.onTick?.(shm, elapsed_ms);
     }

@@ -55,8 +55,8 @@ export function jiffies(c: KCpu): number {
  */
 export function net_rx_action(c: KCpu): void {
   const sd = c.sd;
-  const time_limit = jiffies(c) + usecs_to_jiffies(c, c.cfg.netdev_budget_usecs);
-  let budget = c.cfg.netdev_budget;
+  const time_limit = jiffies(c) + usecs_to_jiffies(c, c.i32[c.ctlI + c.L.ctl.netdev_budget_usecs]!);
+  let budget = c.i32[c.ctlI + c.L.ctl.netdev_budget]!;
   c.count(sd.net_rx_softirqs);
 
   // irqs off: take the poll list private
@@ -191,14 +191,14 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
   const L = shm.layout;
   const q = c.skb_queue[skb]!;
   c.rflow = -1;
-  const flowSize = L.rpsDevFlowSize[q]!;
+  const flowSize = Atomics.load(c.i32, L.rpsFlowSizeBase / 4 + q);
   const mapBase = rps_map(c, q);
   const mapLen = c.i32[mapBase]!;
   if (flowSize === 0 && mapLen === 0) return -1;
   const hash = skb_get_hash(c, skb);
   if (hash === 0) return -1;
 
-  const sockSize = L.rpsSockFlowSize;
+  const sockSize = Atomics.load(c.i32, c.ctlI + L.ctl.rps_sock_flow_size);
   if (flowSize !== 0 && sockSize !== 0) {
     const ident = c.i32[L.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
     if (((ident ^ hash) & ~c.rps_cpu_mask) === 0) {
@@ -265,7 +265,7 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   }
   const qlen = i32[tI + sd.input_pkt_qlen]!;
   let drop_reason = 0;
-  if (qlen > c.cfg.netdev_max_backlog) drop_reason = sd.drop_backlog;
+  if (qlen > i32[c.ctlI + c.L.ctl.netdev_max_backlog]!) drop_reason = sd.drop_backlog;
   else if (skb_flow_limit(c, skb, qlen)) drop_reason = sd.drop_flow_limit;
   if (drop_reason !== 0) {
     f64[tF + sd.dropped]! += 1;
@@ -305,7 +305,7 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
  * rps_lock; the table is this CPU's own.
  */
 function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
-  if (qlen < c.cfg.netdev_max_backlog >> 1) return false;
+  if (qlen < c.i32[c.ctlI + c.L.ctl.netdev_max_backlog]! >> 1) return false;
   const fl = c.flow_limit;
   if (fl < 0) return false;
   const i32 = c.i32;
@@ -373,7 +373,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
   const me = c.sdI;
   let work = 0;
   if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
-  i32[c.napiI(n) + c.napi.weight] = c.cfg.dev_weight;
+  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_weight]!; // napi->weight = weight_p
   for (;;) {
     let skb: number;
     while ((skb = i32[me + sd.process_head]!) !== -1) {

@@ -248,13 +248,14 @@ export function task_recvmsg(c: KCpu, t: number): number {
  */
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
   const L = c.L;
-  if (L.rpsSockFlowSize === 0) return;
   const i32 = c.i32;
+  const size = i32[c.ctlI + L.ctl.rps_sock_flow_size]!;
+  if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
   if (i32[b + c.sk.proto] !== IPPROTO_TCP) return;
   const hash = i32[b + c.sk.rxhash]!;
   if (hash === 0) return;
-  const at = L.rpsSockFlowBase / 4 + (hash & (L.rpsSockFlowSize - 1));
+  const at = L.rpsSockFlowBase / 4 + (hash & (size - 1));
   const val = (hash & ~c.rps_cpu_mask) | c.cpu;
   if (i32[at] !== val) i32[at] = val;
 }

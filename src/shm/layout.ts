@@ -244,6 +244,12 @@ export const CTL_DEF = {
     ['ooo_set', 'i32'],
     ['reta_changed', 'i32'],
     ['rps_needed', 'i32'],
+    // sysctl net.core.*, read by the kernel at each use so they can change under traffic
+    ['netdev_budget', 'i32'],
+    ['netdev_budget_usecs', 'i32'],
+    ['dev_weight', 'i32'],
+    ['netdev_max_backlog', 'i32'],
+    ['rps_sock_flow_size', 'i32'], // entries of rps_sock_flow_table in use (0: RFS off)
     ['fatal', 'i32'],
     ['skb_free_lock', 'i32'],
     ['skb_free_top', 'i32'],
@@ -324,10 +330,11 @@ export interface Layout {
   readonly rpsMapBase: number; // per queue: 2 buffers × (1 + MAX_CPUS) i32, then active i32 ×queues
   readonly rpsMapStride: number; // i32 elements per buffer
   readonly rpsActiveBase: number;
-  readonly rpsDevFlowBase: number[]; // per queue: byte offset of {cpu i32[n], last_qtail i32[n]}
-  readonly rpsDevFlowSize: number[]; // per queue: entries (power of two, 0 = none)
+  readonly rpsDevFlowBase: number[]; // per queue: byte offset of {cpu i32[cap], last_qtail i32[cap]}
+  readonly rpsDevFlowCap: number[]; // per queue: capacity (power of two, 0 = never any)
+  readonly rpsFlowSizeBase: number; // i32[queues]: entries in use per queue (0: no table)
   readonly rpsSockFlowBase: number;
-  readonly rpsSockFlowSize: number;
+  readonly rpsSockFlowCap: number;
   readonly retaBase: number; // i32[128]
   readonly flowLimitBase: number; // per CPU: history_head, count, history[128], buckets[table_len]
   readonly flowLimitStride: number; // i32 elements
@@ -379,15 +386,21 @@ export function computeLayout(cfg: Config): Layout {
   const rpsMapStride = 1 + RPS_MAP_MAX;
   const rpsMapBase = take(cfg.queues * 2 * rpsMapStride * 4);
   const rpsActiveBase = take(cfg.queues * 4);
+  // RFS tables are sized for the largest size the run will use (its scheduled changes too).
+  const scheduled = <K extends 'rps_flow_cnt' | 'rps_sock_flow_entries'>(key: K) =>
+    cfg.knob_at.filter((k) => k.key === key).map((k) => k.value as Config[K]);
   const rpsDevFlowBase: number[] = [];
-  const rpsDevFlowSize: number[] = [];
+  const rpsDevFlowCap: number[] = [];
   for (let q = 0; q < cfg.queues; q++) {
-    const n = cfg.rps_flow_cnt[q]! > 0 ? roundupPow2(cfg.rps_flow_cnt[q]!) : 0;
-    rpsDevFlowSize.push(n);
+    const most = Math.max(cfg.rps_flow_cnt[q]!, ...scheduled('rps_flow_cnt').map((v) => v[q]!));
+    const n = most > 0 ? roundupPow2(most) : 0;
+    rpsDevFlowCap.push(n);
     rpsDevFlowBase.push(take(n * 2 * 4));
   }
-  const rpsSockFlowSize = cfg.rps_sock_flow_entries > 0 ? roundupPow2(cfg.rps_sock_flow_entries) : 0;
-  const rpsSockFlowBase = take(rpsSockFlowSize * 4);
+  const rpsFlowSizeBase = take(cfg.queues * 4);
+  const sockMost = Math.max(cfg.rps_sock_flow_entries, ...scheduled('rps_sock_flow_entries'));
+  const rpsSockFlowCap = sockMost > 0 ? roundupPow2(sockMost) : 0;
+  const rpsSockFlowBase = take(rpsSockFlowCap * 4);
   const retaBase = take(128 * 4);
   const flowLimitStride = align(2 + FLOW_LIMIT_HISTORY + cfg.flow_limit_table_len, pad ? CACHELINE / 4 : 2);
   const flowLimitBase = take(cfg.cpus * flowLimitStride * 4);
@@ -420,9 +433,10 @@ export function computeLayout(cfg: Config): Layout {
     rpsMapStride,
     rpsActiveBase,
     rpsDevFlowBase,
-    rpsDevFlowSize,
+    rpsDevFlowCap,
+    rpsFlowSizeBase,
     rpsSockFlowBase,
-    rpsSockFlowSize,
+    rpsSockFlowCap,
     retaBase,
     flowLimitBase,
     flowLimitStride,
