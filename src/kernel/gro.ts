@@ -32,8 +32,8 @@ export const GRO_MAX_SEGS = 18;
 
 const TCP_FLUSH_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80; // FIN SYN RST PSH URG CWR
 
-// Per held skb (indexed by the head skb): expected next sequence number, and gso_size.
-// Module-level scratch would be shared between CPUs in one thread; keep it on the CPU.
+// Per held skb (NAPI_GRO_CB): age, last segment, next sequence number and gso_size live in
+// the skb pool (c.gro_*), written only by the CPU whose GRO holds the skb.
 
 /** napi_gro_receive: called by drivers for each received skb, softirq context. */
 export function napi_gro_receive(c: KCpu, n: number, skb: number): void {

@@ -264,7 +264,25 @@ export const CTL_DEF = {
 export type CtlIndex = StructIndex<typeof CTL_DEF>;
 
 // skb pool, structure of arrays (i32 each unless noted).
-export const SKB_FIELDS_I32 = ['len', 'hash', 'flags', 'protocol', 'nh', 'queue', 'next', 'frag_next', 'segs', 'truesize'] as const;
+// The gro_* fields belong to the CPU whose GRO holds the skb (NAPI_GRO_CB(skb) in Linux):
+// when it first held it (jiffies), the last segment of its chain, the TCP sequence number that
+// may follow, and gso_size.
+export const SKB_FIELDS_I32 = [
+  'len',
+  'hash',
+  'flags',
+  'protocol',
+  'nh',
+  'queue',
+  'next',
+  'frag_next',
+  'segs',
+  'truesize',
+  'gro_age',
+  'gro_last',
+  'gro_next_seq',
+  'gro_gso_size',
+] as const;
 export const SKB_FLAG_L4_HASH = 1; // skb->l4_hash: the hash covers the 4-tuple (RSS TCP/UDP)
 export const SKB_FLAG_SW_HASH = 2; // skb->sw_hash: computed by the flow dissector
 export const SKB_FLAG_HASH_VALID = 4;
