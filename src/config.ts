@@ -25,6 +25,7 @@ export interface Config {
   gro: boolean; // ethtool -K gro
   gro_normal_batch: number;
   rss_key: string; // ethtool -X hkey, 40 bytes hex
+  rss_udp4: 'sd' | 'sdfn'; // ethtool -N rx-flow-hash udp4: addresses only (ixgbe default) or + ports
   rss_reta: number[]; // ethtool -X: 128-entry indirection table
   reta_change_at_ms: number; // rewrite the indirection table mid-run (0: never)
   rps_cpus: string[]; // per RX queue, hex mask (/sys/class/net/X/queues/rx-N/rps_cpus)
@@ -111,6 +112,7 @@ export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | '
   gro: true,
   gro_normal_batch: 8,
   rss_key: '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa',
+  rss_udp4: 'sd',
   reta_change_at_ms: 0,
   rps_sock_flow_entries: 0,
   netdev_budget: 300,
@@ -155,6 +157,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'gro', kind: { t: 'bool' }, help: 'generic receive offload (ethtool -K gro on|off)' },
   { key: 'gro_normal_batch', kind: { t: 'int', min: 1, max: 1024 }, help: 'net.core.gro_normal_batch' },
   { key: 'rss_key', kind: { t: 'hexbytes', bytes: 40 }, help: 'RSS hash key (ethtool -X hkey), 40 bytes of hex' },
+  {
+    key: 'rss_udp4',
+    kind: { t: 'enum', values: ['sd', 'sdfn'] },
+    help: 'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)',
+  },
   { key: 'rss_reta', kind: { t: 'intlist', min: 0, max: MAX_QUEUES - 1 }, help: 'RSS indirection table, 128 queue numbers or a shorter list repeated' },
   { key: 'reta_change_at_ms', kind: { t: 'int', min: 0, max: 3_600_000 }, help: 'rewrite the indirection table (rotate by one queue) at this time, 0 = never' },
   { key: 'rps_cpus', kind: { t: 'masklist' }, help: 'RPS CPU mask per RX queue in hex; one mask for all queues or one per queue, comma-separated' },

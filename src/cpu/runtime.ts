@@ -25,8 +25,8 @@ import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_T
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
 export const IPI_RESCHED = 2; // reschedule: a task here has work
-// About 50 µs of doorbell polling (an Atomics.load is ~10 ns here) before sleeping.
-const IDLE_POLL_LOADS = 5000;
+// About 200 µs of doorbell polling (an Atomics.load is ~10 ns here) before sleeping.
+const IDLE_POLL_LOADS = 20_000;
 
 /** ns → loop iterations of the stack-cost burner, measured once per thread. */
 let burn_iters_per_ns = 0;

@@ -90,11 +90,11 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
   if (i !== ntu) {
     c.i32[qi + R.next_to_use] = i;
     Atomics.store(c.i32, qi + R.rdt, i);
-    // A device waiting for descriptors (closed loop) is woken once an eighth of the ring is
+    // A device waiting for descriptors (closed loop) is woken once half of the ring is
     // its again: a wake per refill would cost a futex call every 16 packets.
     if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
       const avail = i - c.i32[qi + R.rdh]!;
-      if ((avail < 0 ? avail + size : avail) >= size >> 3) Atomics.notify(c.i32, qi + R.rdt);
+      if ((avail < 0 ? avail + size : avail) >= size >> 1) Atomics.notify(c.i32, qi + R.rdt);
     }
   }
   return ok;

@@ -299,7 +299,7 @@ export function skbBufSize(cfg: Config): number {
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
-export const SKB_CACHE_SIZE = 128;
+export const SKB_CACHE_SIZE = 512;
 
 export function skbPoolSize(cfg: Config): number {
   const rings = cfg.queues * cfg.ring_size;
