@@ -1,7 +1,7 @@
 // The run contract (SPEC.md): the counters of a finished run, read from shared memory.
 
 import * as hdr from 'hdr-histogram-js';
-import { configForReport, type Config } from '../config.js';
+import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import type { HotPathReport } from './messages.js';
 
@@ -81,7 +81,11 @@ export interface RunResult {
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
   hot_path: HotPathReport[];
+  /** The --knob-at changes, each with when it was applied (ms after traffic started). */
+  knobs_applied: AppliedKnob[];
 }
+
+export type AppliedKnob = KnobChange & { applied_at_ms: number };
 
 /**
  * Drops and deliveries counted so far (the drain test and the watchdog read this live).
@@ -232,6 +236,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,
+    knobs_applied: [],
   };
 }
 
