@@ -116,7 +116,7 @@ export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | '
   reta_change_at_ms: 0,
   rps_sock_flow_entries: 0,
   netdev_budget: 300,
-  netdev_budget_usecs: 2000,
+  netdev_budget_usecs: 2000, // 2 * USEC_PER_SEC / HZ: resolveConfig derives it from --hz
   dev_weight: 64,
   netdev_max_backlog: 1000,
   flow_limit_cpu_bitmap: '0',
@@ -357,6 +357,8 @@ export function resolveConfig(raw: RawSettings): Config {
   }
   const cfg = c as unknown as Config;
   const q = cfg.queues;
+  // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
+  if (!raw.has('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
   cfg.irq_affinity = raw.has('irq_affinity') ? perQueue('irq_affinity', cfg.irq_affinity, q) : range(q).map((i) => i % cfg.cpus);
   cfg.rps_cpus = raw.has('rps_cpus') ? perQueue('rps_cpus', cfg.rps_cpus, q) : new Array<string>(q).fill('0');
   cfg.rps_flow_cnt = raw.has('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);

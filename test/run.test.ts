@@ -52,7 +52,9 @@ describe('NAPI interrupt mitigation', () => {
     expect(r.packets.delivered).toBe(300);
     expect(r.percpu[0]!.hardirqs).toBeGreaterThanOrEqual(0.8 * 300);
     expect(r.percpu[0]!.hardirqs).toBeLessThanOrEqual(300);
-    expect(r.percpu[0]!.ksoftirqd_wakeups).toBe(0); // never sustained: softirq on irq exit suffices
+    // Never sustained: softirq on irq exit suffices (a runnable application can still end a
+    // __do_softirq early through need_resched now and then).
+    expect(r.percpu[0]!.ksoftirqd_wakeups).toBeLessThan(0.05 * 300);
   });
 
   it('hands sustained load to ksoftirqd', async () => {

@@ -130,8 +130,9 @@ export class CpuRuntime implements CpuEnv {
     return this.ksoftirqd;
   }
 
+  /** A task pinned here is runnable: __do_softirq stops restarting and leaves the rest to ksoftirqd. */
   need_resched(): boolean {
-    return false;
+    return this.task_ready();
   }
 
   burn_ns(ns: number): void {

@@ -70,7 +70,8 @@ function rps_sock_flow_table_init(shm: Shm, entries: number): void {
   const L = shm.layout;
   const size = entries > 0 ? roundupPow2(entries) : 0;
   if (size > L.rpsSockFlowCap) throw new Error(`rps_sock_flow_entries ${entries} exceeds the table allocated`);
-  shm.i32.fill(0, L.rpsSockFlowBase / 4, L.rpsSockFlowBase / 4 + size);
+  // rps_sock_flow_sysctl fills a new table with RPS_NO_CPU.
+  shm.i32.fill(RPS_NO_CPU, L.rpsSockFlowBase / 4, L.rpsSockFlowBase / 4 + size);
   Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_sock_flow_size, size);
 }
 

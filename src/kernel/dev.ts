@@ -144,19 +144,31 @@ export function napi_complete_done(c: KCpu, n: number, _work_done: number): bool
  * steer each with RPS when it is configured, and deliver the rest here, in order.
  */
 export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
-  const rps = rps_needed(c);
+  if (rps_needed(c)) {
+    // Steer what RPS steers; keep the rest on the list, in order, for the pass below.
+    let keep_head = -1;
+    let keep_tail = -1;
+    let skb = head;
+    while (skb !== -1) {
+      const next = c.skb_next[skb]!;
+      c.skb_next[skb] = -1;
+      const cpu = get_rps_cpu(c, skb);
+      if (cpu >= 0) {
+        enqueue_to_backlog(c, skb, cpu);
+      } else {
+        if (keep_tail === -1) keep_head = skb;
+        else c.skb_next[keep_tail] = skb;
+        keep_tail = skb;
+      }
+      skb = next;
+    }
+    head = keep_head;
+  }
+  // __netif_receive_skb_list
   let skb = head;
   while (skb !== -1) {
     const next = c.skb_next[skb]!;
     c.skb_next[skb] = -1;
-    if (rps) {
-      const cpu = get_rps_cpu(c, skb);
-      if (cpu >= 0) {
-        enqueue_to_backlog(c, skb, cpu);
-        skb = next;
-        continue;
-      }
-    }
     __netif_receive_skb(c, skb);
     skb = next;
   }
