@@ -23,6 +23,10 @@ describe('rxsmp run', () => {
       expect(doc.percpu[cpu]!.processed).toBeGreaterThan(0);
     }
     expect(doc.ordering.out_of_order).toBe(0);
+    expect(doc.skb_pool.unaccounted).toBe(0);
+    // Each ring holds its 511 posted buffers less those ixgbe re-posts only 16 at a time.
+    expect(doc.skb_pool.in_rings).toBeGreaterThanOrEqual(2 * (511 - 15));
+    expect(doc.skb_pool.in_rings).toBeLessThanOrEqual(2 * 511);
     expect(doc.pps).toBeGreaterThan(0);
     expect(doc.config.netdev_budget).toBe(300);
   });

@@ -186,8 +186,8 @@ export class CpuRuntime implements CpuEnv {
       this.f64[c.sdF + sd.ipis_received]! += 1;
       rps_trigger_softirq(c);
     }
-    // irq_exit: softirqs run here unless we interrupted softirq processing itself.
-    if (prev === CTX_SOFTIRQ || prev === CTX_KSOFTIRQD) {
+    // irq_exit: softirqs run here unless we interrupted softirq processing itself (in_interrupt()).
+    if (c.in_softirq) {
       this.switch_ctx(prev);
       return;
     }

@@ -44,18 +44,13 @@ export const RPS_NO_CPU = 0xffff;
 // ---------------------------------------------------------------------------------------------
 // softirq handler
 
-/** jiffies at CONFIG_HZ, advanced by the timer tick. */
-export function jiffies(c: KCpu): number {
-  return c.jiffies();
-}
-
 /**
  * net_rx_action: the NET_RX_SOFTIRQ handler. Softirq context, on this CPU.
  * Budget netdev_budget, time limit netdev_budget_usecs counted in jiffies as the kernel does.
  */
 export function net_rx_action(c: KCpu): void {
   const sd = c.sd;
-  const time_limit = jiffies(c) + usecs_to_jiffies(c, c.i32[c.ctlI + c.L.ctl.netdev_budget_usecs]!);
+  const time_limit = c.jiffies() + usecs_to_jiffies(c, c.i32[c.ctlI + c.L.ctl.netdev_budget_usecs]!);
   let budget = c.i32[c.ctlI + c.L.ctl.netdev_budget]!;
   c.count(sd.net_rx_softirqs);
 
@@ -70,7 +65,7 @@ export function net_rx_action(c: KCpu): void {
     budget -= napi_poll(c, n);
     // An interrupt window between polls: new napis land on sd->poll_list, not on ours.
     c.env.irq_window();
-    if (budget <= 0 || jiffies(c) - time_limit >= 0) {
+    if (budget <= 0 || c.jiffies() - time_limit >= 0) {
       c.count(sd.time_squeeze);
       break;
     }
@@ -268,13 +263,7 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   const i32 = c.i32;
   const f64 = c.f64;
   const lock = tI + sd.rps_lock;
-  const spins = spin_lock(i32, lock);
-  // Under the lock: the lock's counters live in its own cache line and need no atomics.
-  f64[tF + sd.rps_lock_acquisitions]! += 1;
-  if (spins !== 0) {
-    f64[tF + sd.rps_lock_spins]! += spins;
-    f64[tF + sd.rps_lock_sleeps]! += spin_lock_sleeps;
-  }
+  rps_lock(c, cpu);
   const qlen = i32[tI + sd.input_pkt_qlen]!;
   let drop_reason = 0;
   if (qlen > i32[c.ctlI + c.L.ctl.netdev_max_backlog]!) drop_reason = sd.drop_backlog;
@@ -309,6 +298,21 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   spin_unlock(i32, lock);
   c.count(cpu === c.cpu ? sd.enqueue_local : sd.enqueue_remote);
   return NET_RX_SUCCESS;
+}
+
+/**
+ * rps_lock(sd): take CPU `cpu`'s backlog lock and count the acquisition, its spins and any
+ * sleeps, under the lock (the counters share its cache line and need no atomics).
+ */
+function rps_lock(c: KCpu, cpu: number): void {
+  const sd = c.sd;
+  const spins = spin_lock(c.i32, c.shm.sdI[cpu]! + sd.rps_lock);
+  const tF = c.shm.sdF[cpu]!;
+  c.f64[tF + sd.rps_lock_acquisitions]! += 1;
+  if (spins !== 0) {
+    c.f64[tF + sd.rps_lock_spins]! += spins;
+    c.f64[tF + sd.rps_lock_sleeps]! += spin_lock_sleeps;
+  }
 }
 
 /**
@@ -401,9 +405,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
       if ((work & 31) === 0) c.env.irq_window();
     }
     const lock = me + sd.rps_lock;
-    const spins = spin_lock(i32, lock);
-    c.f64[c.sdF + sd.rps_lock_acquisitions]! += 1;
-    if (spins !== 0) c.f64[c.sdF + sd.rps_lock_spins]! += spins;
+    rps_lock(c, c.cpu);
     const head = i32[me + sd.input_pkt_head]!;
     if (head === -1) {
       Atomics.store(i32, c.napiI(n) + c.napi.state, 0);

@@ -10,7 +10,7 @@
 
 import type { KCpu } from './percpu.js';
 import { GRO_HASH_BUCKETS } from './percpu.js';
-import { netif_receive_skb_list_internal, jiffies } from './dev.js';
+import { netif_receive_skb_list_internal } from './dev.js';
 import {
   ETH_P_IP,
   IPPROTO_TCP,
@@ -20,6 +20,7 @@ import {
   TCP_HLEN,
   csum_replace2,
   get16,
+  get32i,
   put16,
   verify_l4_csum,
   ip_fast_csum,
@@ -110,16 +111,13 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   else c.skb_next[tail] = skb;
   c.gro_tail[bucket] = skb;
   c.gro_count[bucket]! += 1;
-  c.gro_age[skb] = jiffies(c);
+  c.gro_age[skb] = c.jiffies();
   c.gro_last[skb] = skb;
   c.gro_next_seq[skb] = (seq + len) | 0;
   c.gro_gso_size[skb] = len;
   return true;
 }
 
-function get32i(u8: Uint8Array, o: number): number {
-  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
-}
 
 /** Same addresses and ports as held skb p (the kernel compares the dissected headers). */
 function same_flow(c: KCpu, p: number, ip: number): boolean {
@@ -162,7 +160,7 @@ function napi_gro_complete(c: KCpu, n: number, skb: number): void {
  * the first one held during the current jiffy.
  */
 export function napi_gro_flush(c: KCpu, n: number, flush_old: boolean): void {
-  const now = flush_old ? jiffies(c) : 0;
+  const now = flush_old ? c.jiffies() : 0;
   for (let b = n * GRO_HASH_BUCKETS; b < (n + 1) * GRO_HASH_BUCKETS; b++) {
     let p: number;
     while ((p = c.gro_head[b]!) !== -1) {

@@ -50,15 +50,6 @@ function spin_lock_slowpath(word: Int32Array, index: number): number {
   return spins;
 }
 
-/** Try once; true if acquired. */
-export function spin_trylock(word: Int32Array, index: number): boolean {
-  return Atomics.compareExchange(word, index, 0, 1) === 0;
-}
-
 export function spin_unlock(word: Int32Array, index: number): void {
   if (Atomics.exchange(word, index, 0) === 2) Atomics.notify(word, index, 1);
-}
-
-export function spin_is_locked(word: Int32Array, index: number): boolean {
-  return Atomics.load(word, index) !== 0;
 }
