@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CpuEnv } from '../kernel/env.js';
 import { KCpu, type LatencySink } from '../kernel/percpu.js';
-import { do_IRQ } from '../kernel/irq.js';
+import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg, task_runnable } from '../kernel/sock.js';
@@ -169,18 +169,8 @@ export class CpuRuntime implements CpuEnv {
     const c = this.c;
     const sd = c.sd;
     Atomics.store(this.i32, this.doorbell, 0);
-    let v = Atomics.exchange(this.i32, c.sdI + sd.vec_pending0, 0);
-    while (v !== 0) {
-      const bit = 31 - Math.clz32(v & -v);
-      v &= v - 1;
-      do_IRQ(c, bit);
-    }
-    v = Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0);
-    while (v !== 0) {
-      const bit = 31 - Math.clz32(v & -v);
-      v &= v - 1;
-      do_IRQ(c, 32 + bit);
-    }
+    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending0, 0), 0);
+    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0), 32);
     const ipi = Atomics.exchange(this.i32, c.sdI + sd.ipi_pending, 0);
     if (ipi & IPI_RPS) {
       this.f64[c.sdF + sd.ipis_received]! += 1;
