@@ -12,8 +12,13 @@ export const STOP = 2 * LINE; // either side: abort (timeout or check failure)
 export const READY = 3 * LINE; // consumer: 1 once it is spinning on the ring
 export const ERROR = 4 * LINE; // consumer: 1 + the sequence number it expected, on a bad slot
 export const GOT = ERROR + 1; // consumer: the value it read instead
-export const SLOTS = 5 * LINE; // RING_SIZE payload slots
-export const WORDS = SLOTS + RING_SIZE;
+export const SINK = GOT + 1; // consumer: what it folded out of the frames (keeps the reads live)
+export const SLOTS = 5 * LINE; // RING_SIZE payload slots of `slot_words` words each
+
+/** Words of shared memory for a ring whose slots carry `slot_words` words each. */
+export function ringWords(slot_words: number): number {
+  return SLOTS + RING_SIZE * slot_words;
+}
 
 /** Spin checks look at the stop flag and the clock once every this many loads. */
 export const SPIN_CHECK = 1 << 12;
@@ -21,5 +26,7 @@ export const SPIN_CHECK = 1 << 12;
 export interface HandoffInit {
   sab: SharedArrayBuffer;
   items: number;
+  /** 1: a sequence number per slot; 16: a 64-byte frame per slot (sequence number first). */
+  slot_words: number;
   deadline_ms: number; // Date.now() after which both sides give up
 }

@@ -28,6 +28,7 @@ export interface Config {
   gro: boolean; // ethtool -K gro
   gro_normal_batch: number;
   rss_key: string; // ethtool -X hkey, 40 bytes hex
+  rss_udp4: 'sd' | 'sdfn'; // ethtool -N rx-flow-hash udp4: addresses only (ixgbe default) or + ports
   rss_reta: number[]; // ethtool -X: 128-entry indirection table
   reta_change_at_ms: number; // rewrite the indirection table mid-run (0: never)
   rps_cpus: string[]; // per RX queue, hex mask (/sys/class/net/X/queues/rx-N/rps_cpus)
@@ -60,6 +61,28 @@ export interface Config {
   cacheline_pad: boolean;
   latency_sample: number; // stamp 1 packet in N with its DMA time
   watchdog_s: number;
+  knob_at: KnobChange[]; // knobs changed while traffic flows, in time order
+}
+
+/** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
+export const RUNTIME_KNOBS = [
+  'rps_cpus',
+  'rps_flow_cnt',
+  'rps_sock_flow_entries',
+  'netdev_budget',
+  'netdev_budget_usecs',
+  'dev_weight',
+  'netdev_max_backlog',
+  'irq_affinity',
+  'rss_reta',
+] as const;
+export type RuntimeKnob = (typeof RUNTIME_KNOBS)[number];
+
+/** One scheduled change: at `at_ms` after generation starts, `key` becomes `value` (resolved). */
+export interface KnobChange {
+  at_ms: number;
+  key: RuntimeKnob;
+  value: Config[RuntimeKnob];
 }
 
 type Kind =
@@ -72,6 +95,7 @@ type Kind =
   | { t: 'rate' }
   | { t: 'intlist'; min: number; max: number }
   | { t: 'masklist' }
+  | { t: 'schedule' }
   | { t: 'path' };
 
 interface OptionSpec {
@@ -82,7 +106,7 @@ interface OptionSpec {
 
 // Defaults that depend on other knobs (per-queue lists, affinity, app CPUs) are filled in by
 // `resolve` once the scalar knobs are known.
-export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus'> = {
+export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus' | 'knob_at'> = {
   mode: 'threads',
   cost_model: '',
   cpus: 2,
@@ -93,10 +117,11 @@ export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | '
   gro: true,
   gro_normal_batch: 8,
   rss_key: '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa',
+  rss_udp4: 'sd',
   reta_change_at_ms: 0,
   rps_sock_flow_entries: 0,
   netdev_budget: 300,
-  netdev_budget_usecs: 2000,
+  netdev_budget_usecs: 2000, // 2 * USEC_PER_SEC / HZ: resolveConfig derives it from --hz
   dev_weight: 64,
   netdev_max_backlog: 1000,
   flow_limit_cpu_bitmap: '0',
@@ -139,6 +164,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'gro', kind: { t: 'bool' }, help: 'generic receive offload (ethtool -K gro on|off)' },
   { key: 'gro_normal_batch', kind: { t: 'int', min: 1, max: 1024 }, help: 'net.core.gro_normal_batch' },
   { key: 'rss_key', kind: { t: 'hexbytes', bytes: 40 }, help: 'RSS hash key (ethtool -X hkey), 40 bytes of hex' },
+  {
+    key: 'rss_udp4',
+    kind: { t: 'enum', values: ['sd', 'sdfn'] },
+    help: 'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)',
+  },
   { key: 'rss_reta', kind: { t: 'intlist', min: 0, max: MAX_QUEUES - 1 }, help: 'RSS indirection table, 128 queue numbers or a shorter list repeated' },
   { key: 'reta_change_at_ms', kind: { t: 'int', min: 0, max: 3_600_000 }, help: 'rewrite the indirection table (rotate by one queue) at this time, 0 = never' },
   { key: 'rps_cpus', kind: { t: 'masklist' }, help: 'RPS CPU mask per RX queue in hex; one mask for all queues or one per queue, comma-separated' },
@@ -171,6 +201,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'cacheline_pad', kind: { t: 'bool' }, help: 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)' },
   { key: 'latency_sample', kind: { t: 'int', min: 0, max: 1 << 20 }, help: 'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)' },
   { key: 'watchdog_s', kind: { t: 'num', min: 1, max: 3600 }, help: 'fail the run if no packet moves for this long' },
+  {
+    key: 'knob_at',
+    kind: { t: 'schedule' },
+    help: `change knobs under traffic: 'MS:knob=value;MS:knob=value', knobs ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')}`,
+  },
 ];
 
 export function optionName(key: string): string {
@@ -202,6 +237,8 @@ function describe(k: Kind): string {
       return `comma-separated integers from ${k.min} to ${k.max}`;
     case 'masklist':
       return 'hex CPU masks, comma-separated';
+    case 'schedule':
+      return "changes such as '50:rps-cpus=3;100:netdev-budget=64' (ms after traffic starts)";
     case 'path':
       return 'a file name';
   }
@@ -263,6 +300,19 @@ function parseValue(key: string, raw: unknown, k: Kind): unknown {
       const parts = Array.isArray(s) ? s : String(s).split(',');
       return parts.map((p) => parseValue(key, p, { t: 'hexmask' }));
     }
+    case 'schedule':
+      return String(s)
+        .split(';')
+        .filter((x) => x.trim() !== '')
+        .map((item) => {
+          const m = /^\s*(\d+(?:\.\d+)?)\s*:\s*([a-z0-9_-]+)\s*=\s*(.+?)\s*$/i.exec(item);
+          if (!m) fail(key, item, k, 'each change is MS:knob=value');
+          const knob = m[2]!.replace(/-/g, '_');
+          if (!(RUNTIME_KNOBS as readonly string[]).includes(knob)) {
+            fail(key, item, k, `${optionName(knob)} cannot change under traffic`);
+          }
+          return { at_ms: Number(m[1]), key: knob, raw: m[3]! };
+        });
     case 'path':
       if (typeof s !== 'string' || s === '' || s === 'on') fail(key, raw, k);
       return s;
@@ -319,6 +369,8 @@ export function resolveConfig(raw: RawSettings): Config {
   }
   const cfg = c as unknown as Config;
   const q = cfg.queues;
+  // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
+  if (!raw.has('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
   cfg.irq_affinity = raw.has('irq_affinity') ? perQueue('irq_affinity', cfg.irq_affinity, q) : range(q).map((i) => i % cfg.cpus);
   cfg.rps_cpus = raw.has('rps_cpus') ? perQueue('rps_cpus', cfg.rps_cpus, q) : new Array<string>(q).fill('0');
   cfg.rps_flow_cnt = raw.has('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);
@@ -326,7 +378,29 @@ export function resolveConfig(raw: RawSettings): Config {
   const reta = raw.has('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
   checkCrossFields(cfg);
+  cfg.knob_at = resolveSchedule(raw, (cfg.knob_at ?? []) as unknown as { at_ms: number; key: RuntimeKnob; raw: string }[]);
   return cfg;
+}
+
+/**
+ * Each scheduled change is checked as a whole configuration with that knob changed (so a
+ * mask naming a missing CPU is caught here, before anything starts) and stored resolved.
+ */
+function resolveSchedule(raw: RawSettings, items: { at_ms: number; key: RuntimeKnob; raw: string }[]): KnobChange[] {
+  const out: KnobChange[] = [];
+  const base = new Map(raw);
+  base.delete('knob_at');
+  for (const item of items) {
+    const changed = new Map(base);
+    changed.set(item.key, item.raw);
+    try {
+      out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`--knob-at ${item.at_ms}:${item.key.replace(/_/g, '-')}=${item.raw}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out.sort((a, b) => a.at_ms - b.at_ms);
 }
 
 function checkCpu(key: string, cpu: number, cpus: number): void {

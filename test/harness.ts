@@ -8,7 +8,7 @@ import { boot } from '../dist/src/engine/boot.js';
 import { kernel_boot } from '../dist/src/cpu/worker_main.js';
 import { KCpu } from '../dist/src/kernel/percpu.js';
 import type { CpuEnv } from '../dist/src/kernel/env.js';
-import { do_IRQ } from '../dist/src/kernel/irq.js';
+import { do_IRQ_pending } from '../dist/src/kernel/irq.js';
 import { rps_trigger_softirq } from '../dist/src/kernel/dev.js';
 import { __do_softirq } from '../dist/src/kernel/softirq.js';
 import { TrafficGenerator } from '../dist/src/devices/generator.js';
@@ -104,14 +104,8 @@ export class Machine {
     const shm = this.shm;
     const sd = shm.layout.sd;
     Atomics.store(shm.i32, c.sdI + sd.doorbell, 0);
-    for (const [word, base] of [[sd.vec_pending0, 0], [sd.vec_pending1, 32]] as const) {
-      let v = Atomics.exchange(shm.i32, c.sdI + word, 0);
-      while (v !== 0) {
-        const bit = 31 - Math.clz32(v & -v);
-        v &= v - 1;
-        do_IRQ(c, base + bit);
-      }
-    }
+    do_IRQ_pending(c, Atomics.exchange(shm.i32, c.sdI + sd.vec_pending0, 0), 0);
+    do_IRQ_pending(c, Atomics.exchange(shm.i32, c.sdI + sd.vec_pending1, 0), 32);
     if (Atomics.exchange(shm.i32, c.sdI + sd.ipi_pending, 0) & IPI_RPS) rps_trigger_softirq(c);
   }
 

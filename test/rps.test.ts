@@ -107,3 +107,49 @@ describe('flow limit', () => {
     expect(top.drops).toBeGreaterThan(0.9 * r.packets.dropped.flow_limit);
   });
 });
+
+describe('knobs changed while traffic flows', () => {
+  it('turns RPS on mid-run: CPU 0 processes before, CPU 1 after, in order', async () => {
+    const r = await run({ cpus: 2, queues: 1, rate: 100_000, packets: 40_000, 'knob-at': '150:rps-cpus=2' });
+    expect(r.percpu[0]!.processed).toBeGreaterThan(0); // the first 150 ms
+    expect(r.percpu[1]!.processed).toBeGreaterThan(0); // the rest
+    const received = r.packets.generated - r.packets.dropped.rx_missed;
+    expect(r.percpu[0]!.processed + r.percpu[1]!.processed + r.packets.dropped.backlog).toBe(received);
+    expect(r.percpu[1]!.received_rps).toBeGreaterThan(0);
+    expect(r.percpu[0]!.ipis_sent).toBe(r.percpu[1]!.received_rps);
+    expect(r.ordering.out_of_order).toBe(0);
+  });
+
+  it('enables RFS tables mid-run: flows start following their application', async () => {
+    const r = await run({
+      cpus: 2,
+      queues: 1,
+      proto: 'tcp',
+      flows: 8,
+      'app-cpus': 1,
+      rate: 300_000,
+      packets: 60_000,
+      'knob-at': '80:rps-flow-cnt=256;80:rps-sock-flow-entries=4096',
+    });
+    expect(r.percpu[0]!.processed).toBeGreaterThan(0);
+    expect(r.percpu[0]!.rfs_flow_moves).toBeGreaterThan(0);
+    expect(r.percpu[1]!.processed).toBeGreaterThan(0); // steered to the application's CPU
+  });
+
+  it('applies sysctl changes in time order and reports when', async () => {
+    const r = await run({ cpus: 2, queues: 1, 'rps-cpus': 2, rate: 100_000, packets: 30_000, 'knob-at': '120:dev-weight=17;60:netdev-max-backlog=300' });
+    expect(r.knobs_applied.map((k) => [k.key, k.value])).toEqual([
+      ['netdev_max_backlog', 300],
+      ['dev_weight', 17],
+    ]);
+    expect(r.knobs_applied[0]!.applied_at_ms).toBeGreaterThanOrEqual(60);
+    expect(r.knobs_applied[1]!.applied_at_ms).toBeGreaterThanOrEqual(120);
+    // That the kernel reads them at each use is the kernel test 'sysctls read at each use'.
+  });
+
+  it('rejects a change the machine cannot take, before starting', () => {
+    const r = cli(['run', '--cpus', '2', '--knob-at', '10:rps-cpus=4']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--knob-at 10:rps-cpus=4: --rps-cpus: mask 4 names CPU 2/);
+  });
+});

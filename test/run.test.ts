@@ -23,6 +23,10 @@ describe('rxsmp run', () => {
       expect(doc.percpu[cpu]!.processed).toBeGreaterThan(0);
     }
     expect(doc.ordering.out_of_order).toBe(0);
+    expect(doc.skb_pool.unaccounted).toBe(0);
+    // Each ring holds its 511 posted buffers less those ixgbe re-posts only 16 at a time.
+    expect(doc.skb_pool.in_rings).toBeGreaterThanOrEqual(2 * (511 - 15));
+    expect(doc.skb_pool.in_rings).toBeLessThanOrEqual(2 * 511);
     expect(doc.pps).toBeGreaterThan(0);
     expect(doc.config.netdev_budget).toBe(300);
   });
@@ -52,7 +56,9 @@ describe('NAPI interrupt mitigation', () => {
     expect(r.packets.delivered).toBe(300);
     expect(r.percpu[0]!.hardirqs).toBeGreaterThanOrEqual(0.8 * 300);
     expect(r.percpu[0]!.hardirqs).toBeLessThanOrEqual(300);
-    expect(r.percpu[0]!.ksoftirqd_wakeups).toBe(0); // never sustained: softirq on irq exit suffices
+    // Never sustained: softirq on irq exit suffices (a runnable application can still end a
+    // __do_softirq early through need_resched now and then).
+    expect(r.percpu[0]!.ksoftirqd_wakeups).toBeLessThan(0.05 * 300);
   });
 
   it('hands sustained load to ksoftirqd', async () => {
@@ -95,5 +101,46 @@ describe('the hot path allocates nothing per packet', () => {
       // scavenges).
       expect(t.heap_growth_bytes, t.thread).toBeLessThan(1 << 20);
     }
+  });
+
+  it('with latency sampling on (1 in 64), allocates only per sample: far under a byte per packet', async () => {
+    // Each sample reads Node's clock twice (device and socket), and each read boxes a number.
+    const r = await run({ cpus: 2, queues: 2, packets: 3_000_000 });
+    expect(r.latency_ns.samples).toBeGreaterThan(10_000);
+    for (const t of r.hot_path) {
+      expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
+      expect(t.heap_growth_bytes / t.window_packets, t.thread).toBeLessThan(1);
+    }
+  });
+});
+
+describe('interrupt coalescing and affinity', () => {
+  it('rx-usecs caps the interrupt rate of a vector', async () => {
+    const base = await run({ cpus: 1, queues: 1, rate: 20_000, packets: 4000 });
+    const itr = await run({ cpus: 1, queues: 1, rate: 20_000, packets: 4000, 'rx-usecs': 1000 });
+    // At most one interrupt per millisecond over the ~0.2 s of traffic (plus the drain).
+    expect(itr.queues[0]!.interrupts).toBeLessThanOrEqual(Math.ceil(itr.elapsed_s * 1000) + 5);
+    expect(itr.queues[0]!.interrupts).toBeLessThan(base.queues[0]!.interrupts / 2);
+    expect(itr.percpu[0]!.processed).toBe(4000 - itr.packets.dropped.rx_missed);
+  });
+
+  it('moves a vector to another CPU when its smp_affinity changes under traffic', async () => {
+    const r = await run({ cpus: 2, queues: 1, rate: 50_000, packets: 10_000, 'knob-at': '60:irq-affinity=1' });
+    expect(r.percpu[0]!.hardirqs).toBeGreaterThan(0);
+    expect(r.percpu[1]!.hardirqs).toBeGreaterThan(0);
+    expect(r.queues[0]!.cpu).toBe(1);
+    // A host that deschedules the device makes it catch up in bursts: some may be rx_missed.
+    expect(r.percpu[0]!.processed + r.percpu[1]!.processed).toBe(10_000 - r.packets.dropped.rx_missed);
+  });
+});
+
+describe('the run contract', () => {
+  it('echoes every effective knob in config', async () => {
+    const { DEFAULTS } = await import('../dist/src/config.js');
+    const r = await run({ cpus: 1, queues: 1, packets: 1000, 'cacheline-pad': 'off' });
+    for (const key of Object.keys(DEFAULTS)) expect(r.config, key).toHaveProperty(key);
+    for (const key of ['irq_affinity', 'rss_reta', 'rps_cpus', 'rps_flow_cnt', 'app_cpus', 'knob_at']) expect(r.config).toHaveProperty(key);
+    expect(r.config.rate).toBe('max');
+    expect(r.config.cacheline_pad).toBe(false);
   });
 });

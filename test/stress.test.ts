@@ -68,6 +68,7 @@ describe('stress: random configurations', () => {
     it(reproduce(flags), async () => {
       const r = await run(flags); // throws unless generated == delivered + every drop
       expect(r.packets.generated).toBe(flags.packets);
+      expect(r.skb_pool.unaccounted).toBe(0); // no skb leaked or freed twice
       if (!('rps-flow-cnt' in flags)) expect(r.ordering.out_of_order).toBe(0);
       expect(r.ordering.out_of_order === 0).toBe(r.ordering.first === null);
       expect(r.percpu.reduce((a, p) => a + p.processed, 0)).toBeGreaterThan(0);

@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CpuEnv } from '../kernel/env.js';
 import { KCpu, type LatencySink } from '../kernel/percpu.js';
-import { do_IRQ } from '../kernel/irq.js';
+import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg, task_runnable } from '../kernel/sock.js';
@@ -25,8 +25,8 @@ import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_T
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
 export const IPI_RESCHED = 2; // reschedule: a task here has work
-// About 50 µs of doorbell polling (an Atomics.load is ~10 ns here) before sleeping.
-const IDLE_POLL_LOADS = 5000;
+// About 200 µs of doorbell polling (an Atomics.load is ~10 ns here) before sleeping.
+const IDLE_POLL_LOADS = 20_000;
 
 /** ns → loop iterations of the stack-cost burner, measured once per thread. */
 let burn_iters_per_ns = 0;
@@ -130,8 +130,9 @@ export class CpuRuntime implements CpuEnv {
     return this.ksoftirqd;
   }
 
+  /** A task pinned here is runnable: __do_softirq stops restarting and leaves the rest to ksoftirqd. */
   need_resched(): boolean {
-    return false;
+    return this.task_ready();
   }
 
   burn_ns(ns: number): void {
@@ -168,25 +169,15 @@ export class CpuRuntime implements CpuEnv {
     const c = this.c;
     const sd = c.sd;
     Atomics.store(this.i32, this.doorbell, 0);
-    let v = Atomics.exchange(this.i32, c.sdI + sd.vec_pending0, 0);
-    while (v !== 0) {
-      const bit = 31 - Math.clz32(v & -v);
-      v &= v - 1;
-      do_IRQ(c, bit);
-    }
-    v = Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0);
-    while (v !== 0) {
-      const bit = 31 - Math.clz32(v & -v);
-      v &= v - 1;
-      do_IRQ(c, 32 + bit);
-    }
+    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending0, 0), 0);
+    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0), 32);
     const ipi = Atomics.exchange(this.i32, c.sdI + sd.ipi_pending, 0);
     if (ipi & IPI_RPS) {
       this.f64[c.sdF + sd.ipis_received]! += 1;
       rps_trigger_softirq(c);
     }
-    // irq_exit: softirqs run here unless we interrupted softirq processing itself.
-    if (prev === CTX_SOFTIRQ || prev === CTX_KSOFTIRQD) {
+    // irq_exit: softirqs run here unless we interrupted softirq processing itself (in_interrupt()).
+    if (c.in_softirq) {
       this.switch_ctx(prev);
       return;
     }

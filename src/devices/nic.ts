@@ -13,14 +13,14 @@
 // on each side instead of one per packet (ringbuf.js: copy, then one store to publish).
 //
 // RSS hash types follow ixgbe's defaults: TCP hashes the 4-tuple (an L4 hash), UDP only the
-// addresses (ixgbe enables UDP port hashing only with `ethtool -N rx-flow-hash udp4 sdfn`),
-// so for UDP the kernel's skb_get_hash falls back to the flow dissector.
+// addresses unless `--rss-udp4 sdfn` (`ethtool -N rx-flow-hash udp4 sdfn`), so by default
+// the kernel's skb_get_hash falls back to the flow dissector for UDP.
 
 import type { Shm } from '../shm/memory.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS } from '../shm/layout.js';
 import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
-import { ETH_HLEN, IPPROTO_TCP } from '../kernel/inet.js';
+import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { spinLoads } from '../shm/host.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it sleeps (~200 µs). */
@@ -42,6 +42,7 @@ export class Nic {
   private readonly spin_loads: number;
   /** A legacy (3c59x-like) device has one queue and no RSS: no hash in its write-backs. */
   private readonly rss_enabled: boolean;
+  private readonly udp_ports: boolean;
   /** The device's notion of now for the ITR throttle (a slot: see msix_try_fire). */
   private readonly clock = new Float64Array(1);
   /** The queue the last rss_queue() picked and the hash it computed. */
@@ -57,6 +58,7 @@ export class Nic {
     this.spin_loads = spinLoads(shm.cfg.cpus + 1, DEVICE_SPIN_LOADS);
     this.rss = new ToeplitzTable(parseHexKey(shm.cfg.rss_key), 12);
     this.rss_enabled = shm.cfg.nic !== 'legacy';
+    this.udp_ports = shm.cfg.rss_udp4 === 'sdfn';
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);
@@ -68,7 +70,8 @@ export class Nic {
   rss_queue(frame: Uint8Array): number {
     if (!this.rss_enabled) return 0;
     const ip = ETH_HLEN;
-    this.hash_l4 = frame[ip + 9] === IPPROTO_TCP;
+    const proto = frame[ip + 9];
+    this.hash_l4 = proto === IPPROTO_TCP || (proto === IPPROTO_UDP && this.udp_ports);
     this.hash = this.rss.hash_ipv4_i32(frame, ip, this.hash_l4);
     return this.shm.reta[this.hash & 127]!;
   }

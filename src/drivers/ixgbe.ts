@@ -13,8 +13,7 @@ import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
 import { msix_unmask } from '../shm/msix.js';
-import { DESC_DD } from '../shm/layout.js';
-import { rx_desc_unused, rx_ring_refill, rx_ring_up, rx_skb_fields } from './rx_ring.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_refill, rx_ring_up } from './rx_ring.js';
 
 /** Buffers are given back to the hardware 16 at a time ("one at a time is too slow"). */
 export const IXGBE_RX_BUFFER_WRITE = 16;
@@ -61,8 +60,6 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   const qi = shm.rxqI[q]!;
   const i32 = c.i32;
   const size = c.cfg.ring_size;
-  const ring = q * size;
-  const desc_status = shm.desc_status;
   let ntc = i32[qi + R.next_to_clean]!;
   let cleaned_count = rx_desc_unused(ntc, i32[qi + R.next_to_use]!, size);
   let total = 0;
@@ -79,15 +76,9 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
       rdh = Atomics.load(i32, qi + R.rdh);
       if (ntc === rdh) break;
     }
-    const d = ring + ntc;
-    const status = desc_status[d]!;
-    if ((status & DESC_DD) === 0) throw new Error(`ixgbe: queue ${q} descriptor ${ntc} below RDH ${rdh} without DD`);
-    const skb = shm.desc_skb[d]!;
-    c.skb_len[skb] = shm.desc_len[d]!;
-    desc_status[d] = 0;
+    const skb = rx_desc_take(c, q, ntc); // with ixgbe_process_skb_fields
     ntc = ntc + 1 === size ? 0 : ntc + 1;
     cleaned_count++;
-    rx_skb_fields(c, skb, status, shm.desc_hash[d]!, q); // ixgbe_process_skb_fields
     napi_gro_receive(c, n, skb);
     total++;
     if ((total & 31) === 0) c.env.irq_window();

@@ -14,8 +14,7 @@ import { netif_rx } from '../kernel/dev.js';
 import { request_irq } from '../kernel/irq.js';
 import { POLL_BACKLOG } from '../kernel/napi.js';
 import { msix_unmask } from '../shm/msix.js';
-import { DESC_DD } from '../shm/layout.js';
-import { rx_desc_unused, rx_ring_refill, rx_ring_up, rx_skb_fields } from './rx_ring.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_refill, rx_ring_up } from './rx_ring.js';
 
 /** boomerang_rx's rx_work_limit: at most a ring's worth of frames per interrupt. */
 export function legacy_work_limit(shm: Shm): number {
@@ -48,20 +47,13 @@ function boomerang_rx(c: KCpu, q: number): boolean {
   const qi = shm.rxqI[q]!;
   const i32 = c.i32;
   const size = c.cfg.ring_size;
-  const ring = q * size;
   let ntc = i32[qi + R.next_to_clean]!;
   let rdh = Atomics.load(i32, qi + R.rdh);
   let rx_work_limit = legacy_work_limit(shm);
   while (ntc !== rdh || (rdh = Atomics.load(i32, qi + R.rdh)) !== ntc) {
     if (--rx_work_limit < 0) break;
-    const d = ring + ntc;
-    const status = shm.desc_status[d]!;
-    if ((status & DESC_DD) === 0) throw new Error(`3c59x: descriptor ${ntc} below RDH ${rdh} without DD`);
-    const skb = shm.desc_skb[d]!;
-    c.skb_len[skb] = shm.desc_len[d]!;
-    shm.desc_status[d] = 0;
+    const skb = rx_desc_take(c, q, ntc);
     ntc = ntc + 1 === size ? 0 : ntc + 1;
-    rx_skb_fields(c, skb, status, 0, q);
     netif_rx(c, skb);
   }
   i32[qi + R.next_to_clean] = ntc;

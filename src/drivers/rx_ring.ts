@@ -10,11 +10,10 @@
 
 import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
-import { get16 } from '../kernel/inet.js';
+import { ETH_HLEN, get16 } from '../kernel/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
-import { DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../shm/layout.js';
+import { DESC_DD, DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../shm/layout.js';
 
-const ETH_HLEN = 14;
 
 /** ixgbe_desc_unused: descriptors the driver may post. */
 export function rx_desc_unused(ntc: number, ntu: number, count: number): number {
@@ -45,8 +44,24 @@ export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
   }
 }
 
+/**
+ * Take the completed descriptor at `ntc` (below RDH, so its write-back is visible): check DD,
+ * fill its skb from the write-back, clear the descriptor for re-posting. Returns the skb.
+ */
+export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
+  const shm = c.shm;
+  const d = q * c.cfg.ring_size + ntc;
+  const status = shm.desc_status[d]!;
+  if ((status & DESC_DD) === 0) throw new Error(`RX queue ${q}: descriptor ${ntc} below RDH without DD`);
+  const skb = shm.desc_skb[d]!;
+  c.skb_len[skb] = shm.desc_len[d]!;
+  shm.desc_status[d] = 0;
+  rx_skb_fields(c, skb, status, shm.desc_hash[d]!, q);
+  return skb;
+}
+
 /** Fill an skb from its write-back: RSS hash (L4 type or L3), queue, eth_type_trans. */
-export function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: number): void {
+function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: number): void {
   if (status & DESC_RSS) {
     c.skb_hash[skb] = hash;
     c.skb_flags[skb] = status & DESC_L4 ? SKB_FLAG_HASH_VALID | SKB_FLAG_L4_HASH : SKB_FLAG_HASH_VALID;
@@ -90,11 +105,11 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
   if (i !== ntu) {
     c.i32[qi + R.next_to_use] = i;
     Atomics.store(c.i32, qi + R.rdt, i);
-    // A device waiting for descriptors (closed loop) is woken once an eighth of the ring is
+    // A device waiting for descriptors (closed loop) is woken once half of the ring is
     // its again: a wake per refill would cost a futex call every 16 packets.
     if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
       const avail = i - c.i32[qi + R.rdh]!;
-      if ((avail < 0 ? avail + size : avail) >= size >> 3) Atomics.notify(c.i32, qi + R.rdt);
+      if ((avail < 0 ? avail + size : avail) >= size >> 1) Atomics.notify(c.i32, qi + R.rdt);
     }
   }
   return ok;

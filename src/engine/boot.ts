@@ -2,11 +2,12 @@
 // (what net_dev_init, the driver's probe/open and the sysctl/ethtool set-up do on Linux).
 // Also the knob writers that may run while traffic flows (RPS masks, the RSS table, tasks).
 
-import { maskToCpus, type Config } from '../config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { maskToCpus, type Config, type KnobChange } from '../config.js';
 import { Shm } from '../shm/memory.js';
 import { skb_pool_init } from '../shm/skb_pool.js';
 import { doorbell_ring } from '../shm/msix.js';
-import { RPS_MAP_MAX } from '../shm/layout.js';
+import { RPS_MAP_MAX, roundupPow2 } from '../shm/layout.js';
 import { POLL_BACKLOG } from '../kernel/napi.js';
 import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
@@ -34,14 +35,86 @@ export function boot(cfg: Config): Shm {
   else ixgbe_up(shm);
   sock_table_init(shm, runFlows(shm), L.taskCount);
   cfg.app_cpus.forEach((cpu, t) => (shm.i32[shm.taskI[t]! + L.task.cpu] = cpu));
+  set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
+  set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
+  set_sysctl(shm, 'dev_weight', cfg.dev_weight);
+  set_sysctl(shm, 'netdev_max_backlog', cfg.netdev_max_backlog);
   for (let q = 0; q < cfg.queues; q++) {
     set_rps_cpus(shm, q, cfg.rps_cpus[q]!);
-    const base = L.rpsDevFlowBase[q]! / 4;
-    const size = L.rpsDevFlowSize[q]!;
-    shm.i32.fill(RPS_NO_CPU, base, base + size);
+    rps_flow_table_init(shm, q, cfg.rps_flow_cnt[q]!);
   }
+  rps_sock_flow_table_init(shm, cfg.rps_sock_flow_entries);
   update_rps_needed(shm);
   return shm;
+}
+
+type Sysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'netdev_max_backlog';
+
+/** Write a net.core sysctl; the kernel reads it at each use. */
+export function set_sysctl(shm: Shm, key: Sysctl, value: number): void {
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl[key], value);
+}
+
+/** A fresh rps_dev_flow_table of `cnt` entries (rounded up to a power of two), every CPU unset. */
+function rps_flow_table_init(shm: Shm, q: number, cnt: number): void {
+  const L = shm.layout;
+  const size = cnt > 0 ? roundupPow2(cnt) : 0;
+  if (size > L.rpsDevFlowCap[q]!) throw new Error(`rps_flow_cnt ${cnt} exceeds the table allocated for queue ${q}`);
+  const base = L.rpsDevFlowBase[q]! / 4;
+  shm.i32.fill(RPS_NO_CPU, base, base + size);
+  shm.i32.fill(0, base + size, base + 2 * size); // last_qtail
+  Atomics.store(shm.i32, L.rpsFlowSizeBase / 4 + q, size);
+}
+
+function rps_sock_flow_table_init(shm: Shm, entries: number): void {
+  const L = shm.layout;
+  const size = entries > 0 ? roundupPow2(entries) : 0;
+  if (size > L.rpsSockFlowCap) throw new Error(`rps_sock_flow_entries ${entries} exceeds the table allocated`);
+  // rps_sock_flow_sysctl fills a new table with RPS_NO_CPU.
+  shm.i32.fill(RPS_NO_CPU, L.rpsSockFlowBase / 4, L.rpsSockFlowBase / 4 + size);
+  Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_sock_flow_size, size);
+}
+
+/** synchronize_rcu's stand-in: readers hold a table for one packet; this is far longer. */
+const RCU_GRACE_MS = 5;
+
+/**
+ * Apply one change while traffic flows, the way Linux does it: sysctls are plain stores; a new
+ * RPS map is published in one store; a new RFS table replaces the old one after readers have
+ * let go of it (unpublish, grace period, reinitialise, publish).
+ */
+export async function apply_knob(shm: Shm, change: KnobChange): Promise<void> {
+  const cfg = shm.cfg;
+  const L = shm.layout;
+  switch (change.key) {
+    case 'netdev_budget':
+    case 'netdev_budget_usecs':
+    case 'dev_weight':
+    case 'netdev_max_backlog':
+      set_sysctl(shm, change.key, change.value as number);
+      return;
+    case 'rps_cpus':
+      (change.value as string[]).forEach((mask, q) => set_rps_cpus(shm, q, mask));
+      return;
+    case 'irq_affinity':
+      (change.value as number[]).forEach((cpu, q) => Atomics.store(shm.i32, shm.rxqI[q]! + L.rxq.affinity, cpu));
+      return;
+    case 'rss_reta':
+      set_rss_reta(shm, change.value as number[]);
+      return;
+    case 'rps_flow_cnt':
+      for (let q = 0; q < cfg.queues; q++) Atomics.store(shm.i32, L.rpsFlowSizeBase / 4 + q, 0);
+      update_rps_needed(shm);
+      await sleep(RCU_GRACE_MS);
+      (change.value as number[]).forEach((cnt, q) => rps_flow_table_init(shm, q, cnt));
+      update_rps_needed(shm);
+      return;
+    case 'rps_sock_flow_entries':
+      Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_sock_flow_size, 0);
+      await sleep(RCU_GRACE_MS);
+      rps_sock_flow_table_init(shm, change.value as number);
+      return;
+  }
 }
 
 /**
@@ -68,7 +141,7 @@ function update_rps_needed(shm: Shm): void {
   let needed = 0;
   for (let q = 0; q < shm.cfg.queues; q++) {
     const active = Atomics.load(shm.i32, L.rpsActiveBase / 4 + q);
-    if (shm.i32[L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride]! > 0 || L.rpsDevFlowSize[q]! > 0) needed = 1;
+    if (shm.i32[L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride]! > 0 || Atomics.load(shm.i32, L.rpsFlowSizeBase / 4 + q) > 0) needed = 1;
   }
   Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_needed, needed);
 }

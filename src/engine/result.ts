@@ -1,7 +1,7 @@
 // The run contract (SPEC.md): the counters of a finished run, read from shared memory.
 
 import * as hdr from 'hdr-histogram-js';
-import { configForReport, type Config } from '../config.js';
+import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import type { HotPathReport } from './messages.js';
 
@@ -60,17 +60,7 @@ export interface RunResult {
     /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
     generated_bad_ip_csum: number;
     delivered: number;
-    dropped: {
-      rx_missed: number;
-      backlog: number;
-      flow_limit: number;
-      socket: number;
-      ip_csum: number;
-      ip_hdr: number;
-      l4_csum: number;
-      no_socket: number;
-      not_ip: number;
-    };
+    dropped: Record<DropName, number>;
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
@@ -81,32 +71,84 @@ export interface RunResult {
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
   hot_path: HotPathReport[];
+  /** The --knob-at changes, each with when it was applied (ms after traffic started). */
+  knobs_applied: AppliedKnob[];
+  /** Where every skb of the pool is once the CPUs have stopped; `unaccounted` must be 0. */
+  skb_pool: SkbPoolAudit;
 }
+
+export interface SkbPoolAudit {
+  size: number;
+  free: number;
+  in_rings: number; // posted in RX descriptors
+  in_backlogs: number;
+  in_sockets: number; // queued on sockets, GRO segments included
+  unaccounted: number; // leaked (> 0) or freed twice (< 0)
+}
+
+/**
+ * Count every skb after the CPUs stopped (their caches are back in the pool): a leak or a
+ * double free shows as a nonzero `unaccounted`, which packet conservation alone cannot see.
+ */
+export function skbPoolAudit(shm: Shm): SkbPoolAudit {
+  const L = shm.layout;
+  const i32 = shm.i32;
+  const chain = (skb: number): number => {
+    let n = 0;
+    for (let s = skb; s !== -1; s = shm.skb_frag_next[s]!) n++;
+    return n;
+  };
+  const list = (head: number): number => {
+    let n = 0;
+    for (let s = head; s !== -1; s = shm.skb_next[s]!) n += chain(s);
+    return n;
+  };
+  let in_rings = 0;
+  for (let q = 0; q < shm.cfg.queues; q++) {
+    const b = shm.rxqI[q]!;
+    in_rings += (i32[b + L.rxq.next_to_use]! - i32[b + L.rxq.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
+  }
+  let in_backlogs = 0;
+  for (let c = 0; c < shm.cfg.cpus; c++) {
+    in_backlogs += list(i32[shm.sdI[c]! + L.sd.input_pkt_head]!) + list(i32[shm.sdI[c]! + L.sd.process_head]!);
+  }
+  let in_sockets = 0;
+  for (let s = 0; s < L.skCount; s++) in_sockets += list(i32[shm.skIdx(s, L.sk.rx_head)]!);
+  const free = i32[shm.ctlI + L.ctl.skb_free_top]!;
+  const size = L.skbCount;
+  return { size, free, in_rings, in_backlogs, in_sockets, unaccounted: size - free - in_rings - in_backlogs - in_sockets };
+}
+
+export type AppliedKnob = KnobChange & { applied_at_ms: number };
 
 /**
  * Drops and deliveries counted so far (the drain test and the watchdog read this live).
  * `done` is read before `generated`: the device counts a packet before publishing it.
  */
 export function accounted(shm: Shm): { generated: number; done: number } {
-  const sd = shm.layout.sd;
-  const f = shm.f64;
-  let done = 0;
-  for (let c = 0; c < shm.cfg.cpus; c++) {
-    const b = shm.sdF[c]!;
-    done +=
-      f[b + sd.delivered]! +
-      f[b + sd.drop_backlog]! +
-      f[b + sd.drop_flow_limit]! +
-      f[b + sd.drop_socket]! +
-      f[b + sd.drop_ip_csum]! +
-      f[b + sd.drop_ip_hdr]! +
-      f[b + sd.drop_l4_csum]! +
-      f[b + sd.drop_no_socket]! +
-      f[b + sd.drop_not_ip]!;
-  }
-  for (let q = 0; q < shm.cfg.queues; q++) done += f[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
-  return { generated: f[shm.ctlF + shm.layout.ctl.generated]!, done };
+  let done = sum(shm, shm.layout.sd.delivered);
+  for (const [, field] of CPU_DROPS) done += sum(shm, shm.layout.sd[field]);
+  for (let q = 0; q < shm.cfg.queues; q++) done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
+  return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done };
 }
+
+/**
+ * Every drop reason counted on a CPU: the run contract's name and the softnet_data field.
+ * The drain (accounted) and the report (collectResult) both read this one list. rx_missed is
+ * the device's, per queue.
+ */
+const CPU_DROPS = [
+  ['backlog', 'drop_backlog'],
+  ['flow_limit', 'drop_flow_limit'],
+  ['socket', 'drop_socket'],
+  ['ip_csum', 'drop_ip_csum'],
+  ['ip_hdr', 'drop_ip_hdr'],
+  ['l4_csum', 'drop_l4_csum'],
+  ['no_socket', 'drop_no_socket'],
+  ['not_ip', 'drop_not_ip'],
+] as const;
+
+type DropName = 'rx_missed' | (typeof CPU_DROPS)[number][0];
 
 function sum(shm: Shm, field: number): number {
   let s = 0;
@@ -215,14 +257,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
       delivered,
       dropped: {
         rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
-        backlog: sum(shm, sd.drop_backlog),
-        flow_limit: sum(shm, sd.drop_flow_limit),
-        socket: sum(shm, sd.drop_socket),
-        ip_csum: sum(shm, sd.drop_ip_csum),
-        ip_hdr: sum(shm, sd.drop_ip_hdr),
-        l4_csum: sum(shm, sd.drop_l4_csum),
-        no_socket: sum(shm, sd.drop_no_socket),
-        not_ip: sum(shm, sd.drop_not_ip),
+        ...(Object.fromEntries(CPU_DROPS.map(([name, field]) => [name, sum(shm, sd[field])])) as Record<(typeof CPU_DROPS)[number][0], number>),
       },
     },
     percpu,
@@ -232,6 +267,8 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,
+    knobs_applied: [],
+    skb_pool: skbPoolAudit(shm),
   };
 }
 

@@ -15,9 +15,9 @@ import type { Shm } from '../shm/memory.js';
 import { CTX_NAMES } from '../shm/layout.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
-import { boot, migrate_task, set_rss_reta } from './boot.js';
+import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
-import { accounted, collectResult, type RunResult } from './result.js';
+import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
 export class WatchdogError extends Error {
@@ -52,10 +52,13 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
   try {
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
-    const elapsed_s = await Promise.race([monitor(shm, cfg, hooks), failed]);
+    const applied: AppliedKnob[] = [];
+    const elapsed_s = await Promise.race([monitor(shm, cfg, hooks, applied), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
-    return collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), [...cpus.map((r) => r.hot_path), device]);
+    const result = collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), [...cpus.map((r) => r.hot_path), device]);
+    result.knobs_applied = applied;
+    return result;
   } finally {
     clearInterval(ticker);
     stop(shm);
@@ -83,12 +86,13 @@ function stop(shm: Shm): void {
 }
 
 /** Watch the run until it drains; returns elapsed seconds from the first generated packet. */
-async function monitor(shm: Shm, cfg: Config, hooks: RunHooks): Promise<number> {
+async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedKnob[]): Promise<number> {
   const C = shm.layout.ctl;
   let lastProgress = -1;
   let lastProgressAt = performance.now();
   let migrations = 0;
   let retaChanged = false;
+  let nextKnob = 0;
   for (;;) {
     await sleep(POLL_MS);
     const now = performance.now();
@@ -103,6 +107,11 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks): Promise<number> 
         retaChanged = true;
         set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
         Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+      }
+      while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
+        const change = cfg.knob_at[nextKnob++]!;
+        await apply_knob(shm, change);
+        applied.push({ ...change, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
       }
       hooks.onTick?.(shm, elapsed_ms);
     }

@@ -44,19 +44,14 @@ export const RPS_NO_CPU = 0xffff;
 // ---------------------------------------------------------------------------------------------
 // softirq handler
 
-/** jiffies at CONFIG_HZ, advanced by the timer tick. */
-export function jiffies(c: KCpu): number {
-  return c.jiffies();
-}
-
 /**
  * net_rx_action: the NET_RX_SOFTIRQ handler. Softirq context, on this CPU.
  * Budget netdev_budget, time limit netdev_budget_usecs counted in jiffies as the kernel does.
  */
 export function net_rx_action(c: KCpu): void {
   const sd = c.sd;
-  const time_limit = jiffies(c) + usecs_to_jiffies(c, c.cfg.netdev_budget_usecs);
-  let budget = c.cfg.netdev_budget;
+  const time_limit = c.jiffies() + usecs_to_jiffies(c, c.i32[c.ctlI + c.L.ctl.netdev_budget_usecs]!);
+  let budget = c.i32[c.ctlI + c.L.ctl.netdev_budget]!;
   c.count(sd.net_rx_softirqs);
 
   // irqs off: take the poll list private
@@ -70,7 +65,7 @@ export function net_rx_action(c: KCpu): void {
     budget -= napi_poll(c, n);
     // An interrupt window between polls: new napis land on sd->poll_list, not on ours.
     c.env.irq_window();
-    if (budget <= 0 || jiffies(c) - time_limit >= 0) {
+    if (budget <= 0 || c.jiffies() - time_limit >= 0) {
       c.count(sd.time_squeeze);
       break;
     }
@@ -144,19 +139,31 @@ export function napi_complete_done(c: KCpu, n: number, _work_done: number): bool
  * steer each with RPS when it is configured, and deliver the rest here, in order.
  */
 export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
-  const rps = rps_needed(c);
+  if (rps_needed(c)) {
+    // Steer what RPS steers; keep the rest on the list, in order, for the pass below.
+    let keep_head = -1;
+    let keep_tail = -1;
+    let skb = head;
+    while (skb !== -1) {
+      const next = c.skb_next[skb]!;
+      c.skb_next[skb] = -1;
+      const cpu = get_rps_cpu(c, skb);
+      if (cpu >= 0) {
+        enqueue_to_backlog(c, skb, cpu);
+      } else {
+        if (keep_tail === -1) keep_head = skb;
+        else c.skb_next[keep_tail] = skb;
+        keep_tail = skb;
+      }
+      skb = next;
+    }
+    head = keep_head;
+  }
+  // __netif_receive_skb_list
   let skb = head;
   while (skb !== -1) {
     const next = c.skb_next[skb]!;
     c.skb_next[skb] = -1;
-    if (rps) {
-      const cpu = get_rps_cpu(c, skb);
-      if (cpu >= 0) {
-        enqueue_to_backlog(c, skb, cpu);
-        skb = next;
-        continue;
-      }
-    }
     __netif_receive_skb(c, skb);
     skb = next;
   }
@@ -191,14 +198,14 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
   const L = shm.layout;
   const q = c.skb_queue[skb]!;
   c.rflow = -1;
-  const flowSize = L.rpsDevFlowSize[q]!;
+  const flowSize = Atomics.load(c.i32, L.rpsFlowSizeBase / 4 + q);
   const mapBase = rps_map(c, q);
   const mapLen = c.i32[mapBase]!;
   if (flowSize === 0 && mapLen === 0) return -1;
   const hash = skb_get_hash(c, skb);
   if (hash === 0) return -1;
 
-  const sockSize = L.rpsSockFlowSize;
+  const sockSize = Atomics.load(c.i32, c.ctlI + L.ctl.rps_sock_flow_size);
   if (flowSize !== 0 && sockSize !== 0) {
     const ident = c.i32[L.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
     if (((ident ^ hash) & ~c.rps_cpu_mask) === 0) {
@@ -256,16 +263,10 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   const i32 = c.i32;
   const f64 = c.f64;
   const lock = tI + sd.rps_lock;
-  const spins = spin_lock(i32, lock);
-  // Under the lock: the lock's counters live in its own cache line and need no atomics.
-  f64[tF + sd.rps_lock_acquisitions]! += 1;
-  if (spins !== 0) {
-    f64[tF + sd.rps_lock_spins]! += spins;
-    f64[tF + sd.rps_lock_sleeps]! += spin_lock_sleeps;
-  }
+  rps_lock(c, cpu);
   const qlen = i32[tI + sd.input_pkt_qlen]!;
   let drop_reason = 0;
-  if (qlen > c.cfg.netdev_max_backlog) drop_reason = sd.drop_backlog;
+  if (qlen > i32[c.ctlI + c.L.ctl.netdev_max_backlog]!) drop_reason = sd.drop_backlog;
   else if (skb_flow_limit(c, skb, qlen)) drop_reason = sd.drop_flow_limit;
   if (drop_reason !== 0) {
     f64[tF + sd.dropped]! += 1;
@@ -300,12 +301,27 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
 }
 
 /**
+ * rps_lock(sd): take CPU `cpu`'s backlog lock and count the acquisition, its spins and any
+ * sleeps, under the lock (the counters share its cache line and need no atomics).
+ */
+function rps_lock(c: KCpu, cpu: number): void {
+  const sd = c.sd;
+  const spins = spin_lock(c.i32, c.shm.sdI[cpu]! + sd.rps_lock);
+  const tF = c.shm.sdF[cpu]!;
+  c.f64[tF + sd.rps_lock_acquisitions]! += 1;
+  if (spins !== 0) {
+    c.f64[tF + sd.rps_lock_spins]! += spins;
+    c.f64[tF + sd.rps_lock_sleeps]! += spin_lock_sleeps;
+  }
+}
+
+/**
  * skb_flow_limit: once the target backlog is half full, drop packets of a flow that holds
  * more than half of *this* CPU's last FLOW_LIMIT_HISTORY enqueues. Called under the target's
  * rps_lock; the table is this CPU's own.
  */
 function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
-  if (qlen < c.cfg.netdev_max_backlog >> 1) return false;
+  if (qlen < c.i32[c.ctlI + c.L.ctl.netdev_max_backlog]! >> 1) return false;
   const fl = c.flow_limit;
   if (fl < 0) return false;
   const i32 = c.i32;
@@ -373,7 +389,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
   const me = c.sdI;
   let work = 0;
   if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
-  i32[c.napiI(n) + c.napi.weight] = c.cfg.dev_weight;
+  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_weight]!; // napi->weight = weight_p
   for (;;) {
     let skb: number;
     while ((skb = i32[me + sd.process_head]!) !== -1) {
@@ -389,9 +405,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
       if ((work & 31) === 0) c.env.irq_window();
     }
     const lock = me + sd.rps_lock;
-    const spins = spin_lock(i32, lock);
-    c.f64[c.sdF + sd.rps_lock_acquisitions]! += 1;
-    if (spins !== 0) c.f64[c.sdF + sd.rps_lock_spins]! += spins;
+    rps_lock(c, c.cpu);
     const head = i32[me + sd.input_pkt_head]!;
     if (head === -1) {
       Atomics.store(i32, c.napiI(n) + c.napi.state, 0);

@@ -10,7 +10,7 @@
 
 import type { KCpu } from './percpu.js';
 import { GRO_HASH_BUCKETS } from './percpu.js';
-import { netif_receive_skb_list_internal, jiffies } from './dev.js';
+import { netif_receive_skb_list_internal } from './dev.js';
 import {
   ETH_P_IP,
   IPPROTO_TCP,
@@ -20,20 +20,28 @@ import {
   TCP_HLEN,
   csum_replace2,
   get16,
+  get32i,
   put16,
   verify_l4_csum,
+  ip_fast_csum,
 } from './inet.js';
 import { ip_drop } from './ip.js';
 
 export const MAX_GRO_SKBS = 8;
+/** skb_gro_receive refuses a merge when p->len + len >= 65536 (len from the network header). */
 export const GRO_MAX_SIZE = 65536;
-/** A merged skb holds its head and MAX_SKB_FRAGS (17) page fragments: 18 segments at most. */
-export const GRO_MAX_SEGS = 18;
 
-const TCP_FLUSH_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80; // FIN SYN RST PSH URG CWR
+const TCP_FLAG_FIN = 0x01;
+const TCP_FLAG_SYN = 0x02;
+const TCP_FLAG_RST = 0x04;
+const TCP_FLAG_PSH = 0x08;
+const TCP_FLAG_URG = 0x20;
+const TCP_FLAG_CWR = 0x80;
+/** tcp_gro_receive's out_check_final: these flags send the packet (and its train) up. */
+const TCP_FLUSH_FINAL = TCP_FLAG_URG | TCP_FLAG_PSH | TCP_FLAG_RST | TCP_FLAG_SYN | TCP_FLAG_FIN;
 
-// Per held skb (indexed by the head skb): expected next sequence number, and gso_size.
-// Module-level scratch would be shared between CPUs in one thread; keep it on the CPU.
+// Per held skb (NAPI_GRO_CB): age, last segment, next sequence number and gso_size live in
+// the skb pool (c.gro_*), written only by the CPU whose GRO holds the skb.
 
 /** napi_gro_receive: called by drivers for each received skb, softirq context. */
 export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
@@ -47,19 +55,22 @@ export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
 }
 
 /**
- * dev_gro_receive for TCPv4. Returns true if GRO consumed the skb (held or merged); false
- * if it goes up as it is (not TCPv4, flags that flush, or not in sequence after a flush).
+ * dev_gro_receive with tcp4_gro_receive / tcp_gro_receive for TCPv4. Returns true if GRO
+ * consumed the skb (merged, or held as the start of a new train); false if it goes up as it
+ * is (not TCPv4, or a packet tcp_gro_receive flushes: no payload, URG/PSH/RST/SYN/FIN).
  */
 function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   if (c.skb_protocol[skb] !== ETH_P_IP) return false;
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-  // IHL 5 only, TCP, not a fragment, no TCP options (the common bulk case).
+  // IHL 5 only, TCP, not a fragment, no TCP options (the common bulk case); and, as
+  // inet_gro_receive checks, a valid header checksum (a bad one goes up to be dropped).
   if (u8[ip] !== 0x45 || u8[ip + 9] !== IPPROTO_TCP || (get16(u8, ip + 6) & 0x3fff) !== 0) return false;
+  if (ip_fast_csum(u8, ip, 5) !== 0) return false;
   const th = ip + IPH_LEN;
   if (u8[th + 12]! >> 4 !== 5) return false;
   const len = get16(u8, ip + IPH_TOT_LEN_OFF) - IPH_LEN - TCP_HLEN;
-  const flush = len <= 0 || (u8[th + 13]! & TCP_FLUSH_FLAGS) !== 0;
+  const flags = u8[th + 13]!;
   const seq = get32i(u8, th + 4);
   const bucket = n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
 
@@ -71,26 +82,27 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   }
   if (p !== -1) {
     const mss = c.gro_gso_size[p]!;
-    const fits = c.skb_len[p]! + len <= GRO_MAX_SIZE && c.skb_segs[p]! < GRO_MAX_SEGS;
-    if (!flush && seq === c.gro_next_seq[p] && len <= mss && fits) {
-      // skb_gro_receive: chain the segment; the head's length grows by the payload.
+    const merge =
+      (flags & TCP_FLAG_CWR) === 0 &&
+      len - 1 < mss && // (len - 1) >= mss flushes: no payload, or more than gso_size
+      seq === c.gro_next_seq[p] &&
+      c.skb_len[p]! - c.skb_nh[p]! + len < GRO_MAX_SIZE; // skb_gro_receive's -E2BIG
+    if (merge) {
+      // skb_gro_receive: chain the segment (frag_list); the head's length grows by the payload.
       c.skb_frag_next[c.gro_last[p]!] = skb;
       c.gro_last[p] = skb;
       c.skb_len[p]! += len;
       c.skb_segs[p]! += 1;
       c.gro_next_seq[p] = (seq + len) | 0;
       c.count(c.sd.gro_merged);
-      // A short segment ends the train (len < mss): flush now.
-      if (len < mss || c.skb_len[p]! + mss > GRO_MAX_SIZE || c.skb_segs[p]! >= GRO_MAX_SEGS) {
-        gro_unlink_complete(c, n, bucket, prev, p);
-      }
+      // out_check_final: a short segment (len < mss) or a flushing flag ends the train now.
+      if (len < mss || (flags & TCP_FLUSH_FINAL) !== 0) gro_unlink_complete(c, n, bucket, prev, p);
       return true;
     }
-    // Same flow, cannot merge: the held skb goes up first, this one after it.
+    // Same flow, cannot merge: the held train goes up (pp = p); this skb may start a new one.
     gro_unlink_complete(c, n, bucket, prev, p);
-    return false;
   }
-  if (flush) return false;
+  if (len < 1 || (flags & TCP_FLUSH_FINAL) !== 0) return false;
   if (c.gro_count[bucket]! >= MAX_GRO_SKBS) gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]!);
   // Hold it, newest at the tail.
   c.skb_next[skb] = -1;
@@ -99,16 +111,13 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   else c.skb_next[tail] = skb;
   c.gro_tail[bucket] = skb;
   c.gro_count[bucket]! += 1;
-  c.gro_age[skb] = jiffies(c);
+  c.gro_age[skb] = c.jiffies();
   c.gro_last[skb] = skb;
   c.gro_next_seq[skb] = (seq + len) | 0;
   c.gro_gso_size[skb] = len;
   return true;
 }
 
-function get32i(u8: Uint8Array, o: number): number {
-  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
-}
 
 /** Same addresses and ports as held skb p (the kernel compares the dissected headers). */
 function same_flow(c: KCpu, p: number, ip: number): boolean {
@@ -151,7 +160,7 @@ function napi_gro_complete(c: KCpu, n: number, skb: number): void {
  * the first one held during the current jiffy.
  */
 export function napi_gro_flush(c: KCpu, n: number, flush_old: boolean): void {
-  const now = flush_old ? jiffies(c) : 0;
+  const now = flush_old ? c.jiffies() : 0;
   for (let b = n * GRO_HASH_BUCKETS; b < (n + 1) * GRO_HASH_BUCKETS; b++) {
     let p: number;
     while ((p = c.gro_head[b]!) !== -1) {
@@ -161,7 +170,11 @@ export function napi_gro_flush(c: KCpu, n: number, flush_old: boolean): void {
   }
 }
 
-/** gro_normal_one: queue on napi->rx_list; hand the batch up at gro_normal_batch. */
+/**
+ * gro_normal_one: queue on napi->rx_list; hand the batch up at gro_normal_batch. Counts
+ * segments, as 5.10 stable does with 8dc1c444df19 ("net: gro: do not keep too many GRO
+ * packets in napi->rx_list"); 5.10.0 counted skbs.
+ */
 export function gro_normal_one(c: KCpu, n: number, skb: number): void {
   c.skb_next[skb] = -1;
   const tail = c.rx_tail[n]!;

@@ -5,7 +5,7 @@
 import type { KCpu } from './percpu.js';
 import { kfree_skb } from './skbuff.js';
 import { __inet_lookup, sock_queue_rcv_skb } from './sock.js';
-import { IPH_LEN, IPH_TOT_LEN_OFF, IPPROTO_TCP, IPPROTO_UDP, get16, ip_fast_csum } from './inet.js';
+import { IPH_LEN, IPH_TOT_LEN_OFF, IPPROTO_TCP, IPPROTO_UDP, get16, get32i, ip_fast_csum } from './inet.js';
 
 /**
  * ip_rcv: validate version, IHL, header checksum and total length (ip_rcv_core), trim,
@@ -38,9 +38,6 @@ export function ip_rcv(c: KCpu, skb: number): void {
   sock_queue_rcv_skb(c, sk, skb);
 }
 
-function get32i(u8: Uint8Array, o: number): number {
-  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
-}
 
 export function ip_drop(c: KCpu, skb: number, reason: number): void {
   c.count(reason, c.skb_segs[skb]!);

@@ -13,6 +13,15 @@ export function request_irq(handler: IrqHandler): void {
   device_handler = handler;
 }
 
+/** Run the handler of every vector set in `bits` (vectors base..base+31), lowest first. */
+export function do_IRQ_pending(c: KCpu, bits: number, base: number): void {
+  while (bits !== 0) {
+    const bit = 31 - Math.clz32(bits & -bits);
+    bits &= bits - 1;
+    do_IRQ(c, base + bit);
+  }
+}
+
 export function do_IRQ(c: KCpu, vector: number): void {
   if (device_handler === undefined) throw new Error(`cpu ${c.cpu}: vector ${vector} fired with no handler requested`);
   c.count(c.sd.hardirqs);

@@ -70,7 +70,7 @@ export class KCpu {
   readonly gro_head: Int32Array;
   readonly gro_tail: Int32Array;
   readonly gro_count: Int32Array;
-  readonly gro_age: Int32Array; // per skb: jiffies when GRO first held it
+  readonly gro_age: Int32Array; // per skb: jiffies when GRO first held it (skb pool, shared)
   readonly gro_last: Int32Array; // per held skb: the last segment of its chain
   readonly gro_next_seq: Int32Array; // per held skb: the TCP sequence number that may follow
   readonly gro_gso_size: Int32Array; // per held skb: its first segment's payload (gso_size)
@@ -130,10 +130,10 @@ export class KCpu {
     this.gro_head = new Int32Array(buckets).fill(-1);
     this.gro_tail = new Int32Array(buckets).fill(-1);
     this.gro_count = new Int32Array(buckets);
-    this.gro_age = new Int32Array(L.skbCount);
-    this.gro_last = new Int32Array(L.skbCount);
-    this.gro_next_seq = new Int32Array(L.skbCount);
-    this.gro_gso_size = new Int32Array(L.skbCount);
+    this.gro_age = shm.skb_gro_age;
+    this.gro_last = shm.skb_gro_last;
+    this.gro_next_seq = shm.skb_gro_next_seq;
+    this.gro_gso_size = shm.skb_gro_gso_size;
     this.rx_head = new Int32Array(L.napiCount).fill(-1);
     this.rx_tail = new Int32Array(L.napiCount).fill(-1);
     this.rx_count = new Int32Array(L.napiCount);

@@ -13,7 +13,7 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from './hash/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { ETH_P_IP, frame_payload_index, IPPROTO_TCP } from './inet.js';
+import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP } from './inet.js';
 import { skbTruesize } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
@@ -187,12 +187,14 @@ export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
   if (c.skb_protocol[skb] !== ETH_P_IP || u8[ip]! >> 4 !== 4) return;
   const l4 = ip + (u8[ip]! & 15) * 4;
   const sk = __inet_lookup(c, get32i(u8, ip + 12), get32i(u8, ip + 16), get32i(u8, l4), u8[ip + 9]!);
-  if (sk >= 0) c.f64[c.skF + sk * c.skStrideF + c.sk.flow_limit_drops]! += c.skb_segs[skb]!;
+  if (sk < 0) return;
+  // Under the socket's lock: flows can reach a socket from two CPUs while they move.
+  const lock = c.skI + sk * c.skStrideI + c.sk.lock;
+  spin_lock(c.i32, lock);
+  c.f64[c.skF + sk * c.skStrideF + c.sk.flow_limit_drops]! += c.skb_segs[skb]!;
+  spin_unlock(c.i32, lock);
 }
 
-function get32i(u8: Uint8Array, o: number): number {
-  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
-}
 
 /** Does task t have sockets with data? (a plain read: the scheduler's hint, not a claim) */
 export function task_runnable(shm: Shm, t: number): boolean {
@@ -248,13 +250,14 @@ export function task_recvmsg(c: KCpu, t: number): number {
  */
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
   const L = c.L;
-  if (L.rpsSockFlowSize === 0) return;
   const i32 = c.i32;
+  const size = i32[c.ctlI + L.ctl.rps_sock_flow_size]!;
+  if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
   if (i32[b + c.sk.proto] !== IPPROTO_TCP) return;
   const hash = i32[b + c.sk.rxhash]!;
   if (hash === 0) return;
-  const at = L.rpsSockFlowBase / 4 + (hash & (L.rpsSockFlowSize - 1));
+  const at = L.rpsSockFlowBase / 4 + (hash & (size - 1));
   const val = (hash & ~c.rps_cpu_mask) | c.cpu;
   if (i32[at] !== val) i32[at] = val;
 }

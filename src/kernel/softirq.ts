@@ -3,7 +3,7 @@
 
 import type { KCpu } from './percpu.js';
 import { NET_RX_SOFTIRQ } from './percpu.js';
-import { net_rx_action, jiffies } from './dev.js';
+import { net_rx_action } from './dev.js';
 
 export const MAX_SOFTIRQ_RESTART = 10;
 export const MAX_SOFTIRQ_TIME_MS = 2;
@@ -14,7 +14,7 @@ export const MAX_SOFTIRQ_TIME_MS = 2;
  * reschedule is needed; whatever is still pending then wakes ksoftirqd.
  */
 export function __do_softirq(c: KCpu): void {
-  const end = jiffies(c) + Math.ceil((MAX_SOFTIRQ_TIME_MS * c.cfg.hz) / 1000);
+  const end = c.jiffies() + Math.ceil((MAX_SOFTIRQ_TIME_MS * c.cfg.hz) / 1000);
   let max_restart = MAX_SOFTIRQ_RESTART;
   c.in_softirq = true;
   for (;;) {
@@ -22,7 +22,7 @@ export function __do_softirq(c: KCpu): void {
     c.softirq_pending = 0;
     if (pending & NET_RX_SOFTIRQ) net_rx_action(c);
     if (c.softirq_pending === 0) break;
-    if (jiffies(c) - end < 0 && !c.env.need_resched() && --max_restart !== 0) continue;
+    if (c.jiffies() - end < 0 && !c.env.need_resched() && --max_restart !== 0) continue;
     c.env.wakeup_softirqd();
     break;
   }

@@ -48,6 +48,12 @@ export function humanSummary(r: RunResult): string {
     const l = r.latency_ns;
     out.push(`latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`);
   }
+  for (const k of r.knobs_applied) {
+    out.push(`knob: ${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)`);
+  }
+  if (r.skb_pool.unaccounted !== 0) out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
+  const hot = r.hot_path.filter((t) => t.gc_events > 0);
+  if (hot.length) out.push(`hot path: GC during the steady-state window in ${hot.map((t) => `${t.thread} (${t.gc_events})`).join(', ')}`);
   out.push('');
   out.push('/proc/net/softnet_stat');
   out.push(softnetStat(r));

@@ -97,15 +97,14 @@ export const SD_DEF = {
     ['ipi_pending', 'i32'],
     ['ipis_received', 'f64'],
   ],
+  // The CPU's execution context: read by every waker (is it idle?), so not with the counters
+  // the owner writes per packet. Written by the owner at each context switch.
+  context: [['context', 'i32']],
   owner: [
-    ['poll_head', 'i32'],
-    ['poll_tail', 'i32'],
     ['process_head', 'i32'],
     ['process_tail', 'i32'],
     ['process_qlen', 'i32'],
     ['rps_ipi_list', 'i32'],
-    ['context', 'i32'],
-    ['ksoftirqd_running', 'i32'],
     ['processed', 'f64'],
     ['time_squeeze', 'f64'],
     ['received_rps', 'f64'],
@@ -147,11 +146,8 @@ export const NAPI_DEF = {
     ['state', 'i32'],
     ['weight', 'i32'],
     ['poll_fn', 'i32'],
-    ['poll_next', 'i32'],
     ['cpu', 'i32'],
     ['queue', 'i32'],
-    ['gro_count', 'i32'],
-    ['rx_count', 'i32'],
     ['polls', 'f64'],
   ],
 } as const;
@@ -166,7 +162,6 @@ export const RXQ_DEF = {
     ['rx_packets', 'f64'],
     ['rx_bytes', 'f64'],
     ['rx_missed', 'f64'],
-    ['generated', 'f64'],
   ],
   driver: [
     ['rdt', 'i32'],
@@ -230,35 +225,76 @@ export const SK_DEF = {
 export type SkIndex = StructIndex<typeof SK_DEF>;
 
 // Global control block.
+// Global control block, grouped by writer like every other struct (each group on its own
+// line with cacheline_pad): the kernel reads the sysctls and the tick on every packet or poll,
+// so neither may share a line with the device's per-packet counter or the skb pool's lock.
 export const CTL_DEF = {
-  ctl: [
+  // the coordinator and the run's phases (written rarely)
+  control: [
     ['stop', 'i32'],
     ['gen_done', 'i32'],
-    ['device_ready', 'i32'],
     ['cpus_ready', 'i32'],
+    ['reta_changed', 'i32'],
+    ['start_ns', 'f64'],
+    ['gen_end_ns', 'f64'],
+  ],
+  // sysctl net.core.* and the RPS static key: read by the kernel at each use, written only
+  // when a knob changes under traffic
+  sysctl: [
+    ['rps_needed', 'i32'],
+    ['netdev_budget', 'i32'],
+    ['netdev_budget_usecs', 'i32'],
+    ['dev_weight', 'i32'],
+    ['netdev_max_backlog', 'i32'],
+    ['rps_sock_flow_size', 'i32'], // entries of rps_sock_flow_table in use (0: RFS off)
+  ],
+  // the timer tick (the coordinator, about every millisecond)
+  tick: [
+    ['jiffies', 'i32'],
+    ['clock_ns', 'f64'],
+  ],
+  // the device, per packet
+  device: [
+    ['generated', 'f64'],
+    ['generated_bad_ip_csum', 'f64'],
+  ],
+  // the skb pool's global free stack, under its lock (any CPU)
+  pool: [
+    ['skb_free_lock', 'i32'],
+    ['skb_free_top', 'i32'],
+  ],
+  // the first out-of-order delivery, recorded once under its lock (any CPU)
+  ooo: [
     ['ooo_lock', 'i32'],
+    ['ooo_set', 'i32'],
     ['ooo_flow', 'i32'],
     ['ooo_expected', 'i32'],
     ['ooo_got', 'i32'],
     ['ooo_cpu', 'i32'],
-    ['ooo_set', 'i32'],
-    ['reta_changed', 'i32'],
-    ['rps_needed', 'i32'],
-    ['fatal', 'i32'],
-    ['skb_free_lock', 'i32'],
-    ['skb_free_top', 'i32'],
-    ['jiffies', 'i32'],
-    ['clock_ns', 'f64'],
-    ['start_ns', 'f64'],
-    ['gen_end_ns', 'f64'],
-    ['generated', 'f64'],
-    ['generated_bad_ip_csum', 'f64'],
   ],
 } as const;
 export type CtlIndex = StructIndex<typeof CTL_DEF>;
 
 // skb pool, structure of arrays (i32 each unless noted).
-export const SKB_FIELDS_I32 = ['len', 'hash', 'flags', 'protocol', 'nh', 'queue', 'next', 'frag_next', 'segs', 'truesize'] as const;
+// The gro_* fields belong to the CPU whose GRO holds the skb (NAPI_GRO_CB(skb) in Linux):
+// when it first held it (jiffies), the last segment of its chain, the TCP sequence number that
+// may follow, and gso_size.
+export const SKB_FIELDS_I32 = [
+  'len',
+  'hash',
+  'flags',
+  'protocol',
+  'nh',
+  'queue',
+  'next',
+  'frag_next',
+  'segs',
+  'truesize',
+  'gro_age',
+  'gro_last',
+  'gro_next_seq',
+  'gro_gso_size',
+] as const;
 export const SKB_FLAG_L4_HASH = 1; // skb->l4_hash: the hash covers the 4-tuple (RSS TCP/UDP)
 export const SKB_FLAG_SW_HASH = 2; // skb->sw_hash: computed by the flow dissector
 export const SKB_FLAG_HASH_VALID = 4;
@@ -275,7 +311,7 @@ export function skbBufSize(cfg: Config): number {
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
-export const SKB_CACHE_SIZE = 128;
+export const SKB_CACHE_SIZE = 512;
 
 export function skbPoolSize(cfg: Config): number {
   const rings = cfg.queues * cfg.ring_size;
@@ -324,10 +360,11 @@ export interface Layout {
   readonly rpsMapBase: number; // per queue: 2 buffers × (1 + MAX_CPUS) i32, then active i32 ×queues
   readonly rpsMapStride: number; // i32 elements per buffer
   readonly rpsActiveBase: number;
-  readonly rpsDevFlowBase: number[]; // per queue: byte offset of {cpu i32[n], last_qtail i32[n]}
-  readonly rpsDevFlowSize: number[]; // per queue: entries (power of two, 0 = none)
+  readonly rpsDevFlowBase: number[]; // per queue: byte offset of {cpu i32[cap], last_qtail i32[cap]}
+  readonly rpsDevFlowCap: number[]; // per queue: capacity (power of two, 0 = never any)
+  readonly rpsFlowSizeBase: number; // i32[queues]: entries in use per queue (0: no table)
   readonly rpsSockFlowBase: number;
-  readonly rpsSockFlowSize: number;
+  readonly rpsSockFlowCap: number;
   readonly retaBase: number; // i32[128]
   readonly flowLimitBase: number; // per CPU: history_head, count, history[128], buckets[table_len]
   readonly flowLimitStride: number; // i32 elements
@@ -379,15 +416,21 @@ export function computeLayout(cfg: Config): Layout {
   const rpsMapStride = 1 + RPS_MAP_MAX;
   const rpsMapBase = take(cfg.queues * 2 * rpsMapStride * 4);
   const rpsActiveBase = take(cfg.queues * 4);
+  // RFS tables are sized for the largest size the run will use (its scheduled changes too).
+  const scheduled = <K extends 'rps_flow_cnt' | 'rps_sock_flow_entries'>(key: K) =>
+    cfg.knob_at.filter((k) => k.key === key).map((k) => k.value as Config[K]);
   const rpsDevFlowBase: number[] = [];
-  const rpsDevFlowSize: number[] = [];
+  const rpsDevFlowCap: number[] = [];
   for (let q = 0; q < cfg.queues; q++) {
-    const n = cfg.rps_flow_cnt[q]! > 0 ? roundupPow2(cfg.rps_flow_cnt[q]!) : 0;
-    rpsDevFlowSize.push(n);
+    const most = Math.max(cfg.rps_flow_cnt[q]!, ...scheduled('rps_flow_cnt').map((v) => v[q]!));
+    const n = most > 0 ? roundupPow2(most) : 0;
+    rpsDevFlowCap.push(n);
     rpsDevFlowBase.push(take(n * 2 * 4));
   }
-  const rpsSockFlowSize = cfg.rps_sock_flow_entries > 0 ? roundupPow2(cfg.rps_sock_flow_entries) : 0;
-  const rpsSockFlowBase = take(rpsSockFlowSize * 4);
+  const rpsFlowSizeBase = take(cfg.queues * 4);
+  const sockMost = Math.max(cfg.rps_sock_flow_entries, ...scheduled('rps_sock_flow_entries'));
+  const rpsSockFlowCap = sockMost > 0 ? roundupPow2(sockMost) : 0;
+  const rpsSockFlowBase = take(rpsSockFlowCap * 4);
   const retaBase = take(128 * 4);
   const flowLimitStride = align(2 + FLOW_LIMIT_HISTORY + cfg.flow_limit_table_len, pad ? CACHELINE / 4 : 2);
   const flowLimitBase = take(cfg.cpus * flowLimitStride * 4);
@@ -420,9 +463,10 @@ export function computeLayout(cfg: Config): Layout {
     rpsMapStride,
     rpsActiveBase,
     rpsDevFlowBase,
-    rpsDevFlowSize,
+    rpsDevFlowCap,
+    rpsFlowSizeBase,
     rpsSockFlowBase,
-    rpsSockFlowSize,
+    rpsSockFlowCap,
     retaBase,
     flowLimitBase,
     flowLimitStride,

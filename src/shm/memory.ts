@@ -37,6 +37,10 @@ export class Shm {
   readonly skb_frag_next: Int32Array; // GRO chain of merged segments (frag_list)
   readonly skb_segs: Int32Array; // segments in this skb (1 unless GRO merged)
   readonly skb_truesize: Int32Array;
+  readonly skb_gro_age: Int32Array;
+  readonly skb_gro_last: Int32Array;
+  readonly skb_gro_next_seq: Int32Array;
+  readonly skb_gro_gso_size: Int32Array;
   readonly skb_tstamp: Float64Array; // ns of DMA for sampled packets, 0 otherwise
   readonly skb_free: Int32Array; // the global free stack
   readonly skbDataBase: number; // byte offset of skb 0's buffer in u8
@@ -91,6 +95,10 @@ export class Shm {
     this.skb_frag_next = i32At(b.frag_next, n);
     this.skb_segs = i32At(b.segs, n);
     this.skb_truesize = i32At(b.truesize, n);
+    this.skb_gro_age = i32At(b.gro_age, n);
+    this.skb_gro_last = i32At(b.gro_last, n);
+    this.skb_gro_next_seq = i32At(b.gro_next_seq, n);
+    this.skb_gro_gso_size = i32At(b.gro_gso_size, n);
     this.skb_tstamp = new Float64Array(sab, L.skbTstampBase, n);
     this.skb_free = i32At(L.skbFreeBase, n);
     this.skbDataBase = L.skbDataBase;

@@ -19,16 +19,15 @@
 export const SPIN_LIMIT = 256;
 const SLEEP_TIMEOUT_MS = 5;
 
-/** Sleeps during the last contended acquisition (read right after spin_lock by the caller). */
+/**
+ * Sleeps during the last contended acquisition: valid right after a spin_lock that returned
+ * a nonzero spin count (the uncontended path does not touch it, to stay one instruction).
+ */
 export let spin_lock_sleeps = 0;
 
 /** Acquire. Returns the spin iterations it took (0 when uncontended). */
 export function spin_lock(word: Int32Array, index: number): number {
-  if (Atomics.compareExchange(word, index, 0, 1) === 0) {
-    spin_lock_sleeps = 0;
-    return 0;
-  }
-  return spin_lock_slowpath(word, index);
+  return Atomics.compareExchange(word, index, 0, 1) === 0 ? 0 : spin_lock_slowpath(word, index);
 }
 
 function spin_lock_slowpath(word: Int32Array, index: number): number {
@@ -51,15 +50,6 @@ function spin_lock_slowpath(word: Int32Array, index: number): number {
   return spins;
 }
 
-/** Try once; true if acquired. */
-export function spin_trylock(word: Int32Array, index: number): boolean {
-  return Atomics.compareExchange(word, index, 0, 1) === 0;
-}
-
 export function spin_unlock(word: Int32Array, index: number): void {
   if (Atomics.exchange(word, index, 0) === 2) Atomics.notify(word, index, 1);
-}
-
-export function spin_is_locked(word: Int32Array, index: number): boolean {
-  return Atomics.load(word, index) !== 0;
 }
