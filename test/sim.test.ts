@@ -10,7 +10,7 @@ import { config } from './harness.js';
 import { cli, sum } from './e2e.js';
 import { simulate, deterministicPart, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { conserves } from '../dist/src/engine/result.js';
-import { checkRun, runFuzz, randomSimFlags } from '../dist/src/engine/fuzz.js';
+import { checkRun, runFuzz, randomSimFlags, reproArgs, reproCommand } from '../dist/src/engine/fuzz.js';
 import { loadCostModel, DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js';
 import { ConfigError } from '../dist/src/config.js';
 import { boot } from '../dist/src/engine/boot.js';
@@ -161,12 +161,18 @@ describe('sim mode: progress', () => {
   it('a queue whose napi can no longer be scheduled leaves packets stuck: the run reports it instead of hanging', () => {
     const cfg = config({ mode: 'sim', cpus: 2, queues: 2, packets: 50_000 });
     const shm = boot(cfg);
-    // napi_disable on queue 0's napi 100 µs in: its interrupt can no longer schedule a poll,
-    // the vector stays auto-masked, the ring fills and the closed-loop wire waits for ever.
-    const m = new SimMachine(shm, DEFAULT_COST_MODEL, (s) => {
-      Atomics.or(s.i32, s.napiI[cfg.cpus]! + s.layout.napi.state, NAPI_STATE_DISABLE);
-      return Infinity;
-    }, SIM_T0_NS + 100_000);
+    // From 100 µs in, the first moment queue 0's napi is idle, mark it disabled: its interrupt
+    // can no longer schedule a poll, the vector stays auto-masked, the ring fills and the
+    // closed-loop wire waits for ever.
+    const at = shm.napiI[cfg.cpus]! + shm.layout.napi.state;
+    // CPUs much faster than the wire, so the napi goes idle between bursts.
+    const fast = Object.fromEntries(Object.entries(DEFAULT_COST_MODEL).map(([k, v]) => [k, typeof v === 'number' ? 1 : v]));
+    const m = new SimMachine(
+      shm,
+      { ...(fast as typeof DEFAULT_COST_MODEL), device_ns: 500 },
+      (s, t) => (Atomics.compareExchange(s.i32, at, 0, NAPI_STATE_DISABLE) === 0 ? Infinity : t + 10_000),
+      SIM_T0_NS + 100_000,
+    );
     expect(m.run()).toBe(SIM_STUCK);
     expect(m.describe()).toMatch(/device waiting for descriptors/);
     const healthy = new SimMachine(boot(cfg), DEFAULT_COST_MODEL);
@@ -185,7 +191,7 @@ describe('rxsmp fuzz', () => {
     expect(f.verdict.check).toBe('ordering');
     expect(lines.some((l) => l.includes(`reproduce: ${f.repro}`))).toBe(true);
     // The printed command, run again through the CLI, shows the same violation.
-    const argv = f.repro.replace(/^npx rxsmp /, '').split(' ');
+    const argv = reproArgs(f.repro);
     const again = cli([...argv, '--json']);
     expect(again.status).toBe(0);
     const doc = JSON.parse(again.stdout) as SimRunResult;
@@ -204,6 +210,13 @@ describe('rxsmp fuzz', () => {
     expect(r.failure).toBeNull();
     expect(r.runs).toBe(RUNS);
     expect(r.ordering_checked).toBeGreaterThan(RUNS / 2);
+  });
+
+  it('quotes what a shell would split, and reads it back', () => {
+    const flags = { mode: 'sim', seed: 3, 'knob-at': "1:netdev-budget=64;2:dev-weight=8", packets: 1000 };
+    const cmd = reproCommand(flags);
+    expect(cmd).toBe("npx rxsmp run --mode sim --seed 3 --knob-at '1:netdev-budget=64;2:dev-weight=8' --packets 1000");
+    expect(reproArgs(cmd)).toEqual(['run', '--mode', 'sim', '--seed', '3', '--knob-at', '1:netdev-budget=64;2:dev-weight=8', '--packets', '1000']);
   });
 
   it('draws the same configuration from the same seed, differing only in the knob', () => {

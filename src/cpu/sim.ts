@@ -55,7 +55,7 @@
 
 import type { CpuEnv } from '../kernel/env.js';
 import { KCpu } from '../kernel/percpu.js';
-import { do_IRQ } from '../kernel/irq.js';
+import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg, task_runnable } from '../kernel/sock.js';
@@ -131,8 +131,9 @@ class SimEnv implements CpuEnv {
   ksoftirqd_running(): boolean {
     return this.m.ksoftirqd[this.cpu] !== 0;
   }
+  /** As the threads runtime: a task pinned here is runnable. */
   need_resched(): boolean {
-    return false; // as the threads runtime: tasks wait for the next scheduling point
+    return this.m.task_ready(this.cpu);
   }
   burn_ns(ns: number): void {
     this.m.acc[this.cpu]! += ns;
@@ -474,25 +475,16 @@ export class SimMachine {
     if (this.due_irq[cpu]! <= t) {
       this.due_irq[cpu] = Infinity;
       i32[this.doorbell_at[cpu]!] = 0;
-      let v = Atomics.exchange(i32, c.sdI + sd.vec_pending0, 0);
-      while (v !== 0) {
-        const bit = 31 - Math.clz32(v & -v);
-        v &= v - 1;
-        do_IRQ(c, bit);
-      }
-      v = Atomics.exchange(i32, c.sdI + sd.vec_pending1, 0);
-      while (v !== 0) {
-        const bit = 31 - Math.clz32(v & -v);
-        v &= v - 1;
-        do_IRQ(c, 32 + bit);
-      }
+      do_IRQ_pending(c, Atomics.exchange(i32, c.sdI + sd.vec_pending0, 0), 0);
+      do_IRQ_pending(c, Atomics.exchange(i32, c.sdI + sd.vec_pending1, 0), 32);
     }
     if (this.due_ipi[cpu]! <= t) {
       this.due_ipi[cpu] = Infinity;
       this.f64[c.sdF + sd.ipis_received]! += 1;
       rps_trigger_softirq(c);
     }
-    if (prev === CTX_SOFTIRQ || prev === CTX_KSOFTIRQD) {
+    // irq_exit: softirqs run here unless we interrupted softirq processing (in_interrupt()).
+    if (c.in_softirq) {
       this.switch_ctx(cpu, prev);
       return;
     }
@@ -625,6 +617,17 @@ export class SimMachine {
     if (this.idle[to] === 0) return;
     const t = this.clk[from]! + this.latency(this.cost.ipi_latency_ns);
     if (t < this.due_resched[to]!) this.due_resched[to] = t;
+  }
+
+  /** Is an application task on CPU `cpu` runnable? (need_resched) */
+  task_ready(cpu: number): boolean {
+    const shm = this.shm;
+    const T = shm.layout.task;
+    for (let t = 0; t < shm.layout.taskCount; t++) {
+      const ti = shm.taskI[t]!;
+      if (this.i32[ti + T.cpu] === cpu && this.i32[ti + T.ready_head] !== -1) return true;
+    }
+    return false;
   }
 
   wakeup_softirqd(cpu: number): void {

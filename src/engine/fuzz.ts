@@ -83,6 +83,13 @@ export function randomSimFlags(seed: number, unsafe: boolean): Flags {
   } else if (p.nextFloat() < 0.6) {
     f['rps-cpus'] = mask(cpus);
   }
+  if (p.nextFloat() < 0.2) {
+    // Knobs changed under traffic (--knob-at), in virtual ms: sysctls, and an RPS map (which
+    // may reorder a flow it moves, as on Linux: such runs are not checked for order).
+    const changes = [`${between(1, 3)}:netdev-budget=${between(8, 600)}`, `${between(1, 3)}:dev-weight=${between(4, 128)}`, `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`];
+    if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
+    f['knob-at'] = changes.filter(() => p.nextFloat() < 0.5).join(';') || changes[0]!;
+  }
   if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
@@ -97,7 +104,16 @@ export function flagsToConfig(flags: Flags): Config {
 
 /** The one command that reproduces a run. */
 export function reproCommand(flags: Flags): string {
-  return 'npx rxsmp run ' + Object.entries(flags).map(([k, v]) => `--${k} ${v}`).join(' ');
+  const quote = (v: string) => (/^[\w.,:=/+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  return 'npx rxsmp run ' + Object.entries(flags).map(([k, v]) => `--${k} ${quote(String(v))}`).join(' ');
+}
+
+/** The arguments of a reproduction command, as a POSIX shell would split them (single quotes). */
+export function reproArgs(command: string): string[] {
+  const out: string[] = [];
+  const re = /'((?:[^']|'\\'')*)'|(\S+)/g;
+  for (let m = re.exec(command); m !== null; m = re.exec(command)) out.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!);
+  return out.slice(out[0] === 'npx' ? 2 : 1);
 }
 
 /**
@@ -111,6 +127,8 @@ export function reproCommand(flags: Flags): string {
  */
 export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean {
   if (cfg.reta_change_at_ms > 0) return false;
+  // A flow moved by a new RPS map, RSS table, vector affinity or RFS table may be reordered.
+  if (cfg.knob_at.some((k) => !['netdev_budget', 'netdev_budget_usecs', 'dev_weight', 'netdev_max_backlog'].includes(k.key))) return false;
   const rfsQueues = cfg.rps_flow_cnt.map((n, q) => (n > 0 && cfg.rps_sock_flow_entries > 0 ? q : -1)).filter((q) => q >= 0);
   if (rfsQueues.length === 0) return true;
   if (cfg.nic === 'legacy') return false;
@@ -209,7 +227,7 @@ export function shrinkCandidates(flags: Flags): Flags[] {
   }
   for (const flows of [1, 2, Math.floor(cfg.flows / 2)]) if (flows >= 1 && flows < cfg.flows) variant({ flows });
   // Features off / knobs back to their defaults.
-  for (const k of ['bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
+  for (const k of ['knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
     if (k in flags) variant({}, [k]);
   }
   if (flags.proto !== 'udp' && !('rps-flow-cnt' in flags)) variant({ proto: 'udp' });
