@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { humanSummary } from './report/human.js';
-import { runSim } from './engine/sim_run.js';
+import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { toolMain } from './cli_tools.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
@@ -62,6 +62,16 @@ export function parseRunArgs(argv: string[]): CliArgs {
   return { json, cfg: resolveConfig(raw) };
 }
 
+/** Sim mode: say that the times above are virtual, and how the run was scheduled. */
+function simSummary(r: object): string {
+  if (!('sim' in r)) return '';
+  const s = (r as SimRunResult).sim;
+  return (
+    `\nsim: virtual time (the times above), seed ${s.seed}, adversary level ${s.adversary.level}, ${s.steps.toLocaleString('en-US')} steps; ` +
+    `host ${s.wall_s.toFixed(2)} s (${(s.sim_pps_wall / 1e6).toFixed(2)} M simulated packets per second); cost model: ${s.cost_model}`
+  );
+}
+
 function readConfigFile(file: string): unknown {
   let text: string;
   try {
@@ -103,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg) : runEmulation(args.cfg));
-    process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + '\n');
+    process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
