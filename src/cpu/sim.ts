@@ -639,7 +639,6 @@ export class SimMachine {
   // ------------------------------------------------------------------ the device
 
   private run_device(): void {
-    const shm = this.shm;
     this.set_clock(this.dev_t);
     if (this.dev_state === DEV_ITR) {
       // Generation is over; the ITR timer fires held-back vectors (burst(0) only services).
@@ -683,7 +682,6 @@ export class SimMachine {
       }
     }
     this.scan(this.dev_t);
-    void shm;
   }
 
   private any_throttled(): boolean {
