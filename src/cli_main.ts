@@ -10,7 +10,7 @@ import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { toolMain } from './cli_tools.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
-       rxsmp fuzz [--runs N] [--seed S] [--workers K] [--unsafe-rfs-no-qtail-check] [--no-shrink]
+       rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]
        rxsmp calibrate [--out FILE] [--packets N]
 
 Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,

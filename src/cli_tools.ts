@@ -5,14 +5,15 @@ import { ConfigError } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
 
-const FUZZ_USAGE = `usage: rxsmp fuzz [--runs N] [--seed S] [--workers K] [--unsafe-rfs-no-qtail-check] [--no-shrink]
+const FUZZ_USAGE = `usage: rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]
 
 Random configurations x seeds in --mode sim on a piscina pool; each run is checked for
 conservation, per-flow order where Linux guarantees it, progress and kernel assertions.
 The first failure prints the command that reproduces it, then a shrunk one. Exit 1 on failure.
   --runs N        runs in the campaign (default 1000)
   --seed S        run i uses seed S + i (default 1)
-  --workers K     pool threads (default: the host's cores)
+  --seeds-per-config K   K runs (seeds) per random configuration (default 1)
+  --workers W     pool threads (default: the host's cores)
   --unsafe-rfs-no-qtail-check   every run with RFS's last_qtail check off
   --no-shrink     do not shrink a failing configuration`;
 
@@ -57,10 +58,11 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
   try {
     if (cmd === 'fuzz') {
       const m = parseFlags(argv, ['unsafe-rfs-no-qtail-check', 'no-shrink']);
-      for (const k of m.keys()) if (!['runs', 'seed', 'workers', 'unsafe-rfs-no-qtail-check', 'no-shrink'].includes(k)) throw new ConfigError(`fuzz: unknown option --${k}; try 'rxsmp fuzz --help'`);
+      for (const k of m.keys()) if (!['runs', 'seed', 'seeds-per-config', 'workers', 'unsafe-rfs-no-qtail-check', 'no-shrink'].includes(k)) throw new ConfigError(`fuzz: unknown option --${k}; try 'rxsmp fuzz --help'`);
       const o = {
         runs: intOpt(m, 'runs', 1000, 1, 10_000_000),
         seed: intOpt(m, 'seed', 1, 0, 0xffff_ffff),
+        seeds_per_config: intOpt(m, 'seeds-per-config', 1, 1, 1_000_000),
         workers: intOpt(m, 'workers', 0, 0, 256),
         unsafe: m.has('unsafe-rfs-no-qtail-check'),
         shrink: !m.has('no-shrink'),

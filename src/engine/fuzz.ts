@@ -6,7 +6,8 @@
 //                 no stretch of watchdog_s virtual seconds without a packet moving
 //   crash         no kernel assertion fires (e.g. a descriptor below RDH without DD)
 // Run i of campaign seed S uses seed S + i for everything: its configuration (drawn by the
-// PRNG), its traffic and its interleavings. A failure prints the one command that reproduces
+// PRNG), its traffic and its interleavings; with --seeds-per-config K, K consecutive runs
+// share one configuration (drawn from S + ⌊i / K⌋) and differ in traffic and interleavings. A failure prints the one command that reproduces
 // it, then shrinks the configuration greedily (fewer CPUs, queues, packets, flows; features
 // off; knobs back to defaults), keeping each step that still fails the same check, and
 // prints the shrunk command too. The campaign stops at its first failure (the lowest run
@@ -264,6 +265,8 @@ export async function shrink(flags: Flags, check: Check, judge: (batch: Flags[])
 export interface FuzzOptions {
   runs: number;
   seed: number;
+  /** Runs per configuration (default 1): run i draws its configuration from seed S + ⌊i / k⌋ and runs it with seed S + i. */
+  seeds_per_config?: number;
   unsafe: boolean;
   workers: number;
   shrink: boolean;
@@ -302,7 +305,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     let lastLog = t0;
     for (let start = 0; start < o.runs && failure === null; start += width) {
       const batch: Flags[] = [];
-      for (let i = start; i < Math.min(o.runs, start + width); i++) batch.push(randomSimFlags((o.seed + i) >>> 0, o.unsafe));
+      const k = o.seeds_per_config ?? 1;
+      for (let i = start; i < Math.min(o.runs, start + width); i++) {
+        const flags = randomSimFlags((o.seed + Math.floor(i / k)) >>> 0, o.unsafe);
+        flags.seed = (o.seed + i) >>> 0; // traffic and interleavings
+        batch.push(flags);
+      }
       const verdicts = await judge(batch);
       for (let k = 0; k < verdicts.length; k++) {
         const v = verdicts[k]!;
