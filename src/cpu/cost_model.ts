@@ -47,28 +47,30 @@ export interface CostModel {
 }
 
 /**
- * Built-in defaults: the mean of three `rxsmp calibrate --packets 1000000` runs on the
- * development machine (a 2-core VM, Node 20), rounded; device_ns is the 10 GbE wire time of a
- * 64-byte frame. The interrupt and IPI latencies are threads mode's (a busy CPU takes them at
- * its next check point), longer than a real kernel's ~1 µs. Regenerate with
+ * Built-in defaults: per field, the median of three `rxsmp calibrate --packets 1000000` runs
+ * on the development machine (a 2-core VM, Node 20, threads mode as merged from main at
+ * 4198835); device_ns is the 10 GbE wire time of a 64-byte frame. hardirq_ns is the least
+ * certain figure (interrupts are short and busy time is read from the 1 ms tick clock).
+ * The interrupt and IPI latencies are threads mode's (a busy CPU takes them at its next
+ * check point), longer than a real kernel's ~1 µs. Regenerate with
  * `rxsmp calibrate --out FILE` and pass `--cost-model FILE`.
  */
 export const DEFAULT_COST_MODEL: CostModel = {
   schema: COST_SCHEMA,
-  source: 'built-in (mean of 3 rxsmp calibrate runs on the development machine, rounded)',
-  hardirq_ns: 300,
-  softirq_ns: 300,
-  desc_clean_ns: 45,
-  gro_merge_ns: 40,
-  hash_ns: 165,
-  enqueue_ns: 165,
-  lock_handoff_ns: 340,
-  process_ns: 75,
-  delivery_ns: 37,
-  recvmsg_ns: 16,
-  ipi_send_ns: 250,
-  ipi_latency_ns: 3000,
-  irq_latency_ns: 3000,
+  source: 'built-in (median of 3 rxsmp calibrate runs on the development machine)',
+  hardirq_ns: 733,
+  softirq_ns: 733,
+  desc_clean_ns: 68,
+  gro_merge_ns: 41,
+  hash_ns: 158,
+  enqueue_ns: 158,
+  lock_handoff_ns: 424,
+  process_ns: 130,
+  delivery_ns: 65,
+  recvmsg_ns: 30,
+  ipi_send_ns: 66,
+  ipi_latency_ns: 4072,
+  irq_latency_ns: 4072,
   device_ns: 67,
   step_ns: 20,
 };
