@@ -6,8 +6,12 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { humanSummary } from './report/human.js';
+import { runSim, type SimRunResult } from './engine/sim_run.js';
+import { toolMain } from './cli_tools.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
+       rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]
+       rxsmp calibrate [--out FILE] [--packets N]
 
 Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
 a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.
@@ -58,6 +62,16 @@ export function parseRunArgs(argv: string[]): CliArgs {
   return { json, cfg: resolveConfig(raw) };
 }
 
+/** Sim mode: say that the times above are virtual, and how the run was scheduled. */
+function simSummary(r: object): string {
+  if (!('sim' in r)) return '';
+  const s = (r as SimRunResult).sim;
+  return (
+    `\nsim: virtual time (the times above), seed ${s.seed}, adversary level ${s.adversary.level}, ${s.steps.toLocaleString('en-US')} steps; ` +
+    `host ${s.wall_s.toFixed(2)} s (${(s.sim_pps_wall / 1e6).toFixed(2)} M simulated packets per second); cost model: ${s.cost_model}`
+  );
+}
+
 function readConfigFile(file: string): unknown {
   let text: string;
   try {
@@ -78,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return cmd === undefined ? 2 : 0;
   }
+  if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
   if (cmd !== 'run') {
     process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp run --help'\n`);
     return 2;
@@ -97,10 +112,14 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const result = await runEmulation(args.cfg);
-    process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + '\n');
+    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg) : runEmulation(args.cfg));
+    process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     return 0;
   } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`rxsmp: ${e.message}\n`); // e.g. a bad --cost-model file
+      return 2;
+    }
     if (e instanceof WatchdogError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
       return 3;

@@ -14,8 +14,11 @@ export type Proto = 'udp' | 'tcp' | 'mix';
 export type FlowDist = 'uniform' | 'zipf';
 export type FlowHashAlg = 'siphash' | 'jhash';
 
+export type Mode = 'threads' | 'sim';
+
 export interface Config {
-  mode: 'threads';
+  mode: Mode; // threads: one worker per CPU; sim: one thread, virtual time, seeded (src/cpu/sim.ts)
+  cost_model: string; // sim: a cost model file (rxsmp calibrate writes one); '' = built-in defaults
   cpus: number;
   queues: number;
   nic: Nic;
@@ -92,7 +95,8 @@ type Kind =
   | { t: 'rate' }
   | { t: 'intlist'; min: number; max: number }
   | { t: 'masklist' }
-  | { t: 'schedule' };
+  | { t: 'schedule' }
+  | { t: 'path' };
 
 interface OptionSpec {
   key: keyof Config;
@@ -104,6 +108,7 @@ interface OptionSpec {
 // `resolve` once the scalar knobs are known.
 export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus' | 'knob_at'> = {
   mode: 'threads',
+  cost_model: '',
   cpus: 2,
   queues: 2,
   nic: 'ixgbe',
@@ -148,6 +153,8 @@ export const MAX_QUEUES = 64;
 export const RSS_RETA_SIZE = 128;
 
 const OPTIONS: OptionSpec[] = [
+  { key: 'mode', kind: { t: 'enum', values: ['threads', 'sim'] }, help: 'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed' },
+  { key: 'cost_model', kind: { t: 'path' }, help: 'sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); default built in' },
   { key: 'cpus', kind: { t: 'int', min: 1, max: MAX_CPUS }, help: 'emulated CPUs (one worker thread each)' },
   { key: 'queues', kind: { t: 'int', min: 1, max: MAX_QUEUES }, help: 'RX queues (ethtool -L combined), one MSI-X vector each' },
   { key: 'nic', kind: { t: 'enum', values: ['ixgbe', 'legacy'] }, help: 'guest driver and device model' },
@@ -232,6 +239,8 @@ function describe(k: Kind): string {
       return 'hex CPU masks, comma-separated';
     case 'schedule':
       return "changes such as '50:rps-cpus=3;100:netdev-budget=64' (ms after traffic starts)";
+    case 'path':
+      return 'a file name';
   }
 }
 
@@ -304,6 +313,9 @@ function parseValue(key: string, raw: unknown, k: Kind): unknown {
           }
           return { at_ms: Number(m[1]), key: knob, raw: m[3]! };
         });
+    case 'path':
+      if (typeof s !== 'string' || s === '' || s === 'on') fail(key, raw, k);
+      return s;
   }
 }
 
@@ -410,6 +422,7 @@ function checkCrossFields(cfg: Config): void {
     if (queue >= cfg.queues) throw new ConfigError(`--rss-reta: queue ${queue} does not exist with --queues ${cfg.queues}`);
   }
   if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
+  if (cfg.cost_model !== '' && cfg.mode !== 'sim') throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
   if (cfg.nic === 'legacy' && cfg.queues !== 1) {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }

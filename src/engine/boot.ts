@@ -76,7 +76,7 @@ function rps_sock_flow_table_init(shm: Shm, entries: number): void {
 }
 
 /** synchronize_rcu's stand-in: readers hold a table for one packet; this is far longer. */
-const RCU_GRACE_MS = 5;
+export const RCU_GRACE_MS = 5;
 
 /**
  * Apply one change while traffic flows, the way Linux does it: sysctls are plain stores; a new
@@ -84,6 +84,17 @@ const RCU_GRACE_MS = 5;
  * let go of it (unpublish, grace period, reinitialise, publish).
  */
 export async function apply_knob(shm: Shm, change: KnobChange): Promise<void> {
+  const rest = apply_knob_begin(shm, change);
+  if (rest === null) return;
+  await sleep(RCU_GRACE_MS);
+  rest();
+}
+
+/**
+ * apply_knob without the wait: applies the change, or its first half, and returns the second
+ * half to run once RCU_GRACE_MS have passed, or null. Sim mode waits in virtual time.
+ */
+export function apply_knob_begin(shm: Shm, change: KnobChange): (() => void) | null {
   const cfg = shm.cfg;
   const L = shm.layout;
   switch (change.key) {
@@ -92,28 +103,26 @@ export async function apply_knob(shm: Shm, change: KnobChange): Promise<void> {
     case 'dev_weight':
     case 'netdev_max_backlog':
       set_sysctl(shm, change.key, change.value as number);
-      return;
+      return null;
     case 'rps_cpus':
       (change.value as string[]).forEach((mask, q) => set_rps_cpus(shm, q, mask));
-      return;
+      return null;
     case 'irq_affinity':
       (change.value as number[]).forEach((cpu, q) => Atomics.store(shm.i32, shm.rxqI[q]! + L.rxq.affinity, cpu));
-      return;
+      return null;
     case 'rss_reta':
       set_rss_reta(shm, change.value as number[]);
-      return;
+      return null;
     case 'rps_flow_cnt':
       for (let q = 0; q < cfg.queues; q++) Atomics.store(shm.i32, L.rpsFlowSizeBase / 4 + q, 0);
       update_rps_needed(shm);
-      await sleep(RCU_GRACE_MS);
-      (change.value as number[]).forEach((cnt, q) => rps_flow_table_init(shm, q, cnt));
-      update_rps_needed(shm);
-      return;
+      return () => {
+        (change.value as number[]).forEach((cnt, q) => rps_flow_table_init(shm, q, cnt));
+        update_rps_needed(shm);
+      };
     case 'rps_sock_flow_entries':
       Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_sock_flow_size, 0);
-      await sleep(RCU_GRACE_MS);
-      rps_sock_flow_table_init(shm, change.value as number);
-      return;
+      return () => rps_sock_flow_table_init(shm, change.value as number);
   }
 }
 

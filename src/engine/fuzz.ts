@@ -1,0 +1,344 @@
+// rxsmp fuzz: a campaign of random configurations × seeds in sim mode, run in parallel on a
+// piscina pool (workers/fuzz_worker.ts), each run checked for
+//   conservation  generated == delivered + every drop, and generated == --packets
+//   ordering      no out-of-order delivery where the kernel guarantees order (orderingGuaranteed)
+//   progress      the run drains: no moment with packets in flight and nothing able to run,
+//                 no stretch of watchdog_s virtual seconds without a packet moving
+//   crash         no kernel assertion fires (e.g. a descriptor below RDH without DD)
+// Run i of campaign seed S uses seed S + i for everything: its configuration (drawn by the
+// PRNG), its traffic and its interleavings; with --seeds-per-config K, K consecutive runs
+// share one configuration (drawn from S + ⌊i / K⌋) and differ in traffic and interleavings. A failure prints the one command that reproduces
+// it, then shrinks the configuration greedily (fewer CPUs, queues, packets, flows; features
+// off; knobs back to defaults), keeping each step that still fails the same check, and
+// prints the shrunk command too. The campaign stops at its first failure (the lowest run
+// index: runs are judged in order, in batches as wide as the pool).
+
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { resolveConfig, settingFromFlag, maskToCpus, type Config, type RawSettings } from '../config.js';
+import { Prng } from '../lib/prng.js';
+import { conserves } from './result.js';
+import { simulate, SimStuckError } from './sim_run.js';
+
+export type Flags = Record<string, string | number>;
+export type Check = 'conservation' | 'ordering' | 'progress' | 'crash';
+
+export interface Verdict {
+  ok: boolean;
+  check?: Check;
+  detail?: string;
+  /** Whether the ordering check applied to this run (see orderingGuaranteed). */
+  ordering_checked: boolean;
+  packets: number;
+  out_of_order: number;
+}
+
+export interface FuzzTask {
+  flags: Flags;
+}
+
+/** A random sim configuration from one seed. The unsafe knob is the only thing `unsafe` changes. */
+export function randomSimFlags(seed: number, unsafe: boolean): Flags {
+  const p = new Prng(seed).fork(0xf022);
+  const pick = <T>(xs: readonly T[]): T => xs[p.nextInt(xs.length)]!;
+  const between = (lo: number, hi: number) => lo + p.nextInt(hi - lo + 1);
+  const mask = (cpus: number) => (1 + p.nextInt(2 ** cpus - 1)).toString(16);
+  const cpus = pick([1, 2, 2, 3, 4, 4, 6, 8, 12, 16]);
+  const legacy = p.nextFloat() < 0.15;
+  const queues = legacy ? 1 : between(1, Math.min(8, cpus + 1));
+  const rfs = !legacy && p.nextFloat() < 0.4;
+  const f: Flags = {
+    mode: 'sim',
+    seed,
+    cpus,
+    queues,
+    nic: legacy ? 'legacy' : 'ixgbe',
+    'irq-affinity': Array.from({ length: queues }, () => p.nextInt(cpus)).join(','),
+    'ring-size': 8 * between(8, 128),
+    'netdev-budget': between(8, 600),
+    'netdev-budget-usecs': pick([100, 500, 2000, 4000]),
+    'dev-weight': between(4, 128),
+    'netdev-max-backlog': between(16, 2000),
+    gro: pick(['on', 'off']),
+    proto: rfs ? 'tcp' : pick(['udp', 'tcp', 'mix']),
+    flows: rfs ? between(1, 32) : between(1, 300),
+    'flow-dist': pick(['uniform', 'zipf']),
+    rate: p.nextFloat() < 0.5 ? 'max' : between(100_000, 4_000_000),
+    packets: between(2_000, 20_000),
+    'stack-cost-ns': pick([0, 0, 200, 1000, 3000]),
+    'rx-usecs': pick([0, 0, 0, 20, 100]),
+    'app-cpus': Array.from({ length: between(1, cpus) }, () => p.nextInt(cpus)).join(','),
+    'migrate-every-ms': pick([0, 1, 2]),
+    'sk-rcvbuf': pick([4096, 65536, 212992]),
+    hz: pick([100, 250, 1000]),
+    'latency-sample': pick([0, 64]),
+  };
+  if (rfs) {
+    // RFS in the shape where Linux keeps order: no RPS map on the queue (an unset flow entry
+    // is first steered at once, overtaking what a map queued elsewhere), TCP flows (only
+    // established TCP sockets record their CPU), tables large enough that collisions are rare
+    // (a run with a socket-table collision is not checked for order).
+    f['rps-flow-cnt'] = pick([256, 1024, 4096]);
+    f['rps-sock-flow-entries'] = pick([1024, 4096, 32768]);
+    if (f['migrate-every-ms'] === 0) f['migrate-every-ms'] = 1;
+  } else if (p.nextFloat() < 0.6) {
+    f['rps-cpus'] = mask(cpus);
+  }
+  if (p.nextFloat() < 0.2) {
+    // Knobs changed under traffic (--knob-at), in virtual ms: sysctls, and an RPS map (which
+    // may reorder a flow it moves, as on Linux: such runs are not checked for order).
+    const changes = [`${between(1, 3)}:netdev-budget=${between(8, 600)}`, `${between(1, 3)}:dev-weight=${between(4, 128)}`, `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`];
+    if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
+    f['knob-at'] = changes.filter(() => p.nextFloat() < 0.5).join(';') || changes[0]!;
+  }
+  if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
+  if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
+  if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
+  return f;
+}
+
+export function flagsToConfig(flags: Flags): Config {
+  const raw: RawSettings = new Map();
+  for (const [k, v] of Object.entries(flags)) settingFromFlag(k, String(v), raw);
+  return resolveConfig(raw);
+}
+
+/** The one command that reproduces a run. */
+export function reproCommand(flags: Flags): string {
+  const quote = (v: string) => (/^[\w.,:=/+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  return 'npx rxsmp run ' + Object.entries(flags).map(([k, v]) => `--${k} ${quote(String(v))}`).join(' ');
+}
+
+/** The arguments of a reproduction command, as a POSIX shell would split them (single quotes). */
+export function reproArgs(command: string): string[] {
+  const out: string[] = [];
+  const re = /'((?:[^']|'\\'')*)'|(\S+)/g;
+  for (let m = re.exec(command); m !== null; m = re.exec(command)) out.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!);
+  return out.slice(out[0] === 'npx' ? 2 : 1);
+}
+
+/**
+ * Does Linux (5.10) guarantee per-flow order for this run? Yes without RFS, as long as the
+ * RSS table does not change under traffic (RSS and an RPS map pin a flow to one queue and one
+ * CPU). With RFS only where the last_qtail rule covers every move: no RPS map on an RFS queue,
+ * a NAPI driver (netif_rx passes a dummy flow entry for packets it queues locally), and no two
+ * TCP flows sharing a slot of rps_sock_flow_table (a flow that loses its slot falls back to the
+ * map or to the local CPU without the qtail check). Collisions are read from the sockets'
+ * sk_rxhash after the run.
+ */
+export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean {
+  if (cfg.reta_change_at_ms > 0) return false;
+  // A flow moved by a new RPS map, RSS table, vector affinity or RFS table may be reordered.
+  if (cfg.knob_at.some((k) => !['netdev_budget', 'netdev_budget_usecs', 'dev_weight', 'netdev_max_backlog'].includes(k.key))) return false;
+  const rfsQueues = cfg.rps_flow_cnt.map((n, q) => (n > 0 && cfg.rps_sock_flow_entries > 0 ? q : -1)).filter((q) => q >= 0);
+  if (rfsQueues.length === 0) return true;
+  if (cfg.nic === 'legacy') return false;
+  if (rfsQueues.some((q) => maskToCpus(cfg.rps_cpus[q]!).filter((c) => c < cfg.cpus).length > 0)) return false;
+  let size = 1;
+  while (size < cfg.rps_sock_flow_entries) size *= 2;
+  const seen = new Set<number>();
+  for (const h of sockHashes) {
+    if (h === 0) continue;
+    const slot = h & (size - 1);
+    if (seen.has(slot)) return false;
+    seen.add(slot);
+  }
+  return true;
+}
+
+/** One run, judged. Never throws: a crash is a verdict. */
+export function checkRun(flags: Flags): Verdict {
+  let cfg: Config;
+  try {
+    cfg = flagsToConfig(flags);
+  } catch (e) {
+    return { ok: false, check: 'crash', detail: `bad configuration: ${(e as Error).message}`, ordering_checked: false, packets: 0, out_of_order: 0 };
+  }
+  try {
+    const { result: r, shm } = simulate(cfg);
+    const S = shm.layout.sk;
+    const hashes = new Int32Array(shm.layout.skCount);
+    for (let s = 0; s < hashes.length; s++) hashes[s] = shm.i32[shm.skIdx(s, S.proto)] === 6 ? shm.i32[shm.skIdx(s, S.rxhash)]! : 0;
+    const ordering_checked = orderingGuaranteed(cfg, hashes);
+    const base = { ordering_checked, packets: r.packets.generated, out_of_order: r.ordering.out_of_order };
+    if (!conserves(r)) {
+      const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
+      return { ...base, ok: false, check: 'conservation', detail: `generated ${r.packets.generated} != delivered ${r.packets.delivered} + drops ${drops}` };
+    }
+    if (cfg.duration_s === 0 && r.packets.generated !== cfg.packets) {
+      return { ...base, ok: false, check: 'progress', detail: `generated ${r.packets.generated} of ${cfg.packets} packets` };
+    }
+    if (ordering_checked && r.ordering.out_of_order > 0) {
+      const f = r.ordering.first!;
+      return {
+        ...base,
+        ok: false,
+        check: 'ordering',
+        detail: `${r.ordering.out_of_order} out-of-order deliveries; first: flow ${f.flow} expected index >= ${f.expected_index}, got ${f.got_index}, on cpu ${f.cpu}`,
+      };
+    }
+    return { ...base, ok: true };
+  } catch (e) {
+    if (e instanceof SimStuckError) return { ok: false, check: 'progress', detail: e.message.split('\n')[0], ordering_checked: false, packets: 0, out_of_order: 0 };
+    return { ok: false, check: 'crash', detail: (e as Error).stack ?? String(e), ordering_checked: false, packets: 0, out_of_order: 0 };
+  }
+}
+
+// ------------------------------------------------------------------------ shrinking
+
+/** Simpler variants of a failing configuration, most drastic first. */
+export function shrinkCandidates(flags: Flags): Flags[] {
+  const out: Flags[] = [];
+  const cfg = flagsToConfig(flags);
+  const variant = (change: Flags, drop: string[] = []): void => {
+    const f: Flags = { ...flags, ...change };
+    for (const k of drop) delete f[k];
+    if (JSON.stringify(f) === JSON.stringify(flags)) return;
+    try {
+      flagsToConfig(f);
+    } catch {
+      return; // not a valid configuration
+    }
+    out.push(f);
+  };
+  const n = Number(flags.packets);
+  if (n > 1000) {
+    variant({ packets: Math.max(1000, Math.floor(n / 4)) });
+    variant({ packets: Math.max(1000, Math.floor(n / 2)) });
+  }
+  // Fewer CPUs: drop the CPU-indexed lists and masks that would name missing CPUs.
+  for (const cpus of [1, 2, Math.floor(cfg.cpus / 2), cfg.cpus - 1]) {
+    if (cpus < 1 || cpus >= cfg.cpus) continue;
+    const keepMask = (m: string) => (parseInt(m, 16) & (2 ** cpus - 1)).toString(16);
+    const change: Flags = { cpus };
+    const drop: string[] = [];
+    if ('irq-affinity' in flags) change['irq-affinity'] = cfg.irq_affinity.map((c) => c % cpus).join(',');
+    if ('app-cpus' in flags) change['app-cpus'] = [...new Set(cfg.app_cpus.map((c) => c % cpus))].join(',');
+    if ('rps-cpus' in flags) change['rps-cpus'] = cfg.rps_cpus.map(keepMask).join(',');
+    if ('flow-limit-cpu-bitmap' in flags) change['flow-limit-cpu-bitmap'] = keepMask(cfg.flow_limit_cpu_bitmap);
+    variant(change, drop);
+  }
+  for (const queues of [1, Math.floor(cfg.queues / 2), cfg.queues - 1]) {
+    if (queues < 1 || queues >= cfg.queues) continue;
+    const change: Flags = { queues };
+    if ('irq-affinity' in flags) change['irq-affinity'] = cfg.irq_affinity.slice(0, queues).join(',');
+    if ('rps-cpus' in flags) change['rps-cpus'] = cfg.rps_cpus.slice(0, queues).join(',');
+    if ('rps-flow-cnt' in flags) change['rps-flow-cnt'] = cfg.rps_flow_cnt.slice(0, queues).join(',');
+    variant(change);
+  }
+  for (const flows of [1, 2, Math.floor(cfg.flows / 2)]) if (flows >= 1 && flows < cfg.flows) variant({ flows });
+  // Features off / knobs back to their defaults.
+  for (const k of ['knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
+    if (k in flags) variant({}, [k]);
+  }
+  if (flags.proto !== 'udp' && !('rps-flow-cnt' in flags)) variant({ proto: 'udp' });
+  return out;
+}
+
+/**
+ * Greedy shrinking: take the first simpler variant that still fails the same check, until
+ * none does or `budget` runs are spent. `judge` runs a batch (in parallel on the pool).
+ */
+export async function shrink(flags: Flags, check: Check, judge: (batch: Flags[]) => Promise<Verdict[]>, budget = 300): Promise<{ flags: Flags; runs: number }> {
+  let best = flags;
+  let runs = 0;
+  for (;;) {
+    const cands = shrinkCandidates(best);
+    let improved = false;
+    for (let i = 0; i < cands.length && runs < budget; i += 4) {
+      const batch = cands.slice(i, i + 4);
+      const verdicts = await judge(batch);
+      runs += batch.length;
+      const k = verdicts.findIndex((v) => !v.ok && v.check === check);
+      if (k >= 0) {
+        best = batch[k]!;
+        improved = true;
+        break;
+      }
+    }
+    if (!improved || runs >= budget) return { flags: best, runs };
+  }
+}
+
+// ------------------------------------------------------------------------ the campaign
+
+export interface FuzzOptions {
+  runs: number;
+  seed: number;
+  /** Runs per configuration (default 1): run i draws its configuration from seed S + ⌊i / k⌋ and runs it with seed S + i. */
+  seeds_per_config?: number;
+  unsafe: boolean;
+  workers: number;
+  shrink: boolean;
+  log: (line: string) => void;
+}
+
+export interface FuzzFailure {
+  run: number;
+  flags: Flags;
+  verdict: Verdict;
+  repro: string;
+  shrunk?: { flags: Flags; repro: string; runs: number };
+}
+
+export interface FuzzReport {
+  runs: number;
+  packets: number;
+  ordering_checked: number;
+  wall_s: number;
+  failure: FuzzFailure | null;
+}
+
+const WORKER = new URL('../../workers/fuzz_worker.js', import.meta.url);
+
+export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
+  const t0 = performance.now();
+  const workers = o.workers > 0 ? o.workers : availableParallelism();
+  const pool = new Piscina<FuzzTask, Verdict>({ filename: WORKER.href, minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+  const judge = (batch: Flags[]) => Promise.all(batch.map((flags) => pool.run({ flags })));
+  let done = 0;
+  let packets = 0;
+  let checked = 0;
+  let failure: FuzzFailure | null = null;
+  try {
+    const width = workers * 16;
+    let lastLog = t0;
+    for (let start = 0; start < o.runs && failure === null; start += width) {
+      const batch: Flags[] = [];
+      const k = o.seeds_per_config ?? 1;
+      for (let i = start; i < Math.min(o.runs, start + width); i++) {
+        const flags = randomSimFlags((o.seed + Math.floor(i / k)) >>> 0, o.unsafe);
+        flags.seed = (o.seed + i) >>> 0; // traffic and interleavings
+        batch.push(flags);
+      }
+      const verdicts = await judge(batch);
+      for (let k = 0; k < verdicts.length; k++) {
+        const v = verdicts[k]!;
+        done++;
+        packets += v.packets;
+        if (v.ordering_checked) checked++;
+        if (!v.ok) {
+          failure = { run: start + k, flags: batch[k]!, verdict: v, repro: reproCommand(batch[k]!) };
+          break;
+        }
+      }
+      const now = performance.now();
+      if (now - lastLog > 5000) {
+        lastLog = now;
+        o.log(`fuzz: ${done}/${o.runs} runs, ${((now - t0) / 1000).toFixed(1)} s`);
+      }
+    }
+    if (failure !== null) {
+      o.log(`fuzz: run ${failure.run} (seed ${failure.flags.seed}) FAILED ${failure.verdict.check}: ${failure.verdict.detail}`);
+      o.log(`  reproduce: ${failure.repro}`);
+      if (o.shrink) {
+        const s = await shrink(failure.flags, failure.verdict.check!, judge);
+        failure.shrunk = { flags: s.flags, repro: reproCommand(s.flags), runs: s.runs };
+        o.log(`  shrunk (${s.runs} runs): ${failure.shrunk.repro}`);
+      }
+    }
+  } finally {
+    await pool.destroy();
+  }
+  return { runs: done, packets, ordering_checked: checked, wall_s: (performance.now() - t0) / 1000, failure };
+}

@@ -1,0 +1,146 @@
+// runSim: one emulation in the deterministic runtime (--mode sim, src/cpu/sim.ts). The same
+// boot, the same kernel and drivers, the same device model and the same collectResult as
+// runEmulation, so the JSON document is the run contract (schema rxsmp.run/1) with one block
+// more, `sim`. Everything in it is a function of the config and the seed, except
+// `sim.wall_s` and `sim.sim_pps_wall` (how long the host took).
+//
+// hot_path is empty: sim mode is one thread with no steady-state window of its own (the
+// scheduler's per-step state is all typed arrays; the bench reports its speed).
+// elapsed_s and pps are in virtual time: from the device's first packet to the moment the
+// last packet was accounted for. The control schedule (task migrations every
+// migrate_every_ms, the RSS table change at reta_change_at_ms, --knob-at changes) runs at
+// virtual times, as the coordinator's does in wall time in run.ts.
+
+import { performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import type { Config } from '../config.js';
+import type { Shm } from '../shm/memory.js';
+import { apply_knob_begin, boot, migrate_task, RCU_GRACE_MS, set_rss_reta } from './boot.js';
+import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
+import { hangReport, WatchdogError } from './run.js';
+import { SIM_DRAINED, SIM_NO_PROGRESS, SIM_T0_NS, SimMachine, type Adversary } from '../cpu/sim.js';
+import { loadCostModel, type CostModel } from '../cpu/cost_model.js';
+
+export interface SimInfo {
+  seed: number;
+  /** The scheduler's seed (the config's seed unless the library caller gave another). */
+  sched_seed: number;
+  adversary: Adversary;
+  steps: number;
+  virtual_ns: number;
+  cost_model: string;
+  /** Host seconds the run took (not deterministic). */
+  wall_s: number;
+  /** Simulated packets per host second (not deterministic). */
+  sim_pps_wall: number;
+}
+
+export interface SimRunResult extends RunResult {
+  sim: SimInfo;
+}
+
+/** A sim run that did not drain: stuck (nothing can run) or no progress in virtual time. */
+export class SimStuckError extends WatchdogError {
+  constructor(
+    message: string,
+    readonly kind: 'stuck' | 'no_progress',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The control schedule of run.ts's monitor, in virtual time: task migrations every
+ * migrate_every_ms (while generating), the RSS table rotation at reta_change_at_ms, and the
+ * --knob-at changes, each applied with apply_knob_begin and, for an RFS table, finished after
+ * RCU_GRACE_MS of virtual time. Times are ms after the device's first packet.
+ */
+function controlSchedule(cfg: Config, applied: AppliedKnob[]): { first: number; hook: (shm: Shm, t: number) => number } | null {
+  if (cfg.migrate_every_ms === 0 && cfg.reta_change_at_ms === 0 && cfg.knob_at.length === 0) return null;
+  let migrations = 0;
+  let retaChanged = cfg.reta_change_at_ms === 0;
+  let nextKnob = 0;
+  const finish: { at_ms: number; run: () => void }[] = []; // second halves, in time order
+  const ns = (ms: number) => SIM_T0_NS + ms * 1e6;
+  const next = (genDone: boolean): number => {
+    let t = Infinity;
+    if (cfg.migrate_every_ms > 0 && !genDone) t = (migrations + 1) * cfg.migrate_every_ms;
+    if (!retaChanged && cfg.reta_change_at_ms < t) t = cfg.reta_change_at_ms;
+    if (nextKnob < cfg.knob_at.length && cfg.knob_at[nextKnob]!.at_ms < t) t = cfg.knob_at[nextKnob]!.at_ms;
+    if (finish.length > 0 && finish[0]!.at_ms < t) t = finish[0]!.at_ms;
+    return t === Infinity ? Infinity : ns(t);
+  };
+  const hook = (shm: Shm, t: number): number => {
+    const elapsed_ms = (t - SIM_T0_NS) / 1e6;
+    const C = shm.layout.ctl;
+    const genDone = Atomics.load(shm.i32, shm.ctlI + C.gen_done) !== 0;
+    if (cfg.migrate_every_ms > 0 && !genDone && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms) {
+      migrations++;
+      cfg.app_cpus.forEach((_, task) => migrate_task(shm, task, cfg.app_cpus[(task + migrations) % cfg.app_cpus.length]!));
+    }
+    if (!retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
+      retaChanged = true;
+      set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
+      Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+    }
+    while (finish.length > 0 && elapsed_ms >= finish[0]!.at_ms) finish.shift()!.run();
+    while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
+      const change = cfg.knob_at[nextKnob++]!;
+      const rest = apply_knob_begin(shm, change);
+      if (rest !== null) finish.push({ at_ms: elapsed_ms + RCU_GRACE_MS, run: rest });
+      applied.push({ ...change, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
+    }
+    return next(genDone);
+  };
+  return { first: next(false), hook };
+}
+
+/** Run one sim emulation; returns the machine too (the fuzz checks read shared memory). */
+export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): { result: SimRunResult; shm: Shm; machine: SimMachine } {
+  const model = cost ?? loadCostModel(cfg.cost_model);
+  const wall0 = performance.now();
+  const shm = boot(cfg);
+  const applied: AppliedKnob[] = [];
+  const ctl = controlSchedule(cfg, applied);
+  const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed);
+  const status = m.run();
+  if (status !== SIM_DRAINED) {
+    const f = shm.f64;
+    const generated = f[shm.ctlF + shm.layout.ctl.generated]!;
+    const a = m.describe();
+    const kind = status === SIM_NO_PROGRESS ? 'no_progress' : 'stuck';
+    const why =
+      kind === 'stuck'
+        ? `sim: stuck at virtual ${((m.end_ns - SIM_T0_NS) / 1e9).toFixed(6)} s: packets in flight and nothing can run`
+        : `sim: no packet moved for ${cfg.watchdog_s} s of virtual time`;
+    const report = hangReport(shm, generated, accounted(shm).done, cfg.watchdog_s);
+    throw new SimStuckError(`${why}\n${report}\n${a}`, kind);
+  }
+  m.finish();
+  const elapsed_s = (m.end_ns - SIM_T0_NS) / 1e9;
+  const result = collectResult(shm, cfg, elapsed_s, [hdr.encodeIntoCompressedBase64(m.hist)], []);
+  result.knobs_applied = applied;
+  const wall_s = (performance.now() - wall0) / 1000;
+  const sim: SimInfo = {
+    seed: cfg.seed,
+    sched_seed,
+    adversary: m.adversary,
+    steps: m.steps,
+    virtual_ns: Math.round(m.end_ns - SIM_T0_NS),
+    cost_model: model.source,
+    wall_s,
+    sim_pps_wall: Math.round(result.packets.generated / wall_s),
+  };
+  return { result: { ...result, sim }, shm, machine: m };
+}
+
+export async function runSim(cfg: Config): Promise<SimRunResult> {
+  return simulate(cfg).result;
+}
+
+/** The result without the host-dependent fields: what two runs with one seed must share. */
+export function deterministicPart(r: SimRunResult): unknown {
+  const { sim, ...rest } = r;
+  const { wall_s: _w, sim_pps_wall: _p, ...simRest } = sim;
+  return { ...rest, sim: simRest };
+}
