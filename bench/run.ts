@@ -12,7 +12,7 @@
 //    handoff/rx is what the receive stack costs over the cross-thread transport (target:
 //    within 8x; absolute target for rx: 10 Mpps); both ratios are printed.
 //  - "RPS": one queue whose interrupt lands on CPU 0, the application on CPU 1, a calibrated
-//    2 us of stack work per packet, 1024 flows; RPS off (CPU 0 does everything) vs on with
+//    2 us (then 5 us) of stack work per packet, 1024 flows; RPS off (CPU 0 does everything) vs on with
 //    rps_cpus 3 (each flow hashed to CPU 0's or CPU 1's backlog, CPU 1 woken by IPI). Same
 //    knobs otherwise; target ratio on/off >= 1.6. Why mask 3 and not 2: with RPS to CPU 1
 //    alone, CPU 1 takes all the stack work and CPU 0 only the driver's, so on 2 CPUs the
@@ -46,7 +46,13 @@ const HANDOFF_RX_TARGET = 8;
 const RPS_TARGET = 1.6;
 
 const RX_FLAGS = ['--cpus', '1', '--queues', '1', '--pkt-size', '64', '--rate', 'max', '--latency-sample', '0'];
-const RPS_FLAGS = ['--cpus', '2', '--queues', '1', '--irq-affinity', '0', '--app-cpus', '1', '--stack-cost-ns', '2000', '--flows', '1024'];
+const RPS_FLAGS = ['--cpus', '2', '--queues', '1', '--irq-affinity', '0', '--app-cpus', '1', '--flows', '1024'];
+/**
+ * 2000 ns is the issue's example. On this host CPU 0 spends ~1.2 µs per packet on the driver,
+ * steering and cross-thread wake-ups besides the stack, so the gain at 2000 ns is bounded
+ * near 1.4x; at 5000 ns the stack dominates as RPS assumes. Both are printed.
+ */
+const RPS_STACK_COSTS = [2000, 5000];
 
 class BenchError extends Error {}
 
@@ -129,47 +135,11 @@ async function main(): Promise<void> {
     });
   }
 
-  // RPS off vs on, interleaved.
+  // RPS off vs on, interleaved, at the issue's stack cost and at a heavier one.
   if (wants('rps')) {
-    const base = [...RPS_FLAGS, '--packets', String(RPS_PACKETS)];
-    const offFlags = [...base, '--rps-cpus', '0'];
-    const onFlags = [...base, '--rps-cpus', '3'];
-    console.log(`rps off: rxsmp run ${offFlags.join(' ')}`);
-    console.log(`rps on:  rxsmp run ${onFlags.join(' ')}`);
-    const off: number[] = [];
-    const on: number[] = [];
-    const ipis: number[] = [];
-    const rps: number[] = [];
-    const dropsOff: number[] = []; // pps counts delivered packets: show what the backlog dropped
-    const dropsOn: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const o = await emulate('rps off', offFlags);
-      off.push(o.pps);
-      dropsOff.push(o.packets.generated - o.packets.delivered);
-      const r = await emulate('rps on', onFlags);
-      on.push(r.pps);
-      dropsOn.push(r.packets.generated - r.packets.delivered);
-      ipis.push(r.percpu[0]!.ipis_sent);
-      rps.push(r.percpu[1]!.received_rps);
-    }
-    const mOff = median(off);
-    const mOn = median(on);
-    const ratio = mOn / mOff;
-    console.log(`rps off: median ${mpps(mOff)} of ${each(off)}; dropped median ${median(dropsOff)} of ${RPS_PACKETS}`);
-    console.log(`rps on:  median ${mpps(mOn)} of ${each(on)}; dropped median ${median(dropsOn)} of ${RPS_PACKETS}`);
-    console.log(`rps on:  cpu0 ipis_sent median ${median(ipis)}, cpu1 received_rps median ${median(rps)}`);
-    console.log(`rps on/off: ${ratio.toFixed(2)}x (target >= ${RPS_TARGET}x: ${ratio >= RPS_TARGET ? 'met' : 'NOT met'})`);
-    Object.assign(summary, {
-      rps_off_pps: Math.round(mOff),
-      rps_on_pps: Math.round(mOn),
-      rps_on_over_off: +ratio.toFixed(2),
-      rps_target_met: ratio >= RPS_TARGET,
-      rps_off_dropped: median(dropsOff),
-      rps_on_dropped: median(dropsOn),
-      rps_cpu0_ipis_sent: median(ipis),
-      rps_cpu1_received_rps: median(rps),
-    });
+    for (const cost of RPS_STACK_COSTS) Object.assign(summary, await rpsComparison(cost));
   }
+
   console.log(JSON.stringify(summary));
 }
 
@@ -177,3 +147,46 @@ main().catch((e: unknown) => {
   console.error(e instanceof BenchError ? `bench aborted: ${e.message}` : e);
   process.exit(1);
 });
+
+/** RPS off vs on at one stack cost: medians, drops, IPIs, the ratio against the target. */
+async function rpsComparison(cost: number): Promise<Record<string, unknown>> {
+  const base = [...RPS_FLAGS, '--stack-cost-ns', String(cost), '--packets', String(RPS_PACKETS)];
+  const offFlags = [...base, '--rps-cpus', '0'];
+  const onFlags = [...base, '--rps-cpus', '3'];
+  console.log(`rps off: rxsmp run ${offFlags.join(' ')}`);
+  console.log(`rps on:  rxsmp run ${onFlags.join(' ')}`);
+  const off: number[] = [];
+  const on: number[] = [];
+  const ipis: number[] = [];
+  const rps: number[] = [];
+  const dropsOff: number[] = []; // pps counts delivered packets: show what the backlog dropped
+  const dropsOn: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const o = await emulate('rps off', offFlags);
+    off.push(o.pps);
+    dropsOff.push(o.packets.generated - o.packets.delivered);
+    const r = await emulate('rps on', onFlags);
+    on.push(r.pps);
+    dropsOn.push(r.packets.generated - r.packets.delivered);
+    ipis.push(r.percpu[0]!.ipis_sent);
+    rps.push(r.percpu[1]!.received_rps);
+  }
+  const mOff = median(off);
+  const mOn = median(on);
+  const ratio = mOn / mOff;
+  console.log(`rps off (${cost} ns): median ${mpps(mOff)} of ${each(off)}; dropped median ${median(dropsOff)} of ${RPS_PACKETS}`);
+  console.log(`rps on  (${cost} ns): median ${mpps(mOn)} of ${each(on)}; dropped median ${median(dropsOn)} of ${RPS_PACKETS}`);
+  console.log(`rps on:  cpu0 ipis_sent median ${median(ipis)}, cpu1 received_rps median ${median(rps)}`);
+  console.log(`rps on/off at ${cost} ns: ${ratio.toFixed(2)}x (target >= ${RPS_TARGET}x: ${ratio >= RPS_TARGET ? 'met' : 'NOT met'})`);
+  const k = `rps_${cost}ns`;
+  return {
+    [`${k}_off_pps`]: Math.round(mOff),
+    [`${k}_on_pps`]: Math.round(mOn),
+    [`${k}_on_over_off`]: +ratio.toFixed(2),
+    [`${k}_target_met`]: ratio >= RPS_TARGET,
+    [`${k}_off_dropped`]: median(dropsOff),
+    [`${k}_on_dropped`]: median(dropsOn),
+    [`${k}_cpu0_ipis_sent`]: median(ipis),
+    [`${k}_cpu1_received_rps`]: median(rps),
+  };
+}
