@@ -54,7 +54,8 @@ export interface Config {
   stack_cost_ns: number;
   l4_csum_verify: boolean;
   bad_csum_rate: number; // fraction of frames generated with a corrupted IPv4 header checksum
-  app_cpus: number[]; // one application task per entry, pinned there (sockets spread over tasks)
+  app_cpus: number[]; // one application task per entry, pinned there
+  app_placement: 'rss' | 'spread'; // which task reads a flow's socket
   migrate_every_ms: number; // 0 = tasks never migrate
   sk_rcvbuf: number; // bytes, net.core.rmem_default
   unsafe_rfs_no_qtail_check: boolean;
@@ -140,6 +141,7 @@ export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | '
   stack_cost_ns: 0,
   l4_csum_verify: false,
   bad_csum_rate: 0,
+  app_placement: 'rss',
   migrate_every_ms: 0,
   sk_rcvbuf: 212_992,
   unsafe_rfs_no_qtail_check: false,
@@ -195,6 +197,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'l4_csum_verify', kind: { t: 'bool' }, help: 'verify UDP/TCP checksums over the payload in software' },
   { key: 'bad_csum_rate', kind: { t: 'num', min: 0, max: 1 }, help: 'fraction of frames generated with a corrupted IPv4 header checksum' },
   { key: 'app_cpus', kind: { t: 'intlist', min: 0, max: MAX_CPUS - 1 }, help: 'one application task per entry, pinned to that CPU' },
+  {
+    key: 'app_placement',
+    kind: { t: 'enum', values: ['rss', 'spread'] },
+    help: "which task reads a flow: 'rss', the task on the CPU of the flow's RSS queue vector if any, or 'spread', flows round the tasks",
+  },
   { key: 'migrate_every_ms', kind: { t: 'int', min: 0, max: 3_600_000 }, help: 'move every application task to the next CPU this often (0: never)' },
   { key: 'sk_rcvbuf', kind: { t: 'int', min: 2048, max: 1 << 30 }, help: 'socket receive buffer in bytes (SO_RCVBUF, net.core.rmem_default)' },
   { key: 'unsafe_rfs_no_qtail_check', kind: { t: 'bool' }, help: 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check' },

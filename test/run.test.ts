@@ -144,3 +144,12 @@ describe('the run contract', () => {
     expect(r.config.cacheline_pad).toBe(false);
   });
 });
+
+describe('application placement', () => {
+  it("by default reads each flow on the CPU of its RSS queue's vector; 'spread' deals flows round the tasks", async () => {
+    const rss = await run({ cpus: 2, queues: 2, packets: 200_000 });
+    for (const p of rss.percpu) expect(p.recvmsg_packets, `cpu ${p.cpu}`).toBe(p.delivered);
+    const spread = await run({ cpus: 2, queues: 2, packets: 200_000, 'app-placement': 'spread' });
+    expect(spread.percpu.some((p) => p.recvmsg_packets !== p.delivered)).toBe(true);
+  });
+});

@@ -14,6 +14,10 @@ import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
 import { legacy_up } from '../drivers/legacy.js';
 import { runFlows } from '../devices/generator.js';
+import { buildFrameTemplate, type FlowSpec } from '../devices/frames.js';
+import { parseHexKey } from '../devices/nic.js';
+import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
+import { ETH_HLEN, IPPROTO_TCP } from '../kernel/inet.js';
 
 export function boot(cfg: Config): Shm {
   const shm = Shm.create(cfg);
@@ -33,7 +37,8 @@ export function boot(cfg: Config): Shm {
   }
   if (cfg.nic === 'legacy') legacy_up(shm);
   else ixgbe_up(shm);
-  sock_table_init(shm, runFlows(shm), L.taskCount);
+  const flows = runFlows(shm);
+  sock_table_init(shm, flows, socketTasks(cfg, flows));
   cfg.app_cpus.forEach((cpu, t) => (shm.i32[shm.taskI[t]! + L.task.cpu] = cpu));
   set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
   set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
@@ -46,6 +51,25 @@ export function boot(cfg: Config): Shm {
   rps_sock_flow_table_init(shm, cfg.rps_sock_flow_entries);
   update_rps_needed(shm);
   return shm;
+}
+
+/**
+ * Which application task reads each flow's socket. `--app-placement rss` (the default): the
+ * task on the CPU that takes the flow's RSS queue interrupt, when there is one (a server with
+ * one worker per queue CPU); otherwise, and with `spread`, flows go round the tasks.
+ */
+function socketTasks(cfg: Config, flows: readonly FlowSpec[]): number[] {
+  const spread = flows.map((_, s) => s % cfg.app_cpus.length);
+  if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return spread;
+  const rss = new ToeplitzTable(parseHexKey(cfg.rss_key), 12);
+  const frame = new Uint8Array(cfg.pkt_size - 4);
+  return flows.map((f, s) => {
+    buildFrameTemplate(frame, 0, f, frame.length, 0, 0);
+    const l4 = f.proto === IPPROTO_TCP || cfg.rss_udp4 === 'sdfn';
+    const queue = cfg.rss_reta[rss.hash_ipv4_i32(frame, ETH_HLEN, l4) & 127]!;
+    const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
+    return task >= 0 ? task : spread[s]!;
+  });
 }
 
 type Sysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'netdev_max_backlog';

@@ -32,8 +32,11 @@ function inet_ehashfn(daddr: number, saddr: number, ports: number): number {
   return jhash_3words(daddr, saddr, ((ports & 0xffff) << 16) | (ports >>> 16), INET_EHASH_SECRET) | 0;
 }
 
-/** Create one socket per flow (start-up): identity, task, empty queue, hash table entry. */
-export function sock_table_init(shm: Shm, flows: readonly SockIdent[], tasks: number): void {
+/**
+ * Create one socket per flow (start-up): identity, the task that reads it (`task_of[s]`),
+ * empty queue, hash table entry.
+ */
+export function sock_table_init(shm: Shm, flows: readonly SockIdent[], task_of: readonly number[]): void {
   const S = shm.layout.sk;
   const mask = shm.layout.skHashSize - 1;
   shm.skHash.fill(-1);
@@ -44,7 +47,7 @@ export function sock_table_init(shm: Shm, flows: readonly SockIdent[], tasks: nu
     set(S.daddr, f.daddr | 0);
     set(S.ports, ports);
     set(S.proto, f.proto);
-    set(S.task, s % tasks);
+    set(S.task, task_of[s]!);
     set(S.flow, s);
     set(S.rx_head, -1);
     set(S.rx_tail, -1);
