@@ -39,16 +39,33 @@ export interface FuzzTask {
 
 /** A random sim configuration from one seed. The unsafe knob is the only thing `unsafe` changes. */
 export function randomSimFlags(seed: number, unsafe: boolean): Flags {
+  return randomFlags(seed, { unsafe });
+}
+
+export interface RandomFlagsOptions {
+  unsafe?: boolean;
+  /** 'sim' (the fuzz campaign) or 'threads' (the stress test's real threads). */
+  mode?: 'sim' | 'threads';
+  /** Draw at most this many CPUs (threads mode: a worker each). */
+  maxCpus?: number;
+}
+
+/**
+ * A random configuration from one seed, for the fuzz campaign (sim) and the stress test
+ * (threads). With the defaults it is the campaign's draw, so reproduction commands stay valid.
+ */
+export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
+  const unsafe = o.unsafe ?? false;
   const p = new Prng(seed).fork(0xf022);
   const pick = <T>(xs: readonly T[]): T => xs[p.nextInt(xs.length)]!;
   const between = (lo: number, hi: number) => lo + p.nextInt(hi - lo + 1);
   const mask = (cpus: number) => (1 + p.nextInt(2 ** cpus - 1)).toString(16);
-  const cpus = pick([1, 2, 2, 3, 4, 4, 6, 8, 12, 16]);
+  const cpus = pick([1, 2, 2, 3, 4, 4, 6, 8, 12, 16].filter((n) => n <= (o.maxCpus ?? 16)));
   const legacy = p.nextFloat() < 0.15;
   const queues = legacy ? 1 : between(1, Math.min(8, cpus + 1));
   const rfs = !legacy && p.nextFloat() < 0.4;
   const f: Flags = {
-    mode: 'sim',
+    mode: o.mode ?? 'sim',
     seed,
     cpus,
     queues,
