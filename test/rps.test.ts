@@ -48,6 +48,7 @@ describe('RFS under application migration', () => {
       'rps-flow-cnt': 256,
       'rps-sock-flow-entries': 4096,
       'app-cpus': '0,1',
+      'app-placement': 'spread', // flows on both tasks, so every migration moves some
       'migrate-every-ms': 3,
       'stack-cost-ns': 3000,
       'unsafe-rfs-no-qtail-check': unsafe ? 'on' : 'off',

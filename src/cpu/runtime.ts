@@ -287,6 +287,7 @@ export class CpuRuntime implements CpuEnv {
   /** Going down: charge the last interval, give cached skbs back. */
   offline(): void {
     this.switch_ctx(CTX_IDLE);
+    this.c.flush_latency();
     this.c.cache.drain();
   }
 }

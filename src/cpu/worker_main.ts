@@ -21,8 +21,11 @@ export function newLatencyHistogram(): hdr.Histogram {
 /** Records clamped to the histogram's range (a clock step must not throw in the hot path). */
 export function latencySink(h: hdr.Histogram): LatencySink {
   return {
-    recordValue(ns: number): void {
-      h.recordValue(ns < 1 ? 1 : ns > LATENCY_MAX_NS ? LATENCY_MAX_NS : Math.round(ns));
+    recordMany(values: Float64Array, n: number): void {
+      for (let i = 0; i < n; i++) {
+        const ns = values[i]!;
+        h.recordValue(ns < 1 ? 1 : ns > LATENCY_MAX_NS ? LATENCY_MAX_NS : Math.round(ns));
+      }
     },
   };
 }

@@ -118,6 +118,7 @@ export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): 
   }
   m.finish();
   const elapsed_s = (m.end_ns - SIM_T0_NS) / 1e9;
+  for (const c of m.kc) c.flush_latency();
   const result = collectResult(shm, cfg, elapsed_s, [hdr.encodeIntoCompressedBase64(m.hist)], []);
   result.knobs_applied = applied;
   const wall_s = (performance.now() - wall0) / 1000;

@@ -16,8 +16,12 @@ export const GRO_HASH_BUCKETS = 8;
 
 /** Receives sampled DMA→socket latencies (ns). */
 export interface LatencySink {
-  recordValue(ns: number): void;
+  /** Record values[0..n): called with a batch, so no double crosses a call per sample. */
+  recordMany(values: Float64Array, n: number): void;
 }
+
+/** Latency samples buffered per CPU before they go to the histogram. */
+export const LATENCY_BATCH = 1024;
 
 export class KCpu {
   readonly cfg: Config;
@@ -77,6 +81,10 @@ export class KCpu {
   readonly rx_head: Int32Array;
   readonly rx_tail: Int32Array;
   readonly rx_count: Int32Array;
+
+  /** Sampled DMA→socket latencies (ns) not yet handed to the histogram. */
+  readonly lat_buf = new Float64Array(LATENCY_BATCH);
+  lat_n = 0;
 
   // get_rps_cpu's out parameter (rflowp): which rps_dev_flow entry, -1 for none.
   rflow = -1;
@@ -144,6 +152,13 @@ export class KCpu {
     while (p < cfg.cpus) p *= 2;
     this.rps_cpu_mask = p - 1;
     this.stack_cost_ns = cfg.stack_cost_ns;
+  }
+
+  /** Hand buffered latency samples to the histogram (when the buffer fills, and at the end). */
+  flush_latency(): void {
+    if (this.lat_n === 0) return;
+    this.latency.recordMany(this.lat_buf, this.lat_n);
+    this.lat_n = 0;
   }
 
   /** jiffies, as the timer tick last set it. */

@@ -8,7 +8,7 @@
 // task's ready list (sk_data_ready → wake_up), and the task's CPU gets a reschedule IPI.
 // Lock order: socket, then task.
 
-import type { KCpu } from './percpu.js';
+import { LATENCY_BATCH, type KCpu } from './percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from './hash/jhash.js';
@@ -144,7 +144,10 @@ function sock_check_order(c: KCpu, sk: number, b: number, bf: number, skb: numbe
       i32[b + S.next_index] = (index + 1) | 0;
     }
     const t = c.skb_tstamp[seg]!;
-    if (t !== 0) c.latency.recordValue(c.env.now_ns() - t);
+    if (t !== 0) {
+      c.lat_buf[c.lat_n++] = c.env.now_ns() - t;
+      if (c.lat_n === LATENCY_BATCH) c.flush_latency();
+    }
   }
 }
 
