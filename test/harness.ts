@@ -75,7 +75,7 @@ export class Machine {
     const L = this.shm.layout;
     this.clock = new Float64Array(this.shm.sab, L.ctl.base + L.ctl.clock_ns * 8, 1);
     this.envs = Array.from({ length: cfg.cpus }, (_, i) => new TestEnv(() => this, i));
-    this.cpus = this.envs.map((env, i) => new KCpu(i, this.shm, env, { recordValue() {} }));
+    this.cpus = this.envs.map((env, i) => new KCpu(i, this.shm, env, { recordMany() {} }));
     this.gen = new TrafficGenerator(this.shm, () => performance.now() * 1e6);
     this.gen.start();
   }
