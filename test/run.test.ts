@@ -91,7 +91,10 @@ describe('drops, each counted once', () => {
 });
 
 describe('the hot path allocates nothing per packet', () => {
-  it('shows no GC and no heap growth in any thread over millions of packets', async () => {
+  // A late JIT recompilation in some thread can allocate enough for one GC in a window now
+  // and then (about one run in ten here); an allocation per packet would fail every attempt
+  // (megabytes per window, many GCs), so one retry keeps the test exact about what it guards.
+  it('shows no GC and no heap growth in any thread over millions of packets', { retry: 1 }, async () => {
     const r = await run({ cpus: 2, queues: 2, packets: 3_000_000, 'latency-sample': 0 });
     for (const t of r.hot_path) {
       expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
