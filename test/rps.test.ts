@@ -49,6 +49,7 @@ describe('RFS under application migration', () => {
       'rps-sock-flow-entries': 4096,
       'app-cpus': '0,1',
       'app-placement': 'spread', // flows on both tasks, so every migration moves some
+      gro: 'off', // every packet an skb with its stack cost: backlogs long enough to overtake
       'migrate-every-ms': 3,
       'stack-cost-ns': 3000,
       'unsafe-rfs-no-qtail-check': unsafe ? 'on' : 'off',
