@@ -12,12 +12,3 @@ export function kfree_skb(c: KCpu, skb: number): void {
     skb = next;
   }
 }
-
-/** Free a list of skbs linked by skb_next (each possibly a GRO chain). */
-export function kfree_skb_list(c: KCpu, skb: number): void {
-  while (skb !== -1) {
-    const next = c.skb_next[skb]!;
-    kfree_skb(c, skb);
-    skb = next;
-  }
-}
