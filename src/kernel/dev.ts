@@ -439,8 +439,3 @@ export function netif_rx(c: KCpu, skb: number): number {
   c.rflow = -1;
   return enqueue_to_backlog(c, skb, c.cpu);
 }
-
-/** softnet_stat's backlog length column: input_pkt_queue + process_queue. */
-export function softnet_backlog_len(c: KCpu): number {
-  return c.i32[c.sdI + c.sd.input_pkt_qlen]! + c.i32[c.sdI + c.sd.process_qlen]!;
-}
