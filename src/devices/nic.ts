@@ -17,7 +17,7 @@
 // the kernel's skb_get_hash falls back to the flow dissector for UDP.
 
 import type { Shm } from '../shm/memory.js';
-import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS } from '../shm/layout.js';
+import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS } from '../shm/layout.js';
 import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
@@ -105,10 +105,14 @@ export class Nic {
     const R = shm.layout.rxq;
     const h = this.rdh[q]!;
     const d = q * this.size + h;
-    shm.skb_tstamp[shm.desc_skb[d]!] = tstamp_ns;
+    let ts = 0;
+    if (tstamp_ns !== 0) {
+      shm.skb_tstamp[shm.desc_skb[d]!] = tstamp_ns;
+      ts = DESC_TS;
+    }
     shm.desc_len[d] = len;
     shm.desc_hash[d] = this.hash;
-    shm.desc_status[d] = this.rss_enabled ? DESC_DD | DESC_EOP | DESC_RSS | (this.hash_l4 ? DESC_L4 : 0) : DESC_DD | DESC_EOP;
+    shm.desc_status[d] = ts | (this.rss_enabled ? DESC_DD | DESC_EOP | DESC_RSS | (this.hash_l4 ? DESC_L4 : 0) : DESC_DD | DESC_EOP);
     this.rdh[q] = h + 1 === this.size ? 0 : h + 1;
     const qf = shm.rxqF[q]!;
     shm.f64[qf + R.rx_packets]! += 1;

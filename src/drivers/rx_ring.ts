@@ -12,7 +12,7 @@ import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { ETH_HLEN, get16 } from '../kernel/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
-import { DESC_DD, DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../shm/layout.js';
+import { DESC_DD, DESC_L4, DESC_RSS, DESC_TS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH, SKB_FLAG_TSTAMP } from '../shm/layout.js';
 
 
 /** ixgbe_desc_unused: descriptors the driver may post. */
@@ -62,12 +62,13 @@ export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
 
 /** Fill an skb from its write-back: RSS hash (L4 type or L3), queue, eth_type_trans. */
 function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: number): void {
+  const ts = status & DESC_TS ? SKB_FLAG_TSTAMP : 0;
   if (status & DESC_RSS) {
     c.skb_hash[skb] = hash;
-    c.skb_flags[skb] = status & DESC_L4 ? SKB_FLAG_HASH_VALID | SKB_FLAG_L4_HASH : SKB_FLAG_HASH_VALID;
+    c.skb_flags[skb] = ts | (status & DESC_L4 ? SKB_FLAG_HASH_VALID | SKB_FLAG_L4_HASH : SKB_FLAG_HASH_VALID);
   } else {
     c.skb_hash[skb] = 0;
-    c.skb_flags[skb] = 0;
+    c.skb_flags[skb] = ts;
   }
   c.skb_queue[skb] = q; // skb_record_rx_queue
   c.skb_segs[skb] = 1;

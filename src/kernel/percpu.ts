@@ -53,7 +53,6 @@ export class KCpu {
   readonly skb_next: Int32Array;
   readonly skb_frag_next: Int32Array;
   readonly skb_segs: Int32Array;
-  readonly skb_truesize: Int32Array;
   readonly skb_tstamp: Float64Array;
 
   /** The run's clock, advanced by the timer tick: clock[0] is ns since the run's origin. */
@@ -131,7 +130,6 @@ export class KCpu {
     this.skb_next = shm.skb_next;
     this.skb_frag_next = shm.skb_frag_next;
     this.skb_segs = shm.skb_segs;
-    this.skb_truesize = shm.skb_truesize;
     this.skb_tstamp = shm.skb_tstamp;
     this.napi_next = new Int32Array(L.napiCount).fill(-2);
     const buckets = L.napiCount * GRO_HASH_BUCKETS;

@@ -14,7 +14,7 @@ import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from './hash/jhash.js';
 import { kfree_skb } from './skbuff.js';
 import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP } from './inet.js';
-import { skbTruesize } from '../shm/layout.js';
+import { SKB_FLAG_TSTAMP, skbTruesize } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
 const INET_EHASH_SECRET = 0x5bd1e995;
@@ -102,7 +102,6 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
     return;
   }
   sock_check_order(c, sk, b, bf, skb);
-  c.skb_truesize[skb] = truesize;
   c.skb_next[skb] = -1;
   const tail = i32[b + S.rx_tail]!;
   if (tail === -1) i32[b + S.rx_head] = skb;
@@ -143,9 +142,9 @@ function sock_check_order(c: KCpu, sk: number, b: number, bf: number, skb: numbe
     } else {
       i32[b + S.next_index] = (index + 1) | 0;
     }
-    const t = c.skb_tstamp[seg]!;
-    if (t !== 0) {
-      c.lat_buf[c.lat_n++] = c.env.now_ns() - t;
+    // Only sampled frames carry a timestamp: others never touch skb_tstamp's cache lines.
+    if (c.skb_flags[seg]! & SKB_FLAG_TSTAMP) {
+      c.lat_buf[c.lat_n++] = c.env.now_ns() - c.skb_tstamp[seg]!;
       if (c.lat_n === LATENCY_BATCH) c.flush_latency();
     }
   }

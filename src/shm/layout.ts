@@ -289,7 +289,6 @@ export const SKB_FIELDS_I32 = [
   'next',
   'frag_next',
   'segs',
-  'truesize',
   'gro_age',
   'gro_last',
   'gro_next_seq',
@@ -298,12 +297,14 @@ export const SKB_FIELDS_I32 = [
 export const SKB_FLAG_L4_HASH = 1; // skb->l4_hash: the hash covers the 4-tuple (RSS TCP/UDP)
 export const SKB_FLAG_SW_HASH = 2; // skb->sw_hash: computed by the flow dissector
 export const SKB_FLAG_HASH_VALID = 4;
+export const SKB_FLAG_TSTAMP = 8; // skb_tstamp holds the DMA time (a latency sample)
 
 // Descriptor status bits (as in the 82599 advanced RX descriptor write-back format).
 export const DESC_DD = 1; // descriptor done
 export const DESC_EOP = 2; // end of packet
 export const DESC_RSS = 4; // RSS hash valid (RSS type nonzero)
 export const DESC_L4 = 8; // RSS type included the L4 ports
+export const DESC_TS = 16; // the frame was timestamped (the 82599's TS bit): a latency sample
 
 /** Skb buffer size: the largest frame rounded up to a cache line. */
 export function skbBufSize(cfg: Config): number {

@@ -36,7 +36,6 @@ export class Shm {
   readonly skb_next: Int32Array; // list link (backlog, socket, rx_list, GRO bucket)
   readonly skb_frag_next: Int32Array; // GRO chain of merged segments (frag_list)
   readonly skb_segs: Int32Array; // segments in this skb (1 unless GRO merged)
-  readonly skb_truesize: Int32Array;
   readonly skb_gro_age: Int32Array;
   readonly skb_gro_last: Int32Array;
   readonly skb_gro_next_seq: Int32Array;
@@ -94,7 +93,6 @@ export class Shm {
     this.skb_next = i32At(b.next, n);
     this.skb_frag_next = i32At(b.frag_next, n);
     this.skb_segs = i32At(b.segs, n);
-    this.skb_truesize = i32At(b.truesize, n);
     this.skb_gro_age = i32At(b.gro_age, n);
     this.skb_gro_last = i32At(b.gro_last, n);
     this.skb_gro_next_seq = i32At(b.gro_next_seq, n);
