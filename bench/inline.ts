@@ -4,7 +4,7 @@
 //   node dist/bench/inline.js [packets] [extra rxsmp run options...]
 
 import { performance } from 'node:perf_hooks';
-import { resolveConfig, settingFromFlag, type RawSettings } from '../src/config.js';
+import { parseRunArgs } from '../src/cli_main.js';
 import { boot } from '../src/engine/boot.js';
 import { kernel_boot, newLatencyHistogram, latencySink } from '../src/cpu/worker_main.js';
 import { CpuRuntime } from '../src/cpu/runtime.js';
@@ -13,12 +13,7 @@ import { accounted } from '../src/engine/result.js';
 import { timer_tick } from '../src/engine/run.js';
 
 export function inlineRun(packets: number, extra: string[] = []): { pps: number; ns_per_packet: number } {
-  const raw: RawSettings = new Map();
-  settingFromFlag('cpus', '1', raw);
-  settingFromFlag('queues', '1', raw);
-  settingFromFlag('packets', String(packets), raw);
-  for (let i = 0; i < extra.length; i += 2) settingFromFlag(extra[i]!.replace(/^--/, ''), extra[i + 1], raw);
-  const cfg = resolveConfig(raw);
+  const { cfg } = parseRunArgs(['--cpus', '1', '--queues', '1', '--packets', String(packets), ...extra]);
   const shm = boot(cfg);
   kernel_boot(shm);
   const now = () => performance.now() * 1e6;

@@ -22,7 +22,7 @@
 // packets (generated == delivered + drops) or the bench aborts.
 
 import os from 'node:os';
-import { resolveConfig, settingFromFlag, type RawSettings } from '../src/config.js';
+import { parseRunArgs } from '../src/cli_main.js';
 import { runEmulation } from '../src/engine/run.js';
 import { conserves, type RunResult } from '../src/engine/result.js';
 import { handoffRate } from './handoff.js';
@@ -58,11 +58,9 @@ class BenchError extends Error {}
 
 /** One emulation from rxsmp-run style flags; aborts the bench if it fails or does not conserve. */
 async function emulate(label: string, flags: string[]): Promise<RunResult> {
-  const raw: RawSettings = new Map();
-  for (let i = 0; i < flags.length; i += 2) settingFromFlag(flags[i]!.replace(/^--/, ''), flags[i + 1], raw);
   let r: RunResult;
   try {
-    r = await runEmulation(resolveConfig(raw));
+    r = await runEmulation(parseRunArgs(flags).cfg);
   } catch (e) {
     throw new BenchError(`${label}: runEmulation threw (rxsmp run ${flags.join(' ')}):\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }

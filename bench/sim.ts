@@ -7,7 +7,7 @@
 // run first (JIT). Wall time includes boot. Also printed: packets per CPU second of this
 // process (process.cpuUsage), which other load on a shared host does not inflate.
 
-import { resolveConfig, settingFromFlag, type RawSettings } from '../src/config.js';
+import { configFromFlags } from '../src/config.js';
 import { simulate } from '../src/engine/sim_run.js';
 import { conserves } from '../src/engine/result.js';
 
@@ -24,9 +24,7 @@ export function simBench(packets: number, extra: string[]): { wall_pps: number[]
     ['packets', String(packets)],
   ];
   for (let i = 0; i < extra.length; i += 2) flags.push([extra[i]!.replace(/^--/, ''), extra[i + 1]!]);
-  const raw: RawSettings = new Map();
-  for (const [k, v] of flags) settingFromFlag(k, v, raw);
-  const cfg = resolveConfig(raw);
+  const cfg = configFromFlags(Object.fromEntries(flags));
   const wall_pps: number[] = [];
   const cpu_pps: number[] = [];
   let virtual_pps = 0;

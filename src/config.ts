@@ -367,6 +367,16 @@ function perQueue<T>(key: string, list: T[], queues: number): T[] {
   return list;
 }
 
+/**
+ * A Config from options named as on the command line ({ 'rps-cpus': '2', gro: 'off' }),
+ * validated exactly as they are there. Throws ConfigError.
+ */
+export function configFromFlags(flags: Readonly<Record<string, string | number | boolean>>): Config {
+  const raw: RawSettings = new Map();
+  for (const [name, value] of Object.entries(flags)) settingFromFlag(name, String(value), raw);
+  return resolveConfig(raw);
+}
+
 /** Turn raw settings into a complete, cross-checked Config. Throws ConfigError. */
 export function resolveConfig(raw: RawSettings): Config {
   const c: Record<string, unknown> = { ...DEFAULTS };

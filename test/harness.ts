@@ -3,7 +3,7 @@
 // with a TestEnv: IPIs and wake-ups are recorded, jiffies move only when the test says so.
 
 import { performance } from 'node:perf_hooks';
-import { resolveConfig, settingFromFlag, type Config, type RawSettings } from '../dist/src/config.js';
+import { configFromFlags, type Config } from '../dist/src/config.js';
 import { boot } from '../dist/src/engine/boot.js';
 import { kernel_boot } from '../dist/src/cpu/worker_main.js';
 import { KCpu } from '../dist/src/kernel/percpu.js';
@@ -17,11 +17,8 @@ import { IPI_RPS } from '../dist/src/cpu/runtime.js';
 import { SD_DEF } from '../dist/src/shm/layout.js';
 import { accounted } from '../dist/src/engine/result.js';
 
-export function config(flags: Record<string, string | number | boolean>): Config {
-  const raw: RawSettings = new Map();
-  for (const [k, v] of Object.entries(flags)) settingFromFlag(k, String(v), raw);
-  return resolveConfig(raw);
-}
+/** A Config from command-line option names (the project's own configFromFlags). */
+export const config = configFromFlags;
 
 export class TestEnv implements CpuEnv {
   ipis: number[] = [];

@@ -23,18 +23,13 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { hostname } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { resolveConfig, settingFromFlag, type RawSettings } from '../config.js';
+import { configFromFlags } from '../config.js';
 import { runEmulation } from './run.js';
 import type { RunResult } from './result.js';
 import { COST_SCHEMA, DEFAULT_COST_MODEL, type CostModel } from '../cpu/cost_model.js';
 
 type Flags = Record<string, string | number>;
 
-function cfgOf(flags: Flags) {
-  const raw: RawSettings = new Map();
-  for (const [k, v] of Object.entries(flags)) settingFromFlag(k, String(v), raw);
-  return resolveConfig(raw);
-}
 
 /** Receive-path busy ns per unit on one CPU of a run. */
 function rxBusy(r: RunResult, cpu: number): number {
@@ -84,10 +79,10 @@ export async function calibrate(packets: number, log: (s: string) => void): Prom
   const perA = [], perC = [], perB0 = [], perB1 = [], recv = [], hirq = [], perD = [];
   let D!: RunResult;
   for (let k = 0; k < REPS; k++) {
-    const A = await runEmulation(cfgOf({ ...base, cpus: 1 }));
-    const C = await runEmulation(cfgOf({ ...base, cpus: 1, 'rps-cpus': 1 }));
-    const B = await runEmulation(cfgOf({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1 }));
-    D = await runEmulation(cfgOf({ ...base, cpus: 1, proto: 'tcp', flows: 8, gro: 'on' }));
+    const A = await runEmulation(configFromFlags({ ...base, cpus: 1 }));
+    const C = await runEmulation(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1 }));
+    const B = await runEmulation(configFromFlags({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1 }));
+    D = await runEmulation(configFromFlags({ ...base, cpus: 1, proto: 'tcp', flows: 8, gro: 'on' }));
     perA.push(rxBusy(A, 0) / A.packets.generated);
     perC.push(rxBusy(C, 0) / C.packets.generated);
     perB0.push(rxBusy(B, 0) / Math.max(1, B.percpu[0]!.enqueue_remote));

@@ -15,7 +15,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { resolveConfig, settingFromFlag, maskToCpus, type Config, type RawSettings } from '../config.js';
+import { configFromFlags, maskToCpus, type Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
 import { conserves } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
@@ -114,11 +114,6 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   return f;
 }
 
-export function flagsToConfig(flags: Flags): Config {
-  const raw: RawSettings = new Map();
-  for (const [k, v] of Object.entries(flags)) settingFromFlag(k, String(v), raw);
-  return resolveConfig(raw);
-}
 
 /** The one command that reproduces a run. */
 export function reproCommand(flags: Flags): string {
@@ -167,7 +162,7 @@ export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean
 export function checkRun(flags: Flags): Verdict {
   let cfg: Config;
   try {
-    cfg = flagsToConfig(flags);
+    cfg = configFromFlags(flags);
   } catch (e) {
     return { ok: false, check: 'crash', detail: `bad configuration: ${(e as Error).message}`, ordering_checked: false, packets: 0, out_of_order: 0 };
   }
@@ -206,13 +201,13 @@ export function checkRun(flags: Flags): Verdict {
 /** Simpler variants of a failing configuration, most drastic first. */
 export function shrinkCandidates(flags: Flags): Flags[] {
   const out: Flags[] = [];
-  const cfg = flagsToConfig(flags);
+  const cfg = configFromFlags(flags);
   const variant = (change: Flags, drop: string[] = []): void => {
     const f: Flags = { ...flags, ...change };
     for (const k of drop) delete f[k];
     if (JSON.stringify(f) === JSON.stringify(flags)) return;
     try {
-      flagsToConfig(f);
+      configFromFlags(f);
     } catch {
       return; // not a valid configuration
     }
