@@ -23,6 +23,7 @@
 
 import os from 'node:os';
 import { parseRunArgs } from '../src/cli_main.js';
+import { median } from './stats.js';
 import { runEmulation } from '../src/engine/run.js';
 import { conserves, type RunResult } from '../src/engine/result.js';
 import { handoffRate } from './handoff.js';
@@ -71,12 +72,6 @@ async function emulate(label: string, flags: string[]): Promise<RunResult> {
     );
   }
   return r;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const mpps = (x: number) => `${(x / 1e6).toFixed(2)} Mpps`;

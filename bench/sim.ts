@@ -8,6 +8,7 @@
 // process (process.cpuUsage), which other load on a shared host does not inflate.
 
 import { configFromFlags } from '../src/config.js';
+import { median } from './stats.js';
 import { simulate } from '../src/engine/sim_run.js';
 import { conserves } from '../src/engine/result.js';
 
@@ -41,7 +42,6 @@ export function simBench(packets: number, extra: string[]): { wall_pps: number[]
   return { wall_pps, cpu_pps, virtual_pps };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const packets = Number(process.argv[2] ?? 3_000_000);
