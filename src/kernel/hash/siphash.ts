@@ -6,6 +6,10 @@
  *
  * JavaScript has no cheap 64-bit integers (BigInt allocates), so every 64-bit lane of the
  * state is kept as two int32 locals, hi and lo, and add/rotate/xor are done on the halves.
+ * The carry out of the low halves is computed without a branch,
+ * `((a & b) | ((a | b) & ~sum)) >>> 31`: a compare-and-select there compiled to a branch that
+ * mispredicts half the time, and made the hash 2.5x slower (230 vs 90 ns for the 40-byte
+ * IPv4 flow keys on the bench machine).
  *
  * Key: `Uint32Array(4)` = [k0 lo, k0 hi, k1 lo, k1 hi], i.e. siphash_key_t.key[0] and
  * .key[1] as little-endian words (the 16 key bytes read as a Uint32Array on a little-endian
@@ -82,20 +86,20 @@ export function siphash_2_4(bytes: Uint8Array, offset: number, length: number, k
     for (let r = 0; r < rounds; r++) {
       // SIPROUND, on (hi, lo) halves; rotl by 32 is a swap of the halves.
       // v0 += v1; v1 = rol64(v1, 13); v1 ^= v0; v0 = rol64(v0, 32);
-      v0l = (v0l + v1l) | 0; v0h = (v0h + v1h + ((v0l >>> 0) < (v1l >>> 0) ? 1 : 0)) | 0;
+      t = (v0l + v1l) | 0; v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0; v0l = t;
       t = (v1h << 13) | (v1l >>> 19); v1l = (v1l << 13) | (v1h >>> 19); v1h = t;
       v1h ^= v0h; v1l ^= v0l;
       t = v0h; v0h = v0l; v0l = t;
       // v2 += v3; v3 = rol64(v3, 16); v3 ^= v2;
-      v2l = (v2l + v3l) | 0; v2h = (v2h + v3h + ((v2l >>> 0) < (v3l >>> 0) ? 1 : 0)) | 0;
+      t = (v2l + v3l) | 0; v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0; v2l = t;
       t = (v3h << 16) | (v3l >>> 16); v3l = (v3l << 16) | (v3h >>> 16); v3h = t;
       v3h ^= v2h; v3l ^= v2l;
       // v0 += v3; v3 = rol64(v3, 21); v3 ^= v0;
-      v0l = (v0l + v3l) | 0; v0h = (v0h + v3h + ((v0l >>> 0) < (v3l >>> 0) ? 1 : 0)) | 0;
+      t = (v0l + v3l) | 0; v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0; v0l = t;
       t = (v3h << 21) | (v3l >>> 11); v3l = (v3l << 21) | (v3h >>> 11); v3h = t;
       v3h ^= v0h; v3l ^= v0l;
       // v2 += v1; v1 = rol64(v1, 17); v1 ^= v2; v2 = rol64(v2, 32);
-      v2l = (v2l + v1l) | 0; v2h = (v2h + v1h + ((v2l >>> 0) < (v1l >>> 0) ? 1 : 0)) | 0;
+      t = (v2l + v1l) | 0; v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0; v2l = t;
       t = (v1h << 17) | (v1l >>> 15); v1l = (v1l << 17) | (v1h >>> 15); v1h = t;
       v1h ^= v2h; v1l ^= v2l;
       t = v2h; v2h = v2l; v2l = t;
