@@ -23,8 +23,13 @@ import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { spinLoads } from '../shm/host.js';
 
-/** How long the closed-loop wire polls RDT for a free descriptor before it sleeps (~200 µs). */
+/** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
+/** Naps in a row before the closed-loop wire asks the driver for a futex wake-up. */
+const DEVICE_NAPS = 8;
+/** Bounds of one nap (ms): the timer's granularity here, and a fill of the ring at 0.25 Mpps. */
+const DEVICE_NAP_MIN_MS = 0.05;
+const DEVICE_NAP_MAX_MS = 1;
 
 export function parseHexKey(hex: string): Uint8Array {
   const key = new Uint8Array(hex.length / 2);
@@ -48,6 +53,9 @@ export class Nic {
   /** The queue the last rss_queue() picked and the hash it computed. */
   hash = 0;
   hash_l4 = false;
+  /** The closed-loop wire's naps so far in this wait, and the length of the next one. */
+  private naps = 0;
+  private nap_ms = DEVICE_NAP_MIN_MS;
 
   constructor(
     private readonly shm: Shm,
@@ -164,21 +172,54 @@ export class Nic {
   }
 
   /**
-   * Closed loop: wait until queue q has a posted descriptor (the driver's RDT write wakes us),
-   * or `timeout_ms` passes. Returns true if one is there.
+   * Closed loop: wait for the driver to post descriptors on queue q, for about `timeout_ms`
+   * at most per call (between calls the caller serves the ITR timer and the stop flag).
+   * Returns true when the wire should put packets on the ring again.
+   *
+   * 1. Poll RDT for a while: the driver re-posts every 16 descriptors it cleans.
+   * 2. Nap until half the ring is free, each nap as long as the driver took to free that
+   *    much last time (a timed sleep: the driver's RDT write stays a plain store, with no
+   *    futex call on the emulated CPU's time; see host.ts).
+   * 3. After DEVICE_NAPS naps, sleep until the driver wakes us: a Dekker with the driver,
+   *    which stores RDT then loads dev_waiting while we store dev_waiting then load RDT;
+   *    sequentially consistent on both sides, so one of us sees the other. The driver wakes
+   *    us once half the ring is ours again.
    */
   wait_descriptor(q: number, timeout_ms: number): boolean {
     const shm = this.shm;
     const R = shm.layout.rxq;
     const qi = shm.rxqI[q]!;
-    // Poll RDT for a while first: a futex sleep and wake costs tens of microseconds, longer
-    // than the driver takes to re-post a batch.
-    for (let k = 0; k < this.spin_loads; k++) if (this.has_descriptor(q)) return true;
-    // Dekker with the driver: it stores RDT then loads dev_waiting; we store dev_waiting
-    // then load RDT. Sequentially consistent on both sides: one of us sees the other.
+    const want = this.size >> 1;
+    if (this.naps === 0) {
+      for (let k = 0; k < this.spin_loads; k++) if (this.has_descriptor(q)) return true;
+    }
+    if (this.naps < DEVICE_NAPS) {
+      const before = this.free_descriptors(q);
+      if (before < want) {
+        const ms = this.nap_ms < timeout_ms ? this.nap_ms : timeout_ms;
+        Atomics.wait(shm.i32, shm.ctlI + shm.layout.ctl.stop, 0, ms);
+        this.naps++;
+        const free = this.free_descriptors(q);
+        // The driver's pace: the next nap is what it takes to free half the ring from empty.
+        const next = free > before ? (ms * want) / (free - before) : 2 * ms;
+        this.nap_ms = next < DEVICE_NAP_MIN_MS ? DEVICE_NAP_MIN_MS : next > DEVICE_NAP_MAX_MS ? DEVICE_NAP_MAX_MS : next;
+        if (free < want) return false;
+      }
+      this.naps = 0;
+      return true;
+    }
+    this.naps = 0;
     Atomics.store(shm.i32, qi + R.dev_waiting, 1);
     if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + R.rdt, this.rdt[q]!, timeout_ms);
     Atomics.store(shm.i32, qi + R.dev_waiting, 0);
     return this.has_descriptor(q);
+  }
+
+  /** Posted descriptors free on queue q (re-reads RDT). */
+  free_descriptors(q: number): number {
+    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
+    this.rdt[q] = rdt;
+    const n = rdt - this.rdh[q]!;
+    return n < 0 ? n + this.size : n;
   }
 }

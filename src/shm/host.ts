@@ -1,8 +1,15 @@
-// The host machine, as far as spinning is concerned: a thread that waits for another may
-// poll shared memory for a while before sleeping on a futex (whose wake-up costs tens of µs),
-// but only while every emulator thread has a core of its own. Oversubscribed, a spinning
-// thread takes the core the thread it waits for needs, so polls are kept short.
+// The host machine, as far as waiting is concerned. A thread that waits for another may poll
+// shared memory for a while before it sleeps on a futex, but only while every emulator
+// thread has a core of its own: oversubscribed, a spinning thread takes the core that the
+// thread it waits for needs, so polls are kept short.
+//
+// Waking a futex sleeper is the other cost. On the 2-core VMs this project is measured on,
+// Atomics.notify costs the waker 10 to 60 µs when it really wakes a thread (the host has to
+// interrupt the sleeper's core), against 1 or 2 µs for an IPI on real hardware. So waiters
+// that can tolerate a little lateness nap instead: short timed sleeps that nobody has to cut
+// short. The waker only stores to shared memory; the napper sees it when its nap ends.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /**
@@ -11,4 +18,52 @@ import { availableParallelism } from 'node:os';
  */
 export function spinLoads(threads: number, long: number): number {
   return threads <= availableParallelism() ? long : Math.max(64, Math.floor(long / 20));
+}
+
+/** Do the emulator's busy threads (the CPUs and the device) outnumber the host's cores? */
+export function oversubscribed(cpus: number): boolean {
+  return cpus + 1 > availableParallelism();
+}
+
+/** What the host gave one emulator thread: CPU time and context switches (Linux /proc). */
+export interface ThreadTimes {
+  cpu_s: number;
+  /** The thread blocked (futex sleeps, naps). */
+  voluntary_switches: number;
+  /** The host took the core from the thread while it had work: the emulated CPU stood still. */
+  involuntary_switches: number;
+}
+
+/** USER_HZ: /proc reports thread times in 1/100 s on every Linux architecture Node runs on. */
+const USER_HZ = 100;
+
+/** This thread's times so far, from /proc/thread-self; null where there is no such file. */
+export function threadTimes(): ThreadTimes | null {
+  let stat: string;
+  let status: string;
+  try {
+    stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    status = readFileSync('/proc/thread-self/status', 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after "(comm) ": state is field 3, utime 14 and stime 15 (proc(5)).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return {
+    cpu_s: (Number(f[11]) + Number(f[12])) / USER_HZ,
+    voluntary_switches: field('voluntary_ctxt_switches'),
+    involuntary_switches: field('nonvoluntary_ctxt_switches'),
+  };
+}
+
+/** The times between `start` (threadTimes() earlier in this thread) and now. */
+export function threadTimesSince(start: ThreadTimes | null): ThreadTimes | null {
+  const now = threadTimes();
+  if (start === null || now === null) return null;
+  return {
+    cpu_s: Math.round((now.cpu_s - start.cpu_s) * 100) / 100,
+    voluntary_switches: now.voluntary_switches - start.voluntary_switches,
+    involuntary_switches: now.involuntary_switches - start.involuntary_switches,
+  };
 }
