@@ -1,5 +1,6 @@
 // Real emulations (worker threads, shared memory): what a user of `rxsmp run` relies on.
 
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { cli, run, sum } from './e2e.js';
 import type { RunResult } from '../dist/src/engine/result.js';
@@ -29,6 +30,16 @@ describe('rxsmp run', () => {
     expect(doc.skb_pool.in_rings).toBeLessThanOrEqual(2 * 511);
     expect(doc.pps).toBeGreaterThan(0);
     expect(doc.config.netdev_budget).toBe(300);
+    // What the host gave each worker: every CPU and the device, over its whole loop.
+    expect(doc.host.cores).toBe(availableParallelism());
+    expect(doc.host.busy_threads).toBe(3);
+    expect(doc.host.oversubscribed).toBe(3 > availableParallelism());
+    if (process.platform === 'linux') {
+      expect(doc.host.threads.map((t) => t.thread)).toEqual(['cpu0', 'cpu1', 'device']);
+      // Each CPU cleaned a million packets: far more than the 10 ms resolution of /proc.
+      for (const t of doc.host.threads.slice(0, 2)) expect(t.cpu_s, t.thread).toBeGreaterThan(0.05);
+      for (const t of doc.host.threads) expect(t.cpu_s, t.thread).toBeLessThan(doc.elapsed_s + 5);
+    }
   });
 
   it('prints a softnet_stat block in the human summary', () => {

@@ -6,7 +6,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Shm } from '../src/shm/memory.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import type { DeviceWorkerApi, WorkerInit } from '../src/engine/messages.js';
-import { hotPathReport, watchGc } from '../src/cpu/worker_main.js';
+import { threadResult, watchGc } from '../src/cpu/worker_main.js';
 
 const init = workerData as WorkerInit;
 const shm = Shm.attach(init.cfg, init.sab);
@@ -14,9 +14,6 @@ const origin = performance.timeOrigin - init.origin_ms;
 const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6);
 const gc = watchGc();
 const api: DeviceWorkerApi = {
-  async run() {
-    gen.run();
-    return hotPathReport('device', gen.window, gc);
-  },
+  run: () => threadResult('device', () => gen.run(), gen.window, gc),
 };
 Comlink.expose(api, nodeEndpoint(parentPort));

@@ -9,7 +9,8 @@ import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
-import type { CpuResult, CpuWorkerApi, HotPathReport, WorkerInit } from '../engine/messages.js';
+import type { CpuResult, CpuWorkerApi, HotPathReport, ThreadResult, WorkerInit } from '../engine/messages.js';
+import { threadTimes, threadTimesSince } from '../shm/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
 
 export const LATENCY_MAX_NS = 100e9;
@@ -46,9 +47,8 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   const gc = watchGc();
   return {
     async run(): Promise<CpuResult> {
-      rt.run();
-      const hot_path = await hotPathReport(`cpu${init.cpu}`, rt.window, gc);
-      return { cpu: init.cpu, latency: hdr.encodeIntoCompressedBase64(hist), hot_path };
+      const { hot_path, host } = await threadResult(`cpu${init.cpu}`, () => rt.run(), rt.window, gc);
+      return { cpu: init.cpu, latency: hdr.encodeIntoCompressedBase64(hist), hot_path, host };
     },
   };
 }
@@ -74,4 +74,13 @@ export async function hotPathReport(thread: string, w: HotPathWindow, gcStarts: 
     gc_events: inWindow,
     heap_growth_bytes: w.heap_end - w.heap_start,
   };
+}
+
+/** Run a worker's loop and report its hot-path window and what the host gave the thread. */
+export async function threadResult(thread: string, loop: () => void, w: HotPathWindow, gcStarts: number[]): Promise<ThreadResult> {
+  const t0 = threadTimes();
+  loop();
+  const times = threadTimesSince(t0);
+  const hot_path = await hotPathReport(thread, w, gcStarts);
+  return { hot_path, host: times && { thread, ...times } };
 }

@@ -6,6 +6,7 @@
 // busy loop never services its MessagePort).
 
 import type { Config } from '../config.js';
+import type { ThreadTimes } from '../shm/host.js';
 
 /** workerData of every worker. */
 export interface WorkerInit {
@@ -28,11 +29,21 @@ export interface HotPathReport {
   heap_growth_bytes: number;
 }
 
-export interface CpuResult {
+/** What the host gave a worker thread over its loop (null off Linux). */
+export interface HostThreadReport extends ThreadTimes {
+  thread: string;
+}
+
+/** What every worker's run() reports besides its own results. */
+export interface ThreadResult {
+  hot_path: HotPathReport;
+  host: HostThreadReport | null;
+}
+
+export interface CpuResult extends ThreadResult {
   cpu: number;
   /** The CPU's latency histogram, hdr-histogram-js compressed base64. */
   latency: string;
-  hot_path: HotPathReport;
 }
 
 export interface CpuWorkerApi {
@@ -40,5 +51,5 @@ export interface CpuWorkerApi {
 }
 
 export interface DeviceWorkerApi {
-  run(): Promise<HotPathReport>;
+  run(): Promise<ThreadResult>;
 }

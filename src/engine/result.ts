@@ -3,7 +3,9 @@
 import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
-import type { HotPathReport } from './messages.js';
+import { availableParallelism } from 'node:os';
+import type { HostThreadReport, HotPathReport } from './messages.js';
+import { oversubscribed } from '../shm/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
@@ -75,6 +77,28 @@ export interface RunResult {
   knobs_applied: AppliedKnob[];
   /** Where every skb of the pool is once the CPUs have stopped; `unaccounted` must be 0. */
   skb_pool: SkbPoolAudit;
+  /** What the host gave the emulator: its cores, and each worker thread's CPU time. */
+  host: HostReport;
+}
+
+export interface HostReport {
+  cores: number;
+  /** Threads that may all want a core at once: each emulated CPU and the device (1 in sim mode). */
+  busy_threads: number;
+  oversubscribed: boolean;
+  /** Per worker thread over its loop (empty in sim mode and off Linux). */
+  threads: HostThreadReport[];
+}
+
+/** The host section of a run: cores, and what each worker thread got (null entries dropped). */
+export function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostReport {
+  const sim = cfg.mode === 'sim';
+  return {
+    cores: availableParallelism(),
+    busy_threads: sim ? 1 : cfg.cpus + 1,
+    oversubscribed: !sim && oversubscribed(cfg.cpus),
+    threads: threads.filter((t): t is HostThreadReport => t !== null),
+  };
 }
 
 export interface SkbPoolAudit {
@@ -269,6 +293,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     hot_path,
     knobs_applied: [],
     skb_pool: skbPoolAudit(shm),
+    host: hostReport(cfg, []),
   };
 }
 

@@ -17,7 +17,7 @@ import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
-import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
+import { accounted, collectResult, hostReport, type AppliedKnob, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
 export class WatchdogError extends Error {
@@ -56,7 +56,9 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
     const elapsed_s = await Promise.race([monitor(shm, cfg, hooks, applied), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
-    const result = collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), [...cpus.map((r) => r.hot_path), device]);
+    const threads = [...cpus, device];
+    const result = collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), threads.map((r) => r.hot_path));
+    result.host = hostReport(cfg, threads.map((r) => r.host));
     result.knobs_applied = applied;
     return result;
   } finally {

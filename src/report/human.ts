@@ -52,6 +52,13 @@ export function humanSummary(r: RunResult): string {
     out.push(`knob: ${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)`);
   }
   if (r.skb_pool.unaccounted !== 0) out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
+  const h = r.host;
+  if (h.threads.length) {
+    out.push(
+      `host: ${h.cores} cores, ${h.busy_threads} busy threads${h.oversubscribed ? ' (oversubscribed)' : ''}; thread CPU over ${r.elapsed_s.toFixed(2)} s: ` +
+        h.threads.map((t) => `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted)`).join(', '),
+    );
+  }
   const hot = r.hot_path.filter((t) => t.gc_events > 0);
   if (hot.length) out.push(`hot path: GC during the steady-state window in ${hot.map((t) => `${t.thread} (${t.gc_events})`).join(', ')}`);
   out.push('');
