@@ -51,6 +51,10 @@ describe('sim mode: determinism', () => {
     const [dx, dy] = [JSON.parse(x.stdout) as SimRunResult, JSON.parse(y.stdout) as SimRunResult];
     expect(dx.schema).toBe('rxsmp.run/1');
     expect(JSON.stringify(deterministicPart(dx))).toBe(JSON.stringify(deterministicPart(dy)));
+    // ...and on another machine: the host section (its core count) is not part of it.
+    expect(dx.host.busy_threads).toBe(1);
+    expect(dx.host.threads).toEqual([]);
+    expect(JSON.stringify(deterministicPart({ ...dx, host: { ...dx.host, cores: dx.host.cores + 6 } }))).toBe(JSON.stringify(deterministicPart(dx)));
   });
 
   it('a different seed changes the interleaving (some counter differs) and still conserves', () => {

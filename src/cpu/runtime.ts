@@ -234,8 +234,9 @@ export class CpuRuntime implements CpuEnv {
    * Idle: poll the doorbell for a while (as cpuidle's poll state does), then sleep on it.
    * A futex wake costs tens of microseconds; at high packet rates the next interrupt comes
    * sooner than that. On an oversubscribed host the poll is short and naps follow (a
-   * shallow idle state: an interrupt or IPI waits at most a nap, about 0.1 ms, and costs its
-   * sender no futex call), so that an idle CPU leaves its core to the threads with work.
+   * shallow idle state: an interrupt or IPI waits for the end of the nap, 0.1 ms plus the
+   * host's timer slack and scheduling, and costs its sender no futex call), so that an idle
+   * CPU leaves its core to the threads with work.
    */
   private idle(): void {
     const i32 = this.i32;

@@ -25,11 +25,13 @@ import { spinLoads } from '../shm/host.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
-/** Naps in a row before the closed-loop wire asks the driver for a futex wake-up. */
-const DEVICE_NAPS = 8;
+/** Nap time in a row (ms) before the closed-loop wire asks the driver for a futex wake-up. */
+const DEVICE_NAP_BUDGET_MS = 2;
 /** Bounds of one nap (ms): the timer's granularity here, and a fill of the ring at 0.25 Mpps. */
 const DEVICE_NAP_MIN_MS = 0.05;
 const DEVICE_NAP_MAX_MS = 1;
+/** Descriptors a driver may clean and hold back unposted (ixgbe re-posts 16 at a time). */
+const DRIVER_UNPOSTED_MAX = 16;
 
 export function parseHexKey(hex: string): Uint8Array {
   const key = new Uint8Array(hex.length / 2);
@@ -53,8 +55,8 @@ export class Nic {
   /** The queue the last rss_queue() picked and the hash it computed. */
   hash = 0;
   hash_l4 = false;
-  /** The closed-loop wire's naps so far in this wait, and the length of the next one. */
-  private naps = 0;
+  /** The closed-loop wire's nap time so far in this wait (ms), and the length of the next nap. */
+  private napped_ms = 0;
   private nap_ms = DEVICE_NAP_MIN_MS;
 
   constructor(
@@ -178,41 +180,49 @@ export class Nic {
    *
    * 1. Poll RDT for a while: the driver re-posts every 16 descriptors it cleans.
    * 2. Nap until half the ring is free, each nap as long as the driver took to free that
-   *    much last time (a timed sleep: the driver's RDT write stays a plain store, with no
-   *    futex call on the emulated CPU's time; see host.ts).
-   * 3. After DEVICE_NAPS naps, sleep until the driver wakes us: a Dekker with the driver,
-   *    which stores RDT then loads dev_waiting while we store dev_waiting then load RDT;
-   *    sequentially consistent on both sides, so one of us sees the other. The driver wakes
-   *    us once half the ring is ours again.
+   *    much last time: a timed sleep, so the driver's RDT write needs no futex call on the
+   *    emulated CPU's time (see host.ts).
+   * 3. After DEVICE_NAP_BUDGET_MS of naps, sleep until the driver wakes us: a Dekker with the
+   *    driver, which stores RDT then loads dev_waiting while we store dev_waiting then load
+   *    RDT; sequentially consistent on both sides, so one of us sees the other. The driver
+   *    wakes us once half the ring is ours again.
    */
   wait_descriptor(q: number, timeout_ms: number): boolean {
     const shm = this.shm;
     const R = shm.layout.rxq;
     const qi = shm.rxqI[q]!;
     const want = this.size >> 1;
-    if (this.naps === 0) {
+    if (this.napped_ms === 0) {
       for (let k = 0; k < this.spin_loads; k++) if (this.has_descriptor(q)) return true;
     }
-    if (this.naps < DEVICE_NAPS) {
+    if (this.napped_ms < DEVICE_NAP_BUDGET_MS) {
       const before = this.free_descriptors(q);
       if (before < want) {
         const ms = this.nap_ms < timeout_ms ? this.nap_ms : timeout_ms;
         Atomics.wait(shm.i32, shm.ctlI + shm.layout.ctl.stop, 0, ms);
-        this.naps++;
+        this.napped_ms += ms;
         const free = this.free_descriptors(q);
-        // The driver's pace: the next nap is what it takes to free half the ring from empty.
-        const next = free > before ? (ms * want) / (free - before) : 2 * ms;
-        this.nap_ms = next < DEVICE_NAP_MIN_MS ? DEVICE_NAP_MIN_MS : next > DEVICE_NAP_MAX_MS ? DEVICE_NAP_MAX_MS : next;
+        this.nap_ms = this.next_nap(ms, before, free, want);
         if (free < want) return false;
       }
-      this.naps = 0;
+      this.napped_ms = 0;
       return true;
     }
-    this.naps = 0;
+    this.napped_ms = 0;
     Atomics.store(shm.i32, qi + R.dev_waiting, 1);
     if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + R.rdt, this.rdt[q]!, timeout_ms);
     Atomics.store(shm.i32, qi + R.dev_waiting, 0);
     return this.has_descriptor(q);
+  }
+
+  /**
+   * The next nap: what the driver took to free `want` descriptors, at the pace of the nap of
+   * `ms` that saw free go from `before` to `free`. A ring the driver (nearly) emptied says
+   * only that the nap was too long, by how much unknown: a quarter of it.
+   */
+  private next_nap(ms: number, before: number, free: number, want: number): number {
+    const next = free >= this.size - 1 - DRIVER_UNPOSTED_MAX ? ms / 4 : free > before ? (ms * want) / (free - before) : 2 * ms;
+    return next < DEVICE_NAP_MIN_MS ? DEVICE_NAP_MIN_MS : next > DEVICE_NAP_MAX_MS ? DEVICE_NAP_MAX_MS : next;
   }
 
   /** Posted descriptors free on queue q (re-reads RDT). */

@@ -141,7 +141,7 @@ export async function runSim(cfg: Config): Promise<SimRunResult> {
 
 /** The result without the host-dependent fields: what two runs with one seed must share. */
 export function deterministicPart(r: SimRunResult): unknown {
-  const { sim, ...rest } = r;
+  const { sim, host: _h, ...rest } = r;
   const { wall_s: _w, sim_pps_wall: _p, ...simRest } = sim;
   return { ...rest, sim: simRest };
 }

@@ -50,11 +50,13 @@ export function threadTimes(): ThreadTimes | null {
   // Fields after "(comm) ": state is field 3, utime 14 and stime 15 (proc(5)).
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return {
+  const t = {
     cpu_s: (Number(f[11]) + Number(f[12])) / USER_HZ,
     voluntary_switches: field('voluntary_ctxt_switches'),
     involuntary_switches: field('nonvoluntary_ctxt_switches'),
   };
+  // A procfs that reads but does not parse (a sandbox's, say) reports nothing, not NaN.
+  return Number.isFinite(t.cpu_s) && Number.isFinite(t.voluntary_switches) && Number.isFinite(t.involuntary_switches) ? t : null;
 }
 
 /** The times between `start` (threadTimes() earlier in this thread) and now. */
