@@ -35,7 +35,7 @@ describe('rxsmp run', () => {
     expect(doc.host.busy_threads).toBe(3);
     expect(doc.host.oversubscribed).toBe(3 > availableParallelism());
     if (process.platform === 'linux') {
-      expect(doc.host.threads.map((t) => t.thread)).toEqual(['cpu0', 'cpu1', 'device']);
+      expect(doc.host.threads.map((t) => t.thread)).toEqual(['cpu0', 'cpu1', 'device', 'coordinator']);
       // Each CPU cleaned a million packets: far more than the 10 ms resolution of /proc.
       for (const t of doc.host.threads.slice(0, 2)) expect(t.cpu_s, t.thread).toBeGreaterThan(0.05);
       for (const t of doc.host.threads) expect(t.cpu_s, t.thread).toBeLessThan(doc.elapsed_s + 5);

@@ -86,7 +86,7 @@ export interface HostReport {
   /** Threads that may all want a core at once: each emulated CPU and the device (1 in sim mode). */
   busy_threads: number;
   oversubscribed: boolean;
-  /** Per worker thread over its loop (empty in sim mode and off Linux). */
+  /** Per thread over the run: each worker's loop, and the coordinator's (empty in sim mode and off Linux). */
   threads: HostThreadReport[];
 }
 

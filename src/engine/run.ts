@@ -17,6 +17,7 @@ import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
+import { threadTimes, threadTimesSince } from '../shm/host.js';
 import { accounted, collectResult, hostReport, type AppliedKnob, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
@@ -49,6 +50,7 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
     );
   });
   failed.catch(() => undefined);
+  const coordinator0 = threadTimes();
   try {
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
@@ -58,7 +60,8 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     const threads = [...cpus, device];
     const result = collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), threads.map((r) => r.hot_path));
-    result.host = hostReport(cfg, threads.map((r) => r.host));
+    const coordinator = threadTimesSince(coordinator0);
+    result.host = hostReport(cfg, [...threads.map((r) => r.host), coordinator && { thread: 'coordinator', ...coordinator }]);
     result.knobs_applied = applied;
     return result;
   } finally {
