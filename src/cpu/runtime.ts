@@ -20,16 +20,13 @@ import { task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
-import { oversubscribed, spinLoads } from '../shm/host.js';
+import { spinLoads } from '../shm/host.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
 export const IPI_RESCHED = 2; // reschedule: a task here has work
 // About 200 µs of doorbell polling (an Atomics.load is ~10 ns here) before sleeping.
 const IDLE_POLL_LOADS = 20_000;
-// On an oversubscribed host, naps of an idle CPU before it sleeps until woken (~1 ms in all).
-const IDLE_NAPS = 10;
-const IDLE_NAP_MS = 0.1;
 
 /** ns → loop iterations of the stack-cost burner, measured once per thread. */
 let burn_iters_per_ns = 0;
@@ -74,7 +71,6 @@ export class CpuRuntime implements CpuEnv {
   private readonly stop_at: number;
   private readonly origin_ms: number;
   private ctx = CTX_IDLE;
-  private readonly idle_naps: number;
   private ctx_start = 0;
   private ksoftirqd = false;
   private next_task = 0;
@@ -98,7 +94,6 @@ export class CpuRuntime implements CpuEnv {
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
     if (shm.cfg.stack_cost_ns > 0 && burn_iters_per_ns === 0) calibrate_burn();
     this.idle_poll_loads = spinLoads(shm.cfg.cpus + 1, IDLE_POLL_LOADS);
-    this.idle_naps = oversubscribed(shm.cfg.cpus) ? IDLE_NAPS : 0;
     this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.sd.processed]!);
   }
 
@@ -233,18 +228,17 @@ export class CpuRuntime implements CpuEnv {
   /**
    * Idle: poll the doorbell for a while (as cpuidle's poll state does), then sleep on it.
    * A futex wake costs tens of microseconds; at high packet rates the next interrupt comes
-   * sooner than that. On an oversubscribed host the poll is short and naps follow (a
-   * shallow idle state: an interrupt or IPI waits for the end of the nap, 0.1 ms plus the
-   * host's timer slack and scheduling, and costs its sender no futex call), so that an idle
-   * CPU leaves its core to the threads with work.
+   * sooner than that. The poll is short when the CPUs and the device outnumber the host's
+   * cores (spinLoads): there a polling CPU takes the core another thread needs.
+   *
+   * Tried and left out: timed naps between the poll and the sleep (a shallow idle state
+   * whose wakers need no futex call). In the RPS bench they did not beat this within the
+   * host's noise (eight interleaved pairs, three times), and with many emulated CPUs on few
+   * cores every napping CPU would wake ten thousand times a second.
    */
   private idle(): void {
     const i32 = this.i32;
     for (let k = 0; k < this.idle_poll_loads; k++) if (Atomics.load(i32, this.doorbell) !== 0) return;
-    for (let k = 0; k < this.idle_naps; k++) {
-      Atomics.wait(i32, this.doorbell, 0, IDLE_NAP_MS);
-      if (Atomics.load(i32, this.doorbell) !== 0) return;
-    }
     // From now on a waker must wake us with a futex call: say so, then look once more.
     Atomics.store(i32, this.c.sdI + this.c.sd.context, CTX_IDLE);
     if (this.task_ready()) return;

@@ -5,9 +5,10 @@
 //
 // Waking a futex sleeper is the other cost. On the 2-core VMs this project is measured on,
 // Atomics.notify costs the waker 10 to 60 µs when it really wakes a thread (the host has to
-// interrupt the sleeper's core), against 1 or 2 µs for an IPI on real hardware. So waiters
-// that can tolerate a little lateness nap instead: short timed sleeps that nobody has to cut
-// short. The waker only stores to shared memory; the napper sees it when its nap ends.
+// interrupt the sleeper's core), against 1 or 2 µs for an IPI on real hardware. So a waiter
+// that can tolerate a little lateness may nap instead (the closed-loop wire does, see
+// devices/nic.ts): short timed sleeps that nobody has to cut short. The waker only stores to
+// shared memory; the napper sees it when its nap ends.
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
