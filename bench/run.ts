@@ -119,24 +119,30 @@ async function main(): Promise<void> {
     console.log(`rx 1cpu: median ${mpps(m)} of ${each(rx)}; 10 Mpps target ${m >= RX_TARGET_PPS ? 'met' : 'NOT met'}`);
     Object.assign(summary, { rx_pps: Math.round(m), rx_runs: rx.map(Math.round), rx_target_met: m >= RX_TARGET_PPS });
   }
+  // The raw handoff is a ceiling: the host's noise only ever slows it down (one bench run saw
+  // three of five 64-byte runs at 11-13 M/s against 26-28), and a collapsed ceiling would
+  // pass the ratio for nothing. So the ratios are taken against its best run.
+  const best = (xs: number[]) => Math.max(...xs);
   if (handoff.length) {
     const m = median(handoff);
     const mf = median(handoffFrames);
-    console.log(`raw handoff, 4-byte items: median ${(m / 1e6).toFixed(2)} M items/s of ${each(handoff)}`);
-    console.log(`raw handoff, 64-byte frames: median ${(mf / 1e6).toFixed(2)} M frames/s of ${each(handoffFrames)}`);
+    console.log(`raw handoff, 4-byte items: best ${(best(handoff) / 1e6).toFixed(2)}, median ${(m / 1e6).toFixed(2)} M items/s of ${each(handoff)}`);
+    console.log(`raw handoff, 64-byte frames: best ${(best(handoffFrames) / 1e6).toFixed(2)}, median ${(mf / 1e6).toFixed(2)} M frames/s of ${each(handoffFrames)}`);
     Object.assign(summary, {
-      handoff_per_s: Math.round(m),
+      handoff_per_s: Math.round(best(handoff)),
+      handoff_median_per_s: Math.round(m),
       handoff_runs: handoff.map(Math.round),
-      handoff_frames_per_s: Math.round(mf),
+      handoff_frames_per_s: Math.round(best(handoffFrames)),
+      handoff_frames_median_per_s: Math.round(mf),
       handoff_frames_runs: handoffFrames.map(Math.round),
     });
   }
   if (rx.length && handoff.length) {
-    const ratio = median(handoff) / median(rx);
-    const ratioFrames = median(handoffFrames) / median(rx);
+    const ratio = best(handoff) / median(rx);
+    const ratioFrames = best(handoffFrames) / median(rx);
     const verdict = (r: number) => (r <= HANDOFF_RX_TARGET ? 'met' : 'NOT met');
-    console.log(`handoff/rx: ${ratio.toFixed(2)}x against 4-byte items (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratio)})`);
-    console.log(`handoff/rx: ${ratioFrames.toFixed(2)}x against 64-byte frames (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratioFrames)})`);
+    console.log(`handoff (best) / rx (median): ${ratio.toFixed(2)}x against 4-byte items (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratio)})`);
+    console.log(`handoff (best) / rx (median): ${ratioFrames.toFixed(2)}x against 64-byte frames (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratioFrames)})`);
     Object.assign(summary, {
       handoff_over_rx: +ratio.toFixed(2),
       handoff_over_rx_met: ratio <= HANDOFF_RX_TARGET,
