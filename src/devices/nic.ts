@@ -200,6 +200,7 @@ export class Nic {
       if (before < want) {
         const ms = this.nap_ms < timeout_ms ? this.nap_ms : timeout_ms;
         Atomics.wait(shm.i32, shm.ctlI + shm.layout.ctl.stop, 0, ms);
+        shm.f64[shm.rxqF[q]! + R.wire_naps]! += 1;
         this.napped_ms += ms;
         const free = this.free_descriptors(q);
         this.nap_ms = this.next_nap(ms, before, free, want);
@@ -209,6 +210,7 @@ export class Nic {
       return true;
     }
     this.napped_ms = 0;
+    shm.f64[shm.rxqF[q]! + R.wire_sleeps]! += 1;
     Atomics.store(shm.i32, qi + R.dev_waiting, 1);
     if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + R.rdt, this.rdt[q]!, timeout_ms);
     Atomics.store(shm.i32, qi + R.dev_waiting, 0);

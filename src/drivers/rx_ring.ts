@@ -110,7 +110,10 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
     // its again: a wake per refill would cost a futex call every 16 packets.
     if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
       const avail = i - c.i32[qi + R.rdh]!;
-      if ((avail < 0 ? avail + size : avail) >= size >> 1) Atomics.notify(c.i32, qi + R.rdt);
+      if ((avail < 0 ? avail + size : avail) >= size >> 1) {
+        Atomics.notify(c.i32, qi + R.rdt);
+        c.f64[shm.rxqF[q]! + R.wire_wakes]! += 1;
+      }
     }
   }
   return ok;

@@ -162,12 +162,15 @@ export const RXQ_DEF = {
     ['rx_packets', 'f64'],
     ['rx_bytes', 'f64'],
     ['rx_missed', 'f64'],
+    ['wire_naps', 'f64'], // closed loop: timed naps waiting for descriptors
+    ['wire_sleeps', 'f64'], // closed loop: sleeps the driver had to end with a futex wake
   ],
   driver: [
     ['rdt', 'i32'],
     ['next_to_clean', 'i32'],
     ['next_to_use', 'i32'],
     ['alloc_failed', 'f64'],
+    ['wire_wakes', 'f64'], // Atomics.notify calls the driver made to wake a sleeping wire
   ],
   vector: [
     ['eims', 'i32'],
