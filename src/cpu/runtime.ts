@@ -20,7 +20,7 @@ import { task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
-import { spinLoads } from '../shm/host.js';
+import { busyThreads, spinLoads } from '../shm/host.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
@@ -93,7 +93,7 @@ export class CpuRuntime implements CpuEnv {
     const sd = shm.layout.sd;
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
     if (shm.cfg.stack_cost_ns > 0 && burn_iters_per_ns === 0) calibrate_burn();
-    this.idle_poll_loads = spinLoads(shm.cfg.cpus + 1, IDLE_POLL_LOADS);
+    this.idle_poll_loads = spinLoads(busyThreads(shm.cfg.cpus), IDLE_POLL_LOADS);
     this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.sd.processed]!);
   }
 

@@ -21,7 +21,7 @@ import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS } from '../shm/layout.js'
 import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
-import { spinLoads } from '../shm/host.js';
+import { busyThreads, spinLoads } from '../shm/host.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
@@ -65,7 +65,7 @@ export class Nic {
   ) {
     this.queues = shm.cfg.queues;
     this.size = shm.cfg.ring_size;
-    this.spin_loads = spinLoads(shm.cfg.cpus + 1, DEVICE_SPIN_LOADS);
+    this.spin_loads = spinLoads(busyThreads(shm.cfg.cpus), DEVICE_SPIN_LOADS);
     this.rss = new ToeplitzTable(parseHexKey(shm.cfg.rss_key), 12);
     this.rss_enabled = shm.cfg.nic !== 'legacy';
     this.udp_ports = shm.cfg.rss_udp4 === 'sdfn';

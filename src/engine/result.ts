@@ -5,7 +5,7 @@ import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { availableParallelism } from 'node:os';
 import type { HostThreadReport, HotPathReport } from './messages.js';
-import { oversubscribed } from '../shm/host.js';
+import { busyThreads, oversubscribed } from '../shm/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
@@ -100,7 +100,7 @@ export function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): H
   const sim = cfg.mode === 'sim';
   return {
     cores: availableParallelism(),
-    busy_threads: sim ? 1 : cfg.cpus + 1,
+    busy_threads: sim ? 1 : busyThreads(cfg.cpus),
     oversubscribed: !sim && oversubscribed(cfg.cpus),
     threads: threads.filter((t): t is HostThreadReport => t !== null),
   };

@@ -21,9 +21,14 @@ export function spinLoads(threads: number, long: number): number {
   return threads <= availableParallelism() ? long : Math.max(64, Math.floor(long / 20));
 }
 
-/** Do the emulator's busy threads (the CPUs and the device) outnumber the host's cores? */
+/** The emulator's threads that may all want a core at once: each emulated CPU and the device. */
+export function busyThreads(cpus: number): number {
+  return cpus + 1;
+}
+
+/** Do the emulator's busy threads outnumber the host's cores? */
 export function oversubscribed(cpus: number): boolean {
-  return cpus + 1 > availableParallelism();
+  return busyThreads(cpus) > availableParallelism();
 }
 
 /** What the host gave one emulator thread: CPU time and context switches (Linux /proc). */
