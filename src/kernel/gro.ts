@@ -18,6 +18,12 @@ import {
   IPH_TOT_LEN_OFF,
   IPH_CHECK_OFF,
   TCP_HLEN,
+  TCP_FLAG_CWR,
+  TCP_FLAG_FIN,
+  TCP_FLAG_PSH,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TCP_FLAG_URG,
   csum_replace2,
   get16,
   get32i,
@@ -31,12 +37,6 @@ export const MAX_GRO_SKBS = 8;
 /** skb_gro_receive refuses a merge when p->len + len >= 65536 (len from the network header). */
 export const GRO_MAX_SIZE = 65536;
 
-const TCP_FLAG_FIN = 0x01;
-const TCP_FLAG_SYN = 0x02;
-const TCP_FLAG_RST = 0x04;
-const TCP_FLAG_PSH = 0x08;
-const TCP_FLAG_URG = 0x20;
-const TCP_FLAG_CWR = 0x80;
 /** tcp_gro_receive's out_check_final: these flags send the packet (and its train) up. */
 const TCP_FLUSH_FINAL = TCP_FLAG_URG | TCP_FLAG_PSH | TCP_FLAG_RST | TCP_FLAG_SYN | TCP_FLAG_FIN;
 

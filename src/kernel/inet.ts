@@ -55,8 +55,13 @@ export const TCPH_CHECK_OFF = 16;
 export const TCPH_URG_PTR_OFF = 18;
 /** Header length without options (doff 5). */
 export const TCP_HLEN = 20;
+export const TCP_FLAG_FIN = 0x01;
+export const TCP_FLAG_SYN = 0x02;
+export const TCP_FLAG_RST = 0x04;
 export const TCP_FLAG_PSH = 0x08;
 export const TCP_FLAG_ACK = 0x10;
+export const TCP_FLAG_URG = 0x20;
+export const TCP_FLAG_CWR = 0x80;
 
 /** Payload bytes 0..3 carry the per-flow packet index: the payload can never be shorter. */
 export const PAYLOAD_INDEX_LEN = 4;

@@ -52,7 +52,7 @@
  * FLOW_KEYS_HASH_OFFSET + sizeof(addrs) - sizeof(the addresses present) (flow_keys_hash_length):
  * 40 bytes for IPv4 (ending 4 zero bytes after v4addrs), 32 bytes with no addresses.
  */
-import { ETH_HLEN } from '../inet.js';
+import { ETH_HLEN, ETH_P_IP } from '../inet.js';
 import { jhash2_i32 } from './jhash.js';
 import { siphash_2_4 } from './siphash.js';
 
@@ -78,7 +78,6 @@ export const FLOW_DISSECTOR_KEY_IPV4_ADDRS = 2;
 export const FLOW_DIS_IS_FRAGMENT = 1 << 0;
 export const FLOW_DIS_FIRST_FRAG = 1 << 1;
 
-const ETH_P_IP = 0x0800;
 const ETH_P_8021Q = 0x8100;
 const ETH_P_8021AD = 0x88a8;
 const VLAN_HLEN = 4;
