@@ -22,6 +22,7 @@ import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
+import { WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
@@ -199,7 +200,10 @@ export class Nic {
       const before = this.free_descriptors(q);
       if (before < want) {
         const ms = this.nap_ms < timeout_ms ? this.nap_ms : timeout_ms;
-        Atomics.wait(shm.i32, shm.ctlI + shm.layout.ctl.stop, 0, ms);
+        // Napping: a driver that drains the ring meanwhile kicks us (rx_ring_drained).
+        Atomics.store(shm.i32, qi + R.dev_waiting, WIRE_NAPPING);
+        if (this.free_descriptors(q) < want) Atomics.wait(shm.i32, qi + R.dev_waiting, WIRE_NAPPING, ms);
+        Atomics.store(shm.i32, qi + R.dev_waiting, 0);
         shm.f64[shm.rxqF[q]! + R.wire_naps]! += 1;
         this.napped_ms += ms;
         const free = this.free_descriptors(q);
@@ -211,7 +215,7 @@ export class Nic {
     }
     this.napped_ms = 0;
     shm.f64[shm.rxqF[q]! + R.wire_sleeps]! += 1;
-    Atomics.store(shm.i32, qi + R.dev_waiting, 1);
+    Atomics.store(shm.i32, qi + R.dev_waiting, WIRE_SLEEPING);
     if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + R.rdt, this.rdt[q]!, timeout_ms);
     Atomics.store(shm.i32, qi + R.dev_waiting, 0);
     return this.has_descriptor(q);

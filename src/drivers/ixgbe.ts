@@ -13,7 +13,7 @@ import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
 import { msix_unmask } from '../shm/msix.js';
-import { rx_desc_take, rx_desc_unused, rx_ring_refill, rx_ring_up } from './rx_ring.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_up } from './rx_ring.js';
 
 /** Buffers are given back to the hardware 16 at a time ("one at a time is too slow"). */
 export const IXGBE_RX_BUFFER_WRITE = 16;
@@ -74,7 +74,10 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     }
     if (ntc === rdh) {
       rdh = Atomics.load(i32, qi + R.rdh);
-      if (ntc === rdh) break;
+      if (ntc === rdh) {
+        rx_ring_drained(c, q);
+        break;
+      }
     }
     const skb = rx_desc_take(c, q, ntc); // with ixgbe_process_skb_fields
     ntc = ntc + 1 === size ? 0 : ntc + 1;

@@ -14,7 +14,7 @@ import { netif_rx } from '../kernel/dev.js';
 import { request_irq } from '../kernel/irq.js';
 import { POLL_BACKLOG } from '../kernel/napi.js';
 import { msix_unmask } from '../shm/msix.js';
-import { rx_desc_take, rx_desc_unused, rx_ring_refill, rx_ring_up } from './rx_ring.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_up } from './rx_ring.js';
 
 /** boomerang_rx's rx_work_limit: at most a ring's worth of frames per interrupt. */
 export function legacy_work_limit(shm: Shm): number {
@@ -61,6 +61,7 @@ function boomerang_rx(c: KCpu, q: number): boolean {
   // Refill the Rx ring buffers. A failed allocation leaves the ring short; the next
   // interrupt tries again (3c59x retries from a timer when the ring runs dry).
   if (unused > 0) rx_ring_refill(c, q, unused);
+  if (ntc === rdh) rx_ring_drained(c, q); // the loop ended on an empty ring, not the work limit
   return ntc !== Atomics.load(i32, qi + R.rdh);
 }
 

@@ -12,7 +12,7 @@ import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { ETH_HLEN, get16 } from '../kernel/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
-import { DESC_DD, DESC_L4, DESC_RSS, DESC_TS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH, SKB_FLAG_TSTAMP } from '../shm/layout.js';
+import { WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING, DESC_DD, DESC_L4, DESC_RSS, DESC_TS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH, SKB_FLAG_TSTAMP } from '../shm/layout.js';
 
 
 /** ixgbe_desc_unused: descriptors the driver may post. */
@@ -108,7 +108,7 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
     Atomics.store(c.i32, qi + R.rdt, i);
     // A device waiting for descriptors (closed loop) is woken once half of the ring is
     // its again: a wake per refill would cost a futex call every 16 packets.
-    if (Atomics.load(c.i32, qi + R.dev_waiting) !== 0) {
+    if (Atomics.load(c.i32, qi + R.dev_waiting) === WIRE_SLEEPING) {
       const avail = i - c.i32[qi + R.rdh]!;
       if ((avail < 0 ? avail + size : avail) >= size >> 1) {
         Atomics.notify(c.i32, qi + R.rdt);
@@ -119,3 +119,15 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
   return ok;
 }
 
+/**
+ * The driver found queue q's ring empty: a closed-loop wire napping meanwhile is kicked now
+ * rather than at the end of its nap, which the CPU would sit out with no frames. The futex
+ * call is paid by a CPU that has run out of frames to clean.
+ */
+export function rx_ring_drained(c: KCpu, q: number): void {
+  const at = c.shm.rxqI[q]! + c.shm.layout.rxq.dev_waiting;
+  if (Atomics.load(c.i32, at) !== WIRE_NAPPING) return;
+  if (Atomics.compareExchange(c.i32, at, WIRE_NAPPING, WIRE_KICKED) !== WIRE_NAPPING) return;
+  Atomics.notify(c.i32, at);
+  c.f64[c.shm.rxqF[q]! + c.shm.layout.rxq.wire_kicks]! += 1;
+}

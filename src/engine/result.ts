@@ -48,6 +48,7 @@ export interface PerQueueStats {
   wire_naps: number;
   wire_sleeps: number;
   wire_wakes: number;
+  wire_kicks: number;
 }
 
 export interface OrderingFirst {
@@ -243,6 +244,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
       wire_naps: f[b + R.wire_naps]!,
       wire_sleeps: f[b + R.wire_sleeps]!,
       wire_wakes: f[b + R.wire_wakes]!,
+      wire_kicks: f[b + R.wire_kicks]!,
     });
   }
   const S = L.sk;

@@ -87,7 +87,10 @@ function stop(shm: Shm): void {
   Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.stop, 1);
   Atomics.notify(shm.i32, shm.ctlI + shm.layout.ctl.stop);
   for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) doorbell_ring(shm, cpu);
-  for (let q = 0; q < shm.cfg.queues; q++) Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+  for (let q = 0; q < shm.cfg.queues; q++) {
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.dev_waiting);
+  }
 }
 
 /** Watch the run until it drains; returns elapsed seconds from the first generated packet. */

@@ -171,6 +171,7 @@ export const RXQ_DEF = {
     ['next_to_use', 'i32'],
     ['alloc_failed', 'f64'],
     ['wire_wakes', 'f64'], // Atomics.notify calls the driver made to wake a sleeping wire
+    ['wire_kicks', 'f64'], // a drained ring cut the napping wire's nap short
   ],
   vector: [
     ['eims', 'i32'],
@@ -308,6 +309,11 @@ export const DESC_EOP = 2; // end of packet
 export const DESC_RSS = 4; // RSS hash valid (RSS type nonzero)
 export const DESC_L4 = 8; // RSS type included the L4 ports
 export const DESC_TS = 16; // the frame was timestamped (the 82599's TS bit): a latency sample
+
+// rxq.dev_waiting: how a closed-loop wire that found no free descriptor waits (devices/nic.ts).
+export const WIRE_NAPPING = 2; // a timed nap; a driver that drains the ring may kick it
+export const WIRE_KICKED = 3; // ... and did
+export const WIRE_SLEEPING = 1; // asleep until the driver wakes it (half the ring free)
 
 /** Skb buffer size: the largest frame rounded up to a cache line. */
 export function skbBufSize(cfg: Config): number {
