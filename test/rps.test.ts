@@ -20,6 +20,10 @@ describe('RPS', () => {
     expect(doc.percpu[0]!.enqueue_remote).toBeGreaterThan(0);
     expect(doc.percpu[1]!.rps_lock_acquisitions).toBeGreaterThan(0);
     expect(doc.ordering.out_of_order).toBe(0);
+    // ixgbe hashes UDP by addresses only (no L4 hash), so skb_get_hash dissects every skb,
+    // once, on the CPU that steers it; the target reuses the software hash in the skb.
+    expect(doc.percpu[0]!.flow_dissected).toBe(doc.packets.generated);
+    expect(doc.percpu[1]!.flow_dissected).toBe(0);
   });
 
   it('with rps_cpus 0 nothing is steered', async () => {
@@ -27,6 +31,14 @@ describe('RPS', () => {
     expect(r.percpu.map((p) => p.received_rps)).toEqual([0, 0]);
     expect(r.percpu.map((p) => p.ipis_sent)).toEqual([0, 0]);
     expect(r.percpu[0]!.processed).toBe(r.packets.generated); // all of it, on the IRQ CPU (some may then overflow a socket)
+    expect(r.percpu.map((p) => p.flow_dissected)).toEqual([0, 0]); // nobody asked for the hash
+  });
+
+  it('with the NIC hashing UDP ports (rx-flow-hash udp4 sdfn) steers by its L4 hash: the flow dissector never runs', async () => {
+    const r = await run({ cpus: 2, queues: 1, 'rps-cpus': 2, 'rss-udp4': 'sdfn', packets: 100_000 });
+    expect(r.percpu[1]!.received_rps).toBeGreaterThan(0);
+    expect(r.percpu[1]!.processed).toBeGreaterThan(0);
+    expect(r.percpu.map((p) => p.flow_dissected)).toEqual([0, 0]);
   });
 
   it('keeps every flow in order when spreading many flows over CPUs (legacy netif_rx driver too)', async () => {

@@ -31,6 +31,8 @@ export interface PerCpuStats {
   recvmsg_packets: number;
   rfs_flow_moves: number;
   gro_merged: number;
+  /** Beyond Linux: skbs whose hash came from the flow dissector (no L4 hash from the device). */
+  flow_dissected: number;
   busy_ns: number;
   busy: { hardirq_ns: number; softirq_ns: number; ksoftirqd_ns: number; task_ns: number; idle_ns: number };
 }
@@ -225,6 +227,7 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
       recvmsg_packets: g(sd.recvmsg_packets),
       rfs_flow_moves: g(sd.rfs_flow_moves),
       gro_merged: g(sd.gro_merged),
+      flow_dissected: g(sd.flow_dissected),
       busy_ns: busy.hardirq_ns + busy.softirq_ns + busy.ksoftirqd_ns + busy.task_ns,
       busy,
     });

@@ -125,6 +125,7 @@ export const SD_DEF = {
     ['drop_no_socket', 'f64'],
     ['drop_not_ip', 'f64'],
     ['gro_merged', 'f64'],
+    ['flow_dissected', 'f64'], // skb_get_hash had no L4 hash from the device: the flow dissector ran
     ['gro_flushed', 'f64'],
     ['busy_hardirq_ns', 'f64'],
     ['busy_softirq_ns', 'f64'],
