@@ -22,8 +22,10 @@ export interface CostModel {
   desc_clean_ns: number;
   /** Per segment GRO merges into a held skb (instead of handing it up). */
   gro_merge_ns: number;
-  /** Per skb RPS steers: skb_get_hash (flow dissector when the device hash is L3 only) and get_rps_cpu. */
+  /** Per skb RPS steers: get_rps_cpu with the hash already in the skb. */
   hash_ns: number;
+  /** Per skb whose hash skb_get_hash computes: the flow dissector and its hash (no L4 hash from the device). */
+  flow_dissect_ns: number;
   /** Per enqueue_to_backlog (lock, queue, qtail), local or remote, and per enqueue drop. */
   enqueue_ns: number;
   /** Extra per remote enqueue: the target's rps_lock and queue cache lines move to this CPU. */
@@ -47,9 +49,10 @@ export interface CostModel {
 }
 
 /**
- * Built-in defaults: per field, the median of three `rxsmp calibrate --packets 1000000` runs
- * on the development machine (a 2-core VM, Node 20, threads mode as merged from main at
- * 4198835); device_ns is the 10 GbE wire time of a 64-byte frame. hardirq_ns is the least
+ * Built-in defaults: per field, the median of five `rxsmp calibrate --packets 1000000` runs
+ * on the development machine (a 2-core VM, Node 20, threads mode, 2026-11-22, the runs
+ * minutes apart: single runs ranged 2x on most fields, 5x on lock_handoff_ns, as the host's
+ * cross-core latency moved); device_ns is the 10 GbE wire time of a 64-byte frame. hardirq_ns is the least
  * certain figure (interrupts are short and busy time is read from the 1 ms tick clock).
  * The interrupt and IPI latencies are threads mode's (a busy CPU takes them at its next
  * check point), longer than a real kernel's ~1 µs. Regenerate with
@@ -57,20 +60,21 @@ export interface CostModel {
  */
 export const DEFAULT_COST_MODEL: CostModel = {
   schema: COST_SCHEMA,
-  source: 'built-in (median of 3 rxsmp calibrate runs on the development machine)',
-  hardirq_ns: 733,
-  softirq_ns: 733,
-  desc_clean_ns: 68,
-  gro_merge_ns: 41,
-  hash_ns: 158,
-  enqueue_ns: 158,
-  lock_handoff_ns: 424,
-  process_ns: 130,
-  delivery_ns: 65,
-  recvmsg_ns: 30,
-  ipi_send_ns: 66,
-  ipi_latency_ns: 4072,
-  irq_latency_ns: 4072,
+  source: 'built-in (median of 5 rxsmp calibrate runs on the development machine)',
+  hardirq_ns: 534,
+  softirq_ns: 534,
+  desc_clean_ns: 63,
+  gro_merge_ns: 55,
+  hash_ns: 51,
+  flow_dissect_ns: 235,
+  enqueue_ns: 51,
+  lock_handoff_ns: 173,
+  process_ns: 143,
+  delivery_ns: 72,
+  recvmsg_ns: 26,
+  ipi_send_ns: 69,
+  ipi_latency_ns: 4514,
+  irq_latency_ns: 4514,
   device_ns: 67,
   step_ns: 20,
 };

@@ -15,8 +15,8 @@
 // application's recvmsg). A device step is one burst of at most 64 packets (or, open loop,
 // what is due by its clock). A step's cost is charged to the CPU's clock from the cost model
 // (cost_model.ts): deltas of its own softnet counters (hardirqs, net_rx_softirqs, gro_merged,
-// enqueues, processed, delivered, recvmsg_packets, IPIs), descriptors cleaned (next_to_clean
-// deltas) and env.burn_ns (the --stack-cost-ns stand-in), times a seeded jitter.
+// flow_dissected, enqueues, processed, delivered, recvmsg_packets, IPIs), descriptors cleaned
+// (next_to_clean deltas) and env.burn_ns (the --stack-cost-ns stand-in), times a seeded jitter.
 //
 // Interleaving granularity, honestly: JavaScript cannot preempt, so code between two check
 // points runs atomically. The check points are the step boundaries and the kernel's own
@@ -236,6 +236,7 @@ export class SimMachine {
       [sd.ipis_received, cost.hardirq_ns],
       [sd.net_rx_softirqs, cost.softirq_ns],
       [sd.gro_merged, cost.gro_merge_ns],
+      [sd.flow_dissected, cost.flow_dissect_ns],
       [sd.enqueue_local, cost.hash_ns + cost.enqueue_ns],
       [sd.enqueue_remote, cost.hash_ns + cost.enqueue_ns + cost.lock_handoff_ns],
       [sd.drop_backlog, cost.hash_ns + cost.enqueue_ns],

@@ -6,10 +6,13 @@
 // and their counters. With GRO off, one UDP packet is one skb all the way:
 //   A  1 CPU, no RPS                  per packet: clean + process
 //   C  1 CPU, RPS to itself           per packet: clean + hash + enqueue + process
+//   E  C with ixgbe's default UDP hash (addresses only): + the flow dissector, per skb it runs on
 //   B  2 CPUs, RPS CPU 0 → CPU 1      CPU 0 per packet: clean + hash + enqueue + hand-off (+ IPIs)
 //                                     CPU 1 per packet: process (backlog dequeue, IP, socket)
 //   D  1 CPU, TCP, GRO on             per merged segment: what GRO saves of process
-// so clean = A − B1', hash + enqueue = C − A, hand-off = B0 − clean − (C − A), and so on.
+// C and B run with the NIC hashing UDP ports (`--rss-udp4 sdfn`), so get_rps_cpu finds an L4
+// hash in the skb and the dissector runs only in E.
+// so clean = A − B1', hash + enqueue = C − A, dissect = E − C, hand-off = B0 − clean − (C − A).
 // Splits the runs cannot tell apart use fixed shares, said where they are made (process vs
 // delivery 2:1, hash vs enqueue 1:1). Interrupt and IPI latency: a cross-thread hand-off
 // measured by ping-pong between two workers, plus half the time between the kernel's check
@@ -76,15 +79,18 @@ export async function calibrate(packets: number, log: (s: string) => void): Prom
   log(`calibrate: threads mode, ${packets} packets per run, each figure the least of ${REPS} repetitions`);
   // Interference (other threads, the host: 2 cores run 3 to 4 threads here) only ever slows
   // a run down, so the least of a few repetitions is the closest to the machine's own cost.
-  const perA = [], perC = [], perB0 = [], perB1 = [], recv = [], hirq = [], perD = [];
+  const perA = [], perC = [], perE = [], dissected = [], perB0 = [], perB1 = [], recv = [], hirq = [], perD = [];
   let D!: RunResult;
   for (let k = 0; k < REPS; k++) {
     const A = await runEmulation(configFromFlags({ ...base, cpus: 1 }));
-    const C = await runEmulation(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1 }));
-    const B = await runEmulation(configFromFlags({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1 }));
+    const C = await runEmulation(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1, 'rss-udp4': 'sdfn' }));
+    const E = await runEmulation(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1 }));
+    const B = await runEmulation(configFromFlags({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1, 'rss-udp4': 'sdfn' }));
     D = await runEmulation(configFromFlags({ ...base, cpus: 1, proto: 'tcp', flows: 8, gro: 'on' }));
     perA.push(rxBusy(A, 0) / A.packets.generated);
     perC.push(rxBusy(C, 0) / C.packets.generated);
+    perE.push(rxBusy(E, 0) / E.packets.generated);
+    dissected.push(E.percpu[0]!.flow_dissected / E.packets.generated);
     perB0.push(rxBusy(B, 0) / Math.max(1, B.percpu[0]!.enqueue_remote));
     perB1.push(rxBusy(B, 1) / Math.max(1, B.percpu[1]!.processed));
     recv.push((A.percpu[0]!.busy.task_ns + B.percpu[1]!.busy.task_ns) / Math.max(1, A.percpu[0]!.recvmsg_packets + B.percpu[1]!.recvmsg_packets));
@@ -94,6 +100,8 @@ export async function calibrate(packets: number, log: (s: string) => void): Prom
   }
   const least = (xs: number[]) => Math.min(...xs);
   const [a, c, b0, b1, recvmsg, hardirq] = [least(perA), least(perC), least(perB0), least(perB1), least(recv), least(hirq)];
+  // Per skb the dissector ran on (in E every packet's: one skb each, hashed once).
+  const dissect = Math.max(10, (least(perE) - c) / Math.max(1e-9, least(dissected)));
   const process_all = Math.max(20, b1);
   const clean = Math.max(a / 3, a - process_all);
   const hash_enq = Math.max(10, c - a);
@@ -103,7 +111,7 @@ export async function calibrate(packets: number, log: (s: string) => void): Prom
   const dSkbs = D.percpu[0]!.processed;
   const merged = Math.max(1, D.percpu[0]!.gro_merged);
   const gro = Math.max(5, (least(perD) - dSegs * clean - dSkbs * process_all) / merged);
-  log(`  A ${a.toFixed(0)} ns/pkt, C ${c.toFixed(0)}, B cpu0 ${b0.toFixed(0)} cpu1 ${b1.toFixed(0)}, recvmsg ${recvmsg.toFixed(0)}, hardirq ${hardirq.toFixed(0)}`);
+  log(`  A ${a.toFixed(0)} ns/pkt, C ${c.toFixed(0)}, E − C ${dissect.toFixed(0)} per dissected skb, B cpu0 ${b0.toFixed(0)} cpu1 ${b1.toFixed(0)}, recvmsg ${recvmsg.toFixed(0)}, hardirq ${hardirq.toFixed(0)}`);
   const handoff1 = await handoffNs();
   const checkpoint = 16 * (clean + process_all);
   log(`  cross-thread hand-off ${handoff1.toFixed(0)} ns`);
@@ -115,6 +123,7 @@ export async function calibrate(packets: number, log: (s: string) => void): Prom
     desc_clean_ns: round(clean),
     gro_merge_ns: round(Math.min(gro, clean)),
     hash_ns: round(hash_enq / 2), // the 1:1 split (see above)
+    flow_dissect_ns: round(dissect),
     enqueue_ns: round(hash_enq / 2),
     lock_handoff_ns: round(handoff),
     process_ns: round((process_all * 2) / 3), // the 2:1 split
