@@ -18,7 +18,11 @@
 //    target ratio on/off >= 1.6. Why mask 3 and not 2: with RPS to CPU 1 alone, CPU 1 takes
 //    all the stack work and CPU 0 only the driver's, so on 2 CPUs the gain is bounded by
 //    (rx + stack) / stack, about 1.15x here, in Linux as in rxsmp. The RPS-on runs also print
-//    what the host gave each thread (the run's `host` section), which bounds the ratio.
+//    what the host gave each thread (the run's `host` section), which bounds the ratio. Pair
+//    i of a comparison runs seed i on both sides (a new flow set per pair: how 1024 flows
+//    hash between two CPUs is luck, 53:47 for seed 1). Next to each comparison, the same
+//    pairs in sim mode on a cost model calibrated at the start of the RPS section: what the
+//    emulated kernel gives on this machine's per-packet costs, with no host scheduling in it.
 // Runs of the two sides of each comparison alternate (A, B, A, B, ...) in one process, so
 // machine noise hits both alike; every figure is a median. Every emulator run must conserve
 // packets (generated == delivered + drops) or the bench aborts.
@@ -29,6 +33,9 @@ import { median } from './stats.js';
 import { runEmulation } from '../src/engine/run.js';
 import { conserves, type RunResult } from '../src/engine/result.js';
 import { handoffRate } from './handoff.js';
+import { calibrate } from '../src/engine/calibrate.js';
+import { DEFAULT_COST_MODEL, type CostModel } from '../src/cpu/cost_model.js';
+import { simulate } from '../src/engine/sim_run.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -41,12 +48,17 @@ if (only !== undefined && !['rx', 'handoff', 'rps'].includes(only)) {
 const wants = (b: string) => only === undefined || only === b;
 
 const RUNS = quick ? 3 : 5;
-const RX_PACKETS = quick ? 500_000 : 3_000_000;
+// 6M: a run's first million packets include 100-160 ms of CPU idle while the JIT warms both
+// threads up (measured: 1M, 3M and 9M packets gave 2.0, 3.1 and 3.4 Mpps in one sitting).
+const RX_PACKETS = quick ? 500_000 : 6_000_000;
 const HANDOFF_ITEMS = quick ? 5_000_000 : 20_000_000;
 const RPS_PACKETS = quick ? 200_000 : 1_500_000;
 const RX_TARGET_PPS = 10e6;
 const HANDOFF_RX_TARGET = 8;
 const RPS_TARGET = 1.6;
+const CALIBRATE_PACKETS = 1_000_000;
+const MODEL_SEEDS = [1, 2, 3, 4, 5]; // as the threads-mode pairs (seed i + 1 for pair i)
+const MODEL_PACKETS = 200_000;
 
 const RX_FLAGS = ['--cpus', '1', '--queues', '1', '--pkt-size', '64', '--rate', 'max', '--latency-sample', '0'];
 // --ring-size 2048 was tried on both sides (fewer wake-ups of the closed-loop wire, each of
@@ -151,9 +163,11 @@ async function main(): Promise<void> {
     });
   }
 
-  // RPS off vs on, interleaved, at the issue's stack cost and at a heavier one.
+  // RPS off vs on, interleaved, at the issue's stack cost and at a heavier one; each next to
+  // what the kernel model gives on this machine's costs, without the host's scheduling.
   if (wants('rps')) {
-    for (const c of RPS_CASES) Object.assign(summary, await rpsComparison(c));
+    const model = quick ? DEFAULT_COST_MODEL : await calibrate(CALIBRATE_PACKETS, (s) => console.log(s));
+    for (const c of RPS_CASES) Object.assign(summary, await rpsComparison(c), modelRatio(c, model));
   }
 
   console.log(JSON.stringify(summary));
@@ -170,8 +184,8 @@ async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
   const base = [...RPS_FLAGS, ...rc.flags, '--stack-cost-ns', String(cost), '--packets', String(RPS_PACKETS)];
   const offFlags = [...base, '--rps-cpus', '0'];
   const onFlags = [...base, '--rps-cpus', '3'];
-  console.log(`rps off: rxsmp run ${offFlags.join(' ')}`);
-  console.log(`rps on:  rxsmp run ${onFlags.join(' ')}`);
+  console.log(`rps off: rxsmp run ${offFlags.join(' ')} --seed i (i = 1..${RUNS}, one per pair)`);
+  console.log(`rps on:  rxsmp run ${onFlags.join(' ')} --seed i`);
   const off: number[] = [];
   const on: number[] = [];
   const ipis: number[] = [];
@@ -180,10 +194,12 @@ async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
   const dropsOff: number[] = []; // pps counts delivered packets: show what the backlog dropped
   const dropsOn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const o = await emulate('rps off', offFlags);
+    // Pair i runs seed i + 1 on both sides: a new flow set each pair, the same for off and on.
+    const seed = ['--seed', String(i + 1)];
+    const o = await emulate('rps off', [...offFlags, ...seed]);
     off.push(o.pps);
     dropsOff.push(o.packets.generated - o.packets.delivered);
-    const r = await emulate('rps on', onFlags);
+    const r = await emulate('rps on', [...onFlags, ...seed]);
     on.push(r.pps);
     dropsOn.push(r.packets.generated - r.packets.delivered);
     hostOn.push(r);
@@ -216,4 +232,23 @@ async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
     [`${k}_cpu0_ipis_sent`]: median(ipis),
     [`${k}_cpu1_received_rps`]: median(rps),
   };
+}
+
+/**
+ * The same comparison in sim mode: the emulated kernel on virtual time, priced by the cost
+ * model calibrated on this machine just before (a whole core per emulated CPU, the device
+ * free, no host scheduling). Seeds 1-5 draw different flow sets, so the luck of how the
+ * flows hash between the two CPUs evens out. What threads mode loses against this is the
+ * host's: four threads on two cores.
+ */
+function modelRatio(rc: RpsCase, model: CostModel): Record<string, unknown> {
+  const flags = [...RPS_FLAGS, ...rc.flags, '--mode', 'sim', '--stack-cost-ns', String(rc.cost), '--packets', String(MODEL_PACKETS)];
+  const ratios = MODEL_SEEDS.map((seed) => {
+    const pps = (mask: string) => simulate(parseRunArgs([...flags, '--seed', String(seed), '--rps-cpus', mask]).cfg, model).result.pps;
+    return pps('3') / pps('0');
+  });
+  const m = median(ratios);
+  console.log(`rps on/off (${rc.label}) in sim mode on the ${model === DEFAULT_COST_MODEL ? 'built-in' : 'just calibrated'} cost model: ` +
+    `median ${m.toFixed(2)}x of [${ratios.map((r) => r.toFixed(2)).join(', ')}] (seeds ${MODEL_SEEDS.join(', ')})`);
+  return { [`${rc.key}_model_on_over_off`]: +m.toFixed(2) };
 }
