@@ -57,7 +57,7 @@ const RX_TARGET_PPS = 10e6;
 const HANDOFF_RX_TARGET = 8;
 const RPS_TARGET = 1.6;
 const CALIBRATE_PACKETS = 1_000_000;
-const MODEL_SEEDS = [1, 2, 3, 4, 5]; // as the threads-mode pairs (seed i + 1 for pair i)
+const MODEL_SEEDS = Array.from({ length: RUNS }, (_, i) => i + 1); // as the threads-mode pairs (seed i + 1 for pair i)
 const MODEL_PACKETS = 200_000;
 
 const RX_FLAGS = ['--cpus', '1', '--queues', '1', '--pkt-size', '64', '--rate', 'max', '--latency-sample', '0'];
@@ -237,7 +237,7 @@ async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
 /**
  * The same comparison in sim mode: the emulated kernel on virtual time, priced by the cost
  * model calibrated on this machine just before (a whole core per emulated CPU, the device
- * free, no host scheduling). Seeds 1-5 draw different flow sets, so the luck of how the
+ * free, no host scheduling). Seeds 1..runs draw different flow sets, so the luck of how the
  * flows hash between the two CPUs evens out. What threads mode loses against this is the
  * host's: four threads on two cores.
  */

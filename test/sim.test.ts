@@ -158,6 +158,9 @@ describe('sim mode: the kernel in virtual time', () => {
     expect(() => loadCostModel(bad)).toThrow(/unknown field 'process_nanos'/);
     writeFileSync(bad, JSON.stringify({ step_ns: 0 }));
     expect(() => loadCostModel(bad)).toThrow(/step_ns must be more than 0/);
+    // A file from before flow_dissect_ns: its hash_ns included the dissector.
+    writeFileSync(bad, JSON.stringify({ schema: 'rxsmp.cost/1', hash_ns: 158 }));
+    expect(() => loadCostModel(bad)).toThrow(/'rxsmp.cost\/1' priced the flow dissector inside hash_ns.*calibrate again/);
   });
 
   it('prices the flow dissector per skb it runs on: RPS without an L4 hash from the NIC pays it, with one does not', () => {
@@ -260,7 +263,7 @@ describe('rxsmp calibrate', () => {
     const r = cli(['calibrate', '--out', out, '--packets', '20000']);
     expect(r.status).toBe(0);
     const model = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
-    expect(model.schema).toBe('rxsmp.cost/1');
+    expect(model.schema).toBe('rxsmp.cost/2');
     expect(loadCostModel(out).desc_clean_ns).toBeGreaterThan(0);
     const run = sim({ cpus: 2, queues: 2, packets: 5000, 'cost-model': out });
     expect(conserves(run)).toBe(true);

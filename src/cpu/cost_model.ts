@@ -2,13 +2,15 @@
 // the receive path. Sim mode runs the real kernel code and charges each CPU's virtual clock
 // from what that code did (deltas of its softnet counters, descriptors cleaned, env.burn_ns),
 // priced by this table. `rxsmp calibrate` measures the table in threads mode on this machine
-// and writes it as JSON (schema rxsmp.cost/1), which users may edit and pass back with
+// and writes it as JSON (schema rxsmp.cost/2), which users may edit and pass back with
 // `--cost-model FILE`. Every field is a number of ns; unknown fields are an error.
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 
-export const COST_SCHEMA = 'rxsmp.cost/1';
+export const COST_SCHEMA = 'rxsmp.cost/2';
+/** Its hash_ns included the flow dissector, which /2 prices apart (flow_dissect_ns). */
+const COST_SCHEMA_1 = 'rxsmp.cost/1';
 
 export interface CostModel {
   schema: typeof COST_SCHEMA;
@@ -90,6 +92,9 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
   const out: Record<string, unknown> = { ...DEFAULT_COST_MODEL };
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'schema') {
+      if (v === COST_SCHEMA_1) {
+        throw new ConfigError(`--cost-model ${where}: schema '${COST_SCHEMA_1}' priced the flow dissector inside hash_ns; '${COST_SCHEMA}' prices it apart (flow_dissect_ns): run rxsmp calibrate again`);
+      }
       if (v !== COST_SCHEMA) throw new ConfigError(`--cost-model ${where}: schema '${String(v)}', expected '${COST_SCHEMA}'`);
       continue;
     }

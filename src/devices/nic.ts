@@ -22,7 +22,7 @@ import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
-import { WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
+import { WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
@@ -182,7 +182,8 @@ export class Nic {
    * 1. Poll RDT for a while: the driver re-posts every 16 descriptors it cleans.
    * 2. Nap until half the ring is free, each nap as long as the driver took to free that
    *    much last time: a timed sleep, so the driver's RDT write needs no futex call on the
-   *    emulated CPU's time (see host.ts).
+   *    emulated CPU's time (see host.ts). Only a driver that finds the ring empty meanwhile
+   *    kicks us out of a nap (rx_ring_drained): it would otherwise wait for frames.
    * 3. After DEVICE_NAP_BUDGET_MS of naps, sleep until the driver wakes us: a Dekker with the
    *    driver, which stores RDT then loads dev_waiting while we store dev_waiting then load
    *    RDT; sequentially consistent on both sides, so one of us sees the other. The driver
@@ -200,14 +201,25 @@ export class Nic {
       const before = this.free_descriptors(q);
       if (before < want) {
         const ms = this.nap_ms < timeout_ms ? this.nap_ms : timeout_ms;
-        // Napping: a driver that drains the ring meanwhile kicks us (rx_ring_drained).
-        Atomics.store(shm.i32, qi + R.dev_waiting, WIRE_NAPPING);
-        if (this.free_descriptors(q) < want) Atomics.wait(shm.i32, qi + R.dev_waiting, WIRE_NAPPING, ms);
-        Atomics.store(shm.i32, qi + R.dev_waiting, 0);
-        shm.f64[shm.rxqF[q]! + R.wire_naps]! += 1;
-        this.napped_ms += ms;
+        // Say we nap (a driver that drains the ring now kicks us), then look once more.
+        const at = qi + R.dev_waiting;
+        Atomics.store(shm.i32, at, WIRE_NAPPING);
+        if (this.free_descriptors(q) >= want) {
+          Atomics.store(shm.i32, at, 0);
+          this.napped_ms = 0;
+          return true;
+        }
+        const t0 = this.now_ns();
+        const woke = Atomics.wait(shm.i32, at, WIRE_NAPPING, ms);
+        // Kicked: the driver's CAS landed before the nap ended (or before it began).
+        const kicked = Atomics.exchange(shm.i32, at, 0) === WIRE_KICKED && woke !== 'timed-out';
+        const slept_ms = (this.now_ns() - t0) / 1e6;
+        const qf = shm.rxqF[q]!;
+        shm.f64[qf + R.wire_naps]! += 1;
+        if (kicked) shm.f64[qf + R.wire_kicks]! += 1;
+        this.napped_ms += slept_ms;
         const free = this.free_descriptors(q);
-        this.nap_ms = this.next_nap(ms, before, free, want);
+        this.nap_ms = this.next_nap(slept_ms, kicked, before, free, want);
         if (free < want) return false;
       }
       this.napped_ms = 0;
@@ -223,11 +235,13 @@ export class Nic {
 
   /**
    * The next nap: what the driver took to free `want` descriptors, at the pace of the nap of
-   * `ms` that saw free go from `before` to `free`. A ring the driver (nearly) emptied says
-   * only that the nap was too long, by how much unknown: a quarter of it.
+   * `ms` that saw free go from `before` to `free`. A kicked nap ended when the driver emptied
+   * the ring, so its pace holds; a ring emptied without a kick (just as the nap timed out)
+   * says only that the nap was too long, by how much unknown: a quarter of it.
    */
-  private next_nap(ms: number, before: number, free: number, want: number): number {
-    const next = free >= this.size - 1 - DRIVER_UNPOSTED_MAX ? ms / 4 : free > before ? (ms * want) / (free - before) : 2 * ms;
+  private next_nap(ms: number, kicked: boolean, before: number, free: number, want: number): number {
+    const drained = !kicked && free >= this.size - 1 - DRIVER_UNPOSTED_MAX;
+    const next = drained ? ms / 4 : free > before ? (ms * want) / (free - before) : 2 * ms;
     return next < DEVICE_NAP_MIN_MS ? DEVICE_NAP_MIN_MS : next > DEVICE_NAP_MAX_MS ? DEVICE_NAP_MAX_MS : next;
   }
 

@@ -121,13 +121,13 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
 
 /**
  * The driver found queue q's ring empty: a closed-loop wire napping meanwhile is kicked now
- * rather than at the end of its nap, which the CPU would sit out with no frames. The futex
- * call is paid by a CPU that has run out of frames to clean.
+ * rather than at the end of its nap, which this ring would sit out with no frames. The
+ * futex call is paid by a CPU that has run out of frames on this ring (it may still have
+ * backlog work). The wire counts the kicks that cut a nap short (wire_kicks).
  */
 export function rx_ring_drained(c: KCpu, q: number): void {
   const at = c.shm.rxqI[q]! + c.shm.layout.rxq.dev_waiting;
   if (Atomics.load(c.i32, at) !== WIRE_NAPPING) return;
   if (Atomics.compareExchange(c.i32, at, WIRE_NAPPING, WIRE_KICKED) !== WIRE_NAPPING) return;
   Atomics.notify(c.i32, at);
-  c.f64[c.shm.rxqF[q]! + c.shm.layout.rxq.wire_kicks]! += 1;
 }

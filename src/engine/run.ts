@@ -12,7 +12,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
-import { CTX_NAMES } from '../shm/layout.js';
+import { CTX_NAMES, WIRE_NAPPING } from '../shm/layout.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
@@ -89,7 +89,10 @@ function stop(shm: Shm): void {
   for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) doorbell_ring(shm, cpu);
   for (let q = 0; q < shm.cfg.queues; q++) {
     Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.dev_waiting);
+    // A napping wire: clear its flag too, so a nap that has not begun yet does not begin.
+    const at = shm.rxqI[q]! + shm.layout.rxq.dev_waiting;
+    Atomics.compareExchange(shm.i32, at, WIRE_NAPPING, 0);
+    Atomics.notify(shm.i32, at);
   }
 }
 

@@ -165,6 +165,7 @@ export const RXQ_DEF = {
     ['rx_missed', 'f64'],
     ['wire_naps', 'f64'], // closed loop: timed naps waiting for descriptors
     ['wire_sleeps', 'f64'], // closed loop: sleeps the driver had to end with a futex wake
+    ['wire_kicks', 'f64'], // closed loop: naps a driver that emptied the ring cut short
   ],
   driver: [
     ['rdt', 'i32'],
@@ -172,7 +173,6 @@ export const RXQ_DEF = {
     ['next_to_use', 'i32'],
     ['alloc_failed', 'f64'],
     ['wire_wakes', 'f64'], // Atomics.notify calls the driver made to wake a sleeping wire
-    ['wire_kicks', 'f64'], // a drained ring cut the napping wire's nap short
   ],
   vector: [
     ['eims', 'i32'],
