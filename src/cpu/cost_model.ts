@@ -54,10 +54,10 @@ export interface CostModel {
  * Built-in defaults: per field, the median of five `rxsmp calibrate --packets 1000000` runs
  * on the development machine (a 2-core VM, Node 20, threads mode, 2026-11-22, the runs
  * minutes apart: single runs ranged 2x on most fields, 5x on lock_handoff_ns, as the host's
- * cross-core latency moved); device_ns is the 10 GbE wire time of a 64-byte frame. hardirq_ns is the least
- * certain figure (interrupts are short and busy time is read from the 1 ms tick clock).
- * The interrupt and IPI latencies are threads mode's (a busy CPU takes them at its next
- * check point), longer than a real kernel's ~1 µs. Regenerate with
+ * cross-core latency moved); device_ns is the 10 GbE wire time of a 64-byte frame.
+ * hardirq_ns is the least certain figure (interrupts are short and busy time is read from
+ * the 1 ms tick clock). The interrupt and IPI latencies are threads mode's (a busy CPU takes
+ * them at its next check point), longer than a real kernel's ~1 µs. Regenerate with
  * `rxsmp calibrate --out FILE` and pass `--cost-model FILE`.
  */
 export const DEFAULT_COST_MODEL: CostModel = {

@@ -46,7 +46,8 @@ export interface PerQueueStats {
   interrupts: number;
   alloc_failed: number;
   /** Closed loop (threads mode): the wire's naps waiting for descriptors, its sleeps that needed
-   * a futex wake, and the driver's wake-up calls (each costs the emulated CPU 10-60 µs here). */
+   * a futex wake, the driver's wake-up calls (each costs the emulated CPU 10-60 µs here), and
+   * the naps a driver that emptied the ring cut short (one futex call each). */
   wire_naps: number;
   wire_sleeps: number;
   wire_wakes: number;
