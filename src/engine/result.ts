@@ -100,7 +100,7 @@ export interface HostReport {
 }
 
 /** The host section of a run: cores, and what each worker thread got (null entries dropped). */
-export function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostReport {
+function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostReport {
   const sim = cfg.mode === 'sim';
   return {
     cores: availableParallelism(),
@@ -189,7 +189,19 @@ function sum(shm: Shm, field: number): number {
   return s;
 }
 
-export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencies: string[], hot_path: HotPathReport[]): RunResult {
+/** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
+export interface RunOutcome {
+  elapsed_s: number;
+  /** Per CPU (or one for all in sim mode): hdr-histogram-js compressed base64. */
+  latencies: string[];
+  hot_path: HotPathReport[];
+  knobs_applied: AppliedKnob[];
+  /** Per worker thread and the coordinator (none in sim mode); null where the host said nothing. */
+  host_threads: (HostThreadReport | null)[];
+}
+
+export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
+  const { elapsed_s, latencies, hot_path } = o;
   const L = shm.layout;
   const sd = L.sd;
   const f = shm.f64;
@@ -305,9 +317,9 @@ export function collectResult(shm: Shm, cfg: Config, elapsed_s: number, latencie
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,
-    knobs_applied: [],
+    knobs_applied: o.knobs_applied,
     skb_pool: skbPoolAudit(shm),
-    host: hostReport(cfg, []),
+    host: hostReport(cfg, o.host_threads),
   };
 }
 

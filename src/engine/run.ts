@@ -18,7 +18,7 @@ import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { threadTimes, threadTimesSince } from '../shm/host.js';
-import { accounted, collectResult, hostReport, type AppliedKnob, type RunResult } from './result.js';
+import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
 export class WatchdogError extends Error {
@@ -59,11 +59,14 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     const threads = [...cpus, device];
-    const result = collectResult(shm, cfg, elapsed_s, cpus.map((r) => r.latency), threads.map((r) => r.hot_path));
     const coordinator = threadTimesSince(coordinator0);
-    result.host = hostReport(cfg, [...threads.map((r) => r.host), coordinator && { thread: 'coordinator', ...coordinator }]);
-    result.knobs_applied = applied;
-    return result;
+    return collectResult(shm, cfg, {
+      elapsed_s,
+      latencies: cpus.map((r) => r.latency),
+      hot_path: threads.map((r) => r.hot_path),
+      knobs_applied: applied,
+      host_threads: [...threads.map((r) => r.host), coordinator && { thread: 'coordinator', ...coordinator }],
+    });
   } finally {
     clearInterval(ticker);
     stop(shm);

@@ -119,8 +119,13 @@ export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): 
   m.finish();
   const elapsed_s = (m.end_ns - SIM_T0_NS) / 1e9;
   for (const c of m.kc) c.flush_latency();
-  const result = collectResult(shm, cfg, elapsed_s, [hdr.encodeIntoCompressedBase64(m.hist)], []);
-  result.knobs_applied = applied;
+  const result = collectResult(shm, cfg, {
+    elapsed_s,
+    latencies: [hdr.encodeIntoCompressedBase64(m.hist)],
+    hot_path: [],
+    knobs_applied: applied,
+    host_threads: [],
+  });
   const wall_s = (performance.now() - wall0) / 1000;
   const sim: SimInfo = {
     seed: cfg.seed,
