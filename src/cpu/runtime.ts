@@ -16,7 +16,7 @@ import { KCpu, type LatencySink } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
-import { task_recvmsg, task_runnable } from '../kernel/sock.js';
+import { cpu_task_runnable, task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -190,12 +190,7 @@ export class CpuRuntime implements CpuEnv {
 
   /** Is an application task on this CPU runnable? (after publishing CTX_IDLE) */
   private task_ready(): boolean {
-    const T = this.shm.layout.task;
-    for (let t = 0; t < this.shm.layout.taskCount; t++) {
-      const ti = this.shm.taskI[t]!;
-      if (Atomics.load(this.i32, ti + T.cpu) === this.cpu && Atomics.load(this.i32, ti + T.ready_head) !== -1) return true;
-    }
-    return false;
+    return cpu_task_runnable(this.shm, this.cpu);
   }
 
   /** One scheduling decision: run one slice of the next runnable task. False if none. */

@@ -58,7 +58,7 @@ import { KCpu } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
-import { task_recvmsg, task_runnable } from '../kernel/sock.js';
+import { cpu_task_runnable, task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
@@ -622,13 +622,7 @@ export class SimMachine {
 
   /** Is an application task on CPU `cpu` runnable? (need_resched) */
   task_ready(cpu: number): boolean {
-    const shm = this.shm;
-    const T = shm.layout.task;
-    for (let t = 0; t < shm.layout.taskCount; t++) {
-      const ti = shm.taskI[t]!;
-      if (this.i32[ti + T.cpu] === cpu && this.i32[ti + T.ready_head] !== -1) return true;
-    }
-    return false;
+    return cpu_task_runnable(this.shm, cpu);
   }
 
   wakeup_softirqd(cpu: number): void {

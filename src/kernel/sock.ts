@@ -207,6 +207,19 @@ export function task_runnable(shm: Shm, t: number): boolean {
 }
 
 /**
+ * Is some task pinned to `cpu` runnable? Atomic loads: a CPU going idle asks this after it
+ * published CTX_IDLE, and the tasks' CPUs and ready lists are written from other threads.
+ */
+export function cpu_task_runnable(shm: Shm, cpu: number): boolean {
+  const T = shm.layout.task;
+  for (let t = 0; t < shm.layout.taskCount; t++) {
+    const ti = shm.taskI[t]!;
+    if (Atomics.load(shm.i32, ti + T.cpu) === cpu && Atomics.load(shm.i32, ti + T.ready_head) !== -1) return true;
+  }
+  return false;
+}
+
+/**
  * recvmsg, for every socket of task t with data: take the whole queue, record the flow for
  * RFS (sock_rps_record_flow), free the skbs. Task context on CPU c. Returns packets read.
  */
