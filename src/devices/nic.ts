@@ -17,12 +17,11 @@
 // the kernel's skb_get_hash falls back to the flow dissector for UDP.
 
 import type { Shm } from '../shm/memory.js';
-import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS } from '../shm/layout.js';
+import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
-import { WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
@@ -33,6 +32,11 @@ const DEVICE_NAP_MIN_MS = 0.05;
 const DEVICE_NAP_MAX_MS = 1;
 /** Descriptors a driver may clean and hold back unposted (ixgbe re-posts 16 at a time). */
 const DRIVER_UNPOSTED_MAX = 16;
+
+/** ixgbe's RSS hash types: TCP hashes the 4-tuple, UDP only with rx-flow-hash udp4 sdfn. */
+export function rss_hashes_ports(proto: number, udp_ports: boolean): boolean {
+  return proto === IPPROTO_TCP || (proto === IPPROTO_UDP && udp_ports);
+}
 
 export function parseHexKey(hex: string): Uint8Array {
   const key = new Uint8Array(hex.length / 2);
@@ -81,8 +85,7 @@ export class Nic {
   rss_queue(frame: Uint8Array): number {
     if (!this.rss_enabled) return 0;
     const ip = ETH_HLEN;
-    const proto = frame[ip + 9];
-    this.hash_l4 = proto === IPPROTO_TCP || (proto === IPPROTO_UDP && this.udp_ports);
+    this.hash_l4 = rss_hashes_ports(frame[ip + 9]!, this.udp_ports);
     this.hash = this.rss.hash_ipv4_i32(frame, ip, this.hash_l4);
     return this.shm.reta[this.hash & 127]!;
   }

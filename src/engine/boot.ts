@@ -15,9 +15,9 @@ import { ixgbe_up } from '../drivers/ixgbe.js';
 import { legacy_up } from '../drivers/legacy.js';
 import { runFlows } from '../devices/generator.js';
 import { buildFrameTemplate, type FlowSpec } from '../devices/frames.js';
-import { parseHexKey } from '../devices/nic.js';
+import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
-import { ETH_HLEN, IPPROTO_TCP } from '../kernel/inet.js';
+import { ETH_HLEN } from '../kernel/inet.js';
 
 export function boot(cfg: Config): Shm {
   const shm = Shm.create(cfg);
@@ -65,7 +65,7 @@ function socketTasks(cfg: Config, flows: readonly FlowSpec[]): number[] {
   const frame = new Uint8Array(cfg.pkt_size - 4);
   return flows.map((f, s) => {
     buildFrameTemplate(frame, 0, f, frame.length, 0, 0);
-    const l4 = f.proto === IPPROTO_TCP || cfg.rss_udp4 === 'sdfn';
+    const l4 = rss_hashes_ports(f.proto, cfg.rss_udp4 === 'sdfn');
     const queue = cfg.rss_reta[rss.hash_ipv4_i32(frame, ETH_HLEN, l4) & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
     return task >= 0 ? task : spread[s]!;
