@@ -118,7 +118,6 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   return true;
 }
 
-
 /** Same addresses and ports as held skb p (the kernel compares the dissected headers). */
 function same_flow(c: KCpu, p: number, ip: number): boolean {
   const u8 = c.u8;

@@ -38,7 +38,6 @@ export function ip_rcv(c: KCpu, skb: number): void {
   sock_queue_rcv_skb(c, sk, skb);
 }
 
-
 export function ip_drop(c: KCpu, skb: number, reason: number): void {
   c.count(reason, c.skb_segs[skb]!);
   kfree_skb(c, skb);

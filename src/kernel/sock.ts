@@ -200,7 +200,6 @@ export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
   spin_unlock(c.i32, lock);
 }
 
-
 /** Does task t have sockets with data? (a plain read: the scheduler's hint, not a claim) */
 export function task_runnable(shm: Shm, t: number): boolean {
   return shm.i32[shm.taskI[t]! + shm.layout.task.ready_head] !== -1;

@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { Shm } from './memory.js';
 
 let gc: (() => void) | undefined;
 
@@ -15,7 +16,6 @@ function collect_garbage(): void {
   }
   gc();
 }
-import type { Shm } from './memory.js';
 
 /**
  * The measured window of a thread's hot path: from the moment 20% of the packets have been

@@ -229,7 +229,6 @@ export const SK_DEF = {
 } as const;
 export type SkIndex = StructIndex<typeof SK_DEF>;
 
-// Global control block.
 // Global control block, grouped by writer like every other struct (each group on its own
 // line with cacheline_pad): the kernel reads the sysctls and the tick on every packet or poll,
 // so neither may share a line with the device's per-packet counter or the skb pool's lock.
