@@ -7,11 +7,11 @@ import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFi
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { humanSummary } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
-import { toolMain } from './cli_tools.js';
+import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
-       rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]
-       rxsmp calibrate [--out FILE] [--packets N]
+       ${FUZZ_SYNOPSIS}
+       ${CAL_SYNOPSIS}
 
 Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
 a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.

@@ -5,7 +5,11 @@ import { ConfigError } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
 
-const FUZZ_USAGE = `usage: rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]
+/** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
+export const FUZZ_SYNOPSIS = 'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]';
+export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--packets N]';
+
+const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
 
 Random configurations x seeds in --mode sim on a piscina pool; each run is checked for
 conservation, per-flow order where Linux guarantees it, progress and kernel assertions.
@@ -17,7 +21,7 @@ The first failure prints the command that reproduces it, then a shrunk one. Exit
   --unsafe-rfs-no-qtail-check   every run with RFS's last_qtail check off
   --no-shrink     do not shrink a failing configuration`;
 
-const CAL_USAGE = `usage: rxsmp calibrate [--out FILE] [--packets N]
+const CAL_USAGE = `usage: ${CAL_SYNOPSIS}
 
 Measures the sim cost model (virtual ns per stage) in threads mode on this machine and writes
 it as JSON (default rxsmp-cost.json); pass it back with --mode sim --cost-model FILE.`;
