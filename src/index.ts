@@ -1,7 +1,7 @@
 // rxsmp as a library: run emulations, read their results, and the kernel's hash functions.
 
 export { runEmulation, WatchdogError, type RunHooks } from './engine/run.js';
-export { conserves, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
+export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
 export { resolveConfig, settingFromFlag, settingsFromFile, ConfigError, DEFAULTS, type Config, type RawSettings } from './config.js';
 export { humanSummary, softnetStat } from './report/human.js';
 export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './kernel/hash/toeplitz.js';

@@ -3,15 +3,19 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runEmulation } from '../dist/src/engine/run.js';
-import { conserves, type RunResult } from '../dist/src/engine/result.js';
+import { conserves, unread, type RunResult } from '../dist/src/engine/result.js';
 import { config } from './harness.js';
 
 export const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
 
-/** Run an emulation in threads mode with these flags; fails the test if it does not conserve. */
+/**
+ * Run an emulation in threads mode with these flags; fails the test if it does not conserve or
+ * ends before the applications have read everything delivered to their sockets.
+ */
 export async function run(flags: Record<string, string | number | boolean>): Promise<RunResult> {
   const r = await runEmulation(config(flags));
   if (!conserves(r)) throw new Error(`run does not conserve: ${JSON.stringify(r.packets)}`);
+  if (unread(r) !== 0) throw new Error(`run ended with ${unread(r)} delivered packets unread by their applications`);
   return r;
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { config } from './harness.js';
 import { cli, sum } from './e2e.js';
 import { simulate, deterministicPart, type SimRunResult } from '../dist/src/engine/sim_run.js';
-import { conserves } from '../dist/src/engine/result.js';
+import { conserves, unread } from '../dist/src/engine/result.js';
 import { checkRun, runFuzz, randomSimFlags, reproArgs, reproCommand } from '../dist/src/engine/fuzz.js';
 import { loadCostModel, DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js';
 import { ConfigError } from '../dist/src/config.js';
@@ -90,6 +90,17 @@ describe('sim mode: scale', () => {
     expect(r.percpu.every((p) => p.processed > 0)).toBe(true);
     expect(sum(r.percpu.map((p) => p.ipis_sent))).toBeGreaterThan(0);
     expect(sum(r.percpu.map((p) => p.ipis_received))).toBe(sum(r.percpu.map((p) => p.ipis_sent)));
+  });
+
+  it('ends only once every application has read its sockets: recvmsg takes every delivered packet', () => {
+    // The application on CPU 0, the stack on CPU 1 (RPS): the last deliveries happen on CPU 1
+    // while the reader is elsewhere, so a run that ended at the last delivery left them unread.
+    for (const flags of [{ cpus: 2, queues: 1, 'rps-cpus': 2, 'app-cpus': 0, packets: 20_000 }, BUSY]) {
+      const r = sim(flags);
+      expect(conserves(r)).toBe(true);
+      expect(unread(r), JSON.stringify(flags)).toBe(0);
+      expect(sum(r.percpu.map((p) => p.recvmsg_packets))).toBe(r.packets.delivered);
+    }
   });
 
   it('64 CPUs and 64 queues conserve', () => {

@@ -61,7 +61,7 @@ import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { cpu_task_runnable, task_recvmsg, task_runnable } from '../kernel/sock.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
-import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
+import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK, SD_DROPS } from '../shm/layout.js';
 import { TrafficGenerator } from '../devices/generator.js';
 import { Prng } from '../lib/prng.js';
 import type { CostModel } from './cost_model.js';
@@ -187,6 +187,8 @@ export class SimMachine {
   private readonly clock_at: number;
   private readonly jiffies_at: number;
   private readonly generated_at: number;
+  /** Per CPU, in softnet_data's f64 view: every drop counter (SD_DROPS). */
+  private readonly drop_at: Int32Array;
   private readonly gen_done_at: number;
   private readonly gen_end_at: number;
   private readonly itr_ns: number;
@@ -260,6 +262,7 @@ export class SimMachine {
     this.clock_at = L.ctl.base / 8 + L.ctl.clock_ns;
     this.jiffies_at = shm.ctlI + L.ctl.jiffies;
     this.generated_at = shm.ctlF + L.ctl.generated;
+    this.drop_at = Int32Array.from({ length: n * SD_DROPS.length }, (_, i) => shm.sdF[Math.floor(i / SD_DROPS.length)]! + L.sd[SD_DROPS[i % SD_DROPS.length]![1]]);
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
     this.gen_end_at = shm.ctlF + L.ctl.gen_end_ns;
     this.itr_ns = cfg.rx_usecs * 1000;
@@ -706,35 +709,35 @@ export class SimMachine {
     return t;
   }
 
-  /** Every generated packet delivered or dropped (accounted() without the object). */
+  /**
+   * Drained, as engine/result.ts accounted() has it (without the object): every generated
+   * packet delivered or dropped, and every delivered packet read by its application.
+   */
   private drained(): boolean {
-    return this.accounted_done() === this.f64[this.generated_at]!;
+    return this.accounted_done() === this.f64[this.generated_at]! && this.unread() === 0;
   }
 
   private accounted_done(): number {
     const shm = this.shm;
-    const sd = shm.layout.sd;
     const f = this.f64;
     let done = 0;
-    for (let c = 0; c < this.ncpu; c++) {
-      const b = shm.sdF[c]!;
-      done +=
-        f[b + sd.delivered]! +
-        f[b + sd.drop_backlog]! +
-        f[b + sd.drop_flow_limit]! +
-        f[b + sd.drop_socket]! +
-        f[b + sd.drop_ip_csum]! +
-        f[b + sd.drop_ip_hdr]! +
-        f[b + sd.drop_l4_csum]! +
-        f[b + sd.drop_no_socket]! +
-        f[b + sd.drop_not_ip]!;
-    }
+    for (let c = 0; c < this.ncpu; c++) done += f[shm.sdF[c]! + shm.layout.sd.delivered]!;
+    for (let i = 0; i < this.drop_at.length; i++) done += f[this.drop_at[i]!]!;
     for (let q = 0; q < this.cfg.queues; q++) done += f[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
     return done;
   }
 
+  /** Delivered to sockets and not yet taken by recvmsg. */
+  private unread(): number {
+    const shm = this.shm;
+    const sd = shm.layout.sd;
+    let n = 0;
+    for (let c = 0; c < this.ncpu; c++) n += this.f64[shm.sdF[c]! + sd.delivered]! - this.f64[shm.sdF[c]! + sd.recvmsg_packets]!;
+    return n;
+  }
+
   private progress(): number {
-    return this.f64[this.generated_at]! + this.accounted_done();
+    return this.f64[this.generated_at]! + this.accounted_done() - this.unread();
   }
 
   /** After the run: idle time up to the end, skb caches back to the pool (as offline()). */

@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { configFromFlags, maskToCpus, type Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
-import { conserves } from './result.js';
+import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
 
 export type Flags = Record<string, string | number>;
@@ -176,6 +176,9 @@ export function checkRun(flags: Flags): Verdict {
     if (!conserves(r)) {
       const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
       return { ...base, ok: false, check: 'conservation', detail: `generated ${r.packets.generated} != delivered ${r.packets.delivered} + drops ${drops}` };
+    }
+    if (unread(r) !== 0) {
+      return { ...base, ok: false, check: 'conservation', detail: `${unread(r)} delivered packets were never read by their applications` };
     }
     if (cfg.duration_s === 0 && r.packets.generated !== cfg.packets) {
       return { ...base, ok: false, check: 'progress', detail: `generated ${r.packets.generated} of ${cfg.packets} packets` };

@@ -3,6 +3,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
+import { SD_DROPS } from '../shm/layout.js';
 import { availableParallelism } from 'node:os';
 import type { HostThreadReport, HotPathReport } from './messages.js';
 import { busyThreads, oversubscribed } from '../shm/host.js';
@@ -157,31 +158,19 @@ export type AppliedKnob = KnobChange & { applied_at_ms: number };
 /**
  * Drops and deliveries counted so far (the drain test and the watchdog read this live).
  * `done` is read before `generated`: the device counts a packet before publishing it.
+ * `unread`: delivered to a socket and not yet taken by its application's recvmsg. A run has
+ * drained when done == generated and unread == 0: every application has read its sockets.
  */
-export function accounted(shm: Shm): { generated: number; done: number } {
-  let done = sum(shm, shm.layout.sd.delivered);
-  for (const [, field] of CPU_DROPS) done += sum(shm, shm.layout.sd[field]);
+export function accounted(shm: Shm): { generated: number; done: number; unread: number } {
+  const delivered = sum(shm, shm.layout.sd.delivered);
+  let done = delivered;
+  for (const [, field] of SD_DROPS) done += sum(shm, shm.layout.sd[field]);
   for (let q = 0; q < shm.cfg.queues; q++) done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
-  return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done };
+  const unread = delivered - sum(shm, shm.layout.sd.recvmsg_packets);
+  return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, unread };
 }
 
-/**
- * Every drop reason counted on a CPU: the run contract's name and the softnet_data field.
- * The drain (accounted) and the report (collectResult) both read this one list. rx_missed is
- * the device's, per queue.
- */
-const CPU_DROPS = [
-  ['backlog', 'drop_backlog'],
-  ['flow_limit', 'drop_flow_limit'],
-  ['socket', 'drop_socket'],
-  ['ip_csum', 'drop_ip_csum'],
-  ['ip_hdr', 'drop_ip_hdr'],
-  ['l4_csum', 'drop_l4_csum'],
-  ['no_socket', 'drop_no_socket'],
-  ['not_ip', 'drop_not_ip'],
-] as const;
-
-type DropName = 'rx_missed' | (typeof CPU_DROPS)[number][0];
+type DropName = 'rx_missed' | (typeof SD_DROPS)[number][0];
 
 function sum(shm: Shm, field: number): number {
   let s = 0;
@@ -307,7 +296,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       delivered,
       dropped: {
         rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
-        ...(Object.fromEntries(CPU_DROPS.map(([name, field]) => [name, sum(shm, sd[field])])) as Record<(typeof CPU_DROPS)[number][0], number>),
+        ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, sum(shm, sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
       },
     },
     percpu,
@@ -340,4 +329,9 @@ function mergeLatency(encoded: string[]): RunResult['latency_ns'] {
 export function conserves(r: RunResult): boolean {
   const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
   return r.packets.generated === r.packets.delivered + drops;
+}
+
+/** Packets delivered to sockets that no application read by the run's end: 0 after a drain. */
+export function unread(r: RunResult): number {
+  return r.percpu.reduce((n, p) => n + p.delivered - p.recvmsg_packets, 0);
 }

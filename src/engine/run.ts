@@ -2,8 +2,9 @@
 // schedule (migrations, RSS table change), detect the drain, stop, collect.
 //
 // The drain: once the device has generated everything, the run is over when every
-// generated packet is accounted for (delivered to a socket or counted in a drop). A run that
-// makes no progress for `watchdog_s` fails with a report naming each CPU's and queue's state.
+// generated packet is accounted for (delivered to a socket or counted in a drop) and every
+// application has read what was delivered to its sockets. A run that makes no progress for
+// `watchdog_s` fails with a report naming each CPU's and queue's state.
 
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -129,15 +130,17 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedK
       }
       hooks.onTick?.(shm, elapsed_ms);
     }
-    const { generated, done } = accounted(shm);
-    if (genDone(shm) && done === generated) return elapsed_ms / 1000;
+    const a = accounted(shm);
+    const { generated, done, unread } = a;
+    if (genDone(shm) && done === generated && unread === 0) return elapsed_ms / 1000;
     if (done > generated) throw new Error(`accounting error: ${done} packets accounted, only ${generated} generated`);
-    const progress = generated + done;
+    // Reads are progress too: after the last delivery the applications still drain their sockets.
+    const progress = generated + done - unread;
     if (progress !== lastProgress) {
       lastProgress = progress;
       lastProgressAt = now;
     } else if (now - lastProgressAt > cfg.watchdog_s * 1000) {
-      throw new WatchdogError(hangReport(shm, generated, done, cfg.watchdog_s));
+      throw new WatchdogError(hangReport(shm, a, cfg.watchdog_s));
     }
   }
 }
@@ -147,12 +150,13 @@ function genDone(shm: Shm): boolean {
 }
 
 /** What a hung run looks like: every CPU's context and queues, every RX queue's registers. */
-export function hangReport(shm: Shm, generated: number, done: number, secs: number): string {
+export function hangReport(shm: Shm, a: ReturnType<typeof accounted>, secs: number): string {
   const L = shm.layout;
   const sd = L.sd;
   const i32 = shm.i32;
   const lines = [
-    `watchdog: no packet moved for ${secs} s; generated ${generated}, accounted ${done}, ${generated - done} in flight; skb pool free ${skb_pool_free_count(shm)} of ${L.skbCount}`,
+    `watchdog: no packet moved for ${secs} s; generated ${a.generated}, accounted ${a.done}, ${a.generated - a.done} in flight, ` +
+      `${a.unread} delivered and not yet read by their applications; skb pool free ${skb_pool_free_count(shm)} of ${L.skbCount}`,
   ];
   for (let c = 0; c < shm.cfg.cpus; c++) {
     const b = shm.sdI[c]!;

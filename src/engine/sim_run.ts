@@ -105,15 +105,13 @@ export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): 
   const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed);
   const status = m.run();
   if (status !== SIM_DRAINED) {
-    const f = shm.f64;
-    const generated = f[shm.ctlF + shm.layout.ctl.generated]!;
     const a = m.describe();
     const kind = status === SIM_NO_PROGRESS ? 'no_progress' : 'stuck';
     const why =
       kind === 'stuck'
         ? `sim: stuck at virtual ${((m.end_ns - SIM_T0_NS) / 1e9).toFixed(6)} s: packets in flight and nothing can run`
         : `sim: no packet moved for ${cfg.watchdog_s} s of virtual time`;
-    const report = hangReport(shm, generated, accounted(shm).done, cfg.watchdog_s);
+    const report = hangReport(shm, accounted(shm), cfg.watchdog_s);
     throw new SimStuckError(`${why}\n${report}\n${a}`, kind);
   }
   m.finish();

@@ -140,6 +140,22 @@ export const SD_DEF = {
 } as const;
 export type SdIndex = StructIndex<typeof SD_DEF>;
 
+/**
+ * Every drop reason counted on a CPU: the run contract's name and the softnet_data field. The
+ * drains (engine/result.ts accounted, the sim machine's) and the report read this one list;
+ * rx_missed is the device's, per queue.
+ */
+export const SD_DROPS = [
+  ['backlog', 'drop_backlog'],
+  ['flow_limit', 'drop_flow_limit'],
+  ['socket', 'drop_socket'],
+  ['ip_csum', 'drop_ip_csum'],
+  ['ip_hdr', 'drop_ip_hdr'],
+  ['l4_csum', 'drop_l4_csum'],
+  ['no_socket', 'drop_no_socket'],
+  ['not_ip', 'drop_not_ip'],
+] as const;
+
 // napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
 // any CPU in enqueue_to_backlog) and is always accessed with Atomics.
 export const NAPI_DEF = {
