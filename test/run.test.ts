@@ -119,12 +119,14 @@ describe('the hot path allocates nothing per packet', () => {
 
   it('with latency sampling on (1 in 64), allocates only per sample: well under 16 bytes per packet', async () => {
     // Each sample reads Node's clock (device and socket), and a read boxes a number: about
-    // 0.5 byte per packet here. One object per packet would be 16 bytes or more.
+    // 0.5 byte per packet here, 2.3-2.5 seen when a loaded host starves V8's background
+    // compiler and the sampled path stays unoptimized longer. One object (or one boxed
+    // number) per packet would be 16 bytes or more: the limit keeps 4x below that.
     const r = await run({ cpus: 2, queues: 2, packets: 3_000_000 });
     expect(r.latency_ns.samples).toBeGreaterThan(10_000);
     for (const t of r.hot_path) {
       expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
-      expect(t.heap_growth_bytes / t.window_packets, t.thread).toBeLessThan(2);
+      expect(t.heap_growth_bytes / t.window_packets, t.thread).toBeLessThan(4);
     }
   });
 });
