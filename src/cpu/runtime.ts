@@ -16,7 +16,8 @@ import { KCpu, type LatencySink } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
-import { cpu_task_runnable, task_recvmsg, task_runnable } from '../kernel/sock.js';
+import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -72,8 +73,9 @@ export class CpuRuntime implements CpuEnv {
   private readonly origin_ms: number;
   private ctx = CTX_IDLE;
   private ctx_start = 0;
-  private ksoftirqd = false;
-  private next_task = 0;
+  /** ksoftirqd awake; the scheduler's round-robin cursor (one-element arrays for pick_next). */
+  private readonly ksoftirqd = new Uint8Array(1);
+  private readonly next_task = new Int32Array(1);
   private readonly busy_field: Int32Array;
   private readonly idle_poll_loads: number;
 
@@ -121,13 +123,13 @@ export class CpuRuntime implements CpuEnv {
   }
 
   wakeup_softirqd(): void {
-    if (this.ksoftirqd) return;
-    this.ksoftirqd = true;
+    if (this.ksoftirqd[0] !== 0) return;
+    this.ksoftirqd[0] = 1;
     this.c.count(this.c.sd.ksoftirqd_wakeups);
   }
 
   ksoftirqd_running(): boolean {
-    return this.ksoftirqd;
+    return this.ksoftirqd[0] !== 0;
   }
 
   /** A task pinned here is runnable: __do_softirq stops restarting and leaves the rest to ksoftirqd. */
@@ -181,7 +183,7 @@ export class CpuRuntime implements CpuEnv {
       this.switch_ctx(prev);
       return;
     }
-    if (c.softirq_pending !== 0 && !this.ksoftirqd) {
+    if (c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
       this.switch_ctx(CTX_SOFTIRQ);
       invoke_softirq(c);
     }
@@ -195,29 +197,16 @@ export class CpuRuntime implements CpuEnv {
 
   /** One scheduling decision: run one slice of the next runnable task. False if none. */
   private schedule(): boolean {
-    const tasks = this.shm.layout.taskCount;
-    const slots = tasks + 1; // slot 0 is ksoftirqd
-    for (let k = 0; k < slots; k++) {
-      const slot = this.next_task;
-      this.next_task = slot + 1 === slots ? 0 : slot + 1;
-      if (slot === 0) {
-        if (!this.ksoftirqd) continue;
-        if (this.c.softirq_pending === 0) {
-          this.ksoftirqd = false; // nothing pending: ksoftirqd goes back to sleep
-          continue;
-        }
-        this.switch_ctx(CTX_KSOFTIRQD);
-        run_ksoftirqd(this.c);
-        return true;
-      }
-      const t = slot - 1;
-      if (this.i32[this.shm.taskI[t]! + this.shm.layout.task.cpu] !== this.cpu) continue;
-      if (!task_runnable(this.shm, t)) continue;
+    const t = pick_next(this.shm, this.cpu, this.c.softirq_pending, this.next_task, this.ksoftirqd, 0);
+    if (t === PICK_NONE) return false;
+    if (t === PICK_KSOFTIRQD) {
+      this.switch_ctx(CTX_KSOFTIRQD);
+      run_ksoftirqd(this.c);
+    } else {
       this.switch_ctx(CTX_TASK);
       task_recvmsg(this.c, t);
-      return true;
     }
-    return false;
+    return true;
   }
 
   /**
@@ -258,7 +247,7 @@ export class CpuRuntime implements CpuEnv {
       this.handle_irqs();
       return true;
     }
-    if (c.softirq_pending !== 0 && !this.ksoftirqd) {
+    if (c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
       // Raised outside an interrupt (a task's netif_rx, say): run it as irq exit would.
       this.switch_ctx(CTX_SOFTIRQ);
       invoke_softirq(c);

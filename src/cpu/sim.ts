@@ -58,7 +58,8 @@ import { KCpu } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
-import { cpu_task_runnable, task_recvmsg, task_runnable } from '../kernel/sock.js';
+import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK, SD_DROPS } from '../shm/layout.js';
@@ -502,33 +503,17 @@ export class SimMachine {
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
-    const shm = this.shm;
-    const tasks = shm.layout.taskCount;
-    const slots = tasks + 1; // slot 0 is ksoftirqd
-    const T = shm.layout.task;
-    for (let k = 0; k < slots; k++) {
-      const slot = this.next_task[cpu]!;
-      this.next_task[cpu] = slot + 1 === slots ? 0 : slot + 1;
-      if (slot === 0) {
-        if (this.ksoftirqd[cpu] === 0) continue;
-        if (c.softirq_pending === 0) {
-          this.ksoftirqd[cpu] = 0;
-          continue;
-        }
-        this.switch_ctx(cpu, CTX_KSOFTIRQD);
-        run_ksoftirqd(c);
-        this.switch_ctx(cpu, CTX_IDLE);
-        return true;
-      }
-      const task = slot - 1;
-      if (this.i32[shm.taskI[task]! + T.cpu] !== cpu) continue;
-      if (!task_runnable(shm, task)) continue;
+    const t = pick_next(this.shm, cpu, c.softirq_pending, this.next_task, this.ksoftirqd, cpu);
+    if (t === PICK_NONE) return false;
+    if (t === PICK_KSOFTIRQD) {
+      this.switch_ctx(cpu, CTX_KSOFTIRQD);
+      run_ksoftirqd(c);
+    } else {
       this.switch_ctx(cpu, CTX_TASK);
-      task_recvmsg(c, task);
-      this.switch_ctx(cpu, CTX_IDLE);
-      return true;
+      task_recvmsg(c, t);
     }
-    return false;
+    this.switch_ctx(cpu, CTX_IDLE);
+    return true;
   }
 
   /** Charge what was done so far to the context we leave, then enter `next`. */
