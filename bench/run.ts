@@ -23,6 +23,8 @@
 //    hash between two CPUs is luck, 53:47 for seed 1). Next to each comparison, the same
 //    pairs in sim mode on a cost model calibrated at the start of the RPS section: what the
 //    emulated kernel gives on this machine's per-packet costs, with no host scheduling in it.
+//    The 2000 ns case runs a second time with the threads pinned (--host-cpus): CPU 0, which
+//    takes the interrupts, on a core of its own, CPU 1 and the device on the other.
 // Runs of the two sides of each comparison alternate (A, B, A, B, ...) in one process, so
 // machine noise hits both alike; every figure is a median. Every emulator run must conserve
 // packets (generated == delivered + drops) or the bench aborts.
@@ -77,9 +79,19 @@ interface RpsCase {
   label: string;
   cost: number;
   flags: string[];
+  /** Threads mode only (sim mode has no threads to pin): --host-cpus. */
+  threadFlags?: string[];
 }
+/**
+ * The pinned case: CPU 0's thread on a core of its own, CPU 1 and the device sharing the other
+ * (on 3 or more cores, a core each). Same pinning on both sides of the comparison.
+ */
+const PIN = os.availableParallelism() >= 3 ? '0,1,2' : '0,1,1';
 const RPS_CASES: RpsCase[] = [
   { key: 'rps_2000ns', label: '2000 ns, udp4 sdfn', cost: 2000, flags: ['--rss-udp4', 'sdfn'] },
+  ...(os.availableParallelism() >= 2
+    ? [{ key: 'rps_2000ns_pinned', label: `2000 ns, udp4 sdfn, --host-cpus ${PIN}`, cost: 2000, flags: ['--rss-udp4', 'sdfn'], threadFlags: ['--host-cpus', PIN] }]
+    : []),
   { key: 'rps_2000ns_dissect', label: '2000 ns, udp4 sd (flow dissector)', cost: 2000, flags: [] },
   { key: 'rps_5000ns', label: '5000 ns, udp4 sdfn', cost: 5000, flags: ['--rss-udp4', 'sdfn'] },
 ];
@@ -167,7 +179,7 @@ async function main(): Promise<void> {
   // what the kernel model gives on this machine's costs, without the host's scheduling.
   if (wants('rps')) {
     const model = quick ? DEFAULT_COST_MODEL : await calibrate(CALIBRATE_PACKETS, (s) => console.log(s));
-    for (const c of RPS_CASES) Object.assign(summary, await rpsComparison(c), modelRatio(c, model));
+    for (const c of RPS_CASES) Object.assign(summary, await rpsComparison(c), c.threadFlags ? {} : modelRatio(c, model));
   }
 
   console.log(JSON.stringify(summary));
@@ -181,7 +193,7 @@ main().catch((e: unknown) => {
 /** RPS off vs on at one stack cost: medians, drops, IPIs, the ratio against the target. */
 async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
   const { cost, label } = rc;
-  const base = [...RPS_FLAGS, ...rc.flags, '--stack-cost-ns', String(cost), '--packets', String(RPS_PACKETS)];
+  const base = [...RPS_FLAGS, ...rc.flags, ...(rc.threadFlags ?? []), '--stack-cost-ns', String(cost), '--packets', String(RPS_PACKETS)];
   const offFlags = [...base, '--rps-cpus', '0'];
   const onFlags = [...base, '--rps-cpus', '3'];
   console.log(`rps off: rxsmp run ${offFlags.join(' ')} --seed i (i = 1..${RUNS}, one per pair)`);

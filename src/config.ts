@@ -63,6 +63,7 @@ export interface Config {
   latency_sample: number; // stamp 1 packet in N with its DMA time
   watchdog_s: number;
   knob_at: KnobChange[]; // knobs changed while traffic flows, in time order
+  host_cpus: number[]; // host core of each emulated CPU's thread, then the device's; [] = not pinned
 }
 
 /** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
@@ -107,7 +108,7 @@ interface OptionSpec {
 
 // Defaults that depend on other knobs (per-queue lists, affinity, app CPUs) are filled in by
 // `resolve` once the scalar knobs are known.
-export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus' | 'knob_at'> = {
+export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | 'rps_flow_cnt' | 'app_cpus' | 'knob_at' | 'host_cpus'> = {
   mode: 'threads',
   cost_model: '',
   cpus: 2,
@@ -208,6 +209,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'cacheline_pad', kind: { t: 'bool' }, help: 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)' },
   { key: 'latency_sample', kind: { t: 'int', min: 0, max: 1 << 20 }, help: 'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)' },
   { key: 'watchdog_s', kind: { t: 'num', min: 1, max: 3600 }, help: 'fail the run if no packet moves for this long' },
+  {
+    key: 'host_cpus',
+    kind: { t: 'intlist', min: 0, max: 4095 },
+    help: "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1; default: the host schedules them",
+  },
   {
     key: 'knob_at',
     kind: { t: 'schedule' },
@@ -392,6 +398,7 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.rps_cpus = raw.has('rps_cpus') ? perQueue('rps_cpus', cfg.rps_cpus, q) : new Array<string>(q).fill('0');
   cfg.rps_flow_cnt = raw.has('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);
   cfg.app_cpus = raw.has('app_cpus') ? cfg.app_cpus : range(cfg.cpus);
+  cfg.host_cpus = raw.has('host_cpus') ? cfg.host_cpus : [];
   const reta = raw.has('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
   checkCrossFields(cfg);
@@ -440,6 +447,12 @@ function checkCrossFields(cfg: Config): void {
   }
   if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
   if (cfg.cost_model !== '' && cfg.mode !== 'sim') throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
+  if (cfg.host_cpus.length > 0) {
+    if (cfg.mode === 'sim') throw new ConfigError('--host-cpus: pins threads, and --mode sim runs in one thread');
+    if (cfg.host_cpus.length !== cfg.cpus + 1) {
+      throw new ConfigError(`--host-cpus: ${cfg.host_cpus.length} cores given; expected ${cfg.cpus + 1}, one per emulated CPU (--cpus ${cfg.cpus}), then the device's`);
+    }
+  }
   if (cfg.nic === 'legacy' && cfg.queues !== 1) {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }

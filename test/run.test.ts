@@ -42,6 +42,18 @@ describe('rxsmp run', () => {
     }
   });
 
+  it('--host-cpus pins each CPU thread and the device to the host core given; without it they may run anywhere', async () => {
+    if (process.platform !== 'linux') return; // taskset and /proc are Linux's
+    const last = availableParallelism() - 1; // 0 on a 1-core host: every thread on core 0
+    const pinned = await run({ cpus: 2, queues: 1, packets: 100_000, 'host-cpus': `0,${last},${last}` });
+    const allowed = Object.fromEntries(pinned.host.threads.map((t) => [t.thread, t.cpus_allowed]));
+    expect(allowed).toMatchObject({ cpu0: '0', cpu1: String(last), device: String(last) });
+    expect(pinned.config.host_cpus).toEqual([0, last, last]);
+    const free = await run({ cpus: 2, queues: 1, packets: 100_000 });
+    const all = free.host.threads.find((t) => t.thread === 'coordinator')!.cpus_allowed;
+    for (const t of free.host.threads) expect(t.cpus_allowed, t.thread).toBe(all);
+  });
+
   it('prints a softnet_stat block in the human summary', () => {
     const r = cli(['run', '--cpus', '2', '--queues', '2', '--packets', '50000']);
     expect(r.status).toBe(0);

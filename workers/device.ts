@@ -6,9 +6,10 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Shm } from '../src/shm/memory.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import type { DeviceWorkerApi, WorkerInit } from '../src/engine/messages.js';
-import { threadResult, watchGc } from '../src/cpu/worker_main.js';
+import { pinWorker, threadResult, watchGc } from '../src/cpu/worker_main.js';
 
 const init = workerData as WorkerInit;
+pinWorker(init);
 const shm = Shm.attach(init.cfg, init.sab);
 const origin = performance.timeOrigin - init.origin_ms;
 const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6);

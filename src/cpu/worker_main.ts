@@ -10,7 +10,7 @@ import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, ThreadResult, WorkerInit } from '../engine/messages.js';
-import { threadTimes, threadTimesSince } from '../shm/host.js';
+import { hostCoreOf, pinThisThread, threadTimes, threadTimesSince } from '../shm/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
 
 export const LATENCY_MAX_NS = 100e9;
@@ -38,7 +38,14 @@ export function kernel_boot(shm: Shm): void {
   flow_hash_init(shm.cfg.flow_hash, shm.cfg.seed);
 }
 
+/** A worker's first step: take its host core if --host-cpus gave it one (cpu -1: the device). */
+export function pinWorker(init: WorkerInit): void {
+  const core = hostCoreOf(init.cfg, init.cpu);
+  if (core >= 0) pinThisThread(core);
+}
+
 export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
+  pinWorker(init);
   const shm = Shm.attach(init.cfg, init.sab);
   kernel_boot(shm);
   if (init.burn_iters_per_ns > 0) set_burn_rate(init.burn_iters_per_ns);

@@ -14,7 +14,7 @@ export interface WorkerInit {
   sab: SharedArrayBuffer;
   /** performance.timeOrigin of the coordinator: the run's clock origin. */
   origin_ms: number;
-  /** CPU index, for CPU workers. */
+  /** CPU index, for CPU workers; -1 for the device. */
   cpu: number;
   /** The stack-cost burner's iterations per ns, calibrated once by the coordinator. */
   burn_iters_per_ns: number;

@@ -18,7 +18,7 @@ import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
-import { threadTimes, threadTimesSince } from '../shm/host.js';
+import { checkHostCpus, threadTimes, threadTimesSince } from '../shm/host.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
@@ -35,6 +35,7 @@ export interface RunHooks {
 }
 
 export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<RunResult> {
+  checkHostCpus(cfg); // a host that cannot pin as asked is the user's error, before any worker
   const shm = boot(cfg);
   const origin_ms = performance.timeOrigin;
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;

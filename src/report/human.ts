@@ -53,10 +53,11 @@ export function humanSummary(r: RunResult): string {
   }
   if (r.skb_pool.unaccounted !== 0) out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
   const h = r.host;
+  const pinned = Array.isArray(r.config.host_cpus) && r.config.host_cpus.length > 0;
   if (h.threads.length) {
     out.push(
       `host: ${h.cores} cores, ${h.busy_threads} busy threads${h.oversubscribed ? ' (oversubscribed)' : ''}; thread CPU over ${r.elapsed_s.toFixed(2)} s: ` +
-        h.threads.map((t) => `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted)`).join(', '),
+        h.threads.map((t) => `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted${pinned ? `, host cores ${t.cpus_allowed}` : ''})`).join(', '),
     );
   }
   const hot = r.hot_path.filter((t) => t.gc_events > 0);

@@ -10,8 +10,10 @@
 // devices/nic.ts): short timed sleeps that nobody has to cut short. The waker only stores to
 // shared memory; the napper sees it when its nap ends.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { ConfigError, type Config } from '../config.js';
 
 /**
  * Atomics.load iterations to poll before sleeping (~10 ns each): `long` while `threads`
@@ -38,6 +40,8 @@ export interface ThreadTimes {
   voluntary_switches: number;
   /** The host took the core from the thread while it had work: the emulated CPU stood still. */
   involuntary_switches: number;
+  /** The host cores the thread may run on (Cpus_allowed_list): one core when --host-cpus pinned it. */
+  cpus_allowed: string;
 }
 
 /** USER_HZ: /proc reports thread times in 1/100 s on every Linux architecture Node runs on. */
@@ -60,6 +64,7 @@ export function threadTimes(): ThreadTimes | null {
     cpu_s: (Number(f[11]) + Number(f[12])) / USER_HZ,
     voluntary_switches: field('voluntary_ctxt_switches'),
     involuntary_switches: field('nonvoluntary_ctxt_switches'),
+    cpus_allowed: /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '',
   };
   // A procfs that reads but does not parse (a sandbox's, say) reports nothing, not NaN.
   return Number.isFinite(t.cpu_s) && Number.isFinite(t.voluntary_switches) && Number.isFinite(t.involuntary_switches) ? t : null;
@@ -73,5 +78,50 @@ export function threadTimesSince(start: ThreadTimes | null): ThreadTimes | null 
     cpu_s: Math.round((now.cpu_s - start.cpu_s) * 100) / 100,
     voluntary_switches: now.voluntary_switches - start.voluntary_switches,
     involuntary_switches: now.involuntary_switches - start.involuntary_switches,
+    cpus_allowed: now.cpus_allowed,
   };
+}
+
+// --host-cpus: each emulator thread pinned to a host core, as one pins a VM's vCPUs. On a
+// host with fewer cores than busy threads this decides who shares a core with whom, instead
+// of the host's scheduler moving threads at every wake-up. Linux only, through taskset(1)
+// (util-linux) on the thread's own id: Node has no sched_setaffinity of its own.
+
+/** The host core --host-cpus gives emulated CPU `cpu` (the device: cpu -1), or -1 for none. */
+export function hostCoreOf(cfg: Config, cpu: number): number {
+  return cfg.host_cpus[cpu >= 0 ? cpu : cfg.cpus] ?? -1;
+}
+
+/** "0-2,5" (a cpulist, as /proc prints it) → [0, 1, 2, 5]. */
+export function parseCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || !Number.isInteger(a)) continue;
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Can this host pin the threads as --host-cpus asks? Checked by the coordinator before any
+ * worker starts: Linux, taskset on the PATH, and every core among those this process may use.
+ */
+export function checkHostCpus(cfg: Config): void {
+  if (cfg.host_cpus.length === 0) return;
+  if (process.platform !== 'linux') throw new ConfigError(`--host-cpus: pinning threads needs Linux (this is ${process.platform})`);
+  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) {
+    throw new ConfigError('--host-cpus: pinning threads needs taskset (util-linux), which is not on the PATH');
+  }
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  const allowed = new Set(parseCpuList(list));
+  for (const core of cfg.host_cpus) {
+    if (!allowed.has(core)) throw new ConfigError(`--host-cpus: host core ${core} is not one this process may run on (${list})`);
+  }
+}
+
+/** Pin the calling thread to one host core (its own thread id, from /proc/thread-self). */
+export function pinThisThread(core: number): void {
+  const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
+  execFileSync('taskset', ['-p', '-c', String(core), tid], { stdio: 'ignore' });
 }
