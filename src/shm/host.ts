@@ -64,7 +64,7 @@ export function threadTimes(): ThreadTimes | null {
     cpu_s: (Number(f[11]) + Number(f[12])) / USER_HZ,
     voluntary_switches: field('voluntary_ctxt_switches'),
     involuntary_switches: field('nonvoluntary_ctxt_switches'),
-    cpus_allowed: /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '',
+    cpus_allowed: cpusAllowed(status),
   };
   // A procfs that reads but does not parse (a sandbox's, say) reports nothing, not NaN.
   return Number.isFinite(t.cpu_s) && Number.isFinite(t.voluntary_switches) && Number.isFinite(t.involuntary_switches) ? t : null;
@@ -92,6 +92,11 @@ export function hostCoreOf(cfg: Config, cpu: number): number {
   return cfg.host_cpus[cpu >= 0 ? cpu : cfg.cpus] ?? -1;
 }
 
+/** A /proc status file's Cpus_allowed_list: the cores the task may run on, as a cpulist. */
+function cpusAllowed(status: string): string {
+  return /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '';
+}
+
 /** "0-2,5" (a cpulist, as /proc prints it) → [0, 1, 2, 5]. */
 export function parseCpuList(list: string): number[] {
   const out: number[] = [];
@@ -113,7 +118,7 @@ export function checkHostCpus(cfg: Config): void {
   if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) {
     throw new ConfigError('--host-cpus: pinning threads needs taskset (util-linux), which is not on the PATH');
   }
-  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  const list = cpusAllowed(readFileSync('/proc/self/status', 'utf8'));
   const allowed = new Set(parseCpuList(list));
   for (const core of cfg.host_cpus) {
     if (!allowed.has(core)) throw new ConfigError(`--host-cpus: host core ${core} is not one this process may run on (${list})`);
