@@ -38,6 +38,7 @@ import { handoffRate } from './handoff.js';
 import { calibrate } from '../src/engine/calibrate.js';
 import { DEFAULT_COST_MODEL, type CostModel } from '../src/cpu/cost_model.js';
 import { simulate } from '../src/engine/sim_run.js';
+import { allowedCores } from '../src/shm/host.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -86,10 +87,11 @@ interface RpsCase {
  * The pinned case: CPU 0's thread on a core of its own, CPU 1 and the device sharing the other
  * (on 3 or more cores, a core each). Same pinning on both sides of the comparison.
  */
-const PIN = os.availableParallelism() >= 3 ? '0,1,2' : '0,1,1';
+const CORES = allowedCores();
+const PIN = (CORES.length >= 3 ? CORES.slice(0, 3) : [CORES[0], CORES[1], CORES[1]]).join(',');
 const RPS_CASES: RpsCase[] = [
   { key: 'rps_2000ns', label: '2000 ns, udp4 sdfn', cost: 2000, flags: ['--rss-udp4', 'sdfn'] },
-  ...(os.availableParallelism() >= 2
+  ...(CORES.length >= 2
     ? [{ key: 'rps_2000ns_pinned', label: `2000 ns, udp4 sdfn, --host-cpus ${PIN}`, cost: 2000, flags: ['--rss-udp4', 'sdfn'], threadFlags: ['--host-cpus', PIN] }]
     : []),
   { key: 'rps_2000ns_dissect', label: '2000 ns, udp4 sd (flow dissector)', cost: 2000, flags: [] },

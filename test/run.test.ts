@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { cli, run, sum } from './e2e.js';
 import type { RunResult } from '../dist/src/engine/result.js';
+import { allowedCores } from '../dist/src/shm/host.js';
 
 describe('rxsmp run', () => {
   it('2 CPUs, 2 queues: one JSON document that conserves, each queue processed on its vector\'s CPU', () => {
@@ -44,11 +45,12 @@ describe('rxsmp run', () => {
 
   it('--host-cpus pins each CPU thread and the device to the host core given; without it they may run anywhere', async () => {
     if (process.platform !== 'linux') return; // taskset and /proc are Linux's
-    const last = availableParallelism() - 1; // 0 on a 1-core host: every thread on core 0
-    const pinned = await run({ cpus: 2, queues: 1, packets: 100_000, 'host-cpus': `0,${last},${last}` });
+    const cores = allowedCores(); // the same core twice on a 1-core host
+    const [first, last] = [cores[0]!, cores[cores.length - 1]!];
+    const pinned = await run({ cpus: 2, queues: 1, packets: 100_000, 'host-cpus': `${first},${last},${last}` });
     const allowed = Object.fromEntries(pinned.host.threads.map((t) => [t.thread, t.cpus_allowed]));
-    expect(allowed).toMatchObject({ cpu0: '0', cpu1: String(last), device: String(last) });
-    expect(pinned.config.host_cpus).toEqual([0, last, last]);
+    expect(allowed).toMatchObject({ cpu0: String(first), cpu1: String(last), device: String(last) });
+    expect(pinned.config.host_cpus).toEqual([first, last, last]);
     const free = await run({ cpus: 2, queues: 1, packets: 100_000 });
     const all = free.host.threads.find((t) => t.thread === 'coordinator')!.cpus_allowed;
     for (const t of free.host.threads) expect(t.cpus_allowed, t.thread).toBe(all);

@@ -64,7 +64,7 @@ describe('watchdog', () => {
 
   it('reports the skb pool and what is in flight', () => {
     const shm = boot(config({ cpus: 1, queues: 1 }));
-    const text = hangReport(shm, { generated: 100, done: 40, unread: 7 }, 5);
+    const text = hangReport(shm, { generated: 100, done: 40, read: 26, unread: 7 }, 5);
     expect(text).toMatch(/generated 100, accounted 40, 60 in flight, 7 delivered and not yet read by their applications/);
     expect(text).toMatch(/skb pool free \d+ of \d+/);
   });

@@ -715,14 +715,21 @@ export class SimMachine {
   /** Delivered to sockets and not yet taken by recvmsg. */
   private unread(): number {
     const shm = this.shm;
-    const sd = shm.layout.sd;
     let n = 0;
-    for (let c = 0; c < this.ncpu; c++) n += this.f64[shm.sdF[c]! + sd.delivered]! - this.f64[shm.sdF[c]! + sd.recvmsg_packets]!;
+    for (let c = 0; c < this.ncpu; c++) n += this.f64[shm.sdF[c]! + shm.layout.sd.delivered]!;
+    return n - this.read();
+  }
+
+  /** Taken by the applications' recvmsg. */
+  private read(): number {
+    const shm = this.shm;
+    let n = 0;
+    for (let c = 0; c < this.ncpu; c++) n += this.f64[shm.sdF[c]! + shm.layout.sd.recvmsg_packets]!;
     return n;
   }
 
   private progress(): number {
-    return this.f64[this.generated_at]! + this.accounted_done() - this.unread();
+    return this.f64[this.generated_at]! + this.accounted_done() + this.read();
   }
 
   /** After the run: idle time up to the end, skb caches back to the pool (as offline()). */

@@ -4,9 +4,8 @@ import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { SD_DROPS } from '../shm/layout.js';
-import { availableParallelism } from 'node:os';
 import type { HostThreadReport, HotPathReport } from './messages.js';
-import { busyThreads, oversubscribed } from '../shm/host.js';
+import { busyThreads, HOST_CORES, oversubscribed } from '../shm/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
@@ -104,7 +103,7 @@ export interface HostReport {
 function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostReport {
   const sim = cfg.mode === 'sim';
   return {
-    cores: availableParallelism(),
+    cores: HOST_CORES,
     busy_threads: sim ? 1 : busyThreads(cfg.cpus),
     oversubscribed: !sim && oversubscribed(cfg.cpus),
     threads: threads.filter((t): t is HostThreadReport => t !== null),
@@ -155,19 +154,30 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
 
 export type AppliedKnob = KnobChange & { applied_at_ms: number };
 
+/** What accounted() counts: the drain condition and the watchdog's progress. */
+export interface Accounted {
+  generated: number;
+  /** Delivered to a socket or counted in a drop (rx_missed included). */
+  done: number;
+  /** Taken by the applications' recvmsg. */
+  read: number;
+  /** Delivered and not yet read (delivered - read; briefly negative while a CPU counts). */
+  unread: number;
+}
+
 /**
- * Drops and deliveries counted so far (the drain test and the watchdog read this live).
- * `done` is read before `generated`: the device counts a packet before publishing it.
- * `unread`: delivered to a socket and not yet taken by its application's recvmsg. A run has
- * drained when done == generated and unread == 0: every application has read its sockets.
+ * Drops, deliveries and reads counted so far (the drain test and the watchdog read this
+ * live). `done` is read before `generated`: the device counts a packet before publishing it.
+ * A run has drained when the device is done (read before this), done == generated and
+ * unread == 0: every application has read its sockets.
  */
-export function accounted(shm: Shm): { generated: number; done: number; unread: number } {
+export function accounted(shm: Shm): Accounted {
   const delivered = sum(shm, shm.layout.sd.delivered);
   let done = delivered;
   for (const [, field] of SD_DROPS) done += sum(shm, shm.layout.sd[field]);
   for (let q = 0; q < shm.cfg.queues; q++) done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
-  const unread = delivered - sum(shm, shm.layout.sd.recvmsg_packets);
-  return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, unread };
+  const read = sum(shm, shm.layout.sd.recvmsg_packets);
+  return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, read, unread: delivered - read };
 }
 
 type DropName = 'rx_missed' | (typeof SD_DROPS)[number][0];

@@ -19,7 +19,7 @@ import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { checkHostCpus, threadTimes, threadTimesSince } from '../shm/host.js';
-import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
+import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
 export class WatchdogError extends Error {
@@ -131,12 +131,16 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedK
       }
       hooks.onTick?.(shm, elapsed_ms);
     }
+    // gen_done first: the device sets it after its last count of `generated`, so a run whose
+    // device is done is judged on its final count (read the other way round, a device that
+    // finished in between would end a run whose last packets are still in flight).
+    const deviceDone = genDone(shm);
     const a = accounted(shm);
     const { generated, done, unread } = a;
-    if (genDone(shm) && done === generated && unread === 0) return elapsed_ms / 1000;
+    if (deviceDone && done === generated && unread === 0) return elapsed_ms / 1000;
     if (done > generated) throw new Error(`accounting error: ${done} packets accounted, only ${generated} generated`);
     // Reads are progress too: after the last delivery the applications still drain their sockets.
-    const progress = generated + done - unread;
+    const progress = generated + done + a.read;
     if (progress !== lastProgress) {
       lastProgress = progress;
       lastProgressAt = now;
@@ -151,13 +155,13 @@ function genDone(shm: Shm): boolean {
 }
 
 /** What a hung run looks like: every CPU's context and queues, every RX queue's registers. */
-export function hangReport(shm: Shm, a: ReturnType<typeof accounted>, secs: number): string {
+export function hangReport(shm: Shm, a: Accounted, secs: number): string {
   const L = shm.layout;
   const sd = L.sd;
   const i32 = shm.i32;
   const lines = [
     `watchdog: no packet moved for ${secs} s; generated ${a.generated}, accounted ${a.done}, ${a.generated - a.done} in flight, ` +
-      `${a.unread} delivered and not yet read by their applications; skb pool free ${skb_pool_free_count(shm)} of ${L.skbCount}`,
+      `${Math.max(0, a.unread)} delivered and not yet read by their applications; skb pool free ${skb_pool_free_count(shm)} of ${L.skbCount}`,
   ];
   for (let c = 0; c < shm.cfg.cpus; c++) {
     const b = shm.sdI[c]!;

@@ -11,16 +11,23 @@
 // shared memory; the napper sees it when its nap ends.
 
 import { readFileSync, readlinkSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { ConfigError, type Config } from '../config.js';
+
+/**
+ * The host's cores as this thread found them when this module loaded: in a worker, before
+ * --host-cpus pinned it (availableParallelism() counts the calling thread's affinity, so a
+ * pinned thread would see one core).
+ */
+export const HOST_CORES = availableParallelism();
 
 /**
  * Atomics.load iterations to poll before sleeping (~10 ns each): `long` while `threads`
  * (the emulator threads that may spin) fit the host's cores, a twentieth of it otherwise.
  */
 export function spinLoads(threads: number, long: number): number {
-  return threads <= availableParallelism() ? long : Math.max(64, Math.floor(long / 20));
+  return threads <= HOST_CORES ? long : Math.max(64, Math.floor(long / 20));
 }
 
 /** The emulator's threads that may all want a core at once: each emulated CPU and the device. */
@@ -30,7 +37,7 @@ export function busyThreads(cpus: number): number {
 
 /** Do the emulator's busy threads outnumber the host's cores? */
 export function oversubscribed(cpus: number): boolean {
-  return busyThreads(cpus) > availableParallelism();
+  return busyThreads(cpus) > HOST_CORES;
 }
 
 /** What the host gave one emulator thread: CPU time and context switches (Linux /proc). */
@@ -89,7 +96,7 @@ export function threadTimesSince(start: ThreadTimes | null): ThreadTimes | null 
 
 /** The host core --host-cpus gives emulated CPU `cpu` (the device: cpu -1), or -1 for none. */
 export function hostCoreOf(cfg: Config, cpu: number): number {
-  return cfg.host_cpus[cpu >= 0 ? cpu : cfg.cpus] ?? -1;
+  return cfg.host_cpus?.[cpu >= 0 ? cpu : cfg.cpus] ?? -1;
 }
 
 /** A /proc status file's Cpus_allowed_list: the cores the task may run on, as a cpulist. */
@@ -97,8 +104,14 @@ function cpusAllowed(status: string): string {
   return /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '';
 }
 
-/** "0-2,5" (a cpulist, as /proc prints it) → [0, 1, 2, 5]. */
-export function parseCpuList(list: string): number[] {
+/** The host cores this thread may run on, in order ("0-2,5" → [0, 1, 2, 5]); [] off Linux. */
+export function allowedCores(): number[] {
+  let list: string;
+  try {
+    list = cpusAllowed(readFileSync('/proc/thread-self/status', 'utf8'));
+  } catch {
+    return [];
+  }
   const out: number[] = [];
   for (const part of list.split(',')) {
     const [a, b] = part.split('-').map(Number);
@@ -110,23 +123,29 @@ export function parseCpuList(list: string): number[] {
 
 /**
  * Can this host pin the threads as --host-cpus asks? Checked by the coordinator before any
- * worker starts: Linux, taskset on the PATH, and every core among those this process may use.
+ * worker starts, by doing it: `taskset -c CORE true` for each core named. That catches what a
+ * list could not: no taskset, a core that does not exist or is offline, a sandbox that
+ * forbids changing affinity; each becomes a ConfigError that says which.
  */
 export function checkHostCpus(cfg: Config): void {
-  if (cfg.host_cpus.length === 0) return;
+  const cores = [...new Set(cfg.host_cpus ?? [])];
+  if (cores.length === 0) return;
   if (process.platform !== 'linux') throw new ConfigError(`--host-cpus: pinning threads needs Linux (this is ${process.platform})`);
-  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) {
-    throw new ConfigError('--host-cpus: pinning threads needs taskset (util-linux), which is not on the PATH');
-  }
-  const list = cpusAllowed(readFileSync('/proc/self/status', 'utf8'));
-  const allowed = new Set(parseCpuList(list));
-  for (const core of cfg.host_cpus) {
-    if (!allowed.has(core)) throw new ConfigError(`--host-cpus: host core ${core} is not one this process may run on (${list})`);
+  for (const core of cores) {
+    const r = spawnSync('taskset', ['-c', String(core), 'true'], { encoding: 'utf8' });
+    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new ConfigError('--host-cpus: pinning threads needs taskset (util-linux), which is not on the PATH');
+    }
+    if (r.status !== 0) {
+      const why = (r.stderr ?? '').trim().split('\n')[0] || r.error?.message || `exit status ${r.status}`;
+      throw new ConfigError(`--host-cpus: cannot pin to host core ${core} (${why})`);
+    }
   }
 }
 
 /** Pin the calling thread to one host core (its own thread id, from /proc/thread-self). */
 export function pinThisThread(core: number): void {
   const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
-  execFileSync('taskset', ['-p', '-c', String(core), tid], { stdio: 'ignore' });
+  const r = spawnSync('taskset', ['-p', '-c', String(core), tid], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset could not pin thread ${tid} to host core ${core}: ${(r.stderr ?? '').trim() || r.error?.message}`);
 }
