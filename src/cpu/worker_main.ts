@@ -73,13 +73,14 @@ export function watchGc(): number[] {
 /** After the thread's loop: let queued GC entries arrive, then count those in the window. */
 export async function hotPathReport(thread: string, w: HotPathWindow, gcStarts: number[]): Promise<HotPathReport> {
   await new Promise((resolve) => setTimeout(resolve, 20));
-  const inWindow = w.state === 2 ? gcStarts.filter((t) => t >= w.start_ms && t <= w.end_ms).length : 0;
+  // A window that never closed measured nothing: every figure 0 (not its start subtracted from 0).
+  const closed = w.state === 2;
   return {
     thread,
-    window_ms: w.state === 2 ? w.end_ms - w.start_ms : 0,
-    window_packets: w.packets_end - w.packets_start,
-    gc_events: inWindow,
-    heap_growth_bytes: w.heap_end - w.heap_start,
+    window_ms: closed ? w.end_ms - w.start_ms : 0,
+    window_packets: closed ? w.packets_end - w.packets_start : 0,
+    gc_events: closed ? gcStarts.filter((t) => t >= w.start_ms && t <= w.end_ms).length : 0,
+    heap_growth_bytes: closed ? w.heap_end - w.heap_start : 0,
   };
 }
 

@@ -80,6 +80,9 @@ export class TrafficGenerator {
       }
       this.burst(this.due(), true);
     }
+    // Stopped before the loop saw gen_done (the host kept this thread off its core while the
+    // CPUs drained the last packets): the window ends here, as a CPU's does.
+    if (this.window.state === 1) this.window.close();
   }
 
   /** Generation starts now: the run's time zero. */
