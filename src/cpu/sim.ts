@@ -188,8 +188,6 @@ export class SimMachine {
   private readonly clock_at: number;
   private readonly jiffies_at: number;
   private readonly generated_at: number;
-  /** Per CPU, in softnet_data's f64 view: every drop counter (SD_DROPS). */
-  private readonly drop_at: Int32Array;
   private readonly gen_done_at: number;
   private readonly gen_end_at: number;
   private readonly itr_ns: number;
@@ -263,7 +261,6 @@ export class SimMachine {
     this.clock_at = L.ctl.base / 8 + L.ctl.clock_ns;
     this.jiffies_at = shm.ctlI + L.ctl.jiffies;
     this.generated_at = shm.ctlF + L.ctl.generated;
-    this.drop_at = Int32Array.from({ length: n * SD_DROPS.length }, (_, i) => shm.sdF[Math.floor(i / SD_DROPS.length)]! + L.sd[SD_DROPS[i % SD_DROPS.length]![1]]);
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
     this.gen_end_at = shm.ctlF + L.ctl.gen_end_ns;
     this.itr_ns = cfg.rx_usecs * 1000;
@@ -704,28 +701,21 @@ export class SimMachine {
 
   private accounted_done(): number {
     const shm = this.shm;
-    const f = this.f64;
-    let done = 0;
-    for (let c = 0; c < this.ncpu; c++) done += f[shm.sdF[c]! + shm.layout.sd.delivered]!;
-    for (let i = 0; i < this.drop_at.length; i++) done += f[this.drop_at[i]!]!;
-    for (let q = 0; q < this.cfg.queues; q++) done += f[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
+    const sd = shm.layout.sd;
+    let done = shm.sdSum(sd.delivered);
+    for (const [, field] of SD_DROPS) done += shm.sdSum(sd[field]);
+    for (let q = 0; q < this.cfg.queues; q++) done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
     return done;
   }
 
   /** Delivered to sockets and not yet taken by recvmsg. */
   private unread(): number {
-    const shm = this.shm;
-    let n = 0;
-    for (let c = 0; c < this.ncpu; c++) n += this.f64[shm.sdF[c]! + shm.layout.sd.delivered]!;
-    return n - this.read();
+    return this.shm.sdSum(this.shm.layout.sd.delivered) - this.read();
   }
 
   /** Taken by the applications' recvmsg. */
   private read(): number {
-    const shm = this.shm;
-    let n = 0;
-    for (let c = 0; c < this.ncpu; c++) n += this.f64[shm.sdF[c]! + shm.layout.sd.recvmsg_packets]!;
-    return n;
+    return this.shm.sdSum(this.shm.layout.sd.recvmsg_packets);
   }
 
   private progress(): number {

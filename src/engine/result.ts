@@ -172,21 +172,15 @@ export interface Accounted {
  * unread == 0: every application has read its sockets.
  */
 export function accounted(shm: Shm): Accounted {
-  const delivered = sum(shm, shm.layout.sd.delivered);
+  const delivered = shm.sdSum(shm.layout.sd.delivered);
   let done = delivered;
-  for (const [, field] of SD_DROPS) done += sum(shm, shm.layout.sd[field]);
+  for (const [, field] of SD_DROPS) done += shm.sdSum(shm.layout.sd[field]);
   for (let q = 0; q < shm.cfg.queues; q++) done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
-  const read = sum(shm, shm.layout.sd.recvmsg_packets);
+  const read = shm.sdSum(shm.layout.sd.recvmsg_packets);
   return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, read, unread: delivered - read };
 }
 
 type DropName = 'rx_missed' | (typeof SD_DROPS)[number][0];
-
-function sum(shm: Shm, field: number): number {
-  let s = 0;
-  for (let c = 0; c < shm.cfg.cpus; c++) s += shm.f64[shm.sdF[c]! + field]!;
-  return s;
-}
 
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
 export interface RunOutcome {
@@ -285,7 +279,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
           cpu: i32[shm.ctlI + C.ooo_cpu]!,
         }
       : null;
-  const delivered = sum(shm, sd.delivered);
+  const delivered = shm.sdSum(sd.delivered);
   const generated = f[shm.ctlF + C.generated]!;
   const T = L.task;
   const tasks = cfg.app_cpus.map((_, t) => ({
@@ -306,7 +300,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       delivered,
       dropped: {
         rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
-        ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, sum(shm, sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
+        ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
       },
     },
     percpu,

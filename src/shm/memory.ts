@@ -136,4 +136,11 @@ export class Shm {
   skIdxF(s: number, ff: number): number {
     return this.skF + s * this.skStrideF + ff;
   }
+
+  /** A softnet_data f64 counter (a field index from layout.sd) summed over every CPU. */
+  sdSum(field: number): number {
+    let s = 0;
+    for (let c = 0; c < this.cfg.cpus; c++) s += this.f64[this.sdF[c]! + field]!;
+    return s;
+  }
 }
