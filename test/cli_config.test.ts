@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from './e2e.js';
+import { spawnSync } from 'node:child_process';
+import { cli, CLI } from './e2e.js';
 import { rejects } from './cli_expect.js';
 import { parseRunArgs } from '../dist/src/cli_main.js';
 import { configFromFlags, DEFAULTS, KNOBS } from '../dist/src/config.js';
@@ -118,6 +119,13 @@ describe('the header line and the output', () => {
     );
     const rps = cli(['run', '--mode', 'sim', '--cpus', '4', '--rps-cpus', 'e', '--rate', '1000000', '--packets', '3000']);
     expect(rps.stdout.split('\n')[0]).toMatch(/4 CPUs, 4 queues, nic ixgbe, 10 Gbit\/s wire, RPS e, GRO on; 3,000 packets at 1,000,000 pps/);
+  });
+
+  it('a reader that stops after the header (| head -1) ends the run quietly, without a stack trace', () => {
+    const p = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" run --mode sim --packets 20000 | head -1`], { encoding: 'utf8' });
+    expect(p.stdout).toMatch(/^rxsmp: sim mode .*\n$/);
+    expect(p.stderr).toBe('');
+    expect(p.status).toBe(0);
   });
 
   it('with --json stdout is exactly one JSON document', () => {
