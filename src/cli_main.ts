@@ -1,65 +1,87 @@
-// rxsmp command line: `rxsmp run [options]`. Options and config files are validated before
-// any shared memory is allocated or any worker starts; a user mistake is one line on stderr
-// naming the option, and exit status 2.
+// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli_tools.ts). Options and
+// config files are validated before any shared memory is allocated or any worker starts; a
+// user mistake is one line on stderr naming the option, and exit status 2. The shape of a
+// run: parse → header → run → print → exit status.
 
 import { readFileSync } from 'node:fs';
-import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
+import { ConfigError, oneOf, onOff, path, readJsonFile, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
-import { humanSummary } from './report/human.js';
+import { conserves, type RunResult } from './engine/result.js';
+import { humanSummary, runHeader } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
+import { checkHostCpus, HOST_CORES } from './shm/host.js';
+import { loadCostModel } from './cpu/cost_model.js';
+import { EXIT_CODES, HELP_OPTION, knobOptions, SWITCHES_NOTE, option, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
 import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 
-const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */
+const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'off' };
+
+/** Options of `run` that are not configuration knobs: how to run and report, not what to emulate. */
+const RUN_ONLY = {
+  help: HELP_OPTION,
+  json: option('json', onOff(), 'print one JSON document (schema rxsmp.run/1) instead of the summary', false),
+  config: option<string>('config', path(), "read options from a JSON file: the keys of a --json output's config block (or that whole output); flags override it"),
+  check_order: option('check-order', onOff(), 'exit 1 if any flow was delivered out of order (stderr names the first)', false),
+  progress: option<'auto' | 'on' | 'off'>('progress', progressKind, 'a live progress line on stderr: auto = on a terminal, without --json', 'auto'),
+};
+const RUN_OPTIONS: OptionSpec[] = [...Object.values(RUN_ONLY), ...knobOptions()];
+
+const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [options]';
+
+const USAGE = `usage: ${RUN_SYNOPSIS}
        ${FUZZ_SYNOPSIS}
        ${CAL_SYNOPSIS}
+       rxsmp --version
 
 Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
 a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.
+Each command has --help. Options of run (a config file takes the same names, snake_case):
 
-options:
-  --json                         print one JSON document (schema rxsmp.run/1) instead of the summary
-  --config FILE                  read options from a JSON file (keys as below, with - or _); flags override it
-${optionHelp()}`;
+${optionsHelp(RUN_OPTIONS)}
+
+${SWITCHES_NOTE}
+
+${EXIT_CODES}`;
 
 export interface CliArgs {
   json: boolean;
   cfg: Config;
+  /** --check-order: exit 1 when a flow was delivered out of order. */
+  checkOrder: boolean;
+  /** --progress / --no-progress; 'auto': on a terminal only, never with --json. */
+  progress: 'auto' | 'on' | 'off';
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
 export function parseRunArgs(argv: string[]): CliArgs {
-  const flags: RawSettings = new Map();
-  let json = false;
-  let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}'; options start with --`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (name === 'json') {
-      json = true;
-      continue;
-    }
-    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        value = next;
-        i++;
-      }
-    }
-    if (name === 'config') {
-      if (value === undefined) throw new ConfigError('--config: expected a file name');
-      configFile = value;
-      continue;
-    }
-    // A bare flag is "on" for on/off options; for others resolveConfig names what is missing.
-    settingFromFlag(name, value ?? 'on', flags);
-  }
+  const given = tokenize('run', RUN_OPTIONS, argv);
   const raw: RawSettings = new Map();
-  if (configFile !== undefined) settingsFromFile(readConfigFile(configFile), configFile, raw);
-  for (const [k, v] of flags) raw.set(k, v);
-  return { json, cfg: resolveConfig(raw) };
+  const file = given.get(RUN_ONLY.config.flag);
+  if (file !== undefined) settingsFromFile(readJsonFile('--config', file), file, raw);
+  const own = new Set(Object.values(RUN_ONLY).map((o) => o.flag));
+  for (const [flag, text] of given) if (!own.has(flag)) settingFromFlag(flag, text, raw);
+  const cfg = resolveConfig(raw);
+  // Read and checked now, so that a bad file or a host that cannot pin stops the run before its header.
+  loadCostModel(cfg.cost_model);
+  checkHostCpus(cfg);
+  return {
+    json: optionValue(RUN_ONLY.json, given),
+    cfg,
+    checkOrder: optionValue(RUN_ONLY.check_order, given),
+    progress: optionValue(RUN_ONLY.progress, given),
+  };
+}
+
+/** Said before anything starts, not an error: more emulated CPUs than host cores share them. */
+export function hostWarning(cfg: Config, hostCores = HOST_CORES): string | undefined {
+  if (cfg.mode !== 'threads' || cfg.cpus <= hostCores) return undefined;
+  return (
+    `rxsmp: warning: --cpus ${cfg.cpus} is more than this host's ${hostCores} cores: CPU threads will take turns on them, ` +
+    `so rates, drops and latency show the host's scheduling too (--mode sim does not)`
+  );
 }
 
 /** Sim mode: say that the times above are virtual, and how the run was scheduled. */
@@ -72,29 +94,40 @@ function simSummary(r: object): string {
   );
 }
 
-function readConfigFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`--config ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+/** The run's own checks after it printed: 0, or 1 with one line on stderr per failed check. */
+function checksStatus(args: CliArgs, r: RunResult): number {
+  let status = 0;
+  if (!conserves(r)) {
+    const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
+    process.stderr.write(`rxsmp: conservation failed: generated ${r.packets.generated} != delivered ${r.packets.delivered} + dropped ${drops}\n`);
+    status = 1;
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`--config ${file}: not valid JSON (${(e as Error).message})`);
+  const o = r.ordering;
+  if (args.checkOrder && o.out_of_order > 0) {
+    const f = o.first;
+    process.stderr.write(
+      `rxsmp: --check-order: ${o.out_of_order} deliveries out of order in ${o.flows_out_of_order} flows` +
+        (f ? `; first: flow ${f.flow} expected index >= ${f.expected_index}, got ${f.got_index}, on cpu ${f.cpu}` : '') +
+        '\n',
+    );
+    status = 1;
   }
+  return status;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`rxsmp ${VERSION}\n`);
+    return 0;
+  }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE + '\n');
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
   if (cmd !== 'run') {
-    process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp run --help'\n`);
+    process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -111,10 +144,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  const warning = hostWarning(args.cfg);
+  if (warning !== undefined) process.stderr.write(warning + '\n');
+  if (!args.json) process.stdout.write(runHeader(args.cfg) + '\n');
   try {
     const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg) : runEmulation(args.cfg));
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
-    return 0;
+    return checksStatus(args, result);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`); // e.g. a bad --cost-model file

@@ -1,9 +1,28 @@
-// The `fuzz` and `calibrate` commands (the `run` command is cli_main.ts). Same conventions:
-// a user mistake is one line on stderr and exit status 2.
+// The `fuzz` and `calibrate` commands (the `run` command is cli_main.ts). Same tokenizer and
+// conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
 
-import { ConfigError } from './config.js';
+import { closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError, int, onOff, path } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
+import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
+
+
+const FUZZ = {
+  runs: option('runs', int(1, 10_000_000), 'runs in the campaign', 1000),
+  seed: option('seed', int(0, 0xffff_ffff), 'run i uses seed S + i', 1),
+  seeds_per_config: option('seeds-per-config', int(1, 1_000_000), 'K runs (seeds) per random configuration', 1),
+  workers: option<number>('workers', int(0, 256), 'pool threads (0: one per host core)', 0),
+  unsafe: option('unsafe-rfs-no-qtail-check', onOff(), "every run with RFS's last_qtail check off (UNSAFE, not in Linux: finds reordering)", false),
+  shrink: option('shrink', onOff(), 'shrink a failing configuration (--no-shrink: do not)', true),
+};
+const CAL = {
+  out: option('out', path(), 'the cost model file to write (checked before measuring)', 'rxsmp-cost.json'),
+  packets: option('packets', int(10_000, 100_000_000), 'packets per calibration run', 1_000_000),
+};
+const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ)];
+const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL)];
 
 /** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
 export const FUZZ_SYNOPSIS = 'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]';
@@ -13,43 +32,40 @@ const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
 
 Random configurations x seeds in --mode sim on a piscina pool; each run is checked for
 conservation, per-flow order where Linux guarantees it, progress and kernel assertions.
-The first failure prints the command that reproduces it, then a shrunk one. Exit 1 on failure.
-  --runs N        runs in the campaign (default 1000)
-  --seed S        run i uses seed S + i (default 1)
-  --seeds-per-config K   K runs (seeds) per random configuration (default 1)
-  --workers W     pool threads (default: the host's cores)
-  --unsafe-rfs-no-qtail-check   every run with RFS's last_qtail check off
-  --no-shrink     do not shrink a failing configuration`;
+The first failure prints the command that reproduces it (it exits 1 when it reproduces),
+then a shrunk one. Exit 1 on failure.
+
+${optionsHelp(FUZZ_OPTIONS)}
+
+${SWITCHES_NOTE}
+
+${EXIT_CODES}`;
 
 const CAL_USAGE = `usage: ${CAL_SYNOPSIS}
 
 Measures the sim cost model (virtual ns per stage) in threads mode on this machine and writes
-it as JSON (default rxsmp-cost.json); pass it back with --mode sim --cost-model FILE.`;
+it as JSON; pass it back with --mode sim --cost-model FILE.
 
-function parseFlags(argv: string[], bools: string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new ConfigError(`unexpected argument '${a}'; options start with --`);
-    const eq = a.indexOf('=');
-    const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-    if (bools.includes(name)) {
-      m.set(name, 'on');
-      continue;
+${optionsHelp(CAL_OPTIONS)}
+
+${EXIT_CODES}`;
+
+/**
+ * Can `file` be written? Checked by doing it (a test create, removed again, or an open for
+ * update that changes nothing), before a long measurement. A ConfigError saying why not.
+ */
+export function checkWritable(option: string, file: string): void {
+  try {
+    if (existsSync(file)) closeSync(openSync(file, 'r+'));
+    else {
+      closeSync(openSync(file, 'wx'));
+      unlinkSync(file);
     }
-    const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (v === undefined) throw new ConfigError(`--${name}: expected a value`);
-    m.set(name, v);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' && !existsSync(dirname(file)) ? `no directory ${dirname(file)}` : code === 'EISDIR' ? 'a directory' : (code ?? 'unknown error');
+    throw new ConfigError(`${option} ${file}: cannot write it (${why})`);
   }
-  return m;
-}
-
-function intOpt(m: Map<string, string>, name: string, dflt: number, min: number, max: number): number {
-  const v = m.get(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${name}: '${v}' is not valid; expected an integer from ${min} to ${max}`);
-  return n;
 }
 
 export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promise<number> {
@@ -61,15 +77,14 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
   const log = (s: string) => process.stdout.write(s + '\n');
   try {
     if (cmd === 'fuzz') {
-      const m = parseFlags(argv, ['unsafe-rfs-no-qtail-check', 'no-shrink']);
-      for (const k of m.keys()) if (!['runs', 'seed', 'seeds-per-config', 'workers', 'unsafe-rfs-no-qtail-check', 'no-shrink'].includes(k)) throw new ConfigError(`fuzz: unknown option --${k}; try 'rxsmp fuzz --help'`);
+      const given = tokenize('fuzz', FUZZ_OPTIONS, argv);
       const o = {
-        runs: intOpt(m, 'runs', 1000, 1, 10_000_000),
-        seed: intOpt(m, 'seed', 1, 0, 0xffff_ffff),
-        seeds_per_config: intOpt(m, 'seeds-per-config', 1, 1, 1_000_000),
-        workers: intOpt(m, 'workers', 0, 0, 256),
-        unsafe: m.has('unsafe-rfs-no-qtail-check'),
-        shrink: !m.has('no-shrink'),
+        runs: optionValue(FUZZ.runs, given),
+        seed: optionValue(FUZZ.seed, given),
+        seeds_per_config: optionValue(FUZZ.seeds_per_config, given),
+        workers: optionValue(FUZZ.workers, given),
+        unsafe: optionValue(FUZZ.unsafe, given),
+        shrink: optionValue(FUZZ.shrink, given),
         log,
       };
       log(`fuzz: ${o.runs} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
@@ -80,9 +95,11 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
       );
       return r.failure ? 1 : 0;
     }
-    const m = parseFlags(argv, []);
-    for (const k of m.keys()) if (!['out', 'packets'].includes(k)) throw new ConfigError(`calibrate: unknown option --${k}; try 'rxsmp calibrate --help'`);
-    await calibrateMain(m.get('out') ?? 'rxsmp-cost.json', intOpt(m, 'packets', 1_000_000, 10_000, 100_000_000), log);
+    const given = tokenize('calibrate', CAL_OPTIONS, argv);
+    const out = optionValue(CAL.out, given);
+    const packets = optionValue(CAL.packets, given);
+    checkWritable('--out', out);
+    await calibrateMain(out, packets, log);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {

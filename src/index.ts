@@ -2,8 +2,8 @@
 
 export { runEmulation, WatchdogError, type RunHooks } from './engine/run.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
-export { resolveConfig, settingFromFlag, settingsFromFile, ConfigError, DEFAULTS, type Config, type RawSettings } from './config.js';
-export { humanSummary, softnetStat } from './report/human.js';
+export { resolveConfig, settingFromFlag, settingsFromFile, configFromFlags, lineRatePps, ConfigError, DEFAULTS, KNOBS, type Config, type RawSettings } from './config.js';
+export { humanSummary, runHeader, softnetStat } from './report/human.js';
 export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './kernel/hash/toeplitz.js';
 export { siphash, siphash64 } from './kernel/hash/siphash.js';
 export { jhash, jhash2, jhash_3words } from './kernel/hash/jhash.js';

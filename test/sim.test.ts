@@ -222,10 +222,13 @@ describe('rxsmp fuzz', () => {
     expect(f).not.toBeNull();
     expect(f.verdict.check).toBe('ordering');
     expect(lines.some((l) => l.includes(`reproduce: ${f.repro}`))).toBe(true);
-    // The printed command, run again through the CLI, shows the same violation.
+    // The printed command, run again through the CLI, shows the same violation and, as it
+    // ends in --check-order, exits 1.
     const argv = reproArgs(f.repro);
+    expect(argv).toContain('--check-order');
     const again = cli([...argv, '--json']);
-    expect(again.status).toBe(0);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/--check-order: \d+ deliveries out of order/);
     const doc = JSON.parse(again.stdout) as SimRunResult;
     expect(doc.ordering.out_of_order).toBe(f.verdict.out_of_order);
     expect(checkRun(f.flags)).toEqual(f.verdict);

@@ -5,8 +5,7 @@
 // and writes it as JSON (schema rxsmp.cost/2), which users may edit and pass back with
 // `--cost-model FILE`. Every field is a number of ns; unknown fields are an error.
 
-import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config.js';
+import { ConfigError, readJsonFile } from '../config.js';
 
 export const COST_SCHEMA = 'rxsmp.cost/2';
 /** Its hash_ns included the flow dissector, which /2 prices apart (flow_dissect_ns). */
@@ -95,16 +94,18 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
       if (v === COST_SCHEMA_1) {
         throw new ConfigError(`--cost-model ${where}: schema '${COST_SCHEMA_1}' priced the flow dissector inside hash_ns; '${COST_SCHEMA}' prices it apart (flow_dissect_ns): run rxsmp calibrate again`);
       }
-      if (v !== COST_SCHEMA) throw new ConfigError(`--cost-model ${where}: schema '${String(v)}', expected '${COST_SCHEMA}'`);
+      if (v !== COST_SCHEMA) throw new ConfigError(`--cost-model ${where}: schema is not '${COST_SCHEMA}' (a file rxsmp calibrate writes has it)`);
       continue;
     }
     if (k === 'source') {
-      out.source = String(v);
+      if (typeof v !== 'string') throw new ConfigError(`--cost-model ${where}: source is a ${typeof v}; expected text`);
+      out.source = v;
       continue;
     }
     if (!(COST_FIELDS as string[]).includes(k)) throw new ConfigError(`--cost-model ${where}: unknown field '${k}'; fields are ${COST_FIELDS.join(', ')}`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) {
-      throw new ConfigError(`--cost-model ${where}: ${k} is ${JSON.stringify(v)}; expected ns, a number from 0 to 1e9`);
+      const shown = typeof v === 'number' ? String(v) : `a ${v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v}`;
+      throw new ConfigError(`--cost-model ${where}: ${k} is ${shown}; expected ns, a number from 0 to 1e9`);
     }
     if (POSITIVE.includes(k) && v === 0) throw new ConfigError(`--cost-model ${where}: ${k} must be more than 0 (virtual time must advance)`);
     out[k] = v;
@@ -114,17 +115,5 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
 
 export function loadCostModel(file: string): CostModel {
   if (file === '') return DEFAULT_COST_MODEL;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`--cost-model ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`--cost-model ${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return validateCostModel(obj, file);
+  return validateCostModel(readJsonFile('--cost-model', file), file);
 }

@@ -106,7 +106,12 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     // may reorder a flow it moves, as on Linux: such runs are not checked for order).
     const changes = [`${between(1, 3)}:netdev-budget=${between(8, 600)}`, `${between(1, 3)}:dev-weight=${between(4, 128)}`, `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`];
     if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
-    f['knob-at'] = changes.filter(() => p.nextFloat() < 0.5).join(';') || changes[0]!;
+    const chosen = changes.filter(() => p.nextFloat() < 0.5);
+    // A change after the end of an open-loop run would never apply (a configuration error):
+    // such draws are left out after the fact, so the PRNG's sequence, and every other draw, stays.
+    const endMs = typeof f.rate === 'number' ? (Number(f.packets) / f.rate) * 1000 : Infinity;
+    const inRun = (chosen.length > 0 ? chosen : [changes[0]!]).filter((c) => Number(c.split(':')[0]) <= endMs);
+    if (inRun.length > 0) f['knob-at'] = inRun.join(';');
   }
   if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
@@ -115,10 +120,14 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
 }
 
 
-/** The one command that reproduces a run. */
-export function reproCommand(flags: Flags): string {
+/**
+ * The one command that reproduces a run. With `checkOrder` (a run that failed the ordering
+ * check) it ends in --check-order, so the command exits 1 when it reproduces the failure, as a
+ * run failing conservation does by itself.
+ */
+export function reproCommand(flags: Flags, checkOrder = false): string {
   const quote = (v: string) => (/^[\w.,:=/+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
-  return 'npx rxsmp run ' + Object.entries(flags).map(([k, v]) => `--${k} ${quote(String(v))}`).join(' ');
+  return 'npx rxsmp run ' + Object.entries(flags).map(([k, v]) => `--${k} ${quote(String(v))}`).join(' ') + (checkOrder ? ' --check-order' : '');
 }
 
 /** The arguments of a reproduction command, as a POSIX shell would split them (single quotes). */
@@ -333,7 +342,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         packets += v.packets;
         if (v.ordering_checked) checked++;
         if (!v.ok) {
-          failure = { run: start + k, flags: batch[k]!, verdict: v, repro: reproCommand(batch[k]!) };
+          failure = { run: start + k, flags: batch[k]!, verdict: v, repro: reproCommand(batch[k]!, v.check === 'ordering') };
           break;
         }
       }
@@ -348,7 +357,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       o.log(`  reproduce: ${failure.repro}`);
       if (o.shrink) {
         const s = await shrink(failure.flags, failure.verdict.check!, judge);
-        failure.shrunk = { flags: s.flags, repro: reproCommand(s.flags), runs: s.runs };
+        failure.shrunk = { flags: s.flags, repro: reproCommand(s.flags, failure.verdict.check === 'ordering'), runs: s.runs };
         o.log(`  shrunk (${s.runs} runs): ${failure.shrunk.repro}`);
       }
     }

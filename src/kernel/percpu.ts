@@ -4,8 +4,8 @@
 // JIT keeps field loads cheap): the shared typed arrays, this CPU's softnet_data bases, its
 // skb cache, its local napi lists, its GRO tables. All of it is allocated here, at start-up.
 
-import type { Config } from '../config.js';
-import { maskToCpus } from '../config.js';
+import type { Config } from '../config/schema.js';
+import { maskToCpus } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { SkbCache } from '../shm/skb_pool.js';
 import type { SdIndex, NapiIndex, SkIndex, RxqIndex, TaskIndex, Layout } from '../shm/layout.js';

@@ -1,5 +1,6 @@
 // The human summary of a run, with /proc/net/softnet_stat as Linux 5.10 prints it.
 
+import type { Config } from '../config.js';
 import type { RunResult } from '../engine/result.js';
 
 const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
@@ -23,16 +24,32 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (ns: number) => (ns / 1e6).toFixed(1);
 const us = (ns: number) => (ns / 1e3).toFixed(1);
 
+const plural = (n: number, one: string, many = one + 's') => `${fmt(n)} ${n === 1 ? one : many}`;
+
+/**
+ * The first line of a run's human output, printed before any worker starts: the mode, the
+ * machine, the NIC and its wire, RPS, the traffic and how long it lasts.
+ */
+export function runHeader(c: Config): string {
+  const masks = [...new Set(c.rps_cpus)];
+  const rps = masks.every((m) => /^0*$/.test(m)) ? 'RPS off' : `RPS ${masks.join(',')}${masks.length > 1 ? ' (per queue)' : ''}`;
+  const rfs = c.rps_sock_flow_entries > 0 && c.rps_flow_cnt.some((n) => n > 0) ? `, RFS ${fmt(c.rps_sock_flow_entries)} entries` : '';
+  const wire = c.link_speed === 0 ? 'unlimited wire' : c.link_speed % 1000 === 0 ? `${c.link_speed / 1000} Gbit/s wire` : `${fmt(c.link_speed)} Mbit/s wire`;
+  const rate = c.rate === 0 ? 'at max rate (closed loop)' : `at ${fmt(c.rate)} pps`;
+  const length = c.duration_s > 0 ? `for ${c.duration_s} s (at most ${plural(c.packets, 'packet')})` : plural(c.packets, 'packet');
+  const mode = c.mode === 'sim' ? `sim mode (virtual time, seed ${c.seed})` : `threads mode (wall time, seed ${c.seed})`;
+  return (
+    `rxsmp: ${mode}, ${plural(c.cpus, 'CPU')}, ${plural(c.queues, 'queue')}, nic ${c.nic}, ${wire}, ${rps}${rfs}, GRO ${c.gro ? 'on' : 'off'}; ` +
+    `${length} ${rate}, ${plural(c.flows, `${c.proto} flow`)} of ${c.pkt_size} B`
+  );
+}
+
+/** The summary of a finished run (the header line, runHeader, comes before it). */
 export function humanSummary(r: RunResult): string {
-  const c = r.config;
   const drops = Object.entries(r.packets.dropped).filter(([, n]) => n > 0);
   const dropTotal = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
   const ok = r.packets.generated === r.packets.delivered + dropTotal;
   const out: string[] = [];
-  out.push(
-    `rxsmp: ${c.cpus} CPUs, ${c.queues} queues, nic ${c.nic}, ${c.flows} ${c.proto} flows of ${c.pkt_size} B, rate ${c.rate}, ` +
-      `RPS ${(c.rps_cpus as string[]).join(',')}, GRO ${c.gro ? 'on' : 'off'}, seed ${c.seed}`,
-  );
   out.push(`${fmt(r.pps)} pps delivered over ${r.elapsed_s.toFixed(3)} s`);
   out.push(
     `packets: generated ${fmt(r.packets.generated)}, delivered ${fmt(r.packets.delivered)}, dropped ${fmt(dropTotal)}` +

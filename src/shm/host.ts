@@ -13,7 +13,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/schema.js';
 
 /**
  * The host's cores as this thread found them when this module loaded: in a worker, before

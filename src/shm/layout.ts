@@ -22,7 +22,7 @@
 //   skb        the skb pool, structure of arrays, plus the frame bytes of each skb
 //   tables     RPS maps, RFS tables, RSS indirection table, flow-limit tables, socket hash
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 
 export const CACHELINE = 128;
 

@@ -5,7 +5,7 @@
 // allocates, the constructor attaches). The views are created here, at start-up; the hot
 // path indexes them with precomputed bases and never creates a view.
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { computeLayout, type Layout } from './layout.js';
 
 export class Shm {

@@ -1,0 +1,148 @@
+// The one command-line tokenizer of every subcommand (run, fuzz, calibrate) and the --help
+// they print, both driven by option tables whose types are the configuration schema's kinds
+// (src/config/schema.ts). node:util.parseArgs splits the words; the rules are here:
+//   - a flag that takes a value and has none: "--cpus: expected a value (an integer from 1 to 64)"
+//   - on/off flags alone mean on (`--gro`), `--gro off` and `--gro=off` work, `--no-gro` is off
+//   - a single-valued flag given twice is an error naming both values; list flags add up
+//   - an unknown flag or a stray word is one line naming it
+// Every mistake is a ConfigError (one line, exit status 2) before anything starts.
+
+import { parseArgs } from 'node:util';
+import { ConfigError, invalid, isDerived, KNOBS, onOff, optionName, parseKind, show, type Derived, type Kind, type KnobKey } from './config.js';
+
+/** One option of a command: its flag (without dashes), its type, help and default. */
+export interface OptionSpec<T = unknown> {
+  readonly flag: string;
+  readonly kind: Kind<T>;
+  readonly help: string;
+  /** The default, or words for one that depends on other options; undefined: none. */
+  readonly default?: T | Derived;
+  /** A one-letter alias (-h, -V). */
+  readonly short?: string;
+}
+
+export const option = <T>(flag: string, kind: Kind<T>, help: string, dflt?: T | Derived, short?: string): OptionSpec<T> => ({
+  flag,
+  kind,
+  help,
+  ...(dflt === undefined ? {} : { default: dflt }),
+  ...(short === undefined ? {} : { short }),
+});
+
+/** The run configuration's knobs as options of a command, in the schema's order. */
+export function knobOptions(): OptionSpec[] {
+  return (Object.keys(KNOBS) as KnobKey[]).map((k) => {
+    const o = KNOBS[k];
+    return option(optionName(k).slice(2), o.kind as Kind<unknown>, o.help, o.default);
+  });
+}
+
+/** The text each given option carried (lists joined), keyed by flag. */
+export type Given = Map<string, string>;
+
+/**
+ * Split argv by the options' rules. Returns the text of each option given; values are checked
+ * by the caller (optionValue, or the configuration's resolveConfig). Throws ConfigError.
+ */
+export function tokenize(command: string, specs: readonly OptionSpec[], argv: string[]): Given {
+  const byFlag = new Map(specs.map((s) => [s.flag, s]));
+  const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
+  const { tokens } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.kind.bare === undefined ? 'string' : 'boolean', ...(s.short ? { short: s.short } : {}) }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const given = new Map<string, string[]>();
+  const consumed = new Set<number>();
+  for (let t = 0; t < tokens.length; t++) {
+    const tok = tokens[t]!;
+    if (tok.kind === 'option-terminator') continue;
+    if (tok.kind === 'positional') {
+      if (consumed.has(t)) continue;
+      throw new ConfigError(`unexpected argument '${tok.value}'; options start with --`);
+    }
+    const spec = byFlag.get(tok.name) ?? byShort.get(tok.name);
+    const negates = spec === undefined && tok.name.startsWith('no-') ? byFlag.get(tok.name.slice(3)) : undefined;
+    let text: string;
+    if (spec !== undefined && spec.kind.bare !== undefined) {
+      // An on/off option: a value inline, or the next word (there are no positional arguments), or alone.
+      const next = tokens[t + 1];
+      if (tok.value !== undefined) text = tok.value;
+      else if (next?.kind === 'positional') {
+        text = next.value;
+        consumed.add(t + 1);
+      } else text = spec.kind.bare;
+    } else if (spec !== undefined) {
+      // A value option: parseArgs takes the next word even if it is the next flag; that is a missing value.
+      if (tok.value === undefined || (!tok.inlineValue && tok.value.startsWith('--'))) {
+        throw new ConfigError(`${tok.rawName}: expected a value (${spec.kind.expected})`);
+      }
+      text = tok.value;
+    } else if (negates?.kind.negated !== undefined) {
+      if (tok.value !== undefined) throw new ConfigError(`${tok.rawName} takes no value (it means --${negates.flag} ${negates.kind.negated})`);
+      text = negates.kind.negated;
+    } else {
+      throw new ConfigError(`unknown option ${tok.rawName}; run 'rxsmp ${command} --help' for the list`);
+    }
+    const s = (spec ?? negates)!;
+    const before = given.get(s.flag);
+    if (before === undefined) given.set(s.flag, [text]);
+    else if (s.kind.list !== undefined) before.push(text);
+    else throw new ConfigError(`--${s.flag} given twice: ${show(before[0])} and ${show(text)}; give it once`);
+  }
+  return new Map([...given].map(([flag, texts]) => [flag, texts.join(byFlag.get(flag)!.kind.list ?? '')]));
+}
+
+/** The checked value of an option that is not a configuration knob, or its default. */
+export function optionValue<T>(spec: OptionSpec<T>, given: Given): T {
+  const text = given.get(spec.flag);
+  if (text === undefined) {
+    if (spec.default === undefined || isDerived(spec.default)) throw new Error(`--${spec.flag} has no plain default; read given.get() instead`);
+    return spec.default;
+  }
+  const r = parseKind(spec.kind, text);
+  if (!r.ok) throw invalid('--' + spec.flag, show(text), spec.kind, r.why);
+  return r.value;
+}
+
+function showDefault(spec: OptionSpec): string {
+  const d = spec.default;
+  if (d === undefined) return '';
+  if (isDerived(d)) return `default: ${d.derived}`;
+  return `default: ${spec.kind.show ? spec.kind.show(d) : String(d)}`;
+}
+
+const isSwitch = (k: Kind<unknown>) => k.bare === 'on' && k.negated === 'off';
+
+/**
+ * --help for a command's options: flag and placeholder, what it does, then what it accepts
+ * and its default. On/off options show only their default (SWITCHES_NOTE says how they read).
+ */
+export function optionsHelp(specs: readonly OptionSpec[]): string {
+  const pad = 32;
+  return specs
+    .map((s) => {
+      const k = s.kind;
+      const head = `  ${s.short ? `-${s.short}, ` : ''}--${s.flag}${k.metavar === '' ? '' : k.bare !== undefined ? `[=${k.metavar}]` : ' ' + k.metavar}`;
+      const first = head.length < pad ? head.padEnd(pad) + ' ' + s.help : head + '\n' + ' '.repeat(pad + 1) + s.help;
+      const accepts = isSwitch(k) || k.expected === '' ? '' : k.bare !== undefined ? `${k.expected} (alone: ${k.bare}; --no-${s.flag}: ${k.negated})` : k.expected;
+      const more = [accepts, showDefault(s)].filter((x) => x !== '').join('; ');
+      return more === '' ? first : first + '\n' + ' '.repeat(pad + 1) + more;
+    })
+    .join('\n');
+}
+
+export const SWITCHES_NOTE = 'On/off options ([=on|off]) alone mean on; --X off, --X=off and --no-X mean off.';
+
+/** -h/--help: a flag alone, no value. */
+export const HELP_OPTION = option('help', { ...onOff(), metavar: '', expected: '', negated: undefined }, 'print this help and exit', undefined, 'h');
+
+/** Exit statuses, as every command's --help and docs/cli.md list them. */
+export const EXIT_CODES = `exit status:
+  0    ok
+  1    a check failed (conservation, or --check-order found a flow out of order; fuzz: a failing run)
+  2    usage: a bad option, value or file (one line on stderr; nothing ran)
+  3    the watchdog fired (no packet moved for --watchdog-s)
+  130  interrupted (SIGINT), 143 terminated (SIGTERM)`;

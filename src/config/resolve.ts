@@ -1,0 +1,214 @@
+// From settings (command-line text, a config file's JSON values) to a complete Config:
+// each value checked by its knob's schema, the defaults that depend on other knobs filled in
+// (queues and link speed per NIC, per-queue lists, affinity, application CPUs), then the
+// checks across knobs. Everything here runs before any shared memory is sized or any worker
+// starts; a mistake is a ConfigError naming the option.
+
+import {
+  ConfigError,
+  isDerived,
+  KNOBS,
+  lineRatePps,
+  maskToCpus,
+  NIC_DEFAULTS,
+  optionName,
+  parseKind,
+  parseKnob,
+  range,
+  RSS_RETA_SIZE,
+  show,
+  type Config,
+  type KnobChange,
+  type KnobChangeGiven,
+  type Kind,
+  type KnobKey,
+} from './schema.js';
+
+/** Settings as given (command-line text or JSON values), keyed by knob; checked by resolveConfig. */
+export type RawSettings = Map<KnobKey, unknown>;
+
+const isKnob = (k: string): k is KnobKey => Object.hasOwn(KNOBS, k);
+
+/** The knob a flag (without its dashes) or a file key names: snake or kebab case; `duration` is duration_s. */
+export function knobNamed(name: string): KnobKey | undefined {
+  const key = name.replace(/-/g, '_');
+  if (isKnob(key)) return key;
+  return (Object.keys(KNOBS) as KnobKey[]).find((k) => optionName(k) === '--' + name);
+}
+
+export function settingFromFlag(flag: string, value: unknown, into: RawSettings): void {
+  const key = knobNamed(flag);
+  if (key === undefined) throw new ConfigError(`unknown option --${flag}; run 'rxsmp run --help' for the list`);
+  into.set(key, value);
+}
+
+/** What a message may say of a value read from a file: numbers and booleans, never the file's text. */
+function showFileValue(raw: unknown): string {
+  if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+  if (raw === null) return 'null';
+  return Array.isArray(raw) ? 'the array given' : typeof raw === 'string' ? 'the string given' : 'the ' + typeof raw + ' given';
+}
+
+/**
+ * The options of a config file: an object with the keys of a `--json` output's `config`
+ * block (or that whole document). Each value is checked here, so a mistake names the file and
+ * the key without quoting the file.
+ */
+export function settingsFromFile(obj: unknown, file: string, into: RawSettings): void {
+  const where = `--config ${file}`;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${where}: expected a JSON object of options`);
+  let o = obj as Record<string, unknown>;
+  if (typeof o.schema === 'string' && o.schema.startsWith('rxsmp.run/') && typeof o.config === 'object' && o.config !== null) o = o.config as Record<string, unknown>;
+  for (const [name, value] of Object.entries(o)) {
+    const key = knobNamed(name);
+    if (key === undefined) throw new ConfigError(`${where}: unknown key '${name}'; keys are the options' names (see rxsmp run --help)`);
+    const r = parseKind(KNOBS[key].kind as Kind<unknown>, value);
+    if (!r.ok) throw new ConfigError(`${where}: key '${name}': ${showFileValue(value)} is not valid; expected ${KNOBS[key].kind.expected}`);
+    if (key === 'knob_at') {
+      // Each change's value too, here, so that resolveConfig's message (which quotes it) never sees a bad one.
+      for (const change of r.value as KnobChangeGiven[]) {
+        const k = KNOBS[change.key].kind as Kind<unknown>;
+        if (!parseKind(k, change.raw).ok) {
+          throw new ConfigError(`${where}: key '${name}': the change of ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`);
+        }
+      }
+    }
+    into.set(key, value);
+  }
+}
+
+function perQueue<T>(key: string, list: T[], queues: number): T[] {
+  if (list.length === 1) return new Array<T>(queues).fill(list[0]!);
+  if (list.length !== queues) {
+    throw new ConfigError(`${optionName(key)}: ${list.length} values given for ${queues} queues; give one value for all queues or one per queue`);
+  }
+  return list;
+}
+
+/**
+ * A Config from options named as on the command line ({ 'rps-cpus': '2', gro: 'off' }),
+ * validated exactly as they are there. Throws ConfigError.
+ */
+export function configFromFlags(flags: Readonly<Record<string, string | number | boolean>>): Config {
+  const raw: RawSettings = new Map();
+  for (const [name, value] of Object.entries(flags)) settingFromFlag(name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value), raw);
+  return resolveConfig(raw);
+}
+
+/** Turn raw settings into a complete, cross-checked Config. Throws ConfigError. */
+export function resolveConfig(raw: RawSettings): Config {
+  // Every key in the schema's order (derived ones filled in below), so that the run contract's
+  // config block reads the same whichever knobs were given.
+  const c: Record<string, unknown> = {};
+  for (const [key, o] of Object.entries(KNOBS)) {
+    c[key] = raw.has(key as KnobKey) ? parseKnob(key as KnobKey, raw.get(key as KnobKey)) : isDerived(o.default) ? undefined : o.default;
+  }
+  const cfg = c as Config;
+  const given = (k: KnobKey) => raw.has(k);
+  const nic = NIC_DEFAULTS[cfg.nic];
+  if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
+  if (!given('link_speed')) cfg.link_speed = nic.link_speed;
+  const q = cfg.queues;
+  // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
+  if (!given('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
+  cfg.irq_affinity = given('irq_affinity') ? perQueue('irq_affinity', cfg.irq_affinity, q) : range(q).map((i) => i % cfg.cpus);
+  cfg.rps_cpus = given('rps_cpus') ? perQueue('rps_cpus', cfg.rps_cpus, q) : new Array<string>(q).fill('0');
+  cfg.rps_flow_cnt = given('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);
+  cfg.app_cpus = given('app_cpus') ? cfg.app_cpus : range(cfg.cpus);
+  cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
+  const reta = given('rss_reta') ? cfg.rss_reta : range(q);
+  cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
+  checkCrossFields(cfg);
+  const schedule = (given('knob_at') ? cfg.knob_at : []) as unknown as KnobChangeGiven[];
+  cfg.knob_at = resolveSchedule(raw, schedule);
+  checkScheduleEnds(cfg);
+  return cfg;
+}
+
+/**
+ * Each scheduled change is checked as a whole configuration with that knob changed (so a
+ * mask naming a missing CPU is caught here, before anything starts) and stored resolved.
+ */
+function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange[] {
+  const out: KnobChange[] = [];
+  const base = new Map(raw);
+  base.delete('knob_at');
+  for (const item of items) {
+    const changed = new Map(base);
+    changed.set(item.key, item.raw);
+    try {
+      out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const value = typeof item.raw === 'string' ? item.raw : show(item.raw);
+      throw new ConfigError(`--knob-at ${item.at_ms}:${item.key.replace(/_/g, '-')}=${value}: ${e.message}`);
+    }
+  }
+  return out.sort((a, b) => a.at_ms - b.at_ms);
+}
+
+/** How long generation lasts when that is known before the run (ms), or undefined. */
+export function knownRunLengthMs(cfg: Config): number | undefined {
+  if (cfg.duration_s > 0) return cfg.duration_s * 1000;
+  if (cfg.rate > 0) return (cfg.packets / cfg.rate) * 1000;
+  return undefined;
+}
+
+function checkScheduleEnds(cfg: Config): void {
+  const end = knownRunLengthMs(cfg);
+  if (end === undefined) return;
+  const late = cfg.knob_at.find((k) => k.at_ms > end);
+  if (late === undefined) return;
+  const length = cfg.duration_s > 0 ? `--duration ${cfg.duration_s}` : `--packets ${cfg.packets} at --rate ${cfg.rate}`;
+  throw new ConfigError(
+    `--knob-at: a change at ${late.at_ms} ms (${late.key.replace(/_/g, '-')}) comes after the end of traffic at ${+end.toFixed(3)} ms (${length}); it would never apply`,
+  );
+}
+
+function checkCpu(key: string, cpu: number, cpus: number): void {
+  if (cpu >= cpus) throw new ConfigError(`${optionName(key)}: CPU ${cpu} does not exist with --cpus ${cpus}`);
+}
+
+const fmtInt = (n: number) => Math.floor(n).toLocaleString('en-US');
+
+function checkCrossFields(cfg: Config): void {
+  for (const cpu of cfg.irq_affinity) checkCpu('irq_affinity', cpu, cfg.cpus);
+  for (const cpu of cfg.app_cpus) checkCpu('app_cpus', cpu, cfg.cpus);
+  for (const mask of [...cfg.rps_cpus, cfg.flow_limit_cpu_bitmap]) {
+    for (const cpu of maskToCpus(mask)) {
+      if (cpu >= cfg.cpus) {
+        const key = mask === cfg.flow_limit_cpu_bitmap ? 'flow_limit_cpu_bitmap' : 'rps_cpus';
+        throw new ConfigError(`${optionName(key)}: mask ${mask} names CPU ${cpu}, which does not exist with --cpus ${cfg.cpus}`);
+      }
+    }
+  }
+  for (const queue of cfg.rss_reta) {
+    if (queue >= cfg.queues) throw new ConfigError(`--rss-reta: queue ${queue} does not exist with --queues ${cfg.queues}`);
+  }
+  if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
+  if (cfg.cost_model !== '' && cfg.mode !== 'sim') throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
+  if (cfg.host_cpus.length > 0) {
+    if (cfg.mode === 'sim') throw new ConfigError('--host-cpus: pins threads, and --mode sim runs in one thread');
+    if (cfg.host_cpus.length !== cfg.cpus + 1) {
+      throw new ConfigError(`--host-cpus: ${cfg.host_cpus.length} cores given; expected ${cfg.cpus + 1}, one per emulated CPU (--cpus ${cfg.cpus}), then the device's`);
+    }
+  }
+  if (cfg.nic === 'legacy' && cfg.queues !== 1) {
+    throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
+  }
+  const line = lineRatePps(cfg);
+  if (cfg.rate > 0 && line > 0 && cfg.rate > line) {
+    throw new ConfigError(
+      `--rate: ${cfg.rate} packets/s is above the line rate, ${fmtInt(line)} packets/s of ${cfg.pkt_size}-byte frames at --link-speed ${cfg.link_speed} Mbit/s; ` +
+        `give a lower rate, max, or --link-speed 0 for an unlimited wire`,
+    );
+  }
+  if (cfg.rate === 0 && cfg.duration_s === 0 && cfg.packets > 1e10) {
+    throw new ConfigError('--packets: more than 1e10 packets at --rate max would not finish; give --duration');
+  }
+}
+
+/** The config as the run contract prints it: every effective knob, snake_case JSON keys. */
+export function configForReport(cfg: Config): Record<string, unknown> {
+  return { ...cfg, rate: cfg.rate === 0 ? 'max' : cfg.rate };
+}

@@ -1,0 +1,429 @@
+// The run configuration as one schema: every knob with its Linux name, its type (a valibot
+// schema that accepts the command line's text and a config file's JSON alike), what it
+// accepts in words, its help line and its default. From this one table come the `Config`
+// type, `DEFAULTS`, the command-line flags and `--help`, the keys of `--config FILE` and of the
+// `config` block of `--json`, and every "is not valid; expected ..." message.
+//
+// Adding a knob is one entry in KNOBS below (see docs/cli.md). This module imports nothing
+// from the project, so every layer (shm/, kernel/, devices/) may import it.
+
+import * as v from 'valibot';
+
+/** A user's mistake in the configuration: one line, exit status 2, never a stack trace. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const MAX_CPUS = 64;
+export const MAX_QUEUES = 64;
+export const RSS_RETA_SIZE = 128;
+/** Preamble (7), start-of-frame delimiter (1) and inter-frame gap (12): bytes a frame costs on the wire besides itself. */
+export const WIRE_OVERHEAD_BYTES = 20;
+
+// ------------------------------------------------------------------------ value types
+
+/**
+ * One type of value: the valibot schema that checks and converts it (from command-line text
+ * or from JSON), the words that say what it accepts, and how the command line takes it.
+ */
+export interface Kind<T> {
+  readonly schema: v.GenericSchema<unknown, T>;
+  /** What it accepts, completing "expected ...". */
+  readonly expected: string;
+  /** The placeholder --help shows after the flag. */
+  readonly metavar: string;
+  /** The text a flag given alone stands for (on/off knobs: 'on'); without it the flag needs a value. */
+  readonly bare?: string;
+  /** The text `--no-X` stands for (on/off knobs: 'off'). */
+  readonly negated?: string;
+  /** A list: a repeated flag adds to it; its items are joined by this. */
+  readonly list?: ',' | ';';
+  /** A value as --help shows it (as a default). */
+  show?(value: T): string;
+}
+
+const kind = <T>(schema: v.GenericSchema<unknown, T>, expected: string, metavar: string, more: Partial<Kind<T>> = {}): Kind<T> => ({
+  schema,
+  expected,
+  metavar,
+  ...more,
+});
+
+// Decimal only: '0x2', '2e0', ' 2' and '' are not numbers a user meant (Number() takes them all).
+const DECIMAL_INT = /^-?[0-9]+$/;
+const DECIMAL = /^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/;
+const HEX_MASK = /^(0x)?[0-9a-f]+(,[0-9a-f]+)*$/i;
+
+const decimalText = (re: RegExp) => v.pipe(v.string(), v.regex(re), v.transform(Number));
+
+export interface IntOptions {
+  pow2?: boolean;
+  multipleOf?: number;
+}
+
+export function int(min: number, max: number, o: IntOptions = {}): Kind<number> {
+  const ok = (n: number) =>
+    Number.isInteger(n) && n >= min && n <= max && (!o.pow2 || (n & (n - 1)) === 0) && (o.multipleOf === undefined || n % o.multipleOf === 0);
+  return kind(
+    v.pipe(v.union([v.number(), decimalText(DECIMAL_INT)]), v.check(ok)),
+    `an integer from ${min} to ${max}${o.pow2 ? ', a power of two' : ''}${o.multipleOf ? `, a multiple of ${o.multipleOf}` : ''}`,
+    'N',
+  );
+}
+
+export function num(min: number, max: number): Kind<number> {
+  return kind(
+    v.pipe(
+      v.union([v.number(), decimalText(DECIMAL)]),
+      v.check((n) => Number.isFinite(n) && n >= min && n <= max),
+    ),
+    `a number from ${min} to ${max}`,
+    'X',
+  );
+}
+
+const ON = ['on', 'true', '1', 'yes'];
+const OFF = ['off', 'false', '0', 'no'];
+
+export function onOff(): Kind<boolean> {
+  return kind(
+    v.union([
+      v.boolean(),
+      v.pipe(
+        v.string(),
+        v.picklist([...ON, ...OFF]),
+        v.transform((s) => ON.includes(s)),
+      ),
+    ]),
+    'on or off',
+    'on|off',
+    { bare: 'on', negated: 'off', show: (b) => (b ? 'on' : 'off') },
+  );
+}
+
+export function oneOf<const T extends readonly string[]>(values: T): Kind<T[number]> {
+  return kind(v.picklist(values), 'one of ' + values.join(', '), values.join('|'));
+}
+
+/** One of some numbers, given as text or as a number (CONFIG_HZ). */
+export function oneOfNumbers<const T extends readonly number[]>(values: T): Kind<T[number]> {
+  return kind(v.pipe(v.union([v.number(), decimalText(DECIMAL_INT)]), v.picklist(values)), 'one of ' + values.join(', '), values.join('|'));
+}
+
+/** A CPU mask as bitmap_parse reads it: hex, comma-separated 32-bit groups, most significant first. */
+export function hexMask(): Kind<string> {
+  return kind(
+    v.pipe(
+      v.string(),
+      v.regex(HEX_MASK),
+      v.transform((s) => s.replace(/^0x/i, '').replace(/,/g, '').toLowerCase()),
+    ),
+    'a hex CPU mask such as 2 or ff',
+    'MASK',
+  );
+}
+
+export function hexBytes(bytes: number): Kind<string> {
+  return kind(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.replace(/:/g, '').toLowerCase()),
+      v.regex(/^[0-9a-f]*$/),
+      v.length(bytes * 2),
+    ),
+    `${bytes} bytes of hex, optionally separated by colons`,
+    'HEX',
+  );
+}
+
+/** A packet rate: 'max' (0, closed loop) or packets per second. */
+export function rate(): Kind<number> {
+  const why = 'a rate is max or 1 to 1000000000 packets per second';
+  return kind(
+    v.union([
+      v.pipe(
+        v.literal('max'),
+        v.transform(() => 0),
+      ),
+      v.pipe(
+        v.union([v.number(), decimalText(DECIMAL_INT)]),
+        v.check((n) => n === 0 || (Number.isInteger(n) && n >= 1 && n <= 1e9)),
+      ),
+    ], why),
+    "'max' or packets per second",
+    'PPS|max',
+    { show: (n) => (n === 0 ? 'max' : String(n)) },
+  );
+}
+
+/** A comma-separated list of items of one kind, or a JSON array of them (or one JSON item). */
+export function listOf<T>(item: Kind<T>, expected: string): Kind<T[]> {
+  const schema = v.pipe(
+    v.unknown(),
+    v.transform((x: unknown): unknown[] => (typeof x === 'string' ? x.split(',') : Array.isArray(x) ? x : [x])),
+    v.array(item.schema),
+  );
+  return kind(schema, expected, `${item.metavar},...`, { list: ',', show: (xs) => xs.join(',') });
+}
+
+export function path(): Kind<string> {
+  return kind(v.string(), 'a file name', 'FILE', { show: (s) => (s === '' ? "''" : s) });
+}
+
+// ------------------------------------------------------------------------ the knobs
+
+/** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
+export const RUNTIME_KNOBS = [
+  'rps_cpus',
+  'rps_flow_cnt',
+  'rps_sock_flow_entries',
+  'netdev_budget',
+  'netdev_budget_usecs',
+  'dev_weight',
+  'netdev_max_backlog',
+  'irq_affinity',
+  'rss_reta',
+] as const;
+export type RuntimeKnob = (typeof RUNTIME_KNOBS)[number];
+
+/** A scheduled change as given: resolved against the rest of the configuration by resolveConfig. */
+export interface KnobChangeGiven {
+  at_ms: number;
+  key: RuntimeKnob;
+  /** The new value as given (command-line text, or a JSON value from a file). */
+  raw: unknown;
+}
+
+const isRuntimeKnob = (k: string): k is RuntimeKnob => (RUNTIME_KNOBS as readonly string[]).includes(k);
+
+/**
+ * `--knob-at 'MS:knob=value;MS:knob=value'`, or, in a file, the array `knob_at` of a `--json`
+ * output ({ at_ms, key, value }).
+ */
+export function schedule(): Kind<KnobChangeGiven[]> {
+  const item = v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*:\s*([a-z0-9_-]+)\s*=\s*(.+?)\s*$/i.exec(dataset.value);
+      if (!m) {
+        addIssue({ message: `'${dataset.value}': each change is MS:knob=value` });
+        return NEVER;
+      }
+      const key = m[2]!.replace(/-/g, '_');
+      if (!isRuntimeKnob(key)) {
+        addIssue({ message: `'${dataset.value}': ${optionName(key)} cannot change under traffic` });
+        return NEVER;
+      }
+      return { at_ms: Number(m[1]), key, raw: m[3]! as unknown };
+    }),
+  );
+  const reported = v.pipe(
+    v.object({ at_ms: v.pipe(v.number(), v.minValue(0)), key: v.string(), value: v.unknown() }),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const { at_ms, key, value } = dataset.value;
+      if (!isRuntimeKnob(key)) {
+        addIssue({ message: `${optionName(key)} cannot change under traffic` });
+        return NEVER;
+      }
+      return { at_ms, key, raw: value };
+    }),
+  );
+  return kind(
+    v.union([
+      v.pipe(
+        v.string(),
+        v.transform((s) => s.split(';').filter((x) => x.trim() !== '')),
+        v.array(item),
+      ),
+      v.array(reported),
+    ]),
+    `changes such as '50:rps-cpus=3;100:netdev-budget=64' (ms after traffic starts; knobs ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')})`,
+    "'MS:KNOB=VALUE;...'",
+    { list: ';' },
+  );
+}
+
+/** A default that depends on other knobs, said in words for --help; resolveConfig computes it. */
+export interface Derived {
+  readonly derived: string;
+}
+
+export interface Knob<T> {
+  readonly kind: Kind<T>;
+  readonly help: string;
+  readonly default: T | Derived;
+}
+
+const cpuList = () => listOf(int(0, MAX_CPUS - 1), `comma-separated integers from 0 to ${MAX_CPUS - 1}`);
+const knob = <T>(k: Kind<T>, help: string, dflt: T | Derived): Knob<T> => ({ kind: k, help, default: dflt });
+const derived = (words: string): Derived => ({ derived: words });
+export const isDerived = (d: unknown): d is Derived => typeof d === 'object' && d !== null && 'derived' in d;
+
+export const NICS = ['ixgbe', 'legacy'] as const;
+export type Nic = (typeof NICS)[number];
+export type Proto = 'udp' | 'tcp' | 'mix';
+export type FlowDist = 'uniform' | 'zipf';
+export type FlowHashAlg = 'siphash' | 'jhash';
+export type Mode = 'threads' | 'sim';
+
+/** What each NIC model's driver picks when the user does not: its queue count and its wire. */
+export const NIC_DEFAULTS: Record<Nic, { queues: (cpus: number) => number; link_speed: number }> = {
+  // ixgbe: one queue pair per CPU (ixgbe_set_rss_queues: min(num_online_cpus, 64)); the 82599 is 10 GbE.
+  ixgbe: { queues: (cpus) => Math.min(cpus, MAX_QUEUES), link_speed: 10_000 },
+  // The legacy (netif_rx) driver has one RX queue; the same 10 GbE wire.
+  legacy: { queues: () => 1, link_speed: 10_000 },
+};
+
+/**
+ * Every knob, in the order --help lists them. The key is the JSON key (config files and the
+ * run contract) and, in kebab case, the flag (`duration_s` is `--duration`).
+ */
+export const KNOBS = {
+  mode: knob(oneOf(['threads', 'sim']), 'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed', 'threads'),
+  cost_model: knob(path(), "sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); '' = built in", ''),
+  cpus: knob(int(1, MAX_CPUS), 'emulated CPUs (one worker thread each)', 2),
+  queues: knob(int(1, MAX_QUEUES), 'RX queues (ethtool -L combined), one MSI-X vector each', derived('as the driver picks: ixgbe one per CPU, legacy 1')),
+  nic: knob(oneOf(NICS), 'guest driver and device model', 'ixgbe'),
+  link_speed: knob(int(0, 1_000_000), 'wire speed in Mbit/s (ethtool speed); 0 = an unlimited wire', derived('10000 for ixgbe and legacy (the 82599 is 10 GbE)')),
+  ring_size: knob(int(64, 4096, { multipleOf: 8 }), 'RX descriptors per queue (ethtool -G rx)', 512),
+  irq_affinity: knob(cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
+  rx_usecs: knob(int(0, 100_000), 'interrupt coalescing (ethtool -C rx-usecs)', 0),
+  gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
+  gro_normal_batch: knob(int(1, 1024), 'net.core.gro_normal_batch', 8),
+  rss_key: knob(hexBytes(40), 'RSS hash key (ethtool -X hkey)', '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa'),
+  rss_udp4: knob(oneOf(['sd', 'sdfn']), 'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)', 'sd'),
+  rss_reta: knob(
+    listOf(int(0, MAX_QUEUES - 1), `comma-separated integers from 0 to ${MAX_QUEUES - 1}`),
+    `RSS indirection table (ethtool -X), ${RSS_RETA_SIZE} queue numbers or a shorter list repeated`,
+    derived('queues in turn'),
+  ),
+  reta_change_at_ms: knob(int(0, 3_600_000), 'rewrite the indirection table (rotate by one queue) at this time, 0 = never', 0),
+  rps_cpus: knob(
+    listOf(hexMask(), 'a hex CPU mask such as 2 or ff, or one per queue, comma-separated'),
+    'RPS CPU mask per RX queue (/sys/class/net/X/queues/rx-N/rps_cpus); one for all queues or one per queue',
+    derived('0 (RPS off)'),
+  ),
+  rps_flow_cnt: knob(listOf(int(0, 1 << 20), 'comma-separated integers from 0 to 1048576'), 'RFS flow table size per RX queue; one value or one per queue', derived('0')),
+  rps_sock_flow_entries: knob(int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
+  netdev_budget: knob(int(1, 1 << 20), 'net.core.netdev_budget', 300),
+  netdev_budget_usecs: knob(int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
+  dev_weight: knob(int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight)', 64),
+  netdev_max_backlog: knob(int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000),
+  flow_limit_cpu_bitmap: knob(hexMask(), 'net.core.flow_limit_cpu_bitmap', '0'),
+  flow_limit_table_len: knob(int(1, 1 << 20, { pow2: true }), 'net.core.flow_limit_table_len', 4096),
+  flow_hash: knob(oneOf(['siphash', 'jhash']), 'flow dissector hash: siphash (5.10+) or jhash (older kernels)', 'siphash'),
+  hz: knob(oneOfNumbers([100, 250, 300, 1000]), 'CONFIG_HZ', 1000),
+  flows: knob(int(1, 1 << 20), 'number of flows (one socket each)', 64),
+  flow_dist: knob(oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
+  zipf_s: knob(num(0.01, 10), 'zipf exponent', 1.1),
+  proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
+  pkt_size: knob(int(64, 1518), 'frame size on the wire including the 4-byte FCS, as pktgen counts it', 64),
+  rate: knob(rate(), 'max (closed loop: the device waits for free descriptors) or packets per second (open loop)', 0),
+  packets: knob(int(1, 1e12), 'packets to generate', 1_000_000),
+  duration_s: knob(num(0, 86_400), 'stop generating after this many seconds (0: run until --packets)', 0),
+  seed: knob(int(0, 0xffff_ffff), 'seed for flows, traffic, hash keys and (sim) interleavings', 1),
+  stack_cost_ns: knob(int(0, 10_000_000), 'calibrated per-packet cost standing in for the rest of the stack', 0),
+  l4_csum_verify: knob(onOff(), 'verify UDP/TCP checksums over the payload in software', false),
+  bad_csum_rate: knob(num(0, 1), 'fraction of frames generated with a corrupted IPv4 header checksum', 0),
+  app_cpus: knob(cpuList(), 'one application task per entry, pinned to that CPU', derived('one task on each CPU')),
+  app_placement: knob(
+    oneOf(['rss', 'spread']),
+    "which task reads a flow: 'rss', the task on the CPU of the flow's RSS queue vector if any, or 'spread', flows round the tasks",
+    'rss',
+  ),
+  migrate_every_ms: knob(int(0, 3_600_000), 'move every application task to the next CPU this often (0: never)', 0),
+  sk_rcvbuf: knob(int(2048, 1 << 30), 'socket receive buffer in bytes (SO_RCVBUF, net.core.rmem_default)', 212_992),
+  unsafe_rfs_no_qtail_check: knob(onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
+  cacheline_pad: knob(onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
+  latency_sample: knob(int(0, 1 << 20), 'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)', 64),
+  watchdog_s: knob(num(1, 3600), 'fail the run (exit 3) if no packet moves for this long', 20),
+  host_cpus: knob(
+    listOf(int(0, 4095), 'comma-separated integers from 0 to 4095'),
+    "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1",
+    derived('not pinned'),
+  ),
+  knob_at: knob(schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
+};
+
+export type KnobKey = keyof typeof KNOBS;
+type KnobValue<K extends KnobKey> = (typeof KNOBS)[K] extends Knob<infer T> ? T : never;
+
+/** One scheduled change, resolved: at `at_ms` after generation starts, `key` becomes `value`. */
+export interface KnobChange {
+  at_ms: number;
+  key: RuntimeKnob;
+  value: Config[RuntimeKnob];
+}
+
+/** A complete, checked configuration: every knob of KNOBS, derived defaults filled in. */
+export type Config = { -readonly [K in Exclude<KnobKey, 'knob_at'>]: KnobValue<K> } & { knob_at: KnobChange[] };
+
+/** The knobs whose default does not depend on others, with that default. */
+export const DEFAULTS = Object.fromEntries(Object.entries(KNOBS).flatMap(([k, o]) => (isDerived(o.default) ? [] : [[k, o.default]]))) as Partial<Config>;
+
+// ------------------------------------------------------------------------ names and messages
+
+export function optionName(key: string): string {
+  if (key === 'duration_s') return '--duration';
+  return '--' + key.replace(/_/g, '-');
+}
+
+/** Check and convert one value of a kind: the value, or the reason a check gave (often '') if it is not valid. */
+export function parseKind<T>(k: Kind<T>, raw: unknown): { ok: true; value: T } | { ok: false; why: string } {
+  const r = v.safeParse(k.schema, raw, { message: '' });
+  if (r.success) return { ok: true, value: r.output };
+  // A union reports its own issue; the reasons worth repeating are the custom ones deeper down.
+  const why = collectWhy(r.issues);
+  return { ok: false, why };
+}
+
+function collectWhy(issues: readonly v.BaseIssue<unknown>[]): string {
+  for (const i of issues) {
+    if (i.message !== '') return i.message;
+    if (i.issues) {
+      const w = collectWhy(i.issues);
+      if (w !== '') return w;
+    }
+  }
+  return '';
+}
+
+/** "--cpus: '0' is not valid; expected an integer from 1 to 64", with a reason when there is one. */
+export function invalid(name: string, shown: string, k: Kind<unknown>, why = ''): ConfigError {
+  return new ConfigError(`${name}: ${shown} is not valid${why ? ` (${why})` : ''}; expected ${k.expected}`);
+}
+
+/** A knob's value: checked, converted, or a ConfigError naming the option. */
+export function parseKnob<K extends KnobKey>(key: K, raw: unknown, shown = show(raw)): KnobValue<K> {
+  const k = KNOBS[key].kind as unknown as Kind<KnobValue<K>>;
+  const r = parseKind(k, raw);
+  if (!r.ok) throw invalid(optionName(key), shown, k, r.why);
+  return r.value;
+}
+
+/** A value as a message quotes it: text in quotes, a JSON value as JSON. */
+export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw) ?? String(raw));
+
+// ------------------------------------------------------------------------ helpers every layer uses
+
+export function maskToCpus(hex: string): number[] {
+  const cpus: number[] = [];
+  for (let i = 0; i < hex.length; i++) {
+    const nibble = parseInt(hex[hex.length - 1 - i]!, 16);
+    for (let b = 0; b < 4; b++) if (nibble & (1 << b)) cpus.push(i * 4 + b);
+  }
+  return cpus;
+}
+
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * Frames per second the wire carries at most: one frame of pkt_size bytes (FCS included) plus
+ * 20 bytes of preamble, delimiter and gap per (pkt_size + 20) * 8 bit times. 0: unlimited.
+ */
+export function lineRatePps(cfg: Pick<Config, 'link_speed' | 'pkt_size'>): number {
+  if (cfg.link_speed === 0) return 0;
+  return (cfg.link_speed * 1e6) / ((cfg.pkt_size + WIRE_OVERHEAD_BYTES) * 8);
+}
