@@ -15,7 +15,7 @@
 import type { Shm } from '../shm/memory.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
-import { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './frames.js';
+import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 
@@ -24,13 +24,18 @@ const BURST = 64;
 const OPEN_LOOP_QUANTUM_NS = 50_000;
 
 /** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
-export function runFlows(shm: Shm): FlowSpec[] {
-  return makeFlows(shm.cfg.flows, new Prng(shm.cfg.seed).fork(1), shm.cfg.proto);
+export function runFlows(shm: Shm): FlowTable {
+  return makeFlowTable(shm.cfg.flows, new Prng(shm.cfg.seed).fork(1), shm.cfg.proto);
+}
+
+/** Every flow's frame (packet index 0), built once: the MACs say which flow, as before. */
+export function runFrames(shm: Shm, flows: FlowTable = runFlows(shm)): FlowFrames {
+  return new FlowFrames(flows, shm.cfg.pkt_size - 4, 0x0a000000, 0x0b000001); // the FCS is not DMA'd
 }
 
 export class TrafficGenerator {
   private readonly nic: Nic;
-  private readonly templates: Uint8Array[];
+  private readonly frames: FlowFrames;
   private readonly isn: Int32Array;
   private readonly index: Int32Array;
   private readonly picker: FlowPicker;
@@ -48,14 +53,9 @@ export class TrafficGenerator {
     const cfg = shm.cfg;
     this.nic = new Nic(shm, now_ns);
     this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
-    const flows = runFlows(shm);
-    this.templates = flows.map((f, i) => {
-      const t = new Uint8Array(this.frameLen);
-      buildFrameTemplate(t, 0, f, this.frameLen, 0x0a000000 + i, 0x0b000001);
-      return t;
-    });
-    this.isn = Int32Array.from(flows, (f) => f.isn ?? 0);
-    this.index = new Int32Array(flows.length);
+    this.frames = runFrames(shm);
+    this.isn = this.frames.flows.isn;
+    this.index = new Int32Array(cfg.flows);
     this.prng = new Prng(cfg.seed).fork(2);
     this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
     this.window = new HotPathWindow(shm, () => this.generated);
@@ -159,8 +159,8 @@ export class TrafficGenerator {
     // A packet that found its ring full in a non-waiting burst is still the next one.
     const flow = this.pending >= 0 ? this.pending : this.picker.next();
     this.pending = -1;
-    const frame = this.templates[flow]!;
-    const q = nic.rss_queue(frame);
+    const frames = this.frames;
+    const q = nic.rss_queue(frames.hdr, flow * FLOW_HDR_TCP);
     if (!nic.has_descriptor(q)) {
       if (cfg.rate !== 0) {
         this.index[flow]! += 1;
@@ -182,7 +182,7 @@ export class TrafficGenerator {
     }
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
-    const at = nic.dma_frame(q, frame, this.frameLen);
+    const at = nic.dma_frame(q, frames, flow);
     const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
     if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
     stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);
