@@ -42,8 +42,17 @@ export interface ThreadResult {
 
 export interface CpuResult extends ThreadResult {
   cpu: number;
-  /** The CPU's latency histogram, hdr-histogram-js compressed base64. */
-  latency: string;
+  /** The CPU's latency histogram, hdr-histogram-js compressed base64, and its exact maximum. */
+  latency: LatencyHistogram;
+}
+
+/**
+ * A latency histogram crossing threads: hdr-histogram-js compressed base64, plus the largest
+ * value recorded (ns), which the encoding keeps only to its bucket.
+ */
+export interface LatencyHistogram {
+  encoded: string;
+  max_ns: number;
 }
 
 export interface CpuWorkerApi {

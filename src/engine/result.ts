@@ -4,7 +4,7 @@ import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { SD_DROPS } from '../shm/layout.js';
-import type { HostThreadReport, HotPathReport } from './messages.js';
+import type { HostThreadReport, HotPathReport, LatencyHistogram } from './messages.js';
 import { busyThreads, HOST_CORES, oversubscribed } from '../shm/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
@@ -185,8 +185,8 @@ type DropName = 'rx_missed' | (typeof SD_DROPS)[number][0];
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
 export interface RunOutcome {
   elapsed_s: number;
-  /** Per CPU (or one for all in sim mode): hdr-histogram-js compressed base64. */
-  latencies: string[];
+  /** Per CPU (or one for all in sim mode). */
+  latencies: LatencyHistogram[];
   hot_path: HotPathReport[];
   knobs_applied: AppliedKnob[];
   /** Per worker thread and the coordinator (none in sim mode); null where the host said nothing. */
@@ -316,17 +316,23 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   };
 }
 
-function mergeLatency(encoded: string[]): RunResult['latency_ns'] {
+/**
+ * The CPUs' latency histograms merged. A histogram keeps each value only to its bucket (3
+ * significant digits): getValueAtPercentile answers with the top of the percentile's bucket,
+ * and a decoded histogram's maxValue is its top bucket's lower end, so read as they come
+ * p99.9 could exceed max. max is the exact largest value recorded (each CPU sends its own),
+ * and no percentile is reported above it: every sample is at most max.
+ */
+export function mergeLatency(sources: LatencyHistogram[]): RunResult['latency_ns'] {
   const all = hdr.build({ bitBucketSize: 64, autoResize: true });
-  for (const e of encoded) all.add(hdr.decodeFromCompressedBase64(e));
+  let max = 0;
+  for (const s of sources) {
+    all.add(hdr.decodeFromCompressedBase64(s.encoded));
+    if (s.max_ns > max) max = s.max_ns;
+  }
   if (all.totalCount === 0) return { samples: 0, p50: 0, p99: 0, p999: 0, max: 0 };
-  return {
-    samples: all.totalCount,
-    p50: all.getValueAtPercentile(50),
-    p99: all.getValueAtPercentile(99),
-    p999: all.getValueAtPercentile(99.9),
-    max: all.maxValue,
-  };
+  const at = (percentile: number) => Math.min(all.getValueAtPercentile(percentile), max);
+  return { samples: all.totalCount, p50: at(50), p99: at(99), p999: at(99.9), max };
 }
 
 /** generated == delivered + every drop counter. */

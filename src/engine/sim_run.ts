@@ -12,7 +12,7 @@
 // virtual times, as the coordinator's does in wall time in run.ts.
 
 import { performance } from 'node:perf_hooks';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram } from '../cpu/worker_main.js';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { apply_knob_begin, boot, migrate_task, RCU_GRACE_MS, set_rss_reta } from './boot.js';
@@ -119,7 +119,7 @@ export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): 
   for (const c of m.kc) c.flush_latency();
   const result = collectResult(shm, cfg, {
     elapsed_s,
-    latencies: [hdr.encodeIntoCompressedBase64(m.hist)],
+    latencies: [latencyHistogram(m.hist)],
     hot_path: [],
     knobs_applied: applied,
     host_threads: [],
