@@ -47,6 +47,7 @@ export interface Config {
   zipf_s: number;
   proto: Proto;
   pkt_size: number; // frame size on the wire including the 4-byte FCS, as pktgen counts it
+  link_speed: number; // Mbit/s of the wire in front of the NIC; 0 = unlimited
   rate: number; // packets per second, 0 = max (closed loop)
   packets: number;
   duration_s: number; // 0 = until `packets` have been generated
@@ -135,6 +136,7 @@ export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | '
   zipf_s: 1.1,
   proto: 'udp',
   pkt_size: 64,
+  link_speed: 10_000, // the 82599's 10 GbE (ixgbe and legacy alike)
   rate: 0,
   packets: 1_000_000,
   duration_s: 0,
@@ -190,6 +192,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'zipf_s', kind: { t: 'num', min: 0.01, max: 10 }, help: 'zipf exponent' },
   { key: 'proto', kind: { t: 'enum', values: ['udp', 'tcp', 'mix'] }, help: 'L4 protocol of the flows' },
   { key: 'pkt_size', kind: { t: 'int', min: 64, max: 1518 }, help: 'frame size on the wire including FCS, as pktgen counts it' },
+  { key: 'link_speed', kind: { t: 'int', min: 0, max: 400_000 }, help: 'wire speed in Mbit/s (0: unlimited); one frame per (pkt-size + 20) * 8 bit times at most' },
   { key: 'rate', kind: { t: 'rate' }, help: "'max' (closed loop: the device waits for free descriptors) or packets per second (open loop)" },
   { key: 'packets', kind: { t: 'int', min: 1, max: 1e12 }, help: 'packets to generate' },
   { key: 'duration_s', kind: { t: 'num', min: 0, max: 86_400 }, help: 'stop generating after this many seconds (0: run until --packets)' },
@@ -459,6 +462,15 @@ function checkCrossFields(cfg: Config): void {
   if (cfg.rate === 0 && cfg.duration_s === 0 && cfg.packets > 1e10) {
     throw new ConfigError('--packets: more than 1e10 packets at --rate max would not finish; give --duration');
   }
+}
+
+/**
+ * The wire's line rate in frames per second: one frame per (pkt_size + 20) * 8 bit times
+ * (pkt_size counts the FCS; 20 = preamble, start delimiter and inter-frame gap). 0 when the
+ * wire is unlimited (link_speed 0).
+ */
+export function lineRatePps(cfg: Pick<Config, 'link_speed' | 'pkt_size'>): number {
+  return cfg.link_speed === 0 ? 0 : (cfg.link_speed * 1e6) / ((cfg.pkt_size + 20) * 8);
 }
 
 export function range(n: number): number[] {

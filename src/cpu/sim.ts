@@ -637,15 +637,26 @@ export class SimMachine {
     const a = this.adversary;
     if (a.p_short_burst > 0 && this.prng.nextFloat() < a.p_short_burst) n = 1 + this.prng.nextInt(DEVICE_BURST - 1);
     if (cfg.packets - generated < n) n = cfg.packets - generated;
-    if (cfg.rate !== 0) {
-      const due = Math.floor(((this.dev_t - SIM_T0_NS) * cfg.rate) / 1e9) + 1 - generated;
+    const pps = this.gen.pace_pps;
+    if (pps !== 0) {
+      const due = Math.floor(((this.dev_t - SIM_T0_NS) * pps) / 1e9) + 1 - generated;
       if (due <= 0) {
-        this.dev_t = SIM_T0_NS + Math.ceil(((generated + 0.5) * 1e9) / cfg.rate);
+        this.dev_t = SIM_T0_NS + Math.ceil(((generated + 0.5) * 1e9) / pps);
         if (this.itr_ns > 0) this.gen.burst(0, false);
         this.scan(this.dev_t);
         return;
       }
       if (due < n) n = due;
+    } else if (this.gen.wire.frame_ns !== 0) {
+      // Closed loop behind a line rate: only what the wire has brought (devices/wire.ts).
+      const avail = this.gen.wire.available(this.dev_t, generated);
+      if (avail <= 0) {
+        this.dev_t = this.gen.wire.next_ns();
+        if (this.itr_ns > 0) this.gen.burst(0, false);
+        this.scan(this.dev_t);
+        return;
+      }
+      if (avail < n) n = avail;
     }
     const got = this.gen.burst(n, false);
     this.dev_t += (got > 0 ? got : 1) * this.cost.device_ns;

@@ -10,6 +10,10 @@
 //                buffer and flow control does.
 //   --rate N     open loop at N packets per second: a full ring is an rx_missed drop.
 //
+// The wire has a line rate (--link-speed, wire.ts): closed loop, the generator takes no more
+// frames than the wire has brought into the NIC's packet buffer; open loop, --rate is at most
+// the line rate (a rate above it is paced at the line rate).
+//
 // Every generated packet is counted in ctl.generated: delivered + drops must equal it.
 
 import type { Shm } from '../shm/memory.js';
@@ -18,6 +22,8 @@ import { FlowPicker } from './flow_dist.js';
 import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
 import { HotPathWindow } from '../shm/hot_path.js';
+import { Wire } from './wire.js';
+import { lineRatePps } from '../config.js';
 
 const BURST = 64;
 /** Open loop: the shortest sleep between bursts (what fell due meanwhile comes as a burst). */
@@ -45,6 +51,10 @@ export class TrafficGenerator {
   private start_ns = 0;
   private sample = 0;
   private pending = -1;
+  /** The wire's line rate (closed loop: its token bucket). */
+  readonly wire: Wire;
+  /** Open loop: packets per second, --rate capped at the line rate; 0 closed loop. */
+  readonly pace_pps: number;
 
   constructor(
     private readonly shm: Shm,
@@ -52,6 +62,9 @@ export class TrafficGenerator {
   ) {
     const cfg = shm.cfg;
     this.nic = new Nic(shm, now_ns);
+    this.wire = new Wire(cfg.link_speed, cfg.pkt_size);
+    const line = lineRatePps(cfg);
+    this.pace_pps = line > 0 && cfg.rate > line ? line : cfg.rate;
     this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
     this.frames = runFrames(shm);
     this.isn = this.frames.flows.isn;
@@ -88,6 +101,7 @@ export class TrafficGenerator {
   /** Generation starts now: the run's time zero. */
   start(): void {
     this.start_ns = this.now_ns();
+    this.wire.start(this.start_ns);
     this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.start_ns] = this.start_ns;
   }
 
@@ -130,26 +144,47 @@ export class TrafficGenerator {
   private due(): number {
     const cfg = this.shm.cfg;
     const left = cfg.packets - this.generated;
-    if (cfg.rate === 0) return left < BURST ? left : BURST;
+    if (this.pace_pps === 0) {
+      const n = left < BURST ? left : BURST;
+      if (this.wire.frame_ns === 0) return n;
+      // Closed loop behind a line rate: what the wire has brought (wire.ts). The tick's clock
+      // first (free to read, and never ahead of real time, so never over-credits); Node's
+      // clock (a read allocates) only when that is not enough for the burst: when the wire,
+      // not the CPUs, is the bottleneck.
+      const shm = this.shm;
+      let avail = this.wire.available(shm.f64[shm.ctlF + shm.layout.ctl.clock_ns]!, this.generated);
+      if (avail >= n) return n;
+      const now = this.now_ns();
+      avail = this.wire.available(now, this.generated);
+      if (avail <= 0) {
+        this.sleep_until(this.wire.next_ns(), now);
+        return 0;
+      }
+      return n < avail ? n : avail;
+    }
     const now = this.now_ns();
-    const target = Math.floor(((now - this.start_ns) * cfg.rate) / 1e9);
+    const target = Math.floor(((now - this.start_ns) * this.pace_pps) / 1e9);
     let n = target - this.generated;
     if (n <= 0) {
-      // Sleep until the next packet is due instead of spinning: the emulated CPUs need the
-      // host's cores. A sleep lasts at least some tens of µs, so at high rates packets come
-      // in bursts of what fell due meanwhile (up to a ring's worth), as behind an interrupt
-      // moderating switch.
-      // Never less than OPEN_LOOP_QUANTUM_NS: at high rates the next packet is always less
-      // than a microsecond away, and a wire that waited for exactly that would spin a core.
-      const wait_ns = ((this.generated + 1) * 1e9) / cfg.rate + this.start_ns - now;
-      const held = this.nic.service_throttled();
-      const ms = Math.min(Math.max(wait_ns, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
-      Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
+      this.sleep_until(((this.generated + 1) * 1e9) / this.pace_pps + this.start_ns, now);
       return 0;
     }
     const cap = this.shm.cfg.ring_size;
     if (n > cap) n = cap;
     return n < left ? n : left;
+  }
+
+  /**
+   * Sleep until the next packet is due instead of spinning: the emulated CPUs need the host's
+   * cores. A sleep lasts at least some tens of µs, so at high rates packets come in bursts of
+   * what fell due meanwhile (up to a ring's worth), as behind an interrupt moderating switch.
+   * Never less than OPEN_LOOP_QUANTUM_NS: at high rates the next packet is always less than a
+   * microsecond away, and a wire that waited for exactly that would spin a core.
+   */
+  private sleep_until(t_ns: number, now: number): void {
+    const held = this.nic.service_throttled();
+    const ms = Math.min(Math.max(t_ns - now, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
+    Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
   }
 
   /** One packet from the wire to the NIC. False if the burst must end (ring full, or stop). */
