@@ -8,6 +8,7 @@ import { runEmulation, WatchdogError } from './engine/run.js';
 import { humanSummary } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
+import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
 
 const USAGE = `usage: rxsmp run [--json] [--config FILE] [options]
        ${FUZZ_SYNOPSIS}
@@ -19,17 +20,21 @@ a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, 
 options:
   --json                         print one JSON document (schema rxsmp.run/1) instead of the summary
   --config FILE                  read options from a JSON file (keys as below, with - or _); flags override it
+  --progress, --no-progress      a live progress line on stderr (default: on a terminal, without --json)
 ${optionHelp()}`;
 
 export interface CliArgs {
   json: boolean;
   cfg: Config;
+  /** --progress / --no-progress: the live stderr line forced on or off; auto: on a terminal without --json. */
+  progress: ProgressMode;
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
 export function parseRunArgs(argv: string[]): CliArgs {
   const flags: RawSettings = new Map();
   let json = false;
+  let progress: ProgressMode = 'auto';
   let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -38,6 +43,10 @@ export function parseRunArgs(argv: string[]): CliArgs {
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     if (name === 'json') {
       json = true;
+      continue;
+    }
+    if ((name === 'progress' || name === 'no-progress') && eq < 0) {
+      progress = name === 'progress' ? 'on' : 'off';
       continue;
     }
     let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
@@ -59,7 +68,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
   const raw: RawSettings = new Map();
   if (configFile !== undefined) settingsFromFile(readConfigFile(configFile), configFile, raw);
   for (const [k, v] of flags) raw.set(k, v);
-  return { json, cfg: resolveConfig(raw) };
+  return { json, cfg: resolveConfig(raw), progress };
 }
 
 /** Sim mode: say that the times above are virtual, and how the run was scheduled. */
@@ -111,11 +120,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  const intr = interruptOnSignals('the traffic, draining what is in flight');
+  const live = liveProgress(args.progress, args.json);
   try {
-    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg) : runEmulation(args.cfg));
+    const opts = { signal: intr.signal, progress: live.progress };
+    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg, opts) : runEmulation(args.cfg, opts));
+    live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
-    return 0;
+    return result.interrupted ? intr.exitCode() || EXIT_SIGINT : 0;
   } catch (e) {
+    live.clear();
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`); // e.g. a bad --cost-model file
       return 2;
@@ -125,5 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       return 3;
     }
     throw e;
+  } finally {
+    intr.dispose();
   }
 }

@@ -4,6 +4,8 @@
 import { ConfigError } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
+import { InterruptedError } from './engine/run.js';
+import { interruptOnSignals } from './cli_live.js';
 
 /** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
 export const FUZZ_SYNOPSIS = 'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]';
@@ -59,6 +61,7 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
     return 0;
   }
   const log = (s: string) => process.stdout.write(s + '\n');
+  const intr = interruptOnSignals(cmd === 'fuzz' ? 'the campaign, reporting the runs judged so far' : 'the measurement, writing nothing');
   try {
     if (cmd === 'fuzz') {
       const m = parseFlags(argv, ['unsafe-rfs-no-qtail-check', 'no-shrink']);
@@ -73,22 +76,30 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         log,
       };
       log(`fuzz: ${o.runs} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
-      const r = await runFuzz(o);
+      const r = await runFuzz({ ...o, signal: intr.signal });
       log(
-        `fuzz: ${r.runs} runs, ${r.packets} packets, ${r.ordering_checked} checked for order, ${r.wall_s.toFixed(1)} s, ` +
+        `fuzz: ${r.interrupted ? `interrupted after ${r.runs} of ${o.runs} runs` : `${r.runs} runs`}, ${r.packets} packets, ` +
+          `${r.ordering_checked} checked for order, ${r.wall_s.toFixed(1)} s, ` +
           (r.failure ? `FAILED at run ${r.failure.run}` : 'no violation'),
       );
-      return r.failure ? 1 : 0;
+      return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;
     }
     const m = parseFlags(argv, []);
     for (const k of m.keys()) if (!['out', 'packets'].includes(k)) throw new ConfigError(`calibrate: unknown option --${k}; try 'rxsmp calibrate --help'`);
-    await calibrateMain(m.get('out') ?? 'rxsmp-cost.json', intOpt(m, 'packets', 1_000_000, 10_000, 100_000_000), log);
+    const out = m.get('out') ?? 'rxsmp-cost.json';
+    await calibrateMain(out, intOpt(m, 'packets', 1_000_000, 10_000, 100_000_000), log, intr.signal);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
       return 2;
     }
+    if (e instanceof InterruptedError) {
+      process.stderr.write(`rxsmp: ${cmd}: interrupted (${e.message}); nothing written\n`);
+      return intr.exitCode();
+    }
     throw e;
+  } finally {
+    intr.dispose();
   }
 }

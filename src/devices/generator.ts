@@ -22,8 +22,7 @@ import { FlowPicker } from './flow_dist.js';
 import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
 import { HotPathWindow } from '../shm/hot_path.js';
-import { Wire } from './wire.js';
-import { lineRatePps } from '../config.js';
+import { openLoopPps, Wire } from './wire.js';
 
 const BURST = 64;
 /** Open loop: the shortest sleep between bursts (what fell due meanwhile comes as a burst). */
@@ -63,8 +62,7 @@ export class TrafficGenerator {
     const cfg = shm.cfg;
     this.nic = new Nic(shm, now_ns);
     this.wire = new Wire(cfg.link_speed, cfg.pkt_size);
-    const line = lineRatePps(cfg);
-    this.pace_pps = line > 0 && cfg.rate > line ? line : cfg.rate;
+    this.pace_pps = openLoopPps(cfg);
     this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
     this.frames = runFrames(shm);
     this.isn = this.frames.flows.isn;
@@ -128,14 +126,19 @@ export class TrafficGenerator {
     const at = shm.ctlI + shm.layout.ctl.cpus_ready;
     for (;;) {
       const ready = Atomics.load(shm.i32, at);
-      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.stop) !== 0) return;
+      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.stop) !== 0 || this.interrupted()) return;
       Atomics.wait(shm.i32, at, ready, 50);
     }
   }
 
+  /** The coordinator stopped generation early (SIGINT, SIGTERM: an interrupted run). */
+  private interrupted(): boolean {
+    return Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.gen_stop) !== 0;
+  }
+
   private finished(): boolean {
     const cfg = this.shm.cfg;
-    if (this.generated >= cfg.packets) return true;
+    if (this.generated >= cfg.packets || this.interrupted()) return true;
     // The tick's clock: precise enough for a duration, and free to read.
     return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.clock_ns]! - this.start_ns >= cfg.duration_s * 1e9;
   }
@@ -212,7 +215,7 @@ export class TrafficGenerator {
       let held = nic.service_throttled();
       while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
         held = nic.service_throttled();
-        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0) return false;
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
       }
     }
     const index = this.index[flow]!;

@@ -20,6 +20,17 @@
 //
 // Numbers only: available() and next_ns() allocate nothing (the device's hot path).
 
+import { lineRatePps, type Config } from '../config.js';
+
+/**
+ * Open loop (--rate N): packets per second, N capped at the line rate; 0 for the closed loop
+ * (--rate max, paced by the Wire's bucket instead).
+ */
+export function openLoopPps(cfg: Pick<Config, 'rate' | 'link_speed' | 'pkt_size'>): number {
+  const line = lineRatePps(cfg);
+  return line > 0 && cfg.rate > line ? line : cfg.rate;
+}
+
 /** The 82599's RX packet buffer: 512 KB. */
 export const PACKET_BUFFER_BYTES = 512 * 1024;
 

@@ -64,6 +64,8 @@ export interface OrderingFirst {
 export interface RunResult {
   schema: typeof RUN_SCHEMA;
   config: Record<string, unknown>;
+  /** Present (true) only when SIGINT/SIGTERM (an aborted signal) cut the run short. */
+  interrupted?: true;
   elapsed_s: number;
   pps: number;
   packets: {
@@ -71,7 +73,8 @@ export interface RunResult {
     /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
     generated_bad_ip_csum: number;
     delivered: number;
-    dropped: Record<DropName, number>;
+    /** Each packet once; `interrupted` (present only in an interrupted run): still in flight when the drain's bound was hit. */
+    dropped: Record<DropName, number> & { interrupted?: number };
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
@@ -191,6 +194,8 @@ export interface RunOutcome {
   knobs_applied: AppliedKnob[];
   /** Per worker thread and the coordinator (none in sim mode); null where the host said nothing. */
   host_threads: (HostThreadReport | null)[];
+  /** Cut short by SIGINT/SIGTERM: what was still in flight counts as dropped.interrupted. */
+  interrupted?: boolean;
 }
 
 export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
@@ -289,8 +294,17 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     recvmsg_calls: f[shm.taskF[t]! + T.recvmsg_calls]!,
     migrations: f[shm.taskF[t]! + T.migrations]!,
   }));
+  const dropped: RunResult['packets']['dropped'] = {
+    rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
+    ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
+  };
+  if (o.interrupted) {
+    // Still in rings, backlogs, GRO or a CPU's hands when the drain's bound was hit.
+    dropped.interrupted = generated - delivered - Object.values(dropped).reduce((a, b) => a + b, 0);
+  }
   return {
     schema: RUN_SCHEMA,
+    ...(o.interrupted ? { interrupted: true as const } : {}),
     config: configForReport(cfg),
     elapsed_s,
     pps: elapsed_s > 0 ? Math.round(delivered / elapsed_s) : 0,
@@ -298,10 +312,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       generated,
       generated_bad_ip_csum: f[shm.ctlF + C.generated_bad_ip_csum]!,
       delivered,
-      dropped: {
-        rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
-        ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
-      },
+      dropped,
     },
     percpu,
     queues,
