@@ -100,16 +100,58 @@ export interface HostReport {
   oversubscribed: boolean;
   /** Per thread over the run: each worker's loop, and the coordinator's (empty in sim mode and off Linux). */
   threads: HostThreadReport[];
+  /**
+   * Threads mode: the host took an emulated CPU's (or the device's) thread off its core long
+   * enough to explain drops or a rate: some worker thread waited on a host run queue for at
+   * least DISTURBED_WAIT_SHARE of its loop. Always false in sim mode (virtual time).
+   */
+  disturbed: boolean;
+  /** The measure behind `disturbed`: each worker thread's run-queue wait share, the worst, the threshold. */
+  disturbance: Disturbance;
+}
+
+/**
+ * How much the host kept the worker threads off their cores. A thread's share is the time it
+ * was runnable but waiting on a host run queue (/proc/thread-self/schedstat) over its loop's
+ * wall time: while it waits, its emulated CPU (or the wire) stands still.
+ */
+export interface Disturbance {
+  measure: 'runqueue_wait_share';
+  threshold: number;
+  /** The worker thread that waited most, and its share; null when no thread was measured. */
+  worst: { thread: string; share: number } | null;
+}
+
+/**
+ * A worker thread that waited for a core for a tenth of the run: its CPU stood still that
+ * long, time in which its rings and backlogs fill and drop. Host scheduling noise on a quiet
+ * machine stays well under 1%.
+ */
+export const DISTURBED_WAIT_SHARE = 0.1;
+
+/** The worst run-queue wait share among the worker threads (not the coordinator). */
+export function disturbance(threads: HostThreadReport[]): Disturbance {
+  let worst: Disturbance['worst'] = null;
+  for (const t of threads) {
+    if (t.thread === 'coordinator' || t.runqueue_wait_s === null || !(t.wall_s > 0)) continue;
+    const share = Math.round((t.runqueue_wait_s / t.wall_s) * 1000) / 1000;
+    if (worst === null || share > worst.share) worst = { thread: t.thread, share };
+  }
+  return { measure: 'runqueue_wait_share', threshold: DISTURBED_WAIT_SHARE, worst };
 }
 
 /** The host section of a run: cores, and what each worker thread got (null entries dropped). */
 function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostReport {
   const sim = cfg.mode === 'sim';
+  const measured = threads.filter((t): t is HostThreadReport => t !== null);
+  const d = disturbance(measured);
   return {
     cores: HOST_CORES,
     busy_threads: sim ? 1 : busyThreads(cfg.cpus),
     oversubscribed: !sim && oversubscribed(cfg.cpus),
-    threads: threads.filter((t): t is HostThreadReport => t !== null),
+    threads: measured,
+    disturbed: !sim && d.worst !== null && d.worst.share >= d.threshold,
+    disturbance: d,
   };
 }
 

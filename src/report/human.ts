@@ -22,6 +22,7 @@ export function softnetStat(r: RunResult): string {
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (ns: number) => (ns / 1e6).toFixed(1);
 const us = (ns: number) => (ns / 1e3).toFixed(1);
+const pct = (share: number) => `${Math.round(share * 100)}%`;
 
 export function humanSummary(r: RunResult): string {
   const c = r.config;
@@ -57,7 +58,19 @@ export function humanSummary(r: RunResult): string {
   if (h.threads.length) {
     out.push(
       `host: ${h.cores} cores, ${h.busy_threads} busy threads${h.oversubscribed ? ' (oversubscribed)' : ''}; thread CPU over ${r.elapsed_s.toFixed(2)} s: ` +
-        h.threads.map((t) => `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted${pinned ? `, host cores ${t.cpus_allowed}` : ''})`).join(', '),
+        h.threads
+          .map((t) => {
+            const waited = t.runqueue_wait_s !== null && t.wall_s > 0 ? `, waited for a core ${pct(t.runqueue_wait_s / t.wall_s)}` : '';
+            return `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted${waited}${pinned ? `, host cores ${t.cpus_allowed}` : ''})`;
+          })
+          .join(', '),
+    );
+  }
+  const worst = h.disturbance.worst;
+  if (h.disturbed && worst) {
+    out.push(
+      `host: DISTURBED: ${worst.thread}'s thread waited for a host core ${pct(worst.share)} of the run (threshold ${pct(h.disturbance.threshold)}); ` +
+        'drops and rates above are partly the host scheduler, not the emulated kernel',
     );
   }
   const hot = r.hot_path.filter((t) => t.gc_events > 0);
