@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, optionHelp, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
-import { humanSummary } from './report/human.js';
+import { humanSummary, knobsNotApplied } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
@@ -127,6 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg, opts) : runEmulation(args.cfg, opts));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
+    const missed = knobsNotApplied(result);
+    if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);
     return result.interrupted ? intr.exitCode() || EXIT_SIGINT : 0;
   } catch (e) {
     live.clear();

@@ -85,7 +85,7 @@ export interface RunResult {
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
   hot_path: HotPathReport[];
-  /** The --knob-at changes, each with when it was applied (ms after traffic started). */
+  /** The --knob-at changes, each with when it was applied (ms after traffic started), or applied: false. */
   knobs_applied: AppliedKnob[];
   /** Where every skb of the pool is once the CPUs have stopped; `unaccounted` must be 0. */
   skb_pool: SkbPoolAudit;
@@ -197,7 +197,17 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   return { size, free, in_rings, in_backlogs, in_sockets, unaccounted: size - free - in_rings - in_backlogs - in_sockets };
 }
 
-export type AppliedKnob = KnobChange & { applied_at_ms: number };
+/**
+ * A --knob-at change and when it was applied (ms after traffic started), or `applied: false`
+ * (applied_at_ms null) when the run ended before its time came.
+ */
+export type AppliedKnob = KnobChange & ({ applied: true; applied_at_ms: number } | { applied: false; applied_at_ms: null });
+
+/** The schedule as a run saw it: the changes it applied (in order), then those it never reached. */
+function knobsApplied(cfg: Config, applied: AppliedKnob[]): AppliedKnob[] {
+  const missed = cfg.knob_at.slice(applied.length).map((k): AppliedKnob => ({ ...k, applied: false, applied_at_ms: null }));
+  return [...applied, ...missed];
+}
 
 /** What accounted() counts: the drain condition and the watchdog's progress. */
 export interface Accounted {
@@ -363,7 +373,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,
-    knobs_applied: o.knobs_applied,
+    knobs_applied: knobsApplied(cfg, o.knobs_applied),
     skb_pool: skbPoolAudit(shm),
     host: hostReport(cfg, o.host_threads),
   };

@@ -191,7 +191,7 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
       while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
         const change = cfg.knob_at[nextKnob++]!;
         await apply_knob(shm, change);
-        applied.push({ ...change, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
+        applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
       }
       hooks.onTick?.(shm, elapsed_ms);
     } else if (interruptedAt < 0 && now - t0 > STARTUP_S * 1000) {

@@ -89,7 +89,7 @@ function controlSchedule(cfg: Config, applied: AppliedKnob[]): { first: number; 
       const change = cfg.knob_at[nextKnob++]!;
       const rest = apply_knob_begin(shm, change);
       if (rest !== null) finish.push({ at_ms: elapsed_ms + RCU_GRACE_MS, run: rest });
-      applied.push({ ...change, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
+      applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
     }
     return next(genDone);
   };

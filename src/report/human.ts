@@ -24,6 +24,14 @@ const ms = (ns: number) => (ns / 1e6).toFixed(1);
 const us = (ns: number) => (ns / 1e3).toFixed(1);
 const pct = (share: number) => `${Math.round(share * 100)}%`;
 
+/** One line for stderr when --knob-at changes never applied (the run ended first); null if none. */
+export function knobsNotApplied(r: RunResult): string | null {
+  const missed = r.knobs_applied.filter((k) => !k.applied);
+  if (missed.length === 0) return null;
+  const list = missed.map((k) => `${k.at_ms}:${k.key.replace(/_/g, '-')}`).join(', ');
+  return `--knob-at: ${missed.length === 1 ? 'a change' : `${missed.length} changes`} never applied (${list}): the run ended after ${Math.round(r.elapsed_s * 1000)} ms of traffic`;
+}
+
 export function humanSummary(r: RunResult): string {
   const c = r.config;
   const drops = Object.entries(r.packets.dropped).filter(([, n]) => n > 0);
@@ -50,7 +58,8 @@ export function humanSummary(r: RunResult): string {
     out.push(`latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`);
   }
   for (const k of r.knobs_applied) {
-    out.push(`knob: ${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)`);
+    const change = `${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)}`;
+    out.push(k.applied ? `knob: ${change} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)` : `knob: ${change} not applied (asked for ${k.at_ms} ms, after the run ended)`);
   }
   if (r.skb_pool.unaccounted !== 0) out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
   const h = r.host;
