@@ -42,6 +42,12 @@ export function humanSummary(r: RunResult): string {
     `rxsmp: ${c.cpus} CPUs, ${c.queues} queues, nic ${c.nic}, ${c.flows} ${c.proto} flows of ${c.pkt_size} B, rate ${c.rate}, ` +
       `RPS ${(c.rps_cpus as string[]).join(',')}, GRO ${c.gro ? 'on' : 'off'}, seed ${c.seed}`,
   );
+  if (r.interrupted) {
+    out.push(
+      `interrupted: generation stopped after ${fmt(r.packets.generated)} packets; ` +
+        `${fmt(r.packets.dropped.interrupted ?? 0)} still in flight when the drain's bound was hit (counted as dropped: interrupted)`,
+    );
+  }
   out.push(`${fmt(r.pps)} pps delivered over ${r.elapsed_s.toFixed(3)} s`);
   out.push(
     `packets: generated ${fmt(r.packets.generated)}, delivered ${fmt(r.packets.delivered)}, dropped ${fmt(dropTotal)}` +
