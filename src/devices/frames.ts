@@ -189,19 +189,12 @@ function pickProto(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): 6 | 17 {
   return prng.nextU32() & 1 ? IPPROTO_TCP : IPPROTO_UDP;
 }
 
-function randomFlow(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec {
-  // Host part 1..0xfffffe: avoids 10.0.0.0 and 10.255.255.255.
-  const saddr = (SOURCE_NET | (1 + prng.nextInt(0xfffffe))) >>> 0;
-  const daddr = (DEST_NET | (1 + prng.nextInt(DEST_HOST_COUNT))) >>> 0;
-  const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
-  const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)];
-  return { saddr, daddr, sport, dport, proto: pickProto(prng, proto) };
-}
 
 /**
  * A run's flows as a structure of arrays: flow i is saddr[i]:sport[i] -> daddr[i]:dport[i],
  * protocol proto[i], TCP initial sequence number isn[i]. A million flows are six typed arrays
- * (about 17 MB), not a million objects.
+ * (about 17 MB), not a million objects; on SharedArrayBuffers, so the engine hands the table
+ * it built to the device thread without a copy.
  */
 export interface FlowTable {
   count: number;
@@ -215,7 +208,8 @@ export interface FlowTable {
 
 /**
  * `count` distinct 5-tuples (10.x.y.z:ephemeral -> 192.168.0.1-4:service), deterministic from
- * `prng`: the draws of randomFlow in order, a tuple seen before skipped. Duplicates are found
+ * `prng`: per flow, source host, destination host, source port, service, protocol (drawn in
+ * that order), a tuple seen before skipped. Duplicates are found
  * in an open-addressing table of flow indices (a power of two at least twice `count`), by
  * comparing the typed arrays: no key strings. Setup time.
  */
@@ -228,12 +222,12 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
   }
   const t: FlowTable = {
     count,
-    saddr: new Uint32Array(count),
-    daddr: new Uint32Array(count),
-    sport: new Uint16Array(count),
-    dport: new Uint16Array(count),
-    proto: new Uint8Array(count),
-    isn: new Int32Array(count),
+    saddr: new Uint32Array(new SharedArrayBuffer(count * 4)),
+    daddr: new Uint32Array(new SharedArrayBuffer(count * 4)),
+    sport: new Uint16Array(new SharedArrayBuffer(count * 2)),
+    dport: new Uint16Array(new SharedArrayBuffer(count * 2)),
+    proto: new Uint8Array(new SharedArrayBuffer(count)),
+    isn: new Int32Array(new SharedArrayBuffer(count * 4)),
   };
   let size = 1;
   while (size < 2 * count) size <<= 1;
@@ -244,22 +238,27 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
   let n = 0;
   for (let attempt = 0; n < count; attempt++) {
     if (attempt >= attemptsMax) throw new Error('makeFlows: could not draw distinct 5-tuples');
-    const f = randomFlow(prng, proto);
-    let h = tupleHash(f) & mask;
+    // Host part 1..0xfffffe: avoids 10.0.0.0 and 10.255.255.255.
+    const saddr = (SOURCE_NET | (1 + prng.nextInt(0xfffffe))) >>> 0;
+    const daddr = (DEST_NET | (1 + prng.nextInt(DEST_HOST_COUNT))) >>> 0;
+    const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
+    const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)]!;
+    const p = pickProto(prng, proto);
+    let h = tupleHash(saddr, daddr, sport, dport, p) & mask;
     let dup = false;
     for (let s = seen[h]!; s !== -1; h = (h + 1) & mask, s = seen[h]!) {
-      if (t.saddr[s] === f.saddr && t.daddr[s] === f.daddr && t.sport[s] === f.sport && t.dport[s] === f.dport && t.proto[s] === f.proto) {
+      if (t.saddr[s] === saddr && t.daddr[s] === daddr && t.sport[s] === sport && t.dport[s] === dport && t.proto[s] === p) {
         dup = true;
         break;
       }
     }
     if (dup) continue;
     seen[h] = n;
-    t.saddr[n] = f.saddr;
-    t.daddr[n] = f.daddr;
-    t.sport[n] = f.sport;
-    t.dport[n] = f.dport;
-    t.proto[n] = f.proto;
+    t.saddr[n] = saddr;
+    t.daddr[n] = daddr;
+    t.sport[n] = sport;
+    t.dport[n] = dport;
+    t.proto[n] = p;
     t.isn[n] = flow_isn(n);
     n++;
   }
@@ -267,11 +266,11 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
 }
 
 /** A 32-bit mix of a 5-tuple (murmur3's finaliser over the xor-rotated fields). */
-function tupleHash(f: FlowSpec): number {
-  let h = Math.imul(f.saddr ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13) ^ f.daddr, 0xc2b2ae35);
-  h = Math.imul(h ^ (h >>> 16) ^ ((f.sport << 16) | f.dport), 0x85ebca6b);
-  h ^= f.proto;
+function tupleHash(saddr: number, daddr: number, sport: number, dport: number, proto: number): number {
+  let h = Math.imul(saddr ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ daddr, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ ((sport << 16) | dport), 0x85ebca6b);
+  h ^= proto;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
 }
@@ -410,19 +409,40 @@ export const FLOW_HDR_TCP = ETH_HLEN + IPH_LEN + TCP_HLEN;
  * L4 checksum adds the payload's sum, computed once, to each flow's header sum (the payload
  * starts at an even offset of the segment, so the partial sums add).
  */
-export class FlowFrames {
+/** What a FlowFrames is made of (all on SharedArrayBuffers but the payloads): a thread hands it to another. */
+export interface FlowFramesData {
+  flows: FlowTable;
+  frameLen: number;
+  hdr: Uint8Array;
+  payload_udp: Uint8Array;
+  payload_tcp: Uint8Array;
+}
+
+export class FlowFrames implements FlowFramesData {
   readonly hdr: Uint8Array;
   readonly payload_udp: Uint8Array;
   readonly payload_tcp: Uint8Array;
+
+  /** The frames another thread built (FlowFramesData received in workerData). */
+  static attach(d: FlowFramesData): FlowFrames {
+    return new FlowFrames(d.flows, d.frameLen, 0, 0, d);
+  }
 
   constructor(
     readonly flows: FlowTable,
     readonly frameLen: number,
     srcMacBase: number,
     dstMac: number,
+    built?: FlowFramesData,
   ) {
+    if (built) {
+      this.hdr = built.hdr;
+      this.payload_udp = built.payload_udp;
+      this.payload_tcp = built.payload_tcp;
+      return;
+    }
     const n = flows.count;
-    this.hdr = new Uint8Array(n * FLOW_HDR_TCP);
+    this.hdr = new Uint8Array(new SharedArrayBuffer(n * FLOW_HDR_TCP));
     const scratch = new Uint8Array(frameLen);
     const sample: FlowSpec = { saddr: 0x0a000001, daddr: (DEST_NET | 1) >>> 0, sport: EPHEMERAL_PORT_MIN, dport: SERVICE_PORTS[0]!, proto: IPPROTO_UDP };
     buildFrameTemplate(scratch, 0, sample, frameLen, 0, 0); // checks frameLen

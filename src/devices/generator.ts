@@ -17,6 +17,7 @@
 // Every generated packet is counted in ctl.generated: delivered + drops must equal it.
 
 import type { Shm } from '../shm/memory.js';
+import type { Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
@@ -29,13 +30,16 @@ const BURST = 64;
 const OPEN_LOOP_QUANTUM_NS = 50_000;
 
 /** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
-export function runFlows(shm: Shm): FlowTable {
-  return makeFlowTable(shm.cfg.flows, new Prng(shm.cfg.seed).fork(1), shm.cfg.proto);
+export function runFlows(cfg: Config): FlowTable {
+  return makeFlowTable(cfg.flows, new Prng(cfg.seed).fork(1), cfg.proto);
 }
 
-/** Every flow's frame (packet index 0), built once: the MACs say which flow, as before. */
-export function runFrames(shm: Shm, flows: FlowTable = runFlows(shm)): FlowFrames {
-  return new FlowFrames(flows, shm.cfg.pkt_size - 4, 0x0a000000, 0x0b000001); // the FCS is not DMA'd
+/**
+ * Every flow's frame (packet index 0), built once per run: the engine builds it for the
+ * sockets (boot) and hands it to the device thread. The MACs say which flow.
+ */
+export function runFrames(cfg: Config, flows: FlowTable = runFlows(cfg)): FlowFrames {
+  return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001); // the FCS is not DMA'd
 }
 
 export class TrafficGenerator {
@@ -58,13 +62,14 @@ export class TrafficGenerator {
   constructor(
     private readonly shm: Shm,
     private readonly now_ns: () => number,
+    frames?: FlowFrames,
   ) {
     const cfg = shm.cfg;
     this.nic = new Nic(shm, now_ns);
     this.wire = new Wire(cfg.link_speed, cfg.pkt_size);
     this.pace_pps = openLoopPps(cfg);
     this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
-    this.frames = runFrames(shm);
+    this.frames = frames ?? runFrames(cfg);
     this.isn = this.frames.flows.isn;
     this.index = new Int32Array(cfg.flows);
     this.prng = new Prng(cfg.seed).fork(2);

@@ -7,6 +7,7 @@
 
 import type { Config } from '../config.js';
 import type { ThreadTimes } from '../shm/host.js';
+import type { FlowFramesData } from '../devices/frames.js';
 
 /** workerData of every worker. */
 export interface WorkerInit {
@@ -18,6 +19,8 @@ export interface WorkerInit {
   cpu: number;
   /** The stack-cost burner's iterations per ns, calibrated once by the coordinator. */
   burn_iters_per_ns: number;
+  /** The device: the run's flows and frames, built by the coordinator (shared, not copied). */
+  frames?: FlowFramesData;
 }
 
 /** What one thread's hot path allocated in its measured window (see cpu/runtime.ts). */

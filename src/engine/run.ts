@@ -30,6 +30,7 @@ import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { checkHostCpus, threadTimes, threadTimesSince } from '../shm/host.js';
 import { openLoopPps } from '../devices/wire.js';
+import { runFrames } from '../devices/generator.js';
 import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
 import { progressSample, type Progress } from './progress.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
@@ -65,13 +66,16 @@ export type RunHooks = RunOptions;
 
 export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise<RunResult> {
   checkHostCpus(cfg); // a host that cannot pin as asked is the user's error, before any worker
-  const shm = boot(cfg);
+  const frames = runFrames(cfg);
+  const shm = boot(cfg, frames);
   const origin_ms = performance.timeOrigin;
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
   const spawn = (file: string, cpu: number) =>
-    new Worker(new URL(file, WORKERS_DIR), { workerData: { cfg, sab: shm.sab, origin_ms, cpu, burn_iters_per_ns } satisfies WorkerInit });
+    new Worker(new URL(file, WORKERS_DIR), {
+      workerData: { cfg, sab: shm.sab, origin_ms, cpu, burn_iters_per_ns, ...(cpu < 0 ? { frames } : {}) } satisfies WorkerInit,
+    });
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
   const deviceWorker = spawn('device.js', -1);
   const all = [...cpuWorkers, deviceWorker];
