@@ -1,8 +1,10 @@
 // rxsmp as a library: run emulations, read their results, and the kernel's hash functions.
 
-export { runEmulation, WatchdogError, type RunHooks } from './engine/run.js';
+export { runEmulation, WatchdogError, InterruptedError, type RunHooks, type RunOptions } from './engine/run.js';
+export { runSim, type SimRunOptions, type SimRunResult } from './engine/sim_run.js';
+export type { Progress } from './engine/progress.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
-export { resolveConfig, settingFromFlag, settingsFromFile, ConfigError, DEFAULTS, type Config, type RawSettings } from './config.js';
+export { resolveConfig, settingFromFlag, settingsFromFile, ConfigError, DEFAULTS, lineRatePps, type Config, type RawSettings } from './config.js';
 export { humanSummary, softnetStat } from './report/human.js';
 export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './kernel/hash/toeplitz.js';
 export { siphash, siphash64 } from './kernel/hash/siphash.js';
