@@ -151,6 +151,7 @@ export class TrafficGenerator {
   /** How many packets to put on the wire now (sleeping first when the next is far off). */
   private due(): number {
     const cfg = this.shm.cfg;
+    if (this.interrupted()) return 0; // burst(0) ends generation
     const left = cfg.packets - this.generated;
     if (this.pace_pps === 0) {
       const n = left < BURST ? left : BURST;
