@@ -95,6 +95,13 @@ describe('interrupted runs', () => {
     expect(r.packets.dropped.interrupted).toBeGreaterThan(0);
   });
 
+  it('the human summary says the run was interrupted and still conserves', async () => {
+    const out = await interrupted(['run', '--mode', 'sim', '--packets', '100000000', '--progress'], ['SIGINT']);
+    expect(out.status).toBe(130);
+    expect(out.stdout).toMatch(/^interrupted: generation stopped after [\d,]+ packets; [\d,]+ still in flight when the drain's bound was hit/m);
+    expect(out.stdout).toMatch(/^packets: generated [\d,]+, delivered [\d,]+, dropped [\d,]+.* — conserved$/m);
+  });
+
   it('a second SIGINT exits at once, printing no result', async () => {
     const out = await interrupted(['run', '--packets', '100000000', '--stack-cost-ns', '5000000', '--json', '--progress'], ['SIGINT', 'SIGINT'], /generated/, 100);
     expect(out.status).toBe(130);
