@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, oneOf, onOff, path, readJsonFile, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { conserves, type RunResult } from './engine/result.js';
-import { humanSummary, runHeader } from './report/human.js';
+import { humanSummary, knobsNotApplied, runHeader } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { checkHostCpus, HOST_CORES } from './shm/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
 import { EXIT_CODES, HELP_OPTION, knobOptions, SWITCHES_NOTE, option, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
 import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
+import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -52,7 +53,7 @@ export interface CliArgs {
   /** --check-order: exit 1 when a flow was delivered out of order. */
   checkOrder: boolean;
   /** --progress / --no-progress; 'auto': on a terminal only, never with --json. */
-  progress: 'auto' | 'on' | 'off';
+  progress: ProgressMode;
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
@@ -147,11 +148,19 @@ export async function main(argv: string[]): Promise<number> {
   const warning = hostWarning(args.cfg);
   if (warning !== undefined) process.stderr.write(warning + '\n');
   if (!args.json) process.stdout.write(runHeader(args.cfg) + '\n');
+  const intr = interruptOnSignals('the traffic, draining what is in flight');
+  const live = liveProgress(args.progress, args.json);
   try {
-    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg) : runEmulation(args.cfg));
+    const opts = { signal: intr.signal, progress: live.progress };
+    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg, opts) : runEmulation(args.cfg, opts));
+    live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
-    return checksStatus(args, result);
+    const missed = knobsNotApplied(result);
+    if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);
+    const status = checksStatus(args, result); // an interrupted run is checked too, then exits as signalled
+    return result.interrupted ? intr.exitCode() || EXIT_SIGINT : status;
   } catch (e) {
+    live.clear();
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`); // e.g. a bad --cost-model file
       return 2;
@@ -161,5 +170,7 @@ export async function main(argv: string[]): Promise<number> {
       return 3;
     }
     throw e;
+  } finally {
+    intr.dispose();
   }
 }

@@ -6,8 +6,9 @@ import { dirname } from 'node:path';
 import { ConfigError, int, onOff, path } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
+import { InterruptedError } from './engine/run.js';
+import { interruptOnSignals } from './cli_live.js';
 import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
-
 
 const FUZZ = {
   runs: option('runs', int(1, 10_000_000), 'runs in the campaign', 1000),
@@ -75,6 +76,7 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
     return 0;
   }
   const log = (s: string) => process.stdout.write(s + '\n');
+  const intr = interruptOnSignals(cmd === 'fuzz' ? 'the campaign, reporting the runs judged so far' : 'the measurement, writing nothing');
   try {
     if (cmd === 'fuzz') {
       const given = tokenize('fuzz', FUZZ_OPTIONS, argv);
@@ -88,24 +90,31 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         log,
       };
       log(`fuzz: ${o.runs} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
-      const r = await runFuzz(o);
+      const r = await runFuzz({ ...o, signal: intr.signal });
       log(
-        `fuzz: ${r.runs} runs, ${r.packets} packets, ${r.ordering_checked} checked for order, ${r.wall_s.toFixed(1)} s, ` +
+        `fuzz: ${r.interrupted ? `interrupted after ${r.runs} of ${o.runs} runs` : `${r.runs} runs`}, ${r.packets} packets, ` +
+          `${r.ordering_checked} checked for order, ${r.wall_s.toFixed(1)} s, ` +
           (r.failure ? `FAILED at run ${r.failure.run}` : 'no violation'),
       );
-      return r.failure ? 1 : 0;
+      return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;
     }
     const given = tokenize('calibrate', CAL_OPTIONS, argv);
     const out = optionValue(CAL.out, given);
     const packets = optionValue(CAL.packets, given);
     checkWritable('--out', out);
-    await calibrateMain(out, packets, log);
+    await calibrateMain(out, packets, log, intr.signal);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
       return 2;
     }
+    if (e instanceof InterruptedError) {
+      process.stderr.write(`rxsmp: ${cmd}: interrupted (${e.message}); nothing written\n`);
+      return intr.exitCode();
+    }
     throw e;
+  } finally {
+    intr.dispose();
   }
 }

@@ -1,6 +1,8 @@
 // rxsmp as a library: run emulations, read their results, and the kernel's hash functions.
 
-export { runEmulation, WatchdogError, type RunHooks } from './engine/run.js';
+export { runEmulation, WatchdogError, InterruptedError, type RunHooks, type RunOptions } from './engine/run.js';
+export { runSim, type SimRunOptions, type SimRunResult } from './engine/sim_run.js';
+export type { Progress } from './engine/progress.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
 export { resolveConfig, settingFromFlag, settingsFromFile, configFromFlags, lineRatePps, ConfigError, DEFAULTS, KNOBS, type Config, type RawSettings } from './config.js';
 export { humanSummary, runHeader, softnetStat } from './report/human.js';

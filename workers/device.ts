@@ -5,6 +5,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Shm } from '../src/shm/memory.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
+import { FlowFrames } from '../src/devices/frames.js';
 import type { DeviceWorkerApi, WorkerInit } from '../src/engine/messages.js';
 import { pinWorker, threadResult, watchGc } from '../src/cpu/worker_main.js';
 
@@ -12,7 +13,7 @@ const init = workerData as WorkerInit;
 pinWorker(init);
 const shm = Shm.attach(init.cfg, init.sab);
 const origin = performance.timeOrigin - init.origin_ms;
-const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6);
+const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6, init.frames && FlowFrames.attach(init.frames));
 const gc = watchGc();
 const api: DeviceWorkerApi = {
   run: () => threadResult('device', () => gen.run(), gen.window, gc),

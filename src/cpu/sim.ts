@@ -84,6 +84,8 @@ const DEV_ITR = 3; // generation over, a vector held back by the ITR throttle: s
 export const SIM_DRAINED = 0;
 export const SIM_STUCK = 1; // packets in flight, nothing can run (a lost interrupt, a dry ring)
 export const SIM_NO_PROGRESS = 2; // virtual time runs on, no packet moves (watchdog_s of virtual time)
+export const SIM_INTERRUPTED = 3; // interrupt()'s drain bound hit with packets in flight
+export const SIM_RUNNING = 4; // run()'s turn budget used up: call it again
 
 /** The seed's adversary: how hard the scheduler pushes on the interleavings. */
 export interface Adversary {
@@ -193,6 +195,12 @@ export class SimMachine {
   private readonly itr_ns: number;
   /** Steps run (all entities, nested included). */
   steps = 0;
+  /** Turns of run()'s loop so far, and the virtual watchdog's last progress and its time. */
+  private turn = 0;
+  private progress_last = -1;
+  private progress_t = SIM_T0_NS;
+  /** interrupt(): the virtual time at which the drain stops. */
+  private drain_deadline_ns = Infinity;
   /** Virtual time at which the run drained. */
   end_ns = 0;
 
@@ -274,37 +282,62 @@ export class SimMachine {
   // ------------------------------------------------------------------ the scheduler
 
   /**
-   * Run until every generated packet is accounted for. Returns SIM_DRAINED, SIM_STUCK or
-   * SIM_NO_PROGRESS; end_ns is the virtual time it ended at.
+   * Run until every generated packet is accounted for, or for `max_turns` turns of the
+   * scheduler at most (then SIM_RUNNING: call again to go on; slicing a run changes nothing
+   * in it). Returns SIM_DRAINED, SIM_STUCK, SIM_NO_PROGRESS, SIM_INTERRUPTED (interrupt()'s
+   * drain bound hit) or SIM_RUNNING; end_ns is the virtual time it ended at.
    */
-  run(): number {
+  run(max_turns = Infinity): number {
     const watchdog_ns = this.cfg.watchdog_s * 1e9;
-    let progress = -1;
-    let progress_t = SIM_T0_NS;
-    for (let k = 0; ; k++) {
+    for (let turn = 0; turn < max_turns; turn++, this.turn++) {
       const e = this.pick(Infinity);
       if (e < 0) {
         this.end_ns = this.max_clock();
         return this.drained() ? SIM_DRAINED : SIM_STUCK;
       }
       const now = this.eff(e);
+      if (now > this.drain_deadline_ns) {
+        this.end_ns = this.max_clock();
+        return SIM_INTERRUPTED;
+      }
       this.run_entity(e);
       if (this.i32[this.gen_done_at] !== 0 && this.drained()) {
         this.end_ns = e < this.ncpu ? this.clk[e]! : this.max_clock();
         return SIM_DRAINED;
       }
-      if ((k & 1023) === 0) {
+      if ((this.turn & 1023) === 0) {
         // The virtual watchdog: packets must keep moving while virtual time advances.
         const p = this.progress();
-        if (p !== progress) {
-          progress = p;
-          progress_t = now;
-        } else if (now - progress_t > watchdog_ns) {
+        if (p !== this.progress_last) {
+          this.progress_last = p;
+          this.progress_t = now;
+        } else if (now - this.progress_t > watchdog_ns) {
           this.end_ns = now;
           return SIM_NO_PROGRESS;
         }
       }
     }
+    return SIM_RUNNING;
+  }
+
+  /**
+   * An interrupted run: the device stops generating now (its generation ends as if --packets
+   * were reached) and the CPUs drain what is in flight, for `drain_ns` of virtual time at
+   * most; run() then returns SIM_INTERRUPTED with packets still in flight.
+   */
+  interrupt(drain_ns: number): void {
+    Atomics.store(this.i32, this.shm.ctlI + this.shm.layout.ctl.gen_stop, 1);
+    if (this.dev_state === DEV_RUN || this.dev_state === DEV_WAIT) {
+      this.set_clock(this.dev_t);
+      this.gen.burst(0, false); // sees gen_stop: sets gen_done
+      this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
+    }
+    this.drain_deadline_ns = this.max_clock() + drain_ns;
+  }
+
+  /** Virtual ns since the first step (the furthest clock). */
+  elapsed_ns(): number {
+    return this.max_clock() - SIM_T0_NS;
   }
 
   /** The entity to run next: the smallest effective time below `limit`, ties by the seed. */
@@ -637,15 +670,26 @@ export class SimMachine {
     const a = this.adversary;
     if (a.p_short_burst > 0 && this.prng.nextFloat() < a.p_short_burst) n = 1 + this.prng.nextInt(DEVICE_BURST - 1);
     if (cfg.packets - generated < n) n = cfg.packets - generated;
-    if (cfg.rate !== 0) {
-      const due = Math.floor(((this.dev_t - SIM_T0_NS) * cfg.rate) / 1e9) + 1 - generated;
+    const pps = this.gen.pace_pps;
+    if (pps !== 0) {
+      const due = Math.floor(((this.dev_t - SIM_T0_NS) * pps) / 1e9) + 1 - generated;
       if (due <= 0) {
-        this.dev_t = SIM_T0_NS + Math.ceil(((generated + 0.5) * 1e9) / cfg.rate);
+        this.dev_t = SIM_T0_NS + Math.ceil(((generated + 0.5) * 1e9) / pps);
         if (this.itr_ns > 0) this.gen.burst(0, false);
         this.scan(this.dev_t);
         return;
       }
       if (due < n) n = due;
+    } else if (this.gen.wire.frame_ns !== 0) {
+      // Closed loop behind a line rate: only what the wire has brought (devices/wire.ts).
+      const avail = this.gen.wire.available(this.dev_t, generated);
+      if (avail <= 0) {
+        this.dev_t = this.gen.wire.next_ns();
+        if (this.itr_ns > 0) this.gen.burst(0, false);
+        this.scan(this.dev_t);
+        return;
+      }
+      if (avail < n) n = avail;
     }
     const got = this.gen.burst(n, false);
     this.dev_t += (got > 0 ? got : 1) * this.cost.device_ns;

@@ -9,7 +9,7 @@ import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
-import type { CpuResult, CpuWorkerApi, HotPathReport, ThreadResult, WorkerInit } from '../engine/messages.js';
+import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from '../engine/messages.js';
 import { hostCoreOf, pinThisThread, threadTimes, threadTimesSince } from '../shm/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
 
@@ -17,6 +17,11 @@ export const LATENCY_MAX_NS = 100e9;
 
 export function newLatencyHistogram(): hdr.Histogram {
   return hdr.build({ bitBucketSize: 32, autoResize: false, highestTrackableValue: LATENCY_MAX_NS, numberOfSignificantValueDigits: 3 });
+}
+
+/** A histogram to send to the coordinator: encoded, with its exact maximum. */
+export function latencyHistogram(h: hdr.Histogram): LatencyHistogram {
+  return { encoded: hdr.encodeIntoCompressedBase64(h), max_ns: h.totalCount > 0 ? h.maxValue : 0 };
 }
 
 /** Records clamped to the histogram's range (a clock step must not throw in the hot path). */
@@ -55,7 +60,7 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   return {
     async run(): Promise<CpuResult> {
       const { hot_path, host } = await threadResult(`cpu${init.cpu}`, () => rt.run(), rt.window, gc);
-      return { cpu: init.cpu, latency: hdr.encodeIntoCompressedBase64(hist), hot_path, host };
+      return { cpu: init.cpu, latency: latencyHistogram(hist), hot_path, host };
     },
   };
 }

@@ -70,6 +70,7 @@ import {
   put16,
   put32,
   csum_fold,
+  csum_add,
   csum_partial,
   ip_fast_csum,
   csum_replace2,
@@ -188,40 +189,101 @@ function pickProto(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): 6 | 17 {
   return prng.nextU32() & 1 ? IPPROTO_TCP : IPPROTO_UDP;
 }
 
-function randomFlow(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec {
-  // Host part 1..0xfffffe: avoids 10.0.0.0 and 10.255.255.255.
-  const saddr = (SOURCE_NET | (1 + prng.nextInt(0xfffffe))) >>> 0;
-  const daddr = (DEST_NET | (1 + prng.nextInt(DEST_HOST_COUNT))) >>> 0;
-  const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
-  const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)];
-  return { saddr, daddr, sport, dport, proto: pickProto(prng, proto) };
+
+/**
+ * A run's flows as a structure of arrays: flow i is saddr[i]:sport[i] -> daddr[i]:dport[i],
+ * protocol proto[i], TCP initial sequence number isn[i]. A million flows are six typed arrays
+ * (about 17 MB), not a million objects; on SharedArrayBuffers, so the engine hands the table
+ * it built to the device thread without a copy.
+ */
+export interface FlowTable {
+  count: number;
+  saddr: Uint32Array;
+  daddr: Uint32Array;
+  sport: Uint16Array;
+  dport: Uint16Array;
+  proto: Uint8Array;
+  isn: Int32Array;
 }
 
 /**
  * `count` distinct 5-tuples (10.x.y.z:ephemeral -> 192.168.0.1-4:service), deterministic from
- * `prng`. Setup time.
+ * `prng`: per flow, source host, destination host, source port, service, protocol (drawn in
+ * that order), a tuple seen before skipped. Duplicates are found
+ * in an open-addressing table of flow indices (a power of two at least twice `count`), by
+ * comparing the typed arrays: no key strings. Setup time.
  */
-export function makeFlows(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec[] {
+export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowTable {
   if (!Number.isInteger(count) || count < 1 || count > FLOW_COUNT_MAX) {
     throw new RangeError(`makeFlows: count must be an integer in [1, ${FLOW_COUNT_MAX}], got ${count}`);
   }
   if (proto !== 'udp' && proto !== 'tcp' && proto !== 'mix') {
     throw new RangeError(`makeFlows: proto must be 'udp', 'tcp' or 'mix', got ${String(proto)}`);
   }
-  const flows: FlowSpec[] = [];
-  const seen = new Set<string>();
+  const t: FlowTable = {
+    count,
+    saddr: new Uint32Array(new SharedArrayBuffer(count * 4)),
+    daddr: new Uint32Array(new SharedArrayBuffer(count * 4)),
+    sport: new Uint16Array(new SharedArrayBuffer(count * 2)),
+    dport: new Uint16Array(new SharedArrayBuffer(count * 2)),
+    proto: new Uint8Array(new SharedArrayBuffer(count)),
+    isn: new Int32Array(new SharedArrayBuffer(count * 4)),
+  };
+  let size = 1;
+  while (size < 2 * count) size <<= 1;
+  const seen = new Int32Array(size).fill(-1);
+  const mask = size - 1;
   // The tuple space is ~2^45, so collisions are rare; the bound only guards against a bug.
   const attemptsMax = count * 4 + 1024;
-  for (let attempt = 0; flows.length < count; attempt++) {
+  let n = 0;
+  for (let attempt = 0; n < count; attempt++) {
     if (attempt >= attemptsMax) throw new Error('makeFlows: could not draw distinct 5-tuples');
-    const f = randomFlow(prng, proto);
-    const key = `${f.saddr}:${f.sport}>${f.daddr}:${f.dport}/${f.proto}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    f.isn = flow_isn(flows.length);
-    flows.push(f);
+    // Host part 1..0xfffffe: avoids 10.0.0.0 and 10.255.255.255.
+    const saddr = (SOURCE_NET | (1 + prng.nextInt(0xfffffe))) >>> 0;
+    const daddr = (DEST_NET | (1 + prng.nextInt(DEST_HOST_COUNT))) >>> 0;
+    const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
+    const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)]!;
+    const p = pickProto(prng, proto);
+    let h = tupleHash(saddr, daddr, sport, dport, p) & mask;
+    let dup = false;
+    for (let s = seen[h]!; s !== -1; h = (h + 1) & mask, s = seen[h]!) {
+      if (t.saddr[s] === saddr && t.daddr[s] === daddr && t.sport[s] === sport && t.dport[s] === dport && t.proto[s] === p) {
+        dup = true;
+        break;
+      }
+    }
+    if (dup) continue;
+    seen[h] = n;
+    t.saddr[n] = saddr;
+    t.daddr[n] = daddr;
+    t.sport[n] = sport;
+    t.dport[n] = dport;
+    t.proto[n] = p;
+    t.isn[n] = flow_isn(n);
+    n++;
   }
-  return flows;
+  return t;
+}
+
+/** A 32-bit mix of a 5-tuple (murmur3's finaliser over the xor-rotated fields). */
+function tupleHash(saddr: number, daddr: number, sport: number, dport: number, proto: number): number {
+  let h = Math.imul(saddr ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ daddr, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ ((sport << 16) | dport), 0x85ebca6b);
+  h ^= proto;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Flow i of a table as a FlowSpec (setup-time callers). */
+export function flowSpec(t: FlowTable, i: number): FlowSpec {
+  return { saddr: t.saddr[i]!, daddr: t.daddr[i]!, sport: t.sport[i]!, dport: t.dport[i]!, proto: t.proto[i] as 6 | 17, isn: t.isn[i]! >>> 0 };
+}
+
+/** makeFlowTable as an array of FlowSpec objects (for a few flows; the engine uses the table). */
+export function makeFlows(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec[] {
+  const t = makeFlowTable(count, prng, proto);
+  return Array.from({ length: count }, (_, i) => flowSpec(t, i));
 }
 
 function assertU32(name: string, v: number): void {
@@ -333,4 +395,100 @@ export function buildFrameTemplate(
   const check = csum_fold(sum);
   if (flow.proto === IPPROTO_UDP) put16(out, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
   else put16(out, l4 + TCPH_CHECK_OFF, check);
+}
+
+/** Header bytes of a UDP and a TCP frame: Ethernet + IPv4 + L4. */
+export const FLOW_HDR_UDP = ETH_HLEN + IPH_LEN + UDP_HLEN;
+export const FLOW_HDR_TCP = ETH_HLEN + IPH_LEN + TCP_HLEN;
+
+/**
+ * Every flow's frame for packet index 0, as buildFrameTemplate writes it, without a frame per
+ * flow: the headers (checksums included) of flow i at hdr[i * FLOW_HDR_TCP], and the payload,
+ * which depends only on the protocol, once per protocol (payload_udp, payload_tcp). A frame
+ * is its flow's hdr_len(i) header bytes followed by its protocol's payload. Setup time; the
+ * L4 checksum adds the payload's sum, computed once, to each flow's header sum (the payload
+ * starts at an even offset of the segment, so the partial sums add).
+ */
+/** What a FlowFrames is made of (all on SharedArrayBuffers but the payloads): a thread hands it to another. */
+export interface FlowFramesData {
+  flows: FlowTable;
+  frameLen: number;
+  hdr: Uint8Array;
+  payload_udp: Uint8Array;
+  payload_tcp: Uint8Array;
+}
+
+export class FlowFrames implements FlowFramesData {
+  readonly hdr: Uint8Array;
+  readonly payload_udp: Uint8Array;
+  readonly payload_tcp: Uint8Array;
+
+  /** The frames another thread built (FlowFramesData received in workerData). */
+  static attach(d: FlowFramesData): FlowFrames {
+    return new FlowFrames(d.flows, d.frameLen, 0, 0, d);
+  }
+
+  constructor(
+    readonly flows: FlowTable,
+    readonly frameLen: number,
+    srcMacBase: number,
+    dstMac: number,
+    built?: FlowFramesData,
+  ) {
+    if (built) {
+      this.hdr = built.hdr;
+      this.payload_udp = built.payload_udp;
+      this.payload_tcp = built.payload_tcp;
+      return;
+    }
+    const n = flows.count;
+    this.hdr = new Uint8Array(new SharedArrayBuffer(n * FLOW_HDR_TCP));
+    const scratch = new Uint8Array(frameLen);
+    const sample: FlowSpec = { saddr: 0x0a000001, daddr: (DEST_NET | 1) >>> 0, sport: EPHEMERAL_PORT_MIN, dport: SERVICE_PORTS[0]!, proto: IPPROTO_UDP };
+    buildFrameTemplate(scratch, 0, sample, frameLen, 0, 0); // checks frameLen
+    this.payload_udp = scratch.slice(FLOW_HDR_UDP);
+    buildFrameTemplate(scratch, 0, { ...sample, proto: IPPROTO_TCP }, frameLen, 0, 0);
+    this.payload_tcp = scratch.slice(FLOW_HDR_TCP);
+    const sumUdp = csum_partial(this.payload_udp, 0, this.payload_udp.length, 0);
+    const sumTcp = csum_partial(this.payload_tcp, 0, this.payload_tcp.length, 0);
+    const l4Len = frameLen - ETH_HLEN - IPH_LEN;
+    const f: FlowSpec = { ...sample };
+    for (let i = 0; i < n; i++) {
+      f.saddr = flows.saddr[i]!;
+      f.daddr = flows.daddr[i]!;
+      f.sport = flows.sport[i]!;
+      f.dport = flows.dport[i]!;
+      f.proto = flows.proto[i] as 6 | 17;
+      f.isn = flows.isn[i]! >>> 0;
+      const o = i * FLOW_HDR_TCP;
+      const h = this.hdr;
+      const l4 = o + ETH_HLEN + IPH_LEN;
+      writeMac(h, o + ETH_DEST_OFF, dstMac);
+      writeMac(h, o + ETH_SOURCE_OFF, (srcMacBase + i) >>> 0);
+      put16(h, o + ETH_PROTO_OFF, ETH_P_IP);
+      writeIpHeader(h, o + ETH_HLEN, f, frameLen - ETH_HLEN);
+      writeL4Header(h, l4, f, l4Len);
+      const udp = f.proto === IPPROTO_UDP;
+      const hlen = udp ? UDP_HLEN : TCP_HLEN;
+      const sum = csum_partial(h, l4, hlen, csum_add(pseudo_header_sum(h, o, f.proto, l4Len), udp ? sumUdp : sumTcp));
+      const check = csum_fold(sum);
+      if (udp) put16(h, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
+      else put16(h, l4 + TCPH_CHECK_OFF, check);
+    }
+  }
+
+  /** Header bytes of flow i's frames. */
+  hdr_len(i: number): number {
+    return this.flows.proto[i] === IPPROTO_UDP ? FLOW_HDR_UDP : FLOW_HDR_TCP;
+  }
+
+  /** Write flow i's packet-0 frame at out[offset] (frameLen bytes). Allocates nothing. */
+  write(out: Uint8Array, offset: number, i: number): void {
+    const udp = this.flows.proto[i] === IPPROTO_UDP;
+    const len = udp ? FLOW_HDR_UDP : FLOW_HDR_TCP;
+    const h = this.hdr;
+    const from = i * FLOW_HDR_TCP;
+    for (let k = 0; k < len; k++) out[offset + k] = h[from + k]!;
+    out.set(udp ? this.payload_udp : this.payload_tcp, offset + len);
+  }
 }

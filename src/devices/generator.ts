@@ -10,27 +10,41 @@
 //                buffer and flow control does.
 //   --rate N     open loop at N packets per second: a full ring is an rx_missed drop.
 //
+// The wire has a line rate (--link-speed, wire.ts): closed loop, the generator takes no more
+// frames than the wire has brought into the NIC's packet buffer; open loop, --rate is at most
+// the line rate (a rate above it is paced at the line rate).
+//
 // Every generated packet is counted in ctl.generated: delivered + drops must equal it.
 
 import type { Shm } from '../shm/memory.js';
+import type { Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
-import { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './frames.js';
+import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
 import { HotPathWindow } from '../shm/hot_path.js';
+import { openLoopPps, Wire } from './wire.js';
 
 const BURST = 64;
 /** Open loop: the shortest sleep between bursts (what fell due meanwhile comes as a burst). */
 const OPEN_LOOP_QUANTUM_NS = 50_000;
 
 /** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
-export function runFlows(shm: Shm): FlowSpec[] {
-  return makeFlows(shm.cfg.flows, new Prng(shm.cfg.seed).fork(1), shm.cfg.proto);
+export function runFlows(cfg: Config): FlowTable {
+  return makeFlowTable(cfg.flows, new Prng(cfg.seed).fork(1), cfg.proto);
+}
+
+/**
+ * Every flow's frame (packet index 0), built once per run: the engine builds it for the
+ * sockets (boot) and hands it to the device thread. The MACs say which flow.
+ */
+export function runFrames(cfg: Config, flows: FlowTable = runFlows(cfg)): FlowFrames {
+  return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001); // the FCS is not DMA'd
 }
 
 export class TrafficGenerator {
   private readonly nic: Nic;
-  private readonly templates: Uint8Array[];
+  private readonly frames: FlowFrames;
   private readonly isn: Int32Array;
   private readonly index: Int32Array;
   private readonly picker: FlowPicker;
@@ -40,22 +54,24 @@ export class TrafficGenerator {
   private start_ns = 0;
   private sample = 0;
   private pending = -1;
+  /** The wire's line rate (closed loop: its token bucket). */
+  readonly wire: Wire;
+  /** Open loop: packets per second, --rate capped at the line rate; 0 closed loop. */
+  readonly pace_pps: number;
 
   constructor(
     private readonly shm: Shm,
     private readonly now_ns: () => number,
+    frames?: FlowFrames,
   ) {
     const cfg = shm.cfg;
     this.nic = new Nic(shm, now_ns);
+    this.wire = new Wire(cfg.link_speed, cfg.pkt_size);
+    this.pace_pps = openLoopPps(cfg);
     this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
-    const flows = runFlows(shm);
-    this.templates = flows.map((f, i) => {
-      const t = new Uint8Array(this.frameLen);
-      buildFrameTemplate(t, 0, f, this.frameLen, 0x0a000000 + i, 0x0b000001);
-      return t;
-    });
-    this.isn = Int32Array.from(flows, (f) => f.isn ?? 0);
-    this.index = new Int32Array(flows.length);
+    this.frames = frames ?? runFrames(cfg);
+    this.isn = this.frames.flows.isn;
+    this.index = new Int32Array(cfg.flows);
     this.prng = new Prng(cfg.seed).fork(2);
     this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
     this.window = new HotPathWindow(shm, () => this.generated);
@@ -88,6 +104,7 @@ export class TrafficGenerator {
   /** Generation starts now: the run's time zero. */
   start(): void {
     this.start_ns = this.now_ns();
+    this.wire.start(this.start_ns);
     this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.start_ns] = this.start_ns;
   }
 
@@ -114,14 +131,19 @@ export class TrafficGenerator {
     const at = shm.ctlI + shm.layout.ctl.cpus_ready;
     for (;;) {
       const ready = Atomics.load(shm.i32, at);
-      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.stop) !== 0) return;
+      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.stop) !== 0 || this.interrupted()) return;
       Atomics.wait(shm.i32, at, ready, 50);
     }
   }
 
+  /** The coordinator stopped generation early (SIGINT, SIGTERM: an interrupted run). */
+  private interrupted(): boolean {
+    return Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.gen_stop) !== 0;
+  }
+
   private finished(): boolean {
     const cfg = this.shm.cfg;
-    if (this.generated >= cfg.packets) return true;
+    if (this.generated >= cfg.packets || this.interrupted()) return true;
     // The tick's clock: precise enough for a duration, and free to read.
     return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.clock_ns]! - this.start_ns >= cfg.duration_s * 1e9;
   }
@@ -129,27 +151,49 @@ export class TrafficGenerator {
   /** How many packets to put on the wire now (sleeping first when the next is far off). */
   private due(): number {
     const cfg = this.shm.cfg;
+    if (this.interrupted()) return 0; // burst(0) ends generation
     const left = cfg.packets - this.generated;
-    if (cfg.rate === 0) return left < BURST ? left : BURST;
+    if (this.pace_pps === 0) {
+      const n = left < BURST ? left : BURST;
+      if (this.wire.frame_ns === 0) return n;
+      // Closed loop behind a line rate: what the wire has brought (wire.ts). The tick's clock
+      // first (free to read, and never ahead of real time, so never over-credits); Node's
+      // clock (a read allocates) only when that is not enough for the burst: when the wire,
+      // not the CPUs, is the bottleneck.
+      const shm = this.shm;
+      let avail = this.wire.available(shm.f64[shm.ctlF + shm.layout.ctl.clock_ns]!, this.generated);
+      if (avail >= n) return n;
+      const now = this.now_ns();
+      avail = this.wire.available(now, this.generated);
+      if (avail <= 0) {
+        this.sleep_until(this.wire.next_ns(), now);
+        return 0;
+      }
+      return n < avail ? n : avail;
+    }
     const now = this.now_ns();
-    const target = Math.floor(((now - this.start_ns) * cfg.rate) / 1e9);
+    const target = Math.floor(((now - this.start_ns) * this.pace_pps) / 1e9);
     let n = target - this.generated;
     if (n <= 0) {
-      // Sleep until the next packet is due instead of spinning: the emulated CPUs need the
-      // host's cores. A sleep lasts at least some tens of µs, so at high rates packets come
-      // in bursts of what fell due meanwhile (up to a ring's worth), as behind an interrupt
-      // moderating switch.
-      // Never less than OPEN_LOOP_QUANTUM_NS: at high rates the next packet is always less
-      // than a microsecond away, and a wire that waited for exactly that would spin a core.
-      const wait_ns = ((this.generated + 1) * 1e9) / cfg.rate + this.start_ns - now;
-      const held = this.nic.service_throttled();
-      const ms = Math.min(Math.max(wait_ns, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
-      Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
+      this.sleep_until(((this.generated + 1) * 1e9) / this.pace_pps + this.start_ns, now);
       return 0;
     }
     const cap = this.shm.cfg.ring_size;
     if (n > cap) n = cap;
     return n < left ? n : left;
+  }
+
+  /**
+   * Sleep until the next packet is due instead of spinning: the emulated CPUs need the host's
+   * cores. A sleep lasts at least some tens of µs, so at high rates packets come in bursts of
+   * what fell due meanwhile (up to a ring's worth), as behind an interrupt moderating switch.
+   * Never less than OPEN_LOOP_QUANTUM_NS: at high rates the next packet is always less than a
+   * microsecond away, and a wire that waited for exactly that would spin a core.
+   */
+  private sleep_until(t_ns: number, now: number): void {
+    const held = this.nic.service_throttled();
+    const ms = Math.min(Math.max(t_ns - now, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
+    Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
   }
 
   /** One packet from the wire to the NIC. False if the burst must end (ring full, or stop). */
@@ -159,8 +203,8 @@ export class TrafficGenerator {
     // A packet that found its ring full in a non-waiting burst is still the next one.
     const flow = this.pending >= 0 ? this.pending : this.picker.next();
     this.pending = -1;
-    const frame = this.templates[flow]!;
-    const q = nic.rss_queue(frame);
+    const frames = this.frames;
+    const q = nic.rss_queue(frames.hdr, flow * FLOW_HDR_TCP);
     if (!nic.has_descriptor(q)) {
       if (cfg.rate !== 0) {
         this.index[flow]! += 1;
@@ -177,12 +221,12 @@ export class TrafficGenerator {
       let held = nic.service_throttled();
       while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
         held = nic.service_throttled();
-        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0) return false;
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
       }
     }
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
-    const at = nic.dma_frame(q, frame, this.frameLen);
+    const at = nic.dma_frame(q, frames, flow);
     const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
     if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
     stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);

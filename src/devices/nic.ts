@@ -22,6 +22,7 @@ import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
+import type { FlowFrames } from './frames.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */
 const DEVICE_SPIN_LOADS = 20_000;
@@ -81,12 +82,12 @@ export class Nic {
     for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
   }
 
-  /** RSS: hash the frame's header bytes and look the queue up in the indirection table. */
-  rss_queue(frame: Uint8Array): number {
+  /** RSS: hash the header bytes of the frame at `bytes[offset]` and look the queue up in the indirection table. */
+  rss_queue(bytes: Uint8Array, offset: number): number {
     if (!this.rss_enabled) return 0;
-    const ip = ETH_HLEN;
-    this.hash_l4 = rss_hashes_ports(frame[ip + 9]!, this.udp_ports);
-    this.hash = this.rss.hash_ipv4_i32(frame, ip, this.hash_l4);
+    const ip = offset + ETH_HLEN;
+    this.hash_l4 = rss_hashes_ports(bytes[ip + 9]!, this.udp_ports);
+    this.hash = this.rss.hash_ipv4_i32(bytes, ip, this.hash_l4);
     return this.shm.reta[this.hash & 127]!;
   }
 
@@ -98,18 +99,17 @@ export class Nic {
   }
 
   /**
-   * DMA `len` bytes of `frame` into queue q's next descriptor and write it back. The caller
+   * DMA flow `flow`'s frame (FlowFrames.write) into queue q's next descriptor and write it back. The caller
    * checked has_descriptor(q) and rss_queue() just ran on this frame. Returns the byte offset
    * of the frame in shared memory, for the generator to stamp per-packet fields... before
    * the write-back: stamp() must run between dma_frame() and writeback().
    */
-  dma_frame(q: number, frame: Uint8Array, len: number): number {
+  dma_frame(q: number, frames: FlowFrames, flow: number): number {
     const shm = this.shm;
     const d = q * this.size + this.rdh[q]!;
     const skb = shm.desc_skb[d]!;
     const at = shm.skbData(skb);
-    if (frame.length !== len) throw new Error(`frame template of ${frame.length} bytes, expected ${len}`);
-    shm.u8.set(frame, at);
+    frames.write(shm.u8, at, flow);
     return at;
   }
 

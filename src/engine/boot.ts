@@ -13,13 +13,14 @@ import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
 import { legacy_up } from '../drivers/legacy.js';
-import { runFlows } from '../devices/generator.js';
-import { buildFrameTemplate, type FlowSpec } from '../devices/frames.js';
+import { runFlows, runFrames } from '../devices/generator.js';
+import { FLOW_HDR_TCP, type FlowFrames, type FlowTable } from '../devices/frames.js';
 import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN } from '../kernel/inet.js';
 
-export function boot(cfg: Config): Shm {
+/** `frames`: the run's flows and frames when the caller built them already (runFrames). */
+export function boot(cfg: Config, frames?: FlowFrames): Shm {
   const shm = Shm.create(cfg);
   const L = shm.layout;
   skb_pool_init(shm);
@@ -37,8 +38,8 @@ export function boot(cfg: Config): Shm {
   }
   if (cfg.nic === 'legacy') legacy_up(shm);
   else ixgbe_up(shm);
-  const flows = runFlows(shm);
-  sock_table_init(shm, flows, socketTasks(cfg, flows));
+  const flows = frames?.flows ?? runFlows(cfg);
+  sock_table_init(shm, flows, socketTasks(shm, flows, frames));
   cfg.app_cpus.forEach((cpu, t) => (shm.i32[shm.taskI[t]! + L.task.cpu] = cpu));
   set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
   set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
@@ -58,18 +59,22 @@ export function boot(cfg: Config): Shm {
  * task on the CPU that takes the flow's RSS queue interrupt, when there is one (a server with
  * one worker per queue CPU); otherwise, and with `spread`, flows go round the tasks.
  */
-function socketTasks(cfg: Config, flows: readonly FlowSpec[]): number[] {
-  const spread = flows.map((_, s) => s % cfg.app_cpus.length);
-  if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return spread;
+function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Array {
+  const cfg = shm.cfg;
+  const tasks = cfg.app_cpus.length;
+  const out = new Int32Array(flows.count);
+  for (let s = 0; s < flows.count; s++) out[s] = s % tasks; // spread
+  if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return out;
   const rss = new ToeplitzTable(parseHexKey(cfg.rss_key), 12);
-  const frame = new Uint8Array(cfg.pkt_size - 4);
-  return flows.map((f, s) => {
-    buildFrameTemplate(frame, 0, f, frame.length, 0, 0);
-    const l4 = rss_hashes_ports(f.proto, cfg.rss_udp4 === 'sdfn');
-    const queue = cfg.rss_reta[rss.hash_ipv4_i32(frame, ETH_HLEN, l4) & 127]!;
+  const hdr = (frames ?? runFrames(cfg, flows)).hdr;
+  const udp_ports = cfg.rss_udp4 === 'sdfn';
+  for (let s = 0; s < flows.count; s++) {
+    const l4 = rss_hashes_ports(flows.proto[s]!, udp_ports);
+    const queue = cfg.rss_reta[rss.hash_ipv4_i32(hdr, s * FLOW_HDR_TCP + ETH_HLEN, l4) & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
-    return task >= 0 ? task : spread[s]!;
-  });
+    if (task >= 0) out[s] = task;
+  }
+  return out;
 }
 
 type Sysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'netdev_max_backlog';

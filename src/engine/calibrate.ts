@@ -26,8 +26,8 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { hostname } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { configFromFlags } from '../config.js';
-import { runEmulation } from './run.js';
+import { configFromFlags, type Config } from '../config.js';
+import { InterruptedError, runEmulation } from './run.js';
 import type { RunResult } from './result.js';
 import { COST_SCHEMA, DEFAULT_COST_MODEL, type CostModel } from '../cpu/cost_model.js';
 
@@ -72,21 +72,29 @@ async function pingPongNs(rounds: number): Promise<number> {
 }
 
 const REPS = 3;
+
+/** One run of the measurement; a signal stops it, and the measurement with it. */
+async function measured(cfg: Config, signal: AbortSignal | undefined): Promise<RunResult> {
+  const r = await runEmulation(cfg, { signal });
+  if (r.interrupted || signal?.aborted) throw new InterruptedError(`${signal?.reason ?? 'signal'} during a run`);
+  return r;
+}
 const round = (x: number) => Math.max(1, Math.round(x));
 
-export async function calibrate(packets: number, log: (s: string) => void): Promise<CostModel> {
-  const base: Flags = { queues: 1, gro: 'off', proto: 'udp', flows: 64, packets, 'latency-sample': 0 };
+export async function calibrate(packets: number, log: (s: string) => void, signal?: AbortSignal): Promise<CostModel> {
+  // An unlimited wire: the runs measure the CPUs, never the line rate.
+  const base: Flags = { queues: 1, gro: 'off', proto: 'udp', flows: 64, packets, 'latency-sample': 0, 'link-speed': 0 };
   log(`calibrate: threads mode, ${packets} packets per run, each figure the least of ${REPS} repetitions`);
   // Interference (other threads, the host: 2 cores run 3 to 4 threads here) only ever slows
   // a run down, so the least of a few repetitions is the closest to the machine's own cost.
   const perA = [], perC = [], perE = [], dissected = [], perB0 = [], perB1 = [], recv = [], hirq = [], perD = [];
   let D!: RunResult;
   for (let k = 0; k < REPS; k++) {
-    const A = await runEmulation(configFromFlags({ ...base, cpus: 1 }));
-    const C = await runEmulation(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1, 'rss-udp4': 'sdfn' }));
-    const E = await runEmulation(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1 }));
-    const B = await runEmulation(configFromFlags({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1, 'rss-udp4': 'sdfn' }));
-    D = await runEmulation(configFromFlags({ ...base, cpus: 1, proto: 'tcp', flows: 8, gro: 'on' }));
+    const A = await measured(configFromFlags({ ...base, cpus: 1 }), signal);
+    const C = await measured(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1, 'rss-udp4': 'sdfn' }), signal);
+    const E = await measured(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1 }), signal);
+    const B = await measured(configFromFlags({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1, 'rss-udp4': 'sdfn' }), signal);
+    D = await measured(configFromFlags({ ...base, cpus: 1, proto: 'tcp', flows: 8, gro: 'on' }), signal);
     perA.push(rxBusy(A, 0) / A.packets.generated);
     perC.push(rxBusy(C, 0) / C.packets.generated);
     perE.push(rxBusy(E, 0) / E.packets.generated);
@@ -137,8 +145,9 @@ export async function calibrate(packets: number, log: (s: string) => void): Prom
   };
 }
 
-export async function calibrateMain(out: string, packets: number, log: (s: string) => void): Promise<CostModel> {
-  const model = await calibrate(packets, log);
+export async function calibrateMain(out: string, packets: number, log: (s: string) => void, signal?: AbortSignal): Promise<CostModel> {
+  const model = await calibrate(packets, log, signal);
+  if (signal?.aborted) throw new InterruptedError(`${signal.reason ?? 'signal'}`);
   writeFileSync(out, JSON.stringify(model, null, 2) + '\n');
   log(`calibrate: wrote ${out}; use it with --mode sim --cost-model ${out}`);
   return model;

@@ -295,6 +295,8 @@ export interface FuzzOptions {
   workers: number;
   shrink: boolean;
   log: (line: string) => void;
+  /** Aborted (SIGINT): stop at once, report the runs judged so far. */
+  signal?: AbortSignal;
 }
 
 export interface FuzzFailure {
@@ -311,6 +313,8 @@ export interface FuzzReport {
   ordering_checked: number;
   wall_s: number;
   failure: FuzzFailure | null;
+  /** The signal stopped the campaign: `runs` is what was judged before it. */
+  interrupted: boolean;
 }
 
 const WORKER = new URL('../../workers/fuzz_worker.js', import.meta.url);
@@ -320,6 +324,20 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const workers = o.workers > 0 ? o.workers : availableParallelism();
   const pool = new Piscina<FuzzTask, Verdict>({ filename: WORKER.href, minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
   const judge = (batch: Flags[]) => Promise.all(batch.map((flags) => pool.run({ flags })));
+  // The campaign's batches: judged in order; interrupted, only the runs before the first
+  // unfinished one count (the rest are cancelled with the pool).
+  const aborted = new Promise<void>((resolve) => {
+    if (o.signal?.aborted) resolve();
+    o.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const judgeUntilAbort = async (batch: Flags[]): Promise<Verdict[]> => {
+    const got: (Verdict | undefined)[] = new Array(batch.length);
+    const all = Promise.all(batch.map((flags, k) => pool.run({ flags }).then((v) => (got[k] = v))));
+    all.catch(() => undefined); // cancelled by pool.destroy() when interrupted
+    await Promise.race([all, aborted]);
+    const n = got.findIndex((v) => v === undefined);
+    return (n < 0 ? got : got.slice(0, n)) as Verdict[];
+  };
   let done = 0;
   let packets = 0;
   let checked = 0;
@@ -327,7 +345,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   try {
     const width = workers * 16;
     let lastLog = t0;
-    for (let start = 0; start < o.runs && failure === null; start += width) {
+    for (let start = 0; start < o.runs && failure === null && !o.signal?.aborted; start += width) {
       const batch: Flags[] = [];
       const k = o.seeds_per_config ?? 1;
       for (let i = start; i < Math.min(o.runs, start + width); i++) {
@@ -335,7 +353,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         flags.seed = (o.seed + i) >>> 0; // traffic and interleavings
         batch.push(flags);
       }
-      const verdicts = await judge(batch);
+      const verdicts = await judgeUntilAbort(batch);
       for (let k = 0; k < verdicts.length; k++) {
         const v = verdicts[k]!;
         done++;
@@ -355,7 +373,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     if (failure !== null) {
       o.log(`fuzz: run ${failure.run} (seed ${failure.flags.seed}) FAILED ${failure.verdict.check}: ${failure.verdict.detail}`);
       o.log(`  reproduce: ${failure.repro}`);
-      if (o.shrink) {
+      if (o.shrink && !o.signal?.aborted) {
         const s = await shrink(failure.flags, failure.verdict.check!, judge);
         failure.shrunk = { flags: s.flags, repro: reproCommand(s.flags, failure.verdict.check === 'ordering'), runs: s.runs };
         o.log(`  shrunk (${s.runs} runs): ${failure.shrunk.repro}`);
@@ -364,5 +382,5 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   } finally {
     await pool.destroy();
   }
-  return { runs: done, packets, ordering_checked: checked, wall_s: (performance.now() - t0) / 1000, failure };
+  return { runs: done, packets, ordering_checked: checked, wall_s: (performance.now() - t0) / 1000, failure, interrupted: o.signal?.aborted === true };
 }

@@ -7,6 +7,7 @@
 
 import type { Config } from '../config.js';
 import type { ThreadTimes } from '../shm/host.js';
+import type { FlowFramesData } from '../devices/frames.js';
 
 /** workerData of every worker. */
 export interface WorkerInit {
@@ -18,6 +19,8 @@ export interface WorkerInit {
   cpu: number;
   /** The stack-cost burner's iterations per ns, calibrated once by the coordinator. */
   burn_iters_per_ns: number;
+  /** The device: the run's flows and frames, built by the coordinator (shared, not copied). */
+  frames?: FlowFramesData;
 }
 
 /** What one thread's hot path allocated in its measured window (see cpu/runtime.ts). */
@@ -42,8 +45,17 @@ export interface ThreadResult {
 
 export interface CpuResult extends ThreadResult {
   cpu: number;
-  /** The CPU's latency histogram, hdr-histogram-js compressed base64. */
-  latency: string;
+  /** The CPU's latency histogram, hdr-histogram-js compressed base64, and its exact maximum. */
+  latency: LatencyHistogram;
+}
+
+/**
+ * A latency histogram crossing threads: hdr-histogram-js compressed base64, plus the largest
+ * value recorded (ns), which the encoding keeps only to its bucket.
+ */
+export interface LatencyHistogram {
+  encoded: string;
+  max_ns: number;
 }
 
 export interface CpuWorkerApi {

@@ -4,7 +4,7 @@ import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { SD_DROPS } from '../shm/layout.js';
-import type { HostThreadReport, HotPathReport } from './messages.js';
+import type { HostThreadReport, HotPathReport, LatencyHistogram } from './messages.js';
 import { busyThreads, HOST_CORES, oversubscribed } from '../shm/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
@@ -64,6 +64,8 @@ export interface OrderingFirst {
 export interface RunResult {
   schema: typeof RUN_SCHEMA;
   config: Record<string, unknown>;
+  /** Present (true) only when SIGINT/SIGTERM (an aborted signal) cut the run short. */
+  interrupted?: true;
   elapsed_s: number;
   pps: number;
   packets: {
@@ -71,7 +73,8 @@ export interface RunResult {
     /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
     generated_bad_ip_csum: number;
     delivered: number;
-    dropped: Record<DropName, number>;
+    /** Each packet once; `interrupted` (present only in an interrupted run): still in flight when the drain's bound was hit. */
+    dropped: Record<DropName, number> & { interrupted?: number };
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
@@ -82,7 +85,7 @@ export interface RunResult {
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
   hot_path: HotPathReport[];
-  /** The --knob-at changes, each with when it was applied (ms after traffic started). */
+  /** The --knob-at changes, each with when it was applied (ms after traffic started), or applied: false. */
   knobs_applied: AppliedKnob[];
   /** Where every skb of the pool is once the CPUs have stopped; `unaccounted` must be 0. */
   skb_pool: SkbPoolAudit;
@@ -97,16 +100,58 @@ export interface HostReport {
   oversubscribed: boolean;
   /** Per thread over the run: each worker's loop, and the coordinator's (empty in sim mode and off Linux). */
   threads: HostThreadReport[];
+  /**
+   * Threads mode: the host took an emulated CPU's (or the device's) thread off its core long
+   * enough to explain drops or a rate: some worker thread waited on a host run queue for at
+   * least DISTURBED_WAIT_SHARE of its loop. Always false in sim mode (virtual time).
+   */
+  disturbed: boolean;
+  /** The measure behind `disturbed`: each worker thread's run-queue wait share, the worst, the threshold. */
+  disturbance: Disturbance;
+}
+
+/**
+ * How much the host kept the worker threads off their cores. A thread's share is the time it
+ * was runnable but waiting on a host run queue (/proc/thread-self/schedstat) over its loop's
+ * wall time: while it waits, its emulated CPU (or the wire) stands still.
+ */
+export interface Disturbance {
+  measure: 'runqueue_wait_share';
+  threshold: number;
+  /** The worker thread that waited most, and its share; null when no thread was measured. */
+  worst: { thread: string; share: number } | null;
+}
+
+/**
+ * A worker thread that waited for a core for a tenth of the run: its CPU stood still that
+ * long, time in which its rings and backlogs fill and drop. Host scheduling noise on a quiet
+ * machine stays well under 1%.
+ */
+export const DISTURBED_WAIT_SHARE = 0.1;
+
+/** The worst run-queue wait share among the worker threads (not the coordinator). */
+export function disturbance(threads: HostThreadReport[]): Disturbance {
+  let worst: Disturbance['worst'] = null;
+  for (const t of threads) {
+    if (t.thread === 'coordinator' || t.runqueue_wait_s === null || !(t.wall_s > 0)) continue;
+    const share = Math.round((t.runqueue_wait_s / t.wall_s) * 1000) / 1000;
+    if (worst === null || share > worst.share) worst = { thread: t.thread, share };
+  }
+  return { measure: 'runqueue_wait_share', threshold: DISTURBED_WAIT_SHARE, worst };
 }
 
 /** The host section of a run: cores, and what each worker thread got (null entries dropped). */
 function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostReport {
   const sim = cfg.mode === 'sim';
+  const measured = threads.filter((t): t is HostThreadReport => t !== null);
+  const d = disturbance(measured);
   return {
     cores: HOST_CORES,
     busy_threads: sim ? 1 : busyThreads(cfg.cpus),
     oversubscribed: !sim && oversubscribed(cfg.cpus),
-    threads: threads.filter((t): t is HostThreadReport => t !== null),
+    threads: measured,
+    disturbed: !sim && d.worst !== null && d.worst.share >= d.threshold,
+    disturbance: d,
   };
 }
 
@@ -152,7 +197,17 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   return { size, free, in_rings, in_backlogs, in_sockets, unaccounted: size - free - in_rings - in_backlogs - in_sockets };
 }
 
-export type AppliedKnob = KnobChange & { applied_at_ms: number };
+/**
+ * A --knob-at change and when it was applied (ms after traffic started), or `applied: false`
+ * (applied_at_ms null) when the run ended before its time came.
+ */
+export type AppliedKnob = KnobChange & ({ applied: true; applied_at_ms: number } | { applied: false; applied_at_ms: null });
+
+/** The schedule as a run saw it: the changes it applied (in order), then those it never reached. */
+function knobsApplied(cfg: Config, applied: AppliedKnob[]): AppliedKnob[] {
+  const missed = cfg.knob_at.slice(applied.length).map((k): AppliedKnob => ({ ...k, applied: false, applied_at_ms: null }));
+  return [...applied, ...missed];
+}
 
 /** What accounted() counts: the drain condition and the watchdog's progress. */
 export interface Accounted {
@@ -185,12 +240,14 @@ type DropName = 'rx_missed' | (typeof SD_DROPS)[number][0];
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
 export interface RunOutcome {
   elapsed_s: number;
-  /** Per CPU (or one for all in sim mode): hdr-histogram-js compressed base64. */
-  latencies: string[];
+  /** Per CPU (or one for all in sim mode). */
+  latencies: LatencyHistogram[];
   hot_path: HotPathReport[];
   knobs_applied: AppliedKnob[];
   /** Per worker thread and the coordinator (none in sim mode); null where the host said nothing. */
   host_threads: (HostThreadReport | null)[];
+  /** Cut short by SIGINT/SIGTERM: what was still in flight counts as dropped.interrupted. */
+  interrupted?: boolean;
 }
 
 export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
@@ -289,8 +346,17 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     recvmsg_calls: f[shm.taskF[t]! + T.recvmsg_calls]!,
     migrations: f[shm.taskF[t]! + T.migrations]!,
   }));
+  const dropped: RunResult['packets']['dropped'] = {
+    rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
+    ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
+  };
+  if (o.interrupted) {
+    // Still in rings, backlogs, GRO or a CPU's hands when the drain's bound was hit.
+    dropped.interrupted = generated - delivered - Object.values(dropped).reduce((a, b) => a + b, 0);
+  }
   return {
     schema: RUN_SCHEMA,
+    ...(o.interrupted ? { interrupted: true as const } : {}),
     config: configForReport(cfg),
     elapsed_s,
     pps: elapsed_s > 0 ? Math.round(delivered / elapsed_s) : 0,
@@ -298,10 +364,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       generated,
       generated_bad_ip_csum: f[shm.ctlF + C.generated_bad_ip_csum]!,
       delivered,
-      dropped: {
-        rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
-        ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
-      },
+      dropped,
     },
     percpu,
     queues,
@@ -310,23 +373,29 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,
-    knobs_applied: o.knobs_applied,
+    knobs_applied: knobsApplied(cfg, o.knobs_applied),
     skb_pool: skbPoolAudit(shm),
     host: hostReport(cfg, o.host_threads),
   };
 }
 
-function mergeLatency(encoded: string[]): RunResult['latency_ns'] {
+/**
+ * The CPUs' latency histograms merged. A histogram keeps each value only to its bucket (3
+ * significant digits): getValueAtPercentile answers with the top of the percentile's bucket,
+ * and a decoded histogram's maxValue is its top bucket's lower end, so read as they come
+ * p99.9 could exceed max. max is the exact largest value recorded (each CPU sends its own),
+ * and no percentile is reported above it: every sample is at most max.
+ */
+export function mergeLatency(sources: LatencyHistogram[]): RunResult['latency_ns'] {
   const all = hdr.build({ bitBucketSize: 64, autoResize: true });
-  for (const e of encoded) all.add(hdr.decodeFromCompressedBase64(e));
+  let max = 0;
+  for (const s of sources) {
+    all.add(hdr.decodeFromCompressedBase64(s.encoded));
+    if (s.max_ns > max) max = s.max_ns;
+  }
   if (all.totalCount === 0) return { samples: 0, p50: 0, p99: 0, p999: 0, max: 0 };
-  return {
-    samples: all.totalCount,
-    p50: all.getValueAtPercentile(50),
-    p99: all.getValueAtPercentile(99),
-    p999: all.getValueAtPercentile(99.9),
-    max: all.maxValue,
-  };
+  const at = (percentile: number) => Math.min(all.getValueAtPercentile(percentile), max);
+  return { samples: all.totalCount, p50: at(50), p99: at(99), p999: at(99.9), max };
 }
 
 /** generated == delivered + every drop counter. */

@@ -3,8 +3,18 @@
 //
 // The drain: once the device has generated everything, the run is over when every
 // generated packet is accounted for (delivered to a socket or counted in a drop) and every
-// application has read what was delivered to its sockets. A run that makes no progress for
-// `watchdog_s` fails with a report naming each CPU's and queue's state.
+// application has read what was delivered to its sockets.
+//
+// The watchdog counts from the moment traffic starts (the device's first packet), never
+// during start-up: a run fails when packets are in flight and none has moved for
+// `watchdog_s`, or when the wire is late by that much with its next packet (a slow --rate
+// waiting for its next send time is progress, not a hang). Start-up itself is bounded
+// (STARTUP_S). Its report names each CPU's and queue's state.
+//
+// An interrupted run (RunOptions.signal aborted: SIGINT, SIGTERM) stops the generator,
+// drains what is in flight for at most INTERRUPT_DRAIN_MS, and resolves with the result so
+// far, `interrupted: true`: packets still in flight then count in dropped.interrupted, so
+// the result conserves over what was generated.
 
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -19,30 +29,53 @@ import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { checkHostCpus, threadTimes, threadTimesSince } from '../shm/host.js';
+import { openLoopPps } from '../devices/wire.js';
+import { runFrames } from '../devices/generator.js';
 import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
+import { progressSample, type Progress } from './progress.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
 
 export class WatchdogError extends Error {
   override name = 'WatchdogError';
 }
 
-const POLL_MS = 2;
-const WORKERS_DIR = new URL('../../workers/', import.meta.url);
-
-export interface RunHooks {
-  /** Called every poll with the elapsed ms since generation started (knob changes in tests). */
-  onTick?: (shm: Shm, elapsed_ms: number) => void;
+/** A measurement made of several runs (calibrate) was stopped by its signal: it has no result. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
 }
 
-export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<RunResult> {
+const POLL_MS = 2;
+/** An interrupted run drains what is in flight for this long at most (wall time). */
+export const INTERRUPT_DRAIN_MS = 1000;
+/** Workers that have not all come up (and traffic not started) after this long: a failure. */
+const STARTUP_S = 120;
+/** How often RunOptions.progress is called. */
+export const PROGRESS_MS = 250;
+const WORKERS_DIR = new URL('../../workers/', import.meta.url);
+
+export interface RunOptions {
+  /** Called every poll with the elapsed ms since generation started (knob changes in tests). */
+  onTick?: (shm: Shm, elapsed_ms: number) => void;
+  /** Aborted: stop generating, drain (bounded), resolve with `interrupted: true`. */
+  signal?: AbortSignal;
+  /** Called about every PROGRESS_MS with the counters so far (read from shared memory). */
+  progress?: (p: Progress) => void;
+}
+/** The former name of RunOptions. */
+export type RunHooks = RunOptions;
+
+export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise<RunResult> {
   checkHostCpus(cfg); // a host that cannot pin as asked is the user's error, before any worker
-  const shm = boot(cfg);
+  const frames = runFrames(cfg);
+  const shm = boot(cfg, frames);
   const origin_ms = performance.timeOrigin;
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
   const spawn = (file: string, cpu: number) =>
-    new Worker(new URL(file, WORKERS_DIR), { workerData: { cfg, sab: shm.sab, origin_ms, cpu, burn_iters_per_ns } satisfies WorkerInit });
+    new Worker(new URL(file, WORKERS_DIR), {
+      workerData: { cfg, sab: shm.sab, origin_ms, cpu, burn_iters_per_ns, ...(cpu < 0 ? { frames } : {}) } satisfies WorkerInit,
+    });
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
   const deviceWorker = spawn('device.js', -1);
   const all = [...cpuWorkers, deviceWorker];
@@ -57,17 +90,18 @@ export async function runEmulation(cfg: Config, hooks: RunHooks = {}): Promise<R
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
     const applied: AppliedKnob[] = [];
-    const elapsed_s = await Promise.race([monitor(shm, cfg, hooks, applied), failed]);
+    const end = await Promise.race([monitor(shm, cfg, hooks, applied), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     const threads = [...cpus, device];
     const coordinator = threadTimesSince(coordinator0);
     return collectResult(shm, cfg, {
-      elapsed_s,
+      elapsed_s: end.elapsed_s,
       latencies: cpus.map((r) => r.latency),
       hot_path: threads.map((r) => r.hot_path),
       knobs_applied: applied,
       host_threads: [...threads.map((r) => r.host), coordinator && { thread: 'coordinator', ...coordinator }],
+      interrupted: end.interrupted,
     });
   } finally {
     clearInterval(ticker);
@@ -101,11 +135,37 @@ function stop(shm: Shm): void {
   }
 }
 
-/** Watch the run until it drains; returns elapsed seconds from the first generated packet. */
-async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedKnob[]): Promise<number> {
+/**
+ * Interrupt generation: the device stops at its next check (a sleeping wire is woken) and
+ * sets gen_done; the CPUs go on draining.
+ */
+export function interrupt_generation(shm: Shm): void {
   const C = shm.layout.ctl;
+  Atomics.store(shm.i32, shm.ctlI + C.gen_stop, 1);
+  Atomics.notify(shm.i32, shm.ctlI + C.stop); // the open-loop wire sleeps on this word
+  Atomics.notify(shm.i32, shm.ctlI + C.cpus_ready);
+  for (let q = 0; q < shm.cfg.queues; q++) {
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.dev_waiting);
+  }
+}
+
+/** How a run ended: elapsed seconds from the first generated packet, and whether it was cut. */
+interface RunEnd {
+  elapsed_s: number;
+  interrupted: boolean;
+}
+
+/** Watch the run until it drains (or, interrupted, until it drains or the bound is hit). */
+async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: AppliedKnob[]): Promise<RunEnd> {
+  const C = shm.layout.ctl;
+  const pace_pps = openLoopPps(cfg);
+  const t0 = performance.now();
   let lastProgress = -1;
-  let lastProgressAt = performance.now();
+  let lastProgressAt = t0;
+  let started = false;
+  let interruptedAt = -1;
+  let nextProgress = t0 + PROGRESS_MS;
   let migrations = 0;
   let retaChanged = false;
   let nextKnob = 0;
@@ -114,7 +174,15 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedK
     const now = performance.now();
     const start_ns = shm.f64[shm.ctlF + C.start_ns]!;
     const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;
+    if (interruptedAt < 0 && hooks.signal?.aborted) {
+      interruptedAt = now;
+      interrupt_generation(shm);
+    }
     if (start_ns > 0) {
+      if (!started) {
+        started = true; // the watchdog counts from here
+        lastProgressAt = now;
+      }
       if (cfg.migrate_every_ms > 0 && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms && !genDone(shm)) {
         migrations++;
         cfg.app_cpus.forEach((_, t) => migrate_task(shm, t, cfg.app_cpus[(t + migrations) % cfg.app_cpus.length]!));
@@ -127,9 +195,15 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedK
       while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
         const change = cfg.knob_at[nextKnob++]!;
         await apply_knob(shm, change);
-        applied.push({ ...change, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
+        applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
       }
       hooks.onTick?.(shm, elapsed_ms);
+    } else if (interruptedAt < 0 && now - t0 > STARTUP_S * 1000) {
+      throw new WatchdogError(`watchdog: traffic did not start within ${STARTUP_S} s of starting the workers (${Atomics.load(shm.i32, shm.ctlI + C.cpus_ready)} of ${cfg.cpus} CPUs up)`);
+    }
+    if (hooks.progress && now >= nextProgress) {
+      nextProgress = now + PROGRESS_MS;
+      hooks.progress(progressSample(shm, elapsed_ms));
     }
     // gen_done first: the device sets it after its last count of `generated`, so a run whose
     // device is done is judged on its final count (read the other way round, a device that
@@ -137,16 +211,26 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunHooks, applied: AppliedK
     const deviceDone = genDone(shm);
     const a = accounted(shm);
     const { generated, done, unread } = a;
-    if (deviceDone && done === generated && unread === 0) return elapsed_ms / 1000;
+    if (deviceDone && done === generated && unread === 0) return { elapsed_s: elapsed_ms / 1000, interrupted: interruptedAt >= 0 };
     if (done > generated) throw new Error(`accounting error: ${done} packets accounted, only ${generated} generated`);
+    if (interruptedAt >= 0) {
+      // Interrupted: drain for a bounded time; what is still in flight is counted as such.
+      if (now - interruptedAt > INTERRUPT_DRAIN_MS) return { elapsed_s: elapsed_ms / 1000, interrupted: true };
+      continue;
+    }
+    if (!started) continue;
     // Reads are progress too: after the last delivery the applications still drain their sockets.
     const progress = generated + done + a.read;
     if (progress !== lastProgress) {
       lastProgress = progress;
       lastProgressAt = now;
-    } else if (now - lastProgressAt > cfg.watchdog_s * 1000) {
-      throw new WatchdogError(hangReport(shm, a, cfg.watchdog_s));
+    } else if (!deviceDone && done === generated && unread <= 0 && pace_pps > 0) {
+      // Nothing in flight and the wire paced: waiting for the next send time is not a hang,
+      // until that time is watchdog_s past.
+      const due_ms = start_ns / 1e6 + ((generated + 1) * 1000) / pace_pps;
+      if (due_ms > lastProgressAt) lastProgressAt = due_ms < now ? due_ms : now;
     }
+    if (now - lastProgressAt > cfg.watchdog_s * 1000) throw new WatchdogError(hangReport(shm, a, cfg.watchdog_s));
   }
 }
 

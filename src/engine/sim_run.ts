@@ -12,13 +12,14 @@
 // virtual times, as the coordinator's does in wall time in run.ts.
 
 import { performance } from 'node:perf_hooks';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram } from '../cpu/worker_main.js';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { apply_knob_begin, boot, migrate_task, RCU_GRACE_MS, set_rss_reta } from './boot.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
-import { hangReport, WatchdogError } from './run.js';
-import { SIM_DRAINED, SIM_NO_PROGRESS, SIM_T0_NS, SimMachine, type Adversary } from '../cpu/sim.js';
+import { hangReport, PROGRESS_MS, WatchdogError } from './run.js';
+import { progressSample, type Progress } from './progress.js';
+import { SIM_DRAINED, SIM_INTERRUPTED, SIM_NO_PROGRESS, SIM_RUNNING, SIM_T0_NS, SimMachine, type Adversary } from '../cpu/sim.js';
 import { loadCostModel, type CostModel } from '../cpu/cost_model.js';
 
 export interface SimInfo {
@@ -88,23 +89,38 @@ function controlSchedule(cfg: Config, applied: AppliedKnob[]): { first: number; 
       const change = cfg.knob_at[nextKnob++]!;
       const rest = apply_knob_begin(shm, change);
       if (rest !== null) finish.push({ at_ms: elapsed_ms + RCU_GRACE_MS, run: rest });
-      applied.push({ ...change, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
+      applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
     }
     return next(genDone);
   };
   return { first: next(false), hook };
 }
 
-/** Run one sim emulation; returns the machine too (the fuzz checks read shared memory). */
-export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): { result: SimRunResult; shm: Shm; machine: SimMachine } {
+/** A sim run under way: its machine and what its result needs besides shared memory. */
+interface SimRun {
+  cfg: Config;
+  model: CostModel;
+  shm: Shm;
+  m: SimMachine;
+  applied: AppliedKnob[];
+  sched_seed: number;
+  wall0: number;
+}
+
+function startSim(cfg: Config, cost: CostModel | undefined, sched_seed: number): SimRun {
   const model = cost ?? loadCostModel(cfg.cost_model);
   const wall0 = performance.now();
   const shm = boot(cfg);
   const applied: AppliedKnob[] = [];
   const ctl = controlSchedule(cfg, applied);
   const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed);
-  const status = m.run();
-  if (status !== SIM_DRAINED) {
+  return { cfg, model, shm, m, applied, sched_seed, wall0 };
+}
+
+/** The result of a run that ended with `status` (throws SimStuckError for a stuck one). */
+function endSim(r: SimRun, status: number): SimRunResult {
+  const { cfg, shm, m } = r;
+  if (status !== SIM_DRAINED && status !== SIM_INTERRUPTED) {
     const a = m.describe();
     const kind = status === SIM_NO_PROGRESS ? 'no_progress' : 'stuck';
     const why =
@@ -119,27 +135,72 @@ export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): 
   for (const c of m.kc) c.flush_latency();
   const result = collectResult(shm, cfg, {
     elapsed_s,
-    latencies: [hdr.encodeIntoCompressedBase64(m.hist)],
+    latencies: [latencyHistogram(m.hist)],
     hot_path: [],
-    knobs_applied: applied,
+    knobs_applied: r.applied,
     host_threads: [],
+    interrupted: Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_stop) !== 0,
   });
-  const wall_s = (performance.now() - wall0) / 1000;
+  const wall_s = (performance.now() - r.wall0) / 1000;
   const sim: SimInfo = {
     seed: cfg.seed,
-    sched_seed,
+    sched_seed: r.sched_seed,
     adversary: m.adversary,
     steps: m.steps,
     virtual_ns: Math.round(m.end_ns - SIM_T0_NS),
-    cost_model: model.source,
+    cost_model: r.model.source,
     wall_s,
     sim_pps_wall: Math.round(result.packets.generated / wall_s),
   };
-  return { result: { ...result, sim }, shm, machine: m };
+  return { ...result, sim };
 }
 
-export async function runSim(cfg: Config): Promise<SimRunResult> {
-  return simulate(cfg).result;
+/** Run one sim emulation; returns the machine too (the fuzz checks read shared memory). */
+export function simulate(cfg: Config, cost?: CostModel, sched_seed = cfg.seed): { result: SimRunResult; shm: Shm; machine: SimMachine } {
+  const r = startSim(cfg, cost, sched_seed);
+  return { result: endSim(r, r.m.run()), shm: r.shm, machine: r.m };
+}
+
+/** Scheduler turns between two looks at the signal and the progress callback (a turn can run
+ * a device burst and the CPU work it nests: 1000 turns are some 50k packets, tens of ms). */
+const SIM_SLICE_TURNS = 1000;
+/** An interrupted sim run drains for this much virtual time at most, */
+export const SIM_INTERRUPT_DRAIN_NS = 10e6;
+/** ...and this much wall time (a drain of 10 ms of virtual time is normally far quicker). */
+const SIM_INTERRUPT_DRAIN_WALL_MS = 1000;
+
+export interface SimRunOptions {
+  /** Aborted: stop generating, drain (bounded), resolve with `interrupted: true`. */
+  signal?: AbortSignal;
+  /** Called about every PROGRESS_MS of wall time with the counters so far (virtual time). */
+  progress?: (p: Progress) => void;
+}
+
+/**
+ * One sim emulation, in slices of SIM_SLICE_TURNS with the event loop free in between, so a
+ * signal (SIGINT) and the progress line get through. Slicing changes nothing in the run.
+ */
+export async function runSim(cfg: Config, o: SimRunOptions = {}): Promise<SimRunResult> {
+  const r = startSim(cfg, undefined, cfg.seed);
+  let nextProgress = performance.now() + PROGRESS_MS;
+  let interruptedAt = -1;
+  for (;;) {
+    const status = r.m.run(SIM_SLICE_TURNS);
+    const now = performance.now();
+    if (status !== SIM_RUNNING || (interruptedAt >= 0 && now - interruptedAt > SIM_INTERRUPT_DRAIN_WALL_MS)) {
+      if (status === SIM_RUNNING) r.m.end_ns = r.m.elapsed_ns() + SIM_T0_NS;
+      return endSim(r, status === SIM_RUNNING ? SIM_INTERRUPTED : status);
+    }
+    if (interruptedAt < 0 && o.signal?.aborted) {
+      interruptedAt = now;
+      r.m.interrupt(SIM_INTERRUPT_DRAIN_NS);
+    }
+    if (o.progress && now >= nextProgress) {
+      nextProgress = now + PROGRESS_MS;
+      o.progress({ ...progressSample(r.shm, r.m.elapsed_ns() / 1e6), virtual: true });
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /** The result without the host-dependent fields: what two runs with one seed must share. */

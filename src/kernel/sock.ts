@@ -19,12 +19,14 @@ import { SKB_FLAG_TSTAMP, skbTruesize } from '../shm/layout.js';
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
 const INET_EHASH_SECRET = 0x5bd1e995;
 
-export interface SockIdent {
-  saddr: number;
-  daddr: number;
-  sport: number;
-  dport: number;
-  proto: number;
+/** The sockets' identities, one entry per flow, as parallel arrays (a million flows are no objects). */
+export interface SockIdents {
+  count: number;
+  saddr: ArrayLike<number>;
+  daddr: ArrayLike<number>;
+  sport: ArrayLike<number>;
+  dport: ArrayLike<number>;
+  proto: ArrayLike<number>;
 }
 
 function inet_ehashfn(daddr: number, saddr: number, ports: number): number {
@@ -36,27 +38,28 @@ function inet_ehashfn(daddr: number, saddr: number, ports: number): number {
  * Create one socket per flow (start-up): identity, the task that reads it (`task_of[s]`),
  * empty queue, hash table entry.
  */
-export function sock_table_init(shm: Shm, flows: readonly SockIdent[], task_of: readonly number[]): void {
+export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<number>): void {
   const S = shm.layout.sk;
   const mask = shm.layout.skHashSize - 1;
+  const i32 = shm.i32;
   shm.skHash.fill(-1);
-  flows.forEach((f, s) => {
-    const ports = ((f.sport << 16) | f.dport) | 0;
-    const set = (field: number, v: number) => (shm.i32[shm.skIdx(s, field)] = v);
-    set(S.saddr, f.saddr | 0);
-    set(S.daddr, f.daddr | 0);
-    set(S.ports, ports);
-    set(S.proto, f.proto);
-    set(S.task, task_of[s]!);
-    set(S.flow, s);
-    set(S.rx_head, -1);
-    set(S.rx_tail, -1);
-    set(S.ready_next, -1);
-    set(S.last_cpu, -1);
-    const b = inet_ehashfn(f.daddr | 0, f.saddr | 0, ports) & mask;
-    set(S.hash_next, shm.skHash[b]!);
-    shm.skHash[b] = s;
-  });
+  for (let s = 0; s < flows.count; s++) {
+    const ports = ((flows.sport[s]! << 16) | flows.dport[s]!) | 0;
+    const b = shm.skIdx(s, 0);
+    i32[b + S.saddr] = flows.saddr[s]! | 0;
+    i32[b + S.daddr] = flows.daddr[s]! | 0;
+    i32[b + S.ports] = ports;
+    i32[b + S.proto] = flows.proto[s]!;
+    i32[b + S.task] = task_of[s]!;
+    i32[b + S.flow] = s;
+    i32[b + S.rx_head] = -1;
+    i32[b + S.rx_tail] = -1;
+    i32[b + S.ready_next] = -1;
+    i32[b + S.last_cpu] = -1;
+    const h = inet_ehashfn(flows.daddr[s]! | 0, flows.saddr[s]! | 0, ports) & mask;
+    i32[b + S.hash_next] = shm.skHash[h]!;
+    shm.skHash[h] = s;
+  }
   for (let t = 0; t < shm.layout.taskCount; t++) {
     shm.i32[shm.taskI[t]! + shm.layout.task.ready_head] = -1;
     shm.i32[shm.taskI[t]! + shm.layout.task.ready_tail] = -1;

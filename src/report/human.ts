@@ -23,6 +23,15 @@ export function softnetStat(r: RunResult): string {
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (ns: number) => (ns / 1e6).toFixed(1);
 const us = (ns: number) => (ns / 1e3).toFixed(1);
+const pct = (share: number) => `${Math.round(share * 100)}%`;
+
+/** One line for stderr when --knob-at changes never applied (the run ended first); null if none. */
+export function knobsNotApplied(r: RunResult): string | null {
+  const missed = r.knobs_applied.filter((k) => !k.applied);
+  if (missed.length === 0) return null;
+  const list = missed.map((k) => `${k.at_ms}:${k.key.replace(/_/g, '-')}`).join(', ');
+  return `--knob-at: ${missed.length === 1 ? 'a change' : `${missed.length} changes`} never applied (${list}): the run ended after ${Math.round(r.elapsed_s * 1000)} ms of traffic`;
+}
 
 const plural = (n: number, one: string, many = one + 's') => `${fmt(n)} ${n === 1 ? one : many}`;
 
@@ -50,6 +59,12 @@ export function humanSummary(r: RunResult): string {
   const dropTotal = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
   const ok = r.packets.generated === r.packets.delivered + dropTotal;
   const out: string[] = [];
+  if (r.interrupted) {
+    out.push(
+      `interrupted: generation stopped after ${fmt(r.packets.generated)} packets; ` +
+        `${fmt(r.packets.dropped.interrupted ?? 0)} still in flight when the drain's bound was hit (counted as dropped: interrupted)`,
+    );
+  }
   out.push(`${fmt(r.pps)} pps delivered over ${r.elapsed_s.toFixed(3)} s`);
   out.push(
     `packets: generated ${fmt(r.packets.generated)}, delivered ${fmt(r.packets.delivered)}, dropped ${fmt(dropTotal)}` +
@@ -66,7 +81,8 @@ export function humanSummary(r: RunResult): string {
     out.push(`latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`);
   }
   for (const k of r.knobs_applied) {
-    out.push(`knob: ${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)`);
+    const change = `${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)}`;
+    out.push(k.applied ? `knob: ${change} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)` : `knob: ${change} not applied (asked for ${k.at_ms} ms, after the run ended)`);
   }
   if (r.skb_pool.unaccounted !== 0) out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
   const h = r.host;
@@ -74,7 +90,19 @@ export function humanSummary(r: RunResult): string {
   if (h.threads.length) {
     out.push(
       `host: ${h.cores} cores, ${h.busy_threads} busy threads${h.oversubscribed ? ' (oversubscribed)' : ''}; thread CPU over ${r.elapsed_s.toFixed(2)} s: ` +
-        h.threads.map((t) => `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted${pinned ? `, host cores ${t.cpus_allowed}` : ''})`).join(', '),
+        h.threads
+          .map((t) => {
+            const waited = t.runqueue_wait_s !== null && t.wall_s > 0 ? `, waited for a core ${pct(t.runqueue_wait_s / t.wall_s)}` : '';
+            return `${t.thread} ${t.cpu_s.toFixed(2)} s (${fmt(t.involuntary_switches)} preempted${waited}${pinned ? `, host cores ${t.cpus_allowed}` : ''})`;
+          })
+          .join(', '),
+    );
+  }
+  const worst = h.disturbance.worst;
+  if (h.disturbed && worst) {
+    out.push(
+      `host: DISTURBED: ${worst.thread}'s thread waited for a host core ${pct(worst.share)} of the run (threshold ${pct(h.disturbance.threshold)}); ` +
+        'drops and rates above are partly the host scheduler, not the emulated kernel',
     );
   }
   const hot = r.hot_path.filter((t) => t.gc_events > 0);

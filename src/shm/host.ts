@@ -13,6 +13,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { ConfigError, type Config } from '../config/schema.js';
 
 /**
@@ -49,6 +50,13 @@ export interface ThreadTimes {
   involuntary_switches: number;
   /** The host cores the thread may run on (Cpus_allowed_list): one core when --host-cpus pinned it. */
   cpus_allowed: string;
+  /** Wall time covered (s). */
+  wall_s: number;
+  /**
+   * Time the thread was runnable but waiting for a core (s): the run-queue wait of
+   * /proc/thread-self/schedstat (its second field, ns); null where the kernel does not say.
+   */
+  runqueue_wait_s: number | null;
 }
 
 /** USER_HZ: /proc reports thread times in 1/100 s on every Linux architecture Node runs on. */
@@ -58,11 +66,20 @@ const USER_HZ = 100;
 export function threadTimes(): ThreadTimes | null {
   let stat: string;
   let status: string;
+  const wall_s = performance.now() / 1000;
   try {
     stat = readFileSync('/proc/thread-self/stat', 'utf8');
     status = readFileSync('/proc/thread-self/status', 'utf8');
   } catch {
     return null;
+  }
+  let runqueue_wait_s: number | null = null;
+  try {
+    // schedstat: ns on a core, ns waiting on a run queue, timeslices (CONFIG_SCHED_INFO).
+    const wait_ns = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+    if (Number.isFinite(wait_ns)) runqueue_wait_s = wait_ns / 1e9;
+  } catch {
+    // no schedstat: the measure is unknown, not zero
   }
   // Fields after "(comm) ": state is field 3, utime 14 and stime 15 (proc(5)).
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -72,6 +89,8 @@ export function threadTimes(): ThreadTimes | null {
     voluntary_switches: field('voluntary_ctxt_switches'),
     involuntary_switches: field('nonvoluntary_ctxt_switches'),
     cpus_allowed: cpusAllowed(status),
+    wall_s,
+    runqueue_wait_s,
   };
   // A procfs that reads but does not parse (a sandbox's, say) reports nothing, not NaN.
   return Number.isFinite(t.cpu_s) && Number.isFinite(t.voluntary_switches) && Number.isFinite(t.involuntary_switches) ? t : null;
@@ -86,6 +105,9 @@ export function threadTimesSince(start: ThreadTimes | null): ThreadTimes | null 
     voluntary_switches: now.voluntary_switches - start.voluntary_switches,
     involuntary_switches: now.involuntary_switches - start.involuntary_switches,
     cpus_allowed: now.cpus_allowed,
+    wall_s: Math.round((now.wall_s - start.wall_s) * 1e6) / 1e6,
+    runqueue_wait_s:
+      now.runqueue_wait_s === null || start.runqueue_wait_s === null ? null : Math.round((now.runqueue_wait_s - start.runqueue_wait_s) * 1e6) / 1e6,
   };
 }
 

@@ -253,6 +253,7 @@ export const CTL_DEF = {
   control: [
     ['stop', 'i32'],
     ['gen_done', 'i32'],
+    ['gen_stop', 'i32'], // an interrupted run: the generator stops, the CPUs drain what is in flight
     ['cpus_ready', 'i32'],
     ['reta_changed', 'i32'],
     ['start_ns', 'f64'],

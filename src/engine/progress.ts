@@ -1,0 +1,51 @@
+// A run's progress while it runs: what the live progress line shows (cli_main.ts renders
+// it). The coordinator reads shared counters the CPUs and the device already keep: nothing
+// is added to their hot paths.
+
+import type { Shm } from '../shm/memory.js';
+import { accounted } from './result.js';
+
+export interface Progress {
+  /** ms since traffic started (0 before), wall time in threads mode, virtual in sim mode. */
+  elapsed_ms: number;
+  generated: number;
+  delivered: number;
+  /** Every drop so far (rx_missed included). */
+  dropped: number;
+  /** Per CPU: busy ns so far (hardirq + softirq + ksoftirqd + task). */
+  busy_ns: number[];
+  /** Sim mode: times are virtual. */
+  virtual?: boolean;
+}
+
+/** The counters now, from shared memory (allocates: the coordinator's, not a CPU's). */
+export function progressSample(shm: Shm, elapsed_ms: number): Progress {
+  const a = accounted(shm);
+  const sd = shm.layout.sd;
+  const delivered = a.read + a.unread; // the count accounted() summed with the drops
+  const busy_ns: number[] = [];
+  for (let c = 0; c < shm.cfg.cpus; c++) {
+    const b = shm.sdF[c]!;
+    const f = shm.f64;
+    busy_ns.push(f[b + sd.busy_hardirq_ns]! + f[b + sd.busy_softirq_ns]! + f[b + sd.busy_ksoftirqd_ns]! + f[b + sd.busy_task_ns]!);
+  }
+  return { elapsed_ms, generated: a.generated, delivered, dropped: a.done - delivered, busy_ns };
+}
+
+/**
+ * The progress line: elapsed, generated, delivered pps over the last interval, drops so far,
+ * and each CPU's busy share over the last interval. `prev` is the sample before (or null).
+ */
+export function progressLine(p: Progress, prev: Progress | null): string {
+  const dt_ms = prev ? p.elapsed_ms - prev.elapsed_ms : p.elapsed_ms;
+  const pps = dt_ms > 0 ? ((p.delivered - (prev?.delivered ?? 0)) * 1000) / dt_ms : 0;
+  const busy = p.busy_ns.map((ns, c) => {
+    const share = dt_ms > 0 ? (ns - (prev?.busy_ns[c] ?? 0)) / (dt_ms * 1e6) : 0;
+    return `${Math.round(Math.min(1, Math.max(0, share)) * 100)}%`;
+  });
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  return (
+    `${(p.elapsed_ms / 1000).toFixed(p.virtual ? 4 : 1)} s${p.virtual ? ' virtual' : ''}: generated ${fmt(p.generated)}, delivered ${fmt(pps)} pps, ` +
+    `dropped ${fmt(p.dropped)}, cpu busy ${busy.join(' ')}`
+  );
+}
