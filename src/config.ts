@@ -9,7 +9,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export type Nic = 'ixgbe' | 'legacy';
+export type Nic = 'ixgbe' | 'legacy' | 'virtio';
 export type Proto = 'udp' | 'tcp' | 'mix';
 export type FlowDist = 'uniform' | 'zipf';
 export type FlowHashAlg = 'siphash' | 'jhash';
@@ -64,6 +64,12 @@ export interface Config {
   watchdog_s: number;
   knob_at: KnobChange[]; // knobs changed while traffic flows, in time order
   host_cpus: number[]; // host core of each emulated CPU's thread, then the device's; [] = not pinned
+  // virtio-net (issue 11)
+  virtio_mrg_rxbuf: boolean; // VIRTIO_NET_F_MRG_RXBUF negotiated: mergeable buffers; off: big packets
+  virtio_event_idx: boolean; // VIRTIO_RING_F_EVENT_IDX negotiated: used_event / avail_event
+  unsafe_small_virtqueue: boolean; // beyond QEMU: RX virtqueues below 256 entries (down to 8)
+  fault_virtio_no_poll_recheck: boolean; // TEST-ONLY fault: virtqueue_napi_complete skips virtqueue_poll
+  // end virtio-net (issue 11)
 }
 
 /** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
@@ -104,6 +110,8 @@ interface OptionSpec {
   key: keyof Config;
   kind: Kind;
   help: string;
+  /** A test-only switch: accepted, never listed in --help. */
+  hidden?: boolean;
 }
 
 // Defaults that depend on other knobs (per-queue lists, affinity, app CPUs) are filled in by
@@ -149,19 +157,28 @@ export const DEFAULTS: Omit<Config, 'irq_affinity' | 'rss_reta' | 'rps_cpus' | '
   cacheline_pad: true,
   latency_sample: 64,
   watchdog_s: 20,
+  // virtio-net (issue 11)
+  virtio_mrg_rxbuf: true,
+  virtio_event_idx: true,
+  unsafe_small_virtqueue: false,
+  fault_virtio_no_poll_recheck: false,
+  // end virtio-net (issue 11)
 };
 
 export const MAX_CPUS = 64;
 export const MAX_QUEUES = 64;
 export const RSS_RETA_SIZE = 128;
+/** The largest frame: 1518 on the physical NICs, 9018 (MTU 9000) with --nic virtio. */
+export const PKT_SIZE_MAX = 1518;
+export const VIRTIO_PKT_SIZE_MAX = 9018;
 
 const OPTIONS: OptionSpec[] = [
   { key: 'mode', kind: { t: 'enum', values: ['threads', 'sim'] }, help: 'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed' },
   { key: 'cost_model', kind: { t: 'path' }, help: 'sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); default built in' },
   { key: 'cpus', kind: { t: 'int', min: 1, max: MAX_CPUS }, help: 'emulated CPUs (one worker thread each)' },
   { key: 'queues', kind: { t: 'int', min: 1, max: MAX_QUEUES }, help: 'RX queues (ethtool -L combined), one MSI-X vector each' },
-  { key: 'nic', kind: { t: 'enum', values: ['ixgbe', 'legacy'] }, help: 'guest driver and device model' },
-  { key: 'ring_size', kind: { t: 'int', min: 64, max: 4096, multipleOf: 8 }, help: 'RX descriptors per queue (ethtool -G rx)' },
+  { key: 'nic', kind: { t: 'enum', values: ['ixgbe', 'legacy', 'virtio'] }, help: 'guest driver and device model (virtio: virtio-net over a split virtqueue, QEMU backend)' },
+  { key: 'ring_size', kind: { t: 'int', min: 8, max: 4096, multipleOf: 8 }, help: 'RX descriptors per queue (ethtool -G rx; default 512, virtio 256: QEMU rx_queue_size)' },
   { key: 'irq_affinity', kind: { t: 'intlist', min: 0, max: MAX_CPUS - 1 }, help: 'CPU of each queue vector, comma-separated (smp_affinity_list)' },
   { key: 'rx_usecs', kind: { t: 'int', min: 0, max: 100_000 }, help: 'interrupt coalescing (ethtool -C rx-usecs)' },
   { key: 'gro', kind: { t: 'bool' }, help: 'generic receive offload (ethtool -K gro on|off)' },
@@ -189,7 +206,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'flow_dist', kind: { t: 'enum', values: ['uniform', 'zipf'] }, help: 'flow popularity' },
   { key: 'zipf_s', kind: { t: 'num', min: 0.01, max: 10 }, help: 'zipf exponent' },
   { key: 'proto', kind: { t: 'enum', values: ['udp', 'tcp', 'mix'] }, help: 'L4 protocol of the flows' },
-  { key: 'pkt_size', kind: { t: 'int', min: 64, max: 1518 }, help: 'frame size on the wire including FCS, as pktgen counts it' },
+  { key: 'pkt_size', kind: { t: 'int', min: 64, max: VIRTIO_PKT_SIZE_MAX }, help: 'frame size on the wire including FCS, as pktgen counts it (up to 1518; 9018 with --nic virtio)' },
   { key: 'rate', kind: { t: 'rate' }, help: "'max' (closed loop: the device waits for free descriptors) or packets per second (open loop)" },
   { key: 'packets', kind: { t: 'int', min: 1, max: 1e12 }, help: 'packets to generate' },
   { key: 'duration_s', kind: { t: 'num', min: 0, max: 86_400 }, help: 'stop generating after this many seconds (0: run until --packets)' },
@@ -214,6 +231,12 @@ const OPTIONS: OptionSpec[] = [
     kind: { t: 'intlist', min: 0, max: 4095 },
     help: "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1; default: the host schedules them",
   },
+  // virtio-net (issue 11)
+  { key: 'virtio_mrg_rxbuf', kind: { t: 'bool' }, help: 'virtio: VIRTIO_NET_F_MRG_RXBUF (mergeable RX buffers); off: big packets, as 5.10 with GUEST_TSO4/6' },
+  { key: 'virtio_event_idx', kind: { t: 'bool' }, help: 'virtio: VIRTIO_RING_F_EVENT_IDX (used_event/avail_event); off: the NO_INTERRUPT/NO_NOTIFY flags' },
+  { key: 'unsafe_small_virtqueue', kind: { t: 'bool' }, help: 'UNSAFE, beyond QEMU: allow virtio --ring-size below 256 (down to 8), for stress tests' },
+  { key: 'fault_virtio_no_poll_recheck', kind: { t: 'bool' }, help: '', hidden: true },
+  // end virtio-net (issue 11)
   {
     key: 'knob_at',
     kind: { t: 'schedule' },
@@ -227,7 +250,7 @@ export function optionName(key: string): string {
 }
 
 export function optionHelp(): string {
-  return OPTIONS.map((o) => `  ${optionName(o.key).padEnd(30)} ${o.help} (${describe(o.kind)})`).join('\n');
+  return OPTIONS.filter((o) => !o.hidden).map((o) => `  ${optionName(o.key).padEnd(30)} ${o.help} (${describe(o.kind)})`).join('\n');
 }
 
 function describe(k: Kind): string {
@@ -391,6 +414,7 @@ export function resolveConfig(raw: RawSettings): Config {
     c[key] = parseValue(key, value, o.kind);
   }
   const cfg = c as unknown as Config;
+  virtioDefaults(cfg, raw);
   const q = cfg.queues;
   // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
   if (!raw.has('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
@@ -431,7 +455,33 @@ function checkCpu(key: string, cpu: number, cpus: number): void {
   if (cpu >= cpus) throw new ConfigError(`${optionName(key)}: CPU ${cpu} does not exist with --cpus ${cpus}`);
 }
 
+// virtio-net (issue 11): defaults that differ for virtio, and its cross-field checks.
+
+/** QEMU's defaults for a virtio-net device: one queue pair, rx_queue_size 256. */
+function virtioDefaults(cfg: Config, raw: RawSettings): void {
+  if (cfg.nic !== 'virtio') return;
+  if (!raw.has('queues')) cfg.queues = 1;
+  if (!raw.has('ring_size')) cfg.ring_size = 256;
+}
+
+function checkVirtio(cfg: Config): void {
+  if (cfg.nic !== 'virtio') {
+    if (cfg.pkt_size > PKT_SIZE_MAX) throw new ConfigError(`--pkt-size: ${cfg.pkt_size} is more than ${PKT_SIZE_MAX} for --nic ${cfg.nic} (frames up to ${VIRTIO_PKT_SIZE_MAX}, MTU 9000, only with --nic virtio)`);
+    if (cfg.ring_size < 64) throw new ConfigError(`--ring-size: ${cfg.ring_size} is below 64 for --nic ${cfg.nic}; expected an integer from 64 to 4096, a multiple of 8`);
+    return;
+  }
+  const n = cfg.ring_size;
+  const pow2 = (n & (n - 1)) === 0;
+  if (!pow2 || n > 1024 || n < (cfg.unsafe_small_virtqueue ? 8 : 256)) {
+    const small = cfg.unsafe_small_virtqueue ? ' (8 to 1024 with --unsafe-small-virtqueue)' : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
+    throw new ConfigError(`--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`);
+  }
+  if (cfg.rx_usecs !== 0) throw new ConfigError('--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead');
+}
+// end virtio-net (issue 11)
+
 function checkCrossFields(cfg: Config): void {
+  checkVirtio(cfg);
   for (const cpu of cfg.irq_affinity) checkCpu('irq_affinity', cpu, cfg.cpus);
   for (const cpu of cfg.app_cpus) checkCpu('app_cpus', cpu, cfg.cpus);
   for (const mask of [...cfg.rps_cpus, cfg.flow_limit_cpu_bitmap]) {

@@ -704,7 +704,7 @@ export class SimMachine {
     const sd = shm.layout.sd;
     let done = shm.sdSum(sd.delivered);
     for (const [, field] of SD_DROPS) done += shm.sdSum(sd[field]);
-    for (let q = 0; q < this.cfg.queues; q++) done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
+    for (let q = 0; q < this.cfg.queues; q++) done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + this.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
     return done;
   }
 

@@ -13,6 +13,9 @@ import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
 import { legacy_up } from '../drivers/legacy.js';
+import { virtnet_up } from '../drivers/virtio_net.js';
+import { TapSpread } from '../devices/virtio_net_backend.js';
+import { workqueue_init } from '../kernel/workqueue.js';
 import { runFlows } from '../devices/generator.js';
 import { buildFrameTemplate, type FlowSpec } from '../devices/frames.js';
 import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
@@ -35,7 +38,9 @@ export function boot(cfg: Config): Shm {
     shm.i32[n + L.napi.queue] = -1;
     shm.i32[n + L.napi.cpu] = cpu;
   }
+  workqueue_init(shm);
   if (cfg.nic === 'legacy') legacy_up(shm);
+  else if (cfg.nic === 'virtio') virtnet_up(shm);
   else ixgbe_up(shm);
   const flows = runFlows(shm);
   sock_table_init(shm, flows, socketTasks(cfg, flows));
@@ -62,11 +67,13 @@ function socketTasks(cfg: Config, flows: readonly FlowSpec[]): number[] {
   const spread = flows.map((_, s) => s % cfg.app_cpus.length);
   if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return spread;
   const rss = new ToeplitzTable(parseHexKey(cfg.rss_key), 12);
+  const tap = new TapSpread(cfg.seed, cfg.queues);
   const frame = new Uint8Array(cfg.pkt_size - 4);
   return flows.map((f, s) => {
     buildFrameTemplate(frame, 0, f, frame.length, 0, 0);
     const l4 = rss_hashes_ports(f.proto, cfg.rss_udp4 === 'sdfn');
-    const queue = cfg.rss_reta[rss.hash_ipv4_i32(frame, ETH_HLEN, l4) & 127]!;
+    // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
+    const queue = cfg.nic === 'virtio' ? tap.select_queue(frame) : cfg.rss_reta[rss.hash_ipv4_i32(frame, ETH_HLEN, l4) & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
     return task >= 0 ? task : spread[s]!;
   });
