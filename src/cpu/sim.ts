@@ -59,6 +59,7 @@ import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
@@ -254,7 +255,8 @@ export class SimMachine {
     const Q = cfg.queues;
     const R = L.rxq;
     this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + R.next_to_clean);
-    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + R.rdt);
+    // What a waiting device watches: RDT, or (virtio) the queue's notify register, the kick.
+    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (cfg.nic === 'virtio' ? shm.vq[q]!.notify : shm.rxqI[q]! + R.rdt));
     this.last_ntc = Int32Array.from(this.ntc_at, (at) => shm.i32[at]!);
     this.dev_rdt = new Int32Array(Q);
     this.on_stack = new Uint8Array(n + 2);
@@ -336,6 +338,11 @@ export class SimMachine {
       let d = this.due_irq[e]!;
       if (this.due_ipi[e]! < d) d = this.due_ipi[e]!;
       if (this.due_resched[e]! < d) d = this.due_resched[e]!;
+      const w = delayed_work_due(this.shm, e);
+      if (w >= 0) {
+        const wt = Math.ceil((w * 1e9) / this.cfg.hz);
+        if (wt < d) d = wt;
+      }
       return d > t ? d : t;
     }
     if (e === this.ncpu) return this.dev_state === DEV_RUN || this.dev_state === DEV_ITR ? this.dev_t : Infinity;
@@ -455,6 +462,13 @@ export class SimMachine {
       invoke_softirq(c);
       this.switch_ctx(cpu, CTX_IDLE);
       return true;
+    }
+    if (work_queued_here(c)) {
+      // A delayed work item (virtio's refill) in a kworker: process context, task time.
+      this.switch_ctx(cpu, CTX_TASK);
+      const ran = run_delayed_work(c);
+      this.switch_ctx(cpu, CTX_IDLE);
+      if (ran) return true;
     }
     return this.schedule(cpu);
   }
@@ -647,21 +661,32 @@ export class SimMachine {
       }
       if (due < n) n = due;
     }
+    // After generation (virtio: flushing held packets on a kick) the end of generation stays put.
+    const done_before = this.i32[this.gen_done_at] !== 0;
+    const end = this.f64[this.gen_end_at]!;
     const got = this.gen.burst(n, false);
+    if (done_before) this.f64[this.gen_end_at] = end;
     this.dev_t += (got > 0 ? got : 1) * this.cost.device_ns;
     if (this.i32[this.gen_done_at] !== 0) {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
+      // virtio: packets held in QEMU's net queues wait for the guest's kick.
+      if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
     } else if (got < n && cfg.rate === 0) {
       // Closed loop and the ring is full: wait for the driver to re-post (an RDT move).
       // With an ITR throttle the device also polls, as its interrupt timer must fire.
       if (this.itr_ns > 0) {
         this.dev_t += this.itr_ns;
       } else {
-        this.dev_state = DEV_WAIT;
-        for (let q = 0; q < this.rdt_at.length; q++) this.dev_rdt[q] = this.i32[this.rdt_at[q]!]!;
+        this.wait_kick();
       }
     }
     this.scan(this.dev_t);
+  }
+
+  /** Wait for the driver: an RDT move, or (virtio) a kick. */
+  private wait_kick(): void {
+    this.dev_state = DEV_WAIT;
+    for (let q = 0; q < this.rdt_at.length; q++) this.dev_rdt[q] = this.i32[this.rdt_at[q]!]!;
   }
 
   private any_throttled(): boolean {
