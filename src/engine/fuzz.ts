@@ -111,7 +111,31 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
+  virtioDraw(seed, f);
   return f;
+}
+
+/**
+ * virtio-net (issue 11) in a quarter of the non-legacy draws, from its own fork of the seed so
+ * every other knob is drawn as before: QEMU's ring sizes or tiny unsafe ones, mergeable or
+ * big buffers, EVENT_IDX or the flags, jumbo frames sometimes; no rx-usecs (virtio has none).
+ */
+function virtioDraw(seed: number, f: Flags): void {
+  if (f.nic === 'legacy') return;
+  const v = new Prng(seed).fork(0x7172);
+  if (v.nextFloat() >= 0.25) return;
+  const pick = <T>(xs: readonly T[]): T => xs[v.nextInt(xs.length)]!;
+  f.nic = 'virtio';
+  f['rx-usecs'] = 0;
+  const small = v.nextFloat() < 0.5;
+  f['ring-size'] = small ? pick([8, 16, 32, 64, 128]) : pick([256, 512, 1024]);
+  if (small) f['unsafe-small-virtqueue'] = 'on';
+  f['virtio-mrg-rxbuf'] = pick(['on', 'on', 'off']);
+  f['virtio-event-idx'] = pick(['on', 'on', 'off']);
+  if (v.nextFloat() < 0.2) {
+    f['pkt-size'] = pick([1518, 4000, 9018]);
+    f.packets = Math.max(2_000, Math.floor(Number(f.packets) / 4));
+  }
 }
 
 
@@ -243,7 +267,7 @@ export function shrinkCandidates(flags: Flags): Flags[] {
   }
   for (const flows of [1, 2, Math.floor(cfg.flows / 2)]) if (flows >= 1 && flows < cfg.flows) variant({ flows });
   // Features off / knobs back to their defaults.
-  for (const k of ['knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
+  for (const k of ['pkt-size', 'virtio-mrg-rxbuf', 'virtio-event-idx', 'knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
     if (k in flags) variant({}, [k]);
   }
   if (flags.proto !== 'udp' && !('rps-flow-cnt' in flags)) variant({ proto: 'udp' });
