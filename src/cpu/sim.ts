@@ -192,6 +192,11 @@ export class SimMachine {
   private readonly gen_done_at: number;
   private readonly gen_end_at: number;
   private readonly itr_ns: number;
+  /** The device's cost per packet: the wire, and with virtio QEMU's receive path. */
+  private readonly device_ns: number;
+  /** virtio: each queue's notify register at the last charge (the guest's kicks are priced). */
+  private readonly kicks_at: Int32Array;
+  private readonly last_kicks: Int32Array;
   /** Steps run (all entities, nested included). */
   steps = 0;
   /** Virtual time at which the run drained. */
@@ -266,6 +271,10 @@ export class SimMachine {
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
     this.gen_end_at = shm.ctlF + L.ctl.gen_end_ns;
     this.itr_ns = cfg.rx_usecs * 1000;
+    const virtio = cfg.nic === 'virtio';
+    this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
+    this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q]!.notify) : new Int32Array(0);
+    this.last_kicks = Int32Array.from(this.kicks_at, (at) => shm.i32[at]!);
     this.ctl_t = control === null ? Infinity : first_control_ns;
     for (let cpu = 0; cpu < n; cpu++) this.i32[this.context_at[cpu]!] = CTX_IDLE_POLL;
     this.set_clock(SIM_T0_NS);
@@ -570,6 +579,14 @@ export class SimMachine {
         this.last_ntc[q] = ntc;
       }
     }
+    // virtio: kicks since the last charge (only driver code kicks, as it cleans).
+    for (let q = 0; q < this.kicks_at.length; q++) {
+      const k = i32[this.kicks_at[q]!]!;
+      if (k !== this.last_kicks[q]) {
+        ns += (k - this.last_kicks[q]!) * this.cost.virtio_kick_ns;
+        this.last_kicks[q] = k;
+      }
+    }
     if (ns > 0) {
       ns *= 1 + this.adversary.jitter * this.prng.nextFloat();
       this.clk[cpu]! += ns;
@@ -666,7 +683,7 @@ export class SimMachine {
     const end = this.f64[this.gen_end_at]!;
     const got = this.gen.burst(n, false);
     if (done_before) this.f64[this.gen_end_at] = end;
-    this.dev_t += (got > 0 ? got : 1) * this.cost.device_ns;
+    this.dev_t += (got > 0 ? got : 1) * this.device_ns;
     if (this.i32[this.gen_done_at] !== 0) {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
       // virtio: packets held in QEMU's net queues wait for the guest's kick.
