@@ -477,6 +477,9 @@ function checkVirtio(cfg: Config): void {
     throw new ConfigError(`--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`);
   }
   if (cfg.rx_usecs !== 0) throw new ConfigError('--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead');
+  const noReta = 'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';
+  if (cfg.reta_change_at_ms > 0) throw new ConfigError(`--reta-change-at-ms: ${noReta}`);
+  if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) throw new ConfigError(`--knob-at: rss-reta cannot change: ${noReta}`);
 }
 // end virtio-net (issue 11)
 

@@ -23,18 +23,13 @@
 // gives the guest no hash: its skb->hash is 0 and RPS runs the flow dissector.
 
 import type { Shm } from '../shm/memory.js';
-import { VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_I32, VRING_USED_F_NO_NOTIFY, vring_need_event } from '../shm/virtqueue.js';
+import { VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_I32, VRING_USED_F_NO_NOTIFY, vring_need_event } from '../shm/virtqueue.js';
 import { msix_notify } from '../shm/msix.js';
 import { siphash_2_4 } from '../lib/siphash.js';
 import { Prng } from '../lib/prng.js';
 
 /** net/queue.c: a NetQueue holds at most this many packets (nq_maxlen). */
 export const NET_QUEUE_MAXLEN = 10000;
-/** sizeof(struct virtio_net_hdr_mrg_rxbuf): the header the guest gets (VERSION_1 or MRG_RXBUF). */
-export const VIRTIO_NET_HDR_LEN = 12;
-const VIRTIO_NET_HDR_NUM_BUFFERS_OFF = 10;
-/** Beyond the spec, in the header's flags: the frame was stamped for the latency sample. */
-export const VIRTIO_NET_HDR_F_RXSMP_TSTAMP = 0x80;
 /** VIRTQUEUE_MAX_SIZE in virtio_net_receive_rcu: elements per packet, at most. */
 const ELEMS_MAX = 64;
 const SG_MAX = 32;

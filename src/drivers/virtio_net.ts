@@ -26,7 +26,7 @@ import { request_irq } from '../kernel/irq.js';
 import { register_delayed_work, schedule_delayed_work } from '../kernel/workqueue.js';
 import { ETH_HLEN, get16 } from '../kernel/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
-import { DRV } from '../shm/virtqueue.js';
+import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../shm/virtqueue.js';
 import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, VIRTIO_HEADROOM } from '../shm/layout.js';
 import {
   more_used,
@@ -45,11 +45,7 @@ import {
 
 /** napi_weight (NAPI_POLL_WEIGHT), the device napi's weight. */
 export const VIRTNET_NAPI_WEIGHT = 64;
-/** sizeof(struct virtio_net_hdr_mrg_rxbuf). */
-const HDR_LEN = 12;
-const NUM_BUFFERS_OFF = 10;
-/** VIRTIO_NET_HDR_F_RXSMP_TSTAMP (the backend's sample flag, beyond the spec). */
-const HDR_F_TSTAMP = 0x80;
+const HDR_LEN = VIRTIO_NET_HDR_LEN;
 /** GOOD_PACKET_LEN: ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN, mergeable_min_buf_len for 1500 MTU. */
 const GOOD_PACKET_LEN = 1518;
 const PAGE_SIZE = 4096;
@@ -286,7 +282,7 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
   const at = shm.rxqI[q]! + c.rxq.virtio_buffers_per_packet_max;
   if (bufs > c.i32[at]!) c.i32[at] = bufs;
   c.skb_hash[buf] = 0;
-  c.skb_flags[buf] = flags & HDR_F_TSTAMP ? SKB_FLAG_TSTAMP : 0;
+  c.skb_flags[buf] = flags & VIRTIO_NET_HDR_F_RXSMP_TSTAMP ? SKB_FLAG_TSTAMP : 0;
   c.skb_queue[buf] = q; // skb_record_rx_queue
   c.skb_segs[buf] = 1;
   c.skb_next[buf] = -1;
@@ -302,7 +298,7 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
  */
 function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): number {
   const shm = c.shm;
-  const num_buf = get16le(c.u8, c.skb_data(head_skb) - HDR_LEN + NUM_BUFFERS_OFF);
+  const num_buf = get16le(c.u8, c.skb_data(head_skb) - HDR_LEN + VIRTIO_NET_HDR_NUM_BUFFERS_OFF);
   let total = len - HDR_LEN;
   let data_len = 0;
   let last = head_skb;

@@ -1,7 +1,7 @@
 // net/core/skbuff.c, the little of it the receive path needs.
 
 import type { KCpu } from './percpu.js';
-import { csum_fold, csum_partial, ETH_HLEN, get16, IPH_PROTOCOL_OFF, IPPROTO_TCP, IPPROTO_UDP, l4_len, l4_offset, pseudo_header_sum, UDPH_CHECK_OFF, verify_l4_csum } from './inet.js';
+import { csum_fold, csum_partial, ETH_HLEN, IPH_PROTOCOL_OFF, L4_CSUM_OK, L4_CSUM_SUM, l4_csum_precheck, l4_len, l4_offset, pseudo_header_sum, verify_l4_csum } from './inet.js';
 
 /**
  * kfree_skb: free an skb and every segment GRO chained to it (frag_list), each with the pages
@@ -39,11 +39,8 @@ export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
   const u8 = c.u8;
   const proto = u8[data + ETH_HLEN + IPH_PROTOCOL_OFF]!;
   const l4 = l4_offset(u8, data);
-  if (proto === IPPROTO_UDP) {
-    if (get16(u8, l4 + UDPH_CHECK_OFF) === 0) return true;
-  } else if (proto !== IPPROTO_TCP) {
-    return false;
-  }
+  const pre = l4_csum_precheck(u8, proto, l4);
+  if (pre !== L4_CSUM_SUM) return pre === L4_CSUM_OK;
   let left = l4_len(u8, data);
   let sum = pseudo_header_sum(u8, data, proto, left);
   let piece = data + c.skb_len[skb]! - data_len - l4;

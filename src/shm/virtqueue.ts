@@ -40,6 +40,15 @@ export const VRING_DESC_F_INDIRECT = 4;
 export const VRING_AVAIL_F_NO_INTERRUPT = 1;
 export const VRING_USED_F_NO_NOTIFY = 1;
 export const VRING_DESC_SIZE = 16;
+
+// struct virtio_net_hdr_mrg_rxbuf, the header in front of every received frame (the ABI both
+// the guest driver and QEMU's device model write and read).
+/** sizeof(struct virtio_net_hdr_mrg_rxbuf) (VERSION_1 or MRG_RXBUF). */
+export const VIRTIO_NET_HDR_LEN = 12;
+/** Offset of num_buffers (u16, little-endian). */
+export const VIRTIO_NET_HDR_NUM_BUFFERS_OFF = 10;
+/** Beyond the spec, in the header's flags: the frame was stamped for the latency sample. */
+export const VIRTIO_NET_HDR_F_RXSMP_TSTAMP = 0x80;
 export const VRING_DESC_I32 = 4; // i32 words per descriptor
 
 /** The driver's fields of vring_virtqueue (split), i32 each, at D. */
