@@ -8,7 +8,7 @@
 // Every mistake is a ConfigError (one line, exit status 2) before anything starts.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, invalid, isDerived, KNOBS, onOff, optionName, parseKind, show, type Derived, type Kind, type KnobKey } from './config.js';
+import { ConfigError, invalid, isDerived, KNOBS, onOff, optionName, parseKind, show, type Derived, type Kind, type Knob, type KnobKey } from './config.js';
 
 /** One option of a command: its flag (without dashes), its type, help and default. */
 export interface OptionSpec<T = unknown> {
@@ -19,6 +19,8 @@ export interface OptionSpec<T = unknown> {
   readonly default?: T | Derived;
   /** A one-letter alias (-h, -V). */
   readonly short?: string;
+  /** A test-only switch: accepted, never listed in --help. */
+  readonly hidden?: boolean;
 }
 
 export const option = <T>(flag: string, kind: Kind<T>, help: string, dflt?: T | Derived, short?: string): OptionSpec<T> => ({
@@ -32,8 +34,9 @@ export const option = <T>(flag: string, kind: Kind<T>, help: string, dflt?: T | 
 /** The run configuration's knobs as options of a command, in the schema's order. */
 export function knobOptions(): OptionSpec[] {
   return (Object.keys(KNOBS) as KnobKey[]).map((k) => {
-    const o = KNOBS[k];
-    return option(optionName(k).slice(2), o.kind as Kind<unknown>, o.help, o.default);
+    const o: Knob<unknown> = KNOBS[k];
+    const spec = option(optionName(k).slice(2), o.kind as Kind<unknown>, o.help, o.default);
+    return o.hidden ? { ...spec, hidden: true } : spec;
   });
 }
 
@@ -123,6 +126,7 @@ const isSwitch = (k: Kind<unknown>) => k.bare === 'on' && k.negated === 'off';
 export function optionsHelp(specs: readonly OptionSpec[]): string {
   const pad = 32;
   return specs
+    .filter((s) => !s.hidden)
     .map((s) => {
       const k = s.kind;
       const head = `  ${s.short ? `-${s.short}, ` : ''}--${s.flag}${k.metavar === '' ? '' : k.bare !== undefined ? `[=${k.metavar}]` : ' ' + k.metavar}`;

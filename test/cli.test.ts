@@ -15,11 +15,12 @@ const rejects = (args: string[], message: RegExp) => rejectsCli(['run', ...args]
 describe('rxsmp run rejects bad input before anything starts', () => {
   it('names the option and the accepted range', () => {
     rejects(['--cpus', '0'], /^rxsmp: --cpus: '0' is not valid; expected an integer from 1 to 64/);
-    rejects(['--ring-size', '100'], /--ring-size: '100' is not valid; expected an integer from 64 to 4096, a multiple of 8/);
+    rejects(['--ring-size', '100'], /--ring-size: '100' is not valid; expected an integer from 8 to 4096, a multiple of 8/);
+    rejects(['--ring-size', '32'], /--ring-size: 32 is below 64 for --nic ixgbe/);
     rejects(['--rate', 'fast'], /--rate: 'fast' is not valid .*'max' or packets per second/);
     rejects(['--gro', 'maybe'], /--gro: 'maybe' is not valid; expected on or off/);
     rejects(['--rps-cpus', 'xyz'], /--rps-cpus: 'xyz' is not valid; expected a hex CPU mask/);
-    rejects(['--nic', 'e1000'], /--nic: 'e1000' is not valid; expected one of ixgbe, legacy/);
+    rejects(['--nic', 'e1000'], /--nic: 'e1000' is not valid; expected one of ixgbe, legacy, virtio/);
   });
 
   it('checks options against each other', () => {

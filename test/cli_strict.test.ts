@@ -123,7 +123,7 @@ describe('--version and --help', () => {
     const run = cli(['run', '--help']);
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/--cpus N\s+emulated CPUs.*\n\s+an integer from 1 to 64; default: 2\n/);
-    expect(run.stdout).toMatch(/--queues N\s+.*\n.*default: as the driver picks: ixgbe one per CPU, legacy 1/);
+    expect(run.stdout).toMatch(/--queues N\s+.*\n.*default: as the driver picks: ixgbe one per CPU, legacy and virtio 1/);
     expect(run.stdout).toMatch(/--link-speed N\s+.*\n.*default: 10000 for ixgbe and legacy/);
     expect(run.stdout).toMatch(/--rate PPS\|max\s+.*\n.*default: max/);
     expect(run.stdout).toMatch(/--gro\[=on\|off\]\s+.*\n\s+default: on/);

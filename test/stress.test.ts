@@ -6,6 +6,8 @@
 // still unset switches at once (overtaking packets the RPS map queued elsewhere), and flows
 // that collide in the socket or device flow tables fall back to the map; `rxsmp fuzz` (sim
 // mode) checks those shapes too, where it can read the tables.
+// The generator draws virtio-net in a quarter of its non-legacy configurations (tiny unsafe
+// rings 8-128 among them, mergeable or big buffers, jumbo frames), so virtio runs here too.
 // RXSMP_STRESS_RUNS sets the number of runs (default 24); each test name is its reproduction.
 
 import { describe, expect, it } from 'vitest';

@@ -14,9 +14,11 @@ import {
   optionName,
   parseKind,
   parseKnob,
+  PKT_SIZE_MAX,
   range,
   RSS_RETA_SIZE,
   show,
+  VIRTIO_PKT_SIZE_MAX,
   type Config,
   type KnobChange,
   type KnobChangeGiven,
@@ -108,6 +110,7 @@ export function resolveConfig(raw: RawSettings): Config {
   const nic = NIC_DEFAULTS[cfg.nic];
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;
+  if (!given('ring_size')) cfg.ring_size = nic.ring_size;
   const q = cfg.queues;
   // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
   if (!given('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
@@ -171,7 +174,31 @@ function checkCpu(key: string, cpu: number, cpus: number): void {
 
 const fmtInt = (n: number) => Math.floor(n).toLocaleString('en-US');
 
+/** The frame and ring sizes each NIC model takes, and what a virtio-net device does not have. */
+function checkNicLimits(cfg: Config): void {
+  if (cfg.nic !== 'virtio') {
+    if (cfg.pkt_size > PKT_SIZE_MAX) {
+      throw new ConfigError(`--pkt-size: ${cfg.pkt_size} is more than ${PKT_SIZE_MAX} for --nic ${cfg.nic} (frames up to ${VIRTIO_PKT_SIZE_MAX}, MTU 9000, only with --nic virtio)`);
+    }
+    if (cfg.ring_size < 64) throw new ConfigError(`--ring-size: ${cfg.ring_size} is below 64 for --nic ${cfg.nic}; expected an integer from 64 to 4096, a multiple of 8`);
+    return;
+  }
+  const n = cfg.ring_size;
+  const pow2 = (n & (n - 1)) === 0;
+  if (!pow2 || n > 1024 || n < (cfg.unsafe_small_virtqueue ? 8 : 256)) {
+    const small = cfg.unsafe_small_virtqueue ? ' (8 to 1024 with --unsafe-small-virtqueue)' : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
+    throw new ConfigError(`--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`);
+  }
+  if (cfg.rx_usecs !== 0) {
+    throw new ConfigError('--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead');
+  }
+  const noReta = 'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';
+  if (cfg.reta_change_at_ms > 0) throw new ConfigError(`--reta-change-at-ms: ${noReta}`);
+  if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) throw new ConfigError(`--knob-at: rss-reta cannot change: ${noReta}`);
+}
+
 function checkCrossFields(cfg: Config): void {
+  checkNicLimits(cfg);
   for (const cpu of cfg.irq_affinity) checkCpu('irq_affinity', cpu, cfg.cpus);
   for (const cpu of cfg.app_cpus) checkCpu('app_cpus', cpu, cfg.cpus);
   for (const mask of [...cfg.rps_cpus, cfg.flow_limit_cpu_bitmap]) {

@@ -17,6 +17,9 @@ export class ConfigError extends Error {
 export const MAX_CPUS = 64;
 export const MAX_QUEUES = 64;
 export const RSS_RETA_SIZE = 128;
+/** The largest frame: 1518 on the physical NICs, 9018 (MTU 9000) with --nic virtio. */
+export const PKT_SIZE_MAX = 1518;
+export const VIRTIO_PKT_SIZE_MAX = 9018;
 /** Preamble (7), start-of-frame delimiter (1) and inter-frame gap (12): bytes a frame costs on the wire besides itself. */
 export const WIRE_OVERHEAD_BYTES = 20;
 
@@ -252,26 +255,30 @@ export interface Knob<T> {
   readonly kind: Kind<T>;
   readonly help: string;
   readonly default: T | Derived;
+  /** A test-only switch: accepted, never listed in --help. */
+  readonly hidden?: boolean;
 }
 
 const cpuList = () => listOf(int(0, MAX_CPUS - 1), `comma-separated integers from 0 to ${MAX_CPUS - 1}`);
-const knob = <T>(k: Kind<T>, help: string, dflt: T | Derived): Knob<T> => ({ kind: k, help, default: dflt });
+const knob = <T>(k: Kind<T>, help: string, dflt: T | Derived, hidden = false): Knob<T> => ({ kind: k, help, default: dflt, ...(hidden ? { hidden } : {}) });
 const derived = (words: string): Derived => ({ derived: words });
 export const isDerived = (d: unknown): d is Derived => typeof d === 'object' && d !== null && 'derived' in d;
 
-export const NICS = ['ixgbe', 'legacy'] as const;
+export const NICS = ['ixgbe', 'legacy', 'virtio'] as const;
 export type Nic = (typeof NICS)[number];
 export type Proto = 'udp' | 'tcp' | 'mix';
 export type FlowDist = 'uniform' | 'zipf';
 export type FlowHashAlg = 'siphash' | 'jhash';
 export type Mode = 'threads' | 'sim';
 
-/** What each NIC model's driver picks when the user does not: its queue count and its wire. */
-export const NIC_DEFAULTS: Record<Nic, { queues: (cpus: number) => number; link_speed: number }> = {
+/** What each NIC model's driver picks when the user does not: its queue count, ring and wire. */
+export const NIC_DEFAULTS: Record<Nic, { queues: (cpus: number) => number; ring_size: number; link_speed: number }> = {
   // ixgbe: one queue pair per CPU (ixgbe_set_rss_queues: min(num_online_cpus, 64)); the 82599 is 10 GbE.
-  ixgbe: { queues: (cpus) => Math.min(cpus, MAX_QUEUES), link_speed: 10_000 },
+  ixgbe: { queues: (cpus) => Math.min(cpus, MAX_QUEUES), ring_size: 512, link_speed: 10_000 },
   // The legacy (netif_rx) driver has one RX queue; the same 10 GbE wire.
-  legacy: { queues: () => 1, link_speed: 10_000 },
+  legacy: { queues: () => 1, ring_size: 512, link_speed: 10_000 },
+  // QEMU's virtio-net: one queue pair (queues=1), rx_queue_size 256, and a virtual wire with no line rate.
+  virtio: { queues: () => 1, ring_size: 256, link_speed: 0 },
 };
 
 /**
@@ -282,10 +289,14 @@ export const KNOBS = {
   mode: knob(oneOf(['threads', 'sim']), 'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed', 'threads'),
   cost_model: knob(path(), "sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); '' = built in", ''),
   cpus: knob(int(1, MAX_CPUS), 'emulated CPUs (one worker thread each)', 2),
-  queues: knob(int(1, MAX_QUEUES), 'RX queues (ethtool -L combined), one MSI-X vector each', derived('as the driver picks: ixgbe one per CPU, legacy 1')),
-  nic: knob(oneOf(NICS), 'guest driver and device model', 'ixgbe'),
-  link_speed: knob(int(0, 1_000_000), 'wire speed in Mbit/s (ethtool speed); 0 = an unlimited wire', derived('10000 for ixgbe and legacy (the 82599 is 10 GbE)')),
-  ring_size: knob(int(64, 4096, { multipleOf: 8 }), 'RX descriptors per queue (ethtool -G rx)', 512),
+  queues: knob(int(1, MAX_QUEUES), 'RX queues (ethtool -L combined), one MSI-X vector each', derived('as the driver picks: ixgbe one per CPU, legacy and virtio 1')),
+  nic: knob(oneOf(NICS), 'guest driver and device model (virtio: virtio-net over a split virtqueue, QEMU backend)', 'ixgbe'),
+  link_speed: knob(int(0, 1_000_000), 'wire speed in Mbit/s (ethtool speed); 0 = an unlimited wire', derived('10000 for ixgbe and legacy (the 82599 is 10 GbE), 0 for virtio')),
+  ring_size: knob(
+    int(8, 4096, { multipleOf: 8 }),
+    'RX descriptors per queue (ethtool -G rx); virtio: a power of two from 256 to 1024, as QEMU',
+    derived('512; virtio 256 (QEMU rx_queue_size)'),
+  ),
   irq_affinity: knob(cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
   rx_usecs: knob(int(0, 100_000), 'interrupt coalescing (ethtool -C rx-usecs)', 0),
   gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
@@ -317,7 +328,7 @@ export const KNOBS = {
   flow_dist: knob(oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
   zipf_s: knob(num(0.01, 10), 'zipf exponent', 1.1),
   proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
-  pkt_size: knob(int(64, 1518), 'frame size on the wire including the 4-byte FCS, as pktgen counts it', 64),
+  pkt_size: knob(int(64, VIRTIO_PKT_SIZE_MAX), `frame size on the wire including the 4-byte FCS, as pktgen counts it (up to ${PKT_SIZE_MAX}; ${VIRTIO_PKT_SIZE_MAX} with --nic virtio)`, 64),
   rate: knob(rate(), 'max (closed loop: the device waits for free descriptors) or packets per second (open loop)', 0),
   packets: knob(int(1, 1e12), 'packets to generate', 1_000_000),
   duration_s: knob(num(0, 86_400), 'stop generating after this many seconds (0: run until --packets)', 0),
@@ -343,6 +354,11 @@ export const KNOBS = {
     derived('not pinned'),
   ),
   knob_at: knob(schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
+  virtio_mrg_rxbuf: knob(onOff(), 'virtio: VIRTIO_NET_F_MRG_RXBUF (mergeable RX buffers); off: big packets, as 5.10 with GUEST_TSO4/6', true),
+  virtio_event_idx: knob(onOff(), 'virtio: VIRTIO_RING_F_EVENT_IDX (used_event/avail_event); off: the NO_INTERRUPT/NO_NOTIFY flags', true),
+  unsafe_small_virtqueue: knob(onOff(), 'UNSAFE, beyond QEMU: allow virtio --ring-size below 256 (down to 8), for stress tests', false),
+  // TEST-ONLY fault: virtqueue_napi_complete skips its virtqueue_poll recheck (the lost-interrupt race).
+  fault_virtio_no_poll_recheck: knob(onOff(), 'TEST-ONLY fault: skip the virtqueue_poll recheck', false, true),
 };
 
 export type KnobKey = keyof typeof KNOBS;

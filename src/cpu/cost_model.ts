@@ -47,6 +47,10 @@ export interface CostModel {
   device_ns: number;
   /** Per scheduling step of a CPU (a turn of the CPU loop: check points, context switch). */
   step_ns: number;
+  /** virtio: QEMU's receive path per packet (has_buffers, pop, header, copy, fill/flush, should_notify), on top of device_ns. */
+  virtio_device_ns: number;
+  /** virtio: the guest's cost per kick (virtqueue_notify: a write to the notify register, a vmexit on a real guest). */
+  virtio_kick_ns: number;
 }
 
 /**
@@ -78,6 +82,11 @@ export const DEFAULT_COST_MODEL: CostModel = {
   irq_latency_ns: 4514,
   device_ns: 67,
   step_ns: 20,
+  // virtio: calibrate's virtio loop on the development machine (one run, 2026-11-29, the host
+  // busy with other work): the backend's receive of a 64-byte frame, and the emulator's kick
+  // (an Atomics.add and notify; a real guest's vmexit and ioeventfd cost a few µs more).
+  virtio_device_ns: 734,
+  virtio_kick_ns: 222,
 };
 
 export const COST_FIELDS = Object.keys(DEFAULT_COST_MODEL).filter((k) => k !== 'schema' && k !== 'source') as (keyof Omit<CostModel, 'schema' | 'source'>)[];

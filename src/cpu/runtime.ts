@@ -16,6 +16,7 @@ import { KCpu, type LatencySink } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
+import { run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
 import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
@@ -253,7 +254,16 @@ export class CpuRuntime implements CpuEnv {
       invoke_softirq(c);
       return true;
     }
+    if (work_queued_here(c) && this.run_work()) return true;
     return this.schedule();
+  }
+
+  /** A delayed work item due on this CPU runs in a kworker (process context: task time). */
+  private run_work(): boolean {
+    const prev = this.switch_ctx(CTX_TASK);
+    const ran = run_delayed_work(this.c);
+    this.switch_ctx(prev);
+    return ran;
   }
 
   /** The CPU's life: run until the engine sets stop. */

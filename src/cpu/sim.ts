@@ -59,6 +59,7 @@ import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
@@ -193,6 +194,11 @@ export class SimMachine {
   private readonly gen_done_at: number;
   private readonly gen_end_at: number;
   private readonly itr_ns: number;
+  /** The device's cost per packet: the wire, and with virtio QEMU's receive path. */
+  private readonly device_ns: number;
+  /** virtio: each queue's notify register at the last charge (the guest's kicks are priced). */
+  private readonly kicks_at: Int32Array;
+  private readonly last_kicks: Int32Array;
   /** Steps run (all entities, nested included). */
   steps = 0;
   /** Turns of run()'s loop so far, and the virtual watchdog's last progress and its time. */
@@ -262,7 +268,8 @@ export class SimMachine {
     const Q = cfg.queues;
     const R = L.rxq;
     this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + R.next_to_clean);
-    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + R.rdt);
+    // What a waiting device watches: RDT, or (virtio) the queue's notify register, the kick.
+    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (cfg.nic === 'virtio' ? shm.vq[q]!.notify : shm.rxqI[q]! + R.rdt));
     this.last_ntc = Int32Array.from(this.ntc_at, (at) => shm.i32[at]!);
     this.dev_rdt = new Int32Array(Q);
     this.on_stack = new Uint8Array(n + 2);
@@ -272,6 +279,10 @@ export class SimMachine {
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
     this.gen_end_at = shm.ctlF + L.ctl.gen_end_ns;
     this.itr_ns = cfg.rx_usecs * 1000;
+    const virtio = cfg.nic === 'virtio';
+    this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
+    this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q]!.notify) : new Int32Array(0);
+    this.last_kicks = Int32Array.from(this.kicks_at, (at) => shm.i32[at]!);
     this.ctl_t = control === null ? Infinity : first_control_ns;
     for (let cpu = 0; cpu < n; cpu++) this.i32[this.context_at[cpu]!] = CTX_IDLE_POLL;
     this.set_clock(SIM_T0_NS);
@@ -369,6 +380,11 @@ export class SimMachine {
       let d = this.due_irq[e]!;
       if (this.due_ipi[e]! < d) d = this.due_ipi[e]!;
       if (this.due_resched[e]! < d) d = this.due_resched[e]!;
+      const w = delayed_work_due(this.shm, e);
+      if (w >= 0) {
+        const wt = Math.ceil((w * 1e9) / this.cfg.hz);
+        if (wt < d) d = wt;
+      }
       return d > t ? d : t;
     }
     if (e === this.ncpu) return this.dev_state === DEV_RUN || this.dev_state === DEV_ITR ? this.dev_t : Infinity;
@@ -489,6 +505,13 @@ export class SimMachine {
       this.switch_ctx(cpu, CTX_IDLE);
       return true;
     }
+    if (work_queued_here(c)) {
+      // A delayed work item (virtio's refill) in a kworker: process context, task time.
+      this.switch_ctx(cpu, CTX_TASK);
+      const ran = run_delayed_work(c);
+      this.switch_ctx(cpu, CTX_IDLE);
+      if (ran) return true;
+    }
     return this.schedule(cpu);
   }
 
@@ -587,6 +610,14 @@ export class SimMachine {
         if (d < 0) d += size;
         ns += d * this.cost.desc_clean_ns;
         this.last_ntc[q] = ntc;
+      }
+    }
+    // virtio: kicks since the last charge (only driver code kicks, as it cleans).
+    for (let q = 0; q < this.kicks_at.length; q++) {
+      const k = i32[this.kicks_at[q]!]!;
+      if (k !== this.last_kicks[q]) {
+        ns += (k - this.last_kicks[q]!) * this.cost.virtio_kick_ns;
+        this.last_kicks[q] = k;
       }
     }
     if (ns > 0) {
@@ -691,21 +722,32 @@ export class SimMachine {
       }
       if (avail < n) n = avail;
     }
+    // After generation (virtio: flushing held packets on a kick) the end of generation stays put.
+    const done_before = this.i32[this.gen_done_at] !== 0;
+    const end = this.f64[this.gen_end_at]!;
     const got = this.gen.burst(n, false);
-    this.dev_t += (got > 0 ? got : 1) * this.cost.device_ns;
+    if (done_before) this.f64[this.gen_end_at] = end;
+    this.dev_t += (got > 0 ? got : 1) * this.device_ns;
     if (this.i32[this.gen_done_at] !== 0) {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
+      // virtio: packets held in QEMU's net queues wait for the guest's kick.
+      if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
     } else if (got < n && cfg.rate === 0) {
       // Closed loop and the ring is full: wait for the driver to re-post (an RDT move).
       // With an ITR throttle the device also polls, as its interrupt timer must fire.
       if (this.itr_ns > 0) {
         this.dev_t += this.itr_ns;
       } else {
-        this.dev_state = DEV_WAIT;
-        for (let q = 0; q < this.rdt_at.length; q++) this.dev_rdt[q] = this.i32[this.rdt_at[q]!]!;
+        this.wait_kick();
       }
     }
     this.scan(this.dev_t);
+  }
+
+  /** Wait for the driver: an RDT move, or (virtio) a kick. */
+  private wait_kick(): void {
+    this.dev_state = DEV_WAIT;
+    for (let q = 0; q < this.rdt_at.length; q++) this.dev_rdt[q] = this.i32[this.rdt_at[q]!]!;
   }
 
   private any_throttled(): boolean {
@@ -748,7 +790,7 @@ export class SimMachine {
     const sd = shm.layout.sd;
     let done = shm.sdSum(sd.delivered);
     for (const [, field] of SD_DROPS) done += shm.sdSum(sd[field]);
-    for (let q = 0; q < this.cfg.queues; q++) done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
+    for (let q = 0; q < this.cfg.queues; q++) done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + this.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
     return done;
   }
 

@@ -8,6 +8,7 @@ import { CpuRuntime, set_burn_rate } from './runtime.js';
 import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
+import { virtio_register } from '../drivers/virtio_net.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from '../engine/messages.js';
 import { hostCoreOf, pinThisThread, threadTimes, threadTimesSince } from '../shm/host.js';
@@ -39,6 +40,7 @@ export function latencySink(h: hdr.Histogram): LatencySink {
 /** Register every driver's poll and irq handlers and the boot-time hash keys. */
 export function kernel_boot(shm: Shm): void {
   if (shm.cfg.nic === 'legacy') legacy_register();
+  else if (shm.cfg.nic === 'virtio') virtio_register();
   else ixgbe_register();
   flow_hash_init(shm.cfg.flow_hash, shm.cfg.seed);
 }

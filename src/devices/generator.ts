@@ -22,6 +22,7 @@ import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
+import { VirtioNetBackend, type FrameSource } from './virtio_net_backend.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 import { openLoopPps, Wire } from './wire.js';
 
@@ -42,9 +43,11 @@ export function runFrames(cfg: Config, flows: FlowTable = runFlows(cfg)): FlowFr
   return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001); // the FCS is not DMA'd
 }
 
-export class TrafficGenerator {
+export class TrafficGenerator implements FrameSource {
   private readonly nic: Nic;
   private readonly frames: FlowFrames;
+  /** --nic virtio: QEMU's receive side in front of the guest's virtqueues (else null). */
+  readonly virtio: VirtioNetBackend | null;
   private readonly isn: Int32Array;
   private readonly index: Int32Array;
   private readonly picker: FlowPicker;
@@ -72,6 +75,8 @@ export class TrafficGenerator {
     this.frames = frames ?? runFrames(cfg);
     this.isn = this.frames.flows.isn;
     this.index = new Int32Array(cfg.flows);
+    this.virtio = cfg.nic === 'virtio' ? new VirtioNetBackend(shm, this.frameLen) : null;
+    this.virtio?.attach_source(this);
     this.prng = new Prng(cfg.seed).fork(2);
     this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
     this.window = new HotPathWindow(shm, () => this.generated);
@@ -90,6 +95,11 @@ export class TrafficGenerator {
     while (Atomics.load(shm.i32, ctl + C.stop) === 0) {
       if (this.window.state !== 2) this.window.check();
       if (Atomics.load(shm.i32, ctl + C.gen_done) !== 0) {
+        // virtio: packets still held in the net queues go to the guest as it kicks.
+        if (this.virtio !== null) {
+          Atomics.wait(shm.i32, ctl + C.stop, 0, this.virtio.service() ? 0.05 : 5);
+          continue;
+        }
         const held = this.nic.service_throttled();
         Atomics.wait(shm.i32, ctl + C.stop, 0, this.nic.itr_wait_ms(held, 5));
         continue;
@@ -115,9 +125,14 @@ export class TrafficGenerator {
    */
   burst(n: number, wait: boolean): number {
     const before = this.generated;
-    for (let k = 0; k < n; k++) if (!this.one_packet(wait)) break;
-    this.nic.signal();
-    this.nic.service_throttled();
+    if (this.virtio !== null) {
+      this.virtio.service(); // kicks since the last burst: flush what the net queues hold
+      for (let k = 0; k < n; k++) if (!this.virtio_packet(this.virtio, wait)) break;
+    } else {
+      for (let k = 0; k < n; k++) if (!this.one_packet(wait)) break;
+      this.nic.signal();
+      this.nic.service_throttled();
+    }
     if (this.finished()) {
       const shm = this.shm;
       shm.f64[shm.ctlF + shm.layout.ctl.gen_end_ns] = this.now_ns();
@@ -239,6 +254,50 @@ export class TrafficGenerator {
     this.count_generated();
     nic.writeback(q, this.frameLen, tstamp);
     return true;
+  }
+
+  /**
+   * One packet from the wire to QEMU's tap backend (virtio): the tap's queue pick, then
+   * qemu_net_queue_send. Closed loop: the wire waits while the guest has no buffers. Open
+   * loop: a packet that finds no buffer is held in the net queue, or dropped at its bound.
+   */
+  private virtio_packet(vn: VirtioNetBackend, wait: boolean): boolean {
+    const cfg = this.shm.cfg;
+    const flow = this.pending >= 0 ? this.pending : this.picker.next();
+    this.pending = -1;
+    const q = vn.spread.select_queue(this.frames.hdr, flow * FLOW_HDR_TCP);
+    if (cfg.rate === 0 && !vn.can_take(q)) {
+      if (!wait) {
+        this.pending = flow;
+        return false;
+      }
+      while (!vn.wait_buffers(q, 1)) {
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+      }
+    }
+    const index = this.index[flow]!;
+    this.index[flow] = index + 1;
+    const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
+    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
+    let tstamp = 0;
+    if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {
+      this.sample = 0;
+      tstamp = this.now_ns();
+    }
+    this.count_generated();
+    if (vn.full(q)) {
+      vn.drop(q);
+      return true;
+    }
+    this.frame_into(flow, index, corrupt, this.shm.u8, vn.staging);
+    vn.send(q, flow, index, corrupt, tstamp);
+    return true;
+  }
+
+  /** FrameSource: packet `index` of `flow` (its template, stamped), at `at` of `out`. */
+  frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): void {
+    this.frames.write(out, at, flow);
+    stampPacket(out, at, index, this.isn[flow]!, corrupt);
   }
 
   private count_generated(): void {

@@ -13,6 +13,9 @@ import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
 import { legacy_up } from '../drivers/legacy.js';
+import { virtnet_up } from '../drivers/virtio_net.js';
+import { TapSpread } from '../devices/virtio_net_backend.js';
+import { workqueue_init } from '../kernel/workqueue.js';
 import { runFlows, runFrames } from '../devices/generator.js';
 import { FLOW_HDR_TCP, type FlowFrames, type FlowTable } from '../devices/frames.js';
 import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
@@ -36,7 +39,9 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
     shm.i32[n + L.napi.queue] = -1;
     shm.i32[n + L.napi.cpu] = cpu;
   }
+  workqueue_init(shm);
   if (cfg.nic === 'legacy') legacy_up(shm);
+  else if (cfg.nic === 'virtio') virtnet_up(shm);
   else ixgbe_up(shm);
   const flows = frames?.flows ?? runFlows(cfg);
   sock_table_init(shm, flows, socketTasks(shm, flows, frames));
@@ -66,11 +71,14 @@ function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Arra
   for (let s = 0; s < flows.count; s++) out[s] = s % tasks; // spread
   if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return out;
   const rss = new ToeplitzTable(parseHexKey(cfg.rss_key), 12);
+  const tap = new TapSpread(cfg.seed, cfg.queues);
   const hdr = (frames ?? runFrames(cfg, flows)).hdr;
   const udp_ports = cfg.rss_udp4 === 'sdfn';
   for (let s = 0; s < flows.count; s++) {
+    const at = s * FLOW_HDR_TCP;
     const l4 = rss_hashes_ports(flows.proto[s]!, udp_ports);
-    const queue = cfg.rss_reta[rss.hash_ipv4_i32(hdr, s * FLOW_HDR_TCP + ETH_HLEN, l4) & 127]!;
+    // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
+    const queue = cfg.nic === 'virtio' ? tap.select_queue(hdr, at) : cfg.rss_reta[rss.hash_ipv4_i32(hdr, at + ETH_HLEN, l4) & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
     if (task >= 0) out[s] = task;
   }

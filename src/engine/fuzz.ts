@@ -107,16 +107,52 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     const changes = [`${between(1, 3)}:netdev-budget=${between(8, 600)}`, `${between(1, 3)}:dev-weight=${between(4, 128)}`, `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`];
     if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
     const chosen = changes.filter(() => p.nextFloat() < 0.5);
-    // A change after the end of an open-loop run would never apply (a configuration error):
-    // such draws are left out after the fact, so the PRNG's sequence, and every other draw, stays.
-    const endMs = typeof f.rate === 'number' ? (Number(f.packets) / f.rate) * 1000 : Infinity;
-    const inRun = (chosen.length > 0 ? chosen : [changes[0]!]).filter((c) => Number(c.split(':')[0]) <= endMs);
-    if (inRun.length > 0) f['knob-at'] = inRun.join(';');
+    f['knob-at'] = (chosen.length > 0 ? chosen : [changes[0]!]).join(';');
   }
   if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
+  virtioDraw(seed, f);
+  dropKnobsPastEnd(f);
   return f;
+}
+
+/**
+ * A change after the end of an open-loop run would never apply (a configuration error): such
+ * draws are left out after the fact, once the run's length is final (virtioDraw may shorten
+ * it), so the PRNG's sequence, and every other draw, stays.
+ */
+function dropKnobsPastEnd(f: Flags): void {
+  if (!('knob-at' in f) || typeof f.rate !== 'number') return;
+  const endMs = (Number(f.packets) / f.rate) * 1000;
+  const inRun = String(f['knob-at'])
+    .split(';')
+    .filter((c) => Number(c.split(':')[0]) <= endMs);
+  if (inRun.length > 0) f['knob-at'] = inRun.join(';');
+  else delete f['knob-at'];
+}
+
+/**
+ * virtio-net (issue 11) in a quarter of the non-legacy draws, from its own fork of the seed so
+ * every other knob is drawn as before: QEMU's ring sizes or tiny unsafe ones, mergeable or
+ * big buffers, EVENT_IDX or the flags, jumbo frames sometimes; no rx-usecs (virtio has none).
+ */
+function virtioDraw(seed: number, f: Flags): void {
+  if (f.nic === 'legacy') return;
+  const v = new Prng(seed).fork(0x7172);
+  if (v.nextFloat() >= 0.25) return;
+  const pick = <T>(xs: readonly T[]): T => xs[v.nextInt(xs.length)]!;
+  f.nic = 'virtio';
+  f['rx-usecs'] = 0;
+  const small = v.nextFloat() < 0.5;
+  f['ring-size'] = small ? pick([8, 16, 32, 64, 128]) : pick([256, 512, 1024]);
+  if (small) f['unsafe-small-virtqueue'] = 'on';
+  f['virtio-mrg-rxbuf'] = pick(['on', 'on', 'off']);
+  f['virtio-event-idx'] = pick(['on', 'on', 'off']);
+  if (v.nextFloat() < 0.2) {
+    f['pkt-size'] = pick([1518, 4000, 9018]);
+    f.packets = Math.max(2_000, Math.floor(Number(f.packets) / 4));
+  }
 }
 
 
@@ -252,7 +288,7 @@ export function shrinkCandidates(flags: Flags): Flags[] {
   }
   for (const flows of [1, 2, Math.floor(cfg.flows / 2)]) if (flows >= 1 && flows < cfg.flows) variant({ flows });
   // Features off / knobs back to their defaults.
-  for (const k of ['knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
+  for (const k of ['pkt-size', 'virtio-mrg-rxbuf', 'virtio-event-idx', 'knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
     if (k in flags) variant({}, [k]);
   }
   if (flags.proto !== 'udp' && !('rps-flow-cnt' in flags)) variant({ proto: 'udp' });

@@ -3,7 +3,8 @@
 import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
-import { SD_DROPS } from '../shm/layout.js';
+import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
+import { DRV } from '../shm/virtqueue.js';
 import type { HostThreadReport, HotPathReport, LatencyHistogram } from './messages.js';
 import { busyThreads, HOST_CORES, oversubscribed } from '../shm/host.js';
 
@@ -52,6 +53,21 @@ export interface PerQueueStats {
   wire_sleeps: number;
   wire_wakes: number;
   wire_kicks: number;
+  /** --nic virtio only: the virtqueue's notifications both ways, refills, QEMU's net queue. */
+  virtio?: VirtioQueueStats;
+}
+
+/** Per virtio RX queue (docs/virtio.md). */
+export interface VirtioQueueStats {
+  irq_raised: number; // virtio_notify raised the vector
+  irq_suppressed: number; // ... and did not (NO_INTERRUPT, or used_event not crossed)
+  kicks: number; // the guest notified the device (virtqueue_kick_prepare said yes)
+  kicks_suppressed: number; // ... and did not need to (NO_NOTIFY, or avail_event not crossed)
+  refills: number; // try_fill_recv calls
+  refills_delayed: number; // refill work scheduled after an allocation failure
+  netq_held: number; // packets QEMU held in its net queue for want of a buffer
+  netq_dropped: number; // packets that found the net queue at its bound (packets.dropped.netq)
+  buffers_per_packet_max: number; // most buffers one frame took (num_buffers, or big pages)
 }
 
 export interface OrderingFirst {
@@ -73,8 +89,11 @@ export interface RunResult {
     /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
     generated_bad_ip_csum: number;
     delivered: number;
-    /** Each packet once; `interrupted` (present only in an interrupted run): still in flight when the drain's bound was hit. */
-    dropped: Record<DropName, number> & { interrupted?: number };
+    /**
+     * Each packet once. `netq` (virtio runs only): arrived with QEMU's net queue at its bound.
+     * `interrupted` (interrupted runs only): still in flight when the drain's bound was hit.
+     */
+    dropped: Record<Exclude<DropName, 'netq'>, number> & { netq?: number; interrupted?: number };
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
@@ -173,7 +192,7 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   const i32 = shm.i32;
   const chain = (skb: number): number => {
     let n = 0;
-    for (let s = skb; s !== -1; s = shm.skb_frag_next[s]!) n++;
+    for (let s = skb; s !== -1; s = shm.skb_frag_next[s]!) for (let p = s; p !== -1; p = shm.skb_frags[p]!) n++;
     return n;
   };
   const list = (head: number): number => {
@@ -184,7 +203,8 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   let in_rings = 0;
   for (let q = 0; q < shm.cfg.queues; q++) {
     const b = shm.rxqI[q]!;
-    in_rings += (i32[b + L.rxq.next_to_use]! - i32[b + L.rxq.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
+    if (shm.cfg.nic === 'virtio') in_rings += (shm.cfg.ring_size - i32[shm.vq[q]!.drv + DRV.num_free]!) * virtioSlotsPerBuffer(shm.cfg);
+    else in_rings += (i32[b + L.rxq.next_to_use]! - i32[b + L.rxq.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
   }
   let in_backlogs = 0;
   for (let c = 0; c < shm.cfg.cpus; c++) {
@@ -230,12 +250,12 @@ export function accounted(shm: Shm): Accounted {
   const delivered = shm.sdSum(shm.layout.sd.delivered);
   let done = delivered;
   for (const [, field] of SD_DROPS) done += shm.sdSum(shm.layout.sd[field]);
-  for (let q = 0; q < shm.cfg.queues; q++) done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]!;
+  for (let q = 0; q < shm.cfg.queues; q++) done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + shm.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
   const read = shm.sdSum(shm.layout.sd.recvmsg_packets);
   return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, read, unread: delivered - read };
 }
 
-type DropName = 'rx_missed' | (typeof SD_DROPS)[number][0];
+type DropName = 'rx_missed' | 'netq' | (typeof SD_DROPS)[number][0];
 
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
 export interface RunOutcome {
@@ -299,7 +319,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const queues: PerQueueStats[] = [];
   for (let q = 0; q < cfg.queues; q++) {
     const b = shm.rxqF[q]!;
-    queues.push({
+    const stats: PerQueueStats = {
       queue: q,
       cpu: i32[shm.rxqI[q]! + R.affinity]!,
       rx_packets: f[b + R.rx_packets]!,
@@ -311,7 +331,21 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       wire_sleeps: f[b + R.wire_sleeps]!,
       wire_wakes: f[b + R.wire_wakes]!,
       wire_kicks: f[b + R.wire_kicks]!,
-    });
+    };
+    if (cfg.nic === 'virtio') {
+      stats.virtio = {
+        irq_raised: f[b + R.virtio_irq_raised]!,
+        irq_suppressed: f[b + R.virtio_irq_suppressed]!,
+        kicks: f[b + R.virtio_kicks]!,
+        kicks_suppressed: f[b + R.virtio_kicks_suppressed]!,
+        refills: f[b + R.virtio_refills]!,
+        refills_delayed: f[b + R.virtio_refills_delayed]!,
+        netq_held: f[b + R.virtio_netq_held]!,
+        netq_dropped: f[b + R.virtio_netq_dropped]!,
+        buffers_per_packet_max: i32[shm.rxqI[q]! + R.virtio_buffers_per_packet_max]!,
+      };
+    }
+    queues.push(stats);
   }
   const S = L.sk;
   let ooo = 0;
@@ -349,6 +383,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const dropped: RunResult['packets']['dropped'] = {
     rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
     ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
+    // virtio: arrived with QEMU's net queue at its bound (a field only virtio runs have)
+    ...(cfg.nic === 'virtio' ? { netq: queues.reduce((a, q) => a + q.virtio!.netq_dropped, 0) } : {}),
   };
   if (o.interrupted) {
     // Still in rings, backlogs, GRO or a CPU's hands when the drain's bound was hit.

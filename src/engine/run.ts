@@ -24,6 +24,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { CTX_NAMES, WIRE_NAPPING } from '../shm/layout.js';
+import { DRV } from '../shm/virtqueue.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
@@ -264,6 +265,15 @@ export function hangReport(shm: Shm, a: Accounted, secs: number): string {
       `  queue ${q}: RDH ${i32[b + R.rdh]} RDT ${i32[b + R.rdt]} next_to_clean ${i32[b + R.next_to_clean]} ` +
         `EIMS ${i32[b + R.eims]} EICR ${i32[b + R.eicr]} vector on cpu ${i32[b + R.affinity]} napi state ${napiState}`,
     );
+    const vq = shm.vq[q];
+    if (vq !== undefined) {
+      const u16 = shm.u16;
+      lines.push(
+        `    virtqueue ${q}: avail idx ${u16[vq.avail_idx]} used idx ${u16[vq.used_idx]} last_used_idx ${i32[vq.drv + DRV.last_used_idx]} ` +
+          `num_free ${i32[vq.drv + DRV.num_free]} used_event ${u16[vq.used_event]} avail_event ${u16[vq.avail_event]} ` +
+          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} net queue ${i32[b + R.virtio_netq_len]}`,
+      );
+    }
   }
   return lines.join('\n');
 }

@@ -28,9 +28,9 @@ import {
   get16,
   get32i,
   put16,
-  verify_l4_csum,
   ip_fast_csum,
 } from './inet.js';
+import { skb_verify_l4_csum } from './skbuff.js';
 import { ip_drop } from './ip.js';
 
 export const MAX_GRO_SKBS = 8;
@@ -47,7 +47,7 @@ const TCP_FLUSH_FINAL = TCP_FLAG_URG | TCP_FLAG_PSH | TCP_FLAG_RST | TCP_FLAG_SY
 export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
   // Without rx checksum offload the stack validates the L4 checksum here, before merging
   // (tcp4_gro_receive's skb_gro_checksum_validate); a bad one is dropped as tcp_v4_rcv would.
-  if (c.cfg.l4_csum_verify && c.skb_protocol[skb] === ETH_P_IP && !verify_l4_csum(c.u8, c.skb_data(skb))) {
+  if (c.cfg.l4_csum_verify && c.skb_protocol[skb] === ETH_P_IP && !skb_verify_l4_csum(c, skb)) {
     ip_drop(c, skb, c.sd.drop_l4_csum);
     return;
   }

@@ -210,19 +210,26 @@ export function pseudo_header_sum(bytes: Uint8Array, offset: number, proto: numb
   return s;
 }
 
+export const L4_CSUM_OK = 1; // UDP without a checksum: nothing to verify
+export const L4_CSUM_BAD = 0; // not UDP or TCP: no checksum layout known
+export const L4_CSUM_SUM = 2; // sum it
+
+/** Before summing an L4 checksum: UDP with check 0 verifies (RFC 768), non-UDP/TCP fails. */
+export function l4_csum_precheck(bytes: Uint8Array, proto: number, l4: number): number {
+  if (proto === IPPROTO_UDP) return get16(bytes, l4 + UDPH_CHECK_OFF) === 0 ? L4_CSUM_OK : L4_CSUM_SUM;
+  return proto === IPPROTO_TCP ? L4_CSUM_SUM : L4_CSUM_BAD;
+}
+
 /**
  * Full UDP or TCP checksum verification over pseudo-header, header and payload of the IPv4
  * frame at `offset` (the stand-in for the stack's real checksum cost). A UDP check field of 0
  * means "no checksum" (RFC 768) and verifies; protocols other than UDP/TCP do not.
  */
 export function verify_l4_csum(bytes: Uint8Array, offset: number): boolean {
-  const proto = bytes[offset + ETH_HLEN + IPH_PROTOCOL_OFF];
+  const proto = bytes[offset + ETH_HLEN + IPH_PROTOCOL_OFF]!;
   const l4 = l4_offset(bytes, offset);
-  if (proto === IPPROTO_UDP) {
-    if (get16(bytes, l4 + UDPH_CHECK_OFF) === 0) return true;
-  } else if (proto !== IPPROTO_TCP) {
-    return false;
-  }
+  const pre = l4_csum_precheck(bytes, proto, l4);
+  if (pre !== L4_CSUM_SUM) return pre === L4_CSUM_OK;
   const len = l4_len(bytes, offset);
   return csum_fold(csum_partial(bytes, l4, len, pseudo_header_sum(bytes, offset, proto, len))) === 0;
 }

@@ -12,6 +12,7 @@ export const NAPI_STATE_DISABLE = 4; // disable pending
 
 export const POLL_BACKLOG = 0;
 export const POLL_IXGBE = 1;
+export const POLL_VIRTIO = 2;
 export const POLL_MAX = 4;
 
 /** n->poll(n, budget): returns the work done, at most budget. */

@@ -135,5 +135,16 @@ export function humanSummary(r: RunResult): string {
   for (const q of r.queues) {
     out.push(`${String(q.queue).padEnd(6)} ${String(q.cpu).padEnd(4)} ${fmt(q.rx_packets).padStart(10)} ${fmt(q.rx_missed).padStart(10)} ${fmt(q.interrupts).padStart(11)}`);
   }
+  if (r.queues.some((q) => q.virtio)) {
+    out.push('');
+    out.push('virtio  irq_raised  irq_suppr     kicks  kicks_suppr  refills  delayed  netq_held  netq_drop  bufs/pkt');
+    for (const q of r.queues) {
+      const v = q.virtio!;
+      out.push(
+        [String(q.queue).padEnd(6), fmt(v.irq_raised).padStart(11), fmt(v.irq_suppressed).padStart(10), fmt(v.kicks).padStart(9), fmt(v.kicks_suppressed).padStart(12),
+          fmt(v.refills).padStart(8), fmt(v.refills_delayed).padStart(8), fmt(v.netq_held).padStart(10), fmt(v.netq_dropped).padStart(10), String(v.buffers_per_packet_max).padStart(9)].join(' '),
+      );
+    }
+  }
   return out.join('\n');
 }

@@ -23,6 +23,7 @@
 //   tables     RPS maps, RFS tables, RSS indirection table, flow-limit tables, socket hash
 
 import type { Config } from '../config/schema.js';
+import { vqLayout, type VqLayout } from './virtqueue.js';
 
 export const CACHELINE = 128;
 
@@ -182,6 +183,12 @@ export const RXQ_DEF = {
     ['wire_naps', 'f64'], // closed loop: timed naps waiting for descriptors
     ['wire_sleeps', 'f64'], // closed loop: sleeps the driver had to end with a futex wake
     ['wire_kicks', 'f64'], // closed loop: naps a driver that emptied the ring cut short
+    // virtio-net backend (QEMU): virtio_notify's decisions, the net queue
+    ['virtio_irq_raised', 'f64'],
+    ['virtio_irq_suppressed', 'f64'],
+    ['virtio_netq_held', 'f64'], // packets virtio_net_receive could not take, held in the net queue
+    ['virtio_netq_dropped', 'f64'], // arrived with the net queue at its bound: packets.dropped.netq
+    ['virtio_netq_len', 'i32'], // held right now
   ],
   driver: [
     ['rdt', 'i32'],
@@ -189,6 +196,12 @@ export const RXQ_DEF = {
     ['next_to_use', 'i32'],
     ['alloc_failed', 'f64'],
     ['wire_wakes', 'f64'], // Atomics.notify calls the driver made to wake a sleeping wire
+    // virtio-net guest driver
+    ['virtio_kicks', 'f64'], // virtqueue_kick_prepare said yes: virtqueue_notify
+    ['virtio_kicks_suppressed', 'f64'], // ... said no (NO_NOTIFY, or avail_event not crossed)
+    ['virtio_refills', 'f64'], // try_fill_recv calls
+    ['virtio_refills_delayed', 'f64'], // schedule_delayed_work(&vi->refill) after a failed refill
+    ['virtio_buffers_per_packet_max', 'i32'], // largest num_buffers seen (mergeable) or pages used (big)
   ],
   vector: [
     ['eims', 'i32'],
@@ -284,6 +297,11 @@ export const CTL_DEF = {
     ['skb_free_lock', 'i32'],
     ['skb_free_top', 'i32'],
   ],
+  // virtio-net: vi->refill, the delayed refill work (one for the device, any CPU queues it)
+  virtio: [
+    ['refill_pending', 'i32'], // WORK_STRUCT_PENDING: -1 idle, else the CPU it is queued on
+    ['refill_due', 'i32'], // jiffies at which it may run
+  ],
   // the first out-of-order delivery, recorded once under its lock (any CPU)
   ooo: [
     ['ooo_lock', 'i32'],
@@ -314,6 +332,9 @@ export const SKB_FIELDS_I32 = [
   'gro_last',
   'gro_next_seq',
   'gro_gso_size',
+  'frags', // skb_shinfo(skb)->frags: the first page holding more of this frame (-1: linear); on a page, the next
+  'data_len', // skb->data_len: bytes in the frag pages (head bytes = len - data_len); on a page, its bytes
+  'frag_off', // on a frag page: where its bytes start, relative to the page's buffer (skb_data)
 ] as const;
 export const SKB_FLAG_L4_HASH = 1; // skb->l4_hash: the hash covers the 4-tuple (RSS TCP/UDP)
 export const SKB_FLAG_SW_HASH = 2; // skb->sw_hash: computed by the flow dissector
@@ -332,24 +353,55 @@ export const WIRE_NAPPING = 2; // a timed nap; a driver that drains the ring may
 export const WIRE_KICKED = 3; // ... and did
 export const WIRE_SLEEPING = 1; // asleep until the driver wakes it (half the ring free)
 
-/** Skb buffer size: the largest frame rounded up to a cache line. */
+/** Skb buffer size: the largest frame rounded up to a cache line (virtio: a receive page). */
 export function skbBufSize(cfg: Config): number {
+  if (cfg.nic === 'virtio') return virtioBufSize(cfg);
   return align(cfg.pkt_size - 4, 64);
+}
+
+// virtio-net (issue 11): receive buffers are skb pool slots ("pages"). Each slot keeps
+// VIRTIO_HEADROOM bytes in front of its data (skb_data): the virtio_net_hdr goes right before
+// the frame. Mergeable buffers of frames up to 1518 bytes are GOOD_PACKET_LEN + header rounded
+// to a cache line (1536); jumbo frames and big packets use 4 KiB pages.
+export const VIRTIO_HEADROOM = 64;
+export const VIRTIO_PAGE_SIZE = 4096;
+/** MAX_SKB_FRAGS + 2: the scatter list of one big-packets buffer (header, first page, 17 pages). */
+export const VIRTIO_BIG_SG = 19;
+/** Pages of one big-packets buffer. */
+export const VIRTIO_BIG_PAGES = VIRTIO_BIG_SG - 1;
+
+function virtioBufSize(cfg: Config): number {
+  const room = !cfg.virtio_mrg_rxbuf || cfg.pkt_size > 1518 ? VIRTIO_PAGE_SIZE : 1536;
+  return room + VIRTIO_HEADROOM;
+}
+
+/** Pool slots one posted receive buffer holds (big packets: a chain of pages). */
+export function virtioSlotsPerBuffer(cfg: Config): number {
+  return cfg.nic === 'virtio' && !cfg.virtio_mrg_rxbuf ? VIRTIO_BIG_PAGES : 1;
+}
+
+/** Pool slots the largest frame takes once received (head and frag pages). */
+function slotsPerFrame(cfg: Config): number {
+  if (cfg.nic !== 'virtio') return 1;
+  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - VIRTIO_HEADROOM));
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
 export const SKB_CACHE_SIZE = 512;
 
 export function skbPoolSize(cfg: Config): number {
-  const rings = cfg.queues * cfg.ring_size;
+  const rings = cfg.queues * cfg.ring_size * virtioSlotsPerBuffer(cfg);
   // Per CPU: both backlog queues full, GRO holding its maximum (8 buckets × 8 flows), the
   // gro_normal list, and the per-CPU cache, for the backlog napi and every device napi.
   const perCpu = 2 * (cfg.netdev_max_backlog + 1) + (cfg.queues + 1) * (64 + cfg.gro_normal_batch) + 2 * SKB_CACHE_SIZE;
   // Room for socket queues: what the sockets may hold, capped (then the pool is the bound,
   // as memory is on a real machine: a failed refill is counted and the ring runs dry).
   const minTruesize = skbTruesize(60);
-  const sockets = Math.min(cfg.flows * Math.ceil(cfg.sk_rcvbuf / minTruesize), 65536);
-  const n = rings + cfg.cpus * perCpu + sockets + 1024;
+  const slots = slotsPerFrame(cfg);
+  // A frame over several pages is charged its full truesize: fewer of them fit a socket.
+  const truesize = slots > 1 ? skbTruesize(cfg.pkt_size - 4) : minTruesize;
+  const sockets = Math.min(cfg.flows * Math.ceil(cfg.sk_rcvbuf / truesize), 65536) * slots;
+  const n = rings + cfg.cpus * perCpu * slots + sockets + 1024;
   const maxByBytes = Math.floor((1 << 30) / skbBufSize(cfg));
   return Math.min(n, maxByBytes);
 }
@@ -395,6 +447,9 @@ export interface Layout {
   readonly retaBase: number; // i32[128]
   readonly flowLimitBase: number; // per CPU: history_head, count, history[128], buckets[table_len]
   readonly flowLimitStride: number; // i32 elements
+  readonly vq: VqLayout | null; // virtio: one split virtqueue per RX queue (virtqueue.ts)
+  readonly vqBase: number; // byte offset of queue 0's virtqueue; queue q at vqBase + q * vq.stride
+  readonly tapBufBase: number; // virtio: the device's own frame buffer (the packet as the tap hands it over)
 }
 
 export const FLOW_LIMIT_HISTORY = 128; // 1 << 7, as in the kernel
@@ -439,7 +494,7 @@ export function computeLayout(cfg: Config): Layout {
   for (const f of SKB_FIELDS_I32) skbI32Base[f] = take(skbCount * 4);
   const skbTstampBase = take(skbCount * 8);
   const skbFreeBase = take(skbCount * 4);
-  const skbDataBase = take(skbCount * bufSize, 64);
+  const skbDataBase = take(skbCount * bufSize, 64) + (cfg.nic === 'virtio' ? VIRTIO_HEADROOM : 0);
   const rpsMapStride = 1 + RPS_MAP_MAX;
   const rpsMapBase = take(cfg.queues * 2 * rpsMapStride * 4);
   const rpsActiveBase = take(cfg.queues * 4);
@@ -461,7 +516,13 @@ export function computeLayout(cfg: Config): Layout {
   const retaBase = take(128 * 4);
   const flowLimitStride = align(2 + FLOW_LIMIT_HISTORY + cfg.flow_limit_table_len, pad ? CACHELINE / 4 : 2);
   const flowLimitBase = take(cfg.cpus * flowLimitStride * 4);
+  const vq = cfg.nic === 'virtio' ? vqLayout(cfg.ring_size, !cfg.virtio_mrg_rxbuf, VIRTIO_BIG_SG) : null;
+  const vqBase = take(vq === null ? 0 : vq.stride * cfg.queues, CACHELINE);
+  const tapBufBase = take(cfg.nic === 'virtio' ? align(cfg.pkt_size, 64) : 0, CACHELINE);
   return {
+    vq,
+    vqBase,
+    tapBufBase,
     bytes: align(off, CACHELINE),
     ctl: { ...ctl, base: ctlBase },
     sd,

@@ -7,12 +7,14 @@
 
 import type { Config } from '../config/schema.js';
 import { computeLayout, type Layout } from './layout.js';
+import { Vq } from './virtqueue.js';
 
 export class Shm {
   readonly layout: Layout;
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly u8: Uint8Array;
+  readonly u16: Uint16Array; // the virtqueues' u16 fields (avail and used rings)
 
   // Element bases (in i32 / f64 units) of each per-CPU, per-napi, per-queue, per-task struct.
   readonly sdI: Int32Array;
@@ -40,6 +42,9 @@ export class Shm {
   readonly skb_gro_last: Int32Array;
   readonly skb_gro_next_seq: Int32Array;
   readonly skb_gro_gso_size: Int32Array;
+  readonly skb_frags: Int32Array; // first frag page of a frame over several buffers (virtio), -1: none
+  readonly skb_data_len: Int32Array; // bytes in frag pages (skb->data_len); on a page, its own bytes
+  readonly skb_frag_off: Int32Array; // on a frag page: its bytes start at skb_data(page) + frag_off
   readonly skb_tstamp: Float64Array; // ns of DMA for sampled packets, 0 otherwise
   readonly skb_free: Int32Array; // the global free stack
   readonly skbDataBase: number; // byte offset of skb 0's buffer in u8
@@ -52,6 +57,8 @@ export class Shm {
   readonly desc_status: Int32Array;
 
   readonly reta: Int32Array;
+  /** virtio: one split virtqueue per RX queue (empty for the other NICs). */
+  readonly vq: Vq[];
   readonly skI: number; // i32 base of socket 0
   readonly skF: number; // f64 base of socket 0
   readonly skStrideI: number;
@@ -69,6 +76,7 @@ export class Shm {
     this.i32 = new Int32Array(sab);
     this.f64 = new Float64Array(sab);
     this.u8 = new Uint8Array(sab);
+    this.u16 = new Uint16Array(sab);
     const bases = (base: number, stride: number, n: number, unit: number): Int32Array =>
       Int32Array.from({ length: n }, (_, i) => (base + i * stride) / unit);
     this.sdI = bases(L.sdBase, L.sd.stride, cfg.cpus, 4);
@@ -97,6 +105,9 @@ export class Shm {
     this.skb_gro_last = i32At(b.gro_last, n);
     this.skb_gro_next_seq = i32At(b.gro_next_seq, n);
     this.skb_gro_gso_size = i32At(b.gro_gso_size, n);
+    this.skb_frags = i32At(b.frags, n);
+    this.skb_data_len = i32At(b.data_len, n);
+    this.skb_frag_off = i32At(b.frag_off, n);
     this.skb_tstamp = new Float64Array(sab, L.skbTstampBase, n);
     this.skb_free = i32At(L.skbFreeBase, n);
     this.skbDataBase = L.skbDataBase;
@@ -107,6 +118,8 @@ export class Shm {
     this.desc_hash = i32At(L.descBase + ringElems * 8, ringElems);
     this.desc_status = i32At(L.descBase + ringElems * 12, ringElems);
     this.reta = i32At(L.retaBase, 128);
+    const vqL = L.vq;
+    this.vq = vqL === null ? [] : Array.from({ length: cfg.queues }, (_, q) => new Vq(L.vqBase + q * vqL.stride, cfg.ring_size, vqL));
     this.skI = L.skBase / 4;
     this.skF = L.skBase / 8;
     this.skStrideI = L.sk.stride / 4;

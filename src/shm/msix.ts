@@ -31,6 +31,14 @@ export function doorbell_ring(shm: Shm, cpu: number): void {
   if (Atomics.load(shm.i32, shm.sdI[cpu]! + shm.layout.sd.context) === CTX_IDLE) Atomics.notify(shm.i32, at, 1);
 }
 
+/**
+ * virtio-pci's msix_notify: deliver vector `q` now. No EIAM auto-mask and no ITR: a virtio
+ * device suppresses interrupts through the ring (virtio_should_notify), not the vector.
+ */
+export function msix_notify(shm: Shm, q: number, clock: Float64Array): void {
+  msix_deliver(shm, q, clock);
+}
+
 /** Deliver vector `q` to its affine CPU. */
 function msix_deliver(shm: Shm, q: number, clock: Float64Array): void {
   const R = shm.layout.rxq;

@@ -23,6 +23,7 @@ export function skb_pool_init(shm: Shm): void {
   shm.i32[shm.ctlI + shm.layout.ctl.skb_free_top] = n;
   shm.skb_next.fill(-1);
   shm.skb_frag_next.fill(-1);
+  shm.skb_frags.fill(-1);
 }
 
 /** Take up to `want` skbs from the global stack into `out` at `at`. Returns how many. */
