@@ -30,6 +30,15 @@ const pc = (r: RunResult, k: 'processed' | 'hardirqs' | 'ksoftirqd_wakeups' | 'r
 
 const CLAIMS: Claim[] = [
   {
+    name: 'hot-path-gc',
+    says: '3M packets on 2 CPUs: no GC in any thread\'s window, under 1 MiB heap growth',
+    flags: [S.HOT_PATH],
+    judge: ([r]) => ({
+      figure: r!.hot_path.map((t) => `${t.thread} ${t.gc_events} GC, ${Math.round(t.allocated_bytes / 1024)} KiB`).join('; '),
+      met: r!.hot_path.every((t) => t.gc_events === 0 && t.heap_growth_bytes < 1 << 20),
+    }),
+  },
+  {
     name: 'napi-mitigation',
     says: 'closed loop, 1 CPU: hardirqs < packets / 20; ksoftirqd woken',
     flags: [S.NAPI_CLOSED_LOOP],

@@ -65,6 +65,9 @@ export const RFS_ON_MIDRUN: Flags = {
   'knob-at': '80:rps-flow-cnt=256;80:rps-sock-flow-entries=4096',
 };
 
+/** Millions of packets on 2 CPUs with no latency stamps: the hot-path window. */
+export const HOT_PATH: Flags = { cpus: 2, queues: 2, packets: 3_000_000, 'latency-sample': 0 };
+
 /** A slow stack on a full ring: the closed-loop wire waits for every re-post (by napping). */
 export const WIRE_SLOW_STACK: Flags = { cpus: 1, queues: 1, 'stack-cost-ns': 3000, packets: 200_000 };
 /** A 64-descriptor ring the CPU drains faster than the wire's shortest nap. */

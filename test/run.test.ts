@@ -10,7 +10,7 @@ import type { RunResult } from '../dist/src/engine/result.js';
 import { allowedCores } from '../dist/src/shm/host.js';
 import { simulate } from '../dist/src/engine/sim_run.js';
 import { config } from './harness.js';
-import { AFFINITY_CHANGE, BAD_CSUM, ITR_1000, NAPI_CLOSED_LOOP, NAPI_LOW_RATE, RX_MISSED, WIRE_SLOW_STACK, wireSmallRing } from '../dist/bench/scenarios.js';
+import { AFFINITY_CHANGE, BAD_CSUM, ITR_1000, NAPI_CLOSED_LOOP, HOT_PATH, NAPI_LOW_RATE, RX_MISSED, WIRE_SLOW_STACK, wireSmallRing } from '../dist/bench/scenarios.js';
 
 describe('rxsmp run', () => {
   it('2 CPUs, 2 queues: one JSON document that conserves, each queue processed on its vector\'s CPU', () => {
@@ -102,7 +102,7 @@ describe('NAPI interrupt mitigation', () => {
 });
 
 describe('drops, each counted once', () => {
-  it('counts rx_missed when open-loop traffic overloads the ring once, per queue and per run, and still conserves', async () => {
+  it('counts rx_missed when open-loop traffic overloads the ring, the same per queue and per run, and still conserves', async () => {
     // How many are missed is the host's (sim mode: 91,249 of 100,000); that the ring, the
     // queue's counter and the run's agree, and that the rest is processed, is not.
     const r = await run(RX_MISSED);
@@ -130,28 +130,31 @@ describe('drops, each counted once', () => {
 });
 
 describe('the hot path allocates nothing per packet', () => {
-  it('shows no GC and no heap growth in any thread over millions of packets', async () => {
-    const r = await run({ cpus: 2, queues: 2, packets: 3_000_000, 'latency-sample': 0 });
+  // What a thread allocated in its window (allocated_bytes) is the heap's growth plus what
+  // any GC inside the window freed: the same figure whether or not V8 chose to collect. Whether
+  // it did (gc_events) is V8's heuristics on the host's timing: a busy host once gave two GC
+  // events in a window, so "no GC" is measured by `npm run bench:claims`, not asserted here.
+  it('allocates under 1 MiB in any thread over millions of packets, counting what GCs collected', async () => {
+    const r = await run(HOT_PATH);
     for (const t of r.hot_path) {
       expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
-      expect(t.gc_events, t.thread).toBe(0);
-      // Code and feedback from late JIT work count in used_heap_size: allow under 1 MiB in all,
-      // where one 16-byte object per packet would be 8 MB or more (and would have forced
-      // scavenges).
-      expect(t.heap_growth_bytes, t.thread).toBeLessThan(1 << 20);
+      // Code and feedback from late JIT work count as allocation: 50-480 KB per thread here,
+      // where one 16-byte object per packet would be 8 MB or more.
+      expect(t.allocated_bytes, t.thread).toBeLessThan(1 << 20);
+      expect(t.allocated_bytes, t.thread).toBeGreaterThanOrEqual(t.heap_growth_bytes);
     }
   });
 
   it('with latency sampling on (1 in 64), allocates only per sample: well under 16 bytes per packet', async () => {
-    // Each sample reads Node's clock (device and socket), and a read boxes a number: about
-    // 0.5 byte per packet here, 2.3-2.5 seen when a loaded host starves V8's background
-    // compiler and the sampled path stays unoptimized longer. One object (or one boxed
-    // number) per packet would be 16 bytes or more: the limit keeps 4x below that.
-    const r = await run({ cpus: 2, queues: 2, packets: 3_000_000 });
+    // Each sample reads Node's clock (device and socket), and a read boxes a number: 0.5-0.85
+    // byte per packet here, under busy loops too (2.3-2.5 of heap growth were once seen on a
+    // loaded host). One object (or one boxed number) per packet would be 16 bytes or more: the
+    // limit keeps 4x below that, counting what GCs in the window collected.
+    const r = await run({ ...HOT_PATH, 'latency-sample': 64 });
     expect(r.latency_ns.samples).toBeGreaterThan(10_000);
     for (const t of r.hot_path) {
       expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
-      expect(t.heap_growth_bytes / t.window_packets, t.thread).toBeLessThan(4);
+      expect(t.allocated_bytes / t.window_packets, t.thread).toBeLessThan(4);
     }
   });
 });
