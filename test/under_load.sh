@@ -6,8 +6,8 @@
 # in a row with a busy loop on every core of the machine alongside (`nproc` shell loops that
 # never sleep), and prints one line per run and a final count:
 #
-#   run 1/5: passed (262 tests, 118 s)
-#   run 2/5: FAILED (1 of 262 failed, 131 s): test/run.test.ts > NAPI ... > takes ...
+#   run 1/5: passed (261 tests, 231 s)
+#   run 2/5: FAILED (1 of 261 failed, 295 s): test/run.test.ts > the hot path ... (log: ...)
 #   ...
 #   4 passed, 1 failed
 #
