@@ -1,7 +1,11 @@
-// RPS, RFS, flow limit and ordering, in real emulations (worker threads).
+// RPS, RFS, flow limit and ordering, in real emulations (worker threads). Only what the
+// host's speed cannot change is asserted here (docs/testing.md); how many flows move, how
+// many packets a flow limit drops, which CPU works before a knob changes are sim mode's
+// figures (test/sim.test.ts, "sim mode: the figures behind the threads tests").
 
 import { describe, expect, it } from 'vitest';
-import { cli, run, sum } from './e2e.js';
+import { FLOW_LIMIT, RFS_ON_MIDRUN, RPS_ON_MIDRUN, rfsMigration } from '../dist/bench/scenarios.js';
+import { cli, expectIpisReceived, expectOrderingReport, expectVectorsTaken, run, sum } from './e2e.js';
 import type { RunResult } from '../dist/src/engine/result.js';
 
 describe('RPS', () => {
@@ -16,7 +20,10 @@ describe('RPS', () => {
     expect(doc.percpu[0]!.ipis_sent).toBeGreaterThan(0);
     expect(doc.percpu[1]!.ipis_received).toBe(doc.percpu[0]!.ipis_sent);
     expect(doc.percpu[1]!.received_rps).toBeGreaterThan(0);
-    expect(doc.percpu[1]!.processed).toBeGreaterThanOrEqual(0.99 * doc.packets.delivered);
+    // Every packet is steered to CPU 1 and processed there, unless its backlog was full.
+    expect(doc.percpu[0]!.processed).toBe(0);
+    expect(doc.percpu[1]!.processed).toBe(doc.packets.generated - doc.packets.dropped.backlog);
+    expectVectorsTaken(doc);
     expect(doc.percpu[0]!.enqueue_remote).toBeGreaterThan(0);
     expect(doc.percpu[1]!.rps_lock_acquisitions).toBeGreaterThan(0);
     expect(doc.ordering.out_of_order).toBe(0);
@@ -52,43 +59,25 @@ describe('RPS', () => {
 
 describe('RFS under application migration', () => {
   // Closed loop (rate max) keeps both backlogs full, so the safe rule rarely lets a flow move
-  // (as on Linux); open loop below capacity lets backlogs drain between migrations.
-  const rfs = (unsafe: boolean, rate: string | number) =>
-    run({
-      cpus: 2,
-      queues: 1,
-      proto: 'tcp',
-      flows: 8,
-      'rps-flow-cnt': 256,
-      'rps-sock-flow-entries': 4096,
-      'app-cpus': '0,1',
-      'app-placement': 'spread', // flows on both tasks, so every migration moves some
-      gro: 'off', // every packet an skb with its stack cost: backlogs long enough to overtake
-      'migrate-every-ms': 3,
-      'stack-cost-ns': 3000,
-      'unsafe-rfs-no-qtail-check': unsafe ? 'on' : 'off',
-      rate,
-      packets: rate === 'max' ? 150_000 : 60_000,
-      seed: 7,
-    });
+  // (as on Linux); open loop below capacity lets backlogs drain between migrations. How often
+  // flows move, and whether the unsafe knob catches a packet overtaking, is the host's timing
+  // here; sim mode asserts both on these same runs (1,072 moves; 281 out of order).
+  const rfs = (unsafe: boolean, rate: string | number) => run(rfsMigration(unsafe, rate));
 
-  it('moves flows with their application and never delivers out of order', async () => {
+  it('never delivers out of order while flows follow migrating applications', async () => {
     const r = await rfs(false, 150_000);
-    expect(r.tasks.every((t) => t.migrations > 2)).toBe(true);
-    // Each of the 8 flows is placed once, then follows its application again and again.
-    expect(sum(r.percpu.map((p) => p.rfs_flow_moves))).toBeGreaterThan(3 * 8);
-    expect(r.ordering.flows_moved_cpu).toBeGreaterThan(0);
+    // 60,000 packets at 150 kpps take at least 400 ms: the 3 ms schedule migrates every task.
+    expect(r.tasks.every((t) => t.migrations > 0)).toBe(true);
     expect(r.ordering.out_of_order).toBe(0);
+    expect(r.ordering.first).toBeNull();
+    // Only RFS moves a flow here (one queue, no RPS map): a flow that changed CPU was moved by it.
+    if (r.ordering.flows_moved_cpu > 0) expect(sum(r.percpu.map((p) => p.rfs_flow_moves))).toBeGreaterThan(0);
+    expect(r.ordering.flows_moved_cpu).toBeLessThanOrEqual(8);
   });
 
-  it('with the unsafe knob (no last_qtail check) reports out-of-order deliveries and the first offender', async () => {
+  it('with the unsafe knob (no last_qtail check) reports any out-of-order delivery with its first offender', async () => {
     const r = await rfs(true, 'max');
-    expect(r.ordering.out_of_order).toBeGreaterThan(0);
-    const first = r.ordering.first!;
-    expect(first).not.toBeNull();
-    expect(first.got_index).toBeLessThan(first.expected_index);
-    expect(first.flow).toBeGreaterThanOrEqual(0);
-    expect(first.flow).toBeLessThan(8);
+    expectOrderingReport(r, 8);
   });
 });
 
@@ -98,60 +87,54 @@ describe('RSS indirection table changed under traffic', () => {
     expect(r.queues.every((q) => q.rx_packets > 0)).toBe(true);
     expect(r.ordering.flows_moved_cpu).toBeGreaterThan(0);
     // Disorder is possible here, as on real hardware; whatever happened is reported consistently.
-    expect(r.ordering.out_of_order === 0).toBe(r.ordering.first === null);
+    expectOrderingReport(r, 64);
   });
 });
 
 describe('flow limit', () => {
-  it('drops an elephant flow on the enqueuing CPU before the backlog overflows for everyone', async () => {
-    const r = await run({
-      cpus: 2,
-      queues: 1,
-      'rps-cpus': 2,
-      'flow-dist': 'zipf',
-      'zipf-s': 2,
-      flows: 1000,
-      'flow-limit-cpu-bitmap': 1,
-      'stack-cost-ns': 1000,
-      packets: 200_000,
-    });
-    expect(r.percpu[0]!.flow_limit_count).toBeGreaterThan(0);
+  it('counts flow-limit drops on the enqueuing CPU only: once in the run, twice in softnet_stat', async () => {
+    const r = await run(FLOW_LIMIT);
+    // Whether CPU 1's backlog reaches half of netdev_max_backlog, and so how many packets the
+    // limit drops, is the host's timing (sim: 57,659, all of flow 0). Wherever it drops, only
+    // CPU 0 (the bitmap) does, and each drop is counted as the kernel counts it.
+    expect(r.percpu[1]!.flow_limit_count).toBe(0);
     expect(r.packets.dropped.flow_limit).toBe(r.percpu[0]!.flow_limit_count);
     // softnet_stat counts a flow-limit drop twice (flow_limit_count and the target's dropped);
     // the run contract counts each packet once.
     expect(r.percpu[1]!.dropped).toBe(r.packets.dropped.flow_limit + r.packets.dropped.backlog);
-    const top = r.flow_limit_top[0]!;
-    expect(top.flow).toBe(0); // the most popular flow under zipf
-    expect(top.drops).toBeGreaterThan(0.9 * r.packets.dropped.flow_limit);
+    expect(sum(r.flow_limit_top.map((t) => t.drops))).toBeLessThanOrEqual(r.packets.dropped.flow_limit);
+    if (r.packets.dropped.flow_limit > 0) expect(r.flow_limit_top[0]!.drops).toBeGreaterThan(0);
   });
 });
 
 describe('knobs changed while traffic flows', () => {
-  it('turns RPS on mid-run: CPU 0 processes before, CPU 1 after, in order', async () => {
-    const r = await run({ cpus: 2, queues: 1, rate: 100_000, packets: 40_000, 'knob-at': '150:rps-cpus=2' });
-    expect(r.percpu[0]!.processed).toBeGreaterThan(0); // the first 150 ms
-    expect(r.percpu[1]!.processed).toBeGreaterThan(0); // the rest
+  it('turns RPS on mid-run: every packet processed once, on CPU 0 or CPU 1; IPIs only from CPU 0 to CPU 1', async () => {
+    // Which packets fall before the change is the host's timing (sim: 14,999 on CPU 0, then
+    // 25,001 on CPU 1, in order); that every packet is processed once, on one of the two, is
+    // not. A map that changes while CPU 0 is inside a batch can reorder that batch's flows,
+    // on Linux too (packets not steered are delivered after the steered ones): the report
+    // says so consistently.
+    const r = await run(RPS_ON_MIDRUN);
+    expect(r.knobs_applied.map((k) => k.key)).toEqual(['rps_cpus']);
     const received = r.packets.generated - r.packets.dropped.rx_missed;
     expect(r.percpu[0]!.processed + r.percpu[1]!.processed + r.packets.dropped.backlog).toBe(received);
-    expect(r.percpu[1]!.received_rps).toBeGreaterThan(0);
+    expect(r.percpu[0]!.received_rps).toBe(0);
+    expect(r.percpu[1]!.ipis_sent).toBe(0);
     expect(r.percpu[0]!.ipis_sent).toBe(r.percpu[1]!.received_rps);
-    expect(r.ordering.out_of_order).toBe(0);
+    expectIpisReceived(r);
+    expectOrderingReport(r, Number(r.config.flows));
   });
 
-  it('enables RFS tables mid-run: flows start following their application', async () => {
-    const r = await run({
-      cpus: 2,
-      queues: 1,
-      proto: 'tcp',
-      flows: 8,
-      'app-cpus': 1,
-      rate: 300_000,
-      packets: 60_000,
-      'knob-at': '80:rps-flow-cnt=256;80:rps-sock-flow-entries=4096',
-    });
-    expect(r.percpu[0]!.processed).toBeGreaterThan(0);
-    expect(r.percpu[0]!.rfs_flow_moves).toBeGreaterThan(0);
-    expect(r.percpu[1]!.processed).toBeGreaterThan(0); // steered to the application's CPU
+  it('enables RFS tables mid-run: the tables apply; only the IRQ CPU moves flows', async () => {
+    const r = await run(RFS_ON_MIDRUN);
+    // How much each CPU processes before and after is the host's timing (sim: 22,858 skbs on
+    // CPU 0 and 30,767 on CPU 1, all 8 flows moved, in order); the tables apply, and only
+    // CPU 0 (the IRQ CPU, where get_rps_cpu runs) moves flows.
+    expect(r.knobs_applied.map((k) => k.key)).toEqual(['rps_flow_cnt', 'rps_sock_flow_entries']);
+    expect(r.percpu[1]!.rfs_flow_moves).toBe(0);
+    expect(r.percpu[0]!.processed + r.percpu[1]!.processed).toBeGreaterThan(0);
+    if (r.ordering.flows_moved_cpu > 0) expect(r.percpu[0]!.rfs_flow_moves).toBeGreaterThan(0);
+    expectOrderingReport(r, 8);
   });
 
   it('applies sysctl changes in time order and reports when', async () => {

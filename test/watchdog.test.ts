@@ -45,6 +45,8 @@ describe('watchdog', () => {
     expect(err).toBeInstanceOf(WatchdogError);
     const msg = (err as Error).message;
     expect(msg).toMatch(/^watchdog: no packet moved for 1 s/);
+    expect(msg).toMatch(/cpu 0: context (softirq|ksoftirqd)/);
     expect(msg).toMatch(/cpu 1: .*rps_lock 2/);
+    expect(msg).toMatch(/queue 0: RDH \d+ RDT \d+/);
   });
 });

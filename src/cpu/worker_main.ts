@@ -88,6 +88,7 @@ export async function hotPathReport(thread: string, w: HotPathWindow, gcStarts: 
     window_packets: closed ? w.packets_end - w.packets_start : 0,
     gc_events: closed ? gcStarts.filter((t) => t >= w.start_ms && t <= w.end_ms).length : 0,
     heap_growth_bytes: closed ? w.heap_end - w.heap_start : 0,
+    allocated_bytes: closed ? w.heap_end - w.heap_start + w.gc_freed : 0,
   };
 }
 

@@ -30,6 +30,8 @@ export interface HotPathReport {
   window_packets: number;
   gc_events: number;
   heap_growth_bytes: number;
+  /** Bytes allocated in the window: the heap's growth plus what GCs in it freed. */
+  allocated_bytes: number;
 }
 
 /** What the host gave a worker thread over its loop (null off Linux). */

@@ -2,7 +2,7 @@
 // packet: heap use at both ends, times to match GC events against, packets handled.
 
 import { performance } from 'node:perf_hooks';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { GCProfiler, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Shm } from './memory.js';
 
@@ -30,6 +30,9 @@ export class HotPathWindow {
   heap_end = 0;
   packets_start = 0;
   packets_end = 0;
+  /** Heap the GCs inside the window freed: with the growth, what the window allocated. */
+  gc_freed = 0;
+  private profiler: GCProfiler | undefined;
   private readonly open_at: number; // packets generated, or with --duration ns of the run
   private readonly by_time: boolean;
 
@@ -54,6 +57,10 @@ export class HotPathWindow {
       // Start from a collected heap, as a benchmark does before its window: garbage from
       // start-up must not be collected inside the window and counted against the hot path.
       collect_garbage();
+      // Each GC's heap use before and after (recorded only when one runs), so that what
+      // the window allocated is known even when a GC collected it.
+      this.profiler = new GCProfiler();
+      this.profiler.start();
       this.heap_start = getHeapStatistics().used_heap_size;
       this.packets_start = this.packets();
       this.start_ms = performance.now();
@@ -66,6 +73,7 @@ export class HotPathWindow {
     this.end_ms = performance.now();
     this.packets_end = this.packets();
     this.heap_end = getHeapStatistics().used_heap_size;
+    for (const g of this.profiler?.stop().statistics ?? []) this.gc_freed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
     this.state = 2;
   }
 }

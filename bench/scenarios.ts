@@ -1,0 +1,74 @@
+// Runs that the threads tests, the sim tests and bench/claims.ts all make: one definition
+// each. A threads test asserts what the host's speed cannot change about the run; the sim
+// test asserts its exact figures, which only virtual time makes repeatable; bench/claims.ts
+// measures, on this host, the threads-mode figures a test there could not promise
+// (docs/testing.md).
+
+export type Flags = Record<string, string | number>;
+
+/** Closed loop on one CPU: NAPI keeps polling, ksoftirqd takes over. */
+export const NAPI_CLOSED_LOOP: Flags = { cpus: 1, queues: 1, packets: 500_000 };
+/** 1 kpps on one CPU: every packet finds the vector unmasked. */
+export const NAPI_LOW_RATE: Flags = { cpus: 1, queues: 1, rate: 1000, packets: 300 };
+/** Open loop ten times faster than a 2 µs stack: the ring overflows. */
+export const RX_MISSED: Flags = { cpus: 1, queues: 1, rate: 5_000_000, 'stack-cost-ns': 2000, packets: 100_000 };
+/** One frame in twenty with a corrupted IPv4 header checksum. */
+export const BAD_CSUM: Flags = { cpus: 2, queues: 2, 'bad-csum-rate': 0.05, packets: 100_000 };
+/** 20 kpps for 0.2 s, with and without a 1000 µs interrupt throttle. */
+export const ITR_BASE: Flags = { cpus: 1, queues: 1, rate: 20_000, packets: 4000 };
+export const ITR_1000: Flags = { ...ITR_BASE, 'rx-usecs': 1000 };
+/** The vector moves from CPU 0 to CPU 1 at 60 ms of 200. */
+export const AFFINITY_CHANGE: Flags = { cpus: 2, queues: 1, rate: 50_000, packets: 10_000, 'knob-at': '60:irq-affinity=1' };
+
+/** RFS under application migration: 8 TCP flows, both tasks migrating every 3 ms. */
+export const rfsMigration = (unsafe: boolean, rate: string | number): Flags => ({
+  cpus: 2,
+  queues: 1,
+  proto: 'tcp',
+  flows: 8,
+  'rps-flow-cnt': 256,
+  'rps-sock-flow-entries': 4096,
+  'app-cpus': '0,1',
+  'app-placement': 'spread', // flows on both tasks, so every migration moves some
+  gro: 'off', // every packet an skb with its stack cost: backlogs long enough to overtake
+  'migrate-every-ms': 3,
+  'stack-cost-ns': 3000,
+  'unsafe-rfs-no-qtail-check': unsafe ? 'on' : 'off',
+  rate,
+  packets: rate === 'max' ? 150_000 : 60_000,
+  seed: 7,
+});
+
+/** An elephant flow (zipf s=2 over 1000 flows) steered from CPU 0 to a slower CPU 1. */
+export const FLOW_LIMIT: Flags = {
+  cpus: 2,
+  queues: 1,
+  'rps-cpus': 2,
+  'flow-dist': 'zipf',
+  'zipf-s': 2,
+  flows: 1000,
+  'flow-limit-cpu-bitmap': 1,
+  'stack-cost-ns': 1000,
+  packets: 200_000,
+};
+/** RPS to CPU 1 switched on at 150 ms of 400. */
+export const RPS_ON_MIDRUN: Flags = { cpus: 2, queues: 1, rate: 100_000, packets: 40_000, 'knob-at': '150:rps-cpus=2' };
+/** RFS tables created at 80 ms of 200, the application on CPU 1. */
+export const RFS_ON_MIDRUN: Flags = {
+  cpus: 2,
+  queues: 1,
+  proto: 'tcp',
+  flows: 8,
+  'app-cpus': 1,
+  rate: 300_000,
+  packets: 60_000,
+  'knob-at': '80:rps-flow-cnt=256;80:rps-sock-flow-entries=4096',
+};
+
+/** Millions of packets on 2 CPUs with no latency stamps: the hot-path window. */
+export const HOT_PATH: Flags = { cpus: 2, queues: 2, packets: 3_000_000, 'latency-sample': 0 };
+
+/** A slow stack on a full ring: the closed-loop wire waits for every re-post (by napping). */
+export const WIRE_SLOW_STACK: Flags = { cpus: 1, queues: 1, 'stack-cost-ns': 3000, packets: 200_000 };
+/** A 64-descriptor ring the CPU drains faster than the wire's shortest nap. */
+export const wireSmallRing = (nic: 'ixgbe' | 'legacy'): Flags => ({ cpus: 1, queues: 1, nic, 'ring-size': 64, packets: 200_000 });
