@@ -297,7 +297,7 @@ describe('stampPacket', () => {
           const check = be16(buf, 34 + (proto === IPPROTO_UDP ? 6 : 16));
           const ref = refL4Checksum(buf, 0);
           // 0x0000 and 0xffff are the two zeros of one's complement: both are correct.
-          expect(check === ref || (check ^ ref) === 0xffff && (ref === 0 || ref === 0xffff)).toBe(true);
+          expect(check === ref || ((check ^ ref) === 0xffff && (ref === 0 || ref === 0xffff))).toBe(true);
           if (proto === IPPROTO_UDP) expect(check).not.toBe(0);
         }
       }
@@ -332,7 +332,9 @@ describe('makeFlows', () => {
   it('builds valid templates for every flow', () => {
     const flows = makeFlows(200, new Prng(3), 'mix');
     const buf = new Uint8Array(200 * 128);
-    flows.forEach((f, i) => buildFrameTemplate(buf, i * 128, f, 60 + (i % 68), i, 0xffffffff));
+    flows.forEach((f, i) => {
+      buildFrameTemplate(buf, i * 128, f, 60 + (i % 68), i, 0xffffffff);
+    });
     flows.forEach((_, i) => {
       expect(ip_fast_csum(buf, i * 128 + ETH_HLEN, 5)).toBe(0);
       expect(verify_l4_csum(buf, i * 128)).toBe(true);

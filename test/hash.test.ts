@@ -19,14 +19,25 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MS_RSS_KEY, ToeplitzTable, toeplitzHash } from '../src/kernel/hash/toeplitz.js';
 import { siphash, siphash64, siphashOut, siphash_2_4 } from '../src/kernel/hash/siphash.js';
+import { JHASH_INITVAL, jhash, jhash2, jhash2_i32, jhash_1word, jhash_2words, jhash_3words, jhash_i32 } from '../src/kernel/hash/jhash.js';
 import {
-  JHASH_INITVAL, jhash, jhash2, jhash2_i32, jhash_1word, jhash_2words, jhash_3words, jhash_i32,
-} from '../src/kernel/hash/jhash.js';
-import {
-  ___skb_get_hash, FLOW_DIS_FIRST_FRAG, FLOW_DIS_IS_FRAGMENT, FLOW_KEYS_ADDRS, FLOW_KEYS_FLAGS,
-  FLOW_KEYS_IP_PROTO, FLOW_KEYS_N_PROTO, FLOW_KEYS_PORTS, FLOW_KEYS_THOFF, FLOW_KEYS_VLAN,
-  FLOW_KEYS_VLAN_TPID, flow_hash_from_keys, flow_hash_init, flow_keys, reciprocal_scale,
-  skb_flow_dissect_flow_keys, skb_flow_dissect_hash,
+  ___skb_get_hash,
+  FLOW_DIS_FIRST_FRAG,
+  FLOW_DIS_IS_FRAGMENT,
+  FLOW_KEYS_ADDRS,
+  FLOW_KEYS_FLAGS,
+  FLOW_KEYS_IP_PROTO,
+  FLOW_KEYS_N_PROTO,
+  FLOW_KEYS_PORTS,
+  FLOW_KEYS_THOFF,
+  FLOW_KEYS_VLAN,
+  FLOW_KEYS_VLAN_TPID,
+  flow_hash_from_keys,
+  flow_hash_init,
+  flow_keys,
+  reciprocal_scale,
+  skb_flow_dissect_flow_keys,
+  skb_flow_dissect_hash,
 } from '../src/kernel/hash/flow_dissector.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
@@ -56,7 +67,8 @@ function rssInput(dst: string, dport: number, src: string, sport: number): Uint8
 describe('toeplitz', () => {
   it('MS_RSS_KEY is the published 40-byte key', () => {
     expect(Buffer.from(MS_RSS_KEY).toString('hex')).toBe(
-      '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa');
+      '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa',
+    );
   });
 
   it.each(MS_IPV4_TABLE)('bit-serial: dst %s:%i src %s:%i', (dst, dport, src, sport, v4, v4tcp) => {
@@ -72,46 +84,58 @@ describe('toeplitz', () => {
     expect(hex(table.hash(input, 0, 12))).toBe(hex(v4tcp));
   });
 
-  it.each(MS_IPV4_TABLE)('hashIpv4 on a real IPv4+TCP header: dst %s:%i src %s:%i',
-    (dst, dport, src, sport, v4, v4tcp) => {
-      const table = new ToeplitzTable(MS_RSS_KEY);
-      for (const ihl of [5, 6, 15]) {
-        const frame = buildFrame({ src: ip4(src), dst: ip4(dst), sport, dport, ihl });
-        expect(hex(table.hashIpv4(frame, 14, false))).toBe(hex(v4));
-        expect(hex(table.hashIpv4(frame, 14, true))).toBe(hex(v4tcp));
-      }
-    });
+  it.each(MS_IPV4_TABLE)('hashIpv4 on a real IPv4+TCP header: dst %s:%i src %s:%i', (dst, dport, src, sport, v4, v4tcp) => {
+    const table = new ToeplitzTable(MS_RSS_KEY);
+    for (const ihl of [5, 6, 15]) {
+      const frame = buildFrame({ src: ip4(src), dst: ip4(dst), sport, dport, ihl });
+      expect(hex(table.hashIpv4(frame, 14, false))).toBe(hex(v4));
+      expect(hex(table.hashIpv4(frame, 14, true))).toBe(hex(v4tcp));
+    }
+  });
 
   it('table form equals the bit-serial form for random keys and inputs', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 40 }),
-      fc.uint8Array({ minLength: 44, maxLength: 52 }),
-      fc.uint8Array({ minLength: 0, maxLength: 60 }),
-      fc.nat(),
-      fc.nat(),
-      (maxInputBytes, key, bytes, o, l) => {
-        const table = new ToeplitzTable(key, maxInputBytes);
-        const offset = bytes.length === 0 ? 0 : o % (bytes.length + 1);
-        const length = Math.min(l % (maxInputBytes + 1), bytes.length - offset);
-        expect(table.hash(bytes, offset, length)).toBe(toeplitzHash(key, bytes, offset, length));
-      }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.uint8Array({ minLength: 44, maxLength: 52 }),
+        fc.uint8Array({ minLength: 0, maxLength: 60 }),
+        fc.nat(),
+        fc.nat(),
+        (maxInputBytes, key, bytes, o, l) => {
+          const table = new ToeplitzTable(key, maxInputBytes);
+          const offset = bytes.length === 0 ? 0 : o % (bytes.length + 1);
+          const length = Math.min(l % (maxInputBytes + 1), bytes.length - offset);
+          expect(table.hash(bytes, offset, length)).toBe(toeplitzHash(key, bytes, offset, length));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('hashIpv4 equals the bit-serial hash of the gathered input, any IHL', () => {
-    fc.assert(fc.property(
-      fc.uint8Array({ minLength: 40, maxLength: 40 }),
-      fc.uint8Array({ minLength: 8, maxLength: 8 }),
-      fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }),
-      fc.integer({ min: 5, max: 15 }),
-      (key, addrs, sport, dport, ihl) => {
-        const table = new ToeplitzTable(key);
-        const frame = buildFrame({
-          src: [...addrs.slice(0, 4)], dst: [...addrs.slice(4)], sport, dport, ihl,
-        });
-        const input = Uint8Array.from([...addrs, sport >> 8, sport & 0xff, dport >> 8, dport & 0xff]);
-        expect(table.hashIpv4(frame, 14, false)).toBe(toeplitzHash(key, input, 0, 8));
-        expect(table.hashIpv4(frame, 14, true)).toBe(toeplitzHash(key, input, 0, 12));
-      }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 40, maxLength: 40 }),
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 5, max: 15 }),
+        (key, addrs, sport, dport, ihl) => {
+          const table = new ToeplitzTable(key);
+          const frame = buildFrame({
+            src: [...addrs.slice(0, 4)],
+            dst: [...addrs.slice(4)],
+            sport,
+            dport,
+            ihl,
+          });
+          const input = Uint8Array.from([...addrs, sport >> 8, sport & 0xff, dport >> 8, dport & 0xff]);
+          expect(table.hashIpv4(frame, 14, false)).toBe(toeplitzHash(key, input, 0, 8));
+          expect(table.hashIpv4(frame, 14, true)).toBe(toeplitzHash(key, input, 0, 12));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('setKey re-keys in place: equals a table built with the new key', () => {
@@ -144,22 +168,70 @@ describe('toeplitz', () => {
 
 /** vectors.h of the SipHash reference code: SipHash-2-4, key 00..0f, message 00..n-1. */
 const SIPHASH_VECTORS = [
-  '310e0edd47db6f72', 'fd67dc93c539f874', '5a4fa9d909806c0d', '2d7efbd796666785',
-  'b7877127e09427cf', '8da699cd64557618', 'cee3fe586e46c9cb', '37d1018bf50002ab',
-  '6224939a79f5f593', 'b0e4a90bdf82009e', 'f3b9dd94c5bb5d7a', 'a7ad6b22462fb3f4',
-  'fbe50e86bc8f1e75', '903d84c02756ea14', 'eef27a8e90ca23f7', 'e545be4961ca29a1',
-  'db9bc2577fcc2a3f', '9447be2cf5e99a69', '9cd38d96f0b3c14b', 'bd6179a71dc96dbb',
-  '98eea21af25cd6be', 'c7673b2eb0cbf2d0', '883ea3e395675393', 'c8ce5ccd8c030ca8',
-  '94af49f6c650adb8', 'eab8858ade92e1bc', 'f315bb5bb835d817', 'adcf6b0763612e2f',
-  'a5c91da7acaa4dde', '716595876650a2a6', '28ef495c53a387ad', '42c341d8fa92d832',
-  'ce7cf2722f512771', 'e37859f94623f3a7', '381205bb1ab0e012', 'ae97a10fd434e015',
-  'b4a31508beff4d31', '81396229f0907902', '4d0cf49ee5d4dcca', '5c73336a76d8bf9a',
-  'd0a704536ba93e0e', '925958fcd6420cad', 'a915c29bc8067318', '952b79f3bc0aa6d4',
-  'f21df2e41d4535f9', '87577519048f53a9', '10a56cf5dfcd9adb', 'eb75095ccd986cd0',
-  '51a9cb9ecba312e6', '96afadfc2ce666c7', '72fe52975a4364ee', '5a1645b276d592a1',
-  'b274cb8ebf87870a', '6f9bb4203de7b381', 'eaecb2a30b22a87f', '9924a43cc1315724',
-  'bd838d3aafbf8db7', '0b1a2a3265d51aea', '135079a3231ce660', '932b2846e4d70666',
-  'e1915f5cb1eca46c', 'f325965ca16d629f', '575ff28e60381be5', '724506eb4c328a95',
+  '310e0edd47db6f72',
+  'fd67dc93c539f874',
+  '5a4fa9d909806c0d',
+  '2d7efbd796666785',
+  'b7877127e09427cf',
+  '8da699cd64557618',
+  'cee3fe586e46c9cb',
+  '37d1018bf50002ab',
+  '6224939a79f5f593',
+  'b0e4a90bdf82009e',
+  'f3b9dd94c5bb5d7a',
+  'a7ad6b22462fb3f4',
+  'fbe50e86bc8f1e75',
+  '903d84c02756ea14',
+  'eef27a8e90ca23f7',
+  'e545be4961ca29a1',
+  'db9bc2577fcc2a3f',
+  '9447be2cf5e99a69',
+  '9cd38d96f0b3c14b',
+  'bd6179a71dc96dbb',
+  '98eea21af25cd6be',
+  'c7673b2eb0cbf2d0',
+  '883ea3e395675393',
+  'c8ce5ccd8c030ca8',
+  '94af49f6c650adb8',
+  'eab8858ade92e1bc',
+  'f315bb5bb835d817',
+  'adcf6b0763612e2f',
+  'a5c91da7acaa4dde',
+  '716595876650a2a6',
+  '28ef495c53a387ad',
+  '42c341d8fa92d832',
+  'ce7cf2722f512771',
+  'e37859f94623f3a7',
+  '381205bb1ab0e012',
+  'ae97a10fd434e015',
+  'b4a31508beff4d31',
+  '81396229f0907902',
+  '4d0cf49ee5d4dcca',
+  '5c73336a76d8bf9a',
+  'd0a704536ba93e0e',
+  '925958fcd6420cad',
+  'a915c29bc8067318',
+  '952b79f3bc0aa6d4',
+  'f21df2e41d4535f9',
+  '87577519048f53a9',
+  '10a56cf5dfcd9adb',
+  'eb75095ccd986cd0',
+  '51a9cb9ecba312e6',
+  '96afadfc2ce666c7',
+  '72fe52975a4364ee',
+  '5a1645b276d592a1',
+  'b274cb8ebf87870a',
+  '6f9bb4203de7b381',
+  'eaecb2a30b22a87f',
+  '9924a43cc1315724',
+  'bd838d3aafbf8db7',
+  '0b1a2a3265d51aea',
+  '135079a3231ce660',
+  '932b2846e4d70666',
+  'e1915f5cb1eca46c',
+  'f325965ca16d629f',
+  '575ff28e60381be5',
+  '724506eb4c328a95',
 ];
 
 /** The 16 key bytes as the kernel's siphash_key_t: two little-endian u64 = four LE u32. */
@@ -173,14 +245,20 @@ function siphashRef(msg: Uint8Array, key16: Uint8Array): bigint {
   const M = (1n << 64n) - 1n;
   const rotl = (x: bigint, b: bigint): bigint => ((x << b) | (x >> (64n - b))) & M;
   const dv = new DataView(key16.buffer, key16.byteOffset, 16);
-  const k0 = dv.getBigUint64(0, true), k1 = dv.getBigUint64(8, true);
-  const v = [k0 ^ 0x736f6d6570736575n, k1 ^ 0x646f72616e646f6dn,
-    k0 ^ 0x6c7967656e657261n, k1 ^ 0x7465646279746573n];
+  const k0 = dv.getBigUint64(0, true),
+    k1 = dv.getBigUint64(8, true);
+  const v = [k0 ^ 0x736f6d6570736575n, k1 ^ 0x646f72616e646f6dn, k0 ^ 0x6c7967656e657261n, k1 ^ 0x7465646279746573n];
   const round = (): void => {
-    v[0] = (v[0]! + v[1]!) & M; v[1] = rotl(v[1]!, 13n) ^ v[0]; v[0] = rotl(v[0], 32n);
-    v[2] = (v[2]! + v[3]!) & M; v[3] = rotl(v[3]!, 16n) ^ v[2];
-    v[0] = (v[0] + v[3]) & M; v[3] = rotl(v[3], 21n) ^ v[0];
-    v[2] = (v[2] + v[1]) & M; v[1] = rotl(v[1], 17n) ^ v[2]; v[2] = rotl(v[2], 32n);
+    v[0] = (v[0]! + v[1]!) & M;
+    v[1] = rotl(v[1]!, 13n) ^ v[0];
+    v[0] = rotl(v[0], 32n);
+    v[2] = (v[2]! + v[3]!) & M;
+    v[3] = rotl(v[3]!, 16n) ^ v[2];
+    v[0] = (v[0] + v[3]) & M;
+    v[3] = rotl(v[3], 21n) ^ v[0];
+    v[2] = (v[2] + v[1]) & M;
+    v[1] = rotl(v[1], 17n) ^ v[2];
+    v[2] = rotl(v[2], 32n);
   };
   const words: bigint[] = [];
   for (let i = 0; i + 8 <= msg.length; i += 8) {
@@ -189,9 +267,17 @@ function siphashRef(msg: Uint8Array, key16: Uint8Array): bigint {
   let last = BigInt(msg.length & 0xff) << 56n;
   for (let i = msg.length & ~7, s = 0n; i < msg.length; i++, s += 8n) last |= BigInt(msg[i]!) << s;
   words.push(last);
-  for (const m of words) { v[3] ^= m; round(); round(); v[0] ^= m; }
+  for (const m of words) {
+    v[3] ^= m;
+    round();
+    round();
+    v[0] ^= m;
+  }
   v[2] ^= 0xffn;
-  round(); round(); round(); round();
+  round();
+  round();
+  round();
+  round();
   return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
@@ -204,7 +290,8 @@ describe('siphash', () => {
 
   it.each(SIPHASH_VECTORS.map((v, n) => [n, v] as const))('paper vector %i', (n, v) => {
     const want = Buffer.from(v, 'hex'); // output bytes, little-endian
-    const lo = want.readUInt32LE(0), hi = want.readUInt32LE(4);
+    const lo = want.readUInt32LE(0),
+      hi = want.readUInt32LE(4);
     const msg = seq(n);
     expect(hex(siphash64(msg, 0, n, key))).toBe(hex(lo));
     expect([hex(siphashOut[0]!), hex(siphashOut[1]!)]).toEqual([hex(lo), hex(hi)]);
@@ -217,14 +304,14 @@ describe('siphash', () => {
   });
 
   it('matches a BigInt reference for random keys and messages', () => {
-    fc.assert(fc.property(
-      fc.uint8Array({ minLength: 16, maxLength: 16 }),
-      fc.uint8Array({ minLength: 0, maxLength: 300 }),
-      (k, msg) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ minLength: 0, maxLength: 300 }), (k, msg) => {
         const want = siphashRef(msg, k);
         siphash64(msg, 0, msg.length, sipKey(k));
         expect((BigInt(siphashOut[1]!) << 32n) | BigInt(siphashOut[0]!)).toBe(want);
-      }), { numRuns: 300 });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('asserts its arguments', () => {
@@ -241,16 +328,20 @@ const FOUR_SCORE = ascii('Four score and seven years ago');
 const GOOD_MEN = ascii('This is the time for all good men to come to the aid of their country...');
 /** hashlittle(GOOD_MEN, 72 - i, 13) for i = 0..11 (lookup3 driver3). */
 const GOOD_MEN_13 = [
-  0x499ae8fa, 0xb9bef31c, 0x8efefdfd, 0xa56b7aab, 0xb1946734, 0x9f31c5ce, 0x0826585d,
-  0x55b69dea, 0xf4688dd0, 0xe87eb146, 0xb202fb17, 0x711fe56a,
+  0x499ae8fa, 0xb9bef31c, 0x8efefdfd, 0xa56b7aab, 0xb1946734, 0x9f31c5ce, 0x0826585d, 0x55b69dea, 0xf4688dd0, 0xe87eb146, 0xb202fb17,
+  0x711fe56a,
 ];
 /** DPDK test_hash_functions.c: rte_jhash(key 00 01 02 ..., len, initval). */
 const DPDK_LENS = [1, 2, 4, 8, 16, 32, 48, 64, 9, 13, 37, 40];
 const DPDK_JHASH: Record<number, number[]> = {
-  0: [0x8ba9414b, 0xdf0d39c9, 0xe4cf1d42, 0xd4ccb93c, 0x5e84eafc, 0x21362cfe,
-    0x2f4775ab, 0x9ff036cc, 0xeca51474, 0xbc9d6816, 0x12926a31, 0x1c9fa888],
-  0xdeadbeef: [0x5c62c303, 0x1b8cf784, 0x8270ac65, 0x05fa6668, 0x762df861, 0xda088f2f,
-    0x59614cd4, 0x7a94f690, 0xdc1e4993, 0x30825494, 0x91d0e462, 0x768087fc],
+  0: [
+    0x8ba9414b, 0xdf0d39c9, 0xe4cf1d42, 0xd4ccb93c, 0x5e84eafc, 0x21362cfe, 0x2f4775ab, 0x9ff036cc, 0xeca51474, 0xbc9d6816, 0x12926a31,
+    0x1c9fa888,
+  ],
+  0xdeadbeef: [
+    0x5c62c303, 0x1b8cf784, 0x8270ac65, 0x05fa6668, 0x762df861, 0xda088f2f, 0x59614cd4, 0x7a94f690, 0xdc1e4993, 0x30825494, 0x91d0e462,
+    0x768087fc,
+  ],
 };
 
 /** Little-endian u32 words of bytes (what a u32 array holding those bytes reads on x86). */
@@ -308,19 +399,23 @@ describe('jhash', () => {
   });
 
   it('jhash_3words/2words/1word equal jhash2 and jhash of the same words (DPDK verify_jhash_words)', () => {
-    fc.assert(fc.property(
-      fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 3, maxLength: 3 }),
-      fc.integer({ min: 0, max: 0xffffffff }),
-      ([a, b, c], iv) => {
-        const w = Uint32Array.of(a!, b!, c!);
-        const bytes = new Uint8Array(w.buffer);
-        expect(jhash_3words(a!, b!, c!, iv)).toBe(jhash2(w, 0, 3, iv));
-        expect(jhash_3words(a!, b!, c!, iv)).toBe(jhash(bytes, 0, 12, iv));
-        expect(jhash_2words(a!, b!, iv)).toBe(jhash2(w, 0, 2, iv));
-        expect(jhash_2words(a!, b!, iv)).toBe(jhash(bytes, 0, 8, iv));
-        expect(jhash_1word(a!, iv)).toBe(jhash2(w, 0, 1, iv));
-        expect(jhash_1word(a!, iv)).toBe(jhash(bytes, 0, 4, iv));
-      }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 3, maxLength: 3 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        ([a, b, c], iv) => {
+          const w = Uint32Array.of(a!, b!, c!);
+          const bytes = new Uint8Array(w.buffer);
+          expect(jhash_3words(a!, b!, c!, iv)).toBe(jhash2(w, 0, 3, iv));
+          expect(jhash_3words(a!, b!, c!, iv)).toBe(jhash(bytes, 0, 12, iv));
+          expect(jhash_2words(a!, b!, iv)).toBe(jhash2(w, 0, 2, iv));
+          expect(jhash_2words(a!, b!, iv)).toBe(jhash(bytes, 0, 8, iv));
+          expect(jhash_1word(a!, iv)).toBe(jhash2(w, 0, 1, iv));
+          expect(jhash_1word(a!, iv)).toBe(jhash(bytes, 0, 4, iv));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('asserts its arguments', () => {
@@ -358,11 +453,24 @@ function buildFrame(f: FrameSpec): Uint8Array {
   const l2 = bytes.length;
   const fragOff = f.fragOff ?? 0x4000;
   const totLen = ihl * 4 + l4Len;
-  bytes.push(0x40 | ihl, 0, totLen >> 8, totLen & 0xff, 0x12, 0x34, fragOff >> 8, fragOff & 0xff,
-    64, f.proto ?? 6, 0, 0, ...f.src, ...f.dst);
+  bytes.push(
+    0x40 | ihl,
+    0,
+    totLen >> 8,
+    totLen & 0xff,
+    0x12,
+    0x34,
+    fragOff >> 8,
+    fragOff & 0xff,
+    64,
+    f.proto ?? 6,
+    0,
+    0,
+    ...f.src,
+    ...f.dst,
+  );
   for (let i = 20; i < ihl * 4; i++) bytes.push(1); // IPOPT_NOOP
-  const l4 = [f.sport >> 8, f.sport & 0xff, f.dport >> 8, f.dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 0,
-    0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0];
+  const l4 = [f.sport >> 8, f.sport & 0xff, f.dport >> 8, f.dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0];
   for (let i = 0; i < l4Len; i++) bytes.push(l4[i] ?? 0);
   expect(l2).toBe(14 + 4 * vlans.length);
   return Uint8Array.from(bytes);
@@ -378,13 +486,15 @@ const hostU32 = (a: number[]): number => (a[0]! | (a[1]! << 8) | (a[2]! << 16) |
 
 const A: FrameSpec = { src: [10, 0, 0, 1], dst: [10, 0, 1, 2], sport: 40000, dport: 80 };
 
-const arbFrame = fc.record({
-  src: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }),
-  dst: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }),
-  sport: fc.integer({ min: 0, max: 0xffff }),
-  dport: fc.integer({ min: 0, max: 0xffff }),
-  proto: fc.constantFrom(6, 17),
-}).filter((f) => ((hostU32(f.dst) - hostU32(f.src)) >>> 0) !== 0x80000000); // 5.10 quirk, below
+const arbFrame = fc
+  .record({
+    src: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }),
+    dst: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }),
+    sport: fc.integer({ min: 0, max: 0xffff }),
+    dport: fc.integer({ min: 0, max: 0xffff }),
+    proto: fc.constantFrom(6, 17),
+  })
+  .filter((f) => (hostU32(f.dst) - hostU32(f.src)) >>> 0 !== 0x80000000); // 5.10 quirk, below
 
 describe('flow dissector (5.10 __skb_get_hash)', () => {
   it('refuses to hash before flow_hash_init (runs first in this file)', () => {
@@ -398,8 +508,7 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     expect([flow_keys[FLOW_KEYS_N_PROTO], flow_keys[FLOW_KEYS_N_PROTO + 1]]).toEqual([0x08, 0x00]);
     expect(flow_keys[FLOW_KEYS_IP_PROTO]).toBe(6);
     expect([...flow_keys.subarray(FLOW_KEYS_ADDRS, FLOW_KEYS_ADDRS + 8)]).toEqual([...A.src, ...A.dst]);
-    expect([...flow_keys.subarray(FLOW_KEYS_PORTS, FLOW_KEYS_PORTS + 4)])
-      .toEqual([40000 >> 8, 40000 & 0xff, 0, 80]);
+    expect([...flow_keys.subarray(FLOW_KEYS_PORTS, FLOW_KEYS_PORTS + 4)]).toEqual([40000 >> 8, 40000 & 0xff, 0, 80]);
     expect(flow_keys[FLOW_KEYS_THOFF]).toBe(24); // thoff = nhoff past the IP header + options
     expect(flow_keys[FLOW_KEYS_FLAGS]).toBe(0);
   });
@@ -408,9 +517,12 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     describe(alg, () => {
       it('both directions of a flow hash the same', () => {
         flow_hash_init(alg, 1);
-        fc.assert(fc.property(arbFrame, (f) => {
-          expect(hashOf(reverse(f))).toBe(hashOf(f));
-        }), { numRuns: 500 });
+        fc.assert(
+          fc.property(arbFrame, (f) => {
+            expect(hashOf(reverse(f))).toBe(hashOf(f));
+          }),
+          { numRuns: 500 },
+        );
         // equal addresses: the ports decide the order
         const same: FrameSpec = { src: [10, 1, 1, 1], dst: [10, 1, 1, 1], sport: 1000, dport: 2000 };
         expect(hashOf(reverse(same))).toBe(hashOf(same));
@@ -431,12 +543,15 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
 
       it('never returns 0, and is a uint32', () => {
         flow_hash_init(alg, 7);
-        fc.assert(fc.property(arbFrame, (f) => {
-          const h = hashOf(f);
-          expect(h).toBeGreaterThan(0);
-          expect(h).toBeLessThanOrEqual(0xffffffff);
-          expect(Number.isInteger(h)).toBe(true);
-        }), { numRuns: 300 });
+        fc.assert(
+          fc.property(arbFrame, (f) => {
+            const h = hashOf(f);
+            expect(h).toBeGreaterThan(0);
+            expect(h).toBeLessThanOrEqual(0xffffffff);
+            expect(Number.isInteger(h)).toBe(true);
+          }),
+          { numRuns: 300 },
+        );
       });
 
       it('fragments hash without ports (first and later fragments alike)', () => {
@@ -471,8 +586,7 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     expect(flow_hash_from_keys()).toBe(h);
     // __flow_hash_consistentify ran in place: addresses and ports now in A's order
     expect([...flow_keys.subarray(FLOW_KEYS_ADDRS, FLOW_KEYS_ADDRS + 8)]).toEqual([...A.src, ...A.dst]);
-    expect([...flow_keys.subarray(FLOW_KEYS_PORTS, FLOW_KEYS_PORTS + 4)])
-      .toEqual([40000 >> 8, 40000 & 0xff, 0, 80]);
+    expect([...flow_keys.subarray(FLOW_KEYS_PORTS, FLOW_KEYS_PORTS + 4)]).toEqual([40000 >> 8, 40000 & 0xff, 0, 80]);
   });
 
   it('jhash and siphash modes give different hashes for the same frames', () => {
@@ -481,7 +595,9 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     const sip = frames.map(hashOf);
     flow_hash_init('jhash', 5);
     const jh = frames.map(hashOf);
-    frames.forEach((_, i) => expect(jh[i]).not.toBe(sip[i]));
+    frames.forEach((_, i) => {
+      expect(jh[i]).not.toBe(sip[i]);
+    });
   });
 
   it('keys come from the seed: same seed same hash, other seed other hash', () => {
@@ -521,8 +637,20 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     // The DEI bit is not part of the key (the 5.10 dissector sets vlan_id and priority only).
     expect(hashOf({ ...A, vlans: [{ tpid: 0x8100, tci: 0x1000 | 100 }] })).toBe(hashOf(v100));
     // QinQ: only the outer tag is recorded (the inner one would be CVLAN, not in this dissector).
-    const qinq = { ...A, vlans: [{ tpid: 0x88a8, tci: 7 }, { tpid: 0x8100, tci: 100 }] };
-    const qinq2 = { ...A, vlans: [{ tpid: 0x88a8, tci: 7 }, { tpid: 0x8100, tci: 200 }] };
+    const qinq = {
+      ...A,
+      vlans: [
+        { tpid: 0x88a8, tci: 7 },
+        { tpid: 0x8100, tci: 100 },
+      ],
+    };
+    const qinq2 = {
+      ...A,
+      vlans: [
+        { tpid: 0x88a8, tci: 7 },
+        { tpid: 0x8100, tci: 200 },
+      ],
+    };
     expect(hashOf(qinq)).toBe(hashOf(qinq2));
     expect(hashOf(reverse(qinq))).toBe(hashOf(qinq));
   });
@@ -575,7 +703,7 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     // symmetric hash"), which 5.10 as released does not have.
     flow_hash_init('siphash', 1);
     const f: FrameSpec = { src: [192, 168, 37, 50], dst: [192, 168, 37, 178], sport: 1000, dport: 2000 };
-    expect(((hostU32(f.dst) - hostU32(f.src)) >>> 0)).toBe(0x80000000);
+    expect((hostU32(f.dst) - hostU32(f.src)) >>> 0).toBe(0x80000000);
     expect(hashOf(reverse(f))).not.toBe(hashOf(f));
   });
 });
@@ -599,11 +727,12 @@ describe('reciprocal_scale', () => {
   });
 
   it('equals ((u64)val * ep_ro) >> 32 computed in BigInt', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 2 ** 21 - 1 }),
-      (val, n) => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 2 ** 21 - 1 }), (val, n) => {
         expect(reciprocal_scale(val, n)).toBe(Number((BigInt(val) * BigInt(n)) >> 32n));
-      }), { numRuns: 2000 });
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -613,8 +742,7 @@ describe('reciprocal_scale', () => {
 
 describe('hot path allocates nothing', () => {
   /** Every hash once per iteration, results kept as int32 or stored into a Uint32Array. */
-  function hotLoop(n: number, frame: Uint8Array, table: ToeplitzTable, key: Uint32Array,
-    words: Uint32Array, sink: Uint32Array): number {
+  function hotLoop(n: number, frame: Uint8Array, table: ToeplitzTable, key: Uint32Array, words: Uint32Array, sink: Uint32Array): number {
     let x = 0;
     for (let i = 0; i < n; i++) {
       frame[37] = i; // vary the destination port

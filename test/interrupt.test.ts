@@ -33,7 +33,9 @@ function interrupted(args: string[], signals: NodeJS.Signals[], ready = /generat
     const look = () => {
       if (sent || !ready.test(stdout + stderr)) return;
       sent = true;
-      signals.forEach((s, i) => setTimeout(() => p.kill(s), i * gap_ms));
+      signals.forEach((s, i) => {
+        setTimeout(() => p.kill(s), i * gap_ms);
+      });
       setTimeout(() => p.kill('SIGKILL'), 60_000).unref();
     };
     p.stdout.on('data', (d: Buffer) => {
@@ -89,7 +91,10 @@ describe('interrupted runs', () => {
   });
 
   it('sim mode: the same, in virtual time', async () => {
-    const out = await interrupted(['run', '--mode', 'sim', '--packets', '100000000', '--stack-cost-ns', '5000000', '--json', '--progress'], ['SIGINT']);
+    const out = await interrupted(
+      ['run', '--mode', 'sim', '--packets', '100000000', '--stack-cost-ns', '5000000', '--json', '--progress'],
+      ['SIGINT'],
+    );
     expect(out.status).toBe(130);
     const r = checkInterrupted(out, 1e8);
     expect(r.packets.dropped.interrupted).toBeGreaterThan(0);
@@ -98,12 +103,19 @@ describe('interrupted runs', () => {
   it('the human summary says the run was interrupted and still conserves', async () => {
     const out = await interrupted(['run', '--mode', 'sim', '--packets', '100000000', '--progress'], ['SIGINT']);
     expect(out.status).toBe(130);
-    expect(out.stdout).toMatch(/^interrupted: generation stopped after [\d,]+ packets; [\d,]+ still in flight when the drain's bound was hit/m);
+    expect(out.stdout).toMatch(
+      /^interrupted: generation stopped after [\d,]+ packets; [\d,]+ still in flight when the drain's bound was hit/m,
+    );
     expect(out.stdout).toMatch(/^packets: generated [\d,]+, delivered [\d,]+, dropped [\d,]+.* — conserved$/m);
   });
 
   it('a second SIGINT exits at once, printing no result', async () => {
-    const out = await interrupted(['run', '--packets', '100000000', '--stack-cost-ns', '5000000', '--json', '--progress'], ['SIGINT', 'SIGINT'], /generated/, 100);
+    const out = await interrupted(
+      ['run', '--packets', '100000000', '--stack-cost-ns', '5000000', '--json', '--progress'],
+      ['SIGINT', 'SIGINT'],
+      /generated/,
+      100,
+    );
     expect(out.status).toBe(130);
     expect(out.stdout).toBe('');
   });

@@ -26,6 +26,7 @@ describe.skipIf(!hasScript)('progress line on a terminal', () => {
     expect(status).toBe(0);
     const updates = out.split('\r').filter((s) => LINE.test(s));
     expect(updates.length).toBeGreaterThan(1); // rewritten: several updates on one line
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line escape is what is checked
     expect(out).toMatch(/\x1b\[K\r\x1b\[K[0-9,]+ pps delivered/); // the last update erased, then the summary
     expect(out.indexOf('rxsmp: threads mode')).toBeLessThan(out.search(LINE)); // the header came before the run
     expect(out.split('\n').some((l) => LINE.test(l) && !l.includes('\r'))).toBe(false);

@@ -29,7 +29,14 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
   skb_pool_init(shm);
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
     const b = shm.sdI[cpu]!;
-    for (const f of [L.sd.input_pkt_head, L.sd.input_pkt_tail, L.sd.process_head, L.sd.process_tail, L.sd.rps_ipi_list, L.sd.rps_ipi_next]) {
+    for (const f of [
+      L.sd.input_pkt_head,
+      L.sd.input_pkt_tail,
+      L.sd.process_head,
+      L.sd.process_tail,
+      L.sd.rps_ipi_list,
+      L.sd.rps_ipi_next,
+    ]) {
       shm.i32[b + f] = -1;
     }
     // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
@@ -45,7 +52,9 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
   else ixgbe_up(shm);
   const flows = frames?.flows ?? runFlows(cfg);
   sock_table_init(shm, flows, socketTasks(shm, flows, frames));
-  cfg.app_cpus.forEach((cpu, t) => (shm.i32[shm.taskI[t]! + L.task.cpu] = cpu));
+  cfg.app_cpus.forEach((cpu, t) => {
+    shm.i32[shm.taskI[t]! + L.task.cpu] = cpu;
+  });
   set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
   set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
   set_sysctl(shm, 'dev_weight', cfg.dev_weight);
@@ -142,10 +151,14 @@ export function apply_knob_begin(shm: Shm, change: KnobChange): (() => void) | n
       set_sysctl(shm, change.key, change.value as number);
       return null;
     case 'rps_cpus':
-      (change.value as string[]).forEach((mask, q) => set_rps_cpus(shm, q, mask));
+      (change.value as string[]).forEach((mask, q) => {
+        set_rps_cpus(shm, q, mask);
+      });
       return null;
     case 'irq_affinity':
-      (change.value as number[]).forEach((cpu, q) => Atomics.store(shm.i32, shm.rxqI[q]! + L.rxq.affinity, cpu));
+      (change.value as number[]).forEach((cpu, q) => {
+        Atomics.store(shm.i32, shm.rxqI[q]! + L.rxq.affinity, cpu);
+      });
       return null;
     case 'rss_reta':
       set_rss_reta(shm, change.value as number[]);
@@ -154,7 +167,9 @@ export function apply_knob_begin(shm: Shm, change: KnobChange): (() => void) | n
       for (let q = 0; q < cfg.queues; q++) Atomics.store(shm.i32, L.rpsFlowSizeBase / 4 + q, 0);
       update_rps_needed(shm);
       return () => {
-        (change.value as number[]).forEach((cnt, q) => rps_flow_table_init(shm, q, cnt));
+        (change.value as number[]).forEach((cnt, q) => {
+          rps_flow_table_init(shm, q, cnt);
+        });
         update_rps_needed(shm);
       };
     case 'rps_sock_flow_entries':
@@ -176,7 +191,9 @@ export function set_rps_cpus(shm: Shm, q: number, hexmask: string): void {
   const next = 1 - Atomics.load(shm.i32, activeAt);
   const base = L.rpsMapBase / 4 + (q * 2 + next) * L.rpsMapStride;
   shm.i32[base] = cpus.length;
-  cpus.forEach((cpu, i) => (shm.i32[base + 1 + i] = cpu));
+  cpus.forEach((cpu, i) => {
+    shm.i32[base + 1 + i] = cpu;
+  });
   Atomics.store(shm.i32, activeAt, next);
   update_rps_needed(shm);
 }
@@ -187,7 +204,8 @@ function update_rps_needed(shm: Shm): void {
   let needed = 0;
   for (let q = 0; q < shm.cfg.queues; q++) {
     const active = Atomics.load(shm.i32, L.rpsActiveBase / 4 + q);
-    if (shm.i32[L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride]! > 0 || Atomics.load(shm.i32, L.rpsFlowSizeBase / 4 + q) > 0) needed = 1;
+    if (shm.i32[L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride]! > 0 || Atomics.load(shm.i32, L.rpsFlowSizeBase / 4 + q) > 0)
+      needed = 1;
   }
   Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_needed, needed);
 }

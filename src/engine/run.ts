@@ -81,9 +81,9 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const deviceWorker = spawn('device.js', -1);
   const all = [...cpuWorkers, deviceWorker];
   const failed = new Promise<never>((_, reject) => {
-    all.forEach((w, i) =>
-      w.on('error', (e) => reject(new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`))),
-    );
+    all.forEach((w, i) => {
+      w.on('error', (e) => reject(new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)));
+    });
   });
   failed.catch(() => undefined);
   const coordinator0 = threadTimes();
@@ -186,11 +186,16 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
       }
       if (cfg.migrate_every_ms > 0 && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms && !genDone(shm)) {
         migrations++;
-        cfg.app_cpus.forEach((_, t) => migrate_task(shm, t, cfg.app_cpus[(t + migrations) % cfg.app_cpus.length]!));
+        cfg.app_cpus.forEach((_, t) => {
+          migrate_task(shm, t, cfg.app_cpus[(t + migrations) % cfg.app_cpus.length]!);
+        });
       }
       if (cfg.reta_change_at_ms > 0 && !retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
         retaChanged = true;
-        set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
+        set_rss_reta(
+          shm,
+          cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
+        );
         Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
       }
       while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
@@ -200,7 +205,9 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
       }
       hooks.onTick?.(shm, elapsed_ms);
     } else if (interruptedAt < 0 && now - t0 > STARTUP_S * 1000) {
-      throw new WatchdogError(`watchdog: traffic did not start within ${STARTUP_S} s of starting the workers (${Atomics.load(shm.i32, shm.ctlI + C.cpus_ready)} of ${cfg.cpus} CPUs up)`);
+      throw new WatchdogError(
+        `watchdog: traffic did not start within ${STARTUP_S} s of starting the workers (${Atomics.load(shm.i32, shm.ctlI + C.cpus_ready)} of ${cfg.cpus} CPUs up)`,
+      );
     }
     if (hooks.progress && now >= nextProgress) {
       nextProgress = now + PROGRESS_MS;

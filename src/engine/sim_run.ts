@@ -77,11 +77,16 @@ function controlSchedule(cfg: Config, applied: AppliedKnob[]): { first: number; 
     const genDone = Atomics.load(shm.i32, shm.ctlI + C.gen_done) !== 0;
     if (cfg.migrate_every_ms > 0 && !genDone && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms) {
       migrations++;
-      cfg.app_cpus.forEach((_, task) => migrate_task(shm, task, cfg.app_cpus[(task + migrations) % cfg.app_cpus.length]!));
+      cfg.app_cpus.forEach((_, task) => {
+        migrate_task(shm, task, cfg.app_cpus[(task + migrations) % cfg.app_cpus.length]!);
+      });
     }
     if (!retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
       retaChanged = true;
-      set_rss_reta(shm, cfg.rss_reta.map((q) => (q + 1) % cfg.queues));
+      set_rss_reta(
+        shm,
+        cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
+      );
       Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
     }
     while (finish.length > 0 && elapsed_ms >= finish[0]!.at_ms) finish.shift()!.run();
