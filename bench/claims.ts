@@ -31,7 +31,7 @@ const pc = (r: RunResult, k: 'processed' | 'hardirqs' | 'ksoftirqd_wakeups' | 'r
 const CLAIMS: Claim[] = [
   {
     name: 'hot-path-gc',
-    says: '3M packets on 2 CPUs: no GC in any thread\'s window, under 1 MiB heap growth',
+    says: "3M packets on 2 CPUs: no GC in any thread's window, under 1 MiB heap growth",
     flags: [S.HOT_PATH],
     judge: ([r]) => ({
       figure: r!.hot_path.map((t) => `${t.thread} ${t.gc_events} GC, ${Math.round(t.allocated_bytes / 1024)} KiB`).join('; '),
@@ -42,13 +42,19 @@ const CLAIMS: Claim[] = [
     name: 'napi-mitigation',
     says: 'closed loop, 1 CPU: hardirqs < packets / 20; ksoftirqd woken',
     flags: [S.NAPI_CLOSED_LOOP],
-    judge: ([r]) => ({ figure: `hardirqs ${pc(r!, 'hardirqs')}, ksoftirqd_wakeups ${pc(r!, 'ksoftirqd_wakeups')}`, met: r!.percpu[0]!.hardirqs < r!.packets.generated / 20 && r!.percpu[0]!.ksoftirqd_wakeups > 0 }),
+    judge: ([r]) => ({
+      figure: `hardirqs ${pc(r!, 'hardirqs')}, ksoftirqd_wakeups ${pc(r!, 'ksoftirqd_wakeups')}`,
+      met: r!.percpu[0]!.hardirqs < r!.packets.generated / 20 && r!.percpu[0]!.ksoftirqd_wakeups > 0,
+    }),
   },
   {
     name: 'napi-low-rate',
     says: '1 kpps, 300 packets: hardirqs >= 240; ksoftirqd_wakeups < 15',
     flags: [S.NAPI_LOW_RATE],
-    judge: ([r]) => ({ figure: `hardirqs ${pc(r!, 'hardirqs')}, ksoftirqd_wakeups ${pc(r!, 'ksoftirqd_wakeups')}`, met: r!.percpu[0]!.hardirqs >= 240 && r!.percpu[0]!.ksoftirqd_wakeups < 15 }),
+    judge: ([r]) => ({
+      figure: `hardirqs ${pc(r!, 'hardirqs')}, ksoftirqd_wakeups ${pc(r!, 'ksoftirqd_wakeups')}`,
+      met: r!.percpu[0]!.hardirqs >= 240 && r!.percpu[0]!.ksoftirqd_wakeups < 15,
+    }),
   },
   {
     name: 'rx-missed',
@@ -80,7 +86,10 @@ const CLAIMS: Claim[] = [
     name: 'itr',
     says: 'rx-usecs 1000 takes fewer than half the interrupts of rx-usecs 0 at 20 kpps',
     flags: [S.ITR_BASE, S.ITR_1000],
-    judge: ([base, itr]) => ({ figure: `interrupts ${base!.queues[0]!.interrupts} -> ${itr!.queues[0]!.interrupts}`, met: itr!.queues[0]!.interrupts < base!.queues[0]!.interrupts / 2 }),
+    judge: ([base, itr]) => ({
+      figure: `interrupts ${base!.queues[0]!.interrupts} -> ${itr!.queues[0]!.interrupts}`,
+      met: itr!.queues[0]!.interrupts < base!.queues[0]!.interrupts / 2,
+    }),
   },
   {
     name: 'affinity',
@@ -94,7 +103,10 @@ const CLAIMS: Claim[] = [
     flags: [S.rfsMigration(false, 150_000), S.rfsMigration(true, 'max')],
     judge: ([safe, unsafe]) => {
       const moves = sum(pc(safe!, 'rfs_flow_moves'));
-      return { figure: `moves ${moves}, unsafe out_of_order ${unsafe!.ordering.out_of_order}`, met: moves > 24 && unsafe!.ordering.out_of_order > 0 };
+      return {
+        figure: `moves ${moves}, unsafe out_of_order ${unsafe!.ordering.out_of_order}`,
+        met: moves > 24 && unsafe!.ordering.out_of_order > 0,
+      };
     },
   },
   {
@@ -104,14 +116,20 @@ const CLAIMS: Claim[] = [
     judge: ([r]) => {
       const top = r!.flow_limit_top[0];
       const fl = r!.packets.dropped.flow_limit;
-      return { figure: `flow_limit ${fl}, top ${top ? `flow ${top.flow} ${top.drops}` : 'none'}`, met: fl > 0 && top?.flow === 0 && top.drops > 0.9 * fl };
+      return {
+        figure: `flow_limit ${fl}, top ${top ? `flow ${top.flow} ${top.drops}` : 'none'}`,
+        met: fl > 0 && top?.flow === 0 && top.drops > 0.9 * fl,
+      };
     },
   },
   {
     name: 'knobs-midrun',
     says: 'RPS on at 150 ms, RFS tables at 80 ms: both CPUs process packets in each run',
     flags: [S.RPS_ON_MIDRUN, S.RFS_ON_MIDRUN],
-    judge: ([rps, rfs]) => ({ figure: `processed ${pc(rps!, 'processed')} / ${pc(rfs!, 'processed')}`, met: [rps!, rfs!].every((r) => r.percpu.every((p) => p.processed > 0)) }),
+    judge: ([rps, rfs]) => ({
+      figure: `processed ${pc(rps!, 'processed')} / ${pc(rfs!, 'processed')}`,
+      met: [rps!, rfs!].every((r) => r.percpu.every((p) => p.processed > 0)),
+    }),
   },
 ];
 
@@ -131,7 +149,8 @@ for (let i = 0; i < args.length; i++) {
     runs = Number(v);
   } else if (a === '--only') {
     only = args[++i] ?? '';
-    if (!CLAIMS.some((c) => c.name === only)) usage(`--only: '${only}' is not valid; expected one of ${CLAIMS.map((c) => c.name).join(', ')}`);
+    if (!CLAIMS.some((c) => c.name === only))
+      usage(`--only: '${only}' is not valid; expected one of ${CLAIMS.map((c) => c.name).join(', ')}`);
   } else usage(`unknown argument '${a}'; expected --runs N or --only NAME`);
 }
 

@@ -100,6 +100,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const items = Number(process.argv[2] ?? 20_000_000);
   for (const words of [1, 16]) {
     const rate = await handoffRate(items, words);
-    console.log(`raw handoff of ${words * 4}-byte items: ${(rate / 1e6).toFixed(2)} M items/s (${items} items, ring ${RING_SIZE}, burst ${BURST})`);
+    console.log(
+      `raw handoff of ${words * 4}-byte items: ${(rate / 1e6).toFixed(2)} M items/s (${items} items, ring ${RING_SIZE}, burst ${BURST})`,
+    );
   }
 }

@@ -92,7 +92,15 @@ const PIN = (CORES.length >= 3 ? CORES.slice(0, 3) : [CORES[0], CORES[1], CORES[
 const RPS_CASES: RpsCase[] = [
   { key: 'rps_2000ns', label: '2000 ns, udp4 sdfn', cost: 2000, flags: ['--rss-udp4', 'sdfn'] },
   ...(CORES.length >= 2
-    ? [{ key: 'rps_2000ns_pinned', label: `2000 ns, udp4 sdfn, --host-cpus ${PIN}`, cost: 2000, flags: ['--rss-udp4', 'sdfn'], threadFlags: ['--host-cpus', PIN] }]
+    ? [
+        {
+          key: 'rps_2000ns_pinned',
+          label: `2000 ns, udp4 sdfn, --host-cpus ${PIN}`,
+          cost: 2000,
+          flags: ['--rss-udp4', 'sdfn'],
+          threadFlags: ['--host-cpus', PIN],
+        },
+      ]
     : []),
   { key: 'rps_2000ns_dissect', label: '2000 ns, udp4 sd (flow dissector)', cost: 2000, flags: [] },
   { key: 'rps_5000ns', label: '5000 ns, udp4 sdfn', cost: 5000, flags: ['--rss-udp4', 'sdfn'] },
@@ -106,7 +114,9 @@ async function emulate(label: string, flags: string[]): Promise<RunResult> {
   try {
     r = await runEmulation(parseRunArgs(flags).cfg);
   } catch (e) {
-    throw new BenchError(`${label}: runEmulation threw (rxsmp run ${flags.join(' ')}):\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    throw new BenchError(
+      `${label}: runEmulation threw (rxsmp run ${flags.join(' ')}):\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
   }
   if (!conserves(r)) {
     throw new BenchError(
@@ -152,8 +162,12 @@ async function main(): Promise<void> {
   if (handoff.length) {
     const m = median(handoff);
     const mf = median(handoffFrames);
-    console.log(`raw handoff, 4-byte items: best ${(best(handoff) / 1e6).toFixed(2)}, median ${(m / 1e6).toFixed(2)} M items/s of ${each(handoff)}`);
-    console.log(`raw handoff, 64-byte frames: best ${(best(handoffFrames) / 1e6).toFixed(2)}, median ${(mf / 1e6).toFixed(2)} M frames/s of ${each(handoffFrames)}`);
+    console.log(
+      `raw handoff, 4-byte items: best ${(best(handoff) / 1e6).toFixed(2)}, median ${(m / 1e6).toFixed(2)} M items/s of ${each(handoff)}`,
+    );
+    console.log(
+      `raw handoff, 64-byte frames: best ${(best(handoffFrames) / 1e6).toFixed(2)}, median ${(mf / 1e6).toFixed(2)} M frames/s of ${each(handoffFrames)}`,
+    );
     Object.assign(summary, {
       handoff_per_s: Math.round(best(handoff)),
       handoff_median_per_s: Math.round(m),
@@ -167,8 +181,12 @@ async function main(): Promise<void> {
     const ratio = best(handoff) / median(rx);
     const ratioFrames = best(handoffFrames) / median(rx);
     const verdict = (r: number) => (r <= HANDOFF_RX_TARGET ? 'met' : 'NOT met');
-    console.log(`handoff (best) / rx (median): ${ratio.toFixed(2)}x against 4-byte items (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratio)})`);
-    console.log(`handoff (best) / rx (median): ${ratioFrames.toFixed(2)}x against 64-byte frames (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratioFrames)})`);
+    console.log(
+      `handoff (best) / rx (median): ${ratio.toFixed(2)}x against 4-byte items (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratio)})`,
+    );
+    console.log(
+      `handoff (best) / rx (median): ${ratioFrames.toFixed(2)}x against 64-byte frames (target within ${HANDOFF_RX_TARGET}x: ${verdict(ratioFrames)})`,
+    );
     Object.assign(summary, {
       handoff_over_rx: +ratio.toFixed(2),
       handoff_over_rx_met: ratio <= HANDOFF_RX_TARGET,
@@ -262,7 +280,9 @@ function modelRatio(rc: RpsCase, model: CostModel): Record<string, unknown> {
     return pps('3') / pps('0');
   });
   const m = median(ratios);
-  console.log(`rps on/off (${rc.label}) in sim mode on the ${model === DEFAULT_COST_MODEL ? 'built-in' : 'just calibrated'} cost model: ` +
-    `median ${m.toFixed(2)}x of [${ratios.map((r) => r.toFixed(2)).join(', ')}] (seeds ${MODEL_SEEDS.join(', ')})`);
+  console.log(
+    `rps on/off (${rc.label}) in sim mode on the ${model === DEFAULT_COST_MODEL ? 'built-in' : 'just calibrated'} cost model: ` +
+      `median ${m.toFixed(2)}x of [${ratios.map((r) => r.toFixed(2)).join(', ')}] (seeds ${MODEL_SEEDS.join(', ')})`,
+  );
   return { [`${rc.key}_model_on_over_off`]: +m.toFixed(2) };
 }

@@ -42,7 +42,6 @@ export function simBench(packets: number, extra: string[]): { wall_pps: number[]
   return { wall_pps, cpu_pps, virtual_pps };
 }
 
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const packets = Number(process.argv[2] ?? 3_000_000);
   const r = simBench(packets, process.argv.slice(3));

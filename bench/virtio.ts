@@ -35,7 +35,12 @@ const mpps = (x: number) => `${(x / 1e6).toFixed(3)} Mpps`;
 
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown';
-  console.log(`machine: ${cpu}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}${quick ? ' (quick)' : ''}`);
+  console.log(
+    `machine: ${cpu}, ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, node ${process.version}${quick ? ' (quick)' : ''}`,
+  );
   const summary: Record<string, unknown> = { bench: 'virtio_vs_ixgbe', runs: RUNS, packets: PACKETS, cpu };
   for (const s of SHAPES) {
     const ixgbe = [...COMMON, ...s.flags, '--nic', 'ixgbe'];
@@ -53,9 +58,15 @@ async function main(): Promise<void> {
     const ma = median(a);
     const mb = median(b);
     console.log(`  ixgbe  median ${mpps(ma)} of [${a.map((x) => (x / 1e6).toFixed(3)).join(', ')}]`);
-    console.log(`  virtio median ${mpps(mb)} of [${b.map((x) => (x / 1e6).toFixed(3)).join(', ')}]; interrupts per packet median ${median(irqs).toFixed(4)}`);
+    console.log(
+      `  virtio median ${mpps(mb)} of [${b.map((x) => (x / 1e6).toFixed(3)).join(', ')}]; interrupts per packet median ${median(irqs).toFixed(4)}`,
+    );
     console.log(`  virtio / ixgbe: ${(mb / ma).toFixed(2)}x`);
-    Object.assign(summary, { [`${s.key}_ixgbe_pps`]: Math.round(ma), [`${s.key}_virtio_pps`]: Math.round(mb), [`${s.key}_virtio_over_ixgbe`]: +(mb / ma).toFixed(2) });
+    Object.assign(summary, {
+      [`${s.key}_ixgbe_pps`]: Math.round(ma),
+      [`${s.key}_virtio_pps`]: Math.round(mb),
+      [`${s.key}_virtio_over_ixgbe`]: +(mb / ma).toFixed(2),
+    });
   }
   console.log(JSON.stringify(summary));
 }

@@ -8,7 +8,20 @@
 // Every mistake is a ConfigError (one line, exit status 2) before anything starts.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, invalid, isDerived, KNOBS, onOff, optionName, parseKind, show, type Derived, type Kind, type Knob, type KnobKey } from './config.js';
+import {
+  ConfigError,
+  invalid,
+  isDerived,
+  KNOBS,
+  onOff,
+  optionName,
+  parseKind,
+  show,
+  type Derived,
+  type Kind,
+  type Knob,
+  type KnobKey,
+} from './config.js';
 
 /** One option of a command: its flag (without dashes), its type, help and default. */
 export interface OptionSpec<T = unknown> {
@@ -52,7 +65,9 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
   const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
   const { tokens } = parseArgs({
     args: argv,
-    options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.kind.bare === undefined ? 'string' : 'boolean', ...(s.short ? { short: s.short } : {}) }])),
+    options: Object.fromEntries(
+      specs.map((s) => [s.flag, { type: s.kind.bare === undefined ? 'string' : 'boolean', ...(s.short ? { short: s.short } : {}) }]),
+    ),
     strict: false,
     allowPositionals: true,
     tokens: true,
@@ -84,7 +99,8 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
       }
       text = tok.value;
     } else if (negates?.kind.negated !== undefined) {
-      if (tok.value !== undefined) throw new ConfigError(`${tok.rawName} takes no value (it means --${negates.flag} ${negates.kind.negated})`);
+      if (tok.value !== undefined)
+        throw new ConfigError(`${tok.rawName} takes no value (it means --${negates.flag} ${negates.kind.negated})`);
       text = negates.kind.negated;
     } else {
       throw new ConfigError(`unknown option ${tok.rawName}; run 'rxsmp ${command} --help' for the list`);
@@ -102,7 +118,8 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
 export function optionValue<T>(spec: OptionSpec<T>, given: Given): T {
   const text = given.get(spec.flag);
   if (text === undefined) {
-    if (spec.default === undefined || isDerived(spec.default)) throw new Error(`--${spec.flag} has no plain default; read given.get() instead`);
+    if (spec.default === undefined || isDerived(spec.default))
+      throw new Error(`--${spec.flag} has no plain default; read given.get() instead`);
     return spec.default;
   }
   const r = parseKind(spec.kind, text);
@@ -131,7 +148,12 @@ export function optionsHelp(specs: readonly OptionSpec[]): string {
       const k = s.kind;
       const head = `  ${s.short ? `-${s.short}, ` : ''}--${s.flag}${k.metavar === '' ? '' : k.bare !== undefined ? `[=${k.metavar}]` : ' ' + k.metavar}`;
       const first = head.length < pad ? head.padEnd(pad) + ' ' + s.help : head + '\n' + ' '.repeat(pad + 1) + s.help;
-      const accepts = isSwitch(k) || k.expected === '' ? '' : k.bare !== undefined ? `${k.expected} (alone: ${k.bare}; --no-${s.flag}: ${k.negated})` : k.expected;
+      const accepts =
+        isSwitch(k) || k.expected === ''
+          ? ''
+          : k.bare !== undefined
+            ? `${k.expected} (alone: ${k.bare}; --no-${s.flag}: ${k.negated})`
+            : k.expected;
       const more = [accepts, showDefault(s)].filter((x) => x !== '').join('; ');
       return more === '' ? first : first + '\n' + ' '.repeat(pad + 1) + more;
     })
@@ -141,7 +163,13 @@ export function optionsHelp(specs: readonly OptionSpec[]): string {
 export const SWITCHES_NOTE = 'On/off options ([=on|off]) alone mean on; --X off, --X=off and --no-X mean off.';
 
 /** -h/--help: a flag alone, no value. */
-export const HELP_OPTION = option('help', { ...onOff(), metavar: '', expected: '', negated: undefined }, 'print this help and exit', undefined, 'h');
+export const HELP_OPTION = option(
+  'help',
+  { ...onOff(), metavar: '', expected: '', negated: undefined },
+  'print this help and exit',
+  undefined,
+  'h',
+);
 
 /** Exit statuses, as every command's --help and docs/cli.md list them. */
 export const EXIT_CODES = `exit status:

@@ -4,18 +4,40 @@
 // run: parse → header → run → print → exit status.
 
 import { readFileSync } from 'node:fs';
-import { ConfigError, oneOf, onOff, path, readJsonFile, resolveConfig, settingFromFlag, settingsFromFile, type Config, type RawSettings } from './config.js';
+import {
+  ConfigError,
+  oneOf,
+  onOff,
+  path,
+  readJsonFile,
+  resolveConfig,
+  settingFromFlag,
+  settingsFromFile,
+  type Config,
+  type RawSettings,
+} from './config.js';
 import { runEmulation, WatchdogError } from './engine/run.js';
 import { conserves, type RunResult } from './engine/result.js';
 import { humanSummary, knobsNotApplied, runHeader } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { checkHostCpus, HOST_CORES } from './shm/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
-import { EXIT_CODES, HELP_OPTION, knobOptions, SWITCHES_NOTE, option, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
+import {
+  EXIT_CODES,
+  HELP_OPTION,
+  knobOptions,
+  SWITCHES_NOTE,
+  option,
+  optionsHelp,
+  optionValue,
+  tokenize,
+  type OptionSpec,
+} from './cli_args.js';
 import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */
 const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'off' };
@@ -24,9 +46,18 @@ const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'of
 const RUN_ONLY = {
   help: HELP_OPTION,
   json: option('json', onOff(), 'print one JSON document (schema rxsmp.run/1) instead of the summary', false),
-  config: option<string>('config', path(), "read options from a JSON file: the keys of a --json output's config block (or that whole output); flags override it"),
+  config: option<string>(
+    'config',
+    path(),
+    "read options from a JSON file: the keys of a --json output's config block (or that whole output); flags override it",
+  ),
   check_order: option('check-order', onOff(), 'exit 1 if any flow was delivered out of order (stderr names the first)', false),
-  progress: option<'auto' | 'on' | 'off'>('progress', progressKind, 'a live progress line on stderr: auto = on a terminal, without --json', 'auto'),
+  progress: option<'auto' | 'on' | 'off'>(
+    'progress',
+    progressKind,
+    'a live progress line on stderr: auto = on a terminal, without --json',
+    'auto',
+  ),
 };
 const RUN_OPTIONS: OptionSpec[] = [...Object.values(RUN_ONLY), ...knobOptions()];
 
@@ -100,7 +131,9 @@ function checksStatus(args: CliArgs, r: RunResult): number {
   let status = 0;
   if (!conserves(r)) {
     const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
-    process.stderr.write(`rxsmp: conservation failed: generated ${r.packets.generated} != delivered ${r.packets.delivered} + dropped ${drops}\n`);
+    process.stderr.write(
+      `rxsmp: conservation failed: generated ${r.packets.generated} != delivered ${r.packets.delivered} + dropped ${drops}\n`,
+    );
     status = 1;
   }
   const o = r.ordering;

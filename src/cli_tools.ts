@@ -15,7 +15,12 @@ const FUZZ = {
   seed: option('seed', int(0, 0xffff_ffff), 'run i uses seed S + i', 1),
   seeds_per_config: option('seeds-per-config', int(1, 1_000_000), 'K runs (seeds) per random configuration', 1),
   workers: option<number>('workers', int(0, 256), 'pool threads (0: one per host core)', 0),
-  unsafe: option('unsafe-rfs-no-qtail-check', onOff(), "every run with RFS's last_qtail check off (UNSAFE, not in Linux: finds reordering)", false),
+  unsafe: option(
+    'unsafe-rfs-no-qtail-check',
+    onOff(),
+    "every run with RFS's last_qtail check off (UNSAFE, not in Linux: finds reordering)",
+    false,
+  ),
   shrink: option('shrink', onOff(), 'shrink a failing configuration (--no-shrink: do not)', true),
 };
 const CAL = {
@@ -26,7 +31,8 @@ const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ)];
 const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL)];
 
 /** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
-export const FUZZ_SYNOPSIS = 'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]';
+export const FUZZ_SYNOPSIS =
+  'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]';
 export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--packets N]';
 
 const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
@@ -64,7 +70,12 @@ export function checkWritable(option: string, file: string): void {
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' && !existsSync(dirname(file)) ? `no directory ${dirname(file)}` : code === 'EISDIR' ? 'a directory' : (code ?? 'unknown error');
+    const why =
+      code === 'ENOENT' && !existsSync(dirname(file))
+        ? `no directory ${dirname(file)}`
+        : code === 'EISDIR'
+          ? 'a directory'
+          : (code ?? 'unknown error');
     throw new ConfigError(`${option} ${file}: cannot write it (${why})`);
   }
 }

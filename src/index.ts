@@ -4,7 +4,18 @@ export { runEmulation, WatchdogError, InterruptedError, type RunHooks, type RunO
 export { runSim, type SimRunOptions, type SimRunResult } from './engine/sim_run.js';
 export type { Progress } from './engine/progress.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
-export { resolveConfig, settingFromFlag, settingsFromFile, configFromFlags, lineRatePps, ConfigError, DEFAULTS, KNOBS, type Config, type RawSettings } from './config.js';
+export {
+  resolveConfig,
+  settingFromFlag,
+  settingsFromFile,
+  configFromFlags,
+  lineRatePps,
+  ConfigError,
+  DEFAULTS,
+  KNOBS,
+  type Config,
+  type RawSettings,
+} from './config.js';
 export { humanSummary, runHeader, softnetStat } from './report/human.js';
 export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './kernel/hash/toeplitz.js';
 export { siphash, siphash64 } from './kernel/hash/siphash.js';

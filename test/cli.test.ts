@@ -28,14 +28,20 @@ describe('rxsmp run rejects bad input before anything starts', () => {
     rejects(['--cpus', '2', '--queues', '2', '--irq-affinity', '0,3'], /--irq-affinity: CPU 3 does not exist with --cpus 2/);
     rejects(['--queues', '3', '--rps-flow-cnt', '1,2'], /--rps-flow-cnt: 2 values given for 3 queues/);
     rejects(['--nic', 'legacy', '--queues', '2'], /--nic legacy: a non-NAPI device has one RX queue/);
-    rejects(['--cpus', '2', '--host-cpus', '0,1'], /--host-cpus: 2 cores given; expected 3, one per emulated CPU \(--cpus 2\), then the device's/);
+    rejects(
+      ['--cpus', '2', '--host-cpus', '0,1'],
+      /--host-cpus: 2 cores given; expected 3, one per emulated CPU \(--cpus 2\), then the device's/,
+    );
     rejects(['--mode', 'sim', '--cpus', '1', '--host-cpus', '0,0'], /--host-cpus: pins threads, and --mode sim runs in one thread/);
   });
 
   it('checks --host-cpus against the host before any worker starts', () => {
     // A core that exists on no machine this runs on: taskset's own reason is quoted (or, on a
     // host without taskset or Linux, that one).
-    rejects(['--cpus', '1', '--host-cpus', '0,4095'], /--host-cpus: (cannot pin to host core 4095 \(.+\)|pinning threads needs (taskset|Linux))/);
+    rejects(
+      ['--cpus', '1', '--host-cpus', '0,4095'],
+      /--host-cpus: (cannot pin to host core 4095 \(.+\)|pinning threads needs (taskset|Linux))/,
+    );
   });
 
   it('rejects unknown options and stray arguments', () => {

@@ -38,9 +38,17 @@ describe('--config FILE', () => {
       rejects(['run', '--config', dir], /--config .*: cannot read it \(EISDIR\)/),
     ];
     const badChange = file('bad-change.json', JSON.stringify({ knob_at: [{ at_ms: 1, key: 'rps_cpus', value: secret }] }));
-    lines.push(rejects(['run', '--config', badChange], /bad-change\.json: key 'knob_at': the change of rps_cpus at 1 ms: the string given is not valid; expected a hex CPU mask/));
+    lines.push(
+      rejects(
+        ['run', '--config', badChange],
+        /bad-change\.json: key 'knob_at': the change of rps_cpus at 1 ms: the string given is not valid; expected a hex CPU mask/,
+      ),
+    );
     for (const l of lines) expect(l).not.toContain(secret);
-    rejects(['run', '--config', badNumber], /bad-number\.json: key 'netdev-budget': -5 is not valid; expected an integer from 1 to 1048576/);
+    rejects(
+      ['run', '--config', badNumber],
+      /bad-number\.json: key 'netdev-budget': -5 is not valid; expected an integer from 1 to 1048576/,
+    );
     rejects(['run', '--config', unknown], /unknown\.json: unknown key 'cpu'/);
   });
 
@@ -59,7 +67,23 @@ describe('--config FILE', () => {
   });
 
   it("a --json output's config block runs again as --config, with the same result; flags override it", () => {
-    const args = ['run', '--mode', 'sim', '--cpus', '3', '--rps-cpus', '6', '--rate', '2000000', '--packets', '6000', '--seed', '9', '--link-speed', '25000'];
+    const args = [
+      'run',
+      '--mode',
+      'sim',
+      '--cpus',
+      '3',
+      '--rps-cpus',
+      '6',
+      '--rate',
+      '2000000',
+      '--packets',
+      '6000',
+      '--seed',
+      '9',
+      '--link-speed',
+      '25000',
+    ];
     const first = cli([...args, '--knob-at', '1:netdev-budget=32;2:rps-cpus=7', '--json']);
     expect(first.status, first.stderr).toBe(0);
     const a = JSON.parse(first.stdout) as SimRunResult;
@@ -78,7 +102,10 @@ describe('--config FILE', () => {
   });
 
   it('keys are snake_case or kebab-case, as in the config block', () => {
-    const f = file('keys.json', JSON.stringify({ cpus: 4, netdev_budget: 600, 'rps-cpus': 'f', gro: false, duration_s: 0, rate: 'max', hz: 250 }));
+    const f = file(
+      'keys.json',
+      JSON.stringify({ cpus: 4, netdev_budget: 600, 'rps-cpus': 'f', gro: false, duration_s: 0, rate: 'max', hz: 250 }),
+    );
     const { cfg } = parseRunArgs(['--config', f]);
     expect([cfg.cpus, cfg.netdev_budget, cfg.rps_cpus, cfg.gro, cfg.rate, cfg.hz]).toEqual([4, 600, ['f', 'f', 'f', 'f'], false, 0, 250]);
   });
@@ -105,7 +132,8 @@ describe('defaults that follow the NIC', () => {
   it('--link-speed defaults to 10000 Mbit/s for both NIC models; every plain default is in the schema', () => {
     expect(configFromFlags({}).link_speed).toBe(10_000);
     expect(configFromFlags({ nic: 'legacy' }).link_speed).toBe(10_000);
-    for (const [key, value] of Object.entries(DEFAULTS)) expect((KNOBS as Record<string, { default: unknown }>)[key]!.default).toEqual(value);
+    for (const [key, value] of Object.entries(DEFAULTS))
+      expect((KNOBS as Record<string, { default: unknown }>)[key]!.default).toEqual(value);
   });
 });
 
@@ -118,11 +146,15 @@ describe('the header line and the output', () => {
       'rxsmp: sim mode (virtual time, seed 1), 2 CPUs, 1 queue, nic ixgbe, unlimited wire, RPS off, GRO on; 3,000 packets at max rate (closed loop), 64 udp flows of 64 B',
     );
     const rps = cli(['run', '--mode', 'sim', '--cpus', '4', '--rps-cpus', 'e', '--rate', '1000000', '--packets', '3000']);
-    expect(rps.stdout.split('\n')[0]).toMatch(/4 CPUs, 4 queues, nic ixgbe, 10 Gbit\/s wire, RPS e, GRO on; 3,000 packets at 1,000,000 pps/);
+    expect(rps.stdout.split('\n')[0]).toMatch(
+      /4 CPUs, 4 queues, nic ixgbe, 10 Gbit\/s wire, RPS e, GRO on; 3,000 packets at 1,000,000 pps/,
+    );
   });
 
   it('a reader that stops after the header (| head -1) ends the run quietly, without a stack trace', () => {
-    const p = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" run --mode sim --packets 20000 | head -1`], { encoding: 'utf8' });
+    const p = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" run --mode sim --packets 20000 | head -1`], {
+      encoding: 'utf8',
+    });
     expect(p.stdout).toMatch(/^rxsmp: sim mode .*\n$/);
     expect(p.stderr).toBe('');
     expect(p.status).toBe(0);

@@ -20,7 +20,10 @@ describe('a flag that takes a value', () => {
 
   it('takes integers in decimal only; hex masks stay hex', () => {
     for (const bad of ['0x2', '2e0', ' 2', '2 ', '', '2.0', '+2']) {
-      rejects(['run', '--cpus', bad], new RegExp(`--cpus: '${bad.replace(/[.+]/g, '\\$&')}' is not valid; expected an integer from 1 to 64`));
+      rejects(
+        ['run', '--cpus', bad],
+        new RegExp(`--cpus: '${bad.replace(/[.+]/g, '\\$&')}' is not valid; expected an integer from 1 to 64`),
+      );
     }
     rejects(['run', '--cpus=0x2'], /--cpus: '0x2' is not valid/);
     rejects(['fuzz', '--seed', '1e3'], /--seed: '1e3' is not valid; expected an integer/);
@@ -32,7 +35,18 @@ describe('a flag that takes a value', () => {
     rejects(['run', '--cpus', '2', '--cpus', '4'], /^rxsmp: --cpus given twice: '2' and '4'; give it once$/m);
     rejects(['run', '--gro', '--no-gro'], /--gro given twice: 'on' and 'off'/);
     rejects(['fuzz', '--runs', '5', '--runs=6'], /--runs given twice: '5' and '6'/);
-    const { cfg } = parseRunArgs(['--cpus', '4', '--app-cpus', '0', '--app-cpus', '2,3', '--knob-at', '5:dev-weight=8', '--knob-at', '1:netdev-budget=9']);
+    const { cfg } = parseRunArgs([
+      '--cpus',
+      '4',
+      '--app-cpus',
+      '0',
+      '--app-cpus',
+      '2,3',
+      '--knob-at',
+      '5:dev-weight=8',
+      '--knob-at',
+      '1:netdev-budget=9',
+    ]);
     expect(cfg.app_cpus).toEqual([0, 2, 3]);
     expect(cfg.knob_at.map((k) => [k.at_ms, k.key, k.value])).toEqual([
       [1, 'netdev_budget', 9],
@@ -76,8 +90,14 @@ describe('unknown flags and stray words', () => {
 
 describe('checks before anything starts', () => {
   it('a --knob-at time after the end of a run of known length is an error', () => {
-    rejects(['run', '--duration', '1', '--knob-at', '1500:netdev-budget=64'], /--knob-at: a change at 1500 ms \(netdev-budget\) comes after the end of traffic at 1000 ms \(--duration 1\)/);
-    rejects(['run', '--rate', '1000', '--packets', '500', '--knob-at', '600:dev-weight=8'], /comes after the end of traffic at 500 ms \(--packets 500 at --rate 1000\)/);
+    rejects(
+      ['run', '--duration', '1', '--knob-at', '1500:netdev-budget=64'],
+      /--knob-at: a change at 1500 ms \(netdev-budget\) comes after the end of traffic at 1000 ms \(--duration 1\)/,
+    );
+    rejects(
+      ['run', '--rate', '1000', '--packets', '500', '--knob-at', '600:dev-weight=8'],
+      /comes after the end of traffic at 500 ms \(--packets 500 at --rate 1000\)/,
+    );
     // At the end, or with no known end (closed loop), it is accepted.
     expect(parseRunArgs(['--rate', '1000', '--packets', '500', '--knob-at', '500:dev-weight=8']).cfg.knob_at).toHaveLength(1);
     expect(parseRunArgs(['--packets', '500', '--knob-at', '60000:dev-weight=8']).cfg.knob_at).toHaveLength(1);
@@ -88,7 +108,10 @@ describe('checks before anything starts', () => {
     expect(Math.floor(lineRatePps(configFromFlags({})))).toBe(14_880_952);
     expect(Math.floor(lineRatePps(configFromFlags({ 'pkt-size': 1518 })))).toBe(812_743);
     expect(lineRatePps(configFromFlags({ 'link-speed': 0 }))).toBe(0);
-    rejects(['run', '--rate', '15000000'], /^rxsmp: --rate: 15000000 packets\/s is above the line rate, 14,880,952 packets\/s of 64-byte frames at --link-speed 10000 Mbit\/s/m);
+    rejects(
+      ['run', '--rate', '15000000'],
+      /^rxsmp: --rate: 15000000 packets\/s is above the line rate, 14,880,952 packets\/s of 64-byte frames at --link-speed 10000 Mbit\/s/m,
+    );
     rejects(['run', '--pkt-size', '1518', '--rate', '812744'], /above the line rate, 812,743 packets\/s of 1518-byte frames/);
     rejects(['run', '--link-speed', '1000', '--rate', '1500000'], /above the line rate, 1,488,095 packets\/s/);
     expect(parseRunArgs(['--pkt-size', '1518', '--rate', '812743']).cfg.rate).toBe(812_743);
@@ -96,7 +119,10 @@ describe('checks before anything starts', () => {
   });
 
   it('calibrate --out is checked before measuring', () => {
-    rejects(['calibrate', '--out', '/nonexistent-dir/cost.json'], /^rxsmp: --out \/nonexistent-dir\/cost\.json: cannot write it \(no directory \/nonexistent-dir\)$/m);
+    rejects(
+      ['calibrate', '--out', '/nonexistent-dir/cost.json'],
+      /^rxsmp: --out \/nonexistent-dir\/cost\.json: cannot write it \(no directory \/nonexistent-dir\)$/m,
+    );
     rejects(['calibrate', '--out', '/tmp'], /--out \/tmp: cannot write it \(a directory\)/);
   });
 

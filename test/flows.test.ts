@@ -30,7 +30,13 @@ describe('flow table and frames', () => {
     const t = makeFlowTable(n, new Prng(1).fork(1), 'mix');
     const keys = new Set<bigint>();
     for (let i = 0; i < n; i++) {
-      keys.add((BigInt(t.saddr[i]!) << 53n) | (BigInt(t.daddr[i]!) << 21n) | (BigInt(t.sport[i]!) << 5n) | BigInt(t.dport[i]! % 16) | (BigInt(t.proto[i]!) << 100n));
+      keys.add(
+        (BigInt(t.saddr[i]!) << 53n) |
+          (BigInt(t.daddr[i]!) << 21n) |
+          (BigInt(t.sport[i]!) << 5n) |
+          BigInt(t.dport[i]! % 16) |
+          (BigInt(t.proto[i]!) << 100n),
+      );
     }
     // dport is one of 4 services; the key packs it as its value mod 16 (5001, 8080, 11211 and 9000 differ there).
     expect(new Set([5001 % 16, 8080 % 16, 11211 % 16, 9000 % 16]).size).toBe(4);

@@ -137,4 +137,6 @@ export class Machine {
 }
 
 /** The f64 fields of softnet_data (the counters), from the layout definition. */
-const F64_SD_FIELDS = new Set<string>(Object.values(SD_DEF).flatMap((group) => group.filter(([, kind]) => kind === 'f64').map(([name]) => name)));
+const F64_SD_FIELDS = new Set<string>(
+  Object.values(SD_DEF).flatMap((group) => group.filter(([, kind]) => kind === 'f64').map(([name]) => name)),
+);

@@ -156,7 +156,16 @@ describe('RPS: enqueue_to_backlog, IPIs, process_backlog', () => {
 
   it('flow limit: drops on the enqueuing CPU in flow_limit_cpu_bitmap, counted in both flow_limit_count and the target dropped', () => {
     const m = new Machine(
-      config({ cpus: 2, queues: 1, 'rps-cpus': 2, 'flow-limit-cpu-bitmap': 1, 'netdev-max-backlog': 100, 'dev-weight': 20, flows: 1, packets: 2000 }),
+      config({
+        cpus: 2,
+        queues: 1,
+        'rps-cpus': 2,
+        'flow-limit-cpu-bitmap': 1,
+        'netdev-max-backlog': 100,
+        'dev-weight': 20,
+        flows: 1,
+        packets: 2000,
+      }),
     );
     let sent = 0;
     for (let round = 0; round < 30; round++) {

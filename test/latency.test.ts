@@ -22,7 +22,11 @@ const recorded = (ns: number) => (ns < 1 ? 1 : ns > LATENCY_MAX_NS ? LATENCY_MAX
 
 describe('latency summary', () => {
   it('never reports a percentile above max, and max is the largest sample (property)', () => {
-    const sample = fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 2e9 }), fc.double({ min: 0, max: 2e11, noNaN: true }));
+    const sample = fc.oneof(
+      fc.integer({ min: 1, max: 5_000 }),
+      fc.integer({ min: 1, max: 2e9 }),
+      fc.double({ min: 0, max: 2e11, noNaN: true }),
+    );
     fc.assert(
       fc.property(fc.array(fc.array(sample, { minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 4 }), (perCpu) => {
         const r = summarise(perCpu);

@@ -138,7 +138,14 @@ describe('knobs changed while traffic flows', () => {
   });
 
   it('applies sysctl changes in time order and reports when', async () => {
-    const r = await run({ cpus: 2, queues: 1, 'rps-cpus': 2, rate: 100_000, packets: 30_000, 'knob-at': '120:dev-weight=17;60:netdev-max-backlog=300' });
+    const r = await run({
+      cpus: 2,
+      queues: 1,
+      'rps-cpus': 2,
+      rate: 100_000,
+      packets: 30_000,
+      'knob-at': '120:dev-weight=17;60:netdev-max-backlog=300',
+    });
     expect(r.knobs_applied.map((k) => [k.key, k.value])).toEqual([
       ['netdev_max_backlog', 300],
       ['dev_weight', 17],

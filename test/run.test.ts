@@ -10,10 +10,20 @@ import type { RunResult } from '../dist/src/engine/result.js';
 import { allowedCores } from '../dist/src/shm/host.js';
 import { simulate } from '../dist/src/engine/sim_run.js';
 import { config } from './harness.js';
-import { AFFINITY_CHANGE, BAD_CSUM, ITR_1000, NAPI_CLOSED_LOOP, HOT_PATH, NAPI_LOW_RATE, RX_MISSED, WIRE_SLOW_STACK, wireSmallRing } from '../dist/bench/scenarios.js';
+import {
+  AFFINITY_CHANGE,
+  BAD_CSUM,
+  ITR_1000,
+  NAPI_CLOSED_LOOP,
+  HOT_PATH,
+  NAPI_LOW_RATE,
+  RX_MISSED,
+  WIRE_SLOW_STACK,
+  wireSmallRing,
+} from '../dist/bench/scenarios.js';
 
 describe('rxsmp run', () => {
-  it('2 CPUs, 2 queues: one JSON document that conserves, each queue processed on its vector\'s CPU', () => {
+  it("2 CPUs, 2 queues: one JSON document that conserves, each queue processed on its vector's CPU", () => {
     const r = cli(['run', '--cpus', '2', '--queues', '2', '--packets', '2000000', '--json']);
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as RunResult; // exactly one document: parse fails on anything else
@@ -84,7 +94,7 @@ describe('rxsmp run', () => {
 describe('NAPI interrupt mitigation', () => {
   // How many interrupts a load takes is the host's timing here; the figures (1 interrupt for
   // 500,000 closed-loop packets, 300 for 300 packets at 1 kpps) are sim mode's.
-  it('takes at most one interrupt per packet, each on its vector\'s CPU, at high and low rate', async () => {
+  it("takes at most one interrupt per packet, each on its vector's CPU, at high and low rate", async () => {
     for (const flags of [NAPI_CLOSED_LOOP, NAPI_LOW_RATE]) {
       const r = await run(flags);
       expect(r.percpu[0]!.processed, `rate ${flags.rate}`).toBe(r.packets.generated - r.packets.dropped.rx_missed);
@@ -93,7 +103,7 @@ describe('NAPI interrupt mitigation', () => {
     }
   });
 
-  it('ksoftirqd runs only once woken (whether sustained load wakes it is the host\'s timing)', async () => {
+  it("ksoftirqd runs only once woken (whether sustained load wakes it is the host's timing)", async () => {
     const r = await run({ ...NAPI_CLOSED_LOOP, packets: 1_000_000 });
     const p = r.percpu[0]!;
     if (p.ksoftirqd_wakeups === 0) expect(p.busy.ksoftirqd_ns).toBe(0);
@@ -111,7 +121,7 @@ describe('drops, each counted once', () => {
     expect(r.percpu[0]!.processed).toBe(r.queues[0]!.rx_packets);
   });
 
-  it('drops frames with a corrupted IPv4 header checksum in ip_rcv, exactly those; which frames is the seed\'s', async () => {
+  it("drops frames with a corrupted IPv4 header checksum in ip_rcv, exactly those; which frames is the seed's", async () => {
     const r = await run(BAD_CSUM);
     // The generator draws corruption per frame from the seed: the same frames as in sim mode.
     const s = simulate(config({ ...BAD_CSUM, mode: 'sim' })).result;
@@ -174,7 +184,8 @@ describe('the closed-loop wire', () => {
       expect(q.rx_missed, what).toBe(0);
       expect(q.wire_kicks, what).toBeLessThanOrEqual(q.wire_naps);
       expect(q.wire_wakes, what).toBeLessThanOrEqual(q.rx_packets);
-      for (const k of ['wire_naps', 'wire_sleeps', 'wire_wakes', 'wire_kicks'] as const) expect(Number.isInteger(q[k]) && q[k] >= 0, `${what} ${k}`).toBe(true);
+      for (const k of ['wire_naps', 'wire_sleeps', 'wire_wakes', 'wire_kicks'] as const)
+        expect(Number.isInteger(q[k]) && q[k] >= 0, `${what} ${k}`).toBe(true);
     }
   });
 });

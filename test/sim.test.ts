@@ -55,7 +55,9 @@ describe('sim mode: determinism', () => {
     // ...and on another machine: the host section (its core count) is not part of it.
     expect(dx.host.busy_threads).toBe(1);
     expect(dx.host.threads).toEqual([]);
-    expect(JSON.stringify(deterministicPart({ ...dx, host: { ...dx.host, cores: dx.host.cores + 6 } }))).toBe(JSON.stringify(deterministicPart(dx)));
+    expect(JSON.stringify(deterministicPart({ ...dx, host: { ...dx.host, cores: dx.host.cores + 6 } }))).toBe(
+      JSON.stringify(deterministicPart(dx)),
+    );
   });
 
   it('a different seed changes the interleaving (some counter differs) and still conserves', () => {
@@ -77,7 +79,9 @@ describe('sim mode: interleavings alone', () => {
       expect(r.ordering.out_of_order).toBe(0); // RPS without RFS: Linux keeps order, whatever the interleaving
     }
     // Same packets in, another schedule: where and when they were processed differs.
-    const shapes = new Set(runs.map((r) => JSON.stringify([r.percpu.map((p) => [p.processed, p.ipis_sent, p.net_rx_softirqs, p.time_squeeze]), r.elapsed_s])));
+    const shapes = new Set(
+      runs.map((r) => JSON.stringify([r.percpu.map((p) => [p.processed, p.ipis_sent, p.net_rx_softirqs, p.time_squeeze]), r.elapsed_s])),
+    );
     expect(shapes.size).toBeGreaterThan(1);
   });
 });
@@ -180,7 +184,10 @@ describe('sim mode: the kernel in virtual time', () => {
     const dear = join(dir, 'dear.json');
     writeFileSync(dear, JSON.stringify({ ...DEFAULT_COST_MODEL, flow_dissect_ns: 20_000 }));
     const flags: Flags = { cpus: 2, queues: 1, 'rps-cpus': 3, flows: 256, packets: 20_000 };
-    for (const [hash, dissects] of [['sd', true], ['sdfn', false]] as const) {
+    for (const [hash, dissects] of [
+      ['sd', true],
+      ['sdfn', false],
+    ] as const) {
       const base = sim({ ...flags, 'rss-udp4': hash });
       const r = sim({ ...flags, 'rss-udp4': hash, 'cost-model': dear });
       expect(sum(r.percpu.map((p) => p.flow_dissected)), hash).toBe(dissects ? r.packets.generated : 0);
@@ -195,7 +202,8 @@ describe('sim mode: the kernel in virtual time', () => {
 // change to any of them is a change to sim output: say why in the commit.
 describe('sim mode: the figures behind the threads tests', () => {
   const moves = (r: SimRunResult) => r.percpu.map((p) => p.rfs_flow_moves);
-  const per = (r: SimRunResult, k: 'processed' | 'hardirqs' | 'received_rps' | 'ipis_sent' | 'flow_limit_count' | 'ksoftirqd_wakeups') => r.percpu.map((p) => p[k]);
+  const per = (r: SimRunResult, k: 'processed' | 'hardirqs' | 'received_rps' | 'ipis_sent' | 'flow_limit_count' | 'ksoftirqd_wakeups') =>
+    r.percpu.map((p) => p[k]);
 
   it('NAPI: one interrupt for 500,000 closed-loop packets (ksoftirqd polls the rest), one per packet at 1 kpps', () => {
     const busy = sim(S.NAPI_CLOSED_LOOP);
@@ -248,7 +256,7 @@ describe('sim mode: the figures behind the threads tests', () => {
     expect(unsafe.ordering.first!.got_index).toBeLessThan(unsafe.ordering.first!.expected_index);
   });
 
-  it('flow limit: the elephant (flow 0) loses 57,975 packets on CPU 0 before CPU 1\'s backlog overflows', () => {
+  it("flow limit: the elephant (flow 0) loses 57,975 packets on CPU 0 before CPU 1's backlog overflows", () => {
     const r = sim(S.FLOW_LIMIT);
     expect(per(r, 'flow_limit_count')).toEqual([57_975, 0]);
     expect(r.flow_limit_top).toEqual([{ flow: 0, drops: 57_975 }]);
@@ -263,7 +271,7 @@ describe('sim mode: the figures behind the threads tests', () => {
     expect(r.ordering.out_of_order).toBe(0);
   });
 
-  it('RFS tables created at 80 ms: all 8 flows move to their application\'s CPU, in order', () => {
+  it("RFS tables created at 80 ms: all 8 flows move to their application's CPU, in order", () => {
     const r = sim(S.RFS_ON_MIDRUN);
     expect(moves(r)).toEqual([8, 0]);
     expect(per(r, 'processed')).toEqual([22_858, 30_767]);
@@ -331,10 +339,20 @@ describe('rxsmp fuzz', () => {
   });
 
   it('quotes what a shell would split, and reads it back', () => {
-    const flags = { mode: 'sim', seed: 3, 'knob-at': "1:netdev-budget=64;2:dev-weight=8", packets: 1000 };
+    const flags = { mode: 'sim', seed: 3, 'knob-at': '1:netdev-budget=64;2:dev-weight=8', packets: 1000 };
     const cmd = reproCommand(flags);
     expect(cmd).toBe("npx rxsmp run --mode sim --seed 3 --knob-at '1:netdev-budget=64;2:dev-weight=8' --packets 1000");
-    expect(reproArgs(cmd)).toEqual(['run', '--mode', 'sim', '--seed', '3', '--knob-at', '1:netdev-budget=64;2:dev-weight=8', '--packets', '1000']);
+    expect(reproArgs(cmd)).toEqual([
+      'run',
+      '--mode',
+      'sim',
+      '--seed',
+      '3',
+      '--knob-at',
+      '1:netdev-budget=64;2:dev-weight=8',
+      '--packets',
+      '1000',
+    ]);
   });
 
   it('draws the same configuration from the same seed, differing only in the knob', () => {

@@ -54,7 +54,12 @@ async function within<T>(p: Promise<T>, secs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no result after ${secs} s, and the watchdog (${WATCHDOG_S} s without a packet moving) did not fire: the run is stuck outside the packet path (start-up, drain or collection)`)),
+      () =>
+        reject(
+          new Error(
+            `no result after ${secs} s, and the watchdog (${WATCHDOG_S} s without a packet moving) did not fire: the run is stuck outside the packet path (start-up, drain or collection)`,
+          ),
+        ),
       secs * 1000,
     );
   });

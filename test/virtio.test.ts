@@ -31,10 +31,16 @@ describe('virtio: options', () => {
       expect(p.stderr).toMatch(re);
       expect(p.stderr.trim().split('\n')).toHaveLength(1);
     };
-    bad(['--nic', 'virtio', '--ring-size', '128'], /--ring-size: 128 is not valid for --nic virtio; expected a power of two from 256 to 1024.*--unsafe-small-virtqueue/);
+    bad(
+      ['--nic', 'virtio', '--ring-size', '128'],
+      /--ring-size: 128 is not valid for --nic virtio; expected a power of two from 256 to 1024.*--unsafe-small-virtqueue/,
+    );
     bad(['--nic', 'virtio', '--ring-size', '384'], /--ring-size: 384 is not valid for --nic virtio/);
     bad(['--nic', 'virtio', '--ring-size', '2048'], /--ring-size: 2048 is not valid for --nic virtio/);
-    bad(['--nic', 'ixgbe', '--pkt-size', '9000'], /--pkt-size: 9000 is more than 1518 for --nic ixgbe \(frames up to 9018, MTU 9000, only with --nic virtio\)/);
+    bad(
+      ['--nic', 'ixgbe', '--pkt-size', '9000'],
+      /--pkt-size: 9000 is more than 1518 for --nic ixgbe \(frames up to 9018, MTU 9000, only with --nic virtio\)/,
+    );
     bad(['--nic', 'virtio', '--pkt-size', '9019'], /--pkt-size: '9019' is not valid/);
     bad(['--nic', 'virtio', '--rx-usecs', '20'], /--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing/);
   });
@@ -72,8 +78,23 @@ describe('virtio: threads mode (invariants)', () => {
   });
 
   it('must-show 3 (threads): tiny rings at many rates drain and conserve', async () => {
-    for (const [ring, rate, seed] of [[8, 'max', 1], [16, 'max', 2], [8, 2_000_000, 3], [16, 500_000, 4]] as const) {
-      const r = await run({ nic: 'virtio', cpus: 2, queues: 2, 'ring-size': ring, 'unsafe-small-virtqueue': 'on', rate, seed, packets: 40_000, 'watchdog-s': 15 });
+    for (const [ring, rate, seed] of [
+      [8, 'max', 1],
+      [16, 'max', 2],
+      [8, 2_000_000, 3],
+      [16, 500_000, 4],
+    ] as const) {
+      const r = await run({
+        nic: 'virtio',
+        cpus: 2,
+        queues: 2,
+        'ring-size': ring,
+        'unsafe-small-virtqueue': 'on',
+        rate,
+        seed,
+        packets: 40_000,
+        'watchdog-s': 15,
+      });
       expect(r.packets.generated).toBe(40_000);
       expect(r.skb_pool.unaccounted).toBe(0);
       expect(r.ordering.out_of_order).toBe(0);
@@ -85,7 +106,15 @@ describe('virtio: threads mode (invariants)', () => {
     expect(m.packets.dropped.l4_csum).toBe(0);
     expect(m.packets.delivered).toBe(20_000);
     expect(Math.max(...m.queues.map((q) => q.virtio!.buffers_per_packet_max))).toBeGreaterThan(1);
-    const b = await run({ nic: 'virtio', cpus: 2, queues: 1, 'pkt-size': 9000, 'virtio-mrg-rxbuf': 'off', 'l4-csum-verify': 'on', packets: 10_000 });
+    const b = await run({
+      nic: 'virtio',
+      cpus: 2,
+      queues: 1,
+      'pkt-size': 9000,
+      'virtio-mrg-rxbuf': 'off',
+      'l4-csum-verify': 'on',
+      packets: 10_000,
+    });
     expect(b.packets.delivered).toBe(10_000);
     expect(b.queues[0]!.virtio!.buffers_per_packet_max).toBe(3); // 9014 bytes over 4 KiB pages
     expect(b.skb_pool.unaccounted).toBe(0);
@@ -119,8 +148,17 @@ describe('virtio: sim mode (exact)', () => {
       let stuck = 0;
       for (let seed = 1; seed <= 24; seed++) {
         const flags = {
-          mode: 'sim', nic: 'virtio', cpus: 2, queues: 2, seed, packets: 3000, 'ring-size': seed % 2 ? 8 : 16, 'unsafe-small-virtqueue': 'on',
-          rate: ['max', 300_000, 1_000_000][seed % 3]!, 'fault-virtio-no-poll-recheck': fault, 'watchdog-s': 1,
+          mode: 'sim',
+          nic: 'virtio',
+          cpus: 2,
+          queues: 2,
+          seed,
+          packets: 3000,
+          'ring-size': seed % 2 ? 8 : 16,
+          'unsafe-small-virtqueue': 'on',
+          rate: ['max', 300_000, 1_000_000][seed % 3]!,
+          'fault-virtio-no-poll-recheck': fault,
+          'watchdog-s': 1,
         };
         try {
           const r = simulate(config(flags)).result;
@@ -154,7 +192,15 @@ describe('virtio: sim mode (exact)', () => {
   });
 
   it('open loop past the ring: QEMU holds packets and flushes them on the kick; past its bound, netq drops', () => {
-    const r = sim({ cpus: 1, queues: 1, packets: 30_000, rate: 50_000_000, 'ring-size': 8, 'unsafe-small-virtqueue': 'on', 'stack-cost-ns': 3000 });
+    const r = sim({
+      cpus: 1,
+      queues: 1,
+      packets: 30_000,
+      rate: 50_000_000,
+      'ring-size': 8,
+      'unsafe-small-virtqueue': 'on',
+      'stack-cost-ns': 3000,
+    });
     const v = r.queues[0]!.virtio!;
     expect(v.netq_held).toBeGreaterThan(0);
     expect(v.netq_dropped).toBeGreaterThan(0);

@@ -23,7 +23,14 @@ import {
 const HDR = 12;
 
 function machine(ring: number, event_idx: boolean) {
-  const cfg = config({ nic: 'virtio', 'ring-size': ring, 'unsafe-small-virtqueue': 'on', 'virtio-event-idx': event_idx ? 'on' : 'off', 'pkt-size': 64, flows: 1 });
+  const cfg = config({
+    nic: 'virtio',
+    'ring-size': ring,
+    'unsafe-small-virtqueue': 'on',
+    'virtio-event-idx': event_idx ? 'on' : 'off',
+    'pkt-size': 64,
+    flows: 1,
+  });
   const shm = boot(cfg);
   const dev = new VirtioNetBackend(shm, cfg.pkt_size - 4);
   return { cfg, shm, dev };
@@ -41,7 +48,12 @@ describe('vring_need_event', () => {
 });
 
 describe('split virtqueue: seeded laps', () => {
-  for (const [ring, event_idx, seed] of [[8, true, 1], [8, false, 2], [16, true, 3], [256, true, 4]] as const) {
+  for (const [ring, event_idx, seed] of [
+    [8, true, 1],
+    [8, false, 2],
+    [16, true, 3],
+    [256, true, 4],
+  ] as const) {
     it(`ring ${ring}, event_idx ${event_idx}: buffers come back in order, whole, counted`, () => {
       const { shm, dev } = machine(ring, event_idx);
       const p = new Prng(seed);
@@ -70,7 +82,8 @@ describe('split virtqueue: seeded laps', () => {
               break;
             }
             if (vring_out[0] !== 60 + HDR) throw new Error(`op ${k}: used len ${vring_out[0]}`);
-            if (view.getUint32(shm.skbData(slot), true) !== got) throw new Error(`op ${k}: buffer holds frame ${view.getUint32(shm.skbData(slot), true)}, expected ${got}`);
+            if (view.getUint32(shm.skbData(slot), true) !== got)
+              throw new Error(`op ${k}: buffer holds frame ${view.getUint32(shm.skbData(slot), true)}, expected ${got}`);
             if (u8[shm.skbData(slot) - HDR + 10] !== 1) throw new Error(`op ${k}: num_buffers ${u8[shm.skbData(slot) - HDR + 10]}`);
             got++;
             free.push(slot);
@@ -86,7 +99,8 @@ describe('split virtqueue: seeded laps', () => {
         // After every operation: buffers are either posted (free descriptors count the rest),
         // used and not yet taken, or held by the driver.
         // (plain checks: an expect() per operation would dominate the test's time)
-        if (virtqueue_num_free(shm, 0) !== ring - (posted - got)) throw new Error(`op ${k}: num_free ${virtqueue_num_free(shm, 0)}, expected ${ring - (posted - got)}`);
+        if (virtqueue_num_free(shm, 0) !== ring - (posted - got))
+          throw new Error(`op ${k}: num_free ${virtqueue_num_free(shm, 0)}, expected ${ring - (posted - got)}`);
         if (free.length + (posted - got) !== ring) throw new Error(`op ${k}: ${free.length} held + ${posted - got} posted != ${ring}`);
         if (sent < got || sent - got > ring) throw new Error(`op ${k}: ${sent - got} used and not taken`);
       }

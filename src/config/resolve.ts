@@ -60,7 +60,8 @@ export function settingsFromFile(obj: unknown, file: string, into: RawSettings):
   const where = `--config ${file}`;
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${where}: expected a JSON object of options`);
   let o = obj as Record<string, unknown>;
-  if (typeof o.schema === 'string' && o.schema.startsWith('rxsmp.run/') && typeof o.config === 'object' && o.config !== null) o = o.config as Record<string, unknown>;
+  if (typeof o.schema === 'string' && o.schema.startsWith('rxsmp.run/') && typeof o.config === 'object' && o.config !== null)
+    o = o.config as Record<string, unknown>;
   for (const [name, value] of Object.entries(o)) {
     const key = knobNamed(name);
     if (key === undefined) throw new ConfigError(`${where}: unknown key '${name}'; keys are the options' names (see rxsmp run --help)`);
@@ -71,7 +72,9 @@ export function settingsFromFile(obj: unknown, file: string, into: RawSettings):
       for (const change of r.value as KnobChangeGiven[]) {
         const k = KNOBS[change.key].kind as Kind<unknown>;
         if (!parseKind(k, change.raw).ok) {
-          throw new ConfigError(`${where}: key '${name}': the change of ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`);
+          throw new ConfigError(
+            `${where}: key '${name}': the change of ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`,
+          );
         }
       }
     }
@@ -82,7 +85,9 @@ export function settingsFromFile(obj: unknown, file: string, into: RawSettings):
 function perQueue<T>(key: string, list: T[], queues: number): T[] {
   if (list.length === 1) return new Array<T>(queues).fill(list[0]!);
   if (list.length !== queues) {
-    throw new ConfigError(`${optionName(key)}: ${list.length} values given for ${queues} queues; give one value for all queues or one per queue`);
+    throw new ConfigError(
+      `${optionName(key)}: ${list.length} values given for ${queues} queues; give one value for all queues or one per queue`,
+    );
   }
   return list;
 }
@@ -93,7 +98,8 @@ function perQueue<T>(key: string, list: T[], queues: number): T[] {
  */
 export function configFromFlags(flags: Readonly<Record<string, string | number | boolean>>): Config {
   const raw: RawSettings = new Map();
-  for (const [name, value] of Object.entries(flags)) settingFromFlag(name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value), raw);
+  for (const [name, value] of Object.entries(flags))
+    settingFromFlag(name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value), raw);
   return resolveConfig(raw);
 }
 
@@ -178,19 +184,30 @@ const fmtInt = (n: number) => Math.floor(n).toLocaleString('en-US');
 function checkNicLimits(cfg: Config): void {
   if (cfg.nic !== 'virtio') {
     if (cfg.pkt_size > PKT_SIZE_MAX) {
-      throw new ConfigError(`--pkt-size: ${cfg.pkt_size} is more than ${PKT_SIZE_MAX} for --nic ${cfg.nic} (frames up to ${VIRTIO_PKT_SIZE_MAX}, MTU 9000, only with --nic virtio)`);
+      throw new ConfigError(
+        `--pkt-size: ${cfg.pkt_size} is more than ${PKT_SIZE_MAX} for --nic ${cfg.nic} (frames up to ${VIRTIO_PKT_SIZE_MAX}, MTU 9000, only with --nic virtio)`,
+      );
     }
-    if (cfg.ring_size < 64) throw new ConfigError(`--ring-size: ${cfg.ring_size} is below 64 for --nic ${cfg.nic}; expected an integer from 64 to 4096, a multiple of 8`);
+    if (cfg.ring_size < 64)
+      throw new ConfigError(
+        `--ring-size: ${cfg.ring_size} is below 64 for --nic ${cfg.nic}; expected an integer from 64 to 4096, a multiple of 8`,
+      );
     return;
   }
   const n = cfg.ring_size;
   const pow2 = (n & (n - 1)) === 0;
   if (!pow2 || n > 1024 || n < (cfg.unsafe_small_virtqueue ? 8 : 256)) {
-    const small = cfg.unsafe_small_virtqueue ? ' (8 to 1024 with --unsafe-small-virtqueue)' : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
-    throw new ConfigError(`--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`);
+    const small = cfg.unsafe_small_virtqueue
+      ? ' (8 to 1024 with --unsafe-small-virtqueue)'
+      : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
+    throw new ConfigError(
+      `--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`,
+    );
   }
   if (cfg.rx_usecs !== 0) {
-    throw new ConfigError('--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead');
+    throw new ConfigError(
+      '--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead',
+    );
   }
   const noReta = 'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';
   if (cfg.reta_change_at_ms > 0) throw new ConfigError(`--reta-change-at-ms: ${noReta}`);
@@ -213,11 +230,14 @@ function checkCrossFields(cfg: Config): void {
     if (queue >= cfg.queues) throw new ConfigError(`--rss-reta: queue ${queue} does not exist with --queues ${cfg.queues}`);
   }
   if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
-  if (cfg.cost_model !== '' && cfg.mode !== 'sim') throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
+  if (cfg.cost_model !== '' && cfg.mode !== 'sim')
+    throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
   if (cfg.host_cpus.length > 0) {
     if (cfg.mode === 'sim') throw new ConfigError('--host-cpus: pins threads, and --mode sim runs in one thread');
     if (cfg.host_cpus.length !== cfg.cpus + 1) {
-      throw new ConfigError(`--host-cpus: ${cfg.host_cpus.length} cores given; expected ${cfg.cpus + 1}, one per emulated CPU (--cpus ${cfg.cpus}), then the device's`);
+      throw new ConfigError(
+        `--host-cpus: ${cfg.host_cpus.length} cores given; expected ${cfg.cpus + 1}, one per emulated CPU (--cpus ${cfg.cpus}), then the device's`,
+      );
     }
   }
   if (cfg.nic === 'legacy' && cfg.queues !== 1) {

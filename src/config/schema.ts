@@ -66,7 +66,11 @@ export interface IntOptions {
 
 export function int(min: number, max: number, o: IntOptions = {}): Kind<number> {
   const ok = (n: number) =>
-    Number.isInteger(n) && n >= min && n <= max && (!o.pow2 || (n & (n - 1)) === 0) && (o.multipleOf === undefined || n % o.multipleOf === 0);
+    Number.isInteger(n) &&
+    n >= min &&
+    n <= max &&
+    (!o.pow2 || (n & (n - 1)) === 0) &&
+    (o.multipleOf === undefined || n % o.multipleOf === 0);
   return kind(
     v.pipe(v.union([v.number(), decimalText(DECIMAL_INT)]), v.check(ok)),
     `an integer from ${min} to ${max}${o.pow2 ? ', a power of two' : ''}${o.multipleOf ? `, a multiple of ${o.multipleOf}` : ''}`,
@@ -143,16 +147,19 @@ export function hexBytes(bytes: number): Kind<string> {
 export function rate(): Kind<number> {
   const why = 'a rate is max or 1 to 1000000000 packets per second';
   return kind(
-    v.union([
-      v.pipe(
-        v.literal('max'),
-        v.transform(() => 0),
-      ),
-      v.pipe(
-        v.union([v.number(), decimalText(DECIMAL_INT)]),
-        v.check((n) => n === 0 || (Number.isInteger(n) && n >= 1 && n <= 1e9)),
-      ),
-    ], why),
+    v.union(
+      [
+        v.pipe(
+          v.literal('max'),
+          v.transform(() => 0),
+        ),
+        v.pipe(
+          v.union([v.number(), decimalText(DECIMAL_INT)]),
+          v.check((n) => n === 0 || (Number.isInteger(n) && n >= 1 && n <= 1e9)),
+        ),
+      ],
+      why,
+    ),
     "'max' or packets per second",
     'PPS|max',
     { show: (n) => (n === 0 ? 'max' : String(n)) },
@@ -260,7 +267,12 @@ export interface Knob<T> {
 }
 
 const cpuList = () => listOf(int(0, MAX_CPUS - 1), `comma-separated integers from 0 to ${MAX_CPUS - 1}`);
-const knob = <T>(k: Kind<T>, help: string, dflt: T | Derived, hidden = false): Knob<T> => ({ kind: k, help, default: dflt, ...(hidden ? { hidden } : {}) });
+const knob = <T>(k: Kind<T>, help: string, dflt: T | Derived, hidden = false): Knob<T> => ({
+  kind: k,
+  help,
+  default: dflt,
+  ...(hidden ? { hidden } : {}),
+});
 const derived = (words: string): Derived => ({ derived: words });
 export const isDerived = (d: unknown): d is Derived => typeof d === 'object' && d !== null && 'derived' in d;
 
@@ -286,12 +298,24 @@ export const NIC_DEFAULTS: Record<Nic, { queues: (cpus: number) => number; ring_
  * run contract) and, in kebab case, the flag (`duration_s` is `--duration`).
  */
 export const KNOBS = {
-  mode: knob(oneOf(['threads', 'sim']), 'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed', 'threads'),
+  mode: knob(
+    oneOf(['threads', 'sim']),
+    'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed',
+    'threads',
+  ),
   cost_model: knob(path(), "sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); '' = built in", ''),
   cpus: knob(int(1, MAX_CPUS), 'emulated CPUs (one worker thread each)', 2),
-  queues: knob(int(1, MAX_QUEUES), 'RX queues (ethtool -L combined), one MSI-X vector each', derived('as the driver picks: ixgbe one per CPU, legacy and virtio 1')),
+  queues: knob(
+    int(1, MAX_QUEUES),
+    'RX queues (ethtool -L combined), one MSI-X vector each',
+    derived('as the driver picks: ixgbe one per CPU, legacy and virtio 1'),
+  ),
   nic: knob(oneOf(NICS), 'guest driver and device model (virtio: virtio-net over a split virtqueue, QEMU backend)', 'ixgbe'),
-  link_speed: knob(int(0, 1_000_000), 'wire speed in Mbit/s (ethtool speed); 0 = an unlimited wire', derived('10000 for ixgbe and legacy (the 82599 is 10 GbE), 0 for virtio')),
+  link_speed: knob(
+    int(0, 1_000_000),
+    'wire speed in Mbit/s (ethtool speed); 0 = an unlimited wire',
+    derived('10000 for ixgbe and legacy (the 82599 is 10 GbE), 0 for virtio'),
+  ),
   ring_size: knob(
     int(8, 4096, { multipleOf: 8 }),
     'RX descriptors per queue (ethtool -G rx); virtio: a power of two from 256 to 1024, as QEMU',
@@ -301,8 +325,16 @@ export const KNOBS = {
   rx_usecs: knob(int(0, 100_000), 'interrupt coalescing (ethtool -C rx-usecs)', 0),
   gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
   gro_normal_batch: knob(int(1, 1024), 'net.core.gro_normal_batch', 8),
-  rss_key: knob(hexBytes(40), 'RSS hash key (ethtool -X hkey)', '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa'),
-  rss_udp4: knob(oneOf(['sd', 'sdfn']), 'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)', 'sd'),
+  rss_key: knob(
+    hexBytes(40),
+    'RSS hash key (ethtool -X hkey)',
+    '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa',
+  ),
+  rss_udp4: knob(
+    oneOf(['sd', 'sdfn']),
+    'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)',
+    'sd',
+  ),
   rss_reta: knob(
     listOf(int(0, MAX_QUEUES - 1), `comma-separated integers from 0 to ${MAX_QUEUES - 1}`),
     `RSS indirection table (ethtool -X), ${RSS_RETA_SIZE} queue numbers or a shorter list repeated`,
@@ -314,7 +346,11 @@ export const KNOBS = {
     'RPS CPU mask per RX queue (/sys/class/net/X/queues/rx-N/rps_cpus); one for all queues or one per queue',
     derived('0 (RPS off)'),
   ),
-  rps_flow_cnt: knob(listOf(int(0, 1 << 20), 'comma-separated integers from 0 to 1048576'), 'RFS flow table size per RX queue; one value or one per queue', derived('0')),
+  rps_flow_cnt: knob(
+    listOf(int(0, 1 << 20), 'comma-separated integers from 0 to 1048576'),
+    'RFS flow table size per RX queue; one value or one per queue',
+    derived('0'),
+  ),
   rps_sock_flow_entries: knob(int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
   netdev_budget: knob(int(1, 1 << 20), 'net.core.netdev_budget', 300),
   netdev_budget_usecs: knob(int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
@@ -328,7 +364,11 @@ export const KNOBS = {
   flow_dist: knob(oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
   zipf_s: knob(num(0.01, 10), 'zipf exponent', 1.1),
   proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
-  pkt_size: knob(int(64, VIRTIO_PKT_SIZE_MAX), `frame size on the wire including the 4-byte FCS, as pktgen counts it (up to ${PKT_SIZE_MAX}; ${VIRTIO_PKT_SIZE_MAX} with --nic virtio)`, 64),
+  pkt_size: knob(
+    int(64, VIRTIO_PKT_SIZE_MAX),
+    `frame size on the wire including the 4-byte FCS, as pktgen counts it (up to ${PKT_SIZE_MAX}; ${VIRTIO_PKT_SIZE_MAX} with --nic virtio)`,
+    64,
+  ),
   rate: knob(rate(), 'max (closed loop: the device waits for free descriptors) or packets per second (open loop)', 0),
   packets: knob(int(1, 1e12), 'packets to generate', 1_000_000),
   duration_s: knob(num(0, 86_400), 'stop generating after this many seconds (0: run until --packets)', 0),
@@ -346,7 +386,11 @@ export const KNOBS = {
   sk_rcvbuf: knob(int(2048, 1 << 30), 'socket receive buffer in bytes (SO_RCVBUF, net.core.rmem_default)', 212_992),
   unsafe_rfs_no_qtail_check: knob(onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
   cacheline_pad: knob(onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
-  latency_sample: knob(int(0, 1 << 20), 'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)', 64),
+  latency_sample: knob(
+    int(0, 1 << 20),
+    'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)',
+    64,
+  ),
   watchdog_s: knob(num(1, 3600), 'fail the run (exit 3) if no packet moves for this long', 20),
   host_cpus: knob(
     listOf(int(0, 4095), 'comma-separated integers from 0 to 4095'),
@@ -354,7 +398,11 @@ export const KNOBS = {
     derived('not pinned'),
   ),
   knob_at: knob(schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
-  virtio_mrg_rxbuf: knob(onOff(), 'virtio: VIRTIO_NET_F_MRG_RXBUF (mergeable RX buffers); off: big packets, as 5.10 with GUEST_TSO4/6', true),
+  virtio_mrg_rxbuf: knob(
+    onOff(),
+    'virtio: VIRTIO_NET_F_MRG_RXBUF (mergeable RX buffers); off: big packets, as 5.10 with GUEST_TSO4/6',
+    true,
+  ),
   virtio_event_idx: knob(onOff(), 'virtio: VIRTIO_RING_F_EVENT_IDX (used_event/avail_event); off: the NO_INTERRUPT/NO_NOTIFY flags', true),
   unsafe_small_virtqueue: knob(onOff(), 'UNSAFE, beyond QEMU: allow virtio --ring-size below 256 (down to 8), for stress tests', false),
   // TEST-ONLY fault: virtqueue_napi_complete skips its virtqueue_poll recheck (the lost-interrupt race).
@@ -375,7 +423,9 @@ export interface KnobChange {
 export type Config = { -readonly [K in Exclude<KnobKey, 'knob_at'>]: KnobValue<K> } & { knob_at: KnobChange[] };
 
 /** The knobs whose default does not depend on others, with that default. */
-export const DEFAULTS = Object.fromEntries(Object.entries(KNOBS).flatMap(([k, o]) => (isDerived(o.default) ? [] : [[k, o.default]]))) as Partial<Config>;
+export const DEFAULTS = Object.fromEntries(
+  Object.entries(KNOBS).flatMap(([k, o]) => (isDerived(o.default) ? [] : [[k, o.default]])),
+) as Partial<Config>;
 
 // ------------------------------------------------------------------------ names and messages
 
@@ -418,7 +468,7 @@ export function parseKnob<K extends KnobKey>(key: K, raw: unknown, shown = show(
 }
 
 /** A value as a message quotes it: text in quotes, a JSON value as JSON. */
-export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw) ?? String(raw));
+export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${raw}'` : (JSON.stringify(raw) ?? String(raw)));
 
 // ------------------------------------------------------------------------ helpers every layer uses
 

@@ -89,7 +89,10 @@ export const DEFAULT_COST_MODEL: CostModel = {
   virtio_kick_ns: 222,
 };
 
-export const COST_FIELDS = Object.keys(DEFAULT_COST_MODEL).filter((k) => k !== 'schema' && k !== 'source') as (keyof Omit<CostModel, 'schema' | 'source'>)[];
+export const COST_FIELDS = Object.keys(DEFAULT_COST_MODEL).filter((k) => k !== 'schema' && k !== 'source') as (keyof Omit<
+  CostModel,
+  'schema' | 'source'
+>)[];
 
 /** Fields that must be positive so that every step advances virtual time. */
 const POSITIVE: readonly string[] = ['device_ns', 'step_ns'];
@@ -101,9 +104,12 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'schema') {
       if (v === COST_SCHEMA_1) {
-        throw new ConfigError(`--cost-model ${where}: schema '${COST_SCHEMA_1}' priced the flow dissector inside hash_ns; '${COST_SCHEMA}' prices it apart (flow_dissect_ns): run rxsmp calibrate again`);
+        throw new ConfigError(
+          `--cost-model ${where}: schema '${COST_SCHEMA_1}' priced the flow dissector inside hash_ns; '${COST_SCHEMA}' prices it apart (flow_dissect_ns): run rxsmp calibrate again`,
+        );
       }
-      if (v !== COST_SCHEMA) throw new ConfigError(`--cost-model ${where}: schema is not '${COST_SCHEMA}' (a file rxsmp calibrate writes has it)`);
+      if (v !== COST_SCHEMA)
+        throw new ConfigError(`--cost-model ${where}: schema is not '${COST_SCHEMA}' (a file rxsmp calibrate writes has it)`);
       continue;
     }
     if (k === 'source') {
@@ -111,12 +117,14 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
       out.source = v;
       continue;
     }
-    if (!(COST_FIELDS as string[]).includes(k)) throw new ConfigError(`--cost-model ${where}: unknown field '${k}'; fields are ${COST_FIELDS.join(', ')}`);
+    if (!(COST_FIELDS as string[]).includes(k))
+      throw new ConfigError(`--cost-model ${where}: unknown field '${k}'; fields are ${COST_FIELDS.join(', ')}`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) {
       const shown = typeof v === 'number' ? String(v) : `a ${v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v}`;
       throw new ConfigError(`--cost-model ${where}: ${k} is ${shown}; expected ns, a number from 0 to 1e9`);
     }
-    if (POSITIVE.includes(k) && v === 0) throw new ConfigError(`--cost-model ${where}: ${k} must be more than 0 (virtual time must advance)`);
+    if (POSITIVE.includes(k) && v === 0)
+      throw new ConfigError(`--cost-model ${where}: ${k} must be more than 0 (virtual time must advance)`);
     out[k] = v;
   }
   return out as unknown as CostModel;

@@ -790,7 +790,8 @@ export class SimMachine {
     const sd = shm.layout.sd;
     let done = shm.sdSum(sd.delivered);
     for (const [, field] of SD_DROPS) done += shm.sdSum(sd[field]);
-    for (let q = 0; q < this.cfg.queues; q++) done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + this.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
+    for (let q = 0; q < this.cfg.queues; q++)
+      done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + this.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
     return done;
   }
 
@@ -824,7 +825,9 @@ export class SimMachine {
 
   /** Per CPU, what the scheduler knows (for a stuck run's report). */
   describe(): string {
-    const lines: string[] = [`sim: adversary level ${this.adversary.level}, ${this.steps} steps, device ${['running', 'waiting for descriptors', 'done', 'servicing ITR'][this.dev_state]} at ${this.dev_t} ns`];
+    const lines: string[] = [
+      `sim: adversary level ${this.adversary.level}, ${this.steps} steps, device ${['running', 'waiting for descriptors', 'done', 'servicing ITR'][this.dev_state]} at ${this.dev_t} ns`,
+    ];
     for (let c = 0; c < this.ncpu; c++) {
       lines.push(
         `  cpu ${c}: clock ${Math.round(this.clk[c]!)} ns, ${this.idle[c] ? 'idle' : 'running'}, irq due ${this.due_irq[c]}, ipi due ${this.due_ipi[c]}, ` +

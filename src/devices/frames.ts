@@ -109,13 +109,7 @@ function replace_word16(bytes: Uint8Array, o: number, new16: number, check: numb
  * so callers may pass them as int32 (e.g. read from an Int32Array): V8 boxes a number
  * >= 2^31 passed to a call that is not inlined, an int32 it passes as is.
  */
-export function stampPacket(
-  bytes: Uint8Array,
-  offset: number,
-  index: number,
-  tcpIsn: number,
-  corruptIpCsum: boolean,
-): void {
+export function stampPacket(bytes: Uint8Array, offset: number, index: number, tcpIsn: number, corruptIpCsum: boolean): void {
   const ip = offset + ETH_HLEN;
   const proto = bytes[ip + IPH_PROTOCOL_OFF];
   const l4 = l4_offset(bytes, offset);
@@ -189,7 +183,6 @@ function pickProto(prng: Prng, proto: 'udp' | 'tcp' | 'mix'): 6 | 17 {
   if (proto === 'tcp') return IPPROTO_TCP;
   return prng.nextU32() & 1 ? IPPROTO_TCP : IPPROTO_UDP;
 }
-
 
 /**
  * A run's flows as a structure of arrays: flow i is saddr[i]:sport[i] -> daddr[i]:dport[i],
@@ -278,7 +271,14 @@ function tupleHash(saddr: number, daddr: number, sport: number, dport: number, p
 
 /** Flow i of a table as a FlowSpec (setup-time callers). */
 export function flowSpec(t: FlowTable, i: number): FlowSpec {
-  return { saddr: t.saddr[i]!, daddr: t.daddr[i]!, sport: t.sport[i]!, dport: t.dport[i]!, proto: t.proto[i] as 6 | 17, isn: t.isn[i]! >>> 0 };
+  return {
+    saddr: t.saddr[i]!,
+    daddr: t.daddr[i]!,
+    sport: t.sport[i]!,
+    dport: t.dport[i]!,
+    proto: t.proto[i] as 6 | 17,
+    isn: t.isn[i]! >>> 0,
+  };
 }
 
 /** makeFlowTable as an array of FlowSpec objects (for a few flows; the engine uses the table). */
@@ -445,7 +445,13 @@ export class FlowFrames implements FlowFramesData {
     const n = flows.count;
     this.hdr = new Uint8Array(new SharedArrayBuffer(n * FLOW_HDR_TCP));
     const scratch = new Uint8Array(frameLen);
-    const sample: FlowSpec = { saddr: 0x0a000001, daddr: (DEST_NET | 1) >>> 0, sport: EPHEMERAL_PORT_MIN, dport: SERVICE_PORTS[0]!, proto: IPPROTO_UDP };
+    const sample: FlowSpec = {
+      saddr: 0x0a000001,
+      daddr: (DEST_NET | 1) >>> 0,
+      sport: EPHEMERAL_PORT_MIN,
+      dport: SERVICE_PORTS[0]!,
+      proto: IPPROTO_UDP,
+    };
     buildFrameTemplate(scratch, 0, sample, frameLen, 0, 0); // checks frameLen
     this.payload_udp = scratch.slice(FLOW_HDR_UDP);
     buildFrameTemplate(scratch, 0, { ...sample, proto: IPPROTO_TCP }, frameLen, 0, 0);

@@ -23,7 +23,17 @@
 // gives the guest no hash: its skb->hash is 0 and RPS runs the flow dissector.
 
 import type { Shm } from '../shm/memory.js';
-import { VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_I32, VRING_USED_F_NO_NOTIFY, vring_need_event } from '../shm/virtqueue.js';
+import {
+  VIRTIO_NET_HDR_F_RXSMP_TSTAMP,
+  VIRTIO_NET_HDR_LEN,
+  VIRTIO_NET_HDR_NUM_BUFFERS_OFF,
+  VRING_AVAIL_F_NO_INTERRUPT,
+  VRING_DESC_F_INDIRECT,
+  VRING_DESC_F_NEXT,
+  VRING_DESC_I32,
+  VRING_USED_F_NO_NOTIFY,
+  vring_need_event,
+} from '../shm/virtqueue.js';
 import { msix_notify } from '../shm/msix.js';
 import { siphash_2_4 } from '../lib/siphash.js';
 import { Prng } from '../lib/prng.js';
@@ -202,7 +212,7 @@ export class VirtioNetBackend {
     const vq = this.shm.vq[q]!;
     let at = vq.desc + head * VRING_DESC_I32;
     let table = vq.desc;
-    if ((i32[at + 3]! & 0xffff) & VRING_DESC_F_INDIRECT) table = at = i32[at]! / 4;
+    if (i32[at + 3]! & 0xffff & VRING_DESC_F_INDIRECT) table = at = i32[at]! / 4;
     let total = 0;
     for (let k = 0; k < SG_MAX; k++) {
       total += i32[at + 2]!;
@@ -243,7 +253,7 @@ export class VirtioNetBackend {
     if (this.event_idx && this.notification[q] !== 0) Atomics.store(shm.u16, vq.avail_event, this.last_avail_idx[q]!);
     let at = vq.desc + head * VRING_DESC_I32;
     let table = vq.desc;
-    if ((i32[at + 3]! & 0xffff) & VRING_DESC_F_INDIRECT) table = at = i32[at]! / 4;
+    if (i32[at + 3]! & 0xffff & VRING_DESC_F_INDIRECT) table = at = i32[at]! / 4;
     const first = this.nsg;
     for (let k = 0; ; k++) {
       if (k === SG_MAX || this.nsg === this.sg_addr.length) throw new Error(`virtqueue ${q}: descriptor chain too long`);
@@ -502,4 +512,3 @@ function receive_header(u8: Uint8Array, at: number, tstamp: boolean): void {
   u8.fill(0, at, at + VIRTIO_NET_HDR_LEN);
   if (tstamp) u8[at] = VIRTIO_NET_HDR_F_RXSMP_TSTAMP;
 }
-

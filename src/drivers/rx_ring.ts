@@ -12,7 +12,18 @@ import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { ETH_HLEN, get16 } from '../kernel/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
-import { WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING, DESC_DD, DESC_L4, DESC_RSS, DESC_TS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH, SKB_FLAG_TSTAMP } from '../shm/layout.js';
+import {
+  WIRE_KICKED,
+  WIRE_NAPPING,
+  WIRE_SLEEPING,
+  DESC_DD,
+  DESC_L4,
+  DESC_RSS,
+  DESC_TS,
+  SKB_FLAG_HASH_VALID,
+  SKB_FLAG_L4_HASH,
+  SKB_FLAG_TSTAMP,
+} from '../shm/layout.js';
 
 /** ixgbe_desc_unused: descriptors the driver may post. */
 export function rx_desc_unused(ntc: number, ntu: number, count: number): number {

@@ -86,7 +86,14 @@ export function virtqueue_add_inbuf_indirect(shm: Shm, q: number, sg_addr: Int32
   if (i32[d + DRV.num_free]! < 1) throw new Error(`virtqueue ${q}: add with no free descriptor`);
   const table = vq.indirect_bytes + head * n * VRING_DESC_SIZE;
   for (let k = 0; k < n; k++) {
-    desc_write(shm, table / 4 + k * VRING_DESC_I32, sg_addr[k]!, sg_len[k]!, k + 1 < n ? VRING_DESC_F_WRITE | VRING_DESC_F_NEXT : VRING_DESC_F_WRITE, k + 1);
+    desc_write(
+      shm,
+      table / 4 + k * VRING_DESC_I32,
+      sg_addr[k]!,
+      sg_len[k]!,
+      k + 1 < n ? VRING_DESC_F_WRITE | VRING_DESC_F_NEXT : VRING_DESC_F_WRITE,
+      k + 1,
+    );
   }
   desc_write(shm, vq.desc + head * VRING_DESC_I32, table, n * VRING_DESC_SIZE, VRING_DESC_F_INDIRECT, desc_next(shm, q, head));
   i32[d + DRV.free_head] = desc_next(shm, q, head);

@@ -36,7 +36,6 @@ import { virtqueue_add_inbuf, virtqueue_get_buf, virtqueue_notify } from '../dri
 
 type Flags = Record<string, string | number>;
 
-
 /** Receive-path busy ns per unit on one CPU of a run. */
 function rxBusy(r: RunResult, cpu: number): number {
   const b = r.percpu[cpu]!.busy;
@@ -90,7 +89,15 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
   log(`calibrate: threads mode, ${packets} packets per run, each figure the least of ${REPS} repetitions`);
   // Interference (other threads, the host: 2 cores run 3 to 4 threads here) only ever slows
   // a run down, so the least of a few repetitions is the closest to the machine's own cost.
-  const perA = [], perC = [], perE = [], dissected = [], perB0 = [], perB1 = [], recv = [], hirq = [], perD = [];
+  const perA = [],
+    perC = [],
+    perE = [],
+    dissected = [],
+    perB0 = [],
+    perB1 = [],
+    recv = [],
+    hirq = [],
+    perD = [];
   let D!: RunResult;
   for (let k = 0; k < REPS; k++) {
     const A = await measured(configFromFlags({ ...base, cpus: 1 }), signal);
@@ -104,7 +111,9 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
     dissected.push(E.percpu[0]!.flow_dissected / E.packets.generated);
     perB0.push(rxBusy(B, 0) / Math.max(1, B.percpu[0]!.enqueue_remote));
     perB1.push(rxBusy(B, 1) / Math.max(1, B.percpu[1]!.processed));
-    recv.push((A.percpu[0]!.busy.task_ns + B.percpu[1]!.busy.task_ns) / Math.max(1, A.percpu[0]!.recvmsg_packets + B.percpu[1]!.recvmsg_packets));
+    recv.push(
+      (A.percpu[0]!.busy.task_ns + B.percpu[1]!.busy.task_ns) / Math.max(1, A.percpu[0]!.recvmsg_packets + B.percpu[1]!.recvmsg_packets),
+    );
     const irqs = A.percpu[0]!.hardirqs + B.percpu[0]!.hardirqs + B.percpu[1]!.ipis_received;
     hirq.push((A.percpu[0]!.busy.hardirq_ns + B.percpu[0]!.busy.hardirq_ns + B.percpu[1]!.busy.hardirq_ns) / Math.max(1, irqs));
     perD.push(rxBusy(D, 0));
@@ -122,7 +131,9 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
   const dSkbs = D.percpu[0]!.processed;
   const merged = Math.max(1, D.percpu[0]!.gro_merged);
   const gro = Math.max(5, (least(perD) - dSegs * clean - dSkbs * process_all) / merged);
-  log(`  A ${a.toFixed(0)} ns/pkt, C ${c.toFixed(0)}, E − C ${dissect.toFixed(0)} per dissected skb, B cpu0 ${b0.toFixed(0)} cpu1 ${b1.toFixed(0)}, recvmsg ${recvmsg.toFixed(0)}, hardirq ${hardirq.toFixed(0)}`);
+  log(
+    `  A ${a.toFixed(0)} ns/pkt, C ${c.toFixed(0)}, E − C ${dissect.toFixed(0)} per dissected skb, B cpu0 ${b0.toFixed(0)} cpu1 ${b1.toFixed(0)}, recvmsg ${recvmsg.toFixed(0)}, hardirq ${hardirq.toFixed(0)}`,
+  );
   const handoff1 = await handoffNs();
   const checkpoint = 16 * (clean + process_all);
   log(`  cross-thread hand-off ${handoff1.toFixed(0)} ns`);

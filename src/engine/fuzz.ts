@@ -104,7 +104,11 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   if (p.nextFloat() < 0.2) {
     // Knobs changed under traffic (--knob-at), in virtual ms: sysctls, and an RPS map (which
     // may reorder a flow it moves, as on Linux: such runs are not checked for order).
-    const changes = [`${between(1, 3)}:netdev-budget=${between(8, 600)}`, `${between(1, 3)}:dev-weight=${between(4, 128)}`, `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`];
+    const changes = [
+      `${between(1, 3)}:netdev-budget=${between(8, 600)}`,
+      `${between(1, 3)}:dev-weight=${between(4, 128)}`,
+      `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`,
+    ];
     if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
     const chosen = changes.filter(() => p.nextFloat() < 0.5);
     f['knob-at'] = (chosen.length > 0 ? chosen : [changes[0]!]).join(';');
@@ -155,7 +159,6 @@ function virtioDraw(seed: number, f: Flags): void {
   }
 }
 
-
 /**
  * The one command that reproduces a run. With `checkOrder` (a run that failed the ordering
  * check) it ends in --check-order, so the command exits 1 when it reproduces the failure, as a
@@ -163,7 +166,13 @@ function virtioDraw(seed: number, f: Flags): void {
  */
 export function reproCommand(flags: Flags, checkOrder = false): string {
   const quote = (v: string) => (/^[\w.,:=/+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
-  return 'npx rxsmp run ' + Object.entries(flags).map(([k, v]) => `--${k} ${quote(String(v))}`).join(' ') + (checkOrder ? ' --check-order' : '');
+  return (
+    'npx rxsmp run ' +
+    Object.entries(flags)
+      .map(([k, v]) => `--${k} ${quote(String(v))}`)
+      .join(' ') +
+    (checkOrder ? ' --check-order' : '')
+  );
 }
 
 /** The arguments of a reproduction command, as a POSIX shell would split them (single quotes). */
@@ -209,7 +218,14 @@ export function checkRun(flags: Flags): Verdict {
   try {
     cfg = configFromFlags(flags);
   } catch (e) {
-    return { ok: false, check: 'crash', detail: `bad configuration: ${(e as Error).message}`, ordering_checked: false, packets: 0, out_of_order: 0 };
+    return {
+      ok: false,
+      check: 'crash',
+      detail: `bad configuration: ${(e as Error).message}`,
+      ordering_checked: false,
+      packets: 0,
+      out_of_order: 0,
+    };
   }
   try {
     const { result: r, shm } = simulate(cfg);
@@ -220,7 +236,12 @@ export function checkRun(flags: Flags): Verdict {
     const base = { ordering_checked, packets: r.packets.generated, out_of_order: r.ordering.out_of_order };
     if (!conserves(r)) {
       const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
-      return { ...base, ok: false, check: 'conservation', detail: `generated ${r.packets.generated} != delivered ${r.packets.delivered} + drops ${drops}` };
+      return {
+        ...base,
+        ok: false,
+        check: 'conservation',
+        detail: `generated ${r.packets.generated} != delivered ${r.packets.delivered} + drops ${drops}`,
+      };
     }
     if (unread(r) !== 0) {
       return { ...base, ok: false, check: 'conservation', detail: `${unread(r)} delivered packets were never read by their applications` };
@@ -239,7 +260,8 @@ export function checkRun(flags: Flags): Verdict {
     }
     return { ...base, ok: true };
   } catch (e) {
-    if (e instanceof SimStuckError) return { ok: false, check: 'progress', detail: e.message.split('\n')[0], ordering_checked: false, packets: 0, out_of_order: 0 };
+    if (e instanceof SimStuckError)
+      return { ok: false, check: 'progress', detail: e.message.split('\n')[0], ordering_checked: false, packets: 0, out_of_order: 0 };
     return { ok: false, check: 'crash', detail: (e as Error).stack ?? String(e), ordering_checked: false, packets: 0, out_of_order: 0 };
   }
 }
@@ -288,7 +310,31 @@ export function shrinkCandidates(flags: Flags): Flags[] {
   }
   for (const flows of [1, 2, Math.floor(cfg.flows / 2)]) if (flows >= 1 && flows < cfg.flows) variant({ flows });
   // Features off / knobs back to their defaults.
-  for (const k of ['pkt-size', 'virtio-mrg-rxbuf', 'virtio-event-idx', 'knob-at', 'bad-csum-rate', 'flow-limit-cpu-bitmap', 'rx-usecs', 'latency-sample', 'rps-cpus', 'irq-affinity', 'app-cpus', 'ring-size', 'netdev-budget', 'netdev-budget-usecs', 'dev-weight', 'netdev-max-backlog', 'sk-rcvbuf', 'hz', 'flow-dist', 'gro', 'rate', 'stack-cost-ns', 'migrate-every-ms']) {
+  for (const k of [
+    'pkt-size',
+    'virtio-mrg-rxbuf',
+    'virtio-event-idx',
+    'knob-at',
+    'bad-csum-rate',
+    'flow-limit-cpu-bitmap',
+    'rx-usecs',
+    'latency-sample',
+    'rps-cpus',
+    'irq-affinity',
+    'app-cpus',
+    'ring-size',
+    'netdev-budget',
+    'netdev-budget-usecs',
+    'dev-weight',
+    'netdev-max-backlog',
+    'sk-rcvbuf',
+    'hz',
+    'flow-dist',
+    'gro',
+    'rate',
+    'stack-cost-ns',
+    'migrate-every-ms',
+  ]) {
     if (k in flags) variant({}, [k]);
   }
   if (flags.proto !== 'udp' && !('rps-flow-cnt' in flags)) variant({ proto: 'udp' });
@@ -299,7 +345,12 @@ export function shrinkCandidates(flags: Flags): Flags[] {
  * Greedy shrinking: take the first simpler variant that still fails the same check, until
  * none does or `budget` runs are spent. `judge` runs a batch (in parallel on the pool).
  */
-export async function shrink(flags: Flags, check: Check, judge: (batch: Flags[]) => Promise<Verdict[]>, budget = 300): Promise<{ flags: Flags; runs: number }> {
+export async function shrink(
+  flags: Flags,
+  check: Check,
+  judge: (batch: Flags[]) => Promise<Verdict[]>,
+  budget = 300,
+): Promise<{ flags: Flags; runs: number }> {
   let best = flags;
   let runs = 0;
   for (;;) {
@@ -418,5 +469,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   } finally {
     await pool.destroy();
   }
-  return { runs: done, packets, ordering_checked: checked, wall_s: (performance.now() - t0) / 1000, failure, interrupted: o.signal?.aborted === true };
+  return {
+    runs: done,
+    packets,
+    ordering_checked: checked,
+    wall_s: (performance.now() - t0) / 1000,
+    failure,
+    interrupted: o.signal?.aborted === true,
+  };
 }

@@ -145,12 +145,7 @@ export function csum_replace2(csum: number, old16: number, new16: number): numbe
  */
 export function csum_replace4(csum: number, old32: number, new32: number): number {
   const notOld = ~old32;
-  const s =
-    (~csum & 0xffff) +
-    ((notOld >>> 16) & 0xffff) +
-    (notOld & 0xffff) +
-    (new32 >>> 16) +
-    (new32 & 0xffff);
+  const s = (~csum & 0xffff) + ((notOld >>> 16) & 0xffff) + (notOld & 0xffff) + (new32 >>> 16) + (new32 & 0xffff);
   return csum_fold(s);
 }
 

@@ -1,7 +1,19 @@
 // net/core/skbuff.c, the little of it the receive path needs.
 
 import type { KCpu } from './percpu.js';
-import { csum_fold, csum_partial, ETH_HLEN, IPH_PROTOCOL_OFF, L4_CSUM_OK, L4_CSUM_SUM, l4_csum_precheck, l4_len, l4_offset, pseudo_header_sum, verify_l4_csum } from './inet.js';
+import {
+  csum_fold,
+  csum_partial,
+  ETH_HLEN,
+  IPH_PROTOCOL_OFF,
+  L4_CSUM_OK,
+  L4_CSUM_SUM,
+  l4_csum_precheck,
+  l4_len,
+  l4_offset,
+  pseudo_header_sum,
+  verify_l4_csum,
+} from './inet.js';
 
 /**
  * kfree_skb: free an skb and every segment GRO chained to it (frag_list), each with the pages

@@ -44,7 +44,7 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
   const i32 = shm.i32;
   shm.skHash.fill(-1);
   for (let s = 0; s < flows.count; s++) {
-    const ports = ((flows.sport[s]! << 16) | flows.dport[s]!) | 0;
+    const ports = (flows.sport[s]! << 16) | flows.dport[s]! | 0;
     const b = shm.skIdx(s, 0);
     i32[b + S.saddr] = flows.saddr[s]! | 0;
     i32[b + S.daddr] = flows.daddr[s]! | 0;

@@ -63,49 +63,90 @@ export function siphash_2_4(bytes: Uint8Array, offset: number, length: number, k
     throw siphash_bad_args(offset, length, bytes.length, key.length);
   }
   // v0 = k0 ^ "somepseudorandomlygeneratedbytes"[0..7] etc. (SIPHASH_CONST_0..3)
-  let v0h = key[1] ^ 0x736f6d65, v0l = key[0] ^ 0x70736575;
-  let v1h = key[3] ^ 0x646f7261, v1l = key[2] ^ 0x6e646f6d;
-  let v2h = key[1] ^ 0x6c796765, v2l = key[0] ^ 0x6e657261;
-  let v3h = key[3] ^ 0x74656462, v3l = key[2] ^ 0x79746573;
+  let v0h = key[1] ^ 0x736f6d65,
+    v0l = key[0] ^ 0x70736575;
+  let v1h = key[3] ^ 0x646f7261,
+    v1l = key[2] ^ 0x6e646f6d;
+  let v2h = key[1] ^ 0x6c796765,
+    v2l = key[0] ^ 0x6e657261;
+  let v3h = key[3] ^ 0x74656462,
+    v3l = key[2] ^ 0x79746573;
   let t = 0;
   const end = offset + length - (length & 7);
   const left = length & 7;
   // One iteration per 8-byte message word, then one for the last word b = len << 56 | tail,
   // then the finalisation (v2 ^= 0xff, 4 rounds). `phase` says which one this pass is.
   for (let p = offset, phase = 0; phase < 3; ) {
-    let mh = 0, ml = 0, rounds = 2;
+    let mh = 0,
+      ml = 0,
+      rounds = 2;
     if (p < end) {
-      ml = le32(bytes, p); mh = le32(bytes, p + 4); p += 8;
+      ml = le32(bytes, p);
+      mh = le32(bytes, p + 4);
+      p += 8;
     } else if (phase === 0) {
-      ml = tail_lo(bytes, p, left); mh = tail_hi(bytes, p, left) | (length << 24);
+      ml = tail_lo(bytes, p, left);
+      mh = tail_hi(bytes, p, left) | (length << 24);
       phase = 1;
     } else {
-      v2l ^= 0xff; rounds = 4; phase = 2;
+      v2l ^= 0xff;
+      rounds = 4;
+      phase = 2;
     }
-    if (phase !== 2) { v3h ^= mh; v3l ^= ml; }
+    if (phase !== 2) {
+      v3h ^= mh;
+      v3l ^= ml;
+    }
     for (let r = 0; r < rounds; r++) {
       // SIPROUND, on (hi, lo) halves; rotl by 32 is a swap of the halves.
       // v0 += v1; v1 = rol64(v1, 13); v1 ^= v0; v0 = rol64(v0, 32);
-      t = (v0l + v1l) | 0; v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0; v0l = t;
-      t = (v1h << 13) | (v1l >>> 19); v1l = (v1l << 13) | (v1h >>> 19); v1h = t;
-      v1h ^= v0h; v1l ^= v0l;
-      t = v0h; v0h = v0l; v0l = t;
+      t = (v0l + v1l) | 0;
+      v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0;
+      v0l = t;
+      t = (v1h << 13) | (v1l >>> 19);
+      v1l = (v1l << 13) | (v1h >>> 19);
+      v1h = t;
+      v1h ^= v0h;
+      v1l ^= v0l;
+      t = v0h;
+      v0h = v0l;
+      v0l = t;
       // v2 += v3; v3 = rol64(v3, 16); v3 ^= v2;
-      t = (v2l + v3l) | 0; v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0; v2l = t;
-      t = (v3h << 16) | (v3l >>> 16); v3l = (v3l << 16) | (v3h >>> 16); v3h = t;
-      v3h ^= v2h; v3l ^= v2l;
+      t = (v2l + v3l) | 0;
+      v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0;
+      v2l = t;
+      t = (v3h << 16) | (v3l >>> 16);
+      v3l = (v3l << 16) | (v3h >>> 16);
+      v3h = t;
+      v3h ^= v2h;
+      v3l ^= v2l;
       // v0 += v3; v3 = rol64(v3, 21); v3 ^= v0;
-      t = (v0l + v3l) | 0; v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0; v0l = t;
-      t = (v3h << 21) | (v3l >>> 11); v3l = (v3l << 21) | (v3h >>> 11); v3h = t;
-      v3h ^= v0h; v3l ^= v0l;
+      t = (v0l + v3l) | 0;
+      v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0;
+      v0l = t;
+      t = (v3h << 21) | (v3l >>> 11);
+      v3l = (v3l << 21) | (v3h >>> 11);
+      v3h = t;
+      v3h ^= v0h;
+      v3l ^= v0l;
       // v2 += v1; v1 = rol64(v1, 17); v1 ^= v2; v2 = rol64(v2, 32);
-      t = (v2l + v1l) | 0; v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0; v2l = t;
-      t = (v1h << 17) | (v1l >>> 15); v1l = (v1l << 17) | (v1h >>> 15); v1h = t;
-      v1h ^= v2h; v1l ^= v2l;
-      t = v2h; v2h = v2l; v2l = t;
+      t = (v2l + v1l) | 0;
+      v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0;
+      v2l = t;
+      t = (v1h << 17) | (v1l >>> 15);
+      v1l = (v1l << 17) | (v1h >>> 15);
+      v1h = t;
+      v1h ^= v2h;
+      v1l ^= v2l;
+      t = v2h;
+      v2h = v2l;
+      v2l = t;
     }
     if (phase === 2) phase = 3;
-    else { v0h ^= mh; v0l ^= ml; }
+    else {
+      v0h ^= mh;
+      v0l ^= ml;
+    }
   }
   // return (v0 ^ v1) ^ (v2 ^ v3);
   const lo = v0l ^ v1l ^ v2l ^ v3l;

@@ -43,7 +43,12 @@ export function runHeader(c: Config): string {
   const masks = [...new Set(c.rps_cpus)];
   const rps = masks.every((m) => /^0*$/.test(m)) ? 'RPS off' : `RPS ${masks.join(',')}${masks.length > 1 ? ' (per queue)' : ''}`;
   const rfs = c.rps_sock_flow_entries > 0 && c.rps_flow_cnt.some((n) => n > 0) ? `, RFS ${fmt(c.rps_sock_flow_entries)} entries` : '';
-  const wire = c.link_speed === 0 ? 'unlimited wire' : c.link_speed % 1000 === 0 ? `${c.link_speed / 1000} Gbit/s wire` : `${fmt(c.link_speed)} Mbit/s wire`;
+  const wire =
+    c.link_speed === 0
+      ? 'unlimited wire'
+      : c.link_speed % 1000 === 0
+        ? `${c.link_speed / 1000} Gbit/s wire`
+        : `${fmt(c.link_speed)} Mbit/s wire`;
   const rate = c.rate === 0 ? 'at max rate (closed loop)' : `at ${fmt(c.rate)} pps`;
   const length = c.duration_s > 0 ? `for ${c.duration_s} s (at most ${plural(c.packets, 'packet')})` : plural(c.packets, 'packet');
   const mode = c.mode === 'sim' ? `sim mode (virtual time, seed ${c.seed})` : `threads mode (wall time, seed ${c.seed})`;
@@ -74,17 +79,26 @@ export function humanSummary(r: RunResult): string {
   const o = r.ordering;
   out.push(
     `ordering: ${o.flows} flows, ${fmt(o.out_of_order)} out of order` +
-      (o.first ? ` (first: flow ${o.first.flow} expected index ≥ ${o.first.expected_index}, got ${o.first.got_index}, on cpu ${o.first.cpu})` : ''),
+      (o.first
+        ? ` (first: flow ${o.first.flow} expected index ≥ ${o.first.expected_index}, got ${o.first.got_index}, on cpu ${o.first.cpu})`
+        : ''),
   );
   if (r.latency_ns.samples > 0) {
     const l = r.latency_ns;
-    out.push(`latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`);
+    out.push(
+      `latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`,
+    );
   }
   for (const k of r.knobs_applied) {
     const change = `${k.key.replace(/_/g, '-')} = ${Array.isArray(k.value) ? k.value.join(',') : String(k.value)}`;
-    out.push(k.applied ? `knob: ${change} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)` : `knob: ${change} not applied (asked for ${k.at_ms} ms, after the run ended)`);
+    out.push(
+      k.applied
+        ? `knob: ${change} at ${k.applied_at_ms.toFixed(1)} ms (asked for ${k.at_ms} ms)`
+        : `knob: ${change} not applied (asked for ${k.at_ms} ms, after the run ended)`,
+    );
   }
-  if (r.skb_pool.unaccounted !== 0) out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
+  if (r.skb_pool.unaccounted !== 0)
+    out.push(`skb pool: ${r.skb_pool.unaccounted} skbs unaccounted for after the run (a leak or a double free)`);
   const h = r.host;
   const pinned = Array.isArray(r.config.host_cpus) && r.config.host_cpus.length > 0;
   if (h.threads.length) {
@@ -133,7 +147,9 @@ export function humanSummary(r: RunResult): string {
   out.push('');
   out.push('queue  cpu  rx_packets  rx_missed  interrupts');
   for (const q of r.queues) {
-    out.push(`${String(q.queue).padEnd(6)} ${String(q.cpu).padEnd(4)} ${fmt(q.rx_packets).padStart(10)} ${fmt(q.rx_missed).padStart(10)} ${fmt(q.interrupts).padStart(11)}`);
+    out.push(
+      `${String(q.queue).padEnd(6)} ${String(q.cpu).padEnd(4)} ${fmt(q.rx_packets).padStart(10)} ${fmt(q.rx_missed).padStart(10)} ${fmt(q.interrupts).padStart(11)}`,
+    );
   }
   if (r.queues.some((q) => q.virtio)) {
     out.push('');
@@ -141,8 +157,18 @@ export function humanSummary(r: RunResult): string {
     for (const q of r.queues) {
       const v = q.virtio!;
       out.push(
-        [String(q.queue).padEnd(6), fmt(v.irq_raised).padStart(11), fmt(v.irq_suppressed).padStart(10), fmt(v.kicks).padStart(9), fmt(v.kicks_suppressed).padStart(12),
-          fmt(v.refills).padStart(8), fmt(v.refills_delayed).padStart(8), fmt(v.netq_held).padStart(10), fmt(v.netq_dropped).padStart(10), String(v.buffers_per_packet_max).padStart(9)].join(' '),
+        [
+          String(q.queue).padEnd(6),
+          fmt(v.irq_raised).padStart(11),
+          fmt(v.irq_suppressed).padStart(10),
+          fmt(v.kicks).padStart(9),
+          fmt(v.kicks_suppressed).padStart(12),
+          fmt(v.refills).padStart(8),
+          fmt(v.refills_delayed).padStart(8),
+          fmt(v.netq_held).padStart(10),
+          fmt(v.netq_dropped).padStart(10),
+          String(v.buffers_per_packet_max).padStart(9),
+        ].join(' '),
       );
     }
   }

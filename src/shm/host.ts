@@ -107,7 +107,9 @@ export function threadTimesSince(start: ThreadTimes | null): ThreadTimes | null 
     cpus_allowed: now.cpus_allowed,
     wall_s: Math.round((now.wall_s - start.wall_s) * 1e6) / 1e6,
     runqueue_wait_s:
-      now.runqueue_wait_s === null || start.runqueue_wait_s === null ? null : Math.round((now.runqueue_wait_s - start.runqueue_wait_s) * 1e6) / 1e6,
+      now.runqueue_wait_s === null || start.runqueue_wait_s === null
+        ? null
+        : Math.round((now.runqueue_wait_s - start.runqueue_wait_s) * 1e6) / 1e6,
   };
 }
 
@@ -169,5 +171,6 @@ export function checkHostCpus(cfg: Config): void {
 export function pinThisThread(core: number): void {
   const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
   const r = spawnSync('taskset', ['-p', '-c', String(core), tid], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`taskset could not pin thread ${tid} to host core ${core}: ${(r.stderr ?? '').trim() || r.error?.message}`);
+  if (r.status !== 0)
+    throw new Error(`taskset could not pin thread ${tid} to host core ${core}: ${(r.stderr ?? '').trim() || r.error?.message}`);
 }

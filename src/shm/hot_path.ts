@@ -73,7 +73,8 @@ export class HotPathWindow {
     this.end_ms = performance.now();
     this.packets_end = this.packets();
     this.heap_end = getHeapStatistics().used_heap_size;
-    for (const g of this.profiler?.stop().statistics ?? []) this.gc_freed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
+    for (const g of this.profiler?.stop().statistics ?? [])
+      this.gc_freed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
     this.state = 2;
   }
 }

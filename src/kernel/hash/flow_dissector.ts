@@ -112,8 +112,10 @@ let ip_proto = 0;
 
 /** lowbias32 (C. Wellons): a well-mixing 32-bit permutation, for deriving keys from a seed. */
 function lowbias32(x: number): number {
-  x ^= x >>> 16; x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15; x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
   return (x ^ (x >>> 16)) >>> 0;
 }
 
@@ -176,7 +178,8 @@ function __skb_flow_dissect_ipv4(b: Uint8Array, data: number, hlen: number): num
   for (let i = 0; i < FLOW_KEYS_V4ADDRS_SIZE; i++) flow_keys[FLOW_KEYS_ADDRS + i] = b[iph + 12 + i];
   flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1] = FLOW_DISSECTOR_KEY_IPV4_ADDRS;
   const frag_off = be16(b, iph + 6);
-  if (frag_off & (IP_MF | IP_OFFSET)) { // ip_is_fragment(iph)
+  if (frag_off & (IP_MF | IP_OFFSET)) {
+    // ip_is_fragment(iph)
     let flags = FLOW_DIS_IS_FRAGMENT;
     if (!(frag_off & IP_OFFSET)) flags |= FLOW_DIS_FIRST_FRAG; // no F_PARSE_1ST_FRAG: stop
     flow_keys_u32[FLOW_KEYS_FLAGS >> 2] |= flags;
@@ -188,7 +191,12 @@ function __skb_flow_dissect_ipv4(b: Uint8Array, data: number, hlen: number): num
 /** proto_ports_offset(proto): where the 16-bit port pair sits in the L4 header, or -1. */
 function proto_ports_offset(proto: number): number {
   switch (proto) {
-    case 6: case 17: case 33: case 50: case 132: case 136: // TCP UDP DCCP ESP SCTP UDPLITE
+    case 6:
+    case 17:
+    case 33:
+    case 50:
+    case 132:
+    case 136: // TCP UDP DCCP ESP SCTP UDPLITE
       return 0;
     case 51: // AH: SPI
       return 4;
@@ -263,8 +271,12 @@ function __flow_hash_consistentify(): void {
   const p = FLOW_KEYS_PORTS >> 1; // ports.src u16; dst is p + 1
   const addr_diff = (flow_keys_u32[s + 1] - flow_keys_u32[s]) | 0;
   if (addr_diff < 0 || (addr_diff === 0 && flow_keys_u16[p + 1] < flow_keys_u16[p])) {
-    const a = flow_keys_u32[s]; flow_keys_u32[s] = flow_keys_u32[s + 1]; flow_keys_u32[s + 1] = a;
-    const q = flow_keys_u16[p]; flow_keys_u16[p] = flow_keys_u16[p + 1]; flow_keys_u16[p + 1] = q;
+    const a = flow_keys_u32[s];
+    flow_keys_u32[s] = flow_keys_u32[s + 1];
+    flow_keys_u32[s + 1] = a;
+    const q = flow_keys_u16[p];
+    flow_keys_u16[p] = flow_keys_u16[p + 1];
+    flow_keys_u16[p + 1] = q;
   }
 }
 

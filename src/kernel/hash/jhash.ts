@@ -28,25 +28,48 @@ const jhash_abc = new Int32Array(3);
 
 /** __jhash_mix(a, b, c): mix 3 32-bit values reversibly, in place on jhash_abc. */
 function __jhash_mix(s: Int32Array): void {
-  let a = s[0], b = s[1], c = s[2];
-  a = (a - c) | 0; a ^= rol32(c, 4);  c = (c + b) | 0;
-  b = (b - a) | 0; b ^= rol32(a, 6);  a = (a + c) | 0;
-  c = (c - b) | 0; c ^= rol32(b, 8);  b = (b + a) | 0;
-  a = (a - c) | 0; a ^= rol32(c, 16); c = (c + b) | 0;
-  b = (b - a) | 0; b ^= rol32(a, 19); a = (a + c) | 0;
-  c = (c - b) | 0; c ^= rol32(b, 4);  b = (b + a) | 0;
-  s[0] = a; s[1] = b; s[2] = c;
+  let a = s[0],
+    b = s[1],
+    c = s[2];
+  a = (a - c) | 0;
+  a ^= rol32(c, 4);
+  c = (c + b) | 0;
+  b = (b - a) | 0;
+  b ^= rol32(a, 6);
+  a = (a + c) | 0;
+  c = (c - b) | 0;
+  c ^= rol32(b, 8);
+  b = (b + a) | 0;
+  a = (a - c) | 0;
+  a ^= rol32(c, 16);
+  c = (c + b) | 0;
+  b = (b - a) | 0;
+  b ^= rol32(a, 19);
+  a = (a + c) | 0;
+  c = (c - b) | 0;
+  c ^= rol32(b, 4);
+  b = (b + a) | 0;
+  s[0] = a;
+  s[1] = b;
+  s[2] = c;
 }
 
 /** __jhash_final(a, b, c): final mixing of 3 32-bit values into c; returns c (int32 bits). */
 function __jhash_final(a: number, b: number, c: number): number {
-  c ^= b; c = (c - rol32(b, 14)) | 0;
-  a ^= c; a = (a - rol32(c, 11)) | 0;
-  b ^= a; b = (b - rol32(a, 25)) | 0;
-  c ^= b; c = (c - rol32(b, 16)) | 0;
-  a ^= c; a = (a - rol32(c, 4)) | 0;
-  b ^= a; b = (b - rol32(a, 14)) | 0;
-  c ^= b; c = (c - rol32(b, 24)) | 0;
+  c ^= b;
+  c = (c - rol32(b, 14)) | 0;
+  a ^= c;
+  a = (a - rol32(c, 11)) | 0;
+  b ^= a;
+  b = (b - rol32(a, 25)) | 0;
+  c ^= b;
+  c = (c - rol32(b, 16)) | 0;
+  a ^= c;
+  a = (a - rol32(c, 4)) | 0;
+  b ^= a;
+  b = (b - rol32(a, 14)) | 0;
+  c ^= b;
+  c = (c - rol32(b, 24)) | 0;
   return c;
 }
 
@@ -79,14 +102,18 @@ export function jhash_i32(bytes: Uint8Array, offset: number, length: number, ini
   let k = offset;
   /* All but the last block: affect some 32 bits of (a,b,c) */
   while (length > 12) {
-    s[0] += le32(bytes, k); s[1] += le32(bytes, k + 4); s[2] += le32(bytes, k + 8);
+    s[0] += le32(bytes, k);
+    s[1] += le32(bytes, k + 4);
+    s[2] += le32(bytes, k + 8);
     __jhash_mix(s);
     length -= 12;
     k += 12;
   }
   if (length === 0) return s[2]; /* Nothing left to add */
   /* Last block: affect all 32 bits of (c); the kernel's switch falls through 12 → 1 */
-  let a = s[0], b = s[1], c = s[2];
+  let a = s[0],
+    b = s[1],
+    c = s[2];
   if (length >= 12) c += bytes[k + 11] << 24;
   if (length >= 11) c += bytes[k + 10] << 16;
   if (length >= 10) c += bytes[k + 9] << 8;
@@ -122,14 +149,17 @@ export function jhash2_i32(k: Uint32Array, offset: number, length: number, initv
   let o = offset;
   /* Handle most of the key */
   while (length > 3) {
-    s[0] += k[o]; s[1] += k[o + 1]; s[2] += k[o + 2];
+    s[0] += k[o];
+    s[1] += k[o + 1];
+    s[2] += k[o + 2];
     __jhash_mix(s);
     length -= 3;
     o += 3;
   }
   if (length === 0) return s[2]; /* case 0: Nothing left to add */
   /* Handle the last 3 u32's: the kernel's switch falls through 3 → 1 */
-  let b = s[1], c = s[2];
+  let b = s[1],
+    c = s[2];
   if (length === 3) c += k[o + 2];
   if (length >= 2) b += k[o + 1];
   return __jhash_final((s[0] + k[o]) | 0, b | 0, c | 0);

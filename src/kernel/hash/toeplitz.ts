@@ -33,11 +33,46 @@
  * Shared and mutable: copy it before changing bytes (ToeplitzTable keeps its own copy).
  */
 export const MS_RSS_KEY: Uint8Array = Uint8Array.of(
-  0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2,
-  0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
-  0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4,
-  0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
-  0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+  0x6d,
+  0x5a,
+  0x56,
+  0xda,
+  0x25,
+  0x5b,
+  0x0e,
+  0xc2,
+  0x41,
+  0x67,
+  0x25,
+  0x3d,
+  0x43,
+  0xa3,
+  0x8f,
+  0xb0,
+  0xd0,
+  0xca,
+  0x2b,
+  0xcb,
+  0xae,
+  0x7b,
+  0x30,
+  0xb4,
+  0x77,
+  0xcb,
+  0x2d,
+  0xa3,
+  0x80,
+  0x30,
+  0xf2,
+  0x0c,
+  0x6a,
+  0x42,
+  0xb7,
+  0x3b,
+  0xbe,
+  0xac,
+  0x01,
+  0xfa,
 );
 
 /** Bytes of RSS input for IPv4 + L4 ports: saddr(4) daddr(4) sport(2) dport(2). */
@@ -58,12 +93,7 @@ function key_be32(key: Uint8Array, i: number): number {
  * `key.length` must be at least `length + 4` (every input bit consumes one key bit, and the
  * window is 32 bits wide).
  */
-export function toeplitzHash(
-  key: Uint8Array,
-  bytes: Uint8Array,
-  offset = 0,
-  length: number = bytes.length - offset,
-): number {
+export function toeplitzHash(key: Uint8Array, bytes: Uint8Array, offset = 0, length: number = bytes.length - offset): number {
   if (offset < 0 || length < 0 || offset + length > bytes.length) {
     throw new RangeError(`toeplitzHash: range [${offset}, +${length}) outside ${bytes.length} bytes`);
   }
@@ -124,9 +154,7 @@ export class ToeplitzTable {
   /** Program a new key (re-keying: `ethtool -X dev hkey ...`) and rebuild the table. */
   setKey(key: Uint8Array): void {
     if (key.length < this.maxInputBytes + 4) {
-      throw new RangeError(
-        `ToeplitzTable.setKey: key of ${key.length} bytes, need ${this.maxInputBytes + 4}`,
-      );
+      throw new RangeError(`ToeplitzTable.setKey: key of ${key.length} bytes, need ${this.maxInputBytes + 4}`);
     }
     this.key.set(key.subarray(0, this.key.length)); // set-up path: allocation is fine here
     for (let i = 0; i < this.maxInputBytes; i++) this.build_position(i);
@@ -179,8 +207,13 @@ export class ToeplitzTable {
     const t = this.table;
     const a = ip + IPV4_SADDR_OFFSET;
     let r =
-      t[bytes[a]] ^ t[256 | bytes[a + 1]] ^ t[512 | bytes[a + 2]] ^ t[768 | bytes[a + 3]] ^
-      t[1024 | bytes[a + 4]] ^ t[1280 | bytes[a + 5]] ^ t[1536 | bytes[a + 6]] ^
+      t[bytes[a]] ^
+      t[256 | bytes[a + 1]] ^
+      t[512 | bytes[a + 2]] ^
+      t[768 | bytes[a + 3]] ^
+      t[1024 | bytes[a + 4]] ^
+      t[1280 | bytes[a + 5]] ^
+      t[1536 | bytes[a + 6]] ^
       t[1792 | bytes[a + 7]];
     if (withPorts) r ^= this.hash_ports(bytes, ip);
     return r;
@@ -194,7 +227,6 @@ export class ToeplitzTable {
       throw toeplitz_bad_range('hashIpv4 (L4 ports, IHL ' + ihl + ')', l4, 4);
     }
     const t = this.table;
-    return t[2048 | bytes[l4]] ^ t[2304 | bytes[l4 + 1]] ^ t[2560 | bytes[l4 + 2]] ^
-      t[2816 | bytes[l4 + 3]];
+    return t[2048 | bytes[l4]] ^ t[2304 | bytes[l4 + 1]] ^ t[2560 | bytes[l4 + 2]] ^ t[2816 | bytes[l4 + 3]];
   }
 }
