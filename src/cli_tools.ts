@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { ConfigError, int, onOff, path } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
-import { InterruptedError } from './engine/run.js';
+import { InterruptedError, WatchdogError } from './engine/run.js';
 import { interruptOnSignals } from './cli_live.js';
 import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
 
@@ -119,6 +119,10 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof WatchdogError) {
+      process.stderr.write(`rxsmp: ${cmd}: ${e.message}\n`);
+      return 3;
     }
     if (e instanceof InterruptedError) {
       process.stderr.write(`rxsmp: ${cmd}: interrupted (${e.message}); nothing written\n`);
