@@ -63,7 +63,7 @@ import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/
 import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
-import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK, SD_DROPS } from '../shm/layout.js';
+import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 import { TrafficGenerator } from '../devices/generator.js';
 import { Prng } from '../lib/prng.js';
 import type { CostModel } from './cost_model.js';
@@ -192,7 +192,6 @@ export class SimMachine {
   private readonly jiffies_at: number;
   private readonly generated_at: number;
   private readonly gen_done_at: number;
-  private readonly gen_end_at: number;
   private readonly itr_ns: number;
   /** The device's cost per packet: the wire, and with virtio QEMU's receive path. */
   private readonly device_ns: number;
@@ -277,7 +276,6 @@ export class SimMachine {
     this.jiffies_at = shm.ctlI + L.ctl.jiffies;
     this.generated_at = shm.ctlF + L.ctl.generated;
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
-    this.gen_end_at = shm.ctlF + L.ctl.gen_end_ns;
     this.itr_ns = cfg.rx_usecs * 1000;
     const virtio = cfg.nic === 'virtio';
     this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
@@ -304,7 +302,8 @@ export class SimMachine {
       const e = this.pick(Infinity);
       if (e < 0) {
         this.end_ns = this.max_clock();
-        return this.drained() ? SIM_DRAINED : SIM_STUCK;
+        // Interrupted: what cannot move any more is in flight (dropped.interrupted), as at the bound.
+        return this.drained() ? SIM_DRAINED : Number.isFinite(this.drain_deadline_ns) ? SIM_INTERRUPTED : SIM_STUCK;
       }
       const now = this.eff(e);
       if (now > this.drain_deadline_ns) {
@@ -342,6 +341,8 @@ export class SimMachine {
       this.set_clock(this.dev_t);
       this.gen.burst(0, false); // sees gen_stop: sets gen_done
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
+      // virtio: packets held in QEMU's net queues still go to the guest as it kicks.
+      if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
     }
     this.drain_deadline_ns = this.max_clock() + drain_ns;
   }
@@ -686,9 +687,7 @@ export class SimMachine {
     this.set_clock(this.dev_t);
     if (this.dev_state === DEV_ITR) {
       // Generation is over; the ITR timer fires held-back vectors (burst(0) only services).
-      const end = this.f64[this.gen_end_at]!;
       this.gen.burst(0, false);
-      this.f64[this.gen_end_at] = end;
       if (this.any_throttled()) this.dev_t += this.itr_ns > 4000 ? this.itr_ns / 4 : 1000;
       else this.dev_state = DEV_DONE;
       this.scan(this.dev_t);
@@ -722,11 +721,8 @@ export class SimMachine {
       }
       if (avail < n) n = avail;
     }
-    // After generation (virtio: flushing held packets on a kick) the end of generation stays put.
-    const done_before = this.i32[this.gen_done_at] !== 0;
-    const end = this.f64[this.gen_end_at]!;
+    // After generation (virtio: flushing held packets on a kick) the burst generates nothing.
     const got = this.gen.burst(n, false);
-    if (done_before) this.f64[this.gen_end_at] = end;
     this.dev_t += (got > 0 ? got : 1) * this.device_ns;
     if (this.i32[this.gen_done_at] !== 0) {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
@@ -782,17 +778,7 @@ export class SimMachine {
    * packet delivered or dropped, and every delivered packet read by its application.
    */
   private drained(): boolean {
-    return this.accounted_done() === this.f64[this.generated_at]! && this.unread() === 0;
-  }
-
-  private accounted_done(): number {
-    const shm = this.shm;
-    const sd = shm.layout.sd;
-    let done = shm.sdSum(sd.delivered);
-    for (const [, field] of SD_DROPS) done += shm.sdSum(sd[field]);
-    for (let q = 0; q < this.cfg.queues; q++)
-      done += this.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + this.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
-    return done;
+    return this.shm.packetsDone() === this.f64[this.generated_at]! && this.unread() === 0;
   }
 
   /** Delivered to sockets and not yet taken by recvmsg. */
@@ -806,7 +792,7 @@ export class SimMachine {
   }
 
   private progress(): number {
-    return this.f64[this.generated_at]! + this.accounted_done() + this.read();
+    return this.f64[this.generated_at]! + this.shm.packetsDone() + this.read();
   }
 
   /** After the run: idle time up to the end, skb caches back to the pool (as offline()). */

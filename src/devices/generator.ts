@@ -125,6 +125,11 @@ export class TrafficGenerator implements FrameSource {
    */
   burst(n: number, wait: boolean): number {
     const before = this.generated;
+    const shm = this.shm;
+    // After generation (--packets reached, --duration over, or interrupted) a burst only
+    // flushes and signals: virtio's held packets go to the guest as it kicks, nothing new.
+    const done_before = Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0;
+    if (done_before) n = 0;
     if (this.virtio !== null) {
       this.virtio.service(); // kicks since the last burst: flush what the net queues hold
       for (let k = 0; k < n; k++) if (!this.virtio_packet(this.virtio, wait)) break;
@@ -133,8 +138,7 @@ export class TrafficGenerator implements FrameSource {
       this.nic.signal();
       this.nic.service_throttled();
     }
-    if (this.finished()) {
-      const shm = this.shm;
+    if (!done_before && this.finished()) {
       shm.f64[shm.ctlF + shm.layout.ctl.gen_end_ns] = this.now_ns();
       Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.gen_done, 1);
     }

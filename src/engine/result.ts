@@ -248,10 +248,7 @@ export interface Accounted {
  */
 export function accounted(shm: Shm): Accounted {
   const delivered = shm.sdSum(shm.layout.sd.delivered);
-  let done = delivered;
-  for (const [, field] of SD_DROPS) done += shm.sdSum(shm.layout.sd[field]);
-  for (let q = 0; q < shm.cfg.queues; q++)
-    done += shm.f64[shm.rxqF[q]! + shm.layout.rxq.rx_missed]! + shm.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_netq_dropped]!;
+  const done = shm.packetsDone();
   const read = shm.sdSum(shm.layout.sd.recvmsg_packets);
   return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, read, unread: delivered - read };
 }

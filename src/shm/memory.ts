@@ -6,7 +6,7 @@
 // path indexes them with precomputed bases and never creates a view.
 
 import type { Config } from '../config/schema.js';
-import { computeLayout, type Layout } from './layout.js';
+import { computeLayout, SD_DROPS, type Layout } from './layout.js';
 import { Vq } from './virtqueue.js';
 
 export class Shm {
@@ -155,5 +155,19 @@ export class Shm {
     let s = 0;
     for (let c = 0; c < this.cfg.cpus; c++) s += this.f64[this.sdF[c]! + field]!;
     return s;
+  }
+
+  /**
+   * Generated packets accounted for: delivered to a socket, or counted once under a drop
+   * reason (the softnet drops of SD_DROPS, a ring's rx_missed, virtio's net queue at its
+   * bound). The one rule of both drains (engine/result.ts accounted(), the sim machine's).
+   */
+  packetsDone(): number {
+    const L = this.layout;
+    let done = this.sdSum(L.sd.delivered);
+    for (const [, field] of SD_DROPS) done += this.sdSum(L.sd[field]);
+    for (let q = 0; q < this.cfg.queues; q++)
+      done += this.f64[this.rxqF[q]! + L.rxq.rx_missed]! + this.f64[this.rxqF[q]! + L.rxq.virtio_netq_dropped]!;
+    return done;
   }
 }
