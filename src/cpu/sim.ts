@@ -65,6 +65,7 @@ import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 import { TrafficGenerator } from '../devices/generator.js';
+import type { FlowFrames } from '../devices/frames.js';
 import { Prng } from '../lib/prng.js';
 import type { CostModel } from './cost_model.js';
 import { kernel_boot, latencySink, newLatencyHistogram } from './worker_main.js';
@@ -216,6 +217,8 @@ export class SimMachine {
     first_control_ns = Infinity,
     /** The scheduler's seed: the config's seed unless given (same traffic, another interleaving). */
     sched_seed = shm.cfg.seed,
+    /** The flows' frames, if the caller built them for boot() already (else built here). */
+    frames?: FlowFrames,
   ) {
     const cfg = (this.cfg = shm.cfg);
     const n = (this.ncpu = cfg.cpus);
@@ -284,7 +287,7 @@ export class SimMachine {
     this.ctl_t = control === null ? Infinity : first_control_ns;
     for (let cpu = 0; cpu < n; cpu++) this.i32[this.context_at[cpu]!] = CTX_IDLE_POLL;
     this.set_clock(SIM_T0_NS);
-    this.gen = new TrafficGenerator(shm, () => this.dev_t);
+    this.gen = new TrafficGenerator(shm, () => this.dev_t, frames);
     this.gen.start();
   }
 

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { latencyHistogram } from '../cpu/worker_main.js';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
+import { runFrames } from '../devices/generator.js';
 import { apply_knob_begin, boot, migrate_task, RCU_GRACE_MS, set_rss_reta } from './boot.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import { hangReport, PROGRESS_MS, WatchdogError } from './run.js';
@@ -115,10 +116,12 @@ interface SimRun {
 function startSim(cfg: Config, cost: CostModel | undefined, sched_seed: number): SimRun {
   const model = cost ?? loadCostModel(cfg.cost_model);
   const wall0 = performance.now();
-  const shm = boot(cfg);
+  // The flows' frames once, for the sockets (boot) and the device, as run.ts does.
+  const frames = runFrames(cfg);
+  const shm = boot(cfg, frames);
   const applied: AppliedKnob[] = [];
   const ctl = controlSchedule(cfg, applied);
-  const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed);
+  const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed, frames);
   return { cfg, model, shm, m, applied, sched_seed, wall0 };
 }
 
