@@ -33,6 +33,7 @@ import { COST_SCHEMA, DEFAULT_COST_MODEL, type CostModel } from '../cpu/cost_mod
 import { boot } from './boot.js';
 import { VirtioNetBackend } from '../devices/virtio_net_backend.js';
 import { virtqueue_add_inbuf, virtqueue_get_buf, virtqueue_notify } from '../drivers/virtio_ring.js';
+import { VIRTIO_NET_HDR_LEN } from '../shm/virtqueue.js';
 
 type Flags = Record<string, string | number>;
 
@@ -166,9 +167,12 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
  * virtio_net_receive_rcu for a 64-byte frame into a 256-entry ring whose buffers the loop
  * gives back between batches (untimed), and the guest's kick (virtqueue_notify). Least of 7.
  */
+/** get_mergeable_buf_len's smallest buffer: header + GOOD_PACKET_LEN (1518), to a 64-byte line. */
+const MRG_BUF_LEN_MIN = Math.ceil((VIRTIO_NET_HDR_LEN + 1518) / 64) * 64;
+
 export function virtioCosts(log: (s: string) => void): Pick<CostModel, 'virtio_device_ns' | 'virtio_kick_ns'> {
   const shm = boot(configFromFlags({ nic: 'virtio', cpus: 1, 'pkt-size': 64, flows: 1 }));
-  const dev = new VirtioNetBackend(shm, 60);
+  const dev = new VirtioNetBackend(shm, shm.cfg.pkt_size - 4); // the FCS is not DMA'd
   const ring = shm.cfg.ring_size;
   const slots = new Int32Array(ring);
   let device = Infinity;
@@ -180,7 +184,7 @@ export function virtioCosts(log: (s: string) => void): Pick<CostModel, 'virtio_d
       for (let i = 0; i < ring; i++) if (dev.virtio_net_receive_rcu(0, 0) === 0) throw new Error('calibrate: virtio ring ran dry');
       ns += (performance.now() - t0) * 1e6;
       for (let i = 0; i < ring; i++) slots[i] = virtqueue_get_buf(shm, 0);
-      for (let i = 0; i < ring; i++) virtqueue_add_inbuf(shm, 0, shm.skbData(slots[i]!) - 12, 1536, slots[i]!);
+      for (let i = 0; i < ring; i++) virtqueue_add_inbuf(shm, 0, shm.skbData(slots[i]!) - VIRTIO_NET_HDR_LEN, MRG_BUF_LEN_MIN, slots[i]!);
     }
     device = Math.min(device, ns / (200 * ring));
     const t0 = performance.now();
