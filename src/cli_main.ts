@@ -33,8 +33,19 @@ import {
   tokenize,
   type OptionSpec,
 } from './cli_args.js';
-import { CAL_SYNOPSIS, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
+import { CAL_SYNOPSIS, checkWritable, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
+import {
+  COMPARE_COMMANDS,
+  COMPARE_SYNOPSIS,
+  compareCommandMain,
+  MERGE_SYNOPSIS,
+  REPORT_SYNOPSIS,
+  SWEEP_SYNOPSIS,
+  type CompareCommand,
+} from './cli_compare.js';
+import { reportOf } from './report/html.js';
+import { writeFileSync } from 'node:fs';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -58,12 +69,17 @@ const RUN_ONLY = {
     'a live progress line on stderr: auto = on a terminal, without --json',
     'auto',
   ),
+  report: option<string>('report', path(), 'also write an HTML report of the run (charts; see rxsmp report --help) to FILE'),
 };
 const RUN_OPTIONS: OptionSpec[] = [...Object.values(RUN_ONLY), ...knobOptions()];
 
-const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [options]';
+const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [--report FILE] [options]';
 
 const USAGE = `usage: ${RUN_SYNOPSIS}
+       ${COMPARE_SYNOPSIS}
+       ${SWEEP_SYNOPSIS}
+       ${MERGE_SYNOPSIS}
+       ${REPORT_SYNOPSIS}
        ${FUZZ_SYNOPSIS}
        ${CAL_SYNOPSIS}
        rxsmp --version
@@ -85,6 +101,8 @@ export interface CliArgs {
   checkOrder: boolean;
   /** --progress / --no-progress; 'auto': on a terminal only, never with --json. */
   progress: ProgressMode;
+  /** --report FILE: also write the HTML report of the run. */
+  report?: string;
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
@@ -104,6 +122,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
     cfg,
     checkOrder: optionValue(RUN_ONLY.check_order, given),
     progress: optionValue(RUN_ONLY.progress, given),
+    ...(given.has('report') ? { report: given.get('report')! } : {}),
   };
 }
 
@@ -160,6 +179,7 @@ export async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
+  if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
   if (cmd !== 'run') {
     process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);
     return 2;
@@ -171,6 +191,7 @@ export async function main(argv: string[]): Promise<number> {
   let args: CliArgs;
   try {
     args = parseRunArgs(rest);
+    if (args.report !== undefined) checkWritable('--report', args.report);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
@@ -188,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg, opts) : runEmulation(args.cfg, opts));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
+    if (args.report !== undefined) writeFileSync(args.report, reportOf([result], ['rxsmp run']));
     const missed = knobsNotApplied(result);
     if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);
     const status = checksStatus(args, result); // an interrupted run is checked too, then exits as signalled

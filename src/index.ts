@@ -2,6 +2,8 @@
 
 export { runEmulation, WatchdogError, InterruptedError, type RunHooks, type RunOptions } from './engine/run.js';
 export { runSim, type SimRunOptions, type SimRunResult } from './engine/sim_run.js';
+export { compare, type CompareOptions, type CompareResult, type CompareSide } from './engine/compare.js';
+export type { Spread } from './engine/variants.js';
 export type { Progress } from './engine/progress.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
 export {

@@ -1,0 +1,276 @@
+// The commands that compare runs: `compare` (A against B, paired), `sweep` (a matrix into JSON
+// Lines), `merge` (join sweep files) and `report` (an HTML page of charts). Same tokenizer and
+// conventions as `run` (cli_args.ts): options of run name the knobs; a user mistake is one line
+// on stderr and exit status 2 before any run starts; SIGINT keeps what was made and exits 130.
+
+import { writeFileSync } from 'node:fs';
+import { ConfigError, int, path, settingFromFlag, type Kind, type RawSettings } from './config.js';
+import {
+  EXIT_CODES,
+  HELP_OPTION,
+  knobOptions,
+  option,
+  optionsHelp,
+  optionValue,
+  SWITCHES_NOTE,
+  tokenize,
+  type Given,
+  type OptionSpec,
+} from './cli_args.js';
+import { checkWritable } from './cli_tools.js';
+import { interruptOnSignals } from './cli_live.js';
+import { compareSummary, planCompare, runCompare } from './engine/compare.js';
+import { mergeSweepFiles, parseSetOption, parseShard, planSweep, readSweepFile, runSweep, type SweepAxis } from './engine/sweep.js';
+import { parseAssignment } from './engine/variants.js';
+import { WatchdogError } from './engine/run.js';
+import { readReportInput, reportOf } from './report/html.js';
+import { onOff } from './config.js';
+
+/** `knob=value`, repeatable (a repeated flag adds an item; items are checked by parseAssignment). */
+const assignments = (expected: string, metavar: string): Kind<string> => ({ ...path(), expected, metavar, list: ';' });
+
+const COMPARE = {
+  help: HELP_OPTION,
+  a: option<string>('a', assignments('knob=value, e.g. rps-cpus=0 (repeat --a for more knobs)', 'KNOB=VALUE'), "side A's options"),
+  b: option<string>('b', assignments('knob=value, e.g. rps-cpus=3 (repeat --b for more knobs)', 'KNOB=VALUE'), "side B's options"),
+  repeat: option('repeat', int(1, 1000), 'pairs of runs (A and B with one seed each)', 5),
+  json: option('json', onOff(), 'print one JSON document (schema rxsmp.compare/1) with every run document', false),
+  report: option<string>('report', path(), 'also write an HTML report with charts to FILE'),
+};
+
+/** Sweep's default --packets: 18 threads-mode runs (RPS off/on x 3 stack costs x 3) take about a minute here. */
+export const SWEEP_PACKETS_DEFAULT = 200_000;
+
+const SWEEP = {
+  help: HELP_OPTION,
+  set: option<string>(
+    'set',
+    assignments('knob=v1,v2,... e.g. rps-cpus=0,3 (repeat --set for more axes)', 'KNOB=V1,V2'),
+    'an axis of the matrix: the knob and its values (comma-separated)',
+  ),
+  file: option<string>('file', path(), 'read the matrix from a JSON file: {"set": {knob: [values]}, "options": {...}, "repeat": N}'),
+  repeat: option<number>('repeat', int(1, 1000), 'runs per cell (repeat r uses --seed + r in every cell)', 3),
+  out: option('out', path(), 'the JSON Lines file: appended to; cells already in it are skipped (resume)', 'rxsmp-sweep.jsonl'),
+  shard: option<string>(
+    'shard',
+    { ...path(), expected: 'i/n, e.g. 1/2', metavar: 'I/N' },
+    'run only the i-th of n slices of the runs (CI matrix, Slurm array)',
+  ),
+  workers: option('workers', int(0, 256), 'sim mode: pool threads (0: one per host core); threads mode runs one at a time', 0),
+};
+
+const MERGE = { help: HELP_OPTION, out: option<string>('out', path(), 'write the joined JSON Lines here (default: stdout)') };
+const REPORT = { help: HELP_OPTION, out: option('out', path(), 'the HTML file to write', 'rxsmp-report.html') };
+
+const COMPARE_OPTIONS: OptionSpec[] = [...Object.values(COMPARE), ...knobOptions()];
+const SWEEP_OPTIONS: OptionSpec[] = [...Object.values(SWEEP), ...knobOptions()];
+
+export const COMPARE_SYNOPSIS = 'rxsmp compare --a KNOB=VALUE --b KNOB=VALUE [--repeat N] [--json] [--report FILE] [options of run]';
+export const SWEEP_SYNOPSIS =
+  'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--shard I/N] [options of run]';
+export const MERGE_SYNOPSIS = 'rxsmp merge FILE... [--out FILE]';
+export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out report.html]';
+
+const COMPARE_USAGE = `usage: ${COMPARE_SYNOPSIS}
+
+Runs two configurations that differ in the options --a and --b name (e.g. --a rps-cpus=0
+--b rps-cpus=3), --repeat pairs, interleaved: pair i runs A then B (B then A when i is odd),
+both with seed --seed + i. Prints each side's median pps, min..max and IQR, drops and the
+runs the host disturbed, and the B/A ratio with its spread over the pairs. The other options
+are run's, shared by both sides. All configurations are checked before the first run.
+SIGINT: the figures cover the pairs completed; exit 130.
+
+${optionsHelp(COMPARE_OPTIONS)}
+
+${SWITCHES_NOTE}
+
+${EXIT_CODES}`;
+
+const SWEEP_USAGE = `usage: ${SWEEP_SYNOPSIS}
+
+Runs every cell of a matrix (--set knob=v1,v2 per axis, or --file) --repeat times and appends
+one line per run to --out (JSON Lines): the run's rxsmp.run/1 document with "cell" (option ->
+value) and "repeat". Threads mode runs strictly one run at a time (a run's CPUs want the
+host's cores; this machine has few); --mode sim runs in parallel on a piscina pool. Cells
+already in --out are skipped, so the same command resumes an interrupted sweep. --shard i/n
+runs runs i-1, i-1+n, ... of the list; rxsmp merge joins the shards' files. Without --packets,
+each run generates ${SWEEP_PACKETS_DEFAULT} packets. SIGINT: the lines written stay; exit 130.
+
+${optionsHelp(SWEEP_OPTIONS)}
+
+${SWITCHES_NOTE}
+
+${EXIT_CODES}`;
+
+const MERGE_USAGE = `usage: ${MERGE_SYNOPSIS}
+
+Joins sweep files (JSON Lines from rxsmp sweep, e.g. one per --shard) into one, keeping one
+line per cell and repeat (the first file's when two have it).
+
+${optionsHelp(Object.values(MERGE))}
+
+${EXIT_CODES}`;
+
+const REPORT_USAGE = `usage: ${REPORT_SYNOPSIS}
+
+Writes one self-contained HTML page (the charting library inlined; no network needed to view
+it) from run documents (run --json), comparisons (compare --json) and sweep files: pps
+against the swept setting with its spread, per-CPU softnet counters, contention, latency
+percentiles, and the timeline of a run that has one.
+
+${optionsHelp(Object.values(REPORT))}
+
+${EXIT_CODES}`;
+
+/** Run options given to compare or sweep (every flag that is not the command's own), as settings. */
+function baseSettings(given: Given, own: Record<string, OptionSpec>, into: RawSettings = new Map()): RawSettings {
+  const mine = new Set(Object.values(own).map((o) => o.flag));
+  for (const [flag, text] of given) if (!mine.has(flag)) settingFromFlag(flag, text, into);
+  return into;
+}
+
+const items = (text: string | undefined) => (text === undefined ? [] : text.split(';').filter((s) => s.trim() !== ''));
+
+/** Split FILE arguments from options (merge, report: their only option with a value is --out). */
+function filesAndOptions(argv: string[]): { files: string[]; rest: string[] } {
+  const files: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--out') {
+      rest.push(a);
+      if (i + 1 < argv.length) rest.push(argv[++i]!);
+    } else if (a.startsWith('-') && a !== '-') rest.push(a);
+    else files.push(a);
+  }
+  return { files, rest };
+}
+
+const log = (s: string) => process.stderr.write(s + '\n');
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function compareMain(argv: string[]): Promise<number> {
+  const given = tokenize('compare', COMPARE_OPTIONS, argv);
+  const a = items(given.get('a')).map((s) => parseAssignment('--a', s));
+  const b = items(given.get('b')).map((s) => parseAssignment('--b', s));
+  const plan = planCompare(baseSettings(given, COMPARE), a, b, optionValue(COMPARE.repeat, given));
+  const json = optionValue(COMPARE.json, given);
+  const report = given.get('report');
+  if (report !== undefined) checkWritable('--report', report);
+  const intr = interruptOnSignals('the comparison, keeping the pairs completed');
+  try {
+    const c = await runCompare(plan, {
+      signal: intr.signal,
+      onRun: (side, i, r) => log(`compare: pair ${i + 1}/${plan.repeat} ${side.toUpperCase()}: ${fmt(r.pps)} pps, seed ${r.config.seed}`),
+    });
+    process.stdout.write((json ? JSON.stringify(c, null, 2) : compareSummary(c)) + '\n');
+    if (report !== undefined && c.pairs > 0) {
+      writeFileSync(report, reportOf([c], ['rxsmp compare']));
+      log(`compare: report written to ${report}`);
+    }
+    return c.interrupted ? intr.exitCode() || 130 : 0;
+  } finally {
+    intr.dispose();
+  }
+}
+
+async function sweepMain(argv: string[]): Promise<number> {
+  const given = tokenize('sweep', SWEEP_OPTIONS, argv);
+  const axes: SweepAxis[] = [];
+  let base: RawSettings = new Map();
+  let repeat = optionValue(SWEEP.repeat, given);
+  const file = given.get('file');
+  if (file !== undefined) {
+    const f = readSweepFile(file);
+    axes.push(...f.axes);
+    base = f.base;
+    if (f.repeat !== undefined && !given.has('repeat')) repeat = f.repeat;
+  }
+  axes.push(...items(given.get('set')).map(parseSetOption));
+  baseSettings(given, SWEEP, base);
+  if (!base.has('packets') && !axes.some((x) => x.key === 'packets')) base.set('packets', String(SWEEP_PACKETS_DEFAULT));
+  const shardText = given.get('shard');
+  const shard = shardText === undefined ? undefined : parseShard(shardText);
+  const plan = planSweep(base, axes, repeat, shard);
+  const out = optionValue(SWEEP.out, given);
+  checkWritable('--out', out);
+  const intr = interruptOnSignals('the sweep, keeping the lines written');
+  const t0 = performance.now();
+  try {
+    log(
+      `sweep: ${plan.cells} cells x ${plan.repeat} repeats${shard ? `, shard ${shard.index}/${shard.count}: ${plan.tasks.length} runs` : ''}, ` +
+        `${plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${out}`,
+    );
+    const r = await runSweep(plan, out, {
+      workers: optionValue(SWEEP.workers, given),
+      signal: intr.signal,
+      onRun: (t, res, done, todo) =>
+        log(
+          `sweep: ${done}/${todo} ${Object.entries(t.cell)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')} repeat ${t.repeat}: ${fmt(res.pps)} pps`,
+        ),
+    });
+    log(
+      `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${out}` : ''}` +
+        (r.interrupted ? `, ${r.left} left (run the same command again to resume)` : '') +
+        `, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    return r.interrupted ? intr.exitCode() || 130 : 0;
+  } finally {
+    intr.dispose();
+  }
+}
+
+function mergeMain(argv: string[]): number {
+  const { files, rest } = filesAndOptions(argv);
+  const given = tokenize('merge', Object.values(MERGE), rest);
+  if (files.length === 0) throw new ConfigError('merge: name the sweep files to join (rxsmp merge A.jsonl B.jsonl --out ALL.jsonl)');
+  const out = given.get('out');
+  if (out !== undefined) checkWritable('--out', out);
+  const m = mergeSweepFiles(files);
+  const text = m.texts.map((t) => t + '\n').join('');
+  if (out === undefined) process.stdout.write(text);
+  else writeFileSync(out, text);
+  log(`merge: ${m.texts.length} lines from ${files.length} files${m.duplicates > 0 ? `, ${m.duplicates} duplicates left out` : ''}`);
+  return 0;
+}
+
+function reportMain(argv: string[]): number {
+  const { files, rest } = filesAndOptions(argv);
+  const given = tokenize('report', Object.values(REPORT), rest);
+  if (files.length === 0) throw new ConfigError('report: name the files (run --json, compare --json, sweep JSON Lines) to draw');
+  const out = optionValue(REPORT.out, given);
+  checkWritable('--out', out);
+  const docs = files.flatMap((f) => readReportInput(f));
+  writeFileSync(out, reportOf(docs, files));
+  log(`report: ${docs.length} documents drawn into ${out}`);
+  return 0;
+}
+
+export type CompareCommand = 'compare' | 'sweep' | 'merge' | 'report';
+export const COMPARE_COMMANDS: readonly string[] = ['compare', 'sweep', 'merge', 'report'];
+
+export async function compareCommandMain(cmd: CompareCommand, argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const usage = { compare: COMPARE_USAGE, sweep: SWEEP_USAGE, merge: MERGE_USAGE, report: REPORT_USAGE }[cmd];
+    process.stdout.write(usage + '\n');
+    return 0;
+  }
+  try {
+    if (cmd === 'compare') return await compareMain(argv);
+    if (cmd === 'sweep') return await sweepMain(argv);
+    if (cmd === 'merge') return mergeMain(argv);
+    return reportMain(argv);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`rxsmp: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof WatchdogError) {
+      process.stderr.write(`rxsmp: ${cmd}: ${e.message}\n`);
+      return 3;
+    }
+    throw e;
+  }
+}
