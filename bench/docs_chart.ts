@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   const ratios = ['0', '1000', '2000'].map((c) => `${c} ns ${(medians.get(`3/${c}`)! / medians.get(`0/${c}`)!).toFixed(2)}x`).join(', ');
   const when = `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   const section = `${BEGIN}
-## The chart in the docs (${when})
+## The chart in the docs
+
+Made ${when}.
 
 ![pps against the stack cost, RPS off and on](img/sweep.png)
 

@@ -93,6 +93,44 @@ describe('rxsmp compare (CLI)', () => {
     expect(doc.ratio.n).toBe(2);
   });
 
+  it('SIGINT: the figures cover the pairs completed, marked interrupted; exit 130', async () => {
+    const args = [
+      CLI,
+      'compare',
+      '--cpus',
+      '2',
+      '--queues',
+      '1',
+      '--packets',
+      '150000',
+      '--a',
+      'rps-cpus=0',
+      '--b',
+      'rps-cpus=3',
+      '--repeat',
+      '6',
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let out = '';
+    let sent = false;
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const status = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (!sent && /pair 2\/6 A/.test(err)) sent = child.kill('SIGINT');
+      });
+      child.on('close', (code) => resolve(code));
+    });
+    expect(status, err).toBe(130);
+    const pairs = Number(/compare: (\d) pairs of 6 \(interrupted\)/.exec(out)?.[1]);
+    expect(pairs).toBeGreaterThanOrEqual(2);
+    expect(pairs).toBeLessThan(6);
+    expect(out).toContain(`over ${pairs} pairs`);
+  });
+
   it('bad input: one line, exit 2, nothing runs', () => {
     for (const [args, msg] of [
       [['--a', 'rps-cpus=0'], /give both --a and --b/],

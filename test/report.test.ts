@@ -160,6 +160,11 @@ describe('rxsmp report in headless Chromium', () => {
       expect(bad.status).toBe(2);
       expect(bad.stderr.trim().split('\n').length).toBe(1);
     }
+    const cmp = join(dir, 'cli-compare.html');
+    const c = cli(['compare', '--mode', 'sim', '--packets', '5000', '--a', 'gro=on', '--b', 'gro=off', '--repeat', '2', '--report', cmp]);
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/over 2 pairs/);
+    expect(statSync(cmp).size).toBeGreaterThan(400_000);
     const notDoc = join(dir, 'x.json');
     writeFileSync(notDoc, '{"a": 1}');
     expect(cli(['report', notDoc]).stderr).toMatch(/not a rxsmp.run or rxsmp.compare document/);
