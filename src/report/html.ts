@@ -186,9 +186,14 @@ export function timelineData(r: RunDoc, label: string): TimelineData | null {
   });
   const end = tl.t_ms[tl.t_ms.length - 1]!;
   const marks: TimelineData['marks'] = [];
-  for (const k of r.knobs_applied ?? [])
-    if (k.applied)
-      marks.push({ t_ms: k.applied_at_ms, label: `${k.key.replace(/_/g, '-')}=${Array.isArray(k.value) ? k.value.join(',') : k.value}` });
+  const show = (key: string, value: unknown) => `${key.replace(/_/g, '-')}=${Array.isArray(value) ? value.join(',') : String(value)}`;
+  if (r.knobs_applied !== undefined) {
+    for (const k of r.knobs_applied) if (k.applied) marks.push({ t_ms: k.applied_at_ms, label: show(k.key, k.value) });
+  } else {
+    // A document without knobs_applied: the schedule as configured.
+    for (const k of (r.config.knob_at ?? []) as { at_ms: number; key: string; value: unknown }[])
+      marks.push({ t_ms: k.at_ms, label: show(k.key, k.value) });
+  }
   const every = Number(r.config.migrate_every_ms ?? 0);
   if (every > 0) for (let t = every; t <= end; t += every) marks.push({ t_ms: t, label: 'migrate' });
   return { label, interval_ms: tl.interval_ms, cpus: tl.percpu.length, points, marks };
