@@ -20,8 +20,18 @@ import {
 import { checkWritable } from './cli_tools.js';
 import { interruptOnSignals } from './cli_live.js';
 import { compareSummary, planCompare, runCompare } from './engine/compare.js';
-import { mergeSweepFiles, parseSetOption, parseShard, planSweep, readSweepFile, runSweep, type SweepAxis } from './engine/sweep.js';
-import { parseAssignment } from './engine/variants.js';
+import {
+  mergeSweepFiles,
+  parseSetOption,
+  parseShard,
+  planSweep,
+  readSweepFile,
+  readSweepLines,
+  runSweep,
+  type SweepAxis,
+  type SweepLine,
+} from './engine/sweep.js';
+import { parseAssignment, spread } from './engine/variants.js';
 import { WatchdogError } from './engine/run.js';
 import { readReportInput, reportOf } from './report/html.js';
 import { onOff } from './config.js';
@@ -216,10 +226,33 @@ async function sweepMain(argv: string[]): Promise<number> {
         (r.interrupted ? `, ${r.left} left (run the same command again to resume)` : '') +
         `, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
+    process.stdout.write(sweepTable(out) + '\n');
     return r.interrupted ? intr.exitCode() || 130 : 0;
   } finally {
     intr.dispose();
   }
+}
+
+/** Per cell of the output file (this run's and earlier ones'): runs, median pps, min..max, drops. */
+function sweepTable(out: string): string {
+  const lines = readSweepLines('--out', out).lines;
+  const cells = new Map<string, SweepLine[]>();
+  for (const l of lines) {
+    const k = Object.entries(l.cell)
+      .map(([n, v]) => `${n}=${v}`)
+      .join(' ');
+    (cells.get(k) ?? cells.set(k, []).get(k)!).push(l);
+  }
+  const width = Math.max(4, ...[...cells.keys()].map((k) => k.length));
+  const rows = [...cells].map(([k, ls]) => {
+    const s = spread(ls.map((l) => l.pps));
+    const drops = ls.reduce((n, l) => n + Object.values(l.packets.dropped).reduce((a, b) => a + b, 0), 0);
+    return `${k.padEnd(width)}  ${String(ls.length).padStart(4)}  ${fmt(s.median).padStart(12)}  ${`${fmt(s.min)}..${fmt(s.max)}`.padStart(24)}  ${String(drops).padStart(10)}`;
+  });
+  return [
+    `${'cell'.padEnd(width)}  ${'runs'.padStart(4)}  ${'median pps'.padStart(12)}  ${'min..max'.padStart(24)}  ${'drops'.padStart(10)}`,
+    ...rows,
+  ].join('\n');
 }
 
 function mergeMain(argv: string[]): number {

@@ -221,6 +221,9 @@ describe('sweep and merge', () => {
     for (const s of ['1/2', '2/2']) {
       const r = cli(['sweep', '--file', file, '--shard', s, '--out', join(dir, `${s[0]}.jsonl`)]);
       expect(r.status, r.stderr).toBe(0);
+      // stdout: a table of the file's cells, two per shard here (4 runs, every other one)
+      expect(r.stdout).toMatch(/^cell +runs +median pps +min\.\.max +drops\n/);
+      expect(r.stdout.trim().split('\n').length).toBe(3);
     }
     const m = cli(['merge', join(dir, '1.jsonl'), join(dir, '2.jsonl'), '--out', join(dir, 'all.jsonl')]);
     expect(m.status, m.stderr).toBe(0);
