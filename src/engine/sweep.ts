@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ConfigError, optionName, parseKnob, readJsonFile, type Config, type RawSettings } from '../config.js';
 import type { RunResult } from './result.js';
-import { runEmulation } from './run.js';
+import { runEmulation, WatchdogError } from './run.js';
 import { parseAssignment, settingsFromNamed, variantConfig, variantLabel, type Assignment } from './variants.js';
 
 /** One axis of the matrix: a knob and the values (text as given) it takes. */
@@ -221,6 +221,14 @@ export interface SweepReport {
   interrupted: boolean;
 }
 
+/** What a pool thread answers: the run's document, or the sim watchdog's message (exit 3 here). */
+export type PoolAnswer = { result: RunResult } | { watchdog: string };
+
+function fromPool(a: PoolAnswer): RunResult {
+  if ('watchdog' in a) throw new WatchdogError(a.watchdog);
+  return a.result;
+}
+
 const POOL_WORKER = new URL('../../workers/sweep_worker.js', import.meta.url);
 
 /**
@@ -254,13 +262,13 @@ export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {
     }
   } else {
     const threads = o.workers !== undefined && o.workers > 0 ? o.workers : availableParallelism();
-    const pool = new Piscina<Config, RunResult>({ filename: POOL_WORKER.href, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
+    const pool = new Piscina<Config, PoolAnswer>({ filename: POOL_WORKER.href, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
     try {
       let next = 0;
       const lane = async () => {
         while (next < todo.length && !o.signal?.aborted) {
           const t = todo[next++]!;
-          write(t, await pool.run(t.cfg));
+          write(t, fromPool(await pool.run(t.cfg)));
         }
       };
       await Promise.all(Array.from({ length: Math.min(threads, todo.length) }, lane));
