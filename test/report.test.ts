@@ -103,6 +103,7 @@ describe('rxsmp report in headless Chromium', () => {
     const html = join(dir, 'compare.html');
     writeFileSync(html, reportOf([c], ['compare']));
     const page = await open(html);
+    expect(await page.textContent('p.ratio')).toContain(`median ${c.ratio.median.toFixed(3)}`);
     expect(await count(page, 'pps', 'dot', 'circle')).toBe(4);
     expect(await count(page, 'pps', 'rule', 'line')).toBe(2);
     expectOrdered(

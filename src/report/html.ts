@@ -50,6 +50,8 @@ export interface ReportData {
   /** Per group and percentile: the median over runs with latency samples. */
   latency: { group: string; percentile: string; ns: number }[];
   timeline: TimelineData | null;
+  /** One line per comparison: its B/A ratio and spread. */
+  notes: string[];
 }
 
 export interface TimelineData {
@@ -219,7 +221,7 @@ export function reportData(docs: unknown[], sources: string[]): ReportData {
       for (const doc of c.runs[side]) entries.push({ doc, group, variant: group, x: group });
     }
   }
-  if (sweep.length === 0 && compares.length === 0) x_label = 'run';
+  if (sweep.length === 0) x_label = compares.length > 0 ? 'side' : 'run';
   runs
     .filter((r) => r.cell === undefined)
     .forEach((doc, i) => {
@@ -279,6 +281,11 @@ export function reportData(docs: unknown[], sources: string[]): ReportData {
     contention,
     latency,
     timeline,
+    notes: compares.map(
+      (c) =>
+        `B/A ratio (${c.b.label} over ${c.a.label}): median ${c.ratio.median.toFixed(3)}, min..max ${c.ratio.min.toFixed(3)}..${c.ratio.max.toFixed(3)}, ` +
+        `IQR ${c.ratio.q1.toFixed(3)}..${c.ratio.q3.toFixed(3)} over ${c.pairs} pairs${c.interrupted ? ' (interrupted)' : ''}; host disturbed ${c.a.disturbed + c.b.disturbed} of ${c.a.runs + c.b.runs} runs`,
+    ),
   };
 }
 
@@ -368,6 +375,7 @@ table.numbers td:first-child { text-align: left; }
 <body>
 <h1>${esc(d.title)}</h1>
 <p class="sources">from ${d.sources.map(esc).join(', ')}</p>
+${d.notes.map((n) => `<p class="ratio">${esc(n)}</p>`).join('\n')}
 ${sections.filter((s) => s !== '').join('\n')}
 <script type="application/json" id="rxsmp-data">${data}</script>
 ${libraryScripts()}
