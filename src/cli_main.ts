@@ -1,9 +1,10 @@
-// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli_tools.ts). Options and
+// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli_tools.ts; compare,
+// sweep, merge and report are cli_compare.ts). Options and
 // config files are validated before any shared memory is allocated or any worker starts; a
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   ConfigError,
   oneOf,
@@ -45,7 +46,6 @@ import {
   type CompareCommand,
 } from './cli_compare.js';
 import { reportOf } from './report/html.js';
-import { writeFileSync } from 'node:fs';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
