@@ -322,7 +322,11 @@ export const KNOBS = {
     derived('512; virtio 256 (QEMU rx_queue_size)'),
   ),
   irq_affinity: knob(cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
-  rx_usecs: knob(int(0, 100_000), 'interrupt coalescing (ethtool -C rx-usecs)', 0),
+  rx_usecs: knob(
+    int(0, 100_000),
+    'interrupt moderation (ethtool -C rx-usecs): ixgbe 1 = adaptive ITR, N > 1 = a fixed N µs interval, 0 = off; legacy and virtio have none (an error)',
+    derived('1 (adaptive) for ixgbe, 0 for legacy and virtio'),
+  ),
   gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
   gro_normal_batch: knob(int(1, 1024), 'net.core.gro_normal_batch', 8),
   rss_key: knob(

@@ -18,7 +18,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
-import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
+import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
@@ -174,7 +174,13 @@ export class Nic {
 
   /** How long the device may sleep with interrupts held back by the ITR: its interval. */
   itr_wait_ms(held: boolean, otherwise_ms: number): number {
-    return held ? Math.max(0.01, this.shm.cfg.rx_usecs / 1000) : otherwise_ms;
+    if (!held) return otherwise_ms;
+    let ns = Infinity;
+    for (let q = 0; q < this.queues; q++) {
+      const e = msix_eitr_ns(this.shm, q);
+      if (e > 0 && e < ns) ns = e;
+    }
+    return ns === Infinity ? otherwise_ms : Math.max(0.01, ns / 1e6);
   }
 
   /**

@@ -209,6 +209,18 @@ export const RXQ_DEF = {
     ['affinity', 'i32'],
     ['irqs', 'f64'],
     ['last_irq_ns', 'f64'],
+    // EITR's interval in ns (0: no throttle): written by the driver (ixgbe_write_eitr),
+    // read by the interrupt logic (msix_try_fire).
+    ['eitr_ns', 'i32'],
+  ],
+  // ixgbe's adaptive ITR state (ixgbe_q_vector's itr, rx ring_container): driver-private,
+  // in shared memory because the vector's napi may be polled on any CPU.
+  ixgbe_itr: [
+    ['q_itr', 'i32'], // q_vector->itr: usecs << 2
+    ['rx_itr', 'i32'], // q_vector->rx.itr: usecs | IXGBE_ITR_ADAPTIVE_LATENCY
+    ['rx_next_update', 'i32'], // q_vector->rx.next_update (jiffies)
+    ['rx_total_packets', 'i32'],
+    ['rx_total_bytes', 'f64'],
   ],
 } as const;
 export type RxqIndex = StructIndex<typeof RXQ_DEF>;
