@@ -119,7 +119,9 @@ export function resolveConfig(raw: RawSettings): Config {
   if (!given('ring_size')) cfg.ring_size = nic.ring_size;
   if (!given('rx_usecs')) cfg.rx_usecs = cfg.nic === 'ixgbe' ? 1 : 0;
   else if (cfg.nic === 'legacy') {
-    throw new ConfigError('--rx-usecs: the legacy NIC (a 3c59x-like device, netif_rx) has no interrupt moderation; only --nic ixgbe has an ITR');
+    throw new ConfigError(
+      '--rx-usecs: the legacy NIC (a 3c59x-like device, netif_rx) has no interrupt moderation; only --nic ixgbe has an ITR',
+    );
   } else if (cfg.nic === 'virtio') {
     throw new ConfigError(
       '--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead',

@@ -380,6 +380,7 @@ export const KNOBS = {
   stack_cost_ns: knob(int(0, 10_000_000), 'calibrated per-packet cost standing in for the rest of the stack', 0),
   l4_csum_verify: knob(onOff(), 'verify UDP/TCP checksums over the payload in software', false),
   bad_csum_rate: knob(num(0, 1), 'fraction of frames generated with a corrupted IPv4 header checksum', 0),
+  app_cost_ns: knob(int(0, 10_000_000), "the application's own work per packet it reads, charged to its task in recvmsg (ns)", 0),
   app_cpus: knob(cpuList(), 'one application task per entry, pinned to that CPU', derived('one task on each CPU')),
   app_placement: knob(
     oneOf(['rss', 'spread']),

@@ -5,8 +5,8 @@
 // packets, between task slices. The loop:
 //   1. doorbell rung?  run the pending vectors' handlers and IPIs (hardirq context), then, on
 //      irq exit, pending softirqs (unless 5.10's ksoftirqd_running defers them)
-//   2. runnable tasks, round-robin, one slice each: ksoftirqd (while softirqs are pending)
-//      and the application tasks currently on this CPU (recvmsg)
+//   2. the runnable thread CFS picks (sched.ts), one slice: ksoftirqd (while softirqs are
+//      pending) or an application task on this CPU (recvmsg, which yields when need_resched)
 //   3. nothing runnable: sleep on the doorbell (Atomics.wait) until an interrupt or IPI
 // Time is charged to the context it was spent in: hardirq, softirq, ksoftirqd, task, idle.
 
@@ -18,7 +18,7 @@ import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
-import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -74,9 +74,9 @@ export class CpuRuntime implements CpuEnv {
   private readonly origin_ms: number;
   private ctx = CTX_IDLE;
   private ctx_start = 0;
-  /** ksoftirqd awake; the scheduler's round-robin cursor (one-element arrays for pick_next). */
-  private readonly ksoftirqd = new Uint8Array(1);
-  private readonly next_task = new Int32Array(1);
+  /** This CPU's CFS runqueue (index 0): ksoftirqd and the tasks pinned here. */
+  private readonly rq: CfsRq;
+  private readonly ksoftirqd: Uint8Array;
   private readonly busy_field: Int32Array;
   private readonly idle_poll_loads: number;
 
@@ -87,6 +87,8 @@ export class CpuRuntime implements CpuEnv {
     shared_origin_ms: number,
   ) {
     this.c = new KCpu(cpu, shm, this, latency);
+    this.rq = new CfsRq(shm, 1);
+    this.ksoftirqd = this.rq.ksoftirqd;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
     this.doorbell = shm.sdI[cpu]! + shm.layout.sd.doorbell;
@@ -133,9 +135,16 @@ export class CpuRuntime implements CpuEnv {
     return this.ksoftirqd[0] !== 0;
   }
 
-  /** A task pinned here is runnable: __do_softirq stops restarting and leaves the rest to ksoftirqd. */
+  /** CFS's need_resched for whatever runs here (sched.ts): wake-up and tick preemption. */
   need_resched(): boolean {
-    return this.task_ready();
+    const ksoftirqd = this.rq.curr_is_ksoftirqd(0);
+    return this.rq.need_resched(0, this.cpu, this.c.softirq_pending, this.exec_ns(ksoftirqd ? CTX_KSOFTIRQD : CTX_TASK), this.c.jiffies());
+  }
+
+  /** A context's exec clock: its busy ns so far, with the running interval if it is the current one. */
+  private exec_ns(ctx: number): number {
+    const v = this.f64[this.c.sdF + this.busy_field[ctx]!]!;
+    return this.ctx === ctx ? v + (this.c.clock[0]! - this.ctx_start) : v;
   }
 
   burn_ns(ns: number): void {
@@ -198,7 +207,7 @@ export class CpuRuntime implements CpuEnv {
 
   /** One scheduling decision: run one slice of the next runnable task. False if none. */
   private schedule(): boolean {
-    const t = pick_next(this.shm, this.cpu, this.c.softirq_pending, this.next_task, this.ksoftirqd, 0);
+    const t = this.rq.schedule(0, this.cpu, this.c.softirq_pending, this.exec_ns(CTX_KSOFTIRQD), this.exec_ns(CTX_TASK), this.c.jiffies());
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
       this.switch_ctx(CTX_KSOFTIRQD);

@@ -58,9 +58,9 @@ import { KCpu } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
-import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { task_recvmsg } from '../kernel/sock.js';
 import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
-import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
@@ -136,9 +136,9 @@ class SimEnv implements CpuEnv {
   ksoftirqd_running(): boolean {
     return this.m.ksoftirqd[this.cpu] !== 0;
   }
-  /** As the threads runtime: a task pinned here is runnable. */
+  /** As the threads runtime: CFS's need_resched (sched.ts). */
   need_resched(): boolean {
-    return this.m.task_ready(this.cpu);
+    return this.m.need_resched(this.cpu);
   }
   burn_ns(ns: number): void {
     this.m.acc[this.cpu]! += ns;
@@ -166,7 +166,8 @@ export class SimMachine {
   private readonly due_resched: Float64Array;
   private readonly idle: Uint8Array;
   private readonly ctx: Int32Array;
-  private readonly next_task: Int32Array;
+  /** The CPUs' CFS runqueues (index = CPU). */
+  readonly rq: CfsRq;
   private readonly skips: Int32Array;
   private readonly midyield_left: Int32Array; // skbs until the next stack race point, per CPU
   private readonly snap: Float64Array; // per CPU × cost field: counter value at the last charge
@@ -236,13 +237,13 @@ export class SimMachine {
     for (let cpu = 0; cpu < n; cpu++) this.kc.push(new KCpu(cpu, shm, new SimEnv(this, cpu), sink));
     this.clk = new Float64Array(n).fill(SIM_T0_NS);
     this.acc = new Float64Array(n);
-    this.ksoftirqd = new Uint8Array(n);
+    this.rq = new CfsRq(shm, n);
+    this.ksoftirqd = this.rq.ksoftirqd;
     this.due_irq = new Float64Array(n).fill(Infinity);
     this.due_ipi = new Float64Array(n).fill(Infinity);
     this.due_resched = new Float64Array(n).fill(Infinity);
     this.idle = new Uint8Array(n);
     this.ctx = new Int32Array(n).fill(CTX_IDLE);
-    this.next_task = new Int32Array(n);
     this.skips = new Int32Array(n);
     this.midyield_left = new Int32Array(n); // 0: drawn at the first skb
     this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.doorbell);
@@ -560,7 +561,17 @@ export class SimMachine {
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
-    const t = pick_next(this.shm, cpu, c.softirq_pending, this.next_task, this.ksoftirqd, cpu);
+    this.charge(cpu);
+    const sdF = c.sdF;
+    const sd = c.sd;
+    const t = this.rq.schedule(
+      cpu,
+      cpu,
+      c.softirq_pending,
+      this.f64[sdF + sd.busy_ksoftirqd_ns]!,
+      this.f64[sdF + sd.busy_task_ns]!,
+      this.cpu_jiffies(cpu),
+    );
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
       this.switch_ctx(cpu, CTX_KSOFTIRQD);
@@ -673,9 +684,17 @@ export class SimMachine {
     if (t < this.due_resched[to]!) this.due_resched[to] = t;
   }
 
-  /** Is an application task on CPU `cpu` runnable? (need_resched) */
-  task_ready(cpu: number): boolean {
-    return cpu_task_runnable(this.shm, cpu);
+  /** CFS's need_resched for what runs on `cpu`, on its exec clock charged up to now. */
+  need_resched(cpu: number): boolean {
+    this.charge(cpu);
+    const c = this.kc[cpu]!;
+    const field = this.rq.curr_is_ksoftirqd(cpu) ? c.sd.busy_ksoftirqd_ns : c.sd.busy_task_ns;
+    return this.rq.need_resched(cpu, cpu, c.softirq_pending, this.f64[c.sdF + field]!, this.cpu_jiffies(cpu));
+  }
+
+  /** The tick as CPU `cpu`'s own clock has it (the shared slot is set only at step starts). */
+  private cpu_jiffies(cpu: number): number {
+    return Math.floor((this.clk[cpu]! * this.cfg.hz) / 1e9);
   }
 
   wakeup_softirqd(cpu: number): void {

@@ -126,7 +126,8 @@ function ixgbe_update_itr(c: KCpu, q: number): void {
 /** ixgbe_update_itr's adjust_by_size: an interval from the average wire size (10G scaling). */
 function ixgbe_itr_by_size(itr: number, bytes: number, packets: number): number {
   let avg_wire_size = Math.floor(bytes / packets);
-  if (avg_wire_size <= 60) avg_wire_size = 5120; // 50K ints/s
+  if (avg_wire_size <= 60)
+    avg_wire_size = 5120; // 50K ints/s
   else if (avg_wire_size <= 316) avg_wire_size = avg_wire_size * 40 + 2720;
   else if (avg_wire_size <= 1084) avg_wire_size = avg_wire_size * 15 + 11452;
   else if (avg_wire_size < 1968) avg_wire_size = avg_wire_size * 5 + 22420;

@@ -232,6 +232,7 @@ export const TASK_DEF = {
     ['ready_head', 'i32'],
     ['ready_tail', 'i32'],
     ['cpu', 'i32'],
+    ['on_cpu', 'i32'], // p->on_cpu: running recvmsg somewhere (a migrated task runs on one CPU at a time)
     ['packets', 'f64'],
     ['recvmsg_calls', 'f64'],
     ['migrations', 'f64'],
