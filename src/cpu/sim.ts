@@ -280,7 +280,9 @@ export class SimMachine {
     this.jiffies_at = shm.ctlI + L.ctl.jiffies;
     this.generated_at = shm.ctlF + L.ctl.generated;
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
-    this.itr_ns = cfg.rx_usecs * 1000;
+    // The ITR timer's step: a fixed interval's, or under adaptive ITR (rx-usecs 1, whose EITR
+    // moves from 10 to 126 µs) EITR's 2 µs granularity.
+    this.itr_ns = cfg.rx_usecs === 1 ? 2000 : cfg.rx_usecs * 1000;
     const virtio = cfg.nic === 'virtio';
     this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
     this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q]!.notify) : new Int32Array(0);
@@ -652,6 +654,12 @@ export class SimMachine {
       }
     }
     if (this.dev_state === DEV_WAIT) {
+      // A vector the driver re-enabled inside its ITR interval: the device's timer fires it.
+      if (this.itr_ns > 0 && this.any_throttled()) {
+        this.dev_state = DEV_RUN;
+        if (this.dev_t < now) this.dev_t = now;
+        return;
+      }
       const Q = this.rdt_at.length;
       for (let q = 0; q < Q; q++) {
         if (i32[this.rdt_at[q]!] !== this.dev_rdt[q]) {
@@ -752,8 +760,8 @@ export class SimMachine {
       if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
     } else if (got < n && cfg.rate === 0) {
       // Closed loop and the ring is full: wait for the driver to re-post (an RDT move).
-      // With an ITR throttle the device also polls, as its interrupt timer must fire.
-      if (this.itr_ns > 0) {
+      // With a vector held by its ITR throttle the device also polls, as its timer must fire.
+      if (this.itr_ns > 0 && this.any_throttled()) {
         this.dev_t += this.itr_ns;
       } else {
         this.wait_kick();

@@ -1,0 +1,84 @@
+// Interrupt moderation (ixgbe's adaptive ITR) and the CFS scheduler, in sim mode (exact,
+// virtual figures). Issue 13, part B.
+
+import { describe, expect, it } from 'vitest';
+import { config } from './harness.js';
+import { cli } from './e2e.js';
+import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
+import { conserves } from '../dist/src/engine/result.js';
+
+type Flags = Record<string, string | number>;
+const sim = (flags: Flags): SimRunResult => simulate(config({ mode: 'sim', ...flags })).result;
+const irqsPerPacket = (r: SimRunResult) => r.queues.reduce((a, q) => a + q.interrupts, 0) / r.packets.generated;
+
+describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', () => {
+  const AT_100K: Flags = { cpus: 1, queues: 1, rate: 100_000, packets: 20_000 };
+
+  it('rx-usecs 0: an interrupt per packet at 100 kpps; a fixed 20 µs EITR: one per two packets', () => {
+    const off = sim({ ...AT_100K, 'rx-usecs': 0 });
+    expect(irqsPerPacket(off)).toBeGreaterThanOrEqual(0.9);
+    const fixed = sim({ ...AT_100K, 'rx-usecs': 20 });
+    expect(fixed.queues[0]!.interrupts).toBe(10_001);
+  });
+
+  it('adaptive by default: bulk classes hold interrupts under 0.5 per packet below saturation', () => {
+    // 1500-byte frames at 100 kpps: 4..48 packets per interrupt, so ixgbe_update_itr adds
+    // 2 µs per update up to IXGBE_ITR_ADAPTIVE_MAX_USECS (126 µs).
+    const big = sim({ ...AT_100K, 'pkt-size': 1500 });
+    expect(conserves(big)).toBe(true);
+    expect(irqsPerPacket(big)).toBeLessThanOrEqual(0.5);
+    expect(big.queues[0]!.interrupts).toBe(1548);
+    // 1 Mpps of 64-byte frames: the same climb.
+    const fast = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000 });
+    expect(irqsPerPacket(fast)).toBeLessThanOrEqual(0.05);
+    const fastOff = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000, 'rx-usecs': 0 });
+    expect(irqsPerPacket(fastOff)).toBeGreaterThan(4 * irqsPerPacket(fast));
+  });
+
+  it('adaptive, 64-byte frames at 100 kpps: the latency class (under 4 packets, 10 µs) keeps one interrupt per packet', () => {
+    // avg_wire_size <= 60 → 5120, halved in latency mode → 10 µs: the packets' own spacing.
+    const r = sim(AT_100K);
+    expect(irqsPerPacket(r)).toBe(1);
+  });
+
+  it('--rx-usecs with a NIC that has no ITR is a one-line error (exit 2)', () => {
+    for (const nic of ['legacy', 'virtio']) {
+      const p = cli(['run', '--nic', nic, '--rx-usecs', '20']);
+      expect(p.status).toBe(2);
+      expect(p.stderr).toMatch(/^rxsmp: --rx-usecs: /);
+      expect(p.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('CFS for ksoftirqd and the application (check_preempt_wakeup, check_preempt_tick)', () => {
+  // CPU 1 takes every packet by RPS and runs the reading task, which works 2 µs per packet:
+  // ksoftirqd and the task, both nice 0, compete for it.
+  const SHARED: Flags = {
+    cpus: 2,
+    queues: 1,
+    'rps-cpus': 2,
+    'app-cpus': 1,
+    'app-cost-ns': 2000,
+    'stack-cost-ns': 2000,
+    packets: 200_000,
+  };
+
+  it('ksoftirqd and the reading task each get half of the CPU they compete for, within 10%', () => {
+    const r = sim(SHARED);
+    expect(conserves(r)).toBe(true);
+    const b = r.percpu[1]!.busy;
+    const share = b.ksoftirqd_ns / (b.ksoftirqd_ns + b.task_ns);
+    expect(share).toBeGreaterThan(0.45);
+    expect(share).toBeLessThan(0.55);
+    // Softirqs run from irq_exit are counted apart from ksoftirqd's.
+    expect(b.softirq_ns).toBeGreaterThan(0);
+    expect(r.percpu[1]!.ksoftirqd_wakeups).toBeGreaterThan(0);
+  });
+
+  it('app-cost-ns is the task’s own time: more work per packet, more task time', () => {
+    const cheap = sim({ ...SHARED, 'app-cost-ns': 0 });
+    const dear = sim(SHARED);
+    expect(dear.percpu[1]!.busy.task_ns).toBeGreaterThan(5 * cheap.percpu[1]!.busy.task_ns);
+  });
+});
