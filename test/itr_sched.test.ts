@@ -82,3 +82,18 @@ describe('CFS for ksoftirqd and the application (check_preempt_wakeup, check_pre
     expect(dear.percpu[1]!.busy.task_ns).toBeGreaterThan(5 * cheap.percpu[1]!.busy.task_ns);
   });
 });
+
+describe('net.core.dev_weight_rx_bias (proc_do_dev_weight, process_backlog)', () => {
+  it('the backlog napi polls with dev_weight × dev_weight_rx_bias', () => {
+    const flags = { cpus: 2, queues: 1, 'rps-cpus': 2, 'dev-weight': 16, packets: 20_000 };
+    const plain = simulate(config({ mode: 'sim', ...flags }));
+    const biased = simulate(config({ mode: 'sim', ...flags, 'dev-weight-rx-bias': 4 }));
+    const L = biased.shm.layout;
+    expect(biased.shm.i32[biased.shm.ctlI + L.ctl.dev_rx_weight]).toBe(64);
+    expect(biased.shm.i32[biased.shm.napiI[1]! + L.napi.weight]).toBe(64);
+    expect(plain.shm.i32[plain.shm.napiI[1]! + L.napi.weight]).toBe(16);
+    // Four times the weight: fewer polls of CPU 1's backlog for the same packets.
+    const polls = (r: typeof plain) => r.shm.f64[r.shm.napiF[1]! + L.napi.polls]!;
+    expect(polls(biased)).toBeLessThan(polls(plain));
+  });
+});

@@ -358,7 +358,12 @@ export const KNOBS = {
   rps_sock_flow_entries: knob(int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
   netdev_budget: knob(int(1, 1 << 20), 'net.core.netdev_budget', 300),
   netdev_budget_usecs: knob(int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
-  dev_weight: knob(int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight)', 64),
+  dev_weight: knob(int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight, times dev_weight_rx_bias)', 64),
+  dev_weight_rx_bias: knob(
+    int(1, 1 << 10),
+    'net.core.dev_weight_rx_bias: the backlog napi weight is dev_weight times this (dev_rx_weight)',
+    1,
+  ),
   netdev_max_backlog: knob(int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000),
   flow_limit_cpu_bitmap: knob(hexMask(), 'net.core.flow_limit_cpu_bitmap', '0'),
   flow_limit_table_len: knob(int(1, 1 << 20, { pow2: true }), 'net.core.flow_limit_table_len', 4096),

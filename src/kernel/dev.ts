@@ -379,7 +379,7 @@ export function rps_trigger_softirq(c: KCpu): void {
 }
 
 /**
- * process_backlog: the backlog napi's poll (weight dev_weight). Delivers from process_queue;
+ * process_backlog: the backlog napi's poll (weight dev_rx_weight: dev_weight × dev_weight_rx_bias). Delivers from process_queue;
  * when it runs dry, splices input_pkt_queue onto it under rps_lock, or, if that is empty
  * too, clears the napi state (a plain write in the kernel: only this CPU owns it now).
  */
@@ -389,7 +389,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
   const me = c.sdI;
   let work = 0;
   if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
-  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_weight]!; // napi->weight = weight_p
+  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_rx_weight]!; // napi->weight = dev_rx_weight
   for (;;) {
     let skb: number;
     while ((skb = i32[me + sd.process_head]!) !== -1) {

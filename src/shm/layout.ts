@@ -292,6 +292,8 @@ export const CTL_DEF = {
     ['netdev_budget', 'i32'],
     ['netdev_budget_usecs', 'i32'],
     ['dev_weight', 'i32'],
+    ['dev_weight_rx_bias', 'i32'],
+    ['dev_rx_weight', 'i32'], // dev_weight * dev_weight_rx_bias (proc_do_dev_weight)
     ['netdev_max_backlog', 'i32'],
     ['rps_sock_flow_size', 'i32'], // entries of rps_sock_flow_table in use (0: RFS off)
   ],
