@@ -137,14 +137,17 @@ export class CpuRuntime implements CpuEnv {
 
   /** CFS's need_resched for whatever runs here (sched.ts): wake-up and tick preemption. */
   need_resched(): boolean {
-    const ksoftirqd = this.rq.curr_is_ksoftirqd(0);
-    return this.rq.need_resched(0, this.cpu, this.c.softirq_pending, this.exec_ns(ksoftirqd ? CTX_KSOFTIRQD : CTX_TASK), this.c.jiffies());
+    this.load_exec();
+    return this.rq.need_resched(0, this.cpu, this.c.softirq_pending, this.c.jiffies());
   }
 
-  /** A context's exec clock: its busy ns so far, with the running interval if it is the current one. */
-  private exec_ns(ctx: number): number {
-    const v = this.f64[this.c.sdF + this.busy_field[ctx]!]!;
-    return this.ctx === ctx ? v + (this.c.clock[0]! - this.ctx_start) : v;
+  /** The exec clocks for the runqueue: each context's busy ns, with the running interval. */
+  private load_exec(): void {
+    const sdF = this.c.sdF;
+    const run = this.c.clock[0]! - this.ctx_start;
+    const exec = this.rq.exec;
+    exec[0] = this.f64[sdF + this.c.sd.busy_ksoftirqd_ns]! + (this.ctx === CTX_KSOFTIRQD ? run : 0);
+    exec[1] = this.f64[sdF + this.c.sd.busy_task_ns]! + (this.ctx === CTX_TASK ? run : 0);
   }
 
   burn_ns(ns: number): void {
@@ -207,7 +210,8 @@ export class CpuRuntime implements CpuEnv {
 
   /** One scheduling decision: run one slice of the next runnable task. False if none. */
   private schedule(): boolean {
-    const t = this.rq.schedule(0, this.cpu, this.c.softirq_pending, this.exec_ns(CTX_KSOFTIRQD), this.exec_ns(CTX_TASK), this.c.jiffies());
+    this.load_exec();
+    const t = this.rq.schedule(0, this.cpu, this.c.softirq_pending, this.c.jiffies());
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
       this.switch_ctx(CTX_KSOFTIRQD);

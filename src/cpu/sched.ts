@@ -52,6 +52,12 @@ export class CfsRq {
   private readonly tick: Int32Array;
   /** Per CPU: ksoftirqd awake (woken by wakeup_softirqd, asleep once it finds nothing pending). */
   readonly ksoftirqd: Uint8Array;
+  /**
+   * Per CPU, the exec clocks (busy ns so far) of ksoftirqd's context [2i] and the tasks'
+   * [2i + 1], written by the runtime before each call: slots, not arguments (a double passed
+   * to a call that is not inlined is boxed, and need_resched runs on the hot path).
+   */
+  readonly exec: Float64Array;
   /** Preemptions by check_preempt_wakeup and by check_preempt_tick (statistics). */
   wakeup_preempts = 0;
   tick_preempts = 0;
@@ -70,6 +76,7 @@ export class CfsRq {
     this.resched = new Uint8Array(cpus);
     this.tick = new Int32Array(cpus);
     this.ksoftirqd = new Uint8Array(cpus);
+    this.exec = new Float64Array(2 * cpus);
   }
 
   /** Is slot `s` runnable on `cpu` (runqueue index i)? ksoftirqd: awake with softirqs pending. */
@@ -80,9 +87,10 @@ export class CfsRq {
   }
 
   /** update_curr: charge the running entity the exec time since the last update. */
-  private update_curr(i: number, exec_now: number): void {
+  private update_curr(i: number): void {
     const s = this.curr[i]!;
     if (s < 0) return;
+    const exec_now = this.exec[2 * i + (s === 0 ? 0 : 1)]!;
     const d = exec_now - this.exec_start[i]!;
     this.exec_start[i] = exec_now;
     if (d <= 0) return;
@@ -99,19 +107,18 @@ export class CfsRq {
   }
 
   /**
-   * need_resched() for the entity running on `cpu` (`exec_now`: its context's exec clock,
-   * `jiffies`: the tick). Idle (or an interrupt on an idle CPU): any runnable task preempts
+   * need_resched() for the entity running on `cpu` (exec clocks in `exec`, `jiffies`: the tick). Idle (or an interrupt on an idle CPU): any runnable task preempts
    * it. Else CFS's two checks: check_preempt_wakeup for each entity woken since last looked
    * at, check_preempt_tick once per jiffy.
    */
-  need_resched(i: number, cpu: number, softirq_pending: number, exec_now: number, jiffies: number): boolean {
+  need_resched(i: number, cpu: number, softirq_pending: number, jiffies: number): boolean {
     if (this.resched[i] !== 0) return true;
     const cur = this.curr[i]!;
     if (cur < 0) {
       for (let s = 1; s < this.slots; s++) if (this.runnable(i, cpu, s, softirq_pending)) return true;
       return false;
     }
-    this.update_curr(i, exec_now);
+    this.update_curr(i);
     const base = i * this.slots;
     const vr_curr = this.vruntime[base + cur]!;
     let nr = 1;
@@ -153,16 +160,14 @@ export class CfsRq {
    * __schedule at a scheduling point: the running entity goes on while it is runnable and
    * not told to yield; otherwise put it back (update_curr, min_vruntime) and pick the
    * runnable entity with the smallest vruntime (ksoftirqd first on a tie). ksoftirqd found
-   * awake with nothing pending goes to sleep. `exec_ksoftirqd`, `exec_task`: the exec clocks
-   * of the two contexts (busy ns so far), for the entity put back and the one picked.
+   * awake with nothing pending goes to sleep.
    */
-  schedule(i: number, cpu: number, softirq_pending: number, exec_ksoftirqd: number, exec_task: number, jiffies: number): number {
+  schedule(i: number, cpu: number, softirq_pending: number, jiffies: number): number {
     if (this.ksoftirqd[i] !== 0 && softirq_pending === 0) this.ksoftirqd[i] = 0;
     const cur = this.curr[i]!;
     if (cur >= 0) {
-      const exec = cur === 0 ? exec_ksoftirqd : exec_task;
-      this.update_curr(i, exec);
-      if (this.runnable(i, cpu, cur, softirq_pending) && !this.need_resched(i, cpu, softirq_pending, exec, jiffies)) {
+      this.update_curr(i);
+      if (this.runnable(i, cpu, cur, softirq_pending) && !this.need_resched(i, cpu, softirq_pending, jiffies)) {
         return cur === 0 ? PICK_KSOFTIRQD : cur - 1;
       }
     }
@@ -188,12 +193,7 @@ export class CfsRq {
     this.curr[i] = best;
     this.ran_ns[i] = 0;
     if (best < 0) return PICK_NONE;
-    this.exec_start[i] = best === 0 ? exec_ksoftirqd : exec_task;
+    this.exec_start[i] = this.exec[2 * i + (best === 0 ? 0 : 1)]!;
     return best === 0 ? PICK_KSOFTIRQD : best - 1;
-  }
-
-  /** The running slot's context clock is ksoftirqd's (slot 0), else the tasks'. */
-  curr_is_ksoftirqd(i: number): boolean {
-    return this.curr[i] === 0;
   }
 }

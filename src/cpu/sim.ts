@@ -564,16 +564,9 @@ export class SimMachine {
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
     this.charge(cpu);
-    const sdF = c.sdF;
-    const sd = c.sd;
-    const t = this.rq.schedule(
-      cpu,
-      cpu,
-      c.softirq_pending,
-      this.f64[sdF + sd.busy_ksoftirqd_ns]!,
-      this.f64[sdF + sd.busy_task_ns]!,
-      this.cpu_jiffies(cpu),
-    );
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
+    const t = this.rq.schedule(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
       this.switch_ctx(cpu, CTX_KSOFTIRQD);
@@ -696,8 +689,9 @@ export class SimMachine {
   need_resched(cpu: number): boolean {
     this.charge(cpu);
     const c = this.kc[cpu]!;
-    const field = this.rq.curr_is_ksoftirqd(cpu) ? c.sd.busy_ksoftirqd_ns : c.sd.busy_task_ns;
-    return this.rq.need_resched(cpu, cpu, c.softirq_pending, this.f64[c.sdF + field]!, this.cpu_jiffies(cpu));
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
+    return this.rq.need_resched(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
   }
 
   /** The tick as CPU `cpu`'s own clock has it (the shared slot is set only at step starts). */

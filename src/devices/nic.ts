@@ -146,12 +146,18 @@ export class Nic {
 
   /** End of a burst: publish RDH of each queue written, set its cause and try to fire. */
   signal(): void {
-    this.read_clock();
     const shm = this.shm;
+    let clock_read = false;
     for (let q = 0; q < this.queues; q++) {
       if (this.cause[q] === 0) continue;
       this.cause[q] = 0;
       Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdh, this.rdh[q]!);
+      // The throttle reads the time only for an enabled vector: a masked one (NAPI polling)
+      // cannot fire, and reading Node's clock boxes a number (the hot path allocates nothing).
+      if (!clock_read && Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eims) !== 0) {
+        this.read_clock();
+        clock_read = true;
+      }
       msix_set_cause(this.shm, q, this.clock);
     }
   }
