@@ -97,3 +97,34 @@ describe('net.core.dev_weight_rx_bias (proc_do_dev_weight, process_backlog)', ()
     expect(polls(biased)).toBeLessThan(polls(plain));
   });
 });
+
+describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_watchdog, 5.10)', () => {
+  const TCP: Flags = { cpus: 1, queues: 1, rate: 300_000, packets: 30_000, proto: 'tcp', flows: 4, 'rx-usecs': 0 };
+  const fires = (r: ReturnType<typeof simulate>) => r.shm.f64[r.shm.napiF[1]! + r.shm.layout.napi.watchdog_fires]!;
+
+  it('deferral keeps the interrupt off while the timer’s polls find work', () => {
+    const plain = simulate(config({ mode: 'sim', ...TCP }));
+    const deferred = simulate(config({ mode: 'sim', ...TCP, 'gro-flush-timeout': 20_000, 'napi-defer-hard-irqs': 2 }));
+    for (const r of [plain, deferred]) {
+      expect(conserves(r.result)).toBe(true);
+      expect(r.result.packets.delivered).toBe(30_000);
+      expect(r.result.ordering.out_of_order).toBe(0);
+    }
+    expect(fires(plain)).toBe(0);
+    expect(plain.result.queues[0]!.interrupts).toBeGreaterThan(1000);
+    // Every timer poll does work, so the count is reloaded and the interrupt never comes back.
+    expect(deferred.result.queues[0]!.interrupts).toBe(1);
+    expect(fires(deferred)).toBeGreaterThan(1000);
+  });
+
+  it('gro_flush_timeout alone: the timer polls again after each completion that left GRO packets held, the interrupt stays on', () => {
+    // 20 kpps: the 20 µs timer expires before the next packet re-arms it (each completion with
+    // work and GRO packets held pushes its expiry on, so at high rates it never fires).
+    const slow = { ...TCP, rate: 20_000, packets: 2000 };
+    const r = simulate(config({ mode: 'sim', ...slow, 'gro-flush-timeout': 20_000 }));
+    expect(conserves(r.result)).toBe(true);
+    expect(r.result.packets.delivered).toBe(2000);
+    expect(fires(r)).toBeGreaterThan(1000);
+    expect(r.result.queues[0]!.interrupts).toBe(2000);
+  });
+});

@@ -329,6 +329,16 @@ export const KNOBS = {
   ),
   gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
   gro_normal_batch: knob(int(1, 1024), 'net.core.gro_normal_batch', 8),
+  gro_flush_timeout: knob(
+    int(0, 1_000_000_000),
+    '/sys/class/net/X/gro_flush_timeout (ns): napi_complete_done keeps GRO packets and arms a timer that polls again',
+    0,
+  ),
+  napi_defer_hard_irqs: knob(
+    int(0, 0x7fff_ffff),
+    '/sys/class/net/X/napi_defer_hard_irqs: completions that leave the interrupt off for the gro_flush_timeout timer',
+    0,
+  ),
   rss_key: knob(
     hexBytes(40),
     'RSS hash key (ethtool -X hkey)',

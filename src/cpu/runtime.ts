@@ -19,6 +19,7 @@ import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -240,7 +241,14 @@ export class CpuRuntime implements CpuEnv {
     // From now on a waker must wake us with a futex call: say so, then look once more.
     Atomics.store(i32, this.c.sdI + this.c.sd.context, CTX_IDLE);
     if (this.task_ready()) return;
-    Atomics.wait(i32, this.doorbell, 0, 100);
+    let ms = 100;
+    if (napi_timers_armed(this.shm, this.cpu)) {
+      // Sleep no longer than the next napi timer (hrtimer expiry wakes an idle CPU).
+      const left = (napi_timer_next_ns(this.shm, this.cpu) - this.now_ns()) / 1e6;
+      if (left <= 0) return;
+      if (left < ms) ms = left;
+    }
+    Atomics.wait(i32, this.doorbell, 0, ms);
   }
 
   /** Announce this CPU to the device (it starts generating once every CPU is up). */
@@ -267,8 +275,27 @@ export class CpuRuntime implements CpuEnv {
       invoke_softirq(c);
       return true;
     }
+    if (napi_timers_armed(this.shm, this.cpu) && this.run_timers()) return true;
     if (work_queued_here(c) && this.run_work()) return true;
     return this.schedule();
+  }
+
+  /**
+   * The timer interrupt for expired napi timers (gro_flush_timeout): napi_watchdog in hardirq
+   * context, then softirqs on irq exit as handle_irqs runs them. False if none has expired.
+   */
+  private run_timers(): boolean {
+    const now = this.now_ns();
+    if (napi_timer_next_ns(this.shm, this.cpu) > now) return false;
+    const c = this.c;
+    const prev = this.switch_ctx(CTX_HARDIRQ);
+    napi_timers_run(c, now);
+    if (!c.in_softirq && c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
+      this.switch_ctx(CTX_SOFTIRQ);
+      invoke_softirq(c);
+    }
+    this.switch_ctx(prev);
+    return true;
   }
 
   /** A delayed work item due on this CPU runs in a kworker (process context: task time). */

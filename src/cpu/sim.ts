@@ -61,6 +61,7 @@ import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg } from '../kernel/sock.js';
 import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
@@ -387,6 +388,8 @@ export class SimMachine {
       let d = this.due_irq[e]!;
       if (this.due_ipi[e]! < d) d = this.due_ipi[e]!;
       if (this.due_resched[e]! < d) d = this.due_resched[e]!;
+      const nt = napi_timer_next_ns(this.shm, e);
+      if (nt < d) d = nt;
       const w = delayed_work_due(this.shm, e);
       if (w >= 0) {
         const wt = Math.ceil((w * 1e9) / this.cfg.hz);
@@ -509,6 +512,17 @@ export class SimMachine {
       // Raised outside an interrupt: run it as irq exit would.
       this.switch_ctx(cpu, CTX_SOFTIRQ);
       invoke_softirq(c);
+      this.switch_ctx(cpu, CTX_IDLE);
+      return true;
+    }
+    if (napi_timers_armed(this.shm, cpu) && napi_timer_next_ns(this.shm, cpu) <= this.clk[cpu]!) {
+      // The napi timer's interrupt (gro_flush_timeout): napi_watchdog, softirqs on irq exit.
+      this.switch_ctx(cpu, CTX_HARDIRQ);
+      napi_timers_run(c, this.clk[cpu]!);
+      if (!c.in_softirq && c.softirq_pending !== 0 && this.ksoftirqd[cpu] === 0) {
+        this.switch_ctx(cpu, CTX_SOFTIRQ);
+        invoke_softirq(c);
+      }
       this.switch_ctx(cpu, CTX_IDLE);
       return true;
     }

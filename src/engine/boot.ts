@@ -12,6 +12,7 @@ import { POLL_BACKLOG } from '../kernel/napi.js';
 import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
+import { napi_timers_init } from '../kernel/napi_timer.js';
 import { legacy_up } from '../drivers/legacy.js';
 import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
@@ -58,6 +59,9 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
   set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
   set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
   set_sysctl(shm, 'dev_weight_rx_bias', cfg.dev_weight_rx_bias);
+  set_sysctl(shm, 'gro_flush_timeout', cfg.gro_flush_timeout);
+  set_sysctl(shm, 'napi_defer_hard_irqs', cfg.napi_defer_hard_irqs);
+  napi_timers_init(shm);
   set_sysctl(shm, 'dev_weight', cfg.dev_weight);
   set_sysctl(shm, 'netdev_max_backlog', cfg.netdev_max_backlog);
   for (let q = 0; q < cfg.queues; q++) {
@@ -95,7 +99,14 @@ function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Arra
   return out;
 }
 
-type Sysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'dev_weight_rx_bias' | 'netdev_max_backlog';
+type Sysctl =
+  | 'netdev_budget'
+  | 'netdev_budget_usecs'
+  | 'dev_weight'
+  | 'dev_weight_rx_bias'
+  | 'netdev_max_backlog'
+  | 'gro_flush_timeout'
+  | 'napi_defer_hard_irqs';
 
 /**
  * Write a net.core sysctl; the kernel reads it at each use. dev_weight and

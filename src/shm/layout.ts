@@ -97,6 +97,7 @@ export const SD_DEF = {
     ['vec_pending1', 'i32'],
     ['ipi_pending', 'i32'],
     ['ipis_received', 'f64'],
+    ['napi_timers', 'i32'], // napi timers armed on this CPU (napi_timer.ts)
   ],
   // The CPU's execution context: read by every waker (is it idle?), so not with the counters
   // the owner writes per packet. Written by the owner at each context switch.
@@ -167,6 +168,11 @@ export const NAPI_DEF = {
     ['cpu', 'i32'],
     ['queue', 'i32'],
     ['polls', 'f64'],
+    // napi_defer_hard_irqs / gro_flush_timeout (napi_complete_done) and napi->timer
+    ['defer_hard_irqs_count', 'i32'],
+    ['timer_cpu', 'i32'], // the CPU the timer is armed on (HRTIMER_MODE_REL_PINNED), -1 none
+    ['timer_due_ns', 'f64'],
+    ['watchdog_fires', 'f64'], // napi_watchdog runs
   ],
 } as const;
 export type NapiIndex = StructIndex<typeof NAPI_DEF>;
@@ -294,6 +300,8 @@ export const CTL_DEF = {
     ['dev_weight', 'i32'],
     ['dev_weight_rx_bias', 'i32'],
     ['dev_rx_weight', 'i32'], // dev_weight * dev_weight_rx_bias (proc_do_dev_weight)
+    ['gro_flush_timeout', 'i32'], // /sys/class/net/X/gro_flush_timeout (ns)
+    ['napi_defer_hard_irqs', 'i32'], // /sys/class/net/X/napi_defer_hard_irqs
     ['netdev_max_backlog', 'i32'],
     ['rps_sock_flow_size', 'i32'], // entries of rps_sock_flow_table in use (0: RFS off)
   ],
