@@ -117,6 +117,16 @@ export function resolveConfig(raw: RawSettings): Config {
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;
   if (!given('ring_size')) cfg.ring_size = nic.ring_size;
+  if (!given('rx_usecs')) cfg.rx_usecs = cfg.nic === 'ixgbe' ? 1 : 0;
+  else if (cfg.nic === 'legacy') {
+    throw new ConfigError(
+      '--rx-usecs: the legacy NIC (a 3c59x-like device, netif_rx) has no interrupt moderation; only --nic ixgbe has an ITR',
+    );
+  } else if (cfg.nic === 'virtio') {
+    throw new ConfigError(
+      '--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead',
+    );
+  }
   const q = cfg.queues;
   // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
   if (!given('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
@@ -202,11 +212,6 @@ function checkNicLimits(cfg: Config): void {
       : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
     throw new ConfigError(
       `--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`,
-    );
-  }
-  if (cfg.rx_usecs !== 0) {
-    throw new ConfigError(
-      '--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead',
     );
   }
   const noReta = 'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';

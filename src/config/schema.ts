@@ -322,9 +322,23 @@ export const KNOBS = {
     derived('512; virtio 256 (QEMU rx_queue_size)'),
   ),
   irq_affinity: knob(cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
-  rx_usecs: knob(int(0, 100_000), 'interrupt coalescing (ethtool -C rx-usecs)', 0),
+  rx_usecs: knob(
+    int(0, 100_000),
+    'interrupt moderation (ethtool -C rx-usecs): ixgbe 1 = adaptive ITR, N > 1 = a fixed N µs interval, 0 = off; legacy and virtio have none (an error)',
+    derived('1 (adaptive) for ixgbe, 0 for legacy and virtio'),
+  ),
   gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
   gro_normal_batch: knob(int(1, 1024), 'net.core.gro_normal_batch', 8),
+  gro_flush_timeout: knob(
+    int(0, 1_000_000_000),
+    '/sys/class/net/X/gro_flush_timeout (ns): napi_complete_done keeps GRO packets and arms a timer that polls again',
+    0,
+  ),
+  napi_defer_hard_irqs: knob(
+    int(0, 0x7fff_ffff),
+    '/sys/class/net/X/napi_defer_hard_irqs: completions that leave the interrupt off for the gro_flush_timeout timer',
+    0,
+  ),
   rss_key: knob(
     hexBytes(40),
     'RSS hash key (ethtool -X hkey)',
@@ -354,7 +368,12 @@ export const KNOBS = {
   rps_sock_flow_entries: knob(int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
   netdev_budget: knob(int(1, 1 << 20), 'net.core.netdev_budget', 300),
   netdev_budget_usecs: knob(int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
-  dev_weight: knob(int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight)', 64),
+  dev_weight: knob(int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight, times dev_weight_rx_bias)', 64),
+  dev_weight_rx_bias: knob(
+    int(1, 1 << 10),
+    'net.core.dev_weight_rx_bias: the backlog napi weight is dev_weight times this (dev_rx_weight)',
+    1,
+  ),
   netdev_max_backlog: knob(int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000),
   flow_limit_cpu_bitmap: knob(hexMask(), 'net.core.flow_limit_cpu_bitmap', '0'),
   flow_limit_table_len: knob(int(1, 1 << 20, { pow2: true }), 'net.core.flow_limit_table_len', 4096),
@@ -376,6 +395,7 @@ export const KNOBS = {
   stack_cost_ns: knob(int(0, 10_000_000), 'calibrated per-packet cost standing in for the rest of the stack', 0),
   l4_csum_verify: knob(onOff(), 'verify UDP/TCP checksums over the payload in software', false),
   bad_csum_rate: knob(num(0, 1), 'fraction of frames generated with a corrupted IPv4 header checksum', 0),
+  app_cost_ns: knob(int(0, 10_000_000), "the application's own work per packet it reads, charged to its task in recvmsg (ns)", 0),
   app_cpus: knob(cpuList(), 'one application task per entry, pinned to that CPU', derived('one task on each CPU')),
   app_placement: knob(
     oneOf(['rss', 'spread']),

@@ -5,8 +5,8 @@
 // packets, between task slices. The loop:
 //   1. doorbell rung?  run the pending vectors' handlers and IPIs (hardirq context), then, on
 //      irq exit, pending softirqs (unless 5.10's ksoftirqd_running defers them)
-//   2. runnable tasks, round-robin, one slice each: ksoftirqd (while softirqs are pending)
-//      and the application tasks currently on this CPU (recvmsg)
+//   2. the runnable thread CFS picks (sched.ts), one slice: ksoftirqd (while softirqs are
+//      pending) or an application task on this CPU (recvmsg, which yields when need_resched)
 //   3. nothing runnable: sleep on the doorbell (Atomics.wait) until an interrupt or IPI
 // Time is charged to the context it was spent in: hardirq, softirq, ksoftirqd, task, idle.
 
@@ -18,7 +18,8 @@ import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
 import { run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
-import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -74,9 +75,9 @@ export class CpuRuntime implements CpuEnv {
   private readonly origin_ms: number;
   private ctx = CTX_IDLE;
   private ctx_start = 0;
-  /** ksoftirqd awake; the scheduler's round-robin cursor (one-element arrays for pick_next). */
-  private readonly ksoftirqd = new Uint8Array(1);
-  private readonly next_task = new Int32Array(1);
+  /** This CPU's CFS runqueue (index 0): ksoftirqd and the tasks pinned here. */
+  private readonly rq: CfsRq;
+  private readonly ksoftirqd: Uint8Array;
   private readonly busy_field: Int32Array;
   private readonly idle_poll_loads: number;
 
@@ -87,6 +88,8 @@ export class CpuRuntime implements CpuEnv {
     shared_origin_ms: number,
   ) {
     this.c = new KCpu(cpu, shm, this, latency);
+    this.rq = new CfsRq(shm, 1);
+    this.ksoftirqd = this.rq.ksoftirqd;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
     this.doorbell = shm.sdI[cpu]! + shm.layout.sd.doorbell;
@@ -133,9 +136,19 @@ export class CpuRuntime implements CpuEnv {
     return this.ksoftirqd[0] !== 0;
   }
 
-  /** A task pinned here is runnable: __do_softirq stops restarting and leaves the rest to ksoftirqd. */
+  /** CFS's need_resched for whatever runs here (sched.ts): wake-up and tick preemption. */
   need_resched(): boolean {
-    return this.task_ready();
+    this.load_exec();
+    return this.rq.need_resched(0, this.cpu, this.c.softirq_pending, this.c.jiffies());
+  }
+
+  /** The exec clocks for the runqueue: each context's busy ns, with the running interval. */
+  private load_exec(): void {
+    const sdF = this.c.sdF;
+    const run = this.c.clock[0]! - this.ctx_start;
+    const exec = this.rq.exec;
+    exec[0] = this.f64[sdF + this.c.sd.busy_ksoftirqd_ns]! + (this.ctx === CTX_KSOFTIRQD ? run : 0);
+    exec[1] = this.f64[sdF + this.c.sd.busy_task_ns]! + (this.ctx === CTX_TASK ? run : 0);
   }
 
   burn_ns(ns: number): void {
@@ -198,7 +211,8 @@ export class CpuRuntime implements CpuEnv {
 
   /** One scheduling decision: run one slice of the next runnable task. False if none. */
   private schedule(): boolean {
-    const t = pick_next(this.shm, this.cpu, this.c.softirq_pending, this.next_task, this.ksoftirqd, 0);
+    this.load_exec();
+    const t = this.rq.schedule(0, this.cpu, this.c.softirq_pending, this.c.jiffies());
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
       this.switch_ctx(CTX_KSOFTIRQD);
@@ -227,7 +241,14 @@ export class CpuRuntime implements CpuEnv {
     // From now on a waker must wake us with a futex call: say so, then look once more.
     Atomics.store(i32, this.c.sdI + this.c.sd.context, CTX_IDLE);
     if (this.task_ready()) return;
-    Atomics.wait(i32, this.doorbell, 0, 100);
+    let ms = 100;
+    if (napi_timers_armed(this.shm, this.cpu)) {
+      // Sleep no longer than the next napi timer (hrtimer expiry wakes an idle CPU).
+      const left = (napi_timer_next_ns(this.shm, this.cpu) - this.now_ns()) / 1e6;
+      if (left <= 0) return;
+      if (left < ms) ms = left;
+    }
+    Atomics.wait(i32, this.doorbell, 0, ms);
   }
 
   /** Announce this CPU to the device (it starts generating once every CPU is up). */
@@ -254,8 +275,27 @@ export class CpuRuntime implements CpuEnv {
       invoke_softirq(c);
       return true;
     }
+    if (napi_timers_armed(this.shm, this.cpu) && this.run_timers()) return true;
     if (work_queued_here(c) && this.run_work()) return true;
     return this.schedule();
+  }
+
+  /**
+   * The timer interrupt for expired napi timers (gro_flush_timeout): napi_watchdog in hardirq
+   * context, then softirqs on irq exit as handle_irqs runs them. False if none has expired.
+   */
+  private run_timers(): boolean {
+    const now = this.now_ns();
+    if (napi_timer_next_ns(this.shm, this.cpu) > now) return false;
+    const c = this.c;
+    const prev = this.switch_ctx(CTX_HARDIRQ);
+    napi_timers_run(c, now);
+    if (!c.in_softirq && c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
+      this.switch_ctx(CTX_SOFTIRQ);
+      invoke_softirq(c);
+    }
+    this.switch_ctx(prev);
+    return true;
   }
 
   /** A delayed work item due on this CPU runs in a kworker (process context: task time). */

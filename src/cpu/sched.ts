@@ -1,6 +1,22 @@
-// The CPU's scheduler, as both runtimes (runtime.ts, sim.ts) run it: a round robin over
-// ksoftirqd and the application tasks pinned to the CPU. How each runtime switches context
-// and charges time stays its own; which thread runs next is decided here, once.
+// The CPU's scheduler, as both runtimes (runtime.ts, sim.ts) run it: CFS (kernel/sched/fair.c,
+// 5.10) over what shares a CPU here, ksoftirqd and the application tasks pinned to it, all
+// nice 0 (weight 1024, so virtual runtime advances as the time they run). How each runtime
+// switches context and measures time stays its own; which thread runs next, and when the one
+// running must yield (need_resched), is decided here, once.
+//
+// What is modelled: per CPU a min_vruntime; each entity's vruntime; pick_next_entity takes the
+// smallest; a woken entity is placed at no less than min_vruntime - sched_latency / 2
+// (place_entity, GENTLE_FAIR_SLEEPERS); need_resched is set by a wake-up that beats the
+// running entity by more than sched_wakeup_granularity (check_preempt_wakeup) and by the tick
+// when the running entity has had its slice (check_preempt_tick). The running entity's time
+// is its own context's (busy.ksoftirqd_ns or busy.task_ns): interrupts and softirqs run from
+// irq_exit are not charged to it (as with CONFIG_IRQ_TIME_ACCOUNTING). Wake-ups are noticed
+// where the kernel would act on them, at the running CPU's check points (need_resched) and
+// scheduling points, not at the waker's store: a task woken while another runs is checked at
+// the next interrupt window.
+//
+// Per-entity state is per runtime (a threads-mode CPU sees its own copy): a task migrated to
+// another CPU meets that CPU's min_vruntime through place_entity, as CFS renormalises it.
 
 import type { Shm } from '../shm/memory.js';
 import { task_runnable } from '../kernel/sock.js';
@@ -10,30 +26,174 @@ export const PICK_NONE = -1;
 /** pick_next picked ksoftirqd; a task index (>= 0) otherwise. */
 export const PICK_KSOFTIRQD = -2;
 
+/** sysctl_sched_latency, sched_min_granularity, sched_wakeup_granularity (ns, 1 CPU's base values). */
+export const SCHED_LATENCY_NS = 6_000_000;
+export const SCHED_MIN_GRANULARITY_NS = 750_000;
+export const SCHED_WAKEUP_GRANULARITY_NS = 1_000_000;
+/** sched_nr_latency: above this many runnable, the period grows by min_granularity each. */
+const SCHED_NR_LATENCY = 8;
+
 /**
- * The next thread to run on `cpu`, from `cursor[i]` on (slot 0 is ksoftirqd, slot t + 1 is
- * application task t), advancing the cursor past it. ksoftirqd runs while awake with softirqs
- * pending; one the round reaches awake with nothing pending goes back to sleep
- * (`ksoftirqd[i] = 0`). A task runs when it is pinned here and a socket of it has data.
+ * The runqueues of `cpus` CPUs (threads mode: one, index 0; sim: all). Entity slot 0 is a
+ * CPU's ksoftirqd, slot t + 1 application task t.
  */
-export function pick_next(shm: Shm, cpu: number, softirq_pending: number, cursor: Int32Array, ksoftirqd: Uint8Array, i: number): number {
-  const slots = shm.layout.taskCount + 1;
-  const T = shm.layout.task;
-  for (let k = 0; k < slots; k++) {
-    const slot = cursor[i]!;
-    cursor[i] = slot + 1 === slots ? 0 : slot + 1;
-    if (slot === 0) {
-      if (ksoftirqd[i] === 0) continue;
-      if (softirq_pending === 0) {
-        ksoftirqd[i] = 0;
+export class CfsRq {
+  private readonly slots: number;
+  readonly min_vruntime: Float64Array;
+  /** Per CPU × slot: vruntime, and whether it was runnable when last looked at (wake-up detection). */
+  private readonly vruntime: Float64Array;
+  private readonly seen: Uint8Array;
+  /** Per CPU: the running slot (-1 none), its exec clock at the last update, its time since picked. */
+  readonly curr: Int32Array;
+  private readonly exec_start: Float64Array;
+  private readonly ran_ns: Float64Array;
+  /** Per CPU: TIF_NEED_RESCHED of the running entity, and the jiffy the tick last checked. */
+  readonly resched: Uint8Array;
+  private readonly tick: Int32Array;
+  /** Per CPU: ksoftirqd awake (woken by wakeup_softirqd, asleep once it finds nothing pending). */
+  readonly ksoftirqd: Uint8Array;
+  /**
+   * Per CPU, the exec clocks (busy ns so far) of ksoftirqd's context [2i] and the tasks'
+   * [2i + 1], written by the runtime before each call: slots, not arguments (a double passed
+   * to a call that is not inlined is boxed, and need_resched runs on the hot path).
+   */
+  readonly exec: Float64Array;
+  /** Preemptions by check_preempt_wakeup and by check_preempt_tick (statistics). */
+  wakeup_preempts = 0;
+  tick_preempts = 0;
+
+  constructor(
+    private readonly shm: Shm,
+    cpus: number,
+  ) {
+    this.slots = shm.layout.taskCount + 1;
+    this.min_vruntime = new Float64Array(cpus);
+    this.vruntime = new Float64Array(cpus * this.slots);
+    this.seen = new Uint8Array(cpus * this.slots);
+    this.curr = new Int32Array(cpus).fill(-1);
+    this.exec_start = new Float64Array(cpus);
+    this.ran_ns = new Float64Array(cpus);
+    this.resched = new Uint8Array(cpus);
+    this.tick = new Int32Array(cpus);
+    this.ksoftirqd = new Uint8Array(cpus);
+    this.exec = new Float64Array(2 * cpus);
+  }
+
+  /** Is slot `s` runnable on `cpu` (runqueue index i)? ksoftirqd: awake with softirqs pending. */
+  private runnable(i: number, cpu: number, s: number, softirq_pending: number): boolean {
+    if (s === 0) return this.ksoftirqd[i] !== 0 && softirq_pending !== 0;
+    const t = s - 1;
+    return this.shm.i32[this.shm.taskI[t]! + this.shm.layout.task.cpu] === cpu && task_runnable(this.shm, t);
+  }
+
+  /** update_curr: charge the running entity the exec time since the last update. */
+  private update_curr(i: number): void {
+    const s = this.curr[i]!;
+    if (s < 0) return;
+    const exec_now = this.exec[2 * i + (s === 0 ? 0 : 1)]!;
+    const d = exec_now - this.exec_start[i]!;
+    this.exec_start[i] = exec_now;
+    if (d <= 0) return;
+    this.vruntime[i * this.slots + s]! += d;
+    this.ran_ns[i]! += d;
+  }
+
+  /** place_entity for a waking entity: no further back than half a latency period. */
+  private place(i: number, s: number): number {
+    const at = i * this.slots + s;
+    const floor = this.min_vruntime[i]! - SCHED_LATENCY_NS / 2;
+    if (this.vruntime[at]! < floor) this.vruntime[at] = floor;
+    return this.vruntime[at]!;
+  }
+
+  /**
+   * need_resched() for the entity running on `cpu` (exec clocks in `exec`, `jiffies`: the tick). Idle (or an interrupt on an idle CPU): any runnable task preempts
+   * it. Else CFS's two checks: check_preempt_wakeup for each entity woken since last looked
+   * at, check_preempt_tick once per jiffy.
+   */
+  need_resched(i: number, cpu: number, softirq_pending: number, jiffies: number): boolean {
+    if (this.resched[i] !== 0) return true;
+    const cur = this.curr[i]!;
+    if (cur < 0) {
+      for (let s = 1; s < this.slots; s++) if (this.runnable(i, cpu, s, softirq_pending)) return true;
+      return false;
+    }
+    this.update_curr(i);
+    const base = i * this.slots;
+    const vr_curr = this.vruntime[base + cur]!;
+    let nr = 1;
+    let left = Infinity;
+    for (let s = 0; s < this.slots; s++) {
+      if (s === cur) continue;
+      if (!this.runnable(i, cpu, s, softirq_pending)) {
+        this.seen[base + s] = 0;
         continue;
       }
-      return PICK_KSOFTIRQD;
+      nr++;
+      let vr = this.vruntime[base + s]!;
+      if (this.seen[base + s] === 0) {
+        this.seen[base + s] = 1;
+        vr = this.place(i, s);
+        // check_preempt_wakeup → wakeup_preempt_entity: ahead by more than the granularity.
+        if (vr_curr - vr > SCHED_WAKEUP_GRANULARITY_NS && this.resched[i] === 0) {
+          this.resched[i] = 1;
+          this.wakeup_preempts++;
+        }
+      }
+      if (vr < left) left = vr;
     }
-    const t = slot - 1;
-    if (shm.i32[shm.taskI[t]! + T.cpu] !== cpu) continue;
-    if (!task_runnable(shm, t)) continue;
-    return t;
+    if (this.resched[i] === 0 && nr > 1 && jiffies !== this.tick[i]) {
+      this.tick[i] = jiffies;
+      // check_preempt_tick: the slice is sched_period / nr_running (all weights equal).
+      const period = nr > SCHED_NR_LATENCY ? nr * SCHED_MIN_GRANULARITY_NS : SCHED_LATENCY_NS;
+      const ideal = period / nr;
+      const ran = this.ran_ns[i]!;
+      if (ran > ideal || (ran >= SCHED_MIN_GRANULARITY_NS && vr_curr - left > ideal)) {
+        this.resched[i] = 1;
+        this.tick_preempts++;
+      }
+    }
+    return this.resched[i] !== 0;
   }
-  return PICK_NONE;
+
+  /**
+   * __schedule at a scheduling point: the running entity goes on while it is runnable and
+   * not told to yield; otherwise put it back (update_curr, min_vruntime) and pick the
+   * runnable entity with the smallest vruntime (ksoftirqd first on a tie). ksoftirqd found
+   * awake with nothing pending goes to sleep.
+   */
+  schedule(i: number, cpu: number, softirq_pending: number, jiffies: number): number {
+    if (this.ksoftirqd[i] !== 0 && softirq_pending === 0) this.ksoftirqd[i] = 0;
+    const cur = this.curr[i]!;
+    if (cur >= 0) {
+      this.update_curr(i);
+      if (this.runnable(i, cpu, cur, softirq_pending) && !this.need_resched(i, cpu, softirq_pending, jiffies)) {
+        return cur === 0 ? PICK_KSOFTIRQD : cur - 1;
+      }
+    }
+    this.resched[i] = 0;
+    const base = i * this.slots;
+    let best = -1;
+    let best_vr = Infinity;
+    for (let s = 0; s < this.slots; s++) {
+      if (!this.runnable(i, cpu, s, softirq_pending)) {
+        this.seen[base + s] = 0;
+        continue;
+      }
+      const vr = s === cur ? this.vruntime[base + s]! : this.place(i, s);
+      this.seen[base + s] = 1;
+      if (vr < best_vr) {
+        best_vr = vr;
+        best = s;
+      }
+    }
+    // update_min_vruntime: monotonic, up to the leftmost runnable (or the one that ran).
+    const floor = best >= 0 ? best_vr : cur >= 0 ? this.vruntime[base + cur]! : -Infinity;
+    if (floor > this.min_vruntime[i]!) this.min_vruntime[i] = floor;
+    this.curr[i] = best;
+    this.ran_ns[i] = 0;
+    if (best < 0) return PICK_NONE;
+    this.exec_start[i] = this.exec[2 * i + (best === 0 ? 0 : 1)]!;
+    return best === 0 ? PICK_KSOFTIRQD : best - 1;
+  }
 }

@@ -58,9 +58,10 @@ import { KCpu } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
-import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { task_recvmsg } from '../kernel/sock.js';
 import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
-import { pick_next, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
+import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
@@ -136,9 +137,9 @@ class SimEnv implements CpuEnv {
   ksoftirqd_running(): boolean {
     return this.m.ksoftirqd[this.cpu] !== 0;
   }
-  /** As the threads runtime: a task pinned here is runnable. */
+  /** As the threads runtime: CFS's need_resched (sched.ts). */
   need_resched(): boolean {
-    return this.m.task_ready(this.cpu);
+    return this.m.need_resched(this.cpu);
   }
   burn_ns(ns: number): void {
     this.m.acc[this.cpu]! += ns;
@@ -166,7 +167,8 @@ export class SimMachine {
   private readonly due_resched: Float64Array;
   private readonly idle: Uint8Array;
   private readonly ctx: Int32Array;
-  private readonly next_task: Int32Array;
+  /** The CPUs' CFS runqueues (index = CPU). */
+  readonly rq: CfsRq;
   private readonly skips: Int32Array;
   private readonly midyield_left: Int32Array; // skbs until the next stack race point, per CPU
   private readonly snap: Float64Array; // per CPU × cost field: counter value at the last charge
@@ -236,13 +238,13 @@ export class SimMachine {
     for (let cpu = 0; cpu < n; cpu++) this.kc.push(new KCpu(cpu, shm, new SimEnv(this, cpu), sink));
     this.clk = new Float64Array(n).fill(SIM_T0_NS);
     this.acc = new Float64Array(n);
-    this.ksoftirqd = new Uint8Array(n);
+    this.rq = new CfsRq(shm, n);
+    this.ksoftirqd = this.rq.ksoftirqd;
     this.due_irq = new Float64Array(n).fill(Infinity);
     this.due_ipi = new Float64Array(n).fill(Infinity);
     this.due_resched = new Float64Array(n).fill(Infinity);
     this.idle = new Uint8Array(n);
     this.ctx = new Int32Array(n).fill(CTX_IDLE);
-    this.next_task = new Int32Array(n);
     this.skips = new Int32Array(n);
     this.midyield_left = new Int32Array(n); // 0: drawn at the first skb
     this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.doorbell);
@@ -279,7 +281,9 @@ export class SimMachine {
     this.jiffies_at = shm.ctlI + L.ctl.jiffies;
     this.generated_at = shm.ctlF + L.ctl.generated;
     this.gen_done_at = shm.ctlI + L.ctl.gen_done;
-    this.itr_ns = cfg.rx_usecs * 1000;
+    // The ITR timer's step: a fixed interval's, or under adaptive ITR (rx-usecs 1, whose EITR
+    // moves from 10 to 126 µs) EITR's 2 µs granularity.
+    this.itr_ns = cfg.rx_usecs === 1 ? 2000 : cfg.rx_usecs * 1000;
     const virtio = cfg.nic === 'virtio';
     this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
     this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q]!.notify) : new Int32Array(0);
@@ -384,6 +388,8 @@ export class SimMachine {
       let d = this.due_irq[e]!;
       if (this.due_ipi[e]! < d) d = this.due_ipi[e]!;
       if (this.due_resched[e]! < d) d = this.due_resched[e]!;
+      const nt = napi_timer_next_ns(this.shm, e);
+      if (nt < d) d = nt;
       const w = delayed_work_due(this.shm, e);
       if (w >= 0) {
         const wt = Math.ceil((w * 1e9) / this.cfg.hz);
@@ -509,6 +515,17 @@ export class SimMachine {
       this.switch_ctx(cpu, CTX_IDLE);
       return true;
     }
+    if (napi_timers_armed(this.shm, cpu) && napi_timer_next_ns(this.shm, cpu) <= this.clk[cpu]!) {
+      // The napi timer's interrupt (gro_flush_timeout): napi_watchdog, softirqs on irq exit.
+      this.switch_ctx(cpu, CTX_HARDIRQ);
+      napi_timers_run(c, this.clk[cpu]!);
+      if (!c.in_softirq && c.softirq_pending !== 0 && this.ksoftirqd[cpu] === 0) {
+        this.switch_ctx(cpu, CTX_SOFTIRQ);
+        invoke_softirq(c);
+      }
+      this.switch_ctx(cpu, CTX_IDLE);
+      return true;
+    }
     if (work_queued_here(c)) {
       // A delayed work item (virtio's refill) in a kworker: process context, task time.
       this.switch_ctx(cpu, CTX_TASK);
@@ -560,7 +577,10 @@ export class SimMachine {
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
-    const t = pick_next(this.shm, cpu, c.softirq_pending, this.next_task, this.ksoftirqd, cpu);
+    this.charge(cpu);
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
+    const t = this.rq.schedule(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
       this.switch_ctx(cpu, CTX_KSOFTIRQD);
@@ -641,6 +661,12 @@ export class SimMachine {
       }
     }
     if (this.dev_state === DEV_WAIT) {
+      // A vector the driver re-enabled inside its ITR interval: the device's timer fires it.
+      if (this.itr_ns > 0 && this.any_throttled()) {
+        this.dev_state = DEV_RUN;
+        if (this.dev_t < now) this.dev_t = now;
+        return;
+      }
       const Q = this.rdt_at.length;
       for (let q = 0; q < Q; q++) {
         if (i32[this.rdt_at[q]!] !== this.dev_rdt[q]) {
@@ -673,9 +699,18 @@ export class SimMachine {
     if (t < this.due_resched[to]!) this.due_resched[to] = t;
   }
 
-  /** Is an application task on CPU `cpu` runnable? (need_resched) */
-  task_ready(cpu: number): boolean {
-    return cpu_task_runnable(this.shm, cpu);
+  /** CFS's need_resched for what runs on `cpu`, on its exec clock charged up to now. */
+  need_resched(cpu: number): boolean {
+    this.charge(cpu);
+    const c = this.kc[cpu]!;
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
+    return this.rq.need_resched(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
+  }
+
+  /** The tick as CPU `cpu`'s own clock has it (the shared slot is set only at step starts). */
+  private cpu_jiffies(cpu: number): number {
+    return Math.floor((this.clk[cpu]! * this.cfg.hz) / 1e9);
   }
 
   wakeup_softirqd(cpu: number): void {
@@ -733,8 +768,8 @@ export class SimMachine {
       if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
     } else if (got < n && cfg.rate === 0) {
       // Closed loop and the ring is full: wait for the driver to re-post (an RDT move).
-      // With an ITR throttle the device also polls, as its interrupt timer must fire.
-      if (this.itr_ns > 0) {
+      // With a vector held by its ITR throttle the device also polls, as its timer must fire.
+      if (this.itr_ns > 0 && this.any_throttled()) {
         this.dev_t += this.itr_ns;
       } else {
         this.wait_kick();

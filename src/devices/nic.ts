@@ -18,7 +18,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
-import { msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
+import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
@@ -146,12 +146,18 @@ export class Nic {
 
   /** End of a burst: publish RDH of each queue written, set its cause and try to fire. */
   signal(): void {
-    this.read_clock();
     const shm = this.shm;
+    let clock_read = false;
     for (let q = 0; q < this.queues; q++) {
       if (this.cause[q] === 0) continue;
       this.cause[q] = 0;
       Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdh, this.rdh[q]!);
+      // The throttle reads the time only for an enabled vector: a masked one (NAPI polling)
+      // cannot fire, and reading Node's clock boxes a number (the hot path allocates nothing).
+      if (!clock_read && Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eims) !== 0) {
+        this.read_clock();
+        clock_read = true;
+      }
       msix_set_cause(this.shm, q, this.clock);
     }
   }
@@ -174,7 +180,13 @@ export class Nic {
 
   /** How long the device may sleep with interrupts held back by the ITR: its interval. */
   itr_wait_ms(held: boolean, otherwise_ms: number): number {
-    return held ? Math.max(0.01, this.shm.cfg.rx_usecs / 1000) : otherwise_ms;
+    if (!held) return otherwise_ms;
+    let ns = Infinity;
+    for (let q = 0; q < this.queues; q++) {
+      const e = msix_eitr_ns(this.shm, q);
+      if (e > 0 && e < ns) ns = e;
+    }
+    return ns === Infinity ? otherwise_ms : Math.max(0.01, ns / 1e6);
   }
 
   /**

@@ -12,7 +12,8 @@ import { napi_register_poll, napi_schedule, POLL_IXGBE } from '../kernel/napi.js
 import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
-import { msix_unmask } from '../shm/msix.js';
+import { ETH_HLEN } from '../kernel/inet.js';
+import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
 import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_up } from './rx_ring.js';
 
 /** Buffers are given back to the hardware 16 at a time ("one at a time is too slow"). */
@@ -25,9 +26,128 @@ export function ixgbe_napi(shm: Shm, q: number): number {
   return shm.cfg.cpus + q;
 }
 
-/** ixgbe_up: the rings and the queue vectors' napis. */
+// Adaptive ITR (ixgbe.h, 5.10): ring_container->itr is usecs | the latency flag;
+// q_vector->itr is usecs << 2, as EITR's interval field takes it.
+const IXGBE_ITR_ADAPTIVE_MIN_INC = 2;
+const IXGBE_ITR_ADAPTIVE_MIN_USECS = 10;
+const IXGBE_ITR_ADAPTIVE_MAX_USECS = 126;
+const IXGBE_ITR_ADAPTIVE_LATENCY = 0x80;
+const IXGBE_ITR_ADAPTIVE_BULK = 0x00;
+/** 20,000 interrupts/s: a vector's first interval under adaptive ITR (ixgbe_alloc_q_vector). */
+const IXGBE_20K_ITR = 200;
+/** No TX rings here: q_vector->tx.itr keeps its initial value, which min() never picks over rx's. */
+const IXGBE_TX_ITR_IDLE = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+/** rx.next_update before the first update (see ixgbe_up). */
+const ITR_NEVER_UPDATED = -0x80000000;
+
+/**
+ * adapter->rx_itr_setting from `ethtool -C rx-usecs N` (ixgbe_set_coalesce): 1 is adaptive,
+ * N > 1 a fixed interval of N µs (kept as N << 2), 0 no moderation.
+ */
+function ixgbe_rx_itr_setting(rx_usecs: number): number {
+  return rx_usecs > 1 ? rx_usecs << 2 : rx_usecs;
+}
+
+/**
+ * ixgbe_write_eitr: the vector's interval into EITR (µs = itr >> 2). The 82599 counts it
+ * from the vector's last interrupt and holds a new one back until it has passed.
+ */
+function ixgbe_write_eitr(shm: Shm, q: number, itr: number): void {
+  msix_write_eitr(shm, q, (itr >> 2) * 1000);
+}
+
+/**
+ * ixgbe_up: the rings and the queue vectors' napis; each vector's ITR as ixgbe_alloc_q_vector
+ * sets it (20K_ITR when adaptive, else the setting) and ixgbe_configure_msix writes it.
+ * rx.next_update starts as ITR_NEVER_UPDATED: the kernel's is kzalloc'd 0 while jiffies, the
+ * device brought up in the first five minutes after boot (INITIAL_JIFFIES), is still below
+ * it, so the first ixgbe_update_itr measures its packets instead of taking the stale path.
+ */
 export function ixgbe_up(shm: Shm): void {
   rx_ring_up(shm, POLL_IXGBE, IXGBE_NAPI_WEIGHT);
+  const R = shm.layout.rxq;
+  const setting = ixgbe_rx_itr_setting(shm.cfg.rx_usecs);
+  for (let q = 0; q < shm.cfg.queues; q++) {
+    const qi = shm.rxqI[q]!;
+    const itr = setting === 1 ? IXGBE_20K_ITR : setting;
+    shm.i32[qi + R.q_itr] = itr;
+    shm.i32[qi + R.rx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+    shm.i32[qi + R.rx_next_update] = ITR_NEVER_UPDATED;
+    shm.i32[qi + R.rx_total_packets] = 0;
+    shm.f64[shm.rxqF[q]! + R.rx_total_bytes] = 0;
+    ixgbe_write_eitr(shm, q, itr);
+  }
+}
+
+/**
+ * ixgbe_update_itr (5.10) for the vector's RX ring container: from the packets and bytes
+ * cleaned since the last update, a latency class and an interval in µs (| LATENCY flag).
+ * The 10 Gb/s scaling (avg_wire_size / 256) is used whatever --link-speed says, as ixgbe
+ * does for 10G and 100M.
+ */
+function ixgbe_update_itr(c: KCpu, q: number): void {
+  const R = c.shm.layout.rxq;
+  const qi = c.shm.rxqI[q]!;
+  const qf = c.shm.rxqF[q]!;
+  const i32 = c.i32;
+  const q_itr = i32[qi + R.q_itr]!;
+  let itr = IXGBE_ITR_ADAPTIVE_MIN_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+  const next_update = c.jiffies();
+  const packets = i32[qi + R.rx_total_packets]!;
+  const bytes = c.f64[qf + R.rx_total_bytes]!;
+  // Not updated within 1-2 jiffies: too slow to measure, or NAPI is moderating: clear.
+  const last = i32[qi + R.rx_next_update]!;
+  if (last === ITR_NEVER_UPDATED || next_update - last <= 0) {
+    if (packets === 0) {
+      itr = (q_itr >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
+      if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
+      itr += i32[qi + R.rx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
+    } else if (packets < 4 && bytes < 9000) {
+      itr = ixgbe_itr_by_size(IXGBE_ITR_ADAPTIVE_LATENCY, bytes, packets); // latency driven
+    } else if (packets < 48) {
+      itr = (q_itr >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC; // the delay is slightly too low
+      if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
+    } else if (packets < 96) {
+      itr = q_itr >> 2; // "goldilocks"
+    } else if (packets < 256) {
+      itr = q_itr >> 3; // a slight overrun: halve the delay
+      if (itr < IXGBE_ITR_ADAPTIVE_MIN_USECS) itr = IXGBE_ITR_ADAPTIVE_MIN_USECS;
+    } else {
+      itr = ixgbe_itr_by_size(IXGBE_ITR_ADAPTIVE_BULK, bytes, packets);
+    }
+  }
+  // clear_counts:
+  i32[qi + R.rx_itr] = itr;
+  i32[qi + R.rx_next_update] = next_update + 1;
+  i32[qi + R.rx_total_packets] = 0;
+  c.f64[qf + R.rx_total_bytes] = 0;
+}
+
+/** ixgbe_update_itr's adjust_by_size: an interval from the average wire size (10G scaling). */
+function ixgbe_itr_by_size(itr: number, bytes: number, packets: number): number {
+  let avg_wire_size = Math.floor(bytes / packets);
+  if (avg_wire_size <= 60)
+    avg_wire_size = 5120; // 50K ints/s
+  else if (avg_wire_size <= 316) avg_wire_size = avg_wire_size * 40 + 2720;
+  else if (avg_wire_size <= 1084) avg_wire_size = avg_wire_size * 15 + 11452;
+  else if (avg_wire_size < 1968) avg_wire_size = avg_wire_size * 5 + 22420;
+  else avg_wire_size = 32256; // plateau at 8K ints/s
+  if (itr & IXGBE_ITR_ADAPTIVE_LATENCY) avg_wire_size >>= 1;
+  const unit = IXGBE_ITR_ADAPTIVE_MIN_INC * 256;
+  return itr + Math.ceil(avg_wire_size / unit) * IXGBE_ITR_ADAPTIVE_MIN_INC;
+}
+
+/** ixgbe_set_itr: update the RX container, take the smaller of RX and TX, write EITR if it changed. */
+function ixgbe_set_itr(c: KCpu, q: number): void {
+  ixgbe_update_itr(c, q);
+  const R = c.shm.layout.rxq;
+  const qi = c.shm.rxqI[q]!;
+  const rx = c.i32[qi + R.rx_itr]!;
+  const new_itr = ((rx < IXGBE_TX_ITR_IDLE ? rx : IXGBE_TX_ITR_IDLE) & ~IXGBE_ITR_ADAPTIVE_LATENCY) << 2;
+  if (new_itr !== c.i32[qi + R.q_itr]) {
+    c.i32[qi + R.q_itr] = new_itr;
+    ixgbe_write_eitr(c.shm, q, new_itr);
+  }
 }
 
 /** ixgbe_msix_clean_rings: the queue vector's handler. The hardware auto-masked it (EIAM). */
@@ -45,7 +165,10 @@ function ixgbe_poll(c: KCpu, n: number, budget: number): number {
   const work = ixgbe_clean_rx_irq(c, n, q, per_ring_budget);
   if (work >= per_ring_budget) return budget;
   const work_done = work < budget - 1 ? work : budget - 1;
-  if (napi_complete_done(c, n, work_done)) msix_unmask(c.shm, q, c.clock);
+  if (napi_complete_done(c, n, work_done)) {
+    if (c.cfg.rx_usecs === 1) ixgbe_set_itr(c, q); // adapter->rx_itr_setting & 1
+    msix_unmask(c.shm, q, c.clock);
+  }
   return work_done;
 }
 
@@ -63,6 +186,7 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   let ntc = i32[qi + R.next_to_clean]!;
   let cleaned_count = rx_desc_unused(ntc, i32[qi + R.next_to_use]!, size);
   let total = 0;
+  let total_bytes = 0;
   let failure = false;
   // The acquire that stands for dma_rmb(): every write-back below RDH is visible after it.
   let rdh = Atomics.load(i32, qi + R.rdh);
@@ -82,11 +206,15 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     const skb = rx_desc_take(c, q, ntc); // with ixgbe_process_skb_fields
     ntc = ntc + 1 === size ? 0 : ntc + 1;
     cleaned_count++;
+    total_bytes += c.skb_len[skb]! - ETH_HLEN; // skb->len after eth_type_trans
     napi_gro_receive(c, n, skb);
     total++;
     if ((total & 31) === 0) c.env.irq_window();
   }
   i32[qi + R.next_to_clean] = ntc;
+  // q_vector->rx.total_packets / total_bytes, for ixgbe_update_itr
+  i32[qi + R.rx_total_packets]! += total;
+  c.f64[shm.rxqF[q]! + R.rx_total_bytes]! += total_bytes;
   return failure ? budget : total;
 }
 

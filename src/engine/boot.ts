@@ -12,6 +12,7 @@ import { POLL_BACKLOG } from '../kernel/napi.js';
 import { RPS_NO_CPU } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
+import { napi_timers_init } from '../kernel/napi_timer.js';
 import { legacy_up } from '../drivers/legacy.js';
 import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
@@ -41,7 +42,7 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
     }
     // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
     const n = shm.napiI[cpu]!;
-    shm.i32[n + L.napi.weight] = cfg.dev_weight;
+    shm.i32[n + L.napi.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
     shm.i32[n + L.napi.poll_fn] = POLL_BACKLOG;
     shm.i32[n + L.napi.queue] = -1;
     shm.i32[n + L.napi.cpu] = cpu;
@@ -57,6 +58,10 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
   });
   set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
   set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
+  set_sysctl(shm, 'dev_weight_rx_bias', cfg.dev_weight_rx_bias);
+  set_sysctl(shm, 'gro_flush_timeout', cfg.gro_flush_timeout);
+  set_sysctl(shm, 'napi_defer_hard_irqs', cfg.napi_defer_hard_irqs);
+  napi_timers_init(shm);
   set_sysctl(shm, 'dev_weight', cfg.dev_weight);
   set_sysctl(shm, 'netdev_max_backlog', cfg.netdev_max_backlog);
   for (let q = 0; q < cfg.queues; q++) {
@@ -94,11 +99,26 @@ function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Arra
   return out;
 }
 
-type Sysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'netdev_max_backlog';
+type Sysctl =
+  | 'netdev_budget'
+  | 'netdev_budget_usecs'
+  | 'dev_weight'
+  | 'dev_weight_rx_bias'
+  | 'netdev_max_backlog'
+  | 'gro_flush_timeout'
+  | 'napi_defer_hard_irqs';
 
-/** Write a net.core sysctl; the kernel reads it at each use. */
+/**
+ * Write a net.core sysctl; the kernel reads it at each use. dev_weight and
+ * dev_weight_rx_bias also set dev_rx_weight, their product (proc_do_dev_weight, 5.10).
+ */
 export function set_sysctl(shm: Shm, key: Sysctl, value: number): void {
-  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl[key], value);
+  const C = shm.layout.ctl;
+  Atomics.store(shm.i32, shm.ctlI + C[key], value);
+  if (key === 'dev_weight' || key === 'dev_weight_rx_bias') {
+    const w = Atomics.load(shm.i32, shm.ctlI + C.dev_weight) * Atomics.load(shm.i32, shm.ctlI + C.dev_weight_rx_bias);
+    Atomics.store(shm.i32, shm.ctlI + C.dev_rx_weight, w);
+  }
 }
 
 /** A fresh rps_dev_flow_table of `cnt` entries (rounded up to a power of two), every CPU unset. */

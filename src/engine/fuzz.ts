@@ -83,13 +83,14 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     rate: p.nextFloat() < 0.5 ? 'max' : between(100_000, 4_000_000),
     packets: between(2_000, 20_000),
     'stack-cost-ns': pick([0, 0, 200, 1000, 3000]),
-    'rx-usecs': pick([0, 0, 0, 20, 100]),
+    'rx-usecs': pick([0, 0, 0, 20, 100]), // dropped below for legacy (no ITR)
     'app-cpus': Array.from({ length: between(1, cpus) }, () => p.nextInt(cpus)).join(','),
     'migrate-every-ms': pick([0, 1, 2]),
     'sk-rcvbuf': pick([4096, 65536, 212992]),
     hz: pick([100, 250, 1000]),
     'latency-sample': pick([0, 64]),
   };
+  if (legacy) delete f['rx-usecs'];
   if (rfs) {
     // RFS in the shape where Linux keeps order: no RPS map on the queue (an unset flow entry
     // is first steered at once, overtaking what a map queued elsewhere), TCP flows (only
@@ -147,7 +148,7 @@ function virtioDraw(seed: number, f: Flags): void {
   if (v.nextFloat() >= 0.25) return;
   const pick = <T>(xs: readonly T[]): T => xs[v.nextInt(xs.length)]!;
   f.nic = 'virtio';
-  f['rx-usecs'] = 0;
+  delete f['rx-usecs']; // virtio has no ITR
   const small = v.nextFloat() < 0.5;
   f['ring-size'] = small ? pick([8, 16, 32, 64, 128]) : pick([256, 512, 1024]);
   if (small) f['unsafe-small-virtqueue'] = 'on';

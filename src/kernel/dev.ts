@@ -27,7 +27,8 @@ import {
   napi_register_poll,
   POLL_BACKLOG,
 } from './napi.js';
-import { gro_normal_list, napi_gro_flush } from './gro.js';
+import { gro_normal_list, napi_gro_flush, napi_gro_held } from './gro.js';
+import { napi_timer_start } from './napi_timer.js';
 import { ip_rcv } from './ip.js';
 import { sock_account_flow_limit_drop } from './sock.js';
 import { kfree_skb } from './skbuff.js';
@@ -109,10 +110,27 @@ function napi_poll(c: KCpu, n: number): number {
 /**
  * napi_complete_done: the driver is done with this napi (work < budget). Flush GRO, hand
  * rx_list up, clear SCHED unless MISSED was set meanwhile, in which case it is rescheduled.
- * Returns false when the napi stays scheduled (the driver must not re-enable its interrupt).
+ * Returns false when the napi stays scheduled (the driver must not re-enable its interrupt),
+ * or, as 5.10, while napi_defer_hard_irqs defers the interrupt to gro_flush_timeout's timer:
+ * work done reloads the deferral count and, with GRO packets held, arms the timer; each
+ * completion with the count above zero spends one and keeps the interrupt off.
  */
-export function napi_complete_done(c: KCpu, n: number, _work_done: number): boolean {
-  napi_gro_flush(c, n, false);
+export function napi_complete_done(c: KCpu, n: number, work_done: number): boolean {
+  const ni = c.napiI(n);
+  const flush_timeout = c.i32[c.ctlI + c.L.ctl.gro_flush_timeout]!;
+  let timeout = 0;
+  let ret = true;
+  if (work_done !== 0) {
+    if (napi_gro_held(c, n)) timeout = flush_timeout; // n->gro_bitmask
+    c.i32[ni + c.napi.defer_hard_irqs_count] = c.i32[c.ctlI + c.L.ctl.napi_defer_hard_irqs]!;
+  }
+  if (c.i32[ni + c.napi.defer_hard_irqs_count]! > 0) {
+    c.i32[ni + c.napi.defer_hard_irqs_count]! -= 1;
+    timeout = flush_timeout;
+    if (timeout !== 0) ret = false;
+  }
+  // With a timeout, keep what GRO held during this jiffy: the timer's poll flushes it.
+  napi_gro_flush(c, n, timeout !== 0);
   gro_normal_list(c, n);
   const at = c.napiI(n) + c.napi.state;
   let val = Atomics.load(c.i32, at);
@@ -128,7 +146,8 @@ export function napi_complete_done(c: KCpu, n: number, _work_done: number): bool
     ____napi_schedule(c, n);
     return false;
   }
-  return true;
+  if (timeout !== 0) napi_timer_start(c, n, timeout);
+  return ret;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,7 +398,7 @@ export function rps_trigger_softirq(c: KCpu): void {
 }
 
 /**
- * process_backlog: the backlog napi's poll (weight dev_weight). Delivers from process_queue;
+ * process_backlog: the backlog napi's poll (weight dev_rx_weight: dev_weight × dev_weight_rx_bias). Delivers from process_queue;
  * when it runs dry, splices input_pkt_queue onto it under rps_lock, or, if that is empty
  * too, clears the napi state (a plain write in the kernel: only this CPU owns it now).
  */
@@ -389,7 +408,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
   const me = c.sdI;
   let work = 0;
   if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
-  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_weight]!; // napi->weight = weight_p
+  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_rx_weight]!; // napi->weight = dev_rx_weight
   for (;;) {
     let skb: number;
     while ((skb = i32[me + sd.process_head]!) !== -1) {

@@ -154,6 +154,12 @@ function napi_gro_complete(c: KCpu, n: number, skb: number): void {
   gro_normal_one(c, n, skb);
 }
 
+/** napi->gro_bitmask != 0: does GRO hold skbs for napi n? */
+export function napi_gro_held(c: KCpu, n: number): boolean {
+  for (let b = n * GRO_HASH_BUCKETS; b < (n + 1) * GRO_HASH_BUCKETS; b++) if (c.gro_head[b] !== -1) return true;
+  return false;
+}
+
 /**
  * napi_gro_flush: complete held skbs, oldest first; with flush_old, stop in each bucket at
  * the first one held during the current jiffy.

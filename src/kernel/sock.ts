@@ -93,8 +93,7 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   const b = c.skI + sk * c.skStrideI;
   const bf = c.skF + sk * c.skStrideF;
   const segs = c.skb_segs[skb]!;
-  let truesize = 0;
-  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) truesize += skbTruesize(c.skb_len[seg]!);
+  const truesize = skb_rmem_truesize(c, skb);
 
   spin_lock(i32, b + S.lock);
   if (i32[b + S.rmem_alloc]! + truesize > c.cfg.sk_rcvbuf) {
@@ -221,9 +220,24 @@ export function cpu_task_runnable(shm: Shm, cpu: number): boolean {
   return false;
 }
 
+/** The truesize an skb (with its GRO segments) charges to sk_rmem_alloc: one rule for charge and uncharge. */
+function skb_rmem_truesize(c: KCpu, skb: number): number {
+  let truesize = 0;
+  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) truesize += skbTruesize(c.skb_len[seg]!);
+  return truesize;
+}
+
+/** Packets recvmsg reads between two interrupt windows (as the driver's 32). */
+const RECVMSG_WINDOW = 32;
+
 /**
- * recvmsg, for every socket of task t with data: take the whole queue, record the flow for
- * RFS (sock_rps_record_flow), free the skbs. Task context on CPU c. Returns packets read.
+ * The application's loop of recvmsg calls on task t, from the head of its ready list: one
+ * skb at a time (skb_recv_datagram / tcp_recvmsg), sk_rmem_alloc uncharged as each is read,
+ * RFS recorded per socket visited (sock_rps_record_flow, from inet_recvmsg), the
+ * application's own work per packet (--app-cost-ns). Every RECVMSG_WINDOW packets the task
+ * takes interrupts and yields the CPU if need_resched (a preempted task stays runnable).
+ * A socket found empty is unlinked from the ready list (the task sleeps on it again).
+ * Task context on CPU c. Returns packets read.
  */
 export function task_recvmsg(c: KCpu, t: number): number {
   const shm = c.shm;
@@ -231,36 +245,59 @@ export function task_recvmsg(c: KCpu, t: number): number {
   const S = c.sk;
   const i32 = c.i32;
   const ti = shm.taskI[t]!;
-  spin_lock(i32, ti + T.lock);
-  let sk = i32[ti + T.ready_head]!;
-  i32[ti + T.ready_head] = -1;
-  i32[ti + T.ready_tail] = -1;
-  spin_unlock(i32, ti + T.lock);
+  const app_cost_ns = c.cfg.app_cost_ns;
+  // Still running on the CPU it migrated from: not here until it is switched out there.
+  if (Atomics.compareExchange(i32, ti + T.on_cpu, 0, 1) !== 0) return 0;
   let packets = 0;
-  while (sk !== -1) {
+  let window = RECVMSG_WINDOW;
+  for (;;) {
+    spin_lock(i32, ti + T.lock);
+    const sk = i32[ti + T.ready_head]!;
+    spin_unlock(i32, ti + T.lock);
+    if (sk === -1) break;
     const b = c.skI + sk * c.skStrideI;
-    // Read the link before on_ready is cleared: after that a deliverer may relink sk.
-    const next = i32[b + S.ready_next]!;
-    spin_lock(i32, b + S.lock);
-    let skb = i32[b + S.rx_head]!;
-    i32[b + S.rx_head] = -1;
-    i32[b + S.rx_tail] = -1;
-    i32[b + S.rx_qlen] = 0;
-    i32[b + S.rmem_alloc] = 0;
-    i32[b + S.on_ready] = 0;
-    spin_unlock(i32, b + S.lock);
     sock_rps_record_flow(c, sk);
-    while (skb !== -1) {
+    let preempted = false;
+    for (;;) {
+      spin_lock(i32, b + S.lock);
+      const skb = i32[b + S.rx_head]!;
+      if (skb === -1) {
+        // Empty: off the ready list (lock order socket, then task); a deliverer relinks it.
+        i32[b + S.on_ready] = 0;
+        spin_lock(i32, ti + T.lock);
+        const next = i32[b + S.ready_next]!;
+        i32[ti + T.ready_head] = next;
+        if (next === -1) i32[ti + T.ready_tail] = -1;
+        spin_unlock(i32, ti + T.lock);
+        spin_unlock(i32, b + S.lock);
+        break;
+      }
       const nx = c.skb_next[skb]!;
-      packets += c.skb_segs[skb]!;
+      i32[b + S.rx_head] = nx;
+      if (nx === -1) i32[b + S.rx_tail] = -1;
+      i32[b + S.rx_qlen]! -= 1;
+      i32[b + S.rmem_alloc]! -= skb_rmem_truesize(c, skb);
+      spin_unlock(i32, b + S.lock);
+      const segs = c.skb_segs[skb]!;
       kfree_skb(c, skb);
-      skb = nx;
+      packets += segs;
+      c.count(c.sd.recvmsg_packets, segs);
+      if (app_cost_ns > 0) c.env.burn_ns(app_cost_ns * segs);
+      window -= segs;
+      if (window <= 0) {
+        window = RECVMSG_WINDOW;
+        c.env.irq_window();
+        if (c.env.need_resched()) {
+          preempted = true;
+          break;
+        }
+      }
     }
-    sk = next;
+    if (preempted) break;
   }
+  Atomics.store(i32, ti + T.on_cpu, 0);
   c.f64[shm.taskF[t]! + T.recvmsg_calls]! += 1;
   c.f64[shm.taskF[t]! + T.packets]! += packets;
-  c.count(c.sd.recvmsg_packets, packets);
   return packets;
 }
 

@@ -97,6 +97,7 @@ export const SD_DEF = {
     ['vec_pending1', 'i32'],
     ['ipi_pending', 'i32'],
     ['ipis_received', 'f64'],
+    ['napi_timers', 'i32'], // napi timers armed on this CPU (napi_timer.ts)
   ],
   // The CPU's execution context: read by every waker (is it idle?), so not with the counters
   // the owner writes per packet. Written by the owner at each context switch.
@@ -167,6 +168,11 @@ export const NAPI_DEF = {
     ['cpu', 'i32'],
     ['queue', 'i32'],
     ['polls', 'f64'],
+    // napi_defer_hard_irqs / gro_flush_timeout (napi_complete_done) and napi->timer
+    ['defer_hard_irqs_count', 'i32'],
+    ['timer_cpu', 'i32'], // the CPU the timer is armed on (HRTIMER_MODE_REL_PINNED), -1 none
+    ['timer_due_ns', 'f64'],
+    ['watchdog_fires', 'f64'], // napi_watchdog runs
   ],
 } as const;
 export type NapiIndex = StructIndex<typeof NAPI_DEF>;
@@ -209,6 +215,18 @@ export const RXQ_DEF = {
     ['affinity', 'i32'],
     ['irqs', 'f64'],
     ['last_irq_ns', 'f64'],
+    // EITR's interval in ns (0: no throttle): written by the driver (ixgbe_write_eitr),
+    // read by the interrupt logic (msix_try_fire).
+    ['eitr_ns', 'i32'],
+  ],
+  // ixgbe's adaptive ITR state (ixgbe_q_vector's itr, rx ring_container): driver-private,
+  // in shared memory because the vector's napi may be polled on any CPU.
+  ixgbe_itr: [
+    ['q_itr', 'i32'], // q_vector->itr: usecs << 2
+    ['rx_itr', 'i32'], // q_vector->rx.itr: usecs | IXGBE_ITR_ADAPTIVE_LATENCY
+    ['rx_next_update', 'i32'], // q_vector->rx.next_update (jiffies)
+    ['rx_total_packets', 'i32'],
+    ['rx_total_bytes', 'f64'],
   ],
 } as const;
 export type RxqIndex = StructIndex<typeof RXQ_DEF>;
@@ -220,6 +238,7 @@ export const TASK_DEF = {
     ['ready_head', 'i32'],
     ['ready_tail', 'i32'],
     ['cpu', 'i32'],
+    ['on_cpu', 'i32'], // p->on_cpu: running recvmsg somewhere (a migrated task runs on one CPU at a time)
     ['packets', 'f64'],
     ['recvmsg_calls', 'f64'],
     ['migrations', 'f64'],
@@ -279,6 +298,10 @@ export const CTL_DEF = {
     ['netdev_budget', 'i32'],
     ['netdev_budget_usecs', 'i32'],
     ['dev_weight', 'i32'],
+    ['dev_weight_rx_bias', 'i32'],
+    ['dev_rx_weight', 'i32'], // dev_weight * dev_weight_rx_bias (proc_do_dev_weight)
+    ['gro_flush_timeout', 'i32'], // /sys/class/net/X/gro_flush_timeout (ns)
+    ['napi_defer_hard_irqs', 'i32'], // /sys/class/net/X/napi_defer_hard_irqs
     ['netdev_max_backlog', 'i32'],
     ['rps_sock_flow_size', 'i32'], // entries of rps_sock_flow_table in use (0: RFS off)
   ],

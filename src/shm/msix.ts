@@ -1,6 +1,6 @@
 // The MSI-X interrupt logic of an RX queue's vector, as the 82599 implements it in hardware:
 // EICR (cause pending), EIMS (enabled), auto-mask on fire (EIAM), an ITR throttle
-// (`ethtool -C rx-usecs`) and the vector's CPU affinity.
+// (EITR, which the driver writes: `ethtool -C rx-usecs`, adaptive by default) and the vector's CPU affinity.
 //
 // This is bus logic, not driver or device code: it runs in whichever thread writes the
 // register that changes it (the device setting a cause, the driver re-enabling the vector),
@@ -65,7 +65,7 @@ export function msix_try_fire(shm: Shm, q: number, clock: Float64Array): boolean
   for (;;) {
     if (Atomics.load(i32, vi + R.eicr) === 0) return true;
     if (Atomics.load(i32, vi + R.eims) === 0) return true; // masked: the unmask re-checks
-    const itr_ns = shm.cfg.rx_usecs * 1000;
+    const itr_ns = i32[vi + R.eitr_ns]!; // EITR, as the driver last wrote it
     if (itr_ns > 0 && clock[0]! - shm.f64[shm.rxqF[q]! + R.last_irq_ns]! < itr_ns) return false;
     if (Atomics.compareExchange(i32, vi + R.eims, 1, 0) !== 1) return true; // someone else fired
     if (Atomics.exchange(i32, vi + R.eicr, 0) === 1) {
@@ -86,6 +86,16 @@ export function msix_set_cause(shm: Shm, q: number, clock: Float64Array): boolea
 export function msix_unmask(shm: Shm, q: number, clock: Float64Array): void {
   Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eims, 1);
   msix_try_fire(shm, q, clock);
+}
+
+/** ixgbe_write_eitr: the driver sets vector q's throttle interval (ns; 0 = none). */
+export function msix_write_eitr(shm: Shm, q: number, itr_ns: number): void {
+  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eitr_ns, itr_ns);
+}
+
+/** Vector q's throttle interval in ns, as EITR holds it now. */
+export function msix_eitr_ns(shm: Shm, q: number): number {
+  return Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eitr_ns);
 }
 
 /** A vector with a cause pending but held back by its ITR throttle. */

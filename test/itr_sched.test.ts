@@ -1,0 +1,130 @@
+// Interrupt moderation (ixgbe's adaptive ITR) and the CFS scheduler, in sim mode (exact,
+// virtual figures). Issue 13, part B.
+
+import { describe, expect, it } from 'vitest';
+import { config } from './harness.js';
+import { cli } from './e2e.js';
+import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
+import { conserves } from '../dist/src/engine/result.js';
+
+type Flags = Record<string, string | number>;
+const sim = (flags: Flags): SimRunResult => simulate(config({ mode: 'sim', ...flags })).result;
+const irqsPerPacket = (r: SimRunResult) => r.queues.reduce((a, q) => a + q.interrupts, 0) / r.packets.generated;
+
+describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', () => {
+  const AT_100K: Flags = { cpus: 1, queues: 1, rate: 100_000, packets: 20_000 };
+
+  it('rx-usecs 0: an interrupt per packet at 100 kpps; a fixed 20 µs EITR: one per two packets', () => {
+    const off = sim({ ...AT_100K, 'rx-usecs': 0 });
+    expect(irqsPerPacket(off)).toBeGreaterThanOrEqual(0.9);
+    const fixed = sim({ ...AT_100K, 'rx-usecs': 20 });
+    expect(fixed.queues[0]!.interrupts).toBe(10_001);
+  });
+
+  it('adaptive by default: bulk classes hold interrupts under 0.5 per packet below saturation', () => {
+    // 1500-byte frames at 100 kpps: 4..48 packets per interrupt, so ixgbe_update_itr adds
+    // 2 µs per update up to IXGBE_ITR_ADAPTIVE_MAX_USECS (126 µs).
+    const big = sim({ ...AT_100K, 'pkt-size': 1500 });
+    expect(conserves(big)).toBe(true);
+    expect(irqsPerPacket(big)).toBeLessThanOrEqual(0.5);
+    expect(big.queues[0]!.interrupts).toBe(1548);
+    // 1 Mpps of 64-byte frames: the same climb.
+    const fast = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000 });
+    expect(irqsPerPacket(fast)).toBeLessThanOrEqual(0.05);
+    const fastOff = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000, 'rx-usecs': 0 });
+    expect(irqsPerPacket(fastOff)).toBeGreaterThan(4 * irqsPerPacket(fast));
+  });
+
+  it('adaptive, 64-byte frames at 100 kpps: the latency class (under 4 packets, 10 µs) keeps one interrupt per packet', () => {
+    // avg_wire_size <= 60 → 5120, halved in latency mode → 10 µs: the packets' own spacing.
+    const r = sim(AT_100K);
+    expect(irqsPerPacket(r)).toBe(1);
+  });
+
+  it('--rx-usecs with a NIC that has no ITR is a one-line error (exit 2)', () => {
+    for (const nic of ['legacy', 'virtio']) {
+      const p = cli(['run', '--nic', nic, '--rx-usecs', '20']);
+      expect(p.status).toBe(2);
+      expect(p.stderr).toMatch(/^rxsmp: --rx-usecs: /);
+      expect(p.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('CFS for ksoftirqd and the application (check_preempt_wakeup, check_preempt_tick)', () => {
+  // CPU 1 takes every packet by RPS and runs the reading task, which works 2 µs per packet:
+  // ksoftirqd and the task, both nice 0, compete for it.
+  const SHARED: Flags = {
+    cpus: 2,
+    queues: 1,
+    'rps-cpus': 2,
+    'app-cpus': 1,
+    'app-cost-ns': 2000,
+    'stack-cost-ns': 2000,
+    packets: 200_000,
+  };
+
+  it('ksoftirqd and the reading task each get half of the CPU they compete for, within 10%', () => {
+    const r = sim(SHARED);
+    expect(conserves(r)).toBe(true);
+    const b = r.percpu[1]!.busy;
+    const share = b.ksoftirqd_ns / (b.ksoftirqd_ns + b.task_ns);
+    expect(share).toBeGreaterThan(0.45);
+    expect(share).toBeLessThan(0.55);
+    // Softirqs run from irq_exit are counted apart from ksoftirqd's.
+    expect(b.softirq_ns).toBeGreaterThan(0);
+    expect(r.percpu[1]!.ksoftirqd_wakeups).toBeGreaterThan(0);
+  });
+
+  it('app-cost-ns is the task’s own time: more work per packet, more task time', () => {
+    const cheap = sim({ ...SHARED, 'app-cost-ns': 0 });
+    const dear = sim(SHARED);
+    expect(dear.percpu[1]!.busy.task_ns).toBeGreaterThan(5 * cheap.percpu[1]!.busy.task_ns);
+  });
+});
+
+describe('net.core.dev_weight_rx_bias (proc_do_dev_weight, process_backlog)', () => {
+  it('the backlog napi polls with dev_weight × dev_weight_rx_bias', () => {
+    const flags = { cpus: 2, queues: 1, 'rps-cpus': 2, 'dev-weight': 16, packets: 20_000 };
+    const plain = simulate(config({ mode: 'sim', ...flags }));
+    const biased = simulate(config({ mode: 'sim', ...flags, 'dev-weight-rx-bias': 4 }));
+    const L = biased.shm.layout;
+    expect(biased.shm.i32[biased.shm.ctlI + L.ctl.dev_rx_weight]).toBe(64);
+    expect(biased.shm.i32[biased.shm.napiI[1]! + L.napi.weight]).toBe(64);
+    expect(plain.shm.i32[plain.shm.napiI[1]! + L.napi.weight]).toBe(16);
+    // Four times the weight: fewer polls of CPU 1's backlog for the same packets.
+    const polls = (r: typeof plain) => r.shm.f64[r.shm.napiF[1]! + L.napi.polls]!;
+    expect(polls(biased)).toBeLessThan(polls(plain));
+  });
+});
+
+describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_watchdog, 5.10)', () => {
+  const TCP: Flags = { cpus: 1, queues: 1, rate: 300_000, packets: 30_000, proto: 'tcp', flows: 4, 'rx-usecs': 0 };
+  const fires = (r: ReturnType<typeof simulate>) => r.shm.f64[r.shm.napiF[1]! + r.shm.layout.napi.watchdog_fires]!;
+
+  it('deferral keeps the interrupt off while the timer’s polls find work', () => {
+    const plain = simulate(config({ mode: 'sim', ...TCP }));
+    const deferred = simulate(config({ mode: 'sim', ...TCP, 'gro-flush-timeout': 20_000, 'napi-defer-hard-irqs': 2 }));
+    for (const r of [plain, deferred]) {
+      expect(conserves(r.result)).toBe(true);
+      expect(r.result.packets.delivered).toBe(30_000);
+      expect(r.result.ordering.out_of_order).toBe(0);
+    }
+    expect(fires(plain)).toBe(0);
+    expect(plain.result.queues[0]!.interrupts).toBeGreaterThan(1000);
+    // Every timer poll does work, so the count is reloaded and the interrupt never comes back.
+    expect(deferred.result.queues[0]!.interrupts).toBe(1);
+    expect(fires(deferred)).toBeGreaterThan(1000);
+  });
+
+  it('gro_flush_timeout alone: the timer polls again after each completion that left GRO packets held, the interrupt stays on', () => {
+    // 20 kpps: the 20 µs timer expires before the next packet re-arms it (each completion with
+    // work and GRO packets held pushes its expiry on, so at high rates it never fires).
+    const slow = { ...TCP, rate: 20_000, packets: 2000 };
+    const r = simulate(config({ mode: 'sim', ...slow, 'gro-flush-timeout': 20_000 }));
+    expect(conserves(r.result)).toBe(true);
+    expect(r.result.packets.delivered).toBe(2000);
+    expect(fires(r)).toBeGreaterThan(1000);
+    expect(r.result.queues[0]!.interrupts).toBe(2000);
+  });
+});
