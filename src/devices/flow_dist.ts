@@ -21,7 +21,7 @@ export const FLOW_PICKER_FLOW_COUNT_MAX = 1 << 24;
 /** Zipf weights 1 / (k + 1)^s for k in [0, n). */
 export function zipfWeights(flowCount: number, zipfS: number): Float64Array {
   const w = new Float64Array(flowCount);
-  for (let k = 0; k < flowCount; k++) w[k] = 1 / (k + 1) ** zipfS;
+  for (let k = 0; k < flowCount; k++) w[k] = 1 / Math.pow(k + 1, zipfS);
   return w;
 }
 
