@@ -40,12 +40,15 @@ const STALL_PICKS = 64;
 export const TCP_STALL_WAIT_NS = 2_000;
 /**
  * A segment dropped on the way (ring, backlog, checksum...) never reaches its socket, so the
- * window it holds never reopens: the sender recovers it after a loss probe's timeout
- * (tcp_schedule_loss_probe: at least 10 ms) once the socket's queue is empty, and goes on
- * with a full window from its next segment (there is no retransmission: the lost index stays
- * a gap, which the order check counts as a drop upstream, not disorder).
+ * window it holds never reopens: the sender recovers once the socket's queue is empty, after
+ * a loss probe's timeout (tcp_schedule_loss_probe: at least 10 ms) if no packet of the run is
+ * still in flight (so the new window cannot overflow the socket), else after the
+ * retransmission timeout (TCP_RTO_MIN, 200 ms). It goes on with a full window from its next
+ * segment: there is no retransmission, the lost index stays a gap (a drop upstream, not
+ * disorder, for the order check).
  */
-export const TCP_LOSS_RECOVERY_NS = 10_000_000;
+export const TCP_LOSS_PROBE_NS = 10_000_000;
+export const TCP_RTO_MIN_NS = 200_000_000;
 /** Open loop: the shortest sleep between bursts (what fell due meanwhile comes as a burst). */
 const OPEN_LOOP_QUANTUM_NS = 50_000;
 
@@ -281,7 +284,7 @@ export class TrafficGenerator implements FrameSource {
         this.win_stalled[flow] = 1;
         this.stall_since[flow] = now;
         this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.tcp_window_stalls]! += 1;
-      } else if (now - this.stall_since[flow]! >= TCP_LOSS_RECOVERY_NS && this.tcp_queue_empty(flow)) {
+      } else if (this.loss_recovery_due(flow, now - this.stall_since[flow]!)) {
         // Loss recovery: what was in flight is delivered or lost by now; reopen from here.
         Atomics.compareExchange(this.shm.i32, this.wnd_at + flow * this.sk_stride, wnd_end, (this.index[flow]! + this.wnd_full[flow]!) | 0);
         this.stall_since[flow] = now;
@@ -293,10 +296,14 @@ export class TrafficGenerator implements FrameSource {
     }
   }
 
-  /** The flow's socket holds nothing (a plain read of rmem_alloc: a hint, as a probe's ACK is). */
-  private tcp_queue_empty(flow: number): boolean {
+  /** A window closed for `stalled_ns` is taken as lost (TCP_LOSS_PROBE_NS). Off the hot path. */
+  private loss_recovery_due(flow: number, stalled_ns: number): boolean {
+    if (stalled_ns < TCP_LOSS_PROBE_NS) return false;
     const shm = this.shm;
-    return Atomics.load(shm.i32, shm.skIdx(flow, shm.layout.sk.rmem_alloc)) === 0;
+    // The socket holds nothing (a plain read: a hint, as a probe's ACK is)...
+    if (Atomics.load(shm.i32, shm.skIdx(flow, shm.layout.sk.rmem_alloc)) !== 0) return false;
+    // ...and every packet generated is delivered or dropped, or the RTO has passed.
+    return stalled_ns >= TCP_RTO_MIN_NS || shm.packetsDone() === this.generated;
   }
 
   /** One packet from the wire to the NIC. False if the burst must end (ring full, or stop). */
