@@ -396,7 +396,7 @@ export const KNOBS = {
   tcp_timestamps: knob(
     onOff(),
     'TCP flows carry the 12-byte timestamp option (as Linux senders do, net.ipv4.tcp_timestamps)',
-    derived('on when --pkt-size leaves room for it (74 bytes and up)'),
+    derived('on for TCP flows when --pkt-size leaves room for it (74 bytes and up)'),
   ),
   unsafe_rfs_no_qtail_check: knob(onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
   cacheline_pad: knob(onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
