@@ -358,6 +358,17 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
     expect(m.conserved()).toBe(true);
   });
 
+  it('a GRO train charges each segment its own truesize (skb_gro_receive), the head its frame, not the train', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, nic: 'virtio', proto: 'tcp', flows: 1, 'pkt-size': 1500, packets: 8 }));
+    expect(m.send(8)).toBe(8);
+    m.settle();
+    expect(m.sd(0, 'gro_merged')).toBe(7);
+    expect(m.sd(0, 'delivered')).toBe(8);
+    // virtio: a GOOD_COPY_LEN head (768) and the 1,536-byte mergeable buffer per frame.
+    expect(rxSkbTruesize(m.cfg, 1496)).toBe(768 + 1536);
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rmem_alloc)]).toBe(8 * (768 + 1536));
+  });
+
   it('--sk-rcvbuf is setsockopt(SO_RCVBUF): the kernel doubles it', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 200, 'sk-rcvbuf': 23040 }));
     expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rcvbuf)]).toBe(46080);

@@ -15,7 +15,7 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from './hash/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP } from './inet.js';
+import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from './inet.js';
 import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
@@ -116,9 +116,16 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   const b = c.skI + sk * c.skStrideI;
   const bf = c.skF + sk * c.skStrideF;
   const segs = c.skb_segs[skb]!;
-  // skb_gro_receive adds each chained segment's truesize to the head's.
+  // skb_gro_receive adds each chained segment's truesize to the head's. The head's skb_len
+  // grew by the chained payloads: its own frame is what remains.
   let truesize = 0;
-  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) truesize += rxSkbTruesize(c.cfg, c.skb_len[seg]!);
+  let head_len = c.skb_len[skb]!;
+  for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
+    const len = c.skb_len[seg]!;
+    truesize += rxSkbTruesize(c.cfg, len);
+    head_len -= len - (payload_offset(c.u8, c.skb_data(seg)) - c.skb_data(seg));
+  }
+  truesize += rxSkbTruesize(c.cfg, head_len);
 
   spin_lock(i32, b + S.lock);
   if (i32[b + S.rmem_alloc]! > i32[b + S.rcvbuf]!) {
