@@ -72,3 +72,18 @@ export const HOT_PATH: Flags = { cpus: 2, queues: 2, packets: 3_000_000, 'latenc
 export const WIRE_SLOW_STACK: Flags = { cpus: 1, queues: 1, 'stack-cost-ns': 3000, packets: 200_000 };
 /** A 64-descriptor ring the CPU drains faster than the wire's shortest nap. */
 export const wireSmallRing = (nic: 'ixgbe' | 'legacy'): Flags => ({ cpus: 1, queues: 1, nic, 'ring-size': 64, packets: 200_000 });
+
+/** Issue 13: 16 TCP flows through one queue, RPS to 4 CPUs: the windows stall senders instead of sockets dropping. */
+export const TCP_WINDOW: Flags = { cpus: 4, queues: 1, 'rps-cpus': 'f', flows: 16, proto: 'tcp', packets: 200_000, seed: 3 };
+
+/** Issue 13: default (connected) UDP sockets, readers spread over both CPUs: RFS steers each flow to its reader. */
+export const RFS_CONNECTED_UDP: Flags = {
+  queues: 1,
+  'app-placement': 'spread',
+  'rps-sock-flow-entries': 32768,
+  'rps-flow-cnt': 4096,
+  packets: 200_000,
+};
+
+/** Issue 13: timestamped TCP (the 12-byte option) through GRO. */
+export const GRO_TCP_TIMESTAMPS: Flags = { proto: 'tcp', 'pkt-size': 128, packets: 100_000 };

@@ -2,7 +2,6 @@
 // model and the real kernel code, driven step by step from the test. CPUs are KCpu objects
 // with a TestEnv: IPIs and wake-ups are recorded, jiffies move only when the test says so.
 
-import { performance } from 'node:perf_hooks';
 import { configFromFlags, type Config } from '../dist/src/config.js';
 import { boot } from '../dist/src/engine/boot.js';
 import { kernel_boot } from '../dist/src/cpu/worker_main.js';
@@ -65,15 +64,23 @@ export class Machine {
   readonly envs: TestEnv[];
   readonly gen: TrafficGenerator;
   readonly clock: Float64Array;
+  readonly cfg: Config;
 
-  constructor(readonly cfg: Config) {
+  /**
+   * The machine has no wall clock: the device reads the machine's clock, which moves only with
+   * tick(), so every outcome is the same on any host. Adaptive ITR (ixgbe's default
+   * `--rx-usecs 1`) is off here, as `--rx-usecs 0`, so a test takes its interrupts without
+   * ticking; ITR has its own sim-mode tests (itr_sched.test.ts).
+   */
+  constructor(cfg: Config) {
+    this.cfg = cfg = cfg.rx_usecs === 1 ? { ...cfg, rx_usecs: 0 } : cfg;
     this.shm = boot(cfg);
     kernel_boot(this.shm);
     const L = this.shm.layout;
     this.clock = new Float64Array(this.shm.sab, L.ctl.base + L.ctl.clock_ns * 8, 1);
     this.envs = Array.from({ length: cfg.cpus }, (_, i) => new TestEnv(() => this, i));
     this.cpus = this.envs.map((env, i) => new KCpu(i, this.shm, env, { recordMany() {} }));
-    this.gen = new TrafficGenerator(this.shm, () => performance.now() * 1e6);
+    this.gen = new TrafficGenerator(this.shm, () => this.clock[0]!);
     this.gen.start();
   }
 

@@ -3,10 +3,13 @@
 
 import { describe, expect, it } from 'vitest';
 import { config, Machine } from './harness.js';
-import { net_rx_action } from '../dist/src/kernel/dev.js';
+import { net_rx_action, RPS_NO_CPU } from '../dist/src/kernel/dev.js';
 import { napi_schedule_prep, NAPI_STATE_MISSED, NAPI_STATE_SCHED } from '../dist/src/kernel/napi.js';
 import { napi_complete_done } from '../dist/src/kernel/dev.js';
 import { NET_RX_SOFTIRQ } from '../dist/src/kernel/percpu.js';
+import { ip_fast_csum } from '../dist/src/kernel/inet.js';
+import { task_recvmsg } from '../dist/src/kernel/sock.js';
+import { rxSkbTruesize } from '../dist/src/shm/layout.js';
 
 const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n]! + m.shm.layout.napi.state);
 const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q]! + m.shm.layout.rxq.eims];
@@ -266,4 +269,153 @@ describe('sysctls read at each use', () => {
     expect(m.sd(1, 'dropped')).toBe(58);
     expect(m.conserved()).toBe(true);
   });
+});
+
+// --- issue 13: GRO's header checks, socket accounting, the TCP window, RFS for connected UDP
+
+const IP = 14; // the IPv4 header in a frame
+const TH = IP + 20;
+/** Rewrite the frame of ring descriptor i (queue 0) before the driver sees it; fix the IPv4 checksum. */
+function tamper(m: Machine, i: number, f: (u8: Uint8Array, frame: number) => void): void {
+  const u8 = m.shm.u8;
+  const frame = m.cpus[0]!.skb_data(m.shm.desc_skb[i]!);
+  f(u8, frame);
+  u8[frame + IP + 10] = 0;
+  u8[frame + IP + 11] = 0;
+  const check = ip_fast_csum(u8, frame + IP, 5);
+  u8[frame + IP + 10] = check >> 8;
+  u8[frame + IP + 11] = check & 0xff;
+}
+/** Ten timestamped TCP segments of one flow, segment 5 rewritten by `f`; what GRO made of them. */
+function gro10(f?: (u8: Uint8Array, frame: number) => void, flags: Record<string, string | number> = {}) {
+  const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 10, ...flags }));
+  expect(m.send(10)).toBe(10);
+  if (f) tamper(m, 5, f);
+  m.settle();
+  expect(m.sd(0, 'delivered')).toBe(10);
+  expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(0);
+  return { trains: m.sd(0, 'processed'), merged: m.sd(0, 'gro_merged') };
+}
+
+describe('GRO: inet_gro_receive and tcp_gro_receive checks', () => {
+  it('tcp_gro_receive merges timestamped segments whose options are equal (NOP NOP TS, doff 8)', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 10 }));
+    expect(m.cfg.tcp_timestamps).toBe(true);
+    m.send(1);
+    const frame = m.cpus[0]!.skb_data(m.shm.desc_skb[0]!);
+    expect(m.shm.u8[frame + TH + 12]! >> 4).toBe(8);
+    expect([...m.shm.u8.subarray(frame + TH + 20, frame + TH + 24)]).toEqual([1, 1, 8, 10]);
+    expect(gro10()).toEqual({ trains: 1, merged: 9 });
+  });
+
+  it('tcp_gro_receive: a different TSval (options not equal byte for byte) ends the train', () => {
+    // [0..4] goes up when 5 differs; 5 is held alone, and goes up when 6 differs from it: [6..9].
+    expect(gro10((u8, fr) => (u8[fr + TH + 27]! ^= 1))).toEqual({ trains: 3, merged: 7 });
+  });
+
+  it('tcp_gro_receive: a different window, ack_seq, or an ECE flag ends the train', () => {
+    expect(gro10((u8, fr) => (u8[fr + TH + 15]! ^= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + TH + 11]! ^= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + TH + 13]! |= 0x40))).toEqual({ trains: 3, merged: 7 });
+  });
+
+  it('inet_gro_receive: a different TTL or TOS ends the train', () => {
+    expect(gro10((u8, fr) => (u8[fr + IP + 8]! -= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + IP + 1] = 0x10))).toEqual({ trains: 3, merged: 7 });
+  });
+
+  it('inet_gro_receive: with DF the IP ID increments by one per segment; a jump ends the train', () => {
+    expect(gro10((u8, fr) => (u8[fr + IP + 5]! += 2))).toEqual({ trains: 3, merged: 7 });
+  });
+
+  it('inet_gro_receive: a fixed IP ID merges with DF (atomic), never without DF', () => {
+    const fixed = (df: boolean) => (u8: Uint8Array, fr: number) => {
+      u8[fr + IP + 4] = 0;
+      u8[fr + IP + 5] = 7;
+      u8[fr + IP + 6] = df ? 0x40 : 0;
+    };
+    const run = (df: boolean) => {
+      const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 10 }));
+      m.send(10);
+      for (let i = 0; i < 10; i++) tamper(m, i, fixed(df));
+      m.settle();
+      expect(m.sd(0, 'delivered')).toBe(10);
+      return m.sd(0, 'gro_merged');
+    };
+    expect(run(true)).toBe(9);
+    expect(run(false)).toBe(0);
+  });
+});
+
+describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', () => {
+  it('UDP tests sk_rmem_alloc > sk_rcvbuf before charging the truesize ixgbe allocated (2,304 B)', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 200 }));
+    expect(rxSkbTruesize(m.cfg, 60)).toBe(2304);
+    m.send(200);
+    m.settle(); // nobody reads: rmem_default 212,992 B takes 93 skbs, the 93rd going past it
+    expect(m.sd(0, 'delivered')).toBe(93);
+    expect(m.sd(0, 'drop_socket')).toBe(107);
+    expect(m.conserved()).toBe(true);
+  });
+
+  it('a GRO train charges each segment its own truesize (skb_gro_receive), the head its frame, not the train', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, nic: 'virtio', proto: 'tcp', flows: 1, 'pkt-size': 1500, packets: 8 }));
+    expect(m.send(8)).toBe(8);
+    m.settle();
+    expect(m.sd(0, 'gro_merged')).toBe(7);
+    expect(m.sd(0, 'delivered')).toBe(8);
+    // virtio: a GOOD_COPY_LEN head (768) and the 1,536-byte mergeable buffer per frame.
+    expect(rxSkbTruesize(m.cfg, 1496)).toBe(768 + 1536);
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rmem_alloc)]).toBe(8 * (768 + 1536));
+  });
+
+  it('--sk-rcvbuf is setsockopt(SO_RCVBUF): the kernel doubles it', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 200, 'sk-rcvbuf': 23040 }));
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rcvbuf)]).toBe(46080);
+    m.send(200);
+    m.settle(); // 46,080 / 2,304 = 20 skbs fill it exactly; the 21st still fits the test
+    expect(m.sd(0, 'delivered')).toBe(21);
+  });
+
+  it('a TCP sender stops at the window its socket advertises (tcp_rmem[1] / truesize) and goes on after a read', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, packets: 400 }));
+    const W = Math.floor(131_072 / 2304); // 56 segments
+    expect(m.send(400)).toBe(W);
+    const stalls = () => m.shm.f64[m.shm.ctlF + m.shm.layout.ctl.tcp_window_stalls];
+    expect(stalls()).toBe(1);
+    m.settle();
+    expect(m.sd(0, 'delivered')).toBe(W);
+    expect(m.sd(0, 'drop_socket')).toBe(0);
+    expect(m.send(400)).toBe(0); // still closed: nobody read
+    expect(task_recvmsg(m.cpus[0]!, 0)).toBe(W); // tcp_cleanup_rbuf: the window reopens
+    expect(m.send(400)).toBe(W);
+    expect(stalls()).toBe(2);
+    m.settle();
+    expect(m.sd(0, 'delivered')).toBe(2 * W);
+    expect(m.conserved()).toBe(true);
+  });
+});
+
+describe('RFS records connected UDP sockets (sock_rps_record_flow, sock_rps_save_rxhash)', () => {
+  const table = (m: Machine) => {
+    const L = m.shm.layout;
+    return Array.from(m.shm.i32.subarray(L.rpsSockFlowBase / 4, L.rpsSockFlowBase / 4 + 4096)).filter((v) => v !== RPS_NO_CPU).length;
+  };
+  for (const [mode, recorded] of [
+    ['connected', true],
+    ['unconnected', false],
+  ] as const) {
+    it(`a ${mode} UDP socket ${recorded ? 'is' : 'is not'} recorded in rps_sock_flow_table on recvmsg`, () => {
+      const m = new Machine(
+        config({ cpus: 2, queues: 1, flows: 1, packets: 10, 'rps-sock-flow-entries': 4096, 'rps-flow-cnt': 256, 'udp-sockets': mode }),
+      );
+      m.send(10);
+      m.settle();
+      expect(m.sd(0, 'delivered')).toBe(10);
+      const hash = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rxhash)]!;
+      expect(hash !== 0).toBe(recorded);
+      task_recvmsg(m.cpus[1]!, 0);
+      expect(table(m)).toBe(recorded ? 1 : 0);
+    });
+  }
 });

@@ -27,6 +27,9 @@ import {
 } from './schema.js';
 
 /** Settings as given (command-line text or JSON values), keyed by knob; checked by resolveConfig. */
+
+/** The smallest TCP frame with the timestamp option: Ethernet 14, IPv4 20, TCP 20 + 12, index 4, FCS 4. */
+export const TCP_TS_MIN_PKT_SIZE = 74;
 export type RawSettings = Map<KnobKey, unknown>;
 
 const isKnob = (k: string): k is KnobKey => Object.hasOwn(KNOBS, k);
@@ -134,6 +137,7 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.rps_cpus = given('rps_cpus') ? perQueue('rps_cpus', cfg.rps_cpus, q) : new Array<string>(q).fill('0');
   cfg.rps_flow_cnt = given('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);
   cfg.app_cpus = given('app_cpus') ? cfg.app_cpus : range(cfg.cpus);
+  if (!given('tcp_timestamps')) cfg.tcp_timestamps = cfg.proto !== 'udp' && cfg.pkt_size >= TCP_TS_MIN_PKT_SIZE;
   cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
   const reta = given('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
@@ -235,6 +239,10 @@ function checkCrossFields(cfg: Config): void {
     if (queue >= cfg.queues) throw new ConfigError(`--rss-reta: queue ${queue} does not exist with --queues ${cfg.queues}`);
   }
   if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
+  if (cfg.tcp_timestamps && cfg.proto !== 'udp' && cfg.pkt_size < TCP_TS_MIN_PKT_SIZE)
+    throw new ConfigError(
+      `--tcp-timestamps: on needs --pkt-size ${TCP_TS_MIN_PKT_SIZE} or more (headers, the 12-byte option, the 4-byte packet index and the FCS); got ${cfg.pkt_size}`,
+    );
   if (cfg.cost_model !== '' && cfg.mode !== 'sim')
     throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
   if (cfg.host_cpus.length > 0) {

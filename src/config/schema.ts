@@ -403,7 +403,21 @@ export const KNOBS = {
     'rss',
   ),
   migrate_every_ms: knob(int(0, 3_600_000), 'move every application task to the next CPU this often (0: never)', 0),
-  sk_rcvbuf: knob(int(2048, 1 << 30), 'socket receive buffer in bytes (SO_RCVBUF, net.core.rmem_default)', 212_992),
+  sk_rcvbuf: knob(
+    int(0, 1 << 29),
+    "setsockopt(SO_RCVBUF) on every socket: sk_rcvbuf becomes twice this (the kernel doubles it) and TCP's is fixed; 0: not set, UDP keeps net.core.rmem_default (212992), TCP tcp_rmem[1] (131072)",
+    0,
+  ),
+  udp_sockets: knob(
+    oneOf(['connected', 'unconnected']),
+    "UDP flows' sockets: 'connected' (connect()ed to their sender, TCP_ESTABLISHED: RFS records and steers them) or 'unconnected' (one bound socket per flow, RFS never steers)",
+    'connected',
+  ),
+  tcp_timestamps: knob(
+    onOff(),
+    'TCP flows carry the 12-byte timestamp option (as Linux senders do, net.ipv4.tcp_timestamps)',
+    derived('on for TCP flows when --pkt-size leaves room for it (74 bytes and up)'),
+  ),
   unsafe_rfs_no_qtail_check: knob(onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
   cacheline_pad: knob(onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
   latency_sample: knob(

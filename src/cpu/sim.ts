@@ -65,7 +65,7 @@ import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kerne
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
-import { TrafficGenerator } from '../devices/generator.js';
+import { TCP_STALL_WAIT_NS, TrafficGenerator } from '../devices/generator.js';
 import type { FlowFrames } from '../devices/frames.js';
 import { Prng } from '../lib/prng.js';
 import type { CostModel } from './cost_model.js';
@@ -766,6 +766,9 @@ export class SimMachine {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
       // virtio: packets held in QEMU's net queues wait for the guest's kick.
       if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
+    } else if (this.gen.stalled) {
+      // Every TCP sender waits for its window (generator.ts): the wire idles until a reader runs.
+      this.dev_t += TCP_STALL_WAIT_NS;
     } else if (got < n && cfg.rate === 0) {
       // Closed loop and the ring is full: wait for the driver to re-post (an RDT move).
       // With a vector held by its ITR throttle the device also polls, as its timer must fire.

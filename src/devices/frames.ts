@@ -66,6 +66,10 @@ import {
   TCPH_URG_PTR_OFF,
   TCP_HLEN,
   TCP_FLAG_ACK,
+  TCPOPT_NOP,
+  TCPOPT_TIMESTAMP,
+  TCPOLEN_TIMESTAMP,
+  TCPOLEN_TSTAMP_ALIGNED,
   PAYLOAD_INDEX_LEN,
   get16,
   put16,
@@ -156,7 +160,19 @@ export interface FlowSpec {
   /** TCP initial sequence number (u32, or the same bits as int32); `makeFlows` sets it to
    * `flow_isn(flowIndex)`. Absent: 0. */
   isn?: number;
+  /** TCP: carry the timestamp option (NOP, NOP, TS: 12 bytes, doff 8), as Linux senders do. */
+  tsopt?: boolean;
 }
+
+/**
+ * The timestamp option's values. The sender's clock is not modelled: TSval is fixed per flow
+ * (as for the segments a sender sends within one tick of its timestamp clock), TSecr a fixed
+ * echo. GRO merges segments whose options are equal byte for byte (tcp_gro_receive).
+ */
+function tsval_of(isn: number): number {
+  return (isn ^ 0x5a5a5a5a) >>> 0;
+}
+const TSECR = 0x00c0ffee;
 
 /** Linux's default ip_local_port_range: 32768..60999. */
 const EPHEMERAL_PORT_MIN = 32768;
@@ -350,7 +366,17 @@ function writeL4Header(out: Uint8Array, l4: number, flow: FlowSpec, l4Len: numbe
   }
   put32(out, l4 + TCPH_SEQ_OFF, flow.isn ?? 0);
   put32(out, l4 + TCPH_ACK_SEQ_OFF, TCP_TEMPLATE_ACK_SEQ);
-  out[l4 + TCPH_DOFF_OFF] = (TCP_HLEN / 4) << 4;
+  const hlen = TCP_HLEN + (flow.tsopt ? TCPOLEN_TSTAMP_ALIGNED : 0);
+  out[l4 + TCPH_DOFF_OFF] = (hlen / 4) << 4;
+  if (flow.tsopt) {
+    // tcp_options_write: NOP, NOP, TIMESTAMP, length 10, TSval, TSecr.
+    out[l4 + TCP_HLEN] = TCPOPT_NOP;
+    out[l4 + TCP_HLEN + 1] = TCPOPT_NOP;
+    out[l4 + TCP_HLEN + 2] = TCPOPT_TIMESTAMP;
+    out[l4 + TCP_HLEN + 3] = TCPOLEN_TIMESTAMP;
+    put32(out, l4 + TCP_HLEN + 4, tsval_of(flow.isn ?? 0));
+    put32(out, l4 + TCP_HLEN + 8, TSECR);
+  }
   // ACK only: a bulk sender sets PSH at the end of a write, and PSH makes GRO flush.
   out[l4 + TCPH_FLAGS_OFF] = TCP_FLAG_ACK;
   put16(out, l4 + TCPH_WINDOW_OFF, TCP_TEMPLATE_WINDOW);
@@ -383,7 +409,7 @@ export function buildFrameTemplate(
   const ip = offset + ETH_HLEN;
   const l4 = ip + IPH_LEN;
   const l4Len = frameLen - ETH_HLEN - IPH_LEN;
-  const l4HeaderLen = flow.proto === IPPROTO_UDP ? UDP_HLEN : TCP_HLEN;
+  const l4HeaderLen = flow.proto === IPPROTO_UDP ? UDP_HLEN : TCP_HLEN + (flow.tsopt ? TCPOLEN_TSTAMP_ALIGNED : 0);
 
   writeMac(out, offset + ETH_DEST_OFF, dstMac);
   writeMac(out, offset + ETH_SOURCE_OFF, srcMac);
@@ -401,6 +427,8 @@ export function buildFrameTemplate(
 /** Header bytes of a UDP and a TCP frame: Ethernet + IPv4 + L4. */
 export const FLOW_HDR_UDP = ETH_HLEN + IPH_LEN + UDP_HLEN;
 export const FLOW_HDR_TCP = ETH_HLEN + IPH_LEN + TCP_HLEN;
+/** FlowFrames.hdr's stride per flow: the largest header, TCP with the timestamp option. */
+export const FLOW_HDR_STRIDE = FLOW_HDR_TCP + TCPOLEN_TSTAMP_ALIGNED;
 
 /**
  * Every flow's frame for packet index 0, as buildFrameTemplate writes it, without a frame per
@@ -414,6 +442,8 @@ export const FLOW_HDR_TCP = ETH_HLEN + IPH_LEN + TCP_HLEN;
 export interface FlowFramesData {
   flows: FlowTable;
   frameLen: number;
+  /** TCP frames carry the timestamp option. */
+  tsopt: boolean;
   hdr: Uint8Array;
   payload_udp: Uint8Array;
   payload_tcp: Uint8Array;
@@ -426,16 +456,21 @@ export class FlowFrames implements FlowFramesData {
 
   /** The frames another thread built (FlowFramesData received in workerData). */
   static attach(d: FlowFramesData): FlowFrames {
-    return new FlowFrames(d.flows, d.frameLen, 0, 0, d);
+    return new FlowFrames(d.flows, d.frameLen, 0, 0, d.tsopt, d);
   }
+
+  /** Header bytes of a TCP frame (with the timestamp option or not). */
+  readonly hdr_tcp: number;
 
   constructor(
     readonly flows: FlowTable,
     readonly frameLen: number,
     srcMacBase: number,
     dstMac: number,
+    readonly tsopt = false,
     built?: FlowFramesData,
   ) {
+    this.hdr_tcp = FLOW_HDR_TCP + (tsopt ? TCPOLEN_TSTAMP_ALIGNED : 0);
     if (built) {
       this.hdr = built.hdr;
       this.payload_udp = built.payload_udp;
@@ -443,7 +478,7 @@ export class FlowFrames implements FlowFramesData {
       return;
     }
     const n = flows.count;
-    this.hdr = new Uint8Array(new SharedArrayBuffer(n * FLOW_HDR_TCP));
+    this.hdr = new Uint8Array(new SharedArrayBuffer(n * FLOW_HDR_STRIDE));
     const scratch = new Uint8Array(frameLen);
     const sample: FlowSpec = {
       saddr: 0x0a000001,
@@ -454,12 +489,12 @@ export class FlowFrames implements FlowFramesData {
     };
     buildFrameTemplate(scratch, 0, sample, frameLen, 0, 0); // checks frameLen
     this.payload_udp = scratch.slice(FLOW_HDR_UDP);
-    buildFrameTemplate(scratch, 0, { ...sample, proto: IPPROTO_TCP }, frameLen, 0, 0);
-    this.payload_tcp = scratch.slice(FLOW_HDR_TCP);
+    buildFrameTemplate(scratch, 0, { ...sample, proto: IPPROTO_TCP, tsopt }, frameLen, 0, 0);
+    this.payload_tcp = scratch.slice(this.hdr_tcp);
     const sumUdp = csum_partial(this.payload_udp, 0, this.payload_udp.length, 0);
     const sumTcp = csum_partial(this.payload_tcp, 0, this.payload_tcp.length, 0);
     const l4Len = frameLen - ETH_HLEN - IPH_LEN;
-    const f: FlowSpec = { ...sample };
+    const f: FlowSpec = { ...sample, tsopt };
     for (let i = 0; i < n; i++) {
       f.saddr = flows.saddr[i]!;
       f.daddr = flows.daddr[i]!;
@@ -467,7 +502,7 @@ export class FlowFrames implements FlowFramesData {
       f.dport = flows.dport[i]!;
       f.proto = flows.proto[i] as 6 | 17;
       f.isn = flows.isn[i]! >>> 0;
-      const o = i * FLOW_HDR_TCP;
+      const o = i * FLOW_HDR_STRIDE;
       const h = this.hdr;
       const l4 = o + ETH_HLEN + IPH_LEN;
       writeMac(h, o + ETH_DEST_OFF, dstMac);
@@ -476,7 +511,7 @@ export class FlowFrames implements FlowFramesData {
       writeIpHeader(h, o + ETH_HLEN, f, frameLen - ETH_HLEN);
       writeL4Header(h, l4, f, l4Len);
       const udp = f.proto === IPPROTO_UDP;
-      const hlen = udp ? UDP_HLEN : TCP_HLEN;
+      const hlen = udp ? UDP_HLEN : this.hdr_tcp - ETH_HLEN - IPH_LEN;
       const sum = csum_partial(h, l4, hlen, csum_add(pseudo_header_sum(h, o, f.proto, l4Len), udp ? sumUdp : sumTcp));
       const check = csum_fold(sum);
       if (udp) put16(h, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
@@ -486,15 +521,15 @@ export class FlowFrames implements FlowFramesData {
 
   /** Header bytes of flow i's frames. */
   hdr_len(i: number): number {
-    return this.flows.proto[i] === IPPROTO_UDP ? FLOW_HDR_UDP : FLOW_HDR_TCP;
+    return this.flows.proto[i] === IPPROTO_UDP ? FLOW_HDR_UDP : this.hdr_tcp;
   }
 
   /** Write flow i's packet-0 frame at out[offset] (frameLen bytes). Allocates nothing. */
   write(out: Uint8Array, offset: number, i: number): void {
     const udp = this.flows.proto[i] === IPPROTO_UDP;
-    const len = udp ? FLOW_HDR_UDP : FLOW_HDR_TCP;
+    const len = udp ? FLOW_HDR_UDP : this.hdr_tcp;
     const h = this.hdr;
-    const from = i * FLOW_HDR_TCP;
+    const from = i * FLOW_HDR_STRIDE;
     for (let k = 0; k < len; k++) out[offset + k] = h[from + k]!;
     out.set(udp ? this.payload_udp : this.payload_tcp, offset + len);
   }

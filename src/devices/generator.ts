@@ -14,19 +14,41 @@
 // frames than the wire has brought into the NIC's packet buffer; open loop, --rate is at most
 // the line rate (a rate above it is paced at the line rate).
 //
+// TCP flows are senders that honour the receive window their socket advertises (sock.ts,
+// wnd_end: a shared word per socket the reading task moves): a flow whose window is closed
+// waits, and the wire carries other flows' packets meanwhile. Each time a flow finds its
+// window closed is one tcp_window_stall (not a drop: the packet is not generated yet). When
+// every pick is stalled the wire idles until a reader reopens a window.
+//
 // Every generated packet is counted in ctl.generated: delivered + drops must equal it.
 
 import type { Shm } from '../shm/memory.js';
 import type { Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
-import { FLOW_HDR_TCP, FlowFrames, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
+import { FLOW_HDR_STRIDE, FlowFrames, IPPROTO_TCP, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
 import { VirtioNetBackend, type FrameSource } from './virtio_net_backend.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 import { openLoopPps, Wire } from './wire.js';
+import { tcp_window_segments } from '../kernel/sock.js';
 
 const BURST = 64;
+/** Consecutive picks of window-stalled flows after which a burst ends (the wire idles). */
+const STALL_PICKS = 64;
+/** How long the wire idles when every pick found its window closed (a reader must run first). */
+export const TCP_STALL_WAIT_NS = 2_000;
+/**
+ * A segment dropped on the way (ring, backlog, checksum...) never reaches its socket, so the
+ * window it holds never reopens: the sender recovers once the socket's queue is empty, after
+ * a loss probe's timeout (tcp_schedule_loss_probe: at least 10 ms) if no packet of the run is
+ * still in flight (so the new window cannot overflow the socket), else after the
+ * retransmission timeout (TCP_RTO_MIN, 200 ms). It goes on with a full window from its next
+ * segment: there is no retransmission, the lost index stays a gap (a drop upstream, not
+ * disorder, for the order check).
+ */
+export const TCP_LOSS_PROBE_NS = 10_000_000;
+export const TCP_RTO_MIN_NS = 200_000_000;
 /** Open loop: the shortest sleep between bursts (what fell due meanwhile comes as a burst). */
 const OPEN_LOOP_QUANTUM_NS = 50_000;
 
@@ -40,7 +62,7 @@ export function runFlows(cfg: Config): FlowTable {
  * sockets (boot) and hands it to the device thread. The MACs say which flow.
  */
 export function runFrames(cfg: Config, flows: FlowTable = runFlows(cfg)): FlowFrames {
-  return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001); // the FCS is not DMA'd
+  return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001, cfg.tcp_timestamps); // the FCS is not DMA'd
 }
 
 export class TrafficGenerator implements FrameSource {
@@ -57,6 +79,20 @@ export class TrafficGenerator implements FrameSource {
   private start_ns = 0;
   private sample = 0;
   private pending = -1;
+  /** Per flow: 1 for a TCP flow (window checked), else 0. */
+  private readonly tcp: Uint8Array;
+  /** Per flow: 1 while its window is closed (one stall counted per closing). */
+  private readonly win_stalled: Uint8Array;
+  /** When each flow's window closed (the tick's clock), for loss recovery. */
+  private readonly stall_since: Float64Array;
+  /** The window in segments a drained socket advertises, per flow (sock.ts's rule). */
+  private readonly wnd_full: Int32Array;
+  /** Index of wnd_end in shm.i32 for socket (flow) 0, and the socket stride. */
+  private readonly wnd_at: number;
+  private readonly sk_stride: number;
+  private stall_run = 0;
+  /** The last burst ended because every pick found its window closed. */
+  stalled = false;
   /** The wire's line rate (closed loop: its token bucket). */
   readonly wire: Wire;
   /** Open loop: packets per second, --rate capped at the line rate; 0 closed loop. */
@@ -75,6 +111,14 @@ export class TrafficGenerator implements FrameSource {
     this.frames = frames ?? runFrames(cfg);
     this.isn = this.frames.flows.isn;
     this.index = new Int32Array(cfg.flows);
+    this.tcp = new Uint8Array(cfg.flows);
+    for (let f = 0; f < cfg.flows; f++) this.tcp[f] = this.frames.flows.proto[f] === IPPROTO_TCP ? 1 : 0;
+    this.win_stalled = new Uint8Array(cfg.flows);
+    this.stall_since = new Float64Array(cfg.flows);
+    this.wnd_full = new Int32Array(cfg.flows);
+    for (let f = 0; f < cfg.flows; f++) if (this.tcp[f] === 1) this.wnd_full[f] = tcp_window_segments(shm, shm.skIdx(f, 0));
+    this.wnd_at = shm.skIdx(0, shm.layout.sk.wnd_end);
+    this.sk_stride = cfg.flows > 1 ? shm.skIdx(1, 0) - shm.skIdx(0, 0) : 0;
     this.virtio = cfg.nic === 'virtio' ? new VirtioNetBackend(shm, this.frameLen) : null;
     this.virtio?.attach_source(this);
     this.prng = new Prng(cfg.seed).fork(2);
@@ -105,6 +149,8 @@ export class TrafficGenerator implements FrameSource {
         continue;
       }
       this.burst(this.due(), true);
+      // Every TCP sender waits for its window: nap until a reader has run.
+      if (this.stalled) Atomics.wait(shm.i32, ctl + C.stop, 0, TCP_STALL_WAIT_NS / 1e6);
     }
     // Stopped before the loop saw gen_done (the host kept this thread off its core while the
     // CPUs drained the last packets): the window ends here, as a CPU's does.
@@ -130,11 +176,14 @@ export class TrafficGenerator implements FrameSource {
     // flushes and signals: virtio's held packets go to the guest as it kicks, nothing new.
     const done_before = Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0;
     if (done_before) n = 0;
+    this.stalled = false;
+    this.stall_run = 0;
+    const end = before + n;
     if (this.virtio !== null) {
       this.virtio.service(); // kicks since the last burst: flush what the net queues hold
-      for (let k = 0; k < n; k++) if (!this.virtio_packet(this.virtio, wait)) break;
+      while (this.generated < end) if (!this.virtio_packet(this.virtio, wait)) break;
     } else {
-      for (let k = 0; k < n; k++) if (!this.one_packet(wait)) break;
+      while (this.generated < end) if (!this.one_packet(wait)) break;
       this.nic.signal();
       this.nic.service_throttled();
     }
@@ -215,15 +264,58 @@ export class TrafficGenerator implements FrameSource {
     Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
   }
 
+  /**
+   * Pick the next flow whose sender may send: a TCP flow at the right edge of the window its
+   * socket advertised waits (one stall per closing). -1 when STALL_PICKS picks in a row found
+   * closed windows: the burst ends and the wire idles (`stalled`).
+   */
+  private pick(): number {
+    for (;;) {
+      const flow = this.picker.next();
+      if (this.tcp[flow] === 0) return flow;
+      const wnd_end = Atomics.load(this.shm.i32, this.wnd_at + flow * this.sk_stride);
+      if (((wnd_end - this.index[flow]!) | 0) > 0) {
+        this.win_stalled[flow] = 0;
+        this.stall_run = 0;
+        return flow;
+      }
+      const now = this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.clock_ns]!;
+      if (this.win_stalled[flow] === 0) {
+        this.win_stalled[flow] = 1;
+        this.stall_since[flow] = now;
+        this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.tcp_window_stalls]! += 1;
+      } else if (this.loss_recovery_due(flow, now - this.stall_since[flow]!)) {
+        // Loss recovery: what was in flight is delivered or lost by now; reopen from here.
+        Atomics.compareExchange(this.shm.i32, this.wnd_at + flow * this.sk_stride, wnd_end, (this.index[flow]! + this.wnd_full[flow]!) | 0);
+        this.stall_since[flow] = now;
+      }
+      if (++this.stall_run >= STALL_PICKS) {
+        this.stalled = true;
+        return -1;
+      }
+    }
+  }
+
+  /** A window closed for `stalled_ns` is taken as lost (TCP_LOSS_PROBE_NS). Off the hot path. */
+  private loss_recovery_due(flow: number, stalled_ns: number): boolean {
+    if (stalled_ns < TCP_LOSS_PROBE_NS) return false;
+    const shm = this.shm;
+    // The socket holds nothing (a plain read: a hint, as a probe's ACK is)...
+    if (Atomics.load(shm.i32, shm.skIdx(flow, shm.layout.sk.rmem_alloc)) !== 0) return false;
+    // ...and every packet generated is delivered or dropped, or the RTO has passed.
+    return stalled_ns >= TCP_RTO_MIN_NS || shm.packetsDone() === this.generated;
+  }
+
   /** One packet from the wire to the NIC. False if the burst must end (ring full, or stop). */
   private one_packet(wait: boolean): boolean {
     const cfg = this.shm.cfg;
     const nic = this.nic;
     // A packet that found its ring full in a non-waiting burst is still the next one.
-    const flow = this.pending >= 0 ? this.pending : this.picker.next();
+    const flow = this.pending >= 0 ? this.pending : this.pick();
+    if (flow < 0) return false;
     this.pending = -1;
     const frames = this.frames;
-    const q = nic.rss_queue(frames.hdr, flow * FLOW_HDR_TCP);
+    const q = nic.rss_queue(frames.hdr, flow * FLOW_HDR_STRIDE);
     if (!nic.has_descriptor(q)) {
       if (cfg.rate !== 0) {
         this.index[flow]! += 1;
@@ -267,9 +359,10 @@ export class TrafficGenerator implements FrameSource {
    */
   private virtio_packet(vn: VirtioNetBackend, wait: boolean): boolean {
     const cfg = this.shm.cfg;
-    const flow = this.pending >= 0 ? this.pending : this.picker.next();
+    const flow = this.pending >= 0 ? this.pending : this.pick();
+    if (flow < 0) return false;
     this.pending = -1;
-    const q = vn.spread.select_queue(this.frames.hdr, flow * FLOW_HDR_TCP);
+    const q = vn.spread.select_queue(this.frames.hdr, flow * FLOW_HDR_STRIDE);
     if (cfg.rate === 0 && !vn.can_take(q)) {
       if (!wait) {
         this.pending = flow;

@@ -174,8 +174,10 @@ function ixgbe_poll(c: KCpu, n: number, budget: number): number {
 
 /**
  * ixgbe_clean_rx_irq: take completed descriptors (DD set), build the skb fields, hand each to
- * GRO; re-post buffers every IXGBE_RX_BUFFER_WRITE. A failed buffer allocation makes the poll
- * claim its whole budget so NAPI polls again (the ring must not stay dry without interrupts).
+ * GRO; re-post buffers every IXGBE_RX_BUFFER_WRITE. Returns the packets cleaned, as 5.10's
+ * (non-zero-copy) ixgbe_clean_rx_irq does; `failure ? budget : total` is the AF_XDP zero-copy
+ * variant's rule (ixgbe_clean_rx_irq_zc). A failed refill is counted by rx_ring_refill and
+ * retried at the next IXGBE_RX_BUFFER_WRITE or poll; ixgbe's watchdog is what rearms a dry ring.
  */
 function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): number {
   const shm = c.shm;
@@ -187,13 +189,12 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   let cleaned_count = rx_desc_unused(ntc, i32[qi + R.next_to_use]!, size);
   let total = 0;
   let total_bytes = 0;
-  let failure = false;
   // The acquire that stands for dma_rmb(): every write-back below RDH is visible after it.
   let rdh = Atomics.load(i32, qi + R.rdh);
   while (total < budget) {
     if (cleaned_count >= IXGBE_RX_BUFFER_WRITE) {
       i32[qi + R.next_to_clean] = ntc;
-      if (!rx_ring_refill(c, q, cleaned_count)) failure = true; // ixgbe_alloc_rx_buffers
+      rx_ring_refill(c, q, cleaned_count); // ixgbe_alloc_rx_buffers; 5.10 ignores its failure here
       cleaned_count = 0;
     }
     if (ntc === rdh) {
@@ -215,7 +216,7 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   // q_vector->rx.total_packets / total_bytes, for ixgbe_update_itr
   i32[qi + R.rx_total_packets]! += total;
   c.f64[shm.rxqF[q]! + R.rx_total_bytes]! += total_bytes;
-  return failure ? budget : total;
+  return total;
 }
 
 /** Register the driver's poll and interrupt handler (module init, in every thread). */

@@ -18,7 +18,7 @@ import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
 import { runFlows, runFrames } from '../devices/generator.js';
-import { FLOW_HDR_TCP, type FlowFrames, type FlowTable } from '../devices/frames.js';
+import { FLOW_HDR_STRIDE, type FlowFrames, type FlowTable } from '../devices/frames.js';
 import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
 import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
 import { ETH_HLEN } from '../kernel/inet.js';
@@ -89,7 +89,7 @@ function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Arra
   const hdr = (frames ?? runFrames(cfg, flows)).hdr;
   const udp_ports = cfg.rss_udp4 === 'sdfn';
   for (let s = 0; s < flows.count; s++) {
-    const at = s * FLOW_HDR_TCP;
+    const at = s * FLOW_HDR_STRIDE;
     const l4 = rss_hashes_ports(flows.proto[s]!, udp_ports);
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
     const queue = cfg.nic === 'virtio' ? tap.select_queue(hdr, at) : cfg.rss_reta[rss.hash_ipv4_i32(hdr, at + ETH_HLEN, l4) & 127]!;

@@ -88,6 +88,11 @@ export interface RunResult {
     generated: number;
     /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
     generated_bad_ip_csum: number;
+    /**
+     * Times a generated TCP flow found the window its socket advertised closed and waited, as
+     * its sender would (not drops: those packets were not generated yet).
+     */
+    tcp_window_stalls: number;
     delivered: number;
     /**
      * Each packet once. `netq` (virtio runs only): arrived with QEMU's net queue at its bound.
@@ -397,6 +402,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     packets: {
       generated,
       generated_bad_ip_csum: f[shm.ctlF + C.generated_bad_ip_csum]!,
+      tcp_window_stalls: f[shm.ctlF + C.tcp_window_stalls]!,
       delivered,
       dropped,
     },

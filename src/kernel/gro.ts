@@ -17,6 +17,17 @@ import {
   IPH_LEN,
   IPH_TOT_LEN_OFF,
   IPH_CHECK_OFF,
+  IPH_FRAG_OFF_OFF,
+  IPH_ID_OFF,
+  IPH_PROTOCOL_OFF,
+  IPH_TOS_OFF,
+  IPH_TTL_OFF,
+  IP_DF,
+  TCPH_ACK_SEQ_OFF,
+  TCPH_DOFF_OFF,
+  TCPH_FLAGS_OFF,
+  TCPH_SEQ_OFF,
+  TCPH_WINDOW_OFF,
   TCP_HLEN,
   TCP_FLAG_CWR,
   TCP_FLAG_FIN,
@@ -54,24 +65,44 @@ export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
   if (!c.cfg.gro || !dev_gro_receive(c, n, skb)) gro_normal_one(c, n, skb);
 }
 
+/** NAPI_GRO_CB(p)->is_atomic: p is a DF datagram, its IP ID not (yet) seen to increment. */
+const GRO_IS_ATOMIC = 1;
+
 /**
- * dev_gro_receive with tcp4_gro_receive / tcp_gro_receive for TCPv4. Returns true if GRO
- * consumed the skb (merged, or held as the start of a new train); false if it goes up as it
- * is (not TCPv4, or a packet tcp_gro_receive flushes: no payload, URG/PSH/RST/SYN/FIN).
+ * dev_gro_receive with inet_gro_receive and tcp4_gro_receive / tcp_gro_receive (5.10) for
+ * TCPv4. Returns true if GRO consumed the skb (merged, or held as the start of a new train);
+ * false if it goes up as it is (not TCPv4, or a packet GRO flushes: a fragment, a bad header
+ * checksum, tot_len not the skb's length, no payload, URG/PSH/RST/SYN/FIN).
+ *
+ * A held train p of the same flow takes the segment only if every check passes; else p goes up
+ * (pp = p) and the segment may start a new train:
+ * - inet_gro_receive: TTL, TOS and DF equal; the IP ID, for a DF datagram, either fixed
+ *   (atomic) or incrementing by one per segment (decided at p's second segment), and for a
+ *   datagram without DF incrementing;
+ * - tcp_gro_receive: no CWR; tcp_flag_word equal but CWR/FIN/PSH (doff, the other flags, the
+ *   window); ack_seq equal; the options equal byte for byte (timestamps merge when equal);
+ *   payload 1..gso_size bytes; seq the next expected; the train under 64 KB.
  */
 function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   if (c.skb_protocol[skb] !== ETH_P_IP) return false;
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-  // IHL 5 only, TCP, not a fragment, no TCP options (the common bulk case); and, as
-  // inet_gro_receive checks, a valid header checksum (a bad one goes up to be dropped).
-  if (u8[ip] !== 0x45 || u8[ip + 9] !== IPPROTO_TCP || (get16(u8, ip + 6) & 0x3fff) !== 0) return false;
+  // inet_gro_receive: IHL 5 only, a protocol with gro_receive (TCP here), not a fragment, a
+  // valid header checksum (a bad one goes up to be dropped).
+  if (u8[ip] !== 0x45 || u8[ip + IPH_PROTOCOL_OFF] !== IPPROTO_TCP) return false;
+  const frag_off = get16(u8, ip + IPH_FRAG_OFF_OFF);
+  if ((frag_off & 0x3fff) !== 0) return false; // ip_is_fragment
   if (ip_fast_csum(u8, ip, 5) !== 0) return false;
+  const tot_len = get16(u8, ip + IPH_TOT_LEN_OFF);
+  // flush = (u16)((first word ^ skb_gro_len) | (id word & ~IP_DF)): tot_len is not what the
+  // skb holds, or the reserved fragment bit.
+  const inet_flush = tot_len !== c.skb_len[skb]! - c.skb_nh[skb]! || (frag_off & 0x8000) !== 0;
   const th = ip + IPH_LEN;
-  if (u8[th + 12]! >> 4 !== 5) return false;
-  const len = get16(u8, ip + IPH_TOT_LEN_OFF) - IPH_LEN - TCP_HLEN;
-  const flags = u8[th + 13]!;
-  const seq = get32i(u8, th + 4);
+  const thlen = (u8[th + TCPH_DOFF_OFF]! >> 4) * 4;
+  if (thlen < TCP_HLEN) return false;
+  const len = tot_len - IPH_LEN - thlen;
+  const flags = u8[th + TCPH_FLAGS_OFF]!;
+  const seq = get32i(u8, th + TCPH_SEQ_OFF);
   const bucket = n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
 
   let prev = -1;
@@ -81,13 +112,35 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
     p = c.skb_next[p]!;
   }
   if (p !== -1) {
+    const pip = c.skb_data(p) + c.skb_nh[p]!;
+    const pth = pip + IPH_LEN;
+    const count = c.skb_segs[p]!;
+    // inet_gro_receive: all fields must match except length and checksum (and the ID, below).
+    let flush =
+      inet_flush ||
+      u8[ip + IPH_TTL_OFF] !== u8[pip + IPH_TTL_OFF] ||
+      u8[ip + IPH_TOS_OFF] !== u8[pip + IPH_TOS_OFF] ||
+      ((frag_off ^ get16(u8, pip + IPH_FRAG_OFF_OFF)) & IP_DF) !== 0;
+    let flush_id = (get16(u8, ip + IPH_ID_OFF) - get16(u8, pip + IPH_ID_OFF)) & 0xffff;
+    const p_atomic = (c.gro_flags[p]! & GRO_IS_ATOMIC) !== 0;
+    if (!p_atomic || (frag_off & IP_DF) === 0) flush_id = (flush_id ^ (count & 0xffff)) !== 0 ? 0xffff : 0;
+    // tcp_gro_receive, found:
+    flush ||= (flags & TCP_FLAG_CWR) !== 0;
+    // tcp_flag_word (bytes 12..15: doff, flags, window) equal but CWR, FIN and PSH.
+    flush ||=
+      u8[th + TCPH_DOFF_OFF] !== u8[pth + TCPH_DOFF_OFF] ||
+      ((flags ^ u8[pth + TCPH_FLAGS_OFF]!) & ~(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) & 0xff) !== 0 ||
+      get16(u8, th + TCPH_WINDOW_OFF) !== get16(u8, pth + TCPH_WINDOW_OFF);
+    flush ||= get32i(u8, th + TCPH_ACK_SEQ_OFF) !== get32i(u8, pth + TCPH_ACK_SEQ_OFF);
+    // The options, byte for byte (same doff, checked above).
+    for (let i = TCP_HLEN; i < thlen && !flush; i++) flush = u8[th + i] !== u8[pth + i];
+    // At p's second segment: an ID that went up by one makes the flow incrementing, not atomic.
+    if (flush_id !== 1 || count !== 1 || !p_atomic) flush ||= flush_id !== 0;
+    else c.gro_flags[p]! &= ~GRO_IS_ATOMIC;
     const mss = c.gro_gso_size[p]!;
-    const merge =
-      (flags & TCP_FLAG_CWR) === 0 &&
-      len - 1 < mss && // (len - 1) >= mss flushes: no payload, or more than gso_size
-      seq === c.gro_next_seq[p] &&
-      c.skb_len[p]! - c.skb_nh[p]! + len < GRO_MAX_SIZE; // skb_gro_receive's -E2BIG
-    if (merge) {
+    flush ||= len < 1 || len - 1 >= mss; // (len - 1) >= mss as unsigned: no payload, or more than gso_size
+    flush ||= seq !== c.gro_next_seq[p];
+    if (!flush && c.skb_len[p]! - c.skb_nh[p]! + len < GRO_MAX_SIZE) {
       // skb_gro_receive: chain the segment (frag_list); the head's length grows by the payload.
       c.skb_frag_next[c.gro_last[p]!] = skb;
       c.gro_last[p] = skb;
@@ -99,10 +152,11 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
       if (len < mss || (flags & TCP_FLUSH_FINAL) !== 0) gro_unlink_complete(c, n, bucket, prev, p);
       return true;
     }
-    // Same flow, cannot merge: the held train goes up (pp = p); this skb may start a new one.
+    // Same flow, cannot merge (a check failed, or skb_gro_receive's -E2BIG): the held train
+    // goes up (pp = p); this skb may start a new one.
     gro_unlink_complete(c, n, bucket, prev, p);
   }
-  if (len < 1 || (flags & TCP_FLUSH_FINAL) !== 0) return false;
+  if (inet_flush || len < 1 || (flags & TCP_FLUSH_FINAL) !== 0) return false;
   if (c.gro_count[bucket]! >= MAX_GRO_SKBS) gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]!);
   // Hold it, newest at the tail.
   c.skb_next[skb] = -1;
@@ -115,6 +169,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   c.gro_last[skb] = skb;
   c.gro_next_seq[skb] = (seq + len) | 0;
   c.gro_gso_size[skb] = len;
+  c.gro_flags[skb] = (frag_off & IP_DF) !== 0 ? GRO_IS_ATOMIC : 0;
   return true;
 }
 

@@ -62,6 +62,11 @@ export const TCP_FLAG_PSH = 0x08;
 export const TCP_FLAG_ACK = 0x10;
 export const TCP_FLAG_URG = 0x20;
 export const TCP_FLAG_CWR = 0x80;
+/** TCP options (include/net/tcp.h): the timestamp option as Linux senders align it, NOP NOP TS. */
+export const TCPOPT_NOP = 1;
+export const TCPOPT_TIMESTAMP = 8;
+export const TCPOLEN_TIMESTAMP = 10;
+export const TCPOLEN_TSTAMP_ALIGNED = 12;
 
 /** Payload bytes 0..3 carry the per-flow packet index: the payload can never be shorter. */
 export const PAYLOAD_INDEX_LEN = 4;

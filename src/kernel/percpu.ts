@@ -77,6 +77,7 @@ export class KCpu {
   readonly gro_last: Int32Array; // per held skb: the last segment of its chain
   readonly gro_next_seq: Int32Array; // per held skb: the TCP sequence number that may follow
   readonly gro_gso_size: Int32Array; // per held skb: its first segment's payload (gso_size)
+  readonly gro_flags: Int32Array; // per held skb: GRO_IS_ATOMIC
   readonly rx_head: Int32Array;
   readonly rx_tail: Int32Array;
   readonly rx_count: Int32Array;
@@ -140,6 +141,7 @@ export class KCpu {
     this.gro_last = shm.skb_gro_last;
     this.gro_next_seq = shm.skb_gro_next_seq;
     this.gro_gso_size = shm.skb_gro_gso_size;
+    this.gro_flags = shm.skb_gro_flags;
     this.rx_head = new Int32Array(L.napiCount).fill(-1);
     this.rx_tail = new Int32Array(L.napiCount).fill(-1);
     this.rx_count = new Int32Array(L.napiCount);

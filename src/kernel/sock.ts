@@ -3,8 +3,10 @@
 // tasks, and RFS's record of where the application runs (sock_rps_record_flow).
 //
 // A socket's receive queue is a list of skbs under the socket's spinlock (the kernel's
-// sk_receive_queue.lock); its bound is sk_rcvbuf bytes of truesize, and overflow is a
-// counted drop (sk_drops). When a socket goes from empty to non-empty it is linked on its
+// sk_receive_queue.lock); its bound is sk_rcvbuf bytes of truesize (rxSkbTruesize: what the
+// driver allocated), tested before the skb is charged, and overflow is a counted drop
+// (sk_drops). TCP sockets advertise a receive window (wnd_end) that the generator's TCP
+// senders honour, so in-window data always fits. When a socket goes from empty to non-empty it is linked on its
 // task's ready list (sk_data_ready → wake_up), and the task's CPU gets a reschedule IPI.
 // Lock order: socket, then task.
 
@@ -13,8 +15,8 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from './hash/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP } from './inet.js';
-import { SKB_FLAG_TSTAMP, skbTruesize } from '../shm/layout.js';
+import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from './inet.js';
+import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
 const INET_EHASH_SECRET = 0x5bd1e995;
@@ -56,6 +58,10 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
     i32[b + S.rx_tail] = -1;
     i32[b + S.ready_next] = -1;
     i32[b + S.last_cpu] = -1;
+    const tcp = flows.proto[s] === IPPROTO_TCP;
+    i32[b + S.rcvbuf] = skRcvbuf(shm.cfg, tcp);
+    // The window of the SYN-ACK: the whole (empty) buffer (tcp_select_initial_window).
+    i32[b + S.wnd_end] = tcp ? tcp_window_segments(shm, b) : 0;
     const h = inet_ehashfn(flows.daddr[s]! | 0, flows.saddr[s]! | 0, ports) & mask;
     i32[b + S.hash_next] = shm.skHash[h]!;
     shm.skHash[h] = s;
@@ -83,9 +89,41 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
 }
 
 /**
- * sock_queue_rcv_skb (+ sock_rps_save_rxhash): check each segment's per-flow index against
- * the last one delivered (ordering), charge truesize against sk_rcvbuf, queue, wake the task.
- * Softirq context, on whichever CPU processes the packet.
+ * The receive window, in the flow's segments, a TCP socket with an empty queue advertises:
+ * as many segments as sk_rcvbuf holds at their truesize. For full-size frames this is what
+ * tcp_select_window / tcp_win_from_space give (half the space with tcp_adv_win_scale 1, and a
+ * 2 KB buffer's truesize is about twice its payload); for small segments it is the bound
+ * tcp_grow_window keeps rcv_ssthresh under (it grows the window only as far as truesize
+ * allows). Every segment of a flow has the same length, so every one has this truesize.
+ */
+export function tcp_window_segments(shm: Shm, b: number): number {
+  const cfg = shm.cfg;
+  const w = Math.floor(shm.i32[b + shm.layout.sk.rcvbuf]! / rxSkbTruesize(cfg, cfg.pkt_size - 4));
+  return w > 1 ? w : 1;
+}
+
+/**
+ * The window update a read sends (tcp_cleanup_rbuf → tcp_select_window), under the socket's
+ * lock: the right edge is the next segment expected plus the free space in segments, and never
+ * moves left. With the queue empty it is tcp_window_segments past the next segment expected.
+ */
+function tcp_window_update(c: KCpu, b: number, rmem: number): void {
+  const i32 = c.i32;
+  const S = c.sk;
+  const seg_truesize = rxSkbTruesize(c.cfg, c.cfg.pkt_size - 4);
+  const free = Math.floor((i32[b + S.rcvbuf]! - rmem) / seg_truesize);
+  const full = tcp_window_segments(c.shm, b);
+  const end = (i32[b + S.next_index]! + (rmem === 0 ? full : Math.min(free, full))) | 0;
+  if (((end - Atomics.load(i32, b + S.wnd_end)) | 0) > 0) Atomics.store(i32, b + S.wnd_end, end);
+}
+
+/**
+ * Socket delivery, softirq context, on whichever CPU processes the packet: UDP's
+ * __udp_queue_rcv_skb → __udp_enqueue_schedule_skb, TCP's tcp_data_queue →
+ * tcp_try_rmem_schedule (no pruning: in-window data fits by construction). Both test
+ * sk_rmem_alloc > sk_rcvbuf *before* charging ("always allow at least a packet"), so one skb
+ * may take the queue past sk_rcvbuf. Then the order check per segment, queue, wake the task.
+ * A connected UDP socket (inet_daddr set) and TCP save the skb's hash (sock_rps_save_rxhash).
  */
 export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   const S = c.sk;
@@ -96,7 +134,7 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   const truesize = skb_rmem_truesize(c, skb);
 
   spin_lock(i32, b + S.lock);
-  if (i32[b + S.rmem_alloc]! + truesize > c.cfg.sk_rcvbuf) {
+  if (i32[b + S.rmem_alloc]! > i32[b + S.rcvbuf]!) {
     c.f64[bf + S.drops]! += segs;
     spin_unlock(i32, b + S.lock);
     c.count(c.sd.drop_socket, segs);
@@ -112,7 +150,8 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   i32[b + S.rx_qlen]! += 1;
   i32[b + S.rmem_alloc]! += truesize;
   c.f64[bf + S.delivered]! += segs;
-  if (i32[b + S.proto] === IPPROTO_TCP) i32[b + S.rxhash] = c.skb_hash[skb]!; // sock_rps_save_rxhash
+  // sock_rps_save_rxhash: tcp_v4_rcv for TCP; __udp_queue_rcv_skb for a connected UDP socket.
+  if (i32[b + S.proto] === IPPROTO_TCP || c.cfg.udp_sockets === 'connected') i32[b + S.rxhash] = c.skb_hash[skb]!;
   if (i32[b + S.last_cpu] !== c.cpu) {
     if (i32[b + S.last_cpu] !== -1) i32[b + S.cpu_moves]! += 1;
     i32[b + S.last_cpu] = c.cpu;
@@ -222,9 +261,16 @@ export function cpu_task_runnable(shm: Shm, cpu: number): boolean {
 
 /** The truesize an skb (with its GRO segments) charges to sk_rmem_alloc: one rule for charge and uncharge. */
 function skb_rmem_truesize(c: KCpu, skb: number): number {
+  // skb_gro_receive adds each chained segment's truesize to the head's. The head's skb_len
+  // grew by the chained payloads: its own frame is what remains.
   let truesize = 0;
-  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) truesize += skbTruesize(c.skb_len[seg]!);
-  return truesize;
+  let head_len = c.skb_len[skb]!;
+  for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
+    const len = c.skb_len[seg]!;
+    truesize += rxSkbTruesize(c.cfg, len);
+    head_len -= len - (payload_offset(c.u8, c.skb_data(seg)) - c.skb_data(seg));
+  }
+  return truesize + rxSkbTruesize(c.cfg, head_len);
 }
 
 /** Packets recvmsg reads between two interrupt windows (as the driver's 32). */
@@ -276,7 +322,11 @@ export function task_recvmsg(c: KCpu, t: number): number {
       i32[b + S.rx_head] = nx;
       if (nx === -1) i32[b + S.rx_tail] = -1;
       i32[b + S.rx_qlen]! -= 1;
-      i32[b + S.rmem_alloc]! -= skb_rmem_truesize(c, skb);
+      const rmem = (i32[b + S.rmem_alloc]! -= skb_rmem_truesize(c, skb));
+      // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised window,
+      // whose right edge never moves left (tcp_select_window). The device reads wnd_end before
+      // each segment of the flow it sends.
+      if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
       spin_unlock(i32, b + S.lock);
       const segs = c.skb_segs[skb]!;
       kfree_skb(c, skb);
@@ -302,8 +352,9 @@ export function task_recvmsg(c: KCpu, t: number): number {
 }
 
 /**
- * sock_rps_record_flow: only established TCP sockets (unconnected UDP never steers RFS),
- * keyed by sk_rxhash: rps_sock_flow_table[hash & mask] = (hash & ~rps_cpu_mask) | this CPU.
+ * sock_rps_record_flow (from inet_recvmsg): any socket in TCP_ESTABLISHED, which TCP's are
+ * and a connect()ed UDP socket is (--udp-sockets connected); an unconnected UDP socket never
+ * steers RFS. Keyed by sk_rxhash: rps_sock_flow_table[hash & mask] = (hash & ~rps_cpu_mask) | CPU.
  */
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
   const L = c.L;
@@ -311,7 +362,7 @@ export function sock_rps_record_flow(c: KCpu, sk: number): void {
   const size = i32[c.ctlI + L.ctl.rps_sock_flow_size]!;
   if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
-  if (i32[b + c.sk.proto] !== IPPROTO_TCP) return;
+  if (i32[b + c.sk.proto] !== IPPROTO_TCP && c.cfg.udp_sockets !== 'connected') return;
   const hash = i32[b + c.sk.rxhash]!;
   if (hash === 0) return;
   const at = L.rpsSockFlowBase / 4 + (hash & (size - 1));

@@ -267,6 +267,7 @@ export const SK_DEF = {
     ['ready_next', 'i32'],
     ['next_index', 'i32'],
     ['rxhash', 'i32'],
+    ['rcvbuf', 'i32'], // sk_rcvbuf (skRcvbuf)
     ['delivered', 'f64'],
     ['drops', 'f64'],
     ['out_of_order', 'f64'],
@@ -274,6 +275,9 @@ export const SK_DEF = {
     ['last_cpu', 'i32'],
     ['cpu_moves', 'i32'],
   ],
+  // TCP: the right edge of the window the socket advertised, in the flow's packet indexes
+  // (written by the reading task, read by the device thread before each of the flow's packets)
+  window: [['wnd_end', 'i32']],
 } as const;
 export type SkIndex = StructIndex<typeof SK_DEF>;
 
@@ -314,6 +318,7 @@ export const CTL_DEF = {
   device: [
     ['generated', 'f64'],
     ['generated_bad_ip_csum', 'f64'],
+    ['tcp_window_stalls', 'f64'], // a TCP flow's packet held back: its window was closed
   ],
   // the skb pool's global free stack, under its lock (any CPU)
   pool: [
@@ -355,6 +360,7 @@ export const SKB_FIELDS_I32 = [
   'gro_last',
   'gro_next_seq',
   'gro_gso_size',
+  'gro_flags', // GRO_IS_ATOMIC: NAPI_GRO_CB(p)->is_atomic (a DF datagram whose IP ID need not increment)
   'frags', // skb_shinfo(skb)->frags: the first page holding more of this frame (-1: linear); on a page, the next
   'data_len', // skb->data_len: bytes in the frag pages (head bytes = len - data_len); on a page, its bytes
   'frag_off', // on a frag page: where its bytes start, relative to the page's buffer (skb_data)
@@ -419,19 +425,68 @@ export function skbPoolSize(cfg: Config): number {
   const perCpu = 2 * (cfg.netdev_max_backlog + 1) + (cfg.queues + 1) * (64 + cfg.gro_normal_batch) + 2 * SKB_CACHE_SIZE;
   // Room for socket queues: what the sockets may hold, capped (then the pool is the bound,
   // as memory is on a real machine: a failed refill is counted and the ring runs dry).
-  const minTruesize = skbTruesize(60);
   const slots = slotsPerFrame(cfg);
-  // A frame over several pages is charged its full truesize: fewer of them fit a socket.
-  const truesize = slots > 1 ? skbTruesize(cfg.pkt_size - 4) : minTruesize;
-  const sockets = Math.min(cfg.flows * Math.ceil(cfg.sk_rcvbuf / truesize), 65536) * slots;
+  // Each socket holds at most sk_rcvbuf of truesize (plus the one skb the test-then-charge rule lets over).
+  const truesize = rxSkbTruesize(cfg, cfg.pkt_size - 4);
+  const sockets = Math.min(cfg.flows * (Math.ceil(skRcvbuf(cfg, cfg.proto !== 'udp') / truesize) + 1), 65536) * slots;
   const n = rings + cfg.cpus * perCpu * slots + sockets + 1024;
   const maxByBytes = Math.floor((1 << 30) / skbBufSize(cfg));
   return Math.min(n, maxByBytes);
 }
 
-/** SKB_TRUESIZE(len) as charged to the socket: data, struct sk_buff, skb_shared_info. */
+/**
+ * SKB_TRUESIZE(len): data (SKB_DATA_ALIGN'd), struct sk_buff (224 bytes, aligned 256) and
+ * skb_shared_info (320): what an skb of a `len`-byte head charges a socket.
+ */
 export function skbTruesize(len: number): number {
   return ((len + 63) & ~63) + 256 + 320;
+}
+
+/** NET_SKB_PAD: headroom __netdev_alloc_skb / __napi_alloc_skb add (max(32, L1_CACHE_BYTES)). */
+const NET_SKB_PAD = 64;
+/** 3c59x's rx_copybreak and PKT_BUF_SZ (drivers/net/ethernet/3com/3c59x.c). */
+const VORTEX_RX_COPYBREAK = 200;
+const VORTEX_PKT_BUF_SZ = 1536;
+/** virtio-net's GOOD_COPY_LEN: page_to_skb copies this much into a napi_alloc_skb head. */
+const VIRTIO_GOOD_COPY_LEN = 128;
+const VIRTIO_HDR_LEN = 12;
+
+/**
+ * skb->truesize of a received frame of `len` bytes (FCS excluded), as the 5.10 driver
+ * allocated it; the one rule socket accounting (sk_rmem_alloc) and TCP's window use.
+ * - ixgbe: build_skb on half a 4 KiB page (ixgbe_build_skb: truesize = ixgbe_rx_pg_size / 2),
+ *   so SKB_TRUESIZE(2048 - SKB_DATA_ALIGN(skb_shared_info)) = 2304 whatever the length.
+ * - legacy (3c59x boomerang_rx): below rx_copybreak the frame is copied into
+ *   netdev_alloc_skb(len + 2); else the ring's netdev_alloc_skb_ip_align(PKT_BUF_SZ) goes up.
+ *   __netdev_alloc_skb adds NET_SKB_PAD.
+ * - virtio (page_to_skb): a napi_alloc_skb(GOOD_COPY_LEN) head; a frame longer than that keeps
+ *   its buffers as frags, each adding its truesize (mergeable: the 1536-byte buffer; big
+ *   packets: PAGE_SIZE per page).
+ */
+export function rxSkbTruesize(cfg: Config, len: number): number {
+  if (cfg.nic === 'ixgbe') return skbTruesize(2048 - 320);
+  if (cfg.nic === 'legacy') return skbTruesize(NET_SKB_PAD + (len < VORTEX_RX_COPYBREAK ? len + 2 : VORTEX_PKT_BUF_SZ));
+  const head = skbTruesize(NET_SKB_PAD + VIRTIO_GOOD_COPY_LEN);
+  if (len <= VIRTIO_GOOD_COPY_LEN) return head;
+  const room = virtioBufSize(cfg) - VIRTIO_HEADROOM;
+  return head + Math.ceil((len + VIRTIO_HDR_LEN) / room) * room;
+}
+
+/** net.core.rmem_default and SOCK_MIN_RCVBUF (2 * (2048 + SKB_TRUESIZE(256))), include/net/sock.h. */
+export const RMEM_DEFAULT = 212_992;
+const SOCK_MIN_RCVBUF = 2 * (2048 + skbTruesize(256));
+/** net.ipv4.tcp_rmem: min, default (a new TCP socket's sk_rcvbuf, tcp_init_sock), max. */
+export const TCP_RMEM = [4096, 131_072, 6_291_456] as const;
+
+/**
+ * A socket's sk_rcvbuf. --sk-rcvbuf N is the application's setsockopt(SO_RCVBUF, N): the kernel
+ * doubles it (sock_setsockopt → __sock_set_rcvbuf: max(2N, SOCK_MIN_RCVBUF)), taken as
+ * SO_RCVBUFFORCE would (no net.core.rmem_max cap). Not set (0): UDP keeps rmem_default
+ * (sock_init_data), TCP tcp_rmem[1] (tcp_init_sock).
+ */
+export function skRcvbuf(cfg: Config, tcp: boolean): number {
+  if (cfg.sk_rcvbuf > 0) return Math.max(2 * cfg.sk_rcvbuf, SOCK_MIN_RCVBUF);
+  return tcp ? TCP_RMEM[1] : RMEM_DEFAULT;
 }
 
 export interface Layout {

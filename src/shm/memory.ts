@@ -42,6 +42,7 @@ export class Shm {
   readonly skb_gro_last: Int32Array;
   readonly skb_gro_next_seq: Int32Array;
   readonly skb_gro_gso_size: Int32Array;
+  readonly skb_gro_flags: Int32Array;
   readonly skb_frags: Int32Array; // first frag page of a frame over several buffers (virtio), -1: none
   readonly skb_data_len: Int32Array; // bytes in frag pages (skb->data_len); on a page, its own bytes
   readonly skb_frag_off: Int32Array; // on a frag page: its bytes start at skb_data(page) + frag_off
@@ -105,6 +106,7 @@ export class Shm {
     this.skb_gro_last = i32At(b.gro_last, n);
     this.skb_gro_next_seq = i32At(b.gro_next_seq, n);
     this.skb_gro_gso_size = i32At(b.gro_gso_size, n);
+    this.skb_gro_flags = i32At(b.gro_flags, n);
     this.skb_frags = i32At(b.frags, n);
     this.skb_data_len = i32At(b.data_len, n);
     this.skb_frag_off = i32At(b.frag_off, n);
