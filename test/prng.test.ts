@@ -3,7 +3,8 @@
  * independence of the seeded generator.
  */
 import { describe, expect, it } from 'vitest';
-import { Prng, seedFromString } from '../src/lib/prng.js';
+import fc from 'fast-check';
+import { Prng, seedFromString, u32mod } from '../src/lib/prng.js';
 
 function draws(p: Prng, n: number): number[] {
   const out: number[] = [];
@@ -139,5 +140,28 @@ describe('seedFromString', () => {
     const s = seedFromString('hello');
     expect(Number.isInteger(s) && s >= 0 && s < 2 ** 32).toBe(true);
     expect(draws(new Prng(seedFromString('x')), 5)).toEqual(draws(new Prng(seedFromString('x')), 5));
+  });
+});
+
+describe('u32mod (nextInt without a float modulo)', () => {
+  it('equals x % n for every uint32 x and n, at the 2^15 edge and past it', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.integer({ min: 1, max: 1 << 20 }), (x, n) => u32mod(x, n) === x % n),
+      { numRuns: 20_000 },
+    );
+    for (const n of [1, 2, 3, 0x7fff, 0x8000, 0x8001])
+      for (const x of [0, 0x7fffffff, 0x80000000, 0xffffffff]) expect(u32mod(x, n)).toBe(x % n);
+  });
+
+  it('nextInt draws the same sequence as before the change (one draw per call, x % n)', () => {
+    const a = new Prng(42);
+    const b = new Prng(42);
+    for (let i = 0; i < 1000; i++) {
+      const n = 1 + (i % 97) * 400;
+      const limit = 2 ** 32 - (2 ** 32 % n);
+      let x = b.nextU32();
+      while (x >= limit) x = b.nextU32();
+      expect(a.nextInt(n)).toBe(x % n);
+    }
   });
 });

@@ -14,7 +14,7 @@ import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
 import { ETH_HLEN } from '../kernel/inet.js';
 import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
-import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_up } from './rx_ring.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
 
 /** Buffers are given back to the hardware 16 at a time ("one at a time is too slow"). */
 export const IXGBE_RX_BUFFER_WRITE = 16;
@@ -191,6 +191,7 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   let total_bytes = 0;
   // The acquire that stands for dma_rmb(): every write-back below RDH is visible after it.
   let rdh = Atomics.load(i32, qi + R.rdh);
+  rx_ring_touch_ahead(c, q, ntc, rdh, budget);
   while (total < budget) {
     if (cleaned_count >= IXGBE_RX_BUFFER_WRITE) {
       i32[qi + R.next_to_clean] = ntc;
@@ -203,6 +204,7 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
         rx_ring_drained(c, q);
         break;
       }
+      rx_ring_touch_ahead(c, q, ntc, rdh, budget - total);
     }
     const skb = rx_desc_take(c, q, ntc); // with ixgbe_process_skb_fields
     ntc = ntc + 1 === size ? 0 : ntc + 1;

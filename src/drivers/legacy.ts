@@ -14,7 +14,7 @@ import { netif_rx } from '../kernel/dev.js';
 import { request_irq } from '../kernel/irq.js';
 import { POLL_BACKLOG } from '../kernel/napi.js';
 import { msix_unmask } from '../shm/msix.js';
-import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_up } from './rx_ring.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
 
 /** boomerang_rx's rx_work_limit: at most a ring's worth of frames per interrupt. */
 export function legacy_work_limit(shm: Shm): number {
@@ -50,6 +50,7 @@ function boomerang_rx(c: KCpu, q: number): boolean {
   let ntc = i32[qi + R.next_to_clean]!;
   let rdh = Atomics.load(i32, qi + R.rdh);
   let rx_work_limit = legacy_work_limit(shm);
+  rx_ring_touch_ahead(c, q, ntc, rdh, rx_work_limit);
   while (ntc !== rdh || (rdh = Atomics.load(i32, qi + R.rdh)) !== ntc) {
     if (--rx_work_limit < 0) break;
     const skb = rx_desc_take(c, q, ntc);

@@ -55,6 +55,29 @@ export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
 }
 
 /**
+ * The clean loop's touch-ahead, as ixgbe's prefetch of the next descriptor and of the frame's
+ * first line (ixgbe_build_skb's net_prefetch), done for a whole burst at once: load each
+ * completed descriptor from `ntc` up to `rdh` (at most `max`) and the first line of its frame
+ * before any is used. The device wrote those lines on another core; touching them together
+ * lets the misses overlap instead of taking one per packet. Reads only: nothing the kernel
+ * observes changes. The loads' XOR goes to c.touched so the JIT cannot drop them.
+ */
+export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number, max: number): void {
+  const shm = c.shm;
+  const size = c.cfg.ring_size;
+  const base = q * size;
+  const u8 = c.u8;
+  let x = c.touched;
+  for (let i = ntc, n = 0; i !== rdh && n < max; n++) {
+    const d = base + i;
+    const skb = shm.desc_skb[d]!;
+    x ^= shm.desc_status[d]! ^ shm.desc_len[d]! ^ u8[c.skb_data(skb) + 12]!;
+    i = i + 1 === size ? 0 : i + 1;
+  }
+  c.touched = x | 0;
+}
+
+/**
  * Take the completed descriptor at `ntc` (below RDH, so its write-back is visible): check DD,
  * fill its skb from the write-back, clear the descriptor for re-posting. Returns the skb.
  */

@@ -85,6 +85,8 @@ export class KCpu {
   /** Sampled DMA→socket latencies (ns) not yet handed to the histogram. */
   readonly lat_buf = new Float64Array(LATENCY_BATCH);
   lat_n = 0;
+  /** The clean loops' touch-ahead loads, XORed (rx_ring_touch_ahead): kept so the JIT keeps them. */
+  touched = 0;
 
   // get_rps_cpu's out parameter (rflowp): which rps_dev_flow entry, -1 for none.
   rflow = -1;

@@ -44,6 +44,16 @@ function seedWords(seed: number): [number, number] {
   return [lo, hi];
 }
 
+/**
+ * x mod n for a uint32 x, the same value as `x % n` but in int32 arithmetic for n up to 2^15:
+ * (hi·2^16 + lo) mod n = ((hi mod n)·2^16 + lo) mod n, and (hi mod n)·2^16 + lo < 2^31. A
+ * uint32 of 2^31 or more is a double to V8, whose `%` is a call to fmod.
+ */
+export function u32mod(x: number, n: number): number {
+  if (n > 0x8000) return x % n;
+  return ((((x >>> 16) % n) << 16) + (x & 0xffff)) % n;
+}
+
 export class Prng {
   /** sfc32 state: a, b, c, d (see the module header). */
   private readonly state = new Uint32Array(4);
@@ -96,11 +106,21 @@ export class Prng {
     if (!(n >= 1 && n <= TWO_POW_32) || n !== Math.floor(n)) {
       throw new RangeError(`nextInt: n must be an integer in [1, 2^32], got ${n}`);
     }
-    const limit = TWO_POW_32 - (TWO_POW_32 % n);
+    // The rejection limit once per n, not a float modulo per draw (the generator asks for
+    // the same n every packet).
+    if (n !== this.limit_n) {
+      this.limit_n = n;
+      this.limit = TWO_POW_32 - (TWO_POW_32 % n);
+    }
+    const limit = this.limit;
     let x = this.nextI32() >>> 0;
     while (x >= limit) x = this.nextI32() >>> 0;
-    return x % n;
+    return u32mod(x, n);
   }
+
+  /** nextInt's rejection limit for the n it last saw. */
+  private limit_n = 0;
+  private limit = 0;
 
   /**
    * An independent generator derived from this one's current state and `stream` (a
