@@ -216,7 +216,7 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
     in_backlogs += list(i32[shm.sdI[c]! + L.sd.input_pkt_head]!) + list(i32[shm.sdI[c]! + L.sd.process_head]!);
   }
   let in_sockets = 0;
-  for (let s = 0; s < L.skCount; s++) in_sockets += list(i32[shm.skIdx(s, L.sk.rx_head)]!);
+  for (let s = 0; s < L.skCount; s++) in_sockets += list(i32[shm.skIdx(s, L.sk.rx_head)]!) + list(i32[shm.skIdx(s, L.sk.reader_head)]!);
   const free = i32[shm.ctlI + L.ctl.skb_free_top]!;
   const size = L.skbCount;
   return { size, free, in_rings, in_backlogs, in_sockets, unaccounted: size - free - in_rings - in_backlogs - in_sockets };

@@ -56,6 +56,7 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
     i32[b + S.flow] = s;
     i32[b + S.rx_head] = -1;
     i32[b + S.rx_tail] = -1;
+    i32[b + S.reader_head] = -1;
     i32[b + S.ready_next] = -1;
     i32[b + S.last_cpu] = -1;
     const tcp = flows.proto[s] === IPPROTO_TCP;
@@ -148,7 +149,7 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   else c.skb_next[tail] = skb;
   i32[b + S.rx_tail] = skb;
   i32[b + S.rx_qlen]! += 1;
-  i32[b + S.rmem_alloc]! += truesize;
+  Atomics.add(i32, b + S.rmem_alloc, truesize); // atomic_add_return: the reader uncharges without this lock
   c.f64[bf + S.delivered]! += segs;
   // sock_rps_save_rxhash: tcp_v4_rcv for TCP; __udp_queue_rcv_skb for a connected UDP socket.
   if (i32[b + S.proto] === IPPROTO_TCP || c.cfg.udp_sockets === 'connected') i32[b + S.rxhash] = c.skb_hash[skb]!;
@@ -278,7 +279,9 @@ const RECVMSG_WINDOW = 32;
 
 /**
  * The application's loop of recvmsg calls on task t, from the head of its ready list: one
- * skb at a time (skb_recv_datagram / tcp_recvmsg), sk_rmem_alloc uncharged as each is read,
+ * skb at a time (skb_recv_udp / tcp_recvmsg) from the reader's own queue, refilled by one
+ * splice of sk_receive_queue (UDP's reader_queue), sk_rmem_alloc uncharged in batches
+ * (udp_rmem_release),
  * RFS recorded per socket visited (sock_rps_record_flow, from inet_recvmsg), the
  * application's own work per packet (--app-cost-ns). Every RECVMSG_WINDOW packets the task
  * takes interrupts and yields the CPU if need_resched (a preempted task stays runnable).
@@ -305,29 +308,43 @@ export function task_recvmsg(c: KCpu, t: number): number {
     sock_rps_record_flow(c, sk);
     let preempted = false;
     for (;;) {
-      spin_lock(i32, b + S.lock);
-      const skb = i32[b + S.rx_head]!;
+      let skb = i32[b + S.reader_head]!;
       if (skb === -1) {
-        // Empty: off the ready list (lock order socket, then task); a deliverer relinks it.
-        i32[b + S.on_ready] = 0;
-        spin_lock(i32, ti + T.lock);
-        const next = i32[b + S.ready_next]!;
-        i32[ti + T.ready_head] = next;
-        if (next === -1) i32[ti + T.ready_tail] = -1;
-        spin_unlock(i32, ti + T.lock);
+        // __skb_recv_udp: the reader's own queue is empty: splice sk_receive_queue into it,
+        // one lock for the whole queue (skb_queue_splice_tail_init under its lock).
+        spin_lock(i32, b + S.lock);
+        skb = i32[b + S.rx_head]!;
+        if (skb === -1) {
+          // Empty: off the ready list (lock order socket, then task); a deliverer relinks it.
+          i32[b + S.on_ready] = 0;
+          spin_lock(i32, ti + T.lock);
+          const next = i32[b + S.ready_next]!;
+          i32[ti + T.ready_head] = next;
+          if (next === -1) i32[ti + T.ready_tail] = -1;
+          spin_unlock(i32, ti + T.lock);
+          spin_unlock(i32, b + S.lock);
+          break;
+        }
+        i32[b + S.rx_head] = -1;
+        i32[b + S.rx_tail] = -1;
+        i32[b + S.rx_qlen] = 0;
         spin_unlock(i32, b + S.lock);
-        break;
       }
       const nx = c.skb_next[skb]!;
-      i32[b + S.rx_head] = nx;
-      if (nx === -1) i32[b + S.rx_tail] = -1;
-      i32[b + S.rx_qlen]! -= 1;
-      const rmem = (i32[b + S.rmem_alloc]! -= skb_rmem_truesize(c, skb));
-      // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised window,
-      // whose right edge never moves left (tcp_select_window). The device reads wnd_end before
-      // each segment of the flow it sends.
-      if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
-      spin_unlock(i32, b + S.lock);
+      i32[b + S.reader_head] = nx;
+      // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
+      // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
+      // queue is empty; __skb_recv_udp always releases when it empties the queue.
+      let deficit = i32[b + S.forward_deficit]! + skb_rmem_truesize(c, skb);
+      if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) {
+        const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
+        deficit = 0;
+        // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised
+        // window, whose right edge never moves left (tcp_select_window). The device reads
+        // wnd_end before each segment of the flow it sends.
+        if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
+      }
+      i32[b + S.forward_deficit] = deficit;
       const segs = c.skb_segs[skb]!;
       kfree_skb(c, skb);
       packets += segs;

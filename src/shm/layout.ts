@@ -268,6 +268,11 @@ export const SK_DEF = {
     ['next_index', 'i32'],
     ['rxhash', 'i32'],
     ['rcvbuf', 'i32'], // sk_rcvbuf (skRcvbuf)
+    // The reading task's own queue (UDP's up->reader_queue: spliced from the receive queue
+    // under its lock, then read without it) and the truesize read but not yet given back to
+    // rmem_alloc (up->forward_deficit). Only the task that reads the socket touches these.
+    ['reader_head', 'i32'],
+    ['forward_deficit', 'i32'],
     ['delivered', 'f64'],
     ['drops', 'f64'],
     ['out_of_order', 'f64'],
