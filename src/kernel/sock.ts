@@ -224,6 +224,34 @@ function task_ready_add(c: KCpu, t: number, sk: number): number {
   return cpu;
 }
 
+/** Put socket sk, taken off the ready list with unread skbs in its reader queue, back on it. */
+function sock_ready_relink(c: KCpu, t: number, sk: number): void {
+  const i32 = c.i32;
+  const b = c.skI + sk * c.skStrideI;
+  spin_lock(i32, b + c.sk.lock);
+  if (i32[b + c.sk.on_ready] === 0) {
+    i32[b + c.sk.on_ready] = 1;
+    task_ready_add(c, t, sk);
+  }
+  spin_unlock(i32, b + c.sk.lock);
+}
+
+/** Put a chain of ready sockets (linked by ready_next, each with on_ready set) back at the head of task t's list. */
+function task_ready_prepend(c: KCpu, t: number, first: number): void {
+  if (first === -1) return;
+  const i32 = c.i32;
+  const next = c.sk.ready_next;
+  let last = first;
+  for (let s = i32[c.skI + first * c.skStrideI + next]!; s !== -1; s = i32[c.skI + s * c.skStrideI + next]!) last = s;
+  const ti = c.shm.taskI[t]!;
+  spin_lock(i32, ti + c.task.lock);
+  const head = i32[ti + c.task.ready_head]!;
+  i32[c.skI + last * c.skStrideI + next] = head;
+  if (head === -1) i32[ti + c.task.ready_tail] = last;
+  i32[ti + c.task.ready_head] = first;
+  spin_unlock(i32, ti + c.task.lock);
+}
+
 /**
  * Beyond Linux: charge a flow-limit drop to the socket of its flow (found by the same real
  * lookup ip_rcv does), so a run shows which flows flow limit hit. Drop path only.
@@ -285,7 +313,8 @@ const RECVMSG_WINDOW = 32;
  * RFS recorded per socket visited (sock_rps_record_flow, from inet_recvmsg), the
  * application's own work per packet (--app-cost-ns). Every RECVMSG_WINDOW packets the task
  * takes interrupts and yields the CPU if need_resched (a preempted task stays runnable).
- * A socket found empty is unlinked from the ready list (the task sleeps on it again).
+ * The ready list is taken whole, as epoll_wait's ep_send_events does; a socket leaves it when
+ * its receive queue is spliced, and a delivery after that puts it back.
  * Task context on CPU c. Returns packets read.
  */
 export function task_recvmsg(c: KCpu, t: number): number {
@@ -299,68 +328,79 @@ export function task_recvmsg(c: KCpu, t: number): number {
   if (Atomics.compareExchange(i32, ti + T.on_cpu, 0, 1) !== 0) return 0;
   let packets = 0;
   let window = RECVMSG_WINDOW;
-  for (;;) {
+  let preempted = false;
+  while (!preempted) {
+    // ep_send_events: take the whole ready list in one lock (list_splice_init of rdllist).
+    // Sockets on it keep on_ready set, so no deliverer touches their ready_next meanwhile.
     spin_lock(i32, ti + T.lock);
-    const sk = i32[ti + T.ready_head]!;
+    let sk = i32[ti + T.ready_head]!;
+    i32[ti + T.ready_head] = -1;
+    i32[ti + T.ready_tail] = -1;
     spin_unlock(i32, ti + T.lock);
     if (sk === -1) break;
-    const b = c.skI + sk * c.skStrideI;
-    sock_rps_record_flow(c, sk);
-    let preempted = false;
-    for (;;) {
-      let skb = i32[b + S.reader_head]!;
-      if (skb === -1) {
-        // __skb_recv_udp: the reader's own queue is empty: splice sk_receive_queue into it,
-        // one lock for the whole queue (skb_queue_splice_tail_init under its lock).
-        spin_lock(i32, b + S.lock);
-        skb = i32[b + S.rx_head]!;
+    while (sk !== -1) {
+      const b = c.skI + sk * c.skStrideI;
+      const next = i32[b + S.ready_next]!;
+      sock_rps_record_flow(c, sk);
+      let off = false;
+      for (;;) {
+        let skb = i32[b + S.reader_head]!;
         if (skb === -1) {
-          // Empty: off the ready list (lock order socket, then task); a deliverer relinks it.
+          if (off) break;
+          // __skb_recv_udp: the reader's own queue is empty: splice sk_receive_queue into it
+          // in one lock (skb_queue_splice_tail_init), and take the socket off the ready
+          // list there too: a delivery after this relinks it (lock order socket, then task).
+          spin_lock(i32, b + S.lock);
+          skb = i32[b + S.rx_head]!;
+          i32[b + S.rx_head] = -1;
+          i32[b + S.rx_tail] = -1;
+          i32[b + S.rx_qlen] = 0;
           i32[b + S.on_ready] = 0;
-          spin_lock(i32, ti + T.lock);
-          const next = i32[b + S.ready_next]!;
-          i32[ti + T.ready_head] = next;
-          if (next === -1) i32[ti + T.ready_tail] = -1;
-          spin_unlock(i32, ti + T.lock);
           spin_unlock(i32, b + S.lock);
-          break;
+          off = true;
+          if (skb === -1) break;
         }
-        i32[b + S.rx_head] = -1;
-        i32[b + S.rx_tail] = -1;
-        i32[b + S.rx_qlen] = 0;
-        spin_unlock(i32, b + S.lock);
-      }
-      const nx = c.skb_next[skb]!;
-      i32[b + S.reader_head] = nx;
-      // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
-      // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
-      // queue is empty; __skb_recv_udp always releases when it empties the queue.
-      let deficit = i32[b + S.forward_deficit]! + skb_rmem_truesize(c, skb);
-      if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) {
-        const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
-        deficit = 0;
-        // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised
-        // window, whose right edge never moves left (tcp_select_window). The device reads
-        // wnd_end before each segment of the flow it sends.
-        if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
-      }
-      i32[b + S.forward_deficit] = deficit;
-      const segs = c.skb_segs[skb]!;
-      kfree_skb(c, skb);
-      packets += segs;
-      c.count(c.sd.recvmsg_packets, segs);
-      if (app_cost_ns > 0) c.env.burn_ns(app_cost_ns * segs);
-      window -= segs;
-      if (window <= 0) {
-        window = RECVMSG_WINDOW;
-        c.env.irq_window();
-        if (c.env.need_resched()) {
-          preempted = true;
-          break;
+        const nx = c.skb_next[skb]!;
+        i32[b + S.reader_head] = nx;
+        // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
+        // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
+        // queue is empty; __skb_recv_udp always releases when it empties the queue.
+        let deficit = i32[b + S.forward_deficit]! + skb_rmem_truesize(c, skb);
+        if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) {
+          const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
+          deficit = 0;
+          // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised
+          // window, whose right edge never moves left (tcp_select_window). The device reads
+          // wnd_end before each segment of the flow it sends.
+          if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
+        }
+        i32[b + S.forward_deficit] = deficit;
+        const segs = c.skb_segs[skb]!;
+        kfree_skb(c, skb);
+        packets += segs;
+        c.count(c.sd.recvmsg_packets, segs);
+        if (app_cost_ns > 0) c.env.burn_ns(app_cost_ns * segs);
+        window -= segs;
+        if (window <= 0) {
+          window = RECVMSG_WINDOW;
+          c.env.irq_window();
+          if (c.env.need_resched()) {
+            preempted = true;
+            break;
+          }
         }
       }
+      if (preempted) {
+        // ep_send_events puts what it did not deliver back on rdllist: this socket (if it
+        // is still on the list, or holds unread skbs off it) and the rest of the batch.
+        let rest = next;
+        if (!off) rest = sk;
+        else if (i32[b + S.reader_head] !== -1) sock_ready_relink(c, t, sk);
+        task_ready_prepend(c, t, rest);
+        break;
+      }
+      sk = next;
     }
-    if (preempted) break;
   }
   Atomics.store(i32, ti + T.on_cpu, 0);
   c.f64[shm.taskF[t]! + T.recvmsg_calls]! += 1;
