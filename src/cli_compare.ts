@@ -17,7 +17,7 @@ import {
   type Given,
   type OptionSpec,
 } from './cli_args.js';
-import { checkWritable } from './cli_tools.js';
+import { checkWritable, exitStatusOf } from './cli_tools.js';
 import { interruptOnSignals } from './cli_live.js';
 import { compareSummary, planCompare, runCompare } from './engine/compare.js';
 import {
@@ -32,7 +32,6 @@ import {
   type SweepLine,
 } from './engine/sweep.js';
 import { parseAssignment, spread } from './engine/variants.js';
-import { WatchdogError } from './engine/run.js';
 import { readReportInput, reportOf } from './report/html.js';
 import { onOff } from './config.js';
 
@@ -296,14 +295,6 @@ export async function compareCommandMain(cmd: CompareCommand, argv: string[]): P
     if (cmd === 'merge') return mergeMain(argv);
     return reportMain(argv);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`rxsmp: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof WatchdogError) {
-      process.stderr.write(`rxsmp: ${cmd}: ${e.message}\n`);
-      return 3;
-    }
-    throw e;
+    return exitStatusOf(e, cmd);
   }
 }

@@ -17,7 +17,7 @@ import {
   type Config,
   type RawSettings,
 } from './config.js';
-import { runEmulation, WatchdogError } from './engine/run.js';
+import { runEmulation } from './engine/run.js';
 import { conserves, type RunResult } from './engine/result.js';
 import { humanSummary, knobsNotApplied, runHeader } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
@@ -34,7 +34,7 @@ import {
   tokenize,
   type OptionSpec,
 } from './cli_args.js';
-import { CAL_SYNOPSIS, checkWritable, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
+import { CAL_SYNOPSIS, checkWritable, exitStatusOf, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
 import {
   COMPARE_COMMANDS,
@@ -216,15 +216,7 @@ export async function main(argv: string[]): Promise<number> {
     return result.interrupted ? intr.exitCode() || EXIT_SIGINT : status;
   } catch (e) {
     live.clear();
-    if (e instanceof ConfigError) {
-      process.stderr.write(`rxsmp: ${e.message}\n`); // e.g. a bad --cost-model file
-      return 2;
-    }
-    if (e instanceof WatchdogError) {
-      process.stderr.write(`rxsmp: ${e.message}\n`);
-      return 3;
-    }
-    throw e;
+    return exitStatusOf(e); // e.g. a bad --cost-model file, or the watchdog
   } finally {
     intr.dispose();
   }

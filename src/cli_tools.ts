@@ -116,20 +116,30 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
     await calibrateMain(out, packets, log, intr.signal);
     return 0;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`rxsmp: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof WatchdogError) {
-      process.stderr.write(`rxsmp: ${cmd}: ${e.message}\n`);
-      return 3;
-    }
-    if (e instanceof InterruptedError) {
-      process.stderr.write(`rxsmp: ${cmd}: interrupted (${e.message}); nothing written\n`);
-      return intr.exitCode();
-    }
-    throw e;
+    return exitStatusOf(e, cmd, intr.exitCode);
   } finally {
     intr.dispose();
   }
+}
+
+/**
+ * How a command ends on an error a user can cause: one line on stderr and its exit status
+ * (2 bad input, 3 the watchdog, the signal's status for an interrupted calibrate). Anything
+ * else is a bug and is rethrown. `cmd` prefixes the line for the subcommands.
+ */
+export function exitStatusOf(e: unknown, cmd?: string, interrupted?: () => number): number {
+  const prefix = cmd === undefined ? 'rxsmp: ' : `rxsmp: ${cmd}: `;
+  if (e instanceof ConfigError) {
+    process.stderr.write(`rxsmp: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof WatchdogError) {
+    process.stderr.write(`${prefix}${e.message}\n`);
+    return 3;
+  }
+  if (e instanceof InterruptedError && interrupted !== undefined) {
+    process.stderr.write(`${prefix}interrupted (${e.message}); nothing written\n`);
+    return interrupted();
+  }
+  throw e;
 }
