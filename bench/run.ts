@@ -1,4 +1,5 @@
-// The benchmark suite (`npm run bench`, i.e. `node dist/bench/run.js [--quick] [--only rx|handoff|rps]`).
+// The benchmark suite (`npm run bench`, i.e. `node dist/bench/run.js [--quick] [--only rx|handoff|rps]`;
+// with `--baseline REF`, the hot-path comparison of bench/hotpath.ts instead).
 //
 // What it measures, and why the comparisons are fair:
 //  - "rx 1cpu": delivered packets per second of the whole emulated receive path (NIC DMA,
@@ -205,7 +206,9 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-main().catch((e: unknown) => {
+// `npm run bench -- --baseline REF [--pairs N] [--packets N]` is the hot-path comparison
+// (bench/hotpath.ts): this build against REF and the floor loop, in one sitting.
+(args.includes('--baseline') ? import('./hotpath.js') : main()).catch((e: unknown) => {
   console.error(e instanceof BenchError ? `bench aborted: ${e.message}` : e);
   process.exit(1);
 });
