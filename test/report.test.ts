@@ -15,7 +15,7 @@ import type { RunResult } from '../dist/src/engine/result.js';
 import { runSim } from '../dist/src/engine/sim_run.js';
 import { parseSetOption, planSweep, readSweepLines, runSweep } from '../dist/src/engine/sweep.js';
 import { settingsFromNamed } from '../dist/src/engine/variants.js';
-import { readReportInput, reportOf, type Timeline } from '../dist/src/report/html.js';
+import { readReportInput, reportOf } from '../dist/src/report/html.js';
 import { cli } from './e2e.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -116,7 +116,7 @@ describe('rxsmp report in headless Chromium', () => {
   it('a run with a timeline: a line per CPU in each panel, a point per interval, knob changes and migrations marked', async () => {
     const r = (await runSim(
       configFromFlags({ ...RPS_BASE, packets: 20_000, 'knob-at': '1:rps-cpus=3', 'migrate-every-ms': 2 }),
-    )) as RunResult & { timeline?: Timeline };
+    )) as RunResult;
     expect(r.knobs_applied.filter((k) => k.applied).length).toBe(1);
     // A synthetic timeline in the run contract's shape (cumulative per-CPU series every 0.5 ms).
     const samples = 21;
@@ -124,6 +124,7 @@ describe('rxsmp report in headless Chromium', () => {
     r.timeline = {
       interval_ms: 0.5,
       t_ms,
+      events: [],
       percpu: [0, 1].map((cpu) => ({
         processed: t_ms.map((_, k) => k * 1000 * (cpu + 1)),
         dropped: t_ms.map((_, k) => (k > 10 ? (k - 10) * 50 : 0)),

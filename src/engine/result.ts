@@ -1,5 +1,6 @@
 // The run contract (SPEC.md): the counters of a finished run, read from shared memory.
 
+import type { Timeline } from './timeline.js';
 import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
@@ -115,6 +116,8 @@ export interface RunResult {
   skb_pool: SkbPoolAudit;
   /** What the host gave the emulator: its cores, and each worker thread's CPU time. */
   host: HostReport;
+  /** Threads mode: the per-CPU counters over time, sampled by the coordinator (engine/timeline.ts). */
+  timeline?: Timeline;
 }
 
 export interface HostReport {
@@ -271,6 +274,7 @@ export interface RunOutcome {
   host_threads: (HostThreadReport | null)[];
   /** Cut short by SIGINT/SIGTERM: what was still in flight counts as dropped.interrupted. */
   interrupted?: boolean;
+  timeline?: Timeline;
 }
 
 export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
@@ -416,6 +420,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     knobs_applied: knobsApplied(cfg, o.knobs_applied),
     skb_pool: skbPoolAudit(shm),
     host: hostReport(cfg, o.host_threads),
+    ...(o.timeline !== undefined ? { timeline: o.timeline } : {}),
   };
 }
 

@@ -52,6 +52,8 @@ export const INTERRUPT_DRAIN_MS = 1000;
 const STARTUP_S = 120;
 /** How often RunOptions.progress is called. */
 export const PROGRESS_MS = 250;
+import { TimelineSampler } from './timeline.js';
+
 const WORKERS_DIR = new URL('../../workers/', import.meta.url);
 
 export interface RunOptions {
@@ -91,7 +93,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
     const applied: AppliedKnob[] = [];
-    const end = await Promise.race([monitor(shm, cfg, hooks, applied), failed]);
+    const timeline = new TimelineSampler(shm);
+    const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     const threads = [...cpus, device];
@@ -103,6 +106,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
       knobs_applied: applied,
       host_threads: [...threads.map((r) => r.host), coordinator && { thread: 'coordinator', ...coordinator }],
       interrupted: end.interrupted,
+      timeline: (timeline.poll(end.elapsed_s * 1000, true), timeline.toJSON()),
     });
   } finally {
     clearInterval(ticker);
@@ -158,7 +162,7 @@ interface RunEnd {
 }
 
 /** Watch the run until it drains (or, interrupted, until it drains or the bound is hit). */
-async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: AppliedKnob[]): Promise<RunEnd> {
+async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: AppliedKnob[], timeline: TimelineSampler): Promise<RunEnd> {
   const C = shm.layout.ctl;
   const pace_pps = openLoopPps(cfg);
   const t0 = performance.now();
@@ -184,11 +188,13 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
         started = true; // the watchdog counts from here
         lastProgressAt = now;
       }
+      timeline.poll(elapsed_ms);
       if (cfg.migrate_every_ms > 0 && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms && !genDone(shm)) {
         migrations++;
         cfg.app_cpus.forEach((_, t) => {
           migrate_task(shm, t, cfg.app_cpus[(t + migrations) % cfg.app_cpus.length]!);
         });
+        timeline.event(elapsed_ms, `migration ${migrations}`);
       }
       if (cfg.reta_change_at_ms > 0 && !retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
         retaChanged = true;
@@ -197,11 +203,13 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
           cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
         );
         Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+        timeline.event(elapsed_ms, 'rss-reta rotated');
       }
       while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
         const change = cfg.knob_at[nextKnob++]!;
         await apply_knob(shm, change);
         applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
+        timeline.event(elapsed_ms, `${change.key}=${String(change.value)}`);
       }
       hooks.onTick?.(shm, elapsed_ms);
     } else if (interruptedAt < 0 && now - t0 > STARTUP_S * 1000) {

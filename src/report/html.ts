@@ -12,17 +12,7 @@ import type { CompareResult } from '../engine/compare.js';
 import type { RunResult } from '../engine/result.js';
 import { spread } from '../engine/variants.js';
 
-/**
- * The timeline a run may carry (issue 14 part B): every interval_ms, per CPU, cumulative
- * softnet counters and busy time since traffic started.
- */
-export interface Timeline {
-  interval_ms: number;
-  t_ms: number[];
-  percpu: { processed: number[]; dropped: number[]; time_squeeze: number[]; busy_ns: number[] }[];
-}
-
-type RunDoc = RunResult & { timeline?: Timeline; cell?: Record<string, string>; repeat?: number };
+type RunDoc = RunResult & { cell?: Record<string, string>; repeat?: number };
 
 /** One run as the report sees it: the group it belongs to, its variant (a line) and its x. */
 interface Entry {
