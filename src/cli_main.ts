@@ -34,7 +34,8 @@ import {
   tokenize,
   type OptionSpec,
 } from './cli_args.js';
-import { CAL_SYNOPSIS, checkWritable, exitStatusOf, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
+import { CAL_SYNOPSIS, checkWritable, checkWritableDir, exitStatusOf, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
+import { writeProcDir } from './report/procfs.js';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
 import {
   COMPARE_COMMANDS,
@@ -70,6 +71,11 @@ const RUN_ONLY = {
     'auto',
   ),
   report: option<string>('report', path(), 'also write an HTML report of the run (charts; see rxsmp report --help) to FILE'),
+  proc: option<string>(
+    'proc',
+    path(),
+    "after the run, write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp in 5.10's /proc formats",
+  ),
 };
 const RUN_OPTIONS: OptionSpec[] = [...Object.values(RUN_ONLY), ...knobOptions()];
 
@@ -103,6 +109,8 @@ export interface CliArgs {
   progress: ProgressMode;
   /** --report FILE: also write the HTML report of the run. */
   report?: string;
+  /** --proc DIR: also write the run's /proc files there. */
+  proc?: string;
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
@@ -123,6 +131,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
     checkOrder: optionValue(RUN_ONLY.check_order, given),
     progress: optionValue(RUN_ONLY.progress, given),
     ...(given.has('report') ? { report: given.get('report')! } : {}),
+    ...(given.has('proc') ? { proc: given.get('proc')! } : {}),
   };
 }
 
@@ -192,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseRunArgs(rest);
     if (args.report !== undefined) checkWritable('--report', args.report);
+    if (args.proc !== undefined) checkWritableDir('--proc', args.proc);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
@@ -210,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     if (args.report !== undefined) writeFileSync(args.report, reportOf([result], ['rxsmp run']));
+    if (args.proc !== undefined) writeProcDir(args.proc, result);
     const missed = knobsNotApplied(result);
     if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);
     const status = checksStatus(args, result); // an interrupted run is checked too, then exits as signalled

@@ -1,7 +1,7 @@
 // The `fuzz` and `calibrate` commands (the `run` command is cli_main.ts). Same tokenizer and
 // conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
 
-import { closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, int, onOff, path } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
@@ -61,6 +61,19 @@ ${EXIT_CODES}`;
  * Can `file` be written? Checked by doing it (a test create, removed again, or an open for
  * update that changes nothing), before a long measurement. A ConfigError saying why not.
  */
+/** A directory the run will write into: made now (with its parents) and checked writable. */
+export function checkWritableDir(option: string, dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `${option} ${dir}: cannot write there (${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (code ?? 'unknown error')})`,
+    );
+  }
+}
+
 export function checkWritable(option: string, file: string): void {
   try {
     if (existsSync(file)) closeSync(openSync(file, 'r+'));
