@@ -36,6 +36,8 @@ import {
 } from './cli_args.js';
 import { CAL_SYNOPSIS, checkWritable, checkWritableDir, exitStatusOf, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
 import { writeProcDir } from './report/procfs.js';
+import { startProfile } from './cpu/worker_main.js';
+import { join } from 'node:path';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
 import {
   COMPARE_COMMANDS,
@@ -71,6 +73,11 @@ const RUN_ONLY = {
     'auto',
   ),
   report: option<string>('report', path(), 'also write an HTML report of the run (charts; see rxsmp report --help) to FILE'),
+  profile: option<string>(
+    'profile',
+    path(),
+    'write a V8 CPU profile per thread to DIR (cpuN, device, coordinator; sim mode: sim), .cpuprofile for DevTools or speedscope',
+  ),
   proc: option<string>(
     'proc',
     path(),
@@ -111,6 +118,8 @@ export interface CliArgs {
   report?: string;
   /** --proc DIR: also write the run's /proc files there. */
   proc?: string;
+  /** --profile DIR: a .cpuprofile per thread there. */
+  profile?: string;
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
@@ -132,6 +141,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
     progress: optionValue(RUN_ONLY.progress, given),
     ...(given.has('report') ? { report: given.get('report')! } : {}),
     ...(given.has('proc') ? { proc: given.get('proc')! } : {}),
+    ...(given.has('profile') ? { profile: given.get('profile')! } : {}),
   };
 }
 
@@ -202,6 +212,7 @@ export async function main(argv: string[]): Promise<number> {
     args = parseRunArgs(rest);
     if (args.report !== undefined) checkWritable('--report', args.report);
     if (args.proc !== undefined) checkWritableDir('--proc', args.proc);
+    if (args.profile !== undefined) checkWritableDir('--profile', args.profile);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
@@ -215,8 +226,10 @@ export async function main(argv: string[]): Promise<number> {
   const intr = interruptOnSignals('the traffic, draining what is in flight');
   const live = liveProgress(args.progress, args.json);
   try {
-    const opts = { signal: intr.signal, progress: live.progress };
+    const opts = { signal: intr.signal, progress: live.progress, ...(args.profile !== undefined ? { profile: args.profile } : {}) };
+    const simProfile = args.profile !== undefined && args.cfg.mode === 'sim' ? await startProfile() : undefined;
     const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg, opts) : runEmulation(args.cfg, opts));
+    await simProfile?.stop(join(args.profile!, 'sim.cpuprofile'));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     if (args.report !== undefined) writeFileSync(args.report, reportOf([result], ['rxsmp run']));

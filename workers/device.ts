@@ -16,6 +16,6 @@ const origin = performance.timeOrigin - init.origin_ms;
 const gen = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6, init.frames && FlowFrames.attach(init.frames));
 const gc = watchGc();
 const api: DeviceWorkerApi = {
-  run: () => threadResult('device', () => gen.run(), gen.window, gc),
+  run: () => threadResult('device', () => gen.run(), gen.window, gc, init.profile),
 };
 Comlink.expose(api, nodeEndpoint(parentPort));

@@ -1,6 +1,9 @@
 // What a CPU worker sets up before its loop: attach shared memory, register the driver and
 // the flow hash key (module-level kernel state, per thread), the latency histogram.
 
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { Shm } from '../shm/memory.js';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -61,7 +64,7 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   const gc = watchGc();
   return {
     async run(): Promise<CpuResult> {
-      const { hot_path, host } = await threadResult(`cpu${init.cpu}`, () => rt.run(), rt.window, gc);
+      const { hot_path, host } = await threadResult(`cpu${init.cpu}`, () => rt.run(), rt.window, gc, init.profile);
       return { cpu: init.cpu, latency: latencyHistogram(hist), hot_path, host };
     },
   };
@@ -93,10 +96,37 @@ export async function hotPathReport(thread: string, w: HotPathWindow, gcStarts: 
 }
 
 /** Run a worker's loop and report its hot-path window and what the host gave the thread. */
-export async function threadResult(thread: string, loop: () => void, w: HotPathWindow, gcStarts: number[]): Promise<ThreadResult> {
+export async function threadResult(
+  thread: string,
+  loop: () => void,
+  w: HotPathWindow,
+  gcStarts: number[],
+  profileDir?: string,
+): Promise<ThreadResult> {
+  const profile = profileDir === undefined ? undefined : await startProfile();
   const t0 = threadTimes();
   loop();
   const times = threadTimesSince(t0);
+  if (profile !== undefined) await profile.stop(join(profileDir!, `${thread}.cpuprofile`));
   const hot_path = await hotPathReport(thread, w, gcStarts);
   return { hot_path, host: times && { thread, ...times } };
+}
+
+/**
+ * --profile DIR: V8's sampling CPU profiler on this thread through its own inspector session
+ * (each worker has one); stop() writes the profile as a .cpuprofile (Chrome DevTools'
+ * Performance panel or speedscope open it).
+ */
+export async function startProfile(): Promise<{ stop: (file: string) => Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file: string): Promise<void> {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
 }

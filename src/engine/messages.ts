@@ -21,6 +21,8 @@ export interface WorkerInit {
   burn_iters_per_ns: number;
   /** The device: the run's flows and frames, built by the coordinator (shared, not copied). */
   frames?: FlowFramesData;
+  /** --profile DIR: write this thread's CPU profile there. */
+  profile?: string;
 }
 
 /** What one thread's hot path allocated in its measured window (see cpu/runtime.ts). */

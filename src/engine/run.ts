@@ -53,6 +53,8 @@ const STARTUP_S = 120;
 /** How often RunOptions.progress is called. */
 export const PROGRESS_MS = 250;
 import { TimelineSampler } from './timeline.js';
+import { startProfile } from '../cpu/worker_main.js';
+import { join } from 'node:path';
 
 const WORKERS_DIR = new URL('../../workers/', import.meta.url);
 
@@ -63,6 +65,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called about every PROGRESS_MS with the counters so far (read from shared memory). */
   progress?: (p: Progress) => void;
+  /** --profile DIR: a .cpuprofile per thread (each CPU, the device, the coordinator) there. */
+  profile?: string;
 }
 /** The former name of RunOptions. */
 export type RunHooks = RunOptions;
@@ -77,7 +81,15 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const ticker = setInterval(() => timer_tick(shm), 1);
   const spawn = (file: string, cpu: number) =>
     new Worker(new URL(file, WORKERS_DIR), {
-      workerData: { cfg, sab: shm.sab, origin_ms, cpu, burn_iters_per_ns, ...(cpu < 0 ? { frames } : {}) } satisfies WorkerInit,
+      workerData: {
+        cfg,
+        sab: shm.sab,
+        origin_ms,
+        cpu,
+        burn_iters_per_ns,
+        ...(cpu < 0 ? { frames } : {}),
+        ...(hooks.profile !== undefined ? { profile: hooks.profile } : {}),
+      } satisfies WorkerInit,
     });
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
   const deviceWorker = spawn('device.js', -1);
@@ -89,6 +101,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   });
   failed.catch(() => undefined);
   const coordinator0 = threadTimes();
+  const coordinatorProfile = hooks.profile === undefined ? undefined : await startProfile();
   try {
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
@@ -98,6 +111,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     const threads = [...cpus, device];
+    if (coordinatorProfile !== undefined) await coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile'));
     const coordinator = threadTimesSince(coordinator0);
     return collectResult(shm, cfg, {
       elapsed_s: end.elapsed_s,
