@@ -19,7 +19,7 @@ import {
 } from './config.js';
 import { runEmulation } from './engine/run.js';
 import { conserves, type RunResult } from './engine/result.js';
-import { humanSummary, knobsNotApplied, runHeader } from './report/human.js';
+import { contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import { checkHostCpus, HOST_CORES } from './shm/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
@@ -73,6 +73,12 @@ const RUN_ONLY = {
     'auto',
   ),
   report: option<string>('report', path(), 'also write an HTML report of the run (charts; see rxsmp report --help) to FILE'),
+  contention: option(
+    'contention',
+    onOff(),
+    'after the summary (on stderr with --json), per CPU: rps_lock acquisitions, spins, sleeps, IPIs, local and remote enqueues',
+    false,
+  ),
   profile: option<string>(
     'profile',
     path(),
@@ -120,6 +126,8 @@ export interface CliArgs {
   proc?: string;
   /** --profile DIR: a .cpuprofile per thread there. */
   profile?: string;
+  /** --contention: print the per-CPU contention table. */
+  contention: boolean;
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
@@ -139,6 +147,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
     cfg,
     checkOrder: optionValue(RUN_ONLY.check_order, given),
     progress: optionValue(RUN_ONLY.progress, given),
+    contention: optionValue(RUN_ONLY.contention, given),
     ...(given.has('report') ? { report: given.get('report')! } : {}),
     ...(given.has('proc') ? { proc: given.get('proc')! } : {}),
     ...(given.has('profile') ? { profile: given.get('profile')! } : {}),
@@ -234,6 +243,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     if (args.report !== undefined) writeFileSync(args.report, reportOf([result], ['rxsmp run']));
     if (args.proc !== undefined) writeProcDir(args.proc, result);
+    if (args.contention) (args.json ? process.stderr : process.stdout).write(`\ncontention\n${contentionTable(result)}\n`);
     const missed = knobsNotApplied(result);
     if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);
     const status = checksStatus(args, result); // an interrupted run is checked too, then exits as signalled

@@ -87,3 +87,44 @@ describe('run --proc DIR', () => {
     expect(p.stdout).toBe('');
   });
 });
+
+describe('run --contention', () => {
+  it('prints per CPU the lock, IPI and enqueue counters of the run document (stderr with --json)', () => {
+    const p = cli([
+      'run',
+      '--mode',
+      'sim',
+      '--cpus',
+      '2',
+      '--queues',
+      '1',
+      '--rps-cpus',
+      '3',
+      '--packets',
+      '20000',
+      '--json',
+      '--contention',
+    ]);
+    expect(p.status).toBe(0);
+    const r = JSON.parse(p.stdout);
+    const lines = p.stderr.trim().split('\n');
+    expect(lines[0]).toBe('contention');
+    const rows = lines.slice(2).map((l) => l.trim().split(/\s+/));
+    expect(rows.length).toBe(2);
+    rows.forEach((f, cpu) => {
+      const n = (s: string) => Number(s.replace(/,/g, ''));
+      const c = r.percpu[cpu];
+      expect([n(f[0]!), n(f[1]!), n(f[2]!), n(f[4]!), n(f[5]!), n(f[6]!), n(f[7]!), n(f[8]!)]).toEqual([
+        cpu,
+        c.rps_lock_acquisitions,
+        c.rps_lock_spins,
+        c.rps_lock_sleeps,
+        c.ipis_sent,
+        c.ipis_received,
+        c.enqueue_local,
+        c.enqueue_remote,
+      ]);
+    });
+    expect(r.percpu[0].enqueue_remote).toBeGreaterThan(0); // RPS sent some of CPU 0's packets to CPU 1
+  });
+});

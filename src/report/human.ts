@@ -177,3 +177,30 @@ export function humanSummary(r: RunResult): string {
   }
   return out.join('\n');
 }
+
+/**
+ * `rxsmp run --contention`: per CPU, rps_lock acquisitions, spins and spins per acquisition,
+ * sleeps (the host preempted a holder), IPIs sent and received, and enqueue_to_backlog's local
+ * against remote enqueues (the share that crossed CPUs).
+ */
+export function contentionTable(r: RunResult): string {
+  const out = ['cpu   lock_acq      spins  spins/acq   sleeps   ipi_tx   ipi_rx   enq_local  enq_remote  remote'];
+  for (const p of r.percpu) {
+    const enq = p.enqueue_local + p.enqueue_remote;
+    out.push(
+      [
+        String(p.cpu).padEnd(4),
+        fmt(p.rps_lock_acquisitions).padStart(9),
+        fmt(p.rps_lock_spins).padStart(10),
+        (p.rps_lock_acquisitions > 0 ? p.rps_lock_spins / p.rps_lock_acquisitions : 0).toFixed(3).padStart(10),
+        fmt(p.rps_lock_sleeps).padStart(8),
+        fmt(p.ipis_sent).padStart(8),
+        fmt(p.ipis_received).padStart(8),
+        fmt(p.enqueue_local).padStart(11),
+        fmt(p.enqueue_remote).padStart(11),
+        (enq > 0 ? pct(p.enqueue_remote / enq) : '-').padStart(7),
+      ].join(' '),
+    );
+  }
+  return out.join('\n');
+}

@@ -7,20 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../engine/result.js';
-
-const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
-
-/** softnet_seq_show (5.10): processed dropped time_squeeze 0 0 0 0 0 0 received_rps flow_limit_count backlog_len cpu. */
-export function softnetStat(r: RunResult): string {
-  return r.percpu
-    .map((p) =>
-      [p.processed, p.dropped, p.time_squeeze, 0, 0, 0, 0, 0, 0, p.received_rps, p.flow_limit_count, p.softnet_backlog_len, p.cpu]
-        .map(hex8)
-        .join(' '),
-    )
-    .map((l) => `${l}\n`)
-    .join('');
-}
+import { softnetStat } from './human.js';
 
 /** The header of /proc/interrupts and /proc/softirqs: `CPU%-8d` per CPU after `lead` spaces. */
 const cpuHeader = (lead: number, cpus: number) =>
@@ -83,7 +70,7 @@ export function snmpUdp(r: RunResult): string {
 /** Write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp. */
 export function writeProcDir(dir: string, r: RunResult): void {
   mkdirSync(join(dir, 'net'), { recursive: true });
-  writeFileSync(join(dir, 'net', 'softnet_stat'), softnetStat(r));
+  writeFileSync(join(dir, 'net', 'softnet_stat'), `${softnetStat(r)}\n`);
   writeFileSync(join(dir, 'interrupts'), interrupts(r));
   writeFileSync(join(dir, 'softirqs'), softirqs(r));
   writeFileSync(join(dir, 'net', 'snmp'), snmpUdp(r));
