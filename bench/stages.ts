@@ -47,11 +47,11 @@ const SOCK_ENQUEUE = new Set([
 /** The stage a function belongs to, by its source file and name. */
 export function stageOf(fn: string, url: string): Stage {
   const file = url.split('/').slice(-2).join('/');
-  if (file.startsWith('devices/') || file === 'shm/msix.js' || file === 'lib/prng.js') return 'device';
+  if (file.startsWith('devices/') || file === 'shm/msix.js' || file === 'lib/prng.js' || file === 'uapi/toeplitz.js') return 'device';
   if (file.startsWith('drivers/') || file === 'shm/skb_pool.js') return 'driver clean';
   if (file === 'kernel/gro.js') return 'GRO';
   if (file === 'shm/spinlock.js' || fn === 'rps_lock') return 'locks';
-  if (file === 'kernel/ip.js' || file === 'kernel/inet.js' || file === 'kernel/skbuff.js' || file === 'kernel/flow.js') return 'ip_rcv';
+  if (file === 'kernel/ip.js' || file === 'uapi/inet.js' || file === 'kernel/skbuff.js' || file === 'kernel/flow.js') return 'ip_rcv';
   if (file === 'kernel/sock.js') return SOCK_ENQUEUE.has(fn) ? 'socket enqueue' : 'recvmsg';
   if (file === 'kernel/dev.js' && !['net_rx_action', 'napi_poll', 'napi_complete_done', 'usecs_to_jiffies'].includes(fn))
     return 'netif_receive_skb_list';

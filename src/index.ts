@@ -19,9 +19,9 @@ export {
   type RawSettings,
 } from './config.js';
 export { humanSummary, runHeader, softnetStat } from './report/human.js';
-export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './kernel/hash/toeplitz.js';
-export { siphash, siphash64 } from './kernel/hash/siphash.js';
-export { jhash, jhash2, jhash_3words } from './kernel/hash/jhash.js';
+export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './uapi/toeplitz.js';
+export { siphash, siphash64 } from './uapi/siphash.js';
+export { jhash, jhash2, jhash_3words } from './uapi/jhash.js';
 export { flow_hash_init, skb_flow_dissect_hash, skb_flow_dissect_flow_keys, reciprocal_scale } from './kernel/hash/flow_dissector.js';
 export { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './devices/frames.js';
-export { ip_fast_csum } from './kernel/inet.js';
+export { ip_fast_csum } from './uapi/inet.js';

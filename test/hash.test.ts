@@ -17,9 +17,9 @@
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MS_RSS_KEY, ToeplitzTable, toeplitzHash } from '../src/kernel/hash/toeplitz.js';
-import { siphash, siphash64, siphashOut, siphash_2_4 } from '../src/kernel/hash/siphash.js';
-import { JHASH_INITVAL, jhash, jhash2, jhash2_i32, jhash_1word, jhash_2words, jhash_3words, jhash_i32 } from '../src/kernel/hash/jhash.js';
+import { MS_RSS_KEY, ToeplitzTable, toeplitzHash } from '../src/uapi/toeplitz.js';
+import { siphash, siphash64, siphashOut, siphash_2_4 } from '../src/uapi/siphash.js';
+import { JHASH_INITVAL, jhash, jhash2, jhash2_i32, jhash_1word, jhash_2words, jhash_3words, jhash_i32 } from '../src/uapi/jhash.js';
 import {
   ___skb_get_hash,
   FLOW_DIS_FIRST_FRAG,

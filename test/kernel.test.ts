@@ -7,7 +7,7 @@ import { net_rx_action, RPS_NO_CPU } from '../dist/src/kernel/dev.js';
 import { napi_schedule_prep, NAPI_STATE_MISSED, NAPI_STATE_SCHED } from '../dist/src/kernel/napi.js';
 import { napi_complete_done } from '../dist/src/kernel/dev.js';
 import { NET_RX_SOFTIRQ } from '../dist/src/kernel/percpu.js';
-import { ip_fast_csum } from '../dist/src/kernel/inet.js';
+import { ip_fast_csum } from '../dist/src/uapi/inet.js';
 import { task_recvmsg } from '../dist/src/kernel/sock.js';
 import { rxSkbTruesize } from '../dist/src/shm/layout.js';
 

@@ -83,9 +83,9 @@ import {
   l4_header_len,
   frame_l4_payload_len,
   pseudo_header_sum,
-} from '../kernel/inet.js';
+} from '../uapi/inet.js';
 // The wire format is the kernel's; re-exported for callers of the generator.
-export * from '../kernel/inet.js';
+export * from '../uapi/inet.js';
 
 const TCP_TEMPLATE_WINDOW = 0xffff;
 const TCP_TEMPLATE_ACK_SEQ = 1;

@@ -23,7 +23,8 @@
 // Every generated packet is counted in ctl.generated: delivered + drops must equal it.
 
 import type { Shm } from '../shm/memory.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
+import { tcpWindowSegments } from '../shm/layout.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { FLOW_HDR_STRIDE, FlowFrames, IPPROTO_TCP, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
@@ -31,7 +32,6 @@ import { Nic } from './nic.js';
 import { VirtioNetBackend, type FrameSource } from './virtio_net_backend.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 import { openLoopPps, Wire } from './wire.js';
-import { tcp_window_segments } from '../kernel/sock.js';
 
 const BURST = 64;
 /** Consecutive picks of window-stalled flows after which a burst ends (the wire idles). */
@@ -116,7 +116,8 @@ export class TrafficGenerator implements FrameSource {
     this.win_stalled = new Uint8Array(cfg.flows);
     this.stall_since = new Float64Array(cfg.flows);
     this.wnd_full = new Int32Array(cfg.flows);
-    for (let f = 0; f < cfg.flows; f++) if (this.tcp[f] === 1) this.wnd_full[f] = tcp_window_segments(shm, shm.skIdx(f, 0));
+    for (let f = 0; f < cfg.flows; f++)
+      if (this.tcp[f] === 1) this.wnd_full[f] = tcpWindowSegments(cfg, shm.i32[shm.skIdx(f, shm.layout.sk.rcvbuf)]!);
     this.wnd_at = shm.skIdx(0, shm.layout.sk.wnd_end);
     this.sk_stride = cfg.flows > 1 ? shm.skIdx(1, 0) - shm.skIdx(0, 0) : 0;
     this.virtio = cfg.nic === 'virtio' ? new VirtioNetBackend(shm, this.frameLen) : null;

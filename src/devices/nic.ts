@@ -19,8 +19,8 @@
 import type { Shm } from '../shm/memory.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
-import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
-import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../kernel/inet.js';
+import { ToeplitzTable } from '../uapi/toeplitz.js';
+import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../uapi/inet.js';
 import { busyThreads, spinLoads } from '../shm/host.js';
 import type { FlowFrames } from './frames.js';
 

@@ -18,7 +18,7 @@
 //
 // Multiqueue: a multiqueue tap (tun_automq_select_queue) picks the queue by the host
 // kernel's symmetric flow hash of the packet, reciprocal_scale(hash, queues). Here: SipHash
-// (lib/siphash.ts, the host kernel's hash since 5.5) of the symmetric IPv4 4-tuple and
+// (uapi/siphash.ts, the host kernel's hash since 5.5) of the symmetric IPv4 4-tuple and
 // protocol under a host boot key from the seed. virtio 1.x without VIRTIO_NET_F_HASH_REPORT
 // gives the guest no hash: its skb->hash is 0 and RPS runs the flow dissector.
 
@@ -35,7 +35,7 @@ import {
   vring_need_event,
 } from '../shm/virtqueue.js';
 import { msix_notify } from '../shm/msix.js';
-import { siphash_2_4 } from '../lib/siphash.js';
+import { siphash_2_4 } from '../uapi/siphash.js';
 import { Prng } from '../lib/prng.js';
 
 /** net/queue.c: a NetQueue holds at most this many packets (nq_maxlen). */

@@ -20,7 +20,7 @@
 //
 // Numbers only: available() and next_ns() allocate nothing (the device's hot path).
 
-import { lineRatePps, type Config } from '../config.js';
+import { lineRatePps, type Config } from '../config/schema.js';
 
 /**
  * Open loop (--rate N): packets per second, N capped at the line rate; 0 for the closed loop

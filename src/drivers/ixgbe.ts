@@ -12,7 +12,7 @@ import { napi_register_poll, napi_schedule, POLL_IXGBE } from '../kernel/napi.js
 import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
-import { ETH_HLEN } from '../kernel/inet.js';
+import { ETH_HLEN } from '../uapi/inet.js';
 import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
 import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
 

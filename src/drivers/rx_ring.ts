@@ -10,7 +10,7 @@
 
 import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
-import { ETH_HLEN, get16 } from '../kernel/inet.js';
+import { ETH_HLEN, get16 } from '../uapi/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
 import {
   WIRE_KICKED,

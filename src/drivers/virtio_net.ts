@@ -24,7 +24,7 @@ import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
 import { register_delayed_work, schedule_delayed_work } from '../kernel/workqueue.js';
-import { ETH_HLEN, get16 } from '../kernel/inet.js';
+import { ETH_HLEN, get16 } from '../uapi/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
 import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../shm/virtqueue.js';
 import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, VIRTIO_HEADROOM } from '../shm/layout.js';

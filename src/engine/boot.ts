@@ -20,8 +20,8 @@ import { workqueue_init } from '../kernel/workqueue.js';
 import { runFlows, runFrames } from '../devices/generator.js';
 import { FLOW_HDR_STRIDE, type FlowFrames, type FlowTable } from '../devices/frames.js';
 import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
-import { ToeplitzTable } from '../kernel/hash/toeplitz.js';
-import { ETH_HLEN } from '../kernel/inet.js';
+import { ToeplitzTable } from '../uapi/toeplitz.js';
+import { ETH_HLEN } from '../uapi/inet.js';
 
 /** `frames`: the run's flows and frames when the caller built them already (runFrames). */
 export function boot(cfg: Config, frames?: FlowFrames): Shm {

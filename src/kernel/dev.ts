@@ -36,7 +36,7 @@ import { skb_get_hash } from './flow.js';
 import { reciprocal_scale } from './hash/flow_dissector.js';
 import { spin_lock, spin_lock_sleeps, spin_unlock } from '../shm/spinlock.js';
 import { FLOW_LIMIT_HISTORY } from '../shm/layout.js';
-import { ETH_P_IP } from './inet.js';
+import { ETH_P_IP } from '../uapi/inet.js';
 
 export const NET_RX_SUCCESS = 0;
 export const NET_RX_DROP = 1;

@@ -40,7 +40,7 @@ import {
   get32i,
   put16,
   ip_fast_csum,
-} from './inet.js';
+} from '../uapi/inet.js';
 import { skb_verify_l4_csum } from './skbuff.js';
 import { ip_drop } from './ip.js';
 

@@ -5,7 +5,7 @@
 import type { KCpu } from './percpu.js';
 import { kfree_skb } from './skbuff.js';
 import { __inet_lookup, sock_queue_rcv_skb } from './sock.js';
-import { IPH_LEN, IPH_TOT_LEN_OFF, IPPROTO_TCP, IPPROTO_UDP, get16, get32i, ip_fast_csum } from './inet.js';
+import { IPH_LEN, IPH_TOT_LEN_OFF, IPPROTO_TCP, IPPROTO_UDP, get16, get32i, ip_fast_csum } from '../uapi/inet.js';
 
 /**
  * ip_rcv: validate version, IHL, header checksum and total length (ip_rcv_core), trim,

@@ -13,7 +13,7 @@ import {
   l4_offset,
   pseudo_header_sum,
   verify_l4_csum,
-} from './inet.js';
+} from '../uapi/inet.js';
 
 /**
  * kfree_skb: free an skb and every segment GRO chained to it (frag_list), each with the pages

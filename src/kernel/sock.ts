@@ -13,10 +13,10 @@
 import { LATENCY_BATCH, type KCpu } from './percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
-import { jhash_3words } from './hash/jhash.js';
+import { jhash_3words } from '../uapi/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from './inet.js';
-import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf } from '../shm/layout.js';
+import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from '../uapi/inet.js';
+import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf, tcpWindowSegments } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
 const INET_EHASH_SECRET = 0x5bd1e995;
@@ -89,18 +89,9 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
   return -1;
 }
 
-/**
- * The receive window, in the flow's segments, a TCP socket with an empty queue advertises:
- * as many segments as sk_rcvbuf holds at their truesize. For full-size frames this is what
- * tcp_select_window / tcp_win_from_space give (half the space with tcp_adv_win_scale 1, and a
- * 2 KB buffer's truesize is about twice its payload); for small segments it is the bound
- * tcp_grow_window keeps rcv_ssthresh under (it grows the window only as far as truesize
- * allows). Every segment of a flow has the same length, so every one has this truesize.
- */
+/** The full window of the TCP socket at i32 index b (tcpWindowSegments of its sk_rcvbuf). */
 export function tcp_window_segments(shm: Shm, b: number): number {
-  const cfg = shm.cfg;
-  const w = Math.floor(shm.i32[b + shm.layout.sk.rcvbuf]! / rxSkbTruesize(cfg, cfg.pkt_size - 4));
-  return w > 1 ? w : 1;
+  return tcpWindowSegments(shm.cfg, shm.i32[b + shm.layout.sk.rcvbuf]!);
 }
 
 /**

@@ -477,6 +477,19 @@ export function rxSkbTruesize(cfg: Config, len: number): number {
   return head + Math.ceil((len + VIRTIO_HDR_LEN) / room) * room;
 }
 
+/**
+ * The receive window, in the flow's segments, a TCP socket with an empty queue advertises:
+ * as many segments as sk_rcvbuf holds at their truesize. For full-size frames this is what
+ * tcp_select_window / tcp_win_from_space give (half the space with tcp_adv_win_scale 1, and a
+ * 2 KB buffer's truesize is about twice its payload); for small segments it is the bound
+ * tcp_grow_window keeps rcv_ssthresh under (it grows the window only as far as truesize
+ * allows). Every segment of a flow has the same length, so every one has this truesize.
+ */
+export function tcpWindowSegments(cfg: Config, rcvbuf: number): number {
+  const w = Math.floor(rcvbuf / rxSkbTruesize(cfg, cfg.pkt_size - 4));
+  return w > 1 ? w : 1;
+}
+
 /** net.core.rmem_default and SOCK_MIN_RCVBUF (2 * (2048 + SKB_TRUESIZE(256))), include/net/sock.h. */
 export const RMEM_DEFAULT = 212_992;
 const SOCK_MIN_RCVBUF = 2 * (2048 + skbTruesize(256));

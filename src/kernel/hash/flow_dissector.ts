@@ -52,9 +52,9 @@
  * FLOW_KEYS_HASH_OFFSET + sizeof(addrs) - sizeof(the addresses present) (flow_keys_hash_length):
  * 40 bytes for IPv4 (ending 4 zero bytes after v4addrs), 32 bytes with no addresses.
  */
-import { ETH_HLEN, ETH_P_IP } from '../inet.js';
-import { jhash2_i32 } from './jhash.js';
-import { siphash_2_4 } from './siphash.js';
+import { ETH_HLEN, ETH_P_IP } from '../../uapi/inet.js';
+import { jhash2_i32 } from '../../uapi/jhash.js';
+import { siphash_2_4 } from '../../uapi/siphash.js';
 
 /** sizeof(struct flow_keys) in Linux 5.10 on x86-64. */
 export const FLOW_KEYS_SIZE = 72;
