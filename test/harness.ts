@@ -9,7 +9,7 @@ import { KCpu } from '../dist/src/kernel/percpu.js';
 import type { CpuEnv } from '../dist/src/kernel/env.js';
 import { do_IRQ_pending } from '../dist/src/kernel/irq.js';
 import { rps_trigger_softirq } from '../dist/src/kernel/dev.js';
-import { __do_softirq } from '../dist/src/kernel/softirq.js';
+import { invoke_softirq, run_ksoftirqd, softirq_due } from '../dist/src/kernel/softirq.js';
 import { TrafficGenerator } from '../dist/src/devices/generator.js';
 import type { Shm } from '../dist/src/shm/memory.js';
 import { IPI_RPS } from '../dist/src/cpu/runtime.js';
@@ -113,10 +113,15 @@ export class Machine {
     if (Atomics.exchange(shm.i32, c.sdI + sd.ipi_pending, 0) & IPI_RPS) rps_trigger_softirq(c);
   }
 
-  /** Interrupts, then __do_softirq, on CPU c. */
+  /**
+   * Interrupts on CPU c, then its softirqs: on irq exit by the kernel's rule (softirq_due), or
+   * else in ksoftirqd's turn, which the test machine gives at once.
+   */
   run(cpu: number): void {
     this.take_irqs(cpu);
-    __do_softirq(this.cpus[cpu]!);
+    const c = this.cpus[cpu]!;
+    if (softirq_due(c)) invoke_softirq(c);
+    else run_ksoftirqd(c);
   }
 
   /** Every generated packet delivered or counted in a drop? */

@@ -15,7 +15,7 @@ import type { CpuEnv } from '../kernel/env.js';
 import { KCpu, type LatencySink } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
-import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
+import { invoke_softirq, softirq_due, run_ksoftirqd } from '../kernel/softirq.js';
 import { run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
@@ -189,15 +189,10 @@ export class CpuRuntime implements CpuEnv {
     do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0), 32);
     const ipi = Atomics.exchange(this.i32, c.sdI + sd.ipi_pending, 0);
     if (ipi & IPI_RPS) {
-      this.f64[c.sdF + sd.ipis_received]! += 1;
       rps_trigger_softirq(c);
     }
-    // irq_exit: softirqs run here unless we interrupted softirq processing itself (in_interrupt()).
-    if (c.in_softirq) {
-      this.switch_ctx(prev);
-      return;
-    }
-    if (c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
+    // irq_exit: softirqs run here unless we interrupted softirq processing or ksoftirqd owns them.
+    if (softirq_due(c)) {
       this.switch_ctx(CTX_SOFTIRQ);
       invoke_softirq(c);
     }
@@ -269,7 +264,7 @@ export class CpuRuntime implements CpuEnv {
       this.handle_irqs();
       return true;
     }
-    if (c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
+    if (softirq_due(c)) {
       // Raised outside an interrupt (a task's netif_rx, say): run it as irq exit would.
       this.switch_ctx(CTX_SOFTIRQ);
       invoke_softirq(c);
@@ -290,7 +285,7 @@ export class CpuRuntime implements CpuEnv {
     const c = this.c;
     const prev = this.switch_ctx(CTX_HARDIRQ);
     napi_timers_run(c, now);
-    if (!c.in_softirq && c.softirq_pending !== 0 && this.ksoftirqd[0] === 0) {
+    if (softirq_due(c)) {
       this.switch_ctx(CTX_SOFTIRQ);
       invoke_softirq(c);
     }

@@ -57,7 +57,7 @@ import type { CpuEnv } from '../kernel/env.js';
 import { KCpu } from '../kernel/percpu.js';
 import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
-import { invoke_softirq, run_ksoftirqd } from '../kernel/softirq.js';
+import { invoke_softirq, softirq_due, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg } from '../kernel/sock.js';
 import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
@@ -508,7 +508,7 @@ export class SimMachine {
       this.handle_irqs(cpu, CTX_IDLE);
       return true;
     }
-    if (c.softirq_pending !== 0 && this.ksoftirqd[cpu] === 0) {
+    if (softirq_due(c)) {
       // Raised outside an interrupt: run it as irq exit would.
       this.switch_ctx(cpu, CTX_SOFTIRQ);
       invoke_softirq(c);
@@ -519,7 +519,7 @@ export class SimMachine {
       // The napi timer's interrupt (gro_flush_timeout): napi_watchdog, softirqs on irq exit.
       this.switch_ctx(cpu, CTX_HARDIRQ);
       napi_timers_run(c, this.clk[cpu]!);
-      if (!c.in_softirq && c.softirq_pending !== 0 && this.ksoftirqd[cpu] === 0) {
+      if (softirq_due(c)) {
         this.switch_ctx(cpu, CTX_SOFTIRQ);
         invoke_softirq(c);
       }
@@ -559,15 +559,10 @@ export class SimMachine {
     }
     if (this.due_ipi[cpu]! <= t) {
       this.due_ipi[cpu] = Infinity;
-      this.f64[c.sdF + sd.ipis_received]! += 1;
       rps_trigger_softirq(c);
     }
-    // irq_exit: softirqs run here unless we interrupted softirq processing (in_interrupt()).
-    if (c.in_softirq) {
-      this.switch_ctx(cpu, prev);
-      return;
-    }
-    if (c.softirq_pending !== 0 && this.ksoftirqd[cpu] === 0) {
+    // irq_exit: softirqs run here unless we interrupted softirq processing or ksoftirqd owns them.
+    if (softirq_due(c)) {
       this.switch_ctx(cpu, CTX_SOFTIRQ);
       invoke_softirq(c);
     }

@@ -2,7 +2,6 @@
 // (what net_dev_init, the driver's probe/open and the sysctl/ethtool set-up do on Linux).
 // Also the knob writers that may run while traffic flows (RPS masks, the RSS table, tasks).
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { maskToCpus, type Config, type KnobChange } from '../config.js';
 import { Shm } from '../shm/memory.js';
 import { skb_pool_init } from '../shm/skb_pool.js';
@@ -147,18 +146,9 @@ export const RCU_GRACE_MS = 5;
 /**
  * Apply one change while traffic flows, the way Linux does it: sysctls are plain stores; a new
  * RPS map is published in one store; a new RFS table replaces the old one after readers have
- * let go of it (unpublish, grace period, reinitialise, publish).
- */
-export async function apply_knob(shm: Shm, change: KnobChange): Promise<void> {
-  const rest = apply_knob_begin(shm, change);
-  if (rest === null) return;
-  await sleep(RCU_GRACE_MS);
-  rest();
-}
-
-/**
- * apply_knob without the wait: applies the change, or its first half, and returns the second
- * half to run once RCU_GRACE_MS have passed, or null. Sim mode waits in virtual time.
+ * let go of it: this applies the change, or its first half (unpublish), and returns the second
+ * half (reinitialise, publish) to run once RCU_GRACE_MS have passed, or null. The control
+ * schedule (control.ts) waits: wall time in threads mode, virtual time in sim mode.
  */
 export function apply_knob_begin(shm: Shm, change: KnobChange): (() => void) | null {
   const cfg = shm.cfg;

@@ -27,7 +27,7 @@ import { CTX_NAMES, WIRE_NAPPING } from '../shm/layout.js';
 import { DRV } from '../shm/virtqueue.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
-import { apply_knob, boot, migrate_task, set_rss_reta } from './boot.js';
+import { boot } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { checkHostCpus, threadTimes, threadTimesSince } from '../shm/host.js';
 import { openLoopPps } from '../devices/wire.js';
@@ -53,6 +53,7 @@ const STARTUP_S = 120;
 /** How often RunOptions.progress is called. */
 export const PROGRESS_MS = 250;
 import { TimelineSampler } from './timeline.js';
+import { ControlSchedule } from './control.js';
 import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
 
@@ -185,9 +186,7 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
   let started = false;
   let interruptedAt = -1;
   let nextProgress = t0 + PROGRESS_MS;
-  let migrations = 0;
-  let retaChanged = false;
-  let nextKnob = 0;
+  const control = new ControlSchedule(cfg, applied, (t, what) => timeline.event(t, what));
   for (;;) {
     await sleep(POLL_MS);
     const now = performance.now();
@@ -203,28 +202,7 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
         lastProgressAt = now;
       }
       timeline.poll(elapsed_ms);
-      if (cfg.migrate_every_ms > 0 && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms && !genDone(shm)) {
-        migrations++;
-        cfg.app_cpus.forEach((_, t) => {
-          migrate_task(shm, t, cfg.app_cpus[(t + migrations) % cfg.app_cpus.length]!);
-        });
-        timeline.event(elapsed_ms, `migration ${migrations}`);
-      }
-      if (cfg.reta_change_at_ms > 0 && !retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
-        retaChanged = true;
-        set_rss_reta(
-          shm,
-          cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
-        );
-        Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
-        timeline.event(elapsed_ms, 'rss-reta rotated');
-      }
-      while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
-        const change = cfg.knob_at[nextKnob++]!;
-        await apply_knob(shm, change);
-        applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
-        timeline.event(elapsed_ms, `${change.key}=${String(change.value)}`);
-      }
+      control.run(shm, elapsed_ms);
       hooks.onTick?.(shm, elapsed_ms);
     } else if (interruptedAt < 0 && now - t0 > STARTUP_S * 1000) {
       throw new WatchdogError(

@@ -16,7 +16,8 @@ import { latencyHistogram } from '../cpu/worker_main.js';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { runFrames } from '../devices/generator.js';
-import { apply_knob_begin, boot, migrate_task, RCU_GRACE_MS, set_rss_reta } from './boot.js';
+import { boot } from './boot.js';
+import { ControlSchedule } from './control.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import { hangReport, PROGRESS_MS, WatchdogError } from './run.js';
 import { progressSample, type Progress } from './progress.js';
@@ -52,54 +53,14 @@ export class SimStuckError extends WatchdogError {
 }
 
 /**
- * The control schedule of run.ts's monitor, in virtual time: task migrations every
- * migrate_every_ms (while generating), the RSS table rotation at reta_change_at_ms, and the
- * --knob-at changes, each applied with apply_knob_begin and, for an RFS table, finished after
- * RCU_GRACE_MS of virtual time. Times are ms after the device's first packet.
+ * The control schedule (engine/control.ts) in virtual time: the machine's hook runs it at each
+ * time it asked for, and gets the next one back.
  */
 function controlSchedule(cfg: Config, applied: AppliedKnob[]): { first: number; hook: (shm: Shm, t: number) => number } | null {
-  if (cfg.migrate_every_ms === 0 && cfg.reta_change_at_ms === 0 && cfg.knob_at.length === 0) return null;
-  let migrations = 0;
-  let retaChanged = cfg.reta_change_at_ms === 0;
-  let nextKnob = 0;
-  const finish: { at_ms: number; run: () => void }[] = []; // second halves, in time order
-  const ns = (ms: number) => SIM_T0_NS + ms * 1e6;
-  const next = (genDone: boolean): number => {
-    let t = Infinity;
-    if (cfg.migrate_every_ms > 0 && !genDone) t = (migrations + 1) * cfg.migrate_every_ms;
-    if (!retaChanged && cfg.reta_change_at_ms < t) t = cfg.reta_change_at_ms;
-    if (nextKnob < cfg.knob_at.length && cfg.knob_at[nextKnob]!.at_ms < t) t = cfg.knob_at[nextKnob]!.at_ms;
-    if (finish.length > 0 && finish[0]!.at_ms < t) t = finish[0]!.at_ms;
-    return t === Infinity ? Infinity : ns(t);
-  };
-  const hook = (shm: Shm, t: number): number => {
-    const elapsed_ms = (t - SIM_T0_NS) / 1e6;
-    const C = shm.layout.ctl;
-    const genDone = Atomics.load(shm.i32, shm.ctlI + C.gen_done) !== 0;
-    if (cfg.migrate_every_ms > 0 && !genDone && elapsed_ms >= (migrations + 1) * cfg.migrate_every_ms) {
-      migrations++;
-      cfg.app_cpus.forEach((_, task) => {
-        migrate_task(shm, task, cfg.app_cpus[(task + migrations) % cfg.app_cpus.length]!);
-      });
-    }
-    if (!retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
-      retaChanged = true;
-      set_rss_reta(
-        shm,
-        cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
-      );
-      Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
-    }
-    while (finish.length > 0 && elapsed_ms >= finish[0]!.at_ms) finish.shift()!.run();
-    while (nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[nextKnob]!.at_ms) {
-      const change = cfg.knob_at[nextKnob++]!;
-      const rest = apply_knob_begin(shm, change);
-      if (rest !== null) finish.push({ at_ms: elapsed_ms + RCU_GRACE_MS, run: rest });
-      applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
-    }
-    return next(genDone);
-  };
-  return { first: next(false), hook };
+  if (!ControlSchedule.needed(cfg)) return null;
+  const sched = new ControlSchedule(cfg, applied);
+  const ns = (ms: number) => (ms === Infinity ? Infinity : SIM_T0_NS + ms * 1e6);
+  return { first: ns(sched.next(false)), hook: (shm, t) => ns(sched.run(shm, (t - SIM_T0_NS) / 1e6)) };
 }
 
 /** A sim run under way: its machine and what its result needs besides shared memory. */

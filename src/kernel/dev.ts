@@ -393,6 +393,7 @@ export function net_rps_action_and_irq_enable(c: KCpu): void {
 
 /** rps_trigger_softirq: the IPI handler on the target. Hardirq context. */
 export function rps_trigger_softirq(c: KCpu): void {
+  c.count(c.sd.ipis_received); // ours: the IPIs this CPU took (the csd's handler ran)
   ____napi_schedule(c, c.cpu);
   c.count(c.sd.received_rps);
 }

@@ -34,9 +34,18 @@ export function __do_softirq(c: KCpu): void {
  * runnable (ksoftirqd_running), else runs them here.
  */
 export function invoke_softirq(c: KCpu): void {
-  if (c.softirq_pending === 0 || c.in_softirq) return;
-  if (c.env.ksoftirqd_running()) return;
-  __do_softirq(c);
+  if (softirq_due(c)) __do_softirq(c);
+}
+
+/**
+ * irq_exit's rule (5.10 kernel/softirq.c: __irq_exit_rcu → invoke_softirq): leaving hardirq
+ * context, pending softirqs run here unless the interrupt came during softirq processing
+ * (in_interrupt()) or ksoftirqd owns them (ksoftirqd_running). The one copy of the rule: both
+ * runtimes ask it before entering softirq context on the way out of an interrupt (a device
+ * vector, an IPI, the napi timer) or after raising one outside any.
+ */
+export function softirq_due(c: KCpu): boolean {
+  return c.softirq_pending !== 0 && !c.in_softirq && !c.env.ksoftirqd_running();
 }
 
 /** run_ksoftirqd: one pass of ksoftirqd's loop. Task context (the ksoftirqd thread). */
