@@ -39,7 +39,7 @@ import { handoffRate } from './handoff.js';
 import { calibrate } from '../src/engine/calibrate.js';
 import { DEFAULT_COST_MODEL, type CostModel } from '../src/cpu/cost_model.js';
 import { simulate } from '../src/engine/sim_run.js';
-import { allowedCores } from '../src/shm/host.js';
+import { allowedCores } from '../src/host/host.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -21,7 +21,7 @@ import { runEmulation } from './engine/run.js';
 import { conserves, type RunResult } from './engine/result.js';
 import { contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
-import { checkHostCpus, HOST_CORES } from './shm/host.js';
+import { checkHostCpus, HOST_CORES } from './host/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
 import {
   EXIT_CODES,

@@ -3,7 +3,7 @@
 // loop (/proc/thread-self/schedstat), against DISTURBED_WAIT_SHARE.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { allowedCores } from '../dist/src/shm/host.js';
+import { allowedCores } from '../dist/src/host/host.js';
 import { disturbance, DISTURBED_WAIT_SHARE } from '../dist/src/engine/result.js';
 import { runSim } from '../dist/src/engine/sim_run.js';
 import { humanSummary } from '../dist/src/report/human.js';

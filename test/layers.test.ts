@@ -46,4 +46,11 @@ describe('layers', () => {
     );
     expect(bad).toEqual([]);
   });
+
+  it('the CPU runtime imports nothing from the engine above it; host facilities are not in src/shm/', () => {
+    const up = under('cpu').flatMap(({ file, deps }) => deps.filter((d) => d.startsWith('engine/')).map((d) => `${file} -> ${d}`));
+    expect(up).toEqual([]);
+    const host = files(join(SRC, 'shm')).filter((f) => /node:child_process|'\/proc\//.test(readFileSync(f, 'utf8')));
+    expect(host.map((f) => relative(SRC, f))).toEqual([]);
+  });
 });

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { cli, expectVectorsTaken, run, sum } from './e2e.js';
 import type { RunResult } from '../dist/src/engine/result.js';
-import { allowedCores } from '../dist/src/shm/host.js';
+import { allowedCores } from '../dist/src/host/host.js';
 import { simulate } from '../dist/src/engine/sim_run.js';
 import { config } from './harness.js';
 import {

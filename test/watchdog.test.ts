@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { runEmulation, WatchdogError } from '../dist/src/engine/run.js';
 import { runSim } from '../dist/src/engine/sim_run.js';
-import { allowedCores } from '../dist/src/shm/host.js';
+import { allowedCores } from '../dist/src/host/host.js';
 import { config } from './harness.js';
 import { run } from './e2e.js';
 

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { cpu_worker_main } from '../src/cpu/worker_main.js';
-import type { CpuWorkerApi, WorkerInit } from '../src/engine/messages.js';
+import type { CpuWorkerApi, WorkerInit } from '../src/cpu/messages.js';
 
 const api: CpuWorkerApi = cpu_worker_main(workerData as WorkerInit);
 Comlink.expose(api, nodeEndpoint(parentPort));

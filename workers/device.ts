@@ -6,7 +6,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Shm } from '../src/shm/memory.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import { FlowFrames } from '../src/devices/frames.js';
-import type { DeviceWorkerApi, WorkerInit } from '../src/engine/messages.js';
+import type { DeviceWorkerApi, WorkerInit } from '../src/cpu/messages.js';
 import { pinWorker, threadResult, watchGc } from '../src/cpu/worker_main.js';
 
 const init = workerData as WorkerInit;

@@ -23,7 +23,7 @@ import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kerne
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
-import { busyThreads, spinLoads } from '../shm/host.js';
+import { busyThreads, spinLoads } from '../host/host.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)

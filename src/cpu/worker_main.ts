@@ -13,8 +13,8 @@ import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
 import { virtio_register } from '../drivers/virtio_net.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
-import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from '../engine/messages.js';
-import { hostCoreOf, pinThisThread, threadTimes, threadTimesSince } from '../shm/host.js';
+import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from './messages.js';
+import { hostCoreOf, pinThisThread, threadTimes, threadTimesSince } from '../host/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
 
 export const LATENCY_MAX_NS = 100e9;

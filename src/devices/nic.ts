@@ -21,7 +21,7 @@ import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPIN
 import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../uapi/toeplitz.js';
 import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../uapi/inet.js';
-import { busyThreads, spinLoads } from '../shm/host.js';
+import { busyThreads, spinLoads } from '../host/host.js';
 import type { FlowFrames } from './frames.js';
 
 /** How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs). */

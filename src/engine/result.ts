@@ -6,8 +6,8 @@ import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
 import { DRV } from '../shm/virtqueue.js';
-import type { HostThreadReport, HotPathReport, LatencyHistogram } from './messages.js';
-import { busyThreads, HOST_CORES, oversubscribed } from '../shm/host.js';
+import type { HostThreadReport, HotPathReport, LatencyHistogram } from '../cpu/messages.js';
+import { busyThreads, HOST_CORES, oversubscribed } from '../host/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 

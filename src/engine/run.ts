@@ -29,12 +29,12 @@ import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { boot } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
-import { checkHostCpus, threadTimes, threadTimesSince } from '../shm/host.js';
+import { checkHostCpus, threadTimes, threadTimesSince } from '../host/host.js';
 import { openLoopPps } from '../devices/wire.js';
 import { runFrames } from '../devices/generator.js';
 import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
 import { progressSample, type Progress } from './progress.js';
-import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from './messages.js';
+import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from '../cpu/messages.js';
 
 export class WatchdogError extends Error {
   override name = 'WatchdogError';

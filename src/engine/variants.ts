@@ -5,7 +5,7 @@
 
 import { ConfigError, knobNamed, optionName, parseKnob, resolveConfig, type Config, type KnobKey, type RawSettings } from '../config.js';
 import { loadCostModel } from '../cpu/cost_model.js';
-import { checkHostCpus } from '../shm/host.js';
+import { checkHostCpus } from '../host/host.js';
 
 /** One `knob=value`: the knob it names and the value's text as given. */
 export interface Assignment {

@@ -6,7 +6,7 @@
 // busy loop never services its MessagePort).
 
 import type { Config } from '../config.js';
-import type { ThreadTimes } from '../shm/host.js';
+import type { ThreadTimes } from '../host/host.js';
 import type { FlowFramesData } from '../devices/frames.js';
 
 /** workerData of every worker. */
