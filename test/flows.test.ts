@@ -25,6 +25,28 @@ describe('flow table and frames', () => {
     });
   }
 
+  for (const [frameLen, tsopt] of [
+    [78, false],
+    [90, true],
+    [1514, true],
+  ] as const) {
+    it(`FlowFrames.write is buildFrameTemplate for IPv4 and IPv6 flows together (${frameLen}-byte frames, timestamps ${tsopt})`, () => {
+      const t = makeFlowTable(300, new Prng(8).fork(1), 'mix', 'mix');
+      const frames = new FlowFrames(t, frameLen, 0x0a000000, 0x0b000001, tsopt);
+      const got = new Uint8Array(frameLen);
+      const want = new Uint8Array(frameLen);
+      const kinds = new Set<string>();
+      for (let i = 0; i < t.count; i++) {
+        kinds.add(`${t.family[i]}/${t.proto[i]}`);
+        frames.write(got, 0, i);
+        buildFrameTemplate(want, 0, { ...flowSpec(t, i), tsopt: tsopt && t.proto[i] === 6 }, frameLen, 0x0a000000 + i, 0x0b000001);
+        expect(got).toEqual(want);
+        expect(verify_l4_csum(got, 0)).toBe(true);
+      }
+      expect([...kinds].sort()).toEqual(['4/17', '4/6', '6/17', '6/6']);
+    });
+  }
+
   it('draws distinct 5-tuples (a quarter of the largest flow count a run takes)', () => {
     const n = 1 << 18;
     const t = makeFlowTable(n, new Prng(1).fork(1), 'mix');

@@ -4,6 +4,7 @@
 // checks across knobs. Everything here runs before any shared memory is sized or any worker
 // starts; a mistake is a ConfigError naming the option.
 
+import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
 import {
   ConfigError,
   isDerived,
@@ -28,8 +29,36 @@ import {
 
 /** Settings as given (command-line text or JSON values), keyed by knob; checked by resolveConfig. */
 
-/** The smallest TCP frame with the timestamp option: Ethernet 14, IPv4 20, TCP 20 + 12, index 4, FCS 4. */
+/** The smallest TCP/IPv4 frame with the timestamp option: Ethernet 14, IPv4 20, TCP 20 + 12, index 4, FCS 4. */
 export const TCP_TS_MIN_PKT_SIZE = 74;
+const FCS_LEN = 4;
+
+const familiesOf = (ip: Config['ip']): number[] => (ip === '4' ? [4] : ip === '6' ? [6] : [4, 6]);
+const protosOf = (proto: Config['proto']): number[] =>
+  proto === 'udp' ? [IPPROTO_UDP] : proto === 'tcp' ? [IPPROTO_TCP] : [IPPROTO_UDP, IPPROTO_TCP];
+
+/**
+ * The smallest --pkt-size (FCS included) for the run's generated frames, and which frames
+ * need it: every family of --ip with every protocol of --proto (TCP with its timestamp option
+ * when `tsopt`).
+ */
+export function pktSizeMin(ip: Config['ip'], proto: Config['proto'], tsopt: boolean): { size: number; what: string } {
+  let best = { size: 0, what: '' };
+  for (const f of familiesOf(ip)) {
+    for (const p of protosOf(proto)) {
+      const ts = tsopt && p === IPPROTO_TCP;
+      const size = frame_len_min(f, p, ts) + FCS_LEN;
+      if (size > best.size) {
+        const l4 = p === IPPROTO_UDP ? 'UDP 8' : ts ? 'TCP 20 + timestamps 12' : 'TCP 20';
+        best = {
+          size,
+          what: `IPv${f} ${p === IPPROTO_UDP ? 'UDP' : 'TCP'} frames (Ethernet 14, IPv${f} ${ip_header_len(f)}, ${l4}, the 4-byte packet index, the FCS 4)`,
+        };
+      }
+    }
+  }
+  return best;
+}
 export type RawSettings = Map<KnobKey, unknown>;
 
 const isKnob = (k: string): k is KnobKey => Object.hasOwn(KNOBS, k);
@@ -137,7 +166,9 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.rps_cpus = given('rps_cpus') ? perQueue('rps_cpus', cfg.rps_cpus, q) : new Array<string>(q).fill('0');
   cfg.rps_flow_cnt = given('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);
   cfg.app_cpus = given('app_cpus') ? cfg.app_cpus : range(cfg.cpus);
-  if (!given('tcp_timestamps')) cfg.tcp_timestamps = cfg.proto !== 'udp' && cfg.pkt_size >= TCP_TS_MIN_PKT_SIZE;
+  // The default frame is the smallest the flows' headers allow (64 for IPv4, as pktgen's).
+  if (!given('pkt_size')) cfg.pkt_size = pktSizeMin(cfg.ip, cfg.proto, given('tcp_timestamps') && cfg.tcp_timestamps).size;
+  if (!given('tcp_timestamps')) cfg.tcp_timestamps = cfg.proto !== 'udp' && cfg.pkt_size >= pktSizeMin(cfg.ip, 'tcp', true).size;
   cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
   const reta = given('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
@@ -239,10 +270,14 @@ function checkCrossFields(cfg: Config): void {
     if (queue >= cfg.queues) throw new ConfigError(`--rss-reta: queue ${queue} does not exist with --queues ${cfg.queues}`);
   }
   if (cfg.app_cpus.length === 0) throw new ConfigError('--app-cpus: at least one application CPU is needed');
-  if (cfg.tcp_timestamps && cfg.proto !== 'udp' && cfg.pkt_size < TCP_TS_MIN_PKT_SIZE)
+  const tsMin = pktSizeMin(cfg.ip, 'tcp', true).size;
+  if (cfg.tcp_timestamps && cfg.proto !== 'udp' && cfg.pkt_size < tsMin)
     throw new ConfigError(
-      `--tcp-timestamps: on needs --pkt-size ${TCP_TS_MIN_PKT_SIZE} or more (headers, the 12-byte option, the 4-byte packet index and the FCS); got ${cfg.pkt_size}`,
+      `--tcp-timestamps: on needs --pkt-size ${tsMin} or more (headers, the 12-byte option, the 4-byte packet index and the FCS); got ${cfg.pkt_size}`,
     );
+  const min = pktSizeMin(cfg.ip, cfg.proto, cfg.tcp_timestamps);
+  if (cfg.pkt_size < min.size)
+    throw new ConfigError(`--pkt-size: ${cfg.pkt_size} is too small; ${min.what} need ${min.size} bytes or more`);
   if (cfg.cost_model !== '' && cfg.mode !== 'sim')
     throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
   if (cfg.host_cpus.length > 0) {

@@ -112,6 +112,23 @@ export function oneOf<const T extends readonly string[]>(values: T): Kind<T[numb
   return kind(v.picklist(values), 'one of ' + values.join(', '), values.join('|'));
 }
 
+/** `--ip`: 4, 6 or mix; a config file may give 4 and 6 as numbers. */
+export function ipFamilies(): Kind<'4' | '6' | 'mix'> {
+  const words = ['4', '6', 'mix'] as const;
+  return kind(
+    v.union([
+      v.picklist(words),
+      v.pipe(
+        v.number(),
+        v.picklist([4, 6]),
+        v.transform((n) => String(n) as '4' | '6'),
+      ),
+    ]),
+    'one of 4, 6, mix',
+    '4|6|mix',
+  );
+}
+
 /** One of some numbers, given as text or as a number (CONFIG_HZ). */
 export function oneOfNumbers<const T extends readonly number[]>(values: T): Kind<T[number]> {
   return kind(v.pipe(v.union([v.number(), decimalText(DECIMAL_INT)]), v.picklist(values)), 'one of ' + values.join(', '), values.join('|'));
@@ -349,6 +366,11 @@ export const KNOBS = {
     'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)',
     'sd',
   ),
+  rss_udp6: knob(
+    oneOf(['sd', 'sdfn']),
+    'RSS fields for UDP/IPv6 (ethtool -N rx-flow-hash udp6): sd (addresses, the ixgbe default) or sdfn (and ports)',
+    'sd',
+  ),
   rss_reta: knob(
     listOf(int(0, MAX_QUEUES - 1), `comma-separated integers from 0 to ${MAX_QUEUES - 1}`),
     `RSS indirection table (ethtool -X), ${RSS_RETA_SIZE} queue numbers or a shorter list repeated`,
@@ -383,10 +405,11 @@ export const KNOBS = {
   flow_dist: knob(oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
   zipf_s: knob(num(0.01, 10), 'zipf exponent', 1.1),
   proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
+  ip: knob(ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),
   pkt_size: knob(
     int(64, VIRTIO_PKT_SIZE_MAX),
     `frame size on the wire including the 4-byte FCS, as pktgen counts it (up to ${PKT_SIZE_MAX}; ${VIRTIO_PKT_SIZE_MAX} with --nic virtio)`,
-    64,
+    derived('the smallest that holds the headers and the packet index: 64 (IPv4), 70 (IPv6 UDP), 82 (IPv6 TCP)'),
   ),
   rate: knob(rate(), 'max (closed loop: the device waits for free descriptors) or packets per second (open loop)', 0),
   packets: knob(int(1, 1e12), 'packets to generate', 1_000_000),

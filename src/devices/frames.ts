@@ -2,8 +2,8 @@
  * frames.ts: the wire format the traffic generator writes and the checksum helpers the kernel
  * side uses (`ip_fast_csum`, `csum_fold`, `csum_replace2/4` keep the kernel's names).
  *
- * Every frame is Ethernet II / IPv4 / UDP or TCP, exactly `frameLen` bytes in the buffer (the
- * 4-byte FCS is not stored), laid out big-endian as on the wire:
+ * Every frame is Ethernet II / IPv4 or IPv6 / UDP or TCP, exactly `frameLen` bytes in the buffer
+ * (the 4-byte FCS is not stored), laid out big-endian as on the wire:
  *
  *   frame offset  size  field
  *   0             6     h_dest     02:00 + dstMac (low 32 bits), locally administered unicast
@@ -15,6 +15,13 @@
  *            or   20    TCP        source, dest, seq, ack_seq, doff 5, ACK, window, check,
  *                                  urg_ptr
  *   34 + 8/20     rest  payload    bytes 0..3: per-flow packet index (u32 BE), then a filler
+ *
+ * An IPv6 frame (`--ip 6`) has h_proto ETH_P_IPV6 (0x86dd) and, in place of the IPv4 header,
+ * the 40-byte IPv6 header: version 6, traffic class 0, the flow's flow label (as a Linux sender
+ * with net.ipv6.auto_flowlabels sets one: ip6_make_flowlabel), payload_len, next header UDP or
+ * TCP, hop limit 64, the 128-bit addresses. No extension headers; no IP id and no header
+ * checksum, so only the payload index and the TCP seq are stamped (and `--bad-csum-rate`,
+ * an IPv4 header checksum fault, does not apply).
  *
  * Checksums are computed over 16-bit big-endian words; a "partial sum" here is a non-negative
  * number below 2^32 that `csum_fold` folds with end-around carry (the kernel's `__wsum`).
@@ -32,6 +39,20 @@ import type { Prng } from '../lib/prng.js';
 export const JUMBO_FRAME_LEN = 9014;
 import {
   ETH_HLEN,
+  ETH_P_IPV6,
+  IPV6H_LEN,
+  IPV6H_PAYLOAD_LEN_OFF,
+  IPV6H_NEXTHDR_OFF,
+  IPV6H_HOP_LIMIT_OFF,
+  IPV6H_SADDR_OFF,
+  IPV6H_DADDR_OFF,
+  IPV6_DEFAULT_HOPLIMIT,
+  IPV6_FLOWLABEL_MASK,
+  frame_is_ipv6,
+  frame_l4_proto,
+  frame_len_min,
+  ip_header_len,
+  l4_header_len_of,
   ETH_DEST_OFF,
   ETH_SOURCE_OFF,
   ETH_PROTO_OFF,
@@ -106,7 +127,7 @@ function replace_word16(bytes: Uint8Array, o: number, new16: number, check: numb
  * payload index, IP id = index & 0xffff, TCP seq = (tcpIsn + index * payloadLen) mod 2^32,
  * with both the IPv4 header checksum and the L4 checksum updated incrementally (RFC 1624) so
  * they stay valid. If `corruptIpCsum`, the IP check field is then damaged so `ip_fast_csum`
- * no longer returns 0. Reads protocol, IHL and lengths from the bytes (templates are UDP or
+ * no longer returns 0. An IPv6 frame has neither: only its L4 fields are stamped. Reads protocol, IHL and lengths from the bytes (templates are UDP or
  * TCP; for another protocol only the IP id would change).
  *
  * Called per generated packet: allocates nothing. `index` and `tcpIsn` are taken mod 2^32,
@@ -115,7 +136,8 @@ function replace_word16(bytes: Uint8Array, o: number, new16: number, check: numb
  */
 export function stampPacket(bytes: Uint8Array, offset: number, index: number, tcpIsn: number, corruptIpCsum: boolean): void {
   const ip = offset + ETH_HLEN;
-  const proto = bytes[ip + IPH_PROTOCOL_OFF];
+  const v6 = frame_is_ipv6(bytes, offset);
+  const proto = frame_l4_proto(bytes, offset);
   const l4 = l4_offset(bytes, offset);
   const payloadLen = frame_l4_payload_len(bytes, offset);
   const payload = l4 + l4_header_len(bytes, offset, l4);
@@ -123,7 +145,8 @@ export function stampPacket(bytes: Uint8Array, offset: number, index: number, tc
   const indexHi = (index >>> 16) & 0xffff;
   const indexLo = index & 0xffff;
 
-  let ipCheck = replace_word16(bytes, ip + IPH_ID_OFF, indexLo, get16(bytes, ip + IPH_CHECK_OFF));
+  // IPv6 has no identification field and no header checksum: only the L4 fields change.
+  let ipCheck = v6 ? 0 : replace_word16(bytes, ip + IPH_ID_OFF, indexLo, get16(bytes, ip + IPH_CHECK_OFF));
 
   // Payload and seq are covered by the L4 checksum only; both fields sit at even offsets
   // from the L4 header, so their halves are whole 16-bit words of the checksummed segment.
@@ -143,6 +166,7 @@ export function stampPacket(bytes: Uint8Array, offset: number, index: number, tc
     if (checked) put16(bytes, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
   } // other protocols: no payload layout is known, only the IP id is stamped
 
+  if (v6) return;
   // Any change other than 0x0000 <-> 0xffff (the two zeros of one's complement) breaks the
   // sum; flipping the low bit never is that change.
   if (corruptIpCsum) ipCheck ^= 0x0001;
@@ -162,6 +186,25 @@ export interface FlowSpec {
   isn?: number;
   /** TCP: carry the timestamp option (NOP, NOP, TS: 12 bytes, doff 8), as Linux senders do. */
   tsopt?: boolean;
+  /** 6: an IPv6 flow, whose addresses are saddr6/daddr6 (four u32 words each, big-endian order). Absent: 4. */
+  family?: 4 | 6;
+  saddr6?: ArrayLike<number>;
+  daddr6?: ArrayLike<number>;
+}
+
+/**
+ * The IPv6 addresses of generated flows: the IPv4 draw's host id under a documentation prefix,
+ * 2001:db8:a::<saddr> -> fd00::<daddr> (so `--ip 6` draws the same tuples as `--ip 4`).
+ */
+export const IPV6_SOURCE_PREFIX: readonly number[] = [0x20010db8, 0x000a0000, 0];
+export const IPV6_DEST_PREFIX: readonly number[] = [0xfd000000, 0, 0];
+
+/**
+ * The flow label a Linux sender puts on a flow (net.ipv6.auto_flowlabels = 1:
+ * ip6_make_flowlabel hashes the flow, keeps 20 bits, never 0). Fixed per flow.
+ */
+export function flow_label_of(saddr: number, daddr: number, sport: number, dport: number, proto: number): number {
+  return tupleHash(saddr, daddr, sport, dport, proto ^ 0x600) & IPV6_FLOWLABEL_MASK || 1;
 }
 
 /**
@@ -214,22 +257,33 @@ export interface FlowTable {
   dport: Uint16Array;
   proto: Uint8Array;
   isn: Int32Array;
+  /** 4 or 6 per flow. */
+  family: Uint8Array;
+  /** IPv6 flows' addresses, four words per flow (flow i at 4i); empty when every flow is IPv4. */
+  saddr6: Uint32Array;
+  daddr6: Uint32Array;
 }
+
+/** `--ip`: the generator's address families. */
+export type IpFamilies = '4' | '6' | 'mix';
 
 /**
  * `count` distinct 5-tuples (10.x.y.z:ephemeral -> 192.168.0.1-4:service), deterministic from
- * `prng`: per flow, source host, destination host, source port, service, protocol (drawn in
- * that order), a tuple seen before skipped. Duplicates are found
+ * `prng`: per flow, source host, destination host, source port, service, protocol, and with
+ * `--ip mix` the family (drawn in that order), a tuple seen before skipped. IPv6 flows put the
+ * same host ids under IPV6_SOURCE_PREFIX / IPV6_DEST_PREFIX. Duplicates are found
  * in an open-addressing table of flow indices (a power of two at least twice `count`), by
  * comparing the typed arrays: no key strings. Setup time.
  */
-export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowTable {
+export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix', ip: IpFamilies = '4'): FlowTable {
   if (!Number.isInteger(count) || count < 1 || count > FLOW_COUNT_MAX) {
     throw new RangeError(`makeFlows: count must be an integer in [1, ${FLOW_COUNT_MAX}], got ${count}`);
   }
   if (proto !== 'udp' && proto !== 'tcp' && proto !== 'mix') {
     throw new RangeError(`makeFlows: proto must be 'udp', 'tcp' or 'mix', got ${String(proto)}`);
   }
+  if (ip !== '4' && ip !== '6' && ip !== 'mix') throw new RangeError(`makeFlows: ip must be '4', '6' or 'mix', got ${String(ip)}`);
+  const words6 = ip === '4' ? 0 : count * 4;
   const t: FlowTable = {
     count,
     saddr: new Uint32Array(new SharedArrayBuffer(count * 4)),
@@ -238,6 +292,9 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
     dport: new Uint16Array(new SharedArrayBuffer(count * 2)),
     proto: new Uint8Array(new SharedArrayBuffer(count)),
     isn: new Int32Array(new SharedArrayBuffer(count * 4)),
+    family: new Uint8Array(new SharedArrayBuffer(count)),
+    saddr6: new Uint32Array(new SharedArrayBuffer(words6 * 4)),
+    daddr6: new Uint32Array(new SharedArrayBuffer(words6 * 4)),
   };
   let size = 1;
   while (size < 2 * count) size <<= 1;
@@ -254,10 +311,18 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
     const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
     const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)]!;
     const p = pickProto(prng, proto);
-    let h = tupleHash(saddr, daddr, sport, dport, p) & mask;
+    const family = ip === '4' ? 4 : ip === '6' ? 6 : prng.nextU32() & 1 ? 6 : 4;
+    let h = tupleHash(saddr, daddr, sport, dport, p | (family << 8)) & mask;
     let dup = false;
     for (let s = seen[h]!; s !== -1; h = (h + 1) & mask, s = seen[h]!) {
-      if (t.saddr[s] === saddr && t.daddr[s] === daddr && t.sport[s] === sport && t.dport[s] === dport && t.proto[s] === p) {
+      if (
+        t.saddr[s] === saddr &&
+        t.daddr[s] === daddr &&
+        t.sport[s] === sport &&
+        t.dport[s] === dport &&
+        t.proto[s] === p &&
+        t.family[s] === family
+      ) {
         dup = true;
         break;
       }
@@ -270,6 +335,15 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
     t.dport[n] = dport;
     t.proto[n] = p;
     t.isn[n] = flow_isn(n);
+    t.family[n] = family;
+    if (family === 6) {
+      for (let w = 0; w < 3; w++) {
+        t.saddr6[n * 4 + w] = IPV6_SOURCE_PREFIX[w]!;
+        t.daddr6[n * 4 + w] = IPV6_DEST_PREFIX[w]!;
+      }
+      t.saddr6[n * 4 + 3] = saddr;
+      t.daddr6[n * 4 + 3] = daddr;
+    }
     n++;
   }
   return t;
@@ -294,12 +368,19 @@ export function flowSpec(t: FlowTable, i: number): FlowSpec {
     dport: t.dport[i]!,
     proto: t.proto[i] as 6 | 17,
     isn: t.isn[i]! >>> 0,
+    ...(t.family[i] === 6
+      ? {
+          family: 6 as const,
+          saddr6: Array.from(t.saddr6.subarray(i * 4, i * 4 + 4)),
+          daddr6: Array.from(t.daddr6.subarray(i * 4, i * 4 + 4)),
+        }
+      : {}),
   };
 }
 
 /** makeFlowTable as an array of FlowSpec objects (for a few flows; the engine uses the table). */
-export function makeFlows(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix'): FlowSpec[] {
-  const t = makeFlowTable(count, prng, proto);
+export function makeFlows(count: number, prng: Prng, proto: 'udp' | 'tcp' | 'mix', ip: IpFamilies = '4'): FlowSpec[] {
+  const t = makeFlowTable(count, prng, proto, ip);
   return Array.from({ length: count }, (_, i) => flowSpec(t, i));
 }
 
@@ -333,6 +414,17 @@ function checkTemplateArgs(out: Uint8Array, offset: number, flow: FlowSpec, fram
   if (!Number.isInteger(isn) || isn < -0x80000000 || isn > 0xffffffff) {
     throw new RangeError(`buildFrameTemplate: flow.isn must be a 32-bit integer (int32 or uint32), got ${isn}`);
   }
+  if (flow.family === 6) {
+    for (const [name, a] of [
+      ['saddr6', flow.saddr6],
+      ['daddr6', flow.daddr6],
+    ] as const) {
+      if (a === undefined || a.length !== 4) throw new RangeError(`buildFrameTemplate: an IPv6 flow needs ${name}, four u32 words`);
+      for (let w = 0; w < 4; w++) assertU32(`flow.${name}[${w}]`, a[w]!);
+    }
+  }
+  const min = frame_len_min(flow.family ?? 4, flow.proto, flow.tsopt === true);
+  if (frameLen < min) throw new RangeError(`buildFrameTemplate: frameLen ${frameLen} is below ${min}, the headers and the packet index`);
 }
 
 /** 02:00:xx:xx:xx:xx, a locally administered unicast address from the low 32 bits. */
@@ -354,6 +446,32 @@ function writeIpHeader(out: Uint8Array, ip: number, flow: FlowSpec, totLen: numb
   put32(out, ip + IPH_SADDR_OFF, flow.saddr);
   put32(out, ip + IPH_DADDR_OFF, flow.daddr);
   put16(out, ip + IPH_CHECK_OFF, ip_fast_csum(out, ip, 5));
+}
+
+/** The IPv6 header of a flow (no extension headers): the flow's label, payload_len, next header. */
+function writeIpv6Header(out: Uint8Array, ip: number, flow: FlowSpec, payloadLen: number): void {
+  const s6 = flow.saddr6!;
+  const d6 = flow.daddr6!;
+  put32(out, ip, (0x60000000 | flow_label_of(s6[3]!, d6[3]!, flow.sport, flow.dport, flow.proto)) >>> 0);
+  put16(out, ip + IPV6H_PAYLOAD_LEN_OFF, payloadLen);
+  out[ip + IPV6H_NEXTHDR_OFF] = flow.proto;
+  out[ip + IPV6H_HOP_LIMIT_OFF] = IPV6_DEFAULT_HOPLIMIT;
+  for (let w = 0; w < 4; w++) {
+    put32(out, ip + IPV6H_SADDR_OFF + 4 * w, s6[w]!);
+    put32(out, ip + IPV6H_DADDR_OFF + 4 * w, d6[w]!);
+  }
+}
+
+/** Ethernet's type and the IP header of a flow's frame at `offset`, either family. */
+function writeL3(out: Uint8Array, offset: number, flow: FlowSpec, frameLen: number): void {
+  const ip = offset + ETH_HLEN;
+  if (flow.family === 6) {
+    put16(out, offset + ETH_PROTO_OFF, ETH_P_IPV6);
+    writeIpv6Header(out, ip, flow, frameLen - ETH_HLEN - IPV6H_LEN);
+  } else {
+    put16(out, offset + ETH_PROTO_OFF, ETH_P_IP);
+    writeIpHeader(out, ip, flow, frameLen - ETH_HLEN);
+  }
 }
 
 function writeL4Header(out: Uint8Array, l4: number, flow: FlowSpec, l4Len: number): void {
@@ -391,9 +509,9 @@ function writePayload(out: Uint8Array, payload: number, len: number): void {
 }
 
 /**
- * Write a complete, valid frame of exactly `frameLen` bytes (60..1514, FCS excluded) for
- * `flow` at `out[offset]`: packet index 0, IP id 0, TCP seq = flow.isn (0 if unset), both
- * checksums correct. Setup time.
+ * Write a complete, valid frame of exactly `frameLen` bytes (60..9014, FCS excluded; at least
+ * frameLenMin) for `flow` at `out[offset]`: packet index 0, IP id 0, TCP seq = flow.isn (0 if
+ * unset), the checksums correct. IPv4 or IPv6 by flow.family. Setup time.
  */
 export function buildFrameTemplate(
   out: Uint8Array,
@@ -406,17 +524,15 @@ export function buildFrameTemplate(
   checkTemplateArgs(out, offset, flow, frameLen);
   assertU32('srcMac', srcMac);
   assertU32('dstMac', dstMac);
-  const ip = offset + ETH_HLEN;
-  const l4 = ip + IPH_LEN;
-  const l4Len = frameLen - ETH_HLEN - IPH_LEN;
-  const l4HeaderLen = flow.proto === IPPROTO_UDP ? UDP_HLEN : TCP_HLEN + (flow.tsopt ? TCPOLEN_TSTAMP_ALIGNED : 0);
+  const l4 = offset + ETH_HLEN + ip_header_len(flow.family ?? 4);
+  const l4Len = frameLen - (l4 - offset);
+  const l4hl = l4_header_len_of(flow.proto, flow.tsopt === true);
 
   writeMac(out, offset + ETH_DEST_OFF, dstMac);
   writeMac(out, offset + ETH_SOURCE_OFF, srcMac);
-  put16(out, offset + ETH_PROTO_OFF, ETH_P_IP);
-  writeIpHeader(out, ip, flow, frameLen - ETH_HLEN);
+  writeL3(out, offset, flow, frameLen);
   writeL4Header(out, l4, flow, l4Len);
-  writePayload(out, l4 + l4HeaderLen, l4Len - l4HeaderLen);
+  writePayload(out, l4 + l4hl, l4Len - l4hl);
 
   const sum = csum_partial(out, l4, l4Len, pseudo_header_sum(out, offset, flow.proto, l4Len));
   const check = csum_fold(sum);
@@ -427,16 +543,19 @@ export function buildFrameTemplate(
 /** Header bytes of a UDP and a TCP frame: Ethernet + IPv4 + L4. */
 export const FLOW_HDR_UDP = ETH_HLEN + IPH_LEN + UDP_HLEN;
 export const FLOW_HDR_TCP = ETH_HLEN + IPH_LEN + TCP_HLEN;
-/** FlowFrames.hdr's stride per flow: the largest header, TCP with the timestamp option. */
+/** FlowFrames.hdr's stride per flow when every flow is IPv4: TCP with the timestamp option. */
 export const FLOW_HDR_STRIDE = FLOW_HDR_TCP + TCPOLEN_TSTAMP_ALIGNED;
+/** ... and when some flow is IPv6: its header is 20 bytes longer. */
+export const FLOW_HDR_STRIDE_V6 = FLOW_HDR_STRIDE + IPV6H_LEN - IPH_LEN;
 
 /**
  * Every flow's frame for packet index 0, as buildFrameTemplate writes it, without a frame per
- * flow: the headers (checksums included) of flow i at hdr[i * FLOW_HDR_TCP], and the payload,
- * which depends only on the protocol, once per protocol (payload_udp, payload_tcp). A frame
- * is its flow's hdr_len(i) header bytes followed by its protocol's payload. Setup time; the
- * L4 checksum adds the payload's sum, computed once, to each flow's header sum (the payload
- * starts at an even offset of the segment, so the partial sums add).
+ * flow: the headers (checksums included) of flow i at hdr[i * stride], and the payload, which
+ * depends only on the family and the protocol, once per pair (`payload[kind]`, kind =
+ * (family 6 ? 2 : 0) + (TCP ? 1 : 0)). A frame is its flow's hdr_len(i) header bytes followed
+ * by its kind's payload. Setup time; the L4 checksum adds the payload's sum, computed once,
+ * to each flow's header sum (the payload starts at an even offset of the segment, so the
+ * partial sums add).
  */
 /** What a FlowFrames is made of (all on SharedArrayBuffers but the payloads): a thread hands it to another. */
 export interface FlowFramesData {
@@ -444,23 +563,28 @@ export interface FlowFramesData {
   frameLen: number;
   /** TCP frames carry the timestamp option. */
   tsopt: boolean;
+  stride: number;
   hdr: Uint8Array;
-  payload_udp: Uint8Array;
-  payload_tcp: Uint8Array;
+  payload: Uint8Array[];
+}
+
+/** The payload kind of a flow: (IPv6 ? 2 : 0) + (TCP ? 1 : 0). */
+function payloadKind(family: number, proto: number): number {
+  return (family === 6 ? 2 : 0) + (proto === IPPROTO_TCP ? 1 : 0);
 }
 
 export class FlowFrames implements FlowFramesData {
   readonly hdr: Uint8Array;
-  readonly payload_udp: Uint8Array;
-  readonly payload_tcp: Uint8Array;
+  readonly payload: Uint8Array[];
+  /** Bytes of hdr per flow: FLOW_HDR_STRIDE, or FLOW_HDR_STRIDE_V6 when some flow is IPv6. */
+  readonly stride: number;
+  /** Header bytes per payload kind. */
+  private readonly hdr_bytes: Int32Array;
 
   /** The frames another thread built (FlowFramesData received in workerData). */
   static attach(d: FlowFramesData): FlowFrames {
     return new FlowFrames(d.flows, d.frameLen, 0, 0, d.tsopt, d);
   }
-
-  /** Header bytes of a TCP frame (with the timestamp option or not). */
-  readonly hdr_tcp: number;
 
   constructor(
     readonly flows: FlowTable,
@@ -470,31 +594,41 @@ export class FlowFrames implements FlowFramesData {
     readonly tsopt = false,
     built?: FlowFramesData,
   ) {
-    this.hdr_tcp = FLOW_HDR_TCP + (tsopt ? TCPOLEN_TSTAMP_ALIGNED : 0);
+    this.hdr_bytes = Int32Array.from(
+      [0, 1, 2, 3],
+      (k) => ETH_HLEN + ip_header_len(k & 2 ? 6 : 4) + l4_header_len_of(k & 1 ? IPPROTO_TCP : IPPROTO_UDP, tsopt),
+    );
     if (built) {
       this.hdr = built.hdr;
-      this.payload_udp = built.payload_udp;
-      this.payload_tcp = built.payload_tcp;
+      this.payload = built.payload;
+      this.stride = built.stride;
       return;
     }
     const n = flows.count;
-    this.hdr = new Uint8Array(new SharedArrayBuffer(n * FLOW_HDR_STRIDE));
+    this.stride = flows.saddr6.length > 0 ? FLOW_HDR_STRIDE_V6 : FLOW_HDR_STRIDE;
+    this.hdr = new Uint8Array(new SharedArrayBuffer(n * this.stride));
     const scratch = new Uint8Array(frameLen);
+    const a6 = [0, 0, 0, 1];
     const sample: FlowSpec = {
       saddr: 0x0a000001,
       daddr: (DEST_NET | 1) >>> 0,
       sport: EPHEMERAL_PORT_MIN,
       dport: SERVICE_PORTS[0]!,
       proto: IPPROTO_UDP,
+      tsopt,
     };
-    buildFrameTemplate(scratch, 0, sample, frameLen, 0, 0); // checks frameLen
-    this.payload_udp = scratch.slice(FLOW_HDR_UDP);
-    buildFrameTemplate(scratch, 0, { ...sample, proto: IPPROTO_TCP, tsopt }, frameLen, 0, 0);
-    this.payload_tcp = scratch.slice(this.hdr_tcp);
-    const sumUdp = csum_partial(this.payload_udp, 0, this.payload_udp.length, 0);
-    const sumTcp = csum_partial(this.payload_tcp, 0, this.payload_tcp.length, 0);
-    const l4Len = frameLen - ETH_HLEN - IPH_LEN;
-    const f: FlowSpec = { ...sample, tsopt };
+    // Payload kinds the run's flows need, each checked by buildFrameTemplate (frameLen too).
+    const needed = new Uint8Array(4);
+    for (let i = 0; i < n; i++) needed[payloadKind(flows.family[i]!, flows.proto[i]!)] = 1;
+    this.payload = [0, 1, 2, 3].map((k) => {
+      if (needed[k] === 0) return new Uint8Array(0);
+      const f: FlowSpec = { ...sample, proto: k & 1 ? IPPROTO_TCP : IPPROTO_UDP };
+      if (k & 2) Object.assign(f, { family: 6, saddr6: a6, daddr6: a6 });
+      buildFrameTemplate(scratch, 0, f, frameLen, 0, 0);
+      return scratch.slice(this.hdr_bytes[k]!);
+    });
+    const sums = this.payload.map((p) => csum_partial(p, 0, p.length, 0));
+    const f: FlowSpec = { ...sample, saddr6: new Uint32Array(4), daddr6: new Uint32Array(4) };
     for (let i = 0; i < n; i++) {
       f.saddr = flows.saddr[i]!;
       f.daddr = flows.daddr[i]!;
@@ -502,17 +636,23 @@ export class FlowFrames implements FlowFramesData {
       f.dport = flows.dport[i]!;
       f.proto = flows.proto[i] as 6 | 17;
       f.isn = flows.isn[i]! >>> 0;
-      const o = i * FLOW_HDR_STRIDE;
+      f.family = flows.family[i] === 6 ? 6 : 4;
+      if (f.family === 6) {
+        (f.saddr6 as Uint32Array).set(flows.saddr6.subarray(i * 4, i * 4 + 4));
+        (f.daddr6 as Uint32Array).set(flows.daddr6.subarray(i * 4, i * 4 + 4));
+      }
+      const o = i * this.stride;
       const h = this.hdr;
-      const l4 = o + ETH_HLEN + IPH_LEN;
+      const k = payloadKind(f.family, f.proto);
+      const l4 = o + ETH_HLEN + ip_header_len(f.family);
+      const l4Len = frameLen - (l4 - o);
       writeMac(h, o + ETH_DEST_OFF, dstMac);
       writeMac(h, o + ETH_SOURCE_OFF, (srcMacBase + i) >>> 0);
-      put16(h, o + ETH_PROTO_OFF, ETH_P_IP);
-      writeIpHeader(h, o + ETH_HLEN, f, frameLen - ETH_HLEN);
+      writeL3(h, o, f, frameLen);
       writeL4Header(h, l4, f, l4Len);
       const udp = f.proto === IPPROTO_UDP;
-      const hlen = udp ? UDP_HLEN : this.hdr_tcp - ETH_HLEN - IPH_LEN;
-      const sum = csum_partial(h, l4, hlen, csum_add(pseudo_header_sum(h, o, f.proto, l4Len), udp ? sumUdp : sumTcp));
+      const hlen = this.hdr_bytes[k]! - (l4 - o);
+      const sum = csum_partial(h, l4, hlen, csum_add(pseudo_header_sum(h, o, f.proto, l4Len), sums[k]!));
       const check = csum_fold(sum);
       if (udp) put16(h, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
       else put16(h, l4 + TCPH_CHECK_OFF, check);
@@ -521,16 +661,16 @@ export class FlowFrames implements FlowFramesData {
 
   /** Header bytes of flow i's frames. */
   hdr_len(i: number): number {
-    return this.flows.proto[i] === IPPROTO_UDP ? FLOW_HDR_UDP : this.hdr_tcp;
+    return this.hdr_bytes[payloadKind(this.flows.family[i]!, this.flows.proto[i]!)]!;
   }
 
   /** Write flow i's packet-0 frame at out[offset] (frameLen bytes). Allocates nothing. */
   write(out: Uint8Array, offset: number, i: number): void {
-    const udp = this.flows.proto[i] === IPPROTO_UDP;
-    const len = udp ? FLOW_HDR_UDP : this.hdr_tcp;
+    const k = payloadKind(this.flows.family[i]!, this.flows.proto[i]!);
+    const len = this.hdr_bytes[k]!;
     const h = this.hdr;
-    const from = i * FLOW_HDR_STRIDE;
-    for (let k = 0; k < len; k++) out[offset + k] = h[from + k]!;
-    out.set(udp ? this.payload_udp : this.payload_tcp, offset + len);
+    const from = i * this.stride;
+    for (let j = 0; j < len; j++) out[offset + j] = h[from + j]!;
+    out.set(this.payload[k]!, offset + len);
   }
 }

@@ -27,7 +27,7 @@ import type { Config } from '../config/schema.js';
 import { tcpWindowSegments } from '../shm/layout.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
-import { FLOW_HDR_STRIDE, FlowFrames, IPPROTO_TCP, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
+import { FlowFrames, IPPROTO_TCP, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
 import { Nic } from './nic.js';
 import { VirtioNetBackend, type FrameSource } from './virtio_net_backend.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -54,7 +54,7 @@ const OPEN_LOOP_QUANTUM_NS = 50_000;
 
 /** The flows of a run: derived from the seed alone, so the engine builds the same sockets. */
 export function runFlows(cfg: Config): FlowTable {
-  return makeFlowTable(cfg.flows, new Prng(cfg.seed).fork(1), cfg.proto);
+  return makeFlowTable(cfg.flows, new Prng(cfg.seed).fork(1), cfg.proto, cfg.ip);
 }
 
 /**
@@ -316,7 +316,7 @@ export class TrafficGenerator implements FrameSource {
     if (flow < 0) return false;
     this.pending = -1;
     const frames = this.frames;
-    const q = nic.rss_queue(frames.hdr, flow * FLOW_HDR_STRIDE);
+    const q = nic.rss_queue(frames.hdr, flow * frames.stride, frames.stride);
     if (!nic.has_descriptor(q)) {
       if (cfg.rate !== 0) {
         this.index[flow]! += 1;
@@ -339,7 +339,7 @@ export class TrafficGenerator implements FrameSource {
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
     const at = nic.dma_frame(q, frames, flow);
-    const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
+    const corrupt = this.corrupt(flow);
     if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
     stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);
     let tstamp = 0;
@@ -363,7 +363,7 @@ export class TrafficGenerator implements FrameSource {
     const flow = this.pending >= 0 ? this.pending : this.pick();
     if (flow < 0) return false;
     this.pending = -1;
-    const q = vn.spread.select_queue(this.frames.hdr, flow * FLOW_HDR_STRIDE);
+    const q = vn.spread.select_queue(this.frames.hdr, flow * this.frames.stride);
     if (cfg.rate === 0 && !vn.can_take(q)) {
       if (!wait) {
         this.pending = flow;
@@ -375,7 +375,7 @@ export class TrafficGenerator implements FrameSource {
     }
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
-    const corrupt = cfg.bad_csum_rate > 0 && this.prng.nextFloat() < cfg.bad_csum_rate;
+    const corrupt = this.corrupt(flow);
     if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
     let tstamp = 0;
     if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {
@@ -396,6 +396,16 @@ export class TrafficGenerator implements FrameSource {
   frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): void {
     this.frames.write(out, at, flow);
     stampPacket(out, at, index, this.isn[flow]!, corrupt);
+  }
+
+  /**
+   * --bad-csum-rate: does this packet get a damaged IPv4 header checksum? Drawn for every
+   * packet (IPv6 ones too, so the draws do not depend on the families); an IPv6 header has no
+   * checksum to damage.
+   */
+  private corrupt(flow: number): boolean {
+    const rate = this.shm.cfg.bad_csum_rate;
+    return rate > 0 && this.prng.nextFloat() < rate && this.frames.flows.family[flow] === 4;
   }
 
   private count_generated(): void {

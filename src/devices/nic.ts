@@ -12,15 +12,20 @@
 // write-backs below it with plain loads, checking DD: the hand-off costs one atomic per burst
 // on each side instead of one per packet (ringbuf.js: copy, then one store to publish).
 //
-// RSS hash types follow ixgbe's defaults: TCP hashes the 4-tuple (an L4 hash), UDP only the
-// addresses unless `--rss-udp4 sdfn` (`ethtool -N rx-flow-hash udp4 sdfn`), so by default
-// the kernel's skb_get_hash falls back to the flow dissector for UDP.
+// RSS hash types follow ixgbe's defaults (ixgbe_setup_mrqc: IPv4, IPv4/TCP, IPv6, IPv6/TCP):
+// TCP hashes the 4-tuple (an L4 hash), UDP only the addresses unless `--rss-udp4 sdfn` /
+// `--rss-udp6 sdfn` (`ethtool -N rx-flow-hash udp4|udp6 sdfn`), so by default the kernel's
+// skb_get_hash falls back to the flow dissector for UDP. IPv4 fragments hash the addresses
+// only; an IPv6 packet hashes its ports only when TCP or UDP follows the fixed header. A frame
+// that is neither gets no hash (RSS type 0: the descriptor carries none) and RSS index 0.
 
 import type { Shm } from '../shm/memory.js';
+import type { Config } from '../config/schema.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../uapi/toeplitz.js';
-import { ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP } from '../uapi/inet.js';
+import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV6H_LEN, get16 } from '../uapi/inet.js';
+import { RSS_IPV6_L4_INPUT_BYTES } from '../uapi/toeplitz.js';
 import { busyThreads, spinLoads } from '../host/host.js';
 import type { FlowFrames } from './frames.js';
 
@@ -39,14 +44,63 @@ export function rss_hashes_ports(proto: number, udp_ports: boolean): boolean {
   return proto === IPPROTO_TCP || (proto === IPPROTO_UDP && udp_ports);
 }
 
+/** RSS types of a frame (the descriptor's RSS type, reduced): no hash, addresses, addresses and ports. */
+export const RSS_NONE = 0;
+export const RSS_L3 = 1;
+export const RSS_L4 = 2;
+
+/**
+ * The 82599's RSS engine: the Toeplitz hash of a frame's headers under the hash types ixgbe
+ * enables. One rule for the device and for boot (which queue each flow's socket sits behind).
+ */
+export class RssEngine {
+  private readonly t: ToeplitzTable;
+  /** The RSS type of the last frame hashed: RSS_NONE, RSS_L3 or RSS_L4. */
+  type = RSS_NONE;
+
+  constructor(
+    key: Uint8Array,
+    private readonly udp4_ports: boolean,
+    private readonly udp6_ports: boolean,
+  ) {
+    this.t = new ToeplitzTable(key, RSS_IPV6_L4_INPUT_BYTES);
+  }
+
+  /** The hash (int32 bits; 0 with RSS_NONE) of the frame bytes[offset .. offset+len). */
+  hash_i32(bytes: Uint8Array, offset: number, len: number): number {
+    const ip = offset + ETH_HLEN;
+    const end = offset + len;
+    const proto = (bytes[offset + 12]! << 8) | bytes[offset + 13]!;
+    if (proto === ETH_P_IP && ip + 20 <= end) {
+      const ihl = bytes[ip]! & 15;
+      if (bytes[ip]! >> 4 === 4 && ihl >= 5) {
+        const ports = (get16(bytes, ip + 6) & 0x3fff) === 0 && ip + ihl * 4 + 4 <= end && rss_hashes_ports(bytes[ip + 9]!, this.udp4_ports);
+        this.type = ports ? RSS_L4 : RSS_L3;
+        return this.t.hash_ipv4_i32(bytes, ip, ports);
+      }
+    } else if (proto === ETH_P_IPV6 && ip + IPV6H_LEN <= end && bytes[ip]! >> 4 === 6) {
+      const ports = ip + IPV6H_LEN + 4 <= end && rss_hashes_ports(bytes[ip + 6]!, this.udp6_ports);
+      this.type = ports ? RSS_L4 : RSS_L3;
+      return this.t.hash_ipv6_i32(bytes, ip, ports);
+    }
+    this.type = RSS_NONE;
+    return 0;
+  }
+}
+
 export function parseHexKey(hex: string): Uint8Array {
   const key = new Uint8Array(hex.length / 2);
   for (let i = 0; i < key.length; i++) key[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return key;
 }
 
+/** The RSS engine a run's configuration programs (key, UDP hash fields). */
+export function rssEngine(cfg: Pick<Config, 'rss_key' | 'rss_udp4' | 'rss_udp6'>): RssEngine {
+  return new RssEngine(parseHexKey(cfg.rss_key), cfg.rss_udp4 === 'sdfn', cfg.rss_udp6 === 'sdfn');
+}
+
 export class Nic {
-  private readonly rss: ToeplitzTable;
+  private readonly rss: RssEngine;
   private readonly rdh: Int32Array; // the device's own head per queue
   private readonly rdt: Int32Array; // last RDT read per queue
   private readonly cause: Int32Array; // queues with write-backs not yet signalled
@@ -55,12 +109,11 @@ export class Nic {
   private readonly spin_loads: number;
   /** A legacy (3c59x-like) device has one queue and no RSS: no hash in its write-backs. */
   private readonly rss_enabled: boolean;
-  private readonly udp_ports: boolean;
   /** The device's notion of now for the ITR throttle (a slot: see msix_try_fire). */
   private readonly clock = new Float64Array(1);
   /** The queue the last rss_queue() picked and the hash it computed. */
   hash = 0;
-  hash_l4 = false;
+  hash_type = RSS_NONE;
   /** The closed-loop wire's nap time so far in this wait (ms), and the length of the next nap. */
   private napped_ms = 0;
   private nap_ms = DEVICE_NAP_MIN_MS;
@@ -72,9 +125,8 @@ export class Nic {
     this.queues = shm.cfg.queues;
     this.size = shm.cfg.ring_size;
     this.spin_loads = spinLoads(busyThreads(shm.cfg.cpus), DEVICE_SPIN_LOADS);
-    this.rss = new ToeplitzTable(parseHexKey(shm.cfg.rss_key), 12);
+    this.rss = rssEngine(shm.cfg);
     this.rss_enabled = shm.cfg.nic !== 'legacy';
-    this.udp_ports = shm.cfg.rss_udp4 === 'sdfn';
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);
@@ -82,12 +134,11 @@ export class Nic {
     for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
   }
 
-  /** RSS: hash the header bytes of the frame at `bytes[offset]` and look the queue up in the indirection table. */
-  rss_queue(bytes: Uint8Array, offset: number): number {
+  /** RSS: hash the headers of the frame bytes[offset .. offset+len) and look the queue up in the indirection table. */
+  rss_queue(bytes: Uint8Array, offset: number, len: number): number {
     if (!this.rss_enabled) return 0;
-    const ip = offset + ETH_HLEN;
-    this.hash_l4 = rss_hashes_ports(bytes[ip + 9]!, this.udp_ports);
-    this.hash = this.rss.hash_ipv4_i32(bytes, ip, this.hash_l4);
+    this.hash = this.rss.hash_i32(bytes, offset, len);
+    this.hash_type = this.rss.type;
     return this.shm.reta[this.hash & 127]!;
   }
 
@@ -126,7 +177,8 @@ export class Nic {
     }
     shm.desc_len[d] = len;
     shm.desc_hash[d] = this.hash;
-    shm.desc_status[d] = ts | (this.rss_enabled ? DESC_DD | DESC_EOP | DESC_RSS | (this.hash_l4 ? DESC_L4 : 0) : DESC_DD | DESC_EOP);
+    const rss = !this.rss_enabled || this.hash_type === RSS_NONE ? 0 : this.hash_type === RSS_L4 ? DESC_RSS | DESC_L4 : DESC_RSS;
+    shm.desc_status[d] = ts | DESC_DD | DESC_EOP | rss;
     this.rdh[q] = h + 1 === this.size ? 0 : h + 1;
     const qf = shm.rxqF[q]!;
     shm.f64[qf + R.rx_packets]! += 1;

@@ -61,14 +61,33 @@ export class TapSpread {
     for (let i = 0; i < 4; i++) this.key[i] = p.nextI32() >>> 0;
   }
 
-  /** tun_automq_select_queue: reciprocal_scale(__skb_get_hash_symmetric(skb), numqueues). */
+  /**
+   * tun_automq_select_queue: reciprocal_scale(__skb_get_hash_symmetric(skb), numqueues). An
+   * IPv6 frame's addresses enter as the XOR of their four words; a frame that is neither IPv4
+   * nor IPv6 goes to queue 0.
+   */
   select_queue(frame: Uint8Array, at = 0): number {
     if (this.queues === 1) return 0;
     const ip = at + 14;
     const k = this.keys;
-    const s = ((frame[ip + 12]! << 24) | (frame[ip + 13]! << 16) | (frame[ip + 14]! << 8) | frame[ip + 15]!) >>> 0;
-    const d = ((frame[ip + 16]! << 24) | (frame[ip + 17]! << 16) | (frame[ip + 18]! << 8) | frame[ip + 19]!) >>> 0;
-    const l4 = ip + (frame[ip]! & 15) * 4;
+    const type = (frame[at + 12]! << 8) | frame[at + 13]!;
+    let s: number;
+    let d: number;
+    let l4: number;
+    let proto: number;
+    if (type === 0x0800) {
+      s = be32(frame, ip + 12);
+      d = be32(frame, ip + 16);
+      l4 = ip + (frame[ip]! & 15) * 4;
+      proto = frame[ip + 9]!;
+    } else if (type === 0x86dd) {
+      s = (be32(frame, ip + 8) ^ be32(frame, ip + 12) ^ be32(frame, ip + 16) ^ be32(frame, ip + 20)) >>> 0;
+      d = (be32(frame, ip + 24) ^ be32(frame, ip + 28) ^ be32(frame, ip + 32) ^ be32(frame, ip + 36)) >>> 0;
+      l4 = ip + 40;
+      proto = frame[ip + 6]!;
+    } else {
+      return 0;
+    }
     const sp = (frame[l4]! << 8) | frame[l4 + 1]!;
     const dp = (frame[l4 + 2]! << 8) | frame[l4 + 3]!;
     // Symmetric: the smaller address (and its port) first, as __flow_hash_consistentify does.
@@ -76,10 +95,14 @@ export class TapSpread {
     put32(k, 0, swap ? d : s);
     put32(k, 4, swap ? s : d);
     put32(k, 8, ((swap ? dp : sp) << 16) | (swap ? sp : dp));
-    put32(k, 12, frame[ip + 9]!);
+    put32(k, 12, proto);
     const hash = siphash_2_4(k, 0, 16, this.key) >>> 0;
     return Math.floor((hash * this.queues) / 4294967296);
   }
+}
+
+function be32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 function put32(b: Uint8Array, o: number, v: number): void {

@@ -17,10 +17,8 @@ import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
 import { runFlows, runFrames } from '../devices/generator.js';
-import { FLOW_HDR_STRIDE, type FlowFrames, type FlowTable } from '../devices/frames.js';
-import { parseHexKey, rss_hashes_ports } from '../devices/nic.js';
-import { ToeplitzTable } from '../uapi/toeplitz.js';
-import { ETH_HLEN } from '../uapi/inet.js';
+import type { FlowFrames, FlowTable } from '../devices/frames.js';
+import { rssEngine } from '../devices/nic.js';
 
 /** `frames`: the run's flows and frames when the caller built them already (runFrames). */
 export function boot(cfg: Config, frames?: FlowFrames): Shm {
@@ -83,15 +81,13 @@ function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Arra
   const out = new Int32Array(flows.count);
   for (let s = 0; s < flows.count; s++) out[s] = s % tasks; // spread
   if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return out;
-  const rss = new ToeplitzTable(parseHexKey(cfg.rss_key), 12);
+  const rss = rssEngine(cfg);
   const tap = new TapSpread(cfg.seed, cfg.queues);
-  const hdr = (frames ?? runFrames(cfg, flows)).hdr;
-  const udp_ports = cfg.rss_udp4 === 'sdfn';
+  const f = frames ?? runFrames(cfg, flows);
   for (let s = 0; s < flows.count; s++) {
-    const at = s * FLOW_HDR_STRIDE;
-    const l4 = rss_hashes_ports(flows.proto[s]!, udp_ports);
+    const at = s * f.stride;
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
-    const queue = cfg.nic === 'virtio' ? tap.select_queue(hdr, at) : cfg.rss_reta[rss.hash_ipv4_i32(hdr, at + ETH_HLEN, l4) & 127]!;
+    const queue = cfg.nic === 'virtio' ? tap.select_queue(f.hdr, at) : cfg.rss_reta[rss.hash_i32(f.hdr, at, f.stride) & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
     if (task >= 0) out[s] = task;
   }

@@ -118,8 +118,18 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
   virtioDraw(seed, f);
+  ipDraw(seed, f);
   dropKnobsPastEnd(f);
   return f;
+}
+
+/**
+ * The flows' IP version, from its own stream (so every other draw of a seed stays as it was):
+ * IPv4 in half the runs, IPv6 in a third, both in the rest. The default frame grows to fit.
+ */
+function ipDraw(seed: number, f: Flags): void {
+  const x = new Prng(seed).fork(0x1b6).nextFloat();
+  if (x >= 0.5) f.ip = x < 0.83 ? '6' : 'mix';
 }
 
 /**

@@ -14,6 +14,9 @@ export const ETH_DEST_OFF = 0;
 export const ETH_SOURCE_OFF = 6;
 export const ETH_PROTO_OFF = 12;
 export const ETH_P_IP = 0x0800;
+export const ETH_P_IPV6 = 0x86dd;
+export const ETH_P_ARP = 0x0806;
+export const ETH_P_8021Q = 0x8100;
 /** Frame size bounds in the buffer, FCS excluded (64..1518 on the wire). */
 export const ETH_ZLEN = 60;
 export const ETH_FRAME_LEN = 1514;
@@ -35,6 +38,28 @@ export const IPH_DADDR_OFF = 16;
 export const IPH_LEN = 20;
 export const IP_DF = 0x4000;
 export const IP_DEFAULT_TTL = 64;
+
+// --- IPv6 (include/uapi/linux/ipv6.h; offsets from the start of the IPv6 header) ----------
+/** The first word: version 4 bits, traffic class 8, flow label 20. */
+export const IPV6H_FIRST_WORD_OFF = 0;
+export const IPV6H_PAYLOAD_LEN_OFF = 4;
+export const IPV6H_NEXTHDR_OFF = 6;
+export const IPV6H_HOP_LIMIT_OFF = 7;
+export const IPV6H_SADDR_OFF = 8;
+export const IPV6H_DADDR_OFF = 24;
+/** sizeof(struct ipv6hdr): the fixed header; extension headers follow it. */
+export const IPV6H_LEN = 40;
+export const IPV6_FLOWLABEL_MASK = 0x000fffff;
+/** Extension headers (include/net/ipv6.h NEXTHDR_*) that ipv6_rcv's handlers walk. */
+export const NEXTHDR_HOP = 0;
+export const NEXTHDR_ROUTING = 43;
+export const NEXTHDR_FRAGMENT = 44;
+export const NEXTHDR_DEST = 60;
+export const NEXTHDR_NONE = 59;
+export const IPPROTO_ICMPV6 = 58;
+export const IPPROTO_ICMP = 1;
+/** Linux's default hop limit (net.ipv6.conf.all.hop_limit). */
+export const IPV6_DEFAULT_HOPLIMIT = 64;
 
 // --- UDP (offsets from the start of the UDP header) ---------------------------------------
 export const UDPH_SOURCE_OFF = 0;
@@ -70,6 +95,25 @@ export const TCPOLEN_TSTAMP_ALIGNED = 12;
 
 /** Payload bytes 0..3 carry the per-flow packet index: the payload can never be shorter. */
 export const PAYLOAD_INDEX_LEN = 4;
+
+/** The IP header length of a family: IPv4 without options, or IPv6's fixed header. */
+export function ip_header_len(family: number): number {
+  return family === 6 ? IPV6H_LEN : IPH_LEN;
+}
+
+/** The L4 header length of a flow's frames: UDP, TCP, or TCP with the timestamp option. */
+export function l4_header_len_of(proto: number, tsopt: boolean): number {
+  return proto === IPPROTO_UDP ? UDP_HLEN : TCP_HLEN + (tsopt ? TCPOLEN_TSTAMP_ALIGNED : 0);
+}
+
+/**
+ * The shortest generated frame, FCS excluded: Ethernet, the IP header, the L4 header and the
+ * 4-byte packet index, and never below ETH_ZLEN.
+ */
+export function frame_len_min(family: number, proto: number, tsopt: boolean): number {
+  const len = ETH_HLEN + ip_header_len(family) + l4_header_len_of(proto, tsopt) + PAYLOAD_INDEX_LEN;
+  return len > ETH_ZLEN ? len : ETH_ZLEN;
+}
 
 // --- byte helpers (big-endian, no views) ---------------------------------------------------
 export function get16(b: Uint8Array, o: number): number {
@@ -156,32 +200,49 @@ export function csum_replace4(csum: number, old32: number, new32: number): numbe
 
 // --- frame field access ---------------------------------------------------------------------
 
-/** Offset of the L4 header of the IPv4 frame at `offset`. */
+/**
+ * Is the frame at `offset` IPv6 (EtherType 0x86dd)? The frame readers below serve both
+ * families on frames without IP options or IPv6 extension headers: what the generator writes,
+ * and what GRO and the order check read after ip_rcv / ipv6_rcv validated them.
+ */
+export function frame_is_ipv6(bytes: Uint8Array, offset: number): boolean {
+  return bytes[offset + ETH_PROTO_OFF] === 0x86 && bytes[offset + ETH_PROTO_OFF + 1] === 0xdd;
+}
+
+/** The L4 protocol of the frame at `offset`: IPv4's protocol, or IPv6's next header. */
+export function frame_l4_proto(bytes: Uint8Array, offset: number): number {
+  const ip = offset + ETH_HLEN;
+  return frame_is_ipv6(bytes, offset) ? bytes[ip + IPV6H_NEXTHDR_OFF] : bytes[ip + IPH_PROTOCOL_OFF];
+}
+
+/** Offset of the L4 header of the frame at `offset` (IPv4: after IHL words; IPv6: after 40 bytes). */
 export function l4_offset(bytes: Uint8Array, offset: number): number {
+  if (frame_is_ipv6(bytes, offset)) return offset + ETH_HLEN + IPV6H_LEN;
   return offset + ETH_HLEN + (bytes[offset + ETH_HLEN + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
 }
 
 /** L4 header length: 8 for UDP, doff * 4 for TCP, 0 for anything else. */
 export function l4_header_len(bytes: Uint8Array, offset: number, l4: number): number {
-  const proto = bytes[offset + ETH_HLEN + IPH_PROTOCOL_OFF];
+  const proto = frame_l4_proto(bytes, offset);
   if (proto === IPPROTO_UDP) return UDP_HLEN;
   if (proto === IPPROTO_TCP) return (bytes[l4 + TCPH_DOFF_OFF] >>> 4) * 4;
   return 0;
 }
 
-/** L4 segment length (header + payload) from the IPv4 total length. */
+/** L4 segment length (header + payload): IPv4's total length less its header, or IPv6's payload length. */
 export function l4_len(bytes: Uint8Array, offset: number): number {
   const ip = offset + ETH_HLEN;
+  if (frame_is_ipv6(bytes, offset)) return get16(bytes, ip + IPV6H_PAYLOAD_LEN_OFF);
   return get16(bytes, ip + IPH_TOT_LEN_OFF) - (bytes[ip + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
 }
 
-/** Offset of the L4 payload of the IPv4 frame at `offset`. */
+/** Offset of the L4 payload of the frame at `offset`. */
 export function payload_offset(bytes: Uint8Array, offset: number): number {
   const l4 = l4_offset(bytes, offset);
   return l4 + l4_header_len(bytes, offset, l4);
 }
 
-/** L4 payload length in bytes of the IPv4 frame at `offset`. */
+/** L4 payload length in bytes of the frame at `offset`. */
 export function frame_l4_payload_len(bytes: Uint8Array, offset: number): number {
   const l4 = l4_offset(bytes, offset);
   return l4_len(bytes, offset) - l4_header_len(bytes, offset, l4);
@@ -192,14 +253,23 @@ export function frame_payload_index(bytes: Uint8Array, offset: number): number {
   return get32(bytes, payload_offset(bytes, offset));
 }
 
-/** TCP sequence number of the TCP/IPv4 frame at `offset`. */
+/** TCP sequence number of the TCP frame at `offset`. */
 export function frame_tcp_seq(bytes: Uint8Array, offset: number): number {
   return get32(bytes, l4_offset(bytes, offset) + TCPH_SEQ_OFF);
 }
 
-/** Pseudo-header partial sum: saddr, daddr, protocol, L4 length. */
+/**
+ * Pseudo-header partial sum: saddr, daddr, protocol, L4 length. IPv4 (RFC 768/793) or IPv6
+ * (RFC 8200 8.1: the 128-bit addresses, a 32-bit length, the next header), by the frame's
+ * EtherType.
+ */
 export function pseudo_header_sum(bytes: Uint8Array, offset: number, proto: number, len: number): number {
   const ip = offset + ETH_HLEN;
+  if (frame_is_ipv6(bytes, offset)) {
+    let s = proto + (len & 0xffff) + (len >>> 16);
+    for (let o = ip + IPV6H_SADDR_OFF; o < ip + IPV6H_SADDR_OFF + 32; o += 2) s += get16(bytes, o);
+    return s;
+  }
   const s =
     get16(bytes, ip + IPH_SADDR_OFF) +
     get16(bytes, ip + IPH_SADDR_OFF + 2) +
@@ -221,12 +291,13 @@ export function l4_csum_precheck(bytes: Uint8Array, proto: number, l4: number): 
 }
 
 /**
- * Full UDP or TCP checksum verification over pseudo-header, header and payload of the IPv4
- * frame at `offset` (the stand-in for the stack's real checksum cost). A UDP check field of 0
- * means "no checksum" (RFC 768) and verifies; protocols other than UDP/TCP do not.
+ * Full UDP or TCP checksum verification over pseudo-header, header and payload of the IPv4 or
+ * IPv6 frame at `offset` (the stand-in for the stack's real checksum cost). A UDP check field
+ * of 0 means "no checksum" (RFC 768) and verifies (over IPv6 it is not allowed, RFC 8200, and
+ * udp6 drops it; the generator never writes it); protocols other than UDP/TCP do not.
  */
 export function verify_l4_csum(bytes: Uint8Array, offset: number): boolean {
-  const proto = bytes[offset + ETH_HLEN + IPH_PROTOCOL_OFF]!;
+  const proto = frame_l4_proto(bytes, offset);
   const l4 = l4_offset(bytes, offset);
   const pre = l4_csum_precheck(bytes, proto, l4);
   if (pre !== L4_CSUM_SUM) return pre === L4_CSUM_OK;

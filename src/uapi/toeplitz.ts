@@ -75,6 +75,10 @@ export const MS_RSS_KEY: Uint8Array = Uint8Array.of(
   0xfa,
 );
 
+/** Bytes of RSS input for IPv6 + L4 ports: saddr(16) daddr(16) sport(2) dport(2). */
+export const RSS_IPV6_L4_INPUT_BYTES = 36;
+/** Bytes of RSS input for IPv6 only: saddr(16) daddr(16). */
+export const RSS_IPV6_INPUT_BYTES = 32;
 /** Bytes of RSS input for IPv4 + L4 ports: saddr(4) daddr(4) sport(2) dport(2). */
 export const RSS_IPV4_L4_INPUT_BYTES = 12;
 /** Bytes of RSS input for IPv4 only: saddr(4) daddr(4). */
@@ -216,6 +220,26 @@ export class ToeplitzTable {
       t[1536 | bytes[a + 6]] ^
       t[1792 | bytes[a + 7]];
     if (withPorts) r ^= this.hash_ports(bytes, ip);
+    return r;
+  }
+
+  /**
+   * The RSS hash of an IPv6 packet: input = saddr, daddr (IPv6 header bytes 8..39) and, if
+   * withPorts, the L4 ports right after the fixed header (the caller checked that the next
+   * header is TCP or UDP). uint32.
+   */
+  hashIpv6(bytes: Uint8Array, ipHeaderOffset: number, withPorts: boolean): number {
+    return this.hash_ipv6_i32(bytes, ipHeaderOffset, withPorts) >>> 0;
+  }
+
+  /** hashIpv6() as the int32 bit pattern. */
+  hash_ipv6_i32(bytes: Uint8Array, ipHeaderOffset: number, withPorts: boolean): number {
+    const ip = ipHeaderOffset;
+    const need = withPorts ? RSS_IPV6_L4_INPUT_BYTES : RSS_IPV6_INPUT_BYTES;
+    if (ip < 0 || ip + 8 + need > bytes.length || this.maxInputBytes < need) throw toeplitz_bad_range('hashIpv6', ip, 8 + need);
+    const t = this.table;
+    let r = 0;
+    for (let i = 0; i < need; i++) r ^= t[(i << 8) | bytes[ip + 8 + i]];
     return r;
   }
 
