@@ -29,14 +29,14 @@ import {
 } from './napi.js';
 import { gro_normal_list, napi_gro_flush, napi_gro_held } from './gro.js';
 import { napi_timer_start } from './napi_timer.js';
-import { ip_rcv } from './ip.js';
+import { ip_rcv, ipv6_rcv } from './ip.js';
 import { sock_account_flow_limit_drop } from './sock.js';
 import { kfree_skb } from './skbuff.js';
 import { skb_get_hash } from './flow.js';
 import { reciprocal_scale } from './hash/flow_dissector.js';
 import { spin_lock, spin_lock_sleeps, spin_unlock } from '../shm/spinlock.js';
 import { FLOW_LIMIT_HISTORY } from '../shm/layout.js';
-import { ETH_P_IP } from '../uapi/inet.js';
+import { ETH_P_IP, ETH_P_IPV6 } from '../uapi/inet.js';
 
 export const NET_RX_SUCCESS = 0;
 export const NET_RX_DROP = 1;
@@ -188,11 +188,16 @@ export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
   }
 }
 
-/** __netif_receive_skb → __netif_receive_skb_core: count, hand to the protocol. */
+/** __netif_receive_skb → __netif_receive_skb_core: count, hand to the protocol (ptype_base). */
 export function __netif_receive_skb(c: KCpu, skb: number): void {
   c.count(c.sd.processed);
-  if (c.skb_protocol[skb] === ETH_P_IP) {
+  const type = c.skb_protocol[skb];
+  if (type === ETH_P_IP) {
     ip_rcv(c, skb);
+    return;
+  }
+  if (type === ETH_P_IPV6) {
+    ipv6_rcv(c, skb);
     return;
   }
   c.count(c.sd.drop_not_ip, c.skb_segs[skb]!);

@@ -1,6 +1,8 @@
-// net/core/dev.c GRO (dev_gro_receive, napi_gro_flush, gro_normal_*) with the TCPv4 rules of
-// net/ipv4/tcp_offload.c (tcp_gro_receive): segments of one flow with consecutive sequence
-// numbers merge into one skb (a frag_list chain here: no bytes move), up to 64 KB.
+// net/core/dev.c GRO (dev_gro_receive, napi_gro_flush, gro_normal_*) with the rules of
+// net/ipv4/af_inet.c (inet_gro_receive), net/ipv6/ip6_offload.c (ipv6_gro_receive) and
+// net/ipv4/tcp_offload.c (tcp_gro_receive): TCP segments of one flow, over IPv4 or IPv6, with
+// consecutive sequence numbers merge into one skb (a frag_list chain here: no bytes move), up
+// to 64 KB.
 //
 // Per napi: GRO_HASH_BUCKETS lists of held skbs, oldest first, at most MAX_GRO_SKBS each
 // (the oldest is flushed to make room). Packets leaving GRO, and every packet when GRO is
@@ -13,6 +15,9 @@ import { GRO_HASH_BUCKETS } from './percpu.js';
 import { netif_receive_skb_list_internal } from './dev.js';
 import {
   ETH_P_IP,
+  ETH_P_IPV6,
+  IPV6H_LEN,
+  IPV6H_PAYLOAD_LEN_OFF,
   IPPROTO_TCP,
   IPH_LEN,
   IPH_TOT_LEN_OFF,
@@ -58,7 +63,8 @@ const TCP_FLUSH_FINAL = TCP_FLAG_URG | TCP_FLAG_PSH | TCP_FLAG_RST | TCP_FLAG_SY
 export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
   // Without rx checksum offload the stack validates the L4 checksum here, before merging
   // (tcp4_gro_receive's skb_gro_checksum_validate); a bad one is dropped as tcp_v4_rcv would.
-  if (c.cfg.l4_csum_verify && c.skb_protocol[skb] === ETH_P_IP && !skb_verify_l4_csum(c, skb)) {
+  const type = c.skb_protocol[skb];
+  if (c.cfg.l4_csum_verify && (type === ETH_P_IP || type === ETH_P_IPV6) && !skb_verify_l4_csum(c, skb)) {
     ip_drop(c, skb, c.sd.drop_l4_csum);
     return;
   }
@@ -84,46 +90,68 @@ const GRO_IS_ATOMIC = 1;
  *   payload 1..gso_size bytes; seq the next expected; the train under 64 KB.
  */
 function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
-  if (c.skb_protocol[skb] !== ETH_P_IP) return false;
+  const v6 = c.skb_protocol[skb] === ETH_P_IPV6;
+  if (!v6 && c.skb_protocol[skb] !== ETH_P_IP) return false;
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-  // inet_gro_receive: IHL 5 only, a protocol with gro_receive (TCP here), not a fragment, a
-  // valid header checksum (a bad one goes up to be dropped).
-  if (u8[ip] !== 0x45 || u8[ip + IPH_PROTOCOL_OFF] !== IPPROTO_TCP) return false;
-  const frag_off = get16(u8, ip + IPH_FRAG_OFF_OFF);
-  if ((frag_off & 0x3fff) !== 0) return false; // ip_is_fragment
-  if (ip_fast_csum(u8, ip, 5) !== 0) return false;
-  const tot_len = get16(u8, ip + IPH_TOT_LEN_OFF);
-  // flush = (u16)((first word ^ skb_gro_len) | (id word & ~IP_DF)): tot_len is not what the
-  // skb holds, or the reserved fragment bit.
-  const inet_flush = tot_len !== c.skb_len[skb]! - c.skb_nh[skb]! || (frag_off & 0x8000) !== 0;
-  const th = ip + IPH_LEN;
+  const iplen = c.skb_len[skb]! - c.skb_nh[skb]!;
+  let frag_off = 0;
+  let inet_flush: boolean;
+  let l4_len: number;
+  if (v6) {
+    // ipv6_gro_receive: version 6 and TCP right after the fixed header (a packet with
+    // extension headers goes up unmerged here); flush when payload_len is not what the skb holds.
+    if (iplen < IPV6H_LEN || u8[ip]! >> 4 !== 6 || u8[ip + 6] !== IPPROTO_TCP) return false;
+    l4_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
+    inet_flush = l4_len !== iplen - IPV6H_LEN;
+  } else {
+    // inet_gro_receive: IHL 5 only, a protocol with gro_receive (TCP here), not a fragment, a
+    // valid header checksum (a bad one goes up to be dropped).
+    if (u8[ip] !== 0x45 || u8[ip + IPH_PROTOCOL_OFF] !== IPPROTO_TCP) return false;
+    frag_off = get16(u8, ip + IPH_FRAG_OFF_OFF);
+    if ((frag_off & 0x3fff) !== 0) return false; // ip_is_fragment
+    if (ip_fast_csum(u8, ip, 5) !== 0) return false;
+    const tot_len = get16(u8, ip + IPH_TOT_LEN_OFF);
+    // flush = (u16)((first word ^ skb_gro_len) | (id word & ~IP_DF)): tot_len is not what the
+    // skb holds, or the reserved fragment bit.
+    inet_flush = tot_len !== iplen || (frag_off & 0x8000) !== 0;
+    l4_len = tot_len - IPH_LEN;
+  }
+  const th = ip + (v6 ? IPV6H_LEN : IPH_LEN);
   const thlen = (u8[th + TCPH_DOFF_OFF]! >> 4) * 4;
   if (thlen < TCP_HLEN) return false;
-  const len = tot_len - IPH_LEN - thlen;
+  const len = l4_len - thlen;
   const flags = u8[th + TCPH_FLAGS_OFF]!;
   const seq = get32i(u8, th + TCPH_SEQ_OFF);
   const bucket = n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
 
   let prev = -1;
   let p = c.gro_head[bucket]!;
-  while (p !== -1 && !same_flow(c, p, ip)) {
+  while (p !== -1 && !(v6 ? same_flow_v6(c, p, ip) : same_flow(c, p, ip))) {
     prev = p;
     p = c.skb_next[p]!;
   }
   if (p !== -1) {
     const pip = c.skb_data(p) + c.skb_nh[p]!;
-    const pth = pip + IPH_LEN;
+    const pth = pip + (v6 ? IPV6H_LEN : IPH_LEN);
     const count = c.skb_segs[p]!;
-    // inet_gro_receive: all fields must match except length and checksum (and the ID, below).
-    let flush =
-      inet_flush ||
-      u8[ip + IPH_TTL_OFF] !== u8[pip + IPH_TTL_OFF] ||
-      u8[ip + IPH_TOS_OFF] !== u8[pip + IPH_TOS_OFF] ||
-      ((frag_off ^ get16(u8, pip + IPH_FRAG_OFF_OFF)) & IP_DF) !== 0;
-    let flush_id = (get16(u8, ip + IPH_ID_OFF) - get16(u8, pip + IPH_ID_OFF)) & 0xffff;
+    let flush: boolean;
+    let flush_id = 0;
     const p_atomic = (c.gro_flags[p]! & GRO_IS_ATOMIC) !== 0;
-    if (!p_atomic || (frag_off & IP_DF) === 0) flush_id = (flush_id ^ (count & 0xffff)) !== 0 ? 0xffff : 0;
+    if (v6) {
+      // ipv6_gro_receive: the traffic class differs (first word & 0x0ff00000): flush. An
+      // IPv6 skb is atomic (no ID): flush_id 0.
+      flush = inet_flush || ((get16(u8, ip) ^ get16(u8, pip)) & 0x0ff0) !== 0;
+    } else {
+      // inet_gro_receive: all fields must match except length and checksum (and the ID, below).
+      flush =
+        inet_flush ||
+        u8[ip + IPH_TTL_OFF] !== u8[pip + IPH_TTL_OFF] ||
+        u8[ip + IPH_TOS_OFF] !== u8[pip + IPH_TOS_OFF] ||
+        ((frag_off ^ get16(u8, pip + IPH_FRAG_OFF_OFF)) & IP_DF) !== 0;
+      flush_id = (get16(u8, ip + IPH_ID_OFF) - get16(u8, pip + IPH_ID_OFF)) & 0xffff;
+      if (!p_atomic || (frag_off & IP_DF) === 0) flush_id = (flush_id ^ (count & 0xffff)) !== 0 ? 0xffff : 0;
+    }
     // tcp_gro_receive, found:
     flush ||= (flags & TCP_FLAG_CWR) !== 0;
     // tcp_flag_word (bytes 12..15: doff, flags, window) equal but CWR, FIN and PSH.
@@ -169,7 +197,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   c.gro_last[skb] = skb;
   c.gro_next_seq[skb] = (seq + len) | 0;
   c.gro_gso_size[skb] = len;
-  c.gro_flags[skb] = (frag_off & IP_DF) !== 0 ? GRO_IS_ATOMIC : 0;
+  c.gro_flags[skb] = v6 || (frag_off & IP_DF) !== 0 ? GRO_IS_ATOMIC : 0;
   return true;
 }
 
@@ -178,6 +206,19 @@ function same_flow(c: KCpu, p: number, ip: number): boolean {
   const u8 = c.u8;
   const pip = c.skb_data(p) + c.skb_nh[p]!;
   for (let i = 12; i < 24; i++) if (u8[pip + i] !== u8[ip + i]) return false;
+  return true;
+}
+
+/**
+ * ipv6_gro_receive's flow match with held skb p: the first word but the traffic class
+ * (version, flow label), the addresses, next header and hop limit; then tcp_gro_receive's ports.
+ */
+function same_flow_v6(c: KCpu, p: number, ip: number): boolean {
+  const u8 = c.u8;
+  const pip = c.skb_data(p) + c.skb_nh[p]!;
+  if (((u8[ip]! ^ u8[pip]!) & 0xf0) !== 0 || ((u8[ip + 1]! ^ u8[pip + 1]!) & 0x0f) !== 0) return false;
+  if (u8[ip + 2] !== u8[pip + 2] || u8[ip + 3] !== u8[pip + 3]) return false;
+  for (let i = 6; i < IPV6H_LEN + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
   return true;
 }
 
@@ -193,17 +234,22 @@ function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p
 }
 
 /**
- * napi_gro_complete → inet_gro_complete: a merged skb gets its IPv4 tot_len and header
- * checksum rewritten for the whole train, then goes to rx_list with its segment count.
+ * napi_gro_complete → inet_gro_complete / ipv6_gro_complete: a merged skb gets its IPv4
+ * tot_len and header checksum, or its IPv6 payload_len, rewritten for the whole train, then
+ * goes to rx_list with its segment count.
  */
 function napi_gro_complete(c: KCpu, n: number, skb: number): void {
   if (c.skb_segs[skb]! > 1) {
     const u8 = c.u8;
     const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-    const oldlen = get16(u8, ip + IPH_TOT_LEN_OFF);
     const newlen = c.skb_len[skb]! - c.skb_nh[skb]!;
-    put16(u8, ip + IPH_CHECK_OFF, csum_replace2(get16(u8, ip + IPH_CHECK_OFF), oldlen, newlen));
-    put16(u8, ip + IPH_TOT_LEN_OFF, newlen);
+    if (c.skb_protocol[skb] === ETH_P_IPV6) {
+      put16(u8, ip + IPV6H_PAYLOAD_LEN_OFF, newlen - IPV6H_LEN);
+    } else {
+      const oldlen = get16(u8, ip + IPH_TOT_LEN_OFF);
+      put16(u8, ip + IPH_CHECK_OFF, csum_replace2(get16(u8, ip + IPH_CHECK_OFF), oldlen, newlen));
+      put16(u8, ip + IPH_TOT_LEN_OFF, newlen);
+    }
     c.count(c.sd.gro_flushed);
   }
   gro_normal_one(c, n, skb);

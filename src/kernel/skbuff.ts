@@ -4,8 +4,7 @@ import type { KCpu } from './percpu.js';
 import {
   csum_fold,
   csum_partial,
-  ETH_HLEN,
-  IPH_PROTOCOL_OFF,
+  frame_l4_proto,
   L4_CSUM_OK,
   L4_CSUM_SUM,
   l4_csum_precheck,
@@ -41,7 +40,7 @@ export function kfree_skb(c: KCpu, skb: number): void {
  * The L4 checksum over a whole frame (verify_l4_csum), the frame's pages included when it
  * arrived over several buffers: the head's bytes, then each page's. Every piece but the last
  * has an even length (buffers are whole cache lines; the head's L4 part is its length less
- * 34 header bytes), so their partial sums add without byte swaps.
+ * 34 or 54 header bytes), so their partial sums add without byte swaps.
  */
 export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
   const shm = c.shm;
@@ -49,7 +48,7 @@ export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
   const data_len = shm.skb_data_len[skb]!;
   if (data_len === 0) return verify_l4_csum(c.u8, data);
   const u8 = c.u8;
-  const proto = u8[data + ETH_HLEN + IPH_PROTOCOL_OFF]!;
+  const proto = frame_l4_proto(u8, data);
   const l4 = l4_offset(u8, data);
   const pre = l4_csum_precheck(u8, proto, l4);
   if (pre !== L4_CSUM_SUM) return pre === L4_CSUM_OK;

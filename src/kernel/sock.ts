@@ -15,11 +15,15 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from '../uapi/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { ETH_P_IP, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from '../uapi/inet.js';
+import { ETH_P_IP, ETH_P_IPV6, IPV6H_LEN, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from '../uapi/inet.js';
 import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf, tcpWindowSegments } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
 const INET_EHASH_SECRET = 0x5bd1e995;
+
+// inet6_ehash_secret and ipv6_hash_secret (inet6_ehashfn draws them once).
+const INET6_EHASH_SECRET = 0x1b873593;
+const IPV6_HASH_SECRET = 0x27d4eb2f;
 
 /** The sockets' identities, one entry per flow, as parallel arrays (a million flows are no objects). */
 export interface SockIdents {
@@ -29,11 +33,24 @@ export interface SockIdents {
   sport: ArrayLike<number>;
   dport: ArrayLike<number>;
   proto: ArrayLike<number>;
+  /** 4 or 6 per flow; IPv6 flows' addresses in saddr6/daddr6, four words per flow. */
+  family: ArrayLike<number>;
+  saddr6: ArrayLike<number>;
+  daddr6: ArrayLike<number>;
 }
 
 function inet_ehashfn(daddr: number, saddr: number, ports: number): number {
   // __inet_ehashfn(laddr, lport, faddr, fport): the local side is the receiver (daddr, dport).
   return jhash_3words(daddr, saddr, ((ports & 0xffff) << 16) | (ports >>> 16), INET_EHASH_SECRET) | 0;
+}
+
+/**
+ * inet6_ehashfn(net, laddr, lport, faddr, fport): lhash is the local address's last word,
+ * fhash __ipv6_addr_jhash of the peer's (jhash_3words of a[0] ^ a[1], a[2], a[3]).
+ */
+function inet6_ehashfn(d3: number, s0: number, s1: number, s2: number, s3: number, ports: number): number {
+  const fhash = jhash_3words(s0 ^ s1, s2, s3, IPV6_HASH_SECRET);
+  return jhash_3words(d3, fhash, ((ports & 0xffff) << 16) | (ports >>> 16), INET6_EHASH_SECRET) | 0;
 }
 
 /**
@@ -63,7 +80,20 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
     i32[b + S.rcvbuf] = skRcvbuf(shm.cfg, tcp);
     // The window of the SYN-ACK: the whole (empty) buffer (tcp_select_initial_window).
     i32[b + S.wnd_end] = tcp ? tcp_window_segments(shm, b) : 0;
-    const h = inet_ehashfn(flows.daddr[s]! | 0, flows.saddr[s]! | 0, ports) & mask;
+    const v6 = flows.family[s] === 6;
+    i32[b + S.family] = v6 ? 6 : 4;
+    let h: number;
+    if (v6) {
+      const a = s * 4;
+      for (let w = 0; w < 4; w++) {
+        i32[b + S.saddr6_0 + w] = flows.saddr6[a + w]! | 0;
+        i32[b + S.daddr6_0 + w] = flows.daddr6[a + w]! | 0;
+      }
+      const sa = flows.saddr6;
+      h = inet6_ehashfn(flows.daddr6[a + 3]! | 0, sa[a]! | 0, sa[a + 1]! | 0, sa[a + 2]! | 0, sa[a + 3]! | 0, ports) & mask;
+    } else {
+      h = inet_ehashfn(flows.daddr[s]! | 0, flows.saddr[s]! | 0, ports) & mask;
+    }
     i32[b + S.hash_next] = shm.skHash[h]!;
     shm.skHash[h] = s;
   }
@@ -81,7 +111,52 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
   let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.L.skHashSize - 1)]!;
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
-    if (i32[b + S.saddr] === saddr && i32[b + S.daddr] === daddr && i32[b + S.ports] === ports && i32[b + S.proto] === proto) {
+    if (
+      i32[b + S.saddr] === saddr &&
+      i32[b + S.daddr] === daddr &&
+      i32[b + S.ports] === ports &&
+      i32[b + S.proto] === proto &&
+      i32[b + S.family] === 4
+    ) {
+      return s;
+    }
+    s = i32[b + S.hash_next]!;
+  }
+  return -1;
+}
+
+/**
+ * __inet6_lookup_established by the addresses of the IPv6 header at u8[ip], the ports word
+ * and the protocol; -1 when no socket matches. Reads the address words from the frame.
+ */
+export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number): number {
+  const S = c.sk;
+  const i32 = c.i32;
+  const u8 = c.u8;
+  const s0 = get32i(u8, ip + 8);
+  const s1 = get32i(u8, ip + 12);
+  const s2 = get32i(u8, ip + 16);
+  const s3 = get32i(u8, ip + 20);
+  const d0 = get32i(u8, ip + 24);
+  const d1 = get32i(u8, ip + 28);
+  const d2 = get32i(u8, ip + 32);
+  const d3 = get32i(u8, ip + 36);
+  let s = c.shm.skHash[inet6_ehashfn(d3, s0, s1, s2, s3, ports) & (c.L.skHashSize - 1)]!;
+  while (s !== -1) {
+    const b = c.skI + s * c.skStrideI;
+    if (
+      i32[b + S.ports] === ports &&
+      i32[b + S.family] === 6 &&
+      i32[b + S.proto] === proto &&
+      i32[b + S.saddr6_3] === s3 &&
+      i32[b + S.daddr6_3] === d3 &&
+      i32[b + S.saddr6_0] === s0 &&
+      i32[b + S.saddr6_1] === s1 &&
+      i32[b + S.saddr6_2] === s2 &&
+      i32[b + S.daddr6_0] === d0 &&
+      i32[b + S.daddr6_1] === d1 &&
+      i32[b + S.daddr6_2] === d2
+    ) {
       return s;
     }
     s = i32[b + S.hash_next]!;
@@ -250,9 +325,13 @@ function task_ready_prepend(c: KCpu, t: number, first: number): void {
 export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-  if (c.skb_protocol[skb] !== ETH_P_IP || u8[ip]! >> 4 !== 4) return;
-  const l4 = ip + (u8[ip]! & 15) * 4;
-  const sk = __inet_lookup(c, get32i(u8, ip + 12), get32i(u8, ip + 16), get32i(u8, l4), u8[ip + 9]!);
+  let sk = -1;
+  if (c.skb_protocol[skb] === ETH_P_IP && u8[ip]! >> 4 === 4) {
+    const l4 = ip + (u8[ip]! & 15) * 4;
+    sk = __inet_lookup(c, get32i(u8, ip + 12), get32i(u8, ip + 16), get32i(u8, l4), u8[ip + 9]!);
+  } else if (c.skb_protocol[skb] === ETH_P_IPV6 && u8[ip]! >> 4 === 6) {
+    sk = __inet6_lookup(c, ip, get32i(u8, ip + IPV6H_LEN), u8[ip + 6]!);
+  }
   if (sk < 0) return;
   // Under the socket's lock: flows can reach a socket from two CPUs while they move.
   const lock = c.skI + sk * c.skStrideI + c.sk.lock;

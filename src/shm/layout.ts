@@ -126,6 +126,7 @@ export const SD_DEF = {
     ['drop_l4_csum', 'f64'],
     ['drop_no_socket', 'f64'],
     ['drop_not_ip', 'f64'],
+    ['drop_ip_frag', 'f64'], // a fragment: reassembly (ip_defrag, ipv6_frag_rcv) is not modelled
     ['gro_merged', 'f64'],
     ['flow_dissected', 'f64'], // skb_get_hash had no L4 hash from the device: the flow dissector ran
     ['gro_flushed', 'f64'],
@@ -156,6 +157,7 @@ export const SD_DROPS = [
   ['l4_csum', 'drop_l4_csum'],
   ['no_socket', 'drop_no_socket'],
   ['not_ip', 'drop_not_ip'],
+  ['ip_frag', 'drop_ip_frag'],
 ] as const;
 
 // napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
@@ -283,6 +285,19 @@ export const SK_DEF = {
   // TCP: the right edge of the window the socket advertised, in the flow's packet indexes
   // (written by the reading task, read by the device thread before each of the flow's packets)
   window: [['wnd_end', 'i32']],
+  // An IPv6 socket's identity (sk_v6_rcv_saddr / sk_v6_daddr): the peer's and the local
+  // address, four big-endian words each; `family` 6. IPv4 sockets use saddr/daddr above.
+  ident6: [
+    ['family', 'i32'],
+    ['saddr6_0', 'i32'],
+    ['saddr6_1', 'i32'],
+    ['saddr6_2', 'i32'],
+    ['saddr6_3', 'i32'],
+    ['daddr6_0', 'i32'],
+    ['daddr6_1', 'i32'],
+    ['daddr6_2', 'i32'],
+    ['daddr6_3', 'i32'],
+  ],
 } as const;
 export type SkIndex = StructIndex<typeof SK_DEF>;
 

@@ -17,11 +17,15 @@
  *   frame hashes differently from the same packet untagged, as on a real 5.10 kernel.
  * - ETH_P_IP: IHL >= 5, saddr/daddr, protocol; fragments (MF or offset set) stop before L4
  *   (no FLOW_DISSECTOR_F_PARSE_1ST_FRAG), so they hash without ports.
+ * - ETH_P_IPV6: nexthdr, saddr/daddr (the `v6addrs` key); a non-zero flow label goes into
+ *   `tags` and, with FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL, ends dissection there (no ports: a
+ *   Linux sender's auto flow label identifies the flow). Otherwise hop-by-hop, routing and
+ *   destination options headers are skipped (ip_proto_again); a fragment header marks a
+ *   fragment and stops before L4.
  * - L4 ports for the protocols of proto_ports_offset() (TCP, UDP, UDP-Lite, DCCP, SCTP, ESP at
  *   offset 0, AH at 4), if the 4 bytes are inside the frame.
- * - Every other ethertype (ARP, IPv6, ...) ends dissection: the keys hold n_proto only (the
- *   kernel would also dissect IPv6, MPLS, PPPoE, ...: not modelled, the traffic is IPv4).
- *   Tunnels inside IPv4 (GRE, IPIP) are not followed either.
+ * - Every other ethertype (ARP, MPLS, PPPoE, ...) ends dissection: the keys hold n_proto only
+ *   (not modelled). Tunnels (GRE, IPIP, ...) are not followed either.
  *
  * Keys (`hashrnd`): the kernel draws them once at boot with get_random_bytes
  * (net_get_random_once); the emulator derives them from the run seed in `flow_hash_init()`
@@ -46,13 +50,14 @@
  *   20 cvlan (same layout)      24 keyid.keyid __be32
  *   28 ports.src __be16         30 ports.dst __be16
  *   32 icmp.type u8  33 icmp.code u8  34 icmp.id u16
- *   36 addrs (union, 32 bytes): v4addrs.src __be32 @36, v4addrs.dst __be32 @40
+ *   36 addrs (union, 32 bytes): v4addrs.src __be32 @36, v4addrs.dst __be32 @40;
+ *      v6addrs.src @36, v6addrs.dst @52 (16 bytes each)
  *   68 tail padding (4)
  * Hashed: FLOW_KEYS_HASH_OFFSET (8) up to sizeof(*flow) - diff, where diff =
  * FLOW_KEYS_HASH_OFFSET + sizeof(addrs) - sizeof(the addresses present) (flow_keys_hash_length):
- * 40 bytes for IPv4 (ending 4 zero bytes after v4addrs), 32 bytes with no addresses.
+ * 40 bytes for IPv4 (ending 4 zero bytes after v4addrs), 64 for IPv6, 32 with no addresses.
  */
-import { ETH_HLEN, ETH_P_IP } from '../../uapi/inet.js';
+import { ETH_HLEN, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6 } from '../../uapi/inet.js';
 import { jhash2_i32 } from '../../uapi/jhash.js';
 import { siphash_2_4 } from '../../uapi/siphash.js';
 
@@ -65,21 +70,28 @@ export const FLOW_KEYS_ADDR_TYPE = 2;
 export const FLOW_KEYS_FLAGS = 4;
 export const FLOW_KEYS_N_PROTO = 8;
 export const FLOW_KEYS_IP_PROTO = 10;
+export const FLOW_KEYS_FLOW_LABEL = 12;
 export const FLOW_KEYS_VLAN = 16;
 export const FLOW_KEYS_VLAN_TPID = 18;
 export const FLOW_KEYS_PORTS = 28;
 export const FLOW_KEYS_ADDRS = 36;
 const FLOW_KEYS_ADDRS_SIZE = 32;
 const FLOW_KEYS_V4ADDRS_SIZE = 8;
+const FLOW_KEYS_V6ADDRS_SIZE = 32;
 
-/** enum flow_dissector_key_id value stored in control.addr_type for IPv4. */
+/** enum flow_dissector_key_id values stored in control.addr_type for IPv4 and IPv6. */
 export const FLOW_DISSECTOR_KEY_IPV4_ADDRS = 2;
+export const FLOW_DISSECTOR_KEY_IPV6_ADDRS = 3;
 /** control.flags bits. */
 export const FLOW_DIS_IS_FRAGMENT = 1 << 0;
 export const FLOW_DIS_FIRST_FRAG = 1 << 1;
 
-const ETH_P_8021Q = 0x8100;
 const ETH_P_8021AD = 0x88a8;
+const NEXTHDR_HOP = 0;
+const NEXTHDR_ROUTING = 43;
+const NEXTHDR_FRAGMENT = 44;
+const NEXTHDR_DEST = 60;
+const IP6_OFFSET = 0xfff8;
 const VLAN_HLEN = 4;
 const IP_MF = 0x2000;
 const IP_OFFSET = 0x1fff;
@@ -188,6 +200,57 @@ function __skb_flow_dissect_ipv4(b: Uint8Array, data: number, hlen: number): num
   return FLOW_DISSECT_RET_CONTINUE;
 }
 
+/**
+ * case htons(ETH_P_IPV6): nexthdr, the addresses, and the flow label: a non-zero one is kept in
+ * `tags` and, as ___skb_get_hash passes FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL, ends dissection.
+ */
+function __skb_flow_dissect_ipv6(b: Uint8Array, data: number, hlen: number): number {
+  if (!header_ok(hlen, nhoff, 40)) return FLOW_DISSECT_RET_OUT_BAD;
+  const iph = data + nhoff;
+  ip_proto = b[iph + 6];
+  nhoff += 40;
+  // memcpy(&key_addrs->src, &iph->saddr, sizeof(key_addrs->src) + sizeof(key_addrs->dst));
+  for (let i = 0; i < FLOW_KEYS_V6ADDRS_SIZE; i++) flow_keys[FLOW_KEYS_ADDRS + i] = b[iph + 8 + i];
+  flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1] = FLOW_DISSECTOR_KEY_IPV6_ADDRS;
+  const flow_label = ((b[iph + 1] & 0x0f) << 16) | (b[iph + 2] << 8) | b[iph + 3]; // ip6_flowlabel, ntohl'd
+  if (flow_label !== 0) {
+    flow_keys_u32[FLOW_KEYS_FLOW_LABEL >> 2] = flow_label; // key_tags->flow_label
+    return FLOW_DISSECT_RET_OUT_GOOD; // FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL
+  }
+  return FLOW_DISSECT_RET_CONTINUE;
+}
+
+/**
+ * ip_proto_again: IPv6's extension headers before L4 (hop-by-hop, routing, destination
+ * options: skipped by their length; a fragment header: a fragment, the first one flagged, no
+ * ports without F_PARSE_1ST_FRAG). Returns the fdret: CONTINUE to dissect the ports.
+ */
+function __skb_flow_dissect_ipproto(b: Uint8Array, data: number, hlen: number): number {
+  for (let num_hdrs = 0; proto === ETH_P_IPV6; ) {
+    if (ip_proto === NEXTHDR_HOP || ip_proto === NEXTHDR_ROUTING || ip_proto === NEXTHDR_DEST) {
+      if (!header_ok(hlen, nhoff, 2)) return FLOW_DISSECT_RET_OUT_BAD;
+      const opthdr = data + nhoff;
+      ip_proto = b[opthdr];
+      nhoff += (b[opthdr + 1] + 1) << 3;
+      // FLOW_DISSECT_RET_IPPROTO_AGAIN, bounded as skb_flow_dissect_allowed bounds it
+      if (++num_hdrs > MAX_FLOW_DISSECT_HDRS) return FLOW_DISSECT_RET_OUT_GOOD;
+      continue;
+    }
+    if (ip_proto === NEXTHDR_FRAGMENT) {
+      if (!header_ok(hlen, nhoff, 8)) return FLOW_DISSECT_RET_OUT_BAD;
+      const fh = data + nhoff;
+      let flags = FLOW_DIS_IS_FRAGMENT;
+      nhoff += 8;
+      ip_proto = b[fh];
+      if ((be16(b, fh + 2) & IP6_OFFSET) === 0) flags |= FLOW_DIS_FIRST_FRAG;
+      flow_keys_u32[FLOW_KEYS_FLAGS >> 2] |= flags;
+      return FLOW_DISSECT_RET_OUT_GOOD;
+    }
+    break;
+  }
+  return FLOW_DISSECT_RET_CONTINUE;
+}
+
 /** proto_ports_offset(proto): where the 16-bit port pair sits in the L4 header, or -1. */
 function proto_ports_offset(proto: number): number {
   switch (proto) {
@@ -217,6 +280,7 @@ function __skb_flow_get_ports(b: Uint8Array, data: number, hlen: number): void {
 function __skb_flow_dissect_l3(b: Uint8Array, data: number, hlen: number): number {
   for (let num_hdrs = 0; ; ) {
     if (proto === ETH_P_IP) return __skb_flow_dissect_ipv4(b, data, hlen);
+    if (proto === ETH_P_IPV6) return __skb_flow_dissect_ipv6(b, data, hlen);
     if (proto !== ETH_P_8021Q && proto !== ETH_P_8021AD) return FLOW_DISSECT_RET_OUT_BAD;
     // Only tags loop back here, so the first pass is the first tag (dissector_vlan == MAX).
     if (!__skb_flow_dissect_vlan(b, data, hlen, num_hdrs === 0)) return FLOW_DISSECT_RET_OUT_BAD;
@@ -246,6 +310,7 @@ export function skb_flow_dissect_flow_keys(bytes: Uint8Array, frameOffset: numbe
   proto = be16(bytes, frameOffset + 12); // skb->protocol (eth_type_trans)
   ip_proto = 0;
   let fdret = __skb_flow_dissect_l3(bytes, data, hlen);
+  if (fdret === FLOW_DISSECT_RET_CONTINUE) fdret = __skb_flow_dissect_ipproto(bytes, data, hlen);
   if (fdret === FLOW_DISSECT_RET_CONTINUE) {
     __skb_flow_get_ports(bytes, data, hlen); // ip_proto_again: no encapsulation followed
     fdret = FLOW_DISSECT_RET_OUT_GOOD;
@@ -266,7 +331,9 @@ export function skb_flow_dissect_flow_keys(bytes: Uint8Array, frameOffset: numbe
  * differently (fixed upstream by 64ae13ed4784 "net: core: fix flow symmetric hash", 2022).
  */
 function __flow_hash_consistentify(): void {
-  if (flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1] !== FLOW_DISSECTOR_KEY_IPV4_ADDRS) return;
+  const addr_type = flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1];
+  if (addr_type === FLOW_DISSECTOR_KEY_IPV6_ADDRS) return __flow_hash_consistentify_v6();
+  if (addr_type !== FLOW_DISSECTOR_KEY_IPV4_ADDRS) return;
   const s = FLOW_KEYS_ADDRS >> 2; // v4addrs.src word; dst is s + 1
   const p = FLOW_KEYS_PORTS >> 1; // ports.src u16; dst is p + 1
   const addr_diff = (flow_keys_u32[s + 1] - flow_keys_u32[s]) | 0;
@@ -280,11 +347,37 @@ function __flow_hash_consistentify(): void {
   }
 }
 
+/**
+ * The IPv6 case: addr_diff = memcmp(&v6addrs.dst, &v6addrs.src, 16) (bytes, so network
+ * order); swap the addresses and the ports when dst < src, or when they are equal and the
+ * ports (compared as host-order u16 of the __be16 values) are out of order.
+ */
+function __flow_hash_consistentify_v6(): void {
+  const src = FLOW_KEYS_ADDRS;
+  const dst = FLOW_KEYS_ADDRS + 16;
+  let addr_diff = 0;
+  for (let i = 0; i < 16 && addr_diff === 0; i++) addr_diff = flow_keys[dst + i] - flow_keys[src + i];
+  const p = FLOW_KEYS_PORTS >> 1;
+  if (addr_diff < 0 || (addr_diff === 0 && flow_keys_u16[p + 1] < flow_keys_u16[p])) {
+    for (let i = 0; i < 16; i++) {
+      const a = flow_keys[src + i];
+      flow_keys[src + i] = flow_keys[dst + i];
+      flow_keys[dst + i] = a;
+    }
+    const q = flow_keys_u16[p];
+    flow_keys_u16[p] = flow_keys_u16[p + 1];
+    flow_keys_u16[p + 1] = q;
+  }
+}
+
 /** flow_keys_hash_length(flow), in bytes (5.10: siphash takes bytes). */
 function flow_keys_hash_length(): number {
   let diff = FLOW_KEYS_HASH_OFFSET + FLOW_KEYS_ADDRS_SIZE;
-  if (flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1] === FLOW_DISSECTOR_KEY_IPV4_ADDRS) {
+  const addr_type = flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1];
+  if (addr_type === FLOW_DISSECTOR_KEY_IPV4_ADDRS) {
     diff -= FLOW_KEYS_V4ADDRS_SIZE;
+  } else if (addr_type === FLOW_DISSECTOR_KEY_IPV6_ADDRS) {
+    diff -= FLOW_KEYS_V6ADDRS_SIZE;
   }
   return FLOW_KEYS_SIZE - diff;
 }
