@@ -5,6 +5,7 @@
 // starts; a mistake is a ConfigError naming the option.
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
+import { loadReplay } from './capture.js';
 import {
   ConfigError,
   isDerived,
@@ -145,6 +146,7 @@ export function resolveConfig(raw: RawSettings): Config {
   }
   const cfg = c as Config;
   const given = (k: KnobKey) => raw.has(k);
+  if (cfg.pcap !== '') resolveReplay(cfg, given);
   const nic = NIC_DEFAULTS[cfg.nic];
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;
@@ -167,8 +169,10 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.rps_flow_cnt = given('rps_flow_cnt') ? perQueue('rps_flow_cnt', cfg.rps_flow_cnt, q) : new Array<number>(q).fill(0);
   cfg.app_cpus = given('app_cpus') ? cfg.app_cpus : range(cfg.cpus);
   // The default frame is the smallest the flows' headers allow (64 for IPv4, as pktgen's).
-  if (!given('pkt_size')) cfg.pkt_size = pktSizeMin(cfg.ip, cfg.proto, given('tcp_timestamps') && cfg.tcp_timestamps).size;
-  if (!given('tcp_timestamps')) cfg.tcp_timestamps = cfg.proto !== 'udp' && cfg.pkt_size >= pktSizeMin(cfg.ip, 'tcp', true).size;
+  if (!given('pkt_size') && cfg.pcap === '')
+    cfg.pkt_size = pktSizeMin(cfg.ip, cfg.proto, given('tcp_timestamps') && cfg.tcp_timestamps).size;
+  if (!given('tcp_timestamps') && cfg.pcap === '')
+    cfg.tcp_timestamps = cfg.proto !== 'udp' && cfg.pkt_size >= pktSizeMin(cfg.ip, 'tcp', true).size;
   cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
   const reta = given('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
@@ -177,6 +181,38 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.knob_at = resolveSchedule(raw, schedule);
   checkScheduleEnds(cfg);
   return cfg;
+}
+
+/** What the generator draws and a replay takes from its capture instead. */
+const GENERATOR_KNOBS: readonly KnobKey[] = ['flows', 'pkt_size', 'proto', 'ip', 'flow_dist', 'zipf_s', 'bad_csum_rate', 'tcp_timestamps'];
+
+/**
+ * --pcap: the capture decides the flows (its one-way 5-tuples), the frame size (its longest
+ * frame: buffers are sized for it) and, unless --packets or --duration says otherwise, the
+ * packets (one pass). Read and checked here, before anything is allocated.
+ */
+function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
+  for (const k of GENERATOR_KNOBS) {
+    if (given(k))
+      throw new ConfigError(`${optionName(k)}: a replay (--pcap) sends the capture's frames and flows; leave ${optionName(k)} out`);
+  }
+  const r = loadReplay(cfg.pcap).summary;
+  const max = cfg.nic === 'virtio' ? VIRTIO_PKT_SIZE_MAX - 4 : PKT_SIZE_MAX - 4;
+  if (r.max_len > max) {
+    throw new ConfigError(
+      `--pcap ${cfg.pcap}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
+        `capture with offloads off (ethtool -K IFACE gro off lro off tso off gso off) or replay jumbo frames with --nic virtio`,
+    );
+  }
+  if (cfg.pcap_timing && !r.timed) {
+    throw new ConfigError(`--pcap-timing: ${cfg.pcap} has Simple Packet Blocks, which carry no timestamp; replay it at --rate instead`);
+  }
+  if (cfg.pcap_timing && given('rate'))
+    throw new ConfigError('--pcap-timing: the capture sets the timing; give --rate or --pcap-timing, not both');
+  cfg.flows = r.flows;
+  cfg.pkt_size = r.max_len + 4;
+  cfg.tcp_timestamps = false;
+  if (!given('packets') && !given('duration_s')) cfg.packets = r.frames;
 }
 
 /**
@@ -276,7 +312,7 @@ function checkCrossFields(cfg: Config): void {
       `--tcp-timestamps: on needs --pkt-size ${tsMin} or more (headers, the 12-byte option, the 4-byte packet index and the FCS); got ${cfg.pkt_size}`,
     );
   const min = pktSizeMin(cfg.ip, cfg.proto, cfg.tcp_timestamps);
-  if (cfg.pkt_size < min.size)
+  if (cfg.pcap === '' && cfg.pkt_size < min.size)
     throw new ConfigError(`--pkt-size: ${cfg.pkt_size} is too small; ${min.what} need ${min.size} bytes or more`);
   if (cfg.cost_model !== '' && cfg.mode !== 'sim')
     throw new ConfigError('--cost-model: a cost model is for --mode sim (threads mode runs in wall time)');
@@ -291,7 +327,8 @@ function checkCrossFields(cfg: Config): void {
   if (cfg.nic === 'legacy' && cfg.queues !== 1) {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }
-  const line = lineRatePps(cfg);
+  // A replay's frames vary in size: its line rate is counted at their mean.
+  const line = lineRatePps(cfg.pcap === '' ? cfg : { link_speed: cfg.link_speed, pkt_size: loadReplay(cfg.pcap).summary.wire_bytes_mean });
   if (cfg.rate > 0 && line > 0 && cfg.rate > line) {
     throw new ConfigError(
       `--rate: ${cfg.rate} packets/s is above the line rate, ${fmtInt(line)} packets/s of ${cfg.pkt_size}-byte frames at --link-speed ${cfg.link_speed} Mbit/s; ` +

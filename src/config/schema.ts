@@ -404,6 +404,12 @@ export const KNOBS = {
   flows: knob(int(1, 1 << 20), 'number of flows (one socket each)', 64),
   flow_dist: knob(oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
   zipf_s: knob(num(0.01, 10), 'zipf exponent', 1.1),
+  pcap: knob(
+    path(),
+    "replay this capture (pcap or pcapng, Ethernet) instead of generated flows: its frames, its one-way 5-tuples as the flows; '' = generate",
+    '',
+  ),
+  pcap_timing: knob(onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),
   proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
   ip: knob(ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),
   pkt_size: knob(

@@ -734,7 +734,17 @@ export class SimMachine {
     if (a.p_short_burst > 0 && this.prng.nextFloat() < a.p_short_burst) n = 1 + this.prng.nextInt(DEVICE_BURST - 1);
     if (cfg.packets - generated < n) n = cfg.packets - generated;
     const pps = this.gen.pace_pps;
-    if (pps !== 0) {
+    if (cfg.pcap_timing && n > 0) {
+      // --pcap-timing: the capture's times (the generator's schedule, as threads mode keeps it).
+      const due = this.gen.timed_count(this.dev_t - SIM_T0_NS, n);
+      if (due === 0) {
+        this.dev_t = SIM_T0_NS + Math.ceil(this.gen.replay_due_ns());
+        if (this.itr_ns > 0) this.gen.burst(0, false);
+        this.scan(this.dev_t);
+        return;
+      }
+      n = due;
+    } else if (pps !== 0) {
       const due = Math.floor(((this.dev_t - SIM_T0_NS) * pps) / 1e9) + 1 - generated;
       if (due <= 0) {
         this.dev_t = SIM_T0_NS + Math.ceil(((generated + 0.5) * 1e9) / pps);

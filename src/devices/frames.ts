@@ -35,6 +35,7 @@
  * mod 2^32, so callers can hand them over as int32 (from an Int32Array) and stay box-free.
  */
 import type { Prng } from '../lib/prng.js';
+import type { ReplayData } from './replay.js';
 /** The largest frame without FCS: MTU 9000 (--nic virtio); the physical NICs stop at 1514 (config.ts). */
 export const JUMBO_FRAME_LEN = 9014;
 import {
@@ -566,6 +567,8 @@ export interface FlowFramesData {
   stride: number;
   hdr: Uint8Array;
   payload: Uint8Array[];
+  /** --pcap: the capture's frames, which the wire sends instead of these flows' frames. */
+  replay: ReplayData | null;
 }
 
 /** The payload kind of a flow: (IPv6 ? 2 : 0) + (TCP ? 1 : 0). */
@@ -580,10 +583,14 @@ export class FlowFrames implements FlowFramesData {
   readonly stride: number;
   /** Header bytes per payload kind. */
   private readonly hdr_bytes: Int32Array;
+  /** --pcap: the capture's frames (the flows above are its one-way 5-tuples). */
+  replay: ReplayData | null = null;
 
   /** The frames another thread built (FlowFramesData received in workerData). */
   static attach(d: FlowFramesData): FlowFrames {
-    return new FlowFrames(d.flows, d.frameLen, 0, 0, d.tsopt, d);
+    const f = new FlowFrames(d.flows, d.frameLen, 0, 0, d.tsopt, d);
+    f.replay = d.replay;
+    return f;
   }
 
   constructor(

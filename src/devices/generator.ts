@@ -28,6 +28,7 @@ import { tcpWindowSegments } from '../shm/layout.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { FlowFrames, IPPROTO_TCP, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
+import type { Replay, ReplayData } from './replay.js';
 import { Nic } from './nic.js';
 import { VirtioNetBackend, type FrameSource } from './virtio_net_backend.js';
 import { HotPathWindow } from '../shm/hot_path.js';
@@ -65,6 +66,16 @@ export function runFrames(cfg: Config, flows: FlowTable = runFlows(cfg)): FlowFr
   return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001, cfg.tcp_timestamps); // the FCS is not DMA'd
 }
 
+/**
+ * --pcap: the capture's flows with a template frame each (boot places each flow's socket behind
+ * the queue its RSS picks, from the template's headers), and the capture's frames to send.
+ */
+export function replayFrames(replay: Replay): FlowFrames {
+  const f = new FlowFrames(replay.flows, 128, 0x0a000000, 0x0b000001, false);
+  f.replay = replay.data;
+  return f;
+}
+
 export class TrafficGenerator implements FrameSource {
   private readonly nic: Nic;
   private readonly frames: FlowFrames;
@@ -97,6 +108,13 @@ export class TrafficGenerator implements FrameSource {
   readonly wire: Wire;
   /** Open loop: packets per second, --rate capped at the line rate; 0 closed loop. */
   readonly pace_pps: number;
+  /** --pcap: the capture's frames; the next one to send (in its pass), the pass, and (timed) when the last one left. */
+  private readonly replay: ReplayData | null;
+  private rp_i = 0;
+  private rp_pass = 0;
+  private rp_sched_ns = Number.NEGATIVE_INFINITY;
+  /** FrameSource: the replayed frame last written's position in its flow. */
+  replay_pos = 0;
 
   constructor(
     private readonly shm: Shm,
@@ -105,14 +123,18 @@ export class TrafficGenerator implements FrameSource {
   ) {
     const cfg = shm.cfg;
     this.nic = new Nic(shm, now_ns);
-    this.wire = new Wire(cfg.link_speed, cfg.pkt_size);
-    this.pace_pps = openLoopPps(cfg);
-    this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
     this.frames = frames ?? runFrames(cfg);
+    this.replay = this.frames.replay;
+    // A replay's frames vary: the wire's line rate is counted at their mean size.
+    const wire_size = this.replay !== null ? this.replay.wire_bytes_mean : cfg.pkt_size;
+    this.wire = new Wire(cfg.link_speed, wire_size);
+    this.pace_pps = openLoopPps({ rate: cfg.rate, link_speed: cfg.link_speed, pkt_size: wire_size });
+    this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
     this.isn = this.frames.flows.isn;
     this.index = new Int32Array(cfg.flows);
     this.tcp = new Uint8Array(cfg.flows);
-    for (let f = 0; f < cfg.flows; f++) this.tcp[f] = this.frames.flows.proto[f] === IPPROTO_TCP ? 1 : 0;
+    // A replayed TCP flow keeps the capture's timing: no receive window slows it.
+    if (this.replay === null) for (let f = 0; f < cfg.flows; f++) this.tcp[f] = this.frames.flows.proto[f] === IPPROTO_TCP ? 1 : 0;
     this.win_stalled = new Uint8Array(cfg.flows);
     this.stall_since = new Float64Array(cfg.flows);
     this.wnd_full = new Int32Array(cfg.flows);
@@ -183,6 +205,10 @@ export class TrafficGenerator implements FrameSource {
     if (this.virtio !== null) {
       this.virtio.service(); // kicks since the last burst: flush what the net queues hold
       while (this.generated < end) if (!this.virtio_packet(this.virtio, wait)) break;
+    } else if (this.replay !== null) {
+      while (this.generated < end) if (!this.replay_packet(this.replay, wait)) break;
+      this.nic.signal();
+      this.nic.service_throttled();
     } else {
       while (this.generated < end) if (!this.one_packet(wait)) break;
       this.nic.signal();
@@ -222,6 +248,7 @@ export class TrafficGenerator implements FrameSource {
     const cfg = this.shm.cfg;
     if (this.interrupted()) return 0; // burst(0) ends generation
     const left = cfg.packets - this.generated;
+    if (cfg.pcap_timing) return this.due_timed(left);
     if (this.pace_pps === 0) {
       const n = left < BURST ? left : BURST;
       if (this.wire.frame_ns === 0) return n;
@@ -250,6 +277,48 @@ export class TrafficGenerator implements FrameSource {
     const cap = this.shm.cfg.ring_size;
     if (n > cap) n = cap;
     return n < left ? n : left;
+  }
+
+  /**
+   * --pcap-timing: the frames whose capture time has come (a pass lasts period_ns, then the
+   * capture starts again), each no earlier than the line rate lets it follow the one before.
+   */
+  private due_timed(left: number): number {
+    const now = this.now_ns();
+    const n = this.timed_count(now - this.start_ns, Math.min(left, this.shm.cfg.ring_size));
+    if (n === 0) this.sleep_until(this.start_ns + this.replay_due_ns(), now);
+    return n;
+  }
+
+  /** When replayed frame i of pass `pass` is due (ns after the start), the frame before it due at `prev`. */
+  private timed_at(r: ReplayData, i: number, pass: number, prev: number): number {
+    const t = pass * r.period_ns + r.ts_ns[i]!;
+    const wire = prev + this.wire.frame_ns;
+    return t > wire ? t : wire;
+  }
+
+  /** --pcap-timing: when the next frame is due (ns after the start). The sim's device waits for it. */
+  replay_due_ns(): number {
+    return this.timed_at(this.replay!, this.rp_i, this.rp_pass, this.rp_sched_ns);
+  }
+
+  /** --pcap-timing: how many frames are due `elapsed_ns` after the start (at most `max`). */
+  timed_count(elapsed_ns: number, max: number): number {
+    const r = this.replay!;
+    let i = this.rp_i;
+    let pass = this.rp_pass;
+    let t = this.rp_sched_ns;
+    let n = 0;
+    while (n < max) {
+      t = this.timed_at(r, i, pass, t);
+      if (t > elapsed_ns) break;
+      n++;
+      if (++i === r.count) {
+        i = 0;
+        pass++;
+      }
+    }
+    return n;
   }
 
   /**
@@ -354,11 +423,100 @@ export class TrafficGenerator implements FrameSource {
   }
 
   /**
+   * --pcap: the capture's next frame from the wire to the NIC, as one_packet does for a flow's.
+   * A snaplen-truncated frame is counted and dropped here: the NIC never sees it whole.
+   */
+  private replay_packet(r: ReplayData, wait: boolean): boolean {
+    const i = this.rp_i;
+    const len = r.len[i]!;
+    if (len === 0) return this.replay_truncated();
+    const cfg = this.shm.cfg;
+    const nic = this.nic;
+    const q = nic.rss_queue(r.bytes, r.off[i]!, len);
+    if (!nic.has_descriptor(q)) {
+      if (cfg.rate !== 0 || cfg.pcap_timing) {
+        this.replay_next();
+        this.count_generated();
+        nic.miss(q);
+        return true;
+      }
+      if (!wait) return false; // the same frame is next
+      nic.signal();
+      let held = nic.service_throttled();
+      while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
+        held = nic.service_throttled();
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+      }
+    }
+    nic.dma_replay(q, r.bytes, r.off[i]!, len, this.replay_position(r, i));
+    const tstamp = this.latency_sample();
+    this.replay_next();
+    this.count_generated();
+    nic.writeback(q, len, tstamp);
+    return true;
+  }
+
+  /** A snaplen-truncated frame: generated, and dropped before the NIC (packets.dropped.snaplen). */
+  private replay_truncated(): boolean {
+    this.replay_next();
+    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.replay_snaplen]! += 1;
+    this.count_generated();
+    return true;
+  }
+
+  /** Frame i's position in its flow, counting the passes before this one. */
+  private replay_position(r: ReplayData, i: number): number {
+    const f = r.flow[i]!;
+    return f < 0 ? 0 : (r.pos[i]! + this.rp_pass * r.flow_frames[f]!) | 0;
+  }
+
+  private replay_next(): void {
+    if (this.shm.cfg.pcap_timing) this.rp_sched_ns = this.replay_due_ns();
+    if (++this.rp_i === this.replay!.count) {
+      this.rp_i = 0;
+      this.rp_pass++;
+    }
+  }
+
+  /** The latency sample's DMA time for this packet, or 0 (not sampled). */
+  private latency_sample(): number {
+    const every = this.shm.cfg.latency_sample;
+    if (every === 0 || ++this.sample < every) return 0;
+    this.sample = 0;
+    return this.now_ns();
+  }
+
+  /** --pcap with virtio: the capture's next frame to QEMU's tap backend, as virtio_packet does. */
+  private replay_virtio_packet(r: ReplayData, vn: VirtioNetBackend, wait: boolean): boolean {
+    const i = this.rp_i;
+    if (r.len[i] === 0) return this.replay_truncated();
+    const q = vn.spread.select_queue(r.bytes, r.off[i]!);
+    if (this.shm.cfg.rate === 0 && !this.shm.cfg.pcap_timing && !vn.can_take(q)) {
+      if (!wait) return false;
+      while (!vn.wait_buffers(q, 1)) {
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+      }
+    }
+    const tstamp = this.latency_sample();
+    const pass = this.rp_pass;
+    this.replay_next();
+    this.count_generated();
+    if (vn.full(q)) {
+      vn.drop(q);
+      return true;
+    }
+    const len = this.frame_into(i, pass, false, this.shm.u8, vn.staging);
+    vn.send(q, i, pass, false, tstamp, len);
+    return true;
+  }
+
+  /**
    * One packet from the wire to QEMU's tap backend (virtio): the tap's queue pick, then
    * qemu_net_queue_send. Closed loop: the wire waits while the guest has no buffers. Open
    * loop: a packet that finds no buffer is held in the net queue, or dropped at its bound.
    */
   private virtio_packet(vn: VirtioNetBackend, wait: boolean): boolean {
+    if (this.replay !== null) return this.replay_virtio_packet(this.replay, vn, wait);
     const cfg = this.shm.cfg;
     const flow = this.pending >= 0 ? this.pending : this.pick();
     if (flow < 0) return false;
@@ -387,15 +545,28 @@ export class TrafficGenerator implements FrameSource {
       vn.drop(q);
       return true;
     }
-    this.frame_into(flow, index, corrupt, this.shm.u8, vn.staging);
-    vn.send(q, flow, index, corrupt, tstamp);
+    vn.send(q, flow, index, corrupt, tstamp, this.frame_into(flow, index, corrupt, this.shm.u8, vn.staging));
     return true;
   }
 
-  /** FrameSource: packet `index` of `flow` (its template, stamped), at `at` of `out`. */
-  frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): void {
+  /**
+   * FrameSource: packet `index` of `flow` (its template, stamped), at `at` of `out`; or, with
+   * --pcap, capture frame `flow` of pass `index`. Returns the frame's length.
+   */
+  frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): number {
+    const r = this.replay;
+    if (r !== null) {
+      const len = r.len[flow]!;
+      const from = r.off[flow]!;
+      const b = r.bytes;
+      for (let k = 0; k < len; k++) out[at + k] = b[from + k]!;
+      const f = r.flow[flow]!;
+      this.replay_pos = f < 0 ? 0 : (r.pos[flow]! + index * r.flow_frames[f]!) | 0;
+      return len;
+    }
     this.frames.write(out, at, flow);
     stampPacket(out, at, index, this.isn[flow]!, corrupt);
+    return this.frameLen;
   }
 
   /**

@@ -164,6 +164,20 @@ export class Nic {
     return at;
   }
 
+  /**
+   * --pcap: DMA `len` bytes of a captured frame (src[from ..]) into queue q's next descriptor,
+   * and its position in its capture flow beside it (the skb's replay_pos). The caller checked
+   * has_descriptor(q) and rss_queue() just ran on this frame; writeback() follows.
+   */
+  dma_replay(q: number, src: Uint8Array, from: number, len: number, pos: number): void {
+    const shm = this.shm;
+    const skb = shm.desc_skb[q * this.size + this.rdh[q]!]!;
+    const at = shm.skbData(skb);
+    const u8 = shm.u8;
+    for (let k = 0; k < len; k++) u8[at + k] = src[from + k]!;
+    shm.skb_replay_pos[skb] = pos;
+  }
+
   /** Write the descriptor back and advance the device's head (published by signal()). */
   writeback(q: number, len: number, tstamp_ns: number): void {
     const shm = this.shm;

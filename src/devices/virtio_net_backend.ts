@@ -44,9 +44,13 @@ export const NET_QUEUE_MAXLEN = 10000;
 const ELEMS_MAX = 64;
 const SG_MAX = 32;
 
-/** Rebuilds a held frame: the generator's template and per-packet stamp. */
+/**
+ * Rebuilds a held frame: the generator's template and per-packet stamp, or (--pcap) a capture
+ * frame. Returns the frame's length; `replay_pos` is then its position in its capture flow.
+ */
 export interface FrameSource {
-  frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): void;
+  frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): number;
+  readonly replay_pos: number;
 }
 
 /** The host's multiqueue tap spread: which RX queue a frame goes to (see the header). */
@@ -146,15 +150,22 @@ export class VirtioNetBackend {
   private readonly nq_max: number;
   private readonly clock = new Float64Array(1);
   private source: FrameSource | null = null;
+  private readonly replay: boolean;
+
+  /** The frame in staging: its length (the largest a frame can be until one is written). */
+  private frame_len: number;
 
   constructor(
     private readonly shm: Shm,
-    private readonly frame_len: number,
+    /** The largest frame (FCS excluded): what a queue must have buffers for to take one. */
+    private readonly frame_max: number,
   ) {
+    this.frame_len = frame_max;
     const cfg = shm.cfg;
     this.queues = cfg.queues;
     this.num = cfg.ring_size;
     this.mergeable = cfg.virtio_mrg_rxbuf;
+    this.replay = cfg.pcap !== '';
     this.event_idx = cfg.virtio_event_idx;
     this.staging = shm.layout.tapBufBase;
     this.spread = new TapSpread(cfg.seed, cfg.queues);
@@ -376,6 +387,7 @@ export class VirtioNetBackend {
         guest_offset = hdr_len;
         total = hdr_len;
         if (tstamp_ns !== 0) shm.skb_tstamp[this.slot_of(hdr_at + hdr_len)] = tstamp_ns;
+        if (this.replay) shm.skb_replay_pos[this.slot_of(hdr_at + hdr_len)] = this.source!.replay_pos;
       }
       const len = this.iov_from_buf(i, guest_offset, offset, size - offset);
       total += len;
@@ -444,14 +456,15 @@ export class VirtioNetBackend {
 
   /** Can queue q take a packet now (no packet held before it, and buffers for it)? */
   can_take(q: number): boolean {
-    return this.nq_len[q] === 0 && this.virtio_net_has_buffers(q, this.frame_len + VIRTIO_NET_HDR_LEN);
+    return this.nq_len[q] === 0 && this.virtio_net_has_buffers(q, this.frame_max + VIRTIO_NET_HDR_LEN);
   }
 
   /**
    * qemu_net_queue_send: deliver the frame in staging, or hold it behind those already held.
    * Returns false when it was dropped (the queue at its bound).
    */
-  send(q: number, flow: number, index: number, corrupt: boolean, tstamp_ns: number): boolean {
+  send(q: number, flow: number, index: number, corrupt: boolean, tstamp_ns: number, len: number): boolean {
+    this.frame_len = len;
     if (this.nq_len[q] === 0 && this.virtio_net_receive_rcu(q, tstamp_ns) !== 0) return true;
     const R = this.shm.layout.rxq;
     const qf = this.shm.rxqF[q]!;
@@ -503,7 +516,7 @@ export class VirtioNetBackend {
     const R = this.shm.layout.rxq;
     while (this.nq_len[q]! > 0) {
       const at = q * this.nq_max + this.nq_head[q]!;
-      src.frame_into(this.nq_flow[at]!, this.nq_index[at]!, this.nq_corrupt[at] !== 0, this.shm.u8, this.staging);
+      this.frame_len = src.frame_into(this.nq_flow[at]!, this.nq_index[at]!, this.nq_corrupt[at] !== 0, this.shm.u8, this.staging);
       if (this.virtio_net_receive_rcu(q, this.nq_tstamp[at]!) === 0) break;
       this.nq_head[q] = (this.nq_head[q]! + 1) % this.nq_max;
       this.nq_len[q]! -= 1;

@@ -16,12 +16,18 @@ import { legacy_up } from '../drivers/legacy.js';
 import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
-import { runFlows, runFrames } from '../devices/generator.js';
+import { replayFrames, runFrames } from '../devices/generator.js';
+import { loadReplay } from '../config/capture.js';
 import type { FlowFrames, FlowTable } from '../devices/frames.js';
 import { rssEngine } from '../devices/nic.js';
 
-/** `frames`: the run's flows and frames when the caller built them already (runFrames). */
-export function boot(cfg: Config, frames?: FlowFrames): Shm {
+/** The run's flows and their frames: generated, or (--pcap) the capture's. Setup time. */
+export function framesOf(cfg: Config): FlowFrames {
+  return cfg.pcap !== '' ? replayFrames(loadReplay(cfg.pcap)) : runFrames(cfg);
+}
+
+/** `frames`: the run's flows and frames when the caller built them already (framesOf). */
+export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
   const shm = Shm.create(cfg);
   const L = shm.layout;
   skb_pool_init(shm);
@@ -48,7 +54,7 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
   if (cfg.nic === 'legacy') legacy_up(shm);
   else if (cfg.nic === 'virtio') virtnet_up(shm);
   else ixgbe_up(shm);
-  const flows = frames?.flows ?? runFlows(cfg);
+  const flows = frames.flows;
   sock_table_init(shm, flows, socketTasks(shm, flows, frames));
   cfg.app_cpus.forEach((cpu, t) => {
     shm.i32[shm.taskI[t]! + L.task.cpu] = cpu;
@@ -75,7 +81,7 @@ export function boot(cfg: Config, frames?: FlowFrames): Shm {
  * task on the CPU that takes the flow's RSS queue interrupt, when there is one (a server with
  * one worker per queue CPU); otherwise, and with `spread`, flows go round the tasks.
  */
-function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Array {
+function socketTasks(shm: Shm, flows: FlowTable, frames: FlowFrames): Int32Array {
   const cfg = shm.cfg;
   const tasks = cfg.app_cpus.length;
   const out = new Int32Array(flows.count);
@@ -83,7 +89,7 @@ function socketTasks(shm: Shm, flows: FlowTable, frames?: FlowFrames): Int32Arra
   if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return out;
   const rss = rssEngine(cfg);
   const tap = new TapSpread(cfg.seed, cfg.queues);
-  const f = frames ?? runFrames(cfg, flows);
+  const f = frames;
   for (let s = 0; s < flows.count; s++) {
     const at = s * f.stride;
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.

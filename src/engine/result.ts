@@ -99,7 +99,7 @@ export interface RunResult {
      * Each packet once. `netq` (virtio runs only): arrived with QEMU's net queue at its bound.
      * `interrupted` (interrupted runs only): still in flight when the drain's bound was hit.
      */
-    dropped: Record<Exclude<DropName, 'netq'>, number> & { netq?: number; interrupted?: number };
+    dropped: Record<Exclude<DropName, 'netq'>, number> & { netq?: number; snaplen?: number; interrupted?: number };
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
@@ -392,6 +392,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
     // virtio: arrived with QEMU's net queue at its bound (a field only virtio runs have)
     ...(cfg.nic === 'virtio' ? { netq: queues.reduce((a, q) => a + q.virtio!.netq_dropped, 0) } : {}),
+    // --pcap: snaplen-truncated frames, which the NIC would not see whole
+    ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + C.replay_snaplen]! } : {}),
   };
   if (o.interrupted) {
     // Still in rings, backlogs, GRO or a CPU's hands when the drain's bound was hit.

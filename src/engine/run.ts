@@ -27,11 +27,10 @@ import { CTX_NAMES, WIRE_NAPPING } from '../shm/layout.js';
 import { DRV } from '../shm/virtqueue.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
-import { boot } from './boot.js';
+import { boot, framesOf } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { checkHostCpus, threadTimes, threadTimesSince } from '../host/host.js';
 import { openLoopPps } from '../devices/wire.js';
-import { runFrames } from '../devices/generator.js';
 import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
 import { progressSample, type Progress } from './progress.js';
 import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from '../cpu/messages.js';
@@ -74,7 +73,7 @@ export type RunHooks = RunOptions;
 
 export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise<RunResult> {
   checkHostCpus(cfg); // a host that cannot pin as asked is the user's error, before any worker
-  const frames = runFrames(cfg);
+  const frames = framesOf(cfg);
   const shm = boot(cfg, frames);
   const origin_ms = performance.timeOrigin;
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;

@@ -15,8 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { latencyHistogram } from '../cpu/worker_main.js';
 import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
-import { runFrames } from '../devices/generator.js';
-import { boot } from './boot.js';
+import { boot, framesOf } from './boot.js';
 import { ControlSchedule } from './control.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import { hangReport, PROGRESS_MS, WatchdogError } from './run.js';
@@ -78,7 +77,7 @@ function startSim(cfg: Config, cost: CostModel | undefined, sched_seed: number):
   const model = cost ?? loadCostModel(cfg.cost_model);
   const wall0 = performance.now();
   // The flows' frames once, for the sockets (boot) and the device, as run.ts does.
-  const frames = runFrames(cfg);
+  const frames = framesOf(cfg);
   const shm = boot(cfg, frames);
   const applied: AppliedKnob[] = [];
   const ctl = controlSchedule(cfg, applied);

@@ -54,6 +54,9 @@ export class KCpu {
   readonly skb_frag_next: Int32Array;
   readonly skb_segs: Int32Array;
   readonly skb_tstamp: Float64Array;
+  readonly skb_replay_pos: Int32Array;
+  /** --pcap: the order check reads skb_replay_pos, not the payload. */
+  readonly replay: boolean;
 
   /** The run's clock, advanced by the timer tick: clock[0] is ns since the run's origin. */
   readonly clock: Float64Array;
@@ -134,6 +137,8 @@ export class KCpu {
     this.skb_frag_next = shm.skb_frag_next;
     this.skb_segs = shm.skb_segs;
     this.skb_tstamp = shm.skb_tstamp;
+    this.skb_replay_pos = shm.skb_replay_pos;
+    this.replay = shm.cfg.pcap !== '';
     this.napi_next = new Int32Array(L.napiCount).fill(-2);
     const buckets = L.napiCount * GRO_HASH_BUCKETS;
     this.gro_head = new Int32Array(buckets).fill(-1);

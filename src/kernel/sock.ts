@@ -234,7 +234,8 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
 }
 
 /**
- * The order check, per segment, under the socket lock: a segment whose per-flow index is not
+ * The order check, per segment, under the socket lock: a segment whose per-flow index (the
+ * payload's, or a replayed frame's position in its capture flow, written beside it) is not
  * past the last one delivered is out of order. Gaps are drops upstream, not disorder.
  * Also records the sampled DMA→socket latency.
  */
@@ -242,7 +243,7 @@ function sock_check_order(c: KCpu, sk: number, b: number, bf: number, skb: numbe
   const S = c.sk;
   const i32 = c.i32;
   for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) {
-    const index = frame_payload_index(c.u8, c.skb_data(seg)) | 0;
+    const index = c.replay ? c.skb_replay_pos[seg]! : frame_payload_index(c.u8, c.skb_data(seg)) | 0;
     const expected = i32[b + S.next_index]!;
     if (((index - expected) | 0) < 0) {
       c.f64[bf + S.out_of_order]! += 1;

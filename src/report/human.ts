@@ -49,12 +49,14 @@ export function runHeader(c: Config): string {
       : c.link_speed % 1000 === 0
         ? `${c.link_speed / 1000} Gbit/s wire`
         : `${fmt(c.link_speed)} Mbit/s wire`;
-  const rate = c.rate === 0 ? 'at max rate (closed loop)' : `at ${fmt(c.rate)} pps`;
+  const rate = c.pcap_timing ? "at the capture's timing" : c.rate === 0 ? 'at max rate (closed loop)' : `at ${fmt(c.rate)} pps`;
   const length = c.duration_s > 0 ? `for ${c.duration_s} s (at most ${plural(c.packets, 'packet')})` : plural(c.packets, 'packet');
   const mode = c.mode === 'sim' ? `sim mode (virtual time, seed ${c.seed})` : `threads mode (wall time, seed ${c.seed})`;
   return (
     `rxsmp: ${mode}, ${plural(c.cpus, 'CPU')}, ${plural(c.queues, 'queue')}, nic ${c.nic}, ${wire}, ${rps}${rfs}, GRO ${c.gro ? 'on' : 'off'}; ` +
-    `${length} ${rate}, ${plural(c.flows, `${c.proto} flow`)} of ${c.pkt_size} B`
+    (c.pcap !== ''
+      ? `${length} ${rate}, replayed from ${c.pcap} (${plural(c.flows, 'one-way 5-tuple flow')}, frames up to ${c.pkt_size} B)`
+      : `${length} ${rate}, ${plural(c.flows, `${c.ip === '4' ? '' : c.ip === '6' ? 'IPv6 ' : 'IPv4/IPv6 '}${c.proto} flow`)} of ${c.pkt_size} B`)
   );
 }
 

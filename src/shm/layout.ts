@@ -339,6 +339,7 @@ export const CTL_DEF = {
     ['generated', 'f64'],
     ['generated_bad_ip_csum', 'f64'],
     ['tcp_window_stalls', 'f64'], // a TCP flow's packet held back: its window was closed
+    ['replay_snaplen', 'f64'], // --pcap: a snaplen-truncated frame, dropped before the NIC
   ],
   // the skb pool's global free stack, under its lock (any CPU)
   pool: [
@@ -384,6 +385,9 @@ export const SKB_FIELDS_I32 = [
   'frags', // skb_shinfo(skb)->frags: the first page holding more of this frame (-1: linear); on a page, the next
   'data_len', // skb->data_len: bytes in the frag pages (head bytes = len - data_len); on a page, its bytes
   'frag_off', // on a frag page: where its bytes start, relative to the page's buffer (skb_data)
+  // --pcap: the frame's position among its capture flow's frames, written by the device beside
+  // the frame (captured payloads carry no index); the order check reads it instead of the payload
+  'replay_pos',
 ] as const;
 export const SKB_FLAG_L4_HASH = 1; // skb->l4_hash: the hash covers the 4-tuple (RSS TCP/UDP)
 export const SKB_FLAG_SW_HASH = 2; // skb->sw_hash: computed by the flow dissector

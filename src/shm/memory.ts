@@ -38,6 +38,7 @@ export class Shm {
   readonly skb_next: Int32Array; // list link (backlog, socket, rx_list, GRO bucket)
   readonly skb_frag_next: Int32Array; // GRO chain of merged segments (frag_list)
   readonly skb_segs: Int32Array; // segments in this skb (1 unless GRO merged)
+  readonly skb_replay_pos: Int32Array; // --pcap: the frame's position in its capture flow
   readonly skb_gro_age: Int32Array;
   readonly skb_gro_last: Int32Array;
   readonly skb_gro_next_seq: Int32Array;
@@ -102,6 +103,7 @@ export class Shm {
     this.skb_next = i32At(b.next, n);
     this.skb_frag_next = i32At(b.frag_next, n);
     this.skb_segs = i32At(b.segs, n);
+    this.skb_replay_pos = i32At(b.replay_pos, n);
     this.skb_gro_age = i32At(b.gro_age, n);
     this.skb_gro_last = i32At(b.gro_last, n);
     this.skb_gro_next_seq = i32At(b.gro_next_seq, n);
@@ -170,6 +172,6 @@ export class Shm {
     for (const [, field] of SD_DROPS) done += this.sdSum(L.sd[field]);
     for (let q = 0; q < this.cfg.queues; q++)
       done += this.f64[this.rxqF[q]! + L.rxq.rx_missed]! + this.f64[this.rxqF[q]! + L.rxq.virtio_netq_dropped]!;
-    return done;
+    return done + this.f64[this.ctlF + L.ctl.replay_snaplen]!;
   }
 }
