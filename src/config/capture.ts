@@ -2,7 +2,8 @@
 // mistake in it is one ConfigError line naming the file. The result is kept (by path, size and
 // modification time), so the engine that runs the configuration reuses it.
 
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ConfigError } from './schema.js';
 import { CaptureError, readCapture } from '../uapi/pcap.js';
 import { buildReplay, type Replay } from '../devices/replay.js';
@@ -37,4 +38,15 @@ export function loadReplay(file: string): Replay {
   }
   cache.set(file, { key, replay });
   return replay;
+}
+
+/** --tap FILE: a file that can be written (its directory exists and is writable; not a directory). Throws ConfigError. */
+export function checkTapPath(file: string): void {
+  try {
+    if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`--tap ${file}: is a directory; give a file name`);
+    accessSync(dirname(file), constants.W_OK);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`--tap ${file}: cannot write there (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+  }
 }

@@ -5,7 +5,7 @@
 // starts; a mistake is a ConfigError naming the option.
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
-import { loadReplay } from './capture.js';
+import { checkTapPath, loadReplay } from './capture.js';
 import {
   ConfigError,
   isDerived,
@@ -147,6 +147,7 @@ export function resolveConfig(raw: RawSettings): Config {
   const cfg = c as Config;
   const given = (k: KnobKey) => raw.has(k);
   if (cfg.pcap !== '') resolveReplay(cfg, given);
+  if (cfg.tap !== '') checkTapPath(cfg.tap);
   const nic = NIC_DEFAULTS[cfg.nic];
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;

@@ -409,6 +409,16 @@ export const KNOBS = {
     "replay this capture (pcap or pcapng, Ethernet) instead of generated flows: its frames, its one-way 5-tuples as the flows; '' = generate",
     '',
   ),
+  tap: knob(
+    path(),
+    "write what a packet socket (tcpdump) on the device sees to this pcapng file: each skb at __netif_receive_skb_core, one interface per CPU; '' = no tap",
+    '',
+  ),
+  tap_buffer: knob(
+    int(1 << 16, 1 << 30),
+    "--tap: the packet socket's buffer in bytes (tcpdump -B), split across the CPUs' rings; a packet that finds its CPU's ring full is a tap drop",
+    4 << 20,
+  ),
   pcap_timing: knob(onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),
   proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
   ip: knob(ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),

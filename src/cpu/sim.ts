@@ -264,6 +264,7 @@ export class SimMachine {
       [sd.delivered, cost.delivery_ns],
       [sd.recvmsg_packets, cost.recvmsg_ns],
       [sd.ipis_sent, cost.ipi_send_ns],
+      [sd.tap_packets, cost.tap_ns],
     ];
     this.K = priced.length;
     this.fld = Int32Array.from(priced, (p) => p[0]);

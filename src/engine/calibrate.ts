@@ -157,6 +157,7 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
     irq_latency_ns: round(handoff1 + checkpoint),
     device_ns: 67, // the wire, not measured: see above
     step_ns: DEFAULT_COST_MODEL.step_ns,
+    tap_ns: DEFAULT_COST_MODEL.tap_ns, // not measured: the built-in estimate
     ...virtioCosts(log),
   };
 }

@@ -106,6 +106,8 @@ export interface RunResult {
   ordering: { flows: number; out_of_order: number; flows_out_of_order: number; flows_moved_cpu: number; first: OrderingFirst | null };
   /** The flows flow limit dropped most (flow index = the generator's, 0 most popular under zipf). */
   flow_limit_top: { flow: number; drops: number }[];
+  /** --tap: what the packet socket copied (only with --tap). */
+  tap?: TapStats;
   tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
@@ -235,6 +237,19 @@ export type AppliedKnob = KnobChange & ({ applied: true; applied_at_ms: number }
 function knobsApplied(cfg: Config, applied: AppliedKnob[]): AppliedKnob[] {
   const missed = cfg.knob_at.slice(applied.length).map((k): AppliedKnob => ({ ...k, applied: false, applied_at_ms: null }));
   return [...applied, ...missed];
+}
+
+/**
+ * --tap: the packet socket's counts. packets + drops is every skb that reached
+ * __netif_receive_skb_core (the CPUs' `processed`); the file holds `packets` of them.
+ */
+export interface TapStats {
+  file: string;
+  packets: number;
+  /** Found the CPU's ring full (tp_drops). */
+  drops: number;
+  bytes: number;
+  percpu: { cpu: number; packets: number; drops: number; bytes: number }[];
 }
 
 /** What accounted() counts: the drain condition and the watchdog's progress. */
@@ -416,6 +431,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     queues,
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
     flow_limit_top: flDrops.sort((a, b) => b.drops - a.drops).slice(0, 5),
+    ...(cfg.tap !== '' ? { tap: tapResult(shm, cfg) } : {}),
     tasks,
     latency_ns: mergeLatency(latencies),
     hot_path,
@@ -446,6 +462,17 @@ export function mergeLatency(sources: LatencyHistogram[]): RunResult['latency_ns
 }
 
 /** generated == delivered + every drop counter. */
+/** --tap: what the packet socket copied out, per CPU (its interface in the file) and in all. */
+function tapResult(shm: Shm, cfg: Config): TapStats {
+  const sd = shm.layout.sd;
+  const percpu = Array.from({ length: cfg.cpus }, (_, cpu) => {
+    const g = (field: number) => shm.f64[shm.sdF[cpu]! + field]!;
+    return { cpu, packets: g(sd.tap_packets), drops: g(sd.tap_drops), bytes: g(sd.tap_bytes) };
+  });
+  const total = (k: 'packets' | 'drops' | 'bytes') => percpu.reduce((a, p) => a + p[k], 0);
+  return { file: cfg.tap, packets: total('packets'), drops: total('drops'), bytes: total('bytes'), percpu };
+}
+
 export function conserves(r: RunResult): boolean {
   const drops = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
   return r.packets.generated === r.packets.delivered + drops;

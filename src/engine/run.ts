@@ -53,6 +53,7 @@ const STARTUP_S = 120;
 export const PROGRESS_MS = 250;
 import { TimelineSampler } from './timeline.js';
 import { ControlSchedule } from './control.js';
+import { TapWriter } from './tap.js';
 import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
 
@@ -76,6 +77,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const frames = framesOf(cfg);
   const shm = boot(cfg, frames);
   const origin_ms = performance.timeOrigin;
+  // --tap: the CPUs' clock counts ns from this thread's time origin.
+  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, BigInt(Math.round(origin_ms * 1e6)));
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
@@ -107,9 +110,10 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
-    const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline), failed]);
+    const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
+    tap?.close();
     const threads = [...cpus, device];
     if (coordinatorProfile !== undefined) await coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile'));
     const coordinator = threadTimesSince(coordinator0);
@@ -123,6 +127,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
       timeline: (timeline.poll(end.elapsed_s * 1000, true), timeline.toJSON()),
     });
   } finally {
+    tap?.close();
     clearInterval(ticker);
     stop(shm);
     await Promise.all(all.map((w) => w.terminate()));
@@ -176,7 +181,14 @@ interface RunEnd {
 }
 
 /** Watch the run until it drains (or, interrupted, until it drains or the bound is hit). */
-async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: AppliedKnob[], timeline: TimelineSampler): Promise<RunEnd> {
+async function monitor(
+  shm: Shm,
+  cfg: Config,
+  hooks: RunOptions,
+  applied: AppliedKnob[],
+  timeline: TimelineSampler,
+  tap: TapWriter | null,
+): Promise<RunEnd> {
   const C = shm.layout.ctl;
   const pace_pps = openLoopPps(cfg);
   const t0 = performance.now();
@@ -188,6 +200,7 @@ async function monitor(shm: Shm, cfg: Config, hooks: RunOptions, applied: Applie
   const control = new ControlSchedule(cfg, applied, (t, what) => timeline.event(t, what));
   for (;;) {
     await sleep(POLL_MS);
+    tap?.drain();
     const now = performance.now();
     const start_ns = shm.f64[shm.ctlF + C.start_ns]!;
     const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;

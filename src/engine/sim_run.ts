@@ -17,6 +17,7 @@ import type { Config } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { boot, framesOf } from './boot.js';
 import { ControlSchedule } from './control.js';
+import { TAP_DRAIN_NS, TapWriter } from './tap.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import { hangReport, PROGRESS_MS, WatchdogError } from './run.js';
 import { progressSample, type Progress } from './progress.js';
@@ -55,12 +56,29 @@ export class SimStuckError extends WatchdogError {
  * The control schedule (engine/control.ts) in virtual time: the machine's hook runs it at each
  * time it asked for, and gets the next one back.
  */
-function controlSchedule(cfg: Config, applied: AppliedKnob[]): { first: number; hook: (shm: Shm, t: number) => number } | null {
-  if (!ControlSchedule.needed(cfg)) return null;
-  const sched = new ControlSchedule(cfg, applied);
+function controlSchedule(
+  cfg: Config,
+  applied: AppliedKnob[],
+  tap: TapWriter | null,
+): { first: number; hook: (shm: Shm, t: number) => number } | null {
+  const sched = ControlSchedule.needed(cfg) ? new ControlSchedule(cfg, applied) : null;
+  if (sched === null && tap === null) return null;
   const ns = (ms: number) => (ms === Infinity ? Infinity : SIM_T0_NS + ms * 1e6);
-  return { first: ns(sched.next(false)), hook: (shm, t) => ns(sched.run(shm, (t - SIM_T0_NS) / 1e6)) };
+  // --tap: the reader drains the rings every TAP_DRAIN_NS while traffic lasts (then at the end).
+  const tapNext = (shm: Shm, t: number) =>
+    tap === null || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0 ? Infinity : t + TAP_DRAIN_NS;
+  return {
+    first: Math.min(sched === null ? Infinity : ns(sched.next(false)), tap === null ? Infinity : SIM_T0_NS + TAP_DRAIN_NS),
+    hook: (shm, t) => {
+      tap?.drain();
+      const next = sched === null ? Infinity : ns(sched.run(shm, (t - SIM_T0_NS) / 1e6));
+      return Math.min(next, tapNext(shm, t));
+    },
+  };
 }
+
+/** Sim mode's wall clock for --tap: a fixed date, so the file is the same run after run. */
+const SIM_TAP_EPOCH_NS = 1_767_225_600_000_000_000n; // 2026-01-01T00:00:00Z
 
 /** A sim run under way: its machine and what its result needs besides shared memory. */
 interface SimRun {
@@ -71,6 +89,7 @@ interface SimRun {
   applied: AppliedKnob[];
   sched_seed: number;
   wall0: number;
+  tap: TapWriter | null;
 }
 
 function startSim(cfg: Config, cost: CostModel | undefined, sched_seed: number): SimRun {
@@ -80,9 +99,10 @@ function startSim(cfg: Config, cost: CostModel | undefined, sched_seed: number):
   const frames = framesOf(cfg);
   const shm = boot(cfg, frames);
   const applied: AppliedKnob[] = [];
-  const ctl = controlSchedule(cfg, applied);
+  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, SIM_TAP_EPOCH_NS - BigInt(SIM_T0_NS));
+  const ctl = controlSchedule(cfg, applied, tap);
   const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed, frames);
-  return { cfg, model, shm, m, applied, sched_seed, wall0 };
+  return { cfg, model, shm, m, applied, sched_seed, wall0, tap };
 }
 
 /** The result of a run that ended with `status` (throws SimStuckError for a stuck one). */
@@ -99,6 +119,7 @@ function endSim(r: SimRun, status: number): SimRunResult {
     throw new SimStuckError(`${why}\n${report}\n${a}`, kind);
   }
   m.finish();
+  r.tap?.close();
   const elapsed_s = (m.end_ns - SIM_T0_NS) / 1e9;
   for (const c of m.kc) c.flush_latency();
   const result = collectResult(shm, cfg, {

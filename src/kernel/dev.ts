@@ -30,6 +30,7 @@ import {
 import { gro_normal_list, napi_gro_flush, napi_gro_held } from './gro.js';
 import { napi_timer_start } from './napi_timer.js';
 import { ip_rcv, ipv6_rcv } from './ip.js';
+import { packet_rcv_tap } from './af_packet.js';
 import { sock_account_flow_limit_drop } from './sock.js';
 import { kfree_skb } from './skbuff.js';
 import { skb_get_hash } from './flow.js';
@@ -188,9 +189,13 @@ export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
   }
 }
 
-/** __netif_receive_skb → __netif_receive_skb_core: count, hand to the protocol (ptype_base). */
+/**
+ * __netif_receive_skb → __netif_receive_skb_core: count, hand a clone to each ptype_all
+ * handler (--tap's packet socket: deliver_skb), then to the protocol (ptype_base).
+ */
 export function __netif_receive_skb(c: KCpu, skb: number): void {
   c.count(c.sd.processed);
+  if (c.tap) packet_rcv_tap(c, skb);
   const type = c.skb_protocol[skb];
   if (type === ETH_P_IP) {
     ip_rcv(c, skb);

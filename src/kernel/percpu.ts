@@ -57,6 +57,8 @@ export class KCpu {
   readonly skb_replay_pos: Int32Array;
   /** --pcap: the order check reads skb_replay_pos, not the payload. */
   readonly replay: boolean;
+  /** --tap: a packet socket on ptype_all (af_packet.ts). */
+  readonly tap: boolean;
 
   /** The run's clock, advanced by the timer tick: clock[0] is ns since the run's origin. */
   readonly clock: Float64Array;
@@ -139,6 +141,7 @@ export class KCpu {
     this.skb_tstamp = shm.skb_tstamp;
     this.skb_replay_pos = shm.skb_replay_pos;
     this.replay = shm.cfg.pcap !== '';
+    this.tap = shm.cfg.tap !== '';
     this.napi_next = new Int32Array(L.napiCount).fill(-2);
     const buckets = L.napiCount * GRO_HASH_BUCKETS;
     this.gro_head = new Int32Array(buckets).fill(-1);

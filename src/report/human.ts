@@ -85,6 +85,13 @@ export function humanSummary(r: RunResult): string {
         ? ` (first: flow ${o.first.flow} expected index ≥ ${o.first.expected_index}, got ${o.first.got_index}, on cpu ${o.first.cpu})`
         : ''),
   );
+  if (r.tap) {
+    const t = r.tap;
+    out.push(
+      `tap: ${fmt(t.packets)} skbs (${fmt(t.bytes)} bytes) written to ${t.file}, one interface per CPU` +
+        (t.drops > 0 ? `; ${fmt(t.drops)} dropped, the ring full (raise --tap-buffer)` : '; none dropped'),
+    );
+  }
   if (r.latency_ns.samples > 0) {
     const l = r.latency_ns;
     out.push(

@@ -139,7 +139,15 @@ export const SD_DEF = {
     ['task_migrations_in', 'f64'],
     ['rfs_flow_moves', 'f64'],
     ['heartbeat', 'f64'],
+    // --tap: the packet socket's share of this CPU (kernel/af_packet.ts): what it copied into
+    // its ring, what found the ring full, and the ring's write offset
+    ['tap_packets', 'f64'],
+    ['tap_drops', 'f64'],
+    ['tap_bytes', 'f64'],
+    ['tap_head', 'i32'],
   ],
+  // --tap: the ring's read offset, written by the reader (the engine) alone
+  tap_reader: [['tap_tail', 'i32']],
 } as const;
 export type SdIndex = StructIndex<typeof SD_DEF>;
 
@@ -406,6 +414,17 @@ export const WIRE_NAPPING = 2; // a timed nap; a driver that drains the ring may
 export const WIRE_KICKED = 3; // ... and did
 export const WIRE_SLEEPING = 1; // asleep until the driver wakes it (half the ring free)
 
+/**
+ * --tap: bytes of each CPU's ring of the packet socket: --tap-buffer split across the CPUs,
+ * rounded down to a power of two (0 without --tap).
+ */
+export function tapRingBytes(cfg: Config): number {
+  if (cfg.tap === '') return 0;
+  let size = 1024;
+  while (size * 2 <= cfg.tap_buffer / cfg.cpus) size *= 2;
+  return size;
+}
+
 /** Skb buffer size: the largest frame rounded up to a cache line (virtio: a receive page). */
 export function skbBufSize(cfg: Config): number {
   if (cfg.nic === 'virtio') return virtioBufSize(cfg);
@@ -565,6 +584,8 @@ export interface Layout {
   readonly vq: VqLayout | null; // virtio: one split virtqueue per RX queue (virtqueue.ts)
   readonly vqBase: number; // byte offset of queue 0's virtqueue; queue q at vqBase + q * vq.stride
   readonly tapBufBase: number; // virtio: the device's own frame buffer (the packet as the tap hands it over)
+  readonly tapRingBase: number; // --tap: each CPU's packet socket ring, tapRingSize bytes apart
+  readonly tapRingSize: number;
 }
 
 export const FLOW_LIMIT_HISTORY = 128; // 1 << 7, as in the kernel
@@ -634,7 +655,11 @@ export function computeLayout(cfg: Config): Layout {
   const vq = cfg.nic === 'virtio' ? vqLayout(cfg.ring_size, !cfg.virtio_mrg_rxbuf, VIRTIO_BIG_SG) : null;
   const vqBase = take(vq === null ? 0 : vq.stride * cfg.queues, CACHELINE);
   const tapBufBase = take(cfg.nic === 'virtio' ? align(cfg.pkt_size, 64) : 0, CACHELINE);
+  const tapRingSize = tapRingBytes(cfg);
+  const tapRingBase = take(tapRingSize * cfg.cpus, CACHELINE);
   return {
+    tapRingBase,
+    tapRingSize,
     vq,
     vqBase,
     tapBufBase,
