@@ -10,17 +10,17 @@ import {
   oneOf,
   onOff,
   path,
-  readJsonFile,
+  readSettingsFile,
   resolveConfig,
   settingFromFlag,
   settingsFromFile,
   type Config,
   type RawSettings,
 } from './config.js';
-import { runEmulation } from './engine/run.js';
+import { runConfig } from './api.js';
 import { conserves, type RunResult } from './engine/result.js';
 import { contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
-import { runSim, type SimRunResult } from './engine/sim_run.js';
+import type { SimRunResult } from './engine/sim_run.js';
 import { checkHostCpus, HOST_CORES } from './host/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
 import {
@@ -135,7 +135,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
   const given = tokenize('run', RUN_OPTIONS, argv);
   const raw: RawSettings = new Map();
   const file = given.get(RUN_ONLY.config.flag);
-  if (file !== undefined) settingsFromFile(readJsonFile('--config', file), file, raw);
+  if (file !== undefined) settingsFromFile(readSettingsFile('--config', file), file, raw);
   const own = new Set(Object.values(RUN_ONLY).map((o) => o.flag));
   for (const [flag, text] of given) if (!own.has(flag)) settingFromFlag(flag, text, raw);
   const cfg = resolveConfig(raw);
@@ -237,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const opts = { signal: intr.signal, progress: live.progress, ...(args.profile !== undefined ? { profile: args.profile } : {}) };
     const simProfile = args.profile !== undefined && args.cfg.mode === 'sim' ? await startProfile() : undefined;
-    const result = await (args.cfg.mode === 'sim' ? runSim(args.cfg, opts) : runEmulation(args.cfg, opts));
+    const result = await runConfig(args.cfg, opts);
     await simProfile?.stop(join(args.profile!, 'sim.cpuprofile'));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');

@@ -4,4 +4,4 @@
 
 export * from './config/schema.js';
 export * from './config/resolve.js';
-export { readJsonFile } from './config/json_file.js';
+export { readJsonFile, readSettingsFile } from './config/json_file.js';

@@ -1,4 +1,10 @@
 // rxsmp as a library: run emulations, read their results, and the kernel's hash functions.
+// `run(settings)` is the entry point (src/api.ts, docs/library.md).
+
+export { run, configOf, runConfig, type Settings, type RunApiOptions, type RunDocument } from './api.js';
+export type { SimInfo } from './engine/sim_run.js';
+export type { TapStats } from './engine/result.js';
+export { readCapture, CaptureError, type Capture } from './uapi/pcap.js';
 
 export { runEmulation, WatchdogError, InterruptedError, type RunHooks, type RunOptions } from './engine/run.js';
 export { runSim, type SimRunOptions, type SimRunResult } from './engine/sim_run.js';
@@ -8,6 +14,7 @@ export type { Progress } from './engine/progress.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
 export {
   resolveConfig,
+  settingsFromObject,
   settingFromFlag,
   settingsFromFile,
   configFromFlags,

@@ -9,7 +9,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { ConfigError, optionName, parseKnob, readJsonFile, type Config, type RawSettings } from '../config.js';
+import { ConfigError, optionName, parseKnob, readSettingsFile, type Config, type RawSettings } from '../config.js';
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';
 import { parseAssignment, settingsFromNamed, variantConfig, variantLabel, type Assignment } from './variants.js';
@@ -60,14 +60,14 @@ export interface SweepFile {
 }
 
 /**
- * Read a sweep file (`--file`): JSON now; a YAML reader would go here too, and nowhere else.
+ * Read a sweep file (`--file`): JSON, or YAML (a name ending .yaml or .yml; scalars as text).
  *   { "set": { "rps-cpus": ["0", "3"], "stack-cost-ns": [0, 1000, 2000] },
  *     "options": { "cpus": 2, "queues": 1 }, "repeat": 3 }
  * A value of "set" is a list of values (JSON values as a config file takes them: a per-queue
  * list of rps_cpus is ["0,1", "3,3"]). Throws ConfigError naming the file and key.
  */
 export function readSweepFile(file: string): SweepFile {
-  const obj = readJsonFile('--file', file);
+  const obj = readSettingsFile('--file', file);
   const where = `--file ${file}`;
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
     throw new ConfigError(`${where}: expected a JSON object with "set" (and optionally "options", "repeat")`);
@@ -88,7 +88,8 @@ export function readSweepFile(file: string): SweepFile {
   const opts = o.options ?? {};
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ConfigError(`${where}: "options" must be an object`);
   const base = settingsFromNamed(`${where}: options`, opts as Record<string, string | number | boolean>);
-  const r = o.repeat;
+  // YAML reads every scalar as text: a repeat count may come as digits.
+  const r = typeof o.repeat === 'string' && /^[0-9]+$/.test(o.repeat) ? Number(o.repeat) : o.repeat;
   if (r !== undefined && (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > SWEEP_REPEAT_MAX))
     throw new ConfigError(`${where}: "repeat" must be an integer from 1 to ${SWEEP_REPEAT_MAX}`);
   return { axes, base, ...(r === undefined ? {} : { repeat: r as number }) };

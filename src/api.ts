@@ -1,0 +1,46 @@
+// The library's entry point: `import { run } from 'rxsmp'`.
+//
+//   const doc = await run({ cpus: 4, queues: 1, rps_cpus: 'f', packets: 100_000 });
+//
+// Settings are the keys of a `--json` document's `config` block (snake_case; kebab-case too),
+// with values as a config file takes them; every other knob takes its default. They are checked
+// by the same schema as the command line: a mistake rejects with a ConfigError carrying the
+// one line the CLI would print. The promise resolves to the run contract document, the object
+// `rxsmp run --json` prints (schema rxsmp.run/1), in threads or sim mode (`mode`).
+
+import { resolveConfig, settingsFromObject, type Config, type RawSettings } from './config.js';
+import { runEmulation, type RunOptions } from './engine/run.js';
+import { runSim, type SimRunResult } from './engine/sim_run.js';
+import type { RunResult } from './engine/result.js';
+import type { Progress } from './engine/progress.js';
+
+/** A run's settings: knob names as in the config block (or kebab-case), values as in a config file. */
+export type Settings = Readonly<Record<string, unknown>>;
+
+export interface RunApiOptions {
+  /** Called about every 250 ms with the counters so far. */
+  onProgress?: (p: Progress) => void;
+  /** Aborted: generation stops, what is in flight drains (bounded), and the run resolves with `interrupted: true`. */
+  signal?: AbortSignal;
+}
+
+/** The run contract document: what `rxsmp run --json` prints. Sim runs carry `sim` too. */
+export type RunDocument = RunResult | SimRunResult;
+
+/** A complete, checked Config from settings (defaults filled in). Throws ConfigError. */
+export function configOf(settings: Settings = {}): Config {
+  const raw: RawSettings = new Map();
+  settingsFromObject(settings, 'run()', raw);
+  return resolveConfig(raw);
+}
+
+/** Run a checked Config in its mode: the one dispatch the CLI and run() share. */
+export function runConfig(cfg: Config, o: Pick<RunOptions, 'signal' | 'progress' | 'profile'> = {}): Promise<RunDocument> {
+  return cfg.mode === 'sim' ? runSim(cfg, o) : runEmulation(cfg, o);
+}
+
+/** Run an emulation from settings; resolves to the run contract document. */
+export async function run(settings: Settings = {}, o: RunApiOptions = {}): Promise<RunDocument> {
+  const cfg = configOf(settings);
+  return runConfig(cfg, { ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { progress: o.onProgress } : {}) });
+}
