@@ -231,3 +231,12 @@ export function mixedTraffic(
   }
   return out;
 }
+
+/** An IPv6 address in text (with ::) as four u32 words. */
+export function v6(text: string): number[] {
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
+  return [0, 1, 2, 3].map((w) => ((groups[2 * w]! << 16) | groups[2 * w + 1]!) >>> 0);
+}

@@ -22,18 +22,10 @@ import { MS_RSS_KEY, ToeplitzTable } from '../dist/src/uapi/toeplitz.js';
 import { RssEngine, RSS_L3, RSS_L4, RSS_NONE } from '../dist/src/devices/nic.js';
 import { flow_hash_init, skb_flow_dissect_hash } from '../dist/src/kernel/hash/flow_dissector.js';
 import { Prng } from '../dist/src/lib/prng.js';
+import { v6 } from './capture_files.js';
 
 type Flags = Record<string, string | number>;
 const sim = (flags: Flags): SimRunResult => simulate(config({ mode: 'sim', ...flags })).result;
-
-/** An IPv6 address in text (with ::) as four u32 words. */
-function v6(text: string): number[] {
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
-  return [0, 1, 2, 3].map((w) => ((groups[2 * w]! << 16) | groups[2 * w + 1]!) >>> 0);
-}
 
 // The IPv6 table of "Verifying the RSS Hash Calculation" (Microsoft's RSS verification suite,
 // the key MS_RSS_KEY): destination, source, hash of the addresses, hash with TCP ports.

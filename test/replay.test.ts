@@ -12,7 +12,7 @@ import { cli, run } from './e2e.js';
 import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { conserves } from '../dist/src/engine/result.js';
 import { buildFrameTemplate, type FlowSpec } from '../dist/src/devices/frames.js';
-import { MIXED_FLOWS, mixedTraffic, pcapFile, pcapngFile, type Pkt } from './capture_files.js';
+import { MIXED_FLOWS, mixedTraffic, pcapFile, pcapngFile, v6, type Pkt } from './capture_files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rxsmp-replay-'));
 type Flags = Record<string, string | number>;
@@ -156,15 +156,6 @@ describe('replay: what the capture decides', () => {
     }
   });
 });
-
-/** An IPv6 address in text (with ::) as four u32 words. */
-function v6(text: string): number[] {
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
-  return [0, 1, 2, 3].map((w) => ((groups[2 * w]! << 16) | groups[2 * w + 1]!) >>> 0);
-}
 
 describe('replay: IPv6 flows land where the RSS verification suite says', () => {
   it("each vector's TCP flow is received on queue (hash & 127) mod 8 with the suite's key", () => {
