@@ -250,8 +250,8 @@ function frameTuple(b: Uint8Array, o: number, len: number, t: IpTuple): boolean 
 
 /**
  * The replay of a parsed capture: its frames on shared memory, its flows, each frame's flow
- * and position. Setup time. `maxFrameLen` is the longest frame the NIC takes (FCS excluded);
- * a longer one is an error for the caller to name (replaySummary checks it first).
+ * and position, and the summary resolveConfig checks (the longest frame against the NIC's).
+ * Setup time.
  */
 export function buildReplay(cap: Capture): Replay {
   const n = cap.count;

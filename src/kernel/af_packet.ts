@@ -22,11 +22,6 @@ import { payload_offset } from '../uapi/inet.js';
 export const TAP_RECORD_HDR = 16;
 export const TAP_WRAP = -1;
 
-/** Bytes of the skb's own frame (not its frag_list's): the linear part and its page frags. */
-function frame_len(c: KCpu, skb: number, merged: number): number {
-  return c.skb_len[skb]! - merged;
-}
-
 /** skb_copy_bits of one skb's own frame from byte `from` (linear part, then page frags) to u8[to]; returns bytes copied. */
 function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number): number {
   const u8 = c.u8;
@@ -79,7 +74,7 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   i32[(at >> 2) + 1] = 0;
   c.f64[(at >> 3) + 1] = c.env.now_ns();
   let to = at + TAP_RECORD_HDR;
-  to += copy_frame(c, skb, 0, frame_len(c, skb, merged), to);
+  to += copy_frame(c, skb, 0, len - merged, to); // the head's own frame: linear part and page frags
   for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
     const data = c.skb_data(seg);
     to += copy_frame(c, seg, payload_offset(c.u8, data) - data, c.skb_len[seg]!, to);
