@@ -8,6 +8,7 @@
 import type { Config } from '../config/schema.js';
 import { computeLayout, SD_DROPS, type Layout } from './layout.js';
 import { Vq } from './virtqueue.js';
+import { fastObject } from '../lib/fast_object.js';
 
 export class Shm {
   readonly layout: Layout;
@@ -67,10 +68,14 @@ export class Shm {
   readonly skStrideF: number;
   readonly skHash: Int32Array;
 
+  /** The run's Config, copied with every field in-object (lib/fast_object.ts): the hot path reads it. */
+  readonly cfg: Config;
+
   private constructor(
-    readonly cfg: Config,
+    cfg: Config,
     readonly sab: SharedArrayBuffer,
   ) {
+    this.cfg = cfg = fastObject(cfg);
     const L = (this.layout = computeLayout(cfg));
     if (sab.byteLength !== L.bytes) {
       throw new Error(`shared memory is ${sab.byteLength} bytes, the layout for this config needs ${L.bytes}`);
