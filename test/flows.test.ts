@@ -3,7 +3,7 @@
 // the frames buildFrameTemplate gives flow by flow, and distinct 5-tuples.
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../src/lib/prng.js';
-import { ETH_HLEN, FlowFrames, buildFrameTemplate, flowSpec, ip_fast_csum, makeFlowTable, verify_l4_csum } from '../src/devices/frames.js';
+import { ETH_HLEN, FlowFrames, buildFrameTemplate, flowSpec, ip_fast_csum, makeFlowTable, stampPacket, verify_l4_csum } from '../src/devices/frames.js';
 
 describe('flow table and frames', () => {
   for (const frameLen of [60, 61, 333, 1514]) {
@@ -64,4 +64,38 @@ describe('flow table and frames', () => {
     expect(new Set([5001 % 16, 8080 % 16, 11211 % 16, 9000 % 16]).size).toBe(4);
     expect(keys.size).toBe(n);
   });
+
+  // The device's per-packet path (FlowFrames.copy and stamp: words from the flow's template,
+  // the per-packet fields written with checksums completed from precomputed sums) against the
+  // reference: the flow's template with stampPacket's incremental checksum updates.
+  for (const [frameLen, tsopt] of [
+    [60, false],
+    [61, false],
+    [90, true],
+    [333, false],
+    [1514, true],
+  ] as const) {
+    it(`copy + stamp is buildFrameTemplate + stampPacket (${frameLen}-byte frames, every family and protocol)`, () => {
+      const t = makeFlowTable(64, new Prng(9).fork(1), 'mix', frameLen >= 90 ? 'mix' : '4');
+      const frames = new FlowFrames(t, frameLen, 0x0a000000, 0x0b000001, tsopt);
+      const words = (frameLen + 3) >> 2;
+      const got32 = new Int32Array(words + 2);
+      const got = new Uint8Array(got32.buffer);
+      const want = new Uint8Array(frameLen);
+      const prng = new Prng(frameLen);
+      for (let i = 0; i < t.count; i++) {
+        for (const index of [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, prng.nextU32(), prng.nextU32()]) {
+          const corrupt = (index & 3) === 1;
+          got.fill(0xaa);
+          frames.copy(got32, 1, i);
+          frames.stamp(got, 4, i, index | 0, corrupt);
+          buildFrameTemplate(want, 0, { ...flowSpec(t, i), tsopt: tsopt && t.proto[i] === 6 }, frameLen, 0x0a000000 + i, 0x0b000001);
+          stampPacket(want, 0, index, t.isn[i]!, corrupt);
+          expect(got.subarray(4, 4 + frameLen)).toEqual(want);
+          expect(verify_l4_csum(got, 4)).toBe(true);
+          expect(got[0]).toBe(0xaa); // nothing before the buffer
+        }
+      }
+    });
+  }
 });

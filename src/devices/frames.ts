@@ -78,7 +78,6 @@ import {
   UDPH_DEST_OFF,
   UDPH_LEN_OFF,
   UDPH_CHECK_OFF,
-  UDP_HLEN,
   TCPH_SEQ_OFF,
   TCPH_ACK_SEQ_OFF,
   TCPH_DOFF_OFF,
@@ -97,7 +96,6 @@ import {
   put16,
   put32,
   csum_fold,
-  csum_add,
   csum_partial,
   ip_fast_csum,
   csum_replace2,
@@ -541,24 +539,27 @@ export function buildFrameTemplate(
   else put16(out, l4 + TCPH_CHECK_OFF, check);
 }
 
-/** Header bytes of a UDP and a TCP frame: Ethernet + IPv4 + L4. */
-export const FLOW_HDR_UDP = ETH_HLEN + IPH_LEN + UDP_HLEN;
-export const FLOW_HDR_TCP = ETH_HLEN + IPH_LEN + TCP_HLEN;
-/** FlowFrames.hdr's stride per flow when every flow is IPv4: TCP with the timestamp option. */
-export const FLOW_HDR_STRIDE = FLOW_HDR_TCP + TCPOLEN_TSTAMP_ALIGNED;
-/** ... and when some flow is IPv6: its header is 20 bytes longer. */
-export const FLOW_HDR_STRIDE_V6 = FLOW_HDR_STRIDE + IPV6H_LEN - IPH_LEN;
-
 /**
- * Every flow's frame for packet index 0, as buildFrameTemplate writes it, without a frame per
- * flow: the headers (checksums included) of flow i at hdr[i * stride], and the payload, which
- * depends only on the family and the protocol, once per pair (`payload[kind]`, kind =
- * (family 6 ? 2 : 0) + (TCP ? 1 : 0)). A frame is its flow's hdr_len(i) header bytes followed
- * by its kind's payload. Setup time; the L4 checksum adds the payload's sum, computed once,
- * to each flow's header sum (the payload starts at an even offset of the segment, so the
- * partial sums add).
+ * Every flow's frames as the device writes them (issue 21: a device at the cost of hardware).
+ * Built once per run, on SharedArrayBuffers so the device thread attaches without a copy:
+ *
+ *   hdr / head32   per flow, the first `stride` bytes of its packet-0 frame (buildFrameTemplate's
+ *                  bytes: every header, the packet index and the start of the payload), `stride`
+ *                  a multiple of 4 and at least a cache line where the frame is that long
+ *   tail32         per payload kind (IPv6 ? 2 : 0) + (TCP ? 1 : 0), the rest of the frame, which
+ *                  depends on the kind alone (tail_at[kind], tail_words[kind] words)
+ *   ipsum, l4sum   per flow, the 16-bit folded one's-complement sums of its IPv4 header and of
+ *                  its L4 pseudo-header and segment with every per-packet field zero (IP id, IP
+ *                  check, TCP seq, L4 check, packet index)
+ *   rss_hash/type  per flow, the 82599's Toeplitz hash of its headers and its RSS type (set_rss):
+ *                  a flow's hash never changes, so the NIC does not recompute it per packet
+ *
+ * Per packet the device copies the head and tail as 32-bit words into the buffer (copy) and
+ * writes the five per-packet fields with their checksums completed from the sums (stamp): a
+ * few stores, no parse of the headers. stampPacket above stays the reference the tests hold
+ * stamp to.
  */
-/** What a FlowFrames is made of (all on SharedArrayBuffers but the payloads): a thread hands it to another. */
+/** What a FlowFrames is made of (all on SharedArrayBuffers): a thread hands it to another. */
 export interface FlowFramesData {
   flows: FlowTable;
   frameLen: number;
@@ -566,9 +567,16 @@ export interface FlowFramesData {
   tsopt: boolean;
   stride: number;
   hdr: Uint8Array;
-  payload: Uint8Array[];
+  tail32: Int32Array;
+  ipsum: Int32Array;
+  l4sum: Int32Array;
+  rss_hash: Int32Array;
+  rss_type: Uint8Array;
   /** --pcap: the capture's frames, which the wire sends instead of these flows' frames. */
   replay: ReplayData | null;
+  /** --pcap: each capture frame's RSS hash and type (set_rss). */
+  replay_rss_hash: Int32Array;
+  replay_rss_type: Uint8Array;
 }
 
 /** The payload kind of a flow: (IPv6 ? 2 : 0) + (TCP ? 1 : 0). */
@@ -576,20 +584,50 @@ function payloadKind(family: number, proto: number): number {
   return (family === 6 ? 2 : 0) + (proto === IPPROTO_TCP ? 1 : 0);
 }
 
+/** The smallest head: one cache line of the frame, or the whole of a shorter frame. */
+const HEAD_MIN = 64;
+
+const shared32 = (words: number) => new Int32Array(new SharedArrayBuffer(Math.max(words, 1) * 4));
+
+/** An RSS engine as frames need it: the hash of a frame's headers and the type it leaves (devices/nic.ts's RssEngine). */
+export interface FrameHasher {
+  hash_i32(bytes: Uint8Array, offset: number, len: number): number;
+  readonly type: number;
+}
+
 export class FlowFrames implements FlowFramesData {
   readonly hdr: Uint8Array;
-  readonly payload: Uint8Array[];
-  /** Bytes of hdr per flow: FLOW_HDR_STRIDE, or FLOW_HDR_STRIDE_V6 when some flow is IPv6. */
+  readonly head32: Int32Array;
+  readonly tail32: Int32Array;
+  readonly ipsum: Int32Array;
+  readonly l4sum: Int32Array;
+  readonly rss_hash: Int32Array;
+  readonly rss_type: Uint8Array;
+  /** Bytes of head per flow: a multiple of 4. */
   readonly stride: number;
-  /** Header bytes per payload kind. */
-  private readonly hdr_bytes: Int32Array;
-  /** --pcap: the capture's frames (the flows above are its one-way 5-tuples). */
+  private readonly head_words: number;
+  /** Per flow: its payload kind. */
+  private readonly kind: Uint8Array;
+  private readonly isn: Int32Array;
+  /** Per kind: where its tail starts in tail32 and its words; header bytes (= the payload's offset), L4 offset, TCP payload bytes. */
+  private readonly tail_at = new Int32Array(4);
+  private readonly tail_words = new Int32Array(4);
+  private readonly hdr_bytes = new Int32Array(4);
+  private readonly l4_off = new Int32Array(4);
+  private readonly l4_check_off = new Int32Array(4);
+  private readonly payload_len = new Int32Array(4);
+  /** --pcap: the capture's frames (the flows above are its one-way 5-tuples), as words too. */
   replay: ReplayData | null = null;
+  replay32: Int32Array = new Int32Array(0);
+  replay_rss_hash: Int32Array = new Int32Array(0);
+  replay_rss_type: Uint8Array = new Uint8Array(0);
 
   /** The frames another thread built (FlowFramesData received in workerData). */
   static attach(d: FlowFramesData): FlowFrames {
     const f = new FlowFrames(d.flows, d.frameLen, 0, 0, d.tsopt, d);
-    f.replay = d.replay;
+    f.set_replay(d.replay);
+    f.replay_rss_hash = d.replay_rss_hash;
+    f.replay_rss_type = d.replay_rss_type;
     return f;
   }
 
@@ -601,41 +639,53 @@ export class FlowFrames implements FlowFramesData {
     readonly tsopt = false,
     built?: FlowFramesData,
   ) {
-    this.hdr_bytes = Int32Array.from(
-      [0, 1, 2, 3],
-      (k) => ETH_HLEN + ip_header_len(k & 2 ? 6 : 4) + l4_header_len_of(k & 1 ? IPPROTO_TCP : IPPROTO_UDP, tsopt),
-    );
+    const n = flows.count;
+    for (let k = 0; k < 4; k++) {
+      const v6 = (k & 2) !== 0;
+      const proto = k & 1 ? IPPROTO_TCP : IPPROTO_UDP;
+      const l4 = ETH_HLEN + ip_header_len(v6 ? 6 : 4);
+      this.l4_off[k] = l4;
+      this.hdr_bytes[k] = l4 + l4_header_len_of(proto, tsopt);
+      this.l4_check_off[k] = l4 + (proto === IPPROTO_TCP ? TCPH_CHECK_OFF : UDPH_CHECK_OFF);
+      this.payload_len[k] = frameLen - this.hdr_bytes[k]!;
+    }
+    this.kind = new Uint8Array(n);
+    let widest = 0;
+    for (let i = 0; i < n; i++) {
+      const k = payloadKind(flows.family[i]!, flows.proto[i]!);
+      this.kind[i] = k;
+      if (this.hdr_bytes[k]! > widest) widest = this.hdr_bytes[k]!;
+    }
+    this.isn = flows.isn;
+    const frame_words = (frameLen + 3) >> 2;
+    this.stride = Math.min(frame_words * 4, Math.max(HEAD_MIN, (widest + PAYLOAD_INDEX_LEN + 3) & ~3));
+    this.head_words = this.stride >> 2;
+    for (let k = 0, at = 0; k < 4; k++) {
+      this.tail_at[k] = at;
+      this.tail_words[k] = frame_words - this.head_words;
+      at += this.tail_words[k]!;
+    }
     if (built) {
       this.hdr = built.hdr;
-      this.payload = built.payload;
-      this.stride = built.stride;
+      this.head32 = new Int32Array(built.hdr.buffer, built.hdr.byteOffset, built.hdr.byteLength >> 2);
+      this.tail32 = built.tail32;
+      this.ipsum = built.ipsum;
+      this.l4sum = built.l4sum;
+      this.rss_hash = built.rss_hash;
+      this.rss_type = built.rss_type;
       return;
     }
-    const n = flows.count;
-    this.stride = flows.saddr6.length > 0 ? FLOW_HDR_STRIDE_V6 : FLOW_HDR_STRIDE;
-    this.hdr = new Uint8Array(new SharedArrayBuffer(n * this.stride));
-    const scratch = new Uint8Array(frameLen);
-    const a6 = [0, 0, 0, 1];
-    const sample: FlowSpec = {
-      saddr: 0x0a000001,
-      daddr: (DEST_NET | 1) >>> 0,
-      sport: EPHEMERAL_PORT_MIN,
-      dport: SERVICE_PORTS[0]!,
-      proto: IPPROTO_UDP,
-      tsopt,
-    };
-    // Payload kinds the run's flows need, each checked by buildFrameTemplate (frameLen too).
-    const needed = new Uint8Array(4);
-    for (let i = 0; i < n; i++) needed[payloadKind(flows.family[i]!, flows.proto[i]!)] = 1;
-    this.payload = [0, 1, 2, 3].map((k) => {
-      if (needed[k] === 0) return new Uint8Array(0);
-      const f: FlowSpec = { ...sample, proto: k & 1 ? IPPROTO_TCP : IPPROTO_UDP };
-      if (k & 2) Object.assign(f, { family: 6, saddr6: a6, daddr6: a6 });
-      buildFrameTemplate(scratch, 0, f, frameLen, 0, 0);
-      return scratch.slice(this.hdr_bytes[k]!);
-    });
-    const sums = this.payload.map((p) => csum_partial(p, 0, p.length, 0));
-    const f: FlowSpec = { ...sample, saddr6: new Uint32Array(4), daddr6: new Uint32Array(4) };
+    this.head32 = shared32(n * this.head_words);
+    this.hdr = new Uint8Array(this.head32.buffer, 0, n * this.stride);
+    this.tail32 = shared32(4 * (frame_words - this.head_words));
+    this.ipsum = shared32(n);
+    this.l4sum = shared32(n);
+    this.rss_hash = shared32(n);
+    this.rss_type = new Uint8Array(new SharedArrayBuffer(Math.max(n, 1)));
+    const scratch = new Uint8Array(frame_words * 4);
+    const a6 = new Uint32Array(4);
+    const f: FlowSpec = { saddr: 0, daddr: 0, sport: 0, dport: 0, proto: IPPROTO_UDP, tsopt, saddr6: a6, daddr6: new Uint32Array(4) };
+    const tail_done = new Uint8Array(4);
     for (let i = 0; i < n; i++) {
       f.saddr = flows.saddr[i]!;
       f.daddr = flows.daddr[i]!;
@@ -648,36 +698,152 @@ export class FlowFrames implements FlowFramesData {
         (f.saddr6 as Uint32Array).set(flows.saddr6.subarray(i * 4, i * 4 + 4));
         (f.daddr6 as Uint32Array).set(flows.daddr6.subarray(i * 4, i * 4 + 4));
       }
-      const o = i * this.stride;
-      const h = this.hdr;
-      const k = payloadKind(f.family, f.proto);
-      const l4 = o + ETH_HLEN + ip_header_len(f.family);
-      const l4Len = frameLen - (l4 - o);
-      writeMac(h, o + ETH_DEST_OFF, dstMac);
-      writeMac(h, o + ETH_SOURCE_OFF, (srcMacBase + i) >>> 0);
-      writeL3(h, o, f, frameLen);
-      writeL4Header(h, l4, f, l4Len);
-      const udp = f.proto === IPPROTO_UDP;
-      const hlen = this.hdr_bytes[k]! - (l4 - o);
-      const sum = csum_partial(h, l4, hlen, csum_add(pseudo_header_sum(h, o, f.proto, l4Len), sums[k]!));
-      const check = csum_fold(sum);
-      if (udp) put16(h, l4 + UDPH_CHECK_OFF, check === 0 ? 0xffff : check);
-      else put16(h, l4 + TCPH_CHECK_OFF, check);
+      buildFrameTemplate(scratch, 0, f, frameLen, (srcMacBase + i) >>> 0, dstMac);
+      this.hdr.set(scratch.subarray(0, this.stride), i * this.stride);
+      const k = this.kind[i]!;
+      if (tail_done[k] === 0) {
+        tail_done[k] = 1;
+        const words = new Int32Array(scratch.buffer, this.stride, this.tail_words[k]!);
+        this.tail32.set(words, this.tail_at[k]!);
+      }
+      this.sums(scratch, i, k);
     }
+  }
+
+  /** Flow i's ipsum and l4sum from its packet-0 frame in `frame` (the per-packet fields zeroed in a copy). */
+  private sums(frame: Uint8Array, i: number, k: number): void {
+    const v4 = (k & 2) === 0;
+    const tcp = (k & 1) !== 0;
+    const l4 = this.l4_off[k]!;
+    put16(frame, this.l4_check_off[k]!, 0);
+    put32(frame, this.hdr_bytes[k]!, 0);
+    if (tcp) put32(frame, l4 + TCPH_SEQ_OFF, 0);
+    const l4len = this.frameLen - l4;
+    this.l4sum[i] = fold16(csum_partial(frame, l4, l4len, pseudo_header_sum(frame, 0, tcp ? IPPROTO_TCP : IPPROTO_UDP, l4len)));
+    if (v4) {
+      put16(frame, ETH_HLEN + IPH_ID_OFF, 0);
+      put16(frame, ETH_HLEN + IPH_CHECK_OFF, 0);
+      this.ipsum[i] = fold16(csum_partial(frame, ETH_HLEN, IPH_LEN, 0));
+    }
+  }
+
+  /** Hash every flow's headers (and every replayed frame's) with the NIC's RSS engine. Setup time. */
+  set_rss(rss: FrameHasher): void {
+    for (let i = 0; i < this.flows.count; i++) {
+      this.rss_hash[i] = rss.hash_i32(this.hdr, i * this.stride, this.stride);
+      this.rss_type[i] = rss.type;
+    }
+    const r = this.replay;
+    if (r === null) return;
+    this.replay_rss_hash = shared32(r.count);
+    this.replay_rss_type = new Uint8Array(new SharedArrayBuffer(Math.max(r.count, 1)));
+    for (let i = 0; i < r.count; i++) {
+      if (r.len[i] === 0) continue;
+      this.replay_rss_hash[i] = rss.hash_i32(r.bytes, r.off[i]!, r.len[i]!);
+      this.replay_rss_type[i] = rss.type;
+    }
+  }
+
+  /** --pcap: the capture's frames (their word view for copy_replay). */
+  set_replay(r: ReplayData | null): void {
+    this.replay = r;
+    this.replay32 = r === null ? new Int32Array(0) : new Int32Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength >> 2);
   }
 
   /** Header bytes of flow i's frames. */
   hdr_len(i: number): number {
-    return this.hdr_bytes[payloadKind(this.flows.family[i]!, this.flows.proto[i]!)]!;
+    return this.hdr_bytes[this.kind[i]!]!;
   }
 
-  /** Write flow i's packet-0 frame at out[offset] (frameLen bytes). Allocates nothing. */
-  write(out: Uint8Array, offset: number, i: number): void {
-    const k = payloadKind(this.flows.family[i]!, this.flows.proto[i]!);
-    const len = this.hdr_bytes[k]!;
-    const h = this.hdr;
-    const from = i * this.stride;
-    for (let j = 0; j < len; j++) out[offset + j] = h[from + j]!;
-    out.set(this.payload[k]!, offset + len);
+  /** Write flow i's packet-0 frame (frameLen bytes, rounded up to a word) at word w of i32. Allocates nothing. */
+  copy(i32: Int32Array, w: number, i: number): void {
+    const hw = this.head_words;
+    const h = this.head32;
+    const from = i * hw;
+    for (let j = 0; j < hw; j++) i32[w + j] = h[from + j]!;
+    const k = this.kind[i]!;
+    const tw = this.tail_words[k]!;
+    if (tw === 0) return;
+    const t = this.tail32;
+    const at = this.tail_at[k]!;
+    const to = w + hw;
+    for (let j = 0; j < tw; j++) i32[to + j] = t[at + j]!;
   }
+
+  /**
+   * Flow i's packet-0 frame (frameLen bytes) at out[offset], any buffer and alignment: what
+   * copy() writes, for set-up and tests.
+   */
+  write(out: Uint8Array, offset: number, i: number): void {
+    const head = Math.min(this.stride, this.frameLen);
+    out.set(this.hdr.subarray(i * this.stride, i * this.stride + head), offset);
+    if (head === this.frameLen) return;
+    const k = this.kind[i]!;
+    const tail = new Uint8Array(this.tail32.buffer, this.tail32.byteOffset + this.tail_at[k]! * 4, this.frameLen - head);
+    out.set(tail, offset + head);
+  }
+
+  /** --pcap: copy capture frame i (its length rounded up to a word) to word w of i32. */
+  copy_replay(i32: Int32Array, w: number, i: number): void {
+    const r = this.replay!;
+    const from = r.off[i]! >> 2;
+    const words = (r.len[i]! + 3) >> 2;
+    const src = this.replay32;
+    for (let j = 0; j < words; j++) i32[w + j] = src[from + j]!;
+  }
+
+  /**
+   * Stamp packet `index` of flow i into its copy at u8[at]: the packet index, the IPv4 id
+   * (index & 0xffff) and header checksum, the TCP seq (isn + index × payload, mod 2^32) and the
+   * L4 checksum, each checksum the fold of the flow's sum and the fields written; with
+   * `corrupt`, the IPv4 checksum's low bit flipped. The same bytes as stampPacket. Allocates
+   * nothing; `index` is taken mod 2^32.
+   */
+  stamp(u8: Uint8Array, at: number, i: number, index: number, corrupt: boolean): void {
+    const k = this.kind[i]!;
+    const hi = (index >>> 16) & 0xffff;
+    const lo = index & 0xffff;
+    const pay = at + this.hdr_bytes[k]!;
+    u8[pay] = hi >> 8;
+    u8[pay + 1] = hi & 0xff;
+    u8[pay + 2] = lo >> 8;
+    u8[pay + 3] = lo & 0xff;
+    let s = this.l4sum[i]! + hi + lo;
+    if ((k & 1) !== 0) {
+      const seq = (this.isn[i]! + Math.imul(index, this.payload_len[k]!)) | 0;
+      const sh = seq >>> 16;
+      const sl = seq & 0xffff;
+      const o = at + this.l4_off[k]! + TCPH_SEQ_OFF;
+      u8[o] = sh >> 8;
+      u8[o + 1] = sh & 0xff;
+      u8[o + 2] = sl >> 8;
+      u8[o + 3] = sl & 0xff;
+      s += sh + sl;
+    }
+    s = (s & 0xffff) + (s >>> 16);
+    s = (s & 0xffff) + (s >>> 16);
+    let check = ~s & 0xffff;
+    if (check === 0 && (k & 1) === 0) check = 0xffff; // UDP: 0 would say "no checksum" (RFC 768)
+    const co = at + this.l4_check_off[k]!;
+    u8[co] = check >> 8;
+    u8[co + 1] = check & 0xff;
+    if ((k & 2) !== 0) return; // IPv6: no id, no header checksum
+    const ip = at + ETH_HLEN;
+    u8[ip + IPH_ID_OFF] = lo >> 8;
+    u8[ip + IPH_ID_OFF + 1] = lo & 0xff;
+    let t = this.ipsum[i]! + lo;
+    t = (t & 0xffff) + (t >>> 16);
+    t = (t & 0xffff) + (t >>> 16);
+    let ipcheck = ~t & 0xffff;
+    if (corrupt) ipcheck ^= 0x0001;
+    u8[ip + IPH_CHECK_OFF] = ipcheck >> 8;
+    u8[ip + IPH_CHECK_OFF + 1] = ipcheck & 0xff;
+  }
+}
+
+/** A partial sum folded to 16 bits, not complemented. */
+function fold16(sum: number): number {
+  let s = sum >>> 0;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
 }

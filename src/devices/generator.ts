@@ -27,9 +27,9 @@ import type { Config } from '../config/schema.js';
 import { tcpWindowSegments } from '../shm/layout.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
-import { FlowFrames, IPPROTO_TCP, makeFlowTable, stampPacket, type FlowTable } from './frames.js';
+import { FlowFrames, IPPROTO_TCP, makeFlowTable, type FlowTable } from './frames.js';
 import type { Replay, ReplayData } from './replay.js';
-import { Nic } from './nic.js';
+import { Nic, rssEngine } from './nic.js';
 import { VirtioNetBackend, type FrameSource } from './virtio_net_backend.js';
 import { HotPathWindow } from '../shm/hot_path.js';
 import { openLoopPps, Wire } from './wire.js';
@@ -63,16 +63,19 @@ export function runFlows(cfg: Config): FlowTable {
  * sockets (boot) and hands it to the device thread. The MACs say which flow.
  */
 export function runFrames(cfg: Config, flows: FlowTable = runFlows(cfg)): FlowFrames {
-  return new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001, cfg.tcp_timestamps); // the FCS is not DMA'd
+  const f = new FlowFrames(flows, cfg.pkt_size - 4, 0x0a000000, 0x0b000001, cfg.tcp_timestamps); // the FCS is not DMA'd
+  f.set_rss(rssEngine(cfg));
+  return f;
 }
 
 /**
  * --pcap: the capture's flows with a template frame each (boot places each flow's socket behind
  * the queue its RSS picks, from the template's headers), and the capture's frames to send.
  */
-export function replayFrames(replay: Replay): FlowFrames {
+export function replayFrames(replay: Replay, cfg: Pick<Config, 'rss_key' | 'rss_udp4' | 'rss_udp6'>): FlowFrames {
   const f = new FlowFrames(replay.flows, 128, 0x0a000000, 0x0b000001, false);
-  f.replay = replay.data;
+  f.set_replay(replay.data);
+  f.set_rss(rssEngine(cfg));
   return f;
 }
 
@@ -81,7 +84,6 @@ export class TrafficGenerator implements FrameSource {
   private readonly frames: FlowFrames;
   /** --nic virtio: QEMU's receive side in front of the guest's virtqueues (else null). */
   readonly virtio: VirtioNetBackend | null;
-  private readonly isn: Int32Array;
   private readonly index: Int32Array;
   private readonly picker: FlowPicker;
   private readonly prng: Prng;
@@ -90,6 +92,13 @@ export class TrafficGenerator implements FrameSource {
   private start_ns = 0;
   private sample = 0;
   private pending = -1;
+  /** no_descriptor() counted the packet as missed (open loop). */
+  private missed = false;
+  /** --latency-sample and --bad-csum-rate, read per packet. */
+  private readonly sample_every: number;
+  private readonly bad_csum_rate: number;
+  /** virtio: per flow (or, --pcap, per captured frame), the queue the host's tap picks. */
+  private readonly tap_queue: Int32Array;
   /** Per flow: 1 for a TCP flow (window checked), else 0. */
   private readonly tcp: Uint8Array;
   /** Per flow: 1 while its window is closed (one stall counted per closing). */
@@ -130,7 +139,8 @@ export class TrafficGenerator implements FrameSource {
     this.wire = new Wire(cfg.link_speed, wire_size);
     this.pace_pps = openLoopPps({ rate: cfg.rate, link_speed: cfg.link_speed, pkt_size: wire_size });
     this.frameLen = cfg.pkt_size - 4; // the FCS is not DMA'd
-    this.isn = this.frames.flows.isn;
+    this.sample_every = cfg.latency_sample;
+    this.bad_csum_rate = cfg.bad_csum_rate;
     this.index = new Int32Array(cfg.flows);
     this.tcp = new Uint8Array(cfg.flows);
     // A replayed TCP flow keeps the capture's timing: no receive window slows it.
@@ -144,6 +154,17 @@ export class TrafficGenerator implements FrameSource {
     this.sk_stride = cfg.flows > 1 ? shm.skIdx(1, 0) - shm.skIdx(0, 0) : 0;
     this.virtio = cfg.nic === 'virtio' ? new VirtioNetBackend(shm, this.frameLen) : null;
     this.virtio?.attach_source(this);
+    // The host's multiqueue tap picks a flow's queue by its hash: once per flow (or captured frame).
+    this.tap_queue = new Int32Array(0);
+    if (this.virtio !== null) {
+      const r = this.replay;
+      const f = this.frames;
+      const spread = this.virtio.spread;
+      this.tap_queue =
+        r === null
+          ? Int32Array.from({ length: cfg.flows }, (_, i) => spread.select_queue(f.hdr, i * f.stride))
+          : Int32Array.from({ length: r.count }, (_, i) => (r.len[i] === 0 ? 0 : spread.select_queue(r.bytes, r.off[i]!)));
+    }
     this.prng = new Prng(cfg.seed).fork(2);
     this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
     this.window = new HotPathWindow(shm, () => this.generated);
@@ -207,10 +228,12 @@ export class TrafficGenerator implements FrameSource {
       while (this.generated < end) if (!this.virtio_packet(this.virtio, wait)) break;
     } else if (this.replay !== null) {
       while (this.generated < end) if (!this.replay_packet(this.replay, wait)) break;
+      this.publish();
       this.nic.signal();
       this.nic.service_throttled();
     } else {
       while (this.generated < end) if (!this.one_packet(wait)) break;
+      this.publish();
       this.nic.signal();
       this.nic.service_throttled();
     }
@@ -370,55 +393,68 @@ export class TrafficGenerator implements FrameSource {
   private loss_recovery_due(flow: number, stalled_ns: number): boolean {
     if (stalled_ns < TCP_LOSS_PROBE_NS) return false;
     const shm = this.shm;
+    this.publish(); // the misses of this burst, so far
+
     // The socket holds nothing (a plain read: a hint, as a probe's ACK is)...
     if (Atomics.load(shm.i32, shm.skIdx(flow, shm.layout.sk.rmem_alloc)) !== 0) return false;
     // ...and every packet generated is delivered or dropped, or the RTO has passed.
     return stalled_ns >= TCP_RTO_MIN_NS || shm.packetsDone() === this.generated;
   }
 
-  /** One packet from the wire to the NIC. False if the burst must end (ring full, or stop). */
+  /**
+   * One packet from the wire to the NIC: its flow's frame copied and stamped into the next
+   * descriptor of the queue RSS picks, written back. False if the burst must end (ring full,
+   * or stop). The per-packet path: no header parse, no hash, counters kept until the burst ends.
+   */
   private one_packet(wait: boolean): boolean {
-    const cfg = this.shm.cfg;
     const nic = this.nic;
     // A packet that found its ring full in a non-waiting burst is still the next one.
     const flow = this.pending >= 0 ? this.pending : this.pick();
     if (flow < 0) return false;
     this.pending = -1;
     const frames = this.frames;
-    const q = nic.rss_queue(frames.hdr, flow * frames.stride, frames.stride);
-    if (!nic.has_descriptor(q)) {
-      if (cfg.rate !== 0) {
-        this.index[flow]! += 1;
-        this.count_generated();
-        nic.miss(q);
-        return true;
-      }
-      if (!wait) {
-        this.pending = flow;
-        return false;
-      }
-      // Closed loop: tell the CPUs what is already there, then wait for the driver.
-      nic.signal();
-      let held = nic.service_throttled();
-      while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
-        held = nic.service_throttled();
-        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
-      }
+    const hash = frames.rss_hash[flow]!;
+    const q = nic.rss_queue(hash);
+    if (!nic.has_descriptor(q) && !this.no_descriptor(q, flow, wait)) return false;
+    if (this.missed) {
+      this.missed = false;
+      this.index[flow]! += 1;
+      this.generated++;
+      return true;
     }
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
-    const at = nic.dma_frame(q, frames, flow);
-    const corrupt = this.corrupt(flow);
+    const corrupt = this.bad_csum_rate > 0 && this.corrupt(flow);
     if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
-    stampPacket(this.shm.u8, at, index, this.isn[flow]!, corrupt);
-    let tstamp = 0;
-    if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {
-      this.sample = 0;
-      tstamp = this.now_ns();
+    this.generated++;
+    nic.rx_frame(q, frames, flow, index, corrupt, this.sample_every === 0 ? 0 : this.latency_sample(), hash);
+    return true;
+  }
+
+  /**
+   * No posted descriptor on queue q. Open loop: the frame is missed (rx_missed; `missed` set,
+   * true). Closed loop: the wire waits for the driver (true once a descriptor is posted), or,
+   * in a burst that must not wait, the packet stays next (`pending`, false); false on stop.
+   */
+  private no_descriptor(q: number, flow: number, wait: boolean): boolean {
+    const nic = this.nic;
+    if (this.shm.cfg.rate !== 0 || this.shm.cfg.pcap_timing) {
+      nic.miss(q);
+      this.missed = true;
+      return true;
     }
-    // Counted before the write-back publishes it: accounted packets never outrun generated.
-    this.count_generated();
-    nic.writeback(q, this.frameLen, tstamp);
+    if (!wait) {
+      this.pending = flow;
+      return false;
+    }
+    // Closed loop: tell the CPUs what is already there, then wait for the driver.
+    this.publish();
+    nic.signal();
+    let held = nic.service_throttled();
+    while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
+      held = nic.service_throttled();
+      if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+    }
     return true;
   }
 
@@ -430,29 +466,26 @@ export class TrafficGenerator implements FrameSource {
     const i = this.rp_i;
     const len = r.len[i]!;
     if (len === 0) return this.replay_truncated();
-    const cfg = this.shm.cfg;
     const nic = this.nic;
-    const q = nic.rss_queue(r.bytes, r.off[i]!, len);
-    if (!nic.has_descriptor(q)) {
-      if (cfg.rate !== 0 || cfg.pcap_timing) {
-        this.replay_next();
-        this.count_generated();
-        nic.miss(q);
-        return true;
-      }
-      if (!wait) return false; // the same frame is next
-      nic.signal();
-      let held = nic.service_throttled();
-      while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
-        held = nic.service_throttled();
-        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
-      }
+    const frames = this.frames;
+    const hash = frames.replay_rss_hash[i]!;
+    const q = nic.rss_queue(hash);
+    // A frame that found its ring full in a non-waiting burst is still the next one (rp_i).
+    if (!nic.has_descriptor(q) && !this.no_descriptor(q, -1, wait)) {
+      this.pending = -1;
+      return false;
     }
-    nic.dma_replay(q, r.bytes, r.off[i]!, len, this.replay_position(r, i));
+    if (this.missed) {
+      this.missed = false;
+      this.replay_next();
+      this.generated++;
+      return true;
+    }
+    nic.dma_replay(q, frames, i, this.replay_position(r, i));
     const tstamp = this.latency_sample();
     this.replay_next();
-    this.count_generated();
-    nic.writeback(q, len, tstamp);
+    this.generated++;
+    nic.writeback(q, len, tstamp, hash, frames.replay_rss_type[i]!);
     return true;
   }
 
@@ -480,7 +513,7 @@ export class TrafficGenerator implements FrameSource {
 
   /** The latency sample's DMA time for this packet, or 0 (not sampled). */
   private latency_sample(): number {
-    const every = this.shm.cfg.latency_sample;
+    const every = this.sample_every;
     if (every === 0 || ++this.sample < every) return 0;
     this.sample = 0;
     return this.now_ns();
@@ -490,7 +523,7 @@ export class TrafficGenerator implements FrameSource {
   private replay_virtio_packet(r: ReplayData, vn: VirtioNetBackend, wait: boolean): boolean {
     const i = this.rp_i;
     if (r.len[i] === 0) return this.replay_truncated();
-    const q = vn.spread.select_queue(r.bytes, r.off[i]!);
+    const q = this.tap_queue[i]!;
     if (this.shm.cfg.rate === 0 && !this.shm.cfg.pcap_timing && !vn.can_take(q)) {
       if (!wait) return false;
       while (!vn.wait_buffers(q, 1)) {
@@ -521,7 +554,7 @@ export class TrafficGenerator implements FrameSource {
     const flow = this.pending >= 0 ? this.pending : this.pick();
     if (flow < 0) return false;
     this.pending = -1;
-    const q = vn.spread.select_queue(this.frames.hdr, flow * this.frames.stride);
+    const q = this.tap_queue[flow]!;
     if (cfg.rate === 0 && !vn.can_take(q)) {
       if (!wait) {
         this.pending = flow;
@@ -555,17 +588,16 @@ export class TrafficGenerator implements FrameSource {
    */
   frame_into(flow: number, index: number, corrupt: boolean, out: Uint8Array, at: number): number {
     const r = this.replay;
+    const i32 = this.shm.i32;
+    if (out !== this.shm.u8) throw new Error('frame_into: frames are written into shared memory');
     if (r !== null) {
-      const len = r.len[flow]!;
-      const from = r.off[flow]!;
-      const b = r.bytes;
-      for (let k = 0; k < len; k++) out[at + k] = b[from + k]!;
+      this.frames.copy_replay(i32, at >> 2, flow);
       const f = r.flow[flow]!;
       this.replay_pos = f < 0 ? 0 : (r.pos[flow]! + index * r.flow_frames[f]!) | 0;
-      return len;
+      return r.len[flow]!;
     }
-    this.frames.write(out, at, flow);
-    stampPacket(out, at, index, this.isn[flow]!, corrupt);
+    this.frames.copy(i32, at >> 2, flow);
+    this.frames.stamp(out, at, flow, index, corrupt);
     return this.frameLen;
   }
 
@@ -575,12 +607,22 @@ export class TrafficGenerator implements FrameSource {
    * checksum to damage.
    */
   private corrupt(flow: number): boolean {
-    const rate = this.shm.cfg.bad_csum_rate;
+    const rate = this.bad_csum_rate;
     return rate > 0 && this.prng.nextFloat() < rate && this.frames.flows.family[flow] === 4;
   }
 
+  /** A packet generated (the virtio path: QEMU's backend publishes each frame as it writes it). */
   private count_generated(): void {
     this.generated++;
+    this.publish();
+  }
+
+  /**
+   * Write `generated`, then the NIC's counters kept since: the engine's drain reads accounted
+   * packets (misses among them) before generated, so none may be counted before it is.
+   */
+  private publish(): void {
     this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated] = this.generated;
+    this.nic.flush_counters();
   }
 }

@@ -88,6 +88,9 @@ export class RssEngine {
   }
 }
 
+/** A write-back's RSS status bits by RSS type: none, the addresses, the addresses and ports. */
+const RSS_STATUS = Int32Array.of(0, DESC_RSS, DESC_RSS | DESC_L4);
+
 export function parseHexKey(hex: string): Uint8Array {
   const key = new Uint8Array(hex.length / 2);
   for (let i = 0; i < key.length; i++) key[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
@@ -100,20 +103,23 @@ export function rssEngine(cfg: Pick<Config, 'rss_key' | 'rss_udp4' | 'rss_udp6'>
 }
 
 export class Nic {
-  private readonly rss: RssEngine;
   private readonly rdh: Int32Array; // the device's own head per queue
   private readonly rdt: Int32Array; // last RDT read per queue
   private readonly cause: Int32Array; // queues with write-backs not yet signalled
+  /** Per queue, counted since the last flush_counters: packets and bytes written back, frames missed. */
+  private readonly pend_packets: Float64Array;
+  private readonly pend_bytes: Float64Array;
+  private readonly pend_missed: Float64Array;
   private readonly queues: number;
   private readonly size: number;
   private readonly spin_loads: number;
+  /** The skb pool's buffers: byte offset of skb 0's, and the size of each. */
+  private readonly data_base: number;
+  private readonly buf_size: number;
   /** A legacy (3c59x-like) device has one queue and no RSS: no hash in its write-backs. */
   private readonly rss_enabled: boolean;
   /** The device's notion of now for the ITR throttle (a slot: see msix_try_fire). */
   private readonly clock = new Float64Array(1);
-  /** The queue the last rss_queue() picked and the hash it computed. */
-  hash = 0;
-  hash_type = RSS_NONE;
   /** The closed-loop wire's nap time so far in this wait (ms), and the length of the next nap. */
   private napped_ms = 0;
   private nap_ms = DEVICE_NAP_MIN_MS;
@@ -124,22 +130,27 @@ export class Nic {
   ) {
     this.queues = shm.cfg.queues;
     this.size = shm.cfg.ring_size;
+    this.data_base = shm.skbDataBase;
+    this.buf_size = shm.skbBufSize;
     this.spin_loads = spinLoads(busyThreads(shm.cfg.cpus), DEVICE_SPIN_LOADS);
-    this.rss = rssEngine(shm.cfg);
     this.rss_enabled = shm.cfg.nic !== 'legacy';
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);
+    this.pend_packets = new Float64Array(this.queues);
+    this.pend_bytes = new Float64Array(this.queues);
+    this.pend_missed = new Float64Array(this.queues);
     for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
     for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
   }
 
-  /** RSS: hash the headers of the frame bytes[offset .. offset+len) and look the queue up in the indirection table. */
-  rss_queue(bytes: Uint8Array, offset: number, len: number): number {
-    if (!this.rss_enabled) return 0;
-    this.hash = this.rss.hash_i32(bytes, offset, len);
-    this.hash_type = this.rss.type;
-    return this.shm.reta[this.hash & 127]!;
+  /**
+   * RSS: the queue of a frame whose headers hash to `hash` (the flow's, computed once:
+   * FlowFrames.set_rss), from the indirection table, which ethtool -X may change under traffic.
+   * A device without RSS (legacy) has one queue.
+   */
+  rss_queue(hash: number): number {
+    return this.rss_enabled ? this.shm.reta[hash & 127]! : 0;
   }
 
   /** Is a posted descriptor free on queue q? Re-reads RDT only when the cached one is used up. */
@@ -150,38 +161,37 @@ export class Nic {
   }
 
   /**
-   * DMA flow `flow`'s frame (FlowFrames.write) into queue q's next descriptor and write it back. The caller
-   * checked has_descriptor(q) and rss_queue() just ran on this frame. Returns the byte offset
-   * of the frame in shared memory, for the generator to stamp per-packet fields... before
-   * the write-back: stamp() must run between dma_frame() and writeback().
+   * Receive packet `index` of flow `flow` on queue q: DMA its frame into the next descriptor's
+   * buffer (FlowFrames.copy, stamp: the flow's template as words, the per-packet fields) and
+   * write the descriptor back (writeback). The caller checked has_descriptor(q).
    */
-  dma_frame(q: number, frames: FlowFrames, flow: number): number {
+  rx_frame(q: number, frames: FlowFrames, flow: number, index: number, corrupt: boolean, tstamp_ns: number, hash: number): void {
     const shm = this.shm;
-    const d = q * this.size + this.rdh[q]!;
-    const skb = shm.desc_skb[d]!;
-    const at = shm.skbData(skb);
-    frames.write(shm.u8, at, flow);
-    return at;
+    const at = this.data_base + shm.desc_skb[q * this.size + this.rdh[q]!]! * this.buf_size;
+    frames.copy(shm.i32, at >> 2, flow);
+    frames.stamp(shm.u8, at, flow, index, corrupt);
+    this.writeback(q, frames.frameLen, tstamp_ns, hash, frames.rss_type[flow]!);
   }
 
   /**
-   * --pcap: DMA `len` bytes of a captured frame (src[from ..]) into queue q's next descriptor,
-   * and its position in its capture flow beside it (the skb's replay_pos). The caller checked
-   * has_descriptor(q) and rss_queue() just ran on this frame; writeback() follows.
+   * --pcap: DMA capture frame i into queue q's next descriptor (copied as words), and its
+   * position in its capture flow beside it (the skb's replay_pos). The caller checked
+   * has_descriptor(q); writeback() follows.
    */
-  dma_replay(q: number, src: Uint8Array, from: number, len: number, pos: number): void {
+  dma_replay(q: number, frames: FlowFrames, i: number, pos: number): void {
     const shm = this.shm;
     const skb = shm.desc_skb[q * this.size + this.rdh[q]!]!;
-    const at = shm.skbData(skb);
-    const u8 = shm.u8;
-    for (let k = 0; k < len; k++) u8[at + k] = src[from + k]!;
+    frames.copy_replay(shm.i32, shm.skbData(skb) >> 2, i);
     shm.skb_replay_pos[skb] = pos;
   }
 
-  /** Write the descriptor back and advance the device's head (published by signal()). */
-  writeback(q: number, len: number, tstamp_ns: number): void {
+  /**
+   * Write the descriptor back (length, the RSS hash and type, DD) and advance the device's
+   * head; RDH is published by signal(). The queue's counters are kept here and written at the
+   * end of the burst (flush_counters).
+   */
+  writeback(q: number, len: number, tstamp_ns: number, hash: number, rss_type: number): void {
     const shm = this.shm;
-    const R = shm.layout.rxq;
     const h = this.rdh[q]!;
     const d = q * this.size + h;
     let ts = 0;
@@ -190,19 +200,40 @@ export class Nic {
       ts = DESC_TS;
     }
     shm.desc_len[d] = len;
-    shm.desc_hash[d] = this.hash;
-    const rss = !this.rss_enabled || this.hash_type === RSS_NONE ? 0 : this.hash_type === RSS_L4 ? DESC_RSS | DESC_L4 : DESC_RSS;
+    const rss = this.rss_enabled ? RSS_STATUS[rss_type]! : 0;
+    shm.desc_hash[d] = rss === 0 ? 0 : hash;
     shm.desc_status[d] = ts | DESC_DD | DESC_EOP | rss;
     this.rdh[q] = h + 1 === this.size ? 0 : h + 1;
-    const qf = shm.rxqF[q]!;
-    shm.f64[qf + R.rx_packets]! += 1;
-    shm.f64[qf + R.rx_bytes]! += len + 4;
+    this.pend_packets[q]! += 1;
+    this.pend_bytes[q]! += len + 4;
     this.cause[q] = 1;
   }
 
-  /** No descriptor: the frame is lost (the 82599's RXMPC / rx_missed_errors). */
+  /** No descriptor: the frame is lost (the 82599's RXMPC / rx_missed_errors), counted at flush_counters. */
   miss(q: number): void {
-    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.rxq.rx_missed]! += 1;
+    this.pend_missed[q]! += 1;
+  }
+
+  /**
+   * Write the counters kept since the last flush (rx_packets, rx_bytes, rx_missed). The
+   * generator writes `generated` first: an accounted packet (a miss) never outruns it.
+   */
+  flush_counters(): void {
+    const shm = this.shm;
+    const R = shm.layout.rxq;
+    for (let q = 0; q < this.queues; q++) {
+      const qf = shm.rxqF[q]!;
+      if (this.pend_packets[q] !== 0) {
+        shm.f64[qf + R.rx_packets]! += this.pend_packets[q]!;
+        shm.f64[qf + R.rx_bytes]! += this.pend_bytes[q]!;
+        this.pend_packets[q] = 0;
+        this.pend_bytes[q] = 0;
+      }
+      if (this.pend_missed[q] !== 0) {
+        shm.f64[qf + R.rx_missed]! += this.pend_missed[q]!;
+        this.pend_missed[q] = 0;
+      }
+    }
   }
 
   /** The ITR throttle needs the time; without coalescing the interrupt logic never reads it. */

@@ -52,7 +52,7 @@ export interface Capture {
 export interface ReplayData {
   /** Frames in one pass of the capture (truncated ones included). */
   count: number;
-  /** The frames, back to back (each padded to ETH_ZLEN). */
+  /** The frames, back to back (each padded to ETH_ZLEN), each at a multiple of 4 bytes. */
   bytes: Uint8Array;
   /** Frame i at bytes[off[i]]. */
   off: Uint32Array;
@@ -256,7 +256,8 @@ function frameTuple(b: Uint8Array, o: number, len: number, t: IpTuple): boolean 
 export function buildReplay(cap: Capture): Replay {
   const n = cap.count;
   let total = 0;
-  for (let i = 0; i < n; i++) total += Math.max(cap.caplen[i]!, ETH_ZLEN);
+  // Each frame starts on a 4-byte boundary: the device copies frames as 32-bit words.
+  for (let i = 0; i < n; i++) total += (Math.max(cap.caplen[i]!, ETH_ZLEN) + 3) & ~3;
   const bytes = new Uint8Array(sab(total));
   const off = new Uint32Array(sab(n * 4));
   const len = new Uint16Array(sab(n * 2));
@@ -302,7 +303,7 @@ export function buildReplay(cap: Capture): Replay {
         pos[i] = keys.frames[f]! - 1;
       }
     }
-    at += l;
+    at += (l + 3) & ~3;
   }
   const sent = n - summary.truncated;
   summary.wire_bytes_mean = sent > 0 ? wire / sent : ETH_ZLEN + 4;

@@ -19,11 +19,10 @@ import { workqueue_init } from '../kernel/workqueue.js';
 import { replayFrames, runFrames } from '../devices/generator.js';
 import { loadReplay } from '../config/capture.js';
 import type { FlowFrames, FlowTable } from '../devices/frames.js';
-import { rssEngine } from '../devices/nic.js';
 
 /** The run's flows and their frames: generated, or (--pcap) the capture's. Setup time. */
 export function framesOf(cfg: Config): FlowFrames {
-  return cfg.pcap !== '' ? replayFrames(loadReplay(cfg.pcap)) : runFrames(cfg);
+  return cfg.pcap !== '' ? replayFrames(loadReplay(cfg.pcap), cfg) : runFrames(cfg);
 }
 
 /** `frames`: the run's flows and frames when the caller built them already (framesOf). */
@@ -87,13 +86,11 @@ function socketTasks(shm: Shm, flows: FlowTable, frames: FlowFrames): Int32Array
   const out = new Int32Array(flows.count);
   for (let s = 0; s < flows.count; s++) out[s] = s % tasks; // spread
   if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return out;
-  const rss = rssEngine(cfg);
   const tap = new TapSpread(cfg.seed, cfg.queues);
   const f = frames;
   for (let s = 0; s < flows.count; s++) {
-    const at = s * f.stride;
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
-    const queue = cfg.nic === 'virtio' ? tap.select_queue(f.hdr, at) : cfg.rss_reta[rss.hash_i32(f.hdr, at, f.stride) & 127]!;
+    const queue = cfg.nic === 'virtio' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s]! & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
     if (task >= 0) out[s] = task;
   }
