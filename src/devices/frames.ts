@@ -36,10 +36,9 @@
  */
 import type { Prng } from '../lib/prng.js';
 import type { ReplayData } from './replay.js';
-/** The largest frame without FCS: MTU 9000 (--nic virtio); the physical NICs stop at 1514 (config.ts). */
-export const JUMBO_FRAME_LEN = 9014;
 import {
   ETH_HLEN,
+  JUMBO_FRAME_LEN,
   ETH_P_IPV6,
   IPV6H_LEN,
   IPV6H_PAYLOAD_LEN_OFF,

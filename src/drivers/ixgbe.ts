@@ -184,7 +184,7 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
   const R = shm.layout.rxq;
   const qi = shm.rxqI[q]!;
   const i32 = c.i32;
-  const size = c.cfg.ring_size;
+  const size = c.ring_size;
   let ntc = i32[qi + R.next_to_clean]!;
   let cleaned_count = rx_desc_unused(ntc, i32[qi + R.next_to_use]!, size);
   let total = 0;

@@ -64,7 +64,7 @@ export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
  */
 export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number, max: number): void {
   const shm = c.shm;
-  const size = c.cfg.ring_size;
+  const size = c.ring_size;
   const base = q * size;
   const u8 = c.u8;
   let x = c.touched;
@@ -83,14 +83,19 @@ export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number
  */
 export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
   const shm = c.shm;
-  const d = q * c.cfg.ring_size + ntc;
+  const d = q * c.ring_size + ntc;
   const status = shm.desc_status[d]!;
-  if ((status & DESC_DD) === 0) throw new Error(`RX queue ${q}: descriptor ${ntc} below RDH without DD`);
+  if ((status & DESC_DD) === 0) rx_desc_not_done(q, ntc);
   const skb = shm.desc_skb[d]!;
   c.skb_len[skb] = shm.desc_len[d]!;
   shm.desc_status[d] = 0;
   rx_skb_fields(c, skb, status, shm.desc_hash[d]!, q);
   return skb;
+}
+
+/** The descriptor hand-off broke: a descriptor below RDH without DD. */
+function rx_desc_not_done(q: number, ntc: number): never {
+  throw new Error(`RX queue ${q}: descriptor ${ntc} below RDH without DD`);
 }
 
 /** Fill an skb from its write-back: RSS hash (L4 type or L3), queue, eth_type_trans. */

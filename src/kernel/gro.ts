@@ -64,11 +64,19 @@ export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
   // Without rx checksum offload the stack validates the L4 checksum here, before merging
   // (tcp4_gro_receive's skb_gro_checksum_validate); a bad one is dropped as tcp_v4_rcv would.
   const type = c.skb_protocol[skb];
-  if (c.cfg.l4_csum_verify && (type === ETH_P_IP || type === ETH_P_IPV6) && !skb_verify_l4_csum(c, skb)) {
+  if (c.l4_csum_verify && (type === ETH_P_IP || type === ETH_P_IPV6) && !skb_verify_l4_csum(c, skb)) {
     ip_drop(c, skb, c.sd.drop_l4_csum);
     return;
   }
-  if (!c.cfg.gro || !dev_gro_receive(c, n, skb)) gro_normal_one(c, n, skb);
+  // dev_gro_receive only merges TCP: a datagram of another IPv4 protocol goes up without the call.
+  if (c.gro && gro_may_merge(c, skb, type) && dev_gro_receive(c, n, skb)) return;
+  gro_normal_one(c, n, skb);
+}
+
+/** False when dev_gro_receive would surely return false: not IP, or IPv4 carrying no TCP. */
+function gro_may_merge(c: KCpu, skb: number, type: number): boolean {
+  if (type === ETH_P_IP) return c.u8[c.skb_data(skb) + c.skb_nh[skb]! + IPH_PROTOCOL_OFF] === IPPROTO_TCP;
+  return type === ETH_P_IPV6;
 }
 
 /** NAPI_GRO_CB(p)->is_atomic: p is a DF datagram, its IP ID not (yet) seen to increment. */
@@ -288,7 +296,7 @@ export function gro_normal_one(c: KCpu, n: number, skb: number): void {
   else c.skb_next[tail] = skb;
   c.rx_tail[n] = skb;
   c.rx_count[n]! += c.skb_segs[skb]!;
-  if (c.rx_count[n]! >= c.cfg.gro_normal_batch) gro_normal_list(c, n);
+  if (c.rx_count[n]! >= c.gro_normal_batch) gro_normal_list(c, n);
 }
 
 /** gro_normal_list: pass napi->rx_list to netif_receive_skb_list_internal. */

@@ -8,7 +8,8 @@ import type { Config } from '../config/schema.js';
 import { maskToCpus } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { SkbCache } from '../shm/skb_pool.js';
-import type { SdIndex, NapiIndex, SkIndex, RxqIndex, TaskIndex, Layout } from '../shm/layout.js';
+import { rxSkbTruesize, type SdIndex, type NapiIndex, type SkIndex, type RxqIndex, type TaskIndex, type Layout } from '../shm/layout.js';
+import { JUMBO_FRAME_LEN } from '../uapi/inet.js';
 import type { CpuEnv } from './env.js';
 
 export const NET_RX_SOFTIRQ = 1 << 3;
@@ -55,6 +56,7 @@ export class KCpu {
   readonly skb_segs: Int32Array;
   readonly skb_tstamp: Float64Array;
   readonly skb_replay_pos: Int32Array;
+  readonly skb_frags: Int32Array;
   /** --pcap: the order check reads skb_replay_pos, not the payload. */
   readonly replay: boolean;
   /** --tap: a packet socket on ptype_all (af_packet.ts). */
@@ -102,6 +104,23 @@ export class KCpu {
   readonly rps_cpu_mask: number;
   readonly stack_cost_ns: number;
 
+  // The Config's per-packet values, copied once: a field of this object is one load where
+  // c.cfg.x is two (docs/design.md, "Objects the hot path holds").
+  readonly gro: boolean;
+  readonly gro_normal_batch: number;
+  readonly l4_csum_verify: boolean;
+  /** sock_rps_save_rxhash runs for UDP sockets too (--udp-sockets connected). */
+  readonly udp_connected: boolean;
+  readonly app_cost_ns: number;
+  readonly ring_size: number;
+  readonly ncpus: number;
+  readonly unsafe_rfs_no_qtail_check: boolean;
+  /**
+   * skb->truesize by frame length (rxSkbTruesize: what the driver allocated), a table built
+   * once, so charging a socket is a load, not the rule's branches.
+   */
+  readonly truesize_by_len: Int32Array;
+
   constructor(
     readonly cpu: number,
     readonly shm: Shm,
@@ -140,6 +159,7 @@ export class KCpu {
     this.skb_segs = shm.skb_segs;
     this.skb_tstamp = shm.skb_tstamp;
     this.skb_replay_pos = shm.skb_replay_pos;
+    this.skb_frags = shm.skb_frags;
     this.replay = shm.cfg.pcap !== '';
     this.tap = shm.cfg.tap !== '';
     this.napi_next = new Int32Array(L.napiCount).fill(-2);
@@ -162,6 +182,15 @@ export class KCpu {
     while (p < cfg.cpus) p *= 2;
     this.rps_cpu_mask = p - 1;
     this.stack_cost_ns = cfg.stack_cost_ns;
+    this.gro = cfg.gro;
+    this.gro_normal_batch = cfg.gro_normal_batch;
+    this.l4_csum_verify = cfg.l4_csum_verify;
+    this.udp_connected = cfg.udp_sockets === 'connected';
+    this.app_cost_ns = cfg.app_cost_ns;
+    this.ring_size = cfg.ring_size;
+    this.ncpus = cfg.cpus;
+    this.unsafe_rfs_no_qtail_check = cfg.unsafe_rfs_no_qtail_check;
+    this.truesize_by_len = Int32Array.from({ length: JUMBO_FRAME_LEN + 1 }, (_, len) => rxSkbTruesize(cfg, len));
   }
 
   /** Hand buffered latency samples to the histogram (when the buffer fills, and at the end). */

@@ -19,7 +19,18 @@ import {
  * holding the rest of its frame (skb_shinfo(skb)->frags: virtio's mergeable and big buffers).
  */
 export function kfree_skb(c: KCpu, skb: number): void {
-  const frags = c.shm.skb_frags;
+  // One buffer, no GRO segments, no pages: the common case, straight back to the cache.
+  if (c.skb_frag_next[skb] === -1 && c.skb_frags[skb] === -1) {
+    c.skb_next[skb] = -1;
+    c.cache.free(skb);
+    return;
+  }
+  kfree_skb_list(c, skb);
+}
+
+/** kfree_skb of an skb with GRO segments (frag_list) or pages (frags). */
+function kfree_skb_list(c: KCpu, skb: number): void {
+  const frags = c.skb_frags;
   while (skb !== -1) {
     const next = c.skb_frag_next[skb]!;
     c.skb_frag_next[skb] = -1;

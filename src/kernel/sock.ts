@@ -15,7 +15,18 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from '../uapi/jhash.js';
 import { kfree_skb } from './skbuff.js';
-import { ETH_P_IP, ETH_P_IPV6, IPV6H_LEN, frame_payload_index, get32i, IPPROTO_TCP, payload_offset } from '../uapi/inet.js';
+import {
+  ETH_HLEN,
+  ETH_P_IP,
+  ETH_P_IPV6,
+  IPV6H_LEN,
+  JUMBO_FRAME_LEN,
+  get32i,
+  IPPROTO_TCP,
+  ip_header_len,
+  l4_header_len_of,
+  payload_offset,
+} from '../uapi/inet.js';
 import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf, tcpWindowSegments } from '../shm/layout.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
@@ -71,6 +82,9 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
     i32[b + S.proto] = flows.proto[s]!;
     i32[b + S.task] = task_of[s]!;
     i32[b + S.flow] = s;
+    // The payload (the packet index) follows the headers, fixed per flow: Ethernet, IP, L4.
+    const family = flows.family[s] === 6 ? 6 : 4;
+    i32[b + S.index_off] = ETH_HLEN + ip_header_len(family) + l4_header_len_of(flows.proto[s]!, shm.cfg.tcp_timestamps);
     i32[b + S.rx_head] = -1;
     i32[b + S.rx_tail] = -1;
     i32[b + S.reader_head] = -1;
@@ -196,19 +210,13 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   const S = c.sk;
   const i32 = c.i32;
   const b = c.skI + sk * c.skStrideI;
-  const bf = c.skF + sk * c.skStrideF;
   const segs = c.skb_segs[skb]!;
-  const truesize = skb_rmem_truesize(c, skb);
+  const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
 
   spin_lock(i32, b + S.lock);
-  if (i32[b + S.rmem_alloc]! > i32[b + S.rcvbuf]!) {
-    c.f64[bf + S.drops]! += segs;
-    spin_unlock(i32, b + S.lock);
-    c.count(c.sd.drop_socket, segs);
-    kfree_skb(c, skb);
-    return;
-  }
-  sock_check_order(c, sk, b, bf, skb);
+  if (i32[b + S.rmem_alloc]! > i32[b + S.rcvbuf]!) return sock_drop(c, sk, b, skb, segs);
+  if (segs === 1) sock_check_order_one(c, sk, b, skb);
+  else sock_check_order(c, sk, b, skb);
   c.skb_next[skb] = -1;
   const tail = i32[b + S.rx_tail]!;
   if (tail === -1) i32[b + S.rx_head] = skb;
@@ -216,13 +224,10 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   i32[b + S.rx_tail] = skb;
   i32[b + S.rx_qlen]! += 1;
   Atomics.add(i32, b + S.rmem_alloc, truesize); // atomic_add_return: the reader uncharges without this lock
-  c.f64[bf + S.delivered]! += segs;
+  c.f64[c.skF + sk * c.skStrideF + S.delivered]! += segs;
   // sock_rps_save_rxhash: tcp_v4_rcv for TCP; __udp_queue_rcv_skb for a connected UDP socket.
-  if (i32[b + S.proto] === IPPROTO_TCP || c.cfg.udp_sockets === 'connected') i32[b + S.rxhash] = c.skb_hash[skb]!;
-  if (i32[b + S.last_cpu] !== c.cpu) {
-    if (i32[b + S.last_cpu] !== -1) i32[b + S.cpu_moves]! += 1;
-    i32[b + S.last_cpu] = c.cpu;
-  }
+  if (c.udp_connected || i32[b + S.proto] === IPPROTO_TCP) i32[b + S.rxhash] = c.skb_hash[skb]!;
+  if (i32[b + S.last_cpu] !== c.cpu) sock_moved(c, b);
   let wake = -1;
   if (i32[b + S.on_ready] === 0) {
     i32[b + S.on_ready] = 1;
@@ -233,30 +238,56 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   if (wake >= 0 && wake !== c.cpu) c.env.wake_cpu(wake);
 }
 
+/** The socket is full (sk_rmem_alloc past sk_rcvbuf): count the drop (sk_drops), unlock, free. Under the socket's lock. */
+function sock_drop(c: KCpu, sk: number, b: number, skb: number, segs: number): void {
+  c.f64[c.skF + sk * c.skStrideF + c.sk.drops]! += segs;
+  spin_unlock(c.i32, b + c.sk.lock);
+  c.count(c.sd.drop_socket, segs);
+  kfree_skb(c, skb);
+}
+
+/** Beyond Linux: the socket now gets its packets from this CPU (which CPUs delivered a flow). */
+function sock_moved(c: KCpu, b: number): void {
+  const S = c.sk;
+  if (c.i32[b + S.last_cpu] !== -1) c.i32[b + S.cpu_moves]! += 1;
+  c.i32[b + S.last_cpu] = c.cpu;
+}
+
+/** skb->truesize of a received frame of `len` bytes (rxSkbTruesize, from the CPU's table). */
+function skb_truesize(c: KCpu, len: number): number {
+  return len <= JUMBO_FRAME_LEN ? c.truesize_by_len[len]! : rxSkbTruesize(c.cfg, len);
+}
+
 /**
- * The order check, per segment, under the socket lock: a segment whose per-flow index (the
- * payload's, or a replayed frame's position in its capture flow, written beside it) is not
- * past the last one delivered is out of order. Gaps are drops upstream, not disorder.
- * Also records the sampled DMA→socket latency.
+ * The order check of a one-segment skb, under the socket lock: its per-flow index (the
+ * payload's, at the socket's fixed offset, or a replayed frame's position in its capture
+ * flow) must be past the last one delivered, else it is out of order; gaps are drops
+ * upstream, not disorder. Also records the sampled DMA→socket latency.
  */
-function sock_check_order(c: KCpu, sk: number, b: number, bf: number, skb: number): void {
+function sock_check_order_one(c: KCpu, sk: number, b: number, skb: number): void {
   const S = c.sk;
   const i32 = c.i32;
-  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) {
-    const index = c.replay ? c.skb_replay_pos[seg]! : frame_payload_index(c.u8, c.skb_data(seg)) | 0;
-    const expected = i32[b + S.next_index]!;
-    if (((index - expected) | 0) < 0) {
-      c.f64[bf + S.out_of_order]! += 1;
-      record_first_ooo(c, sk, expected, index);
-    } else {
-      i32[b + S.next_index] = (index + 1) | 0;
-    }
-    // Only sampled frames carry a timestamp: others never touch skb_tstamp's cache lines.
-    if (c.skb_flags[seg]! & SKB_FLAG_TSTAMP) {
-      c.lat_buf[c.lat_n++] = c.env.now_ns() - c.skb_tstamp[seg]!;
-      if (c.lat_n === LATENCY_BATCH) c.flush_latency();
-    }
-  }
+  const index = c.replay ? c.skb_replay_pos[skb]! : get32i(c.u8, c.skb_data(skb) + i32[b + S.index_off]!);
+  const expected = i32[b + S.next_index]!;
+  if (((index - expected) | 0) < 0) sock_out_of_order(c, sk, expected, index);
+  else i32[b + S.next_index] = (index + 1) | 0;
+  // Only sampled frames carry a timestamp: others never touch skb_tstamp's cache lines.
+  if (c.skb_flags[skb]! & SKB_FLAG_TSTAMP) sock_latency_sample(c, skb);
+}
+
+/** sock_check_order_one for each segment of a GRO train. */
+function sock_check_order(c: KCpu, sk: number, b: number, skb: number): void {
+  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) sock_check_order_one(c, sk, b, seg);
+}
+
+function sock_out_of_order(c: KCpu, sk: number, expected: number, got: number): void {
+  c.f64[c.skF + sk * c.skStrideF + c.sk.out_of_order]! += 1;
+  record_first_ooo(c, sk, expected, got);
+}
+
+function sock_latency_sample(c: KCpu, skb: number): void {
+  c.lat_buf[c.lat_n++] = c.env.now_ns() - c.skb_tstamp[skb]!;
+  if (c.lat_n === LATENCY_BATCH) c.flush_latency();
 }
 
 function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): void {
@@ -367,10 +398,10 @@ function skb_rmem_truesize(c: KCpu, skb: number): number {
   let head_len = c.skb_len[skb]!;
   for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
     const len = c.skb_len[seg]!;
-    truesize += rxSkbTruesize(c.cfg, len);
+    truesize += skb_truesize(c, len);
     head_len -= len - (payload_offset(c.u8, c.skb_data(seg)) - c.skb_data(seg));
   }
-  return truesize + rxSkbTruesize(c.cfg, head_len);
+  return truesize + skb_truesize(c, head_len);
 }
 
 /** Packets recvmsg reads between two interrupt windows (as the driver's 32). */
@@ -394,7 +425,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
   const S = c.sk;
   const i32 = c.i32;
   const ti = shm.taskI[t]!;
-  const app_cost_ns = c.cfg.app_cost_ns;
+  const app_cost_ns = c.app_cost_ns;
   // Still running on the CPU it migrated from: not here until it is switched out there.
   if (Atomics.compareExchange(i32, ti + T.on_cpu, 0, 1) !== 0) return 0;
   let packets = 0;
@@ -436,7 +467,8 @@ export function task_recvmsg(c: KCpu, t: number): number {
         // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
         // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
         // queue is empty; __skb_recv_udp always releases when it empties the queue.
-        let deficit = i32[b + S.forward_deficit]! + skb_rmem_truesize(c, skb);
+        const segs = c.skb_segs[skb]!;
+        let deficit = i32[b + S.forward_deficit]! + (segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb));
         if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) {
           const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
           deficit = 0;
@@ -446,7 +478,6 @@ export function task_recvmsg(c: KCpu, t: number): number {
           if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
         }
         i32[b + S.forward_deficit] = deficit;
-        const segs = c.skb_segs[skb]!;
         kfree_skb(c, skb);
         packets += segs;
         c.count(c.sd.recvmsg_packets, segs);
@@ -490,7 +521,7 @@ export function sock_rps_record_flow(c: KCpu, sk: number): void {
   const size = i32[c.ctlI + L.ctl.rps_sock_flow_size]!;
   if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
-  if (i32[b + c.sk.proto] !== IPPROTO_TCP && c.cfg.udp_sockets !== 'connected') return;
+  if (!c.udp_connected && i32[b + c.sk.proto] !== IPPROTO_TCP) return;
   const hash = i32[b + c.sk.rxhash]!;
   if (hash === 0) return;
   const at = L.rpsSockFlowBase / 4 + (hash & (size - 1));

@@ -267,6 +267,7 @@ export const SK_DEF = {
     ['hash_next', 'i32'],
     ['task', 'i32'],
     ['flow', 'i32'],
+    ['index_off', 'i32'], // where the per-flow packet index sits in its frames (the order check)
   ],
   queue: [
     ['lock', 'i32'],
