@@ -49,8 +49,9 @@ import {
   type CompareCommand,
 } from './cli_compare.js';
 import { reportOf } from './report/html.js';
+import { PACKAGE_DIR } from './paths.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+export const VERSION: string = (JSON.parse(readFileSync(new URL('package.json', PACKAGE_DIR), 'utf8')) as { version: string })
   .version;
 
 /** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */

@@ -19,6 +19,7 @@ import { configFromFlags, maskToCpus, type Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
 import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
+import { WORKERS_DIR } from '../paths.js';
 
 export type Flags = Record<string, string | number>;
 export type Check = 'conservation' | 'ordering' | 'progress' | 'crash';
@@ -415,7 +416,7 @@ export interface FuzzReport {
   interrupted: boolean;
 }
 
-const WORKER = new URL('../../workers/fuzz_worker.js', import.meta.url);
+const WORKER = new URL('fuzz_worker.js', WORKERS_DIR);
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const t0 = performance.now();

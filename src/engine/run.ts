@@ -56,8 +56,8 @@ import { ControlSchedule } from './control.js';
 import { TapWriter } from './tap.js';
 import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
+import { WORKERS_DIR } from '../paths.js';
 
-const WORKERS_DIR = new URL('../../workers/', import.meta.url);
 
 export interface RunOptions {
   /** Called every poll with the elapsed ms since generation started (knob changes in tests). */

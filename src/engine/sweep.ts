@@ -13,6 +13,7 @@ import { ConfigError, optionName, parseKnob, readSettingsFile, type Config, type
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';
 import { parseAssignment, settingsFromNamed, variantConfig, variantLabel, type Assignment } from './variants.js';
+import { WORKERS_DIR } from '../paths.js';
 
 /** One axis of the matrix: a knob and the values (text as given) it takes. */
 export interface SweepAxis {
@@ -230,7 +231,7 @@ function fromPool(a: PoolAnswer): RunResult {
   return a.result;
 }
 
-const POOL_WORKER = new URL('../../workers/sweep_worker.js', import.meta.url);
+const POOL_WORKER = new URL('sweep_worker.js', WORKERS_DIR);
 
 /**
  * Run a checked plan into `out` (JSON Lines, appended). Lines already there are skipped; a

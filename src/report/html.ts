@@ -11,6 +11,7 @@ import { ConfigError } from '../config.js';
 import type { CompareResult } from '../engine/compare.js';
 import type { RunResult } from '../engine/result.js';
 import { spread } from '../engine/variants.js';
+import { PACKAGE_DIR } from '../paths.js';
 
 type RunDoc = RunResult & { cell?: Record<string, string>; repeat?: number };
 
@@ -307,7 +308,7 @@ function libraryScripts(): string {
   return `<script>${scriptSafe(d3)}</script>\n<script>${scriptSafe(plot)}</script>`;
 }
 
-const PAGE_SCRIPT = new URL('../../../src/report/page.js', import.meta.url);
+const PAGE_SCRIPT = new URL('src/report/page.js', PACKAGE_DIR);
 
 /** The pps table under the chart: the numbers behind it, readable without scripts. */
 function ppsTable(d: ReportData): string {
