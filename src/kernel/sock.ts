@@ -444,9 +444,16 @@ export function task_recvmsg(c: KCpu, t: number): number {
       const b = c.skI + sk * c.skStrideI;
       const next = i32[b + S.ready_next]!;
       sock_rps_record_flow(c, sk);
+      // The reader's own queue and forward_deficit are the reader's alone: kept in locals
+      // for this visit, written back when it ends.
+      let head = i32[b + S.reader_head]!;
+      let deficit = i32[b + S.forward_deficit]!;
+      const quarter = i32[b + S.rcvbuf]! >> 2;
+      const tcp = i32[b + S.proto] === IPPROTO_TCP;
+      let read = 0; // packets read and not yet counted in recvmsg_packets
       let off = false;
       for (;;) {
-        let skb = i32[b + S.reader_head]!;
+        let skb = head;
         if (skb === -1) {
           if (off) break;
           // __skb_recv_udp: the reader's own queue is empty: splice sk_receive_queue into it
@@ -463,28 +470,33 @@ export function task_recvmsg(c: KCpu, t: number): number {
           if (skb === -1) break;
         }
         const nx = c.skb_next[skb]!;
-        i32[b + S.reader_head] = nx;
+        head = nx;
         // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
         // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
         // queue is empty; __skb_recv_udp always releases when it empties the queue.
         const segs = c.skb_segs[skb]!;
-        let deficit = i32[b + S.forward_deficit]! + (segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb));
-        if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) {
+        deficit += segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
+        if (nx === -1 || deficit >= quarter) {
           const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
           deficit = 0;
           // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised
           // window, whose right edge never moves left (tcp_select_window). The device reads
           // wnd_end before each segment of the flow it sends.
-          if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
+          if (tcp) tcp_window_update(c, b, rmem);
         }
-        i32[b + S.forward_deficit] = deficit;
         kfree_skb(c, skb);
         packets += segs;
-        c.count(c.sd.recvmsg_packets, segs);
-        if (app_cost_ns > 0) c.env.burn_ns(app_cost_ns * segs);
+        read += segs;
         window -= segs;
+        if (app_cost_ns > 0) {
+          c.count(c.sd.recvmsg_packets, read);
+          read = 0;
+          c.env.burn_ns(app_cost_ns * segs);
+        }
         if (window <= 0) {
           window = RECVMSG_WINDOW;
+          c.count(c.sd.recvmsg_packets, read);
+          read = 0;
           c.env.irq_window();
           if (c.env.need_resched()) {
             preempted = true;
@@ -492,12 +504,15 @@ export function task_recvmsg(c: KCpu, t: number): number {
           }
         }
       }
+      if (read !== 0) c.count(c.sd.recvmsg_packets, read);
+      i32[b + S.reader_head] = head;
+      i32[b + S.forward_deficit] = deficit;
       if (preempted) {
         // ep_send_events puts what it did not deliver back on rdllist: this socket (if it
         // is still on the list, or holds unread skbs off it) and the rest of the batch.
         let rest = next;
         if (!off) rest = sk;
-        else if (i32[b + S.reader_head] !== -1) sock_ready_relink(c, t, sk);
+        else if (head !== -1) sock_ready_relink(c, t, sk);
         task_ready_prepend(c, t, rest);
         break;
       }
