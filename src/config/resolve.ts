@@ -371,6 +371,17 @@ function checkCrossFields(cfg: Config): void {
       );
     }
   }
+  if (cfg.device === 'inline') {
+    const why =
+      cfg.mode === 'sim'
+        ? 'sim mode has no device thread (its device runs in virtual time)'
+        : cfg.nic === 'virtio'
+          ? "--nic virtio: QEMU's receive side runs in QEMU's own thread"
+          : cfg.rate !== 0 || cfg.pcap_timing
+            ? 'an inline device runs closed loop (--rate max, no --pcap-timing): arrivals on a schedule need the device thread'
+            : '';
+    if (why !== '') throw new ConfigError(`--device: inline is not possible here: ${why}`);
+  }
   if (cfg.nic === 'legacy' && cfg.queues !== 1) {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }

@@ -459,6 +459,11 @@ export const KNOBS = {
   ),
   unsafe_rfs_no_qtail_check: knob(onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
   cacheline_pad: knob(onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
+  device: knob(
+    oneOf(['auto', 'thread', 'inline']),
+    "threads mode: where the device runs: 'thread' (a thread of its own, as hardware runs beside the CPUs), 'inline' (the CPU of queue 0's interrupt materialises arrivals as it polls: no third thread on a small host), 'auto': inline on a host with fewer cores than CPUs + 1 (ixgbe and legacy, closed loop), else thread",
+    'auto',
+  ),
   latency_sample: knob(
     int(0, 1 << 20),
     'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)',

@@ -19,7 +19,10 @@ export interface WorkerInit {
   cpu: number;
   /** The stack-cost burner's iterations per ns, calibrated once by the coordinator. */
   burn_iters_per_ns: number;
-  /** The device: the run's flows and frames, built by the coordinator (shared, not copied). */
+  /**
+   * The device's worker, or the CPU that runs the device inline (--device inline): the run's
+   * flows and frames, built by the coordinator (shared, not copied).
+   */
   frames?: FlowFramesData;
   /** --profile DIR: write this thread's CPU profile there. */
   profile?: string;

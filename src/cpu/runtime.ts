@@ -23,7 +23,8 @@ import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kerne
 import type { Shm } from '../shm/memory.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { HotPathWindow } from '../shm/hot_path.js';
-import { busyThreads, spinLoads } from '../host/host.js';
+import { busyThreads, deviceInline, spinLoads } from '../host/host.js';
+import type { TrafficGenerator } from '../devices/generator.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 
 export const IPI_RPS = 1; // the RPS csd (rps_trigger_softirq)
@@ -86,6 +87,8 @@ export class CpuRuntime implements CpuEnv {
     readonly cpu: number,
     latency: LatencySink,
     shared_origin_ms: number,
+    /** --device inline: the device, when this CPU hosts it (else null). */
+    private readonly dev: TrafficGenerator | null = null,
   ) {
     this.c = new KCpu(cpu, shm, this, latency);
     this.rq = new CfsRq(shm, 1);
@@ -99,7 +102,7 @@ export class CpuRuntime implements CpuEnv {
     const sd = shm.layout.sd;
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
     if (shm.cfg.stack_cost_ns > 0 && burn_iters_per_ns === 0) calibrate_burn();
-    this.idle_poll_loads = spinLoads(busyThreads(shm.cfg.cpus), IDLE_POLL_LOADS);
+    this.idle_poll_loads = spinLoads(busyThreads(shm.cfg.cpus, deviceInline(shm.cfg)), IDLE_POLL_LOADS);
     this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.sd.processed]!);
   }
 
@@ -237,6 +240,12 @@ export class CpuRuntime implements CpuEnv {
     Atomics.store(i32, this.c.sdI + this.c.sd.context, CTX_IDLE);
     if (this.task_ready()) return;
     let ms = 100;
+    if (this.dev !== null && this.dev.wake_at_ns !== Infinity) {
+      // The device this CPU hosts needs a turn then (a line rate's frame, the ITR's interval).
+      const left = (this.dev.wake_at_ns - this.now_ns()) / 1e6;
+      if (left <= 0) return;
+      if (left < ms) ms = left;
+    }
     if (napi_timers_armed(this.shm, this.cpu)) {
       // Sleep no longer than the next napi timer (hrtimer expiry wakes an idle CPU).
       const left = (napi_timer_next_ns(this.shm, this.cpu) - this.now_ns()) / 1e6;
@@ -260,6 +269,7 @@ export class CpuRuntime implements CpuEnv {
   step(): boolean {
     const c = this.c;
     this.f64[c.sdF + c.sd.heartbeat]! += 1;
+    if (this.dev !== null) this.dev.inline_turn();
     if (Atomics.load(this.i32, this.doorbell) !== 0) {
       this.handle_irqs();
       return true;
@@ -304,6 +314,10 @@ export class CpuRuntime implements CpuEnv {
   /** The CPU's life: run until the engine sets stop. */
   run(): void {
     this.online();
+    if (this.dev !== null) {
+      this.dev.wait_for_cpus();
+      this.dev.start();
+    }
     const window = this.window;
     while (Atomics.load(this.i32, this.stop_at) === 0) {
       if (window.state !== 2) window.check();

@@ -6,7 +6,9 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { Shm } from '../shm/memory.js';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { TrafficGenerator } from '../devices/generator.js';
+import { FlowFrames } from '../devices/frames.js';
 import { CpuRuntime, set_burn_rate } from './runtime.js';
 import type { HotPathWindow } from '../shm/hot_path.js';
 import { ixgbe_register } from '../drivers/ixgbe.js';
@@ -60,7 +62,14 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   kernel_boot(shm);
   if (init.burn_iters_per_ns > 0) set_burn_rate(init.burn_iters_per_ns);
   const hist = newLatencyHistogram();
-  const rt = new CpuRuntime(shm, init.cpu, latencySink(hist), init.origin_ms);
+  // --device inline: this CPU's thread runs the device too (devices/generator.ts inline_turn).
+  let dev: TrafficGenerator | null = null;
+  if (init.frames !== undefined) {
+    const origin = performance.timeOrigin - init.origin_ms;
+    dev = new TrafficGenerator(shm, () => (performance.now() + origin) * 1e6, FlowFrames.attach(init.frames));
+    dev.set_inline(init.cpu);
+  }
+  const rt = new CpuRuntime(shm, init.cpu, latencySink(hist), init.origin_ms, dev);
   const gc = watchGc();
   return {
     async run(): Promise<CpuResult> {

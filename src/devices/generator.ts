@@ -170,6 +170,43 @@ export class TrafficGenerator implements FrameSource {
     this.window = new HotPathWindow(shm, () => this.generated);
   }
 
+  /**
+   * --device inline: a turn of the device on the CPU that hosts it (the CPU of queue 0's
+   * interrupt, cpu/runtime.ts), which never sleeps here: closed loop, every free descriptor
+   * an arrival takes (the ring's worth at most, so a turn refills what the driver posted);
+   * then the write-backs' interrupts, and the ITR's held ones. `wake_at_ns` says when the
+   * device next needs a turn on its own (a line rate's next frame, a TCP stall's end, an ITR
+   * interval); Infinity: when a driver posts descriptors (rx_ring_refill kicks the hosting
+   * CPU when the device waits on another CPU's ring).
+   */
+  inline_turn(): void {
+    const shm = this.shm;
+    this.wake_at_ns = Infinity;
+    if (Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) === 0) {
+      this.burst(this.due(shm.cfg.ring_size), false);
+      if (this.stalled) this.wake_at_ns = this.now_ns() + TCP_STALL_WAIT_NS;
+      else if (this.pending >= 0) this.nic.wait_inline(this.nic.rss_queue(this.frames.rss_hash[this.pending]!));
+    } else if (this.virtio === null) {
+      if (this.nic.service_throttled()) this.wake_at_ns = this.now_ns() + this.nic.itr_wait_ms(true, 1) * 1e6;
+      return;
+    }
+    if (this.nic.any_throttled()) {
+      const at = this.now_ns() + this.nic.itr_wait_ms(true, 1) * 1e6;
+      if (at < this.wake_at_ns) this.wake_at_ns = at;
+    }
+  }
+
+  /** --device inline: the device runs on a CPU's thread (inline_turn), never waiting. */
+  private inline = false;
+  /** --device inline: when the device next needs a turn (ns on the run's clock; Infinity: when a driver posts descriptors). */
+  wake_at_ns = Infinity;
+
+  /** Run inline, on the CPU `cpu` (its thread calls inline_turn). */
+  set_inline(cpu: number): void {
+    this.inline = true;
+    Atomics.store(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.device_cpu, cpu);
+  }
+
   /** The measured window of the device's hot path (no allocation in steady state). */
   readonly window: HotPathWindow;
 
@@ -244,7 +281,7 @@ export class TrafficGenerator implements FrameSource {
     return this.generated - before;
   }
 
-  private wait_for_cpus(): void {
+  wait_for_cpus(): void {
     const shm = this.shm;
     const at = shm.ctlI + shm.layout.ctl.cpus_ready;
     for (;;) {
@@ -267,13 +304,13 @@ export class TrafficGenerator implements FrameSource {
   }
 
   /** How many packets to put on the wire now (sleeping first when the next is far off). */
-  private due(): number {
+  private due(burst = BURST): number {
     const cfg = this.shm.cfg;
     if (this.interrupted()) return 0; // burst(0) ends generation
     const left = cfg.packets - this.generated;
     if (cfg.pcap_timing) return this.due_timed(left);
     if (this.pace_pps === 0) {
-      const n = left < BURST ? left : BURST;
+      const n = left < burst ? left : burst;
       if (this.wire.frame_ns === 0) return n;
       // Closed loop behind a line rate: what the wire has brought (wire.ts). The tick's clock
       // first (free to read, and never ahead of real time, so never over-credits); Node's
@@ -352,6 +389,10 @@ export class TrafficGenerator implements FrameSource {
    * microsecond away, and a wire that waited for exactly that would spin a core.
    */
   private sleep_until(t_ns: number, now: number): void {
+    if (this.inline) {
+      this.wake_at_ns = t_ns; // the CPU hosting the device waits, not the device
+      return;
+    }
     const held = this.nic.service_throttled();
     const ms = Math.min(Math.max(t_ns - now, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
     Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);

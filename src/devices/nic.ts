@@ -21,7 +21,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import type { Config } from '../config/schema.js';
-import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
+import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_INLINE, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../uapi/toeplitz.js';
 import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV6H_LEN, get16 } from '../uapi/inet.js';
@@ -355,6 +355,24 @@ export class Nic {
     const drained = !kicked && free >= this.size - 1 - DRIVER_UNPOSTED_MAX;
     const next = drained ? ms / 4 : free > before ? (ms * want) / (free - before) : 2 * ms;
     return next < DEVICE_NAP_MIN_MS ? DEVICE_NAP_MIN_MS : next > DEVICE_NAP_MAX_MS ? DEVICE_NAP_MAX_MS : next;
+  }
+
+  /**
+   * --device inline: the device has a frame for queue q and no descriptor: say so, so the
+   * driver that posts some kicks the CPU hosting the device (rx_ring_refill), then look once
+   * more (the refill may have come between).
+   */
+  wait_inline(q: number): void {
+    const at = this.shm.rxqI[q]! + this.shm.layout.rxq.dev_waiting;
+    Atomics.store(this.shm.i32, at, WIRE_INLINE);
+    if (this.free_descriptors(q) > 0) Atomics.store(this.shm.i32, at, 0);
+  }
+
+  /** Does the ITR hold back some vector's interrupt? */
+  any_throttled(): boolean {
+    if (this.shm.cfg.rx_usecs === 0) return false;
+    for (let q = 0; q < this.queues; q++) if (msix_throttled(this.shm, q)) return true;
+    return false;
   }
 
   /** Posted descriptors free on queue q (re-reads RDT). */

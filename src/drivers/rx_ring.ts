@@ -12,10 +12,12 @@ import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { ETH_HLEN, get16 } from '../uapi/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
+import { doorbell_ring } from '../shm/msix.js';
 import {
   WIRE_KICKED,
   WIRE_NAPPING,
   WIRE_SLEEPING,
+  WIRE_INLINE,
   DESC_DD,
   DESC_L4,
   DESC_RSS,
@@ -146,7 +148,14 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
     Atomics.store(c.i32, qi + R.rdt, i);
     // A device waiting for descriptors (closed loop) is woken once half of the ring is
     // its again: a wake per refill would cost a futex call every 16 packets.
-    if (Atomics.load(c.i32, qi + R.dev_waiting) === WIRE_SLEEPING) {
+    const waiting = Atomics.load(c.i32, qi + R.dev_waiting);
+    if (waiting === WIRE_INLINE) {
+      // --device inline: the device runs on a CPU's thread and waits for this ring: kick it
+      // (this CPU, if it hosts the device, gives it a turn at its next step anyway).
+      Atomics.store(c.i32, qi + R.dev_waiting, 0);
+      const host = c.i32[c.ctlI + c.L.ctl.device_cpu]!;
+      if (host !== c.cpu) doorbell_ring(shm, host);
+    } else if (waiting === WIRE_SLEEPING) {
       const avail = i - c.i32[qi + R.rdh]!;
       if ((avail < 0 ? avail + size : avail) >= size >> 1) {
         Atomics.notify(c.i32, qi + R.rdt);

@@ -49,6 +49,7 @@ export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
     shm.i32[n + L.napi.queue] = -1;
     shm.i32[n + L.napi.cpu] = cpu;
   }
+  shm.i32[shm.ctlI + L.ctl.device_cpu] = -1; // a thread of its own, unless --device inline says otherwise
   workqueue_init(shm);
   if (cfg.nic === 'legacy') legacy_up(shm);
   else if (cfg.nic === 'virtio') virtnet_up(shm);

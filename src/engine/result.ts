@@ -7,7 +7,7 @@ import type { Shm } from '../shm/memory.js';
 import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
 import { DRV } from '../shm/virtqueue.js';
 import type { HostThreadReport, HotPathReport, LatencyHistogram } from '../cpu/messages.js';
-import { busyThreads, HOST_CORES, oversubscribed } from '../host/host.js';
+import { busyThreads, deviceInline, HOST_CORES, oversubscribed } from '../host/host.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
@@ -124,7 +124,12 @@ export interface RunResult {
 
 export interface HostReport {
   cores: number;
-  /** Threads that may all want a core at once: each emulated CPU and the device (1 in sim mode). */
+  /**
+   * Where the device ran: 'thread' (a worker of its own), 'inline' (on the thread of the CPU
+   * of queue 0's interrupt, --device inline or auto on a small host), 'sim' (virtual time).
+   */
+  device: 'thread' | 'inline' | 'sim';
+  /** Threads that may all want a core at once: each emulated CPU, and the device unless inline (1 in sim mode). */
   busy_threads: number;
   oversubscribed: boolean;
   /** Per thread over the run: each worker's loop, and the coordinator's (empty in sim mode and off Linux). */
@@ -176,8 +181,9 @@ function hostReport(cfg: Config, threads: (HostThreadReport | null)[]): HostRepo
   const d = disturbance(measured);
   return {
     cores: HOST_CORES,
-    busy_threads: sim ? 1 : busyThreads(cfg.cpus),
-    oversubscribed: !sim && oversubscribed(cfg.cpus),
+    device: sim ? 'sim' : deviceInline(cfg) ? 'inline' : 'thread',
+    busy_threads: sim ? 1 : busyThreads(cfg.cpus, deviceInline(cfg)),
+    oversubscribed: !sim && oversubscribed(cfg.cpus, deviceInline(cfg)),
     threads: measured,
     disturbed: !sim && d.worst !== null && d.worst.share >= d.threshold,
     disturbance: d,

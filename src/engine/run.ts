@@ -29,7 +29,7 @@ import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { boot, framesOf } from './boot.js';
 import { calibrate_burn } from '../cpu/runtime.js';
-import { checkHostCpus, threadTimes, threadTimesSince } from '../host/host.js';
+import { checkHostCpus, deviceInline, threadTimes, threadTimesSince } from '../host/host.js';
 import { openLoopPps } from '../devices/wire.js';
 import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
 import { progressSample, type Progress } from './progress.js';
@@ -82,6 +82,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
+  // --device inline: the CPU of queue 0's interrupt runs the device; no device thread.
+  const host = deviceInline(cfg) ? cfg.irq_affinity[0]! : -1;
   const spawn = (file: string, cpu: number) =>
     new Worker(new URL(file, WORKERS_DIR), {
       workerData: {
@@ -90,13 +92,13 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
         origin_ms,
         cpu,
         burn_iters_per_ns,
-        ...(cpu < 0 ? { frames } : {}),
+        ...(cpu === host ? { frames } : {}),
         ...(hooks.profile !== undefined ? { profile: hooks.profile } : {}),
       } satisfies WorkerInit,
     });
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
-  const deviceWorker = spawn('device.js', -1);
-  const all = [...cpuWorkers, deviceWorker];
+  const deviceWorker = host < 0 ? spawn('device.js', -1) : null;
+  const all = deviceWorker === null ? cpuWorkers : [...cpuWorkers, deviceWorker];
   const failed = new Promise<never>((_, reject) => {
     all.forEach((w, i) => {
       w.on('error', (e) => reject(new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)));
@@ -107,14 +109,14 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const coordinatorProfile = hooks.profile === undefined ? undefined : await startProfile();
   try {
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
-    const deviceRun = Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
+    const deviceRun = deviceWorker === null ? Promise.resolve(null) : Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     tap?.close();
-    const threads = [...cpus, device];
+    const threads = device === null ? cpus : [...cpus, device];
     if (coordinatorProfile !== undefined) await coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile'));
     const coordinator = threadTimesSince(coordinator0);
     return collectResult(shm, cfg, {

@@ -31,14 +31,26 @@ export function spinLoads(threads: number, long: number): number {
   return threads <= HOST_CORES ? long : Math.max(64, Math.floor(long / 20));
 }
 
-/** The emulator's threads that may all want a core at once: each emulated CPU and the device. */
-export function busyThreads(cpus: number): number {
-  return cpus + 1;
+/**
+ * Threads mode: does the device run inline, on the CPU of queue 0's interrupt, rather than on
+ * a thread of its own? `--device auto` says inline where a third busy thread would not have a
+ * core (fewer cores than CPUs + 1) and the device can run inline (ixgbe or legacy, closed
+ * loop, not timed by a capture). resolveConfig refuses an explicit inline it cannot run.
+ */
+export function deviceInline(cfg: Pick<Config, 'mode' | 'device' | 'nic' | 'rate' | 'pcap_timing' | 'cpus'>): boolean {
+  if (cfg.mode === 'sim' || cfg.device === 'thread') return false;
+  if (cfg.device === 'inline') return true;
+  return cfg.nic !== 'virtio' && cfg.rate === 0 && !cfg.pcap_timing && HOST_CORES < cfg.cpus + 1;
+}
+
+/** The emulator's threads that may all want a core at once: each emulated CPU, and the device unless it runs inline. */
+export function busyThreads(cpus: number, inline = false): number {
+  return inline ? cpus : cpus + 1;
 }
 
 /** Do the emulator's busy threads outnumber the host's cores? */
-export function oversubscribed(cpus: number): boolean {
-  return busyThreads(cpus) > HOST_CORES;
+export function oversubscribed(cpus: number, inline = false): boolean {
+  return busyThreads(cpus, inline) > HOST_CORES;
 }
 
 /** What the host gave one emulator thread: CPU time and context switches (Linux /proc). */

@@ -350,6 +350,7 @@ export const CTL_DEF = {
     ['generated_bad_ip_csum', 'f64'],
     ['tcp_window_stalls', 'f64'], // a TCP flow's packet held back: its window was closed
     ['replay_snaplen', 'f64'], // --pcap: a snaplen-truncated frame, dropped before the NIC
+    ['device_cpu', 'i32'], // --device inline: the CPU whose thread runs the device; -1: a thread of its own
   ],
   // the skb pool's global free stack, under its lock (any CPU)
   pool: [
@@ -415,6 +416,7 @@ export const DESC_TS = 16; // the frame was timestamped (the 82599's TS bit): a 
 export const WIRE_NAPPING = 2; // a timed nap; a driver that drains the ring may kick it
 export const WIRE_KICKED = 3; // ... and did
 export const WIRE_SLEEPING = 1; // asleep until the driver wakes it (half the ring free)
+export const WIRE_INLINE = 4; // --device inline: the device waits here; a refill rings the hosting CPU's doorbell
 
 /**
  * --tap: bytes of each CPU's ring of the packet socket: --tap-buffer split across the CPUs,
