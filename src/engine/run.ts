@@ -290,7 +290,7 @@ export function hangReport(shm: Shm, a: Accounted, secs: number): string {
       lines.push(
         `    virtqueue ${q}: avail idx ${u16[vq.avail_idx]} used idx ${u16[vq.used_idx]} last_used_idx ${i32[vq.drv + DRV.last_used_idx]} ` +
           `num_free ${i32[vq.drv + DRV.num_free]} used_event ${u16[vq.used_event]} avail_event ${u16[vq.avail_event]} ` +
-          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} net queue ${i32[b + R.virtio_netq_len]}`,
+          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} held + tun queue ${i32[b + R.virtio_backlog_len]}`,
       );
     }
   }

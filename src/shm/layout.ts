@@ -199,12 +199,14 @@ export const RXQ_DEF = {
     ['wire_naps', 'f64'], // closed loop: timed naps waiting for descriptors
     ['wire_sleeps', 'f64'], // closed loop: sleeps the driver had to end with a futex wake
     ['wire_kicks', 'f64'], // closed loop: naps a driver that emptied the ring cut short
-    // virtio-net backend (QEMU): virtio_notify's decisions, the net queue
+    // virtio-net backend (QEMU): virtio_notify's decisions, the held packet, the host's tun queue
     ['virtio_irq_raised', 'f64'],
     ['virtio_irq_suppressed', 'f64'],
-    ['virtio_netq_held', 'f64'], // packets virtio_net_receive could not take, held in the net queue
-    ['virtio_netq_dropped', 'f64'], // arrived with the net queue at its bound: packets.dropped.netq
-    ['virtio_netq_len', 'i32'], // held right now
+    ['virtio_held', 'f64'], // virtio_net_receive could not take a packet: QEMU held it and stopped reading the tap
+    ['virtio_tun_queued', 'f64'], // packets that waited in the host's tun queue (QEMU not reading)
+    ['virtio_tun_dropped', 'f64'], // the tun queue at txqueuelen: the tap's tx_dropped, packets.dropped.tun
+    ['virtio_oversize', 'f64'], // a frame that did not fit the guest's buffers (QEMU's err = size): dropped
+    ['virtio_backlog_len', 'i32'], // held + in the tun queue right now
   ],
   driver: [
     ['rdt', 'i32'],
@@ -218,6 +220,7 @@ export const RXQ_DEF = {
     ['virtio_refills', 'f64'], // try_fill_recv calls
     ['virtio_refills_delayed', 'f64'], // schedule_delayed_work(&vi->refill) after a failed refill
     ['virtio_buffers_per_packet_max', 'i32'], // largest num_buffers seen (mergeable) or pages used (big)
+    ['virtio_rx_length_errors', 'f64'], // receive_buf: dev->stats.rx_length_errors (a packet dropped)
   ],
   vector: [
     ['eims', 'i32'],
