@@ -27,7 +27,7 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     const big = sim({ ...AT_100K, 'pkt-size': 1500 });
     expect(conserves(big)).toBe(true);
     expect(irqsPerPacket(big)).toBeLessThanOrEqual(0.5);
-    expect(big.queues[0]!.interrupts).toBe(1548);
+    expect(big.queues[0]!.interrupts).toBe(1551);
     // 1 Mpps of 64-byte frames: the same climb.
     const fast = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000 });
     expect(irqsPerPacket(fast)).toBeLessThanOrEqual(0.05);
@@ -39,6 +39,23 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     // avg_wire_size <= 60 → 5120, halved in latency mode → 10 µs: the packets' own spacing.
     const r = sim(AT_100K);
     expect(irqsPerPacket(r)).toBe(1);
+  });
+
+  it('adjust_by_size counts the Ethernet header (ixgbe_clean_rx_irq adds skb->len before eth_type_trans): 128-byte frames settle at 30 µs', () => {
+    // 3 Mpps of 128-byte frames: 256+ packets per completion, the bulk class. avg_wire_size
+    // 124 → 124 × 40 + 2720 = 7680 → DIV_ROUND_UP(7680, 512) × 2 = 30 µs (without the header,
+    // 110 bytes: 28). A bulk RX value (no LATENCY bit) always beats the TX container's in min().
+    const r = sim({ cpus: 1, queues: 1, rate: 3_000_000, 'pkt-size': 128, packets: 200_000 });
+    expect(conserves(r)).toBe(true);
+    expect(r.queues[0]!.eitr_usecs).toBe(30);
+  });
+
+  it('ixgbe_set_itr takes min() with the idle TX container: in latency mode the interval climbs 2 µs per update', () => {
+    // One 1518-byte frame per interrupt: RX asks for 60 µs | LATENCY; the TX ring's container
+    // (no packets) offers (q_vector->itr >> 2) + 2 | LATENCY, which wins while it is lower:
+    // from the initial 20K_ITR (50 µs), 52, 54, 56, 58, then RX's 60.
+    const eitr = (packets: number) => sim({ cpus: 1, queues: 1, rate: 10_000, 'pkt-size': 1518, packets }).queues[0]!.eitr_usecs;
+    expect([1, 2, 3, 4, 5, 8].map(eitr)).toEqual([52, 54, 56, 58, 60, 60]);
   });
 
   it('--rx-usecs with a NIC that has no ITR is a one-line error (exit 2)', () => {

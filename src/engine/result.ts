@@ -54,7 +54,9 @@ export interface PerQueueStats {
   wire_sleeps: number;
   wire_wakes: number;
   wire_kicks: number;
-  /** --nic virtio only: the virtqueue's notifications both ways, refills, QEMU's net queue. */
+  /** --nic ixgbe only: the vector's EITR interval at the end of the run, µs (ixgbe_write_eitr; adaptive ITR moves it). */
+  eitr_usecs?: number;
+  /** --nic virtio only: the virtqueue's notifications both ways, refills, QEMU's held packet and tun queue. */
   virtio?: VirtioQueueStats;
 }
 
@@ -360,6 +362,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       wire_wakes: f[b + R.wire_wakes]!,
       wire_kicks: f[b + R.wire_kicks]!,
     };
+    if (cfg.nic === 'ixgbe') stats.eitr_usecs = i32[shm.rxqI[q]! + R.eitr_ns]! / 1000;
     if (cfg.nic === 'virtio') {
       stats.virtio = {
         irq_raised: f[b + R.virtio_irq_raised]!,

@@ -240,6 +240,8 @@ export const RXQ_DEF = {
     ['rx_next_update', 'i32'], // q_vector->rx.next_update (jiffies)
     ['rx_total_packets', 'i32'],
     ['rx_total_bytes', 'f64'],
+    ['tx_itr', 'i32'], // q_vector->tx.itr: the TX ring's container (no TX traffic here)
+    ['tx_next_update', 'i32'], // q_vector->tx.next_update
   ],
 } as const;
 export type RxqIndex = StructIndex<typeof RXQ_DEF>;
