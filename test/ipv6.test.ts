@@ -209,7 +209,10 @@ describe('sim: IPv6 through the stack', () => {
     expect(r.packets.dropped.no_socket).toBe(0);
     expect(r.packets.dropped.ip_hdr).toBe(0);
     expect(r.ordering.out_of_order).toBe(0);
-    expect(r.packets.delivered).toBeGreaterThan(25_000);
+    // The rest overflow UDP sockets (closed loop) while their readers wait out ksoftirqd's
+    // slices, CFS's 2-CPU tunables (x2): socket drops, not lookups that failed.
+    expect(r.packets.delivered + r.packets.dropped.socket).toBe(30_000);
+    expect(r.packets.delivered).toBeGreaterThan(20_000);
   });
 
   it('--bad-csum-rate damages only IPv4 headers: every damaged one is dropped as ip_csum', () => {
