@@ -397,6 +397,57 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
   });
 });
 
+describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rmem_release in batches with its splice', () => {
+  const rmem = (m: Machine) => m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rmem_alloc)]!;
+  /** recvmsg on CPU 0 until its first need_resched check: RECVMSG_WINDOW (32) skbs. */
+  const read32 = (m: Machine) => {
+    m.envs[0]!.need_resched = () => true;
+    const n = task_recvmsg(m.cpus[0]!, 0);
+    m.envs[0]!.need_resched = () => false;
+    return n;
+  };
+
+  it('TCP: each skb read is uncharged at once (tcp_recvmsg → sk_eat_skb → sock_rfree) and the window edge moves with it', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, gro: 'off', packets: 400 }));
+    const T = rxSkbTruesize(m.cfg, 60);
+    expect(m.send(40)).toBe(40);
+    m.settle();
+    expect(rmem(m)).toBe(40 * T);
+    const edge = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]!;
+    expect(read32(m)).toBe(32);
+    // UDP's forward_deficit would still hold the 2 skbs read since its last quarter-of-rcvbuf release.
+    expect(rmem(m)).toBe(8 * T);
+    // tcp_select_window: rcv_nxt (40: all arrived) + the free space (131,072 - 8 × 2,304) in segments.
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]).toBe(40 + Math.floor((131_072 - 8 * T) / T));
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]).toBeGreaterThan(edge);
+  });
+
+  it('UDP: a release splices sk_receive_queue onto the reader queue (udp_rmem_release: skb_queue_splice_tail_init)', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 400 }));
+    const T = rxSkbTruesize(m.cfg, 60);
+    const S = m.shm.layout.sk;
+    const qlen = () => m.shm.i32[m.shm.skIdx(0, S.rx_qlen)]!;
+    m.send(72);
+    m.settle();
+    // The first read splices all 72 into the reader queue, reads 32, releases after 24
+    // (forward_deficit reaches rcvbuf / 4 = 53,248 B): 8 skbs' worth stay in the deficit.
+    expect(read32(m)).toBe(32);
+    expect(rmem(m)).toBe((72 - 24) * T);
+    m.send(10);
+    m.settle();
+    expect(qlen()).toBe(10);
+    // The 16th read reaches the quarter again: the release gives back 24 skbs' truesize and
+    // moves the 10 queued since onto the reader queue, behind its 24 unread.
+    expect(read32(m)).toBe(32);
+    expect(qlen()).toBe(0);
+    expect(rmem(m)).toBe((72 + 10 - 48) * T);
+    // The rest, in order: 18 left in the reader queue.
+    expect(task_recvmsg(m.cpus[0]!, 0)).toBe(18);
+    expect(rmem(m)).toBe(0);
+    expect(m.shm.i32[m.shm.skIdx(0, S.out_of_order)] ?? 0).toBe(0);
+  });
+});
+
 describe('RFS records connected UDP sockets (sock_rps_record_flow, sock_rps_save_rxhash)', () => {
   const table = (m: Machine) => {
     const L = m.shm.layout;

@@ -423,6 +423,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
           // list there too: a delivery after this relinks it (lock order socket, then task).
           spin_lock(i32, b + S.lock);
           skb = i32[b + S.rx_head]!;
+          i32[b + S.reader_tail] = i32[b + S.rx_tail]!;
           i32[b + S.rx_head] = -1;
           i32[b + S.rx_tail] = -1;
           i32[b + S.rx_qlen] = 0;
@@ -433,19 +434,22 @@ export function task_recvmsg(c: KCpu, t: number): number {
         }
         const nx = c.skb_next[skb]!;
         i32[b + S.reader_head] = nx;
-        // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
-        // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
-        // queue is empty; __skb_recv_udp always releases when it empties the queue.
-        let deficit = i32[b + S.forward_deficit]! + skb_rmem_truesize(c, skb);
-        if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) {
-          const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
-          deficit = 0;
-          // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised
-          // window, whose right edge never moves left (tcp_select_window). The device reads
-          // wnd_end before each segment of the flow it sends.
-          if (i32[b + S.proto] === IPPROTO_TCP) tcp_window_update(c, b, rmem);
+        if (i32[b + S.proto] === IPPROTO_TCP) {
+          // tcp_recvmsg → sk_eat_skb → sock_rfree: each skb's truesize off sk_rmem_alloc as it
+          // is freed; tcp_cleanup_rbuf then puts the space back into the advertised window,
+          // whose right edge never moves left (tcp_select_window). The device reads wnd_end
+          // before each segment of the flow it sends.
+          const truesize = skb_rmem_truesize(c, skb);
+          tcp_window_update(c, b, Atomics.sub(i32, b + S.rmem_alloc, truesize) - truesize);
+        } else {
+          // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
+          // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
+          // queue is empty, and under sk_receive_queue's lock what arrived meanwhile is spliced
+          // onto the reader queue (skb_queue_splice_tail_init).
+          const deficit = i32[b + S.forward_deficit]! + skb_rmem_truesize(c, skb);
+          if (nx === -1 || deficit >= i32[b + S.rcvbuf]! >> 2) udp_rmem_release(c, b, deficit, nx);
+          else i32[b + S.forward_deficit] = deficit;
         }
-        i32[b + S.forward_deficit] = deficit;
         const segs = c.skb_segs[skb]!;
         kfree_skb(c, skb);
         packets += segs;
@@ -477,6 +481,31 @@ export function task_recvmsg(c: KCpu, t: number): number {
   c.f64[shm.taskF[t]! + T.recvmsg_calls]! += 1;
   c.f64[shm.taskF[t]! + T.packets]! += packets;
   return packets;
+}
+
+/**
+ * udp_rmem_release (5.10), at the reader's dequeue of a UDP skb with `deficit` bytes to give
+ * back: sk_rmem_alloc lowered by all of them, forward_deficit cleared, and under the receive
+ * queue's lock its skbs moved to the tail of the reader queue (`next`: the reader queue's
+ * head after the dequeue, -1 when empty). The socket stays where it is on the ready list: a
+ * delivery after this finds it linked, or links it, as before.
+ */
+function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): void {
+  const S = c.sk;
+  const i32 = c.i32;
+  i32[b + S.forward_deficit] = 0;
+  spin_lock(i32, b + S.lock);
+  Atomics.sub(i32, b + S.rmem_alloc, deficit);
+  const head = i32[b + S.rx_head]!;
+  if (head !== -1) {
+    if (next === -1) i32[b + S.reader_head] = head;
+    else c.skb_next[i32[b + S.reader_tail]!] = head;
+    i32[b + S.reader_tail] = i32[b + S.rx_tail]!;
+    i32[b + S.rx_head] = -1;
+    i32[b + S.rx_tail] = -1;
+    i32[b + S.rx_qlen] = 0;
+  }
+  spin_unlock(i32, b + S.lock);
 }
 
 /**

@@ -287,6 +287,7 @@ export const SK_DEF = {
     // under its lock, then read without it) and the truesize read but not yet given back to
     // rmem_alloc (up->forward_deficit). Only the task that reads the socket touches these.
     ['reader_head', 'i32'],
+    ['reader_tail', 'i32'], // the reader queue's last skb (valid while reader_head is not -1)
     ['forward_deficit', 'i32'],
     ['delivered', 'f64'],
     ['drops', 'f64'],
