@@ -78,7 +78,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const shm = boot(cfg, frames);
   const origin_ms = performance.timeOrigin;
   // --tap: the CPUs' clock counts ns from this thread's time origin.
-  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, BigInt(Math.round(origin_ms * 1e6)));
+  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, BigInt(Math.round(origin_ms * 1e6)), performance.now() * 1e6);
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
@@ -113,7 +113,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
-    tap?.close();
+    tap?.close(performance.now() * 1e6);
     const threads = [...cpus, device];
     if (coordinatorProfile !== undefined) await coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile'));
     const coordinator = threadTimesSince(coordinator0);
@@ -127,7 +127,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
       timeline: (timeline.poll(end.elapsed_s * 1000, true), timeline.toJSON()),
     });
   } finally {
-    tap?.close();
+    tap?.close(performance.now() * 1e6);
     clearInterval(ticker);
     stop(shm);
     await Promise.all(all.map((w) => w.terminate()));
@@ -200,7 +200,7 @@ async function monitor(
   const control = new ControlSchedule(cfg, applied, (t, what) => timeline.event(t, what));
   for (;;) {
     await sleep(POLL_MS);
-    tap?.drain();
+    tap?.drain(performance.now() * 1e6);
     const now = performance.now();
     const start_ns = shm.f64[shm.ctlF + C.start_ns]!;
     const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;

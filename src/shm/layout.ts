@@ -139,15 +139,12 @@ export const SD_DEF = {
     ['task_migrations_in', 'f64'],
     ['rfs_flow_moves', 'f64'],
     ['heartbeat', 'f64'],
-    // --tap: the packet socket's share of this CPU (kernel/af_packet.ts): what it copied into
-    // its ring, what found the ring full, and the ring's write offset
+    // --tap: what the packet socket (kernel/af_packet.ts) took from this CPU into its one
+    // buffer, and what found the buffer full
     ['tap_packets', 'f64'],
     ['tap_drops', 'f64'],
     ['tap_bytes', 'f64'],
-    ['tap_head', 'i32'],
   ],
-  // --tap: the ring's read offset, written by the reader (the engine) alone
-  tap_reader: [['tap_tail', 'i32']],
 } as const;
 export type SdIndex = StructIndex<typeof SD_DEF>;
 
@@ -365,6 +362,14 @@ export const CTL_DEF = {
     ['refill_pending', 'i32'], // WORK_STRUCT_PENDING: -1 idle, else the CPU it is queued on
     ['refill_due', 'i32'], // jiffies at which it may run
   ],
+  // --tap: the packet socket's one buffer, shared by every CPU: claimed under its lock
+  // (sk_receive_queue.lock in tpacket_rcv) by any CPU
+  tap: [
+    ['tap_lock', 'i32'],
+    ['tap_head', 'i32'],
+  ],
+  // ... and read by the engine alone
+  tap_reader: [['tap_tail', 'i32']],
   // the first out-of-order delivery, recorded once under its lock (any CPU)
   ooo: [
     ['ooo_lock', 'i32'],
@@ -421,13 +426,13 @@ export const WIRE_KICKED = 3; // ... and did
 export const WIRE_SLEEPING = 1; // asleep until the driver wakes it (half the ring free)
 
 /**
- * --tap: bytes of each CPU's ring of the packet socket: --tap-buffer split across the CPUs,
- * rounded down to a power of two (0 without --tap).
+ * --tap: bytes of the packet socket's buffer, one for every CPU (a socket has one receive
+ * buffer): --tap-buffer rounded down to a power of two (0 without --tap).
  */
 export function tapRingBytes(cfg: Config): number {
   if (cfg.tap === '') return 0;
   let size = 1024;
-  while (size * 2 <= cfg.tap_buffer / cfg.cpus) size *= 2;
+  while (size * 2 <= cfg.tap_buffer) size *= 2;
   return size;
 }
 
@@ -590,7 +595,7 @@ export interface Layout {
   readonly vq: VqLayout | null; // virtio: one split virtqueue per RX queue (virtqueue.ts)
   readonly vqBase: number; // byte offset of queue 0's virtqueue; queue q at vqBase + q * vq.stride
   readonly tapBufBase: number; // virtio: the device's own frame buffer (the packet as the tap hands it over)
-  readonly tapRingBase: number; // --tap: each CPU's packet socket ring, tapRingSize bytes apart
+  readonly tapRingBase: number; // --tap: the packet socket's buffer, shared by the CPUs
   readonly tapRingSize: number;
 }
 
@@ -662,7 +667,7 @@ export function computeLayout(cfg: Config): Layout {
   const vqBase = take(vq === null ? 0 : vq.stride * cfg.queues, CACHELINE);
   const tapBufBase = take(cfg.nic === 'virtio' ? align(cfg.pkt_size, 64) : 0, CACHELINE);
   const tapRingSize = tapRingBytes(cfg);
-  const tapRingBase = take(tapRingSize * cfg.cpus, CACHELINE);
+  const tapRingBase = take(tapRingSize, CACHELINE);
   return {
     tapRingBase,
     tapRingSize,
