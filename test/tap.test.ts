@@ -66,7 +66,13 @@ function interfaceStatistics(b: Buffer): { iface: number; start: bigint; end: bi
       if (code === 2 || code === 3) opt.set(code, (BigInt(b.readUInt32LE(p + 4)) << 32n) | BigInt(b.readUInt32LE(p + 8)));
       if (code === 4 || code === 5) opt.set(code, b.readBigUInt64LE(p + 4));
     }
-    out.push({ iface: b.readUInt32LE(o + 8), start: opt.get(2)!, end: opt.get(3)!, ifrecv: Number(opt.get(4)), ifdrop: Number(opt.get(5)) });
+    out.push({
+      iface: b.readUInt32LE(o + 8),
+      start: opt.get(2)!,
+      end: opt.get(3)!,
+      ifrecv: Number(opt.get(4)),
+      ifdrop: Number(opt.get(5)),
+    });
   }
   return out;
 }
@@ -168,7 +174,7 @@ describe('--tap, as tcpdump sees the device', () => {
     expect(tshark(path).length).toBe(r.tap!.packets);
   });
 
-  it('one buffer for every CPU (tpacket_rcv claims the socket\'s ring under its lock): 1 CPU and 4 drop alike at one load', () => {
+  it("one buffer for every CPU (tpacket_rcv claims the socket's ring under its lock): 1 CPU and 4 drop alike at one load", () => {
     // The issue's load with 1,514-byte frames, so the 64 KiB buffer overflows between reads.
     const load = { mode: 'sim', queues: 1, rate: 500_000, packets: 50_000, 'pkt-size': 1518, 'tap-buffer': 65536 };
     const one = simulate(config({ ...load, cpus: 1, tap: join(dir, 'one.pcapng') })).result;
@@ -196,7 +202,7 @@ describe('--tap, as tcpdump sees the device', () => {
     expect(info.match(/Number of stat entries = 1/g)).toHaveLength(2);
   });
 
-  it('records are in time order across interfaces (sim: sorted across the CPUs\' clocks; threads: one clock)', async () => {
+  it("records are in time order across interfaces (sim: sorted across the CPUs' clocks; threads: one clock)", async () => {
     const order = (path: string) => {
       const t = spawnSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8', maxBuffer: 1 << 28 });
       return t.stdout.trim().split('\n').map(Number);

@@ -416,7 +416,7 @@ export const KNOBS = {
   ),
   tap_buffer: knob(
     int(1 << 16, 1 << 30),
-"--tap: the packet socket's buffer in bytes (tcpdump -B), one for all CPUs; a packet that finds it full is a tap drop",
+    "--tap: the packet socket's buffer in bytes (tcpdump -B), one for all CPUs; a packet that finds it full is a tap drop",
     4 << 20,
   ),
   pcap_timing: knob(onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),

@@ -97,14 +97,7 @@ function put_ts(v: DataView, o: number, ts_ns: bigint): void {
  * isb_starttime, isb_endtime, isb_ifrecv (packets the capture received) and isb_ifdrop
  * (packets dropped for want of room).
  */
-export function pcapng_isb(
-  iface: number,
-  comment: string,
-  start_ns: bigint,
-  end_ns: bigint,
-  ifrecv: number,
-  ifdrop: number,
-): Uint8Array {
+export function pcapng_isb(iface: number, comment: string, start_ns: bigint, end_ns: bigint, ifrecv: number, ifdrop: number): Uint8Array {
   const cm = new TextEncoder().encode(comment);
   const opts = 4 + pad4(cm.length) + 4 * (4 + 8) + 4; // comment, 4 eight-byte options, opt_endofopt
   const len = 20 + opts + 4;
