@@ -7,7 +7,7 @@ import { net_rx_action, RPS_NO_CPU } from '../dist/src/kernel/dev.js';
 import { napi_schedule_prep, NAPI_STATE_MISSED, NAPI_STATE_SCHED } from '../dist/src/kernel/napi.js';
 import { napi_complete_done } from '../dist/src/kernel/dev.js';
 import { NET_RX_SOFTIRQ } from '../dist/src/kernel/percpu.js';
-import { ip_fast_csum } from '../dist/src/uapi/inet.js';
+import { csum_fold, ip_fast_csum, pseudo_header_sum } from '../dist/src/uapi/inet.js';
 import { task_recvmsg } from '../dist/src/kernel/sock.js';
 import { rxSkbTruesize } from '../dist/src/shm/layout.js';
 
@@ -297,6 +297,30 @@ function gro10(f?: (u8: Uint8Array, frame: number) => void, flags: Record<string
   expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(0);
   return { trains: m.sd(0, 'processed'), merged: m.sd(0, 'gro_merged') };
 }
+
+describe('GRO: what a merged train looks like (tcp_gro_receive, tcp4_gro_complete)', () => {
+  it("the head carries the merged segments' FIN and PSH, and th->check holds the pseudo-header sum of the train", () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 4 }));
+    expect(m.send(4)).toBe(4);
+    tamper(m, 3, (u8, frame) => {
+      u8[frame + IP + 20 + 13] |= 0x08; // PSH on the last segment: it merges, then flushes the train
+    });
+    m.settle();
+    expect(m.sd(0, 'gro_merged')).toBe(3);
+    const u8 = m.shm.u8;
+    const head = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rx_head)]!;
+    const frame = m.cpus[0]!.skb_data(head);
+    const th = frame + IP + 20;
+    // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH)
+    expect(u8[th + 13]! & 0x08).toBe(0x08);
+    // tcp4_gro_complete: th->check = ~tcp_v4_check(skb->len - thoff, saddr, daddr, 0), the
+    // folded pseudo-header sum over the train's TCP length (CHECKSUM_PARTIAL).
+    const tcp_len = m.cpus[0]!.skb_len[head]! - IP - 20;
+    expect(tcp_len).toBe(90 + 3 * (90 - 32)); // the head's 90 TCP bytes (a 32-byte header with timestamps), then 3 payloads
+    const expected = ~csum_fold(pseudo_header_sum(u8, frame, 6, tcp_len)) & 0xffff;
+    expect((u8[th + 16]! << 8) | u8[th + 17]!).toBe(expected);
+  });
+});
 
 describe('GRO: inet_gro_receive and tcp_gro_receive checks', () => {
   it('tcp_gro_receive merges timestamped segments whose options are equal (NOP NOP TS, doff 8)', () => {

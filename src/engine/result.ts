@@ -115,6 +115,12 @@ export interface RunResult {
   flow_limit_top: { flow: number; drops: number }[];
   /** --tap: what the packet socket copied (only with --tap). */
   tap?: TapStats;
+  /**
+   * The IPv6 MIB counters the receive path keeps (/proc/net/snmp6, snmp6_ipstats_list): header
+   * errors (dropped as ip_hdr), address errors (ip_addr), unknown next headers
+   * (ip_unknown_proto), payload_len past the frame (ip_hdr).
+   */
+  snmp6: { Ip6InHdrErrors: number; Ip6InAddrErrors: number; Ip6InUnknownProtos: number; Ip6InTruncatedPkts: number };
   tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
@@ -443,6 +449,12 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     queues,
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
     flow_limit_top: flDrops.sort((a, b) => b.drops - a.drops).slice(0, 5),
+    snmp6: {
+      Ip6InHdrErrors: shm.sdSum(sd.ip6_in_hdr_errors),
+      Ip6InAddrErrors: dropped.ip_addr,
+      Ip6InUnknownProtos: dropped.ip_unknown_proto,
+      Ip6InTruncatedPkts: shm.sdSum(sd.ip6_in_truncated_pkts),
+    },
     ...(cfg.tap !== '' ? { tap: tapResult(shm, cfg) } : {}),
     tasks,
     latency_ns: mergeLatency(latencies),

@@ -127,6 +127,11 @@ export const SD_DEF = {
     ['drop_no_socket', 'f64'],
     ['drop_not_ip', 'f64'],
     ['drop_ip_frag', 'f64'], // a fragment: reassembly (ip_defrag, ipv6_frag_rcv) is not modelled
+    ['drop_ip_addr', 'f64'], // IPv6 InAddrErrors: a routing header to a multicast address, or one no SA takes
+    ['drop_ip_unknown_proto', 'f64'], // IPv6 InUnknownProtos: no inet6_protos handler (a hop-by-hop header not first)
+    ['drop_srh_disabled', 'f64'], // a segment routing header (SRv6, RPL) with seg6 / rpl_seg disabled: freed, no MIB
+    ['ip6_in_hdr_errors', 'f64'], // Ip6InHdrErrors (not a drop reason: those drops are ip_hdr)
+    ['ip6_in_truncated_pkts', 'f64'], // Ip6InTruncatedPkts (ditto)
     ['gro_merged', 'f64'],
     ['flow_dissected', 'f64'], // skb_get_hash had no L4 hash from the device: the flow dissector ran
     ['gro_flushed', 'f64'],
@@ -163,6 +168,9 @@ export const SD_DROPS = [
   ['no_socket', 'drop_no_socket'],
   ['not_ip', 'drop_not_ip'],
   ['ip_frag', 'drop_ip_frag'],
+  ['ip_addr', 'drop_ip_addr'],
+  ['ip_unknown_proto', 'drop_ip_unknown_proto'],
+  ['srh_disabled', 'drop_srh_disabled'],
 ] as const;
 
 // napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
