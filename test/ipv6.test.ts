@@ -22,7 +22,7 @@ import { MS_RSS_KEY, ToeplitzTable } from '../dist/src/uapi/toeplitz.js';
 import { RssEngine, RSS_L3, RSS_L4, RSS_NONE } from '../dist/src/devices/nic.js';
 import { flow_hash_init, skb_flow_dissect_hash } from '../dist/src/kernel/hash/flow_dissector.js';
 import { Prng } from '../dist/src/lib/prng.js';
-import { pcapFile, v6, type Pkt } from './capture_files.js';
+import { MIXED_FLOWS, pcapFile, v6, type Pkt } from './capture_files.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,17 +237,7 @@ describe('threads: IPv6 and IPv4 together', () => {
 
 describe('IPv6 extension headers (ipv6_gro_receive, ip6_rcv_core, ip6_protocol_deliver_rcu, ipv6_rthdr_rcv)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rxsmp-ext6-'));
-  const TCP6: FlowSpec = {
-    saddr: 0,
-    daddr: 0,
-    sport: 40003,
-    dport: 443,
-    proto: 6,
-    family: 6,
-    saddr6: v6('2001:db8::3'),
-    daddr6: v6('2001:db8::2'),
-    isn: 7,
-  };
+  const TCP6: FlowSpec = MIXED_FLOWS[3]!; // TCP over IPv6
   const HOP = 0;
   const ROUTING = 43;
   const DEST = 60;

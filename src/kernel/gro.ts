@@ -138,13 +138,13 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
 
   let prev = -1;
   let p = c.gro_head[bucket]!;
-  while (p !== -1 && !(v6 ? (nlen === IPV6H_LEN ? same_flow_v6(c, p, ip) : same_flow_v6_ext(c, p, ip, nlen)) : same_flow(c, p, ip))) {
+  while (p !== -1 && !(v6 ? same_flow_v6(c, p, ip, nlen) : same_flow(c, p, ip))) {
     prev = p;
     p = c.skb_next[p]!;
   }
   if (p !== -1) {
     const pip = c.skb_data(p) + c.skb_nh[p]!;
-    const pth = pip + nlen; // the same headers as this skb's (same_flow_v6_ext compared them)
+    const pth = pip + nlen; // the same headers as this skb's (same_flow_v6 compared them)
     const count = c.skb_segs[p]!;
     let flush: boolean;
     let flush_id = 0;
@@ -223,15 +223,16 @@ function same_flow(c: KCpu, p: number, ip: number): boolean {
 }
 
 /**
- * ipv6_gro_receive's flow match with held skb p: the first word but the traffic class
- * (version, flow label), the addresses, next header and hop limit; then tcp_gro_receive's ports.
+ * ipv6_gro_receive's flow match with held skb p, `nlen` bytes of network header: the first
+ * word but the traffic class (version, flow label), the addresses, next header and hop limit,
+ * the extension headers byte for byte (memcmp, when there are any); then tcp_gro_receive's ports.
  */
-function same_flow_v6(c: KCpu, p: number, ip: number): boolean {
+function same_flow_v6(c: KCpu, p: number, ip: number, nlen: number): boolean {
   const u8 = c.u8;
   const pip = c.skb_data(p) + c.skb_nh[p]!;
   if (((u8[ip]! ^ u8[pip]!) & 0xf0) !== 0 || ((u8[ip + 1]! ^ u8[pip + 1]!) & 0x0f) !== 0) return false;
   if (u8[ip + 2] !== u8[pip + 2] || u8[ip + 3] !== u8[pip + 3]) return false;
-  for (let i = 6; i < IPV6H_LEN + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
+  for (let i = 6; i < nlen + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
   return true;
 }
 
@@ -251,20 +252,6 @@ function ipv6_gso_pull_exthdrs(u8: Uint8Array, ip: number, iplen: number): numbe
     off += len;
   }
   return proto === IPPROTO_TCP && off + TCP_HLEN <= iplen ? off : -1;
-}
-
-/**
- * ipv6_gro_receive's flow match for a packet with extension headers (nlen bytes of network
- * header): the first word but the traffic class, next header, hop limit and addresses, then
- * memcmp of the extension headers, then tcp_gro_receive's ports.
- */
-function same_flow_v6_ext(c: KCpu, p: number, ip: number, nlen: number): boolean {
-  const u8 = c.u8;
-  const pip = c.skb_data(p) + c.skb_nh[p]!;
-  if (((u8[ip]! ^ u8[pip]!) & 0xf0) !== 0 || ((u8[ip + 1]! ^ u8[pip + 1]!) & 0x0f) !== 0) return false;
-  if (u8[ip + 2] !== u8[pip + 2] || u8[ip + 3] !== u8[pip + 3]) return false;
-  for (let i = 6; i < nlen + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
-  return true;
 }
 
 /** Take held skb p (after `prev`) out of its bucket and complete it. */
