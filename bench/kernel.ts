@@ -447,6 +447,7 @@ export async function kernelStages(packets: number, total_ns: number): Promise<R
     return st;
   };
   const t: Record<string, number> = {};
+  const debug = new Map<string, number>();
   let all = 0;
   profile.samples.forEach((id, i) => {
     const name = byId.get(id)!.callFrame.functionName;
@@ -456,7 +457,14 @@ export async function kernelStages(packets: number, total_ns: number): Promise<R
     const dt = profile.timeDeltas[i] ?? 0;
     t[st] = (t[st] ?? 0) + dt;
     all += dt;
+    if (process.env.KERNEL_BENCH_DEBUG) {
+      const key = `${st}: ${name}`;
+      debug.set(key, (debug.get(key) ?? 0) + dt);
+    }
   });
+  if (process.env.KERNEL_BENCH_DEBUG) {
+    for (const [k, v] of [...debug].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${((v / all) * total_ns).toFixed(1).padStart(7)} ${k}`);
+  }
   const out = {} as Record<KernelStage, number>;
   for (const k of [...KERNEL_STAGES, 'napi/softirq/sched', 'other'] as KernelStage[]) out[k] = ((t[k] ?? 0) / all) * total_ns;
   return out;

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { config } from './harness.js';
-import { cli, run } from './e2e.js';
+import { cli, run, sum } from './e2e.js';
 import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { conserves } from '../dist/src/engine/result.js';
 import {
@@ -22,7 +22,10 @@ import { MS_RSS_KEY, ToeplitzTable } from '../dist/src/uapi/toeplitz.js';
 import { RssEngine, RSS_L3, RSS_L4, RSS_NONE } from '../dist/src/devices/nic.js';
 import { flow_hash_init, skb_flow_dissect_hash } from '../dist/src/kernel/hash/flow_dissector.js';
 import { Prng } from '../dist/src/lib/prng.js';
-import { v6 } from './capture_files.js';
+import { MIXED_FLOWS, pcapFile, v6, type Pkt } from './capture_files.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 type Flags = Record<string, string | number>;
 const sim = (flags: Flags): SimRunResult => simulate(config({ mode: 'sim', ...flags })).result;
@@ -209,7 +212,10 @@ describe('sim: IPv6 through the stack', () => {
     expect(r.packets.dropped.no_socket).toBe(0);
     expect(r.packets.dropped.ip_hdr).toBe(0);
     expect(r.ordering.out_of_order).toBe(0);
-    expect(r.packets.delivered).toBeGreaterThan(25_000);
+    // The rest overflow UDP sockets (closed loop) while their readers wait out ksoftirqd's
+    // slices, CFS's 2-CPU tunables (x2): socket drops, not lookups that failed.
+    expect(r.packets.delivered + r.packets.dropped.socket).toBe(30_000);
+    expect(r.packets.delivered).toBeGreaterThan(20_000);
   });
 
   it('--bad-csum-rate damages only IPv4 headers: every damaged one is dropped as ip_csum', () => {
@@ -226,5 +232,107 @@ describe('threads: IPv6 and IPv4 together', () => {
     const r = await run({ ip: 'mix', proto: 'mix', cpus: 2, queues: 1, 'rps-cpus': '3', flows: 32, packets: 20_000, rate: 100_000 });
     expect(r.packets.dropped.no_socket).toBe(0);
     expect(r.ordering.out_of_order).toBe(0);
+  });
+});
+
+describe('IPv6 extension headers (ipv6_gro_receive, ip6_rcv_core, ip6_protocol_deliver_rcu, ipv6_rthdr_rcv)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rxsmp-ext6-'));
+  const TCP6: FlowSpec = MIXED_FLOWS[3]!; // TCP over IPv6
+  const HOP = 0;
+  const ROUTING = 43;
+  const DEST = 60;
+  /** An 8-byte hop-by-hop or destination options header: next header, length 0, PadN of 4. */
+  const opts = (next: number) => [next, 0, 1, 4, 0, 0, 0, 0];
+  /** A type 0 routing header with one address and `left` segments left. */
+  const rthdr0 = (next: number, left: number) => [next, 2, 0, left, 0, 0, 0, 0, ...new Array<number>(16).fill(0x20)];
+  /**
+   * `n` frames of the TCP flow (consecutive sequence numbers, 100-byte payloads), each with
+   * `ext` (a list of headers, each starting with its next header) inserted after the IPv6
+   * header: payload_len grows by their length, the TCP checksum is unchanged.
+   */
+  function framesWith(n: number, first: number, ext: number[]): Pkt[] {
+    return Array.from({ length: n }, (_, i) => {
+      const base = new Uint8Array(14 + 40 + 20 + 100);
+      buildFrameTemplate(base, 0, TCP6, base.length, 1, 2);
+      stampPacket(base, 0, i, TCP6.isn!, false);
+      const frame = new Uint8Array(base.length + ext.length);
+      frame.set(base.subarray(0, 54));
+      frame.set(ext, 54);
+      frame.set(base.subarray(54), 54 + ext.length);
+      frame[20] = first; // the IPv6 header's next header
+      new DataView(frame.buffer).setUint16(18, 20 + 100 + ext.length);
+      return { frame, ts_ns: 1_700_000_000_000_000_000n + BigInt(i) * 1000n };
+    });
+  }
+  const replay = (name: string, pkts: Pkt[], flags: Flags = {}) => {
+    const path = join(dir, name);
+    writeFileSync(path, pcapFile(pkts));
+    return sim({ pcap: path, cpus: 1, queues: 1, ...flags });
+  };
+
+  it('ipv6_gro_receive pulls hop-by-hop and destination options (ipv6_gso_pull_exthdrs) and merges the TCP behind them', () => {
+    const r = replay('hbh-dst.pcap', framesWith(64, HOP, [...opts(DEST), ...opts(6)]), { rate: 2_000_000 });
+    expect(conserves(r)).toBe(true);
+    expect(r.packets.delivered).toBe(64);
+    expect(r.ordering.out_of_order).toBe(0);
+    expect(sum(r.percpu.map((p) => p.gro_merged))).toBeGreaterThan(32);
+    expect(r.snmp6).toEqual({ Ip6InHdrErrors: 0, Ip6InAddrErrors: 0, Ip6InUnknownProtos: 0, Ip6InTruncatedPkts: 0 });
+    // The same flow without extension headers merges alike: the headers cost GRO nothing.
+    const plain = replay('plain.pcap', framesWith(64, 6, []), { rate: 2_000_000 });
+    expect(sum(r.percpu.map((p) => p.gro_merged))).toBe(sum(plain.percpu.map((p) => p.gro_merged)));
+    // The TCP checksum is found behind the headers (the pseudo-header's length is TCP's).
+    const verified = replay('hbh-dst.pcap', framesWith(64, HOP, [...opts(DEST), ...opts(6)]), { 'l4-csum-verify': 'on' });
+    expect(verified.packets.dropped.l4_csum).toBe(0);
+    expect(verified.packets.delivered).toBe(64);
+  });
+
+  it('a hop-by-hop header not first is InUnknownProtos; a type 0 routing header with segments left is InHdrErrors (JSON, --proc snmp6)', () => {
+    const late = framesWith(10, DEST, [...opts(HOP), ...opts(6)]);
+    const rh0 = framesWith(6, ROUTING, rthdr0(6, 1)).map((p) => ({ ...p, ts_ns: p.ts_ns + 1_000_000n }));
+    const done = framesWith(4, ROUTING, rthdr0(6, 0)).map((p) => ({ ...p, ts_ns: p.ts_ns + 2_000_000n }));
+    const path = join(dir, 'bad.pcap');
+    writeFileSync(path, pcapFile([...late, ...rh0, ...done]));
+    const procDir = join(dir, 'proc');
+    const p = cli(['run', '--mode', 'sim', '--pcap', path, '--cpus', '1', '--queues', '1', '--gro', 'off', '--json', '--proc', procDir]);
+    expect(p.status).toBe(0);
+    const r = JSON.parse(p.stdout);
+    expect(r.packets.dropped.ip_unknown_proto).toBe(10);
+    expect(r.packets.dropped.ip_hdr).toBe(6);
+    // segments_left 0: the routing header is done with, the TCP behind it delivered.
+    expect(r.packets.delivered).toBe(4);
+    expect(r.snmp6).toEqual({ Ip6InHdrErrors: 6, Ip6InAddrErrors: 0, Ip6InUnknownProtos: 10, Ip6InTruncatedPkts: 0 });
+    const lines = Object.fromEntries(
+      readFileSync(join(procDir, 'net', 'snmp6'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)),
+    );
+    expect(lines).toEqual({ Ip6InHdrErrors: '6', Ip6InAddrErrors: '0', Ip6InUnknownProtos: '10', Ip6InTruncatedPkts: '0' });
+  });
+
+  it('ipv6_rthdr_rcv: a multicast destination is InAddrErrors; type 2 needs hdrlen 2 and one segment left; SRv6 is freed uncounted', () => {
+    const mcast = framesWith(3, ROUTING, rthdr0(6, 0)).map((p) => {
+      p.frame[14 + 24] = 0xff; // ff.. destination
+      return p;
+    });
+    const type2 = (hdrlen: number, left: number) => [6, hdrlen, 2, left, 0, 0, 0, 0, ...new Array<number>(8 * hdrlen).fill(0x20)];
+    const srh = [6, 2, 4, 0, 0, 0, 0, 0, ...new Array<number>(16).fill(0)];
+    const at = (pkts: Pkt[], k: number) => pkts.map((p) => ({ ...p, ts_ns: p.ts_ns + BigInt(k) * 1_000_000n }));
+    const r = replay(
+      'rthdr.pcap',
+      [
+        ...mcast,
+        ...at(framesWith(2, ROUTING, type2(2, 1)), 1), // valid, but no Mobile IPv6 state takes it: InAddrErrors
+        ...at(framesWith(5, ROUTING, type2(4, 1)), 2), // hdrlen not 2: InHdrErrors
+        ...at(framesWith(7, ROUTING, type2(2, 0)), 3), // not processed here: InAddrErrors
+        ...at(framesWith(4, ROUTING, srh), 4), // seg6_enabled 0: freed
+      ],
+      { gro: 'off' },
+    );
+    expect(conserves(r)).toBe(true);
+    expect(r.packets.dropped.ip_addr).toBe(3 + 2 + 7);
+    expect(r.packets.dropped.ip_hdr).toBe(5);
+    expect(r.packets.dropped.srh_disabled).toBe(4);
+    expect(r.snmp6).toEqual({ Ip6InHdrErrors: 5, Ip6InAddrErrors: 12, Ip6InUnknownProtos: 0, Ip6InTruncatedPkts: 0 });
   });
 });

@@ -6,6 +6,15 @@ import { config } from './harness.js';
 import { cli } from './e2e.js';
 import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { conserves } from '../dist/src/engine/result.js';
+import { boot } from '../dist/src/engine/boot.js';
+import {
+  CfsRq,
+  PICK_KSOFTIRQD,
+  SCHED_LATENCY_NS,
+  SCHED_MIN_GRANULARITY_NS,
+  SCHED_WAKEUP_GRANULARITY_NS,
+  sched_tunable_factor,
+} from '../dist/src/cpu/sched.js';
 
 type Flags = Record<string, string | number>;
 const sim = (flags: Flags): SimRunResult => simulate(config({ mode: 'sim', ...flags })).result;
@@ -27,7 +36,7 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     const big = sim({ ...AT_100K, 'pkt-size': 1500 });
     expect(conserves(big)).toBe(true);
     expect(irqsPerPacket(big)).toBeLessThanOrEqual(0.5);
-    expect(big.queues[0]!.interrupts).toBe(1548);
+    expect(big.queues[0]!.interrupts).toBe(1551);
     // 1 Mpps of 64-byte frames: the same climb.
     const fast = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000 });
     expect(irqsPerPacket(fast)).toBeLessThanOrEqual(0.05);
@@ -39,6 +48,23 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     // avg_wire_size <= 60 → 5120, halved in latency mode → 10 µs: the packets' own spacing.
     const r = sim(AT_100K);
     expect(irqsPerPacket(r)).toBe(1);
+  });
+
+  it('adjust_by_size counts the Ethernet header (ixgbe_clean_rx_irq adds skb->len before eth_type_trans): 128-byte frames settle at 30 µs', () => {
+    // 3 Mpps of 128-byte frames: 256+ packets per completion, the bulk class. avg_wire_size
+    // 124 → 124 × 40 + 2720 = 7680 → DIV_ROUND_UP(7680, 512) × 2 = 30 µs (without the header,
+    // 110 bytes: 28). A bulk RX value (no LATENCY bit) always beats the TX container's in min().
+    const r = sim({ cpus: 1, queues: 1, rate: 3_000_000, 'pkt-size': 128, packets: 200_000 });
+    expect(conserves(r)).toBe(true);
+    expect(r.queues[0]!.eitr_usecs).toBe(30);
+  });
+
+  it('ixgbe_set_itr takes min() with the idle TX container: in latency mode the interval climbs 2 µs per update', () => {
+    // One 1518-byte frame per interrupt: RX asks for 60 µs | LATENCY; the TX ring's container
+    // (no packets) offers (q_vector->itr >> 2) + 2 | LATENCY, which wins while it is lower:
+    // from the initial 20K_ITR (50 µs), 52, 54, 56, 58, then RX's 60.
+    const eitr = (packets: number) => sim({ cpus: 1, queues: 1, rate: 10_000, 'pkt-size': 1518, packets }).queues[0]!.eitr_usecs;
+    expect([1, 2, 3, 4, 5, 8].map(eitr)).toEqual([52, 54, 56, 58, 60, 60]);
   });
 
   it('--rx-usecs with a NIC that has no ITR is a one-line error (exit 2)', () => {
@@ -74,6 +100,15 @@ describe('CFS for ksoftirqd and the application (check_preempt_wakeup, check_pre
     // Softirqs run from irq_exit are counted apart from ksoftirqd's.
     expect(b.softirq_ns).toBeGreaterThan(0);
     expect(r.percpu[1]!.ksoftirqd_wakeups).toBeGreaterThan(0);
+  });
+
+  it('on 2 CPUs the tunables are twice the 1-CPU values (update_sysctl), and the share still holds', () => {
+    const { result, machine } = simulate(config({ mode: 'sim', ...SHARED }));
+    expect(machine.rq.sched_latency_ns).toBe(2 * SCHED_LATENCY_NS);
+    expect(machine.rq.sched_min_granularity_ns).toBe(2 * SCHED_MIN_GRANULARITY_NS);
+    expect(machine.rq.sched_wakeup_granularity_ns).toBe(2 * SCHED_WAKEUP_GRANULARITY_NS);
+    const b = result.percpu[1]!.busy;
+    expect(Math.abs(b.ksoftirqd_ns / (b.ksoftirqd_ns + b.task_ns) - 0.5)).toBeLessThan(0.05);
   });
 
   it('app-cost-ns is the task’s own time: more work per packet, more task time', () => {
@@ -129,5 +164,49 @@ describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_w
     expect(r.result.packets.delivered).toBe(2000);
     expect(fires(r)).toBeGreaterThan(1000);
     expect(r.result.queues[0]!.interrupts).toBe(2000);
+  });
+});
+
+describe('CFS tunables and min_vruntime (update_sysctl, update_curr → update_min_vruntime, place_entity)', () => {
+  it('scales sched_latency, min and wakeup granularity by 1 + ilog2(min(CPUs, 8)): x2 on 2, x3 on 4, x4 from 8', () => {
+    expect([1, 2, 3, 4, 7, 8, 16, 64].map(sched_tunable_factor)).toEqual([1, 2, 2, 3, 3, 4, 4, 4]);
+    for (const [cpus, f] of [
+      [1, 1],
+      [4, 3],
+      [16, 4],
+    ] as const) {
+      const rq = new CfsRq(boot(config({ cpus, queues: 1 })), cpus);
+      expect([rq.sched_latency_ns, rq.sched_min_granularity_ns, rq.sched_wakeup_granularity_ns]).toEqual([
+        f * SCHED_LATENCY_NS,
+        f * SCHED_MIN_GRANULARITY_NS,
+        f * SCHED_WAKEUP_GRANULARITY_NS,
+      ]);
+    }
+  });
+
+  it('min_vruntime follows a long-running entity at each update_curr: a task waking after 100 ms gets half a latency of credit', () => {
+    // One CPU of a 2-CPU machine: ksoftirqd runs 100 ms alone, then the task pinned there wakes.
+    const shm = boot(config({ cpus: 2, queues: 1, 'app-cpus': '0' }));
+    const rq = new CfsRq(shm, 2);
+    const T = shm.layout.task;
+    shm.i32[shm.taskI[0]! + T.cpu] = 0;
+    rq.ksoftirqd[0] = 1;
+    expect(rq.schedule(0, 0, 1, 0)).toBe(PICK_KSOFTIRQD);
+    for (let ms = 1; ms <= 100; ms++) {
+      rq.exec[0] = ms * 1e6; // ksoftirqd's exec clock
+      rq.need_resched(0, 0, 1, 0); // the same jiffy: no tick check, only update_curr
+    }
+    expect(rq.min_vruntime[0]).toBe(100e6);
+    // The task wakes (its socket has data): place_entity puts it at min_vruntime - latency / 2,
+    // 6 ms behind ksoftirqd on 2 CPUs, more than the wakeup granularity (2 ms): it preempts.
+    shm.i32[shm.taskI[0]! + T.ready_head] = 0;
+    expect(rq.need_resched(0, 0, 1, 0)).toBe(true);
+    expect(rq.schedule(0, 0, 1, 0)).toBe(0);
+    // The task has 6 ms of credit, not 100: after 6 ms (+ the granularity) ksoftirqd preempts it back.
+    rq.exec[1] = 5e6;
+    rq.resched[0] = 0;
+    expect(rq.need_resched(0, 0, 1, 1)).toBe(false);
+    rq.exec[1] = 12e6;
+    expect(rq.need_resched(0, 0, 1, 2)).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import { net_rx_action, RPS_NO_CPU } from '../dist/src/kernel/dev.js';
 import { napi_schedule_prep, NAPI_STATE_MISSED, NAPI_STATE_SCHED } from '../dist/src/kernel/napi.js';
 import { napi_complete_done } from '../dist/src/kernel/dev.js';
 import { NET_RX_SOFTIRQ } from '../dist/src/kernel/percpu.js';
-import { ip_fast_csum } from '../dist/src/uapi/inet.js';
+import { csum_fold, ip_fast_csum, pseudo_header_sum } from '../dist/src/uapi/inet.js';
 import { task_recvmsg } from '../dist/src/kernel/sock.js';
 import { rxSkbTruesize } from '../dist/src/shm/layout.js';
 
@@ -298,6 +298,30 @@ function gro10(f?: (u8: Uint8Array, frame: number) => void, flags: Record<string
   return { trains: m.sd(0, 'processed'), merged: m.sd(0, 'gro_merged') };
 }
 
+describe('GRO: what a merged train looks like (tcp_gro_receive, tcp4_gro_complete)', () => {
+  it("the head carries the merged segments' FIN and PSH, and th->check holds the pseudo-header sum of the train", () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 4 }));
+    expect(m.send(4)).toBe(4);
+    tamper(m, 3, (u8, frame) => {
+      u8[frame + IP + 20 + 13] |= 0x08; // PSH on the last segment: it merges, then flushes the train
+    });
+    m.settle();
+    expect(m.sd(0, 'gro_merged')).toBe(3);
+    const u8 = m.shm.u8;
+    const head = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rx_head)]!;
+    const frame = m.cpus[0]!.skb_data(head);
+    const th = frame + IP + 20;
+    // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH)
+    expect(u8[th + 13]! & 0x08).toBe(0x08);
+    // tcp4_gro_complete: th->check = ~tcp_v4_check(skb->len - thoff, saddr, daddr, 0), the
+    // folded pseudo-header sum over the train's TCP length (CHECKSUM_PARTIAL).
+    const tcp_len = m.cpus[0]!.skb_len[head]! - IP - 20;
+    expect(tcp_len).toBe(90 + 3 * (90 - 32)); // the head's 90 TCP bytes (a 32-byte header with timestamps), then 3 payloads
+    const expected = ~csum_fold(pseudo_header_sum(u8, frame, 6, tcp_len)) & 0xffff;
+    expect((u8[th + 16]! << 8) | u8[th + 17]!).toBe(expected);
+  });
+});
+
 describe('GRO: inet_gro_receive and tcp_gro_receive checks', () => {
   it('tcp_gro_receive merges timestamped segments whose options are equal (NOP NOP TS, doff 8)', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 10 }));
@@ -394,6 +418,57 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
     m.settle();
     expect(m.sd(0, 'delivered')).toBe(2 * W);
     expect(m.conserved()).toBe(true);
+  });
+});
+
+describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rmem_release in batches with its splice', () => {
+  const rmem = (m: Machine) => m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rmem_alloc)]!;
+  /** recvmsg on CPU 0 until its first need_resched check: RECVMSG_WINDOW (32) skbs. */
+  const read32 = (m: Machine) => {
+    m.envs[0]!.need_resched = () => true;
+    const n = task_recvmsg(m.cpus[0]!, 0);
+    m.envs[0]!.need_resched = () => false;
+    return n;
+  };
+
+  it('TCP: each skb read is uncharged at once (tcp_recvmsg → sk_eat_skb → sock_rfree) and the window edge moves with it', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, gro: 'off', packets: 400 }));
+    const T = rxSkbTruesize(m.cfg, 60);
+    expect(m.send(40)).toBe(40);
+    m.settle();
+    expect(rmem(m)).toBe(40 * T);
+    const edge = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]!;
+    expect(read32(m)).toBe(32);
+    // UDP's forward_deficit would still hold the 2 skbs read since its last quarter-of-rcvbuf release.
+    expect(rmem(m)).toBe(8 * T);
+    // tcp_select_window: rcv_nxt (40: all arrived) + the free space (131,072 - 8 × 2,304) in segments.
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]).toBe(40 + Math.floor((131_072 - 8 * T) / T));
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]).toBeGreaterThan(edge);
+  });
+
+  it('UDP: a release splices sk_receive_queue onto the reader queue (udp_rmem_release: skb_queue_splice_tail_init)', () => {
+    const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 400 }));
+    const T = rxSkbTruesize(m.cfg, 60);
+    const S = m.shm.layout.sk;
+    const qlen = () => m.shm.i32[m.shm.skIdx(0, S.rx_qlen)]!;
+    m.send(72);
+    m.settle();
+    // The first read splices all 72 into the reader queue, reads 32, releases after 24
+    // (forward_deficit reaches rcvbuf / 4 = 53,248 B): 8 skbs' worth stay in the deficit.
+    expect(read32(m)).toBe(32);
+    expect(rmem(m)).toBe((72 - 24) * T);
+    m.send(10);
+    m.settle();
+    expect(qlen()).toBe(10);
+    // The 16th read reaches the quarter again: the release gives back 24 skbs' truesize and
+    // moves the 10 queued since onto the reader queue, behind its 24 unread.
+    expect(read32(m)).toBe(32);
+    expect(qlen()).toBe(0);
+    expect(rmem(m)).toBe((72 + 10 - 48) * T);
+    // The rest, in order: 18 left in the reader queue.
+    expect(task_recvmsg(m.cpus[0]!, 0)).toBe(18);
+    expect(rmem(m)).toBe(0);
+    expect(m.shm.i32[m.shm.skIdx(0, S.out_of_order)] ?? 0).toBe(0);
   });
 });
 

@@ -90,10 +90,10 @@ describe('sim mode: scale', () => {
   it('16 CPUs, 16 queues and RPS: completes, conserves, keeps order, every CPU works', () => {
     const r = sim({ cpus: 16, queues: 16, 'rps-cpus': 'ffff', flows: 512, 'stack-cost-ns': 500, packets: 200_000 });
     expect(conserves(r)).toBe(true);
-    // A UDP socket holds 92 skbs (rmem_default over ixgbe's 2,304-byte truesize): with this
-    // seed's traffic none overflows (11 did before the device's flow pick changed, issue 21).
-    expect(r.packets.delivered).toBe(200_000);
-    expect(r.packets.dropped.socket).toBe(0);
+    // A UDP socket holds 92 skbs (rmem_default over ixgbe's 2,304-byte truesize): 5,742 overflow
+    // while readers wait out ksoftirqd's slices (CFS's 16-CPU tunables: x4).
+    expect(r.packets.delivered).toBe(194_258);
+    expect(r.packets.dropped.socket).toBe(5_742);
     expect(r.ordering.out_of_order).toBe(0);
     expect(r.percpu.every((p) => p.processed > 0)).toBe(true);
     expect(sum(r.percpu.map((p) => p.ipis_sent))).toBeGreaterThan(0);
@@ -230,9 +230,9 @@ describe('sim mode: the figures behind the threads tests', () => {
     const r = sim(S.BAD_CSUM);
     expect(r.packets.generated_bad_ip_csum).toBe(4973);
     expect(r.packets.dropped.ip_csum).toBe(4973);
-    // and 336 at the socket (92 skbs of 2,304 bytes fill rmem_default) while its reader waits
-    expect(r.packets.dropped.socket).toBe(336);
-    expect(r.packets.delivered).toBe(100_000 - 4973 - 336);
+    // and 1,082 at the socket (92 skbs of 2,304 bytes fill rmem_default) while its reader waits
+    expect(r.packets.dropped.socket).toBe(1082);
+    expect(r.packets.delivered).toBe(100_000 - 4973 - 1082);
   });
 
   it('rx-usecs 1000: 201 interrupts in 0.2 s (one per ms) where the same traffic takes 4,000 without it', () => {
@@ -249,23 +249,23 @@ describe('sim mode: the figures behind the threads tests', () => {
     expect(r.queues[0]!.cpu).toBe(1);
   });
 
-  it('RFS under migration: flows follow their application 1,072 times in order; without last_qtail, 2,528 packets overtake', () => {
+  it('RFS under migration: flows follow their application 1,072 times in order; without last_qtail, 2,124 packets overtake', () => {
     const safe = sim(S.rfsMigration(false, 150_000));
     expect(safe.tasks.map((t) => t.migrations)).toEqual([133, 133]);
     expect(moves(safe)).toEqual([1072, 0]);
     expect(safe.ordering.flows_moved_cpu).toBe(8);
     expect(safe.ordering.out_of_order).toBe(0);
     const unsafe = sim(S.rfsMigration(true, 'max'));
-    expect(unsafe.ordering.out_of_order).toBe(2528);
+    expect(unsafe.ordering.out_of_order).toBe(2124);
     expect(unsafe.ordering.flows_out_of_order).toBe(8);
     expect(unsafe.ordering.first!.got_index).toBeLessThan(unsafe.ordering.first!.expected_index);
   });
 
-  it("flow limit: the elephant (flow 0) loses 57,239 packets on CPU 0 before CPU 1's backlog overflows", () => {
+  it("flow limit: the elephant (flow 0) loses 57,535 packets on CPU 0 before CPU 1's backlog overflows", () => {
     const r = sim(S.FLOW_LIMIT);
-    expect(per(r, 'flow_limit_count')).toEqual([57_239, 0]);
-    expect(r.flow_limit_top).toEqual([{ flow: 0, drops: 57_239 }]);
-    expect(r.packets.dropped.backlog).toBe(59_975);
+    expect(per(r, 'flow_limit_count')).toEqual([57_535, 0]);
+    expect(r.flow_limit_top).toEqual([{ flow: 0, drops: 57_535 }]);
+    expect(r.packets.dropped.backlog).toBe(59_580);
   });
 
   it('RPS switched on at 150 ms: CPU 0 processes the first 14,999 packets, CPU 1 the other 25,001, in order', () => {
@@ -291,7 +291,7 @@ describe('sim mode: sockets, TCP windows, connected UDP and GRO (issue 13)', () 
     expect(conserves(r)).toBe(true);
     expect(r.packets.delivered).toBe(200_000);
     expect(r.packets.dropped.socket).toBe(0);
-    expect(r.packets.tcp_window_stalls).toBe(3688);
+    expect(r.packets.tcp_window_stalls).toBe(3647);
     expect(r.ordering.out_of_order).toBe(0);
   });
 
@@ -328,7 +328,7 @@ describe('sim mode: sockets, TCP windows, connected UDP and GRO (issue 13)', () 
   it('tcp_gro_receive merges timestamped TCP (equal options) and delivers every segment once, in order', () => {
     const r = sim(S.GRO_TCP_TIMESTAMPS);
     expect(r.config.tcp_timestamps).toBe(true);
-    expect(sum(r.percpu.map((p) => p.gro_merged))).toBe(68_002);
+    expect(sum(r.percpu.map((p) => p.gro_merged))).toBe(70_278);
     expect(r.packets.delivered).toBe(100_000);
     expect(r.packets.generated).toBe(100_000);
     expect(r.ordering.out_of_order).toBe(0);

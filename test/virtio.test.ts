@@ -4,9 +4,13 @@
 
 import { describe, expect, it } from 'vitest';
 import { cli, run, sum } from './e2e.js';
-import { config } from './harness.js';
+import { config, Machine } from './harness.js';
 import { runSim, simulate, SimStuckError } from '../dist/src/engine/sim_run.js';
-import { conserves, unread, type RunResult } from '../dist/src/engine/result.js';
+import { collectResult, conserves, unread, type RunOutcome, type RunResult } from '../dist/src/engine/result.js';
+import { boot } from '../dist/src/engine/boot.js';
+import { VirtioNetBackend } from '../dist/src/devices/virtio_net_backend.js';
+
+const NO_OUTCOME: RunOutcome = { elapsed_s: 1, latencies: [], hot_path: [], knobs_applied: [], host_threads: [] };
 
 const sim = (flags: Record<string, string | number>): RunResult => {
   const r = simulate(config({ mode: 'sim', nic: 'virtio', ...flags })).result;
@@ -63,7 +67,7 @@ describe('virtio: threads mode (invariants)', () => {
       expect(q.virtio!.irq_raised).toBe(q.interrupts);
       expect(q.virtio!.irq_raised + q.virtio!.irq_suppressed).toBe(q.rx_packets);
     }
-    expect(sum(r.queues.map((q) => q.rx_packets))).toBe(r.packets.generated - (r.packets.dropped.netq ?? 0));
+    expect(sum(r.queues.map((q) => q.rx_packets))).toBe(r.packets.generated - (r.packets.dropped.tun ?? 0));
   });
 
   it('must-show 2: one queue, RPS to both CPUs: both process, every packet dissected once, in order', async () => {
@@ -123,12 +127,12 @@ describe('virtio: threads mode (invariants)', () => {
 
 describe('virtio: sim mode (exact)', () => {
   // A guest far slower than the wire (16-entry ring, 3 µs of stack per packet, 2 Mpps open loop):
-  // QEMU's net queue holds most packets when generation ends.
+  // QEMU holds a packet and the tun queue fills behind it when generation ends.
   const lagging = { cpus: 1, 'ring-size': 16, 'unsafe-small-virtqueue': 'on', rate: 2_000_000, 'stack-cost-ns': 3000 };
 
   it('--duration ends generation: held packets still reach the guest as it kicks, nothing new is generated', () => {
     const r = sim({ ...lagging, duration: 0.005, packets: 1_000_000 });
-    expect(r.queues[0]!.virtio!.netq_held).toBeGreaterThan(0);
+    expect(r.queues[0]!.virtio!.held).toBeGreaterThan(0);
     // At most what 5 ms of a 2 Mpps wire carries (a kick after the end once generated the rest of --packets).
     expect(r.packets.generated).toBeLessThanOrEqual(2_000_000 * 0.005);
   });
@@ -139,7 +143,7 @@ describe('virtio: sim mode (exact)', () => {
     const r = await runSim(cfg, { signal: ac.signal, progress: () => ac.abort() }); // abort at the first progress report
     expect(r.interrupted).toBe(true);
     expect(conserves(r)).toBe(true);
-    expect(r.queues[0]!.virtio!.netq_held).toBeGreaterThan(0);
+    expect(r.queues[0]!.virtio!.held).toBeGreaterThan(0);
   });
 
   it('must-show 1 (sim): in order, and fewer interrupts than a quarter of the packets delivered', () => {
@@ -211,7 +215,7 @@ describe('virtio: sim mode (exact)', () => {
     expect(big.queues.map((q) => q.virtio!.buffers_per_packet_max)).toEqual([3, 3]);
   });
 
-  it('open loop past the ring: QEMU holds packets and flushes them on the kick; past its bound, netq drops', () => {
+  it('open loop past the ring: QEMU holds a packet, the tun queue the rest; past txqueuelen, tun drops (tap_send, tun_net_xmit)', () => {
     const r = sim({
       cpus: 1,
       queues: 1,
@@ -222,10 +226,83 @@ describe('virtio: sim mode (exact)', () => {
       'stack-cost-ns': 3000,
     });
     const v = r.queues[0]!.virtio!;
-    expect(v.netq_held).toBeGreaterThan(0);
-    expect(v.netq_dropped).toBeGreaterThan(0);
-    expect(r.packets.dropped.netq).toBe(v.netq_dropped);
+    expect(v.held).toBeGreaterThan(0);
+    expect(v.tun_queued).toBeGreaterThan(0);
+    expect(v.tun_dropped).toBeGreaterThan(0);
+    expect(r.packets.dropped.tun).toBe(v.tun_dropped);
     expect(r.packets.delivered + sum(Object.values(r.packets.dropped))).toBe(30_000);
     expect(r.ordering.out_of_order).toBe(0);
   });
+});
+
+describe("virtio: QEMU's tap backlog (tap_send, qemu_net_queue_append, tun_net_xmit)", () => {
+  // The issue's run: a guest 2 µs per packet behind a 5 Mpps wire. QEMU holds one packet
+  // (tap_send's read stop); the rest waits in the tun queue, tx_queue_len deep, or is dropped.
+  const SLOW = { cpus: 1, rate: 5_000_000, packets: 100_000, 'stack-cost-ns': 2000 };
+
+  it("one held packet and a 1000-packet tun queue: latency a tenth of a 10,000-packet backlog, drops counted as the tap's", () => {
+    const r = sim(SLOW);
+    const v = r.queues[0]!.virtio!;
+    expect(r.packets.dropped.tun).toBe(v.tun_dropped);
+    expect(r.packets.delivered + sum(Object.values(r.packets.dropped))).toBe(100_000);
+    // Every packet waits behind at most 1 + 1000 others: ~1000 × 2.9 µs of guest time.
+    expect(r.latency_ns.p50).toBeGreaterThan(2_000_000);
+    expect(r.latency_ns.p50).toBeLessThan(3_500_000);
+    expect(v.held).toBeGreaterThan(0);
+    expect(v.tun_queued).toBeGreaterThan(v.held);
+    // Generation ends with the queue full: what was left (1 held + 1000 queued) is delivered.
+    expect(r.packets.dropped.tun).toBe(100_000 - r.packets.delivered);
+    const deep = sim({ ...SLOW, 'tap-txqueuelen': 10_000 });
+    expect(deep.latency_ns.p50 / r.latency_ns.p50).toBeGreaterThan(7);
+    expect(deep.packets.delivered - r.packets.delivered).toBe(9000);
+  });
+
+  it('the summary names the tun drops; --tap-txqueuelen is checked', () => {
+    const p = cli(['run', '--mode', 'sim', '--nic', 'virtio', ...Object.entries(SLOW).flatMap(([k, v]) => [`--${k}`, String(v)])]);
+    expect(p.status).toBe(0);
+    expect(p.stdout).toMatch(/dropped [\d,]+ \(tun [\d,]+\)/);
+    const bad = cli(['run', '--nic', 'virtio', '--tap-txqueuelen', '0']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^rxsmp: --tap-txqueuelen: /);
+  });
+});
+
+describe('virtio: errors counted, not thrown (virtio_net_receive_rcu, receive_buf, receive_mergeable)', () => {
+  it('QEMU: a frame that does not fit a big-packets buffer is dropped (err = size) and the element given back', () => {
+    const cfg = config({ nic: 'virtio', 'ring-size': 8, 'unsafe-small-virtqueue': 'on', 'pkt-size': 9018, flows: 1 });
+    const shm = boot(cfg);
+    // The guest posted 1536-byte mergeable buffers; a device without MRG_RXBUF must fit the
+    // frame in one of them.
+    shm.cfg.virtio_mrg_rxbuf = false;
+    const dev = new VirtioNetBackend(shm, cfg.pkt_size - 4);
+    const R = shm.layout.rxq;
+    expect(dev.virtio_net_receive_rcu(0, 0)).toBe(9014);
+    expect(shm.f64[shm.rxqF[0]! + R.virtio_oversize]).toBe(1);
+    expect(shm.f64[shm.rxqF[0]! + R.rx_packets]).toBe(0);
+    expect(shm.u16[shm.vq[0]!.used_idx]).toBe(0); // nothing used: virtqueue_unpop
+  });
+
+  for (const [what, spoil] of [
+    ['a used length shorter than the header and an Ethernet header', (m: Machine) => (m.shm.i32[m.shm.vq[0]!.used_ring + 1] = 20)],
+    [
+      'num_buffers past what the device used ("rx error: buffers missing")',
+      (m: Machine) => (m.shm.u8[m.shm.skbData(m.shm.i32[m.shm.vq[0]!.used_ring]!) - 12 + 10] = 3),
+    ],
+  ] as const) {
+    it(`guest: ${what} is rx_length_errors, the packet dropped and its buffers freed`, () => {
+      const m = new Machine(config({ nic: 'virtio', cpus: 1, queues: 1, flows: 1, rate: 1000 }));
+      expect(m.send(1)).toBe(1);
+      spoil(m);
+      m.settle();
+      const r = collectResult(m.shm, m.cfg, NO_OUTCOME);
+      expect(r.queues[0]!.virtio!.rx_length_errors).toBe(1);
+      expect(r.packets.dropped.virtio_length).toBe(1);
+      expect(r.packets.delivered).toBe(0);
+      expect(m.conserved()).toBe(true);
+      // The next packet is received normally.
+      expect(m.send(1)).toBe(1);
+      m.settle();
+      expect(collectResult(m.shm, m.cfg, NO_OUTCOME).packets.delivered).toBe(1);
+    });
+  }
 });

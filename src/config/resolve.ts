@@ -222,7 +222,7 @@ function checkSharedMemory(cfg: Config): void {
       L.skbCount * L.skbBufSize,
     ],
     [`the sockets (${L.skCount.toLocaleString('en-US')}: --flows)`, L.skCount * L.sk.stride],
-    ['the tap rings (--tap-buffer)', L.tapRingSize * cfg.cpus],
+    ['the tap buffer (--tap-buffer)', L.tapRingSize],
   ];
   const [what, bytes] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
   throw new ConfigError(

@@ -416,7 +416,7 @@ export const KNOBS = {
   ),
   tap_buffer: knob(
     int(1 << 16, 1 << 30),
-    "--tap: the packet socket's buffer in bytes (tcpdump -B), split across the CPUs' rings; a packet that finds its CPU's ring full is a tap drop",
+    "--tap: the packet socket's buffer in bytes (tcpdump -B), one for all CPUs; a packet that finds it full is a tap drop",
     4 << 20,
   ),
   pcap_timing: knob(onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),
@@ -482,6 +482,11 @@ export const KNOBS = {
     true,
   ),
   virtio_event_idx: knob(onOff(), 'virtio: VIRTIO_RING_F_EVENT_IDX (used_event/avail_event); off: the NO_INTERRUPT/NO_NOTIFY flags', true),
+  tap_txqueuelen: knob(
+    int(1, 1 << 20),
+    "virtio: the host tap's txqueuelen (ip link set tap0 txqueuelen N): packets the tun queue holds behind QEMU's one held packet; past it the tap's tx_dropped (packets.dropped.tun)",
+    1000,
+  ),
   unsafe_small_virtqueue: knob(onOff(), 'UNSAFE, beyond QEMU: allow virtio --ring-size below 256 (down to 8), for stress tests', false),
   // TEST-ONLY fault: virtqueue_napi_complete skips its virtqueue_poll recheck (the lost-interrupt race).
   fault_virtio_no_poll_recheck: knob(onOff(), 'TEST-ONLY fault: skip the virtqueue_poll recheck', false, true),

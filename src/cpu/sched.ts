@@ -4,11 +4,15 @@
 // switches context and measures time stays its own; which thread runs next, and when the one
 // running must yield (need_resched), is decided here, once.
 //
-// What is modelled: per CPU a min_vruntime; each entity's vruntime; pick_next_entity takes the
-// smallest; a woken entity is placed at no less than min_vruntime - sched_latency / 2
-// (place_entity, GENTLE_FAIR_SLEEPERS); need_resched is set by a wake-up that beats the
-// running entity by more than sched_wakeup_granularity (check_preempt_wakeup) and by the tick
-// when the running entity has had its slice (check_preempt_tick). The running entity's time
+// What is modelled: per CPU a min_vruntime, moved up to the smaller of the running entity's
+// and the leftmost queued one's vruntime at every update_curr (update_min_vruntime) and at
+// every pick; each entity's vruntime; pick_next_entity takes the smallest; a woken entity is
+// placed at no less than min_vruntime - sched_latency / 2 (place_entity, GENTLE_FAIR_SLEEPERS);
+// need_resched is set by a wake-up that beats the running entity by more than
+// sched_wakeup_granularity (check_preempt_wakeup) and by the tick when the running entity has
+// had its slice (check_preempt_tick). The three tunables are the 1-CPU defaults scaled by
+// 1 + ilog2(min(CPUs, 8)) (update_sysctl, SCHED_TUNABLESCALING_LOG, the default): x2 on 2
+// CPUs, x3 on 4, x4 from 8. The running entity's time
 // is its own context's (busy.ksoftirqd_ns or busy.task_ns): interrupts and softirqs run from
 // irq_exit are not charged to it (as with CONFIG_IRQ_TIME_ACCOUNTING). Wake-ups are noticed
 // where the kernel would act on them, at the running CPU's check points (need_resched) and
@@ -30,8 +34,16 @@ export const PICK_KSOFTIRQD = -2;
 export const SCHED_LATENCY_NS = 6_000_000;
 export const SCHED_MIN_GRANULARITY_NS = 750_000;
 export const SCHED_WAKEUP_GRANULARITY_NS = 1_000_000;
-/** sched_nr_latency: above this many runnable, the period grows by min_granularity each. */
+/** sched_nr_latency: above this many runnable, the period grows by min_granularity each (latency / min_granularity, scaled alike). */
 const SCHED_NR_LATENCY = 8;
+
+/**
+ * get_update_sysctl_factor (kernel/sched/fair.c), SCHED_TUNABLESCALING_LOG: 1 + ilog2 of the
+ * online CPUs, at most 8.
+ */
+export function sched_tunable_factor(cpus: number): number {
+  return 1 + Math.floor(Math.log2(Math.min(cpus, 8)));
+}
 
 /**
  * The runqueues of `cpus` CPUs (threads mode: one, index 0; sim: all). Entity slot 0 is a
@@ -61,11 +73,20 @@ export class CfsRq {
   /** Preemptions by check_preempt_wakeup and by check_preempt_tick (statistics). */
   wakeup_preempts = 0;
   tick_preempts = 0;
+  /** The machine's tunables (update_sysctl): the base values × sched_tunable_factor(CPUs online). */
+  readonly sched_latency_ns: number;
+  readonly sched_min_granularity_ns: number;
+  readonly sched_wakeup_granularity_ns: number;
 
   constructor(
     private readonly shm: Shm,
     cpus: number,
   ) {
+    // The factor counts the machine's CPUs, not this runqueue set's (threads mode has one each).
+    const factor = sched_tunable_factor(shm.cfg.cpus);
+    this.sched_latency_ns = SCHED_LATENCY_NS * factor;
+    this.sched_min_granularity_ns = SCHED_MIN_GRANULARITY_NS * factor;
+    this.sched_wakeup_granularity_ns = SCHED_WAKEUP_GRANULARITY_NS * factor;
     this.slots = shm.layout.taskCount + 1;
     this.min_vruntime = new Float64Array(cpus);
     this.vruntime = new Float64Array(cpus * this.slots);
@@ -86,8 +107,8 @@ export class CfsRq {
     return this.shm.i32[this.shm.taskI[t]! + this.shm.layout.task.cpu] === cpu && task_runnable(this.shm, t);
   }
 
-  /** update_curr: charge the running entity the exec time since the last update. */
-  private update_curr(i: number): void {
+  /** update_curr: charge the running entity the exec time since the last update, then update_min_vruntime. */
+  private update_curr(i: number, cpu: number, softirq_pending: number): void {
     const s = this.curr[i]!;
     if (s < 0) return;
     const exec_now = this.exec[2 * i + (s === 0 ? 0 : 1)]!;
@@ -96,12 +117,28 @@ export class CfsRq {
     if (d <= 0) return;
     this.vruntime[i * this.slots + s]! += d;
     this.ran_ns[i]! += d;
+    this.update_min_vruntime(i, cpu, softirq_pending, s);
+  }
+
+  /**
+   * update_min_vruntime: the smaller of the running entity's vruntime and the leftmost queued
+   * entity's (queued: runnable and already seen; one woken since is not in the tree yet),
+   * never moving back.
+   */
+  private update_min_vruntime(i: number, cpu: number, softirq_pending: number, cur: number): void {
+    const base = i * this.slots;
+    let v = this.vruntime[base + cur]!;
+    for (let s = 0; s < this.slots; s++) {
+      if (s === cur || this.seen[base + s] === 0 || this.vruntime[base + s]! >= v) continue;
+      if (this.runnable(i, cpu, s, softirq_pending)) v = this.vruntime[base + s]!;
+    }
+    if (v > this.min_vruntime[i]!) this.min_vruntime[i] = v;
   }
 
   /** place_entity for a waking entity: no further back than half a latency period. */
   private place(i: number, s: number): number {
     const at = i * this.slots + s;
-    const floor = this.min_vruntime[i]! - SCHED_LATENCY_NS / 2;
+    const floor = this.min_vruntime[i]! - this.sched_latency_ns / 2;
     if (this.vruntime[at]! < floor) this.vruntime[at] = floor;
     return this.vruntime[at]!;
   }
@@ -118,7 +155,7 @@ export class CfsRq {
       for (let s = 1; s < this.slots; s++) if (this.runnable(i, cpu, s, softirq_pending)) return true;
       return false;
     }
-    this.update_curr(i);
+    this.update_curr(i, cpu, softirq_pending);
     const base = i * this.slots;
     const vr_curr = this.vruntime[base + cur]!;
     let nr = 1;
@@ -135,7 +172,7 @@ export class CfsRq {
         this.seen[base + s] = 1;
         vr = this.place(i, s);
         // check_preempt_wakeup → wakeup_preempt_entity: ahead by more than the granularity.
-        if (vr_curr - vr > SCHED_WAKEUP_GRANULARITY_NS && this.resched[i] === 0) {
+        if (vr_curr - vr > this.sched_wakeup_granularity_ns && this.resched[i] === 0) {
           this.resched[i] = 1;
           this.wakeup_preempts++;
         }
@@ -145,10 +182,10 @@ export class CfsRq {
     if (this.resched[i] === 0 && nr > 1 && jiffies !== this.tick[i]) {
       this.tick[i] = jiffies;
       // check_preempt_tick: the slice is sched_period / nr_running (all weights equal).
-      const period = nr > SCHED_NR_LATENCY ? nr * SCHED_MIN_GRANULARITY_NS : SCHED_LATENCY_NS;
+      const period = nr > SCHED_NR_LATENCY ? nr * this.sched_min_granularity_ns : this.sched_latency_ns;
       const ideal = period / nr;
       const ran = this.ran_ns[i]!;
-      if (ran > ideal || (ran >= SCHED_MIN_GRANULARITY_NS && vr_curr - left > ideal)) {
+      if (ran > ideal || (ran >= this.sched_min_granularity_ns && vr_curr - left > ideal)) {
         this.resched[i] = 1;
         this.tick_preempts++;
       }
@@ -166,7 +203,7 @@ export class CfsRq {
     if (this.ksoftirqd[i] !== 0 && softirq_pending === 0) this.ksoftirqd[i] = 0;
     const cur = this.curr[i]!;
     if (cur >= 0) {
-      this.update_curr(i);
+      this.update_curr(i, cpu, softirq_pending);
       if (this.runnable(i, cpu, cur, softirq_pending) && !this.need_resched(i, cpu, softirq_pending, jiffies)) {
         return cur === 0 ? PICK_KSOFTIRQD : cur - 1;
       }

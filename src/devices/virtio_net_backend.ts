@@ -5,13 +5,19 @@
 // flushes the used ring and calls virtio_notify, which raises the queue's MSI-X vector unless
 // the guest suppressed it (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX).
 //
-// No buffer: virtio_net_receive returns 0 and the packet stays in the net queue (net/queue.c,
-// nq_maxlen 10000); the tap stops reading, so later packets queue behind it. rxsmp merges the
-// two queues into one per RX queue bounded at QEMU's 10000; a packet that arrives with it full
-// is dropped and counted (packets.dropped.netq). The guest's kick (virtio_net_handle_rx)
-// flushes it (qemu_flush_queued_packets) until a packet does not fit again. A held packet is
-// kept as what rebuilds its bytes exactly (flow, index, corruption, sample time), not as
-// 9 KB of bytes: the same frame is written when it is delivered.
+// No buffer: virtio_net_receive returns 0. The tap backend sends with a completion callback
+// (tap_send → qemu_send_packet_async(..., tap_send_completed)), so net/queue.c appends the
+// packet whatever nq_maxlen says (qemu_net_queue_append drops only for a sender without
+// sent_cb) and tap_send stops reading the tap fd (tap_read_poll(s, false)): QEMU holds that one
+// packet. Later packets wait in the host kernel's tun queue (tun_net_xmit's ptr_ring, sized
+// dev->tx_queue_len by tun_attach: --tap-txqueuelen, 1000 by default); one that finds it full
+// is dropped and counted as the tap's tx_dropped (packets.dropped.tun). The guest's kick
+// (virtio_net_handle_rx → qemu_flush_queued_packets) delivers the held packet; its completion
+// (tap_send_completed → tap_read_poll(s, true)) lets tap_send read the tun queue again until a
+// packet does not fit, which is held in turn. (tap_send stops after 50 packets per call, and
+// the main loop calls it again at once while the fd is readable: no difference here.) A
+// waiting packet is kept as what rebuilds its bytes exactly (flow, index, corruption, sample
+// time), not as 9 KB of bytes: the same frame is written when it is delivered.
 //
 // Closed loop (--rate max): the wire waits while the guest has no buffers (the tap is not read
 // and the sender is flow-controlled), woken by the guest's kick; nothing is held or dropped.
@@ -38,8 +44,6 @@ import { msix_notify } from '../shm/msix.js';
 import { siphash_2_4 } from '../uapi/siphash.js';
 import { Prng } from '../lib/prng.js';
 
-/** net/queue.c: a NetQueue holds at most this many packets (nq_maxlen). */
-export const NET_QUEUE_MAXLEN = 10000;
 /** VIRTQUEUE_MAX_SIZE in virtio_net_receive_rcu: elements per packet, at most. */
 const ELEMS_MAX = 64;
 const SG_MAX = 32;
@@ -140,7 +144,8 @@ export class VirtioNetBackend {
   private readonly sg_addr = new Int32Array(ELEMS_MAX * SG_MAX);
   private readonly sg_len = new Int32Array(ELEMS_MAX * SG_MAX);
   private nsg = 0;
-  // The net queues: a ring of held packets per queue.
+  // Per queue, a ring of waiting packets: its head is QEMU's held packet (net/queue.c), the
+  // rest the host's tun queue behind it (the tap not read meanwhile).
   private readonly nq_flow: Int32Array;
   private readonly nq_index: Int32Array;
   private readonly nq_corrupt: Uint8Array;
@@ -177,8 +182,9 @@ export class VirtioNetBackend {
     this.signalled_used_valid = new Uint8Array(Q);
     this.notification = new Uint8Array(Q).fill(1);
     this.kicks_seen = Int32Array.from({ length: Q }, (_, q) => Atomics.load(shm.i32, shm.vq[q]!.notify));
-    // Held packets cost a few bytes each: the bound is QEMU's, with open-loop traffic only.
-    this.nq_max = cfg.rate === 0 ? 1 : NET_QUEUE_MAXLEN;
+    // Open loop: the held packet and the tun queue's txqueuelen behind it. Closed loop: the
+    // wire waits instead (one packet at most is ever held).
+    this.nq_max = cfg.rate === 0 ? 1 : 1 + cfg.tap_txqueuelen;
     this.nq_flow = new Int32Array(Q * this.nq_max);
     this.nq_index = new Int32Array(Q * this.nq_max);
     this.nq_corrupt = new Uint8Array(Q * this.nq_max);
@@ -393,9 +399,11 @@ export class VirtioNetBackend {
       total += len;
       offset += len;
       if (!this.mergeable && offset < size) {
-        // A buffer that cannot take the whole packet without MRG_RXBUF: drop it (QEMU's err = size).
+        // A buffer that cannot take the whole packet without MRG_RXBUF: QEMU gives the element
+        // back (virtqueue_unpop) and drops the packet (err = size: "consumed"). Counted here.
         this.virtqueue_unpop(q);
-        throw new Error(`virtio-net: a ${size}-byte frame does not fit one big-packets buffer on queue ${q}`);
+        shm.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_oversize]! += 1;
+        return size;
       }
       this.elem_len[i] = total;
       i++;
@@ -441,9 +449,9 @@ export class VirtioNetBackend {
     return Math.round((data - this.shm.skbDataBase) / this.shm.skbBufSize);
   }
 
-  // ---------------------------------------------------------------- net/queue.c
+  // ---------------------------------------------------------------- net/queue.c, net/tap.c
 
-  /** Packets held on queue q. */
+  /** Packets waiting on queue q: QEMU's held one and the tun queue behind it. */
   held(q: number): number {
     return this.nq_len[q]!;
   }
@@ -460,8 +468,10 @@ export class VirtioNetBackend {
   }
 
   /**
-   * qemu_net_queue_send: deliver the frame in staging, or hold it behind those already held.
-   * Returns false when it was dropped (the queue at its bound).
+   * A frame from the wire to the tap (in staging): QEMU reading the tap, nothing held, hands
+   * it to virtio_net_receive (tap_send → qemu_send_packet_async); no buffer: QEMU holds it and
+   * stops reading. QEMU holding one, the frame waits in the host's tun queue (tun_net_xmit).
+   * Returns false when it was dropped (the tun queue at txqueuelen: the tap's tx_dropped).
    */
   send(q: number, flow: number, index: number, corrupt: boolean, tstamp_ns: number, len: number): boolean {
     this.frame_len = len;
@@ -469,7 +479,7 @@ export class VirtioNetBackend {
     const R = this.shm.layout.rxq;
     const qf = this.shm.rxqF[q]!;
     if (this.nq_len[q]! >= this.nq_max) {
-      this.shm.f64[qf + R.virtio_netq_dropped]! += 1;
+      this.shm.f64[qf + R.virtio_tun_dropped]! += 1;
       return false;
     }
     const at = q * this.nq_max + ((this.nq_head[q]! + this.nq_len[q]!) % this.nq_max);
@@ -477,25 +487,27 @@ export class VirtioNetBackend {
     this.nq_index[at] = index;
     this.nq_corrupt[at] = corrupt ? 1 : 0;
     this.nq_tstamp[at] = tstamp_ns;
+    // The first waits in QEMU's net queue (tap_read_poll(s, false)); the rest in the tun queue.
+    this.shm.f64[qf + (this.nq_len[q] === 0 ? R.virtio_held : R.virtio_tun_queued)]! += 1;
     this.nq_len[q]! += 1;
-    this.shm.f64[qf + R.virtio_netq_held]! += 1;
-    this.shm.i32[this.shm.rxqI[q]! + R.virtio_netq_len] = this.nq_len[q]!;
+    this.shm.i32[this.shm.rxqI[q]! + R.virtio_backlog_len] = this.nq_len[q]!;
     return true;
   }
 
-  /** A packet that could not even be held: the net queue is at its bound. */
+  /** tun_net_xmit with the tun queue full: the tap's tx_dropped. */
   drop(q: number): void {
-    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.rxq.virtio_netq_dropped]! += 1;
+    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.rxq.virtio_tun_dropped]! += 1;
   }
 
-  /** Is queue q's net queue at its bound? */
+  /** Is queue q's tun queue at txqueuelen (with QEMU holding a packet)? */
   full(q: number): boolean {
     return this.nq_len[q]! >= this.nq_max;
   }
 
   /**
-   * virtio_net_handle_rx: for each queue the guest kicked since we last looked, flush its
-   * held packets (qemu_flush_queued_packets) until one does not fit. True while any is held.
+   * virtio_net_handle_rx: for each queue the guest kicked since we last looked, deliver the
+   * held packet (qemu_flush_queued_packets), then, reading the tap again (tap_send_completed),
+   * the tun queue's until one does not fit: QEMU holds that one. True while any is held.
    */
   service(): boolean {
     let held = false;
@@ -514,14 +526,20 @@ export class VirtioNetBackend {
   private flush(q: number): void {
     const src = this.source!;
     const R = this.shm.layout.rxq;
+    let first = true;
     while (this.nq_len[q]! > 0) {
       const at = q * this.nq_max + this.nq_head[q]!;
       this.frame_len = src.frame_into(this.nq_flow[at]!, this.nq_index[at]!, this.nq_corrupt[at] !== 0, this.shm.u8, this.staging);
-      if (this.virtio_net_receive_rcu(q, this.nq_tstamp[at]!) === 0) break;
+      if (this.virtio_net_receive_rcu(q, this.nq_tstamp[at]!) === 0) {
+        // A packet read from the tun queue that does not fit: held, the tap not read again.
+        if (!first) this.shm.f64[this.shm.rxqF[q]! + R.virtio_held]! += 1;
+        break;
+      }
+      first = false;
       this.nq_head[q] = (this.nq_head[q]! + 1) % this.nq_max;
       this.nq_len[q]! -= 1;
     }
-    this.shm.i32[this.shm.rxqI[q]! + R.virtio_netq_len] = this.nq_len[q]!;
+    this.shm.i32[this.shm.rxqI[q]! + R.virtio_backlog_len] = this.nq_len[q]!;
   }
 
   /** The kick counter of queue q as last seen, to wait on. */

@@ -12,7 +12,6 @@ import { napi_register_poll, napi_schedule, POLL_IXGBE } from '../kernel/napi.js
 import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
-import { ETH_HLEN } from '../uapi/inet.js';
 import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
 import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
 
@@ -35,9 +34,7 @@ const IXGBE_ITR_ADAPTIVE_LATENCY = 0x80;
 const IXGBE_ITR_ADAPTIVE_BULK = 0x00;
 /** 20,000 interrupts/s: a vector's first interval under adaptive ITR (ixgbe_alloc_q_vector). */
 const IXGBE_20K_ITR = 200;
-/** No TX rings here: q_vector->tx.itr keeps its initial value, which min() never picks over rx's. */
-const IXGBE_TX_ITR_IDLE = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
-/** rx.next_update before the first update (see ixgbe_up). */
+/** rx.next_update and tx.next_update before the first update (see ixgbe_up). */
 const ITR_NEVER_UPDATED = -0x80000000;
 
 /**
@@ -59,9 +56,11 @@ function ixgbe_write_eitr(shm: Shm, q: number, itr: number): void {
 /**
  * ixgbe_up: the rings and the queue vectors' napis; each vector's ITR as ixgbe_alloc_q_vector
  * sets it (20K_ITR when adaptive, else the setting) and ixgbe_configure_msix writes it.
- * rx.next_update starts as ITR_NEVER_UPDATED: the kernel's is kzalloc'd 0 while jiffies, the
- * device brought up in the first five minutes after boot (INITIAL_JIFFIES), is still below
- * it, so the first ixgbe_update_itr measures its packets instead of taking the stale path.
+ * Each container's itr starts at MAX_USECS | LATENCY (ixgbe_alloc_q_vector, for the RX ring
+ * and for the TX ring every queue vector has). next_update starts as ITR_NEVER_UPDATED: the
+ * kernel's is kzalloc'd 0 while jiffies, the device brought up in the first five minutes after
+ * boot (INITIAL_JIFFIES), is still below it, so the first ixgbe_update_itr measures instead of
+ * taking the stale path.
  */
 export function ixgbe_up(shm: Shm): void {
   rx_ring_up(shm, POLL_IXGBE, IXGBE_NAPI_WEIGHT);
@@ -75,6 +74,8 @@ export function ixgbe_up(shm: Shm): void {
     shm.i32[qi + R.rx_next_update] = ITR_NEVER_UPDATED;
     shm.i32[qi + R.rx_total_packets] = 0;
     shm.f64[shm.rxqF[q]! + R.rx_total_bytes] = 0;
+    shm.i32[qi + R.tx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+    shm.i32[qi + R.tx_next_update] = ITR_NEVER_UPDATED;
     ixgbe_write_eitr(shm, q, itr);
   }
 }
@@ -137,13 +138,40 @@ function ixgbe_itr_by_size(itr: number, bytes: number, packets: number): number 
   return itr + Math.ceil(avg_wire_size / unit) * IXGBE_ITR_ADAPTIVE_MIN_INC;
 }
 
-/** ixgbe_set_itr: update the RX container, take the smaller of RX and TX, write EITR if it changed. */
+/**
+ * ixgbe_update_itr for the vector's TX ring container. rxsmp sends nothing, so it always has
+ * 0 packets: measured within 1-2 jiffies, (q_vector->itr >> 2) + MIN_INC (capped) with the
+ * container's LATENCY bit carried; stale, MIN_USECS | LATENCY.
+ */
+function ixgbe_update_itr_tx(c: KCpu, qi: number): void {
+  const R = c.shm.layout.rxq;
+  const i32 = c.i32;
+  let itr = IXGBE_ITR_ADAPTIVE_MIN_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+  const next_update = c.jiffies();
+  const last = i32[qi + R.tx_next_update]!;
+  if (last === ITR_NEVER_UPDATED || next_update - last <= 0) {
+    itr = (i32[qi + R.q_itr]! >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
+    if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
+    itr += i32[qi + R.tx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
+  }
+  i32[qi + R.tx_itr] = itr;
+  i32[qi + R.tx_next_update] = next_update + 1;
+}
+
+/**
+ * ixgbe_set_itr: update the TX container, then the RX one; the smaller raw value (LATENCY bit
+ * included) wins, so a bulk RX value always does, and in latency mode the idle TX container's
+ * current + 2 µs wins whenever RX asks for more than that: the interval climbs in 2 µs steps.
+ * Write EITR if it changed.
+ */
 function ixgbe_set_itr(c: KCpu, q: number): void {
-  ixgbe_update_itr(c, q);
   const R = c.shm.layout.rxq;
   const qi = c.shm.rxqI[q]!;
+  ixgbe_update_itr_tx(c, qi);
+  ixgbe_update_itr(c, q);
   const rx = c.i32[qi + R.rx_itr]!;
-  const new_itr = ((rx < IXGBE_TX_ITR_IDLE ? rx : IXGBE_TX_ITR_IDLE) & ~IXGBE_ITR_ADAPTIVE_LATENCY) << 2;
+  const tx = c.i32[qi + R.tx_itr]!;
+  const new_itr = ((rx < tx ? rx : tx) & ~IXGBE_ITR_ADAPTIVE_LATENCY) << 2;
   if (new_itr !== c.i32[qi + R.q_itr]) {
     c.i32[qi + R.q_itr] = new_itr;
     ixgbe_write_eitr(c.shm, q, new_itr);
@@ -209,7 +237,9 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     const skb = rx_desc_take(c, q, ntc); // with ixgbe_process_skb_fields
     ntc = ntc + 1 === size ? 0 : ntc + 1;
     cleaned_count++;
-    total_bytes += c.skb_len[skb]! - ETH_HLEN; // skb->len after eth_type_trans
+    // 5.10 adds skb->len before ixgbe_process_skb_fields (eth_type_trans): the Ethernet header
+    // counts. (rxsmp's skb_len is the frame's; eth_type_trans only sets skb_nh.)
+    total_bytes += c.skb_len[skb]!;
     napi_gro_receive(c, n, skb);
     total++;
     if ((total & 31) === 0) c.env.irq_window();

@@ -22,6 +22,7 @@ import type { Shm } from '../shm/memory.js';
 import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED, POLL_VIRTIO } from '../kernel/napi.js';
 import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
+import { kfree_skb } from '../kernel/skbuff.js';
 import { request_irq } from '../kernel/irq.js';
 import { register_delayed_work, schedule_delayed_work } from '../kernel/workqueue.js';
 import { ETH_HLEN, get16 } from '../uapi/inet.js';
@@ -267,18 +268,20 @@ function virtnet_receive(c: KCpu, n: number, q: number, budget: number): number 
 }
 
 /**
- * receive_buf: a too-short buffer is an error (dropped: not expected from our device); else
- * receive_mergeable or receive_big builds the skb, then the header's flags, the queue,
+ * receive_buf: a buffer shorter than the header and an Ethernet header is a length error
+ * (dev->stats.rx_length_errors, the buffer freed: put_page, or give_pages for big packets);
+ * else receive_mergeable or receive_big builds the skb, then the header's flags, the queue,
  * eth_type_trans, napi_gro_receive. No hash: virtio 1.x without HASH_REPORT gives none.
  */
 function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, head: number): void {
-  if (len < HDR_LEN + ETH_HLEN) throw new Error(`virtio-net queue ${q}: short packet ${len}`);
   const shm = c.shm;
+  if (len < HDR_LEN + ETH_HLEN) return receive_length_error(c, q, buf, head);
   const hdr = c.skb_data(buf) - HDR_LEN;
   const flags = c.u8[hdr]!;
   let bufs = 1;
   if (c.cfg.virtio_mrg_rxbuf) bufs = receive_mergeable(c, q, buf, len);
   else bufs = receive_big(c, q, buf, len, head);
+  if (bufs === 0) return; // receive_mergeable's err_buf: counted, freed
   const at = shm.rxqI[q]! + c.rxq.virtio_buffers_per_packet_max;
   if (bufs > c.i32[at]!) c.i32[at] = bufs;
   c.skb_hash[buf] = 0;
@@ -292,9 +295,24 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
   napi_gro_receive(c, n, buf);
 }
 
+/** receive_buf's short packet: rx_length_errors, the buffer (big packets: all its pages) freed. */
+function receive_length_error(c: KCpu, q: number, buf: number, head: number): void {
+  const shm = c.shm;
+  c.f64[shm.rxqF[q]! + c.rxq.virtio_rx_length_errors]! += 1;
+  if (!c.cfg.virtio_mrg_rxbuf) {
+    // give_pages: the chain's other pages go back with the first.
+    const vq = shm.vq[q]!;
+    for (let k = 1; k < VIRTIO_BIG_PAGES; k++) c.cache.free(shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k]!);
+  }
+  shm.skb_frags[buf] = -1;
+  c.cache.free(buf);
+}
+
 /**
  * receive_mergeable: the head buffer holds the header and the frame's start; num_buffers - 1
- * more buffers follow in the used ring, each added as a frag page. Returns num_buffers.
+ * more buffers follow in the used ring, each added as a frag page. Returns num_buffers, or 0
+ * when the used ring runs out first ("rx error: buffers missing": rx_length_errors, err_buf
+ * frees the skb with what it gathered).
  */
 function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): number {
   const shm = c.shm;
@@ -305,7 +323,13 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
   shm.skb_frags[head_skb] = -1;
   for (let k = 1; k < num_buf; k++) {
     const page = virtqueue_get_buf(shm, q);
-    if (page < 0) throw new Error(`virtio-net queue ${q}: rx error: ${num_buf - k} buffers out of ${num_buf} missing`);
+    if (page < 0) {
+      c.f64[shm.rxqF[q]! + c.rxq.virtio_rx_length_errors]! += 1;
+      c.skb_frag_next[head_skb] = -1;
+      c.skb_next[head_skb] = -1;
+      kfree_skb(c, head_skb);
+      return 0;
+    }
     const plen = vring_out[0]!;
     shm.skb_frags[last] = page;
     shm.skb_frags[page] = -1;

@@ -54,7 +54,9 @@ export interface PerQueueStats {
   wire_sleeps: number;
   wire_wakes: number;
   wire_kicks: number;
-  /** --nic virtio only: the virtqueue's notifications both ways, refills, QEMU's net queue. */
+  /** --nic ixgbe only: the vector's EITR interval at the end of the run, µs (ixgbe_write_eitr; adaptive ITR moves it). */
+  eitr_usecs?: number;
+  /** --nic virtio only: the virtqueue's notifications both ways, refills, QEMU's held packet and tun queue. */
   virtio?: VirtioQueueStats;
 }
 
@@ -66,8 +68,11 @@ export interface VirtioQueueStats {
   kicks_suppressed: number; // ... and did not need to (NO_NOTIFY, or avail_event not crossed)
   refills: number; // try_fill_recv calls
   refills_delayed: number; // refill work scheduled after an allocation failure
-  netq_held: number; // packets QEMU held in its net queue for want of a buffer
-  netq_dropped: number; // packets that found the net queue at its bound (packets.dropped.netq)
+  held: number; // virtio_net_receive found no buffer: QEMU held the packet and stopped reading the tap
+  tun_queued: number; // packets that waited in the host's tun queue meanwhile
+  tun_dropped: number; // packets that found the tun queue at txqueuelen: the tap's tx_dropped (packets.dropped.tun)
+  oversize: number; // frames that did not fit the guest's buffers, dropped by QEMU (packets.dropped.virtio_oversize)
+  rx_length_errors: number; // receive_buf's length errors, dropped by the guest (packets.dropped.virtio_length)
   buffers_per_packet_max: number; // most buffers one frame took (num_buffers, or big pages)
 }
 
@@ -96,10 +101,12 @@ export interface RunResult {
     tcp_window_stalls: number;
     delivered: number;
     /**
-     * Each packet once. `netq` (virtio runs only): arrived with QEMU's net queue at its bound.
-     * `interrupted` (interrupted runs only): still in flight when the drain's bound was hit.
+     * Each packet once. Virtio runs only: `tun`, arrived with the host's tun queue at
+     * --tap-txqueuelen (the tap's tx_dropped); `virtio_oversize`, a frame QEMU could not fit in
+     * the guest's buffers; `virtio_length`, receive_buf's rx_length_errors. `interrupted`
+     * (interrupted runs only): still in flight when the drain's bound was hit.
      */
-    dropped: Record<Exclude<DropName, 'netq'>, number> & { netq?: number; snaplen?: number; interrupted?: number };
+    dropped: Record<Exclude<DropName, VirtioDrop>, number> & { [K in VirtioDrop]?: number } & { snaplen?: number; interrupted?: number };
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
@@ -108,6 +115,12 @@ export interface RunResult {
   flow_limit_top: { flow: number; drops: number }[];
   /** --tap: what the packet socket copied (only with --tap). */
   tap?: TapStats;
+  /**
+   * The IPv6 MIB counters the receive path keeps (/proc/net/snmp6, snmp6_ipstats_list): header
+   * errors (dropped as ip_hdr), address errors (ip_addr), unknown next headers
+   * (ip_unknown_proto), payload_len past the frame (ip_hdr).
+   */
+  snmp6: { Ip6InHdrErrors: number; Ip6InAddrErrors: number; Ip6InUnknownProtos: number; Ip6InTruncatedPkts: number };
   tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
@@ -282,7 +295,8 @@ export function accounted(shm: Shm): Accounted {
   return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, read, unread: delivered - read };
 }
 
-type DropName = 'rx_missed' | 'netq' | (typeof SD_DROPS)[number][0];
+type VirtioDrop = 'tun' | 'virtio_oversize' | 'virtio_length';
+type DropName = 'rx_missed' | VirtioDrop | (typeof SD_DROPS)[number][0];
 
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
 export interface RunOutcome {
@@ -360,6 +374,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       wire_wakes: f[b + R.wire_wakes]!,
       wire_kicks: f[b + R.wire_kicks]!,
     };
+    if (cfg.nic === 'ixgbe') stats.eitr_usecs = i32[shm.rxqI[q]! + R.eitr_ns]! / 1000;
     if (cfg.nic === 'virtio') {
       stats.virtio = {
         irq_raised: f[b + R.virtio_irq_raised]!,
@@ -368,8 +383,11 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
         kicks_suppressed: f[b + R.virtio_kicks_suppressed]!,
         refills: f[b + R.virtio_refills]!,
         refills_delayed: f[b + R.virtio_refills_delayed]!,
-        netq_held: f[b + R.virtio_netq_held]!,
-        netq_dropped: f[b + R.virtio_netq_dropped]!,
+        held: f[b + R.virtio_held]!,
+        tun_queued: f[b + R.virtio_tun_queued]!,
+        tun_dropped: f[b + R.virtio_tun_dropped]!,
+        oversize: f[b + R.virtio_oversize]!,
+        rx_length_errors: f[b + R.virtio_rx_length_errors]!,
         buffers_per_packet_max: i32[shm.rxqI[q]! + R.virtio_buffers_per_packet_max]!,
       };
     }
@@ -411,8 +429,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const dropped: RunResult['packets']['dropped'] = {
     rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
     ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
-    // virtio: arrived with QEMU's net queue at its bound (a field only virtio runs have)
-    ...(cfg.nic === 'virtio' ? { netq: queues.reduce((a, q) => a + q.virtio!.netq_dropped, 0) } : {}),
+    // virtio: the tun queue at its bound, frames QEMU could not fit, the guest's length errors
+    ...(cfg.nic === 'virtio' ? virtioDrops(queues) : {}),
     // --pcap: snaplen-truncated frames, which the NIC would not see whole
     ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + C.replay_snaplen]! } : {}),
   };
@@ -437,6 +455,12 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     queues,
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
     flow_limit_top: flDrops.sort((a, b) => b.drops - a.drops).slice(0, 5),
+    snmp6: {
+      Ip6InHdrErrors: shm.sdSum(sd.ip6_in_hdr_errors),
+      Ip6InAddrErrors: dropped.ip_addr,
+      Ip6InUnknownProtos: dropped.ip_unknown_proto,
+      Ip6InTruncatedPkts: shm.sdSum(sd.ip6_in_truncated_pkts),
+    },
     ...(cfg.tap !== '' ? { tap: tapResult(shm, cfg) } : {}),
     tasks,
     latency_ns: mergeLatency(latencies),
@@ -468,6 +492,12 @@ export function mergeLatency(sources: LatencyHistogram[]): RunResult['latency_ns
 }
 
 /** generated == delivered + every drop counter. */
+/** The drops only virtio runs have, summed over the queues. */
+function virtioDrops(queues: PerQueueStats[]): { [K in VirtioDrop]: number } {
+  const total = (k: 'tun_dropped' | 'oversize' | 'rx_length_errors') => queues.reduce((a, q) => a + q.virtio![k], 0);
+  return { tun: total('tun_dropped'), virtio_oversize: total('oversize'), virtio_length: total('rx_length_errors') };
+}
+
 /** --tap: what the packet socket copied out, per CPU (its interface in the file) and in all. */
 function tapResult(shm: Shm, cfg: Config): TapStats {
   const sd = shm.layout.sd;

@@ -78,7 +78,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const shm = boot(cfg, frames);
   const origin_ms = performance.timeOrigin;
   // --tap: the CPUs' clock counts ns from this thread's time origin.
-  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, BigInt(Math.round(origin_ms * 1e6)));
+  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, BigInt(Math.round(origin_ms * 1e6)), performance.now() * 1e6);
   const burn_iters_per_ns = cfg.stack_cost_ns > 0 ? calibrate_burn() : 0;
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
@@ -115,7 +115,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
-    tap?.close();
+    tap?.close(performance.now() * 1e6);
     const threads = device === null ? cpus : [...cpus, device];
     if (coordinatorProfile !== undefined) await coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile'));
     const coordinator = threadTimesSince(coordinator0);
@@ -129,7 +129,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
       timeline: (timeline.poll(end.elapsed_s * 1000, true), timeline.toJSON()),
     });
   } finally {
-    tap?.close();
+    tap?.close(performance.now() * 1e6);
     clearInterval(ticker);
     stop(shm);
     await Promise.all(all.map((w) => w.terminate()));
@@ -202,7 +202,7 @@ async function monitor(
   const control = new ControlSchedule(cfg, applied, (t, what) => timeline.event(t, what));
   for (;;) {
     await sleep(POLL_MS);
-    tap?.drain();
+    tap?.drain(performance.now() * 1e6);
     const now = performance.now();
     const start_ns = shm.f64[shm.ctlF + C.start_ns]!;
     const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;
@@ -292,7 +292,7 @@ export function hangReport(shm: Shm, a: Accounted, secs: number): string {
       lines.push(
         `    virtqueue ${q}: avail idx ${u16[vq.avail_idx]} used idx ${u16[vq.used_idx]} last_used_idx ${i32[vq.drv + DRV.last_used_idx]} ` +
           `num_free ${i32[vq.drv + DRV.num_free]} used_event ${u16[vq.used_event]} avail_event ${u16[vq.avail_event]} ` +
-          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} net queue ${i32[b + R.virtio_netq_len]}`,
+          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} held + tun queue ${i32[b + R.virtio_backlog_len]}`,
       );
     }
   }

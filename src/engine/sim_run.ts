@@ -64,13 +64,13 @@ function controlSchedule(
   const sched = ControlSchedule.needed(cfg) ? new ControlSchedule(cfg, applied) : null;
   if (sched === null && tap === null) return null;
   const ns = (ms: number) => (ms === Infinity ? Infinity : SIM_T0_NS + ms * 1e6);
-  // --tap: the reader drains the rings every TAP_DRAIN_NS while traffic lasts (then at the end).
+  // --tap: the reader drains the ring every TAP_DRAIN_NS while traffic lasts (then at the end).
   const tapNext = (shm: Shm, t: number) =>
     tap === null || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0 ? Infinity : t + TAP_DRAIN_NS;
   return {
     first: Math.min(sched === null ? Infinity : ns(sched.next(false)), tap === null ? Infinity : SIM_T0_NS + TAP_DRAIN_NS),
     hook: (shm, t) => {
-      tap?.drain();
+      tap?.drain(t);
       const next = sched === null ? Infinity : ns(sched.run(shm, (t - SIM_T0_NS) / 1e6));
       return Math.min(next, tapNext(shm, t));
     },
@@ -99,7 +99,7 @@ function startSim(cfg: Config, cost: CostModel | undefined, sched_seed: number):
   const frames = framesOf(cfg);
   const shm = boot(cfg, frames);
   const applied: AppliedKnob[] = [];
-  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, SIM_TAP_EPOCH_NS - BigInt(SIM_T0_NS));
+  const tap = cfg.tap === '' ? null : new TapWriter(shm, cfg.tap, SIM_TAP_EPOCH_NS - BigInt(SIM_T0_NS), SIM_T0_NS);
   const ctl = controlSchedule(cfg, applied, tap);
   const m = new SimMachine(shm, model, ctl?.hook ?? null, ctl?.first ?? Infinity, sched_seed, frames);
   return { cfg, model, shm, m, applied, sched_seed, wall0, tap };
@@ -119,7 +119,7 @@ function endSim(r: SimRun, status: number): SimRunResult {
     throw new SimStuckError(`${why}\n${report}\n${a}`, kind);
   }
   m.finish();
-  r.tap?.close();
+  r.tap?.close(m.end_ns);
   const elapsed_s = (m.end_ns - SIM_T0_NS) / 1e9;
   for (const c of m.kc) c.flush_latency();
   const result = collectResult(shm, cfg, {

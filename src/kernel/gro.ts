@@ -29,6 +29,7 @@ import {
   IPH_TTL_OFF,
   IP_DF,
   TCPH_ACK_SEQ_OFF,
+  TCPH_CHECK_OFF,
   TCPH_DOFF_OFF,
   TCPH_FLAGS_OFF,
   TCPH_SEQ_OFF,
@@ -40,7 +41,12 @@ import {
   TCP_FLAG_RST,
   TCP_FLAG_SYN,
   TCP_FLAG_URG,
+  NEXTHDR_DEST,
+  NEXTHDR_HOP,
+  NEXTHDR_ROUTING,
+  csum_fold,
   csum_replace2,
+  pseudo_header_sum,
   get16,
   get32i,
   put16,
@@ -106,12 +112,17 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   let frag_off = 0;
   let inet_flush: boolean;
   let l4_len: number;
+  let nlen = IPH_LEN; // skb_network_header_len: where TCP starts
   if (v6) {
-    // ipv6_gro_receive: version 6 and TCP right after the fixed header (a packet with
-    // extension headers goes up unmerged here); flush when payload_len is not what the skb holds.
-    if (iplen < IPV6H_LEN || u8[ip]! >> 4 !== 6 || u8[ip + 6] !== IPPROTO_TCP) return false;
+    // ipv6_gro_receive: version 6, then TCP, right after the fixed header or behind
+    // hop-by-hop, routing and destination options (ipv6_gso_pull_exthdrs); flush when
+    // payload_len is not what the skb holds.
+    if (iplen < IPV6H_LEN || u8[ip]! >> 4 !== 6) return false;
+    nlen = u8[ip + 6] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, iplen);
+    if (nlen < 0) return false;
     l4_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
     inet_flush = l4_len !== iplen - IPV6H_LEN;
+    l4_len -= nlen - IPV6H_LEN;
   } else {
     // inet_gro_receive: IHL 5 only, a protocol with gro_receive (TCP here), not a fragment, a
     // valid header checksum (a bad one goes up to be dropped).
@@ -125,7 +136,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
     inet_flush = tot_len !== iplen || (frag_off & 0x8000) !== 0;
     l4_len = tot_len - IPH_LEN;
   }
-  const th = ip + (v6 ? IPV6H_LEN : IPH_LEN);
+  const th = ip + nlen;
   const thlen = (u8[th + TCPH_DOFF_OFF]! >> 4) * 4;
   if (thlen < TCP_HLEN) return false;
   const len = l4_len - thlen;
@@ -135,13 +146,13 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
 
   let prev = -1;
   let p = c.gro_head[bucket]!;
-  while (p !== -1 && !(v6 ? same_flow_v6(c, p, ip) : same_flow(c, p, ip))) {
+  while (p !== -1 && !(v6 ? same_flow_v6(c, p, ip, nlen) : same_flow(c, p, ip))) {
     prev = p;
     p = c.skb_next[p]!;
   }
   if (p !== -1) {
     const pip = c.skb_data(p) + c.skb_nh[p]!;
-    const pth = pip + (v6 ? IPV6H_LEN : IPH_LEN);
+    const pth = pip + nlen; // the same headers as this skb's (same_flow_v6 compared them)
     const count = c.skb_segs[p]!;
     let flush: boolean;
     let flush_id = 0;
@@ -183,6 +194,8 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
       c.skb_len[p]! += len;
       c.skb_segs[p]! += 1;
       c.gro_next_seq[p] = (seq + len) | 0;
+      // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH): the head carries them.
+      u8[pth + TCPH_FLAGS_OFF] = u8[pth + TCPH_FLAGS_OFF]! | (flags & (TCP_FLAG_FIN | TCP_FLAG_PSH));
       c.count(c.sd.gro_merged);
       // out_check_final: a short segment (len < mss) or a flushing flag ends the train now.
       if (len < mss || (flags & TCP_FLUSH_FINAL) !== 0) gro_unlink_complete(c, n, bucket, prev, p);
@@ -218,16 +231,35 @@ function same_flow(c: KCpu, p: number, ip: number): boolean {
 }
 
 /**
- * ipv6_gro_receive's flow match with held skb p: the first word but the traffic class
- * (version, flow label), the addresses, next header and hop limit; then tcp_gro_receive's ports.
+ * ipv6_gro_receive's flow match with held skb p, `nlen` bytes of network header: the first
+ * word but the traffic class (version, flow label), the addresses, next header and hop limit,
+ * the extension headers byte for byte (memcmp, when there are any); then tcp_gro_receive's ports.
  */
-function same_flow_v6(c: KCpu, p: number, ip: number): boolean {
+function same_flow_v6(c: KCpu, p: number, ip: number, nlen: number): boolean {
   const u8 = c.u8;
   const pip = c.skb_data(p) + c.skb_nh[p]!;
   if (((u8[ip]! ^ u8[pip]!) & 0xf0) !== 0 || ((u8[ip + 1]! ^ u8[pip + 1]!) & 0x0f) !== 0) return false;
   if (u8[ip + 2] !== u8[pip + 2] || u8[ip + 3] !== u8[pip + 3]) return false;
-  for (let i = 6; i < IPV6H_LEN + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
+  for (let i = 6; i < nlen + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
   return true;
+}
+
+/**
+ * ipv6_gso_pull_exthdrs for ipv6_gro_receive: past the hop-by-hop header (wherever it is) and
+ * the routing and destination options headers (INET6_PROTO_GSO_EXTHDR), each within the skb's
+ * `iplen` bytes from u8[ip]. Returns the TCP header's offset from ip (the network header's
+ * length), or -1 when the chain does not end in TCP (no gro_receive: the skb goes up as it is).
+ */
+function ipv6_gso_pull_exthdrs(u8: Uint8Array, ip: number, iplen: number): number {
+  let proto = u8[ip + 6]!;
+  let off = IPV6H_LEN;
+  while ((proto === NEXTHDR_HOP || proto === NEXTHDR_ROUTING || proto === NEXTHDR_DEST) && off + 8 <= iplen) {
+    const len = (u8[ip + off + 1]! + 1) * 8;
+    if (off + len > iplen) break;
+    proto = u8[ip + off]!;
+    off += len;
+  }
+  return proto === IPPROTO_TCP && off + TCP_HLEN <= iplen ? off : -1;
 }
 
 /** Take held skb p (after `prev`) out of its bucket and complete it. */
@@ -243,21 +275,26 @@ function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p
 
 /**
  * napi_gro_complete → inet_gro_complete / ipv6_gro_complete: a merged skb gets its IPv4
- * tot_len and header checksum, or its IPv6 payload_len, rewritten for the whole train, then
- * goes to rx_list with its segment count.
+ * tot_len and header checksum, or its IPv6 payload_len, rewritten for the whole train; then
+ * tcp4_gro_complete / tcp6_gro_complete put the pseudo-header sum for the train's TCP length
+ * in th->check (~tcp_v4_check / ~tcp_v6_check: CHECKSUM_PARTIAL); then it goes to rx_list
+ * with its segment count.
  */
 function napi_gro_complete(c: KCpu, n: number, skb: number): void {
   if (c.skb_segs[skb]! > 1) {
     const u8 = c.u8;
     const ip = c.skb_data(skb) + c.skb_nh[skb]!;
     const newlen = c.skb_len[skb]! - c.skb_nh[skb]!;
+    let thoff = IPH_LEN;
     if (c.skb_protocol[skb] === ETH_P_IPV6) {
       put16(u8, ip + IPV6H_PAYLOAD_LEN_OFF, newlen - IPV6H_LEN);
+      thoff = u8[ip + 6] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, newlen);
     } else {
       const oldlen = get16(u8, ip + IPH_TOT_LEN_OFF);
       put16(u8, ip + IPH_CHECK_OFF, csum_replace2(get16(u8, ip + IPH_CHECK_OFF), oldlen, newlen));
       put16(u8, ip + IPH_TOT_LEN_OFF, newlen);
     }
+    put16(u8, ip + thoff + TCPH_CHECK_OFF, ~csum_fold(pseudo_header_sum(u8, c.skb_data(skb), IPPROTO_TCP, newlen - thoff)) & 0xffff);
     c.count(c.sd.gro_flushed);
   }
   gro_normal_one(c, n, skb);

@@ -461,6 +461,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
           // list there too: a delivery after this relinks it (lock order socket, then task).
           spin_lock(i32, b + S.lock);
           skb = i32[b + S.rx_head]!;
+          i32[b + S.reader_tail] = i32[b + S.rx_tail]!;
           i32[b + S.rx_head] = -1;
           i32[b + S.rx_tail] = -1;
           i32[b + S.rx_qlen] = 0;
@@ -471,18 +472,24 @@ export function task_recvmsg(c: KCpu, t: number): number {
         }
         const nx = c.skb_next[skb]!;
         head = nx;
-        // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
-        // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
-        // queue is empty; __skb_recv_udp always releases when it empties the queue.
         const segs = c.skb_segs[skb]!;
-        deficit += segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
-        if (nx === -1 || deficit >= quarter) {
-          const rmem = Atomics.sub(i32, b + S.rmem_alloc, deficit) - deficit;
-          deficit = 0;
-          // tcp_recvmsg → tcp_cleanup_rbuf: the freed space goes back into the advertised
-          // window, whose right edge never moves left (tcp_select_window). The device reads
-          // wnd_end before each segment of the flow it sends.
-          if (tcp) tcp_window_update(c, b, rmem);
+        const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
+        if (tcp) {
+          // tcp_recvmsg → sk_eat_skb → sock_rfree: each skb's truesize off sk_rmem_alloc as it
+          // is freed; tcp_cleanup_rbuf then puts the space back into the advertised window,
+          // whose right edge never moves left (tcp_select_window). The device reads wnd_end
+          // before each segment of the flow it sends.
+          tcp_window_update(c, b, Atomics.sub(i32, b + S.rmem_alloc, truesize) - truesize);
+        } else {
+          // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
+          // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
+          // queue is empty, and under sk_receive_queue's lock what arrived meanwhile is spliced
+          // onto the reader queue (skb_queue_splice_tail_init).
+          deficit += truesize;
+          if (nx === -1 || deficit >= quarter) {
+            head = udp_rmem_release(c, b, deficit, nx);
+            deficit = 0;
+          }
         }
         kfree_skb(c, skb);
         packets += segs;
@@ -523,6 +530,33 @@ export function task_recvmsg(c: KCpu, t: number): number {
   c.f64[shm.taskF[t]! + T.recvmsg_calls]! += 1;
   c.f64[shm.taskF[t]! + T.packets]! += packets;
   return packets;
+}
+
+/**
+ * udp_rmem_release (5.10), at the reader's dequeue of a UDP skb with `deficit` bytes to give
+ * back: sk_rmem_alloc lowered by all of them (the caller clears its forward_deficit), and
+ * under the receive queue's lock its skbs moved to the tail of the reader queue (`next`: the
+ * reader queue's head after the dequeue, -1 when empty). Returns the reader queue's head. The
+ * socket stays where it is on the ready list: a delivery after this finds it linked, or links
+ * it, as before.
+ */
+function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): number {
+  const S = c.sk;
+  const i32 = c.i32;
+  spin_lock(i32, b + S.lock);
+  Atomics.sub(i32, b + S.rmem_alloc, deficit);
+  const head = i32[b + S.rx_head]!;
+  let reader = next;
+  if (head !== -1) {
+    if (next === -1) reader = head;
+    else c.skb_next[i32[b + S.reader_tail]!] = head;
+    i32[b + S.reader_tail] = i32[b + S.rx_tail]!;
+    i32[b + S.rx_head] = -1;
+    i32[b + S.rx_tail] = -1;
+    i32[b + S.rx_qlen] = 0;
+  }
+  spin_unlock(i32, b + S.lock);
+  return reader;
 }
 
 /**

@@ -165,7 +165,7 @@ export function humanSummary(r: RunResult): string {
   }
   if (r.queues.some((q) => q.virtio)) {
     out.push('');
-    out.push('virtio  irq_raised  irq_suppr     kicks  kicks_suppr  refills  delayed  netq_held  netq_drop  bufs/pkt');
+    out.push('virtio  irq_raised  irq_suppr     kicks  kicks_suppr  refills  delayed       held  tun_queued   tun_drop  bufs/pkt');
     for (const q of r.queues) {
       const v = q.virtio!;
       out.push(
@@ -177,8 +177,9 @@ export function humanSummary(r: RunResult): string {
           fmt(v.kicks_suppressed).padStart(12),
           fmt(v.refills).padStart(8),
           fmt(v.refills_delayed).padStart(8),
-          fmt(v.netq_held).padStart(10),
-          fmt(v.netq_dropped).padStart(10),
+          fmt(v.held).padStart(10),
+          fmt(v.tun_queued).padStart(11),
+          fmt(v.tun_dropped).padStart(10),
           String(v.buffers_per_packet_max).padStart(9),
         ].join(' '),
       );

@@ -1,8 +1,9 @@
 // `rxsmp run --proc DIR`: what a user would read from /proc after the run, in 5.10's formats, so
 // the parsers people already have read them: net/softnet_stat (net/core/net-procfs.c,
 // softnet_seq_show: 13 columns), interrupts (kernel/irq/proc.c, show_interrupts: a row per
-// MSI-X vector, a column per CPU), softirqs (fs/proc/softirqs.c) and the Udp lines of net/snmp
-// (net/ipv4/proc.c, snmp_seq_show_udplite / udp_mib_list). Written from the run document.
+// MSI-X vector, a column per CPU), softirqs (fs/proc/softirqs.c), the Udp lines of net/snmp
+// (net/ipv4/proc.c, snmp_seq_show_udplite / udp_mib_list) and the Ip6 lines of net/snmp6
+// (net/ipv6/proc.c) the receive path counts. Written from the run document.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,11 +68,29 @@ export function snmpUdp(r: RunResult): string {
   return `Udp: ${head.join(' ')}\nUdp: ${v.join(' ')}\n`;
 }
 
-/** Write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp. */
+/**
+ * The Ip6 lines of net/snmp6 the receive path counts (snmp6_seq_show_item: `%-32s\t%lu`, in
+ * snmp6_ipstats_list's order): header errors, address errors, unknown next headers,
+ * truncated packets.
+ */
+export function snmp6(r: RunResult): string {
+  const m = r.snmp6;
+  return [
+    ['Ip6InHdrErrors', m.Ip6InHdrErrors],
+    ['Ip6InAddrErrors', m.Ip6InAddrErrors],
+    ['Ip6InUnknownProtos', m.Ip6InUnknownProtos],
+    ['Ip6InTruncatedPkts', m.Ip6InTruncatedPkts],
+  ]
+    .map(([k, v]) => `${String(k).padEnd(32)}\t${v}\n`)
+    .join('');
+}
+
+/** Write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs, DIR/net/snmp and DIR/net/snmp6. */
 export function writeProcDir(dir: string, r: RunResult): void {
   mkdirSync(join(dir, 'net'), { recursive: true });
   writeFileSync(join(dir, 'net', 'softnet_stat'), `${softnetStat(r)}\n`);
   writeFileSync(join(dir, 'interrupts'), interrupts(r));
   writeFileSync(join(dir, 'softirqs'), softirqs(r));
   writeFileSync(join(dir, 'net', 'snmp'), snmpUdp(r));
+  writeFileSync(join(dir, 'net', 'snmp6'), snmp6(r));
 }

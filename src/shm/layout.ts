@@ -128,6 +128,11 @@ export const SD_DEF = {
     ['drop_no_socket', 'f64'],
     ['drop_not_ip', 'f64'],
     ['drop_ip_frag', 'f64'], // a fragment: reassembly (ip_defrag, ipv6_frag_rcv) is not modelled
+    ['drop_ip_addr', 'f64'], // IPv6 InAddrErrors: a routing header to a multicast address, or one no SA takes
+    ['drop_ip_unknown_proto', 'f64'], // IPv6 InUnknownProtos: no inet6_protos handler (a hop-by-hop header not first)
+    ['drop_srh_disabled', 'f64'], // a segment routing header (SRv6, RPL) with seg6 / rpl_seg disabled: freed, no MIB
+    ['ip6_in_hdr_errors', 'f64'], // Ip6InHdrErrors (not a drop reason: those drops are ip_hdr)
+    ['ip6_in_truncated_pkts', 'f64'], // Ip6InTruncatedPkts (ditto)
     ['gro_merged', 'f64'],
     ['flow_dissected', 'f64'], // skb_get_hash had no L4 hash from the device: the flow dissector ran
     ['gro_flushed', 'f64'],
@@ -140,15 +145,12 @@ export const SD_DEF = {
     ['task_migrations_in', 'f64'],
     ['rfs_flow_moves', 'f64'],
     ['heartbeat', 'f64'],
-    // --tap: the packet socket's share of this CPU (kernel/af_packet.ts): what it copied into
-    // its ring, what found the ring full, and the ring's write offset
+    // --tap: what the packet socket (kernel/af_packet.ts) took from this CPU into its one
+    // buffer, and what found the buffer full
     ['tap_packets', 'f64'],
     ['tap_drops', 'f64'],
     ['tap_bytes', 'f64'],
-    ['tap_head', 'i32'],
   ],
-  // --tap: the ring's read offset, written by the reader (the engine) alone
-  tap_reader: [['tap_tail', 'i32']],
 } as const;
 export type SdIndex = StructIndex<typeof SD_DEF>;
 
@@ -167,6 +169,9 @@ export const SD_DROPS = [
   ['no_socket', 'drop_no_socket'],
   ['not_ip', 'drop_not_ip'],
   ['ip_frag', 'drop_ip_frag'],
+  ['ip_addr', 'drop_ip_addr'],
+  ['ip_unknown_proto', 'drop_ip_unknown_proto'],
+  ['srh_disabled', 'drop_srh_disabled'],
 ] as const;
 
 // napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
@@ -200,12 +205,14 @@ export const RXQ_DEF = {
     ['wire_naps', 'f64'], // closed loop: timed naps waiting for descriptors
     ['wire_sleeps', 'f64'], // closed loop: sleeps the driver had to end with a futex wake
     ['wire_kicks', 'f64'], // closed loop: naps a driver that emptied the ring cut short
-    // virtio-net backend (QEMU): virtio_notify's decisions, the net queue
+    // virtio-net backend (QEMU): virtio_notify's decisions, the held packet, the host's tun queue
     ['virtio_irq_raised', 'f64'],
     ['virtio_irq_suppressed', 'f64'],
-    ['virtio_netq_held', 'f64'], // packets virtio_net_receive could not take, held in the net queue
-    ['virtio_netq_dropped', 'f64'], // arrived with the net queue at its bound: packets.dropped.netq
-    ['virtio_netq_len', 'i32'], // held right now
+    ['virtio_held', 'f64'], // virtio_net_receive could not take a packet: QEMU held it and stopped reading the tap
+    ['virtio_tun_queued', 'f64'], // packets that waited in the host's tun queue (QEMU not reading)
+    ['virtio_tun_dropped', 'f64'], // the tun queue at txqueuelen: the tap's tx_dropped, packets.dropped.tun
+    ['virtio_oversize', 'f64'], // a frame that did not fit the guest's buffers (QEMU's err = size): dropped
+    ['virtio_backlog_len', 'i32'], // held + in the tun queue right now
   ],
   driver: [
     ['rdt', 'i32'],
@@ -219,6 +226,7 @@ export const RXQ_DEF = {
     ['virtio_refills', 'f64'], // try_fill_recv calls
     ['virtio_refills_delayed', 'f64'], // schedule_delayed_work(&vi->refill) after a failed refill
     ['virtio_buffers_per_packet_max', 'i32'], // largest num_buffers seen (mergeable) or pages used (big)
+    ['virtio_rx_length_errors', 'f64'], // receive_buf: dev->stats.rx_length_errors (a packet dropped)
   ],
   vector: [
     ['eims', 'i32'],
@@ -238,6 +246,8 @@ export const RXQ_DEF = {
     ['rx_next_update', 'i32'], // q_vector->rx.next_update (jiffies)
     ['rx_total_packets', 'i32'],
     ['rx_total_bytes', 'f64'],
+    ['tx_itr', 'i32'], // q_vector->tx.itr: the TX ring's container (no TX traffic here)
+    ['tx_next_update', 'i32'], // q_vector->tx.next_update
   ],
 } as const;
 export type RxqIndex = StructIndex<typeof RXQ_DEF>;
@@ -284,6 +294,7 @@ export const SK_DEF = {
     // under its lock, then read without it) and the truesize read but not yet given back to
     // rmem_alloc (up->forward_deficit). Only the task that reads the socket touches these.
     ['reader_head', 'i32'],
+    ['reader_tail', 'i32'], // the reader queue's last skb (valid while reader_head is not -1)
     ['forward_deficit', 'i32'],
     ['delivered', 'f64'],
     ['drops', 'f64'],
@@ -362,6 +373,14 @@ export const CTL_DEF = {
     ['refill_pending', 'i32'], // WORK_STRUCT_PENDING: -1 idle, else the CPU it is queued on
     ['refill_due', 'i32'], // jiffies at which it may run
   ],
+  // --tap: the packet socket's one buffer, shared by every CPU: claimed under its lock
+  // (sk_receive_queue.lock in tpacket_rcv) by any CPU
+  tap: [
+    ['tap_lock', 'i32'],
+    ['tap_head', 'i32'],
+  ],
+  // ... and read by the engine alone
+  tap_reader: [['tap_tail', 'i32']],
   // the first out-of-order delivery, recorded once under its lock (any CPU)
   ooo: [
     ['ooo_lock', 'i32'],
@@ -419,13 +438,13 @@ export const WIRE_SLEEPING = 1; // asleep until the driver wakes it (half the ri
 export const WIRE_INLINE = 4; // --device inline: the device waits here; a refill rings the hosting CPU's doorbell
 
 /**
- * --tap: bytes of each CPU's ring of the packet socket: --tap-buffer split across the CPUs,
- * rounded down to a power of two (0 without --tap).
+ * --tap: bytes of the packet socket's buffer, one for every CPU (a socket has one receive
+ * buffer): --tap-buffer rounded down to a power of two (0 without --tap).
  */
 export function tapRingBytes(cfg: Config): number {
   if (cfg.tap === '') return 0;
   let size = 1024;
-  while (size * 2 <= cfg.tap_buffer / cfg.cpus) size *= 2;
+  while (size * 2 <= cfg.tap_buffer) size *= 2;
   return size;
 }
 
@@ -588,7 +607,7 @@ export interface Layout {
   readonly vq: VqLayout | null; // virtio: one split virtqueue per RX queue (virtqueue.ts)
   readonly vqBase: number; // byte offset of queue 0's virtqueue; queue q at vqBase + q * vq.stride
   readonly tapBufBase: number; // virtio: the device's own frame buffer (the packet as the tap hands it over)
-  readonly tapRingBase: number; // --tap: each CPU's packet socket ring, tapRingSize bytes apart
+  readonly tapRingBase: number; // --tap: the packet socket's buffer, shared by the CPUs
   readonly tapRingSize: number;
 }
 
@@ -660,7 +679,7 @@ export function computeLayout(cfg: Config): Layout {
   const vqBase = take(vq === null ? 0 : vq.stride * cfg.queues, CACHELINE);
   const tapBufBase = take(cfg.nic === 'virtio' ? align(cfg.pkt_size, 64) : 0, CACHELINE);
   const tapRingSize = tapRingBytes(cfg);
-  const tapRingBase = take(tapRingSize * cfg.cpus, CACHELINE);
+  const tapRingBase = take(tapRingSize, CACHELINE);
   return fastObject({
     tapRingBase,
     tapRingSize,

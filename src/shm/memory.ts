@@ -168,15 +168,20 @@ export class Shm {
 
   /**
    * Generated packets accounted for: delivered to a socket, or counted once under a drop
-   * reason (the softnet drops of SD_DROPS, a ring's rx_missed, virtio's net queue at its
-   * bound). The one rule of both drains (engine/result.ts accounted(), the sim machine's).
+   * reason (the softnet drops of SD_DROPS, a ring's rx_missed, virtio's tun queue at its
+   * bound, frames QEMU could not fit, the guest driver's length errors). The one rule of both
+   * drains (engine/result.ts accounted(), the sim machine's).
    */
   packetsDone(): number {
     const L = this.layout;
     let done = this.sdSum(L.sd.delivered);
     for (const [, field] of SD_DROPS) done += this.sdSum(L.sd[field]);
-    for (let q = 0; q < this.cfg.queues; q++)
-      done += this.f64[this.rxqF[q]! + L.rxq.rx_missed]! + this.f64[this.rxqF[q]! + L.rxq.virtio_netq_dropped]!;
+    const R = L.rxq;
+    for (let q = 0; q < this.cfg.queues; q++) {
+      const b = this.rxqF[q]!;
+      done += this.f64[b + R.rx_missed]! + this.f64[b + R.virtio_tun_dropped]! + this.f64[b + R.virtio_oversize]!;
+      done += this.f64[b + R.virtio_rx_length_errors]!;
+    }
     return done + this.f64[this.ctlF + L.ctl.replay_snaplen]!;
   }
 }

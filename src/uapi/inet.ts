@@ -204,23 +204,51 @@ export function csum_replace4(csum: number, old32: number, new32: number): numbe
 
 /**
  * Is the frame at `offset` IPv6 (EtherType 0x86dd)? The frame readers below serve both
- * families on frames without IP options or IPv6 extension headers: what the generator writes,
- * and what GRO and the order check read after ip_rcv / ipv6_rcv validated them.
+ * families: what the generator writes, and what GRO and the order check read after ip_rcv /
+ * ipv6_rcv validated them. IPv6 hop-by-hop, routing and destination options headers are
+ * skipped (ipv6_skip_exthdrs, only for frames that have them).
  */
 export function frame_is_ipv6(bytes: Uint8Array, offset: number): boolean {
   return bytes[offset + ETH_PROTO_OFF] === 0x86 && bytes[offset + ETH_PROTO_OFF + 1] === 0xdd;
 }
 
-/** The L4 protocol of the frame at `offset`: IPv4's protocol, or IPv6's next header. */
-export function frame_l4_proto(bytes: Uint8Array, offset: number): number {
-  const ip = offset + ETH_HLEN;
-  return frame_is_ipv6(bytes, offset) ? bytes[ip + IPV6H_NEXTHDR_OFF] : bytes[ip + IPH_PROTOCOL_OFF];
+/** ipv6_skip_exthdrs's second result: the protocol of the header at the offset it returned. */
+let exthdr_proto = 0;
+
+/**
+ * Past the hop-by-hop, routing and destination options headers of the IPv6 header at
+ * bytes[ip] (as ipv6_skip_exthdr, a fragment header not included): the upper-layer header's
+ * offset, its protocol in exthdr_proto. At most 16 headers, within `bytes`.
+ */
+function ipv6_skip_exthdrs(bytes: Uint8Array, ip: number): number {
+  let nh = bytes[ip + IPV6H_NEXTHDR_OFF];
+  let off = ip + IPV6H_LEN;
+  for (let k = 0; k < 16 && (nh === NEXTHDR_HOP || nh === NEXTHDR_ROUTING || nh === NEXTHDR_DEST) && off + 2 <= bytes.length; k++) {
+    nh = bytes[off];
+    off += (bytes[off + 1] + 1) * 8;
+  }
+  exthdr_proto = nh;
+  return off;
 }
 
-/** Offset of the L4 header of the frame at `offset` (IPv4: after IHL words; IPv6: after 40 bytes). */
+/** The L4 protocol of the frame at `offset`: IPv4's protocol, or IPv6's upper-layer next header. */
+export function frame_l4_proto(bytes: Uint8Array, offset: number): number {
+  const ip = offset + ETH_HLEN;
+  if (!frame_is_ipv6(bytes, offset)) return bytes[ip + IPH_PROTOCOL_OFF];
+  const nh = bytes[ip + IPV6H_NEXTHDR_OFF];
+  if (nh === IPPROTO_UDP || nh === IPPROTO_TCP) return nh;
+  ipv6_skip_exthdrs(bytes, ip);
+  return exthdr_proto;
+}
+
+/** Offset of the L4 header of the frame at `offset` (IPv4: after IHL words; IPv6: after 40 bytes and any extension headers). */
 export function l4_offset(bytes: Uint8Array, offset: number): number {
-  if (frame_is_ipv6(bytes, offset)) return offset + ETH_HLEN + IPV6H_LEN;
-  return offset + ETH_HLEN + (bytes[offset + ETH_HLEN + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
+  const ip = offset + ETH_HLEN;
+  if (frame_is_ipv6(bytes, offset)) {
+    const nh = bytes[ip + IPV6H_NEXTHDR_OFF];
+    return nh === IPPROTO_UDP || nh === IPPROTO_TCP ? ip + IPV6H_LEN : ipv6_skip_exthdrs(bytes, ip);
+  }
+  return ip + (bytes[ip + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
 }
 
 /** L4 header length: 8 for UDP, doff * 4 for TCP, 0 for anything else. */
@@ -231,10 +259,10 @@ export function l4_header_len(bytes: Uint8Array, offset: number, l4: number): nu
   return 0;
 }
 
-/** L4 segment length (header + payload): IPv4's total length less its header, or IPv6's payload length. */
+/** L4 segment length (header + payload): IPv4's total length less its header, or IPv6's payload length less its extension headers. */
 export function l4_len(bytes: Uint8Array, offset: number): number {
   const ip = offset + ETH_HLEN;
-  if (frame_is_ipv6(bytes, offset)) return get16(bytes, ip + IPV6H_PAYLOAD_LEN_OFF);
+  if (frame_is_ipv6(bytes, offset)) return get16(bytes, ip + IPV6H_PAYLOAD_LEN_OFF) - (l4_offset(bytes, offset) - ip - IPV6H_LEN);
   return get16(bytes, ip + IPH_TOT_LEN_OFF) - (bytes[ip + IPH_VERSION_IHL_OFF] & 0x0f) * 4;
 }
 

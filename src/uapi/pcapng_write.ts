@@ -1,6 +1,6 @@
 // Writing pcapng (draft-ietf-opsawg-pcapng), little-endian: a Section Header Block, Interface
-// Description Blocks (link type Ethernet, if_name, if_tsresol 9: nanoseconds) and Enhanced
-// Packet Blocks. What --tap writes; tshark and Wireshark read it.
+// Description Blocks (link type Ethernet, if_name, if_tsresol 9: nanoseconds), Enhanced
+// Packet Blocks and Interface Statistics Blocks. What --tap writes; tshark and Wireshark read it.
 
 export const LINKTYPE_ETHERNET = 1;
 
@@ -83,4 +83,46 @@ export function pcapng_epb(
   out.fill(0, o + 28 + caplen, o + len - 4);
   v.setUint32(o + len - 4, len, true);
   return o + len;
+}
+
+/** An ISB option holding a pcapng timestamp (upper 32 bits, then lower, in the interface's units). */
+function put_ts(v: DataView, o: number, ts_ns: bigint): void {
+  v.setUint32(o, Number(ts_ns >> 32n), true);
+  v.setUint32(o + 4, Number(ts_ns & 0xffffffffn), true);
+}
+
+/**
+ * An Interface Statistics Block for interface `iface`, as dumpcap writes one per interface at
+ * the end of a capture (capture_loop_close_output): timestamp the end, opt_comment, then
+ * isb_starttime, isb_endtime, isb_ifrecv (packets the capture received) and isb_ifdrop
+ * (packets dropped for want of room).
+ */
+export function pcapng_isb(iface: number, comment: string, start_ns: bigint, end_ns: bigint, ifrecv: number, ifdrop: number): Uint8Array {
+  const cm = new TextEncoder().encode(comment);
+  const opts = 4 + pad4(cm.length) + 4 * (4 + 8) + 4; // comment, 4 eight-byte options, opt_endofopt
+  const len = 20 + opts + 4;
+  const b = new Uint8Array(len);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, 5, true);
+  v.setUint32(4, len, true);
+  v.setUint32(8, iface, true);
+  put_ts(v, 12, end_ns);
+  let o = 20;
+  v.setUint16(o, 1, true); // opt_comment
+  v.setUint16(o + 2, cm.length, true);
+  b.set(cm, o + 4);
+  o += 4 + pad4(cm.length);
+  for (const [code, put] of [
+    [2, (at: number) => put_ts(v, at, start_ns)],
+    [3, (at: number) => put_ts(v, at, end_ns)],
+    [4, (at: number) => v.setBigUint64(at, BigInt(ifrecv), true)],
+    [5, (at: number) => v.setBigUint64(at, BigInt(ifdrop), true)],
+  ] as const) {
+    v.setUint16(o, code, true);
+    v.setUint16(o + 2, 8, true);
+    put(o + 4);
+    o += 12;
+  }
+  v.setUint32(len - 4, len, true); // opt_endofopt is the 4 zero bytes before
+  return b;
 }
