@@ -91,6 +91,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const size = at >= 0 ? Number(args[at + 1]) : 64;
   for (const nic of DEVICE_NICS) {
     const xs = [1, 2, 3].map(() => deviceNs(nic, packets, size));
-    console.log(`device ${nic}: ${median(xs).toFixed(1)} ns per ${size}-byte packet on-CPU (median of 3: ${xs.map((x) => x.toFixed(1)).join(', ')})`);
+    console.log(
+      `device ${nic}: ${median(xs).toFixed(1)} ns per ${size}-byte packet on-CPU (median of 3: ${xs.map((x) => x.toFixed(1)).join(', ')})`,
+    );
   }
 }

@@ -440,7 +440,8 @@ export async function kernelStages(packets: number, total_ns: number): Promise<R
     const n = byId.get(id)!;
     const name = n.callFrame.functionName;
     let st: KernelStage | null;
-    if (name === 'fill' || name === 'burst') st = null; // the device: not the kernel's
+    if (name === 'fill' || name === 'burst')
+      st = null; // the device: not the kernel's
     else if (STAGE_ROOTS[name] !== undefined) st = STAGE_ROOTS[name]!;
     else st = parent.has(id) ? stageOf(parent.get(id)!) : 'other';
     stageOfNode.set(id, st);
@@ -463,7 +464,8 @@ export async function kernelStages(packets: number, total_ns: number): Promise<R
     }
   });
   if (process.env.KERNEL_BENCH_DEBUG) {
-    for (const [k, v] of [...debug].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${((v / all) * total_ns).toFixed(1).padStart(7)} ${k}`);
+    for (const [k, v] of [...debug].sort((a, b) => b[1] - a[1]).slice(0, 40))
+      console.log(`${((v / all) * total_ns).toFixed(1).padStart(7)} ${k}`);
   }
   const out = {} as Record<KernelStage, number>;
   for (const k of [...KERNEL_STAGES, 'napi/softirq/sched', 'other'] as KernelStage[]) out[k] = ((t[k] ?? 0) / all) * total_ns;

@@ -51,8 +51,7 @@ import {
 import { reportOf } from './report/html.js';
 import { PACKAGE_DIR } from './paths.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('package.json', PACKAGE_DIR), 'utf8')) as { version: string })
-  .version;
+export const VERSION: string = (JSON.parse(readFileSync(new URL('package.json', PACKAGE_DIR), 'utf8')) as { version: string }).version;
 
 /** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */
 const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'off' };

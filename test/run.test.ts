@@ -58,7 +58,9 @@ describe('rxsmp run', () => {
     expect(doc.host.busy_threads).toBe(inline ? 2 : 3);
     expect(doc.host.oversubscribed).toBe(doc.host.busy_threads > availableParallelism());
     if (process.platform === 'linux') {
-      expect(doc.host.threads.map((t) => t.thread)).toEqual(inline ? ['cpu0', 'cpu1', 'coordinator'] : ['cpu0', 'cpu1', 'device', 'coordinator']);
+      expect(doc.host.threads.map((t) => t.thread)).toEqual(
+        inline ? ['cpu0', 'cpu1', 'coordinator'] : ['cpu0', 'cpu1', 'device', 'coordinator'],
+      );
       // Each CPU cleaned a million packets: its thread was charged some of the host's time
       // (/proc counts in 10 ms ticks; how many is the host's speed)...
       for (const t of doc.host.threads.slice(0, 2)) expect(t.cpu_s, t.thread).toBeGreaterThan(0);

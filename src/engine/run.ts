@@ -58,7 +58,6 @@ import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
 import { WORKERS_DIR } from '../paths.js';
 
-
 export interface RunOptions {
   /** Called every poll with the elapsed ms since generation started (knob changes in tests). */
   onTick?: (shm: Shm, elapsed_ms: number) => void;
