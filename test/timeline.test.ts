@@ -6,10 +6,41 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runEmulation } from '../dist/src/engine/run.js';
-import { conserves } from '../dist/src/engine/result.js';
+import { conserves, type RunResult } from '../dist/src/engine/result.js';
 import { boot } from '../dist/src/engine/boot.js';
-import { MAX_POINTS, TimelineSampler } from '../dist/src/engine/timeline.js';
+import { CPU_TIMES, MAX_POINTS, TimelineSampler } from '../dist/src/engine/timeline.js';
 import { config } from './harness.js';
+
+/**
+ * CPU time as mpstat reads it: in every interval each CPU's contexts and steal add up to the
+ * interval (the sampler charges the running context its time so far), never less than zero;
+ * over the run they add up to the traffic window; steal is the thread's run-queue wait, no
+ * more; the run's split (util_pct) sums to 100%, and busy_ns is the timeline's last busy.
+ */
+function expectCpuTime(r: RunResult): void {
+  const t = r.timeline!;
+  const window_ms = t.t_ms.at(-1)! - t.t_ms[0]!;
+  t.percpu.forEach((p, cpu) => {
+    let sum = 0;
+    for (let k = 1; k < t.t_ms.length; k++) {
+      for (const name of CPU_TIMES) {
+        const d = p[name]![k]! - p[name]![k - 1]!;
+        expect(d).toBeGreaterThanOrEqual(0);
+        sum += d;
+      }
+    }
+    // The clock the CPUs charge and the poll's clock are read a few µs apart at each sample.
+    expect(Math.abs(sum / 1e6 - window_ms)).toBeLessThan(2);
+    const steal_ms = (p.steal_ns!.at(-1)! - p.steal_ns![0]!) / 1e6;
+    const waited = r.host.threads.find((h) => h.thread === `cpu${cpu}`)?.runqueue_wait_s;
+    if (waited !== null && waited !== undefined) expect(steal_ms).toBeLessThanOrEqual(waited * 1000 + 1);
+    const u = r.percpu[cpu]!.util_pct;
+    const shares = [u.usr, u.irq, u.soft, u.ksoftirqd, u.steal, u.idle];
+    for (const x of shares) expect(x).toBeGreaterThanOrEqual(0);
+    expect(Math.abs(shares.reduce((a, b) => a + b, 0) - 100)).toBeLessThanOrEqual(0.5);
+    expect(r.percpu[cpu]!.busy.steal_ns).toBe(p.steal_ns!.at(-1));
+  });
+}
 
 describe('timeline', () => {
   it('a threads run carries per-CPU cumulative series that end at its counters, with its changes marked', async () => {
@@ -29,6 +60,7 @@ describe('timeline', () => {
       expect(p.busy_ns.at(-1)).toBe(r.percpu[cpu]!.busy_ns);
     });
     expect(t.events.some((e) => e.what === 'netdev_budget=64')).toBe(true);
+    expectCpuTime(r);
   });
 
   it('keeps at most MAX_POINTS samples, every other one dropped and the interval doubled when full', () => {

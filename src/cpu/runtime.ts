@@ -249,6 +249,8 @@ export class CpuRuntime implements CpuEnv {
   /** Announce this CPU to the device (it starts generating once every CPU is up). */
   online(): void {
     this.ctx_start = this.c.clock[0]!;
+    // From here every ns of the clock is charged to some context (timeline.ts reads this).
+    this.f64[this.c.sdF + this.c.sd.online_ns] = this.ctx_start;
     Atomics.add(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready, 1);
     Atomics.notify(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready);
   }

@@ -10,7 +10,7 @@
 // devices/nic.ts): short timed sleeps that nobody has to cut short. The waker only stores to
 // shared memory; the napper sees it when its nap ends.
 
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -167,10 +167,64 @@ export function checkHostCpus(cfg: Config): void {
   }
 }
 
+/** The calling thread's host thread id (from /proc/thread-self), or 0 off Linux. */
+export function hostThreadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Pin the calling thread to one host core (its own thread id, from /proc/thread-self). */
 export function pinThisThread(core: number): void {
-  const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
+  const tid = String(hostThreadId());
   const r = spawnSync('taskset', ['-p', '-c', String(core), tid], { encoding: 'utf8' });
   if (r.status !== 0)
     throw new Error(`taskset could not pin thread ${tid} to host core ${core}: ${(r.stderr ?? '').trim() || r.error?.message}`);
+}
+
+/**
+ * Another thread's run-queue wait so far (ns): the second field of
+ * /proc/self/task/TID/schedstat (sched_info's run_delay, CONFIG_SCHED_INFO), the time the
+ * thread was runnable and had no core. KVM reports a vCPU thread's run_delay to its guest as
+ * steal time (record_steal_time); the timeline does the same for an emulated CPU's thread.
+ * The file stays open and is read again from offset 0 each time, into a buffer allocated
+ * once (the coordinator reads it on every timeline sample).
+ */
+const GONE = -2;
+
+export class RunDelayReader {
+  private fd = -1;
+  private readonly buf = new Uint8Array(96);
+
+  constructor(private readonly tid: number) {}
+
+  /** ns waited so far, or null where the kernel does not say (no schedstat, thread gone). */
+  read(): number | null {
+    if (this.fd === GONE || this.tid <= 0) return null;
+    try {
+      if (this.fd < 0) this.fd = openSync(`/proc/self/task/${this.tid}/schedstat`, 'r');
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      // "<on cpu ns> <run_delay ns> <timeslices>\n": parse the second number without a string.
+      let field = 0;
+      let v = 0;
+      for (let i = 0; i < n; i++) {
+        const ch = this.buf[i]!;
+        if (ch === 32) {
+          if (field === 1) return v;
+          field++;
+        } else if (field === 1) v = v * 10 + (ch - 48);
+      }
+      return null;
+    } catch {
+      this.close(); // not read again: each failed open would throw anew
+      return null;
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = GONE;
+  }
 }
