@@ -117,6 +117,8 @@ export interface OrderingFirst {
 
 export interface RunResult {
   schema: typeof RUN_SCHEMA;
+  /** The command line that made the run (the CLI sets it; a library caller may). */
+  command?: string;
   config: Record<string, unknown>;
   /** Present (true) only when SIGINT/SIGTERM (an aborted signal) cut the run short. */
   interrupted?: true;
