@@ -328,7 +328,7 @@
       }
       if (marks.length > LABELS_MAX) left = 0;
       const lanes = placed.length === 0 ? 0 : Math.max(...placed.map((p) => p.lane)) + 1;
-      return { kind, marks, placed, left, height: 12 + Math.max(lanes * LANE_H, 10) };
+      return { kind, marks, placed, left, height: 20 + lanes * LANE_H };
     });
     const height = rows.reduce((h, r) => h + r.height + 6, 0) + 24;
     const svg = d3
@@ -354,17 +354,28 @@
         .attr('x1', (m) => x(m.t_ms))
         .attr('x2', (m) => x(m.t_ms))
         .attr('y1', y + 12)
-        .attr('y2', y + r.height)
+        .attr('y2', y + 20)
         .attr('stroke', colour)
         .attr('stroke-width', 1)
         .append('title')
         .text((m) => `${m.label} at ${units.duration(m.t_ms * 1e6)}`);
+      // A faint leader from each labelled tick down to its label's lane.
+      g.selectAll('line.mark-leader')
+        .data(r.placed)
+        .join('line')
+        .attr('class', 'mark-leader')
+        .attr('x1', (p) => p.px)
+        .attr('x2', (p) => p.px)
+        .attr('y1', y + 20)
+        .attr('y2', (p) => y + 20 + (p.lane + 1) * LANE_H)
+        .attr('stroke', colour)
+        .attr('stroke-opacity', 0.3);
       g.selectAll('text.mark-label')
         .data(r.placed)
         .join('text')
         .attr('class', 'mark-label')
         .attr('x', (p) => (p.atEnd ? p.px - 3 : p.px + 3))
-        .attr('y', (p) => y + 12 + (p.lane + 1) * LANE_H - 3)
+        .attr('y', (p) => y + 20 + (p.lane + 1) * LANE_H - 3)
         .attr('text-anchor', (p) => (p.atEnd ? 'end' : 'start'))
         .attr('fill', colour)
         .text((p) => p.m.label)
