@@ -114,10 +114,10 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         shrink: optionValue(FUZZ.shrink, given),
         log,
       };
-      log(`fuzz: ${o.runs} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
+      log(`fuzz: ${count(o.runs)} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
       const r = await runFuzz({ ...o, signal: intr.signal });
       log(
-        `fuzz: ${r.interrupted ? `interrupted after ${r.runs} of ${o.runs} runs` : `${count(r.runs)} runs`}, ${count(r.packets)} packets, ` +
+        `fuzz: ${r.interrupted ? `interrupted after ${count(r.runs)} of ${count(o.runs)} runs` : `${count(r.runs)} runs`}, ${count(r.packets)} packets, ` +
           `${count(r.ordering_checked)} checked for order, ${duration(r.wall_s * 1e9)}, ` +
           (r.failure ? `FAILED at run ${r.failure.run}` : 'no violation'),
       );

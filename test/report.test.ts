@@ -116,7 +116,8 @@ async function expectUtilisation(page: Page): Promise<{ intervals: number; rows:
           areas++;
           const b = p.getBoundingClientRect();
           if (b.height === 0) continue;
-          if (b.top < frame.top - 1 || b.bottom > frame.bottom + 1) outside.push(`${b.top}..${b.bottom} outside ${frame.top}..${frame.bottom}`);
+          if (b.top < frame.top - 1 || b.bottom > frame.bottom + 1)
+            outside.push(`${b.top}..${b.bottom} outside ${frame.top}..${frame.bottom}`);
         }
       });
     }
@@ -193,7 +194,20 @@ describe('rxsmp report in headless Chromium', () => {
 
   it('a sim run: the exact conservation, drops and ordering lines; the CPU split sums to 100% with no steal', async () => {
     const html = join(dir, 'sim.html');
-    const args = ['run', '--mode', 'sim', ...BASE, '--packets', '20000', '--rps-cpus', '3', '--app-cost-ns', '20000', '--sk-rcvbuf', '4096'];
+    const args = [
+      'run',
+      '--mode',
+      'sim',
+      ...BASE,
+      '--packets',
+      '20000',
+      '--rps-cpus',
+      '3',
+      '--app-cost-ns',
+      '20000',
+      '--sk-rcvbuf',
+      '4096',
+    ];
     const res = cli([...args, '--knob-at', '2:netdev-max-backlog=20', '--migrate-every-ms', '2', '--json', '--report', html]);
     expect(res.status, res.stderr).toBe(0);
     const r = JSON.parse(res.stdout) as RunResult;
@@ -207,7 +221,9 @@ describe('rxsmp report in headless Chromium', () => {
     const reasons = Object.values(r.packets.dropped).filter((n) => n > 0).length;
     expect(await count(page, 's0-drops', 'bar', 'rect')).toBe(reasons);
     // Latency in µs/ms, never ns with SI suffixes.
-    const ticks = await page.evaluate(() => [...document.querySelectorAll('#chart-s0-latency g[aria-label="y-axis tick label"] text')].map((t) => t.textContent));
+    const ticks = await page.evaluate(() =>
+      [...document.querySelectorAll('#chart-s0-latency g[aria-label="y-axis tick label"] text')].map((t) => t.textContent),
+    );
     expect(ticks.length).toBeGreaterThan(1);
     for (const t of ticks) expect(t).toMatch(/^[0-9.]+ (ns|µs|ms|s)$/);
     await page.close();
@@ -251,7 +267,9 @@ describe('rxsmp report in headless Chromium', () => {
     const page = await open(html);
     const body = await text(page);
     expect(body).toContain(lines[0]!.command!);
-    expect(body).toMatch(/8 runs, packets: generated 80,000, delivered [0-9,]+, dropped [0-9,]+ \(.*socket [0-9,]+.*\) — conserved in all 8 runs/);
+    expect(body).toMatch(
+      /8 runs, packets: generated 80,000, delivered [0-9,]+, dropped [0-9,]+ \(.*socket [0-9,]+.*\) — conserved in all 8 runs/,
+    );
     expect(body).toMatch(/ordering: 256 flows, 0 out of order over 8 runs/);
     const cells = 4;
     expect(await count(page, 's0-pps', 'dot', 'circle')).toBe(lines.length);
@@ -259,7 +277,13 @@ describe('rxsmp report in headless Chromium', () => {
     // rps-cpus has two values: B (3) over A (0) in each stack-cost-ns cell, a dot per repeat.
     expect(body).toContain('B/A ratio: rps-cpus=3 over rps-cpus=0');
     expect(await count(page, 's0-ratio', 'dot', 'circle')).toBe(2 * 2);
-    const reasons = new Set(lines.flatMap((l) => Object.entries(l.packets.dropped).filter(([, n]) => n > 0).map(([k]) => k)));
+    const reasons = new Set(
+      lines.flatMap((l) =>
+        Object.entries(l.packets.dropped)
+          .filter(([, n]) => n > 0)
+          .map(([k]) => k),
+      ),
+    );
     for (const reason of reasons) expect(body).toMatch(new RegExp(`\\b${reason}\\b`));
     expect(await count(page, 's0-drops', 'bar', 'rect')).toBeGreaterThanOrEqual(reasons.size);
     expect(await count(page, 's0-util', 'bar', 'rect')).toBe(cells * 2 * 6);
@@ -330,7 +354,9 @@ describe('rxsmp report in headless Chromium', () => {
     const page = await open(html);
     // Each rate panel: a line per CPU, broken at the gap (two pieces: 10 and 9 intervals).
     const paths = await page.evaluate(() =>
-      [...document.querySelectorAll('#chart-s0-timeline-t0 g[aria-label="line"] path')].map((p) => (p.getAttribute('d') ?? '').split('M').length - 1),
+      [...document.querySelectorAll('#chart-s0-timeline-t0 g[aria-label="line"] path')].map(
+        (p) => (p.getAttribute('d') ?? '').split('M').length - 1,
+      ),
     );
     expect(paths).toEqual(new Array(2 * 2).fill(2));
     const labels = await expectLabelsApart(page);
@@ -354,7 +380,22 @@ describe('rxsmp report in headless Chromium', () => {
       expect(bad.stderr.trim().split('\n').length).toBe(1);
     }
     const cmp = join(dir, 'cli-compare.html');
-    const c = cli(['compare', '--mode', 'sim', '--packets', '5000', '--a', 'gro=on', '--b', 'gro=off', '--repeat', '2', '--report', cmp, '--json']);
+    const c = cli([
+      'compare',
+      '--mode',
+      'sim',
+      '--packets',
+      '5000',
+      '--a',
+      'gro=on',
+      '--b',
+      'gro=off',
+      '--repeat',
+      '2',
+      '--report',
+      cmp,
+      '--json',
+    ]);
     expect(c.status, c.stderr).toBe(0);
     expect((JSON.parse(c.stdout) as CompareResult).command).toMatch(/^rxsmp compare --mode sim .* --json$/);
     expect(statSync(cmp).size).toBeGreaterThan(400_000);

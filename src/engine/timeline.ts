@@ -14,18 +14,23 @@
 // context's. Each CPU's times per interval then add up to the interval's length.
 //
 // Steal: while the host keeps a CPU's thread off its core, the clock runs on and the context
-// the thread was in is charged for it. The thread's run-queue wait (schedstat's run_delay,
-// which KVM reports to a guest as steal time) over the interval is taken off the interval's
-// contexts in proportion to their time and shown as steal, as a guest's tick accounting takes
-// steal off whatever it charges next (kernel/sched/cputime.c, account_process_tick and
-// account_idle_ticks through steal_account_process_time). The kernel adds a wait to run_delay
-// when the thread gets its core back, so steal lands in the interval the wait ends in; a wait
-// longer than that interval is carried into the next ones. The run's totals (percpu[].busy)
-// are the timeline's last sample, with the steal taken off: busy time is the emulated CPU's.
+// the thread was in is charged for it. The thread's run-queue wait over the interval (schedstat's
+// run_delay, which KVM reports to a guest as steal time) is taken off the interval's contexts
+// and shown as steal. Which contexts it came from, schedstat does not say; the thread could
+// wait only while runnable, so it is split between busy and idle in proportion to their share
+// of the thread's runnable time, which schedstat does give: on a core + waiting. Busy time is
+// all runnable (busy - its steal <= on a core); idle's runnable part is the rest (polling, a
+// wake-up's wait), its sleep is not. Within busy and within idle, each context gives in
+// proportion to its time, as a guest's tick accounting takes steal off whatever it charges
+// next (kernel/sched/cputime.c, account_process_tick, steal_account_process_time). The kernel
+// adds a wait to run_delay when the thread gets its core back, so steal lands in the interval
+// the wait ends in; what the interval cannot hold is carried into the next ones. The run's
+// totals (percpu[].busy) are the timeline's last sample, steal taken off: busy time is the
+// emulated CPU's.
 
 import type { Shm } from '../shm/memory.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
-import { RunDelayReader } from '../host/host.js';
+import { SchedstatReader } from '../host/host.js';
 
 /** Most samples a timeline keeps (a chart's worth). */
 export const MAX_POINTS = 2048;
@@ -38,6 +43,7 @@ export type CpuTimeName = (typeof CPU_TIMES)[number];
 export type CpuTimes = Record<CpuTimeName, number>;
 /** The contexts a CPU charges itself (all of CPU_TIMES but steal). */
 const CONTEXTS = 5;
+const IDLE = 4;
 const STEAL = 5;
 
 /** The counter series, in the order they are stored (CPU time follows them). */
@@ -88,7 +94,7 @@ export class TimelineSampler {
   /**
    * Per CPU, at the last sample (top) and the one before it (base), which a sample taken again
    * at the same time is recomputed from: the contexts' raw times (5), the corrected times with
-   * steal (6), the thread's run_delay and the steal not yet charged. `first`: the corrected
+   * steal (6), the thread's schedstat and the steal not yet charged. `first`: the corrected
    * times at the first sample (the run's window starts there).
    */
   private readonly baseRaw: Float64Array;
@@ -96,12 +102,14 @@ export class TimelineSampler {
   private readonly baseCorr: Float64Array;
   private readonly topCorr: Float64Array;
   private readonly first: Float64Array;
-  private readonly baseDelay: Float64Array;
-  private readonly topDelay: Float64Array;
+  /** The thread's schedstat at the two samples: [cpu][on a core ns, waited ns]. */
+  private readonly baseSched: Float64Array;
+  private readonly topSched: Float64Array;
+  private readonly sched = new Float64Array(2);
   private readonly baseCarry: Float64Array;
   private readonly topCarry: Float64Array;
   private readonly cur = new Float64Array(CONTEXTS);
-  private readonly delays: (RunDelayReader | null)[];
+  private readonly schedstats: (SchedstatReader | null)[];
 
   constructor(private readonly shm: Shm) {
     const n = (this.cpus = shm.cfg.cpus);
@@ -114,11 +122,11 @@ export class TimelineSampler {
     this.baseCorr = new Float64Array(n * CPU_TIMES.length);
     this.topCorr = new Float64Array(n * CPU_TIMES.length);
     this.first = new Float64Array(n * CPU_TIMES.length);
-    this.baseDelay = new Float64Array(n).fill(NaN);
-    this.topDelay = new Float64Array(n).fill(NaN);
+    this.baseSched = new Float64Array(2 * n).fill(NaN);
+    this.topSched = new Float64Array(2 * n).fill(NaN);
     this.baseCarry = new Float64Array(n);
     this.topCarry = new Float64Array(n);
-    this.delays = new Array(n).fill(null);
+    this.schedstats = new Array(n).fill(null);
   }
 
   /** Called on the coordinator's poll with ms since traffic started; samples when an interval has passed (or `force`: the last sample). */
@@ -131,7 +139,7 @@ export class TimelineSampler {
     if (!again && this.n > 0) {
       this.baseRaw.set(this.topRaw);
       this.baseCorr.set(this.topCorr);
-      this.baseDelay.set(this.topDelay);
+      this.baseSched.set(this.topSched);
       this.baseCarry.set(this.topCarry);
     }
     const isFirst = this.n === 0 || (again && this.n === 1);
@@ -155,46 +163,71 @@ export class TimelineSampler {
     const b = shm.sdF[c]!;
     const sd = shm.layout.sd;
     const cur = this.cur;
+    // The context, its counters, the context again: a switch in between (the CPU charges the
+    // context it leaves, then stores the next) would give the time it charged to the wrong
+    // context, so read again. Runs of contexts that begin and end within this read are µs.
+    const ctxAt = shm.sdI[c]! + sd.context;
+    let ctx = 0;
     let sum = 0;
-    for (let k = 0; k < CONTEXTS; k++) sum += cur[k] = f[b + this.ctxFields[k]!]!;
+    for (let tries = 0; tries < 4; tries++) {
+      ctx = Atomics.load(shm.i32, ctxAt);
+      sum = 0;
+      for (let k = 0; k < CONTEXTS; k++) sum += cur[k] = f[b + this.ctxFields[k]!]!;
+      if (Atomics.load(shm.i32, ctxAt) === ctx) break;
+    }
     const online = f[b + sd.online_ns]!;
     if (online > 0) {
       // The running context's time since its switch: what the counters do not hold yet.
       const running = f[shm.ctlF + shm.layout.ctl.clock_ns]! - online - sum;
-      if (running > 0) cur[CTX_TIME[Atomics.load(shm.i32, shm.sdI[c]! + sd.context)]!]! += running;
+      if (running > 0) cur[CTX_TIME[ctx]!]! += running;
     }
-    if (this.delays[c] === null) {
+    if (this.schedstats[c] === null) {
       const tid = shm.i32[shm.sdI[c]! + sd.host_tid]!;
-      if (tid > 0) this.delays[c] = new RunDelayReader(tid);
+      if (tid > 0) this.schedstats[c] = new SchedstatReader(tid);
     }
-    const delay = this.delays[c]?.read() ?? null;
+    const sched = this.sched;
+    const measured = this.schedstats[c]?.read(sched) ?? false;
     const raw = c * CONTEXTS;
     const corr = c * CPU_TIMES.length;
     if (isFirst) {
       for (let k = 0; k < CONTEXTS; k++) this.topRaw[raw + k] = this.topCorr[corr + k] = this.first[corr + k] = cur[k]!;
       this.topCorr[corr + STEAL] = this.first[corr + STEAL] = 0;
-      this.topDelay[c] = delay ?? NaN;
+      this.topSched[2 * c] = measured ? sched[0]! : NaN;
+      this.topSched[2 * c + 1] = measured ? sched[1]! : NaN;
       this.topCarry[c] = 0;
       return;
     }
-    let length = 0;
+    let busy = 0;
     for (let k = 0; k < CONTEXTS; k++) {
-      // The running context read just as the CPU switched can be the one before: a context
-      // that got its time then shows less now. It is kept at its last value, and the time it
-      // got too much is taken from its own growth later: the sum stays the clock's.
+      // Should a context still have got time that was another's (a read that raced a switch),
+      // it shows less now: it is kept at its last value, and the time it got too much is taken
+      // from its own growth later.
       const d = Math.max(0, cur[k]! - this.baseRaw[raw + k]!);
       this.topRaw[raw + k] = this.baseRaw[raw + k]! + d;
       cur[k] = d;
-      length += d;
+      if (k !== IDLE) busy += d;
     }
-    const base = this.baseDelay[c]!;
-    const waited = delay === null || Number.isNaN(base) ? 0 : Math.max(0, delay - base);
-    const steal = Math.min(waited + this.baseCarry[c]!, length);
-    this.topCarry[c] = waited + this.baseCarry[c]! - steal;
-    this.topDelay[c] = delay ?? base;
-    const kept = length > 0 ? 1 - steal / length : 1;
-    for (let k = 0; k < CONTEXTS; k++) this.topCorr[corr + k] = this.baseCorr[corr + k]! + cur[k]! * kept;
-    this.topCorr[corr + STEAL] = this.baseCorr[corr + STEAL]! + steal;
+    const idle = cur[IDLE]!;
+    const baseOn = this.baseSched[2 * c]!;
+    const baseWait = this.baseSched[2 * c + 1]!;
+    const known = measured && !Number.isNaN(baseWait);
+    const ran = known ? Math.max(0, sched[0]! - baseOn) : 0;
+    // The wait reported since, with what earlier intervals left over (or took ahead: < 0).
+    const waited = (known ? Math.max(0, sched[1]! - baseWait) : 0) + this.baseCarry[c]!;
+    // Busy's part of the wait: busy's share of the thread's runnable time (on a core + waiting).
+    // And the thread cannot have done more busy work than it ran: busy beyond that is a wait
+    // the kernel has not reported yet (it does when the thread gets its core back), taken now
+    // and repaid from that report.
+    const share = waited > 0 ? Math.min(waited, (waited * busy) / (ran + waited)) : 0;
+    const fromBusy = known ? Math.min(busy, Math.max(share, busy - ran)) : Math.min(busy, share);
+    const fromIdle = Math.min(idle, Math.max(0, waited - fromBusy));
+    this.topCarry[c] = waited - fromBusy - fromIdle;
+    this.topSched[2 * c] = measured ? sched[0]! : baseOn;
+    this.topSched[2 * c + 1] = measured ? sched[1]! : baseWait;
+    const keptBusy = busy > 0 ? 1 - fromBusy / busy : 1;
+    const keptIdle = idle > 0 ? 1 - fromIdle / idle : 1;
+    for (let k = 0; k < CONTEXTS; k++) this.topCorr[corr + k] = this.baseCorr[corr + k]! + cur[k]! * (k === IDLE ? keptIdle : keptBusy);
+    this.topCorr[corr + STEAL] = this.baseCorr[corr + STEAL]! + fromBusy + fromIdle;
   }
 
   /** A control change (a --knob-at change, a migration, the RSS table rotation) at this time. */
@@ -234,7 +267,7 @@ export class TimelineSampler {
 
   /** Close the schedstat files (after the last sample). */
   close(): void {
-    for (const d of this.delays) d?.close();
+    for (const d of this.schedstats) d?.close();
   }
 
   toJSON(): Timeline {

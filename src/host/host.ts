@@ -184,42 +184,41 @@ export function pinThisThread(core: number): void {
     throw new Error(`taskset could not pin thread ${tid} to host core ${core}: ${(r.stderr ?? '').trim() || r.error?.message}`);
 }
 
-/**
- * Another thread's run-queue wait so far (ns): the second field of
- * /proc/self/task/TID/schedstat (sched_info's run_delay, CONFIG_SCHED_INFO), the time the
- * thread was runnable and had no core. KVM reports a vCPU thread's run_delay to its guest as
- * steal time (record_steal_time); the timeline does the same for an emulated CPU's thread.
- * The file stays open and is read again from offset 0 each time, into a buffer allocated
- * once (the coordinator reads it on every timeline sample).
- */
 const GONE = -2;
 
-export class RunDelayReader {
+/**
+ * Another thread's time so far, from /proc/self/task/TID/schedstat (sched_info,
+ * CONFIG_SCHED_INFO): the ns it ran on a core and the ns it was runnable and had none (its
+ * run_delay, which KVM reports to a guest as steal time: record_steal_time). The file stays
+ * open and is read again from offset 0 each time, into a buffer allocated once (the
+ * coordinator reads it on every timeline sample).
+ */
+export class SchedstatReader {
   private fd = -1;
   private readonly buf = new Uint8Array(96);
 
   constructor(private readonly tid: number) {}
 
-  /** ns waited so far, or null where the kernel does not say (no schedstat, thread gone). */
-  read(): number | null {
-    if (this.fd === GONE || this.tid <= 0) return null;
+  /** Into out[0] the ns on a core, out[1] the ns waited for one; false where the kernel does not say (no schedstat, thread gone). */
+  read(out: Float64Array): boolean {
+    if (this.fd === GONE || this.tid <= 0) return false;
     try {
       if (this.fd < 0) this.fd = openSync(`/proc/self/task/${this.tid}/schedstat`, 'r');
       const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
-      // "<on cpu ns> <run_delay ns> <timeslices>\n": parse the second number without a string.
+      // "<on cpu ns> <run_delay ns> <timeslices>\n", parsed without a string.
       let field = 0;
       let v = 0;
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < n && field < 2; i++) {
         const ch = this.buf[i]!;
         if (ch === 32) {
-          if (field === 1) return v;
-          field++;
-        } else if (field === 1) v = v * 10 + (ch - 48);
+          out[field++] = v;
+          v = 0;
+        } else v = v * 10 + (ch - 48);
       }
-      return null;
+      return field === 2;
     } catch {
       this.close(); // not read again: each failed open would throw anew
-      return null;
+      return false;
     }
   }
 
