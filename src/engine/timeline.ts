@@ -18,15 +18,15 @@
 // run_delay, which KVM reports to a guest as steal time) is taken off the interval's contexts
 // and shown as steal. Which contexts it came from, schedstat does not say; the thread could
 // wait only while runnable, so it is split between busy and idle in proportion to their share
-// of the thread's runnable time, which schedstat does give: on a core + waiting. Busy time is
-// all runnable (busy - its steal <= on a core); idle's runnable part is the rest (polling, a
-// wake-up's wait), its sleep is not. Within busy and within idle, each context gives in
-// proportion to its time, as a guest's tick accounting takes steal off whatever it charges
-// next (kernel/sched/cputime.c, account_process_tick, steal_account_process_time). The kernel
-// adds a wait to run_delay when the thread gets its core back, so steal lands in the interval
-// the wait ends in; what the interval cannot hold is carried into the next ones. The run's
-// totals (percpu[].busy) are the timeline's last sample, steal taken off: busy time is the
-// emulated CPU's.
+// of the thread's runnable time, which schedstat does give: on a core + waiting (idle's
+// runnable part is its polling and a wake-up's wait, its sleep is not). The kernel adds a wait
+// to run_delay only when the thread gets its core back, so a wait can show up intervals after
+// the busy time it stretched: busy beyond what the thread ran in its interval is taken as steal
+// at once and repaid from the wait when it is reported; a wait the interval cannot hold is
+// carried. Within busy and within idle, each context gives in proportion to its time, as a
+// guest's tick accounting takes steal off whatever it charges next (kernel/sched/cputime.c,
+// account_process_tick, steal_account_process_time). The run's totals (percpu[].busy) are the
+// timeline's last sample, steal taken off: busy time is the emulated CPU's.
 
 import type { Shm } from '../shm/memory.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
