@@ -65,7 +65,8 @@ async function open(file: string): Promise<Page> {
 const count = (page: Page, chart: string, mark: string, el: string) =>
   page.evaluate(([c, m, e]) => document.querySelectorAll(`#chart-${c} g[aria-label="${m}"] ${e}`).length, [chart, mark, el] as const);
 
-/** The page's visible text (innerText: not the scripts or the embedded data). */
+/** The page's visible text (innerText: not the scripts or the embedded data, which textContent has). */
+// biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
 const text = (page: Page) => page.evaluate(() => document.body.innerText);
 
 /**
