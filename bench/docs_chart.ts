@@ -47,13 +47,13 @@ async function main(): Promise<void> {
   const load1 = loadavg()[0]!;
   const lines = readSweepLines('docs:chart', out).lines;
   const html = `${TMP}docs_chart.html`;
-  writeFileSync(html, reportOf(lines, ['npm run docs:chart']));
+  writeFileSync(html, reportOf([{ source: 'npm run docs:chart', docs: lines }]));
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, deviceScaleFactor: 1 });
     await page.goto(`file://${html}`);
-    await page.locator('#chart-pps').screenshot({ path: PNG });
+    await page.locator('#chart-s0-pps').screenshot({ path: PNG });
   } finally {
     await browser.close();
   }

@@ -33,6 +33,8 @@ import {
 } from './engine/sweep.js';
 import { parseAssignment, spread } from './engine/variants.js';
 import { readReportInput, reportOf } from './report/html.js';
+import { commandLine } from './report/human.js';
+import { count, duration } from './lib/units.js';
 import { onOff } from './config.js';
 
 /** `knob=value`, repeatable (a repeated flag adds an item; items are checked by parseAssignment). */
@@ -156,9 +158,10 @@ function filesAndOptions(argv: string[]): { files: string[]; rest: string[] } {
 }
 
 const log = (s: string) => process.stderr.write(s + '\n');
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmt = count;
 
 async function compareMain(argv: string[]): Promise<number> {
+  const command = commandLine(['rxsmp', 'compare', ...argv]);
   const given = tokenize('compare', COMPARE_OPTIONS, argv);
   const a = items(given.get('a')).map((s) => parseAssignment('--a', s));
   const b = items(given.get('b')).map((s) => parseAssignment('--b', s));
@@ -172,9 +175,10 @@ async function compareMain(argv: string[]): Promise<number> {
       signal: intr.signal,
       onRun: (side, i, r) => log(`compare: pair ${i + 1}/${plan.repeat} ${side.toUpperCase()}: ${fmt(r.pps)} pps, seed ${r.config.seed}`),
     });
+    c.command = command;
     process.stdout.write((json ? JSON.stringify(c, null, 2) : compareSummary(c)) + '\n');
     if (report !== undefined && c.pairs > 0) {
-      writeFileSync(report, reportOf([c], ['rxsmp compare']));
+      writeFileSync(report, reportOf([{ source: 'rxsmp compare', docs: [c] }], command));
       log(`compare: report written to ${report}`);
     }
     return c.interrupted ? intr.exitCode() || 130 : 0;
@@ -211,6 +215,7 @@ async function sweepMain(argv: string[]): Promise<number> {
         `${plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${out}`,
     );
     const r = await runSweep(plan, out, {
+      command: commandLine(['rxsmp', 'sweep', ...argv]),
       workers: optionValue(SWEEP.workers, given),
       signal: intr.signal,
       onRun: (t, res, done, todo) =>
@@ -223,7 +228,7 @@ async function sweepMain(argv: string[]): Promise<number> {
     log(
       `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${out}` : ''}` +
         (r.interrupted ? `, ${r.left} left (run the same command again to resume)` : '') +
-        `, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `, ${duration((performance.now() - t0) * 1e6)}`,
     );
     process.stdout.write(sweepTable(out) + '\n');
     return r.interrupted ? intr.exitCode() || 130 : 0;
@@ -246,7 +251,7 @@ function sweepTable(out: string): string {
   const rows = [...cells].map(([k, ls]) => {
     const s = spread(ls.map((l) => l.pps));
     const drops = ls.reduce((n, l) => n + Object.values(l.packets.dropped).reduce((a, b) => a + b, 0), 0);
-    return `${k.padEnd(width)}  ${String(ls.length).padStart(4)}  ${fmt(s.median).padStart(12)}  ${`${fmt(s.min)}..${fmt(s.max)}`.padStart(24)}  ${String(drops).padStart(10)}`;
+    return `${k.padEnd(width)}  ${String(ls.length).padStart(4)}  ${fmt(s.median).padStart(12)}  ${`${fmt(s.min)}..${fmt(s.max)}`.padStart(24)}  ${fmt(drops).padStart(10)}`;
   });
   return [
     `${'cell'.padEnd(width)}  ${'runs'.padStart(4)}  ${'median pps'.padStart(12)}  ${'min..max'.padStart(24)}  ${'drops'.padStart(10)}`,
@@ -274,9 +279,9 @@ function reportMain(argv: string[]): number {
   if (files.length === 0) throw new ConfigError('report: name the files (run --json, compare --json, sweep JSON Lines) to draw');
   const out = optionValue(REPORT.out, given);
   checkWritable('--out', out);
-  const docs = files.flatMap((f) => readReportInput(f));
-  writeFileSync(out, reportOf(docs, files));
-  log(`report: ${docs.length} documents drawn into ${out}`);
+  const inputs = files.map((f) => ({ source: f, docs: readReportInput(f) }));
+  writeFileSync(out, reportOf(inputs, commandLine(['rxsmp', 'report', ...argv])));
+  log(`report: ${count(inputs.reduce((n, i) => n + i.docs.length, 0))} documents drawn into ${out}`);
   return 0;
 }
 

@@ -19,7 +19,7 @@ import {
 } from './config.js';
 import { runConfig } from './api.js';
 import { conserves, type RunResult } from './engine/result.js';
-import { contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
+import { commandLine, contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
 import type { SimRunResult } from './engine/sim_run.js';
 import { checkHostCpus, HOST_CORES } from './host/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
@@ -50,6 +50,7 @@ import {
 } from './cli_compare.js';
 import { reportOf } from './report/html.js';
 import { PACKAGE_DIR } from './paths.js';
+import { count, duration } from './lib/units.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('package.json', PACKAGE_DIR), 'utf8')) as { version: string }).version;
 
@@ -168,8 +169,8 @@ function simSummary(r: object): string {
   if (!('sim' in r)) return '';
   const s = (r as SimRunResult).sim;
   return (
-    `\nsim: virtual time (the times above), seed ${s.seed}, adversary level ${s.adversary.level}, ${s.steps.toLocaleString('en-US')} steps; ` +
-    `host ${s.wall_s.toFixed(2)} s (${(s.sim_pps_wall / 1e6).toFixed(2)} M simulated packets per second); cost model: ${s.cost_model}`
+    `\nsim: virtual time (the times above), seed ${s.seed}, adversary level ${s.adversary.level}, ${count(s.steps)} steps; ` +
+    `host ${duration(s.wall_s * 1e9)} (${count(s.sim_pps_wall)} simulated packets per second); cost model: ${s.cost_model}`
   );
 }
 
@@ -238,10 +239,11 @@ export async function main(argv: string[]): Promise<number> {
     const opts = { signal: intr.signal, progress: live.progress, ...(args.profile !== undefined ? { profile: args.profile } : {}) };
     const simProfile = args.profile !== undefined && args.cfg.mode === 'sim' ? await startProfile() : undefined;
     const result = await runConfig(args.cfg, opts);
+    result.command = commandLine(['rxsmp', ...argv]);
     await simProfile?.stop(join(args.profile!, 'sim.cpuprofile'));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
-    if (args.report !== undefined) writeFileSync(args.report, reportOf([result], ['rxsmp run']));
+    if (args.report !== undefined) writeFileSync(args.report, reportOf([{ source: 'rxsmp run', docs: [result] }], result.command));
     if (args.proc !== undefined) writeProcDir(args.proc, result);
     if (args.contention) (args.json ? process.stderr : process.stdout).write(`\ncontention\n${contentionTable(result)}\n`);
     const missed = knobsNotApplied(result);

@@ -9,6 +9,7 @@ import { calibrateMain } from './engine/calibrate.js';
 import { InterruptedError, WatchdogError } from './engine/run.js';
 import { interruptOnSignals } from './cli_live.js';
 import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
+import { count, duration } from './lib/units.js';
 
 const FUZZ = {
   runs: option('runs', int(1, 10_000_000), 'runs in the campaign', 1000),
@@ -113,11 +114,11 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         shrink: optionValue(FUZZ.shrink, given),
         log,
       };
-      log(`fuzz: ${o.runs} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
+      log(`fuzz: ${count(o.runs)} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
       const r = await runFuzz({ ...o, signal: intr.signal });
       log(
-        `fuzz: ${r.interrupted ? `interrupted after ${r.runs} of ${o.runs} runs` : `${r.runs} runs`}, ${r.packets} packets, ` +
-          `${r.ordering_checked} checked for order, ${r.wall_s.toFixed(1)} s, ` +
+        `fuzz: ${r.interrupted ? `interrupted after ${count(r.runs)} of ${count(o.runs)} runs` : `${count(r.runs)} runs`}, ${count(r.packets)} packets, ` +
+          `${count(r.ordering_checked)} checked for order, ${duration(r.wall_s * 1e9)}, ` +
           (r.failure ? `FAILED at run ${r.failure.run}` : 'no violation'),
       );
       return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;

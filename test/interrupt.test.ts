@@ -139,9 +139,9 @@ describe('interrupted runs', () => {
   });
 
   it('fuzz: SIGINT prints the summary so far and exits 130', async () => {
-    const out = await interrupted(['fuzz', '--runs', '1000000', '--workers', '1'], ['SIGINT'], /fuzz: 1000000 runs from seed/, 0);
+    const out = await interrupted(['fuzz', '--runs', '1000000', '--workers', '1'], ['SIGINT'], /fuzz: 1,000,000 runs from seed/, 0);
     expect(out.status).toBe(130);
-    expect(out.stdout).toMatch(/fuzz: interrupted after \d+ of 1000000 runs, \d+ packets/);
+    expect(out.stdout).toMatch(/fuzz: interrupted after [\d,]+ of 1,000,000 runs, [\d,]+ packets/);
   });
 
   it('calibrate: SIGTERM says it was interrupted and writes nothing (exit 143)', async () => {

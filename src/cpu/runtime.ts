@@ -169,13 +169,15 @@ export class CpuRuntime implements CpuEnv {
   /** Charge the time since the last switch to the context we leave (the tick's clock). */
   private switch_ctx(next: number): number {
     const prev = this.ctx;
+    // Sequentially consistent: going idle must be visible before the CPU looks for work one
+    // last time (see doorbell_ring and wake_cpu). The store and the clock's read are adjacent:
+    // a thread the host stops anywhere else here shows the timeline (timeline.ts) the context
+    // that time is charged to.
+    Atomics.store(this.i32, this.c.sdI + this.c.sd.context, next);
     const now = this.c.clock[0]!;
     this.f64[this.c.sdF + this.busy_field[prev]!]! += now - this.ctx_start;
     this.ctx = next;
     this.ctx_start = now;
-    // Sequentially consistent: going idle must be visible before the CPU looks for work one
-    // last time (see doorbell_ring and wake_cpu).
-    Atomics.store(this.i32, this.c.sdI + this.c.sd.context, next);
     return prev;
   }
 
@@ -258,6 +260,8 @@ export class CpuRuntime implements CpuEnv {
   /** Announce this CPU to the device (it starts generating once every CPU is up). */
   online(): void {
     this.ctx_start = this.c.clock[0]!;
+    // From here every ns of the clock is charged to some context (timeline.ts reads this).
+    this.f64[this.c.sdF + this.c.sd.online_ns] = this.ctx_start;
     Atomics.add(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready, 1);
     Atomics.notify(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready);
   }

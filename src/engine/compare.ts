@@ -6,6 +6,7 @@ import { ConfigError, optionName, type Config, type RawSettings } from '../confi
 import type { RunResult } from './result.js';
 import { runEmulation } from './run.js';
 import { runSim } from './sim_run.js';
+import { count } from '../lib/units.js';
 import { parseAssignment, settingsFromNamed, spread, variantConfig, variantLabel, type Assignment, type Spread } from './variants.js';
 
 export const COMPARE_SCHEMA = 'rxsmp.compare/1';
@@ -25,6 +26,8 @@ export interface CompareSide {
 
 export interface CompareResult {
   schema: typeof COMPARE_SCHEMA;
+  /** The command line that made the comparison (the CLI sets it). */
+  command?: string;
   /** Present (true) when SIGINT cut the comparison: the figures are over the pairs completed. */
   interrupted?: true;
   mode: Config['mode'];
@@ -157,7 +160,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   return runCompare(plan, o);
 }
 
-const fmtPps = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmtPps = count;
 const fmtRatio = (n: number) => n.toFixed(3);
 
 /** The comparison for the terminal: a table of the two sides, then the ratio line. */
@@ -169,7 +172,7 @@ export function compareSummary(c: CompareResult): string {
   const reasons = (s: CompareSide) =>
     Object.entries(s.drops_by_reason)
       .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
+      .map(([k, n]) => `${k} ${fmtPps(n)}`)
       .join(', ') || 'none';
   const lines = [
     `compare: ${c.pairs} pairs${c.interrupted ? ` of ${c.repeat} (interrupted)` : ''}, ${c.mode} mode, A/B interleaved (ABBA), pair i seed ${c.seed}+i on both sides`,

@@ -1,6 +1,6 @@
 // The run contract (SPEC.md): the counters of a finished run, read from shared memory.
 
-import type { Timeline } from './timeline.js';
+import { CPU_TIMES, type CpuTimes, type Timeline } from './timeline.js';
 import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
@@ -35,8 +35,45 @@ export interface PerCpuStats {
   gro_merged: number;
   /** Beyond Linux: skbs whose hash came from the flow dissector (no L4 hash from the device). */
   flow_dissected: number;
+  /** hardirq + softirq + ksoftirqd + task: the emulated CPU's busy time, host steal taken off. */
   busy_ns: number;
-  busy: { hardirq_ns: number; softirq_ns: number; ksoftirqd_ns: number; task_ns: number; idle_ns: number };
+  /**
+   * The CPU's time by context since it came online (threads mode: up to the drain), as
+   * /proc/stat counts it: `steal_ns` is the host's (its thread waited for a host core; 0 in sim
+   * mode), taken off the contexts it was charged to (engine/timeline.ts).
+   */
+  busy: CpuTimes;
+  /** mpstat's split of the run's traffic window (first packet to drain), in %: sums to 100. */
+  util_pct: UtilPct;
+}
+
+/**
+ * A CPU's time as mpstat -P shows it, in % of the window: `usr` the application tasks, `irq`
+ * hardirqs, `soft` softirqs run from irq_exit, `ksoftirqd` softirqs run in ksoftirqd (mpstat
+ * counts those in %sys: irqtime_account_irq leaves ksoftirqd's softirq time to the thread),
+ * `steal` the host's, `idle`.
+ */
+export interface UtilPct {
+  usr: number;
+  irq: number;
+  soft: number;
+  ksoftirqd: number;
+  steal: number;
+  idle: number;
+}
+
+/** UtilPct of a CPU's times over a window (each rounded to 0.1; all 0 for an empty window). */
+export function utilPct(t: CpuTimes): UtilPct {
+  const total = CPU_TIMES.reduce((a, k) => a + t[k], 0);
+  const pct = (ns: number) => (total > 0 ? Math.round((ns / total) * 1000) / 10 : 0);
+  return {
+    usr: pct(t.task_ns),
+    irq: pct(t.hardirq_ns),
+    soft: pct(t.softirq_ns),
+    ksoftirqd: pct(t.ksoftirqd_ns),
+    steal: pct(t.steal_ns),
+    idle: pct(t.idle_ns),
+  };
 }
 
 export interface PerQueueStats {
@@ -85,6 +122,8 @@ export interface OrderingFirst {
 
 export interface RunResult {
   schema: typeof RUN_SCHEMA;
+  /** The command line that made the run (the CLI sets it; a library caller may). */
+  command?: string;
   config: Record<string, unknown>;
   /** Present (true) only when SIGINT/SIGTERM (an aborted signal) cut the run short. */
   interrupted?: true;
@@ -310,6 +349,8 @@ export interface RunOutcome {
   /** Cut short by SIGINT/SIGTERM: what was still in flight counts as dropped.interrupted. */
   interrupted?: boolean;
   timeline?: Timeline;
+  /** Threads mode: each CPU's time by context with steal apart, from the timeline (run total and traffic window). */
+  cpu_times?: { total: CpuTimes[]; window: CpuTimes[] } | null;
 }
 
 export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
@@ -323,12 +364,14 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     const b = shm.sdF[c]!;
     const bi = shm.sdI[c]!;
     const g = (field: number) => f[b + field]!;
-    const busy = {
+    // Sim mode charges virtual time, which no host steals: its counters are the split.
+    const busy: CpuTimes = o.cpu_times?.total[c] ?? {
       hardirq_ns: Math.round(g(sd.busy_hardirq_ns)),
       softirq_ns: Math.round(g(sd.busy_softirq_ns)),
       ksoftirqd_ns: Math.round(g(sd.busy_ksoftirqd_ns)),
       task_ns: Math.round(g(sd.busy_task_ns)),
       idle_ns: Math.round(g(sd.idle_ns)),
+      steal_ns: 0,
     };
     percpu.push({
       cpu: c,
@@ -355,6 +398,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       flow_dissected: g(sd.flow_dissected),
       busy_ns: busy.hardirq_ns + busy.softirq_ns + busy.ksoftirqd_ns + busy.task_ns,
       busy,
+      util_pct: utilPct(o.cpu_times?.window[c] ?? busy),
     });
   }
   const R = L.rxq;

@@ -112,6 +112,10 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
+    // The last sample at the drain, while the CPUs still run: the run's window ends here.
+    timer_tick(shm);
+    timeline.poll(end.elapsed_s * 1000, true);
+    timeline.close();
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     tap?.close(performance.now() * 1e6);
@@ -125,7 +129,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
       knobs_applied: applied,
       host_threads: [...threads.map((r) => r.host), coordinator && { thread: 'coordinator', ...coordinator }],
       interrupted: end.interrupted,
-      timeline: (timeline.poll(end.elapsed_s * 1000, true), timeline.toJSON()),
+      timeline: timeline.toJSON(),
+      cpu_times: timeline.cpuTimesOfRun(),
     });
   } finally {
     tap?.close(performance.now() * 1e6);
@@ -214,6 +219,7 @@ async function monitor(
         started = true; // the watchdog counts from here
         lastProgressAt = now;
       }
+      timer_tick(shm); // the clock the CPUs charge their time on, at the sample's time
       timeline.poll(elapsed_ms);
       control.run(shm, elapsed_ms);
       hooks.onTick?.(shm, elapsed_ms);

@@ -192,9 +192,12 @@ export async function runSim(cfg: Config, o: SimRunOptions = {}): Promise<SimRun
   }
 }
 
-/** The result without the host-dependent fields: what two runs with one seed must share. */
+/**
+ * The result without the host-dependent fields and the command line that asked for it: what two
+ * runs with one seed must share.
+ */
 export function deterministicPart(r: SimRunResult): unknown {
-  const { sim, host: _h, ...rest } = r;
+  const { sim, host: _h, command: _c, ...rest } = r;
   const { wall_s: _w, sim_pps_wall: _p, ...simRest } = sim;
   return { ...rest, sim: simRest };
 }

@@ -206,6 +206,8 @@ export function readSweepLines(option: string, file: string): { lines: SweepLine
 }
 
 export interface SweepOptions {
+  /** The command line that made the sweep: each line records it. */
+  command?: string;
   /** Sim mode: pool threads (0: one per host core). */
   workers?: number;
   signal?: AbortSignal;
@@ -249,7 +251,7 @@ export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {
   const skipped = plan.tasks.length - todo.length;
   let written = 0;
   const write = (t: SweepTask, r: RunResult) => {
-    const line: SweepLine = { ...r, cell: t.cell, repeat: t.repeat };
+    const line: SweepLine = { ...r, ...(o.command !== undefined ? { command: o.command } : {}), cell: t.cell, repeat: t.repeat };
     appendFileSync(out, JSON.stringify(line) + '\n');
     written++;
     o.onRun?.(t, r, written, todo.length);

@@ -10,7 +10,7 @@
 // devices/nic.ts): short timed sleeps that nobody has to cut short. The waker only stores to
 // shared memory; the napper sees it when its nap ends.
 
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -179,10 +179,63 @@ export function checkHostCpus(cfg: Config): void {
   }
 }
 
+/** The calling thread's host thread id (from /proc/thread-self), or 0 off Linux. */
+export function hostThreadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Pin the calling thread to one host core (its own thread id, from /proc/thread-self). */
 export function pinThisThread(core: number): void {
-  const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
+  const tid = String(hostThreadId());
   const r = spawnSync('taskset', ['-p', '-c', String(core), tid], { encoding: 'utf8' });
   if (r.status !== 0)
     throw new Error(`taskset could not pin thread ${tid} to host core ${core}: ${(r.stderr ?? '').trim() || r.error?.message}`);
+}
+
+const GONE = -2;
+
+/**
+ * Another thread's time so far, from /proc/self/task/TID/schedstat (sched_info,
+ * CONFIG_SCHED_INFO): the ns it ran on a core and the ns it was runnable and had none (its
+ * run_delay, which KVM reports to a guest as steal time: record_steal_time). The file stays
+ * open and is read again from offset 0 each time, into a buffer allocated once (the
+ * coordinator reads it on every timeline sample).
+ */
+export class SchedstatReader {
+  private fd = -1;
+  private readonly buf = new Uint8Array(96);
+
+  constructor(private readonly tid: number) {}
+
+  /** Into out[0] the ns on a core, out[1] the ns waited for one; false where the kernel does not say (no schedstat, thread gone). */
+  read(out: Float64Array): boolean {
+    if (this.fd === GONE || this.tid <= 0) return false;
+    try {
+      if (this.fd < 0) this.fd = openSync(`/proc/self/task/${this.tid}/schedstat`, 'r');
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      // "<on cpu ns> <run_delay ns> <timeslices>\n", parsed without a string.
+      let field = 0;
+      let v = 0;
+      for (let i = 0; i < n && field < 2; i++) {
+        const ch = this.buf[i]!;
+        if (ch === 32) {
+          out[field++] = v;
+          v = 0;
+        } else v = v * 10 + (ch - 48);
+      }
+      return field === 2;
+    } catch {
+      this.close(); // not read again: each failed open would throw anew
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = GONE;
+  }
 }

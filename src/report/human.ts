@@ -2,6 +2,12 @@
 
 import type { Config } from '../config.js';
 import type { RunResult } from '../engine/result.js';
+import { count, duration } from '../lib/units.js';
+
+/** A command line as a shell would take it back: arguments with spaces or specials single-quoted. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+}
 
 const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
@@ -20,9 +26,7 @@ export function softnetStat(r: RunResult): string {
     .join('\n');
 }
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const ms = (ns: number) => (ns / 1e6).toFixed(1);
-const us = (ns: number) => (ns / 1e3).toFixed(1);
+const fmt = count;
 const pct = (share: number) => `${Math.round(share * 100)}%`;
 
 /** One line for stderr when --knob-at changes never applied (the run ended first); null if none. */
@@ -60,11 +64,55 @@ export function runHeader(c: Config): string {
   );
 }
 
-/** The summary of a finished run (the header line, runHeader, comes before it). */
-export function humanSummary(r: RunResult): string {
+/** The packets' account: generated, delivered, dropped by reason, and whether it conserves. */
+export function conservationLine(r: Pick<RunResult, 'packets'>): string {
   const drops = Object.entries(r.packets.dropped).filter(([, n]) => n > 0);
   const dropTotal = Object.values(r.packets.dropped).reduce((a, b) => a + b, 0);
   const ok = r.packets.generated === r.packets.delivered + dropTotal;
+  return (
+    `packets: generated ${fmt(r.packets.generated)}, delivered ${fmt(r.packets.delivered)}, dropped ${fmt(dropTotal)}` +
+    (drops.length ? ` (${drops.map(([k, n]) => `${k} ${fmt(n)}`).join(', ')})` : '') +
+    (ok ? ' — conserved' : ' — DOES NOT CONSERVE')
+  );
+}
+
+/** Per-flow ordering: deliveries out of order and the first offender. */
+export function orderingLine(r: RunResult): string {
+  const o = r.ordering;
+  return (
+    `ordering: ${fmt(o.flows)} flows, ${fmt(o.out_of_order)} out of order` +
+    (o.first
+      ? ` (first: flow ${o.first.flow} expected index ≥ ${o.first.expected_index}, got ${o.first.got_index}, on cpu ${o.first.cpu})`
+      : '')
+  );
+}
+
+/** The mpstat columns of percpu[].util_pct, in mpstat's order. */
+export const UTIL_COLUMNS = [
+  ['usr', '%usr'],
+  ['irq', '%irq'],
+  ['soft', '%soft'],
+  ['ksoftirqd', '%ksoftirqd'],
+  ['steal', '%steal'],
+  ['idle', '%idle'],
+] as const;
+
+/**
+ * Each CPU's time over the run as `mpstat -P ALL` prints its Average lines, and its busy time
+ * (the emulated CPU's: steal is the host's).
+ */
+export function utilTable(r: RunResult): string {
+  const width = (h: string) => Math.max(8, h.length + 2);
+  const head = `cpu${UTIL_COLUMNS.map(([, h]) => h.padStart(width(h))).join('')}    busy`;
+  const rows = r.percpu.map(
+    (p) =>
+      `${String(p.cpu).padEnd(3)}${UTIL_COLUMNS.map(([k, h]) => p.util_pct[k].toFixed(1).padStart(width(h))).join('')}    ${duration(p.busy_ns)}`,
+  );
+  return [head, ...rows].join('\n');
+}
+
+/** The summary of a finished run (the header line, runHeader, comes before it). */
+export function humanSummary(r: RunResult): string {
   const out: string[] = [];
   if (r.interrupted) {
     out.push(
@@ -72,19 +120,9 @@ export function humanSummary(r: RunResult): string {
         `${fmt(r.packets.dropped.interrupted ?? 0)} still in flight when the drain's bound was hit (counted as dropped: interrupted)`,
     );
   }
-  out.push(`${fmt(r.pps)} pps delivered over ${r.elapsed_s.toFixed(3)} s`);
-  out.push(
-    `packets: generated ${fmt(r.packets.generated)}, delivered ${fmt(r.packets.delivered)}, dropped ${fmt(dropTotal)}` +
-      (drops.length ? ` (${drops.map(([k, n]) => `${k} ${fmt(n)}`).join(', ')})` : '') +
-      (ok ? ' — conserved' : ' — DOES NOT CONSERVE'),
-  );
-  const o = r.ordering;
-  out.push(
-    `ordering: ${o.flows} flows, ${fmt(o.out_of_order)} out of order` +
-      (o.first
-        ? ` (first: flow ${o.first.flow} expected index ≥ ${o.first.expected_index}, got ${o.first.got_index}, on cpu ${o.first.cpu})`
-        : ''),
-  );
+  out.push(`${fmt(r.pps)} pps delivered over ${duration(r.elapsed_s * 1e9)}`);
+  out.push(conservationLine(r));
+  out.push(orderingLine(r));
   if (r.tap) {
     const t = r.tap;
     out.push(
@@ -95,7 +133,7 @@ export function humanSummary(r: RunResult): string {
   if (r.latency_ns.samples > 0) {
     const l = r.latency_ns;
     out.push(
-      `latency DMA→socket (${fmt(l.samples)} samples): p50 ${us(l.p50)} µs, p99 ${us(l.p99)} µs, p99.9 ${us(l.p999)} µs, max ${us(l.max)} µs`,
+      `latency DMA→socket (${fmt(l.samples)} samples): p50 ${duration(l.p50)}, p99 ${duration(l.p99)}, p99.9 ${duration(l.p999)}, max ${duration(l.max)}`,
     );
   }
   for (const k of r.knobs_applied) {
@@ -115,7 +153,7 @@ export function humanSummary(r: RunResult): string {
   const pinned = Array.isArray(r.config.host_cpus) && r.config.host_cpus.length > 0;
   if (h.threads.length) {
     out.push(
-      `host: ${h.cores} cores, ${h.busy_threads} busy threads${h.oversubscribed ? ' (oversubscribed)' : ''}; thread CPU over ${r.elapsed_s.toFixed(2)} s: ` +
+      `host: ${h.cores} cores, ${h.busy_threads} busy threads${h.oversubscribed ? ' (oversubscribed)' : ''}; thread CPU over ${duration(r.elapsed_s * 1e9)}: ` +
         h.threads
           .map((t) => {
             const waited = t.runqueue_wait_s !== null && t.wall_s > 0 ? `, waited for a core ${pct(t.runqueue_wait_s / t.wall_s)}` : '';
@@ -137,7 +175,7 @@ export function humanSummary(r: RunResult): string {
   out.push('/proc/net/softnet_stat');
   out.push(softnetStat(r));
   out.push('');
-  out.push('cpu   processed  hardirqs  net_rx   squeeze  rps_rx   ipi_tx   ipi_rx   lock_acq   spins  ksoftirqd  busy ms (hi/si/ksi/task)');
+  out.push('cpu   processed  hardirqs  net_rx   squeeze  rps_rx   ipi_tx   ipi_rx   lock_acq   spins  ksoftirqd');
   for (const p of r.percpu) {
     out.push(
       [
@@ -152,10 +190,12 @@ export function humanSummary(r: RunResult): string {
         fmt(p.rps_lock_acquisitions).padStart(10),
         fmt(p.rps_lock_spins).padStart(7),
         fmt(p.ksoftirqd_wakeups).padStart(10),
-        `  ${ms(p.busy_ns)} (${ms(p.busy.hardirq_ns)}/${ms(p.busy.softirq_ns)}/${ms(p.busy.ksoftirqd_ns)}/${ms(p.busy.task_ns)})`,
       ].join(' '),
     );
   }
+  out.push('');
+  out.push(`CPU time over the run's ${duration(r.elapsed_s * 1e9)}, as mpstat -P ALL (steal: the host kept the CPU's thread off its core)`);
+  out.push(utilTable(r));
   out.push('');
   out.push('queue  cpu  rx_packets  rx_missed  interrupts');
   for (const q of r.queues) {

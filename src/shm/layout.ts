@@ -141,6 +141,10 @@ export const SD_DEF = {
     ['busy_ksoftirqd_ns', 'f64'],
     ['busy_task_ns', 'f64'],
     ['idle_ns', 'f64'],
+    // When the CPU came online (the clock, ns): every context's time since sums to its last
+    // switch's time minus this, so the timeline can charge the context running now (timeline.ts)
+    ['online_ns', 'f64'],
+    ['host_tid', 'i32'], // the worker thread's host thread id (its schedstat: %steal)
     ['recvmsg_packets', 'f64'],
     ['task_migrations_in', 'f64'],
     ['rfs_flow_moves', 'f64'],
