@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   ConfigError,
+  dirPath,
   oneOf,
   onOff,
   path,
@@ -81,13 +82,13 @@ const RUN_ONLY = {
   ),
   profile: option<string>(
     'profile',
-    path(),
+    dirPath(),
     'write a V8 CPU profile per thread to DIR (cpuN, device, coordinator; sim mode: sim), .cpuprofile for DevTools or speedscope',
   ),
   proc: option<string>(
     'proc',
-    path(),
-    "after the run, write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp in 5.10's /proc formats",
+    dirPath(),
+    "after the run, write into DIR what 5.10's /proc and ethtool -S would show: net/softnet_stat, net/dev, net/snmp, net/netstat, net/udp, net/udp6, interrupts, softirqs, ethtool_S.eth0",
   ),
 };
 const RUN_OPTIONS: OptionSpec[] = [...Object.values(RUN_ONLY), ...knobOptions()];
@@ -242,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     if (args.report !== undefined) writeFileSync(args.report, reportOf([result], ['rxsmp run']));
-    if (args.proc !== undefined) writeProcDir(args.proc, result);
+    if (args.proc !== undefined) writeProcDir(args.proc, result, args.cfg);
     if (args.contention) (args.json ? process.stderr : process.stdout).write(`\ncontention\n${contentionTable(result)}\n`);
     const missed = knobsNotApplied(result);
     if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);

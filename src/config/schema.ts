@@ -197,6 +197,11 @@ export function path(): Kind<string> {
   return kind(v.string(), 'a file name', 'FILE', { show: (s) => (s === '' ? "''" : s) });
 }
 
+/** A directory the command writes into (made if missing). */
+export function dirPath(): Kind<string> {
+  return kind(v.string(), 'a directory name', 'DIR');
+}
+
 // ------------------------------------------------------------------------ the knobs
 
 /** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
