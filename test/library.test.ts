@@ -61,7 +61,7 @@ describe('run()', () => {
 
   it('rejects a mistake with the one line the command line prints', async () => {
     await expect(run({ cpu: 4 })).rejects.toThrow(
-      new ConfigError("run(): unknown key 'cpu'; keys are the options' names (see rxsmp run --help)"),
+      new ConfigError("run(): unknown key 'cpu' (did you mean cpus?); keys are the options' names (rxsmp run --help-all)"),
     );
     await expect(run({ cpus: 100 })).rejects.toThrow(/^run\(\): key 'cpus': 100 is not valid; expected an integer from 1 to 64$/);
     await expect(run({ cpus: 2, rps_cpus: '4' })).rejects.toThrow(/--rps-cpus: mask 4 names CPU 2, which does not exist with --cpus 2/);
@@ -122,7 +122,11 @@ describe('YAML config files', () => {
   const bad: [string, string, RegExp][] = [
     ['bad YAML', 'cpus: 2\n  queues: [1\n', /^rxsmp: --config .*bad\.yaml: not valid YAML \(line \d+, column \d+\)$/],
     ['a key twice', 'cpus: 2\ncpus: 4\n', /^rxsmp: --config .*twice\.yaml: a key given twice \(line 2, column 1\)$/],
-    ['an unknown key', 'cpu: 2\n', /^rxsmp: --config .*unknown\.yaml: unknown key 'cpu'; keys are the options' names/],
+    [
+      'an unknown key',
+      'cpu: 2\n',
+      /^rxsmp: --config .*unknown\.yaml: unknown key 'cpu' \(did you mean cpus\?\); keys are the options' names/,
+    ],
     [
       'an out-of-range value',
       'cpus: 100\n',
