@@ -64,6 +64,18 @@ function procFiles(dir: string): ProcFiles {
   };
 }
 
+/** `rxsmp run --mode sim ARGS --json --proc DIR`: the run document, the directory and its files read back. */
+// biome-ignore lint/suspicious/noExplicitAny: the run document, parsed
+function procRun(args: string): { r: any; dir: string; files: ProcFiles } {
+  const dir = mkdtempSync(join(tmpdir(), 'rxsmp-proc-'));
+  const p = cli(['run', '--mode', 'sim', ...args.split(' '), '--json', '--proc', dir]);
+  expect(p.status, p.stderr).toBe(0);
+  const r = JSON.parse(p.stdout);
+  const files = procFiles(dir);
+  expectFilesMatch(files, r);
+  return { r, dir, files };
+}
+
 /** Every file says what the run document says, in the kernel's layout. */
 // biome-ignore lint/suspicious/noExplicitAny: the run document, parsed
 function expectFilesMatch(f: ProcFiles, r: any): void {
@@ -111,27 +123,7 @@ function expectFilesMatch(f: ProcFiles, r: any): void {
 
 describe('run --proc DIR', () => {
   it('softnet_stat, interrupts, softirqs and the Udp lines of snmp hold the run counters', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rxsmp-proc-'));
-    const p = cli([
-      'run',
-      '--mode',
-      'sim',
-      '--cpus',
-      '2',
-      '--queues',
-      '2',
-      '--rps-cpus',
-      '3',
-      '--sk-rcvbuf',
-      '4096',
-      '--packets',
-      '30000',
-      '--json',
-      '--proc',
-      dir,
-    ]);
-    expect(p.status).toBe(0);
-    const r = JSON.parse(p.stdout);
+    const { r, dir, files } = procRun('--cpus 2 --queues 2 --rps-cpus 3 --sk-rcvbuf 4096 --packets 30000');
     // softnet_stat: 13 hex columns per CPU, as softnet_seq_show prints them (5.10).
     const rows = readFileSync(join(dir, 'net', 'softnet_stat'), 'utf8')
       .trimEnd()
@@ -167,8 +159,6 @@ describe('run --proc DIR', () => {
       .split('\n')
       .find((l) => l.trim().startsWith('NET_RX:'))!;
     expect(net_rx.trim().split(/\s+/).slice(1).map(Number)).toEqual(r.percpu.map((c: { net_rx_softirqs: number }) => c.net_rx_softirqs));
-    const files = procFiles(dir);
-    expectFilesMatch(files, r);
     // UDP traffic: the Udp MIB counts what the sockets took and refused, Tcp nothing.
     const [ip, tcp, udp] = [files.snmp.Ip!, files.snmp.Tcp!, files.snmp.Udp!];
     const processed = r.percpu.reduce((a: number, c: { processed: number }) => a + c.processed, 0);
@@ -196,31 +186,7 @@ describe('run --proc DIR', () => {
   });
 
   it("TCP traffic: Tcp InSegs counts skbs after GRO, TcpExt TCPRcvQDrop the sockets' drops, Udp nothing", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rxsmp-proc-'));
-    const p = cli([
-      'run',
-      '--mode',
-      'sim',
-      '--cpus',
-      '2',
-      '--queues',
-      '1',
-      '--rps-cpus',
-      '3',
-      '--proto',
-      'tcp',
-      '--flows',
-      '16',
-      '--packets',
-      '20000',
-      '--json',
-      '--proc',
-      dir,
-    ]);
-    expect(p.status).toBe(0);
-    const r = JSON.parse(p.stdout);
-    const files = procFiles(dir);
-    expectFilesMatch(files, r);
+    const { r, files } = procRun('--cpus 2 --queues 1 --rps-cpus 3 --proto tcp --flows 16 --packets 20000');
     const tcp = files.snmp.Tcp!;
     const processed = r.percpu.reduce((a: number, c: { processed: number }) => a + c.processed, 0);
     const merged = r.percpu.reduce((a: number, c: { gro_merged: number }) => a + c.gro_merged, 0);
@@ -238,12 +204,7 @@ describe('run --proc DIR', () => {
       ['virtio', ['--ring-size', '256', '--rate', '2000000', '--stack-cost-ns', '3000']],
       ['legacy', ['--ring-size', '64', '--rate', '2000000', '--stack-cost-ns', '3000']],
     ] as const) {
-      const dir = mkdtempSync(join(tmpdir(), 'rxsmp-proc-'));
-      const p = cli(['run', '--mode', 'sim', '--cpus', '1', '--nic', nic, ...extra, '--packets', '20000', '--json', '--proc', dir]);
-      expect(p.status, p.stderr).toBe(0);
-      const r = JSON.parse(p.stdout);
-      const files = procFiles(dir);
-      expectFilesMatch(files, r);
+      const { r, files } = procRun(`--cpus 1 --nic ${nic} ${extra.join(' ')} --packets 20000`);
       const names = Object.keys(files.ethtool);
       if (nic === 'virtio') {
         // virtnet_rq_stats_desc then virtnet_sq_stats_desc, per queue pair
