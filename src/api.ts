@@ -8,11 +8,11 @@
 // one line the CLI would print. The promise resolves to the run contract document, the object
 // `rxsmp run --json` prints (schema rxsmp.run/1), in threads or sim mode (`mode`).
 
-import { resolveConfig, settingsFromObject, type Config, type RawSettings } from './config.js';
+import { ConfigError, knobNamed, resolveConfig, settingsFromObject, type Config, type RawSettings } from './config.js';
 import { runEmulation, type RunOptions } from './engine/run.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import type { RunResult } from './engine/result.js';
-import type { Progress } from './engine/progress.js';
+import { progressFeed, type Progress } from './engine/progress.js';
 
 /** A run's settings: knob names as in the config block (or kebab-case), values as in a config file. */
 export type Settings = Readonly<Record<string, unknown>>;
@@ -31,12 +31,19 @@ export type RunDocument = RunResult | SimRunResult;
 export function configOf(settings: Settings = {}): Config {
   const raw: RawSettings = new Map();
   settingsFromObject(settings, 'run()', raw);
-  return resolveConfig(raw);
+  try {
+    return resolveConfig(raw);
+  } catch (e) {
+    // A check across knobs names the option as a flag ("--rps-cpus: ..."): say it as run()'s key.
+    if (!(e instanceof ConfigError)) throw e;
+    throw new ConfigError(`run(): ${e.message.replace(/^--([a-z0-9-]+)/, (_, flag: string) => `key '${knobNamed(flag) ?? flag}'`)}`);
+  }
 }
 
 /** Run a checked Config in its mode: the one dispatch the CLI and run() share. */
 export function runConfig(cfg: Config, o: Pick<RunOptions, 'signal' | 'progress' | 'profile'> = {}): Promise<RunDocument> {
-  return cfg.mode === 'sim' ? runSim(cfg, o) : runEmulation(cfg, o);
+  const opts = o.progress ? { ...o, progress: progressFeed(o.progress) } : o;
+  return cfg.mode === 'sim' ? runSim(cfg, opts) : runEmulation(cfg, opts);
 }
 
 /** Run an emulation from settings; resolves to the run contract document. */

@@ -17,7 +17,11 @@ import {
   optionName,
   parseKind,
   show,
+  closest,
+  didYouMean,
+  GROUPS,
   type Derived,
+  type Group,
   type Kind,
   type Knob,
   type KnobKey,
@@ -34,6 +38,8 @@ export interface OptionSpec<T = unknown> {
   readonly short?: string;
   /** A test-only switch: accepted, never listed in --help. */
   readonly hidden?: boolean;
+  /** Its --help group (run's options; a command's own options have none). */
+  readonly group?: Group;
 }
 
 export const option = <T>(flag: string, kind: Kind<T>, help: string, dflt?: T | Derived, short?: string): OptionSpec<T> => ({
@@ -48,7 +54,7 @@ export const option = <T>(flag: string, kind: Kind<T>, help: string, dflt?: T | 
 export function knobOptions(): OptionSpec[] {
   return (Object.keys(KNOBS) as KnobKey[]).map((k) => {
     const o: Knob<unknown> = KNOBS[k];
-    const spec = option(optionName(k).slice(2), o.kind as Kind<unknown>, o.help, o.default);
+    const spec = { ...option(optionName(k).slice(2), o.kind as Kind<unknown>, o.help, o.default), group: o.group };
     return o.hidden ? { ...spec, hidden: true } : spec;
   });
 }
@@ -103,7 +109,13 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
         throw new ConfigError(`${tok.rawName} takes no value (it means --${negates.flag} ${negates.kind.negated})`);
       text = negates.kind.negated;
     } else {
-      throw new ConfigError(`unknown option ${tok.rawName}; run 'rxsmp ${command} --help' for the list`);
+      const near = closest(
+        tok.name,
+        specs.filter((x) => !x.hidden).map((x) => x.flag),
+      );
+      throw new ConfigError(
+        `unknown option ${tok.rawName}${near.length ? `; ${didYouMean(near)}` : ''} (rxsmp ${command} --help${command === 'run' ? '-all' : ''} lists them)`,
+      );
     }
     const s = (spec ?? negates)!;
     const before = given.get(s.flag);
@@ -158,6 +170,30 @@ export function optionsHelp(specs: readonly OptionSpec[]): string {
       return more === '' ? first : first + '\n' + ' '.repeat(pad + 1) + more;
     })
     .join('\n');
+}
+
+/**
+ * --help for run's options by group (GROUPS' order): the common group described in full, the
+ * others by name only, wrapped, unless `all` (--help-all) describes every one.
+ */
+export function groupedHelp(specs: readonly OptionSpec[], all: boolean): string {
+  const out: string[] = [];
+  for (const [g, title] of Object.entries(GROUPS) as [Group, string][]) {
+    const mine = specs.filter((s) => s.group === g && !s.hidden);
+    if (mine.length === 0) continue;
+    if (all || g === 'common') {
+      out.push(`${title}:`, optionsHelp(mine), '');
+      continue;
+    }
+    const lines = [''];
+    for (const f of mine.map((s) => `--${s.flag}`)) {
+      if (lines.at(-1)!.length + f.length > 90) lines.push('');
+      lines[lines.length - 1] += (lines.at(-1) === '' ? '' : ' ') + f;
+    }
+    out.push(`${title}:`, ...lines.map((l) => `  ${l}`));
+  }
+  if (!all) out.push('', "'rxsmp run --help-all' describes every option.");
+  return out.join('\n').trimEnd();
 }
 
 export const SWITCHES_NOTE = 'On/off options ([=on|off]) alone mean on; --X off, --X=off and --no-X mean off.';

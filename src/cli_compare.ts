@@ -10,6 +10,7 @@ import {
   HELP_OPTION,
   knobOptions,
   option,
+  groupedHelp,
   optionsHelp,
   optionValue,
   SWITCHES_NOTE,
@@ -80,7 +81,7 @@ export const COMPARE_SYNOPSIS = 'rxsmp compare --a KNOB=VALUE --b KNOB=VALUE [--
 export const SWEEP_SYNOPSIS =
   'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--shard I/N] [options of run]';
 export const MERGE_SYNOPSIS = 'rxsmp merge FILE... [--out FILE]';
-export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out report.html]';
+export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out FILE]';
 
 const COMPARE_USAGE = `usage: ${COMPARE_SYNOPSIS}
 
@@ -91,7 +92,10 @@ runs the host disturbed, and the B/A ratio with its spread over the pairs. The o
 are run's, shared by both sides. All configurations are checked before the first run.
 SIGINT: the figures cover the pairs completed; exit 130.
 
-${optionsHelp(COMPARE_OPTIONS)}
+${optionsHelp(Object.values(COMPARE))}
+
+Options of run, the same for both sides unless --a or --b sets them:
+${groupedHelp(knobOptions(), false)}
 
 ${SWITCHES_NOTE}
 
@@ -107,7 +111,10 @@ already in --out are skipped, so the same command resumes an interrupted sweep. 
 runs runs i-1, i-1+n, ... of the list; rxsmp merge joins the shards' files. Without --packets,
 each run generates ${SWEEP_PACKETS_DEFAULT} packets. SIGINT: the lines written stay; exit 130.
 
-${optionsHelp(SWEEP_OPTIONS)}
+${optionsHelp(Object.values(SWEEP))}
+
+Options of run, the same in every cell unless --set sweeps them:
+${groupedHelp(knobOptions(), false)}
 
 ${SWITCHES_NOTE}
 

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   ConfigError,
+  dirPath,
   oneOf,
   onOff,
   path,
@@ -25,11 +26,11 @@ import { checkHostCpus, HOST_CORES } from './host/host.js';
 import { loadCostModel } from './cpu/cost_model.js';
 import {
   EXIT_CODES,
+  groupedHelp,
   HELP_OPTION,
   knobOptions,
   SWITCHES_NOTE,
   option,
-  optionsHelp,
   optionValue,
   tokenize,
   type OptionSpec,
@@ -60,55 +61,95 @@ const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'of
 /** Options of `run` that are not configuration knobs: how to run and report, not what to emulate. */
 const RUN_ONLY = {
   help: HELP_OPTION,
-  json: option('json', onOff(), 'print one JSON document (schema rxsmp.run/1) instead of the summary', false),
-  config: option<string>(
-    'config',
-    path(),
-    "read options from a JSON file: the keys of a --json output's config block (or that whole output); flags override it",
-  ),
-  check_order: option('check-order', onOff(), 'exit 1 if any flow was delivered out of order (stderr names the first)', false),
-  progress: option<'auto' | 'on' | 'off'>(
-    'progress',
-    progressKind,
-    'a live progress line on stderr: auto = on a terminal, without --json',
-    'auto',
-  ),
-  report: option<string>('report', path(), 'also write an HTML report of the run (charts; see rxsmp report --help) to FILE'),
-  contention: option(
-    'contention',
-    onOff(),
-    'after the summary (on stderr with --json), per CPU: rps_lock acquisitions, spins, sleeps, IPIs, local and remote enqueues',
-    false,
-  ),
-  profile: option<string>(
-    'profile',
-    path(),
-    'write a V8 CPU profile per thread to DIR (cpuN, device, coordinator; sim mode: sim), .cpuprofile for DevTools or speedscope',
-  ),
-  proc: option<string>(
-    'proc',
-    path(),
-    "after the run, write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp in 5.10's /proc formats",
-  ),
+  help_all: option('help-all', { ...HELP_OPTION.kind }, 'describe every option, group by group, and exit'),
+  json: {
+    ...option('json', onOff(), 'print one JSON document (schema rxsmp.run/1) instead of the summary', false),
+    group: 'common' as const,
+  },
+  config: {
+    ...option<string>(
+      'config',
+      path(),
+      "read options from a JSON or YAML file: the keys of a --json output's config block (or that whole output); flags override it",
+    ),
+    group: 'common' as const,
+  },
+  check_order: {
+    ...option('check-order', onOff(), 'exit 1 if any flow was delivered out of order (stderr names the first)', false),
+    group: 'output' as const,
+  },
+  progress: {
+    ...option<'auto' | 'on' | 'off'>(
+      'progress',
+      progressKind,
+      'a live progress line on stderr: auto = on a terminal, without --json',
+      'auto',
+    ),
+    group: 'output' as const,
+  },
+  report: {
+    ...option<string>('report', path(), 'also write an HTML report of the run (charts; see rxsmp report --help) to FILE'),
+    group: 'output' as const,
+  },
+  contention: {
+    ...option(
+      'contention',
+      onOff(),
+      'after the summary (on stderr with --json), per CPU: rps_lock acquisitions, spins, sleeps, IPIs, local and remote enqueues',
+      false,
+    ),
+    group: 'output' as const,
+  },
+  profile: {
+    ...option<string>(
+      'profile',
+      dirPath(),
+      'write a V8 CPU profile per thread into DIR (cpuN, device, coordinator; sim mode: sim), .cpuprofile for DevTools or speedscope',
+    ),
+    group: 'output' as const,
+  },
+  proc: {
+    ...option<string>(
+      'proc',
+      dirPath(),
+      "after the run, write into DIR what 5.10's /proc and ethtool -S would show: net/softnet_stat, net/dev, net/snmp, net/netstat, net/udp, net/udp6, interrupts, softirqs, ethtool_S.eth0",
+    ),
+    group: 'output' as const,
+  },
 };
-const RUN_OPTIONS: OptionSpec[] = [...Object.values(RUN_ONLY), ...knobOptions()];
+const RUN_OPTIONS: OptionSpec[] = [...knobOptions(), ...Object.values(RUN_ONLY)];
 
 const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [--report FILE] [options]';
 
-const USAGE = `usage: ${RUN_SYNOPSIS}
+const SYNOPSES = `usage: ${RUN_SYNOPSIS}
        ${COMPARE_SYNOPSIS}
        ${SWEEP_SYNOPSIS}
        ${MERGE_SYNOPSIS}
        ${REPORT_SYNOPSIS}
        ${FUZZ_SYNOPSIS}
        ${CAL_SYNOPSIS}
-       rxsmp --version
+       rxsmp --version`;
 
-Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
-a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.
-Each command has --help. Options of run (a config file takes the same names, snake_case):
+const ABOUT = `Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
+a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.`;
 
-${optionsHelp(RUN_OPTIONS)}
+/** rxsmp --help: every command, and run's common options. */
+const USAGE = `${SYNOPSES}
+
+${ABOUT}
+Each command has --help; 'rxsmp run --help-all' describes every option of run.
+
+${groupedHelp(RUN_OPTIONS, false)}
+
+${EXIT_CODES}`;
+
+/** rxsmp run --help (the common options described, the rest named) and --help-all (all described). */
+const runUsage = (all: boolean) => `usage: ${RUN_SYNOPSIS}
+
+${ABOUT}
+A config file (--config) takes the same names, snake_case; -h, --help prints this.
+
+${groupedHelp(RUN_OPTIONS, all)}
 
 ${SWITCHES_NOTE}
 
@@ -213,8 +254,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
+  if (rest.includes('--help') || rest.includes('-h') || rest.includes('--help-all')) {
+    process.stdout.write(`${runUsage(rest.includes('--help-all'))}\n`);
     return 0;
   }
   let args: CliArgs;
@@ -244,7 +285,7 @@ export async function main(argv: string[]): Promise<number> {
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
     if (args.report !== undefined) writeFileSync(args.report, reportOf([{ source: 'rxsmp run', docs: [result] }], result.command));
-    if (args.proc !== undefined) writeProcDir(args.proc, result);
+    if (args.proc !== undefined) writeProcDir(args.proc, result, args.cfg);
     if (args.contention) (args.json ? process.stderr : process.stdout).write(`\ncontention\n${contentionTable(result)}\n`);
     const missed = knobsNotApplied(result);
     if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);

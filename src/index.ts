@@ -11,6 +11,7 @@ export { runSim, type SimRunOptions, type SimRunResult } from './engine/sim_run.
 export { compare, type CompareOptions, type CompareResult, type CompareSide } from './engine/compare.js';
 export type { Spread } from './engine/variants.js';
 export type { Progress } from './engine/progress.js';
+export type { NetdevStats, SnmpCounters } from './engine/counters.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
 export {
   resolveConfig,

@@ -82,7 +82,7 @@ describe('rxsmp run rejects bad input before anything starts', () => {
   });
 
   it('prints usage with --help', () => {
-    const r = cli(['run', '--help']);
+    const r = cli(['run', '--help-all']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--netdev-budget N\s+net\.core\.netdev_budget\n\s+an integer from 1 to 1048576; default: 300/);
   });

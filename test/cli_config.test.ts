@@ -111,6 +111,22 @@ describe('--config FILE', () => {
   });
 });
 
+describe('numbers in a JSON config are the text a flag takes', () => {
+  it('{"rps_cpus": 3} is the mask 3, {"rps_cpus": 10} the mask 10 (CPU 4), as --rps-cpus reads them', () => {
+    const mask = (v: unknown) =>
+      parseRunArgs(['--cpus', '8', '--queues', '2', '--config', file('mask.json', JSON.stringify({ rps_cpus: v }))]).cfg.rps_cpus;
+    expect(mask(3)).toEqual(['3', '3']);
+    expect(mask(3)).toEqual(parseRunArgs(['--cpus', '8', '--queues', '2', '--rps-cpus', '3']).cfg.rps_cpus);
+    expect(mask(10)).toEqual(['10', '10']);
+    expect(mask([3, 'c'])).toEqual(['3', 'c']);
+    expect(parseRunArgs(['--config', file('fl.json', JSON.stringify({ flow_limit_cpu_bitmap: 2 }))]).cfg.flow_limit_cpu_bitmap).toBe('2');
+    rejects(
+      ['run', '--config', file('neg.json', JSON.stringify({ rps_cpus: -1 }))],
+      /key 'rps_cpus': -1 is not valid; expected a hex CPU mask/,
+    );
+  });
+});
+
 describe('defaults that follow the NIC', () => {
   it('--queues defaults to one per CPU for ixgbe (up to 64) and 1 for legacy', () => {
     expect(configFromFlags({}).queues).toBe(2);

@@ -79,10 +79,17 @@ describe('on/off flags', () => {
 
 describe('unknown flags and stray words', () => {
   it('are one line naming them, for every command', () => {
-    rejects(['run', '--bogus', '1'], /^rxsmp: unknown option --bogus; run 'rxsmp run --help' for the list$/m);
+    rejects(['run', '--bogus', '1'], /^rxsmp: unknown option --bogus \(rxsmp run --help-all lists them\)$/m);
+    rejects(['run', '--cpu', '4'], /^rxsmp: unknown option --cpu; did you mean --cpus\? \(rxsmp run --help-all lists them\)$/m);
+    rejects(['run', '--rps', '3'], /^rxsmp: unknown option --rps; did you mean --rps-cpus, --rps-flow-cnt or --rps-sock-flow-entries\?/m);
+    rejects(
+      ['run', '--rps-cpus', '0b11'],
+      /^rxsmp: --rps-cpus: '0b11' is not valid \(masks are hex, not binary: sysfs would read 0b11 as 0xb11; for the CPUs of binary 11 write 3\); expected a hex CPU mask/m,
+    );
     rejects(['run', '-x'], /unknown option -x/);
-    rejects(['fuzz', '--cpus', '2'], /unknown option --cpus; run 'rxsmp fuzz --help'/);
-    rejects(['calibrate', '--runs', '2'], /unknown option --runs; run 'rxsmp calibrate --help'/);
+    rejects(['fuzz', '--cpus', '2'], /unknown option --cpus \(rxsmp fuzz --help lists them\)/);
+    rejects(['calibrate', '--runs', '2'], /unknown option --runs \(rxsmp calibrate --help lists them\)/);
+    rejects(['fuzz', '--run', '2'], /unknown option --run; did you mean --runs\? \(rxsmp fuzz --help lists them\)/);
     rejects(['run', '--cpus', '2', 'fast'], /unexpected argument 'fast'/);
     rejects(['bogus'], /unknown command 'bogus'/);
   });
@@ -145,8 +152,37 @@ describe('--version and --help', () => {
     }
   });
 
+  it('run --help: the common options described on the first screen, every other named by group', () => {
+    const help = cli(['run', '--help']);
+    expect(help.status).toBe(0);
+    const lines = help.stdout.split('\n');
+    const first = lines.slice(0, 40).join('\n');
+    for (const flag of ['mode', 'cpus', 'queues', 'nic', 'rps-cpus', 'packets', 'rate', 'json']) {
+      expect(first, flag).toMatch(new RegExp(`^  --${flag}[ [].*\n {33}\\S`, 'm')); // described: its line, then what it takes
+    }
+    const groups = [
+      'NIC and driver',
+      'NAPI, GRO',
+      'RPS, RFS',
+      'The stack, sockets',
+      'Traffic',
+      'Output and reports',
+      'The emulator itself',
+      'Unsafe',
+    ];
+    const at = groups.map((g) => lines.findIndex((l) => l.startsWith(g)));
+    expect(at.every((i) => i > 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at); // in that order
+    // every option of run is there: described (common), or named in its group
+    const all = cli(['run', '--help-all']).stdout;
+    const flags = [...all.matchAll(/^ {2}--([a-z0-9-]+)/gm)].map((m) => m[1]!);
+    expect(flags.length).toBeGreaterThan(60);
+    for (const f of flags) expect(help.stdout, f).toMatch(new RegExp(`--${f}\\b`));
+    expect(help.stdout).toMatch(/'rxsmp run --help-all' describes every option\./);
+  });
+
   it('--help of each command shows every option with its default, and the exit statuses', () => {
-    const run = cli(['run', '--help']);
+    const run = cli(['run', '--help-all']);
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/--cpus N\s+emulated CPUs.*\n\s+an integer from 1 to 64; default: 2\n/);
     expect(run.stdout).toMatch(/--queues N\s+.*\n.*default: as the driver picks: ixgbe one per CPU, legacy and virtio 1/);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli } from './e2e.js';
-import { run, configOf, conserves, ConfigError, DEFAULTS, type RunDocument } from '../dist/src/index.js';
+import { run, configOf, conserves, ConfigError, DEFAULTS, type Progress, type RunDocument } from '../dist/src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rxsmp-lib-'));
@@ -61,10 +61,14 @@ describe('run()', () => {
 
   it('rejects a mistake with the one line the command line prints', async () => {
     await expect(run({ cpu: 4 })).rejects.toThrow(
-      new ConfigError("run(): unknown key 'cpu'; keys are the options' names (see rxsmp run --help)"),
+      new ConfigError("run(): unknown key 'cpu' (did you mean cpus?); keys are the options' names (rxsmp run --help-all)"),
     );
     await expect(run({ cpus: 100 })).rejects.toThrow(/^run\(\): key 'cpus': 100 is not valid; expected an integer from 1 to 64$/);
-    await expect(run({ cpus: 2, rps_cpus: '4' })).rejects.toThrow(/--rps-cpus: mask 4 names CPU 2, which does not exist with --cpus 2/);
+    // a check across keys names the key too, as docs/library.md says
+    await expect(run({ cpus: 2, rps_cpus: '4' })).rejects.toThrow(
+      /^run\(\): key 'rps_cpus': mask 4 names CPU 2, which does not exist with --cpus 2/,
+    );
+    await expect(run({ cpus: 2, queues: 2, rps_cpus: 'f,f,f' })).rejects.toThrow(/^run\(\): key 'rps_cpus': 3 values given for 2 queues/);
   });
 
   it('reports progress, and an aborted signal resolves with interrupted: true, still conserving (threads)', async () => {
@@ -84,6 +88,25 @@ describe('run()', () => {
     expect(doc.interrupted).toBe(true);
     expect(doc.packets.generated).toBeLessThan(1e9);
     expect(conserves(doc)).toBe(true);
+  });
+
+  it('progress samples start with the traffic, never lose drops, and count busy time in whole ns', async () => {
+    const samples: Progress[] = [];
+    // Open loop with a 4 KiB socket buffer: drops all along, so `dropped` has somewhere to go.
+    const doc = await run(
+      { cpus: 2, queues: 1, rps_cpus: '3', packets: 150_000, rate: 150_000, sk_rcvbuf: 4096 },
+      { onProgress: (p) => samples.push(p) },
+    );
+    expect(samples.length).toBeGreaterThan(2);
+    expect(doc.packets.dropped.socket).toBeGreaterThan(0);
+    samples.forEach((p, i) => {
+      expect(p.generated, `sample ${i}`).toBeGreaterThan(0);
+      expect(p.busy_ns.every(Number.isInteger), `sample ${i}`).toBe(true);
+      if (i > 0) {
+        expect(p.dropped, `sample ${i}`).toBeGreaterThanOrEqual(samples[i - 1]!.dropped);
+        expect(p.generated, `sample ${i}`).toBeGreaterThanOrEqual(samples[i - 1]!.generated);
+      }
+    });
   });
 
   it('an aborted sim run resolves with interrupted: true too', async () => {
@@ -122,7 +145,11 @@ describe('YAML config files', () => {
   const bad: [string, string, RegExp][] = [
     ['bad YAML', 'cpus: 2\n  queues: [1\n', /^rxsmp: --config .*bad\.yaml: not valid YAML \(line \d+, column \d+\)$/],
     ['a key twice', 'cpus: 2\ncpus: 4\n', /^rxsmp: --config .*twice\.yaml: a key given twice \(line 2, column 1\)$/],
-    ['an unknown key', 'cpu: 2\n', /^rxsmp: --config .*unknown\.yaml: unknown key 'cpu'; keys are the options' names/],
+    [
+      'an unknown key',
+      'cpu: 2\n',
+      /^rxsmp: --config .*unknown\.yaml: unknown key 'cpu' \(did you mean cpus\?\); keys are the options' names/,
+    ],
     [
       'an out-of-range value',
       'cpus: 100\n',

@@ -3,7 +3,7 @@
 // runs give exact figures; threads runs assert invariants only.
 
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { tool } from './tools.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,49 +41,43 @@ function text2pcap(name: string, pkts: Pkt[], ng: boolean): string {
   const txt = join(dir, `${name}.txt`);
   writeFileSync(txt, hexdump(pkts));
   const out = join(dir, name);
-  const r = spawnSync('text2pcap', ['-q', '-F', ng ? 'pcapng' : 'pcap', txt, out], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`text2pcap failed: ${r.stderr}`);
+  tool('text2pcap', ['-q', '-F', ng ? 'pcapng' : 'pcap', txt, out]);
   return out;
 }
 
 /** tshark's count of distinct one-way 5-tuples (UDP and TCP, IPv4 and IPv6) in a capture. */
 function tsharkFlows(path: string): number {
-  const r = spawnSync(
-    'tshark',
-    [
-      '-r',
-      path,
-      '-T',
-      'fields',
-      '-E',
-      'separator=/',
-      '-e',
-      'ip.src',
-      '-e',
-      'ipv6.src',
-      '-e',
-      'ip.dst',
-      '-e',
-      'ipv6.dst',
-      '-e',
-      'ip.proto',
-      '-e',
-      'ipv6.nxt',
-      '-e',
-      'udp.srcport',
-      '-e',
-      'tcp.srcport',
-      '-e',
-      'udp.dstport',
-      '-e',
-      'tcp.dstport',
-      '-Y',
-      'udp or tcp',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`tshark failed: ${r.stderr}`);
-  return new Set(r.stdout.trim().split('\n')).size;
+  const stdout = tool('tshark', [
+    '-r',
+    path,
+    '-T',
+    'fields',
+    '-E',
+    'separator=/',
+    '-e',
+    'ip.src',
+    '-e',
+    'ipv6.src',
+    '-e',
+    'ip.dst',
+    '-e',
+    'ipv6.dst',
+    '-e',
+    'ip.proto',
+    '-e',
+    'ipv6.nxt',
+    '-e',
+    'udp.srcport',
+    '-e',
+    'tcp.srcport',
+    '-e',
+    'udp.dstport',
+    '-e',
+    'tcp.dstport',
+    '-Y',
+    'udp or tcp',
+  ]);
+  return new Set(stdout.trim().split('\n')).size;
 }
 
 // 5 flows (IPv4 and IPv6, UDP and TCP) and an ARP frame in every 6.

@@ -12,6 +12,7 @@ import { simulate, deterministicPart, type SimRunResult } from '../dist/src/engi
 import { conserves, unread } from '../dist/src/engine/result.js';
 import { checkRun, runFuzz, randomSimFlags, reproArgs, reproCommand } from '../dist/src/engine/fuzz.js';
 import { loadCostModel, DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js';
+import { calibrationWarnings } from '../dist/src/engine/calibrate.js';
 import { ConfigError } from '../dist/src/config.js';
 import { boot } from '../dist/src/engine/boot.js';
 import { SimMachine, SIM_STUCK, SIM_DRAINED, SIM_T0_NS } from '../dist/src/cpu/sim.js';
@@ -438,5 +439,24 @@ describe('rxsmp calibrate', () => {
     expect(loadCostModel(out).desc_clean_ns).toBeGreaterThan(0);
     const run = sim({ cpus: 2, queues: 2, packets: 5000, 'cost-model': out });
     expect(conserves(run)).toBe(true);
+    // Each figure on its own line, named: which run, what it measures, per what.
+    expect(r.stdout).toMatch(/^ {2}A: receive path, 1 CPU, no RPS: +[\d,]+ ns per packet$/m);
+    expect(r.stdout).toMatch(/^ {2}E - C: the flow dissector: +[\d,]+ ns per dissected skb$/m);
+    expect(r.stdout).toMatch(/^ {2}hardirq \(interrupt and IPI entry\): +[\d,]+ ns per interrupt$/m);
+    expect(r.stdout).not.toMatch(/\bA \d+ ns\/pkt, C \d+/);
+  });
+
+  it('warns when the host disturbed the runs or a figure is too small to be a cost', () => {
+    const quiet = sim({ packets: 1000 });
+    const busy = {
+      ...quiet,
+      host: { ...quiet.host, disturbed: true, disturbance: { ...quiet.host.disturbance, worst: { thread: 'cpu1', share: 0.35 } } },
+    };
+    expect(calibrationWarnings([quiet, quiet], { hardirq: 640, recvmsg: 120 })).toEqual([]);
+    const w = calibrationWarnings([quiet, busy, quiet], { hardirq: 1, recvmsg: 120 });
+    expect(w).toEqual([
+      "the host disturbed 1 of 3 runs (worst: cpu1's thread waited for a core 35% of its run): the figures carry the host scheduler; measure again on a quiet machine",
+      'hardirq measured 1.0 ns, below anything it can cost: the host interfered; measure again on a quiet machine',
+    ]);
   });
 });

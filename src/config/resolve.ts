@@ -9,7 +9,9 @@ import { checkTapPath, loadReplay } from './capture.js';
 import { totalmem } from 'node:os';
 import { computeLayout } from '../shm/layout.js';
 import {
+  closest,
   ConfigError,
+  didYouMean,
   isDerived,
   KNOBS,
   lineRatePps,
@@ -107,7 +109,11 @@ export function settingsFromObject(obj: unknown, where: string, into: RawSetting
     o = o.config as Record<string, unknown>;
   for (const [name, value] of Object.entries(o)) {
     const key = knobNamed(name);
-    if (key === undefined) throw new ConfigError(`${where}: unknown key '${name}'; keys are the options' names (see rxsmp run --help)`);
+    if (key === undefined) {
+      const near = closest(name.replace(/-/g, '_'), Object.keys(KNOBS));
+      const hint = near.length ? ` (${didYouMean(near, '')})` : '';
+      throw new ConfigError(`${where}: unknown key '${name}'${hint}; keys are the options' names (rxsmp run --help-all)`);
+    }
     const r = parseKind(KNOBS[key].kind as Kind<unknown>, value);
     if (!r.ok) throw new ConfigError(`${where}: key '${name}': ${showFileValue(value)} is not valid; expected ${KNOBS[key].kind.expected}`);
     if (key === 'knob_at') {

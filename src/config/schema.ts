@@ -134,11 +134,32 @@ export function oneOfNumbers<const T extends readonly number[]>(values: T): Kind
   return kind(v.pipe(v.union([v.number(), decimalText(DECIMAL_INT)]), v.picklist(values)), 'one of ' + values.join(', '), values.join('|'));
 }
 
-/** A CPU mask as bitmap_parse reads it: hex, comma-separated 32-bit groups, most significant first. */
+/**
+ * A CPU mask as bitmap_parse reads it: hex, comma-separated 32-bit groups, most significant
+ * first. A number (a JSON config's 3) is the text a flag would give (3). A 0b prefix is
+ * refused: bitmap_parse would read 0b11 as 0xb11 (CPUs 0, 4, 8, 9, 11), not binary.
+ */
 export function hexMask(): Kind<string> {
   return kind(
     v.pipe(
-      v.string(),
+      v.union([
+        v.string(),
+        v.pipe(
+          v.number(),
+          v.integer(),
+          v.minValue(0),
+          v.transform((n) => String(n)),
+        ),
+      ]),
+      v.check(
+        (s) => !/^0b/i.test(s),
+        (issue) => {
+          const text = String(issue.input);
+          const bits = text.slice(2);
+          const meant = /^[01]+$/.test(bits) ? `; for the CPUs of binary ${bits} write ${Number.parseInt(bits, 2).toString(16)}` : '';
+          return `masks are hex, not binary: sysfs would read ${text} as 0x${text.slice(1)}${meant}`;
+        },
+      ),
       v.regex(HEX_MASK),
       v.transform((s) => s.replace(/^0x/i, '').replace(/,/g, '').toLowerCase()),
     ),
@@ -195,6 +216,11 @@ export function listOf<T>(item: Kind<T>, expected: string): Kind<T[]> {
 
 export function path(): Kind<string> {
   return kind(v.string(), 'a file name', 'FILE', { show: (s) => (s === '' ? "''" : s) });
+}
+
+/** A directory the command writes into (made if missing). */
+export function dirPath(): Kind<string> {
+  return kind(v.string(), 'a directory name', 'DIR');
 }
 
 // ------------------------------------------------------------------------ the knobs
@@ -275,7 +301,27 @@ export interface Derived {
   readonly derived: string;
 }
 
+/**
+ * Where --help lists an option: the common ones first, then by what they tune (the order
+ * here is --help's). `rxsmp run --help` describes the common group and names the others'
+ * options; --help-all describes every one.
+ */
+export const GROUPS = {
+  common: 'Common options',
+  nic: 'NIC and driver (ethtool, sysfs)',
+  napi: 'NAPI, GRO, softirq budgets and the backlog (net.core sysctls)',
+  rps: 'RPS, RFS and flow limit',
+  sockets: 'The stack, sockets and applications',
+  traffic: 'Traffic',
+  output: 'Output and reports',
+  emulator: 'The emulator itself (beyond Linux)',
+  unsafe: 'Unsafe: not in Linux or QEMU, for stress tests',
+} as const;
+export type Group = keyof typeof GROUPS;
+
 export interface Knob<T> {
+  /** Its --help group. */
+  readonly group: Group;
   readonly kind: Kind<T>;
   readonly help: string;
   readonly default: T | Derived;
@@ -284,7 +330,8 @@ export interface Knob<T> {
 }
 
 const cpuList = () => listOf(int(0, MAX_CPUS - 1), `comma-separated integers from 0 to ${MAX_CPUS - 1}`);
-const knob = <T>(k: Kind<T>, help: string, dflt: T | Derived, hidden = false): Knob<T> => ({
+const knob = <T>(group: Group, k: Kind<T>, help: string, dflt: T | Derived, hidden = false): Knob<T> => ({
+  group,
   kind: k,
   help,
   default: dflt,
@@ -316,180 +363,222 @@ export const NIC_DEFAULTS: Record<Nic, { queues: (cpus: number) => number; ring_
  */
 export const KNOBS = {
   mode: knob(
+    'common',
     oneOf(['threads', 'sim']),
     'threads: a worker per CPU, wall time; sim: one thread, virtual time, interleavings chosen by --seed',
     'threads',
   ),
-  cost_model: knob(path(), "sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); '' = built in", ''),
-  cpus: knob(int(1, MAX_CPUS), 'emulated CPUs (one worker thread each)', 2),
+  cost_model: knob('emulator', path(), "sim: virtual ns per stage, a JSON file (rxsmp calibrate writes one); '' = built in", ''),
+  cpus: knob('common', int(1, MAX_CPUS), 'emulated CPUs (one worker thread each)', 2),
   queues: knob(
+    'common',
     int(1, MAX_QUEUES),
     'RX queues (ethtool -L combined), one MSI-X vector each',
     derived('as the driver picks: ixgbe one per CPU, legacy and virtio 1'),
   ),
-  nic: knob(oneOf(NICS), 'guest driver and device model (virtio: virtio-net over a split virtqueue, QEMU backend)', 'ixgbe'),
+  nic: knob('common', oneOf(NICS), 'guest driver and device model (virtio: virtio-net over a split virtqueue, QEMU backend)', 'ixgbe'),
   link_speed: knob(
+    'nic',
     int(0, 1_000_000),
     'wire speed in Mbit/s (ethtool speed); 0 = an unlimited wire',
     derived('10000 for ixgbe and legacy (the 82599 is 10 GbE), 0 for virtio'),
   ),
   ring_size: knob(
+    'nic',
     int(8, 4096, { multipleOf: 8 }),
     'RX descriptors per queue (ethtool -G rx); virtio: a power of two from 256 to 1024, as QEMU',
     derived('512; virtio 256 (QEMU rx_queue_size)'),
   ),
-  irq_affinity: knob(cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
+  irq_affinity: knob('nic', cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
   rx_usecs: knob(
+    'nic',
     int(0, 100_000),
     'interrupt moderation (ethtool -C rx-usecs): ixgbe 1 = adaptive ITR, N > 1 = a fixed N µs interval, 0 = off; legacy and virtio have none (an error)',
     derived('1 (adaptive) for ixgbe, 0 for legacy and virtio'),
   ),
-  gro: knob(onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
-  gro_normal_batch: knob(int(1, 1024), 'net.core.gro_normal_batch', 8),
+  gro: knob('napi', onOff(), 'generic receive offload (ethtool -K gro on|off)', true),
+  gro_normal_batch: knob('napi', int(1, 1024), 'net.core.gro_normal_batch', 8),
   gro_flush_timeout: knob(
+    'napi',
     int(0, 1_000_000_000),
     '/sys/class/net/X/gro_flush_timeout (ns): napi_complete_done keeps GRO packets and arms a timer that polls again',
     0,
   ),
   napi_defer_hard_irqs: knob(
+    'napi',
     int(0, 0x7fff_ffff),
     '/sys/class/net/X/napi_defer_hard_irqs: completions that leave the interrupt off for the gro_flush_timeout timer',
     0,
   ),
   rss_key: knob(
+    'nic',
     hexBytes(40),
     'RSS hash key (ethtool -X hkey)',
     '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa',
   ),
   rss_udp4: knob(
+    'nic',
     oneOf(['sd', 'sdfn']),
     'RSS fields for UDP/IPv4 (ethtool -N rx-flow-hash udp4): sd (addresses, the ixgbe default) or sdfn (and ports)',
     'sd',
   ),
   rss_udp6: knob(
+    'nic',
     oneOf(['sd', 'sdfn']),
     'RSS fields for UDP/IPv6 (ethtool -N rx-flow-hash udp6): sd (addresses, the ixgbe default) or sdfn (and ports)',
     'sd',
   ),
   rss_reta: knob(
+    'nic',
     listOf(int(0, MAX_QUEUES - 1), `comma-separated integers from 0 to ${MAX_QUEUES - 1}`),
     `RSS indirection table (ethtool -X), ${RSS_RETA_SIZE} queue numbers or a shorter list repeated`,
     derived('queues in turn'),
   ),
-  reta_change_at_ms: knob(int(0, 3_600_000), 'rewrite the indirection table (rotate by one queue) at this time, 0 = never', 0),
+  reta_change_at_ms: knob('nic', int(0, 3_600_000), 'rewrite the indirection table (rotate by one queue) at this time, 0 = never', 0),
   rps_cpus: knob(
+    'common',
     listOf(hexMask(), 'a hex CPU mask such as 2 or ff, or one per queue, comma-separated'),
     'RPS CPU mask per RX queue (/sys/class/net/X/queues/rx-N/rps_cpus); one for all queues or one per queue',
     derived('0 (RPS off)'),
   ),
   rps_flow_cnt: knob(
+    'rps',
     listOf(int(0, 1 << 20), 'comma-separated integers from 0 to 1048576'),
     'RFS flow table size per RX queue; one value or one per queue',
     derived('0'),
   ),
-  rps_sock_flow_entries: knob(int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
-  netdev_budget: knob(int(1, 1 << 20), 'net.core.netdev_budget', 300),
-  netdev_budget_usecs: knob(int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
-  dev_weight: knob(int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight, times dev_weight_rx_bias)', 64),
+  rps_sock_flow_entries: knob('rps', int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
+  netdev_budget: knob('napi', int(1, 1 << 20), 'net.core.netdev_budget', 300),
+  netdev_budget_usecs: knob('napi', int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
+  dev_weight: knob('napi', int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight, times dev_weight_rx_bias)', 64),
   dev_weight_rx_bias: knob(
+    'napi',
     int(1, 1 << 10),
     'net.core.dev_weight_rx_bias: the backlog napi weight is dev_weight times this (dev_rx_weight)',
     1,
   ),
-  netdev_max_backlog: knob(int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000),
-  flow_limit_cpu_bitmap: knob(hexMask(), 'net.core.flow_limit_cpu_bitmap', '0'),
-  flow_limit_table_len: knob(int(1, 1 << 20, { pow2: true }), 'net.core.flow_limit_table_len', 4096),
-  flow_hash: knob(oneOf(['siphash', 'jhash']), 'flow dissector hash: siphash (5.10+) or jhash (older kernels)', 'siphash'),
-  hz: knob(oneOfNumbers([100, 250, 300, 1000]), 'CONFIG_HZ', 1000),
-  flows: knob(int(1, 1 << 20), 'number of flows (one socket each)', 64),
-  flow_dist: knob(oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
-  zipf_s: knob(num(0.01, 10), 'zipf exponent', 1.1),
+  netdev_max_backlog: knob('napi', int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000),
+  flow_limit_cpu_bitmap: knob('rps', hexMask(), 'net.core.flow_limit_cpu_bitmap', '0'),
+  flow_limit_table_len: knob('rps', int(1, 1 << 20, { pow2: true }), 'net.core.flow_limit_table_len', 4096),
+  flow_hash: knob('rps', oneOf(['siphash', 'jhash']), 'flow dissector hash: siphash (5.10+) or jhash (older kernels)', 'siphash'),
+  hz: knob('napi', oneOfNumbers([100, 250, 300, 1000]), 'CONFIG_HZ', 1000),
+  flows: knob('traffic', int(1, 1 << 20), 'number of flows (one socket each)', 64),
+  flow_dist: knob('traffic', oneOf(['uniform', 'zipf']), 'flow popularity', 'uniform'),
+  zipf_s: knob('traffic', num(0.01, 10), 'zipf exponent', 1.1),
   pcap: knob(
+    'traffic',
     path(),
     "replay this capture (pcap or pcapng, Ethernet) instead of generated flows: its frames, its one-way 5-tuples as the flows; '' = generate",
     '',
   ),
   tap: knob(
+    'output',
     path(),
     "write what a packet socket (tcpdump) on the device sees to this pcapng file: each skb at __netif_receive_skb_core, one interface per CPU; '' = no tap",
     '',
   ),
   tap_buffer: knob(
+    'output',
     int(1 << 16, 1 << 30),
     "--tap: the packet socket's buffer in bytes (tcpdump -B), one for all CPUs; a packet that finds it full is a tap drop",
     4 << 20,
   ),
-  pcap_timing: knob(onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),
-  proto: knob(oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
-  ip: knob(ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),
+  pcap_timing: knob('traffic', onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),
+  proto: knob('traffic', oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
+  ip: knob('traffic', ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),
   pkt_size: knob(
+    'traffic',
     int(64, VIRTIO_PKT_SIZE_MAX),
     `frame size on the wire including the 4-byte FCS, as pktgen counts it (up to ${PKT_SIZE_MAX}; ${VIRTIO_PKT_SIZE_MAX} with --nic virtio)`,
     derived('the smallest that holds the headers and the packet index: 64 (IPv4), 70 (IPv6 UDP), 82 (IPv6 TCP)'),
   ),
-  rate: knob(rate(), 'max (closed loop: the device waits for free descriptors) or packets per second (open loop)', 0),
-  packets: knob(int(1, 1e12), 'packets to generate', 1_000_000),
-  duration_s: knob(num(0, 86_400), 'stop generating after this many seconds (0: run until --packets)', 0),
-  seed: knob(int(0, 0xffff_ffff), 'seed for flows, traffic, hash keys and (sim) interleavings', 1),
-  stack_cost_ns: knob(int(0, 10_000_000), 'calibrated per-packet cost standing in for the rest of the stack', 0),
-  l4_csum_verify: knob(onOff(), 'verify UDP/TCP checksums over the payload in software', false),
-  bad_csum_rate: knob(num(0, 1), 'fraction of frames generated with a corrupted IPv4 header checksum', 0),
-  app_cost_ns: knob(int(0, 10_000_000), "the application's own work per packet it reads, charged to its task in recvmsg (ns)", 0),
-  app_cpus: knob(cpuList(), 'one application task per entry, pinned to that CPU', derived('one task on each CPU')),
+  rate: knob('common', rate(), 'max (closed loop: the device waits for free descriptors) or packets per second (open loop)', 0),
+  packets: knob('common', int(1, 1e12), 'packets to generate', 1_000_000),
+  duration_s: knob('traffic', num(0, 86_400), 'stop generating after this many seconds (0: run until --packets)', 0),
+  seed: knob('traffic', int(0, 0xffff_ffff), 'seed for flows, traffic, hash keys and (sim) interleavings', 1),
+  stack_cost_ns: knob('sockets', int(0, 10_000_000), 'calibrated per-packet cost standing in for the rest of the stack', 0),
+  l4_csum_verify: knob('sockets', onOff(), 'verify UDP/TCP checksums over the payload in software', false),
+  bad_csum_rate: knob('traffic', num(0, 1), 'fraction of frames generated with a corrupted IPv4 header checksum', 0),
+  app_cost_ns: knob(
+    'sockets',
+    int(0, 10_000_000),
+    "the application's own work per packet it reads, charged to its task in recvmsg (ns)",
+    0,
+  ),
+  app_cpus: knob('sockets', cpuList(), 'one application task per entry, pinned to that CPU', derived('one task on each CPU')),
   app_placement: knob(
+    'sockets',
     oneOf(['rss', 'spread']),
     "which task reads a flow: 'rss', the task on the CPU of the flow's RSS queue vector if any, or 'spread', flows round the tasks",
     'rss',
   ),
-  migrate_every_ms: knob(int(0, 3_600_000), 'move every application task to the next CPU this often (0: never)', 0),
+  migrate_every_ms: knob('sockets', int(0, 3_600_000), 'move every application task to the next CPU this often (0: never)', 0),
   sk_rcvbuf: knob(
+    'sockets',
     int(0, 1 << 29),
     "setsockopt(SO_RCVBUF) on every socket: sk_rcvbuf becomes twice this (the kernel doubles it) and TCP's is fixed; 0: not set, UDP keeps net.core.rmem_default (212992), TCP tcp_rmem[1] (131072)",
     0,
   ),
   udp_sockets: knob(
+    'sockets',
     oneOf(['connected', 'unconnected']),
     "UDP flows' sockets: 'connected' (connect()ed to their sender, TCP_ESTABLISHED: RFS records and steers them) or 'unconnected' (one bound socket per flow, RFS never steers)",
     'connected',
   ),
   tcp_timestamps: knob(
+    'sockets',
     onOff(),
     'TCP flows carry the 12-byte timestamp option (as Linux senders do, net.ipv4.tcp_timestamps)',
     derived('on for TCP flows when --pkt-size leaves room for it (74 bytes and up)'),
   ),
-  unsafe_rfs_no_qtail_check: knob(onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
-  cacheline_pad: knob(onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
+  unsafe_rfs_no_qtail_check: knob('unsafe', onOff(), 'UNSAFE, not in Linux: let RFS move a flow without the last_qtail check', false),
+  cacheline_pad: knob('emulator', onOff(), 'pad per-CPU blocks and ring indices to 128 bytes (off shows false sharing)', true),
   device: knob(
+    'emulator',
     oneOf(['auto', 'thread', 'inline']),
     "threads mode: where the device runs: 'thread' (a thread of its own, as hardware runs beside the CPUs), 'inline' (the CPU of queue 0's interrupt materialises arrivals as it polls: no third thread on a small host), 'auto': inline on a host with fewer cores than CPUs + 1 (ixgbe and legacy, closed loop), else thread",
     'auto',
   ),
   latency_sample: knob(
+    'output',
     int(0, 1 << 20),
     'stamp one packet in N with its DMA time for the latency histogram (0: off; each stamp costs two clock reads)',
     64,
   ),
-  watchdog_s: knob(num(1, 3600), 'fail the run (exit 3) if no packet moves for this long', 20),
+  watchdog_s: knob('emulator', num(1, 3600), 'fail the run (exit 3) if no packet moves for this long', 20),
   host_cpus: knob(
+    'emulator',
     listOf(int(0, 4095), 'comma-separated integers from 0 to 4095'),
     "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1",
     derived('not pinned'),
   ),
-  knob_at: knob(schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
+  knob_at: knob('traffic', schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
   virtio_mrg_rxbuf: knob(
+    'nic',
     onOff(),
     'virtio: VIRTIO_NET_F_MRG_RXBUF (mergeable RX buffers); off: big packets, as 5.10 with GUEST_TSO4/6',
     true,
   ),
-  virtio_event_idx: knob(onOff(), 'virtio: VIRTIO_RING_F_EVENT_IDX (used_event/avail_event); off: the NO_INTERRUPT/NO_NOTIFY flags', true),
+  virtio_event_idx: knob(
+    'nic',
+    onOff(),
+    'virtio: VIRTIO_RING_F_EVENT_IDX (used_event/avail_event); off: the NO_INTERRUPT/NO_NOTIFY flags',
+    true,
+  ),
   tap_txqueuelen: knob(
+    'nic',
     int(1, 1 << 20),
     "virtio: the host tap's txqueuelen (ip link set tap0 txqueuelen N): packets the tun queue holds behind QEMU's one held packet; past it the tap's tx_dropped (packets.dropped.tun)",
     1000,
   ),
-  unsafe_small_virtqueue: knob(onOff(), 'UNSAFE, beyond QEMU: allow virtio --ring-size below 256 (down to 8), for stress tests', false),
+  unsafe_small_virtqueue: knob(
+    'unsafe',
+    onOff(),
+    'UNSAFE, beyond QEMU: allow virtio --ring-size below 256 (down to 8), for stress tests',
+    false,
+  ),
   // TEST-ONLY fault: virtqueue_napi_complete skips its virtqueue_poll recheck (the lost-interrupt race).
-  fault_virtio_no_poll_recheck: knob(onOff(), 'TEST-ONLY fault: skip the virtqueue_poll recheck', false, true),
+  fault_virtio_no_poll_recheck: knob('unsafe', onOff(), 'TEST-ONLY fault: skip the virtqueue_poll recheck', false, true),
 };
 
 export type KnobKey = keyof typeof KNOBS;
@@ -548,6 +637,41 @@ export function parseKnob<K extends KnobKey>(key: K, raw: unknown, shown = show(
   const r = parseKind(k, raw);
   if (!r.ok) throw invalid(optionName(key), shown, k, r.why);
   return r.value;
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The names a mistyped one most likely meant: those it begins (up to three), else the nearest
+ * by edit distance (at most one edit per three letters, at least one); none when nothing is close.
+ */
+export function closest(name: string, names: readonly string[]): string[] {
+  const prefixed = names.filter((n) => n.startsWith(name));
+  if (prefixed.length > 0 && prefixed.length <= 3) return prefixed;
+  let best: string[] = [];
+  let bestD = Math.max(1, Math.floor(name.length / 3));
+  for (const n of names) {
+    const d = distance(name, n);
+    if (d < bestD || (d === bestD && best.length === 0)) [best, bestD] = [[n], d];
+    else if (d === bestD) best.push(n);
+  }
+  return best.slice(0, 3);
+}
+
+/** "did you mean --a?" or "did you mean --a, --b or --c?" ('' without suggestions). */
+export function didYouMean(near: readonly string[], prefix = '--'): string {
+  if (near.length === 0) return '';
+  const names = near.map((n) => `${prefix}${n}`);
+  return `did you mean ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`}?`;
 }
 
 /** A value as a message quotes it: text in quotes, a JSON value as JSON. */

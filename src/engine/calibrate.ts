@@ -100,12 +100,14 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
     hirq = [],
     perD = [];
   let D!: RunResult;
+  const runs: RunResult[] = [];
   for (let k = 0; k < REPS; k++) {
     const A = await measured(configFromFlags({ ...base, cpus: 1 }), signal);
     const C = await measured(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1, 'rss-udp4': 'sdfn' }), signal);
     const E = await measured(configFromFlags({ ...base, cpus: 1, 'rps-cpus': 1 }), signal);
     const B = await measured(configFromFlags({ ...base, cpus: 2, 'rps-cpus': 2, 'app-cpus': 1, 'rss-udp4': 'sdfn' }), signal);
     D = await measured(configFromFlags({ ...base, cpus: 1, proto: 'tcp', flows: 8, gro: 'on' }), signal);
+    runs.push(A, C, E, B, D);
     perA.push(rxBusy(A, 0) / A.packets.generated);
     perC.push(rxBusy(C, 0) / C.packets.generated);
     perE.push(rxBusy(E, 0) / E.packets.generated);
@@ -132,12 +134,21 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
   const dSkbs = D.percpu[0]!.processed;
   const merged = Math.max(1, D.percpu[0]!.gro_merged);
   const gro = Math.max(5, (least(perD) - dSegs * clean - dSkbs * process_all) / merged);
-  log(
-    `  A ${a.toFixed(0)} ns/pkt, C ${c.toFixed(0)}, E − C ${dissect.toFixed(0)} per dissected skb, B cpu0 ${b0.toFixed(0)} cpu1 ${b1.toFixed(0)}, recvmsg ${recvmsg.toFixed(0)}, hardirq ${hardirq.toFixed(0)}`,
-  );
+  for (const [what, ns, per] of [
+    ['A: receive path, 1 CPU, no RPS', a, 'packet'],
+    ['C: receive path, 1 CPU, RPS to itself', c, 'packet'],
+    ['E - C: the flow dissector', dissect, 'dissected skb'],
+    ['B: RPS 0 -> 1, CPU 0 (clean, steer, hand off)', b0, 'packet steered'],
+    ['B: RPS 0 -> 1, CPU 1 (backlog, IP, socket)', b1, 'packet'],
+    ['recvmsg (the application task)', recvmsg, 'packet read'],
+    ['hardirq (interrupt and IPI entry)', hardirq, 'interrupt'],
+  ] as const) {
+    log(`  ${`${what}:`.padEnd(48)} ${Math.round(ns).toLocaleString('en-US').padStart(7)} ns per ${per}`);
+  }
   const handoff1 = await handoffNs();
   const checkpoint = 16 * (clean + process_all);
-  log(`  cross-thread hand-off ${handoff1.toFixed(0)} ns`);
+  log(`  ${'cross-thread hand-off (ping-pong):'.padEnd(48)} ${Math.round(handoff1).toLocaleString('en-US').padStart(7)} ns`);
+  for (const w of calibrationWarnings(runs, { hardirq, recvmsg, clean, process_all })) log(`calibrate: warning: ${w}`);
   return {
     schema: COST_SCHEMA,
     source: `rxsmp calibrate on ${hostname()} at ${new Date().toISOString()} (threads mode, ${packets} packets per run)`,
@@ -160,6 +171,31 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
     tap_ns: DEFAULT_COST_MODEL.tap_ns, // not measured: the built-in estimate
     ...virtioCosts(log),
   };
+}
+
+/** Below this a per-packet or per-interrupt figure is not a measurement (a clock read costs more). */
+const IMPLAUSIBLE_NS = 10;
+
+/**
+ * Why the figures may not be this machine's own: runs the host disturbed (a worker thread
+ * waited for a core DISTURBED_WAIT_SHARE of its loop: host.disturbed), and figures too small
+ * to be a cost (busy time lost to preemption inside a measured span shows as nearly nothing).
+ */
+export function calibrationWarnings(runs: RunResult[], figures: Record<string, number>): string[] {
+  const out: string[] = [];
+  const hit = runs.filter((r) => r.host.disturbed);
+  if (hit.length > 0) {
+    const worst = hit.map((r) => r.host.disturbance.worst!).reduce((x, y) => (y.share > x.share ? y : x));
+    out.push(
+      `the host disturbed ${hit.length} of ${runs.length} runs (worst: ${worst.thread}'s thread waited for a core ${Math.round(worst.share * 100)}% of its run): ` +
+        'the figures carry the host scheduler; measure again on a quiet machine',
+    );
+  }
+  for (const [name, ns] of Object.entries(figures)) {
+    if (ns < IMPLAUSIBLE_NS)
+      out.push(`${name} measured ${ns.toFixed(1)} ns, below anything it can cost: the host interfered; measure again on a quiet machine`);
+  }
+  return out;
 }
 
 /**

@@ -18,18 +18,36 @@ export interface Progress {
   virtual?: boolean;
 }
 
-/** The counters now, from shared memory (allocates: the coordinator's, not a CPU's). */
+/**
+ * The counters now, from shared memory (allocates: the coordinator's, not a CPU's). `dropped`
+ * sums the drop counters themselves, each of which only grows, so it never goes down from one
+ * sample to the next (done − delivered, read at two moments, could). Busy time in whole ns.
+ */
 export function progressSample(shm: Shm, elapsed_ms: number): Progress {
   const a = accounted(shm);
-  const sd = shm.layout.sd;
+  const L = shm.layout;
+  const sd = L.sd;
+  const f = shm.f64;
   const delivered = a.read + a.unread; // the count accounted() summed with the drops
+  const dropped = shm.packetsDropped();
   const busy_ns: number[] = [];
   for (let c = 0; c < shm.cfg.cpus; c++) {
     const b = shm.sdF[c]!;
-    const f = shm.f64;
-    busy_ns.push(f[b + sd.busy_hardirq_ns]! + f[b + sd.busy_softirq_ns]! + f[b + sd.busy_ksoftirqd_ns]! + f[b + sd.busy_task_ns]!);
+    busy_ns.push(
+      Math.round(f[b + sd.busy_hardirq_ns]! + f[b + sd.busy_softirq_ns]! + f[b + sd.busy_ksoftirqd_ns]! + f[b + sd.busy_task_ns]!),
+    );
   }
-  return { elapsed_ms, generated: a.generated, delivered, dropped: a.done - delivered, busy_ns };
+  return { elapsed_ms, generated: a.generated, delivered, dropped, busy_ns };
+}
+
+/**
+ * What a progress callback is given: samples from the first packet on (none while the
+ * workers start and nothing has been generated: all zeros say nothing).
+ */
+export function progressFeed(cb: (p: Progress) => void): (p: Progress) => void {
+  return (p) => {
+    if (p.generated > 0) cb(p);
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
 import { DRV } from '../shm/virtqueue.js';
 import type { HostThreadReport, HotPathReport, LatencyHistogram } from '../cpu/messages.js';
 import { busyThreads, deviceInline, HOST_CORES, oversubscribed } from '../host/host.js';
+import { netdevStats, nicStats, snmpCounters, socketTotals, type NetdevStats, type SnmpCounters } from './counters.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
@@ -149,6 +150,14 @@ export interface RunResult {
   };
   percpu: PerCpuStats[];
   queues: PerQueueStats[];
+  /** eth0's receive counters as dev_get_stats returns them (/proc/net/dev; engine/counters.ts). */
+  netdev: NetdevStats;
+  /** ethtool -S: the driver's counters rxsmp counts, by the names the driver prints (the rest are 0). */
+  nic_stats: Record<string, number>;
+  /** /proc/net/snmp's Ip, Tcp and Udp lines and /proc/net/netstat's TcpExt counters rxsmp counts. */
+  snmp: SnmpCounters;
+  /** Per protocol, the sockets and what they queued and dropped; the UDP sockets that dropped (/proc/net/udp). */
+  sockets: { udp: SocketCountsDoc; tcp: SocketCountsDoc; udp_drops: { flow: number; drops: number }[] };
   ordering: { flows: number; out_of_order: number; flows_out_of_order: number; flows_moved_cpu: number; first: OrderingFirst | null };
   /** The flows flow limit dropped most (flow index = the generator's, 0 most popular under zipf). */
   flow_limit_top: { flow: number; drops: number }[];
@@ -172,6 +181,13 @@ export interface RunResult {
   host: HostReport;
   /** Threads mode: the per-CPU counters over time, sampled by the coordinator (engine/timeline.ts). */
   timeline?: Timeline;
+}
+
+/** A protocol's sockets: how many, the segments queued to them and those they refused (sk_drops). */
+export interface SocketCountsDoc {
+  sockets: number;
+  delivered: number;
+  drops: number;
 }
 
 export interface HostReport {
@@ -478,6 +494,9 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     // --pcap: snaplen-truncated frames, which the NIC would not see whole
     ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + C.replay_snaplen]! } : {}),
   };
+  const sockets = socketTotals(shm);
+  const inputs = { cfg, percpu, queues, dropped, sockets };
+  const netdev = netdevStats(inputs);
   if (o.interrupted) {
     // Still in rings, backlogs, GRO or a CPU's hands when the drain's bound was hit.
     dropped.interrupted = generated - delivered - Object.values(dropped).reduce((a, b) => a + b, 0);
@@ -497,6 +516,10 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     },
     percpu,
     queues,
+    netdev,
+    nic_stats: nicStats(inputs, netdev),
+    snmp: snmpCounters(inputs),
+    sockets,
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
     flow_limit_top: flDrops.sort((a, b) => b.drops - a.drops).slice(0, 5),
     snmp6: {

@@ -203,6 +203,8 @@ export function humanSummary(r: RunResult): string {
       `${String(q.queue).padEnd(6)} ${String(q.cpu).padEnd(4)} ${fmt(q.rx_packets).padStart(10)} ${fmt(q.rx_missed).padStart(10)} ${fmt(q.interrupts).padStart(11)}`,
     );
   }
+  out.push('');
+  out.push(linuxCounters(r));
   if (r.queues.some((q) => q.virtio)) {
     out.push('');
     out.push('virtio  irq_raised  irq_suppr     kicks  kicks_suppr  refills  delayed       held  tun_queued   tun_drop  bufs/pkt');
@@ -226,6 +228,25 @@ export function humanSummary(r: RunResult): string {
     }
   }
   return out.join('\n');
+}
+
+/**
+ * Two lines of what /proc/net/dev and /proc/net/snmp (and netstat's TcpExt) would say: the
+ * figures a kernel engineer checks first (--proc DIR writes the files whole).
+ */
+export function linuxCounters(r: RunResult): string {
+  const n = r.netdev;
+  const dev =
+    `eth0 (/proc/net/dev): rx_packets ${fmt(n.rx_packets)}, rx_bytes ${fmt(n.rx_bytes)}, drop ${fmt(n.rx_dropped + n.rx_missed_errors)}` +
+    (n.rx_missed_errors > 0 ? ` (rx_missed_errors ${fmt(n.rx_missed_errors)})` : '') +
+    (n.rx_fifo_errors > 0 ? `, fifo ${fmt(n.rx_fifo_errors)}` : '');
+  const s = r.snmp;
+  const mib = [`Ip InReceives ${fmt(s.Ip.InReceives!)} InDelivers ${fmt(s.Ip.InDelivers!)}`];
+  if (r.sockets.udp.sockets > 0)
+    mib.push(`Udp InDatagrams ${fmt(s.Udp.InDatagrams!)} RcvbufErrors ${fmt(s.Udp.RcvbufErrors!)} InErrors ${fmt(s.Udp.InErrors!)}`);
+  if (r.sockets.tcp.sockets > 0)
+    mib.push(`Tcp InSegs ${fmt(s.Tcp.InSegs!)} InErrs ${fmt(s.Tcp.InErrs!)}; TcpExt TCPRcvQDrop ${fmt(s.TcpExt.TCPRcvQDrop!)}`);
+  return `${dev}\nsnmp: ${mib.join('; ')}`;
 }
 
 /**

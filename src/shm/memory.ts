@@ -173,15 +173,20 @@ export class Shm {
    * drains (engine/result.ts accounted(), the sim machine's).
    */
   packetsDone(): number {
+    return this.sdSum(this.layout.sd.delivered) + this.packetsDropped();
+  }
+
+  /** Generated packets counted under a drop reason so far (packetsDone's drops). */
+  packetsDropped(): number {
     const L = this.layout;
-    let done = this.sdSum(L.sd.delivered);
-    for (const [, field] of SD_DROPS) done += this.sdSum(L.sd[field]);
+    let dropped = 0;
+    for (const [, field] of SD_DROPS) dropped += this.sdSum(L.sd[field]);
     const R = L.rxq;
     for (let q = 0; q < this.cfg.queues; q++) {
       const b = this.rxqF[q]!;
-      done += this.f64[b + R.rx_missed]! + this.f64[b + R.virtio_tun_dropped]! + this.f64[b + R.virtio_oversize]!;
-      done += this.f64[b + R.virtio_rx_length_errors]!;
+      dropped += this.f64[b + R.rx_missed]! + this.f64[b + R.virtio_tun_dropped]! + this.f64[b + R.virtio_oversize]!;
+      dropped += this.f64[b + R.virtio_rx_length_errors]!;
     }
-    return done + this.f64[this.ctlF + L.ctl.replay_snaplen]!;
+    return dropped + this.f64[this.ctlF + L.ctl.replay_snaplen]!;
   }
 }
