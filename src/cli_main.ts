@@ -4,7 +4,7 @@
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import {
   ConfigError,
   oneOf,
@@ -49,9 +49,10 @@ import {
   type CompareCommand,
 } from './cli_compare.js';
 import { reportOf } from './report/html.js';
+import { VERSION } from './version.js';
+import { WORKER_SYNOPSIS } from './cli_queue.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+export { VERSION };
 
 /** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */
 const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'off' };
@@ -101,6 +102,7 @@ const USAGE = `usage: ${RUN_SYNOPSIS}
        ${REPORT_SYNOPSIS}
        ${FUZZ_SYNOPSIS}
        ${CAL_SYNOPSIS}
+       ${WORKER_SYNOPSIS}
        rxsmp --version
 
 Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
@@ -207,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
+  if (cmd === 'worker') return (await import('./cli_worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
   if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
   if (cmd !== 'run') {
     process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);
