@@ -105,12 +105,21 @@ describe('fuzz --queue', () => {
     await workers[0].waitFor(/taking jobs from/);
   }, 300_000);
 
-  it('the producer killed and restarted with the same --campaign resumes from the stored results, running no job twice', async () => {
+  it('the producer interrupted (Ctrl-C), then killed, and restarted with the same --campaign resumes from the stored results, running no job twice', async () => {
     const args = [...fuzzArgs, '--queue', redis.url, '--chunk', String(CHUNK), '--campaign', 'restart'];
+    // Ctrl-C: the summary so far, as a local campaign prints it, and exit 130.
     const first = new CliProcess(args);
     await first.waitFor(/^fuzz: [1-9]\d*\/80 runs/m); // some results gathered
-    first.kill('SIGKILL');
-    await first.exited;
+    first.kill('SIGINT');
+    const stopped = await first.done();
+    expect(stopped.status).toBe(130);
+    expect(summary(stopped.stdout)).toMatch(/^fuzz: interrupted after \d+ of 80 runs, \d+ packets, \d+ checked for order, no violation$/);
+    // Then a producer killed outright.
+    const second = new CliProcess(args);
+    await second.waitFor(/campaign restart on /);
+    await new Promise((r) => setTimeout(r, 1000));
+    second.kill('SIGKILL');
+    await second.exited;
     const again = await cliAsync(args);
     expect(again.status, again.stderr).toBe(0);
     const resumed = /campaign restart: (\d+) of 10 jobs resumed from stored results \(not run again\)/.exec(again.stderr);

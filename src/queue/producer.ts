@@ -111,7 +111,7 @@ export async function runCampaign<R>(link: QueueLink, c: Campaign<R>, o: Produce
     if (done.has(i)) return; // a result that arrives twice counts once
     const r = c.result(value);
     if (r === null) {
-      o.note(`job ${jobId(c.job(i))}: its result is not one of a ${c.job(i).kind} job; ignored`);
+      fail(jobId(c.job(i)), `its result is not one of a ${c.job(i).kind} job`);
       return;
     }
     done.add(i);
@@ -181,7 +181,8 @@ export async function runCampaign<R>(link: QueueLink, c: Campaign<R>, o: Produce
   };
   events.on('completed', ({ jobId: id, returnvalue }) => finished(id, returnvalue));
   events.on('failed', ({ jobId: id, failedReason }) => {
-    if (out.has(id)) void Job.fromId(queue, id).then((j) => j !== undefined && j.finishedOn !== undefined && fail(id, failedReason));
+    // Failed for good (refused, or its last attempt), not an attempt BullMQ will retry.
+    if (out.has(id)) void queue.getJobState(id).then((state) => state === 'failed' && fail(id, failedReason), quiet);
   });
   events.on('stalled', ({ jobId: id }) => {
     if (out.has(id)) o.note(`job ${id} stalled (its worker stopped renewing its lock); BullMQ hands it to another worker`);
@@ -199,7 +200,7 @@ export async function runCampaign<R>(link: QueueLink, c: Campaign<R>, o: Produce
         if (j !== undefined) finished(id, j.returnvalue);
       } else if (states[k] === 'failed') {
         const j = await Job.fromId(queue, id);
-        if (j !== undefined && j.attemptsMade >= (j.opts.attempts ?? 1)) fail(id, j.failedReason);
+        if (j !== undefined) fail(id, j.failedReason);
       } else if (states[k] === 'unknown') {
         o.note(`job ${id} is gone from the queue (did Redis lose its data?); adding it again`);
         await place([out.get(id)!]);

@@ -47,7 +47,7 @@ export type SweepAnswer = PoolAnswer;
 
 export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
   await probeQueue(o.url);
-  const link = new QueueLink(o.url, o.note, o.retry_s);
+  const link = new QueueLink(o.url, (l) => o.note(`rxsmp: worker: ${l}`), o.retry_s);
   const tally: WorkerTally = { fuzz: 0, sweep: 0, rejected: 0, lost: false };
   let fuzz: ReturnType<typeof fuzzPool> | null = null;
   const sweeps = new SweepRunner(o.workers);
@@ -94,6 +94,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
   let idleSince = performance.now();
   const processor = async (job: Job): Promise<unknown> => {
     active++;
+    const id = String(job.id).replace(/[^\x20-\x7e]/g, '?'); // printable in a log line, whatever the queue holds
     const t0 = performance.now();
     try {
       const c = checkJob(job.data);
@@ -104,7 +105,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
         tally.fuzz++;
         const f = r.failures[0];
         o.log(
-          `worker: ${job.id}: runs ${c.job.first}..${c.job.first + c.job.count - 1}: ${r.runs} judged` +
+          `worker: ${id}: runs ${c.job.first}..${c.job.first + c.job.count - 1}: ${r.runs} judged` +
             (f ? `, run ${f.run} FAILED ${f.verdict.check}${f.shrunk ? ` (shrunk in ${f.shrunk.runs} runs)` : ''}` : ', no violation') +
             `, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
         );
@@ -113,7 +114,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
       const a = await runSweepJob(job, c.job);
       tally.sweep++;
       o.log(
-        `worker: ${job.id}: sweep task ${c.job.index}: ${'result' in a ? `${Math.round(a.result.pps)} pps` : 'the watchdog fired'}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `worker: ${id}: sweep task ${c.job.index}: ${'result' in a ? `${Math.round(a.result.pps)} pps` : 'the watchdog fired'}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
       return a;
     } finally {
