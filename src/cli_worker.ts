@@ -43,7 +43,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     process.stdout.write(WORKER_USAGE + '\n');
     return 0;
   }
-  const intr = interruptOnSignals('taking jobs; finishing those in hand');
+  const intr = interruptOnSignals('the worker: it finishes the jobs in hand and takes no more');
   try {
     const given = tokenize('worker', WORKER_OPTIONS, argv);
     const text = given.get('queue');

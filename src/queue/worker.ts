@@ -134,7 +134,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
   worker.on('error', () => undefined); // connection errors: QueueLink says them
   let done: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (done = resolve));
-  const close = () => void worker.close().then(done, done);
+  // Finish the jobs in hand and take no more; with Redis gone there is nothing to finish them into.
+  const close = () => void worker.close(link.lost).then(done, done);
   link.onGiveUp = () => {
     tally.lost = true;
     void worker.close(true).then(done, done);
