@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardFromEnv } from '../dist/src/cli_queue.js';
 import { VERSION } from '../dist/src/version.js';
 import { CLI, cli } from './e2e.js';
-import { CliProcess, cliAsync, freePort, startRedis, type TestRedis } from './redis.js';
+import { CliProcess, cliAsync, freePort, makeCertificates, startRedis, type TestRedis } from './redis.js';
 
 // A small campaign: RUNS runs in jobs of CHUNK, on three worker processes of one thread each.
 const RUNS = 80;
@@ -86,6 +86,17 @@ describe('fuzz --queue', () => {
     expect(summary(l.stdout)).toMatch(/FAILED at run \d+$/);
     // It was shrunk on the worker that found it.
     expect(workers.some((w) => /^worker: unsafe\.f\d+: .*FAILED ordering \(shrunk in \d+ runs\)/m.test(w.stdout))).toBe(true);
+  }, 300_000);
+
+  it('--keep-going: every failure, in run order, the same on the queue as here', async () => {
+    const args = ['fuzz', '--runs', '48', '--seed', '1', '--unsafe-rfs-no-qtail-check', '--no-shrink', '--keep-going'];
+    const l = await cliAsync([...args, '--workers', '2']);
+    const q = await cliAsync([...args, '--queue', redis.url, '--chunk', '6', '--campaign', 'keep-going']);
+    expect(l.status).toBe(1);
+    expect(q.status).toBe(1);
+    expect(summary(l.stdout)).toMatch(/^fuzz: 48 runs, .*, FAILED at run \d+( \(\d+ failing runs\))?$/);
+    expect(failure(q.stdout)).toEqual(failure(l.stdout));
+    expect(summary(q.stdout)).toBe(summary(l.stdout));
   }, 300_000);
 
   it('a worker killed (SIGKILL) mid-campaign: its job goes to another worker and every run counts once', async () => {
@@ -305,6 +316,32 @@ describe('a Redis that is not there', () => {
     expect(stray.status).toBe(2);
     expect(stray.stderr).toBe('rxsmp: --campaign goes with --queue URL\n');
   });
+});
+
+describe('rediss:// (TLS) and AUTH', () => {
+  it('a campaign over TLS with a password; an untrusted certificate is one line, exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxsmp-tls-'));
+    const certs = makeCertificates(dir);
+    const secure = await startRedis('tls-s3cret', certs);
+    try {
+      expect(secure.url).toMatch(/^rediss:\/\/:tls-s3cret@127\.0\.0\.1:\d+\/0$/);
+      const trusted = { ...process.env, NODE_EXTRA_CA_CERTS: certs.ca };
+      const w = new CliProcess(['worker', '--queue', secure.url, '--workers', '1'], trusted);
+      await w.waitFor(/taking jobs from rediss:\/\/:\*\*\*@/);
+      const q = await cliAsync(['fuzz', '--runs', '4', '--seed', String(SEED), '--queue', secure.url, '--chunk', '2'], trusted);
+      expect(q.status, q.stderr).toBe(0);
+      expect(summary(q.stdout)).toMatch(/^fuzz: 4 runs, \d+ packets, \d+ checked for order, no violation$/);
+      w.kill('SIGTERM');
+      expect((await w.done()).stderr).toMatch(/worker: 2 fuzz jobs and 0 sweep jobs done, 0 refused/);
+      const untrusted = await cliAsync(['fuzz', '--runs', '4', '--queue', secure.url]);
+      expect(untrusted.status).toBe(2);
+      expect(untrusted.stderr).toMatch(
+        /^rxsmp: --queue rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: TLS failed \(self[- ]signed certificate in certificate chain\)\n$/,
+      );
+    } finally {
+      await secure.stop();
+    }
+  }, 120_000);
 });
 
 /** The CLI with an environment of its own (none of this host's batch-system variables). */

@@ -2,8 +2,8 @@
 // temporary directory, nothing saved (--save '' --appendonly no), stopped after. And the CLI as
 // child processes that run alongside (workers, a producer) with their output collected.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,11 +27,60 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-/** Start redis-server (optionally with a password); resolves once it accepts connections. */
-export async function startRedis(password?: string): Promise<TestRedis> {
+/**
+ * A certificate authority and a server certificate for 127.0.0.1 and localhost, made with
+ * openssl in `dir`: ca.crt (what a client trusts), srv.crt and srv.key (what Redis serves).
+ */
+export function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const ssl = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.error?.message ?? r.stderr}`);
+  };
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=rxsmp test CA']);
+  ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost']);
+  ssl([
+    'x509',
+    '-req',
+    '-in',
+    'srv.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'srv.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
+  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'srv.crt'), key: join(dir, 'srv.key') };
+}
+
+/** Start redis-server (optionally with a password, or TLS only); resolves once it accepts connections. */
+export async function startRedis(password?: string, tls?: { cert: string; key: string; ca: string }): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'rxsmp-redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'];
+  const listen =
+    tls === undefined
+      ? ['--port', String(port)]
+      : [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          tls.cert,
+          '--tls-key-file',
+          tls.key,
+          '--tls-ca-cert-file',
+          tls.ca,
+          '--tls-auth-clients',
+          'no',
+        ];
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'];
   if (password !== undefined) args.push('--requirepass', password);
   const p = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -51,7 +100,7 @@ export async function startRedis(password?: string): Promise<TestRedis> {
   const auth = password === undefined ? '' : `:${password}@`;
   return {
     port,
-    url: `redis://${auth}127.0.0.1:${port}/0`,
+    url: `${tls === undefined ? 'redis' : 'rediss'}://${auth}127.0.0.1:${port}/0`,
     stop: async () => {
       if (p.exitCode === null) {
         const gone = new Promise((r) => p.once('exit', r));
@@ -71,8 +120,8 @@ export class CliProcess {
   readonly exited: Promise<number | null>;
   private watchers: (() => void)[] = [];
 
-  constructor(args: string[]) {
-    this.p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const seen = () => {
       for (const w of this.watchers) w();
     };
@@ -118,6 +167,6 @@ export class CliProcess {
 }
 
 /** Run the CLI to its end (asynchronously: this process's own servers keep answering meanwhile). */
-export function cliAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new CliProcess(args).done();
+export function cliAsync(args: string[], env?: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new CliProcess(args, env).done();
 }

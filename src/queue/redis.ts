@@ -9,7 +9,8 @@ import { RETRY_DELAY_MAX_MS, type QueueUrl } from './url.js';
 const PROBE_TIMEOUT_MS = 5000;
 
 /** Why a connection attempt failed, in words a user acts on. */
-function whyNot(e: Error & { code?: string }, shown: string): string {
+function whyNot(e: Error & { code?: string }, url: QueueUrl): string {
+  const shown = url.shown;
   const m = e.message ?? String(e);
   const at = `--queue ${shown}`;
   if (e.code === 'ECONNREFUSED') return `${at}: cannot connect (connection refused): is Redis running there?`;
@@ -21,7 +22,7 @@ function whyNot(e: Error & { code?: string }, shown: string): string {
   if (/NOPERM/.test(m)) return `${at}: the Redis user may not run the queue's commands (${m.split('\n')[0]})`;
   if (/Protocol error|unexpected|reply type|RESP type/i.test(m)) return `${at}: not a Redis server (its answer is not the Redis protocol)`;
   if (/EPIPE|ECONNRESET|Connection is closed/.test(`${e.code} ${m}`))
-    return `${at}: the server closed the connection (not a Redis server?)`;
+    return `${at}: the server closed the connection (not a Redis server${url.options.tls ? '' : ', or one that wants TLS: rediss://'}?)`;
   if (/ssl|tls|certificate|EPROTO/i.test(m + (e.code ?? ''))) return `${at}: TLS failed (${m.split('\n')[0]})`;
   if (/DB index is out of range/i.test(m)) return `${at}: Redis has no such database (DB index is out of range)`;
   return `${at}: ${m.split('\n')[0]}`;
@@ -76,7 +77,7 @@ export async function probeQueue(url: QueueUrl): Promise<void> {
     // The most telling of what went wrong: a broken pipe or a closed connection says least.
     const all = [...errors, e as Error];
     const telling = all.find((x) => !/EPIPE|ECONNRESET|Connection is closed/.test(`${(x as { code?: string }).code} ${x.message}`));
-    throw new ConfigError(whyNot(telling ?? all[0]!, url.shown));
+    throw new ConfigError(whyNot(telling ?? all[0]!, url));
   } finally {
     clearTimeout(timer);
     c.disconnect();
