@@ -324,6 +324,36 @@ describe('a Redis that is not there', () => {
   });
 });
 
+describe('a Redis lost during a campaign', () => {
+  it('the producer and the worker retry with back-off and say so; Redis back empty, the jobs still needed are enqueued again and the campaign ends as locally', async () => {
+    let lost = await startRedis();
+    const port = lost.port;
+    const w = new CliProcess(['worker', '--queue', lost.url, '--workers', '1', '--lock-s', '5']);
+    try {
+      await w.waitFor(/taking jobs from/);
+      const args = ['fuzz', '--runs', '12', '--seed', String(SEED)];
+      const p = new CliProcess([...args, '--queue', lost.url, '--chunk', '2', '--campaign', 'lost']);
+      await w.waitFor(/^worker: lost\.f\d+:/m); // a job done, the others to come
+      await lost.stop(); // and its data with it (nothing saved)
+      await p.waitFor(
+        /rxsmp: fuzz: lost the queue redis:\/\/127\.0\.0\.1:\d+\/0 \(.+\); retrying with back-off \(up to 10 s apart\) for 300 s/,
+      );
+      lost = await startRedis(undefined, undefined, port);
+      const done = await p.done();
+      expect(done.status, done.stderr).toBe(0);
+      expect(done.stderr).toMatch(/rxsmp: fuzz: the queue is back after [\d.]+ s/);
+      expect(done.stderr).toMatch(/rxsmp: fuzz: job lost\.f\d+ is gone from the queue \(did Redis lose its data\?\); adding it again/);
+      expect(w.stderr).toMatch(/rxsmp: worker: lost the queue .*\n(.*\n)*rxsmp: worker: the queue is back after/);
+      const l = await cliAsync([...args, '--workers', '1']);
+      expect(summary(done.stdout)).toBe(summary(l.stdout));
+    } finally {
+      w.kill('SIGKILL');
+      await w.exited;
+      await lost.stop();
+    }
+  }, 300_000);
+});
+
 describe('rediss:// (TLS) and AUTH', () => {
   it('a campaign over TLS with a password; an untrusted certificate is one line, exit 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rxsmp-tls-'));

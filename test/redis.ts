@@ -60,9 +60,9 @@ export function makeCertificates(dir: string): { ca: string; cert: string; key: 
 }
 
 /** Start redis-server (optionally with a password, or TLS only); resolves once it accepts connections. */
-export async function startRedis(password?: string, tls?: { cert: string; key: string; ca: string }): Promise<TestRedis> {
+export async function startRedis(password?: string, tls?: { cert: string; key: string; ca: string }, on_port?: number): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'rxsmp-redis-'));
-  const port = await freePort();
+  const port = on_port ?? (await freePort());
   const listen =
     tls === undefined
       ? ['--port', String(port)]
