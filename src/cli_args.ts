@@ -213,4 +213,5 @@ export const EXIT_CODES = `exit status:
   1    a check failed (conservation, or --check-order found a flow out of order; fuzz: a failing run)
   2    usage: a bad option, value or file (one line on stderr; nothing ran)
   3    the watchdog fired (no packet moved for --watchdog-s)
+  4    --queue: the campaign could not finish (Redis lost past --queue-retry-s, or a job failed on the workers)
   130  interrupted (SIGINT), 143 terminated (SIGTERM)`;

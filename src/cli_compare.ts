@@ -31,7 +31,10 @@ import {
   runSweep,
   type SweepAxis,
   type SweepLine,
+  type SweepTask,
 } from './engine/sweep.js';
+import type { RunResult } from './engine/result.js';
+import { QUEUE, queuedOptions, queueTrouble, shardFromEnv } from './cli_queue.js';
 import { parseAssignment, spread } from './engine/variants.js';
 import { readReportInput, reportOf } from './report/html.js';
 import { commandLine } from './report/human.js';
@@ -65,8 +68,8 @@ const SWEEP = {
   out: option('out', path(), 'the JSON Lines file: appended to; cells already in it are skipped (resume)', 'rxsmp-sweep.jsonl'),
   shard: option<string>(
     'shard',
-    { ...path(), expected: 'i/n, e.g. 1/2', metavar: 'I/N' },
-    'run only the i-th of n slices of the runs (CI matrix, Slurm array)',
+    { ...path(), expected: 'i/n, e.g. 1/2, or auto', metavar: 'I/N' },
+    'run only the i-th of n slices of the runs; auto: from a Kubernetes Indexed Job, a Slurm array or a CI matrix',
   ),
   workers: option('workers', int(0, 256), 'sim mode: pool threads (0: one per host core); threads mode runs one at a time', 0),
 };
@@ -75,11 +78,11 @@ const MERGE = { help: HELP_OPTION, out: option<string>('out', path(), 'write the
 const REPORT = { help: HELP_OPTION, out: option('out', path(), 'the HTML file to write', 'rxsmp-report.html') };
 
 const COMPARE_OPTIONS: OptionSpec[] = [...Object.values(COMPARE), ...knobOptions()];
-const SWEEP_OPTIONS: OptionSpec[] = [...Object.values(SWEEP), ...knobOptions()];
+const SWEEP_OPTIONS: OptionSpec[] = [...Object.values(SWEEP), ...Object.values(QUEUE), ...knobOptions()];
 
 export const COMPARE_SYNOPSIS = 'rxsmp compare --a KNOB=VALUE --b KNOB=VALUE [--repeat N] [--json] [--report FILE] [options of run]';
 export const SWEEP_SYNOPSIS =
-  'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--shard I/N] [options of run]';
+  'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--shard I/N|auto | --queue URL [--campaign NAME]] [options of run]';
 export const MERGE_SYNOPSIS = 'rxsmp merge FILE... [--out FILE]';
 export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out FILE]';
 
@@ -108,7 +111,10 @@ one line per run to --out (JSON Lines): the run's rxsmp.run/1 document with "cel
 value) and "repeat". Threads mode runs strictly one run at a time (a run's CPUs want the
 host's cores; this machine has few); --mode sim runs in parallel on a piscina pool. Cells
 already in --out are skipped, so the same command resumes an interrupted sweep. --shard i/n
-runs runs i-1, i-1+n, ... of the list; rxsmp merge joins the shards' files. Without --packets,
+runs runs i-1, i-1+n, ... of the list (--shard auto reads i and n from a Kubernetes Indexed
+Job, a Slurm array or a CI matrix); rxsmp merge joins the shards' files. With --queue, one job
+per run goes to Redis for \`rxsmp worker\`s, and the lines come back into --out as a local sweep
+writes them (docs/campaigns.md). Without --packets,
 each run generates ${SWEEP_PACKETS_DEFAULT} packets. SIGINT: the lines written stay; exit 130.
 
 ${optionsHelp(Object.values(SWEEP))}
@@ -207,38 +213,44 @@ async function sweepMain(argv: string[]): Promise<number> {
     if (f.repeat !== undefined && !given.has('repeat')) repeat = f.repeat;
   }
   axes.push(...items(given.get('set')).map(parseSetOption));
-  baseSettings(given, SWEEP, base);
+  baseSettings(given, { ...SWEEP, ...QUEUE }, base);
   if (!base.has('packets') && !axes.some((x) => x.key === 'packets')) base.set('packets', String(SWEEP_PACKETS_DEFAULT));
   const shardText = given.get('shard');
-  const shard = shardText === undefined ? undefined : parseShard(shardText);
+  if (shardText !== undefined && given.has('queue'))
+    throw new ConfigError('--shard: a queued sweep (--queue) is not sharded; its workers share it');
+  const shard = shardText === undefined ? undefined : shardText.trim() === 'auto' ? shardFromEnv() : parseShard(shardText);
   const plan = planSweep(base, axes, repeat, shard);
   const out = optionValue(SWEEP.out, given);
   checkWritable('--out', out);
   const intr = interruptOnSignals('the sweep, keeping the lines written');
+  const q = queuedOptions(given, QUEUE, log, intr.signal);
   const t0 = performance.now();
   try {
-    log(
-      `sweep: ${plan.cells} cells x ${plan.repeat} repeats${shard ? `, shard ${shard.index}/${shard.count}: ${plan.tasks.length} runs` : ''}, ` +
-        `${plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${out}`,
-    );
-    const r = await runSweep(plan, out, {
-      command: commandLine(['rxsmp', 'sweep', ...argv]),
-      workers: optionValue(SWEEP.workers, given),
-      signal: intr.signal,
-      onRun: (t, res, done, todo) =>
-        log(
-          `sweep: ${done}/${todo} ${Object.entries(t.cell)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')} repeat ${t.repeat}: ${fmt(res.pps)} pps`,
-        ),
-    });
+    const command = commandLine(['rxsmp', 'sweep', ...argv]);
+    const header = () =>
+      log(
+        `sweep: ${plan.cells} cells x ${plan.repeat} repeats${shard ? `, shard ${shard.index}/${shard.count}: ${plan.tasks.length} runs` : ''}, ` +
+          `${q ? 'on the queue' : plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${out}` +
+          (shard && 'from' in shard ? ` (--shard auto: ${shard.from})` : ''),
+      );
+    const onRun = (t: SweepTask, res: RunResult, done: number, todo: number) =>
+      log(
+        `sweep: ${done}/${todo} ${Object.entries(t.cell)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')} repeat ${t.repeat}: ${fmt(res.pps)} pps`,
+      );
+    if (q === undefined) header();
+    const queued =
+      q === undefined ? undefined : await (await import('./queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, header, onRun });
+    const r = queued ?? (await runSweep(plan, out, { command, workers: optionValue(SWEEP.workers, given), signal: intr.signal, onRun }));
     log(
       `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${out}` : ''}` +
         (r.interrupted ? `, ${r.left} left (run the same command again to resume)` : '') +
         `, ${duration((performance.now() - t0) * 1e6)}`,
     );
     process.stdout.write(sweepTable(out) + '\n');
-    return r.interrupted ? intr.exitCode() || 130 : 0;
+    const trouble = queued === undefined ? undefined : queueTrouble('sweep', queued.name, queued.producer);
+    return trouble ?? (r.interrupted ? intr.exitCode() || 130 : 0);
   } finally {
     intr.dispose();
   }

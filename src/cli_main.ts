@@ -4,7 +4,7 @@
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import {
   ConfigError,
   dirPath,
@@ -50,10 +50,11 @@ import {
   type CompareCommand,
 } from './cli_compare.js';
 import { reportOf } from './report/html.js';
-import { PACKAGE_DIR } from './paths.js';
 import { count, duration } from './lib/units.js';
+import { VERSION } from './version.js';
+import { WORKER_SYNOPSIS } from './cli_queue.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('package.json', PACKAGE_DIR), 'utf8')) as { version: string }).version;
+export { VERSION };
 
 /** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */
 const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'off' };
@@ -128,6 +129,7 @@ const SYNOPSES = `usage: ${RUN_SYNOPSIS}
        ${REPORT_SYNOPSIS}
        ${FUZZ_SYNOPSIS}
        ${CAL_SYNOPSIS}
+       ${WORKER_SYNOPSIS}
        rxsmp --version`;
 
 const ABOUT = `Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
@@ -249,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
+  if (cmd === 'worker') return (await import('./cli_worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
   if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
   if (cmd !== 'run') {
     process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);

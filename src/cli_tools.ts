@@ -4,12 +4,12 @@
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, int, onOff, path } from './config.js';
-import { runFuzz } from './engine/fuzz.js';
+import { fuzzHeader, fuzzSummary, runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
 import { InterruptedError, WatchdogError } from './engine/run.js';
 import { interruptOnSignals } from './cli_live.js';
+import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './cli_queue.js';
 import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
-import { count, duration } from './lib/units.js';
 
 const FUZZ = {
   runs: option('runs', int(1, 10_000_000), 'runs in the campaign', 1000),
@@ -23,17 +23,18 @@ const FUZZ = {
     false,
   ),
   shrink: option('shrink', onOff(), 'shrink a failing configuration (--no-shrink: do not)', true),
+  keep_going: option('keep-going', onOff(), 'go on past a failure: judge every run, report (and shrink) every failure', false),
 };
 const CAL = {
   out: option('out', path(), 'the cost model file to write (checked before measuring)', 'rxsmp-cost.json'),
   packets: option('packets', int(10_000, 100_000_000), 'packets per calibration run', 1_000_000),
 };
-const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ)];
+const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ), ...Object.values(FUZZ_QUEUE)];
 const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL)];
 
 /** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
 export const FUZZ_SYNOPSIS =
-  'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink]';
+  'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink] [--keep-going] [--queue URL [--campaign NAME]]';
 export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--packets N]';
 
 const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
@@ -41,7 +42,9 @@ const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
 Random configurations x seeds in --mode sim on a piscina pool; each run is checked for
 conservation, per-flow order where Linux guarantees it, progress and kernel assertions.
 The first failure prints the command that reproduces it (it exits 1 when it reproduces),
-then a shrunk one. Exit 1 on failure.
+then a shrunk one. Exit 1 on failure. With --queue, the campaign's jobs (--chunk runs each)
+go to Redis and \`rxsmp worker\`s run them; the lines printed are the same, and in sim mode
+so are the runs (docs/campaigns.md).
 
 ${optionsHelp(FUZZ_OPTIONS)}
 
@@ -112,16 +115,21 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         workers: optionValue(FUZZ.workers, given),
         unsafe: optionValue(FUZZ.unsafe, given),
         shrink: optionValue(FUZZ.shrink, given),
+        keep_going: optionValue(FUZZ.keep_going, given),
         log,
       };
-      log(`fuzz: ${count(o.runs)} runs from seed ${o.seed}${o.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`);
-      const r = await runFuzz({ ...o, signal: intr.signal });
-      log(
-        `fuzz: ${r.interrupted ? `interrupted after ${count(r.runs)} of ${count(o.runs)} runs` : `${count(r.runs)} runs`}, ${count(r.packets)} packets, ` +
-          `${count(r.ordering_checked)} checked for order, ${duration(r.wall_s * 1e9)}, ` +
-          (r.failure ? `FAILED at run ${r.failure.run}` : 'no violation'),
-      );
-      return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;
+      const q = queuedOptions(given, FUZZ_QUEUE, log, intr.signal);
+      const chunk = optionValue(FUZZ_QUEUE.chunk, given);
+      if (q === undefined) {
+        log(fuzzHeader(o));
+        const r = await runFuzz({ ...o, signal: intr.signal });
+        log(fuzzSummary(r, o.runs));
+        return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;
+      }
+      const { queuedFuzz } = await import('./queue/campaigns.js'); // BullMQ loads only for --queue
+      const r = await queuedFuzz(o, chunk, q); // the header once the queue answered: a bad queue is one line on stderr
+      log(fuzzSummary(r, o.runs));
+      return r.failure ? 1 : (queueTrouble('fuzz', r.name, r.producer) ?? (r.interrupted ? intr.exitCode() : 0));
     }
     const given = tokenize('calibrate', CAL_OPTIONS, argv);
     const out = optionValue(CAL.out, given);

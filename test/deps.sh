@@ -10,6 +10,8 @@ DEPS=(
   "chromium ${CHROMIUM:-chromium}"   # test/report.test.ts drives it with playwright-core (CHROMIUM: another binary)
   "tshark tshark"                    # test/replay.test.ts, test/tap.test.ts read captures with it
   "tshark text2pcap"                 # test/replay.test.ts writes captures with it (tshark brings wireshark-common)
+  "redis-server redis-server"        # test/queue.test.ts starts its own Redis on a free loopback port (test/redis.ts)
+  "openssl openssl"                  # test/queue.test.ts makes the certificates of its TLS Redis
 )
 
 have() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null 2>&1; fi; }

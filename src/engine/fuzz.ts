@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { configFromFlags, maskToCpus, type Config } from '../config.js';
 import { Prng } from '../lib/prng.js';
+import { count, duration } from '../lib/units.js';
 import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
 import { WORKERS_DIR } from '../paths.js';
@@ -385,14 +386,20 @@ export async function shrink(
 
 // ------------------------------------------------------------------------ the campaign
 
-export interface FuzzOptions {
+/** What a campaign is: every run's configuration follows from it (locally or on a queue's workers). */
+export interface FuzzCampaign {
   runs: number;
   seed: number;
   /** Runs per configuration (default 1): run i draws its configuration from seed S + ⌊i / k⌋ and runs it with seed S + i. */
   seeds_per_config?: number;
   unsafe: boolean;
-  workers: number;
   shrink: boolean;
+  /** Go on past a failure: every run is judged, every failure reported (and shrunk). */
+  keep_going?: boolean;
+}
+
+export interface FuzzOptions extends FuzzCampaign {
+  workers: number;
   log: (line: string) => void;
   /** Aborted (SIGINT): stop at once, report the runs judged so far. */
   signal?: AbortSignal;
@@ -406,23 +413,124 @@ export interface FuzzFailure {
   shrunk?: { flags: Flags; repro: string; runs: number };
 }
 
-export interface FuzzReport {
+/** What a stretch of a campaign's runs gave: counts up to its first failure (all runs with keep_going). */
+export interface ChunkReport {
   runs: number;
   packets: number;
   ordering_checked: number;
-  wall_s: number;
-  failure: FuzzFailure | null;
-  /** The signal stopped the campaign: `runs` is what was judged before it. */
+  /** In run order; one at most without keep_going. */
+  failures: FuzzFailure[];
+  /** The signal stopped it: `runs` is what was judged before it. */
   interrupted: boolean;
+}
+
+export interface FuzzReport extends ChunkReport {
+  wall_s: number;
+  /** The first failure (failures[0]), or null. */
+  failure: FuzzFailure | null;
+}
+
+/** The flags of run i of a campaign: its configuration from seed S + ⌊i / K⌋, its traffic and interleavings from S + i. */
+export function campaignRunFlags(c: FuzzCampaign, i: number): Flags {
+  const flags = randomSimFlags((c.seed + Math.floor(i / (c.seeds_per_config ?? 1))) >>> 0, c.unsafe);
+  flags.seed = (c.seed + i) >>> 0;
+  return flags;
+}
+
+/** Runs a batch of configurations, in parallel; interrupted, it answers a prefix of the batch. */
+export type Judge = (batch: Flags[]) => Promise<Verdict[]>;
+
+export interface ChunkHooks {
+  /** A failure, as soon as it is found (before it is shrunk). */
+  onFailure?: (f: FuzzFailure) => void;
+  /** A failure, shrunk. */
+  onShrunk?: (f: FuzzFailure) => void;
+  /** After each batch: the runs of this chunk judged so far. */
+  onBatch?: (runs: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Judge runs first .. first+count-1 of a campaign in order, `width` at a time (in parallel
+ * behind `judge`); stop at the first failure (the lowest run index) unless keep_going, and
+ * shrink each failure with `shrinkJudge`. A local campaign is one chunk of all its runs; a
+ * queue worker judges a job's chunk (src/queue/worker.ts): one rule for both.
+ */
+export async function judgeChunk(
+  c: FuzzCampaign,
+  first: number,
+  count: number,
+  width: number,
+  judge: Judge,
+  shrinkJudge: Judge,
+  hooks: ChunkHooks = {},
+): Promise<ChunkReport> {
+  const r: ChunkReport = { runs: 0, packets: 0, ordering_checked: 0, failures: [], interrupted: false };
+  const end = first + count;
+  for (let start = first; start < end && !hooks.signal?.aborted; start += width) {
+    const batch: Flags[] = [];
+    for (let i = start; i < Math.min(end, start + width); i++) batch.push(campaignRunFlags(c, i));
+    const verdicts = await judge(batch);
+    for (let k = 0; k < verdicts.length; k++) {
+      const v = verdicts[k]!;
+      r.runs++;
+      r.packets += v.packets;
+      if (v.ordering_checked) r.ordering_checked++;
+      if (v.ok) continue;
+      const f: FuzzFailure = { run: start + k, flags: batch[k]!, verdict: v, repro: reproCommand(batch[k]!, v.check === 'ordering') };
+      r.failures.push(f);
+      hooks.onFailure?.(f);
+      if (c.shrink && !hooks.signal?.aborted) {
+        const s = await shrink(f.flags, v.check!, shrinkJudge);
+        f.shrunk = { flags: s.flags, repro: reproCommand(s.flags, v.check === 'ordering'), runs: s.runs };
+        hooks.onShrunk?.(f);
+      }
+      if (!c.keep_going) return r;
+    }
+    hooks.onBatch?.(r.runs);
+    if (verdicts.length < batch.length) break; // interrupted mid-batch
+  }
+  r.interrupted = r.runs < count && hooks.signal?.aborted === true;
+  return r;
+}
+
+/** The lines a failure prints when found: what failed and the command that reproduces it. */
+export function failureLines(f: FuzzFailure): string[] {
+  return [`fuzz: run ${f.run} (seed ${f.flags.seed}) FAILED ${f.verdict.check}: ${f.verdict.detail}`, `  reproduce: ${f.repro}`];
+}
+
+/** The line a shrunk failure prints. */
+export function shrunkLine(f: FuzzFailure): string {
+  return `  shrunk (${f.shrunk!.runs} runs): ${f.shrunk!.repro}`;
+}
+
+/** The campaign's first line. */
+export function fuzzHeader(c: FuzzCampaign): string {
+  return `fuzz: ${count(c.runs)} runs from seed ${c.seed}${c.unsafe ? ', unsafe RFS (no last_qtail check)' : ''}`;
+}
+
+/** The campaign's last line: the same whether it ran here or on a queue's workers. */
+export function fuzzSummary(r: FuzzReport, runs: number): string {
+  const n = r.failures.length;
+  return (
+    `fuzz: ${r.interrupted ? `interrupted after ${count(r.runs)} of ${count(runs)} runs` : `${count(r.runs)} runs`}, ${count(r.packets)} packets, ` +
+    `${count(r.ordering_checked)} checked for order, ${duration(r.wall_s * 1e9)}, ` +
+    (r.failure ? `FAILED at run ${r.failure.run}${n > 1 ? ` (${n} failing runs)` : ''}` : 'no violation')
+  );
 }
 
 const WORKER = new URL('fuzz_worker.js', WORKERS_DIR);
 
+/** A piscina pool of fuzz runs, as a campaign and a queue worker use it. */
+export function fuzzPool(workers: number): { judge: Judge; pool: Piscina<FuzzTask, Verdict>; threads: number } {
+  const threads = workers > 0 ? workers : availableParallelism();
+  const pool = new Piscina<FuzzTask, Verdict>({ filename: WORKER.href, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  return { judge: (batch) => Promise.all(batch.map((flags) => pool.run({ flags }))), pool, threads };
+}
+
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const t0 = performance.now();
-  const workers = o.workers > 0 ? o.workers : availableParallelism();
-  const pool = new Piscina<FuzzTask, Verdict>({ filename: WORKER.href, minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
-  const judge = (batch: Flags[]) => Promise.all(batch.map((flags) => pool.run({ flags })));
+  const { judge, pool, threads } = fuzzPool(o.workers);
   // The campaign's batches: judged in order; interrupted, only the runs before the first
   // unfinished one count (the rest are cancelled with the pool).
   const aborted = new Promise<void>((resolve) => {
@@ -437,56 +545,24 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     const n = got.findIndex((v) => v === undefined);
     return (n < 0 ? got : got.slice(0, n)) as Verdict[];
   };
-  let done = 0;
-  let packets = 0;
-  let checked = 0;
-  let failure: FuzzFailure | null = null;
+  let lastLog = t0;
+  let r: ChunkReport;
   try {
-    const width = workers * 16;
-    let lastLog = t0;
-    for (let start = 0; start < o.runs && failure === null && !o.signal?.aborted; start += width) {
-      const batch: Flags[] = [];
-      const k = o.seeds_per_config ?? 1;
-      for (let i = start; i < Math.min(o.runs, start + width); i++) {
-        const flags = randomSimFlags((o.seed + Math.floor(i / k)) >>> 0, o.unsafe);
-        flags.seed = (o.seed + i) >>> 0; // traffic and interleavings
-        batch.push(flags);
-      }
-      const verdicts = await judgeUntilAbort(batch);
-      for (let k = 0; k < verdicts.length; k++) {
-        const v = verdicts[k]!;
-        done++;
-        packets += v.packets;
-        if (v.ordering_checked) checked++;
-        if (!v.ok) {
-          failure = { run: start + k, flags: batch[k]!, verdict: v, repro: reproCommand(batch[k]!, v.check === 'ordering') };
-          break;
-        }
-      }
-      const now = performance.now();
-      if (now - lastLog > 5000) {
+    r = await judgeChunk(o, 0, o.runs, threads * 16, judgeUntilAbort, judge, {
+      signal: o.signal,
+      onFailure: (f) => {
+        for (const l of failureLines(f)) o.log(l);
+      },
+      onShrunk: (f) => o.log(shrunkLine(f)),
+      onBatch: (done) => {
+        const now = performance.now();
+        if (now - lastLog <= 5000) return;
         lastLog = now;
         o.log(`fuzz: ${done}/${o.runs} runs, ${((now - t0) / 1000).toFixed(1)} s`);
-      }
-    }
-    if (failure !== null) {
-      o.log(`fuzz: run ${failure.run} (seed ${failure.flags.seed}) FAILED ${failure.verdict.check}: ${failure.verdict.detail}`);
-      o.log(`  reproduce: ${failure.repro}`);
-      if (o.shrink && !o.signal?.aborted) {
-        const s = await shrink(failure.flags, failure.verdict.check!, judge);
-        failure.shrunk = { flags: s.flags, repro: reproCommand(s.flags, failure.verdict.check === 'ordering'), runs: s.runs };
-        o.log(`  shrunk (${s.runs} runs): ${failure.shrunk.repro}`);
-      }
-    }
+      },
+    });
   } finally {
     await pool.destroy();
   }
-  return {
-    runs: done,
-    packets,
-    ordering_checked: checked,
-    wall_s: (performance.now() - t0) / 1000,
-    failure,
-    interrupted: o.signal?.aborted === true,
-  };
+  return { ...r, wall_s: (performance.now() - t0) / 1000, failure: r.failures[0] ?? null, interrupted: o.signal?.aborted === true };
 }

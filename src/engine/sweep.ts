@@ -9,7 +9,17 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { ConfigError, optionName, parseKnob, readSettingsFile, type Config, type RawSettings } from '../config.js';
+import {
+  ConfigError,
+  optionName,
+  parseKnob,
+  readSettingsFile,
+  resolveConfig,
+  settingsFromObject,
+  type Config,
+  type KnobKey,
+  type RawSettings,
+} from '../config.js';
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';
 import { parseAssignment, settingsFromNamed, variantConfig, variantLabel, type Assignment } from './variants.js';
@@ -33,6 +43,8 @@ export interface SweepTask {
   cell: Cell;
   repeat: number;
   cfg: Config;
+  /** The options that make cfg, as given (the base's, the cell's, the repeat's seed): what a queued job carries. */
+  settings: Record<string, unknown>;
 }
 
 export interface Shard {
@@ -153,10 +165,13 @@ export function planSweep(base: RawSettings, axes: SweepAxis[], repeat: number, 
     const variant = axes.map((a) => ({ key: a.key, text: cell[axisName(a)]! }));
     const cfg = variantConfig(base, variant, `sweep cell ${variantLabel(variant)}`);
     mode = cfg.mode;
+    const given = Object.fromEntries([...base, ...variant.map((a) => [a.key, a.text] as const)]);
+    const seeded = axes.some((a) => a.key === 'seed');
     for (let r = 0; r < repeat; r++) {
       const index = c * repeat + r;
       if (shard !== undefined && index % shard.count !== shard.index - 1) continue;
-      tasks.push({ index, cell, repeat: r, cfg: axes.some((a) => a.key === 'seed') ? cfg : { ...cfg, seed: (cfg.seed + r) >>> 0 } });
+      const seed = seeded ? cfg.seed : (cfg.seed + r) >>> 0;
+      tasks.push({ index, cell, repeat: r, cfg: { ...cfg, seed }, settings: { ...given, seed } });
     }
   });
   return { axes, repeat, cells: cells.length, tasks, mode };
@@ -228,19 +243,107 @@ export interface SweepReport {
 /** What a pool thread answers: the run's document, or the sim watchdog's message (exit 3 here). */
 export type PoolAnswer = { result: RunResult } | { watchdog: string };
 
-function fromPool(a: PoolAnswer): RunResult {
+export function fromPool(a: PoolAnswer): RunResult {
   if ('watchdog' in a) throw new WatchdogError(a.watchdog);
   return a.result;
+}
+
+/** Options no queued sweep job may carry: each names a file or this machine's cores. */
+const HOST_BOUND: Partial<Record<KnobKey, string>> = {
+  pcap: 'names a capture file',
+  tap: 'names a file to write',
+  cost_model: 'names a cost model file',
+  host_cpus: "pins threads to one machine's cores",
+};
+
+/**
+ * The configuration of a sweep task from its options as given (SweepTask.settings): checked by
+ * the schema exactly as a config file's, then resolved. Options that name a file or a host's
+ * cores are refused first, so nothing read here touches the file system. A queue worker checks
+ * every job with it (a job carries nothing else), and the producer checks its own jobs with it
+ * before enqueueing. Throws ConfigError starting with `where`.
+ */
+export function sweepTaskConfig(settings: unknown, where: string): Config {
+  const raw: RawSettings = new Map();
+  settingsFromObject(settings, where, raw);
+  for (const [key, why] of Object.entries(HOST_BOUND) as [KnobKey, string][]) {
+    const v = raw.get(key);
+    if (v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0))
+      throw new ConfigError(`${where}: ${optionName(key)} ${why}; a queued sweep runs on other machines (leave it out)`);
+  }
+  try {
+    return resolveConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${where}: ${e.message}`);
+    throw e;
+  }
 }
 
 const POOL_WORKER = new URL('sweep_worker.js', WORKERS_DIR);
 
 /**
- * Run a checked plan into `out` (JSON Lines, appended). Lines already there are skipped; a
- * line cut short by an earlier interruption is removed first. Interrupted: the run in progress
- * is not written (resume makes it), the lines written stay.
+ * Runs sweep tasks on this machine, for a local sweep and a queue worker alike: threads mode
+ * strictly alone (a run's CPU threads want the host's cores to themselves; sim runs wait), sim
+ * mode on a piscina pool of `threads` threads.
  */
-export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {}): Promise<SweepReport> {
+export class SweepRunner {
+  readonly threads: number;
+  private pool: Piscina<Config, PoolAnswer> | null = null;
+  private shared = 0;
+  private exclusive = false;
+  private exclusiveWaiting = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(workers = 0) {
+    this.threads = workers > 0 ? workers : availableParallelism();
+  }
+
+  /** One run: its document, or WatchdogError; a threads-mode run stopped by `signal` is marked interrupted. */
+  async run(cfg: Config, signal?: AbortSignal): Promise<RunResult> {
+    const alone = cfg.mode === 'threads';
+    await this.enter(alone);
+    try {
+      if (alone) return await runEmulation(cfg, { signal });
+      this.pool ??= new Piscina<Config, PoolAnswer>({
+        filename: POOL_WORKER.href,
+        minThreads: 1,
+        maxThreads: this.threads,
+        idleTimeout: 1000,
+      });
+      return fromPool(await this.pool.run(cfg));
+    } finally {
+      this.leave(alone);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool?.destroy();
+  }
+
+  // A readers-writer gate: threads-mode runs are writers, and a waiting writer holds new readers back.
+  private async enter(alone: boolean): Promise<void> {
+    if (alone) this.exclusiveWaiting++;
+    while (this.exclusive || (alone ? this.shared > 0 : this.exclusiveWaiting > 0)) await new Promise<void>((r) => this.waiters.push(r));
+    if (alone) {
+      this.exclusiveWaiting--;
+      this.exclusive = true;
+    } else this.shared++;
+  }
+
+  private leave(alone: boolean): void {
+    if (alone) this.exclusive = false;
+    else this.shared--;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+/**
+ * The tasks of a plan not yet in `out` (resume): a line cut short by an earlier interruption is
+ * removed first. Local and queued sweeps resume by the same rule.
+ */
+export function sweepTodo(plan: SweepPlan, out: string): { todo: SweepTask[]; skipped: number } {
   const done = new Set<string>();
   if (existsSync(out)) {
     const prev = readSweepLines('--out', out);
@@ -248,37 +351,39 @@ export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {
     if (prev.torn) writeFileSync(out, prev.texts.map((t) => t + '\n').join(''));
   }
   const todo = plan.tasks.filter((t) => !done.has(cellKey(t.cell, t.repeat)));
-  const skipped = plan.tasks.length - todo.length;
+  return { todo, skipped: plan.tasks.length - todo.length };
+}
+
+/** Append a task's run to `out` as a sweep line. */
+export function writeSweepLine(out: string, t: SweepTask, r: RunResult, command?: string): void {
+  const line: SweepLine = { ...r, ...(command !== undefined ? { command } : {}), cell: t.cell, repeat: t.repeat };
+  appendFileSync(out, JSON.stringify(line) + '\n');
+}
+
+/**
+ * Run a checked plan into `out` (JSON Lines, appended). Lines already there are skipped; a
+ * line cut short by an earlier interruption is removed first. Interrupted: the run in progress
+ * is not written (resume makes it), the lines written stay.
+ */
+export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {}): Promise<SweepReport> {
+  const { todo, skipped } = sweepTodo(plan, out);
   let written = 0;
-  const write = (t: SweepTask, r: RunResult) => {
-    const line: SweepLine = { ...r, ...(o.command !== undefined ? { command: o.command } : {}), cell: t.cell, repeat: t.repeat };
-    appendFileSync(out, JSON.stringify(line) + '\n');
-    written++;
-    o.onRun?.(t, r, written, todo.length);
-  };
-  if (plan.mode === 'threads') {
-    // Strictly one run at a time: each run's CPU threads want the host's cores to themselves.
-    for (const t of todo) {
-      if (o.signal?.aborted) break;
-      const r = await runEmulation(t.cfg, { signal: o.signal });
-      if (r.interrupted) break;
-      write(t, r);
-    }
-  } else {
-    const threads = o.workers !== undefined && o.workers > 0 ? o.workers : availableParallelism();
-    const pool = new Piscina<Config, PoolAnswer>({ filename: POOL_WORKER.href, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
-    try {
-      let next = 0;
-      const lane = async () => {
-        while (next < todo.length && !o.signal?.aborted) {
-          const t = todo[next++]!;
-          write(t, fromPool(await pool.run(t.cfg)));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(threads, todo.length) }, lane));
-    } finally {
-      await pool.destroy();
-    }
+  const runner = new SweepRunner(o.workers);
+  try {
+    let next = 0;
+    const lane = async () => {
+      while (next < todo.length && !o.signal?.aborted) {
+        const t = todo[next++]!;
+        const r = await runner.run(t.cfg, o.signal);
+        if (r.interrupted) break;
+        writeSweepLine(out, t, r, o.command);
+        written++;
+        o.onRun?.(t, r, written, todo.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(plan.mode === 'threads' ? 1 : runner.threads, todo.length) }, lane));
+  } finally {
+    await runner.destroy();
   }
   return { skipped, written, left: todo.length - written, interrupted: o.signal?.aborted === true };
 }
