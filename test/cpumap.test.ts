@@ -132,7 +132,11 @@ describe('cpu_map_kthread_run', () => {
     const m = CpuMap.create([16]);
     const bq = new XdpBulkQueues(1);
     const base = recorder();
-    const ops: CpuMapOps = { ...base, run_prog: (f) => (f % 3 === 0 ? 1 : 2), receive: (f) => (base.received.push(f), f % 2 === 0) };
+    const receive = (f: number) => {
+      base.received.push(f);
+      return f % 2 === 0; // NET_RX_DROP for even frames
+    };
+    const ops: CpuMapOps = { ...base, run_prog: (f) => (f % 3 === 0 ? 1 : 2), receive };
     for (let f = 0; f < 8; f++) bq_enqueue(m, bq, 0, f, ops);
     __cpu_map_flush(m, bq, ops, () => {});
     cpu_map_kthread_run(m, 0, new Int32Array(CPUMAP_BATCH), ops, false);
@@ -145,33 +149,39 @@ describe('cpu_map_kthread_run', () => {
 
   it('many laps, several producing CPUs: every frame delivered once or returned, in order per CPU; counters add up', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 50, maxLength: 400 }), (qsize, ncpus, script) => {
-        const m = CpuMap.create([qsize]);
-        const bqs = Array.from({ length: ncpus }, () => new XdpBulkQueues(1));
-        const ops = recorder();
-        const next = new Array<number>(ncpus).fill(0);
-        const frames = new Int32Array(CPUMAP_BATCH);
-        let made = 0;
-        script.forEach((step, t) => {
-          const cpu = t % ncpus;
-          if (step < 6) {
-            bq_enqueue(m, bqs[cpu]!, 0, cpu * 1_000_000 + next[cpu]!++, ops); // a redirected frame
-            made++;
-          } else if (step < 8) __cpu_map_flush(m, bqs[cpu]!, ops, () => {}); // the end of that CPU's poll
-          else cpu_map_kthread_run(m, 0, frames, ops, false);
-        });
-        for (const bq of bqs) __cpu_map_flush(m, bq, ops, () => {});
-        while (cpu_map_kthread_run(m, 0, frames, ops, false) > 0);
-        expect(ops.received.length + ops.returned.length).toBe(made);
-        expect(new Set([...ops.received, ...ops.returned]).size).toBe(made);
-        for (let cpu = 0; cpu < ncpus; cpu++) {
-          const mine = ops.received.filter((f) => Math.floor(f / 1_000_000) === cpu);
-          expect(mine).toEqual([...mine].sort((a, b) => a - b));
-        }
-        expect(m.counter(0, CPUMAP_ENQ_PROCESSED)).toBe(made);
-        expect(m.counter(0, CPUMAP_ENQ_DROPS)).toBe(ops.returned.length);
-        expect(m.counter(0, CPUMAP_KT_PROCESSED)).toBe(ops.received.length);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 50, maxLength: 400 }),
+        (qsize, ncpus, script) => {
+          const m = CpuMap.create([qsize]);
+          const bqs = Array.from({ length: ncpus }, () => new XdpBulkQueues(1));
+          const ops = recorder();
+          const next = new Array<number>(ncpus).fill(0);
+          const frames = new Int32Array(CPUMAP_BATCH);
+          let made = 0;
+          script.forEach((step, t) => {
+            const cpu = t % ncpus;
+            if (step < 6) {
+              bq_enqueue(m, bqs[cpu]!, 0, cpu * 1_000_000 + next[cpu]!++, ops); // a redirected frame
+              made++;
+            } else if (step < 8)
+              __cpu_map_flush(m, bqs[cpu]!, ops, () => {}); // the end of that CPU's poll
+            else cpu_map_kthread_run(m, 0, frames, ops, false);
+          });
+          for (const bq of bqs) __cpu_map_flush(m, bq, ops, () => {});
+          while (cpu_map_kthread_run(m, 0, frames, ops, false) > 0);
+          expect(ops.received.length + ops.returned.length).toBe(made);
+          expect(new Set([...ops.received, ...ops.returned]).size).toBe(made);
+          for (let cpu = 0; cpu < ncpus; cpu++) {
+            const mine = ops.received.filter((f) => Math.floor(f / 1_000_000) === cpu);
+            expect(mine).toEqual([...mine].sort((a, b) => a - b));
+          }
+          expect(m.counter(0, CPUMAP_ENQ_PROCESSED)).toBe(made);
+          expect(m.counter(0, CPUMAP_ENQ_DROPS)).toBe(ops.returned.length);
+          expect(m.counter(0, CPUMAP_KT_PROCESSED)).toBe(ops.received.length);
+        },
+      ),
       { numRuns: 200, seed: 25 },
     );
   });

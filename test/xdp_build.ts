@@ -25,9 +25,16 @@ const mtime = (f: string) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 
 export function buildXdp(name: string, flags: string[] = [], suffix = ''): string {
   const src = `${XDP_DIR}${name}.c`;
   const obj = `${XDP_DIR}${name}${suffix}.o`;
-  const newest = Math.max(mtime(src), ...readdirSync(XDP_DIR).filter((f) => f.endsWith('.h')).map((f) => mtime(XDP_DIR + f)));
+  const newest = Math.max(
+    mtime(src),
+    ...readdirSync(XDP_DIR)
+      .filter((f) => f.endsWith('.h'))
+      .map((f) => mtime(XDP_DIR + f)),
+  );
   if (mtime(obj) < newest) {
-    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-I${includeDir()}`, ...flags, '-c', src, '-o', obj], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-I${includeDir()}`, ...flags, '-c', src, '-o', obj], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   }
   return obj;
 }

@@ -3,7 +3,7 @@
 // buffers are: each frame at XDP_PACKET_HEADROOM into a 2048-byte buffer.
 
 import { Prng } from '../src/lib/prng.js';
-import { buildFrameTemplate, makeFlows, type FlowSpec } from '../src/devices/frames.js';
+import { buildFrameTemplate, frame_len_min, makeFlows, type FlowSpec } from '../src/devices/frames.js';
 
 export const XDP_PACKET_HEADROOM = 256;
 export const BUF_SIZE = 2048;
@@ -18,7 +18,14 @@ export interface FrameSet {
 }
 
 /** `count` frames of `frameLen` bytes (FCS excluded) over `nflows` flows of `proto`, from `seed`. */
-export function makeFrames(count: number, nflows: number, seed: number, proto: 'udp' | 'tcp' | 'mix' = 'mix', ip: '4' | '6' | 'mix' = 'mix', frameLen = 60): FrameSet {
+export function makeFrames(
+  count: number,
+  nflows: number,
+  seed: number,
+  proto: 'udp' | 'tcp' | 'mix' = 'mix',
+  ip: '4' | '6' | 'mix' = 'mix',
+  frameLen: number | ((i: number) => number) = 60,
+): FrameSet {
   const prng = new Prng(seed);
   const flows = makeFlows(nflows, prng, proto, ip);
   const mem = new Uint8Array(new SharedArrayBuffer(count * BUF_SIZE));
@@ -27,7 +34,7 @@ export function makeFrames(count: number, nflows: number, seed: number, proto: '
   for (let i = 0; i < count; i++) {
     const f = flows[prng.nextInt(nflows)]!;
     flowOf[i] = flows.indexOf(f);
-    const size = Math.max(frameLen, f.family === 6 ? 86 : 60);
+    const size = Math.max(typeof frameLen === 'number' ? frameLen : frameLen(i), frame_len_min(f.family ?? 4, f.proto, f.tsopt === true));
     buildFrameTemplate(mem, i * BUF_SIZE + XDP_PACKET_HEADROOM, f, size, 0x020000 + i, 0x030000);
     len[i] = size;
   }

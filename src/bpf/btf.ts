@@ -76,7 +76,12 @@ export class Btf {
     while (at < typeEnd) {
       loadCheck(at + 12 <= typeEnd, () => 'a BTF type runs past the type section (damaged object)');
       const info = dv.getUint32(at + 4, true);
-      const t: BtfType = { kind: (info >>> 24) & 0x1f, name: str(dv.getUint32(at, true)), vlen: info & 0xffff, sizeOrType: dv.getUint32(at + 8, true) };
+      const t: BtfType = {
+        kind: (info >>> 24) & 0x1f,
+        name: str(dv.getUint32(at, true)),
+        vlen: info & 0xffff,
+        sizeOrType: dv.getUint32(at + 8, true),
+      };
       at += 12;
       const need = (n: number) => loadCheck(at + n <= typeEnd, () => 'a BTF type runs past the type section (damaged object)');
       switch (t.kind) {
@@ -146,7 +151,13 @@ export class Btf {
   skipModsAndTypedefs(id: number): { id: number; t: BtfType } {
     for (let hops = 0; hops < 64; hops++) {
       const t = this.type(id);
-      if (t.kind !== BTF_KIND_TYPEDEF && t.kind !== BTF_KIND_VOLATILE && t.kind !== BTF_KIND_CONST && t.kind !== BTF_KIND_RESTRICT && t.kind !== BTF_KIND_TYPE_TAG)
+      if (
+        t.kind !== BTF_KIND_TYPEDEF &&
+        t.kind !== BTF_KIND_VOLATILE &&
+        t.kind !== BTF_KIND_CONST &&
+        t.kind !== BTF_KIND_RESTRICT &&
+        t.kind !== BTF_KIND_TYPE_TAG
+      )
         return { id, t };
       id = t.sizeOrType;
     }
@@ -211,7 +222,10 @@ export function btfMapDefs(btf: Btf): BtfMapDef[] {
     loadCheck(vt.kind === BTF_KIND_VAR, () => `a .maps entry is not a variable in BTF (damaged object)`);
     const name = vt.name;
     const def = btf.skipModsAndTypedefs(vt.sizeOrType).t;
-    loadCheck(def.kind === BTF_KIND_STRUCT, () => `map '${name}': its definition is not a struct (as libbpf's bpf_helpers.h declares maps)`);
+    loadCheck(
+      def.kind === BTF_KIND_STRUCT,
+      () => `map '${name}': its definition is not a struct (as libbpf's bpf_helpers.h declares maps)`,
+    );
     const out: BtfMapDef = { name };
     const intField = (field: string, type: number): number => {
       const p = btf.skipModsAndTypedefs(type).t;

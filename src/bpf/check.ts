@@ -80,7 +80,18 @@ export interface XdpProgram {
 
 const MAP_HELPERS = new Set([BPF_FUNC_map_lookup_elem, BPF_FUNC_map_update_elem, BPF_FUNC_map_delete_elem, BPF_FUNC_redirect_map]);
 const JMP_OPS = new Set([0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0]);
-const ATOMIC_OPS = new Set([BPF_ADD, BPF_OR, BPF_AND, BPF_XOR, BPF_ADD | BPF_FETCH, BPF_OR | BPF_FETCH, BPF_AND | BPF_FETCH, BPF_XOR | BPF_FETCH, BPF_XCHG, BPF_CMPXCHG]);
+const ATOMIC_OPS = new Set([
+  BPF_ADD,
+  BPF_OR,
+  BPF_AND,
+  BPF_XOR,
+  BPF_ADD | BPF_FETCH,
+  BPF_OR | BPF_FETCH,
+  BPF_AND | BPF_FETCH,
+  BPF_XOR | BPF_FETCH,
+  BPF_XCHG,
+  BPF_CMPXCHG,
+]);
 
 const at = (i: number) => `instruction ${i}`;
 
@@ -97,7 +108,10 @@ function mapFuncRefusal(mapType: number, func: number): string | undefined {
 function checkHelper(i: number, id: number): void {
   if (HELPERS.has(id)) return;
   const name = HELPERS_NOT_MODELLED.get(id);
-  if (name !== undefined) throw new BpfLoadError(`${at(i)} calls ${name} (helper ${id}), which rxsmp does not model; it runs ${[...HELPERS.values()].join(', ')}`);
+  if (name !== undefined)
+    throw new BpfLoadError(
+      `${at(i)} calls ${name} (helper ${id}), which rxsmp does not model; it runs ${[...HELPERS.values()].join(', ')}`,
+    );
   throw new BpfLoadError(
     id > 0 && id <= BPF_FUNC_MAX_ID_5_10
       ? `${at(i)} calls helper ${id}, which is not one an XDP program may call here (invalid func #${id}); rxsmp runs ${[...HELPERS.values()].join(', ')}`
@@ -272,7 +286,10 @@ export function checkProgram(obj: BpfObject): XdpProgram {
   for (let i = 0; i < n; i++) {
     if (second[i] || !isJump(i)) continue;
     const t = i + p.off[i]! + 1;
-    loadCheck(t >= 0 && t < n, () => `${at(i)} jumps out of the program, to ${t} (${n} instructions: "jump out of range from insn ${i} to ${t}")`);
+    loadCheck(
+      t >= 0 && t < n,
+      () => `${at(i)} jumps out of the program, to ${t} (${n} instructions: "jump out of range from insn ${i} to ${t}")`,
+    );
     loadCheck(!second[t], () => `${at(i)} jumps into the middle of the ld_imm64 at ${t - 1}`);
     leaders[t] = 1;
     if (t <= i) backEdges = true;

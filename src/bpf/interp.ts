@@ -253,7 +253,8 @@ export function interpret(p: XdpProgram, env: XdpEnv, regs?: BigUint64Array): nu
           break;
         }
         const is64 = cls === BPF_JMP;
-        const taken = op === BPF_JA || cond(op, is64, r[d]!, (c & BPF_X) !== 0 ? r[sr]! : is64 ? u64(BigInt(imm[pc]!)) : u32(BigInt(imm[pc]!)));
+        const taken =
+          op === BPF_JA || cond(op, is64, r[d]!, (c & BPF_X) !== 0 ? r[sr]! : is64 ? u64(BigInt(imm[pc]!)) : u32(BigInt(imm[pc]!)));
         if (taken) {
           const t = pc + off[pc]! + 1;
           if (t <= pc && --budget < 0) {

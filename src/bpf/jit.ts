@@ -430,7 +430,7 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
   const { code, dst, src, off, imm, length: n } = p.insns;
   const loop = p.backEdges;
   const regList = Array.from({ length: 11 }, (_, i) => i);
-  const exportRegs = o.regs ? regList.map((i) => `regs[${2 * i}] = l${i}; regs[${2 * i + 1}] = h${i};`).join(' ') + ' ' : '';
+  const exportRegs = o.regs ? `${regList.map((i) => `regs[${2 * i}] = l${i}; regs[${2 * i + 1}] = h${i};`).join(' ')} ` : '';
   const fail = `{ ${exportRegs}return 0; }`;
   const checkFault = `if (env.fault !== 0) ${fail}`;
   const out: string[] = [];
@@ -467,7 +467,8 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
         if (op === BPF_END) {
           const toBe = (c & BPF_TO_BE) !== 0;
           const ld = L(d);
-          if (k === 16) line = toBe ? `${ld} = ((${ld} & 255) << 8) | ((${ld} >>> 8) & 255); ${H(d)} = 0;` : `${ld} = ${ld} & 65535; ${H(d)} = 0;`;
+          if (k === 16)
+            line = toBe ? `${ld} = ((${ld} & 255) << 8) | ((${ld} >>> 8) & 255); ${H(d)} = 0;` : `${ld} = ${ld} & 65535; ${H(d)} = 0;`;
           else if (k === 32) line = toBe ? `${ld} = ${bswap32(ld)}; ${H(d)} = 0;` : `${H(d)} = 0;`;
           else line = toBe ? `t = ${bswap32(ld)}; ${ld} = ${bswap32(H(d))}; ${H(d)} = t | 0;` : '';
           break;
@@ -558,4 +559,3 @@ export function bpf_prog_run_xdp(run: XdpRun, env: XdpEnv): number {
   env.begin();
   return env.end(run(env));
 }
-

@@ -126,7 +126,20 @@ export function mapsLayout(defs: readonly BpfMapDef[], ncpus: number): MapsLayou
     const hashed = kind === 'hash' || kind === 'percpu_hash' || kind === 'lru_hash';
     const percpu = kind === 'percpu_array' || kind === 'percpu_hash';
     const capacity = hashed ? pow2AtLeast(2 * def.max_entries) : def.max_entries;
-    const l: MapLayout = { def, kind, ctl: i * CTL_WORDS, capacity, states: 0, stamps: 0, keys: 0, kstride: 0, vbase: 0, vstride: 0, vcount: 0, percpu };
+    const l: MapLayout = {
+      def,
+      kind,
+      ctl: i * CTL_WORDS,
+      capacity,
+      states: 0,
+      stamps: 0,
+      keys: 0,
+      kstride: 0,
+      vbase: 0,
+      vstride: 0,
+      vcount: 0,
+      percpu,
+    };
     if (hashed) {
       l.states = at / 4;
       at += capacity * 4;
@@ -176,7 +189,8 @@ export class BpfMaps {
     const maps = new BpfMaps(layout, new SharedArrayBuffer(layout.bytes));
     layout.maps.forEach((l, i) => {
       // htab_map_alloc: hashrnd = get_random_int() unless BPF_F_ZERO_SEED; here from the run's seed.
-      maps.i32[l.ctl + CTL_SEED] = (l.def.map_flags & 0x40) !== 0 ? 0 : jhash_i32(new Uint8Array(new Int32Array([seed, i]).buffer), 0, 8, 0x5eed);
+      maps.i32[l.ctl + CTL_SEED] =
+        (l.def.map_flags & 0x40) !== 0 ? 0 : jhash_i32(new Uint8Array(new Int32Array([seed, i]).buffer), 0, 8, 0x5eed);
       if (l.def.initial !== undefined) maps.u8.set(l.def.initial, l.vbase);
     });
     return maps;
@@ -287,7 +301,16 @@ export class BpfMaps {
     return -1;
   }
 
-  private updateElem(m: number, key: Uint8Array, koff: number, val: Uint8Array, voff: number, flags: number, cpu: number, allCpus: boolean): number {
+  private updateElem(
+    m: number,
+    key: Uint8Array,
+    koff: number,
+    val: Uint8Array,
+    voff: number,
+    flags: number,
+    cpu: number,
+    allCpus: boolean,
+  ): number {
     const l = this.layout.maps[m]!;
     if (flags > BPF_EXIST) return -EINVAL;
     const vs = l.def.value_size;
@@ -300,7 +323,9 @@ export class BpfMaps {
         if (k >= l.capacity) return -E2BIG;
         if (flags === BPF_NOEXIST) return -EEXIST;
         if (!l.percpu) this.u8.set(val.subarray(voff, voff + vs), l.vbase + k * l.vstride);
-        else for (let c = 0; c < ncpus; c++) if (allCpus || c === cpu) this.u8.set(val.subarray(voff, voff + vs), l.vbase + (k * ncpus + c) * l.vstride);
+        else
+          for (let c = 0; c < ncpus; c++)
+            if (allCpus || c === cpu) this.u8.set(val.subarray(voff, voff + vs), l.vbase + (k * ncpus + c) * l.vstride);
         return 0;
       }
       case 'cpumap':
@@ -318,7 +343,16 @@ export class BpfMaps {
   }
 
   /** htab_map_update_elem (and the LRU and percpu variants) with the map's lock held. */
-  private htab_update(l: MapLayout, key: Uint8Array, koff: number, val: Uint8Array, voff: number, flags: number, cpu: number, allCpus: boolean): number {
+  private htab_update(
+    l: MapLayout,
+    key: Uint8Array,
+    koff: number,
+    val: Uint8Array,
+    voff: number,
+    flags: number,
+    cpu: number,
+    allCpus: boolean,
+  ): number {
     const ncpus = this.layout.ncpus;
     const vs = l.def.value_size;
     const writeValue = (slot: number, fresh: boolean) => {
@@ -388,7 +422,8 @@ export class BpfMaps {
     if (l.kind === 'cpumap') {
       if (first > 16384) return -EOVERFLOW; // sanity limit on qsize
       if (k >= this.layout.ncpus) return -ENODEV; // !cpu_possible(key_cpu)
-    } else if (first !== 0 && first !== OUR_IFINDEX) return -ENODEV; // dev_get_by_index fails
+    } else if (first !== 0 && first !== OUR_IFINDEX)
+      return -ENODEV; // dev_get_by_index fails
     else if (first === 0 && second > 0) return -EINVAL; // "can not specify fd if ifindex is 0"
     this.dv.setUint32(l.vbase + k * 8, first, true);
     this.dv.setInt32(l.vbase + k * 8 + 4, first === 0 ? 0 : second, true);
@@ -424,7 +459,8 @@ export class BpfMaps {
         continue;
       }
       const value = valueAt(i);
-      if ((l.kind === 'array' || l.kind === 'cpumap' || l.kind === 'devmap') && !nonzero(value.subarray(0, l.kind === 'array' ? vs : 4))) continue;
+      if ((l.kind === 'array' || l.kind === 'cpumap' || l.kind === 'devmap') && !nonzero(value.subarray(0, l.kind === 'array' ? vs : 4)))
+        continue;
       out.push({ key, value });
     }
     return out;

@@ -85,7 +85,10 @@ function checkMapDef(m: BpfMapDef): void {
   const type = mapTypeName(m.type);
   loadCheck(m.max_entries > 0, () => `${where} (${type}): max_entries is 0 (the kernel refuses it: EINVAL)`);
   loadCheck(m.value_size > 0 && m.key_size > 0, () => `${where} (${type}): key and value sizes must be nonzero (EINVAL)`);
-  loadCheck(m.value_size <= VALUE_SIZE_MAX, () => `${where} (${type}): a value of ${m.value_size} bytes is more than rxsmp takes (${VALUE_SIZE_MAX})`);
+  loadCheck(
+    m.value_size <= VALUE_SIZE_MAX,
+    () => `${where} (${type}): a value of ${m.value_size} bytes is more than rxsmp takes (${VALUE_SIZE_MAX})`,
+  );
   switch (m.type) {
     case BPF_MAP_TYPE_CPUMAP:
     case BPF_MAP_TYPE_DEVMAP: {
@@ -93,7 +96,8 @@ function checkMapDef(m: BpfMapDef): void {
       loadCheck(m.key_size === 4, () => `${where} (${type}): key_size must be 4 (EINVAL), got ${m.key_size}`);
       loadCheck(
         m.value_size === 4 || m.value_size === 8,
-        () => `${where} (${type}): value_size must be 4 or 8 (struct bpf_${type === 'cpumap' ? 'cpumap' : 'devmap'}_val; EINVAL), got ${m.value_size}`,
+        () =>
+          `${where} (${type}): value_size must be 4 or 8 (struct bpf_${type === 'cpumap' ? 'cpumap' : 'devmap'}_val; EINVAL), got ${m.value_size}`,
       );
       if (m.type === BPF_MAP_TYPE_CPUMAP)
         loadCheck(m.max_entries <= 8192, () => `${where} (cpumap): max_entries ${m.max_entries} is more than NR_CPUS (8192; E2BIG)`);
@@ -104,18 +108,32 @@ function checkMapDef(m: BpfMapDef): void {
       loadCheck(m.key_size === 4, () => `${where} (${type}): key_size must be 4 (array_map_alloc_check: EINVAL), got ${m.key_size}`);
       break;
     default:
-      loadCheck(m.key_size <= HASH_KEY_SIZE_MAX, () => `${where} (${type}): key_size ${m.key_size} is more than ${HASH_KEY_SIZE_MAX} (E2BIG)`);
+      loadCheck(
+        m.key_size <= HASH_KEY_SIZE_MAX,
+        () => `${where} (${type}): key_size ${m.key_size} is more than ${HASH_KEY_SIZE_MAX} (E2BIG)`,
+      );
   }
   loadCheck(
     (m.map_flags & ~MAP_FLAGS_ACCEPTED) === 0,
-    () => `${where} (${type}): map_flags 0x${m.map_flags.toString(16)} are not supported (only BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_ZERO_SEED, BPF_F_RDONLY_PROG)`,
+    () =>
+      `${where} (${type}): map_flags 0x${m.map_flags.toString(16)} are not supported (only BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_ZERO_SEED, BPF_F_RDONLY_PROG)`,
   );
 }
 
 function fromBtf(d: BtfMapDef): BpfMapDef {
   const missing = (['type', 'key_size', 'value_size', 'max_entries'] as const).find((k) => d[k] === undefined);
-  loadCheck(missing === undefined, () => `map '${d.name}': its definition has no ${missing} (libbpf: "map '${d.name}': missing ${missing}")`);
-  return { name: d.name, type: d.type!, key_size: d.key_size!, value_size: d.value_size!, max_entries: d.max_entries!, map_flags: d.map_flags ?? 0 };
+  loadCheck(
+    missing === undefined,
+    () => `map '${d.name}': its definition has no ${missing} (libbpf: "map '${d.name}': missing ${missing}")`,
+  );
+  return {
+    name: d.name,
+    type: d.type!,
+    key_size: d.key_size!,
+    value_size: d.value_size!,
+    max_entries: d.max_entries!,
+    map_flags: d.map_flags ?? 0,
+  };
 }
 
 /** The maps of the object in section order: BTF ".maps", legacy "maps", then global data. Keyed by ELF symbol for relocations. */
@@ -126,7 +144,10 @@ function collectMaps(elf: ElfFile): { maps: BpfMapDef[]; bySymbol: Map<string, n
   const btfSec = elf.section('.maps');
   if (btfSec !== undefined) {
     const btfData = elf.section('.BTF');
-    loadCheck(btfData !== undefined, () => "the object has a .maps section but no .BTF (compile with -g, as libbpf requires for BTF-defined maps)");
+    loadCheck(
+      btfData !== undefined,
+      () => 'the object has a .maps section but no .BTF (compile with -g, as libbpf requires for BTF-defined maps)',
+    );
     const btf = new Btf(elf.data(btfData));
     for (const d of btfMapDefs(btf)) {
       const sym = elf.symbols.find((s) => s.shndx === btfSec.index && s.name === d.name);
@@ -139,10 +160,15 @@ function collectMaps(elf: ElfFile): { maps: BpfMapDef[]; bySymbol: Map<string, n
   if (legacy !== undefined) {
     // bpf_object__init_user_maps: the section's size divided among its symbols; each definition
     // is struct bpf_map_def { type, key_size, value_size, max_entries, map_flags } (u32 each).
-    const syms = elf.symbols.filter((s) => s.shndx === legacy.index && s.name !== '' && s.type !== STT_SECTION).sort((a, b) => a.value - b.value);
+    const syms = elf.symbols
+      .filter((s) => s.shndx === legacy.index && s.name !== '' && s.type !== STT_SECTION)
+      .sort((a, b) => a.value - b.value);
     loadCheck(syms.length > 0 || legacy.size === 0, () => "the legacy 'maps' section has no symbols (damaged object)");
     const defSize = syms.length > 0 ? legacy.size / syms.length : 0;
-    loadCheck(Number.isInteger(defSize) && (syms.length === 0 || defSize >= 20), () => `the legacy 'maps' section's size ${legacy.size} does not divide into struct bpf_map_def for its ${syms.length} maps`);
+    loadCheck(
+      Number.isInteger(defSize) && (syms.length === 0 || defSize >= 20),
+      () => `the legacy 'maps' section's size ${legacy.size} does not divide into struct bpf_map_def for its ${syms.length} maps`,
+    );
     const dv = new DataView(elf.bytes.buffer, elf.bytes.byteOffset + legacy.offset, legacy.size);
     for (const s of syms) {
       loadCheck(s.value + 20 <= legacy.size, () => `map '${s.name}' lies outside the 'maps' section (damaged object)`);
@@ -174,7 +200,10 @@ function collectMaps(elf: ElfFile): { maps: BpfMapDef[]; bySymbol: Map<string, n
   }
   for (const m of maps) checkMapDef(m);
   const total = maps.reduce((a, m) => a + m.max_entries * (m.key_size + m.value_size), 0);
-  loadCheck(total <= MAPS_BYTES_MAX, () => `the maps need ${(total / 2 ** 20).toFixed(0)} MiB; rxsmp takes at most ${MAPS_BYTES_MAX >> 20} MiB of maps`);
+  loadCheck(
+    total <= MAPS_BYTES_MAX,
+    () => `the maps need ${(total / 2 ** 20).toFixed(0)} MiB; rxsmp takes at most ${MAPS_BYTES_MAX >> 20} MiB of maps`,
+  );
   return { maps, bySymbol, dataSections };
 }
 
@@ -197,17 +226,26 @@ export function readBpfObject(bytes: Uint8Array, file: string, section: string):
   // unless told otherwise); the whole section when there is no symbol.
   const fn = elf.symbols.find((s) => s.shndx === sec.index && s.type === STT_FUNC && s.value === 0);
   const size = fn !== undefined && fn.size > 0 ? fn.size : sec.size;
-  loadCheck(size % 8 === 0 && size <= sec.size, () => `section '${section}' is ${sec.size} bytes, not whole 8-byte instructions (damaged object)`);
+  loadCheck(
+    size % 8 === 0 && size <= sec.size,
+    () => `section '${section}' is ${sec.size} bytes, not whole 8-byte instructions (damaged object)`,
+  );
   const insns = elf.data(sec).slice(0, size);
   for (const r of elf.relocations(sec)) {
     if (r.offset >= size) continue; // another program of the same section
     const i = r.offset / 8;
     loadCheck(Number.isInteger(i), () => `a relocation at byte ${r.offset} of '${section}' is not on an instruction (damaged object)`);
     if (r.type === R_BPF_64_32) continue; // a bpf-to-bpf call: check.ts refuses the call itself
-    loadCheck(r.type === R_BPF_64_64 || r.type === R_BPF_64_NODYLD32, () => `relocation type ${r.type} at instruction ${i} is not one libbpf applies to programs`);
+    loadCheck(
+      r.type === R_BPF_64_64 || r.type === R_BPF_64_NODYLD32,
+      () => `relocation type ${r.type} at instruction ${i} is not one libbpf applies to programs`,
+    );
     const sym = elf.symbols[r.sym]!;
     const code = insns[i * 8]!;
-    loadCheck(code === (BPF_LD | BPF_IMM | BPF_DW) && i + 1 < size / 8, () => `instruction ${i} has a map relocation (${sym.name}) but is not an ld_imm64 (libbpf: "invalid relo")`);
+    loadCheck(
+      code === (BPF_LD | BPF_IMM | BPF_DW) && i + 1 < size / 8,
+      () => `instruction ${i} has a map relocation (${sym.name}) but is not an ld_imm64 (libbpf: "invalid relo")`,
+    );
     const key = `${sym.shndx}:${sym.value}`;
     const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
     if (bySymbol.has(key)) {

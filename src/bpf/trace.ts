@@ -130,7 +130,15 @@ function writeHex(lo: number, hi: number, prefix: boolean, out: Uint8Array, at: 
  * Format `fmt[0..size)` with args (lo, hi pairs in `args[0..6)`) into `out[at..at+room)`.
  * Returns the line's length, -EINVAL for a format 5.10 refuses, or -E2BIG when it does not fit.
  */
-export function traceFormat(fmt: Uint8Array, size: number, args: Uint32Array, src: StringSource, out: Uint8Array, at: number, room: number): number {
+export function traceFormat(
+  fmt: Uint8Array,
+  size: number,
+  args: Uint32Array,
+  src: StringSource,
+  out: Uint8Array,
+  at: number,
+  room: number,
+): number {
   const cnt = checkFormat(fmt, size);
   if (cnt < 0) return cnt;
   const end = at + room;

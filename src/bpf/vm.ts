@@ -398,7 +398,8 @@ export class XdpEnv {
   private atomic64Exchange(a: number, op: number, vl: number, vh: number, cl: number, ch: number): number {
     const w64 = new BigInt64Array(this.maps.sab, a, 1);
     const nv = (BigInt(vh) << 32n) | BigInt(vl >>> 0);
-    const old = op === BPF_XCHG ? Atomics.exchange(w64, 0, nv) : Atomics.compareExchange(w64, 0, (BigInt(ch) << 32n) | BigInt(cl >>> 0), nv);
+    const old =
+      op === BPF_XCHG ? Atomics.exchange(w64, 0, nv) : Atomics.compareExchange(w64, 0, (BigInt(ch) << 32n) | BigInt(cl >>> 0), nv);
     this.rh = Number(BigInt.asIntN(32, old >> 32n));
     return Number(BigInt.asIntN(32, old));
   }
@@ -497,7 +498,12 @@ export class XdpEnv {
   /** bpf_map_update_elem(map, key, value, flags): 0 or -errno. */
   h_map_update_elem(mh: number, ml: number, kh: number, kl: number, vh: number, vl: number, fh: number, fl: number): number {
     const m = this.mapOf(mh, ml);
-    if (m < 0 || this.vro[m] !== 0 || !this.copyIn(kh, kl, this.keysize[m]!, this.keybuf) || !this.copyIn(vh, vl, this.valsize[m]!, this.valbuf))
+    if (
+      m < 0 ||
+      this.vro[m] !== 0 ||
+      !this.copyIn(kh, kl, this.keysize[m]!, this.keybuf) ||
+      !this.copyIn(vh, vl, this.valsize[m]!, this.valbuf)
+    )
       return this.callFault();
     const r = fh !== 0 ? -EINVAL : this.maps.update(m, this.keybuf, 0, this.valbuf, 0, fl >>> 0, this.cpu);
     return this.ret(r, r < 0 ? -1 : 0);
@@ -514,7 +520,7 @@ export class XdpEnv {
   /** bpf_ktime_get_ns(): CLOCK_MONOTONIC in ns (this CPU's clock). */
   h_ktime_get_ns(): number {
     const ns = this.clock();
-    return this.ret(ns % 2 ** 32 | 0, Math.floor(ns / 2 ** 32) | 0);
+    return this.ret((ns % 2 ** 32) | 0, Math.floor(ns / 2 ** 32) | 0);
   }
 
   /** bpf_get_prandom_u32(): prandom_u32_state on this CPU's state (bpf_user_rnd_u32). */
@@ -609,7 +615,17 @@ export class XdpEnv {
    * CPU's trace ring (read by `traceLines`); returns its length, or -EINVAL for a format the
    * kernel refuses. A full ring drops the line and counts it.
    */
-  h_trace_printk(fh: number, fl: number, size: number, a1h: number, a1l: number, a2h: number, a2l: number, a3h: number, a3l: number): number {
+  h_trace_printk(
+    fh: number,
+    fl: number,
+    size: number,
+    a1h: number,
+    a1l: number,
+    a2h: number,
+    a2l: number,
+    a3h: number,
+    a3l: number,
+  ): number {
     const n = size >>> 0;
     if (n === 0 || n > 256 || !this.copyIn(fh, fl, n, this.keybuf)) return this.callFault();
     const args = this.diff; // borrowed: 6 words of arguments

@@ -166,7 +166,11 @@ export function hexBytes(bytes: number): Kind<string> {
  * The entries are checked against the object's maps by resolveConfig (config/xdp.ts).
  */
 export function xdpMapEntries(): Kind<string[]> {
-  const split = (s: string) => s.split(';').map((x) => x.trim()).filter((x) => x !== '');
+  const split = (s: string) =>
+    s
+      .split(';')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   const scalar = v.union([v.pipe(v.number(), v.integer(), v.transform(String)), v.string()]);
   return kind(
     v.union([
@@ -174,7 +178,14 @@ export function xdpMapEntries(): Kind<string[]> {
       v.array(v.string()),
       v.pipe(
         v.record(v.string(), v.record(v.string(), scalar)),
-        v.transform((o) => Object.entries(o).map(([name, kv]) => `${name}=${Object.entries(kv).map(([k, x]) => `${k}:${x}`).join(',')}`)),
+        v.transform((o) =>
+          Object.entries(o).map(
+            ([name, kv]) =>
+              `${name}=${Object.entries(kv)
+                .map(([k, x]) => `${k}:${x}`)
+                .join(',')}`,
+          ),
+        ),
       ),
     ]),
     "map entries such as 'drop_ports=53:0,123:0;cpus_count=0:2'",

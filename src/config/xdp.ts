@@ -114,7 +114,10 @@ function updateRefusal(kind: string, errno: number, maxEntries: number, ncpus: n
       if (errno === ENODEV) return `a devmap entry may only name ifindex 1, the emulated NIC (-${name})`;
       break;
   }
-  if (errno === E2BIG) return kind.includes('hash') ? `the map is full (max_entries ${maxEntries}; -${name})` : `the key is beyond max_entries ${maxEntries} (-${name})`;
+  if (errno === E2BIG)
+    return kind.includes('hash')
+      ? `the map is full (max_entries ${maxEntries}; -${name})`
+      : `the key is beyond max_entries ${maxEntries} (-${name})`;
   return `the update fails with -${name}`;
 }
 
@@ -133,7 +136,8 @@ export function parseXdpMapEntries(prog: XdpProgram, items: readonly string[], n
     if (eq <= 0) throw new ConfigError(`${where}: expected NAME=KEY:VALUE[,KEY:VALUE...]`);
     const name = item.slice(0, eq).trim();
     const m = maps.findIndex((x) => x.name === name);
-    if (m < 0) throw new ConfigError(`${where}: ${prog.obj.file} has no map '${name}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`);
+    if (m < 0)
+      throw new ConfigError(`${where}: ${prog.obj.file} has no map '${name}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`);
     const def = maps[m]!;
     for (const pair of item.slice(eq + 1).split(',')) {
       const p = pair.trim();
