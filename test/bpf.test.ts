@@ -35,6 +35,7 @@ import {
   XdpEnv,
 } from '../src/bpf/vm.js';
 import { interpret } from '../src/bpf/interp.js';
+import { xdpReport } from '../src/bpf/report.js';
 import { bpf_prog_run_xdp, translate, translateSource, type XdpRun } from '../src/bpf/jit.js';
 import { encodeInsn } from '../src/bpf/insn.js';
 import { fieldBytes, parseXdpMapEntries } from '../src/config/xdp.js';
@@ -425,6 +426,18 @@ describe('the test programs do what their sources say', () => {
     expect(ctr(CTR_ACTION + 1)).toBe(dropped);
     expect(ctr(CTR_ACTION + 2)).toBe(frames.count - dropped);
     expect(ctr(CTR_RUNS)).toBe(frames.count);
+    // What phase 2 prints under `xdp` in the run contract.
+    const r = xdpReport(s.maps);
+    expect(r.maps.drop_ports).toEqual({
+      type: 'hash',
+      key_size: 4,
+      value_size: 8,
+      max_entries: 64,
+      entries: [{ key: 8080, value: dropped }],
+    });
+    expect(r.percpu.map((c) => c.runs)).toEqual([frames.count / 2, frames.count / 2]);
+    expect(r.percpu.reduce((a, c) => a + c.actions.drop, 0)).toBe(dropped);
+    expect(r.percpu.every((c) => c.faults.read === 0 && c.actions.aborted === 0)).toBe(true);
   });
 
   it('count_cpu counts frames and bytes per CPU in its percpu_array', () => {
@@ -437,6 +450,11 @@ describe('the test programs do what their sources say', () => {
       expect(Number(v.getBigUint64(0, true))).toBe(mine.length);
       expect(Number(v.getBigUint64(8, true))).toBe(mine.reduce((a, b) => a + b, 0));
     }
+    // A struct value of 16 bytes is reported as its bytes, per CPU as bpftool prints percpu maps.
+    const rep = xdpReport(s.maps).maps.rx_count!.entries[0]!;
+    expect(rep.key).toBe(0);
+    expect(rep.values!.map((x) => x.cpu)).toEqual([0, 1]);
+    expect(rep.values![0]!.value).toMatch(/^0x[0-9a-f]{32}$/);
   });
 
   it('tx_swap returns XDP_TX with the source and destination MACs swapped', () => {

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const XDP_DIR = fileURLToPath(new URL('./xdp/', import.meta.url));
+/** test/xdp/ of the checkout, from here or from the build (dist/test/, when bench/bpf.ts imports this). */
+export const XDP_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/test/') ? '../../test/xdp/' : './xdp/', import.meta.url));
 
 /** The test programs of the issue, by file name. */
 export const XDP_PROGRAMS = ['pass', 'drop', 'drop_port', 'count_cpu', 'tx_swap', 'cpumap'] as const;
