@@ -94,7 +94,7 @@ function agree(p: XdpProgram, fr: FrameSet, entries: string[] = []): { a: Side; 
   const a = side(p, fr, entries);
   const b = side(p, fr, entries);
   const jitRegs = new Int32Array(22);
-  const run = translate(p, b.maps.layout, { regs: jitRegs });
+  const run = translate(p, b.maps.layout, { regs: jitRegs, count: true });
   const ref = new BigUint64Array(11);
   const acts: number[] = [];
   for (let i = 0; i < fr.count; i++) {
@@ -102,6 +102,8 @@ function agree(p: XdpProgram, fr: FrameSet, entries: string[] = []): { a: Side; 
     const eb = b.envs[i % NCPUS]!;
     frameAt(ea, a.mem, fr, i);
     frameAt(eb, b.mem, fr, i);
+    const insnsA = ea.insns;
+    const insnsB = eb.insns;
     const actA = bpf_prog_run_xdp((env) => interpret(p, env, ref), ea);
     const actB = bpf_prog_run_xdp(run, eb);
     // Plain comparisons (an expect per field and frame would cost more than the runs); the first difference fails.
@@ -118,7 +120,9 @@ function agree(p: XdpProgram, fr: FrameSet, entries: string[] = []): { a: Side; 
                 ? 'redirect info'
                 : Buffer.compare(eb.stack, ea.stack) !== 0
                   ? 'stack'
-                  : '';
+                  : ea.fault === FAULT_NONE && eb.insns - insnsB !== ea.insns - insnsA
+                    ? `instructions counted ${eb.insns - insnsB} != ${ea.insns - insnsA}`
+                    : '';
     if (diff !== '') expect.fail(`${p.obj.name}, frame ${i}: translated vs interpreted: ${diff}`);
     acts.push(actA);
   }

@@ -82,6 +82,12 @@ export type XdpRun = (env: XdpEnv) => number;
 export interface TranslateOptions {
   /** Write r0..r10 (lo, hi) into `regs` at every exit (tests compare them with the interpreter's). */
   regs?: Int32Array;
+  /**
+   * Add each basic block's instruction count to env.insns when the block starts (what sim
+   * mode charges per instruction). Equal to the interpreter's count for a run that ends at an
+   * exit; a run that faults is charged its whole block.
+   */
+  count?: boolean;
 }
 
 // ---------------------------------------------------------------------- 64-bit arithmetic on int32 pairs
@@ -426,7 +432,7 @@ function condition(op: number, is64: boolean, d: number, sl: string, sh: string)
 }
 
 /** The JavaScript source of a program's function body (exported for tests and for reading). */
-export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: boolean } = {}): string {
+export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: boolean; count?: boolean } = {}): string {
   const { code, dst, src, off, imm, length: n } = p.insns;
   const loop = p.backEdges;
   const regList = Array.from({ length: 11 }, (_, i) => i);
@@ -442,6 +448,19 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
   const targets = [...p.leaders.keys()].filter((i) => p.leaders[i] === 1);
   if (loop) out.push(`let budget = ${LOOP_BUDGET}, pc = 0;`, 'for (;;) switch (pc) {', 'case 0:');
   else for (const t of [...targets].reverse()) out.push(`L${t}: {`);
+  // A basic block runs from a jump target (or the instruction after a jump or exit) to the next jump or exit.
+  const endsBlock = (i: number) => {
+    const cls = code[i]! & 7;
+    return (cls === BPF_JMP || cls === BPF_JMP32) && (code[i]! & 0xf0) !== BPF_CALL;
+  };
+  const blockLength = (start: number) => {
+    let k = 0;
+    for (let i = start; i < n; i += code[i] === 0x18 ? 2 : 1) {
+      k++;
+      if (endsBlock(i) || (i + 1 < n && p.leaders[i + (code[i] === 0x18 ? 2 : 1)])) break;
+    }
+    return k;
+  };
   const jump = (from: number, to: number): string => {
     if (!loop) return `break L${to};`;
     if (to > from) return `{ pc = ${to}; continue; }`;
@@ -449,6 +468,8 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
   };
   for (let i = 0; i < n; i++) {
     if (p.leaders[i]) out.push(loop ? `case ${i}:` : `} // L${i}`);
+    if (o.count && (i === 0 || p.leaders[i] || endsBlock(i - 1)))
+      out.push(`env.insns += ${blockLength(i)};`);
     const c = code[i]!;
     const cls = c & 7;
     const d = dst[i]!;
@@ -536,7 +557,7 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
 
 /** Translate a checked program into a function for maps of `layout`. */
 export function translate(p: XdpProgram, layout: MapsLayout, o: TranslateOptions = {}): XdpRun {
-  const body = translateSource(p, layout, { regs: o.regs !== undefined });
+  const body = translateSource(p, layout, { regs: o.regs !== undefined, count: o.count === true });
   const name = `xdp_${p.obj.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const factory = new Function(
     'RH',
