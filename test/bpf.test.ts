@@ -16,9 +16,9 @@
  *   errors; no allocation per packet (no GC while the translated function runs).
  */
 import { readFileSync } from 'node:fs';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { gcsDuring } from './gc.js';
 import { readBpfObject, type BpfMapDef, type BpfObject } from '../src/bpf/object.js';
 import { checkProgram, type XdpProgram } from '../src/bpf/check.js';
 import { BpfMaps, E2BIG, EEXIST, ENODEV, ENOENT, EOVERFLOW } from '../src/bpf/maps.js';
@@ -810,20 +810,6 @@ describe('maps in shared memory', () => {
 });
 
 describe('no allocation per packet', () => {
-  async function gcsDuring(fn: () => void): Promise<number> {
-    const starts: number[] = [];
-    const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) starts.push(e.startTime);
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    const t0 = performance.now();
-    fn();
-    const t1 = performance.now();
-    await new Promise((r) => setTimeout(r, 50));
-    obs.disconnect();
-    return starts.filter((t) => t >= t0 && t <= t1).length;
-  }
-
   for (const name of ['drop_port', 'cpumap', 'count_cpu'] as const) {
     it(`no GC while the translated ${name} runs 300k frames`, async () => {
       const p = load(name);

@@ -113,6 +113,8 @@ const KINDS: Record<number, MapKind> = {
 };
 
 const round8 = (n: number) => (n + 7) & ~7;
+/** A little-endian u32 (a map's u32 key, a cpumap/devmap value word). */
+const le32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 const pow2AtLeast = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 8)));
 
 export function mapsLayout(defs: readonly BpfMapDef[], ncpus: number): MapsLayout {
@@ -214,13 +216,13 @@ export class BpfMaps {
     switch (l.kind) {
       case 'array':
       case 'percpu_array': {
-        const k = (key[koff]! | (key[koff + 1]! << 8) | (key[koff + 2]! << 16) | (key[koff + 3]! << 24)) >>> 0;
+        const k = le32(key, koff);
         if (k >= l.capacity) return -1;
         return l.vbase + (l.percpu ? k * this.layout.ncpus + cpu : k) * l.vstride;
       }
       case 'cpumap':
       case 'devmap': {
-        const k = (key[koff]! | (key[koff + 1]! << 8) | (key[koff + 2]! << 16) | (key[koff + 3]! << 24)) >>> 0;
+        const k = le32(key, koff);
         if (k >= l.capacity) return -1;
         const v = l.vbase + k * 8;
         return this.dv.getUint32(v, true) === 0 ? -1 : v;
@@ -257,7 +259,7 @@ export class BpfMaps {
     const l = this.layout.maps[m]!;
     if (l.kind === 'array' || l.kind === 'percpu_array') return -EINVAL;
     if (l.kind === 'cpumap' || l.kind === 'devmap') {
-      const k = (key[koff]! | (key[koff + 1]! << 8) | (key[koff + 2]! << 16) | (key[koff + 3]! << 24)) >>> 0;
+      const k = le32(key, koff);
       if (k >= l.capacity) return -EINVAL;
       this.u8.fill(0, l.vbase + k * 8, l.vbase + k * 8 + 8);
       return 0;
@@ -319,7 +321,7 @@ export class BpfMaps {
       case 'array':
       case 'percpu_array': {
         // array_map_update_elem: every element exists, so BPF_NOEXIST fails.
-        const k = (key[koff]! | (key[koff + 1]! << 8) | (key[koff + 2]! << 16) | (key[koff + 3]! << 24)) >>> 0;
+        const k = le32(key, koff);
         if (k >= l.capacity) return -E2BIG;
         if (flags === BPF_NOEXIST) return -EEXIST;
         if (!l.percpu) this.u8.set(val.subarray(voff, voff + vs), l.vbase + k * l.vstride);
@@ -414,9 +416,9 @@ export class BpfMaps {
 
   /** cpu_map_update_elem / dev_map_update_elem (5.10), the checks in their order. */
   private redirectMapUpdate(l: MapLayout, key: Uint8Array, koff: number, val: Uint8Array, voff: number, flags: number): number {
-    const k = (key[koff]! | (key[koff + 1]! << 8) | (key[koff + 2]! << 16) | (key[koff + 3]! << 24)) >>> 0;
-    const first = (val[voff]! | (val[voff + 1]! << 8) | (val[voff + 2]! << 16) | (val[voff + 3]! << 24)) >>> 0;
-    const second = l.def.value_size === 8 ? val[voff + 4]! | (val[voff + 5]! << 8) | (val[voff + 6]! << 16) | (val[voff + 7]! << 24) : 0;
+    const k = le32(key, koff);
+    const first = le32(val, voff);
+    const second = l.def.value_size === 8 ? le32(val, voff + 4) | 0 : 0;
     if (k >= l.capacity) return -E2BIG;
     if (flags === BPF_NOEXIST) return -EEXIST;
     if (l.kind === 'cpumap') {
