@@ -30,6 +30,7 @@ import {
   FAULT_LOOP,
   FAULT_NONE,
   FAULT_READ,
+  HELPER_CALLS,
   RI_NONE,
   traceLines,
   XdpEnv,
@@ -37,7 +38,7 @@ import {
 import { interpret } from '../src/bpf/interp.js';
 import { xdpReport } from '../src/bpf/report.js';
 import { bpf_prog_run_xdp, translate, translateSource, type XdpRun } from '../src/bpf/jit.js';
-import { encodeInsn } from '../src/bpf/insn.js';
+import { encodeInsn, HELPERS } from '../src/bpf/insn.js';
 import { fieldBytes, parseXdpMapEntries } from '../src/config/xdp.js';
 import { Prng } from '../src/lib/prng.js';
 import { buildXdp, XDP_PROGRAMS } from './xdp_build.js';
@@ -617,6 +618,12 @@ describe('ISA edge cases, both engines', () => {
 });
 
 describe('helpers as 5.10 defines them', () => {
+  it('every helper the loader accepts has a calling convention and a method, for both engines', () => {
+    const env = new XdpEnv(BpfMaps.create([], 1, 0), 0) as unknown as Record<string, unknown>;
+    expect([...HELPER_CALLS.keys()].sort((a, b) => a - b)).toEqual([...HELPERS.keys()].sort((a, b) => a - b));
+    for (const h of HELPER_CALLS.values()) expect(typeof env[h.method], h.method).toBe('function');
+  });
+
   it('csum_partial (x86-64) of words: a valid IPv4 header sums to 0xffff once folded', () => {
     const hdr = [0x45000073, 0x00004000, 0x40110000, 0xc0a80001, 0xc0a800c7].map(
       (w) => ((w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24)) >>> 0,

@@ -19,18 +19,6 @@ import {
   BPF_DW,
   BPF_END,
   BPF_FETCH,
-  BPF_FUNC_csum_diff,
-  BPF_FUNC_get_prandom_u32,
-  BPF_FUNC_get_smp_processor_id,
-  BPF_FUNC_ktime_get_ns,
-  BPF_FUNC_map_delete_elem,
-  BPF_FUNC_map_lookup_elem,
-  BPF_FUNC_map_update_elem,
-  BPF_FUNC_redirect,
-  BPF_FUNC_redirect_map,
-  BPF_FUNC_trace_printk,
-  BPF_FUNC_xdp_adjust_head,
-  BPF_FUNC_xdp_adjust_tail,
   BPF_H,
   BPF_JA,
   BPF_JEQ,
@@ -66,7 +54,7 @@ import {
   BPF_XOR,
   MAX_BPF_STACK,
 } from './insn.js';
-import { CTX_HI, FAULT_CALL, FAULT_LOOP, FAULT_NONE, LOOP_BUDGET, MAP_HI, STACK_HI, VAL_HI, type XdpEnv } from './vm.js';
+import { CTX_HI, FAULT_CALL, FAULT_LOOP, FAULT_NONE, HELPER_CALLS, LOOP_BUDGET, MAP_HI, STACK_HI, VAL_HI, type XdpEnv } from './vm.js';
 
 const u64 = (x: bigint) => BigInt.asUintN(64, x);
 const s64 = (x: bigint) => BigInt.asIntN(64, x);
@@ -157,53 +145,16 @@ function cond(op: number, is64: boolean, d: bigint, s: bigint): boolean {
   throw new Error(`interp: jump op 0x${op.toString(16)}`);
 }
 
-/** Call helper `id` with r1..r5; the 64-bit result (env.fault set when the call faulted). */
+/** Call helper `id` with r1..r5 as HELPER_CALLS says; the 64-bit result (env.fault set when the call faulted). */
 function callHelper(env: XdpEnv, id: number, r: bigint[]): bigint {
-  const h = (i: number) => hiOf(r[i]!);
-  const l = (i: number) => loOf(r[i]!);
-  let lo: number;
-  switch (id) {
-    case BPF_FUNC_map_lookup_elem:
-      lo = env.h_map_lookup_elem(h(1), l(1), h(2), l(2));
-      break;
-    case BPF_FUNC_map_update_elem:
-      lo = env.h_map_update_elem(h(1), l(1), h(2), l(2), h(3), l(3), h(4), l(4));
-      break;
-    case BPF_FUNC_map_delete_elem:
-      lo = env.h_map_delete_elem(h(1), l(1), h(2), l(2));
-      break;
-    case BPF_FUNC_ktime_get_ns:
-      lo = env.h_ktime_get_ns();
-      break;
-    case BPF_FUNC_trace_printk:
-      lo = env.h_trace_printk(h(1), l(1), l(2), h(3), l(3), h(4), l(4), h(5), l(5));
-      break;
-    case BPF_FUNC_get_prandom_u32:
-      lo = env.h_get_prandom_u32();
-      break;
-    case BPF_FUNC_get_smp_processor_id:
-      lo = env.h_get_smp_processor_id();
-      break;
-    case BPF_FUNC_redirect:
-      lo = env.h_redirect(l(1), h(2), l(2));
-      break;
-    case BPF_FUNC_csum_diff:
-      lo = env.h_csum_diff(h(1), l(1), l(2), h(3), l(3), l(4), l(5));
-      break;
-    case BPF_FUNC_xdp_adjust_head:
-      lo = env.h_xdp_adjust_head(h(1), l(2));
-      break;
-    case BPF_FUNC_redirect_map:
-      lo = env.h_redirect_map(h(1), l(1), l(2), h(3), l(3));
-      break;
-    case BPF_FUNC_xdp_adjust_tail:
-      lo = env.h_xdp_adjust_tail(h(1), l(2));
-      break;
-    default:
-      env.fault = FAULT_CALL;
-      return 0n;
+  const h = HELPER_CALLS.get(id);
+  if (h === undefined) {
+    env.fault = FAULT_CALL;
+    return 0n;
   }
-  return pair(lo, env.rh);
+  const args = h.args.map((a) => (a[0] === 'h' ? hiOf(r[Number(a.slice(1))]!) : loOf(r[Number(a.slice(1))]!)));
+  const f = (env as unknown as Record<string, (...a: number[]) => number>)[h.method]!;
+  return pair(f.apply(env, args), env.rh);
 }
 
 /**

@@ -26,18 +26,6 @@ import {
   BPF_END,
   BPF_EXIT,
   BPF_FETCH,
-  BPF_FUNC_csum_diff,
-  BPF_FUNC_get_prandom_u32,
-  BPF_FUNC_get_smp_processor_id,
-  BPF_FUNC_ktime_get_ns,
-  BPF_FUNC_map_delete_elem,
-  BPF_FUNC_map_lookup_elem,
-  BPF_FUNC_map_update_elem,
-  BPF_FUNC_redirect,
-  BPF_FUNC_redirect_map,
-  BPF_FUNC_trace_printk,
-  BPF_FUNC_xdp_adjust_head,
-  BPF_FUNC_xdp_adjust_tail,
   BPF_H,
   BPF_JA,
   BPF_JEQ,
@@ -74,7 +62,7 @@ import {
   MAX_BPF_STACK,
 } from './insn.js';
 import type { MapsLayout } from './maps.js';
-import { CTX_HI, FAULT_LOOP, LOOP_BUDGET, MAP_HI, STACK_HI, VAL_HI, type XdpEnv } from './vm.js';
+import { CTX_HI, FAULT_LOOP, HELPER_CALLS, LOOP_BUDGET, MAP_HI, STACK_HI, VAL_HI, type XdpEnv } from './vm.js';
 
 /** A translated program: runs once on env's current frame; r0's low 32 bits, or 0 after a fault. */
 export type XdpRun = (env: XdpEnv) => number;
@@ -241,33 +229,9 @@ const H = (r: number) => `h${r}`;
 
 /** Call of helper `id` with the registers it takes; the result's low half (high in env.rh). */
 function helperCall(id: number): string {
-  switch (id) {
-    case BPF_FUNC_map_lookup_elem:
-      return 'env.h_map_lookup_elem(h1, l1, h2, l2)';
-    case BPF_FUNC_map_update_elem:
-      return 'env.h_map_update_elem(h1, l1, h2, l2, h3, l3, h4, l4)';
-    case BPF_FUNC_map_delete_elem:
-      return 'env.h_map_delete_elem(h1, l1, h2, l2)';
-    case BPF_FUNC_ktime_get_ns:
-      return 'env.h_ktime_get_ns()';
-    case BPF_FUNC_trace_printk:
-      return 'env.h_trace_printk(h1, l1, l2, h3, l3, h4, l4, h5, l5)';
-    case BPF_FUNC_get_prandom_u32:
-      return 'env.h_get_prandom_u32()';
-    case BPF_FUNC_get_smp_processor_id:
-      return 'env.h_get_smp_processor_id()';
-    case BPF_FUNC_redirect:
-      return 'env.h_redirect(l1, h2, l2)';
-    case BPF_FUNC_csum_diff:
-      return 'env.h_csum_diff(h1, l1, l2, h3, l3, l4, l5)';
-    case BPF_FUNC_xdp_adjust_head:
-      return 'env.h_xdp_adjust_head(h1, l2)';
-    case BPF_FUNC_redirect_map:
-      return 'env.h_redirect_map(h1, l1, l2, h3, l3)';
-    case BPF_FUNC_xdp_adjust_tail:
-      return 'env.h_xdp_adjust_tail(h1, l2)';
-  }
-  throw new Error(`jit: helper ${id}`); // check.ts refused it at load
+  const h = HELPER_CALLS.get(id);
+  if (h === undefined) throw new Error(`jit: helper ${id}`); // check.ts refused it at load
+  return `env.${h.method}(${h.args.join(', ')})`;
 }
 
 /** One 64-bit ALU operation on register d with source (sl, sh) (expressions). */
@@ -468,8 +432,7 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
   };
   for (let i = 0; i < n; i++) {
     if (p.leaders[i]) out.push(loop ? `case ${i}:` : `} // L${i}`);
-    if (o.count && (i === 0 || p.leaders[i] || endsBlock(i - 1)))
-      out.push(`env.insns += ${blockLength(i)};`);
+    if (o.count && (i === 0 || p.leaders[i] || endsBlock(i - 1))) out.push(`env.insns += ${blockLength(i)};`);
     const c = code[i]!;
     const cls = c & 7;
     const d = dst[i]!;

@@ -24,6 +24,18 @@ import {
   BPF_AND,
   BPF_CMPXCHG,
   BPF_FETCH,
+  BPF_FUNC_csum_diff,
+  BPF_FUNC_get_prandom_u32,
+  BPF_FUNC_get_smp_processor_id,
+  BPF_FUNC_ktime_get_ns,
+  BPF_FUNC_map_delete_elem,
+  BPF_FUNC_map_lookup_elem,
+  BPF_FUNC_map_update_elem,
+  BPF_FUNC_redirect,
+  BPF_FUNC_redirect_map,
+  BPF_FUNC_trace_printk,
+  BPF_FUNC_xdp_adjust_head,
+  BPF_FUNC_xdp_adjust_tail,
   BPF_OR,
   BPF_XCHG,
   BPF_XOR,
@@ -663,6 +675,26 @@ export class XdpEnv {
     return max;
   }
 }
+
+/**
+ * The helpers' calling convention, one table for both engines: helper id → the XdpEnv method
+ * and the register halves it takes (`l2` = r2's low half, `h1` = r1's high half). Each method
+ * returns r0's low half and leaves the high half in env.rh.
+ */
+export const HELPER_CALLS: ReadonlyMap<number, { method: string; args: readonly string[] }> = new Map([
+  [BPF_FUNC_map_lookup_elem, { method: 'h_map_lookup_elem', args: ['h1', 'l1', 'h2', 'l2'] }],
+  [BPF_FUNC_map_update_elem, { method: 'h_map_update_elem', args: ['h1', 'l1', 'h2', 'l2', 'h3', 'l3', 'h4', 'l4'] }],
+  [BPF_FUNC_map_delete_elem, { method: 'h_map_delete_elem', args: ['h1', 'l1', 'h2', 'l2'] }],
+  [BPF_FUNC_ktime_get_ns, { method: 'h_ktime_get_ns', args: [] }],
+  [BPF_FUNC_trace_printk, { method: 'h_trace_printk', args: ['h1', 'l1', 'l2', 'h3', 'l3', 'h4', 'l4', 'h5', 'l5'] }],
+  [BPF_FUNC_get_prandom_u32, { method: 'h_get_prandom_u32', args: [] }],
+  [BPF_FUNC_get_smp_processor_id, { method: 'h_get_smp_processor_id', args: [] }],
+  [BPF_FUNC_redirect, { method: 'h_redirect', args: ['l1', 'h2', 'l2'] }],
+  [BPF_FUNC_csum_diff, { method: 'h_csum_diff', args: ['h1', 'l1', 'l2', 'h3', 'l3', 'l4', 'l5'] }],
+  [BPF_FUNC_xdp_adjust_head, { method: 'h_xdp_adjust_head', args: ['h1', 'l2'] }],
+  [BPF_FUNC_redirect_map, { method: 'h_redirect_map', args: ['h1', 'l1', 'l2', 'h3', 'l3'] }],
+  [BPF_FUNC_xdp_adjust_tail, { method: 'h_xdp_adjust_tail', args: ['h1', 'l2'] }],
+]);
 
 /** Lines bpf_trace_printk wrote on `cpu` (allocates: for reports). */
 export function traceLines(maps: BpfMaps, cpu: number): string[] {
