@@ -20,6 +20,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { gcsDuring } from './gc.js';
 import { readBpfObject, type BpfMapDef, type BpfObject } from '../src/bpf/object.js';
+import { BpfLoadError } from '../src/bpf/errors.js';
 import { checkProgram, type XdpProgram } from '../src/bpf/check.js';
 import { BpfMaps, E2BIG, EEXIST, ENODEV, ENOENT, EOVERFLOW } from '../src/bpf/maps.js';
 import {
@@ -167,6 +168,32 @@ describe('loading', () => {
     const { code, src, imm } = p.insns;
     const refs = [...code.keys()].filter((i) => code[i] === 0x18 && src[i] === 1).map((i) => imm[i]);
     expect(refs).toEqual([0]);
+  });
+
+  it('a damaged object (cut short, bytes changed) is a BpfLoadError or loads, never another exception', () => {
+    const objects = [...XDP_PROGRAMS, 'legacy_maps', 'helpers'].map((n) => readFileSync(buildXdp(n)));
+    let refused = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: objects.length - 1 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+        (which, cut, flips) => {
+          const src = objects[which]!;
+          const bytes = src.slice(0, flips.length > 0 ? src.length : Math.floor(cut * src.length));
+          for (const [at, v] of flips) bytes[Math.floor(at * (bytes.length - 1))] = v;
+          try {
+            checkProgram(readBpfObject(bytes, 'damaged.o', 'xdp'));
+          } catch (e) {
+            if (!(e instanceof BpfLoadError)) throw e;
+            expect(e.message).not.toContain('\n');
+            refused++;
+          }
+        },
+      ),
+      { numRuns: 3000, seed: 11 },
+    );
+    expect(refused).toBeGreaterThan(100);
   });
 
   it('names a missing section with the sections there are', () => {

@@ -41,6 +41,18 @@ describe('bad objects: one line, exit 2, nothing runs', () => {
     rejects(['--xdp', obj.bad_jump!], /--xdp .*bad_jump\.o: instruction 1 jumps out of the program, to 1002 \(5 instructions/);
   });
 
+  it('a map of a type rxsmp does not model, an unknown map type, a cpumap given to bpf_map_lookup_elem', () => {
+    rejects(['--xdp', buildXdp('bad_maps', ['-DRINGBUF'], '-ringbuf')], /map 'events' is a ringbuf map, which rxsmp does not model/);
+    rejects(
+      ['--xdp', buildXdp('bad_maps', ['-DUNKNOWN'], '-unknown')],
+      /map 'odd' has unknown map type 99 \(not a map type of Linux 5\.10\)/,
+    );
+    rejects(
+      ['--xdp', buildXdp('bad_maps', ['-DCPUMAP'], '-cpumap')],
+      /instruction \d+: bpf_map_lookup_elem on cpumap 'cpu_map': a cpumap takes only bpf_redirect_map .*cannot pass map_type 16 into func bpf_map_lookup_elem#1/,
+    );
+  });
+
   it('a missing file, a missing section, a truncated object', () => {
     rejects(['--xdp', join(dir, 'nope.o')], /--xdp .*nope\.o: cannot read it \(ENOENT\)/);
     rejects(['--xdp', `${obj.pass}:xdp_drop`], /no program section 'xdp_drop' \(its program sections: xdp\); name one as FILE:SECTION/);

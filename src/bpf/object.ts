@@ -72,16 +72,20 @@ export interface BpfObject {
 
 export const mapTypeName = (type: number): string => MAP_TYPES.get(type) ?? MAP_TYPES_NOT_MODELLED.get(type) ?? `type ${type}`;
 
+/** A map type rxsmp models, or a BpfLoadError naming the type. */
+function checkMapType(name: string, type: number): void {
+  if (MAP_TYPES.has(type)) return;
+  const known = MAP_TYPES_NOT_MODELLED.get(type);
+  throw new BpfLoadError(
+    known !== undefined
+      ? `map '${name}' is a ${known} map, which rxsmp does not model (it has ${[...MAP_TYPES.values()].join(', ')})`
+      : `map '${name}' has unknown map type ${type} (not a map type of Linux 5.10)`,
+  );
+}
+
 function checkMapDef(m: BpfMapDef): void {
   const where = `map '${m.name}'`;
-  if (!MAP_TYPES.has(m.type)) {
-    const known = MAP_TYPES_NOT_MODELLED.get(m.type);
-    throw new BpfLoadError(
-      known !== undefined
-        ? `${where} is a ${known} map, which rxsmp does not model (it has ${[...MAP_TYPES.values()].join(', ')})`
-        : `${where} has unknown map type ${m.type} (not a map type of Linux 5.10)`,
-    );
-  }
+  checkMapType(m.name, m.type);
   const type = mapTypeName(m.type);
   loadCheck(m.max_entries > 0, () => `${where} (${type}): max_entries is 0 (the kernel refuses it: EINVAL)`);
   loadCheck(m.value_size > 0 && m.key_size > 0, () => `${where} (${type}): key and value sizes must be nonzero (EINVAL)`);
@@ -121,6 +125,7 @@ function checkMapDef(m: BpfMapDef): void {
 }
 
 function fromBtf(d: BtfMapDef): BpfMapDef {
+  if (d.type !== undefined) checkMapType(d.name, d.type); // before its fields: a ringbuf has no key_size
   const missing = (['type', 'key_size', 'value_size', 'max_entries'] as const).find((k) => d[k] === undefined);
   loadCheck(
     missing === undefined,
