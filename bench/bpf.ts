@@ -33,7 +33,7 @@ interface Row {
 function bench(name: string, entries: string[]): Row {
   const file = buildXdp(name);
   const prog = checkProgram(readBpfObject(readFileSync(file), file, 'xdp'));
-  const x = { file, section: 'xdp', prog, entries: parseXdpMapEntries(prog, entries, 2) };
+  const x = { prog, entries: parseXdpMapEntries(prog, entries, 2) };
   const maps = xdpMapsFor(x, 2, 1);
   const env = new XdpEnv(maps, 0);
   const mem = fr.mem.slice();

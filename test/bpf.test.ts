@@ -40,7 +40,16 @@ import { interpret } from '../src/bpf/interp.js';
 import { xdpReport } from '../src/bpf/report.js';
 import { bpf_prog_run_xdp, translate, translateSource, type XdpRun } from '../src/bpf/jit.js';
 import { encodeInsn, HELPERS } from '../src/bpf/insn.js';
-import { fieldBytes, parseXdpMapEntries } from '../src/config/xdp.js';
+import { fieldBytes, parseXdpMapEntries, resolveXdp, xdpMapsFor } from '../src/config/xdp.js';
+import {
+  __cpu_map_flush,
+  CPUMAP_BATCH,
+  CpuMap,
+  cpu_map_enqueue,
+  cpu_map_kthread_run,
+  XdpBulkQueues,
+  type CpuMapOps,
+} from '../src/kernel/cpumap.js';
 import { Prng } from '../src/lib/prng.js';
 import { buildXdp, XDP_PROGRAMS } from './xdp_build.js';
 import { BUF_SIZE, makeFrames, XDP_PACKET_HEADROOM, type FrameSet } from './xdp_frames.js';
@@ -556,6 +565,54 @@ describe('the test programs do what their sources say', () => {
     expect(lines).toHaveLength(400);
     expect(lines[0]).toMatch(/^csum ffff cpu [01] rnd \d+$/);
     expect(new Set(acts)).toEqual(new Set([2, 4])); // pass, and redirects (bpf_redirect, the devmap)
+  });
+});
+
+describe('the pieces phase 2 wires, in one thread', () => {
+  it('a redirect into a cpumap reaches the entry kthread, which runs the second program on its own CPU', () => {
+    const x = resolveXdp({ xdp: buildXdp('cpumap_prog'), xdp_map: ['cpu_map=1:0x4000000002000000'], cpus: 2 })!;
+    const maps = xdpMapsFor(x, 2, 1);
+    const first = translate(x.prog, maps.layout);
+    const second = translate(x.cpumapProgs.get(2)!, maps.layout);
+    const envs = [0, 1].map((cpu) => new XdpEnv(maps, cpu));
+    // The cpumap's queues from its entries at start (qsize per key).
+    const cm = maps.indexOf('cpu_map');
+    const qsize = Array.from({ length: 4 }, (_, k) =>
+      maps.redirectTarget(cm, k) ? maps.dv.getUint32(maps.layout.maps[cm]!.vbase + k * 8, true) : 0,
+    );
+    expect(qsize).toEqual([0, 64, 0, 0]);
+    const q = CpuMap.create(qsize);
+    const bq = new XdpBulkQueues(4);
+    const delivered: number[] = [];
+    const ops: CpuMapOps = {
+      xdp_return_frame: () => expect.fail('no frame should come back'),
+      run_prog: (f) => {
+        frameAt(envs[1]!, frames.mem, frames, f); // the kthread's CPU runs the entry's program
+        return bpf_prog_run_xdp(second, envs[1]!);
+      },
+      receive: (f) => {
+        delivered.push(f); // netif_receive_skb_core: NET_RX_SUCCESS
+        return false;
+      },
+    };
+    let woken = 0;
+    for (let i = 0; i < 40; i++) {
+      frameAt(envs[0]!, frames.mem, frames, i); // the driver's CPU
+      expect(bpf_prog_run_xdp(first, envs[0]!)).toBe(4);
+      expect([envs[0]!.ri_map, envs[0]!.ri_tgt_index]).toEqual([cm, 1]);
+      cpu_map_enqueue(q, bq, envs[0]!.ri_tgt_index, i, ops); // xdp_do_redirect
+      if (i % 16 === 15) __cpu_map_flush(q, bq, ops, () => woken++); // the end of a poll
+    }
+    __cpu_map_flush(q, bq, ops, () => woken++);
+    const scratch = new Int32Array(CPUMAP_BATCH);
+    while (cpu_map_kthread_run(q, 1, scratch, ops, false) > 0);
+    expect(delivered).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(woken).toBe(3);
+    const count = xdpReport(maps).maps.on_kthread!.entries[0]!.values!;
+    expect(count).toEqual([
+      { cpu: 0, value: 0 },
+      { cpu: 1, value: 40 },
+    ]);
   });
 });
 

@@ -75,6 +75,13 @@ describe('--xdp-map', () => {
     rejects(['--xdp', obj.cpumap!, '--xdp-map', 'cpus_available=64:1'], /the key is beyond max_entries 64 \(-E2BIG\)/);
     rejects(['--xdp', obj.helpers!, '--xdp-map', 'tx_port=0:2'], /a devmap entry may only name ifindex 1, the emulated NIC \(-ENODEV\)/);
     rejects(['--xdp-map', 'drop_ports=53:0'], /--xdp-map: gives map contents for --xdp, which is not given/);
+    // A cpumap entry's second program: fd N is the object's Nth program section, a cpumap program.
+    const two = buildXdp('cpumap_prog');
+    rejects(
+      ['--xdp', two, '--xdp-map', 'cpu_map=1:0x4000000001000000'],
+      /bpf_prog fd 1 must name a cpumap program, .*1 xdp, 2 xdp_cpumap\/count.*-EINVAL/,
+    );
+    rejects(['--xdp', obj.helpers!, '--xdp-map', 'tx_port=0:0x0100000001000000'], /a devmap entry's program .* is not modelled/);
   });
 });
 
@@ -85,6 +92,13 @@ describe('a good object loads, then (phase 1) stops: the hook is not yet wired',
       /loaded section 'xdp' \(xdp_cpumap_hash, \d+ instructions, maps .*cpu_map \(cpumap\).*, 5 map entries\); the XDP hook is not yet wired/,
     );
     expect(err).not.toMatch(/at /);
+  });
+
+  it('with a cpumap entry that names a second program', () => {
+    rejects(
+      ['--xdp', buildXdp('cpumap_prog'), '--xdp-map', 'cpu_map=1:0x4000000002000000'],
+      /loaded section 'xdp' \(xdp_to_cpu1, .*1 map entries, cpumap programs 2 xdp_cpumap\/count\); the XDP hook is not yet wired/,
+    );
   });
 
   it('from a config file: xdp and an xdp_map block', () => {

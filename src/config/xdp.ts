@@ -12,14 +12,17 @@
 //   - 0x and hex digits are the field's bytes in memory order, exactly as many as the field
 //     has (0x35000000 is the u32 53; 0x0035 is the __be16 port 53), as bpftool's `hex` bytes;
 //   - a percpu map's value goes to every CPU (bpftool duplicates it);
-//   - a cpumap value is struct bpf_cpumap_val (qsize, then the program's fd: an integer sets
-//     qsize alone); a devmap value names ifindex 1, the only device here.
+//   - a cpumap value is struct bpf_cpumap_val (qsize, then the program's fd: an integer below
+//     2^32 sets qsize alone); fd N > 0 names the object's Nth program section, which must be a
+//     cpumap program (xdp_cpumap/... or xdp/cpumap...); a devmap value names ifindex 1, the only
+//     device here.
 
 import { readFileSync, statSync } from 'node:fs';
 import { checkProgram, type XdpProgram } from '../bpf/check.js';
 import { BpfLoadError } from '../bpf/errors.js';
 import { BpfMaps, E2BIG, EEXIST, EINVAL, ENODEV, ENOENT, EOVERFLOW } from '../bpf/maps.js';
 import { mapTypeName, readBpfObject } from '../bpf/object.js';
+import { BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_DEVMAP } from '../bpf/insn.js';
 import { ConfigError, type Config } from './schema.js';
 
 export const XDP_DEFAULT_SECTION = 'xdp';
@@ -31,6 +34,8 @@ export interface XdpLoaded {
   prog: XdpProgram;
   /** Per entry: the map's index, the key and value bytes. */
   entries: { map: number; key: Uint8Array; value: Uint8Array; text: string }[];
+  /** The cpumap entries' second programs, by their bpf_prog fd (see cpumapProgram). */
+  cpumapProgs: Map<number, XdpProgram>;
 }
 
 const cache = new Map<string, { key: string; prog: XdpProgram }>();
@@ -46,7 +51,11 @@ export function splitXdpSpec(spec: string): { file: string; section: string } {
 /** Read and check the program of `--xdp spec` (cached by file version). Throws ConfigError. */
 export function loadXdpProgram(spec: string): XdpProgram {
   const { file, section } = splitXdpSpec(spec);
-  const where = `--xdp ${file}`;
+  return loadSection(file, section, `--xdp ${file}`);
+}
+
+/** Section `section` of `file`, read and checked (cached by file version and section); errors start with `where`. */
+function loadSection(file: string, section: string, where: string): XdpProgram {
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(file);
@@ -54,8 +63,8 @@ export function loadXdpProgram(spec: string): XdpProgram {
     throw new ConfigError(`${where}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
   if (!st.isFile()) throw new ConfigError(`${where}: not a file`);
-  const key = `${section}|${st.size}|${st.mtimeMs}`;
-  const hit = cache.get(file);
+  const key = `${st.size}|${st.mtimeMs}`;
+  const hit = cache.get(`${file}|${section}`);
   if (hit?.key === key) return hit.prog;
   let bytes: Uint8Array;
   try {
@@ -65,12 +74,33 @@ export function loadXdpProgram(spec: string): XdpProgram {
   }
   try {
     const prog = checkProgram(readBpfObject(bytes, file, section));
-    cache.set(file, { key, prog });
+    cache.set(`${file}|${section}`, { key, prog });
     return prog;
   } catch (e) {
     if (e instanceof BpfLoadError) throw new ConfigError(`${where}: ${e.message}`);
     throw e;
   }
+}
+
+/** Section names libbpf gives expected_attach_type BPF_XDP_CPUMAP (0.x: xdp_cpumap/, 1.x: xdp/cpumap). */
+const CPUMAP_PROG_SECTION = /^(xdp_cpumap\/|xdp\/cpumap)/;
+
+/**
+ * A cpumap entry's second program (struct bpf_cpumap_val.bpf_prog.fd > 0). rxsmp has no file
+ * descriptors: fd N names the object's Nth program section (1-based, in the object's order,
+ * as `programSections` lists them), which must be a cpumap program (__cpu_map_load_bpf_program
+ * refuses another expected_attach_type with -EINVAL). It is read and checked as --xdp is.
+ */
+function cpumapProgram(prog: XdpProgram, fd: number, where: string): XdpProgram {
+  const secs = prog.obj.programSections;
+  const sec = secs[fd - 1];
+  if (sec === undefined || !CPUMAP_PROG_SECTION.test(sec)) {
+    throw new ConfigError(
+      `${where}: bpf_prog fd ${fd} must name a cpumap program, the object's program section number ${fd} ` +
+        `(its program sections: ${secs.map((x, i) => `${i + 1} ${x}`).join(', ')}; a cpumap program's section starts xdp_cpumap/ or xdp/cpumap; -EINVAL)`,
+    );
+  }
+  return loadSection(prog.obj.file, sec, `${where}: program ${fd} (${sec})`);
 }
 
 /** One KEY or VALUE of --xdp-map as the field's bytes, or the reason it is not one. */
@@ -126,7 +156,12 @@ function updateRefusal(kind: string, errno: number, maxEntries: number, ncpus: n
  * maps, so that what the kernel would refuse (a key beyond an array, a full hash map, a
  * cpumap qsize above 16384, a devmap naming another device) is refused here. Throws ConfigError.
  */
-export function parseXdpMapEntries(prog: XdpProgram, items: readonly string[], ncpus: number): XdpLoaded['entries'] {
+export function parseXdpMapEntries(
+  prog: XdpProgram,
+  items: readonly string[],
+  ncpus: number,
+  cpumapProgs = new Map<number, XdpProgram>(),
+): XdpLoaded['entries'] {
   const maps = prog.obj.maps;
   const out: XdpLoaded['entries'] = [];
   const scratch = items.length > 0 ? BpfMaps.create(maps, ncpus, 0) : undefined;
@@ -147,6 +182,11 @@ export function parseXdpMapEntries(prog: XdpProgram, items: readonly string[], n
       if (typeof key === 'string') throw new ConfigError(`${where}: key ${key} (the key of '${name}' is ${def.key_size} bytes)`);
       const value = fieldBytes(p.slice(colon + 1), def.value_size);
       if (typeof value === 'string') throw new ConfigError(`${where}: value ${value} (the value of '${name}' is ${def.value_size} bytes)`);
+      const fd = def.value_size === 8 ? new DataView(value.buffer).getInt32(4, true) : 0;
+      if (fd > 0 && def.type === BPF_MAP_TYPE_DEVMAP)
+        throw new ConfigError(`${where}: a devmap entry's program (struct bpf_devmap_val.bpf_prog) is not modelled; give fd 0`);
+      if (fd > 0 && def.type === BPF_MAP_TYPE_CPUMAP && new DataView(value.buffer).getUint32(0, true) > 0 && !cpumapProgs.has(fd))
+        cpumapProgs.set(fd, cpumapProgram(prog, fd, where));
       const r = scratch!.userUpdate(m, key, value);
       if (r < 0) {
         const kind = mapTypeName(def.type);
@@ -166,11 +206,12 @@ export function resolveXdp(cfg: Pick<Config, 'xdp' | 'xdp_map' | 'cpus'>): XdpLo
   }
   const prog = loadXdpProgram(cfg.xdp);
   const { file, section } = splitXdpSpec(cfg.xdp);
-  return { file, section, prog, entries: parseXdpMapEntries(prog, cfg.xdp_map, cfg.cpus) };
+  const cpumapProgs = new Map<number, XdpProgram>();
+  return { file, section, prog, entries: parseXdpMapEntries(prog, cfg.xdp_map, cfg.cpus, cpumapProgs), cpumapProgs };
 }
 
 /** Maps for a run: allocated for `ncpus` and filled with the entries (the coordinator does this once; workers attach). */
-export function xdpMapsFor(x: XdpLoaded, ncpus: number, seed: number): BpfMaps {
+export function xdpMapsFor(x: Pick<XdpLoaded, 'prog' | 'entries'>, ncpus: number, seed: number): BpfMaps {
   const maps = BpfMaps.create(x.prog.obj.maps, ncpus, seed);
   for (const e of x.entries) maps.userUpdate(e.map, e.key, e.value);
   return maps;
@@ -186,6 +227,7 @@ export function xdpNotWired(x: XdpLoaded): ConfigError {
   const maps = o.maps.map((m) => `${m.name} (${mapTypeName(m.type)})`).join(', ');
   return new ConfigError(
     `--xdp ${x.file}: loaded section '${x.section}' (${o.name}, ${x.prog.insns.length} instructions${maps ? `, maps ${maps}` : ''}` +
-      `${x.entries.length ? `, ${x.entries.length} map entries` : ''}); the XDP hook is not yet wired into the drivers (issue 25 phase 2), so nothing ran`,
+      `${x.entries.length ? `, ${x.entries.length} map entries` : ''}` +
+      `${x.cpumapProgs.size ? `, cpumap programs ${[...x.cpumapProgs].map(([fd, p]) => `${fd} ${p.obj.section}`).join(', ')}` : ''}); the XDP hook is not yet wired into the drivers (issue 25 phase 2), so nothing ran`,
   );
 }
