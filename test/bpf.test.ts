@@ -890,6 +890,17 @@ describe('maps in shared memory', () => {
     expect(m.userUpdate(1, key(1), val8(2))).toBe(-ENODEV); // only ifindex 1 is a device here
   });
 
+  it("--xdp-map: a devmap entry's program (bpf_devmap_val.bpf_prog) is refused, its ifindex alone taken", () => {
+    const raw = assemble([
+      [0xb7, 0, 0, 0, 2],
+      [0x95, 0, 0, 0, 0],
+    ]);
+    const devmap: BpfMapDef = { name: 'tx', type: 14, key_size: 4, value_size: 8, max_entries: 2, map_flags: 0 };
+    const p = checkProgram({ file: 't.o', section: 'xdp', name: 't', insns: raw, maps: [devmap], programSections: ['xdp'], license: '' });
+    expect(() => parseXdpMapEntries(p, ['tx=0:0x0100000001000000'], 2)).toThrow(/a devmap entry's program .* is not modelled; give fd 0/);
+    expect(parseXdpMapEntries(p, ['tx=0:1'], 2)).toHaveLength(1);
+  });
+
   it('--xdp-map values: decimal little-endian, hex bytes in memory order, with the size checked', () => {
     expect([...(fieldBytes('53', 4) as Uint8Array)]).toEqual([53, 0, 0, 0]);
     expect([...(fieldBytes('-1', 2) as Uint8Array)]).toEqual([255, 255]);
