@@ -685,6 +685,35 @@ describe('ISA edge cases, both engines', () => {
     });
   }
 
+  it('the context: data_end - data is the frame length, ingress_ifindex 1; egress_ifindex and writes are refused at run time', () => {
+    expect(r0Of([[0x61, 2, 1, 0, 0], [0x61, 0, 1, 4, 0], [0x1f, 0, 2, 0, 0], EXIT])).toEqual([
+      BigInt(frames.len[0]!),
+      BigInt(frames.len[0]!),
+    ]);
+    expect(r0Of([[0x61, 0, 1, 12, 0], EXIT])).toEqual([1n, 1n]);
+    const faultOf = (prog: Insn[]) => {
+      const p = checkProgram({
+        file: 't',
+        section: 'xdp',
+        name: 't',
+        insns: assemble(prog),
+        maps: [],
+        programSections: ['xdp'],
+        license: '',
+      });
+      const maps = BpfMaps.create([], 1, 0);
+      const env = new XdpEnv(maps, 0);
+      frameAt(env, frames.mem, frames, 0);
+      const a = bpf_prog_run_xdp((e) => interpret(p, e), env);
+      const fa = env.fault;
+      const b = bpf_prog_run_xdp(translate(p, maps.layout), env);
+      return [a, fa, b, env.fault];
+    };
+    expect(faultOf([[0x61, 0, 1, 20, 0], EXIT])).toEqual([0, FAULT_READ, 0, FAULT_READ]); // egress_ifindex
+    expect(faultOf([[0x79, 0, 1, 0, 0], EXIT])).toEqual([0, FAULT_READ, 0, FAULT_READ]); // a u64 load of the context
+    expect(faultOf([[0x62, 1, 0, 16, 5], mov64(0, 2), EXIT])).toEqual([0, 2, 0, 2]); // a store into the context: FAULT_WRITE
+  });
+
   it('a loop that never ends stops at LOOP_BUDGET as XDP_ABORTED (loop fault) in both engines', () => {
     const raw = new Uint8Array(16);
     encodeInsn(raw, 0, 0x05, 0, 0, -1, 0); // goto self

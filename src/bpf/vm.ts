@@ -44,7 +44,6 @@ import {
   XDP_MD_DATA,
   XDP_MD_DATA_END,
   XDP_MD_DATA_META,
-  XDP_MD_EGRESS_IFINDEX,
   XDP_MD_INGRESS_IFINDEX,
   XDP_MD_RX_QUEUE_INDEX,
   XDP_REDIRECT,
@@ -171,7 +170,7 @@ export class XdpEnv {
       this.vbase[m] = l.vbase;
       this.vend[m] = l.vbase + l.vcount * l.vstride;
       this.vstride[m] = l.vstride;
-      this.vsize[m] = l.kind === 'cpumap' || l.kind === 'devmap' ? l.def.value_size : l.def.value_size;
+      this.vsize[m] = l.def.value_size;
       // .rodata (BPF_F_RDONLY_PROG) and devmaps (dev_map_init_map sets BPF_F_RDONLY_PROG) are read-only to programs.
       this.vro[m] = l.def.readonly || l.kind === 'devmap' || l.kind === 'cpumap' ? 1 : 0;
       this.keysize[m] = l.def.key_size;
@@ -260,10 +259,8 @@ export class XdpEnv {
       case XDP_MD_RX_QUEUE_INDEX:
         this.rh = 0;
         return this.rx_queue_index;
-      case XDP_MD_EGRESS_IFINDEX:
-        this.rh = 0;
-        return 0;
     }
+    // egress_ifindex is for devmap programs only (xdp_is_valid_access); any other offset is no field.
     return this.readFault();
   }
 
@@ -639,7 +636,7 @@ export class XdpEnv {
     a3l: number,
   ): number {
     const n = size >>> 0;
-    if (n === 0 || n > 256 || !this.copyIn(fh, fl, n, this.keybuf)) return this.callFault();
+    if (n === 0 || n > this.keybuf.length || !this.copyIn(fh, fl, n, this.keybuf)) return this.callFault();
     const args = this.diff; // borrowed: 6 words of arguments
     args[0] = a1l;
     args[1] = a1h;
