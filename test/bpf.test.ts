@@ -38,7 +38,7 @@ import {
 } from '../src/bpf/vm.js';
 import { interpret } from '../src/bpf/interp.js';
 import { xdpReport } from '../src/bpf/report.js';
-import { bpf_prog_run_xdp, translate, translateSource, type XdpRun } from '../src/bpf/jit.js';
+import { bpf_prog_run_xdp, MAX_NESTED_LABELS, translate, translateSource, type XdpRun } from '../src/bpf/jit.js';
 import { encodeInsn, HELPERS } from '../src/bpf/insn.js';
 import { fieldBytes, parseXdpMapEntries, resolveXdp, xdpMapsFor } from '../src/config/xdp.js';
 import {
@@ -221,6 +221,33 @@ describe('the translated function agrees with the interpreter', () => {
       });
     }
   }
+
+  it('a program with more jump targets than MAX_NESTED_LABELS takes the pc dispatch, and agrees', () => {
+    // 3000 forward jumps: r0 += 1 unless the packet byte at (i % 40) is odd.
+    const prog: Insn[] = [
+      [0x61, 9, 1, 0, 0],
+      [0x61, 8, 1, 4, 0],
+      [0xbf, 7, 9, 0, 0],
+      [0x07, 7, 0, 0, 48],
+      [0x2d, 7, 8, 0, 0],
+      [0xb7, 0, 0, 0, 0],
+    ];
+    for (let i = 0; i < 3000; i++) prog.push([0x71, 2, 9, i % 40, 0], [0x45, 2, 0, 1, 1], [0x07, 0, 0, 0, 1]);
+    prog.push([0x57, 0, 0, 0, 3], [0x95, 0, 0, 0, 0], [0xb7, 0, 0, 0, 2], [0x95, 0, 0, 0, 0]);
+    prog[4]![3] = prog.length - 2 - 5;
+    const p = checkProgram({
+      file: 't',
+      section: 'xdp',
+      name: 'many',
+      insns: assemble(prog),
+      maps: [],
+      programSections: ['xdp'],
+      license: '',
+    });
+    expect(p.leaders.reduce((a, b) => a + b, 0)).toBeGreaterThan(MAX_NESTED_LABELS);
+    expect(translateSource(p, BpfMaps.create([], 1, 0).layout)).toContain('switch (pc)');
+    agree(p, makeFrames(200, 8, 3, 'mix', 'mix', 60));
+  });
 
   it('a loop compiles to a pc dispatch, straight-line code to labelled blocks', () => {
     const layout = BpfMaps.create([], 1, 0).layout;

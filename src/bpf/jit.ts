@@ -64,6 +64,9 @@ import {
 import type { MapsLayout } from './maps.js';
 import { CTX_HI, FAULT_LOOP, HELPER_CALLS, LOOP_BUDGET, MAP_HI, STACK_HI, VAL_HI, type XdpEnv } from './vm.js';
 
+/** The most jump targets a program may have for the labelled-block form. */
+export const MAX_NESTED_LABELS = 1000;
+
 /** A translated program: runs once on env's current frame; r0's low 32 bits, or 0 after a fault. */
 export type XdpRun = (env: XdpEnv) => number;
 
@@ -398,7 +401,10 @@ function condition(op: number, is64: boolean, d: number, sl: string, sh: string)
 /** The JavaScript source of a program's function body (exported for tests and for reading). */
 export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: boolean; count?: boolean } = {}): string {
   const { code, dst, src, off, imm, length: n } = p.insns;
-  const loop = p.backEdges;
+  const targets = [...p.leaders.keys()].filter((i) => p.leaders[i] === 1);
+  // Labelled blocks nest one per jump target, and V8's parser recurses per level (5000 levels
+  // overflow its stack): a program with many targets takes the pc dispatch too.
+  const loop = p.backEdges || targets.length > MAX_NESTED_LABELS;
   const regList = Array.from({ length: 11 }, (_, i) => i);
   const exportRegs = o.regs ? `${regList.map((i) => `regs[${2 * i}] = l${i}; regs[${2 * i + 1}] = h${i};`).join(' ')} ` : '';
   const fail = `{ ${exportRegs}return 0; }`;
@@ -409,7 +415,6 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
     `h1 = ${CTX_HI}; l10 = ${MAX_BPF_STACK}; h10 = ${STACK_HI};`,
     'let t = 0, c = 0;',
   );
-  const targets = [...p.leaders.keys()].filter((i) => p.leaders[i] === 1);
   if (loop) out.push(`let budget = ${LOOP_BUDGET}, pc = 0;`, 'for (;;) switch (pc) {', 'case 0:');
   else for (const t of [...targets].reverse()) out.push(`L${t}: {`);
   // A basic block runs from a jump target (or the instruction after a jump or exit) to the next jump or exit.
