@@ -12,6 +12,9 @@ DEPS=(
   "tshark text2pcap"                 # test/replay.test.ts writes captures with it (tshark brings wireshark-common)
   "redis-server redis-server"        # test/queue.test.ts starts its own Redis on a free loopback port (test/redis.ts)
   "openssl openssl"                  # test/queue.test.ts makes the certificates of its TLS Redis
+  "clang clang"                      # test/xdp_build.ts builds test/xdp/*.c into BPF objects (clang -target bpf)
+  "llvm llvm-objdump"                # ... and its tests read them back with llvm's tools
+  "libbpf-dev /usr/include/bpf/bpf_helpers.h"   # ... against libbpf's headers, as a user does
 )
 
 have() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null 2>&1; fi; }

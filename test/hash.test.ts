@@ -14,8 +14,8 @@
  *   published values check it.
  * - Flow dissector (Linux 5.10 __skb_get_hash): properties on real frames.
  */
-import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
+import { gcsDuring } from './gc.js';
 import fc from 'fast-check';
 import { MS_RSS_KEY, ToeplitzTable, toeplitzHash } from '../src/uapi/toeplitz.js';
 import { siphash, siphash64, siphashOut, siphash_2_4 } from '../src/uapi/siphash.js';
@@ -758,21 +758,6 @@ describe('hot path allocates nothing', () => {
       x ^= reciprocal_scale(sink[3]!, 16) + reciprocal_scale(x, 1000);
     }
     return x;
-  }
-
-  /** GC events (perf_hooks 'gc' entries) that started inside `fn`. */
-  async function gcsDuring(fn: () => void): Promise<number> {
-    const starts: number[] = [];
-    const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) starts.push(e.startTime);
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    const t0 = performance.now();
-    fn();
-    const t1 = performance.now();
-    await new Promise((r) => setTimeout(r, 50)); // let the observer deliver
-    obs.disconnect();
-    return starts.filter((t) => t >= t0 && t <= t1).length;
   }
 
   for (const alg of ['siphash', 'jhash'] as const) {

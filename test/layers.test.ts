@@ -47,6 +47,11 @@ describe('layers', () => {
     expect(bad).toEqual([]);
   });
 
+  it('src/bpf/ imports only itself, src/shm/ and src/uapi/ (drivers and runtimes use it; it uses none of them)', () => {
+    const bad = under('bpf').flatMap(({ file, deps }) => deps.filter((d) => !/^(bpf|shm|uapi)\//.test(d)).map((d) => `${file} -> ${d}`));
+    expect(bad).toEqual([]);
+  });
+
   it('the CPU runtime imports nothing from the engine above it; host facilities are not in src/shm/', () => {
     const up = under('cpu').flatMap(({ file, deps }) => deps.filter((d) => d.startsWith('engine/')).map((d) => `${file} -> ${d}`));
     expect(up).toEqual([]);

@@ -6,6 +6,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
 import { checkTapPath, loadReplay } from './capture.js';
+import { resolveXdp, xdpNotWired } from './xdp.js';
 import { totalmem } from 'node:os';
 import { computeLayout } from '../shm/layout.js';
 import {
@@ -164,6 +165,7 @@ export function resolveConfig(raw: RawSettings): Config {
   const given = (k: KnobKey) => raw.has(k);
   if (cfg.pcap !== '') resolveReplay(cfg, given);
   if (cfg.tap !== '') checkTapPath(cfg.tap);
+  const xdp = resolveXdp(cfg); // --xdp: the object read and checked, --xdp-map applied to scratch maps
   const nic = NIC_DEFAULTS[cfg.nic];
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;
@@ -198,6 +200,7 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.knob_at = resolveSchedule(raw, schedule);
   checkScheduleEnds(cfg);
   checkSharedMemory(cfg);
+  if (xdp !== undefined) throw xdpNotWired(xdp); // issue 25 phase 1 (branch i25): no driver hook yet
   return cfg;
 }
 

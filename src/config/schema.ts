@@ -181,6 +181,40 @@ export function hexBytes(bytes: number): Kind<string> {
   );
 }
 
+/**
+ * `--xdp-map`: entries NAME=KEY:VALUE[,KEY:VALUE...], separated by ';' (a repeated flag adds);
+ * in a file also an array of such strings, or a block { NAME: { KEY: VALUE, ... }, ... }.
+ * The entries are checked against the object's maps by resolveConfig (config/xdp.ts).
+ */
+export function xdpMapEntries(): Kind<string[]> {
+  const split = (s: string) =>
+    s
+      .split(';')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const scalar = v.union([v.pipe(v.number(), v.integer(), v.transform(String)), v.string()]);
+  return kind(
+    v.union([
+      v.pipe(v.string(), v.transform(split)),
+      v.array(v.string()),
+      v.pipe(
+        v.record(v.string(), v.record(v.string(), scalar)),
+        v.transform((o) =>
+          Object.entries(o).map(
+            ([name, kv]) =>
+              `${name}=${Object.entries(kv)
+                .map(([k, x]) => `${k}:${x}`)
+                .join(',')}`,
+          ),
+        ),
+      ),
+    ]),
+    "map entries such as 'drop_ports=53:0,123:0;cpus_count=0:2'",
+    "'NAME=KEY:VALUE,...;...'",
+    { list: ';', show: (xs) => (xs.length === 0 ? "''" : xs.join(';')) },
+  );
+}
+
 /** A packet rate: 'max' (0, closed loop) or packets per second. */
 export function rate(): Kind<number> {
   const why = 'a rate is max or 1 to 1000000000 packets per second';
@@ -313,6 +347,7 @@ export const GROUPS = {
   rps: 'RPS, RFS and flow limit',
   sockets: 'The stack, sockets and applications',
   traffic: 'Traffic',
+  xdp: 'XDP (BPF programs at the driver)',
   output: 'Output and reports',
   emulator: 'The emulator itself (beyond Linux)',
   unsafe: 'Unsafe: not in Linux or QEMU, for stress tests',
@@ -484,6 +519,18 @@ export const KNOBS = {
     4 << 20,
   ),
   pcap_timing: knob('traffic', onOff(), "--pcap: send frames at the capture's own timing (its timestamps, capped by the line rate)", false),
+  xdp: knob(
+    'xdp',
+    path(),
+    "attach the XDP program of this BPF object (clang -O2 -g -target bpf -c), FILE or FILE:SECTION (section 'xdp' by default), as ip link set dev X xdp obj FILE sec SECTION; '' = none",
+    '',
+  ),
+  xdp_map: knob(
+    'xdp',
+    xdpMapEntries(),
+    "--xdp: a map's initial contents, as bpftool map update: NAME=KEY:VALUE[,KEY:VALUE...]; keys and values are decimal integers (little-endian in the field) or 0x and hex bytes in memory order; repeat the flag or separate maps with ';'",
+    [] as string[],
+  ),
   proto: knob('traffic', oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
   ip: knob('traffic', ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),
   pkt_size: knob(
