@@ -64,6 +64,7 @@ import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
 import type { Shm } from '../shm/memory.js';
 import { msix_throttled } from '../shm/msix.js';
+import { spin_single_threaded } from '../shm/spinlock.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
 import { TCP_STALL_WAIT_NS, TrafficGenerator } from '../devices/generator.js';
 import type { FlowFrames } from '../devices/frames.js';
@@ -305,6 +306,16 @@ export class SimMachine {
    * drain bound hit) or SIM_RUNNING; end_ns is the virtual time it ended at.
    */
   run(max_turns = Infinity): number {
+    // One thread runs every CPU: no lock is ever contended (spinlock.ts's single_threaded).
+    spin_single_threaded(true);
+    try {
+      return this.run_turns(max_turns);
+    } finally {
+      spin_single_threaded(false);
+    }
+  }
+
+  private run_turns(max_turns: number): number {
     const watchdog_ns = this.cfg.watchdog_s * 1e9;
     for (let turn = 0; turn < max_turns; turn++, this.turn++) {
       const e = this.pick(Infinity);
