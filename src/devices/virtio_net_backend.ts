@@ -563,6 +563,7 @@ export class VirtioNetBackend {
 
 /** receive_header: a virtio_net_hdr_mrg_rxbuf with no offloads (num_buffers written later). */
 function receive_header(u8: Uint8Array, at: number, tstamp: boolean): void {
-  u8.fill(0, at, at + VIRTIO_NET_HDR_LEN);
+  // Twelve stores: TypedArray.prototype.fill over shared memory is a runtime call.
+  for (let k = 0; k < VIRTIO_NET_HDR_LEN; k++) u8[at + k] = 0;
   if (tstamp) u8[at] = VIRTIO_NET_HDR_F_RXSMP_TSTAMP;
 }

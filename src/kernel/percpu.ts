@@ -24,6 +24,18 @@ export interface LatencySink {
 /** Latency samples buffered per CPU before they go to the histogram. */
 export const LATENCY_BATCH = 1024;
 
+/** skb->truesize by frame length for a run (rxSkbTruesize's table), built once per Shm and shared by its CPUs. */
+const truesizeTables = new WeakMap<Shm, Int32Array>();
+function truesizeTable(shm: Shm): Int32Array {
+  let t = truesizeTables.get(shm);
+  if (t === undefined) {
+    t = new Int32Array(JUMBO_FRAME_LEN + 1);
+    for (let len = 0; len <= JUMBO_FRAME_LEN; len++) t[len] = rxSkbTruesize(shm.cfg, len);
+    truesizeTables.set(shm, t);
+  }
+  return t;
+}
+
 export class KCpu {
   readonly cfg: Config;
   readonly i32: Int32Array;
@@ -190,7 +202,7 @@ export class KCpu {
     this.ring_size = cfg.ring_size;
     this.ncpus = cfg.cpus;
     this.unsafe_rfs_no_qtail_check = cfg.unsafe_rfs_no_qtail_check;
-    this.truesize_by_len = Int32Array.from({ length: JUMBO_FRAME_LEN + 1 }, (_, len) => rxSkbTruesize(cfg, len));
+    this.truesize_by_len = truesizeTable(shm);
   }
 
   /** Hand buffered latency samples to the histogram (when the buffer fills, and at the end). */
