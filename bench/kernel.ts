@@ -27,7 +27,6 @@
 //   node dist/bench/kernel.js [packets]
 
 import { performance } from 'node:perf_hooks';
-import { Session } from 'node:inspector';
 import { parseRunArgs } from '../src/cli_main.js';
 import { boot } from '../src/engine/boot.js';
 import { kernel_boot, latencySink, newLatencyHistogram } from '../src/cpu/worker_main.js';
@@ -40,30 +39,11 @@ import { SkbCache } from '../src/shm/skb_pool.js';
 import { jhash_3words } from '../src/uapi/jhash.js';
 import { rxSkbTruesize, DESC_DD, DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../src/shm/layout.js';
 import { median } from './stats.js';
+import { STAGES, stageShares, type Stage } from './profile_stages.js';
 
 const FLAGS = ['--cpus', '1', '--queues', '1', '--rx-usecs', '0', '--latency-sample', '0', '--flows', '64'];
 
 export const KERNEL_STAGES = ['driver clean', 'GRO', 'netif_receive_skb_list', 'ip_rcv', 'socket enqueue', 'recvmsg'] as const;
-export type KernelStage = (typeof KERNEL_STAGES)[number] | 'napi/softirq/sched' | 'other';
-
-/** Functions that begin a stage: a sample is charged to its innermost such ancestor. */
-const STAGE_ROOTS: Record<string, KernelStage> = {
-  ixgbe_poll: 'driver clean',
-  ixgbe_clean_rx_irq: 'driver clean',
-  napi_gro_receive: 'GRO',
-  gro_normal_one: 'GRO',
-  napi_gro_flush: 'GRO',
-  gro_normal_list: 'netif_receive_skb_list',
-  netif_receive_skb_list_internal: 'netif_receive_skb_list',
-  __netif_receive_skb: 'netif_receive_skb_list',
-  ip_rcv: 'ip_rcv',
-  ipv6_rcv: 'ip_rcv',
-  __inet_lookup: 'socket enqueue',
-  sock_queue_rcv_skb: 'socket enqueue',
-  task_recvmsg: 'recvmsg',
-  net_rx_action: 'napi/softirq/sched',
-  step: 'napi/softirq/sched',
-};
 
 interface Round {
   /** Fill the ring (untimed); returns the packets put on it. */
@@ -413,72 +393,22 @@ export function protoNs(packets = 2_000_000, cut = 6): number {
   return measure(prototype(cut), packets);
 }
 
-interface PNode {
-  id: number;
-  callFrame: { functionName: string };
-  children?: number[];
-}
-
-function post<T>(s: Session, method: string): Promise<T> {
-  return new Promise((res, rej) => s.post(method, (e, r) => (e ? rej(e) : res(r as T))));
-}
-
-/** The emulated kernel's ns per packet by stage, from one profiled run, scaled to `total_ns`. */
-export async function kernelStages(packets: number, total_ns: number): Promise<Record<KernelStage, number>> {
+/** The emulated kernel's ns per packet by stage, from one profiled run (the device's fills left out), scaled to `total_ns`. */
+export async function kernelStages(packets: number, total_ns: number): Promise<Record<Stage, number>> {
   const round = emulated();
   measure(round, Math.min(packets, 500_000));
-  const s = new Session();
-  s.connect();
-  await post(s, 'Profiler.enable');
-  await post(s, 'Profiler.start');
-  let done = 0;
-  while (done < packets) {
-    done += round.fill();
-    round.run();
-  }
-  const { profile } = await post<{ profile: { nodes: PNode[]; samples: number[]; timeDeltas: number[] } }>(s, 'Profiler.stop');
-  s.disconnect();
-  const parent = new Map<number, number>();
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const stageOfNode = new Map<number, KernelStage | null>();
-  const stageOf = (id: number): KernelStage | null => {
-    const known = stageOfNode.get(id);
-    if (known !== undefined) return known;
-    const n = byId.get(id)!;
-    const name = n.callFrame.functionName;
-    let st: KernelStage | null;
-    if (name === 'fill' || name === 'burst')
-      st = null; // the device: not the kernel's
-    else if (STAGE_ROOTS[name] !== undefined) st = STAGE_ROOTS[name]!;
-    else st = parent.has(id) ? stageOf(parent.get(id)!) : 'other';
-    stageOfNode.set(id, st);
-    return st;
-  };
-  const t: Record<string, number> = {};
-  const debug = new Map<string, number>();
-  let all = 0;
-  profile.samples.forEach((id, i) => {
-    const name = byId.get(id)!.callFrame.functionName;
-    // The profiler's own nodes, and its session's (dispatch: the stop's serialization): not the kernel's.
-    if (name === '(idle)' || name === '(program)' || name === '(garbage collector)' || name === 'dispatch') return;
-    const st = stageOf(id);
-    if (st === null) return;
-    const dt = profile.timeDeltas[i] ?? 0;
-    t[st] = (t[st] ?? 0) + dt;
-    all += dt;
-    if (process.env.KERNEL_BENCH_DEBUG) {
-      const key = `${st}: ${name}`;
-      debug.set(key, (debug.get(key) ?? 0) + dt);
-    }
-  });
-  if (process.env.KERNEL_BENCH_DEBUG) {
-    for (const [k, v] of [...debug].sort((a, b) => b[1] - a[1]).slice(0, 40))
-      console.log(`${((v / all) * total_ns).toFixed(1).padStart(7)} ${k}`);
-  }
-  const out = {} as Record<KernelStage, number>;
-  for (const k of [...KERNEL_STAGES, 'napi/softirq/sched', 'other'] as KernelStage[]) out[k] = ((t[k] ?? 0) / all) * total_ns;
-  return out;
+  const shares = await stageShares(
+    () => {
+      let done = 0;
+      while (done < packets) {
+        done += round.fill();
+        round.run();
+      }
+    },
+    ['device'],
+    process.env.KERNEL_BENCH_DEBUG !== undefined,
+  );
+  return Object.fromEntries(STAGES.map((k) => [k, shares[k] * total_ns])) as Record<Stage, number>;
 }
 
 /** The prototype's ns per packet by stage: what each cut adds to the one before. */

@@ -288,7 +288,7 @@ describe('a Redis that is not there', () => {
       [`redis://127.0.0.1:${locked.port}/0`, /: Redis wants a password: give it in the URL/],
       [
         `redis://127.0.0.1:${httpPort}/0`,
-        /: (not a Redis server \(its answer is not the Redis protocol\)|the server closed the connection \(not a Redis server\?\))$/,
+        /: (not a Redis server \(its answer is not the Redis protocol\)|the server closed the connection \(not a Redis server(, or one that wants TLS: rediss:\/\/)?\?\))$/,
       ],
     ];
     const sweep = (url: string) => [

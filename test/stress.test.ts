@@ -10,7 +10,8 @@
 // the map; `rxsmp fuzz` (sim mode) checks those shapes too, where it can read the tables.
 // Nothing here depends on the host's speed: a run on a busy host is slower, not different.
 // The generator draws virtio-net in a quarter of its non-legacy configurations (tiny unsafe
-// rings 8-128 among them, mergeable or big buffers, jumbo frames), so virtio runs here too.
+// rings 8-128 among them, mergeable or big buffers, jumbo frames), so virtio runs here too;
+// the device runs inline in every other run that can (see randomThreadFlags).
 // RXSMP_STRESS_RUNS sets the number of runs (default 24); each test name is its reproduction.
 
 import { describe, expect, it } from 'vitest';
@@ -25,11 +26,15 @@ const WATCHDOG_S = 15;
 /** No result at all after this long: fail, saying so. */
 const DEADLINE_S = 90;
 
-// The fuzz campaign's generator, drawn for real threads (at most 4 CPUs on this 2-core host).
-const randomThreadFlags = (seed: number): Record<string, string | number> => ({
-  ...randomFlags(seed, { mode: 'threads', maxCpus: 4 }),
-  'watchdog-s': WATCHDOG_S,
-});
+// The fuzz campaign's generator, drawn for real threads (at most 4 CPUs on this 2-core host),
+// with the device on a thread of its own in even runs and inline (on the CPU of queue 0's
+// interrupt) in odd ones wherever it can run inline (ixgbe or legacy, closed loop).
+const randomThreadFlags = (seed: number): Record<string, string | number> => {
+  const f: Record<string, string | number> = { ...randomFlags(seed, { mode: 'threads', maxCpus: 4 }), 'watchdog-s': WATCHDOG_S };
+  const inlineable = f.nic !== 'virtio' && (f.rate === undefined || f.rate === 'max') && !('pcap-timing' in f);
+  f.device = inlineable && seed % 2 === 1 ? 'inline' : 'thread';
+  return f;
+};
 /** Knobs that may reorder a flow on Linux: RFS (see the header), a new RPS map, RSS table, affinity. */
 const mayReorder = (f: Record<string, string | number>) =>
   'rps-flow-cnt' in f || /rps-cpus|rss-reta|irq-affinity|rps-flow-cnt|rps-sock-flow-entries/.test(String(f['knob-at'] ?? ''));
