@@ -9,9 +9,51 @@
 
 import * as v from 'valibot';
 
-/** A user's mistake in the configuration: one line, exit status 2, never a stack trace. */
+/**
+ * A user's mistake in the configuration: one line, exit status 2, never a stack trace. The
+ * line never holds a control character (a newline or an escape sequence from a hostile file):
+ * any that reached the message is escaped here, whatever quoted it.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super(escapeControls(message));
+  }
+}
+
+/** The most characters of a user's text (a value, a key, a file name) a message quotes. */
+export const QUOTE_CHARS_MAX = 80;
+
+// C0 and C1 controls, DEL, the line and paragraph separators, bidirectional overrides and
+// isolates (which reorder what a terminal shows), and lone surrogates.
+const CONTROL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is its purpose
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const escapeChar = (c: string): string => {
+  const n = c.charCodeAt(0);
+  return NAMED[c] ?? (n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`);
+};
+
+/** `s` with every control character written as an escape (\n, \x1b, \u2028). */
+export const escapeControls = (s: string): string => s.replace(CONTROL, escapeChar);
+
+/**
+ * A user's text as a message quotes it: control characters escaped, and at most
+ * QUOTE_CHARS_MAX characters (a longer text ends in '...'). Every message that quotes what a
+ * user typed or a file held goes through this one function.
+ */
+export function clip(text: string, max = QUOTE_CHARS_MAX): string {
+  const safe = escapeControls(text);
+  if (safe.length <= max) return safe;
+  let out = '';
+  // By code point, each escaped alone: an escape or a surrogate pair is never cut in two.
+  for (const ch of text) {
+    const piece = escapeControls(ch);
+    if (out.length + piece.length > max - 3) break;
+    out += piece;
+  }
+  return out + '...';
 }
 
 export const MAX_CPUS = 64;
@@ -540,8 +582,8 @@ export function parseKnob<K extends KnobKey>(key: K, raw: unknown, shown = show(
   return r.value;
 }
 
-/** A value as a message quotes it: text in quotes, a JSON value as JSON. */
-export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${raw}'` : (JSON.stringify(raw) ?? String(raw)));
+/** A value as a message quotes it: text in quotes, a JSON value as JSON (both clipped). */
+export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${clip(raw)}'` : clip(JSON.stringify(raw) ?? String(raw)));
 
 // ------------------------------------------------------------------------ helpers every layer uses
 

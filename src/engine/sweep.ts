@@ -6,12 +6,13 @@
 // whole list (cells × repeats in order), so n machines cover it; a cell+repeat already in the
 // output file is skipped (resume), and merge joins files keeping one line per cell+repeat.
 
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ConfigError, optionName, parseKnob, readSettingsFile, type Config, type RawSettings } from '../config.js';
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';
+import { AppendFile, named, OutputError, readInputText, writeOutputFile } from '../host/files.js';
 import { parseAssignment, settingsFromNamed, variantConfig, variantLabel, type Assignment } from './variants.js';
 
 /** One axis of the matrix: a knob and the values (text as given) it takes. */
@@ -161,6 +162,9 @@ export function planSweep(base: RawSettings, axes: SweepAxis[], repeat: number, 
   return { axes, repeat, cells: cells.length, tasks, mode };
 }
 
+/** A file that holds a line that is not a sweep line: not a sweep's own file. */
+class NotSweepFile extends ConfigError {}
+
 /** A line of a JSON Lines file, if it is one of ours: a run document with a cell and a repeat. */
 function parseLine(line: string): SweepLine | null {
   try {
@@ -178,12 +182,7 @@ function parseLine(line: string): SweepLine | null {
  * that last piece is not a line. Any other line that is not a sweep document is an error.
  */
 export function readSweepLines(option: string, file: string): { lines: SweepLine[]; texts: string[]; torn: boolean } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${option} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
+  const text = readInputText(option, file, 'documents');
   const parts = text.split('\n');
   const tail = parts.pop()!; // '' when the file ends with a newline
   const lines: SweepLine[] = [];
@@ -192,7 +191,7 @@ export function readSweepLines(option: string, file: string): { lines: SweepLine
     if (t.trim() === '') return;
     const l = parseLine(t);
     if (l === null)
-      throw new ConfigError(`${option} ${file}: line ${i + 1} is not a sweep line (a rxsmp.run document with cell and repeat)`);
+      throw new NotSweepFile(`${named(option, file)}: line ${i + 1} is not a sweep line (a rxsmp.run document with cell and repeat)`);
     lines.push(l);
     texts.push(t);
   });
@@ -207,6 +206,8 @@ export function readSweepLines(option: string, file: string): { lines: SweepLine
 export interface SweepOptions {
   /** Sim mode: pool threads (0: one per host core). */
   workers?: number;
+  /** An existing output that is not a sweep file is replaced (--force); otherwise it is an error. */
+  force?: boolean;
   signal?: AbortSignal;
   /** After each run is written (progress lines). */
   onRun?: (t: SweepTask, r: RunResult, done: number, todo: number) => void;
@@ -222,11 +223,15 @@ export interface SweepReport {
   interrupted: boolean;
 }
 
-/** What a pool thread answers: the run's document, or the sim watchdog's message (exit 3 here). */
-export type PoolAnswer = { result: RunResult } | { watchdog: string };
+/**
+ * What a pool thread answers: the run's document, or the sim watchdog's message (exit 3 here),
+ * or the line of an output the run could not write (its --tap; exit 2).
+ */
+export type PoolAnswer = { result: RunResult } | { watchdog: string } | { output: string };
 
 function fromPool(a: PoolAnswer): RunResult {
   if ('watchdog' in a) throw new WatchdogError(a.watchdog);
+  if ('output' in a) throw new OutputError(a.output);
   return a.result;
 }
 
@@ -240,19 +245,38 @@ const POOL_WORKER = new URL('../../workers/sweep_worker.js', import.meta.url);
 export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {}): Promise<SweepReport> {
   const done = new Set<string>();
   if (existsSync(out)) {
-    const prev = readSweepLines('--out', out);
-    for (const l of prev.lines) done.add(cellKey(l.cell, l.repeat));
-    if (prev.torn) writeFileSync(out, prev.texts.map((t) => t + '\n').join(''));
+    let prev: ReturnType<typeof readSweepLines> | null = null;
+    try {
+      prev = readSweepLines('--out', out);
+    } catch (e) {
+      // Not a sweep file: not this command's own, replaced only with --force.
+      if (!(e instanceof NotSweepFile)) throw e;
+      if (o.force !== true) throw new ConfigError(`${e.message}; give --force to replace it`);
+      writeOutputFile('--out', out, '');
+    }
+    for (const l of prev?.lines ?? []) done.add(cellKey(l.cell, l.repeat));
+    if (prev?.torn) writeOutputFile('--out', out, prev.texts.map((t) => t + '\n').join(''));
   }
   const todo = plan.tasks.filter((t) => !done.has(cellKey(t.cell, t.repeat)));
   const skipped = plan.tasks.length - todo.length;
   let written = 0;
+  const file = new AppendFile('--out', out);
   const write = (t: SweepTask, r: RunResult) => {
     const line: SweepLine = { ...r, cell: t.cell, repeat: t.repeat };
-    appendFileSync(out, JSON.stringify(line) + '\n');
+    file.append(JSON.stringify(line) + '\n'); // an OutputError stops the sweep: the lines before it stay
     written++;
     o.onRun?.(t, r, written, todo.length);
   };
+  try {
+    await runTasks(plan, todo, write, o);
+  } finally {
+    file.close();
+  }
+  return { skipped, written, left: todo.length - written, interrupted: o.signal?.aborted === true };
+}
+
+/** Run the tasks (threads mode one at a time, sim mode on a pool), each written as it ends. */
+async function runTasks(plan: SweepPlan, todo: SweepTask[], write: (t: SweepTask, r: RunResult) => void, o: SweepOptions): Promise<void> {
   if (plan.mode === 'threads') {
     // Strictly one run at a time: each run's CPU threads want the host's cores to themselves.
     for (const t of todo) {
@@ -277,7 +301,6 @@ export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {
       await pool.destroy();
     }
   }
-  return { skipped, written, left: todo.length - written, interrupted: o.signal?.aborted === true };
 }
 
 /** Join sweep files: one line per cell+repeat (the first file that has it wins), in the order read. */

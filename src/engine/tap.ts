@@ -3,8 +3,11 @@
 // the CPU that ran the stack for a packet travels with it. Threads mode drains from the
 // coordinator's monitor loop; sim mode every TAP_DRAIN_NS of virtual time (the control hook),
 // which keeps the file and the drops deterministic. Setup and drain allocate; the CPUs do not.
+// The file is written under the output rules (src/host/files.ts): into a temporary file,
+// renamed into place at close. A failed write (a full disk) stops the writing, not the run:
+// the rings are still drained, and the failure is reported after the run's result.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { deferOutputFailure, OutputError, OutputStream } from '../host/files.js';
 import type { Shm } from '../shm/memory.js';
 import { TAP_RECORD_HDR, TAP_WRAP } from '../kernel/af_packet.js';
 import { pcapng_epb, pcapng_epb_len, pcapng_idb, pcapng_shb } from '../uapi/pcapng_write.js';
@@ -15,7 +18,7 @@ export const TAP_SNAPLEN = 262144;
 export const TAP_DRAIN_NS = 1_000_000;
 
 export class TapWriter {
-  private readonly fd: number;
+  private readonly out: OutputStream;
   private readonly tail: Int32Array;
   private closed = false;
 
@@ -25,11 +28,13 @@ export class TapWriter {
     path: string,
     private readonly epoch_ns: bigint,
   ) {
-    this.fd = openSync(path, 'w');
+    this.out = new OutputStream('--tap', path);
     this.tail = new Int32Array(shm.cfg.cpus);
     const head = [pcapng_shb('rxsmp')];
     for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) head.push(pcapng_idb(`cpu${cpu}`, TAP_SNAPLEN));
-    for (const b of head) writeSync(this.fd, b);
+    for (const b of head) this.out.write(b);
+    // A file that cannot take even its header (/dev/full) stops the run before it starts.
+    if (this.out.failed !== undefined) this.out.close();
   }
 
   /** Write out what every CPU's ring holds and free it. */
@@ -68,7 +73,7 @@ export class TapWriter {
       // Copied out: the ring space goes back to the CPU.
       this.tail[cpu] = tail;
       Atomics.store(shm.i32, shm.sdI[cpu]! + sd.tap_tail, tail);
-      writeSync(this.fd, out);
+      this.out.write(out);
     }
   }
 
@@ -77,6 +82,11 @@ export class TapWriter {
     if (this.closed) return;
     this.drain();
     this.closed = true;
-    closeSync(this.fd);
+    try {
+      this.out.close();
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      deferOutputFailure(e);
+    }
   }
 }

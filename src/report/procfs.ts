@@ -4,8 +4,8 @@
 // MSI-X vector, a column per CPU), softirqs (fs/proc/softirqs.c) and the Udp lines of net/snmp
 // (net/ipv4/proc.c, snmp_seq_show_udplite / udp_mib_list). Written from the run document.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OutputError, writeOutputFile } from '../host/files.js';
 import type { RunResult } from '../engine/result.js';
 import { softnetStat } from './human.js';
 
@@ -67,11 +67,29 @@ export function snmpUdp(r: RunResult): string {
   return `Udp: ${head.join(' ')}\nUdp: ${v.join(' ')}\n`;
 }
 
-/** Write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp. */
+/** The files --proc DIR writes, under DIR. */
+export const PROC_FILES = ['net/softnet_stat', 'interrupts', 'softirqs', 'net/snmp'] as const;
+
+/**
+ * Write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs and DIR/net/snmp, each under the
+ * output rules (src/host/files.ts; the command made DIR/net and checked each file before the run, checkOutputDir). Every file is
+ * tried; the first failure is thrown after the others were written.
+ */
 export function writeProcDir(dir: string, r: RunResult): void {
-  mkdirSync(join(dir, 'net'), { recursive: true });
-  writeFileSync(join(dir, 'net', 'softnet_stat'), `${softnetStat(r)}\n`);
-  writeFileSync(join(dir, 'interrupts'), interrupts(r));
-  writeFileSync(join(dir, 'softirqs'), softirqs(r));
-  writeFileSync(join(dir, 'net', 'snmp'), snmpUdp(r));
+  const text: Record<(typeof PROC_FILES)[number], () => string> = {
+    'net/softnet_stat': () => `${softnetStat(r)}\n`,
+    interrupts: () => interrupts(r),
+    softirqs: () => softirqs(r),
+    'net/snmp': () => snmpUdp(r),
+  };
+  let failed: OutputError | undefined;
+  for (const f of PROC_FILES) {
+    try {
+      writeOutputFile('--proc', join(dir, f), text[f]());
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      failed ??= e;
+    }
+  }
+  if (failed !== undefined) throw failed;
 }
