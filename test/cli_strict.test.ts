@@ -123,7 +123,7 @@ describe('checks before anything starts', () => {
       ['calibrate', '--out', '/nonexistent-dir/cost.json'],
       /^rxsmp: --out \/nonexistent-dir\/cost\.json: cannot write it \(no directory \/nonexistent-dir\)$/m,
     );
-    rejects(['calibrate', '--out', '/tmp'], /--out \/tmp: cannot write it \(a directory\)/);
+    rejects(['calibrate', '--out', '/tmp'], /--out \/tmp: is a directory; give a file name/);
   });
 
   it('--cpus above the host cores in threads mode is a warning, not an error', () => {

@@ -197,7 +197,11 @@ describe('replay: IPv6 flows land where the RSS verification suite says', () => 
 describe('replay: mistakes are one line, exit 2, before anything starts', () => {
   const good = pcapFile(TRAFFIC.slice(0, 20));
   const cases: [string, () => string[], RegExp][] = [
-    ['a missing file', () => ['--pcap', join(dir, 'nope.pcap')], /^rxsmp: --pcap .*nope\.pcap: cannot read it \(ENOENT\)$/],
+    [
+      'a missing file',
+      () => ['--pcap', join(dir, 'nope.pcap')],
+      /^rxsmp: --pcap .*nope\.pcap: cannot read it \(ENOENT: no such file or directory\)$/,
+    ],
     [
       'a truncated capture',
       () => ['--pcap', file('cut.pcap', good.subarray(0, good.length - 7))],

@@ -291,9 +291,24 @@ export function knownRunLengthMs(cfg: Config): number | undefined {
   return undefined;
 }
 
+/**
+ * A change no run could reach is an error. When the length is known up front (--duration,
+ * --rate N) that is the length; otherwise (--rate max) it is the longest any run of --packets
+ * can last: the watchdog ends a run in which no packet moved for --watchdog-s, so each packet
+ * comes within that of the one before (a change later than that may still never apply, said
+ * after the run).
+ */
 function checkScheduleEnds(cfg: Config): void {
   const end = knownRunLengthMs(cfg);
-  if (end === undefined) return;
+  if (end === undefined) {
+    const longest = cfg.packets * cfg.watchdog_s * 1000;
+    const never = cfg.knob_at.find((k) => k.at_ms > longest);
+    if (never === undefined) return;
+    throw new ConfigError(
+      `--knob-at: a change at ${never.at_ms} ms (${never.key.replace(/_/g, '-')}) comes after any possible end of traffic ` +
+        `(${cfg.packets} packets, each within --watchdog-s ${cfg.watchdog_s} of the last: ${longest} ms); it would never apply`,
+    );
+  }
   const late = cfg.knob_at.find((k) => k.at_ms > end);
   if (late === undefined) return;
   const length = cfg.duration_s > 0 ? `--duration ${cfg.duration_s}` : `--packets ${cfg.packets} at --rate ${cfg.rate}`;

@@ -202,9 +202,14 @@ export function hexBytes(bytes: number): Kind<string> {
   );
 }
 
-/** A packet rate: 'max' (0, closed loop) or packets per second. */
+/**
+ * A packet rate: 'max' (closed loop) or 1 to 1e9 packets per second. The config holds max as 0,
+ * so a run document's config block (JSON, "rate": 0) reads back as max; typed as text, 0 is
+ * refused as the message says (`max` is the way to say it).
+ */
 export function rate(): Kind<number> {
   const why = 'a rate is max or 1 to 1000000000 packets per second';
+  const pps = (n: number) => Number.isInteger(n) && n >= 1 && n <= 1e9;
   return kind(
     v.union(
       [
@@ -213,9 +218,10 @@ export function rate(): Kind<number> {
           v.transform(() => 0),
         ),
         v.pipe(
-          v.union([v.number(), decimalText(DECIMAL_INT)]),
-          v.check((n) => n === 0 || (Number.isInteger(n) && n >= 1 && n <= 1e9)),
+          v.number(),
+          v.check((n) => n === 0 || pps(n), why),
         ),
+        v.pipe(decimalText(DECIMAL_INT), v.check(pps, why)),
       ],
       why,
     ),
@@ -265,6 +271,12 @@ export interface KnobChangeGiven {
 
 const isRuntimeKnob = (k: string): k is RuntimeKnob => (RUNTIME_KNOBS as readonly string[]).includes(k);
 
+/** Why knob `name` (as given) cannot be in a schedule: it is not a runtime knob, or not a knob at all. */
+function notRuntime(name: string): string {
+  const key = name.replace(/-/g, '_');
+  return Object.hasOwn(KNOBS, key) ? `${optionName(key)} cannot change under traffic` : `'${clip(name, 40)}' is not a knob`;
+}
+
 /**
  * `--knob-at 'MS:knob=value;MS:knob=value'`, or, in a file, the array `knob_at` of a `--json`
  * output ({ at_ms, key, value }).
@@ -275,12 +287,12 @@ export function schedule(): Kind<KnobChangeGiven[]> {
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*:\s*([a-z0-9_-]+)\s*=\s*(.+?)\s*$/i.exec(dataset.value);
       if (!m) {
-        addIssue({ message: `'${dataset.value}': each change is MS:knob=value` });
+        addIssue({ message: 'each change is MS:knob=value (e.g. 50:rps-cpus=3)' });
         return NEVER;
       }
       const key = m[2]!.replace(/-/g, '_');
       if (!isRuntimeKnob(key)) {
-        addIssue({ message: `'${dataset.value}': ${optionName(key)} cannot change under traffic` });
+        addIssue({ message: notRuntime(m[2]!) });
         return NEVER;
       }
       return { at_ms: Number(m[1]), key, raw: m[3]! as unknown };
@@ -291,7 +303,7 @@ export function schedule(): Kind<KnobChangeGiven[]> {
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       const { at_ms, key, value } = dataset.value;
       if (!isRuntimeKnob(key)) {
-        addIssue({ message: `${optionName(key)} cannot change under traffic` });
+        addIssue({ message: notRuntime(key) });
         return NEVER;
       }
       return { at_ms, key, raw: value };
@@ -306,7 +318,7 @@ export function schedule(): Kind<KnobChangeGiven[]> {
       ),
       v.array(reported),
     ]),
-    `changes such as '50:rps-cpus=3;100:netdev-budget=64' (ms after traffic starts; knobs ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')})`,
+    "changes such as '50:rps-cpus=3;100:netdev-budget=64'",
     "'MS:KNOB=VALUE;...'",
     { list: ';' },
   );
@@ -512,7 +524,11 @@ export const KNOBS = {
     "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1",
     derived('not pinned'),
   ),
-  knob_at: knob(schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
+  knob_at: knob(
+    schedule(),
+    `change knobs under traffic, at ms after generation starts: ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')}`,
+    derived('none'),
+  ),
   virtio_mrg_rxbuf: knob(
     onOff(),
     'virtio: VIRTIO_NET_F_MRG_RXBUF (mergeable RX buffers); off: big packets, as 5.10 with GUEST_TSO4/6',
@@ -569,9 +585,9 @@ function collectWhy(issues: readonly v.BaseIssue<unknown>[]): string {
   return '';
 }
 
-/** "--cpus: '0' is not valid; expected an integer from 1 to 64", with a reason when there is one. */
+/** "--cpus: '0' is not valid; expected an integer from 1 to 64", or the reason when a check gave one. */
 export function invalid(name: string, shown: string, k: Kind<unknown>, why = ''): ConfigError {
-  return new ConfigError(`${name}: ${shown} is not valid${why ? ` (${why})` : ''}; expected ${k.expected}`);
+  return new ConfigError(`${name}: ${shown} is not valid${why ? `: ${why}` : `; expected ${k.expected}`}`);
 }
 
 /** A knob's value: checked, converted, or a ConfigError naming the option. */
