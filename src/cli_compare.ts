@@ -3,7 +3,18 @@
 // conventions as `run` (cli_args.ts): options of run name the knobs; a user mistake is one line
 // on stderr and exit status 2 before any run starts; SIGINT keeps what was made and exits 130.
 
-import { ConfigError, int, path, settingFromFlag, type Config, type Kind, type RawSettings } from './config.js';
+import {
+  clip,
+  clipPath,
+  ConfigError,
+  escapeControls,
+  int,
+  path,
+  settingFromFlag,
+  type Config,
+  type Kind,
+  type RawSettings,
+} from './config.js';
 import {
   EXIT_CODES,
   HELP_OPTION,
@@ -189,7 +200,7 @@ async function compareMain(argv: string[]): Promise<number> {
     process.stdout.write((json ? JSON.stringify(c, null, 2) : compareSummary(c)) + '\n');
     const writeReport = () => {
       writeOutputFile('--report', report!, reportOf([c], ['rxsmp compare']));
-      log(`compare: report written to ${report}`);
+      log(`compare: report written to ${clipPath(report!, 80)}`);
     };
     return writeOutputs(c.interrupted ? intr.exitCode() || 130 : 0, report !== undefined && c.pairs > 0 ? [writeReport] : []);
   } finally {
@@ -228,7 +239,7 @@ async function sweepMain(argv: string[]): Promise<number> {
   try {
     log(
       `sweep: ${plan.cells} cells x ${plan.repeat} repeats${shard ? `, shard ${shard.index}/${shard.count}: ${plan.tasks.length} runs` : ''}, ` +
-        `${plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${out}`,
+        `${plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${clipPath(out, 80)}`,
     );
     const r = await runSweep(plan, out, {
       force,
@@ -237,12 +248,12 @@ async function sweepMain(argv: string[]): Promise<number> {
       onRun: (t, res, done, todo) =>
         log(
           `sweep: ${done}/${todo} ${Object.entries(t.cell)
-            .map(([k, v]) => `${k}=${v}`)
+            .map(([k, v]) => `${k}=${clip(v, 40)}`)
             .join(' ')} repeat ${t.repeat}: ${fmt(res.pps)} pps`,
         ),
     });
     log(
-      `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${out}` : ''}` +
+      `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${clipPath(out, 80)}` : ''}` +
         (r.interrupted ? `, ${r.left} left (run the same command again to resume)` : '') +
         `, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
@@ -259,7 +270,7 @@ function sweepTable(out: string): string {
   const cells = new Map<string, SweepLine[]>();
   for (const l of lines) {
     const k = Object.entries(l.cell)
-      .map(([n, v]) => `${n}=${v}`)
+      .map(([n, v]) => `${n}=${escapeControls(v)}`)
       .join(' ');
     (cells.get(k) ?? cells.set(k, []).get(k)!).push(l);
   }
@@ -299,7 +310,7 @@ function reportMain(argv: string[]): number {
   checkOutputFile('--out', out, { force: optionValue(REPORT.force, given) });
   const docs = files.flatMap((f) => readReportInput(f));
   writeOutputFile('--out', out, reportOf(docs, files));
-  log(`report: ${docs.length} documents drawn into ${out}`);
+  log(`report: ${docs.length} documents drawn into ${clipPath(out, 80)}`);
   return writeOutputs(0);
 }
 

@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  clip,
   ConfigError,
   oneOf,
   onOff,
@@ -229,7 +230,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
   if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
   if (cmd !== 'run') {
-    process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);
+    process.stderr.write(`rxsmp: unknown command '${clip(cmd)}'; try 'rxsmp --help'\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -2,7 +2,7 @@
 // conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
 
 import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from './host/files.js';
-import { ConfigError, int, onOff, path } from './config.js';
+import { clipPath, ConfigError, int, onOff, path } from './config.js';
 import { runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
 import { InterruptedError, WatchdogError } from './engine/run.js';
@@ -122,7 +122,7 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
     return writeOutputs(0, [
       () => {
         writeOutputFile('--out', out, JSON.stringify(model, null, 2) + '\n');
-        log(`calibrate: wrote ${out}; use it with --mode sim --cost-model ${out}`);
+        log(`calibrate: wrote ${clipPath(out, 80)}; use it with --mode sim --cost-model ${clipPath(out, 80)}`);
       },
     ]);
   } catch (e) {

@@ -9,6 +9,8 @@ import { checkTapPath, loadReplay } from './capture.js';
 import { totalmem } from 'node:os';
 import { computeLayout } from '../shm/layout.js';
 import {
+  clip,
+  clipPath,
   ConfigError,
   isDerived,
   KNOBS,
@@ -21,7 +23,6 @@ import {
   PKT_SIZE_MAX,
   range,
   RSS_RETA_SIZE,
-  show,
   VIRTIO_PKT_SIZE_MAX,
   type Config,
   type KnobChange,
@@ -75,7 +76,7 @@ export function knobNamed(name: string): KnobKey | undefined {
 
 export function settingFromFlag(flag: string, value: unknown, into: RawSettings): void {
   const key = knobNamed(flag);
-  if (key === undefined) throw new ConfigError(`unknown option --${flag}; run 'rxsmp run --help' for the list`);
+  if (key === undefined) throw new ConfigError(`unknown option --${clip(flag)}; run 'rxsmp run --help' for the list`);
   into.set(key, value);
 }
 
@@ -92,7 +93,7 @@ function showFileValue(raw: unknown): string {
  * the key without quoting the file.
  */
 export function settingsFromFile(obj: unknown, file: string, into: RawSettings): void {
-  settingsFromObject(obj, `--config ${file}`, into);
+  settingsFromObject(obj, `--config ${clipPath(file)}`, into);
 }
 
 /**
@@ -107,7 +108,8 @@ export function settingsFromObject(obj: unknown, where: string, into: RawSetting
     o = o.config as Record<string, unknown>;
   for (const [name, value] of Object.entries(o)) {
     const key = knobNamed(name);
-    if (key === undefined) throw new ConfigError(`${where}: unknown key '${name}'; keys are the options' names (see rxsmp run --help)`);
+    if (key === undefined)
+      throw new ConfigError(`${where}: unknown key '${clip(name, 40)}'; keys are the options' names (see rxsmp run --help)`);
     const r = parseKind(KNOBS[key].kind as Kind<unknown>, value);
     if (!r.ok) throw new ConfigError(`${where}: key '${name}': ${showFileValue(value)} is not valid; expected ${KNOBS[key].kind.expected}`);
     if (key === 'knob_at') {
@@ -247,12 +249,14 @@ function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
   const max = cfg.nic === 'virtio' ? VIRTIO_PKT_SIZE_MAX - 4 : PKT_SIZE_MAX - 4;
   if (r.max_len > max) {
     throw new ConfigError(
-      `--pcap ${cfg.pcap}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
+      `--pcap ${clipPath(cfg.pcap)}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
         `capture with offloads off (ethtool -K IFACE gro off lro off tso off gso off) or replay jumbo frames with --nic virtio`,
     );
   }
   if (cfg.pcap_timing && !r.timed) {
-    throw new ConfigError(`--pcap-timing: ${cfg.pcap} has Simple Packet Blocks, which carry no timestamp; replay it at --rate instead`);
+    throw new ConfigError(
+      `--pcap-timing: ${clipPath(cfg.pcap)} has Simple Packet Blocks, which carry no timestamp; replay it at --rate instead`,
+    );
   }
   if (cfg.pcap_timing && given('rate'))
     throw new ConfigError('--pcap-timing: the capture sets the timing; give --rate or --pcap-timing, not both');
@@ -277,7 +281,7 @@ function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange
       out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      const value = typeof item.raw === 'string' ? item.raw : show(item.raw);
+      const value = clip(typeof item.raw === 'string' ? item.raw : (JSON.stringify(item.raw) ?? ''), 24);
       throw new ConfigError(`--knob-at ${item.at_ms}:${item.key.replace(/_/g, '-')}=${value}: ${e.message}`);
     }
   }

@@ -17,12 +17,27 @@ import * as v from 'valibot';
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(message: string) {
-    super(escapeControls(message));
+    super(fitLine(escapeControls(message)));
   }
 }
 
 /** The most characters of a user's text (a value, a key, a file name) a message quotes. */
 export const QUOTE_CHARS_MAX = 80;
+/** The longest message: with "rxsmp: " before it, a line of at most 200 characters. */
+export const MESSAGE_CHARS_MAX = 193;
+
+/**
+ * The last guard on a message's length: one that quotes several long texts (each clipped)
+ * keeps its start (the option, the value) and its end (what is expected), cut in the middle.
+ */
+function fitLine(m: string): string {
+  if (m.length <= MESSAGE_CHARS_MAX) return m;
+  const cp = Array.from(m); // by code point: a surrogate pair is never cut in two
+  const tail = 70;
+  const head = MESSAGE_CHARS_MAX - tail - 5;
+  if (cp.length <= MESSAGE_CHARS_MAX) return m;
+  return `${cp.slice(0, head).join('')} ... ${cp.slice(cp.length - tail).join('')}`;
+}
 
 // C0 and C1 controls, DEL, the line and paragraph separators, bidirectional overrides and
 // isolates (which reorder what a terminal shows), and lone surrogates.
@@ -53,7 +68,21 @@ export function clip(text: string, max = QUOTE_CHARS_MAX): string {
     if (out.length + piece.length > max - 3) break;
     out += piece;
   }
-  return out + '...';
+  return `${out}...`;
+}
+
+/** A file name as a message quotes it: as clip(), but a long one keeps its end (the file, not the root). */
+export function clipPath(file: string, max = 60): string {
+  const safe = escapeControls(file);
+  if (safe.length <= max) return safe;
+  let out = '';
+  const cps = Array.from(file);
+  for (let i = cps.length - 1; i >= 0; i--) {
+    const piece = escapeControls(cps[i]!);
+    if (out.length + piece.length > max - 3) break;
+    out = piece + out;
+  }
+  return `...${out}`;
 }
 
 export const MAX_CPUS = 64;

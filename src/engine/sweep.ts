@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { ConfigError, optionName, parseKnob, readSettingsFile, type Config, type RawSettings } from '../config.js';
+import { clip, ConfigError, optionName, parseKnob, readSettingsFile, show, type Config, type RawSettings } from '../config.js';
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';
 import { AppendFile, named, OutputError, readInputText, writeOutputFile } from '../host/files.js';
@@ -47,9 +47,9 @@ export const SWEEP_CELLS_MAX = 100_000;
 export function parseSetOption(item: string): SweepAxis {
   const first = parseAssignment('--set', item, false); // the knob name and the whole list
   const values = first.text.split(',').map((s) => s.trim());
-  if (values.some((s) => s === '')) throw new ConfigError(`--set ${item}: an empty value in the list`);
-  for (const s of values) parseKnob(first.key, s, `'${s}'`);
-  if (new Set(values).size !== values.length) throw new ConfigError(`--set ${item}: a value is listed twice`);
+  if (values.some((s) => s === '')) throw new ConfigError(`--set ${clip(item)}: an empty value in the list`);
+  for (const s of values) parseKnob(first.key, s);
+  if (new Set(values).size !== values.length) throw new ConfigError(`--set ${clip(item)}: a value is listed twice`);
   return { key: first.key, values };
 }
 
@@ -69,21 +69,23 @@ export interface SweepFile {
  */
 export function readSweepFile(file: string): SweepFile {
   const obj = readSettingsFile('--file', file);
-  const where = `--file ${file}`;
+  const where = named('--file', file);
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
     throw new ConfigError(`${where}: expected a JSON object with "set" (and optionally "options", "repeat")`);
   const o = obj as Record<string, unknown>;
   for (const k of Object.keys(o))
-    if (!['set', 'options', 'repeat'].includes(k)) throw new ConfigError(`${where}: unknown key '${k}'; keys are set, options, repeat`);
+    if (!['set', 'options', 'repeat'].includes(k))
+      throw new ConfigError(`${where}: unknown key '${clip(k, 40)}'; keys are set, options, repeat`);
   const set = o.set;
   if (typeof set !== 'object' || set === null || Array.isArray(set))
     throw new ConfigError(`${where}: "set" must be an object of option name -> list of values`);
   const axes: SweepAxis[] = [];
   for (const [name, list] of Object.entries(set as Record<string, unknown>)) {
-    if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${where}: set.${name}: expected a non-empty list of values`);
+    if (!Array.isArray(list) || list.length === 0)
+      throw new ConfigError(`${where}: set.${clip(name, 40)}: expected a non-empty list of values`);
     const texts = list.map((x) => (typeof x === 'boolean' ? (x ? 'on' : 'off') : Array.isArray(x) ? x.join(',') : String(x)));
     const a = parseAssignment(`${where}: set`, `${name}=${texts[0]}`, false);
-    for (const t of texts) parseKnob(a.key, t, `'${t}'`);
+    for (const t of texts) parseKnob(a.key, t);
     axes.push({ key: a.key, values: texts });
   }
   const opts = o.options ?? {};
@@ -102,7 +104,7 @@ export function parseShard(text: string): Shard {
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
   if (!m || n < 1 || i < 1 || i > n || n > 100_000)
-    throw new ConfigError(`--shard: '${text}' is not valid; expected i/n with 1 <= i <= n, e.g. 1/2`);
+    throw new ConfigError(`--shard: ${show(text)} is not valid; expected i/n with 1 <= i <= n, e.g. 1/2`);
   return { index: i, count: n };
 }
 

@@ -45,7 +45,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { threadId } from 'node:worker_threads';
-import { clip, ConfigError } from '../config/schema.js';
+import { clip, clipPath, ConfigError } from '../config/schema.js';
 
 // ------------------------------------------------------------------------ errors
 
@@ -68,7 +68,7 @@ export function errnoText(e: unknown): string {
 }
 
 /** `option FILE` as a message names it (the file name clipped). */
-export const named = (option: string, file: string): string => `${option} ${clip(file)}`;
+export const named = (option: string, file: string): string => `${option} ${clipPath(file)}`;
 
 // ------------------------------------------------------------------------ reading
 
@@ -281,9 +281,9 @@ export function checkOutputFile(option: string, file: string, o: { force: boolea
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
-        ? `no directory ${clip(dirname(file))}`
+        ? `no directory ${clipPath(dirname(file))}`
         : code === 'ENOTDIR'
-          ? `${clip(dirname(file))} is not a directory`
+          ? `${clipPath(dirname(file))} is not a directory`
           : errnoText(e);
     throw new OutputError(`${where}: cannot write it (${why})`);
   }
@@ -352,7 +352,7 @@ export class OutputStream {
 
   private error(e: unknown): OutputError {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? `no directory ${clip(dirname(this.file))}` : errnoText(e);
+    const why = code === 'ENOENT' ? `no directory ${clipPath(dirname(this.file))}` : errnoText(e);
     const kept = this.tmp === undefined ? '' : this.mode !== undefined ? '; the old file is kept' : '; nothing written';
     return new OutputError(`${named(this.option, this.file)}: cannot write it (${why})${kept}`);
   }
@@ -503,7 +503,7 @@ let stdoutError: string | undefined;
 function stdoutName(): string {
   try {
     const t = readlinkSync('/proc/self/fd/1');
-    return t.startsWith('/') ? ` (${clip(t)})` : t.startsWith('pipe:') ? ' (a pipe)' : '';
+    return t.startsWith('/') ? ` (${clipPath(t)})` : t.startsWith('pipe:') ? ' (a pipe)' : '';
   } catch {
     return '';
   }

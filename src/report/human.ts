@@ -1,6 +1,6 @@
 // The human summary of a run, with /proc/net/softnet_stat as Linux 5.10 prints it.
 
-import type { Config } from '../config.js';
+import { clipPath, type Config } from '../config.js';
 import type { RunResult } from '../engine/result.js';
 import { loadReplay } from '../config/capture.js';
 
@@ -67,7 +67,7 @@ export function runHeader(c: Config): string {
   return (
     `rxsmp: ${mode}, ${plural(c.cpus, 'CPU')}, ${plural(c.queues, 'queue')}, nic ${c.nic}, ${wire}, ${rps}${rfs}, GRO ${c.gro ? 'on' : 'off'}; ` +
     (c.pcap !== ''
-      ? `${length} ${rate}, replayed from ${c.pcap} (${replayFlows(c)}, frames up to ${c.pkt_size} B)`
+      ? `${length} ${rate}, replayed from ${clipPath(c.pcap, 80)} (${replayFlows(c)}, frames up to ${c.pkt_size} B)`
       : `${length} ${rate}, ${plural(c.flows, `${c.ip === '4' ? '' : c.ip === '6' ? 'IPv6 ' : 'IPv4/IPv6 '}${c.proto} flow`)} of ${c.pkt_size} B`)
   );
 }
