@@ -1,8 +1,9 @@
 // Every file rxsmp reads or writes for a user, under one set of rules (docs/cli.md, "Files"):
 //
-// Reading. Each input has a bound that suits its kind (INPUT_BYTES_MAX): a settings file
-// (--config, --cost-model, sweep --file) 1 MiB, a document file (report's and merge's inputs,
-// a sweep file read back) 256 MiB, a capture (--pcap) 2 GiB. A regular file is checked against
+// Reading. Each input has a bound that suits its kind (INPUT_BYTES_MAX): a JSON settings file
+// (--config, --cost-model, sweep --file; a whole run document is one) 4 MiB, a YAML one 64 KiB
+// (the YAML library takes some 10 µs and kilobytes per key), a document file (report's and
+// merge's inputs, a sweep file read back) 256 MiB, a capture (--pcap) 2 GiB. A regular file is checked against
 // the bound by its size before a byte is read, then read up to that size; a pipe (a FIFO,
 // `--config <(...)`, /dev/stdin) is read up to the bound and refused past it. Character
 // devices (/dev/zero, /dev/urandom, a terminal), directories and sockets are refused; a
@@ -72,18 +73,26 @@ export const named = (option: string, file: string): string => `${option} ${clip
 
 // ------------------------------------------------------------------------ reading
 
-export type InputKind = 'settings' | 'documents' | 'capture';
+export type InputKind = 'settings' | 'yaml' | 'documents' | 'capture';
 
 const MiB = 1 << 20;
 /** The most bytes rxsmp reads from one input file of each kind. */
 export const INPUT_BYTES_MAX: Record<InputKind, number> = {
-  settings: 1 * MiB,
+  settings: 4 * MiB,
+  yaml: 64 * 1024,
   documents: 256 * MiB,
   // Node reads at most 2 GiB - 1 at once; a replay's frames are copied to shared memory too.
   capture: 2 ** 31 - 1,
 };
 
-const sizeText = (n: number) => (n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : `${n} bytes`);
+const KIND_TEXT: Record<InputKind, string> = {
+  settings: 'a settings file',
+  yaml: 'a YAML file',
+  documents: 'a document file',
+  capture: 'a capture',
+};
+
+const sizeText = (n: number) => (n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 
 function typeOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
@@ -111,7 +120,7 @@ export function readInput(option: string, file: string, kind: InputKind): Uint8A
       const why = kind === 'capture' && st.isFIFO() ? 'a FIFO; a capture must be a regular file (each run reads it)' : typeOf(st);
       throw new ConfigError(`${where}: cannot read it (${why})`);
     }
-    if (st.size > max) throw new ConfigError(`${where}: ${sizeText(st.size)} is larger than ${kind} files may be (${sizeText(max)})`);
+    if (st.size > max) throw new ConfigError(`${where}: ${sizeText(st.size)} is larger than ${KIND_TEXT[kind]} may be (${sizeText(max)})`);
     if (pipe) {
       // Read blocking: reopened without O_NONBLOCK now that it is known to be a pipe.
       closeSync(fd);
