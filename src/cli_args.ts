@@ -86,7 +86,7 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
         prev?.kind === 'option' && after?.kind.bare !== undefined && after.kind.expected !== ''
           ? ` after ${prev.rawName} (which takes ${after.kind.expected}, or nothing)`
           : '';
-      throw new ConfigError(`unexpected argument '${clip(tok.value)}'${hint}; options start with --`);
+      throw new ConfigError(`unexpected argument '${clip(tok.value, hint === '' ? undefined : 40)}'${hint}; options start with --`);
     }
     const spec = byFlag.get(tok.name) ?? byShort.get(tok.name);
     const negates = spec === undefined && tok.name.startsWith('no-') ? byFlag.get(tok.name.slice(3)) : undefined;

@@ -364,7 +364,7 @@ function checkCrossFields(cfg: Config): void {
     for (const cpu of maskToCpus(mask)) {
       if (cpu >= cfg.cpus) {
         const key = mask === cfg.flow_limit_cpu_bitmap ? 'flow_limit_cpu_bitmap' : 'rps_cpus';
-        throw new ConfigError(`${optionName(key)}: mask ${mask} names CPU ${cpu}, which does not exist with --cpus ${cfg.cpus}`);
+        throw new ConfigError(`${optionName(key)}: mask ${clip(mask, 40)} names CPU ${cpu}, which does not exist with --cpus ${cfg.cpus}`);
       }
     }
   }
