@@ -169,7 +169,9 @@ describe('captures with no UDP/TCP flow run, each frame counted where the kernel
     const icmp = file('h-icmp.pcap', NO_FLOW.icmp);
     const r = cli(['run', '--mode', 'sim', '--pcap', arp]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.split('\n')[0]).toMatch(/replayed from .*h-arp\.pcap \(no UDP\/TCP flow: every frame takes a non-flow path, frames up to 64 B\)$/);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /replayed from .*h-arp\.pcap \(no UDP\/TCP flow: every frame takes a non-flow path, frames up to 64 B\)$/,
+    );
     expect(r.stdout).toMatch(/generated 40, delivered 0, dropped 40 \(not_ip 40\) — conserved/);
     const out = join(dir, 'sweep.jsonl');
     const s = cli(['sweep', '--mode', 'sim', '--set', `pcap=${arp},${icmp}`, '--repeat', '1', '--packets', '500', '--out', out]);

@@ -43,14 +43,9 @@ function startsOrRefuses(f: () => unknown): 'starts' | 'refused' {
 
 // Options that name files are left to the file tests below (a random name must not write anywhere).
 const FILE_OPTIONS = new Set(['config', 'cost-model', 'pcap', 'tap', 'report', 'proc', 'profile']);
-const FLAGS = [
-  ...Object.keys(KNOBS).map((k) => optionName(k).slice(2)),
-  'json',
-  'check-order',
-  'progress',
-  'contention',
-  'force',
-].filter((f) => !FILE_OPTIONS.has(f));
+const FLAGS = [...Object.keys(KNOBS).map((k) => optionName(k).slice(2)), 'json', 'check-order', 'progress', 'contention', 'force'].filter(
+  (f) => !FILE_OPTIONS.has(f),
+);
 
 /** Text a hostile user or file gives: any code points (controls, lone surrogates), long runs of one character. */
 const nasty = fc.oneof(
@@ -106,7 +101,15 @@ describe('option strings (property): a run or one line', () => {
 
 describe('config files (property): a run or one line', () => {
   const knobKey = fc.constantFrom(...Object.keys(KNOBS).filter((k) => !FILE_OPTIONS.has(optionName(k).slice(2))));
-  const value = fc.oneof(nasty, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(nasty, { maxLength: 3 }), fc.jsonValue());
+  const value = fc.oneof(
+    nasty,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(nasty, { maxLength: 3 }),
+    fc.jsonValue(),
+  );
   const object = fc.dictionary(fc.oneof(knobKey, nasty), value, { maxKeys: 6 });
   let n = 0;
   const config = (name: string, text: string | Uint8Array) => {
@@ -204,7 +207,10 @@ describe('inputs without an end, or too big: one line, exit 2, nothing read past
   writeFileSync(big, Buffer.alloc(100 * 2 ** 20, 0x20));
   const bomb = join(dir, 'bomb.yaml');
   let y = 'a: &a [x, x, x, x, x, x, x, x, x]\n';
-  for (let i = 0; i < 20; i++) y += `l${i}: &l${i} [${Array(9).fill(i === 0 ? '*a' : `*l${i - 1}`).join(', ')}]\n`;
+  for (let i = 0; i < 20; i++)
+    y += `l${i}: &l${i} [${Array(9)
+      .fill(i === 0 ? '*a' : `*l${i - 1}`)
+      .join(', ')}]\n`;
   writeFileSync(bomb, y);
   const deep = join(dir, 'deep.yaml');
   writeFileSync(deep, `a: ${'['.repeat(30_000)}${']'.repeat(30_000)}\n`);
@@ -214,7 +220,11 @@ describe('inputs without an end, or too big: one line, exit 2, nothing read past
   for (const [name, args, re] of [
     ['--config /dev/zero', ['run', '--config', '/dev/zero'], /^rxsmp: --config \/dev\/zero: cannot read it \(a character device\)$/],
     ['--cost-model /dev/urandom', ['run', '--mode', 'sim', '--cost-model', '/dev/urandom'], /cannot read it \(a character device\)$/],
-    ['report /dev/zero', ['report', '/dev/zero', '--out', join(dir, 'r.html')], /^rxsmp: report: \/dev\/zero: cannot read it \(a character device\)$/],
+    [
+      'report /dev/zero',
+      ['report', '/dev/zero', '--out', join(dir, 'r.html')],
+      /^rxsmp: report: \/dev\/zero: cannot read it \(a character device\)$/,
+    ],
     ['merge /dev/zero', ['merge', '/dev/zero'], /^rxsmp: merge: \/dev\/zero: cannot read it \(a character device\)$/],
     ['--pcap /dev/zero', ['run', '--pcap', '/dev/zero'], /^rxsmp: --pcap \/dev\/zero: cannot read it \(a character device\)$/],
     ['a 100 MB config', ['run', '--config', big], /big\.json: 100 MiB is larger than a settings file may be \(4 MiB\)$/],
@@ -231,12 +241,19 @@ describe('inputs without an end, or too big: one line, exit 2, nothing read past
   }
 
   it('a pipe (a FIFO, <(...)) is read up to the bound: a small config runs, an endless one is refused', () => {
-    const small = spawnSync('bash', ['-c', `echo '{"cpus": 1}' > ${fifo} & "${process.execPath}" "${CLI}" run --mode sim --packets 100 --config ${fifo} --json`], {
-      encoding: 'utf8',
-    });
+    const small = spawnSync(
+      'bash',
+      ['-c', `echo '{"cpus": 1}' > ${fifo} & "${process.execPath}" "${CLI}" run --mode sim --packets 100 --config ${fifo} --json`],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(small.status, small.stderr).toBe(0);
     expect((JSON.parse(small.stdout) as { config: { cpus: number } }).config.cpus).toBe(1);
-    const endless = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" run --config <(cat /dev/zero)`], { encoding: 'utf8', timeout: 60_000 });
+    const endless = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" run --config <(cat /dev/zero)`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(endless.status).toBe(2);
     expect(endless.stderr).toMatch(/^rxsmp: --config \/dev\/fd\/\d+: more than 4 MiB; larger than such files may be\n$/);
   });
