@@ -56,7 +56,7 @@ function prng(seed: number): () => number {
 const LENGTHS = [0, 0xffffffff, 0x7fffffff, 0x80000000, 65536, 16, 1];
 
 /** Mutant i: base i mod the bases, unchanged for the first pass, then 1 to 4 mutations. */
-export function mutant(i: number): { name: string; bytes: Uint8Array } {
+function mutant(i: number): { name: string; bytes: Uint8Array } {
   const [base, orig] = BASES[i % BASES.length]!;
   if (i < BASES.length) return { name: `${base}`, bytes: orig };
   const r = prng(i * 2654435761);
