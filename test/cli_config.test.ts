@@ -38,7 +38,7 @@ describe('--config FILE', () => {
         ['run', '--config', join(dir, 'missing.json')],
         /--config .*missing\.json: cannot read it \(ENOENT: no such file or directory\)/,
       ),
-      rejects(['run', '--config', dir], /--config .*: cannot read it \(EISDIR\)/),
+      rejects(['run', '--config', dir], /--config .*: cannot read it \(a directory\)/),
     ];
     const badChange = file('bad-change.json', JSON.stringify({ knob_at: [{ at_ms: 1, key: 'rps_cpus', value: secret }] }));
     lines.push(

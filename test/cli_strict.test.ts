@@ -73,7 +73,11 @@ describe('on/off flags', () => {
     expect(parseRunArgs(['--progress']).progress).toBe('on');
     expect(parseRunArgs(['--no-progress']).progress).toBe('off');
     expect(parseRunArgs(['--progress=auto']).progress).toBe('auto');
-    rejects(['run', '--progress', 'sometimes'], /--progress: 'sometimes' is not valid; expected one of auto, on, off/);
+    rejects(['run', '--progress=sometimes'], /--progress: 'sometimes' is not valid; expected one of auto, on, off/);
+    rejects(
+      ['run', '--progress', 'sometimes'],
+      /unexpected argument 'sometimes' after --progress \(which takes one of auto, on, off, or nothing\)/,
+    );
   });
 });
 

@@ -241,7 +241,7 @@ describe('replay: mistakes are one line, exit 2, before anything starts', () => 
     [
       'a frame longer than the NIC takes',
       () => ['--pcap', file('jumbo.pcap', pcapFile(mixedTraffic(3, { len: 4000 })))],
-      /^rxsmp: --pcap .*jumbo\.pcap: a frame of 4000 bytes is longer than --nic ixgbe takes \(1514, FCS excluded\); capture with offloads off/,
+      /^rxsmp: --pcap .*jumbo\.pcap: a frame of 4000 bytes is longer than --nic ixgbe takes \(1514, FCS excluded\); capture with GRO, LRO, TSO and GSO off \(ethtool -K\), or use --nic virtio$/,
     ],
   ];
   for (const [name, args, msg] of cases) {

@@ -250,7 +250,7 @@ function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
   if (r.max_len > max) {
     throw new ConfigError(
       `--pcap ${clipPath(cfg.pcap)}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
-        `capture with offloads off (ethtool -K IFACE gro off lro off tso off gso off) or replay jumbo frames with --nic virtio`,
+        'capture with GRO, LRO, TSO and GSO off (ethtool -K), or use --nic virtio',
     );
   }
   if (cfg.pcap_timing && !r.timed) {

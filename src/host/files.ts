@@ -112,21 +112,19 @@ export function readInput(option: string, file: string, kind: InputKind): Uint8A
   const max = INPUT_BYTES_MAX[kind];
   let fd = -1;
   try {
-    // O_NONBLOCK: opening a FIFO that has no writer yet does not wait here.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
-    const st = fstatSync(fd);
-    const pipe = st.isFIFO() && kind !== 'capture';
-    if (!st.isFile() && !pipe) {
-      const why = kind === 'capture' && st.isFIFO() ? 'a FIFO; a capture must be a regular file (each run reads it)' : typeOf(st);
+    // What it is, before opening: a FIFO is opened as `cat` opens it (waiting for its writer;
+    // opened without waiting, then closed, it would lose what the writer sent), anything but a
+    // regular file or a FIFO is refused unopened (a terminal, a modem line).
+    const st0 = statSync(file);
+    const pipe = st0.isFIFO() && kind !== 'capture';
+    if (!st0.isFile() && !pipe) {
+      const why = kind === 'capture' && st0.isFIFO() ? 'a FIFO; a capture must be a regular file (each run reads it)' : typeOf(st0);
       throw new ConfigError(`${where}: cannot read it (${why})`);
     }
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOCTTY | (pipe ? 0 : constants.O_NONBLOCK));
+    const st = fstatSync(fd);
+    if (st.isFIFO() !== pipe || (!pipe && !st.isFile())) throw new ConfigError(`${where}: cannot read it (it changed as it was opened)`);
     if (st.size > max) throw new ConfigError(`${where}: ${sizeText(st.size)} is larger than ${KIND_TEXT[kind]} may be (${sizeText(max)})`);
-    if (pipe) {
-      // Read blocking: reopened without O_NONBLOCK now that it is known to be a pipe.
-      closeSync(fd);
-      fd = -1;
-      fd = openSync(file, constants.O_RDONLY | constants.O_NOCTTY);
-    }
     // A regular file is read to its end (its size, or more for a /proc file that says 0), never past the bound.
     return readUpTo(fd, st.isFile() ? st.size + 1 : 64 * 1024, where, max);
   } catch (e) {
