@@ -44,7 +44,7 @@ describe('--config FILE', () => {
     lines.push(
       rejects(
         ['run', '--config', badChange],
-        /bad-change\.json: key 'knob_at': the change of rps_cpus at 1 ms: the string given is not valid; expected a hex CPU mask/,
+        /bad-change\.json: key 'knob_at': rps_cpus at 1 ms: the string given is not valid; expected a hex CPU mask/,
       ),
     );
     for (const l of lines) expect(l).not.toContain(secret);

@@ -118,7 +118,7 @@ export function settingsFromObject(obj: unknown, where: string, into: RawSetting
         const k = KNOBS[change.key].kind as Kind<unknown>;
         if (!parseKind(k, change.raw).ok) {
           throw new ConfigError(
-            `${where}: key '${name}': the change of ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`,
+            `${where}: key '${name}': ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`,
           );
         }
       }
