@@ -13,6 +13,7 @@ import { runEmulation, type RunOptions } from './engine/run.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import type { RunResult } from './engine/result.js';
 import { progressFeed, type Progress } from './engine/progress.js';
+import { takeOutputFailures } from './host/files.js';
 
 /** A run's settings: knob names as in the config block (or kebab-case), values as in a config file. */
 export type Settings = Readonly<Record<string, unknown>>;
@@ -46,8 +47,15 @@ export function runConfig(cfg: Config, o: Pick<RunOptions, 'signal' | 'progress'
   return cfg.mode === 'sim' ? runSim(cfg, opts) : runEmulation(cfg, opts);
 }
 
-/** Run an emulation from settings; resolves to the run contract document. */
+/**
+ * Run an emulation from settings; resolves to the run contract document. A `tap` file that
+ * could not be written rejects with its OutputError (a ConfigError: one line) after the run.
+ */
 export async function run(settings: Settings = {}, o: RunApiOptions = {}): Promise<RunDocument> {
   const cfg = configOf(settings);
-  return runConfig(cfg, { ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { progress: o.onProgress } : {}) });
+  takeOutputFailures(); // none of an earlier call's
+  const doc = await runConfig(cfg, { ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { progress: o.onProgress } : {}) });
+  const failed = takeOutputFailures()[0];
+  if (failed !== undefined) throw failed;
+  return doc;
 }

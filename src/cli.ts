@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 // The `rxsmp` executable. Everything it does is in cli_main.ts (importable without running).
 import { main } from './cli_main.js';
+import { guardStdout, stdoutFailed } from './host/files.js';
 
-// A reader that stops early (`rxsmp run | head -1`) closes the pipe: stop quietly, as Unix
-// tools do, instead of a stack trace from the next write.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
-  process.exit(process.exitCode ?? 0);
-});
+// A write to stdout that fails (a full disk, `rxsmp run | head -1` closing the pipe) is one
+// line on stderr and exit status 2, never a stack trace (src/host/files.ts).
+guardStdout();
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = stdoutFailed() ? 2 : code;
   },
   (e: unknown) => {
     process.stderr.write(`rxsmp: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

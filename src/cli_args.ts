@@ -9,6 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import {
+  clip,
   ConfigError,
   invalid,
   isDerived,
@@ -85,28 +86,35 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
     if (tok.kind === 'option-terminator') continue;
     if (tok.kind === 'positional') {
       if (consumed.has(t)) continue;
-      throw new ConfigError(`unexpected argument '${tok.value}'; options start with --`);
+      const prev = tokens[t - 1];
+      const after = prev?.kind === 'option' && prev.value === undefined ? (byFlag.get(prev.name) ?? byShort.get(prev.name)) : undefined;
+      const hint =
+        prev?.kind === 'option' && after?.kind.bare !== undefined && after.kind.expected !== ''
+          ? ` after ${prev.rawName} (which takes ${after.kind.expected}, or nothing)`
+          : '';
+      throw new ConfigError(`unexpected argument '${clip(tok.value, hint === '' ? undefined : 40)}'${hint}; options start with --`);
     }
     const spec = byFlag.get(tok.name) ?? byShort.get(tok.name);
     const negates = spec === undefined && tok.name.startsWith('no-') ? byFlag.get(tok.name.slice(3)) : undefined;
     let text: string;
     if (spec !== undefined && spec.kind.bare !== undefined) {
-      // An on/off option: a value inline, or the next word (there are no positional arguments), or alone.
+      // An on/off option: a value inline, or the next word if it is one of its values (`--gro off`),
+      // or alone (a stray word after it is then blamed on itself, not on the option).
       const next = tokens[t + 1];
       if (tok.value !== undefined) text = tok.value;
-      else if (next?.kind === 'positional') {
+      else if (next?.kind === 'positional' && parseKind(spec.kind, next.value).ok) {
         text = next.value;
         consumed.add(t + 1);
       } else text = spec.kind.bare;
     } else if (spec !== undefined) {
       // A value option: parseArgs takes the next word even if it is the next flag; that is a missing value.
       if (tok.value === undefined || (!tok.inlineValue && tok.value.startsWith('--'))) {
-        throw new ConfigError(`${tok.rawName}: expected a value (${spec.kind.expected})`);
+        throw new ConfigError(`${clip(tok.rawName)}: expected a value (${spec.kind.expected})`);
       }
       text = tok.value;
     } else if (negates?.kind.negated !== undefined) {
       if (tok.value !== undefined)
-        throw new ConfigError(`${tok.rawName} takes no value (it means --${negates.flag} ${negates.kind.negated})`);
+        throw new ConfigError(`${clip(tok.rawName)} takes no value (it means --${negates.flag} ${negates.kind.negated})`);
       text = negates.kind.negated;
     } else {
       const near = closest(
@@ -114,7 +122,7 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
         specs.filter((x) => !x.hidden).map((x) => x.flag),
       );
       throw new ConfigError(
-        `unknown option ${tok.rawName}${near.length ? `; ${didYouMean(near)}` : ''} (rxsmp ${command} --help${command === 'run' ? '-all' : ''} lists them)`,
+        `unknown option ${clip(tok.rawName)}${near.length ? `; ${didYouMean(near)}` : ''} (rxsmp ${command} --help${command === 'run' ? '-all' : ''} lists them)`,
       );
     }
     const s = (spec ?? negates)!;

@@ -3,8 +3,18 @@
 // conventions as `run` (cli_args.ts): options of run name the knobs; a user mistake is one line
 // on stderr and exit status 2 before any run starts; SIGINT keeps what was made and exits 130.
 
-import { writeFileSync } from 'node:fs';
-import { ConfigError, int, path, settingFromFlag, type Kind, type RawSettings } from './config.js';
+import {
+  clip,
+  clipPath,
+  ConfigError,
+  escapeControls,
+  int,
+  path,
+  settingFromFlag,
+  type Config,
+  type Kind,
+  type RawSettings,
+} from './config.js';
 import {
   EXIT_CODES,
   HELP_OPTION,
@@ -18,7 +28,8 @@ import {
   type Given,
   type OptionSpec,
 } from './cli_args.js';
-import { checkWritable, exitStatusOf } from './cli_tools.js';
+import { exitStatusOf, FORCE_OPTION, writeOutputs } from './cli_tools.js';
+import { checkOutputFile, writeOutputFile } from './host/files.js';
 import { interruptOnSignals } from './cli_live.js';
 import { compareSummary, planCompare, runCompare } from './engine/compare.js';
 import {
@@ -51,6 +62,7 @@ const COMPARE = {
   repeat: option('repeat', int(1, 1000), 'pairs of runs (A and B with one seed each)', 5),
   json: option('json', onOff(), 'print one JSON document (schema rxsmp.compare/1) with every run document', false),
   report: option<string>('report', path(), 'also write an HTML report with charts to FILE'),
+  force: FORCE_OPTION,
 };
 
 /** Sweep's default --packets: 18 threads-mode runs (RPS off/on x 3 stack costs x 3 repeats) take about 40 s on this 2-core machine when it is quiet, so a loaded one still stays under 4 minutes; shorter runs measure the JIT's warm-up more. */
@@ -72,19 +84,25 @@ const SWEEP = {
     'run only the i-th of n slices of the runs; auto: from a Kubernetes Indexed Job, a Slurm array or a CI matrix',
   ),
   workers: option('workers', int(0, 256), 'sim mode: pool threads (0: one per host core); threads mode runs one at a time', 0),
+  force: FORCE_OPTION,
 };
 
-const MERGE = { help: HELP_OPTION, out: option<string>('out', path(), 'write the joined JSON Lines here (default: stdout)') };
-const REPORT = { help: HELP_OPTION, out: option('out', path(), 'the HTML file to write', 'rxsmp-report.html') };
+const MERGE = {
+  help: HELP_OPTION,
+  out: option<string>('out', path(), 'write the joined JSON Lines here (default: stdout)'),
+  force: FORCE_OPTION,
+};
+const REPORT = { help: HELP_OPTION, out: option('out', path(), 'the HTML file to write', 'rxsmp-report.html'), force: FORCE_OPTION };
 
 const COMPARE_OPTIONS: OptionSpec[] = [...Object.values(COMPARE), ...knobOptions()];
 const SWEEP_OPTIONS: OptionSpec[] = [...Object.values(SWEEP), ...Object.values(QUEUE), ...knobOptions()];
 
-export const COMPARE_SYNOPSIS = 'rxsmp compare --a KNOB=VALUE --b KNOB=VALUE [--repeat N] [--json] [--report FILE] [options of run]';
+export const COMPARE_SYNOPSIS =
+  'rxsmp compare --a KNOB=VALUE --b KNOB=VALUE [--repeat N] [--json] [--report FILE] [--force] [options of run]';
 export const SWEEP_SYNOPSIS =
-  'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--shard I/N|auto | --queue URL [--campaign NAME]] [options of run]';
-export const MERGE_SYNOPSIS = 'rxsmp merge FILE... [--out FILE]';
-export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out FILE]';
+  'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--force] [--shard I/N|auto | --queue URL [--campaign NAME]] [options of run]';
+export const MERGE_SYNOPSIS = 'rxsmp merge FILE... [--out FILE] [--force]';
+export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out FILE] [--force]';
 
 const COMPARE_USAGE = `usage: ${COMPARE_SYNOPSIS}
 
@@ -146,6 +164,11 @@ ${optionsHelp(Object.values(REPORT))}
 
 ${EXIT_CODES}`;
 
+/** The --tap files of the runs a command will make: each checked (an existing one needs --force). */
+function checkTaps(cfgs: readonly Config[], force: boolean): void {
+  for (const tap of new Set(cfgs.map((c) => c.tap))) if (tap !== '') checkOutputFile('--tap', tap, { force });
+}
+
 /** Run options given to compare or sweep (every flag that is not the command's own), as settings. */
 function baseSettings(given: Given, own: Record<string, OptionSpec>, into: RawSettings = new Map()): RawSettings {
   const mine = new Set(Object.values(own).map((o) => o.flag));
@@ -181,7 +204,9 @@ async function compareMain(argv: string[]): Promise<number> {
   const plan = planCompare(baseSettings(given, COMPARE), a, b, optionValue(COMPARE.repeat, given));
   const json = optionValue(COMPARE.json, given);
   const report = given.get('report');
-  if (report !== undefined) checkWritable('--report', report);
+  const force = optionValue(COMPARE.force, given);
+  if (report !== undefined) checkOutputFile('--report', report, { force });
+  checkTaps([plan.cfgA, plan.cfgB], force);
   const intr = interruptOnSignals('the comparison, keeping the pairs completed');
   try {
     const c = await runCompare(plan, {
@@ -190,11 +215,11 @@ async function compareMain(argv: string[]): Promise<number> {
     });
     c.command = command;
     process.stdout.write((json ? JSON.stringify(c, null, 2) : compareSummary(c)) + '\n');
-    if (report !== undefined && c.pairs > 0) {
-      writeFileSync(report, reportOf([{ source: 'rxsmp compare', docs: [c] }], command));
-      log(`compare: report written to ${report}`);
-    }
-    return c.interrupted ? intr.exitCode() || 130 : 0;
+    const writeReport = () => {
+      writeOutputFile('--report', report!, reportOf([{ source: 'rxsmp compare', docs: [c] }], command));
+      log(`compare: report written to ${clipPath(report!, 80)}`);
+    };
+    return writeOutputs(c.interrupted ? intr.exitCode() || 130 : 0, report !== undefined && c.pairs > 0 ? [writeReport] : []);
   } finally {
     intr.dispose();
   }
@@ -221,7 +246,13 @@ async function sweepMain(argv: string[]): Promise<number> {
   const shard = shardText === undefined ? undefined : shardText.trim() === 'auto' ? shardFromEnv() : parseShard(shardText);
   const plan = planSweep(base, axes, repeat, shard);
   const out = optionValue(SWEEP.out, given);
-  checkWritable('--out', out);
+  const force = optionValue(SWEEP.force, given);
+  // Its own file (a sweep file it appends to) needs no --force; that is checked as it is read.
+  checkOutputFile('--out', out, { force: true, regular: 'a sweep file is read back (to resume, for the table)' });
+  checkTaps(
+    plan.tasks.map((t) => t.cfg),
+    force,
+  );
   const intr = interruptOnSignals('the sweep, keeping the lines written');
   const q = queuedOptions(given, QUEUE, log, intr.signal);
   const t0 = performance.now();
@@ -230,27 +261,30 @@ async function sweepMain(argv: string[]): Promise<number> {
     const header = () =>
       log(
         `sweep: ${plan.cells} cells x ${plan.repeat} repeats${shard ? `, shard ${shard.index}/${shard.count}: ${plan.tasks.length} runs` : ''}, ` +
-          `${q ? 'on the queue' : plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${out}` +
+          `${q ? 'on the queue' : plan.mode === 'threads' ? 'threads mode, one run at a time' : 'sim mode on a pool'}, into ${clipPath(out, 80)}` +
           (shard && 'from' in shard ? ` (--shard auto: ${shard.from})` : ''),
       );
     const onRun = (t: SweepTask, res: RunResult, done: number, todo: number) =>
       log(
         `sweep: ${done}/${todo} ${Object.entries(t.cell)
-          .map(([k, v]) => `${k}=${v}`)
+          .map(([k, v]) => `${k}=${clip(v, 40)}`)
           .join(' ')} repeat ${t.repeat}: ${fmt(res.pps)} pps`,
       );
     if (q === undefined) header();
     const queued =
-      q === undefined ? undefined : await (await import('./queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, header, onRun });
-    const r = queued ?? (await runSweep(plan, out, { command, workers: optionValue(SWEEP.workers, given), signal: intr.signal, onRun }));
+      q === undefined
+        ? undefined
+        : await (await import('./queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, force, header, onRun });
+    const r =
+      queued ?? (await runSweep(plan, out, { command, force, workers: optionValue(SWEEP.workers, given), signal: intr.signal, onRun }));
     log(
-      `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${out}` : ''}` +
+      `sweep: ${r.written} runs written${r.skipped > 0 ? `, ${r.skipped} already in ${clipPath(out, 80)}` : ''}` +
         (r.interrupted ? `, ${r.left} left (run the same command again to resume)` : '') +
         `, ${duration((performance.now() - t0) * 1e6)}`,
     );
     process.stdout.write(sweepTable(out) + '\n');
     const trouble = queued === undefined ? undefined : queueTrouble('sweep', queued.name, queued.producer);
-    return trouble ?? (r.interrupted ? intr.exitCode() || 130 : 0);
+    return trouble ?? writeOutputs(r.interrupted ? intr.exitCode() || 130 : 0);
   } finally {
     intr.dispose();
   }
@@ -262,7 +296,7 @@ function sweepTable(out: string): string {
   const cells = new Map<string, SweepLine[]>();
   for (const l of lines) {
     const k = Object.entries(l.cell)
-      .map(([n, v]) => `${n}=${v}`)
+      .map(([n, v]) => `${n}=${escapeControls(v)}`)
       .join(' ');
     (cells.get(k) ?? cells.set(k, []).get(k)!).push(l);
   }
@@ -283,13 +317,15 @@ function mergeMain(argv: string[]): number {
   const given = tokenize('merge', Object.values(MERGE), rest);
   if (files.length === 0) throw new ConfigError('merge: name the sweep files to join (rxsmp merge A.jsonl B.jsonl --out ALL.jsonl)');
   const out = given.get('out');
-  if (out !== undefined) checkWritable('--out', out);
+  if (out !== undefined) checkOutputFile('--out', out, { force: optionValue(MERGE.force, given) });
   const m = mergeSweepFiles(files);
+  if (m.texts.length === 0)
+    throw new ConfigError(`merge: no runs in ${files.length === 1 ? 'the file' : `the ${files.length} files`}; nothing written`);
   const text = m.texts.map((t) => t + '\n').join('');
   if (out === undefined) process.stdout.write(text);
-  else writeFileSync(out, text);
+  else writeOutputFile('--out', out, text);
   log(`merge: ${m.texts.length} lines from ${files.length} files${m.duplicates > 0 ? `, ${m.duplicates} duplicates left out` : ''}`);
-  return 0;
+  return writeOutputs(0);
 }
 
 function reportMain(argv: string[]): number {
@@ -297,11 +333,11 @@ function reportMain(argv: string[]): number {
   const given = tokenize('report', Object.values(REPORT), rest);
   if (files.length === 0) throw new ConfigError('report: name the files (run --json, compare --json, sweep JSON Lines) to draw');
   const out = optionValue(REPORT.out, given);
-  checkWritable('--out', out);
+  checkOutputFile('--out', out, { force: optionValue(REPORT.force, given) });
   const inputs = files.map((f) => ({ source: f, docs: readReportInput(f) }));
-  writeFileSync(out, reportOf(inputs, commandLine(['rxsmp', 'report', ...argv])));
-  log(`report: ${count(inputs.reduce((n, i) => n + i.docs.length, 0))} documents drawn into ${out}`);
-  return 0;
+  writeOutputFile('--out', out, reportOf(inputs, commandLine(['rxsmp', 'report', ...argv])));
+  log(`report: ${count(inputs.reduce((n, i) => n + i.docs.length, 0))} documents drawn into ${clipPath(out, 80)}`);
+  return writeOutputs(0);
 }
 
 export type CompareCommand = 'compare' | 'sweep' | 'merge' | 'report';

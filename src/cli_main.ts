@@ -4,8 +4,8 @@
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import { writeFileSync } from 'node:fs';
 import {
+  clip,
   ConfigError,
   dirPath,
   oneOf,
@@ -35,8 +35,11 @@ import {
   tokenize,
   type OptionSpec,
 } from './cli_args.js';
-import { CAL_SYNOPSIS, checkWritable, checkWritableDir, exitStatusOf, FUZZ_SYNOPSIS, toolMain } from './cli_tools.js';
-import { writeProcDir } from './report/procfs.js';
+import { CAL_SYNOPSIS, exitStatusOf, FORCE_OPTION, FUZZ_SYNOPSIS, toolMain, writeOutputs } from './cli_tools.js';
+import { PROC_FILES, writeProcDir } from './report/procfs.js';
+import { deferFailure } from './engine/run.js';
+import { checkOutputDir, checkOutputFile, writeOutputFile } from './host/files.js';
+import { deviceInline } from './host/host.js';
 import { startProfile } from './cpu/worker_main.js';
 import { join } from 'node:path';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
@@ -117,10 +120,11 @@ const RUN_ONLY = {
     ),
     group: 'output' as const,
   },
+  force: { ...FORCE_OPTION, group: 'output' as const },
 };
 const RUN_OPTIONS: OptionSpec[] = [...knobOptions(), ...Object.values(RUN_ONLY)];
 
-const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [--report FILE] [options]';
+const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [--report FILE] [--force] [options]';
 
 const SYNOPSES = `usage: ${RUN_SYNOPSIS}
        ${COMPARE_SYNOPSIS}
@@ -172,6 +176,23 @@ export interface CliArgs {
   profile?: string;
   /** --contention: print the per-CPU contention table. */
   contention: boolean;
+  /** --force: replace output files that exist. */
+  force: boolean;
+}
+
+/** The files --profile DIR gets: one per thread (threads mode; the device's unless it runs inline), or the one thread of sim mode. */
+export function profileFiles(cfg: Config): string[] {
+  if (cfg.mode === 'sim') return ['sim.cpuprofile'];
+  const cpus = Array.from({ length: cfg.cpus }, (_, i) => `cpu${i}.cpuprofile`);
+  return [...cpus, ...(deviceInline(cfg) ? [] : ['device.cpuprofile']), 'coordinator.cpuprofile'];
+}
+
+/** Every output of a run checked before it starts (src/host/files.ts): a file that cannot be written stops it here. */
+export function checkRunOutputs(args: CliArgs): void {
+  if (args.cfg.tap !== '') checkOutputFile('--tap', args.cfg.tap, { force: args.force });
+  if (args.report !== undefined) checkOutputFile('--report', args.report, { force: args.force });
+  if (args.proc !== undefined) checkOutputDir('--proc', args.proc, PROC_FILES, args.force);
+  if (args.profile !== undefined) checkOutputDir('--profile', args.profile, profileFiles(args.cfg), args.force);
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
@@ -192,6 +213,7 @@ export function parseRunArgs(argv: string[]): CliArgs {
     checkOrder: optionValue(RUN_ONLY.check_order, given),
     progress: optionValue(RUN_ONLY.progress, given),
     contention: optionValue(RUN_ONLY.contention, given),
+    force: optionValue(RUN_ONLY.force, given),
     ...(given.has('report') ? { report: given.get('report')! } : {}),
     ...(given.has('proc') ? { proc: given.get('proc')! } : {}),
     ...(given.has('profile') ? { profile: given.get('profile')! } : {}),
@@ -254,7 +276,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'worker') return (await import('./cli_worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
   if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
   if (cmd !== 'run') {
-    process.stderr.write(`rxsmp: unknown command '${cmd}'; try 'rxsmp --help'\n`);
+    process.stderr.write(`rxsmp: unknown command '${clip(cmd)}'; try 'rxsmp --help'\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h') || rest.includes('--help-all')) {
@@ -264,9 +286,7 @@ export async function main(argv: string[]): Promise<number> {
   let args: CliArgs;
   try {
     args = parseRunArgs(rest);
-    if (args.report !== undefined) checkWritable('--report', args.report);
-    if (args.proc !== undefined) checkWritableDir('--proc', args.proc);
-    if (args.profile !== undefined) checkWritableDir('--profile', args.profile);
+    checkRunOutputs(args);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`rxsmp: ${e.message}\n`);
@@ -284,16 +304,21 @@ export async function main(argv: string[]): Promise<number> {
     const simProfile = args.profile !== undefined && args.cfg.mode === 'sim' ? await startProfile() : undefined;
     const result = await runConfig(args.cfg, opts);
     result.command = commandLine(['rxsmp', ...argv]);
-    await simProfile?.stop(join(args.profile!, 'sim.cpuprofile'));
+    if (simProfile !== undefined) await deferFailure(simProfile.stop(join(args.profile!, 'sim.cpuprofile')));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
-    if (args.report !== undefined) writeFileSync(args.report, reportOf([{ source: 'rxsmp run', docs: [result] }], result.command));
-    if (args.proc !== undefined) writeProcDir(args.proc, result, args.cfg);
+    // The result is printed; the files after it. A file that fails is one line each and exit status 2.
+    const writes = [
+      ...(args.report !== undefined
+        ? [() => writeOutputFile('--report', args.report!, reportOf([{ source: 'rxsmp run', docs: [result] }], result.command))]
+        : []),
+      ...(args.proc !== undefined ? [() => writeProcDir(args.proc!, result, args.cfg)] : []),
+    ];
     if (args.contention) (args.json ? process.stderr : process.stdout).write(`\ncontention\n${contentionTable(result)}\n`);
     const missed = knobsNotApplied(result);
     if (missed !== null) process.stderr.write(`rxsmp: ${missed}\n`);
     const status = checksStatus(args, result); // an interrupted run is checked too, then exits as signalled
-    return result.interrupted ? intr.exitCode() || EXIT_SIGINT : status;
+    return writeOutputs(result.interrupted ? intr.exitCode() || EXIT_SIGINT : status, writes);
   } catch (e) {
     live.clear();
     return exitStatusOf(e); // e.g. a bad --cost-model file, or the watchdog

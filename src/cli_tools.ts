@@ -1,15 +1,22 @@
 // The `fuzz` and `calibrate` commands (the `run` command is cli_main.ts). Same tokenizer and
 // conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
 
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { ConfigError, int, onOff, path } from './config.js';
+import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from './host/files.js';
+import { clipPath, ConfigError, int, onOff, path } from './config.js';
 import { fuzzHeader, fuzzSummary, runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
 import { InterruptedError, WatchdogError } from './engine/run.js';
 import { interruptOnSignals } from './cli_live.js';
 import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './cli_queue.js';
 import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
+
+/** --force: the one option that lets a command replace an existing output file. */
+export const FORCE_OPTION = option(
+  'force',
+  onOff(),
+  'replace output files that exist (otherwise an existing file is an error; see docs/cli.md, Files)',
+  false,
+);
 
 const FUZZ = {
   runs: option('runs', int(1, 10_000_000), 'runs in the campaign', 1000),
@@ -30,12 +37,12 @@ const CAL = {
   packets: option('packets', int(10_000, 100_000_000), 'packets per calibration run', 1_000_000),
 };
 const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ), ...Object.values(FUZZ_QUEUE)];
-const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL)];
+const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL), FORCE_OPTION];
 
 /** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
 export const FUZZ_SYNOPSIS =
   'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink] [--keep-going] [--queue URL [--campaign NAME]]';
-export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--packets N]';
+export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--force] [--packets N]';
 
 const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
 
@@ -62,39 +69,24 @@ ${optionsHelp(CAL_OPTIONS)}
 ${EXIT_CODES}`;
 
 /**
- * Can `file` be written? Checked by doing it (a test create, removed again, or an open for
- * update that changes nothing), before a long measurement. A ConfigError saying why not.
+ * After a command printed its result: do each of its remaining writes (a report, /proc
+ * files) and say every output that failed, now or during the work (a --tap that filled the
+ * disk, a profile), as one line on stderr. The exit status is 2 if any failed (stdout too),
+ * else `status`.
  */
-/** A directory the run will write into: made now (with its parents) and checked writable. */
-export function checkWritableDir(option: string, dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      `${option} ${dir}: cannot write there (${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (code ?? 'unknown error')})`,
-    );
-  }
-}
-
-export function checkWritable(option: string, file: string): void {
-  try {
-    if (existsSync(file)) closeSync(openSync(file, 'r+'));
-    else {
-      closeSync(openSync(file, 'wx'));
-      unlinkSync(file);
+export function writeOutputs(status: number, writes: readonly (() => void)[] = []): number {
+  const failed: OutputError[] = [];
+  for (const w of writes) {
+    try {
+      w();
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      failed.push(e);
     }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' && !existsSync(dirname(file))
-        ? `no directory ${dirname(file)}`
-        : code === 'EISDIR'
-          ? 'a directory'
-          : (code ?? 'unknown error');
-    throw new ConfigError(`${option} ${file}: cannot write it (${why})`);
   }
+  failed.push(...takeOutputFailures());
+  for (const e of failed) process.stderr.write(`rxsmp: ${e.message}\n`);
+  return failed.length > 0 || stdoutFailed() ? 2 : status;
 }
 
 export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promise<number> {
@@ -134,9 +126,14 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
     const given = tokenize('calibrate', CAL_OPTIONS, argv);
     const out = optionValue(CAL.out, given);
     const packets = optionValue(CAL.packets, given);
-    checkWritable('--out', out);
-    await calibrateMain(out, packets, log, intr.signal);
-    return 0;
+    checkOutputFile('--out', out, { force: optionValue(FORCE_OPTION, given) });
+    const model = await calibrateMain(packets, log, intr.signal);
+    return writeOutputs(0, [
+      () => {
+        writeOutputFile('--out', out, JSON.stringify(model, null, 2) + '\n');
+        log(`calibrate: wrote ${clipPath(out, 80)}; use it with --mode sim --cost-model ${clipPath(out, 80)}`);
+      },
+    ]);
   } catch (e) {
     return exitStatusOf(e, cmd, intr.exitCode);
   } finally {

@@ -240,3 +240,38 @@ export function v6(text: string): number[] {
   const groups = [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
   return [0, 1, 2, 3].map((w) => ((groups[2 * w]! << 16) | groups[2 * w + 1]!) >>> 0);
 }
+
+/** An ICMP echo request over IPv4 (a valid header checksum): ip_rcv takes it, no socket does. */
+export function icmpFrame(): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 8 + 32);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+  const ip = [0x45, 0, 0, 60, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (ip[i]! << 8) | ip[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  ip[10] = (~sum >> 8) & 0xff;
+  ip[11] = ~sum & 0xff;
+  f.set(ip, 14);
+  f.set([8, 0, 0, 0, 0, 1, 0, 1], 34);
+  return f;
+}
+
+/**
+ * The four kinds of capture with no UDP/TCP flow: only ARP, only ICMP, every frame cut by its
+ * snaplen, and zero-length records (`n` frames each).
+ */
+export function noFlowCaptures(n: number): Record<'arp' | 'icmp' | 'snaplen' | 'zero_length', Uint8Array> {
+  const at = (i: number) => 1_700_000_000_000_000_000n + BigInt(i) * 10_000n;
+  const many = (frame: () => Uint8Array, origlen?: number): Pkt[] =>
+    Array.from({ length: n }, (_, i) => ({ frame: frame(), ts_ns: at(i), ...(origlen === undefined ? {} : { origlen }) }));
+  const udp = mixedTraffic(1)[0]!.frame;
+  return {
+    arp: pcapFile(many(arpFrame)),
+    icmp: pcapFile(many(icmpFrame)),
+    snaplen: pcapFile(
+      many(() => udp.slice(0, 40), udp.length),
+      { snaplen: 40 },
+    ),
+    zero_length: pcapFile(many(() => new Uint8Array(0))),
+  };
+}

@@ -17,8 +17,15 @@ describe('rxsmp run rejects bad input before anything starts', () => {
     rejects(['--cpus', '0'], /^rxsmp: --cpus: '0' is not valid; expected an integer from 1 to 64/);
     rejects(['--ring-size', '100'], /--ring-size: '100' is not valid; expected an integer from 8 to 4096, a multiple of 8/);
     rejects(['--ring-size', '32'], /--ring-size: 32 is below 64 for --nic ixgbe/);
-    rejects(['--rate', 'fast'], /--rate: 'fast' is not valid .*'max' or packets per second/);
-    rejects(['--gro', 'maybe'], /--gro: 'maybe' is not valid; expected on or off/);
+    rejects(['--rate', 'fast'], /--rate: 'fast' is not valid: a rate is max or 1 to 1000000000 packets per second/);
+    rejects(['--gro=maybe'], /--gro: 'maybe' is not valid; expected on or off/);
+    // A word after an on/off flag that is not one of its values is a stray word, blamed on itself.
+    rejects(
+      ['--gro', 'maybe'],
+      /^rxsmp: unexpected argument 'maybe' after --gro \(which takes on or off, or nothing\); options start with --$/m,
+    );
+    rejects(['--json', 'extra'], /^rxsmp: unexpected argument 'extra' after --json \(which takes on or off, or nothing\)/m);
+    rejects(['--rate', '0'], /^rxsmp: --rate: '0' is not valid: a rate is max or 1 to 1000000000 packets per second$/m);
     rejects(['--rps-cpus', 'xyz'], /--rps-cpus: 'xyz' is not valid; expected a hex CPU mask/);
     rejects(['--nic', 'e1000'], /--nic: 'e1000' is not valid; expected one of ixgbe, legacy, virtio/);
   });
@@ -57,7 +64,7 @@ describe('rxsmp run rejects bad input before anything starts', () => {
     writeFileSync(wrong, JSON.stringify({ cpus: 2, 'netdev-budget': -5 }));
     const unknown = join(dir, 'unknown.json');
     writeFileSync(unknown, JSON.stringify({ cpu: 2 }));
-    rejects(['--config', join(dir, 'missing.json')], /--config .*missing\.json: cannot read it \(ENOENT\)/);
+    rejects(['--config', join(dir, 'missing.json')], /--config .*missing\.json: cannot read it \(ENOENT: no such file or directory\)/);
     rejects(['--config', bad], /--config .*bad\.json: not valid JSON/);
     rejects(['--config', wrong], /--config .*wrong\.json: key 'netdev-budget': -5 is not valid; expected an integer from 1/);
     rejects(['--config', unknown], /--config .*unknown\.json: unknown key 'cpu'/);

@@ -191,7 +191,11 @@ describe('replay: IPv6 flows land where the RSS verification suite says', () => 
 describe('replay: mistakes are one line, exit 2, before anything starts', () => {
   const good = pcapFile(TRAFFIC.slice(0, 20));
   const cases: [string, () => string[], RegExp][] = [
-    ['a missing file', () => ['--pcap', join(dir, 'nope.pcap')], /^rxsmp: --pcap .*nope\.pcap: cannot read it \(ENOENT\)$/],
+    [
+      'a missing file',
+      () => ['--pcap', join(dir, 'nope.pcap')],
+      /^rxsmp: --pcap .*nope\.pcap: cannot read it \(ENOENT: no such file or directory\)$/,
+    ],
     [
       'a truncated capture',
       () => ['--pcap', file('cut.pcap', good.subarray(0, good.length - 7))],
@@ -231,7 +235,7 @@ describe('replay: mistakes are one line, exit 2, before anything starts', () => 
     [
       'a frame longer than the NIC takes',
       () => ['--pcap', file('jumbo.pcap', pcapFile(mixedTraffic(3, { len: 4000 })))],
-      /^rxsmp: --pcap .*jumbo\.pcap: a frame of 4000 bytes is longer than --nic ixgbe takes \(1514, FCS excluded\); capture with offloads off/,
+      /^rxsmp: --pcap .*jumbo\.pcap: a frame of 4000 bytes is longer than --nic ixgbe takes \(1514, FCS excluded\); capture with GRO, LRO, TSO and GSO off \(ethtool -K\), or use --nic virtio$/,
     ],
   ];
   for (const [name, args, msg] of cases) {

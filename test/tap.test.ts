@@ -216,7 +216,7 @@ describe('--tap, as tcpdump sees the device', () => {
 
   it('a path that cannot be written is one line, exit 2, before anything starts', () => {
     for (const [path, msg] of [
-      [join(dir, 'no', 'such', 'dir', 'x.pcapng'), /^rxsmp: --tap .*x\.pcapng: cannot write there \(ENOENT\)$/],
+      [join(dir, 'no', 'such', 'dir', 'x.pcapng'), /^rxsmp: --tap .*x\.pcapng: cannot write it \(no directory .*dir\)$/],
       [dir, /^rxsmp: --tap .*: is a directory; give a file name$/],
     ] as const) {
       const r = cli(['run', '--tap', path, '--packets', '100']);

@@ -2,9 +2,9 @@
 // mistake in it is one ConfigError line naming the file. The result is kept (by path, size and
 // modification time), so the engine that runs the configuration reuses it.
 
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
 import { ConfigError } from './schema.js';
+import { checkOutputFile, errnoText, named, readInput } from '../host/files.js';
 import { CaptureError, readCapture } from '../uapi/pcap.js';
 import { buildReplay, type Replay } from '../devices/replay.js';
 
@@ -15,38 +15,29 @@ export function loadReplay(file: string): Replay {
   let key: string;
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw new ConfigError(`--pcap ${file}: not a file`);
     key = `${st.size}:${st.mtimeMs}`;
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`--pcap ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    throw new ConfigError(`${named('--pcap', file)}: cannot read it (${errnoText(e)})`);
   }
   const hit = cache.get(file);
   if (hit !== undefined && hit.key === key) return hit.replay;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new ConfigError(`--pcap ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
+  const bytes = readInput('--pcap', file, 'capture');
   let replay: Replay;
   try {
     replay = buildReplay(readCapture(bytes));
   } catch (e) {
-    if (e instanceof CaptureError) throw new ConfigError(`--pcap ${file}: ${e.message}`);
+    if (e instanceof CaptureError) throw new ConfigError(`${named('--pcap', file)}: ${e.message}`);
     throw e;
   }
   cache.set(file, { key, replay });
   return replay;
 }
 
-/** --tap FILE: a file that can be written (its directory exists and is writable; not a directory). Throws ConfigError. */
+/**
+ * --tap FILE: a file that can be written under the output rules (src/host/files.ts): not a
+ * link or a directory, in a directory that takes a new file. Whether an existing file may be
+ * replaced (--force) is the command's to check. Throws ConfigError.
+ */
 export function checkTapPath(file: string): void {
-  try {
-    if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`--tap ${file}: is a directory; give a file name`);
-    accessSync(dirname(file), constants.W_OK);
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`--tap ${file}: cannot write there (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
+  checkOutputFile('--tap', file, { force: true });
 }

@@ -10,6 +10,8 @@ import { resolveXdp, xdpNotWired } from './xdp.js';
 import { totalmem } from 'node:os';
 import { computeLayout } from '../shm/layout.js';
 import {
+  clip,
+  clipPath,
   closest,
   ConfigError,
   didYouMean,
@@ -24,7 +26,6 @@ import {
   PKT_SIZE_MAX,
   range,
   RSS_RETA_SIZE,
-  show,
   VIRTIO_PKT_SIZE_MAX,
   type Config,
   type KnobChange,
@@ -78,7 +79,7 @@ export function knobNamed(name: string): KnobKey | undefined {
 
 export function settingFromFlag(flag: string, value: unknown, into: RawSettings): void {
   const key = knobNamed(flag);
-  if (key === undefined) throw new ConfigError(`unknown option --${flag}; run 'rxsmp run --help' for the list`);
+  if (key === undefined) throw new ConfigError(`unknown option --${clip(flag)}; run 'rxsmp run --help' for the list`);
   into.set(key, value);
 }
 
@@ -95,7 +96,7 @@ function showFileValue(raw: unknown): string {
  * the key without quoting the file.
  */
 export function settingsFromFile(obj: unknown, file: string, into: RawSettings): void {
-  settingsFromObject(obj, `--config ${file}`, into);
+  settingsFromObject(obj, `--config ${clipPath(file)}`, into);
 }
 
 /**
@@ -113,7 +114,7 @@ export function settingsFromObject(obj: unknown, where: string, into: RawSetting
     if (key === undefined) {
       const near = closest(name.replace(/-/g, '_'), Object.keys(KNOBS));
       const hint = near.length ? ` (${didYouMean(near, '')})` : '';
-      throw new ConfigError(`${where}: unknown key '${name}'${hint}; keys are the options' names (rxsmp run --help-all)`);
+      throw new ConfigError(`${where}: unknown key '${clip(name, 40)}'${hint}; keys are the options' names (rxsmp run --help-all)`);
     }
     const r = parseKind(KNOBS[key].kind as Kind<unknown>, value);
     if (!r.ok) throw new ConfigError(`${where}: key '${name}': ${showFileValue(value)} is not valid; expected ${KNOBS[key].kind.expected}`);
@@ -123,7 +124,7 @@ export function settingsFromObject(obj: unknown, where: string, into: RawSetting
         const k = KNOBS[change.key].kind as Kind<unknown>;
         if (!parseKind(k, change.raw).ok) {
           throw new ConfigError(
-            `${where}: key '${name}': the change of ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`,
+            `${where}: key '${name}': ${change.key} at ${change.at_ms} ms: ${showFileValue(change.raw)} is not valid; expected ${k.expected}`,
           );
         }
       }
@@ -256,12 +257,14 @@ function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
   const max = cfg.nic === 'virtio' ? VIRTIO_PKT_SIZE_MAX - 4 : PKT_SIZE_MAX - 4;
   if (r.max_len > max) {
     throw new ConfigError(
-      `--pcap ${cfg.pcap}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
-        `capture with offloads off (ethtool -K IFACE gro off lro off tso off gso off) or replay jumbo frames with --nic virtio`,
+      `--pcap ${clipPath(cfg.pcap)}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
+        'capture with GRO, LRO, TSO and GSO off (ethtool -K), or use --nic virtio',
     );
   }
   if (cfg.pcap_timing && !r.timed) {
-    throw new ConfigError(`--pcap-timing: ${cfg.pcap} has Simple Packet Blocks, which carry no timestamp; replay it at --rate instead`);
+    throw new ConfigError(
+      `--pcap-timing: ${clipPath(cfg.pcap)} has Simple Packet Blocks, which carry no timestamp; replay it at --rate instead`,
+    );
   }
   if (cfg.pcap_timing && given('rate'))
     throw new ConfigError('--pcap-timing: the capture sets the timing; give --rate or --pcap-timing, not both');
@@ -286,7 +289,7 @@ function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange
       out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      const value = typeof item.raw === 'string' ? item.raw : show(item.raw);
+      const value = clip(typeof item.raw === 'string' ? item.raw : (JSON.stringify(item.raw) ?? ''), 24);
       throw new ConfigError(`--knob-at ${item.at_ms}:${item.key.replace(/_/g, '-')}=${value}: ${e.message}`);
     }
   }
@@ -300,9 +303,24 @@ export function knownRunLengthMs(cfg: Config): number | undefined {
   return undefined;
 }
 
+/**
+ * A change no run could reach is an error. When the length is known up front (--duration,
+ * --rate N) that is the length; otherwise (--rate max) it is the longest any run of --packets
+ * can last: the watchdog ends a run in which no packet moved for --watchdog-s, so each packet
+ * comes within that of the one before (a change later than that may still never apply, said
+ * after the run).
+ */
 function checkScheduleEnds(cfg: Config): void {
   const end = knownRunLengthMs(cfg);
-  if (end === undefined) return;
+  if (end === undefined) {
+    const longest = cfg.packets * cfg.watchdog_s * 1000;
+    const never = cfg.knob_at.find((k) => k.at_ms > longest);
+    if (never === undefined) return;
+    throw new ConfigError(
+      `--knob-at: a change at ${never.at_ms} ms (${never.key.replace(/_/g, '-')}) comes after any possible end of traffic ` +
+        `(${cfg.packets} packets, each within --watchdog-s ${cfg.watchdog_s} of the last: ${longest} ms); it would never apply`,
+    );
+  }
   const late = cfg.knob_at.find((k) => k.at_ms > end);
   if (late === undefined) return;
   const length = cfg.duration_s > 0 ? `--duration ${cfg.duration_s}` : `--packets ${cfg.packets} at --rate ${cfg.rate}`;
@@ -354,7 +372,7 @@ function checkCrossFields(cfg: Config): void {
     for (const cpu of maskToCpus(mask)) {
       if (cpu >= cfg.cpus) {
         const key = mask === cfg.flow_limit_cpu_bitmap ? 'flow_limit_cpu_bitmap' : 'rps_cpus';
-        throw new ConfigError(`${optionName(key)}: mask ${mask} names CPU ${cpu}, which does not exist with --cpus ${cfg.cpus}`);
+        throw new ConfigError(`${optionName(key)}: mask ${clip(mask, 40)} names CPU ${cpu}, which does not exist with --cpus ${cfg.cpus}`);
       }
     }
   }

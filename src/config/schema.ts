@@ -9,9 +9,80 @@
 
 import * as v from 'valibot';
 
-/** A user's mistake in the configuration: one line, exit status 2, never a stack trace. */
+/**
+ * A user's mistake in the configuration: one line, exit status 2, never a stack trace. The
+ * line never holds a control character (a newline or an escape sequence from a hostile file):
+ * any that reached the message is escaped here, whatever quoted it.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super(fitLine(escapeControls(message)));
+  }
+}
+
+/** The most characters of a user's text (a value, a key, a file name) a message quotes. */
+export const QUOTE_CHARS_MAX = 80;
+/** The longest message: with "rxsmp: " before it, a line of at most 200 characters. */
+export const MESSAGE_CHARS_MAX = 193;
+
+/**
+ * The last guard on a message's length: one that quotes several long texts (each clipped)
+ * keeps its start (the option, the value) and its end (what is expected), cut in the middle.
+ */
+function fitLine(m: string): string {
+  if (m.length <= MESSAGE_CHARS_MAX) return m;
+  const cp = Array.from(m); // by code point: a surrogate pair is never cut in two
+  const tail = 70;
+  const head = MESSAGE_CHARS_MAX - tail - 5;
+  if (cp.length <= MESSAGE_CHARS_MAX) return m;
+  return `${cp.slice(0, head).join('')} ... ${cp.slice(cp.length - tail).join('')}`;
+}
+
+// C0 and C1 controls, DEL, the line and paragraph separators, bidirectional overrides and
+// isolates (which reorder what a terminal shows), and lone surrogates.
+const CONTROL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is its purpose
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const escapeChar = (c: string): string => {
+  const n = c.charCodeAt(0);
+  return NAMED[c] ?? (n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`);
+};
+
+/** `s` with every control character written as an escape (\n, \x1b, \u2028). */
+export const escapeControls = (s: string): string => s.replace(CONTROL, escapeChar);
+
+/**
+ * A user's text as a message quotes it: control characters escaped, and at most
+ * QUOTE_CHARS_MAX characters (a longer text ends in '...'). Every message that quotes what a
+ * user typed or a file held goes through this one function.
+ */
+export function clip(text: string, max = QUOTE_CHARS_MAX): string {
+  const safe = escapeControls(text);
+  if (safe.length <= max) return safe;
+  let out = '';
+  // By code point, each escaped alone: an escape or a surrogate pair is never cut in two.
+  for (const ch of text) {
+    const piece = escapeControls(ch);
+    if (out.length + piece.length > max - 3) break;
+    out += piece;
+  }
+  return `${out}...`;
+}
+
+/** A file name as a message quotes it: as clip(), but a long one keeps its end (the file, not the root). */
+export function clipPath(file: string, max = 60): string {
+  const safe = escapeControls(file);
+  if (safe.length <= max) return safe;
+  let out = '';
+  const cps = Array.from(file);
+  for (let i = cps.length - 1; i >= 0; i--) {
+    const piece = escapeControls(cps[i]!);
+    if (out.length + piece.length > max - 3) break;
+    out = piece + out;
+  }
+  return `...${out}`;
 }
 
 export const MAX_CPUS = 64;
@@ -215,9 +286,14 @@ export function xdpMapEntries(): Kind<string[]> {
   );
 }
 
-/** A packet rate: 'max' (0, closed loop) or packets per second. */
+/**
+ * A packet rate: 'max' (closed loop) or 1 to 1e9 packets per second. The config holds max as 0,
+ * so a run document's config block (JSON, "rate": 0) reads back as max; typed as text, 0 is
+ * refused as the message says (`max` is the way to say it).
+ */
 export function rate(): Kind<number> {
   const why = 'a rate is max or 1 to 1000000000 packets per second';
+  const pps = (n: number) => Number.isInteger(n) && n >= 1 && n <= 1e9;
   return kind(
     v.union(
       [
@@ -226,9 +302,10 @@ export function rate(): Kind<number> {
           v.transform(() => 0),
         ),
         v.pipe(
-          v.union([v.number(), decimalText(DECIMAL_INT)]),
-          v.check((n) => n === 0 || (Number.isInteger(n) && n >= 1 && n <= 1e9)),
+          v.number(),
+          v.check((n) => n === 0 || pps(n), why),
         ),
+        v.pipe(decimalText(DECIMAL_INT), v.check(pps, why)),
       ],
       why,
     ),
@@ -283,6 +360,12 @@ export interface KnobChangeGiven {
 
 const isRuntimeKnob = (k: string): k is RuntimeKnob => (RUNTIME_KNOBS as readonly string[]).includes(k);
 
+/** Why knob `name` (as given) cannot be in a schedule: it is not a runtime knob, or not a knob at all. */
+function notRuntime(name: string): string {
+  const key = name.replace(/-/g, '_');
+  return Object.hasOwn(KNOBS, key) ? `${optionName(key)} cannot change under traffic` : `'${clip(name, 40)}' is not a knob`;
+}
+
 /**
  * `--knob-at 'MS:knob=value;MS:knob=value'`, or, in a file, the array `knob_at` of a `--json`
  * output ({ at_ms, key, value }).
@@ -293,12 +376,12 @@ export function schedule(): Kind<KnobChangeGiven[]> {
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*:\s*([a-z0-9_-]+)\s*=\s*(.+?)\s*$/i.exec(dataset.value);
       if (!m) {
-        addIssue({ message: `'${dataset.value}': each change is MS:knob=value` });
+        addIssue({ message: 'each change is MS:knob=value (e.g. 50:rps-cpus=3)' });
         return NEVER;
       }
       const key = m[2]!.replace(/-/g, '_');
       if (!isRuntimeKnob(key)) {
-        addIssue({ message: `'${dataset.value}': ${optionName(key)} cannot change under traffic` });
+        addIssue({ message: notRuntime(m[2]!) });
         return NEVER;
       }
       return { at_ms: Number(m[1]), key, raw: m[3]! as unknown };
@@ -309,7 +392,7 @@ export function schedule(): Kind<KnobChangeGiven[]> {
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       const { at_ms, key, value } = dataset.value;
       if (!isRuntimeKnob(key)) {
-        addIssue({ message: `${optionName(key)} cannot change under traffic` });
+        addIssue({ message: notRuntime(key) });
         return NEVER;
       }
       return { at_ms, key, raw: value };
@@ -324,7 +407,7 @@ export function schedule(): Kind<KnobChangeGiven[]> {
       ),
       v.array(reported),
     ]),
-    `changes such as '50:rps-cpus=3;100:netdev-budget=64' (ms after traffic starts; knobs ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')})`,
+    "changes such as '50:rps-cpus=3;100:netdev-budget=64'",
     "'MS:KNOB=VALUE;...'",
     { list: ';' },
   );
@@ -599,7 +682,12 @@ export const KNOBS = {
     "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1",
     derived('not pinned'),
   ),
-  knob_at: knob('traffic', schedule(), 'change knobs under traffic, at ms after generation starts', derived('none')),
+  knob_at: knob(
+    'traffic',
+    schedule(),
+    `change knobs under traffic, at ms after generation starts: ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')}`,
+    derived('none'),
+  ),
   virtio_mrg_rxbuf: knob(
     'nic',
     onOff(),
@@ -673,9 +761,9 @@ function collectWhy(issues: readonly v.BaseIssue<unknown>[]): string {
   return '';
 }
 
-/** "--cpus: '0' is not valid; expected an integer from 1 to 64", with a reason when there is one. */
+/** "--cpus: '0' is not valid; expected an integer from 1 to 64", or the reason when a check gave one. */
 export function invalid(name: string, shown: string, k: Kind<unknown>, why = ''): ConfigError {
-  return new ConfigError(`${name}: ${shown} is not valid${why ? ` (${why})` : ''}; expected ${k.expected}`);
+  return new ConfigError(`${name}: ${shown} is not valid${why ? `: ${why}` : `; expected ${k.expected}`}`);
 }
 
 /** A knob's value: checked, converted, or a ConfigError naming the option. */
@@ -721,8 +809,8 @@ export function didYouMean(near: readonly string[], prefix = '--'): string {
   return `did you mean ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`}?`;
 }
 
-/** A value as a message quotes it: text in quotes, a JSON value as JSON. */
-export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${raw}'` : (JSON.stringify(raw) ?? String(raw)));
+/** A value as a message quotes it: text in quotes, a JSON value as JSON (both clipped). */
+export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${clip(raw)}'` : clip(JSON.stringify(raw) ?? String(raw)));
 
 // ------------------------------------------------------------------------ helpers every layer uses
 

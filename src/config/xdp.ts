@@ -17,13 +17,14 @@
 //     cpumap program (xdp_cpumap/... or xdp/cpumap...); a devmap value names ifindex 1, the only
 //     device here.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { errnoText, named, readInput } from '../host/files.js';
 import { checkProgram, type XdpProgram } from '../bpf/check.js';
 import { BpfLoadError } from '../bpf/errors.js';
 import { BpfMaps, E2BIG, EEXIST, EINVAL, ENODEV, ENOENT, EOVERFLOW } from '../bpf/maps.js';
 import { mapTypeName, readBpfObject } from '../bpf/object.js';
 import { BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_DEVMAP } from '../bpf/insn.js';
-import { ConfigError, type Config } from './schema.js';
+import { clip, ConfigError, type Config } from './schema.js';
 
 export const XDP_DEFAULT_SECTION = 'xdp';
 
@@ -42,7 +43,13 @@ const cache = new Map<string, { key: string; prog: XdpProgram }>();
 
 /** FILE[:SECTION]: the whole text when it names a file, else split at the last ':'. */
 export function splitXdpSpec(spec: string): { file: string; section: string } {
-  if (statSync(spec, { throwIfNoEntry: false })?.isFile()) return { file: spec, section: XDP_DEFAULT_SECTION };
+  let isFile = false;
+  try {
+    isFile = statSync(spec, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    // a name the system refuses (too long, ...): not a file; the read below says why
+  }
+  if (isFile) return { file: spec, section: XDP_DEFAULT_SECTION };
   const at = spec.lastIndexOf(':');
   if (at > 0) return { file: spec.slice(0, at), section: spec.slice(at + 1) || XDP_DEFAULT_SECTION };
   return { file: spec, section: XDP_DEFAULT_SECTION };
@@ -51,7 +58,7 @@ export function splitXdpSpec(spec: string): { file: string; section: string } {
 /** Read and check the program of `--xdp spec` (cached by file version). Throws ConfigError. */
 export function loadXdpProgram(spec: string): XdpProgram {
   const { file, section } = splitXdpSpec(spec);
-  return loadSection(file, section, `--xdp ${file}`);
+  return loadSection(file, section, named('--xdp', file));
 }
 
 /** Section `section` of `file`, read and checked (cached by file version and section); errors start with `where`. */
@@ -60,18 +67,13 @@ function loadSection(file: string, section: string, where: string): XdpProgram {
   try {
     st = statSync(file);
   } catch (e) {
-    throw new ConfigError(`${where}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    throw new ConfigError(`${where}: cannot read it (${errnoText(e)})`);
   }
   if (!st.isFile()) throw new ConfigError(`${where}: not a file`);
   const key = `${st.size}|${st.mtimeMs}`;
   const hit = cache.get(`${file}|${section}`);
   if (hit?.key === key) return hit.prog;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new ConfigError(`${where}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
+  const bytes = readInput('--xdp', file, 'bpf');
   try {
     const prog = checkProgram(readBpfObject(bytes, file, section));
     cache.set(`${file}|${section}`, { key, prog });
@@ -167,17 +169,19 @@ export function parseXdpMapEntries(
   const scratch = items.length > 0 ? BpfMaps.create(maps, ncpus, 0) : undefined;
   for (const item of items) {
     const eq = item.indexOf('=');
-    const where = `--xdp-map ${item}`;
+    const where = `--xdp-map ${clip(item, 40)}`;
     if (eq <= 0) throw new ConfigError(`${where}: expected NAME=KEY:VALUE[,KEY:VALUE...]`);
     const name = item.slice(0, eq).trim();
     const m = maps.findIndex((x) => x.name === name);
     if (m < 0)
-      throw new ConfigError(`${where}: ${prog.obj.file} has no map '${name}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`);
+      throw new ConfigError(
+        `${where}: ${prog.obj.file} has no map '${clip(name, 40)}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`,
+      );
     const def = maps[m]!;
     for (const pair of item.slice(eq + 1).split(',')) {
       const p = pair.trim();
       const colon = p.indexOf(':');
-      if (colon <= 0 || p.indexOf(':', colon + 1) >= 0) throw new ConfigError(`${where}: '${p}' is not KEY:VALUE`);
+      if (colon <= 0 || p.indexOf(':', colon + 1) >= 0) throw new ConfigError(`${where}: '${clip(p, 40)}' is not KEY:VALUE`);
       const key = fieldBytes(p.slice(0, colon), def.key_size);
       if (typeof key === 'string') throw new ConfigError(`${where}: key ${key} (the key of '${name}' is ${def.key_size} bytes)`);
       const value = fieldBytes(p.slice(colon + 1), def.value_size);
@@ -190,7 +194,9 @@ export function parseXdpMapEntries(
       const r = scratch!.userUpdate(m, key, value);
       if (r < 0) {
         const kind = mapTypeName(def.type);
-        throw new ConfigError(`${where}: ${p} cannot go into ${kind} '${name}': ${updateRefusal(kind, -r, def.max_entries, ncpus)}`);
+        throw new ConfigError(
+          `${where}: ${clip(p, 40)} cannot go into ${kind} '${name}': ${updateRefusal(kind, -r, def.max_entries, ncpus)}`,
+        );
       }
       out.push({ map: m, key, value, text: `${name}=${p}` });
     }

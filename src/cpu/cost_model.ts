@@ -5,7 +5,7 @@
 // and writes it as JSON (schema rxsmp.cost/2), which users may edit and pass back with
 // `--cost-model FILE`. Every field is a number of ns; unknown fields are an error.
 
-import { ConfigError, readJsonFile } from '../config.js';
+import { clip, clipPath, ConfigError, readJsonFile } from '../config.js';
 
 export const COST_SCHEMA = 'rxsmp.cost/2';
 /** Its hash_ns included the flow dissector, which /2 prices apart (flow_dissect_ns). */
@@ -123,7 +123,7 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
       continue;
     }
     if (!(COST_FIELDS as string[]).includes(k))
-      throw new ConfigError(`--cost-model ${where}: unknown field '${k}'; fields are ${COST_FIELDS.join(', ')}`);
+      throw new ConfigError(`--cost-model ${where}: unknown field '${clip(k, 40)}' (rxsmp calibrate writes the fields)`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) {
       const shown = typeof v === 'number' ? String(v) : `a ${v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v}`;
       throw new ConfigError(`--cost-model ${where}: ${k} is ${shown}; expected ns, a number from 0 to 1e9`);
@@ -137,5 +137,5 @@ export function validateCostModel(obj: unknown, where: string): CostModel {
 
 export function loadCostModel(file: string): CostModel {
   if (file === '') return DEFAULT_COST_MODEL;
-  return validateCostModel(readJsonFile('--cost-model', file), file);
+  return validateCostModel(readJsonFile('--cost-model', file), clipPath(file));
 }

@@ -48,6 +48,8 @@ export interface HostThreadReport extends ThreadTimes {
 export interface ThreadResult {
   hot_path: HotPathReport;
   host: HostThreadReport | null;
+  /** --profile: the one line saying why this thread's profile could not be written (an error's class does not cross threads). */
+  profile_error?: string;
 }
 
 export interface CpuResult extends ThreadResult {

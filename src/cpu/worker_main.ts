@@ -1,7 +1,6 @@
 // What a CPU worker sets up before its loop: attach shared memory, register the driver and
 // the flow hash key (module-level kernel state, per thread), the latency histogram.
 
-import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
@@ -18,6 +17,7 @@ import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from './messages.js';
 import { hostCoreOf, hostThreadId, pinThisThread, threadTimes, threadTimesSince } from '../host/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
+import { OutputError, writeOutputFile } from '../host/files.js';
 
 export const LATENCY_MAX_NS = 100e9;
 
@@ -117,15 +117,22 @@ export async function threadResult(
   const t0 = threadTimes();
   loop();
   const times = threadTimesSince(t0);
-  if (profile !== undefined) await profile.stop(join(profileDir!, `${thread}.cpuprofile`));
+  let profile_error: string | undefined;
+  try {
+    if (profile !== undefined) await profile.stop(join(profileDir!, `${thread}.cpuprofile`));
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    profile_error = e.message; // the coordinator reports it after the run's result
+  }
   const hot_path = await hotPathReport(thread, w, gcStarts);
-  return { hot_path, host: times && { thread, ...times } };
+  return { hot_path, host: times && { thread, ...times }, ...(profile_error === undefined ? {} : { profile_error }) };
 }
 
 /**
  * --profile DIR: V8's sampling CPU profiler on this thread through its own inspector session
  * (each worker has one); stop() writes the profile as a .cpuprofile (Chrome DevTools'
- * Performance panel or speedscope open it).
+ * Performance panel or speedscope open it), under the output rules (src/host/files.ts): the
+ * command checked the file before the run; a write that fails is an OutputError.
  */
 export async function startProfile(): Promise<{ stop: (file: string) => Promise<void> }> {
   const session = new Session();
@@ -136,7 +143,7 @@ export async function startProfile(): Promise<{ stop: (file: string) => Promise<
     async stop(file: string): Promise<void> {
       const { profile } = await session.post('Profiler.stop');
       session.disconnect();
-      writeFileSync(file, JSON.stringify(profile));
+      writeOutputFile('--profile', file, JSON.stringify(profile));
     },
   };
 }

@@ -530,11 +530,15 @@ export class TrafficGenerator implements FrameSource {
     return true;
   }
 
-  /** A snaplen-truncated frame: generated, and dropped before the NIC (packets.dropped.snaplen). */
+  /**
+   * A snaplen-truncated frame: generated, and dropped before the NIC (packets.dropped.snaplen).
+   * Counted generated first, as every other drop is: the coordinator reads the drops, then
+   * `generated`, and must never see a drop of a packet not yet generated.
+   */
   private replay_truncated(): boolean {
     this.replay_next();
-    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.replay_snaplen]! += 1;
     this.count_generated();
+    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.replay_snaplen]! += 1;
     return true;
   }
 

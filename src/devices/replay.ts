@@ -77,7 +77,14 @@ export interface ReplayData {
 /** What a run's configuration needs of a capture before anything is allocated. */
 export interface ReplaySummary {
   frames: number;
+  /**
+   * The run's flows (sockets): one per distinct UDP/TCP tuple, or, for a capture with none
+   * (only ARP, ICMP, cut frames), the one socket no frame finds (flowTable): a run has at
+   * least one flow, so the device's flow picker and the socket table are never empty.
+   */
   flows: number;
+  /** Distinct UDP/TCP one-way 5-tuples in the capture (0: every frame takes a non-flow path). */
+  tuples: number;
   /** The longest frame as DMA'd (FCS excluded, padded to 60). */
   max_len: number;
   truncated: number;
@@ -269,6 +276,7 @@ export function buildReplay(cap: Capture): Replay {
   const summary: ReplaySummary = {
     frames: n,
     flows: 0,
+    tuples: 0,
     max_len: ETH_ZLEN,
     truncated: 0,
     timed: cap.timed,
@@ -307,8 +315,9 @@ export function buildReplay(cap: Capture): Replay {
   }
   const sent = n - summary.truncated;
   summary.wire_bytes_mean = sent > 0 ? wire / sent : ETH_ZLEN + 4;
-  summary.flows = keys.count;
+  summary.tuples = keys.count;
   const flows = keys.flowTable();
+  summary.flows = flows.count;
   const last = n > 0 ? ts_ns[n - 1]! : 0;
   const data: ReplayData = {
     count: n,

@@ -25,7 +25,6 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { hostname } from 'node:os';
-import { writeFileSync } from 'node:fs';
 import { configFromFlags, type Config } from '../config.js';
 import { InterruptedError, runEmulation } from './run.js';
 import type { RunResult } from './result.js';
@@ -232,10 +231,9 @@ export function virtioCosts(log: (s: string) => void): Pick<CostModel, 'virtio_d
   return { virtio_device_ns: round(device), virtio_kick_ns: round(kick) };
 }
 
-export async function calibrateMain(out: string, packets: number, log: (s: string) => void, signal?: AbortSignal): Promise<CostModel> {
+/** The measured model (the command writes it); an interrupted measurement throws InterruptedError. */
+export async function calibrateMain(packets: number, log: (s: string) => void, signal?: AbortSignal): Promise<CostModel> {
   const model = await calibrate(packets, log, signal);
   if (signal?.aborted) throw new InterruptedError(`${signal.reason ?? 'signal'}`);
-  writeFileSync(out, JSON.stringify(model, null, 2) + '\n');
-  log(`calibrate: wrote ${out}; use it with --mode sim --cost-model ${out}`);
   return model;
 }

@@ -54,6 +54,7 @@ export const PROGRESS_MS = 250;
 import { TimelineSampler } from './timeline.js';
 import { ControlSchedule } from './control.js';
 import { TapWriter } from './tap.js';
+import { deferOutputFailure, OutputError } from '../host/files.js';
 import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
 import { WORKERS_DIR } from '../paths.js';
@@ -70,6 +71,16 @@ export interface RunOptions {
 }
 /** The former name of RunOptions. */
 export type RunHooks = RunOptions;
+
+/** An output written after the work (a profile): its failure kept for after the run's result. */
+export async function deferFailure(write: Promise<void>): Promise<void> {
+  try {
+    await write;
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    deferOutputFailure(e);
+  }
+}
 
 export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise<RunResult> {
   checkHostCpus(cfg); // a host that cannot pin as asked is the user's error, before any worker
@@ -120,7 +131,9 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
     tap?.close(performance.now() * 1e6);
     const threads = device === null ? cpus : [...cpus, device];
-    if (coordinatorProfile !== undefined) await coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile'));
+    if (coordinatorProfile !== undefined) await deferFailure(coordinatorProfile.stop(join(hooks.profile!, 'coordinator.cpuprofile')));
+    // A profile a worker could not write is said after the run's result (src/host/files.ts).
+    for (const t of threads) if (t.profile_error !== undefined) deferOutputFailure(new OutputError(t.profile_error));
     const coordinator = threadTimesSince(coordinator0);
     return collectResult(shm, cfg, {
       elapsed_s: end.elapsed_s,

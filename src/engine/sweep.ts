@@ -6,10 +6,11 @@
 // whole list (cells × repeats in order), so n machines cover it; a cell+repeat already in the
 // output file is skipped (resume), and merge joins files keeping one line per cell+repeat.
 
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import {
+  clip,
   ConfigError,
   optionName,
   parseKnob,
@@ -19,7 +20,9 @@ import {
   type Config,
   type KnobKey,
   type RawSettings,
+  show,
 } from '../config.js';
+import { AppendFile, named, OutputError, readInputText, writeOutputFile } from '../host/files.js';
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';
 import { parseAssignment, settingsFromNamed, variantConfig, variantLabel, type Assignment } from './variants.js';
@@ -59,9 +62,9 @@ export const SWEEP_CELLS_MAX = 100_000;
 export function parseSetOption(item: string): SweepAxis {
   const first = parseAssignment('--set', item, false); // the knob name and the whole list
   const values = first.text.split(',').map((s) => s.trim());
-  if (values.some((s) => s === '')) throw new ConfigError(`--set ${item}: an empty value in the list`);
-  for (const s of values) parseKnob(first.key, s, `'${s}'`);
-  if (new Set(values).size !== values.length) throw new ConfigError(`--set ${item}: a value is listed twice`);
+  if (values.some((s) => s === '')) throw new ConfigError(`--set ${clip(item)}: an empty value in the list`);
+  for (const s of values) parseKnob(first.key, s);
+  if (new Set(values).size !== values.length) throw new ConfigError(`--set ${clip(item)}: a value is listed twice`);
   return { key: first.key, values };
 }
 
@@ -81,21 +84,23 @@ export interface SweepFile {
  */
 export function readSweepFile(file: string): SweepFile {
   const obj = readSettingsFile('--file', file);
-  const where = `--file ${file}`;
+  const where = named('--file', file);
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
     throw new ConfigError(`${where}: expected a JSON object with "set" (and optionally "options", "repeat")`);
   const o = obj as Record<string, unknown>;
   for (const k of Object.keys(o))
-    if (!['set', 'options', 'repeat'].includes(k)) throw new ConfigError(`${where}: unknown key '${k}'; keys are set, options, repeat`);
+    if (!['set', 'options', 'repeat'].includes(k))
+      throw new ConfigError(`${where}: unknown key '${clip(k, 40)}'; keys are set, options, repeat`);
   const set = o.set;
   if (typeof set !== 'object' || set === null || Array.isArray(set))
     throw new ConfigError(`${where}: "set" must be an object of option name -> list of values`);
   const axes: SweepAxis[] = [];
   for (const [name, list] of Object.entries(set as Record<string, unknown>)) {
-    if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${where}: set.${name}: expected a non-empty list of values`);
+    if (!Array.isArray(list) || list.length === 0)
+      throw new ConfigError(`${where}: set.${clip(name, 40)}: expected a non-empty list of values`);
     const texts = list.map((x) => (typeof x === 'boolean' ? (x ? 'on' : 'off') : Array.isArray(x) ? x.join(',') : String(x)));
     const a = parseAssignment(`${where}: set`, `${name}=${texts[0]}`, false);
-    for (const t of texts) parseKnob(a.key, t, `'${t}'`);
+    for (const t of texts) parseKnob(a.key, t);
     axes.push({ key: a.key, values: texts });
   }
   const opts = o.options ?? {};
@@ -114,7 +119,7 @@ export function parseShard(text: string): Shard {
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
   if (!m || n < 1 || i < 1 || i > n || n > 100_000)
-    throw new ConfigError(`--shard: '${text}' is not valid; expected i/n with 1 <= i <= n, e.g. 1/2`);
+    throw new ConfigError(`--shard: ${show(text)} is not valid; expected i/n with 1 <= i <= n, e.g. 1/2`);
   return { index: i, count: n };
 }
 
@@ -177,6 +182,9 @@ export function planSweep(base: RawSettings, axes: SweepAxis[], repeat: number, 
   return { axes, repeat, cells: cells.length, tasks, mode };
 }
 
+/** A file that holds a line that is not a sweep line: not a sweep's own file. */
+class NotSweepFile extends ConfigError {}
+
 /** A line of a JSON Lines file, if it is one of ours: a run document with a cell and a repeat. */
 function parseLine(line: string): SweepLine | null {
   try {
@@ -194,12 +202,7 @@ function parseLine(line: string): SweepLine | null {
  * that last piece is not a line. Any other line that is not a sweep document is an error.
  */
 export function readSweepLines(option: string, file: string): { lines: SweepLine[]; texts: string[]; torn: boolean } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${option} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
+  const text = readInputText(option, file, 'documents');
   const parts = text.split('\n');
   const tail = parts.pop()!; // '' when the file ends with a newline
   const lines: SweepLine[] = [];
@@ -208,7 +211,7 @@ export function readSweepLines(option: string, file: string): { lines: SweepLine
     if (t.trim() === '') return;
     const l = parseLine(t);
     if (l === null)
-      throw new ConfigError(`${option} ${file}: line ${i + 1} is not a sweep line (a rxsmp.run document with cell and repeat)`);
+      throw new NotSweepFile(`${named(option, file)}: line ${i + 1} is not a sweep line (a rxsmp.run document with cell and repeat)`);
     lines.push(l);
     texts.push(t);
   });
@@ -221,6 +224,8 @@ export function readSweepLines(option: string, file: string): { lines: SweepLine
 }
 
 export interface SweepOptions {
+  /** An existing output that is not a sweep file is replaced (--force); otherwise it is an error. */
+  force?: boolean;
   /** The command line that made the sweep: each line records it. */
   command?: string;
   /** Sim mode: pool threads (0: one per host core). */
@@ -241,10 +246,11 @@ export interface SweepReport {
 }
 
 /** What a pool thread answers: the run's document, or the sim watchdog's message (exit 3 here). */
-export type PoolAnswer = { result: RunResult } | { watchdog: string };
+export type PoolAnswer = { result: RunResult } | { watchdog: string } | { output: string };
 
 export function fromPool(a: PoolAnswer): RunResult {
   if ('watchdog' in a) throw new WatchdogError(a.watchdog);
+  if ('output' in a) throw new OutputError(a.output);
   return a.result;
 }
 
@@ -343,21 +349,29 @@ export class SweepRunner {
  * The tasks of a plan not yet in `out` (resume): a line cut short by an earlier interruption is
  * removed first. Local and queued sweeps resume by the same rule.
  */
-export function sweepTodo(plan: SweepPlan, out: string): { todo: SweepTask[]; skipped: number } {
+export function sweepTodo(plan: SweepPlan, out: string, force = false): { todo: SweepTask[]; skipped: number } {
   const done = new Set<string>();
   if (existsSync(out)) {
-    const prev = readSweepLines('--out', out);
-    for (const l of prev.lines) done.add(cellKey(l.cell, l.repeat));
-    if (prev.torn) writeFileSync(out, prev.texts.map((t) => t + '\n').join(''));
+    let prev: ReturnType<typeof readSweepLines> | null = null;
+    try {
+      prev = readSweepLines('--out', out);
+    } catch (e) {
+      // Not a sweep file: not this command's own, replaced only with --force.
+      if (!(e instanceof NotSweepFile)) throw e;
+      if (!force) throw new ConfigError(`${e.message}; give --force to replace it`);
+      writeOutputFile('--out', out, '');
+    }
+    for (const l of prev?.lines ?? []) done.add(cellKey(l.cell, l.repeat));
+    if (prev?.torn) writeOutputFile('--out', out, prev.texts.map((t) => t + '\n').join(''));
   }
   const todo = plan.tasks.filter((t) => !done.has(cellKey(t.cell, t.repeat)));
   return { todo, skipped: plan.tasks.length - todo.length };
 }
 
-/** Append a task's run to `out` as a sweep line. */
-export function writeSweepLine(out: string, t: SweepTask, r: RunResult, command?: string): void {
+/** Append a task's run to the sweep file as a line (whole, or not at all: an OutputError stops the sweep, the lines before it stay). */
+export function writeSweepLine(file: AppendFile, t: SweepTask, r: RunResult, command?: string): void {
   const line: SweepLine = { ...r, ...(command !== undefined ? { command } : {}), cell: t.cell, repeat: t.repeat };
-  appendFileSync(out, JSON.stringify(line) + '\n');
+  file.append(JSON.stringify(line) + '\n');
 }
 
 /**
@@ -366,9 +380,10 @@ export function writeSweepLine(out: string, t: SweepTask, r: RunResult, command?
  * is not written (resume makes it), the lines written stay.
  */
 export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {}): Promise<SweepReport> {
-  const { todo, skipped } = sweepTodo(plan, out);
+  const { todo, skipped } = sweepTodo(plan, out, o.force);
   let written = 0;
   const runner = new SweepRunner(o.workers);
+  const file = new AppendFile('--out', out);
   try {
     let next = 0;
     const lane = async () => {
@@ -376,13 +391,14 @@ export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {
         const t = todo[next++]!;
         const r = await runner.run(t.cfg, o.signal);
         if (r.interrupted) break;
-        writeSweepLine(out, t, r, o.command);
+        writeSweepLine(file, t, r, o.command);
         written++;
         o.onRun?.(t, r, written, todo.length);
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.mode === 'threads' ? 1 : runner.threads, todo.length) }, lane));
   } finally {
+    file.close();
     await runner.destroy();
   }
   return { skipped, written, left: todo.length - written, interrupted: o.signal?.aborted === true };

@@ -9,9 +9,12 @@
 // holding back the rest, which a CPU whose clock lags (sim mode's per-CPU clocks, by up to a
 // step) could still precede. At the end, everything, then an Interface Statistics Block per
 // interface with what it received and dropped, as dumpcap closes a capture. Setup and drain
-// allocate; the CPUs do not.
+// allocate; the CPUs do not. The file is written under the output rules (src/host/files.ts):
+// into a temporary file, renamed into place at close. A failed write (a full disk) stops the
+// writing, not the run: the ring is still drained, and the failure is reported after the
+// run's result.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { deferOutputFailure, OutputError, OutputStream } from '../host/files.js';
 import type { Shm } from '../shm/memory.js';
 import { TAP_RECORD_HDR, TAP_WRAP } from '../kernel/af_packet.js';
 import { pcapng_epb, pcapng_epb_len, pcapng_idb, pcapng_isb, pcapng_shb } from '../uapi/pcapng_write.js';
@@ -30,7 +33,7 @@ interface TapRecord {
 }
 
 export class TapWriter {
-  private readonly fd: number;
+  private readonly out: OutputStream;
   private tail = 0;
   private closed = false;
   /** Read from the ring, not yet written: sorted by time at each drain. */
@@ -48,11 +51,13 @@ export class TapWriter {
     private readonly epoch_ns: bigint,
     private readonly start_ns: number,
   ) {
-    this.fd = openSync(path, 'w');
+    this.out = new OutputStream('--tap', path);
     this.written = new Float64Array(shm.cfg.cpus);
     const head = [pcapng_shb('rxsmp')];
     for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) head.push(pcapng_idb(`cpu${cpu}`, TAP_SNAPLEN));
-    for (const b of head) writeSync(this.fd, b);
+    for (const b of head) this.out.write(b);
+    // A file that cannot take even its header (/dev/full) stops the run before it starts.
+    if (this.out.failed !== undefined) this.out.close();
   }
 
   /**
@@ -107,7 +112,7 @@ export class TapWriter {
       this.written[r.cpu]! += 1;
     }
     this.pending = p.slice(n);
-    writeSync(this.fd, out);
+    this.out.write(out);
   }
 
   /**
@@ -124,9 +129,14 @@ export class TapWriter {
     const end = this.epoch_ns + BigInt(Math.round(Math.max(end_ns, this.start_ns)));
     for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) {
       const drops = shm.f64[shm.sdF[cpu]! + shm.layout.sd.tap_drops]!;
-      writeSync(this.fd, pcapng_isb(cpu, 'Counters provided by rxsmp', start, end, this.written[cpu]!, drops));
+      this.out.write(pcapng_isb(cpu, 'Counters provided by rxsmp', start, end, this.written[cpu]!, drops));
     }
     this.closed = true;
-    closeSync(this.fd);
+    try {
+      this.out.close();
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      deferOutputFailure(e);
+    }
   }
 }

@@ -3,7 +3,17 @@
 // statistics compare and sweep print (medians, min..max, quartiles). Names are the run
 // options' names, kebab or snake case (`rps-cpus`, `rps_cpus`, `duration` for duration_s).
 
-import { ConfigError, knobNamed, optionName, parseKnob, resolveConfig, type Config, type KnobKey, type RawSettings } from '../config.js';
+import {
+  ConfigError,
+  knobNamed,
+  optionName,
+  parseKnob,
+  resolveConfig,
+  show,
+  type Config,
+  type KnobKey,
+  type RawSettings,
+} from '../config.js';
 import { loadCostModel } from '../cpu/cost_model.js';
 import { checkHostCpus } from '../host/host.js';
 
@@ -16,13 +26,13 @@ export interface Assignment {
 /** `knob=value` (the value may contain '=' and ','): a ConfigError naming `option` if it is not one. */
 export function parseAssignment(option: string, item: string, checkValue = true): Assignment {
   const eq = item.indexOf('=');
-  if (eq <= 0 || eq === item.length - 1) throw new ConfigError(`${option}: '${item}' is not knob=value (e.g. rps-cpus=3)`);
+  if (eq <= 0 || eq === item.length - 1) throw new ConfigError(`${option}: ${show(item)} is not knob=value (e.g. rps-cpus=3)`);
   const name = item.slice(0, eq).trim();
   const key = knobNamed(name);
-  if (key === undefined) throw new ConfigError(`${option}: '${name}' is not an option of rxsmp run (see rxsmp run --help)`);
+  if (key === undefined) throw new ConfigError(`${option}: ${show(name)} is not an option of rxsmp run (see rxsmp run --help)`);
   if (key === 'mode') throw new ConfigError(`${option}: --mode cannot differ between runs here; give it once for all`);
   const text = item.slice(eq + 1).trim();
-  if (checkValue) parseKnob(key, text, `'${text}'`); // the value alone; across knobs it is checked with the rest
+  if (checkValue) parseKnob(key, text); // the value alone; across knobs it is checked with the rest
   return { key, text };
 }
 
@@ -31,7 +41,7 @@ export function settingsFromNamed(option: string, named: Readonly<Record<string,
   const raw: RawSettings = new Map();
   for (const [name, value] of Object.entries(named)) {
     const key = knobNamed(name);
-    if (key === undefined) throw new ConfigError(`${option}: '${name}' is not an option of rxsmp run (see rxsmp run --help)`);
+    if (key === undefined) throw new ConfigError(`${option}: ${show(name)} is not an option of rxsmp run (see rxsmp run --help)`);
     raw.set(key, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value));
   }
   return raw;

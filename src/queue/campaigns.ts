@@ -5,6 +5,7 @@
 
 import * as v from 'valibot';
 import { failureLines, fuzzHeader, shrunkLine, type ChunkReport, type FuzzCampaign, type FuzzReport } from '../engine/fuzz.js';
+import { AppendFile } from '../host/files.js';
 import { fromPool, sweepTaskConfig, sweepTodo, writeSweepLine, type SweepPlan, type SweepReport, type SweepTask } from '../engine/sweep.js';
 import type { RunResult } from '../engine/result.js';
 import { VERSION } from '../version.js';
@@ -140,14 +141,19 @@ export async function queuedFuzz(c: FuzzCampaign, chunk: number, o: QueuedOption
 export async function queuedSweep(
   plan: SweepPlan,
   out: string,
-  o: QueuedOptions & { command?: string; header?: () => void; onRun?: (t: SweepTask, r: RunResult, done: number, todo: number) => void },
+  o: QueuedOptions & {
+    command?: string;
+    force?: boolean;
+    header?: () => void;
+    onRun?: (t: SweepTask, r: RunResult, done: number, todo: number) => void;
+  },
 ): Promise<SweepReport & QueueEnd> {
   // Every job checked now with the worker's own check, and it must give the plan's configuration.
   for (const t of plan.tasks) {
     const cfg = sweepTaskConfig(t.settings, '--queue');
     if (JSON.stringify(cfg) !== JSON.stringify(t.cfg)) throw new Error(`sweep task ${t.index}: its job would not give its configuration`);
   }
-  const { todo, skipped } = sweepTodo(plan, out);
+  const { todo, skipped } = sweepTodo(plan, out, o.force);
   // The campaign is its whole plan (whatever `out` holds already): every task's options.
   const definition = {
     kind: 'sweep',
@@ -165,6 +171,7 @@ export async function queuedSweep(
   let written = 0;
   let watchdog: string | null = null;
   o.note(`rxsmp: sweep: campaign ${campaign} on ${o.url.shown}: ${todo.length} jobs`);
+  const file = new AppendFile('--out', out);
   const producer = await runCampaign<{ result: RunResult } | { watchdog: string }>(
     link,
     {
@@ -191,7 +198,7 @@ export async function queuedSweep(
         }
         const t = todo[i]!;
         const r = fromPool(a);
-        writeSweepLine(out, t, r, o.command);
+        writeSweepLine(file, t, r, o.command);
         written++;
         o.onRun?.(t, r, written, todo.length);
       },
@@ -199,7 +206,7 @@ export async function queuedSweep(
       progress: () => `sweep: ${written}/${todo.length} runs`,
     },
     { ...o, note: (l) => o.note(`rxsmp: sweep: ${l}`) },
-  );
+  ).finally(() => file.close());
   if (watchdog !== null) fromPool({ watchdog }); // throws WatchdogError, as a local sweep does (exit 3)
   if (producer.resumed > 0)
     o.note(`rxsmp: sweep: campaign ${campaign}: ${producer.resumed} of ${todo.length} jobs resumed from stored results (not run again)`);

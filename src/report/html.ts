@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { ConfigError } from '../config.js';
+import { named, readInputText } from '../host/files.js';
 import type { CompareResult } from '../engine/compare.js';
 import { conserves, type RunResult, type UtilPct } from '../engine/result.js';
 import { CPU_TIMES, type Timeline } from '../engine/timeline.js';
@@ -138,12 +139,7 @@ const isCompare = (o: unknown): o is CompareResult =>
 
 /** Documents of a file: one JSON document (a run or a comparison) or JSON Lines (a sweep). */
 export function readReportInput(file: string): unknown[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`report: ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
+  const text = readInputText('report:', file, 'documents');
   let docs: unknown[];
   try {
     docs = [JSON.parse(text)];
@@ -155,15 +151,15 @@ export function readReportInput(file: string): unknown[] {
       try {
         docs.push(JSON.parse(l));
       } catch {
-        if (i < lines.length - 1 || docs.length === 0) throw new ConfigError(`report: ${file}: line ${i + 1} is not JSON`);
+        if (i < lines.length - 1 || docs.length === 0) throw new ConfigError(`${named('report:', file)}: line ${i + 1} is not JSON`);
         // the last line cut short by an interrupted sweep: left out
       }
     });
   }
   for (const d of docs)
     if (!isRun(d) && !isCompare(d))
-      throw new ConfigError(`report: ${file}: not a rxsmp.run or rxsmp.compare document (nor JSON Lines of them)`);
-  if (docs.length === 0) throw new ConfigError(`report: ${file}: no documents in it`);
+      throw new ConfigError(`${named('report:', file)}: not a rxsmp.run or rxsmp.compare document (nor JSON Lines of them)`);
+  if (docs.length === 0) throw new ConfigError(`${named('report:', file)}: no documents in it`);
   return docs;
 }
 

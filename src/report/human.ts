@@ -1,8 +1,9 @@
 // The human summary of a run, with /proc/net/softnet_stat as Linux 5.10 prints it.
 
-import type { Config } from '../config.js';
+import { clipPath, type Config } from '../config.js';
 import type { RunResult } from '../engine/result.js';
 import { count, duration } from '../lib/units.js';
+import { loadReplay } from '../config/capture.js';
 
 /** A command line as a shell would take it back: arguments with spaces or specials single-quoted. */
 export function commandLine(argv: readonly string[]): string {
@@ -39,6 +40,17 @@ export function knobsNotApplied(r: RunResult): string | null {
 
 const plural = (n: number, one: string, many = one + 's') => `${fmt(n)} ${n === 1 ? one : many}`;
 
+/** A replay's flows in words: its UDP/TCP tuples (the run has one socket no frame finds when there are none). */
+function replayFlows(c: Config): string {
+  let tuples = c.flows;
+  try {
+    tuples = loadReplay(c.pcap).summary.tuples; // read and kept by resolveConfig: no second read
+  } catch {
+    // the capture changed since: its flows as configured
+  }
+  return tuples === 0 ? 'no UDP/TCP flow: every frame takes a non-flow path' : plural(tuples, 'one-way 5-tuple flow');
+}
+
 /**
  * The first line of a run's human output, printed before any worker starts: the mode, the
  * machine, the NIC and its wire, RPS, the traffic and how long it lasts.
@@ -59,7 +71,7 @@ export function runHeader(c: Config): string {
   return (
     `rxsmp: ${mode}, ${plural(c.cpus, 'CPU')}, ${plural(c.queues, 'queue')}, nic ${c.nic}, ${wire}, ${rps}${rfs}, GRO ${c.gro ? 'on' : 'off'}; ` +
     (c.pcap !== ''
-      ? `${length} ${rate}, replayed from ${c.pcap} (${plural(c.flows, 'one-way 5-tuple flow')}, frames up to ${c.pkt_size} B)`
+      ? `${length} ${rate}, replayed from ${clipPath(c.pcap, 80)} (${replayFlows(c)}, frames up to ${c.pkt_size} B)`
       : `${length} ${rate}, ${plural(c.flows, `${c.ip === '4' ? '' : c.ip === '6' ? 'IPv6 ' : 'IPv4/IPv6 '}${c.proto} flow`)} of ${c.pkt_size} B`)
   );
 }

@@ -7,8 +7,8 @@
 // from the run document (the counters are engine/counters.ts's); the socket lines also need the
 // run's flows, rebuilt from its configuration.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OutputError, writeOutputFile } from '../host/files.js';
 import type { RunResult } from '../engine/result.js';
 import { ethtoolNames, IP_MIB, TCP_MIB, TCPEXT_MIB, UDP_MIB } from '../engine/counters.js';
 import type { Config } from '../config.js';
@@ -216,21 +216,48 @@ export function runSockets(cfg: Config): FlowTable {
   return cfg.pcap !== '' ? loadReplay(cfg.pcap).flows : runFlows(cfg);
 }
 
+/** The files --proc DIR writes, under DIR. */
+export const PROC_FILES = [
+  'net/softnet_stat',
+  'interrupts',
+  'softirqs',
+  'net/dev',
+  'net/snmp',
+  'net/snmp6',
+  'net/netstat',
+  'net/udp',
+  'net/udp6',
+  'ethtool_S.eth0',
+] as const;
+
 /**
- * Write DIR/net/softnet_stat, DIR/interrupts, DIR/softirqs, DIR/net/dev, DIR/net/snmp,
- * DIR/net/snmp6, DIR/net/netstat, DIR/net/udp, DIR/net/udp6 and DIR/ethtool_S.eth0.
+ * Write PROC_FILES under DIR, each under the output rules (src/host/files.ts: a temporary file
+ * renamed into place). A file that cannot be written does not stop the others: the first
+ * failure is thrown after them (OutputError).
  */
 export function writeProcDir(dir: string, r: RunResult, cfg: Config): void {
-  mkdirSync(join(dir, 'net'), { recursive: true });
-  writeFileSync(join(dir, 'net', 'softnet_stat'), `${softnetStat(r)}\n`);
-  writeFileSync(join(dir, 'interrupts'), interrupts(r));
-  writeFileSync(join(dir, 'softirqs'), softirqs(r));
-  writeFileSync(join(dir, 'net', 'dev'), netDev(r));
-  writeFileSync(join(dir, 'net', 'snmp'), netSnmp(r));
-  writeFileSync(join(dir, 'net', 'snmp6'), snmp6(r));
-  writeFileSync(join(dir, 'net', 'netstat'), netNetstat(r));
-  const udp = netUdp(r, runSockets(cfg));
-  writeFileSync(join(dir, 'net', 'udp'), udp.udp);
-  writeFileSync(join(dir, 'net', 'udp6'), udp.udp6);
-  writeFileSync(join(dir, 'ethtool_S.eth0'), ethtoolS(r));
+  let udp: { udp: string; udp6: string } | undefined;
+  const sockets = () => (udp ??= netUdp(r, runSockets(cfg)));
+  const text: Record<(typeof PROC_FILES)[number], () => string> = {
+    'net/softnet_stat': () => `${softnetStat(r)}\n`,
+    interrupts: () => interrupts(r),
+    softirqs: () => softirqs(r),
+    'net/dev': () => netDev(r),
+    'net/snmp': () => netSnmp(r),
+    'net/snmp6': () => snmp6(r),
+    'net/netstat': () => netNetstat(r),
+    'net/udp': () => sockets().udp,
+    'net/udp6': () => sockets().udp6,
+    'ethtool_S.eth0': () => ethtoolS(r),
+  };
+  let failed: OutputError | undefined;
+  for (const f of PROC_FILES) {
+    try {
+      writeOutputFile('--proc', join(dir, f), text[f]());
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      failed ??= e;
+    }
+  }
+  if (failed !== undefined) throw failed;
 }
