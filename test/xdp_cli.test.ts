@@ -4,9 +4,9 @@
 // xdp_map block is read like the flag. Until the driver hooks exist (issue 25 phase 2), a
 // good object loads and the run stops with one line saying the hook is not yet wired.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rejects as rejectsCli } from './cli_expect.js';
 import { buildXdp } from './xdp_build.js';
@@ -49,9 +49,31 @@ describe('bad objects: one line, exit 2, nothing runs', () => {
     );
     rejects(
       ['--xdp', buildXdp('bad_maps', ['-DCPUMAP'], '-cpumap')],
-      // (a message over 200 characters is cut in its middle: src/config/schema.ts, clip)
-      /instruction \d+: bpf_map_lookup_elem on cpumap 'cpu_map': a cpumap takes .*cannot pass map_type 16 into func bpf_map_lookup_elem#1/,
+      /instruction \d+: bpf_map_lookup_elem on cpumap 'cpu_map', which takes only bpf_redirect_map \("cannot pass map_type 16 into func bpf_map_lookup_elem#1"\)$/m,
     );
+  });
+
+  it('an object deep in a long directory: the whole complaint, the file name clipped from its start', () => {
+    const deep = join(dir, 'a'.repeat(100), 'b'.repeat(100));
+    mkdirSync(deep, { recursive: true });
+    const cases: [string, RegExp][] = [
+      [
+        buildXdp('bad_maps', ['-DCPUMAP'], '-cpumap'),
+        /'cpu_map', which takes only bpf_redirect_map \("cannot pass map_type 16 into func bpf_map_lookup_elem#1"\)$/m,
+      ],
+      [buildXdp('bad_maps', ['-DRINGBUF'], '-ringbuf'), /which rxsmp does not model \(it has hash, array, .*, cpumap\)$/m],
+      [obj.bad_helper!, /calls unknown helper 9999 \(no such helper in Linux 5\.10: "invalid func unknown#9999"\)$/m],
+      [obj.bad_jump!, /jumps out of the program, to 1002 \(5 instructions: "jump out of range from insn 1 to 1002"\)$/m],
+    ];
+    for (const [src, message] of cases) {
+      const f = join(deep, basename(src));
+      copyFileSync(src, f);
+      const line = rejects(['--xdp', f], message).trimEnd();
+      expect(line.startsWith(`rxsmp: --xdp ...bbbb`), line).toBe(true);
+      expect(line).toContain(`b/${basename(src)}: `);
+      expect(line).not.toContain(' ... ');
+      expect(line.length).toBeLessThanOrEqual(200);
+    }
   });
 
   it('a missing file, a missing section, a truncated object', () => {

@@ -94,27 +94,26 @@ const ATOMIC_OPS = new Set([
 ]);
 
 const at = (i: number) => `instruction ${i}`;
+/** Where a refusal of a helper points: the list is longer than a message may be. */
+const HELPERS_RUN = `docs/xdp.md lists the ${HELPERS.size} helpers rxsmp runs`;
 
 /** check_map_func_compatibility (5.10), for the map types rxsmp has: undefined when allowed, else why not. */
 function mapFuncRefusal(mapType: number, func: number): string | undefined {
-  if (mapType === BPF_MAP_TYPE_CPUMAP && func !== BPF_FUNC_redirect_map) return 'a cpumap takes only bpf_redirect_map';
+  if (mapType === BPF_MAP_TYPE_CPUMAP && func !== BPF_FUNC_redirect_map) return 'which takes only bpf_redirect_map';
   if (mapType === BPF_MAP_TYPE_DEVMAP && func !== BPF_FUNC_redirect_map && func !== BPF_FUNC_map_lookup_elem)
-    return 'a devmap takes only bpf_redirect_map and bpf_map_lookup_elem';
+    return 'which takes only bpf_redirect_map and bpf_map_lookup_elem';
   if (func === BPF_FUNC_redirect_map && mapType !== BPF_MAP_TYPE_CPUMAP && mapType !== BPF_MAP_TYPE_DEVMAP)
-    return 'bpf_redirect_map takes a devmap or a cpumap';
+    return 'not a devmap or a cpumap';
   return undefined;
 }
 
 function checkHelper(i: number, id: number): void {
   if (HELPERS.has(id)) return;
   const name = HELPERS_NOT_MODELLED.get(id);
-  if (name !== undefined)
-    throw new BpfLoadError(
-      `${at(i)} calls ${name} (helper ${id}), which rxsmp does not model; it runs ${[...HELPERS.values()].join(', ')}`,
-    );
+  if (name !== undefined) throw new BpfLoadError(`${at(i)} calls ${name} (helper ${id}), which rxsmp does not model (${HELPERS_RUN})`);
   throw new BpfLoadError(
     id > 0 && id <= BPF_FUNC_MAX_ID_5_10
-      ? `${at(i)} calls helper ${id}, which is not one an XDP program may call here (invalid func #${id}); rxsmp runs ${[...HELPERS.values()].join(', ')}`
+      ? `${at(i)} calls helper ${id}, which an XDP program may not call (invalid func #${id}; ${HELPERS_RUN})`
       : `${at(i)} calls unknown helper ${id} (no such helper in Linux 5.10: "invalid func unknown#${id}")`,
   );
 }
@@ -325,7 +324,7 @@ export function checkProgram(obj: BpfObject): XdpProgram {
       const why = mapFuncRefusal(map.type, p.imm[i]!);
       if (why !== undefined) {
         throw new BpfLoadError(
-          `${at(i)}: ${helper} on ${mapTypeName(map.type)} '${map.name}': ${why} (the 5.10 verifier: "cannot pass map_type ${map.type} into func ${helper}#${p.imm[i]}")`,
+          `${at(i)}: ${helper} on ${mapTypeName(map.type)} '${map.name}', ${why} ("cannot pass map_type ${map.type} into func ${helper}#${p.imm[i]}")`,
         );
       }
       if (map.readonly && p.imm[i] !== BPF_FUNC_map_lookup_elem)

@@ -18,13 +18,13 @@
 //     device here.
 
 import { statSync } from 'node:fs';
-import { errnoText, named, readInput } from '../host/files.js';
+import { errnoText, readInput } from '../host/files.js';
 import { checkProgram, type XdpProgram } from '../bpf/check.js';
 import { BpfLoadError } from '../bpf/errors.js';
 import { BpfMaps, E2BIG, EEXIST, EINVAL, ENODEV, ENOENT, EOVERFLOW } from '../bpf/maps.js';
 import { mapTypeName, readBpfObject } from '../bpf/object.js';
 import { BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_DEVMAP } from '../bpf/insn.js';
-import { clip, ConfigError, type Config } from './schema.js';
+import { clip, clipPath, ConfigError, MESSAGE_CHARS_MAX, type Config } from './schema.js';
 
 export const XDP_DEFAULT_SECTION = 'xdp';
 
@@ -58,11 +58,15 @@ export function splitXdpSpec(spec: string): { file: string; section: string } {
 /** Read and check the program of `--xdp spec` (cached by file version). Throws ConfigError. */
 export function loadXdpProgram(spec: string): XdpProgram {
   const { file, section } = splitXdpSpec(spec);
-  return loadSection(file, section, named('--xdp', file));
+  return loadSection(file, section, (f) => `--xdp ${f}`);
 }
 
-/** Section `section` of `file`, read and checked (cached by file version and section); errors start with `where`. */
-function loadSection(file: string, section: string, where: string): XdpProgram {
+/**
+ * Section `section` of `file`, read and checked (cached by file version and section); errors
+ * start with `at(the file's name as quoted)`.
+ */
+function loadSection(file: string, section: string, at: (quoted: string) => string): XdpProgram {
+  const where = at(clipPath(file));
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(file);
@@ -79,7 +83,12 @@ function loadSection(file: string, section: string, where: string): XdpProgram {
     cache.set(`${file}|${section}`, { key, prog });
     return prog;
   } catch (e) {
-    if (e instanceof BpfLoadError) throw new ConfigError(`${where}: ${e.message}`);
+    // The object's complaint is the message: the file name gives way to it (clipped from
+    // its start) so that the whole line still fits in MESSAGE_CHARS_MAX.
+    if (e instanceof BpfLoadError) {
+      const room = MESSAGE_CHARS_MAX - at('').length - 2 - e.message.length;
+      throw new ConfigError(`${at(clipPath(file, Math.min(60, Math.max(24, room))))}: ${e.message}`);
+    }
     throw e;
   }
 }
@@ -102,7 +111,7 @@ function cpumapProgram(prog: XdpProgram, fd: number, where: string): XdpProgram 
         `(its program sections: ${secs.map((x, i) => `${i + 1} ${x}`).join(', ')}; a cpumap program's section starts xdp_cpumap/ or xdp/cpumap; -EINVAL)`,
     );
   }
-  return loadSection(prog.obj.file, sec, `${where}: program ${fd} (${sec})`);
+  return loadSection(prog.obj.file, sec, () => `${where}: program ${fd} (${sec})`);
 }
 
 /** One KEY or VALUE of --xdp-map as the field's bytes, or the reason it is not one. */
