@@ -59,6 +59,7 @@ import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, softirq_due, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg } from '../kernel/sock.js';
+import { cpu_map_kthread_slice } from '../kernel/xdp.js';
 import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
@@ -265,6 +266,12 @@ export class SimMachine {
       [sd.recvmsg_packets, cost.recvmsg_ns],
       [sd.ipis_sent, cost.ipi_send_ns],
       [sd.tap_packets, cost.tap_ns],
+      // --xdp and busy polling (all 0 without them: a field that never moves costs nothing)
+      [sd.xdp_runs, cost.xdp_run_ns],
+      [sd.xdp_insns, cost.xdp_insn_ns],
+      [sd.xdp_redirect, cost.cpumap_enqueue_ns],
+      [sd.cpumap_kthread_packets, cost.cpumap_kthread_ns],
+      [sd.busy_poll_passes, cost.busy_poll_ns],
     ];
     this.K = priced.length;
     this.fld = Int32Array.from(priced, (p) => p[0]);
@@ -583,7 +590,8 @@ export class SimMachine {
       run_ksoftirqd(c);
     } else {
       this.switch_ctx(cpu, CTX_TASK);
-      task_recvmsg(c, t);
+      if (t < this.shm.layout.taskCount) task_recvmsg(c, t);
+      else cpu_map_kthread_slice(c, t - this.shm.layout.taskCount); // a cpumap kthread (kernel/xdp.ts)
     }
     this.switch_ctx(cpu, CTX_IDLE);
     return true;
@@ -621,7 +629,8 @@ export class SimMachine {
       }
     }
     // Descriptors are cleaned only in driver code (softirq, or hardirq for netif_rx drivers).
-    const Q = this.ctx[cpu] === CTX_TASK ? 0 : this.ntc_at.length;
+    // (and a busy-polling task's napi_busy_loop, which runs the driver's poll in task context)
+    const Q = this.ctx[cpu] === CTX_TASK && !this.kc[cpu]!.in_busy_poll ? 0 : this.ntc_at.length;
     const size = this.cfg.ring_size;
     for (let q = 0; q < Q; q++) {
       const ntc = i32[this.ntc_at[q]!]!;

@@ -78,11 +78,15 @@ export interface SnmpCounters {
 
 /** What the counters below are derived from: the run document's parts, and the sockets. */
 export interface CounterInputs {
-  cfg: Pick<Config, 'nic' | 'proto' | 'pcap'>;
+  cfg: Pick<Config, 'nic' | 'proto' | 'pcap'> & Partial<Pick<Config, 'xdp' | 'xdp_mode'>>;
   percpu: { processed: number; dropped: number; gro_merged: number }[];
   queues: { rx_packets: number; rx_bytes: number; rx_missed: number; alloc_failed: number; virtio?: { kicks: number } }[];
   dropped: Record<string, number | undefined>;
   sockets: SocketTotals;
+  /** LINUX_MIB_BUSYPOLLRXPACKETS: packets napi_busy_loop's polls took (0 without busy polling). */
+  busy_poll_packets?: number;
+  /** virtio with --xdp: per queue the receive path's XDP counters (virtnet_rq_stats). */
+  virtio_xdp?: { packets: number; tx: number; redirects: number; drops: number }[];
 }
 
 const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((a, x) => a + f(x), 0);
@@ -319,7 +323,10 @@ export function snmpCounters(x: CounterInputs): SnmpCounters {
   // Skbs that reached ip_rcv: __netif_receive_skb_core's (softnet `processed`) but the non-IP
   // ones; l4_csum drops happen in rxsmp's GRO, before the core, where Linux drops them in
   // udp_rcv / tcp_v4_rcv, after ip_rcv.
-  const inReceives = sum(x.percpu, (p) => p.processed) - d('not_ip') + d('l4_csum');
+  // Generic XDP runs after `processed` is counted and before ip_rcv: what it consumed never got there.
+  const generic =
+    x.cfg.xdp && x.cfg.xdp_mode === 'generic' ? d('xdp_drop') + d('xdp_aborted') + d('xdp_tx') + d('xdp_redirect_err') : 0;
+  const inReceives = sum(x.percpu, (p) => p.processed) - d('not_ip') + d('l4_csum') - generic;
   const hdrErrors = d('ip_hdr') + d('ip_csum');
   const inDelivers = inReceives - hdrErrors - d('ip_frag');
   const udpCsum = tcpOnly ? 0 : d('l4_csum');
@@ -361,6 +368,8 @@ export function snmpCounters(x: CounterInputs): SnmpCounters {
     TCPBacklogDrop: 0,
     // tcp_data_queue: data past a zero window (the generator's senders respect the window)
     TCPZeroWindowDrop: 0,
+    // napi_busy_loop: what the busy poller's napi polls took (sk_busy_loop from recvmsg)
+    BusyPollRxPackets: x.busy_poll_packets ?? 0,
   };
   return { Ip, Tcp, Udp, TcpExt };
 }
