@@ -184,11 +184,16 @@ export function resolveConfig(raw: RawSettings): Config {
   // ip link set dev X xdp: a driver without ndo_bpf (the legacy one) gets the generic hook.
   if (!given('xdp_mode')) cfg.xdp_mode = cfg.nic === 'legacy' ? 'generic' : 'native';
   else if (cfg.xdp_mode === 'native' && cfg.nic === 'legacy' && cfg.xdp !== '')
-    throw new ConfigError('--xdp-mode: native XDP needs a driver with an XDP hook (ixgbe, virtio); the legacy driver has none, use generic');
+    throw new ConfigError(
+      '--xdp-mode: native XDP needs a driver with an XDP hook (ixgbe, virtio); the legacy driver has none, use generic',
+    );
   if (!given('virtio_max_queue_pairs')) cfg.virtio_max_queue_pairs = q;
-  else if (cfg.nic !== 'virtio') throw new ConfigError('--virtio-max-queue-pairs: only for --nic virtio (the queue pairs the device offers)');
+  else if (cfg.nic !== 'virtio')
+    throw new ConfigError('--virtio-max-queue-pairs: only for --nic virtio (the queue pairs the device offers)');
   else if (cfg.virtio_max_queue_pairs < q)
-    throw new ConfigError(`--virtio-max-queue-pairs: ${cfg.virtio_max_queue_pairs} is below --queues ${q}; the guest cannot use more queue pairs than the device offers`);
+    throw new ConfigError(
+      `--virtio-max-queue-pairs: ${cfg.virtio_max_queue_pairs} is below --queues ${q}; the guest cannot use more queue pairs than the device offers`,
+    );
   // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
   if (!given('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
   cfg.irq_affinity = given('irq_affinity') ? perQueue('irq_affinity', cfg.irq_affinity, q) : range(q).map((i) => i % cfg.cpus);

@@ -540,11 +540,21 @@ export const KNOBS = {
   virtio_max_queue_pairs: knob(
     'nic',
     int(1, MAX_QUEUES),
-    "virtio: the queue pairs the device offers (max_queue_pairs); --queues is what the guest uses (ethtool -L combined). Native XDP needs --queues + --cpus of them (virtnet_xdp_set)",
+    'virtio: the queue pairs the device offers (max_queue_pairs); --queues is what the guest uses (ethtool -L combined). Native XDP needs --queues + --cpus of them (virtnet_xdp_set)',
     derived('--queues'),
   ),
-  busy_read: knob('sockets', int(0, 1_000_000), 'net.core.busy_read (µs): recvmsg busy-polls the napi of the socket before it sleeps; 0 = off', 0),
-  busy_poll: knob('sockets', int(0, 1_000_000), 'net.core.busy_poll (µs): for poll/select; rxsmp\'s tasks block in recvmsg, so it is recorded, not used', 0),
+  busy_read: knob(
+    'sockets',
+    int(0, 1_000_000),
+    'net.core.busy_read (µs): recvmsg busy-polls the napi of the socket before it sleeps; 0 = off',
+    0,
+  ),
+  busy_poll: knob(
+    'sockets',
+    int(0, 1_000_000),
+    "net.core.busy_poll (µs): for poll/select; rxsmp's tasks block in recvmsg, so it is recorded, not used",
+    0,
+  ),
   so_busy_poll: knob(
     'sockets',
     int(0, 1_000_000),

@@ -162,6 +162,16 @@ export class CpuRuntime implements CpuEnv {
     burn_loop(Math.round(ns * burn_iters_per_ns));
   }
 
+  /** Wall time already orders the device's writes and this CPU's reads. */
+  busy_poll_sync(): void {}
+
+  do_softirq(): void {
+    if (!softirq_due(this.c)) return;
+    const prev = this.switch_ctx(CTX_SOFTIRQ);
+    invoke_softirq(this.c);
+    this.switch_ctx(prev);
+  }
+
   // ------------------------------------------------------------------ the CPU
 
   private ipi(cpu: number, kind: number): void {

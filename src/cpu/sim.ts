@@ -146,6 +146,12 @@ class SimEnv implements CpuEnv {
     this.m.acc[this.cpu]! += ns;
     this.m.stack_point(this.cpu);
   }
+  do_softirq(): void {
+    this.m.do_softirq(this.cpu);
+  }
+  busy_poll_sync(): void {
+    this.m.busy_poll_sync(this.cpu);
+  }
 }
 
 export class SimMachine {
@@ -190,6 +196,8 @@ export class SimMachine {
   private readonly on_stack: Uint8Array;
   private depth = 0;
   private dev_t = SIM_T0_NS;
+  /** The device's clock at its last burst that wrote frames (a busy poller syncs to it: busy_poll_sync). */
+  dev_write_t = SIM_T0_NS;
   private dev_state = DEV_RUN;
   private ctl_t = Infinity;
   private readonly clock_at: number;
@@ -577,6 +585,29 @@ export class SimMachine {
     this.switch_ctx(cpu, prev);
   }
 
+  /**
+   * A busy poller about to read a ring: charge what it did, then, if its clock is behind the
+   * device's last write (the device ran nested under another CPU meanwhile), spin up to it:
+   * a frame is not seen before it was written.
+   */
+  busy_poll_sync(cpu: number): void {
+    this.charge(cpu);
+    const behind = this.dev_write_t - this.clk[cpu]!;
+    if (behind <= 0) return;
+    this.clk[cpu]! += behind;
+    this.f64[this.kc[cpu]!.sdF + this.busy_field[this.ctx[cpu]!]!]! += behind;
+  }
+
+  /** local_bh_enable in process context: pending softirqs run now, in softirq context. */
+  do_softirq(cpu: number): void {
+    const c = this.kc[cpu]!;
+    if (!softirq_due(c)) return;
+    const prev = this.ctx[cpu]!;
+    this.switch_ctx(cpu, CTX_SOFTIRQ);
+    invoke_softirq(c);
+    this.switch_ctx(cpu, prev);
+  }
+
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
@@ -776,6 +807,7 @@ export class SimMachine {
     }
     // After generation (virtio: flushing held packets on a kick) the burst generates nothing.
     const got = this.gen.burst(n, false);
+    if (got > 0) this.dev_write_t = this.dev_t;
     this.dev_t += (got > 0 ? got : 1) * this.device_ns;
     if (this.i32[this.gen_done_at] !== 0) {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;

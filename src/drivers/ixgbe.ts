@@ -13,6 +13,7 @@ import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
 import { xdp_poll_end, xdp_run_native } from '../kernel/xdp.js';
+import { XDP_PASS } from '../bpf/insn.js';
 import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
 import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
 
@@ -242,7 +243,7 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     // counts. (rxsmp's skb_len is the frame's; eth_type_trans only sets skb_nh.)
     total_bytes += c.skb_len[skb]!;
     // ixgbe_run_xdp, before the skb is built: only XDP_PASS goes on (kernel/xdp.ts).
-    if (!c.xdp || xdp_run_native(c, skb, c.skb_len[skb]!, q)) napi_gro_receive(c, n, skb);
+    if (!c.xdp || xdp_run_native(c, skb, c.skb_len[skb]!, q) === XDP_PASS) napi_gro_receive(c, n, skb);
     total++;
     if ((total & 31) === 0) c.env.irq_window();
   }

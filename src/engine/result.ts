@@ -113,6 +113,8 @@ export interface VirtioQueueStats {
   oversize: number; // frames that did not fit the guest's buffers, dropped by QEMU (packets.dropped.virtio_oversize)
   rx_length_errors: number; // receive_buf's length errors, dropped by the guest (packets.dropped.virtio_length)
   buffers_per_packet_max: number; // most buffers one frame took (num_buffers, or big pages)
+  /** --xdp: receive_mergeable's XDP counters (ethtool -S rx_queue_N_xdp_*); xdp_drops are also the queue's drops. */
+  xdp?: { packets: number; tx: number; redirects: number; drops: number };
 }
 
 export interface OrderingFirst {
@@ -459,6 +461,16 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
         oversize: f[b + R.virtio_oversize]!,
         rx_length_errors: f[b + R.virtio_rx_length_errors]!,
         buffers_per_packet_max: i32[shm.rxqI[q]! + R.virtio_buffers_per_packet_max]!,
+        ...(cfg.xdp !== ''
+          ? {
+              xdp: {
+                packets: f[b + R.virtio_xdp_packets]!,
+                tx: f[b + R.virtio_xdp_tx]!,
+                redirects: f[b + R.virtio_xdp_redirects]!,
+                drops: f[b + R.virtio_xdp_drops]!,
+              },
+            }
+          : {}),
       };
     }
     queues.push(stats);

@@ -18,7 +18,14 @@
 // kernel would cond_resched and go on; here the task then sleeps until its next wake-up).
 
 import type { KCpu } from './percpu.js';
-import { NAPI_STATE_DISABLE, NAPI_STATE_IN_BUSY_POLL, NAPI_STATE_MISSED, NAPI_STATE_SCHED, ____napi_schedule, napi_poll_fn } from './napi.js';
+import {
+  NAPI_STATE_DISABLE,
+  NAPI_STATE_IN_BUSY_POLL,
+  NAPI_STATE_MISSED,
+  NAPI_STATE_SCHED,
+  ____napi_schedule,
+  napi_poll_fn,
+} from './napi.js';
 import { gro_normal_list } from './gro.js';
 import { task_runnable } from './sock.js';
 
@@ -63,11 +70,13 @@ function napi_busy_loop(c: KCpu, n: number, t: number): boolean {
         own = Atomics.compareExchange(i32, at, val, val | NAPI_STATE_IN_BUSY_POLL | NAPI_STATE_SCHED) === val;
     }
     if (own) {
+      c.env.busy_poll_sync();
       const work = poll(c, n, BUSY_POLL_BUDGET);
       gro_normal_list(c, n);
       if (work > 0) c.count(sd.busy_poll_packets, work);
     }
     c.count(sd.busy_poll_passes);
+    c.env.do_softirq(); // local_bh_enable: what the poll raised (an RPS IPI's backlog, a rescheduled napi) runs
     if (task_runnable(c.shm, t)) break; // sk_busy_loop_end: data to read
     if (c.env.now_ns() >= end) break; // busy_loop_timeout
     c.env.irq_window(); // preempt_disable, not irqs: interrupts are taken between passes
@@ -75,6 +84,7 @@ function napi_busy_loop(c: KCpu, n: number, t: number): boolean {
   }
   if (own) busy_poll_stop(c, n);
   c.in_busy_poll = false;
+  c.env.do_softirq();
   return task_runnable(c.shm, t);
 }
 

@@ -443,8 +443,10 @@ export function task_recvmsg(c: KCpu, t: number): number {
     i32[ti + T.ready_tail] = -1;
     spin_unlock(i32, ti + T.lock);
     if (sk === -1) {
-      // Nothing to read: sk_busy_loop before sleeping (--busy-read, kernel/busy_poll.ts).
-      if (c.busy_poll && last >= 0 && sk_busy_loop(c, t, last)) continue;
+      // Nothing to read: sk_busy_loop before sleeping (--busy-read, kernel/busy_poll.ts). If it
+      // found data the task stays runnable and reads it in its next slice: one busy loop per
+      // slice, so a CPU that keeps finding data still passes through its scheduling point.
+      if (c.busy_poll && last >= 0) sk_busy_loop(c, t, last);
       break;
     }
     while (sk !== -1) {

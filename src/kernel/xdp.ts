@@ -201,6 +201,8 @@ export class XdpCpu {
   redirected = false;
   /** Frames this poll sent to the XDP TX ring (its tail is bumped at the end of the clean). */
   tx = 0;
+  /** The last frame's XDP_TX or XDP_REDIRECT failed (virtio counts it in xdp_drops). */
+  failed = false;
   /** Running a cpumap kthread (its skbs have no napi: sk_mark_napi_id records none). */
   in_kthread = false;
   /** Per cpumap j: this CPU's kthread went to sleep last time (the tracepoint's `sched`). */
@@ -296,26 +298,27 @@ function xdp_frame_fixup(c: KCpu, x: XdpCpu, skb: number, len: number): void {
 /**
  * The driver's hook: ixgbe_run_xdp (ixgbe_main.c, 5.10), virtio's receive_small /
  * receive_mergeable switch, on the frame at skb_data (`len` bytes) before the skb is built.
- * XDP_PASS: true, the caller builds the skb (the frame's new bounds applied). Otherwise the
- * frame is consumed here and false returned: XDP_DROP recycles the buffer; XDP_TX puts it on
+ * Returns the action. XDP_PASS: the caller builds the skb (the frame's new bounds applied).
+ * Otherwise the frame is consumed here (x.failed: a transmit or redirect that failed): XDP_DROP recycles the buffer; XDP_TX puts it on
  * the CPU's XDP TX ring (transmission is a completion and the buffer's return);
  * XDP_REDIRECT goes through xdp_do_redirect; XDP_ABORTED, a fault, an invalid action or a
  * failed redirect are trace_xdp_exception and the buffer recycled. Each is counted.
  */
-export function xdp_run_native(c: KCpu, skb: number, len: number, q: number): boolean {
+export function xdp_run_native(c: KCpu, skb: number, len: number, q: number): number {
   const x = c.x!;
   const act = xdp_run_frame(c, x, x.run, skb, len, q);
   if (act === XDP_PASS) {
     xdp_frame_fixup(c, x, skb, len);
-    return true;
+    return act;
   }
   xdp_consume(c, x, skb, len, act);
-  return false;
+  return act;
 }
 
 /** What became of a frame the program did not pass (the hook's switch after the run). */
 function xdp_consume(c: KCpu, x: XdpCpu, skb: number, len: number, act: number): void {
   const sd = c.sd;
+  x.failed = false;
   switch (act) {
     case XDP_DROP:
       c.count(sd.drop_xdp_drop, c.skb_segs[skb]!);
@@ -328,6 +331,7 @@ function xdp_consume(c: KCpu, x: XdpCpu, skb: number, len: number, act: number):
     case XDP_REDIRECT:
       xdp_frame_fixup(c, x, skb, len);
       if (xdp_do_redirect(c, x, skb) === 0) return;
+      x.failed = true;
       c.count(sd.drop_xdp_redirect_err, c.skb_segs[skb]!);
       kfree_skb(c, skb);
       return;
@@ -466,7 +470,8 @@ export function cpu_map_kthread_slice(c: KCpu, j: number): void {
       continue;
     }
     if (x.redirected) xdp_do_flush_map(x); // the second program redirected: 5.10 flushes after the batch
-    c.env.irq_window(); // local_bh_enable, cond_resched: interrupts, and the CPU if CFS wants it
+    c.env.do_softirq(); // local_bh_enable after the batch
+    c.env.irq_window(); // cond_resched: interrupts, and the CPU if CFS wants it
     if (c.env.need_resched()) break;
   }
   x.in_kthread = false;

@@ -248,6 +248,11 @@ export const RXQ_DEF = {
     ['virtio_refills_delayed', 'f64'], // schedule_delayed_work(&vi->refill) after a failed refill
     ['virtio_buffers_per_packet_max', 'i32'], // largest num_buffers seen (mergeable) or pages used (big)
     ['virtio_rx_length_errors', 'f64'], // receive_buf: dev->stats.rx_length_errors (a packet dropped)
+    // --xdp: virtnet_rq_stats' XDP counters (receive_mergeable's switch), and its drops
+    ['virtio_xdp_packets', 'f64'],
+    ['virtio_xdp_tx', 'f64'],
+    ['virtio_xdp_redirects', 'f64'],
+    ['virtio_xdp_drops', 'f64'],
   ],
   vector: [
     ['eims', 'i32'],
