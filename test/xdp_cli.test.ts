@@ -160,12 +160,12 @@ describe("what the driver refuses when the program is attached (virtnet_xdp_set)
     );
   });
 
-  it('the legacy driver has no native hook; --virtio-max-queue-pairs is for virtio', () => {
+  it('the legacy driver has no native hook; a device offers at least the queue pairs the guest uses', () => {
     rejects(
       ['--nic', 'legacy', '--xdp-mode', 'native', '--xdp', obj.pass!],
       /^rxsmp: --xdp-mode: native XDP needs a driver with an XDP hook \(ixgbe, virtio\)/m,
     );
     expect(simRun(['--nic', 'legacy', '--xdp', obj.pass!]).xdp!.mode).toBe('generic');
-    rejects(['--virtio-max-queue-pairs', '4'], /^rxsmp: --virtio-max-queue-pairs: only for --nic virtio/m);
+    rejects(['--nic', 'virtio', '--queues', '2', '--virtio-max-queue-pairs', '1'], /^rxsmp: --virtio-max-queue-pairs: 1 is below --queues 2/m);
   });
 });

@@ -188,9 +188,7 @@ export function resolveConfig(raw: RawSettings): Config {
       '--xdp-mode: native XDP needs a driver with an XDP hook (ixgbe, virtio); the legacy driver has none, use generic',
     );
   if (!given('virtio_max_queue_pairs')) cfg.virtio_max_queue_pairs = q;
-  else if (cfg.nic !== 'virtio')
-    throw new ConfigError('--virtio-max-queue-pairs: only for --nic virtio (the queue pairs the device offers)');
-  else if (cfg.virtio_max_queue_pairs < q)
+  else if (cfg.nic === 'virtio' && cfg.virtio_max_queue_pairs < q)
     throw new ConfigError(
       `--virtio-max-queue-pairs: ${cfg.virtio_max_queue_pairs} is below --queues ${q}; the guest cannot use more queue pairs than the device offers`,
     );
