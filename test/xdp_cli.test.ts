@@ -166,6 +166,9 @@ describe("what the driver refuses when the program is attached (virtnet_xdp_set)
       /^rxsmp: --xdp-mode: native XDP needs a driver with an XDP hook \(ixgbe, virtio\)/m,
     );
     expect(simRun(['--nic', 'legacy', '--xdp', obj.pass!]).xdp!.mode).toBe('generic');
-    rejects(['--nic', 'virtio', '--queues', '2', '--virtio-max-queue-pairs', '1'], /^rxsmp: --virtio-max-queue-pairs: 1 is below --queues 2/m);
+    rejects(
+      ['--nic', 'virtio', '--queues', '2', '--virtio-max-queue-pairs', '1'],
+      /^rxsmp: --virtio-max-queue-pairs: 1 is below --queues 2/m,
+    );
   });
 });

@@ -49,7 +49,6 @@ function udpPorts(file: string): Map<number, number> {
 }
 
 const frames = (m: Map<number, number>) => sum([...m.values()]);
-const drops = (r: RunResult) => sum(Object.values(r.packets.dropped));
 const xdpActions = (r: RunResult, a: 'drop' | 'pass' | 'tx' | 'redirect' | 'aborted') => sum(r.xdp!.percpu.map((p) => p.actions[a]));
 
 describe('drop by port (drop_port.o): exactly the chosen port dropped, counted in the map and the driver', () => {
