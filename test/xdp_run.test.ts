@@ -268,3 +268,22 @@ describe('the hot path with a program attached', () => {
     }
   });
 });
+
+describe('the helpers on the receive path (helpers.o)', () => {
+  it('adjust_head, adjust_tail, bpf_redirect and a devmap redirect, csum_diff and bpf_printk: every frame accounted for', () => {
+    const r = sim({ cpus: 2, packets: 20_000, xdp: buildXdp('helpers'), 'xdp-map': 'tx_port=0:1' });
+    const stats = r.xdp!.maps.stats!.entries;
+    const stat = (k: number) => stats.find((e) => e.key === k)?.value ?? 0;
+    expect(stat(2)).toBeGreaterThan(4000); // heads moved 16 bytes into the headroom (a quarter or more)
+    expect(stat(3)).toBeGreaterThan(2000); // tails trimmed by 4
+    expect(stat(1)).toBe(0); // every IPv4 header's checksum folds to 0
+    // Every redirect goes out of our port (bpf_redirect(1), devmap entry 0); a missing devmap key passes.
+    expect(r.packets.dropped.xdp_tx).toBe(xdpActions(r, 'redirect'));
+    expect(r.packets.dropped.xdp_redirect_err).toBe(0);
+    expect(r.xdp!.trace.length).toBeGreaterThan(0);
+    expect(r.xdp!.trace[0]).toMatch(/^cpu \d: csum ffff cpu \d rnd \d+$/);
+    // A passed frame whose head moved carries 16 bytes before its IP header: ip_rcv rejects it.
+    expect(r.packets.dropped.ip_hdr + r.packets.dropped.ip_csum).toBeGreaterThan(0);
+    expect(r.skb_pool.unaccounted).toBe(0);
+  });
+});

@@ -21,7 +21,7 @@ import { count, duration } from '../lib/units.js';
 import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
 import { WORKERS_DIR } from '../paths.js';
-import { buildXdp, ensureXdpObject, XDP_DIR } from '../bpf/test_programs.js';
+import { buildXdp, ensureXdpObject, XDP_DIR } from './xdp_programs.js';
 
 export type Flags = Record<string, string | number>;
 export type Check = 'conservation' | 'ordering' | 'progress' | 'crash';
@@ -136,7 +136,7 @@ function ipDraw(seed: number, f: Flags): void {
   if (x >= 0.5) f.ip = x < 0.83 ? '6' : 'mix';
 }
 
-/** The test programs the XDP draw attaches (test/xdp/*.c, built with clang: src/bpf/test_programs.ts). */
+/** The test programs the XDP draw attaches (test/xdp/*.c, built with clang: src/engine/xdp_programs.ts). */
 export const FUZZ_XDP_PROGRAMS = ['pass', 'drop', 'drop_port', 'count_cpu', 'tx_swap', 'cpumap', 'oob'] as const;
 
 /**

@@ -11,15 +11,15 @@
 // A frame is its buffer (the skb slot the device wrote): a redirected frame keeps its slot
 // until the cpumap's kthread builds the skb from it or hands it back (xdp_return_frame).
 // Every buffer keeps XDP_PACKET_HEADROOM (256) bytes in front of skb_data with --xdp
-// (layout.ts xdpHeadroom), where bpf_xdp_adjust_head may move the frame's start. A frame the
+// (layout.ts skbHeadroom), where bpf_xdp_adjust_head may move the frame's start. A frame the
 // program moved or resized goes back to skb_data before the stack sees it (a copy, only for
 // frames whose bounds changed): rxsmp's skb has its frame at the buffer's start.
 
 import type { Config } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import type { KCpu } from './percpu.js';
-import { resolveXdp, xdpMapsFor, type XdpLoaded } from '../config/xdp.js';
-import { BpfMaps, OUR_IFINDEX } from '../bpf/maps.js';
+import { type BpfMaps, OUR_IFINDEX } from '../bpf/maps.js';
+import type { XdpProgram } from '../bpf/check.js';
 import { XdpEnv, RI_NONE } from '../bpf/vm.js';
 import { translate, type XdpRun } from '../bpf/jit.js';
 import { BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_DEVMAP, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../bpf/insn.js';
@@ -49,9 +49,18 @@ import { xdpReport, type XdpReport } from '../bpf/report.js';
 /** PAGE_SIZE: frame_sz is at most a page (bpf_xdp_adjust_tail's limit). */
 const PAGE_SIZE = 4096;
 
+/** The loaded program (config/xdp.ts's XdpLoaded, as far as the kernel needs it). */
+export interface XdpAttached {
+  file: string;
+  section: string;
+  prog: XdpProgram;
+  /** The cpumap entries' second programs, by their bpf_prog fd. */
+  cpumapProgs: Map<number, XdpProgram>;
+}
+
 /** The run's program and maps, shared by every CPU (one per thread, over the same memory). */
 export interface XdpShared {
-  x: XdpLoaded;
+  x: XdpAttached;
   maps: BpfMaps;
   /** Per map of the object: its cpumap's queues, or null for other maps. */
   cpumaps: (CpuMap | null)[];
@@ -87,7 +96,7 @@ function cpumapEntries(maps: BpfMaps, m: number): { qsize: number[]; fd: number[
   return { qsize, fd };
 }
 
-function shared(cfg: Config, x: XdpLoaded, maps: BpfMaps, cm: (m: number, qsize: number[]) => CpuMap, kt: SharedArrayBuffer): XdpShared {
+function shared(cfg: Config, x: XdpAttached, maps: BpfMaps, cm: (m: number, qsize: number[]) => CpuMap, kt: SharedArrayBuffer): XdpShared {
   const cpumapIds: number[] = [];
   const progFd: number[][] = [];
   const cpumaps = x.prog.obj.maps.map((def, m) => {
@@ -110,11 +119,11 @@ function shared(cfg: Config, x: XdpLoaded, maps: BpfMaps, cm: (m: number, qsize:
   return s;
 }
 
-/** The coordinator, at boot: load (config resolution checked it already), allocate and fill the maps. */
-export function xdp_create(cfg: Config): XdpShared | null {
-  const x = resolveXdp(cfg);
-  if (x === undefined) return null;
-  const maps = xdpMapsFor(x, cfg.cpus, cfg.seed);
+/**
+ * The coordinator, at boot: the program loaded (engine/boot.ts: config resolution checked it
+ * already) and its maps allocated and filled (`xdpMapsFor`); the cpumaps' rings from them.
+ */
+export function xdp_create(cfg: Config, x: XdpAttached, maps: BpfMaps): XdpShared {
   const ncpumaps = x.prog.obj.maps.filter((d) => d.type === BPF_MAP_TYPE_CPUMAP).length;
   const kt = new SharedArrayBuffer(Math.max(4, ncpumaps * cfg.cpus * 4));
   return shared(cfg, x, maps, (_m, qsize) => CpuMap.create(qsize), kt);
@@ -124,10 +133,8 @@ export function xdp_share(s: XdpShared): XdpShare {
   return { maps: s.maps.sab, cpumaps: s.cpumaps.map((c) => c?.sab ?? null), kt: s.kt.buffer as SharedArrayBuffer };
 }
 
-/** A worker: the same program (read again from the file), views of the coordinator's memory. */
-export function xdp_attach(cfg: Config, share: XdpShare): XdpShared {
-  const x = resolveXdp(cfg)!;
-  const maps = BpfMaps.attach(x.prog.obj.maps, cfg.cpus, share.maps);
+/** A worker: the same program (read again from the file), views of the coordinator's memory (maps: BpfMaps.attach). */
+export function xdp_attach(cfg: Config, x: XdpAttached, maps: BpfMaps, share: XdpShare): XdpShared {
   return shared(cfg, x, maps, (m, qsize) => CpuMap.attach(qsize, share.cpumaps[m]!), share.kt);
 }
 

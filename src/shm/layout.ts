@@ -478,8 +478,13 @@ export function tapRingBytes(cfg: Config): number {
 /** Skb buffer size: the largest frame rounded up to a cache line (virtio: a receive page). */
 export function skbBufSize(cfg: Config): number {
   if (cfg.nic === 'virtio') return virtioBufSize(cfg);
-  return align(cfg.pkt_size - 4, 64) + xdpHeadroom(cfg);
+  // With --xdp, as ixgbe's build_skb buffer: headroom, the frame, skb_shared_info's tailroom
+  // (bpf_xdp_adjust_tail may use the frame's room up to it).
+  return align(cfg.pkt_size - 4, 64) + (cfg.xdp !== '' ? XDP_PACKET_HEADROOM + XDP_SHARED_INFO_TAILROOM : 0);
 }
+
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64: the tailroom an XDP buffer keeps (xdp_data_hard_end). */
+const XDP_SHARED_INFO_TAILROOM = 320;
 
 /**
  * XDP_PACKET_HEADROOM: with --xdp every buffer keeps 256 bytes in front of its frame, as
@@ -487,11 +492,6 @@ export function skbBufSize(cfg: Config): number {
  * XDP needs, else netif_receive_generic_xdp expands the head): bpf_xdp_adjust_head moves there.
  */
 export const XDP_PACKET_HEADROOM = 256;
-
-/** The headroom in front of skb_data: XDP's with --xdp (virtio: in place of its own 64 bytes), else none (virtio 64). */
-export function xdpHeadroom(cfg: Config): number {
-  return cfg.xdp !== '' ? XDP_PACKET_HEADROOM : 0;
-}
 
 /** Bytes in front of skb_data in every buffer. */
 export function skbHeadroom(cfg: Config): number {
