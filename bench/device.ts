@@ -31,6 +31,8 @@ const env: CpuEnv = {
   ksoftirqd_running: () => false,
   need_resched: () => false,
   burn_ns: () => {},
+  busy_poll_sync: () => {},
+  do_softirq: () => {},
 };
 
 /** The stand-in driver: give queue 0's buffers back to the device. */

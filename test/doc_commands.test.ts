@@ -1,7 +1,7 @@
 /**
  * doc_commands.test.ts: the README's and docs/'s command blocks run, and say what the program
  * says. Every `rxsmp` command line in a shell block (```sh, or a bare block with `$ `) is
- * found, made quick (sim mode, at most 100,000 packets, fewer repeats and fuzz runs) and run in a scratch directory holding the files the examples read. It must
+ * found, made quick (sim mode, at most 100,000 packets, fewer repeats and fuzz runs) and run in a scratch directory holding the files the examples read (the XDP examples' test/xdp/NAME.o too). It must
  * exit as the docs say (0, or the status a quoted error shows), and a quoted output line
  * (a `# "..."` comment, or the lines after a `$ ` command) must appear in its output: exactly
  * where the run is deterministic (sim mode, errors, the header line), by shape where the docs
@@ -9,7 +9,7 @@
  * here is in SKIPPED with the reason, so a new one that does not run fails this test.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import { CLI } from './e2e.js';
 import { mixedTraffic, pcapngFile } from './capture_files.js';
 import { runHeader } from '../dist/src/report/human.js';
 import { configFromFlags } from '../dist/src/config.js';
+import { FUZZ_XDP_PROGRAMS } from '../dist/src/engine/fuzz.js';
+import { buildXdp } from './xdp_build.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOCS = [
@@ -155,6 +157,9 @@ describe('the commands in the README and docs/', () => {
   const doc = spawnSync(process.execPath, [CLI, 'run', '--mode', 'sim', '--packets', '2000', '--json'], { encoding: 'utf8' });
   writeFileSync(join(dir, 'run.json'), doc.stdout);
   writeFileSync(join(dir, 'cfg.json'), JSON.stringify({ cpus: 2, queues: 1, rps_cpus: 3 }));
+  // The XDP examples' objects, where the docs name them (test/xdp/NAME.o), built with clang.
+  mkdirSync(join(dir, 'test/xdp'), { recursive: true });
+  for (const p of FUZZ_XDP_PROGRAMS) copyFileSync(buildXdp(p), join(dir, 'test/xdp', `${p}.o`));
   const all = DOCS.flatMap(docCommands);
   const ran = new Map<string, SpawnSyncReturns<string>>();
 

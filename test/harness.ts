@@ -56,6 +56,8 @@ export class TestEnv implements CpuEnv {
     return false;
   }
   burn_ns(): void {}
+  busy_poll_sync(): void {}
+  do_softirq(): void {}
 }
 
 export class Machine {

@@ -1,15 +1,17 @@
 // --xdp and --xdp-map through the command line (the built CLI, as a user runs it): a bad
 // object is one line and exit 2 before any worker starts (must-show 6, the loader's half),
-// map entries are checked as the kernel's map updates check them, and a config file's
-// xdp_map block is read like the flag. Until the driver hooks exist (issue 25 phase 2), a
-// good object loads and the run stops with one line saying the hook is not yet wired.
+// map entries are checked as the kernel's map updates check them, a config file's xdp_map
+// block is read like the flag, a good object runs (sim mode here: exact counts) and what the
+// driver refuses at attach (virtnet_xdp_set) is one line.
 
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rejects as rejectsCli } from './cli_expect.js';
+import { cli, sum } from './e2e.js';
 import { buildXdp } from './xdp_build.js';
+import type { RunResult } from '../dist/src/engine/result.js';
 
 const rejects = (args: string[], message: RegExp) => rejectsCli(['run', ...args], message);
 const dir = mkdtempSync(join(tmpdir(), 'rxsmp-xdp-'));
@@ -104,27 +106,89 @@ describe('--xdp-map', () => {
   });
 });
 
-describe('a good object loads, then (phase 1) stops: the hook is not yet wired', () => {
-  it('from flags', () => {
-    const err = rejects(
-      ['--xdp', obj.cpumap!, '--xdp-map', 'cpu_map=0:192,1:192', '--xdp-map', 'cpus_available=0:0,1:1;cpus_count=0:2'],
-      /loaded section 'xdp' \(xdp_cpumap_hash, \d+ instructions, maps .*not yet wired/,
-    );
-    expect(err).not.toMatch(/at /);
+/** `rxsmp run --mode sim ... --json`: the run contract, or the test fails with the CLI's stderr. */
+function simRun(args: string[]): RunResult {
+  const r = cli(['run', '--mode', 'sim', '--packets', '5000', '--json', ...args]);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout) as RunResult;
+}
+
+describe('a good object runs', () => {
+  it('from flags: the entries go into the maps, the config block shows them, the cpumaps report', () => {
+    const r = simRun([
+      '--cpus',
+      '2',
+      '--xdp',
+      obj.cpumap!,
+      '--xdp-map',
+      'cpu_map=0:192,1:192',
+      '--xdp-map',
+      'cpus_available=0:0,1:1;cpus_count=0:2',
+    ]);
+    expect(r.config.xdp_map).toEqual(['cpu_map=0:192,1:192', 'cpus_available=0:0,1:1', 'cpus_count=0:2']);
+    expect(r.xdp!.program).toMatchObject({ section: 'xdp', name: 'xdp_cpumap_hash' });
+    expect(r.xdp!.maps.cpu_map!.entries.map((e) => e.key)).toEqual([0, 1]);
+    expect(r.xdp!.cpumaps.cpu_map!.map((e) => [e.cpu, e.qsize])).toEqual([
+      [0, 192],
+      [1, 192],
+    ]);
+    const kt = r.xdp!.cpumaps.cpu_map!.reduce((a, e) => a + e.kthread_processed, 0);
+    expect(kt + r.packets.dropped.cpumap).toBe(5000); // every frame went to a kthread, or found its ring full
+    expect(sum(r.percpu.map((p) => p.processed))).toBe(kt); // netif_receive_skb_core on the kthreads only
   });
 
-  it('with a cpumap entry that names a second program', () => {
-    rejects(
-      ['--xdp', buildXdp('cpumap_prog'), '--xdp-map', 'cpu_map=1:0x4000000002000000'],
-      /loaded section 'xdp' \(xdp_to_cpu1, .*not yet wired/,
-    );
+  it("with a cpumap entry's second program: it runs on the entry's CPU, for every frame", () => {
+    const r = simRun(['--cpus', '2', '--xdp', buildXdp('cpumap_prog'), '--xdp-map', 'cpu_map=1:0x4000000002000000']);
+    const e = r.xdp!.cpumaps.cpu_map![0]!;
+    expect([e.cpu, e.qsize]).toEqual([1, 64]);
+    expect(e.prog_pass).toBe(e.kthread_processed);
+    expect(r.xdp!.maps.on_kthread!.entries[0]!.values).toEqual([
+      { cpu: 0, value: 0 },
+      { cpu: 1, value: e.kthread_processed },
+    ]);
+    expect(r.packets.delivered + r.packets.dropped.cpumap + r.packets.dropped.socket).toBe(5000);
   });
 
   it('from a config file: xdp and an xdp_map block', () => {
     const f = join(dir, 'xdp.yaml');
     writeFileSync(f, `xdp: ${obj.drop_port}\nxdp_map:\n  drop_ports:\n    53: 0\n    8080: 0\n`);
-    rejects(['--config', f], /loaded section 'xdp' \(xdp_drop_port, .*not yet wired/);
+    const r = simRun(['--config', f]);
+    expect(r.xdp!.maps.drop_ports!.entries.map((e) => e.key).sort()).toEqual([53, 8080]);
     writeFileSync(f, `xdp: ${obj.drop_port}\nxdp_map:\n  drop_ports:\n    53: 70000000000000000000\n`);
     rejects(['--config', f], /--xdp-map drop_ports=53:70000000000000000000: value 70000000000000000000 does not fit the field's 8 bytes/);
+  });
+});
+
+describe("what the driver refuses when the program is attached (virtnet_xdp_set), and the mode's limits: one line, exit 2", () => {
+  it('virtio: too few queue pairs for an XDP TX queue per CPU', () => {
+    rejects(
+      ['--nic', 'virtio', '--cpus', '2', '--queues', '2', '--xdp', obj.pass!],
+      /^rxsmp: --xdp .*pass\.o: virtnet_xdp_set: too few free TX rings \(-ENOMEM\): --queues 2 \+ an XDP TX queue per CPU \(--cpus 2\) need 4 queue pairs, --virtio-max-queue-pairs is 2$/m,
+    );
+    // The device offering enough: it runs; generic XDP needs no TX queues of the driver's.
+    expect(simRun(['--nic', 'virtio', '--cpus', '2', '--queues', '2', '--virtio-max-queue-pairs', '4', '--xdp', obj.pass!]).xdp!.mode).toBe(
+      'native',
+    );
+    expect(simRun(['--nic', 'virtio', '--cpus', '2', '--xdp-mode', 'generic', '--xdp', obj.pass!]).xdp!.mode).toBe('generic');
+  });
+
+  it('virtio: an MTU above a page less the header', () => {
+    rejects(
+      ['--nic', 'virtio', '--pkt-size', '9018', '--virtio-max-queue-pairs', '8', '--xdp', obj.pass!],
+      /^rxsmp: --xdp .*: virtnet_xdp_set: MTU too large to enable XDP \(-EINVAL\): --pkt-size 9018 is MTU 9000, XDP needs below 4081$/m,
+    );
+  });
+
+  it('the legacy driver has no native hook; a device offers at least the queue pairs the guest uses', () => {
+    rejects(
+      ['--nic', 'legacy', '--xdp-mode', 'native', '--xdp', obj.pass!],
+      /^rxsmp: --xdp-mode: native XDP needs a driver with an XDP hook \(ixgbe, virtio\)/m,
+    );
+    expect(simRun(['--nic', 'legacy', '--xdp', obj.pass!]).xdp!.mode).toBe('generic');
+    rejects(
+      ['--nic', 'virtio', '--queues', '2', '--virtio-max-queue-pairs', '1'],
+      /^rxsmp: --virtio-max-queue-pairs: 1 is below --queues 2/m,
+    );
   });
 });

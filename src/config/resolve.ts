@@ -6,7 +6,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
 import { checkTapPath, loadReplay } from './capture.js';
-import { resolveXdp, xdpNotWired } from './xdp.js';
+import { resolveXdp, checkXdpAttach } from './xdp.js';
 import { totalmem } from 'node:os';
 import { computeLayout } from '../shm/layout.js';
 import {
@@ -182,6 +182,17 @@ export function resolveConfig(raw: RawSettings): Config {
     );
   }
   const q = cfg.queues;
+  // ip link set dev X xdp: a driver without ndo_bpf (the legacy one) gets the generic hook.
+  if (!given('xdp_mode')) cfg.xdp_mode = cfg.nic === 'legacy' ? 'generic' : 'native';
+  else if (cfg.xdp_mode === 'native' && cfg.nic === 'legacy' && cfg.xdp !== '')
+    throw new ConfigError(
+      '--xdp-mode: native XDP needs a driver with an XDP hook (ixgbe, virtio); the legacy driver has none, use generic',
+    );
+  if (!given('virtio_max_queue_pairs')) cfg.virtio_max_queue_pairs = q;
+  else if (cfg.nic === 'virtio' && cfg.virtio_max_queue_pairs < q)
+    throw new ConfigError(
+      `--virtio-max-queue-pairs: ${cfg.virtio_max_queue_pairs} is below --queues ${q}; the guest cannot use more queue pairs than the device offers`,
+    );
   // The kernel's default is 2 * USEC_PER_SEC / HZ: two jiffies whatever HZ is.
   if (!given('netdev_budget_usecs')) cfg.netdev_budget_usecs = Math.floor((2 * 1_000_000) / cfg.hz);
   cfg.irq_affinity = given('irq_affinity') ? perQueue('irq_affinity', cfg.irq_affinity, q) : range(q).map((i) => i % cfg.cpus);
@@ -201,7 +212,7 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.knob_at = resolveSchedule(raw, schedule);
   checkScheduleEnds(cfg);
   checkSharedMemory(cfg);
-  if (xdp !== undefined) throw xdpNotWired(xdp); // issue 25 phase 1 (branch i25): no driver hook yet
+  if (xdp !== undefined) checkXdpAttach(cfg, xdp); // ip link set ... xdp: what the driver refuses (virtnet_xdp_set)
   return cfg;
 }
 

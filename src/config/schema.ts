@@ -614,6 +614,36 @@ export const KNOBS = {
     "--xdp: a map's initial contents, as bpftool map update: NAME=KEY:VALUE[,KEY:VALUE...]; keys and values are decimal integers (little-endian in the field) or 0x and hex bytes in memory order; repeat the flag or separate maps with ';'",
     [] as string[],
   ),
+  xdp_mode: knob(
+    'xdp',
+    oneOf(['native', 'generic']),
+    "--xdp: where the program runs: 'native' (the driver's hook: ixgbe, virtio), 'generic' (do_xdp_generic in __netif_receive_skb_core, ip link set ... xdpgeneric); the legacy driver has no native XDP and always runs generic",
+    derived('native; generic for --nic legacy'),
+  ),
+  virtio_max_queue_pairs: knob(
+    'nic',
+    int(1, MAX_QUEUES),
+    'virtio: the queue pairs the device offers (max_queue_pairs); --queues is what the guest uses (ethtool -L combined). Native XDP needs --queues + --cpus of them (virtnet_xdp_set)',
+    derived('--queues'),
+  ),
+  busy_read: knob(
+    'sockets',
+    int(0, 1_000_000),
+    'net.core.busy_read (µs): recvmsg busy-polls the napi of the socket before it sleeps; 0 = off',
+    0,
+  ),
+  busy_poll: knob(
+    'sockets',
+    int(0, 1_000_000),
+    "net.core.busy_poll (µs): for poll/select; rxsmp's tasks block in recvmsg, so it is recorded, not used",
+    0,
+  ),
+  so_busy_poll: knob(
+    'sockets',
+    int(0, 1_000_000),
+    'setsockopt(SO_BUSY_POLL) on every socket (µs): its sk_ll_usec, instead of net.core.busy_read; 0 = not set',
+    0,
+  ),
   proto: knob('traffic', oneOf(['udp', 'tcp', 'mix']), 'L4 protocol of the flows', 'udp'),
   ip: knob('traffic', ipFamilies(), 'IP version of the flows: 4, 6 (IPv6, no extension headers) or mix (half each, drawn per flow)', '4'),
   pkt_size: knob(

@@ -184,7 +184,7 @@ export function parseXdpMapEntries(
     const m = maps.findIndex((x) => x.name === name);
     if (m < 0)
       throw new ConfigError(
-        `${where}: ${prog.obj.file} has no map '${clip(name, 40)}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`,
+        `${where}: ${clipPath(prog.obj.file, 40)} has no map '${clip(name, 40)}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`,
       );
     const def = maps[m]!;
     for (const pair of item.slice(eq + 1).split(',')) {
@@ -232,17 +232,28 @@ export function xdpMapsFor(x: Pick<XdpLoaded, 'prog' | 'entries'>, ncpus: number
   return maps;
 }
 
+/** sizeof(struct padded_vnet_hdr): virtio_net_hdr_mrg_rxbuf (12 bytes) padded to 16. */
+const PADDED_VNET_HDR = 16;
+
 /**
- * Phase 1 of issue 25 on branch i25 only: the object loads and checks, but the drivers have
- * no XDP hook yet, so a run with --xdp stops here, before any worker starts. Phase 2 deletes
- * this (and its call in resolveConfig).
+ * What attaching the program may be refused for, as the driver's ndo_bpf does it. virtio-net
+ * (virtnet_xdp_set, 5.10): QEMU's device offers VIRTIO_NET_F_CTRL_GUEST_OFFLOADS (so guest
+ * offloads are switched off, not refused) and, being a VIRTIO 1 device, any_header_sg; what
+ * remains is an MTU above a page less the header and skb_shared_info ("MTU too large to
+ * enable XDP", max_sz = PAGE_SIZE - sizeof(struct padded_vnet_hdr)) and too few queue pairs for one XDP TX queue per CPU ("Too few free TX rings
+ * available": curr_queue_pairs + nr_cpu_ids > max_queue_pairs). Throws ConfigError.
  */
-export function xdpNotWired(x: XdpLoaded): ConfigError {
-  const o = x.prog.obj;
-  const maps = o.maps.map((m) => `${m.name} (${mapTypeName(m.type)})`).join(', ');
-  return new ConfigError(
-    `--xdp ${x.file}: loaded section '${x.section}' (${o.name}, ${x.prog.insns.length} instructions${maps ? `, maps ${maps}` : ''}` +
-      `${x.entries.length ? `, ${x.entries.length} map entries` : ''}` +
-      `${x.cpumapProgs.size ? `, cpumap programs ${[...x.cpumapProgs].map(([fd, p]) => `${fd} ${p.obj.section}`).join(', ')}` : ''}); the XDP hook is not yet wired into the drivers (issue 25 phase 2), so nothing ran`,
-  );
+export function checkXdpAttach(cfg: Config, _x: XdpLoaded): void {
+  if (cfg.nic !== 'virtio' || cfg.xdp_mode !== 'native') return;
+  const mtu = cfg.pkt_size - 4 - 14;
+  const max_sz = 4096 - PADDED_VNET_HDR;
+  if (mtu > max_sz)
+    throw new ConfigError(
+      `--xdp ${clipPath(cfg.xdp, 40)}: virtnet_xdp_set: MTU too large to enable XDP (-EINVAL): --pkt-size ${cfg.pkt_size} is MTU ${mtu}, XDP needs below ${max_sz + 1}`,
+    );
+  const need = cfg.queues + cfg.cpus;
+  if (need > cfg.virtio_max_queue_pairs)
+    throw new ConfigError(
+      `--xdp ${clipPath(cfg.xdp, 40)}: virtnet_xdp_set: too few free TX rings (-ENOMEM): --queues ${cfg.queues} + an XDP TX queue per CPU (--cpus ${cfg.cpus}) need ${need} queue pairs, --virtio-max-queue-pairs is ${cfg.virtio_max_queue_pairs}`,
+    );
 }

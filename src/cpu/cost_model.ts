@@ -53,6 +53,16 @@ export interface CostModel {
   virtio_kick_ns: number;
   /** --tap: per packet a packet socket copies into its ring (tpacket_rcv: clone, copy, record). */
   tap_ns: number;
+  /** --xdp: per program run, its fixed part (the xdp_buff set up, the action's counters, the hook's branch). */
+  xdp_run_ns: number;
+  /** --xdp: per BPF instruction the program runs (the translated function counts them per basic block). */
+  xdp_insn_ns: number;
+  /** --xdp: per frame xdp_do_redirect puts on a cpumap (bq_enqueue, its share of bq_flush_to_queue's locked produce). */
+  cpumap_enqueue_ns: number;
+  /** --xdp: per frame a cpumap kthread takes (ptr_ring consume, cpu_map_build_skb), before the stack's own costs. */
+  cpumap_kthread_ns: number;
+  /** --busy-read: per napi_busy_loop pass that finds nothing (the napi's poll of an empty ring, cpu_relax). */
+  busy_poll_ns: number;
 }
 
 /**
@@ -92,6 +102,17 @@ export const DEFAULT_COST_MODEL: CostModel = {
   // --tap: an estimate, not measured by calibrate: the copy of a short frame and its record
   // header into the ring (~20 cache-line writes), as the per-packet fields above go.
   tap_ns: 60,
+  // --xdp: from `npm run bench:bpf` (docs/xdp.md, the loaded development machine, 2026-12-06):
+  // the pass program's fixed cost 22 ns per run, drop_port's 6 ns per instruction. The cpumap
+  // and busy-poll figures are estimates, not measured by calibrate: an enqueue is a store and
+  // an eighth of a locked produce of 8 (~ enqueue_ns); the kthread's consume and skb build
+  // are about a descriptor's cleaning plus an skb's set-up; an empty busy poll is a driver
+  // poll that finds no descriptor (a napi call and a ring read).
+  xdp_run_ns: 22,
+  xdp_insn_ns: 6,
+  cpumap_enqueue_ns: 40,
+  cpumap_kthread_ns: 90,
+  busy_poll_ns: 150,
 };
 
 export const COST_FIELDS = Object.keys(DEFAULT_COST_MODEL).filter((k) => k !== 'schema' && k !== 'source') as (keyof Omit<

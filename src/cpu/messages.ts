@@ -8,6 +8,7 @@
 import type { Config } from '../config.js';
 import type { ThreadTimes } from '../host/host.js';
 import type { FlowFramesData } from '../devices/frames.js';
+import type { XdpShare } from '../kernel/xdp.js';
 
 /** workerData of every worker. */
 export interface WorkerInit {
@@ -26,6 +27,8 @@ export interface WorkerInit {
   frames?: FlowFramesData;
   /** --profile DIR: write this thread's CPU profile there. */
   profile?: string;
+  /** --xdp, CPU workers: the coordinator's maps, cpumaps and kthread states (kernel/xdp.ts). */
+  xdp?: XdpShare;
 }
 
 /** What one thread's hot path allocated in its measured window (see cpu/runtime.ts). */

@@ -18,6 +18,7 @@ import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, softirq_due, run_ksoftirqd } from '../kernel/softirq.js';
 import { run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { cpu_task_runnable, task_recvmsg } from '../kernel/sock.js';
+import { cpu_kthread_runnable, cpu_map_kthread_slice } from '../kernel/xdp.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
 import type { Shm } from '../shm/memory.js';
@@ -81,6 +82,8 @@ export class CpuRuntime implements CpuEnv {
   private readonly ksoftirqd: Uint8Array;
   private readonly busy_field: Int32Array;
   private readonly idle_poll_loads: number;
+  /** Application tasks: schedule() picks above them are cpumap kthreads. */
+  private readonly tasks: number;
 
   constructor(
     readonly shm: Shm,
@@ -92,6 +95,7 @@ export class CpuRuntime implements CpuEnv {
   ) {
     this.c = new KCpu(cpu, shm, this, latency);
     this.rq = new CfsRq(shm, 1);
+    this.tasks = shm.layout.taskCount;
     this.ksoftirqd = this.rq.ksoftirqd;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
@@ -158,6 +162,16 @@ export class CpuRuntime implements CpuEnv {
     burn_loop(Math.round(ns * burn_iters_per_ns));
   }
 
+  /** Wall time already orders the device's writes and this CPU's reads. */
+  busy_poll_sync(): void {}
+
+  do_softirq(): void {
+    if (!softirq_due(this.c)) return;
+    const prev = this.switch_ctx(CTX_SOFTIRQ);
+    invoke_softirq(this.c);
+    this.switch_ctx(prev);
+  }
+
   // ------------------------------------------------------------------ the CPU
 
   private ipi(cpu: number, kind: number): void {
@@ -206,7 +220,7 @@ export class CpuRuntime implements CpuEnv {
 
   /** Is an application task on this CPU runnable? (after publishing CTX_IDLE) */
   private task_ready(): boolean {
-    return cpu_task_runnable(this.shm, this.cpu);
+    return cpu_task_runnable(this.shm, this.cpu) || (this.c.x !== null && cpu_kthread_runnable(this.shm, this.cpu));
   }
 
   /** One scheduling decision: run one slice of the next runnable task. False if none. */
@@ -219,7 +233,8 @@ export class CpuRuntime implements CpuEnv {
       run_ksoftirqd(this.c);
     } else {
       this.switch_ctx(CTX_TASK);
-      task_recvmsg(this.c, t);
+      if (t < this.tasks) task_recvmsg(this.c, t);
+      else cpu_map_kthread_slice(this.c, t - this.tasks); // a cpumap kthread (kernel/xdp.ts)
     }
     return true;
   }

@@ -24,6 +24,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import { task_runnable } from '../kernel/sock.js';
+import { cpumap_kthread_runnable } from '../kernel/xdp.js';
 
 /** pick_next found nothing to run. */
 export const PICK_NONE = -1;
@@ -47,10 +48,13 @@ export function sched_tunable_factor(cpus: number): number {
 
 /**
  * The runqueues of `cpus` CPUs (threads mode: one, index 0; sim: all). Entity slot 0 is a
- * CPU's ksoftirqd, slot t + 1 application task t.
+ * CPU's ksoftirqd, slot t + 1 application task t, and with --xdp slot tasks + 1 + j the
+ * kthread of cpumap j's entry for that CPU (pinned there, as cpumap.c binds it): schedule()
+ * returns tasks + j for it. Its time is the task context's (process context).
  */
 export class CfsRq {
   private readonly slots: number;
+  private readonly tasks: number;
   readonly min_vruntime: Float64Array;
   /** Per CPU × slot: vruntime, and whether it was runnable when last looked at (wake-up detection). */
   private readonly vruntime: Float64Array;
@@ -87,7 +91,9 @@ export class CfsRq {
     this.sched_latency_ns = SCHED_LATENCY_NS * factor;
     this.sched_min_granularity_ns = SCHED_MIN_GRANULARITY_NS * factor;
     this.sched_wakeup_granularity_ns = SCHED_WAKEUP_GRANULARITY_NS * factor;
-    this.slots = shm.layout.taskCount + 1;
+    this.tasks = shm.layout.taskCount;
+    // --xdp: after the tasks, one slot per cpumap for its kthread on each CPU (kernel/xdp.ts).
+    this.slots = this.tasks + 1 + (shm.xdp?.cpumapIds.length ?? 0);
     this.min_vruntime = new Float64Array(cpus);
     this.vruntime = new Float64Array(cpus * this.slots);
     this.seen = new Uint8Array(cpus * this.slots);
@@ -104,6 +110,7 @@ export class CfsRq {
   private runnable(i: number, cpu: number, s: number, softirq_pending: number): boolean {
     if (s === 0) return this.ksoftirqd[i] !== 0 && softirq_pending !== 0;
     const t = s - 1;
+    if (t >= this.tasks) return cpumap_kthread_runnable(this.shm, t - this.tasks, cpu);
     return this.shm.i32[this.shm.taskI[t]! + this.shm.layout.task.cpu] === cpu && task_runnable(this.shm, t);
   }
 

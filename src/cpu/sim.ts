@@ -59,6 +59,7 @@ import { do_IRQ_pending } from '../kernel/irq.js';
 import { rps_trigger_softirq } from '../kernel/dev.js';
 import { invoke_softirq, softirq_due, run_ksoftirqd } from '../kernel/softirq.js';
 import { task_recvmsg } from '../kernel/sock.js';
+import { cpu_map_kthread_slice } from '../kernel/xdp.js';
 import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
 import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
@@ -146,6 +147,12 @@ class SimEnv implements CpuEnv {
     this.m.acc[this.cpu]! += ns;
     this.m.stack_point(this.cpu);
   }
+  do_softirq(): void {
+    this.m.do_softirq(this.cpu);
+  }
+  busy_poll_sync(): void {
+    this.m.busy_poll_sync(this.cpu);
+  }
 }
 
 export class SimMachine {
@@ -190,6 +197,8 @@ export class SimMachine {
   private readonly on_stack: Uint8Array;
   private depth = 0;
   private dev_t = SIM_T0_NS;
+  /** The device's clock at its last burst that wrote frames (a busy poller syncs to it: busy_poll_sync). */
+  dev_write_t = SIM_T0_NS;
   private dev_state = DEV_RUN;
   private ctl_t = Infinity;
   private readonly clock_at: number;
@@ -266,6 +275,12 @@ export class SimMachine {
       [sd.recvmsg_packets, cost.recvmsg_ns],
       [sd.ipis_sent, cost.ipi_send_ns],
       [sd.tap_packets, cost.tap_ns],
+      // --xdp and busy polling (all 0 without them: a field that never moves costs nothing)
+      [sd.xdp_runs, cost.xdp_run_ns],
+      [sd.xdp_insns, cost.xdp_insn_ns],
+      [sd.xdp_redirect, cost.cpumap_enqueue_ns],
+      [sd.cpumap_kthread_packets, cost.cpumap_kthread_ns],
+      [sd.busy_poll_passes, cost.busy_poll_ns],
     ];
     this.K = priced.length;
     this.fld = Int32Array.from(priced, (p) => p[0]);
@@ -581,6 +596,29 @@ export class SimMachine {
     this.switch_ctx(cpu, prev);
   }
 
+  /**
+   * A busy poller about to read a ring: charge what it did, then, if its clock is behind the
+   * device's last write (the device ran nested under another CPU meanwhile), spin up to it:
+   * a frame is not seen before it was written.
+   */
+  busy_poll_sync(cpu: number): void {
+    this.charge(cpu);
+    const behind = this.dev_write_t - this.clk[cpu]!;
+    if (behind <= 0) return;
+    this.clk[cpu]! += behind;
+    this.f64[this.kc[cpu]!.sdF + this.busy_field[this.ctx[cpu]!]!]! += behind;
+  }
+
+  /** local_bh_enable in process context: pending softirqs run now, in softirq context. */
+  do_softirq(cpu: number): void {
+    const c = this.kc[cpu]!;
+    if (!softirq_due(c)) return;
+    const prev = this.ctx[cpu]!;
+    this.switch_ctx(cpu, CTX_SOFTIRQ);
+    invoke_softirq(c);
+    this.switch_ctx(cpu, prev);
+  }
+
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
@@ -594,7 +632,8 @@ export class SimMachine {
       run_ksoftirqd(c);
     } else {
       this.switch_ctx(cpu, CTX_TASK);
-      task_recvmsg(c, t);
+      if (t < this.shm.layout.taskCount) task_recvmsg(c, t);
+      else cpu_map_kthread_slice(c, t - this.shm.layout.taskCount); // a cpumap kthread (kernel/xdp.ts)
     }
     this.switch_ctx(cpu, CTX_IDLE);
     return true;
@@ -632,7 +671,8 @@ export class SimMachine {
       }
     }
     // Descriptors are cleaned only in driver code (softirq, or hardirq for netif_rx drivers).
-    const Q = this.ctx[cpu] === CTX_TASK ? 0 : this.ntc_at.length;
+    // (and a busy-polling task's napi_busy_loop, which runs the driver's poll in task context)
+    const Q = this.ctx[cpu] === CTX_TASK && !this.kc[cpu]!.in_busy_poll ? 0 : this.ntc_at.length;
     const size = this.cfg.ring_size;
     for (let q = 0; q < Q; q++) {
       const ntc = i32[this.ntc_at[q]!]!;
@@ -778,6 +818,7 @@ export class SimMachine {
     }
     // After generation (virtio: flushing held packets on a kick) the burst generates nothing.
     const got = this.gen.burst(n, false);
+    if (got > 0) this.dev_write_t = this.dev_t;
     this.dev_t += (got > 0 ? got : 1) * this.device_ns;
     if (this.i32[this.gen_done_at] !== 0) {
       this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;

@@ -14,6 +14,9 @@ import { ixgbe_register } from '../drivers/ixgbe.js';
 import { legacy_register } from '../drivers/legacy.js';
 import { virtio_register } from '../drivers/virtio_net.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
+import { xdp_attach } from '../kernel/xdp.js';
+import { resolveXdp } from '../config/xdp.js';
+import { BpfMaps } from '../bpf/maps.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from './messages.js';
 import { hostCoreOf, hostThreadId, pinThisThread, threadTimes, threadTimesSince } from '../host/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
@@ -59,6 +62,10 @@ export function pinWorker(init: WorkerInit): void {
 export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
   pinWorker(init);
   const shm = Shm.attach(init.cfg, init.sab);
+  if (init.xdp !== undefined) {
+    const x = resolveXdp(shm.cfg)!; // the object read again in this thread (the coordinator checked it)
+    shm.xdp = xdp_attach(shm.cfg, x, BpfMaps.attach(x.prog.obj.maps, shm.cfg.cpus, init.xdp.maps), init.xdp);
+  }
   shm.i32[shm.sdI[init.cpu]! + shm.layout.sd.host_tid] = hostThreadId(); // the timeline reads its schedstat
   kernel_boot(shm);
   if (init.burn_iters_per_ns > 0) set_burn_rate(init.burn_iters_per_ns);

@@ -12,6 +12,8 @@ import { napi_register_poll, napi_schedule, POLL_IXGBE } from '../kernel/napi.js
 import { napi_complete_done } from '../kernel/dev.js';
 import { napi_gro_receive } from '../kernel/gro.js';
 import { request_irq } from '../kernel/irq.js';
+import { xdp_poll_end, xdp_run_native } from '../kernel/xdp.js';
+import { XDP_PASS } from '../bpf/insn.js';
 import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
 import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
 
@@ -240,11 +242,13 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     // 5.10 adds skb->len before ixgbe_process_skb_fields (eth_type_trans): the Ethernet header
     // counts. (rxsmp's skb_len is the frame's; eth_type_trans only sets skb_nh.)
     total_bytes += c.skb_len[skb]!;
-    napi_gro_receive(c, n, skb);
+    // ixgbe_run_xdp, before the skb is built: only XDP_PASS goes on (kernel/xdp.ts).
+    if (!c.xdp || xdp_run_native(c, skb, c.skb_len[skb]!, q) === XDP_PASS) napi_gro_receive(c, n, skb);
     total++;
     if ((total & 31) === 0) c.env.irq_window();
   }
   i32[qi + R.next_to_clean] = ntc;
+  if (c.xdp) xdp_poll_end(c); // xdp_do_flush_map() if it redirected; the XDP TX ring's tail
   // q_vector->rx.total_packets / total_bytes, for ixgbe_update_itr
   i32[qi + R.rx_total_packets]! += total;
   c.f64[shm.rxqF[q]! + R.rx_total_bytes]! += total_bytes;

@@ -28,7 +28,9 @@ import { register_delayed_work, schedule_delayed_work } from '../kernel/workqueu
 import { ETH_HLEN, get16 } from '../uapi/inet.js';
 import { skb_pool_take } from '../shm/skb_pool.js';
 import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../shm/virtqueue.js';
-import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, VIRTIO_HEADROOM } from '../shm/layout.js';
+import { xdp_poll_end, xdp_run_native } from '../kernel/xdp.js';
+import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../bpf/insn.js';
+import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, skbHeadroom } from '../shm/layout.js';
 import {
   more_used,
   virtqueue_add_inbuf,
@@ -73,7 +75,7 @@ function buf_addr(shm: Shm, slot: number): number {
 /** get_mergeable_buf_len: header + the EWMA of packet lengths, clamped, to a cache line. */
 function get_mergeable_buf_len(shm: Shm, q: number): number {
   const ewma = shm.i32[shm.vq[q]!.drv + DRV.mrg_avg_pkt_len]!;
-  const room = shm.skbBufSize - VIRTIO_HEADROOM + HDR_LEN;
+  const room = shm.skbBufSize - skbHeadroom(shm.cfg) + HDR_LEN;
   let len = ewma < GOOD_PACKET_LEN ? GOOD_PACKET_LEN : ewma > PAGE_SIZE - HDR_LEN ? PAGE_SIZE - HDR_LEN : ewma;
   len = Math.ceil((HDR_LEN + len) / L1_CACHE_BYTES) * L1_CACHE_BYTES;
   return len < room ? len : room;
@@ -97,7 +99,7 @@ function add_recvbuf_mergeable(shm: Shm, q: number, slot: number): void {
  */
 function add_recvbuf_big(shm: Shm, q: number, pages: Int32Array): void {
   const vq = shm.vq[q]!;
-  const room = shm.skbBufSize - VIRTIO_HEADROOM;
+  const room = shm.skbBufSize - skbHeadroom(shm.cfg);
   big_addr[0] = buf_addr(shm, pages[0]!);
   big_len[0] = HDR_LEN;
   for (let k = 0; k < VIRTIO_BIG_PAGES; k++) {
@@ -216,6 +218,7 @@ function virtnet_poll(c: KCpu, n: number, budget: number): number {
   const q = c.i32[c.napiI(n) + c.napi.queue]!;
   const received = virtnet_receive(c, n, q, budget);
   if (received < budget) virtqueue_napi_complete(c, n, q, received);
+  if (c.xdp) xdp_poll_end(c); // xdp_do_flush() if it redirected; the XDP send queue's kick
   return received;
 }
 
@@ -292,7 +295,28 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
   c.skb_frag_next[buf] = -1;
   c.skb_protocol[buf] = get16(c.u8, c.skb_data(buf) + 12); // eth_type_trans
   c.skb_nh[buf] = ETH_HLEN;
+  if (c.xdp && !receive_mergeable_xdp(c, q, buf, bufs)) return;
   napi_gro_receive(c, n, buf);
+}
+
+/**
+ * --xdp: receive_mergeable's program run (5.10), before page_to_skb, with VIRTIO_XDP_HEADROOM
+ * in front of the frame; its switch's counters (xdp_packets, xdp_tx, xdp_redirects, and
+ * xdp_drops with drops on err_xdp). True: XDP_PASS, the skb is built. Big packets
+ * (receive_big) have no XDP in 5.10; a frame over several mergeable buffers is linearised by
+ * the kernel (xdp_linearize_page), which rxsmp does not model: it goes on unrun.
+ */
+function receive_mergeable_xdp(c: KCpu, q: number, buf: number, bufs: number): boolean {
+  if (!c.cfg.virtio_mrg_rxbuf || bufs !== 1) return true;
+  const R = c.rxq;
+  const qf = c.shm.rxqF[q]!;
+  c.f64[qf + R.virtio_xdp_packets]! += 1;
+  const act = xdp_run_native(c, buf, c.skb_len[buf]!, q);
+  if (act === XDP_PASS) return true;
+  if (act === XDP_TX) c.f64[qf + R.virtio_xdp_tx]! += 1;
+  else if (act === XDP_REDIRECT) c.f64[qf + R.virtio_xdp_redirects]! += 1;
+  if ((act !== XDP_TX && act !== XDP_REDIRECT) || c.x!.failed) c.f64[qf + R.virtio_xdp_drops]! += 1; // err_xdp
+  return false;
 }
 
 /** receive_buf's short packet: rx_length_errors, the buffer (big packets: all its pages) freed. */
@@ -352,7 +376,7 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
 function receive_big(c: KCpu, q: number, first: number, len: number, head: number): number {
   const shm = c.shm;
   const vq = shm.vq[q]!;
-  const room = shm.skbBufSize - VIRTIO_HEADROOM;
+  const room = shm.skbBufSize - skbHeadroom(shm.cfg);
   const total = len - HDR_LEN;
   const used = Math.ceil(total / room);
   let last = first;

@@ -16,6 +16,8 @@ import { legacy_up } from '../drivers/legacy.js';
 import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
+import { xdp_create } from '../kernel/xdp.js';
+import { resolveXdp, xdpMapsFor } from '../config/xdp.js';
 import { replayFrames, runFrames } from '../devices/generator.js';
 import { loadReplay } from '../config/capture.js';
 import type { FlowFrames, FlowTable } from '../devices/frames.js';
@@ -73,6 +75,9 @@ export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
   }
   rps_sock_flow_table_init(shm, cfg.rps_sock_flow_entries);
   update_rps_needed(shm);
+  // --xdp: the program, its maps filled from --xdp-map, its cpumaps' rings
+  const x = resolveXdp(cfg);
+  if (x !== undefined) shm.xdp = xdp_create(cfg, x, xdpMapsFor(x, cfg.cpus, cfg.seed));
   return shm;
 }
 

@@ -168,6 +168,13 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
     device_ns: 67, // the wire, not measured: see above
     step_ns: DEFAULT_COST_MODEL.step_ns,
     tap_ns: DEFAULT_COST_MODEL.tap_ns, // not measured: the built-in estimate
+    // --xdp and busy polling: not measured here (the engine needs a BPF object, which
+    // `npm run bench:bpf` builds with clang and times): the built-in figures
+    xdp_run_ns: DEFAULT_COST_MODEL.xdp_run_ns,
+    xdp_insn_ns: DEFAULT_COST_MODEL.xdp_insn_ns,
+    cpumap_enqueue_ns: DEFAULT_COST_MODEL.cpumap_enqueue_ns,
+    cpumap_kthread_ns: DEFAULT_COST_MODEL.cpumap_kthread_ns,
+    busy_poll_ns: DEFAULT_COST_MODEL.busy_poll_ns,
     ...virtioCosts(log),
   };
 }

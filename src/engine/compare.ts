@@ -2,7 +2,7 @@
 // paired seeds, summarised as medians with their spread and the B/A ratio over the pairs.
 // The library's `compare` resolves to the document `rxsmp compare --json` prints.
 
-import { ConfigError, optionName, type Config, type RawSettings } from '../config.js';
+import { ConfigError, KNOBS, optionName, type Config, type RawSettings } from '../config.js';
 import type { RunResult } from './result.js';
 import { runEmulation } from './run.js';
 import { runSim } from './sim_run.js';
@@ -84,7 +84,15 @@ export function planCompare(base: RawSettings, a: Assignment[], b: Assignment[],
 }
 
 /** A side's settings as a record of option names (kebab case) to the text given. */
-const settingsRecord = (v: Assignment[]) => Object.fromEntries(v.map((x) => [optionName(x.key).slice(2), x.text]));
+function settingsRecord(v: Assignment[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const x of v) {
+    const name = optionName(x.key).slice(2);
+    const list = KNOBS[x.key].kind.list; // a list knob given twice (--xdp-map) adds up
+    out[name] = list !== undefined && name in out ? `${out[name]}${list}${x.text}` : x.text;
+  }
+  return out;
+}
 
 function sideSummary(v: Assignment[], runs: RunResult[]): CompareSide {
   const drops = runs.map((r) => Object.values(r.packets.dropped).reduce((s, n) => s + n, 0));

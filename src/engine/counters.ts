@@ -78,11 +78,19 @@ export interface SnmpCounters {
 
 /** What the counters below are derived from: the run document's parts, and the sockets. */
 export interface CounterInputs {
-  cfg: Pick<Config, 'nic' | 'proto' | 'pcap'>;
+  cfg: Pick<Config, 'nic' | 'proto' | 'pcap'> & Partial<Pick<Config, 'xdp' | 'xdp_mode'>>;
   percpu: { processed: number; dropped: number; gro_merged: number }[];
-  queues: { rx_packets: number; rx_bytes: number; rx_missed: number; alloc_failed: number; virtio?: { kicks: number } }[];
+  queues: {
+    rx_packets: number;
+    rx_bytes: number;
+    rx_missed: number;
+    alloc_failed: number;
+    virtio?: { kicks: number; xdp?: { packets: number; tx: number; redirects: number; drops: number } };
+  }[];
   dropped: Record<string, number | undefined>;
   sockets: SocketTotals;
+  /** LINUX_MIB_BUSYPOLLRXPACKETS: packets napi_busy_loop's polls took (0 without busy polling). */
+  busy_poll_packets?: number;
 }
 
 const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((a, x) => a + f(x), 0);
@@ -131,7 +139,10 @@ export function netdevStats(x: CounterInputs): NetdevStats {
 export function nicStats(x: CounterInputs, n: NetdevStats): Record<string, number> {
   const out: Record<string, number> = {};
   if (x.cfg.nic === 'ixgbe') {
-    // ixgbe_gstrings_stats (ixgbe_ethtool.c): rtnl_link_stats64 fields, then the adapter's
+    // ixgbe_gstrings_stats (ixgbe_ethtool.c): rtnl_link_stats64 fields, then the adapter's.
+    // 5.10's ixgbe has no XDP counters of its own: a frame the program consumed still counts
+    // in its ring's rx packets and bytes (ixgbe_clean_rx_irq adds every descriptor), and the
+    // XDP TX rings are not in the list (ixgbe_get_ethtool_stats walks num_tx_queues)
     out.rx_packets = n.rx_packets;
     out.rx_bytes = n.rx_bytes;
     out.rx_pkts_nic = n.rx_packets; // GPRC, the MAC's good packets
@@ -150,12 +161,20 @@ export function nicStats(x: CounterInputs, n: NetdevStats): Record<string, numbe
     });
   } else if (x.cfg.nic === 'virtio') {
     // virtnet_rq_stats_desc (virtio_net.c 5.10), per receive queue: packets and bytes as
-    // virtnet_receive adds them, kicks as try_fill_recv counts them; drops (receive_buf's
-    // errors) and the xdp_* counters stay 0: no XDP program, no malformed buffer
+    // virtnet_receive adds them, kicks as try_fill_recv counts them; with --xdp the xdp_*
+    // counters as receive_mergeable's switch counts them, and drops its err_xdp path's
+    // (receive_buf's length errors count in rx_length_errors, not here)
     x.queues.forEach((q, i) => {
+      const xdp = q.virtio?.xdp;
       out[`rx_queue_${i}_packets`] = q.rx_packets;
       out[`rx_queue_${i}_bytes`] = ringBytes(q);
-      out[`rx_queue_${i}_drops`] = 0;
+      out[`rx_queue_${i}_drops`] = xdp?.drops ?? 0;
+      if (xdp !== undefined) {
+        out[`rx_queue_${i}_xdp_packets`] = xdp.packets;
+        out[`rx_queue_${i}_xdp_tx`] = xdp.tx;
+        out[`rx_queue_${i}_xdp_redirects`] = xdp.redirects;
+        out[`rx_queue_${i}_xdp_drops`] = xdp.drops;
+      }
       out[`rx_queue_${i}_kicks`] = q.virtio?.kicks ?? 0;
     });
   }
@@ -319,7 +338,9 @@ export function snmpCounters(x: CounterInputs): SnmpCounters {
   // Skbs that reached ip_rcv: __netif_receive_skb_core's (softnet `processed`) but the non-IP
   // ones; l4_csum drops happen in rxsmp's GRO, before the core, where Linux drops them in
   // udp_rcv / tcp_v4_rcv, after ip_rcv.
-  const inReceives = sum(x.percpu, (p) => p.processed) - d('not_ip') + d('l4_csum');
+  // Generic XDP runs after `processed` is counted and before ip_rcv: what it consumed never got there.
+  const generic = x.cfg.xdp && x.cfg.xdp_mode === 'generic' ? d('xdp_drop') + d('xdp_aborted') + d('xdp_tx') + d('xdp_redirect_err') : 0;
+  const inReceives = sum(x.percpu, (p) => p.processed) - d('not_ip') + d('l4_csum') - generic;
   const hdrErrors = d('ip_hdr') + d('ip_csum');
   const inDelivers = inReceives - hdrErrors - d('ip_frag');
   const udpCsum = tcpOnly ? 0 : d('l4_csum');
@@ -361,6 +382,8 @@ export function snmpCounters(x: CounterInputs): SnmpCounters {
     TCPBacklogDrop: 0,
     // tcp_data_queue: data past a zero window (the generator's senders respect the window)
     TCPZeroWindowDrop: 0,
+    // napi_busy_loop: what the busy poller's napi polls took (sk_busy_loop from recvmsg)
+    BusyPollRxPackets: x.busy_poll_packets ?? 0,
   };
   return { Ip, Tcp, Udp, TcpExt };
 }

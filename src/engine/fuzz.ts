@@ -21,6 +21,7 @@ import { count, duration } from '../lib/units.js';
 import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
 import { WORKERS_DIR } from '../paths.js';
+import { buildXdp, ensureXdpObject, XDP_DIR } from './xdp_programs.js';
 
 export type Flags = Record<string, string | number>;
 export type Check = 'conservation' | 'ordering' | 'progress' | 'crash';
@@ -121,6 +122,7 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
   virtioDraw(seed, f);
   ipDraw(seed, f);
+  xdpDraw(seed, f);
   dropKnobsPastEnd(f);
   return f;
 }
@@ -132,6 +134,43 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
 function ipDraw(seed: number, f: Flags): void {
   const x = new Prng(seed).fork(0x1b6).nextFloat();
   if (x >= 0.5) f.ip = x < 0.83 ? '6' : 'mix';
+}
+
+/** The test programs the XDP draw attaches (test/xdp/*.c, built with clang: src/engine/xdp_programs.ts). */
+export const FUZZ_XDP_PROGRAMS = ['pass', 'drop', 'drop_port', 'count_cpu', 'tx_swap', 'cpumap', 'oob'] as const;
+
+/**
+ * XDP (issue 25) in a fifth of the draws, from its own fork of the seed so every other knob
+ * is drawn as before: a test program (the object's path in this checkout), generic mode in a
+ * third of them (always for legacy), its maps' entries (drop_port's port; the cpumap's
+ * entries, one per CPU in a random subset, each with a qsize from the same stream); virtio
+ * gets the queue pairs native XDP needs.
+ */
+function xdpDraw(seed: number, f: Flags): void {
+  const x = new Prng(seed).fork(0x5d9);
+  if (x.nextFloat() >= 0.2) return;
+  const pick = <T>(xs: readonly T[]): T => xs[x.nextInt(xs.length)]!;
+  const prog = pick(FUZZ_XDP_PROGRAMS);
+  f.xdp = `${XDP_DIR}${prog}.o`;
+  if (f.nic !== 'legacy' && x.nextFloat() < 0.33) f['xdp-mode'] = 'generic';
+  const cpus = Number(f.cpus);
+  if (prog === 'drop_port') f['xdp-map'] = `drop_ports=${pick([5001, 8080, 11211, 9000])}:0`;
+  if (prog === 'cpumap') {
+    const targets = Array.from({ length: cpus }, (_, c) => c).filter(() => x.nextFloat() < 0.7);
+    if (targets.length === 0) targets.push(x.nextInt(cpus));
+    const qsize = () => pick([1, 2, 8, 16, 64, 192, 1024, 4096]);
+    f['xdp-map'] = [
+      `cpu_map=${targets.map((c) => `${c}:${qsize()}`).join(',')}`,
+      `cpus_available=${targets.map((c, i) => `${i}:${c}`).join(',')}`,
+      `cpus_count=0:${targets.length}`,
+    ].join(';');
+  }
+  if (f.nic === 'virtio' && f['xdp-mode'] !== 'generic') f['virtio-max-queue-pairs'] = Number(f.queues) + cpus;
+}
+
+/** The XDP draw's programs built (clang), before a run in threads mode needs them. */
+export function buildFuzzXdpPrograms(): void {
+  for (const p of FUZZ_XDP_PROGRAMS) buildXdp(p);
 }
 
 /**
@@ -229,6 +268,7 @@ export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean
 export function checkRun(flags: Flags): Verdict {
   let cfg: Config;
   try {
+    if (typeof flags.xdp === 'string') ensureXdpObject(flags.xdp); // the XDP draw's program, built with clang
     cfg = configFromFlags(flags);
   } catch (e) {
     return {
@@ -322,6 +362,8 @@ export function shrinkCandidates(flags: Flags): Flags[] {
     variant(change);
   }
   for (const flows of [1, 2, Math.floor(cfg.flows / 2)]) if (flows >= 1 && flows < cfg.flows) variant({ flows });
+  // XDP off (the program, its maps, its mode and what virtio needed for it go together).
+  if ('xdp' in flags) variant({}, ['xdp', 'xdp-map', 'xdp-mode', 'virtio-max-queue-pairs']);
   // Features off / knobs back to their defaults.
   for (const k of [
     'pkt-size',

@@ -5,6 +5,7 @@ import * as hdr from 'hdr-histogram-js';
 import { configForReport, type Config, type KnobChange } from '../config.js';
 import type { Shm } from '../shm/memory.js';
 import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
+import { xdp_report, type XdpRunReport } from '../kernel/xdp.js';
 import { DRV } from '../shm/virtqueue.js';
 import type { HostThreadReport, HotPathReport, LatencyHistogram } from '../cpu/messages.js';
 import { busyThreads, deviceInline, HOST_CORES, oversubscribed } from '../host/host.js';
@@ -112,6 +113,8 @@ export interface VirtioQueueStats {
   oversize: number; // frames that did not fit the guest's buffers, dropped by QEMU (packets.dropped.virtio_oversize)
   rx_length_errors: number; // receive_buf's length errors, dropped by the guest (packets.dropped.virtio_length)
   buffers_per_packet_max: number; // most buffers one frame took (num_buffers, or big pages)
+  /** --xdp: receive_mergeable's XDP counters (ethtool -S rx_queue_N_xdp_*); xdp_drops are also the queue's drops. */
+  xdp?: { packets: number; tx: number; redirects: number; drops: number };
 }
 
 export interface OrderingFirst {
@@ -181,6 +184,15 @@ export interface RunResult {
   host: HostReport;
   /** Threads mode: the per-CPU counters over time, sampled by the coordinator (engine/timeline.ts). */
   timeline?: Timeline;
+  /**
+   * --xdp: the program, its maps read back (as bpftool map dump -j), per CPU its runs, actions
+   * and faults, the bpf_trace_printk lines, the cpumaps' tracepoint sums (kernel/xdp.ts), and
+   * per CPU what the hook did with the frames (the drop reasons' split, redirects to cpumaps,
+   * skbs the cpumap kthreads built).
+   */
+  xdp?: XdpRunReport & { percpu_path: { cpu: number; redirected: number; cpumap_kthread_packets: number; insns: number }[] };
+  /** --busy-read / --so-busy-poll: napi_busy_loop's work per CPU (packets its polls took, passes). */
+  busy_poll?: { cpu: number; packets: number; passes: number }[];
 }
 
 /** A protocol's sockets: how many, the segments queued to them and those they refused (sk_drops). */
@@ -449,6 +461,16 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
         oversize: f[b + R.virtio_oversize]!,
         rx_length_errors: f[b + R.virtio_rx_length_errors]!,
         buffers_per_packet_max: i32[shm.rxqI[q]! + R.virtio_buffers_per_packet_max]!,
+        ...(cfg.xdp !== ''
+          ? {
+              xdp: {
+                packets: f[b + R.virtio_xdp_packets]!,
+                tx: f[b + R.virtio_xdp_tx]!,
+                redirects: f[b + R.virtio_xdp_redirects]!,
+                drops: f[b + R.virtio_xdp_drops]!,
+              },
+            }
+          : {}),
       };
     }
     queues.push(stats);
@@ -495,7 +517,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + C.replay_snaplen]! } : {}),
   };
   const sockets = socketTotals(shm);
-  const inputs = { cfg, percpu, queues, dropped, sockets };
+  const busy_poll_packets = shm.sdSum(sd.busy_poll_packets);
+  const inputs = { cfg, percpu, queues, dropped, sockets, busy_poll_packets };
   const netdev = netdevStats(inputs);
   if (o.interrupted) {
     // Still in rings, backlogs, GRO or a CPU's hands when the drain's bound was hit.
@@ -536,6 +559,31 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     skb_pool: skbPoolAudit(shm),
     host: hostReport(cfg, o.host_threads),
     ...(o.timeline !== undefined ? { timeline: o.timeline } : {}),
+    ...(shm.xdp !== null ? { xdp: xdpResult(shm) } : {}),
+    ...(cfg.busy_read > 0 || cfg.so_busy_poll > 0
+      ? {
+          busy_poll: percpu.map((p) => ({
+            cpu: p.cpu,
+            packets: f[shm.sdF[p.cpu]! + sd.busy_poll_packets]!,
+            passes: f[shm.sdF[p.cpu]! + sd.busy_poll_passes]!,
+          })),
+        }
+      : {}),
+  };
+}
+
+/** The run contract's `xdp` block. */
+function xdpResult(shm: Shm): NonNullable<RunResult['xdp']> {
+  const sd = shm.layout.sd;
+  const f = shm.f64;
+  return {
+    ...xdp_report(shm.xdp!),
+    percpu_path: Array.from({ length: shm.cfg.cpus }, (_, cpu) => ({
+      cpu,
+      redirected: f[shm.sdF[cpu]! + sd.xdp_redirect]!,
+      cpumap_kthread_packets: f[shm.sdF[cpu]! + sd.cpumap_kthread_packets]!,
+      insns: f[shm.sdF[cpu]! + sd.xdp_insns]!,
+    })),
   };
 }
 

@@ -28,6 +28,7 @@ import { DRV } from '../shm/virtqueue.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { skb_pool_free_count } from '../shm/skb_pool.js';
 import { boot, framesOf } from './boot.js';
+import { xdp_share } from '../kernel/xdp.js';
 import { calibrate_burn } from '../cpu/runtime.js';
 import { checkHostCpus, deviceInline, threadTimes, threadTimesSince } from '../host/host.js';
 import { openLoopPps } from '../devices/wire.js';
@@ -103,6 +104,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
         cpu,
         burn_iters_per_ns,
         ...(cpu === host ? { frames } : {}),
+        ...(shm.xdp !== null && cpu >= 0 ? { xdp: xdp_share(shm.xdp) } : {}),
         ...(hooks.profile !== undefined ? { profile: hooks.profile } : {}),
       } satisfies WorkerInit,
     });

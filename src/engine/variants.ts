@@ -5,6 +5,7 @@
 
 import {
   ConfigError,
+  KNOBS,
   knobNamed,
   optionName,
   parseKnob,
@@ -54,7 +55,13 @@ export function settingsFromNamed(option: string, named: Readonly<Record<string,
  */
 export function variantConfig(base: RawSettings, variant: readonly Assignment[], label: string): Config {
   const raw: RawSettings = new Map(base);
-  for (const a of variant) raw.set(a.key, a.text);
+  // A list knob (--xdp-map) given twice in one variant adds up, as the flag repeated does for run.
+  const seen = new Set<string>();
+  for (const a of variant) {
+    const list = KNOBS[a.key].kind.list;
+    raw.set(a.key, list !== undefined && seen.has(a.key) ? `${String(raw.get(a.key))}${list}${a.text}` : a.text);
+    seen.add(a.key);
+  }
   try {
     const cfg = resolveConfig(raw);
     loadCostModel(cfg.cost_model);

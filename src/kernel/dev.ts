@@ -16,6 +16,7 @@ import {
   LIST_LOCAL,
   LIST_POLL,
   LIST_REPOLL,
+  NAPI_STATE_IN_BUSY_POLL,
   NAPI_STATE_MISSED,
   NAPI_STATE_SCHED,
   ____napi_schedule,
@@ -33,6 +34,7 @@ import { ip_rcv, ipv6_rcv } from './ip.js';
 import { packet_rcv_tap } from './af_packet.js';
 import { sock_account_flow_limit_drop } from './sock.js';
 import { kfree_skb } from './skbuff.js';
+import { do_xdp_generic } from './xdp.js';
 import { skb_get_hash } from './flow.js';
 import { reciprocal_scale } from './hash/flow_dissector.js';
 import { spin_lock, spin_lock_sleeps, spin_unlock } from '../shm/spinlock.js';
@@ -118,6 +120,8 @@ function napi_poll(c: KCpu, n: number): number {
  */
 export function napi_complete_done(c: KCpu, n: number, work_done: number): boolean {
   const ni = c.napiI(n);
+  // A busy poller owns the napi (NAPIF_STATE_IN_BUSY_POLL): it will call us later (busy_poll_stop).
+  if (c.busy_poll && (Atomics.load(c.i32, ni + c.napi.state) & NAPI_STATE_IN_BUSY_POLL) !== 0) return false;
   const flush_timeout = c.i32[c.ctlI + c.L.ctl.gro_flush_timeout]!;
   let timeout = 0;
   let ret = true;
@@ -195,6 +199,7 @@ export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
  */
 export function __netif_receive_skb(c: KCpu, skb: number): void {
   c.count(c.sd.processed);
+  if (c.xdp_generic && !do_xdp_generic(c, skb)) return; // generic XDP, before the taps (kernel/xdp.ts)
   if (c.tap) packet_rcv_tap(c, skb);
   const type = c.skb_protocol[skb];
   if (type === ETH_P_IP) {

@@ -29,4 +29,16 @@ export interface CpuEnv {
   need_resched(): boolean;
   /** Spend `ns` of CPU time standing in for work the emulator does not model. */
   burn_ns(ns: number): void;
+  /**
+   * A busy poller is about to look at a ring: it cannot see a frame before the device wrote
+   * it. Threads mode: nothing (wall time orders them). Sim mode: a CPU whose clock is behind
+   * the device's last write (another CPU ran the device while this one was suspended) spins
+   * up to it, charged to its current context.
+   */
+  busy_poll_sync(): void;
+  /**
+   * local_bh_enable in process context (a busy poller, a cpumap kthread): softirqs raised
+   * meanwhile run here, in softirq context (do_softirq), unless ksoftirqd owns them.
+   */
+  do_softirq(): void;
 }

@@ -9,6 +9,7 @@ import { NET_RX_SOFTIRQ } from './percpu.js';
 export const NAPI_STATE_SCHED = 1; // poll is scheduled
 export const NAPI_STATE_MISSED = 2; // reschedule a napi
 export const NAPI_STATE_DISABLE = 4; // disable pending
+export const NAPI_STATE_IN_BUSY_POLL = 16; // napi_busy_loop owns it (NAPI_STATE_IN_BUSY_POLL, bit 4 in 5.10)
 
 export const POLL_BACKLOG = 0;
 export const POLL_IXGBE = 1;

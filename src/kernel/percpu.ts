@@ -11,6 +11,7 @@ import { SkbCache } from '../shm/skb_pool.js';
 import { rxSkbTruesize, type SdIndex, type NapiIndex, type SkIndex, type RxqIndex, type TaskIndex, type Layout } from '../shm/layout.js';
 import { JUMBO_FRAME_LEN } from '../uapi/inet.js';
 import type { CpuEnv } from './env.js';
+import type { XdpCpu } from './xdp.js';
 
 export const NET_RX_SOFTIRQ = 1 << 3;
 export const GRO_HASH_BUCKETS = 8;
@@ -133,6 +134,19 @@ export class KCpu {
    */
   readonly truesize_by_len: Int32Array;
 
+  /** --xdp in native mode: the driver's hook runs the program (kernel/xdp.ts). */
+  readonly xdp: boolean;
+  /** --xdp in generic mode (and the legacy driver): __netif_receive_skb_core runs it (do_xdp_generic). */
+  readonly xdp_generic: boolean;
+  /** This CPU's XDP engine, bulk queues and kthread state (null without --xdp). */
+  readonly x: XdpCpu | null;
+  /** sk_ll_usec of the sockets (--so-busy-poll, else net.core.busy_read), µs; 0: no busy polling. */
+  readonly busy_read_us: number;
+  /** Busy polling configured: sockets record their napi (sk_mark_napi_id), completions check IN_BUSY_POLL. */
+  readonly busy_poll: boolean;
+  /** Inside napi_busy_loop (sim mode prices the descriptors it cleans in task context). */
+  in_busy_poll = false;
+
   constructor(
     readonly cpu: number,
     readonly shm: Shm,
@@ -203,6 +217,12 @@ export class KCpu {
     this.ncpus = cfg.cpus;
     this.unsafe_rfs_no_qtail_check = cfg.unsafe_rfs_no_qtail_check;
     this.truesize_by_len = truesizeTable(shm);
+    this.busy_read_us = cfg.so_busy_poll > 0 ? cfg.so_busy_poll : cfg.busy_read;
+    // netif_rx's skbs (the legacy driver) carry no napi id: nothing to busy-poll there.
+    this.busy_poll = this.busy_read_us > 0 && cfg.nic !== 'legacy';
+    this.x = shm.xdp === null ? null : shm.xdp.newCpu(this); // kernel/xdp.ts, reached through the Shm (no import cycle)
+    this.xdp = this.x !== null && !this.x.s.generic;
+    this.xdp_generic = this.x !== null && this.x.s.generic;
   }
 
   /** Hand buffered latency samples to the histogram (when the buffer fills, and at the end). */

@@ -15,6 +15,7 @@ import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from '../uapi/jhash.js';
 import { kfree_skb } from './skbuff.js';
+import { sk_busy_loop, sk_mark_napi_id } from './busy_poll.js';
 import {
   ETH_HLEN,
   ETH_P_IP,
@@ -225,6 +226,7 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   i32[b + S.rx_qlen]! += 1;
   Atomics.add(i32, b + S.rmem_alloc, truesize); // atomic_add_return: the reader uncharges without this lock
   c.f64[c.skF + sk * c.skStrideF + S.delivered]! += segs;
+  if (c.busy_poll) sk_mark_napi_id(c, b, skb); // --busy-read (kernel/busy_poll.ts)
   // sock_rps_save_rxhash: tcp_v4_rcv for TCP; __udp_queue_rcv_skb for a connected UDP socket.
   if (c.udp_connected || i32[b + S.proto] === IPPROTO_TCP) i32[b + S.rxhash] = c.skb_hash[skb]!;
   if (i32[b + S.last_cpu] !== c.cpu) sock_moved(c, b);
@@ -431,6 +433,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
   let packets = 0;
   let window = RECVMSG_WINDOW;
   let preempted = false;
+  let last = -1; // the socket read last: the one recvmsg would busy-poll on
   while (!preempted) {
     // ep_send_events: take the whole ready list in one lock (list_splice_init of rdllist).
     // Sockets on it keep on_ready set, so no deliverer touches their ready_next meanwhile.
@@ -439,8 +442,15 @@ export function task_recvmsg(c: KCpu, t: number): number {
     i32[ti + T.ready_head] = -1;
     i32[ti + T.ready_tail] = -1;
     spin_unlock(i32, ti + T.lock);
-    if (sk === -1) break;
+    if (sk === -1) {
+      // Nothing to read: sk_busy_loop before sleeping (--busy-read, kernel/busy_poll.ts). If it
+      // found data the task stays runnable and reads it in its next slice: one busy loop per
+      // slice, so a CPU that keeps finding data still passes through its scheduling point.
+      if (c.busy_poll && last >= 0) sk_busy_loop(c, t, last);
+      break;
+    }
     while (sk !== -1) {
+      last = sk;
       const b = c.skI + sk * c.skStrideI;
       const next = i32[b + S.ready_next]!;
       sock_rps_record_flow(c, sk);

@@ -131,6 +131,18 @@ export const SD_DEF = {
     ['drop_ip_addr', 'f64'], // IPv6 InAddrErrors: a routing header to a multicast address, or one no SA takes
     ['drop_ip_unknown_proto', 'f64'], // IPv6 InUnknownProtos: no inet6_protos handler (a hop-by-hop header not first)
     ['drop_srh_disabled', 'f64'], // a segment routing header (SRv6, RPL) with seg6 / rpl_seg disabled: freed, no MIB
+    // --xdp (kernel/xdp.ts): what the program consumed, each a drop reason of its own
+    ['drop_xdp_drop', 'f64'], // XDP_DROP: the buffer recycled
+    ['drop_xdp_aborted', 'f64'], // XDP_ABORTED, a fault, an invalid action (trace_xdp_exception)
+    ['drop_xdp_tx', 'f64'], // XDP_TX, or a redirect out of our own port: transmitted, the buffer returned
+    ['drop_xdp_redirect_err', 'f64'], // xdp_do_redirect failed (no such target): trace_xdp_exception
+    ['drop_cpumap', 'f64'], // a cpumap ring full at bq_flush_to_queue (xdp_cpumap_enqueue drops), or its program's drop
+    ['xdp_runs', 'f64'], // program runs on this CPU (the hooks and the cpumap programs)
+    ['xdp_redirect', 'f64'], // frames xdp_do_redirect queued to a cpumap
+    ['xdp_insns', 'f64'], // instructions the program ran on this CPU (sim mode counts them)
+    ['cpumap_kthread_packets', 'f64'], // skbs the cpumap kthreads on this CPU handed to netif_receive_skb_core
+    ['busy_poll_packets', 'f64'], // LINUX_MIB_BUSYPOLLRXPACKETS: packets napi_busy_loop's polls took
+    ['busy_poll_passes', 'f64'], // passes of napi_busy_loop (sk_busy_loop from recvmsg), each a poll of the napi or a look at it
     ['ip6_in_hdr_errors', 'f64'], // Ip6InHdrErrors (not a drop reason: those drops are ip_hdr)
     ['ip6_in_truncated_pkts', 'f64'], // Ip6InTruncatedPkts (ditto)
     ['gro_merged', 'f64'],
@@ -176,6 +188,11 @@ export const SD_DROPS = [
   ['ip_addr', 'drop_ip_addr'],
   ['ip_unknown_proto', 'drop_ip_unknown_proto'],
   ['srh_disabled', 'drop_srh_disabled'],
+  ['xdp_drop', 'drop_xdp_drop'],
+  ['xdp_aborted', 'drop_xdp_aborted'],
+  ['xdp_tx', 'drop_xdp_tx'],
+  ['xdp_redirect_err', 'drop_xdp_redirect_err'],
+  ['cpumap', 'drop_cpumap'],
 ] as const;
 
 // napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
@@ -231,6 +248,11 @@ export const RXQ_DEF = {
     ['virtio_refills_delayed', 'f64'], // schedule_delayed_work(&vi->refill) after a failed refill
     ['virtio_buffers_per_packet_max', 'i32'], // largest num_buffers seen (mergeable) or pages used (big)
     ['virtio_rx_length_errors', 'f64'], // receive_buf: dev->stats.rx_length_errors (a packet dropped)
+    // --xdp: virtnet_rq_stats' XDP counters (receive_mergeable's switch), and its drops
+    ['virtio_xdp_packets', 'f64'],
+    ['virtio_xdp_tx', 'f64'],
+    ['virtio_xdp_redirects', 'f64'],
+    ['virtio_xdp_drops', 'f64'],
   ],
   vector: [
     ['eims', 'i32'],
@@ -306,6 +328,7 @@ export const SK_DEF = {
     ['flow_limit_drops', 'f64'],
     ['last_cpu', 'i32'],
     ['cpu_moves', 'i32'],
+    ['napi_id', 'i32'], // sk_napi_id (sk_mark_napi_id, with --busy-read): the napi of the last skb received, 0 none
   ],
   // TCP: the right edge of the window the socket advertised, in the flow's packet indexes
   // (written by the reading task, read by the device thread before each of the flow's packets)
@@ -455,7 +478,25 @@ export function tapRingBytes(cfg: Config): number {
 /** Skb buffer size: the largest frame rounded up to a cache line (virtio: a receive page). */
 export function skbBufSize(cfg: Config): number {
   if (cfg.nic === 'virtio') return virtioBufSize(cfg);
-  return align(cfg.pkt_size - 4, 64);
+  // With --xdp, as ixgbe's build_skb buffer: headroom, the frame, skb_shared_info's tailroom
+  // (bpf_xdp_adjust_tail may use the frame's room up to it).
+  return align(cfg.pkt_size - 4, 64) + (cfg.xdp !== '' ? XDP_PACKET_HEADROOM + XDP_SHARED_INFO_TAILROOM : 0);
+}
+
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64: the tailroom an XDP buffer keeps (xdp_data_hard_end). */
+const XDP_SHARED_INFO_TAILROOM = 320;
+
+/**
+ * XDP_PACKET_HEADROOM: with --xdp every buffer keeps 256 bytes in front of its frame, as
+ * ixgbe_rx_offset gives a ring with a program and virtio's VIRTIO_XDP_HEADROOM (and generic
+ * XDP needs, else netif_receive_generic_xdp expands the head): bpf_xdp_adjust_head moves there.
+ */
+export const XDP_PACKET_HEADROOM = 256;
+
+/** Bytes in front of skb_data in every buffer. */
+export function skbHeadroom(cfg: Config): number {
+  if (cfg.xdp !== '') return XDP_PACKET_HEADROOM;
+  return cfg.nic === 'virtio' ? VIRTIO_HEADROOM : 0;
 }
 
 // virtio-net (issue 11): receive buffers are skb pool slots ("pages"). Each slot keeps
@@ -471,7 +512,7 @@ export const VIRTIO_BIG_PAGES = VIRTIO_BIG_SG - 1;
 
 function virtioBufSize(cfg: Config): number {
   const room = !cfg.virtio_mrg_rxbuf || cfg.pkt_size > 1518 ? VIRTIO_PAGE_SIZE : 1536;
-  return room + VIRTIO_HEADROOM;
+  return room + skbHeadroom(cfg);
 }
 
 /** Pool slots one posted receive buffer holds (big packets: a chain of pages). */
@@ -482,7 +523,7 @@ export function virtioSlotsPerBuffer(cfg: Config): number {
 /** Pool slots the largest frame takes once received (head and frag pages). */
 function slotsPerFrame(cfg: Config): number {
   if (cfg.nic !== 'virtio') return 1;
-  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - VIRTIO_HEADROOM));
+  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - skbHeadroom(cfg)));
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
@@ -657,7 +698,7 @@ export function computeLayout(cfg: Config): Layout {
   for (const f of SKB_FIELDS_I32) skbI32Base[f] = take(skbCount * 4);
   const skbTstampBase = take(skbCount * 8);
   const skbFreeBase = take(skbCount * 4);
-  const skbDataBase = take(skbCount * bufSize, 64) + (cfg.nic === 'virtio' ? VIRTIO_HEADROOM : 0);
+  const skbDataBase = take(skbCount * bufSize, 64) + skbHeadroom(cfg);
   const rpsMapStride = 1 + RPS_MAP_MAX;
   const rpsMapBase = take(cfg.queues * 2 * rpsMapStride * 4);
   const rpsActiveBase = take(cfg.queues * 4);

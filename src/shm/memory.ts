@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { computeLayout, SD_DROPS, type Layout } from './layout.js';
 import { Vq } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
+import type { XdpShared } from '../kernel/xdp.js';
 
 export class Shm {
   readonly layout: Layout;
@@ -70,6 +71,8 @@ export class Shm {
 
   /** The run's Config, copied with every field in-object (lib/fast_object.ts): the hot path reads it. */
   readonly cfg: Config;
+  /** --xdp: the program, its maps and cpumaps (kernel/xdp.ts), set at boot and by each worker's attach. */
+  xdp: XdpShared | null = null;
 
   private constructor(
     cfg: Config,
