@@ -10,7 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { simulate } from '../dist/src/engine/sim_run.js';
 import { conserves, type RunResult } from '../dist/src/engine/result.js';
 import { readCapture } from '../dist/src/uapi/pcap.js';
-import { checkRun, randomFlags, reproCommand } from '../dist/src/engine/fuzz.js';
+import { checkRun, randomFlags, randomSimFlags, reproCommand } from '../dist/src/engine/fuzz.js';
+import { configFromFlags } from '../dist/src/config.js';
 import { HOT_PATH } from '../dist/bench/scenarios.js';
 import { config } from './harness.js';
 import { run, sum } from './e2e.js';
@@ -256,6 +257,16 @@ describe('the fuzz campaign draws XDP', () => {
     // The draw is additive: a seed without XDP draws what it drew before (run 2's configuration).
     const plain = randomFlags(2);
     expect('xdp' in plain).toBe(false);
+  });
+
+  it('every draw is a configuration the CLI accepts (a jumbo virtio draw runs its program generic)', () => {
+    // Seed 3042 drew virtio with 9018-byte frames and a native program, which virtnet_xdp_set refuses.
+    expect(randomSimFlags(3042, false)).toMatchObject({ nic: 'virtio', 'pkt-size': 9018, 'xdp-mode': 'generic' });
+    for (let s = 1; s <= 4000; s++) {
+      const f = randomSimFlags(s, false);
+      if (!('xdp' in f)) continue;
+      expect(() => configFromFlags(f), reproCommand(f)).not.toThrow();
+    }
   });
 });
 

@@ -234,6 +234,12 @@ export function xdpMapsFor(x: Pick<XdpLoaded, 'prog' | 'entries'>, ncpus: number
 
 /** sizeof(struct padded_vnet_hdr): virtio_net_hdr_mrg_rxbuf (12 bytes) padded to 16. */
 const PADDED_VNET_HDR = 16;
+/** virtnet_xdp_set's max_sz: the largest MTU virtio-net takes a native program with (a page less the header). */
+const VIRTIO_XDP_MTU_MAX = 4096 - PADDED_VNET_HDR;
+/** The MTU of frames of `pktSize` bytes (FCS included), as `ip link` shows it. */
+const mtuOf = (pktSize: number): number => pktSize - 4 - 14;
+/** Would virtnet_xdp_set refuse a native program for this frame size ("MTU too large to enable XDP")? */
+export const virtioXdpMtuTooLarge = (pktSize: number): boolean => mtuOf(pktSize) > VIRTIO_XDP_MTU_MAX;
 
 /**
  * What attaching the program may be refused for, as the driver's ndo_bpf does it. virtio-net
@@ -245,9 +251,9 @@ const PADDED_VNET_HDR = 16;
  */
 export function checkXdpAttach(cfg: Config, _x: XdpLoaded): void {
   if (cfg.nic !== 'virtio' || cfg.xdp_mode !== 'native') return;
-  const mtu = cfg.pkt_size - 4 - 14;
-  const max_sz = 4096 - PADDED_VNET_HDR;
-  if (mtu > max_sz)
+  const mtu = mtuOf(cfg.pkt_size);
+  const max_sz = VIRTIO_XDP_MTU_MAX;
+  if (virtioXdpMtuTooLarge(cfg.pkt_size))
     throw new ConfigError(
       `--xdp ${clipPath(cfg.xdp, 40)}: virtnet_xdp_set: MTU too large to enable XDP (-EINVAL): --pkt-size ${cfg.pkt_size} is MTU ${mtu}, XDP needs below ${max_sz + 1}`,
     );

@@ -22,6 +22,7 @@ import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
 import { WORKERS_DIR } from '../paths.js';
 import { buildXdp, ensureXdpObject, XDP_DIR } from './xdp_programs.js';
+import { virtioXdpMtuTooLarge } from '../config/xdp.js';
 
 export type Flags = Record<string, string | number>;
 export type Check = 'conservation' | 'ordering' | 'progress' | 'crash';
@@ -153,6 +154,8 @@ function xdpDraw(seed: number, f: Flags): void {
   const prog = pick(FUZZ_XDP_PROGRAMS);
   f.xdp = `${XDP_DIR}${prog}.o`;
   if (f.nic !== 'legacy' && x.nextFloat() < 0.33) f['xdp-mode'] = 'generic';
+  // virtio refuses a native program above a page's MTU (virtnet_xdp_set): a jumbo draw runs it generic.
+  if (f.nic === 'virtio' && virtioXdpMtuTooLarge(Number(f['pkt-size'] ?? 0))) f['xdp-mode'] = 'generic';
   const cpus = Number(f.cpus);
   if (prog === 'drop_port') f['xdp-map'] = `drop_ports=${pick([5001, 8080, 11211, 9000])}:0`;
   if (prog === 'cpumap') {
