@@ -102,10 +102,9 @@ describe('fuzz --queue', () => {
   it('a worker killed (SIGKILL) mid-campaign: its job goes to another worker and every run counts once', async () => {
     expect(local).not.toBe('');
     const q = new CliProcess([...fuzzArgs, '--queue', redis.url, '--chunk', String(CHUNK), '--campaign', 'kill']);
-    // Once the first worker has finished a job of this campaign it holds the next one: kill it then.
+    // Kill the first worker as soon as it has taken a job of this campaign (a job runs for 0.5 s or more).
     const victim = workers[0]!;
-    await victim.waitFor(/^worker: kill\.f\d+:/m);
-    await new Promise((r) => setTimeout(r, 300));
+    await victim.waitFor(/^worker: kill\.f\d+: taken$/m);
     victim.kill('SIGKILL');
     await victim.exited;
     const r = await q.done();
@@ -124,7 +123,7 @@ describe('fuzz --queue', () => {
     const args = [...long, '--queue', redis.url, '--chunk', String(CHUNK), '--campaign', 'restart'];
     // Ctrl-C once a worker has finished a job of it: the summary so far, as a local campaign prints it, and exit 130.
     const first = new CliProcess(args);
-    await Promise.race(workers.map((w) => w.waitFor(/^worker: restart\.f\d+:/m)));
+    await Promise.race(workers.map((w) => w.waitFor(/^worker: restart\.f\d+: runs/m)));
     first.kill('SIGINT');
     const stopped = await first.done();
     expect(stopped.status).toBe(130);
@@ -341,7 +340,7 @@ describe('a Redis lost during a campaign', () => {
       await w.waitFor(/taking jobs from/);
       const args = ['fuzz', '--runs', '12', '--seed', String(SEED)];
       const p = new CliProcess([...args, '--queue', lost.url, '--chunk', '2', '--campaign', 'lost']);
-      await w.waitFor(/^worker: lost\.f\d+:/m); // a job done, the others to come
+      await w.waitFor(/^worker: lost\.f\d+: runs/m); // a job done, the others to come
       await lost.stop(); // and its data with it (nothing saved)
       await p.waitFor(
         /rxsmp: fuzz: lost the queue redis:\/\/127\.0\.0\.1:\d+\/0 \(.+\); retrying with back-off \(up to 10 s apart\) for 300 s/,

@@ -6,7 +6,8 @@
 // jobs still out catches whatever an event missed (a lost connection, a Redis that lost its
 // data: the job is added again). What a result means is the campaign's business (Campaign).
 
-import { Job, Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { queueLibs } from './libs.js';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../config.js';
 import { VERSION } from '../version.js';
@@ -90,7 +91,8 @@ async function checkDefinition(r: Redis, c: Pick<Campaign<unknown>, 'name' | 'de
 
 export async function runCampaign<R>(link: QueueLink, c: Campaign<R>, o: ProducerOptions): Promise<ProducerReport> {
   const t0 = performance.now();
-  const queue = new Queue(QUEUE_NAME, { connection: link.connection() });
+  const { Job, Queue, QueueEvents } = queueLibs().bullmq;
+  const queue: Queue = new Queue(QUEUE_NAME, { connection: link.connection() });
   const events = new QueueEvents(QUEUE_NAME, { connection: link.connection() });
   const quiet = () => undefined; // connection errors: QueueLink says them
   queue.on('error', quiet);

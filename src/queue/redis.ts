@@ -1,7 +1,8 @@
 // The work queue's Redis: the probe that checks it before anything is enqueued, and the
 // connections BullMQ runs on, which retry a lost server with a bounded back-off and say so.
 
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadQueueLibs, queueLibs } from './libs.js';
 import { ConfigError } from '../config.js';
 import { RETRY_DELAY_MAX_MS, type QueueUrl } from './url.js';
 
@@ -35,6 +36,7 @@ function whyNot(e: Error & { code?: string }, url: QueueUrl): string {
  */
 export async function probeQueue(url: QueueUrl): Promise<void> {
   const { db, ...options } = url.options;
+  const { Redis } = (await loadQueueLibs()).ioredis;
   const c = new Redis({
     ...options,
     lazyConnect: true,
@@ -107,6 +109,7 @@ export class QueueLink {
 
   /** A connection for BullMQ (a Queue, a Worker, QueueEvents) or for our own keys. */
   connection(): Redis {
+    const { Redis } = queueLibs().ioredis;
     const c = new Redis({ ...this.url.options, maxRetriesPerRequest: null, retryStrategy: (times) => this.retryIn(times) });
     c.on('error', (e: Error & { code?: string }) => (this.lastError = e.code ?? e.message.split('\n')[0]!));
     c.on('ready', () => this.back());

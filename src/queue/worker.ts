@@ -6,7 +6,8 @@
 // BullMQ marks it failed without retrying it. A job that a killed worker held is handed to
 // another by BullMQ's stalled-job check once its lock (--lock-s) runs out.
 
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
+import { queueLibs } from './libs.js';
 import { ConfigError, type Config } from '../config.js';
 import { judgeChunk, fuzzPool, type ChunkReport, type FuzzCampaign } from '../engine/fuzz.js';
 import { WatchdogError } from '../engine/run.js';
@@ -39,14 +40,14 @@ export interface WorkerTally {
   lost: boolean;
 }
 
-/** A refused job: logged and counted here, failed (not retried) in the queue. */
-class Refused extends UnrecoverableError {}
-
 /** The answer to a sweep job: a pool's answer (a run document, or the watchdog's message). */
 export type SweepAnswer = PoolAnswer;
 
 export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
   await probeQueue(o.url);
+  const { UnrecoverableError, Worker } = queueLibs().bullmq;
+  /** A refused job: logged and counted here, failed (not retried) in the queue. */
+  class Refused extends UnrecoverableError {}
   const link = new QueueLink(o.url, (l) => o.note(`rxsmp: worker: ${l}`), o.retry_s);
   const tally: WorkerTally = { fuzz: 0, sweep: 0, rejected: 0, lost: false };
   let fuzz: ReturnType<typeof fuzzPool> | null = null;
@@ -96,6 +97,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerTally> {
     active++;
     const id = String(job.id).replace(/[^\x20-\x7e]/g, '?'); // printable in a log line, whatever the queue holds
     const t0 = performance.now();
+    o.note(`worker: ${id}: taken`); // an operator sees what each worker holds (and a test kills one mid-job)
     try {
       const c = checkJob(job.data);
       if (!c.ok) return refuse(job, c.why);
