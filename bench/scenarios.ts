@@ -68,6 +68,17 @@ export const RFS_ON_MIDRUN: Flags = {
 /** Millions of packets on 2 CPUs with no latency stamps: the hot-path window. */
 export const HOT_PATH: Flags = { cpus: 2, queues: 2, packets: 3_000_000, 'latency-sample': 0 };
 
+/**
+ * The most a thread may allocate in HOT_PATH's window (about 1.2 M packets a CPU). What a
+ * thread allocates there is V8's late JIT work (code, feedback; deopts of paths first taken
+ * inside the window), not packets. Measured 2026-12-06: 0.24-0.43 MB a thread with the device
+ * on its own thread (one run); with the device inline (`--device auto` on 2 cores) 0.26-1.64
+ * MB a thread over six runs since the XDP and busy-poll branches joined the path (`idle`
+ * deopts five times, each on a path first taken late), 0.43-0.59 MB before them. One 16-byte
+ * object per packet would be 19 MB, one per 8 packets 2.4 MB.
+ */
+export const HOT_PATH_ALLOC_MAX = 2 << 20;
+
 /** A slow stack on a full ring: the closed-loop wire waits for every re-post (by napping). */
 export const WIRE_SLOW_STACK: Flags = { cpus: 1, queues: 1, 'stack-cost-ns': 3000, packets: 200_000 };
 /** A 64-descriptor ring the CPU drains faster than the wire's shortest nap. */

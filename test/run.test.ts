@@ -16,6 +16,7 @@ import {
   ITR_1000,
   NAPI_CLOSED_LOOP,
   HOT_PATH,
+  HOT_PATH_ALLOC_MAX,
   NAPI_LOW_RATE,
   RX_MISSED,
   WIRE_SLOW_STACK,
@@ -149,13 +150,13 @@ describe('the hot path allocates nothing per packet', () => {
   // any GC inside the window freed: the same figure whether or not V8 chose to collect. Whether
   // it did (gc_events) is V8's heuristics on the host's timing: a busy host once gave two GC
   // events in a window, so "no GC" is measured by `npm run bench:claims`, not asserted here.
-  it('allocates under 1 MiB in any thread over millions of packets, counting what GCs collected', async () => {
+  it('allocates under 2 MiB in any thread over millions of packets, counting what GCs collected', async () => {
     const r = await run(HOT_PATH);
     for (const t of r.hot_path) {
       expect(t.window_packets, t.thread).toBeGreaterThan(500_000);
-      // Code and feedback from late JIT work count as allocation: 50-480 KB per thread here,
-      // where one 16-byte object per packet would be 8 MB or more.
-      expect(t.allocated_bytes, t.thread).toBeLessThan(1 << 20);
+      // Code and feedback from late JIT work count as allocation (HOT_PATH_ALLOC_MAX says how
+      // much), where one 16-byte object per packet would be 19 MB.
+      expect(t.allocated_bytes, t.thread).toBeLessThan(HOT_PATH_ALLOC_MAX);
       expect(t.allocated_bytes, t.thread).toBeGreaterThanOrEqual(t.heap_growth_bytes);
     }
   });
