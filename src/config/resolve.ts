@@ -7,8 +7,6 @@
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
 import { checkTapPath, loadReplay } from './capture.js';
 import { resolveXdp, checkXdpAttach } from './xdp.js';
-import { totalmem } from 'node:os';
-import { computeLayout } from '../shm/layout.js';
 import {
   clip,
   clipPath,
@@ -211,44 +209,8 @@ export function resolveConfig(raw: RawSettings): Config {
   const schedule = (given('knob_at') ? cfg.knob_at : []) as unknown as KnobChangeGiven[];
   cfg.knob_at = resolveSchedule(raw, schedule);
   checkScheduleEnds(cfg);
-  checkSharedMemory(cfg);
   if (xdp !== undefined) checkXdpAttach(cfg, xdp); // ip link set ... xdp: what the driver refuses (virtnet_xdp_set)
   return cfg;
-}
-
-/**
- * The most shared memory a run may take: half this machine's memory, and 8 GiB at most; or
- * less, when RXSMP_SHM_LIMIT (bytes) says so (a machine shared with other work, a test).
- */
-export function sharedMemoryLimit(): { bytes: number; why: string } {
-  const env = Number(process.env.RXSMP_SHM_LIMIT);
-  const machine = Math.min(8 * 2 ** 30, Math.floor(totalmem() / 2));
-  if (Number.isFinite(env) && env > 0 && env < machine) return { bytes: env, why: 'RXSMP_SHM_LIMIT' };
-  return { bytes: machine, why: "half this machine's memory, 8 GiB at most" };
-}
-
-const gib = (n: number) => `${(n / 2 ** 30).toFixed(n < 2 ** 30 ? 2 : 1)} GiB`;
-
-/**
- * The run's shared memory, sized from the configuration before any of it is allocated: a run
- * that would not fit is one line naming what takes the room, not a worker that dies.
- */
-function checkSharedMemory(cfg: Config): void {
-  const L = computeLayout(cfg);
-  const limit = sharedMemoryLimit();
-  if (L.bytes <= limit.bytes) return;
-  const parts: [string, number][] = [
-    [
-      `the skb pool (${L.skbCount.toLocaleString('en-US')} buffers of ${L.skbBufSize} bytes: --ring-size, --queues, --cpus, --pkt-size)`,
-      L.skbCount * L.skbBufSize,
-    ],
-    [`the sockets (${L.skCount.toLocaleString('en-US')}: --flows)`, L.skCount * L.sk.stride],
-    ['the tap buffer (--tap-buffer)', L.tapRingSize],
-  ];
-  const [what, bytes] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
-  throw new ConfigError(
-    `this run needs ${gib(L.bytes)} of shared memory, ${gib(bytes)} of it for ${what}; the limit is ${gib(limit.bytes)} (${limit.why})`,
-  );
 }
 
 /** What the generator draws and a replay takes from its capture instead. */
