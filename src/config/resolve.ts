@@ -2,10 +2,13 @@
 // each value checked by its knob's schema, the defaults that depend on other knobs filled in
 // (queues and link speed per NIC, per-queue lists, affinity, application CPUs), then the
 // checks across knobs. Everything here runs before any shared memory is sized or any worker
-// starts; a mistake is a ConfigError naming the option.
+// starts; a mistake is a ConfigError naming the option. What resolving needs from outside the
+// configuration (a capture's summary, whether the tap file can be written, whether the run fits
+// the shared-memory limit) it is handed (ConfigIo): the engine's resolveConfig supplies it
+// (engine/configure.ts), so nothing here reads a capture or knows the layers that run a
+// configuration. (--xdp's object is still read here, by config/xdp.ts.)
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
-import { checkTapPath, loadReplay } from './capture.js';
 import { resolveXdp, checkXdpAttach } from './xdp.js';
 import {
   clip,
@@ -65,6 +68,30 @@ export function pktSizeMin(ip: Config['ip'], proto: Config['proto'], tsopt: bool
   return best;
 }
 export type RawSettings = Map<KnobKey, unknown>;
+
+/** What resolveSettings needs of a capture (--pcap) before anything is allocated. */
+export interface CaptureSummary {
+  /** Frames in one pass. */
+  frames: number;
+  /** The run's flows (sockets) the capture makes. */
+  flows: number;
+  /** The longest frame as DMA'd (FCS excluded). */
+  max_len: number;
+  /** Every frame has a timestamp (--pcap-timing can follow it). */
+  timed: boolean;
+  /** The mean frame on the wire (bytes), for the line rate. */
+  wire_bytes_mean: number;
+}
+
+/** What resolving a configuration needs from outside config/; each throws a ConfigError. */
+export interface ConfigIo {
+  /** --pcap FILE: the capture's summary, read and checked. */
+  capture(file: string): CaptureSummary;
+  /** --tap FILE: the file can be written. */
+  checkTapPath(file: string): void;
+  /** The resolved configuration's shared memory fits the limit. */
+  checkSharedMemory(cfg: Config): void;
+}
 
 const isKnob = (k: string): k is KnobKey => Object.hasOwn(KNOBS, k);
 
@@ -142,18 +169,18 @@ function perQueue<T>(key: string, list: T[], queues: number): T[] {
 }
 
 /**
- * A Config from options named as on the command line ({ 'rps-cpus': '2', gro: 'off' }),
- * validated exactly as they are there. Throws ConfigError.
+ * The settings of options named as on the command line ({ 'rps-cpus': '2', gro: 'off' }),
+ * each as its flag's text. Throws ConfigError.
  */
-export function configFromFlags(flags: Readonly<Record<string, string | number | boolean>>): Config {
+export function settingsFromFlags(flags: Readonly<Record<string, string | number | boolean>>): RawSettings {
   const raw: RawSettings = new Map();
   for (const [name, value] of Object.entries(flags))
     settingFromFlag(name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value), raw);
-  return resolveConfig(raw);
+  return raw;
 }
 
 /** Turn raw settings into a complete, cross-checked Config. Throws ConfigError. */
-export function resolveConfig(raw: RawSettings): Config {
+export function resolveSettings(raw: RawSettings, io: ConfigIo): Config {
   // Every key in the schema's order (derived ones filled in below), so that the run contract's
   // config block reads the same whichever knobs were given.
   const c: Record<string, unknown> = {};
@@ -162,8 +189,8 @@ export function resolveConfig(raw: RawSettings): Config {
   }
   const cfg = c as Config;
   const given = (k: KnobKey) => raw.has(k);
-  if (cfg.pcap !== '') resolveReplay(cfg, given);
-  if (cfg.tap !== '') checkTapPath(cfg.tap);
+  if (cfg.pcap !== '') resolveReplay(cfg, given, io.capture(cfg.pcap));
+  if (cfg.tap !== '') io.checkTapPath(cfg.tap);
   const xdp = resolveXdp(cfg); // --xdp: the object read and checked, --xdp-map applied to scratch maps
   const nic = NIC_DEFAULTS[cfg.nic];
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
@@ -205,10 +232,11 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
   const reta = given('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
-  checkCrossFields(cfg);
+  checkCrossFields(cfg, io);
   const schedule = (given('knob_at') ? cfg.knob_at : []) as unknown as KnobChangeGiven[];
-  cfg.knob_at = resolveSchedule(raw, schedule);
+  cfg.knob_at = resolveSchedule(raw, schedule, io);
   checkScheduleEnds(cfg);
+  io.checkSharedMemory(cfg);
   if (xdp !== undefined) checkXdpAttach(cfg, xdp); // ip link set ... xdp: what the driver refuses (virtnet_xdp_set)
   return cfg;
 }
@@ -221,12 +249,11 @@ const GENERATOR_KNOBS: readonly KnobKey[] = ['flows', 'pkt_size', 'proto', 'ip',
  * frame: buffers are sized for it) and, unless --packets or --duration says otherwise, the
  * packets (one pass). Read and checked here, before anything is allocated.
  */
-function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
+function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean, r: CaptureSummary): void {
   for (const k of GENERATOR_KNOBS) {
     if (given(k))
       throw new ConfigError(`${optionName(k)}: a replay (--pcap) sends the capture's frames and flows; leave ${optionName(k)} out`);
   }
-  const r = loadReplay(cfg.pcap).summary;
   const max = cfg.nic === 'virtio' ? VIRTIO_PKT_SIZE_MAX - 4 : PKT_SIZE_MAX - 4;
   if (r.max_len > max) {
     throw new ConfigError(
@@ -251,7 +278,7 @@ function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
  * Each scheduled change is checked as a whole configuration with that knob changed (so a
  * mask naming a missing CPU is caught here, before anything starts) and stored resolved.
  */
-function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange[] {
+function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[], io: ConfigIo): KnobChange[] {
   const out: KnobChange[] = [];
   const base = new Map(raw);
   base.delete('knob_at');
@@ -259,7 +286,7 @@ function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange
     const changed = new Map(base);
     changed.set(item.key, item.raw);
     try {
-      out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
+      out.push({ at_ms: item.at_ms, key: item.key, value: resolveSettings(changed, io)[item.key] });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       const value = clip(typeof item.raw === 'string' ? item.raw : (JSON.stringify(item.raw) ?? ''), 24);
@@ -337,7 +364,7 @@ function checkNicLimits(cfg: Config): void {
   if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) throw new ConfigError(`--knob-at: rss-reta cannot change: ${noReta}`);
 }
 
-function checkCrossFields(cfg: Config): void {
+function checkCrossFields(cfg: Config, io: ConfigIo): void {
   checkNicLimits(cfg);
   for (const cpu of cfg.irq_affinity) checkCpu('irq_affinity', cpu, cfg.cpus);
   for (const cpu of cfg.app_cpus) checkCpu('app_cpus', cpu, cfg.cpus);
@@ -386,7 +413,7 @@ function checkCrossFields(cfg: Config): void {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }
   // A replay's frames vary in size: its line rate is counted at their mean.
-  const line = lineRatePps(cfg.pcap === '' ? cfg : { link_speed: cfg.link_speed, pkt_size: loadReplay(cfg.pcap).summary.wire_bytes_mean });
+  const line = lineRatePps(cfg.pcap === '' ? cfg : { link_speed: cfg.link_speed, pkt_size: io.capture(cfg.pcap).wire_bytes_mean });
   if (cfg.rate > 0 && line > 0 && cfg.rate > line) {
     throw new ConfigError(
       `--rate: ${cfg.rate} packets/s is above the line rate, ${fmtInt(line)} packets/s of ${cfg.pkt_size}-byte frames at --link-speed ${cfg.link_speed} Mbit/s; ` +

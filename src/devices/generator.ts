@@ -128,9 +128,11 @@ export class TrafficGenerator implements FrameSource {
     private readonly shm: Shm,
     private readonly now_ns: () => number,
     frames?: FlowFrames,
+    /** The closed-loop wire's RDT polls before it naps (Nic; DEVICE_SPIN_LOADS if not given). */
+    spin_loads?: number,
   ) {
     const cfg = shm.cfg;
-    this.nic = new Nic(shm, now_ns);
+    this.nic = new Nic(shm, now_ns, spin_loads);
     this.frames = frames ?? runFrames(cfg);
     this.replay = this.frames.replay;
     // A replay's frames vary: the wire's line rate is counted at their mean size.

@@ -4,7 +4,7 @@
 // again while traffic flows are the kernel's (kernel/sysctl.ts, kernel/net_sysfs.ts), applied
 // by the control schedule (control.ts).
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { Shm } from '../shm/memory.js';
 import { skb_pool_init } from '../shm/skb_pool.js';
 import { net_dev_init } from '../kernel/dev.js';
@@ -26,9 +26,9 @@ import { workqueue_init } from '../kernel/workqueue.js';
 import { xdp_create } from '../kernel/xdp.js';
 import { resolveXdp, xdpMapsFor } from '../config/xdp.js';
 import { replayFrames, runFrames } from '../devices/generator.js';
-import { loadReplay } from '../config/capture.js';
+import { loadReplay } from './capture.js';
 import type { FlowFrames, FlowTable } from '../devices/frames.js';
-import { checkSharedMemory, skbPoolSize } from './shm_size.js';
+import { skbPoolSize } from './shm_size.js';
 
 /** The run's flows and their frames: generated, or (--pcap) the capture's. Setup time. */
 export function framesOf(cfg: Config): FlowFrames {
@@ -37,7 +37,6 @@ export function framesOf(cfg: Config): FlowFrames {
 
 /** `frames`: the run's flows and frames when the caller built them already (framesOf). */
 export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
-  checkSharedMemory(cfg);
   const shm = Shm.create(cfg, skbPoolSize(cfg));
   const L = shm.layout;
   skb_pool_init(shm);

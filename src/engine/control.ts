@@ -5,7 +5,7 @@
 // traffic started: wall time in threads mode (the coordinator's poll), virtual time in sim mode
 // (the machine's control hook).
 
-import type { Config, KnobChange } from '../config.js';
+import type { Config, KnobChange } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { set_sysctl, rps_sock_flow_sysctl } from '../kernel/sysctl.js';
 import { store_rps_map, store_rps_dev_flow_table_cnt } from '../kernel/net_sysfs.js';

@@ -8,7 +8,7 @@
 
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 import { VERSION } from '../version.js';
 import { campaignKey, jobId, KEEP_S, QUEUE_NAME, type QueueJob } from './jobs.js';
 import { probeQueue, type QueueLink } from './redis.js';

@@ -2,7 +2,7 @@
 // connections BullMQ runs on, which retry a lost server with a bounded back-off and say so.
 
 import { Redis } from 'ioredis';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 import { RETRY_DELAY_MAX_MS, type QueueUrl } from './url.js';
 
 /** How long the probe waits for a Redis answer. */

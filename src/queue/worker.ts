@@ -7,7 +7,7 @@
 // another by BullMQ's stalled-job check once its lock (--lock-s) runs out.
 
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/schema.js';
 import { judgeChunk, fuzzPool, type ChunkReport, type FuzzCampaign } from '../engine/fuzz.js';
 import { WatchdogError } from '../engine/run.js';
 import { SweepRunner, sweepTaskConfig, type PoolAnswer } from '../engine/sweep.js';
