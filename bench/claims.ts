@@ -12,7 +12,7 @@
 
 import { runEmulation } from '../src/engine/run.js';
 import { conserves, type RunResult } from '../src/engine/result.js';
-import { configFromFlags } from '../src/config.js';
+import { configFromFlags } from '../src/engine/configure.js';
 import * as S from './scenarios.js';
 
 interface Claim {

@@ -9,7 +9,7 @@
 //   node dist/bench/device.js [packets] [--pkt-size N]
 
 import { performance } from 'node:perf_hooks';
-import { configFromFlags } from '../src/config.js';
+import { configFromFlags } from '../src/engine/configure.js';
 import { boot } from '../src/engine/boot.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import { KCpu } from '../src/kernel/percpu.js';

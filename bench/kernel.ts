@@ -37,7 +37,8 @@ import type { Shm } from '../src/shm/memory.js';
 import { spin_lock, spin_unlock } from '../src/shm/spinlock.js';
 import { SkbCache } from '../src/shm/skb_pool.js';
 import { jhash_3words } from '../src/uapi/jhash.js';
-import { rxSkbTruesize, DESC_DD, DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../src/shm/layout.js';
+import { DESC_DD, DESC_L4, DESC_RSS, SKB_FLAG_HASH_VALID, SKB_FLAG_L4_HASH } from '../src/shm/layout.js';
+import { rxSkbTruesize } from '../src/kernel/skbuff.js';
 import { median } from './stats.js';
 import { STAGES, stageShares, type Stage } from './profile_stages.js';
 

@@ -7,7 +7,7 @@
 // run first (JIT). Wall time includes boot. Also printed: packets per CPU second of this
 // process (process.cpuUsage), which other load on a shared host does not inflate.
 
-import { configFromFlags } from '../src/config.js';
+import { configFromFlags } from '../src/engine/configure.js';
 import { median } from './stats.js';
 import { simulate } from '../src/engine/sim_run.js';
 import { conserves } from '../src/engine/result.js';

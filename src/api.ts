@@ -8,7 +8,9 @@
 // one line the CLI would print. The promise resolves to the run contract document, the object
 // `rxsmp run --json` prints (schema rxsmp.run/1), in threads or sim mode (`mode`).
 
-import { ConfigError, knobNamed, resolveConfig, settingsFromObject, type Config, type RawSettings } from './config.js';
+import { knobNamed, settingsFromObject, type RawSettings } from './config/resolve.js';
+import { ConfigError, type Config } from './config/schema.js';
+import { resolveConfig } from './engine/configure.js';
 import { runEmulation, type RunOptions } from './engine/run.js';
 import { runSim, type SimRunResult } from './engine/sim_run.js';
 import type { RunResult } from './engine/result.js';

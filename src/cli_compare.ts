@@ -3,18 +3,8 @@
 // conventions as `run` (cli_args.ts): options of run name the knobs; a user mistake is one line
 // on stderr and exit status 2 before any run starts; SIGINT keeps what was made and exits 130.
 
-import {
-  clip,
-  clipPath,
-  ConfigError,
-  escapeControls,
-  int,
-  path,
-  settingFromFlag,
-  type Config,
-  type Kind,
-  type RawSettings,
-} from './config.js';
+import { settingFromFlag, type RawSettings } from './config/resolve.js';
+import { clip, clipPath, ConfigError, escapeControls, int, path, type Config, type Kind } from './config/schema.js';
 import {
   EXIT_CODES,
   HELP_OPTION,
@@ -50,7 +40,7 @@ import { parseAssignment, spread } from './engine/variants.js';
 import { readReportInput, reportOf } from './report/html.js';
 import { commandLine } from './report/human.js';
 import { count, duration } from './lib/units.js';
-import { onOff } from './config.js';
+import { onOff } from './config/schema.js';
 
 /** `knob=value`, repeatable (a repeated flag adds an item; items are checked by parseAssignment). */
 const assignments = (expected: string, metavar: string): Kind<string> => ({ ...path(), expected, metavar, list: ';' });

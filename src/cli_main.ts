@@ -4,20 +4,10 @@
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import {
-  clip,
-  ConfigError,
-  dirPath,
-  oneOf,
-  onOff,
-  path,
-  readSettingsFile,
-  resolveConfig,
-  settingFromFlag,
-  settingsFromFile,
-  type Config,
-  type RawSettings,
-} from './config.js';
+import { readSettingsFile } from './config/json_file.js';
+import { settingFromFlag, settingsFromFile, type RawSettings } from './config/resolve.js';
+import { clip, ConfigError, dirPath, oneOf, onOff, path, type Config } from './config/schema.js';
+import { resolveConfig } from './engine/configure.js';
 import { runConfig } from './api.js';
 import { conserves, type RunResult } from './engine/result.js';
 import { commandLine, contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';

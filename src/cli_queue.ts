@@ -3,7 +3,7 @@
 // (cli_args.ts): a user mistake, an unreachable Redis, a wrong password or a port that is not
 // Redis is one line on stderr and exit 2, before anything is enqueued or any job taken.
 
-import { ConfigError, int, path } from './config.js';
+import { ConfigError, int, path } from './config/schema.js';
 import { option, optionValue, type Given, type OptionSpec } from './cli_args.js';
 import type { Shard } from './engine/sweep.js';
 import { parseShard } from './engine/sweep.js';

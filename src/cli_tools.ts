@@ -2,7 +2,7 @@
 // conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
 
 import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from './host/files.js';
-import { clipPath, ConfigError, int, onOff, path } from './config.js';
+import { clipPath, ConfigError, int, onOff, path } from './config/schema.js';
 import { fuzzHeader, fuzzSummary, runFuzz } from './engine/fuzz.js';
 import { calibrateMain } from './engine/calibrate.js';
 import { InterruptedError, WatchdogError } from './engine/run.js';

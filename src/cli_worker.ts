@@ -2,7 +2,7 @@
 // tokenizer and conventions (cli_args.ts): a bad option, an unreachable Redis, a wrong password
 // or a port that is not Redis is one line on stderr and exit 2, before any job is taken.
 
-import { ConfigError, int } from './config.js';
+import { ConfigError, int } from './config/schema.js';
 import { EXIT_CODES, HELP_OPTION, option, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
 import { interruptOnSignals } from './cli_live.js';
 import { EXIT_QUEUE, QUEUE, url, WORKER_SYNOPSIS } from './cli_queue.js';

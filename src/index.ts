@@ -13,19 +13,9 @@ export type { Spread } from './engine/variants.js';
 export type { Progress } from './engine/progress.js';
 export type { NetdevStats, SnmpCounters } from './engine/counters.js';
 export { conserves, unread, type RunResult, type PerCpuStats, type PerQueueStats } from './engine/result.js';
-export {
-  resolveConfig,
-  settingsFromObject,
-  settingFromFlag,
-  settingsFromFile,
-  configFromFlags,
-  lineRatePps,
-  ConfigError,
-  DEFAULTS,
-  KNOBS,
-  type Config,
-  type RawSettings,
-} from './config.js';
+export { resolveConfig, configFromFlags } from './engine/configure.js';
+export { settingsFromObject, settingFromFlag, settingsFromFile, type RawSettings } from './config/resolve.js';
+export { lineRatePps, ConfigError, DEFAULTS, KNOBS, type Config } from './config/schema.js';
 export { humanSummary, runHeader, softnetStat } from './report/human.js';
 export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './uapi/toeplitz.js';
 export { siphash, siphash64 } from './uapi/siphash.js';

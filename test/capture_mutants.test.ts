@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../dist/src/config.js';
+import { ConfigError } from '../dist/src/config/schema.js';
 import { conserves, type RunResult } from '../dist/src/engine/result.js';
 import { simulate } from '../dist/src/engine/sim_run.js';
 import { mixedTraffic, noFlowCaptures, pcapFile, pcapngFile } from './capture_files.js';

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { cli, CLI } from './e2e.js';
 import { rejects } from './cli_expect.js';
 import { parseRunArgs } from '../dist/src/cli_main.js';
-import { configFromFlags, DEFAULTS, KNOBS } from '../dist/src/config.js';
+import { DEFAULTS, KNOBS } from '../dist/src/config/schema.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 import { deterministicPart, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { reproArgs, runFuzz } from '../dist/src/engine/fuzz.js';
 

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { cli } from './e2e.js';
 import { rejects } from './cli_expect.js';
 import { hostWarning, parseRunArgs, VERSION } from '../dist/src/cli_main.js';
-import { configFromFlags, lineRatePps } from '../dist/src/config.js';
+import { lineRatePps } from '../dist/src/config/schema.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 
 describe('a flag that takes a value', () => {
   it('says it expects a value when it has none, at the end or before the next flag', () => {

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { CLI } from './e2e.js';
 import { mixedTraffic, pcapngFile } from './capture_files.js';
 import { runHeader } from '../dist/src/report/human.js';
-import { configFromFlags } from '../dist/src/config.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 import { FUZZ_XDP_PROGRAMS } from '../dist/src/engine/fuzz.js';
 import { buildXdp } from './xdp_build.js';
 

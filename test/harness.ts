@@ -2,7 +2,8 @@
 // model and the real kernel code, driven step by step from the test. CPUs are KCpu objects
 // with a TestEnv: IPIs and wake-ups are recorded, jiffies move only when the test says so.
 
-import { configFromFlags, type Config } from '../dist/src/config.js';
+import type { Config } from '../dist/src/config/schema.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 import { boot } from '../dist/src/engine/boot.js';
 import { kernel_boot } from '../dist/src/cpu/worker_main.js';
 import { KCpu } from '../dist/src/kernel/percpu.js';

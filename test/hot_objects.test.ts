@@ -7,7 +7,7 @@
 
 import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { configFromFlags } from '../dist/src/config.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 import { boot, framesOf } from '../dist/src/engine/boot.js';
 import { Shm } from '../dist/src/shm/memory.js';
 type ShmT = Shm;

@@ -9,7 +9,7 @@ import { napi_complete_done } from '../dist/src/kernel/dev.js';
 import { NET_RX_SOFTIRQ } from '../dist/src/kernel/percpu.js';
 import { csum_fold, ip_fast_csum, pseudo_header_sum } from '../dist/src/uapi/inet.js';
 import { task_recvmsg } from '../dist/src/kernel/sock.js';
-import { rxSkbTruesize } from '../dist/src/shm/layout.js';
+import { rxSkbTruesize } from '../dist/src/kernel/skbuff.js';
 
 const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n]! + m.shm.layout.napi.state);
 const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q]! + m.shm.layout.rxq.eims];
@@ -252,7 +252,7 @@ describe('RFS', () => {
 
 describe('sysctls read at each use', () => {
   it('netdev_max_backlog and netdev_budget changed on a live machine take effect at once', async () => {
-    const { set_sysctl } = await import('../dist/src/engine/boot.js');
+    const { set_sysctl } = await import('../dist/src/kernel/sysctl.js');
     const m = new Machine(config({ cpus: 2, queues: 1, 'rps-cpus': 2, packets: 400 }));
     set_sysctl(m.shm, 'netdev_max_backlog', 5);
     m.send(64);

@@ -1,10 +1,11 @@
 /**
  * layers.test.ts: imports point down the layers (docs/design.md). Wire formats and hashes are
  * in src/uapi/, which both the kernel and the devices use, as uapi headers are; a device never
- * imports the kernel; the shared-memory layer, the kernel and the devices never import the
- * command line or the config's file reading, only the dependency-free schema.
+ * imports the kernel nor the host; the shared-memory layer, the kernel and the devices never
+ * import the command line or the config's file reading, only the dependency-free schema; the
+ * configuration imports none of the layers that run it and reads no capture.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -23,7 +24,18 @@ function imports(file: string): string[] {
   return specs.map((s) => relative(SRC, resolve(join(file, '..'), s)).replace(/\.js$/, '.ts'));
 }
 
+/** Each file's relative imports that are not of types only (`import type`): what runs. */
+function runtimeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8').replace(/import\s+type\s*\{[^}]*\}\s*from\s*'[^']+'/g, '');
+  const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((m) => m[1]!);
+  return specs.map((s) => relative(SRC, resolve(join(file, '..'), s)).replace(/\.js$/, '.ts'));
+}
+
 const under = (dir: string) => files(join(SRC, dir)).map((f) => ({ file: relative(SRC, f), deps: imports(f) }));
+const runningUnder = (dir: string) => files(join(SRC, dir)).map((f) => ({ file: relative(SRC, f), deps: runtimeImports(f) }));
+/** `file -> dep` for every import of the files under `dir` that `bad` names. */
+const offending = (list: { file: string; deps: string[] }[], bad: (dep: string) => boolean) =>
+  list.flatMap(({ file, deps }) => deps.filter(bad).map((d) => `${file} -> ${d}`));
 
 describe('layers', () => {
   it('src/devices/ imports nothing from src/kernel/', () => {
@@ -36,15 +48,43 @@ describe('layers', () => {
     expect(bad).toEqual([]);
   });
 
-  it('src/shm/, src/kernel/ and src/devices/ import neither the command line nor config.ts, only config/schema.ts', () => {
+  it('src/shm/, src/kernel/ and src/devices/ import neither the command line nor the config beyond config/schema.ts', () => {
     const bad = ['shm', 'kernel', 'devices'].flatMap((dir) =>
-      under(dir).flatMap(({ file, deps }) =>
-        deps
-          .filter((d) => d.startsWith('cli') || d === 'config.ts' || (d.startsWith('config/') && d !== 'config/schema.ts'))
-          .map((d) => `${file} -> ${d}`),
-      ),
+      offending(under(dir), (d) => d.startsWith('cli') || (d.startsWith('config/') && d !== 'config/schema.ts')),
     );
     expect(bad).toEqual([]);
+  });
+
+  it('src/devices/ and src/host/ import nothing of each other: what the host allows, the thread running the device says', () => {
+    expect(offending(under('devices'), (d) => d.startsWith('host/'))).toEqual([]);
+    expect(offending(under('host'), (d) => d.startsWith('devices/'))).toEqual([]);
+  });
+
+  it('src/config/ imports none of the layers that run a configuration, nor the command line', () => {
+    const above = /^(shm|kernel|drivers|devices|cpu|engine|report|queue)\/|^cli|^api\.ts$|^index\.ts$/;
+    expect(offending(under('config'), (d) => above.test(d))).toEqual([]);
+  });
+
+  it('src/config/ neither reads nor keeps a capture: it is handed the summary (ConfigIo)', () => {
+    expect(offending(under('config'), (d) => d === 'uapi/pcap.ts')).toEqual([]);
+    const io = files(join(SRC, 'config')).filter((f) => /\b(readCapture|buildReplay|loadReplay)\b/.test(readFileSync(f, 'utf8')));
+    expect(io.map((f) => relative(SRC, f))).toEqual([]);
+  });
+
+  it('the configuration has one import path: config/, no src/config.ts beside it', () => {
+    expect(existsSync(join(SRC, 'config.ts'))).toBe(false);
+    const all = files(SRC).map((f) => ({ file: relative(SRC, f), deps: imports(f) }));
+    expect(offending(all, (d) => d === 'config.ts')).toEqual([]);
+  });
+
+  it('src/shm/ runs nothing above it: the kernel sizes nothing there (its truesize and rcvbuf rules are in src/kernel/)', () => {
+    const ok = /^(shm|lib|uapi)\/|^config\/schema\.ts$/;
+    expect(offending(runningUnder('shm'), (d) => !ok.test(d))).toEqual([]);
+  });
+
+  it('src/kernel/ runs on shared memory, BPF and uapi alone: no runtime, driver, device or engine', () => {
+    const ok = /^(kernel|shm|bpf|lib|uapi)\/|^config\/schema\.ts$/;
+    expect(offending(runningUnder('kernel'), (d) => !ok.test(d))).toEqual([]);
   });
 
   it('src/bpf/ imports only itself, src/shm/ and src/uapi/ (drivers and runtimes use it; it uses none of them)', () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Wire } from '../dist/src/devices/wire.js';
-import { lineRatePps } from '../dist/src/config.js';
+import { lineRatePps } from '../dist/src/config/schema.js';
 import { runSim } from '../dist/src/engine/sim_run.js';
 import { config } from './harness.js';
 import { run } from './e2e.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare, type CompareResult } from '../dist/src/engine/compare.js';
-import { configFromFlags } from '../dist/src/config.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 import type { RunResult } from '../dist/src/engine/result.js';
 import { runSim } from '../dist/src/engine/sim_run.js';
 import { readSweepLines } from '../dist/src/engine/sweep.js';

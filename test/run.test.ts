@@ -224,7 +224,7 @@ describe('interrupt coalescing and affinity', () => {
 
 describe('the run contract', () => {
   it('echoes every effective knob in config', async () => {
-    const { DEFAULTS } = await import('../dist/src/config.js');
+    const { DEFAULTS } = await import('../dist/src/config/schema.js');
     const r = await run({ cpus: 1, queues: 1, packets: 1000, 'cacheline-pad': 'off' });
     for (const key of Object.keys(DEFAULTS)) expect(r.config, key).toHaveProperty(key);
     for (const key of ['irq_affinity', 'rss_reta', 'rps_cpus', 'rps_flow_cnt', 'app_cpus', 'knob_at']) expect(r.config).toHaveProperty(key);

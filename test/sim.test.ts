@@ -13,7 +13,7 @@ import { conserves, unread } from '../dist/src/engine/result.js';
 import { checkRun, runFuzz, randomSimFlags, reproArgs, reproCommand } from '../dist/src/engine/fuzz.js';
 import { loadCostModel, DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js';
 import { calibrationWarnings } from '../dist/src/engine/calibrate.js';
-import { ConfigError } from '../dist/src/config.js';
+import { ConfigError } from '../dist/src/config/schema.js';
 import { boot } from '../dist/src/engine/boot.js';
 import { SimMachine, SIM_STUCK, SIM_DRAINED, SIM_T0_NS } from '../dist/src/cpu/sim.js';
 import { NAPI_STATE_DISABLE } from '../dist/src/kernel/napi.js';

@@ -11,7 +11,7 @@ import { simulate } from '../dist/src/engine/sim_run.js';
 import { conserves, type RunResult } from '../dist/src/engine/result.js';
 import { readCapture } from '../dist/src/uapi/pcap.js';
 import { checkRun, randomFlags, randomSimFlags, reproCommand } from '../dist/src/engine/fuzz.js';
-import { configFromFlags } from '../dist/src/config.js';
+import { configFromFlags } from '../dist/src/engine/configure.js';
 import { HOT_PATH, HOT_PATH_ALLOC_MAX } from '../dist/bench/scenarios.js';
 import { config } from './harness.js';
 import { run, sum } from './e2e.js';

@@ -2,7 +2,7 @@
 // emulation runs in this thread in virtual time; its run contract document goes back, or,
 // for a run the sim watchdog stopped, its message (an error's class does not cross threads),
 // or the line of an output (its --tap) the run could not write.
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/schema.js';
 import { WatchdogError } from '../src/engine/run.js';
 import { simulate } from '../src/engine/sim_run.js';
 import type { PoolAnswer } from '../src/engine/sweep.js';

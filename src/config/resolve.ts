@@ -2,13 +2,14 @@
 // each value checked by its knob's schema, the defaults that depend on other knobs filled in
 // (queues and link speed per NIC, per-queue lists, affinity, application CPUs), then the
 // checks across knobs. Everything here runs before any shared memory is sized or any worker
-// starts; a mistake is a ConfigError naming the option.
+// starts; a mistake is a ConfigError naming the option. What resolving needs from outside the
+// configuration (a capture's summary, whether the tap file can be written, whether the run fits
+// the shared-memory limit) it is handed (ConfigIo): the engine's resolveConfig supplies it
+// (engine/configure.ts), so nothing here reads a capture or knows the layers that run a
+// configuration. (--xdp's object is still read here, by config/xdp.ts.)
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
-import { checkTapPath, loadReplay } from './capture.js';
 import { resolveXdp, checkXdpAttach } from './xdp.js';
-import { totalmem } from 'node:os';
-import { computeLayout } from '../shm/layout.js';
 import {
   clip,
   clipPath,
@@ -67,6 +68,30 @@ export function pktSizeMin(ip: Config['ip'], proto: Config['proto'], tsopt: bool
   return best;
 }
 export type RawSettings = Map<KnobKey, unknown>;
+
+/** What resolveSettings needs of a capture (--pcap) before anything is allocated. */
+export interface CaptureSummary {
+  /** Frames in one pass. */
+  frames: number;
+  /** The run's flows (sockets) the capture makes. */
+  flows: number;
+  /** The longest frame as DMA'd (FCS excluded). */
+  max_len: number;
+  /** Every frame has a timestamp (--pcap-timing can follow it). */
+  timed: boolean;
+  /** The mean frame on the wire (bytes), for the line rate. */
+  wire_bytes_mean: number;
+}
+
+/** What resolving a configuration needs from outside config/; each throws a ConfigError. */
+export interface ConfigIo {
+  /** --pcap FILE: the capture's summary, read and checked. */
+  capture(file: string): CaptureSummary;
+  /** --tap FILE: the file can be written. */
+  checkTapPath(file: string): void;
+  /** The resolved configuration's shared memory fits the limit. */
+  checkSharedMemory(cfg: Config): void;
+}
 
 const isKnob = (k: string): k is KnobKey => Object.hasOwn(KNOBS, k);
 
@@ -144,18 +169,18 @@ function perQueue<T>(key: string, list: T[], queues: number): T[] {
 }
 
 /**
- * A Config from options named as on the command line ({ 'rps-cpus': '2', gro: 'off' }),
- * validated exactly as they are there. Throws ConfigError.
+ * The settings of options named as on the command line ({ 'rps-cpus': '2', gro: 'off' }),
+ * each as its flag's text. Throws ConfigError.
  */
-export function configFromFlags(flags: Readonly<Record<string, string | number | boolean>>): Config {
+export function settingsFromFlags(flags: Readonly<Record<string, string | number | boolean>>): RawSettings {
   const raw: RawSettings = new Map();
   for (const [name, value] of Object.entries(flags))
     settingFromFlag(name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value), raw);
-  return resolveConfig(raw);
+  return raw;
 }
 
 /** Turn raw settings into a complete, cross-checked Config. Throws ConfigError. */
-export function resolveConfig(raw: RawSettings): Config {
+export function resolveSettings(raw: RawSettings, io: ConfigIo): Config {
   // Every key in the schema's order (derived ones filled in below), so that the run contract's
   // config block reads the same whichever knobs were given.
   const c: Record<string, unknown> = {};
@@ -164,8 +189,8 @@ export function resolveConfig(raw: RawSettings): Config {
   }
   const cfg = c as Config;
   const given = (k: KnobKey) => raw.has(k);
-  if (cfg.pcap !== '') resolveReplay(cfg, given);
-  if (cfg.tap !== '') checkTapPath(cfg.tap);
+  if (cfg.pcap !== '') resolveReplay(cfg, given, io.capture(cfg.pcap));
+  if (cfg.tap !== '') io.checkTapPath(cfg.tap);
   const xdp = resolveXdp(cfg); // --xdp: the object read and checked, --xdp-map applied to scratch maps
   const nic = NIC_DEFAULTS[cfg.nic];
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
@@ -207,48 +232,13 @@ export function resolveConfig(raw: RawSettings): Config {
   cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
   const reta = given('rss_reta') ? cfg.rss_reta : range(q);
   cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
-  checkCrossFields(cfg);
+  checkCrossFields(cfg, io);
   const schedule = (given('knob_at') ? cfg.knob_at : []) as unknown as KnobChangeGiven[];
-  cfg.knob_at = resolveSchedule(raw, schedule);
+  cfg.knob_at = resolveSchedule(raw, schedule, io);
   checkScheduleEnds(cfg);
-  checkSharedMemory(cfg);
+  io.checkSharedMemory(cfg);
   if (xdp !== undefined) checkXdpAttach(cfg, xdp); // ip link set ... xdp: what the driver refuses (virtnet_xdp_set)
   return cfg;
-}
-
-/**
- * The most shared memory a run may take: half this machine's memory, and 8 GiB at most; or
- * less, when RXSMP_SHM_LIMIT (bytes) says so (a machine shared with other work, a test).
- */
-export function sharedMemoryLimit(): { bytes: number; why: string } {
-  const env = Number(process.env.RXSMP_SHM_LIMIT);
-  const machine = Math.min(8 * 2 ** 30, Math.floor(totalmem() / 2));
-  if (Number.isFinite(env) && env > 0 && env < machine) return { bytes: env, why: 'RXSMP_SHM_LIMIT' };
-  return { bytes: machine, why: "half this machine's memory, 8 GiB at most" };
-}
-
-const gib = (n: number) => `${(n / 2 ** 30).toFixed(n < 2 ** 30 ? 2 : 1)} GiB`;
-
-/**
- * The run's shared memory, sized from the configuration before any of it is allocated: a run
- * that would not fit is one line naming what takes the room, not a worker that dies.
- */
-function checkSharedMemory(cfg: Config): void {
-  const L = computeLayout(cfg);
-  const limit = sharedMemoryLimit();
-  if (L.bytes <= limit.bytes) return;
-  const parts: [string, number][] = [
-    [
-      `the skb pool (${L.skbCount.toLocaleString('en-US')} buffers of ${L.skbBufSize} bytes: --ring-size, --queues, --cpus, --pkt-size)`,
-      L.skbCount * L.skbBufSize,
-    ],
-    [`the sockets (${L.skCount.toLocaleString('en-US')}: --flows)`, L.skCount * L.sk.stride],
-    ['the tap buffer (--tap-buffer)', L.tapRingSize],
-  ];
-  const [what, bytes] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
-  throw new ConfigError(
-    `this run needs ${gib(L.bytes)} of shared memory, ${gib(bytes)} of it for ${what}; the limit is ${gib(limit.bytes)} (${limit.why})`,
-  );
 }
 
 /** What the generator draws and a replay takes from its capture instead. */
@@ -259,12 +249,11 @@ const GENERATOR_KNOBS: readonly KnobKey[] = ['flows', 'pkt_size', 'proto', 'ip',
  * frame: buffers are sized for it) and, unless --packets or --duration says otherwise, the
  * packets (one pass). Read and checked here, before anything is allocated.
  */
-function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
+function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean, r: CaptureSummary): void {
   for (const k of GENERATOR_KNOBS) {
     if (given(k))
       throw new ConfigError(`${optionName(k)}: a replay (--pcap) sends the capture's frames and flows; leave ${optionName(k)} out`);
   }
-  const r = loadReplay(cfg.pcap).summary;
   const max = cfg.nic === 'virtio' ? VIRTIO_PKT_SIZE_MAX - 4 : PKT_SIZE_MAX - 4;
   if (r.max_len > max) {
     throw new ConfigError(
@@ -289,7 +278,7 @@ function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean): void {
  * Each scheduled change is checked as a whole configuration with that knob changed (so a
  * mask naming a missing CPU is caught here, before anything starts) and stored resolved.
  */
-function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange[] {
+function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[], io: ConfigIo): KnobChange[] {
   const out: KnobChange[] = [];
   const base = new Map(raw);
   base.delete('knob_at');
@@ -297,7 +286,7 @@ function resolveSchedule(raw: RawSettings, items: KnobChangeGiven[]): KnobChange
     const changed = new Map(base);
     changed.set(item.key, item.raw);
     try {
-      out.push({ at_ms: item.at_ms, key: item.key, value: resolveConfig(changed)[item.key] });
+      out.push({ at_ms: item.at_ms, key: item.key, value: resolveSettings(changed, io)[item.key] });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       const value = clip(typeof item.raw === 'string' ? item.raw : (JSON.stringify(item.raw) ?? ''), 24);
@@ -375,7 +364,7 @@ function checkNicLimits(cfg: Config): void {
   if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) throw new ConfigError(`--knob-at: rss-reta cannot change: ${noReta}`);
 }
 
-function checkCrossFields(cfg: Config): void {
+function checkCrossFields(cfg: Config, io: ConfigIo): void {
   checkNicLimits(cfg);
   for (const cpu of cfg.irq_affinity) checkCpu('irq_affinity', cpu, cfg.cpus);
   for (const cpu of cfg.app_cpus) checkCpu('app_cpus', cpu, cfg.cpus);
@@ -424,7 +413,7 @@ function checkCrossFields(cfg: Config): void {
     throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }
   // A replay's frames vary in size: its line rate is counted at their mean.
-  const line = lineRatePps(cfg.pcap === '' ? cfg : { link_speed: cfg.link_speed, pkt_size: loadReplay(cfg.pcap).summary.wire_bytes_mean });
+  const line = lineRatePps(cfg.pcap === '' ? cfg : { link_speed: cfg.link_speed, pkt_size: io.capture(cfg.pcap).wire_bytes_mean });
   if (cfg.rate > 0 && line > 0 && cfg.rate > line) {
     throw new ConfigError(
       `--rate: ${cfg.rate} packets/s is above the line rate, ${fmtInt(line)} packets/s of ${cfg.pkt_size}-byte frames at --link-speed ${cfg.link_speed} Mbit/s; ` +

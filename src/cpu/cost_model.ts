@@ -5,7 +5,8 @@
 // and writes it as JSON (schema rxsmp.cost/2), which users may edit and pass back with
 // `--cost-model FILE`. Every field is a number of ns; unknown fields are an error.
 
-import { clip, clipPath, ConfigError, readJsonFile } from '../config.js';
+import { readJsonFile } from '../config/json_file.js';
+import { clip, clipPath, ConfigError } from '../config/schema.js';
 
 export const COST_SCHEMA = 'rxsmp.cost/2';
 /** Its hash_ns included the flow dissector, which /2 prices apart (flow_dissect_ns). */

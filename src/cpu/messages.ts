@@ -5,7 +5,7 @@
 // worker's synchronous loop ends (stop is a shared-memory word, never a message: a CPU in a
 // busy loop never services its MessagePort).
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import type { ThreadTimes } from '../host/host.js';
 import type { FlowFramesData } from '../devices/frames.js';
 import type { XdpShare } from '../kernel/xdp.js';

@@ -24,7 +24,6 @@
 
 import type { Shm } from '../shm/memory.js';
 import type { Config } from '../config/schema.js';
-import { tcpWindowSegments } from '../shm/layout.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { FlowFrames, IPPROTO_TCP, makeFlowTable, type FlowTable } from './frames.js';
@@ -105,7 +104,7 @@ export class TrafficGenerator implements FrameSource {
   private readonly win_stalled: Uint8Array;
   /** When each flow's window closed (the tick's clock), for loss recovery. */
   private readonly stall_since: Float64Array;
-  /** The window in segments a drained socket advertises, per flow (sock.ts's rule). */
+  /** The window in segments a drained socket advertises, per flow: its SYN-ACK's. */
   private readonly wnd_full: Int32Array;
   /** Index of wnd_end in shm.i32 for socket (flow) 0, and the socket stride. */
   private readonly wnd_at: number;
@@ -129,9 +128,11 @@ export class TrafficGenerator implements FrameSource {
     private readonly shm: Shm,
     private readonly now_ns: () => number,
     frames?: FlowFrames,
+    /** The closed-loop wire's RDT polls before it naps (Nic; DEVICE_SPIN_LOADS if not given). */
+    spin_loads?: number,
   ) {
     const cfg = shm.cfg;
-    this.nic = new Nic(shm, now_ns);
+    this.nic = new Nic(shm, now_ns, spin_loads);
     this.frames = frames ?? runFrames(cfg);
     this.replay = this.frames.replay;
     // A replay's frames vary: the wire's line rate is counted at their mean size.
@@ -147,11 +148,12 @@ export class TrafficGenerator implements FrameSource {
     if (this.replay === null) for (let f = 0; f < cfg.flows; f++) this.tcp[f] = this.frames.flows.proto[f] === IPPROTO_TCP ? 1 : 0;
     this.win_stalled = new Uint8Array(cfg.flows);
     this.stall_since = new Float64Array(cfg.flows);
-    this.wnd_full = new Int32Array(cfg.flows);
-    for (let f = 0; f < cfg.flows; f++)
-      if (this.tcp[f] === 1) this.wnd_full[f] = tcpWindowSegments(cfg, shm.i32[shm.skIdx(f, shm.layout.sk.rcvbuf)]!);
     this.wnd_at = shm.skIdx(0, shm.layout.sk.wnd_end);
     this.sk_stride = cfg.flows > 1 ? shm.skIdx(1, 0) - shm.skIdx(0, 0) : 0;
+    // The window of the SYN-ACK (sock_table_init): the receiver's whole buffer, before any
+    // segment was sent, so its right edge is the window itself.
+    this.wnd_full = new Int32Array(cfg.flows);
+    for (let f = 0; f < cfg.flows; f++) if (this.tcp[f] === 1) this.wnd_full[f] = shm.i32[this.wnd_at + f * this.sk_stride]!;
     this.virtio = cfg.nic === 'virtio' ? new VirtioNetBackend(shm, this.frameLen) : null;
     this.virtio?.attach_source(this);
     // The host's multiqueue tap picks a flow's queue by its hash: once per flow (or captured frame).

@@ -25,7 +25,8 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { hostname } from 'node:os';
-import { configFromFlags, type Config } from '../config.js';
+import type { Config } from '../config/schema.js';
+import { configFromFlags } from './configure.js';
 import { InterruptedError, runEmulation } from './run.js';
 import type { RunResult } from './result.js';
 import { COST_SCHEMA, DEFAULT_COST_MODEL, type CostModel } from '../cpu/cost_model.js';

@@ -2,7 +2,8 @@
 // paired seeds, summarised as medians with their spread and the B/A ratio over the pairs.
 // The library's `compare` resolves to the document `rxsmp compare --json` prints.
 
-import { ConfigError, KNOBS, optionName, type Config, type RawSettings } from '../config.js';
+import type { RawSettings } from '../config/resolve.js';
+import { ConfigError, KNOBS, optionName, type Config } from '../config/schema.js';
 import type { RunResult } from './result.js';
 import { runEmulation } from './run.js';
 import { runSim } from './sim_run.js';

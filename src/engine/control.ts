@@ -5,10 +5,56 @@
 // traffic started: wall time in threads mode (the coordinator's poll), virtual time in sim mode
 // (the machine's control hook).
 
-import type { Config } from '../config.js';
+import type { Config, KnobChange } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
-import { apply_knob_begin, migrate_task, RCU_GRACE_MS, set_rss_reta } from './boot.js';
+import { set_sysctl, rps_sock_flow_sysctl } from '../kernel/sysctl.js';
+import { store_rps_map, store_rps_dev_flow_table_cnt } from '../kernel/net_sysfs.js';
+import { irq_set_affinity } from '../kernel/irq.js';
+import { sched_setaffinity } from '../kernel/sched.js';
 import type { AppliedKnob } from './result.js';
+
+/** synchronize_rcu's stand-in: readers hold a table for one packet; this is far longer. */
+export const RCU_GRACE_MS = 5;
+
+/**
+ * Apply one change while traffic flows, the way Linux does it: sysctls are plain stores; a new
+ * RPS map is published in one store; a new RFS table replaces the old one after readers have
+ * let go of it: this applies the change, or its first half (unpublish), and returns the second
+ * half (reinitialise, publish) to run once RCU_GRACE_MS have passed, or null. The control
+ * schedule waits: wall time in threads mode, virtual time in sim mode.
+ */
+export function apply_knob_begin(shm: Shm, change: KnobChange): (() => void) | null {
+  switch (change.key) {
+    case 'netdev_budget':
+    case 'netdev_budget_usecs':
+    case 'dev_weight':
+    case 'netdev_max_backlog':
+      set_sysctl(shm, change.key, change.value as number);
+      return null;
+    case 'rps_cpus':
+      (change.value as string[]).forEach((mask, q) => {
+        store_rps_map(shm, q, mask);
+      });
+      return null;
+    case 'irq_affinity':
+      (change.value as number[]).forEach((cpu, q) => {
+        irq_set_affinity(shm, q, cpu);
+      });
+      return null;
+    case 'rss_reta':
+      set_rss_reta(shm, change.value as number[]);
+      return null;
+    case 'rps_flow_cnt':
+      return store_rps_dev_flow_table_cnt(shm, change.value as number[]);
+    case 'rps_sock_flow_entries':
+      return rps_sock_flow_sysctl(shm, change.value as number);
+  }
+}
+
+/** ethtool -X: rewrite the indirection table, entry by entry, as the driver writes RETA. */
+export function set_rss_reta(shm: Shm, reta: readonly number[]): void {
+  for (let i = 0; i < 128; i++) Atomics.store(shm.reta, i, reta[i]!);
+}
 
 export class ControlSchedule {
   private migrations = 0;
@@ -49,7 +95,7 @@ export class ControlSchedule {
     if (cfg.migrate_every_ms > 0 && !genDone && elapsed_ms >= (this.migrations + 1) * cfg.migrate_every_ms) {
       const m = ++this.migrations;
       cfg.app_cpus.forEach((_, task) => {
-        migrate_task(shm, task, cfg.app_cpus[(task + m) % cfg.app_cpus.length]!);
+        sched_setaffinity(shm, task, cfg.app_cpus[(task + m) % cfg.app_cpus.length]!);
       });
       this.onEvent?.(elapsed_ms, `migration ${m}`);
     }

@@ -8,8 +8,8 @@
 // than Linux (it transmits nothing: no ACKs, no ICMP; no socket backlog), the counter is 0
 // and the comment says why. report/procfs.ts prints them in the kernel's formats.
 
-import type { Config } from '../config.js';
-import { MAX_QUEUES } from '../config.js';
+import type { Config } from '../config/schema.js';
+import { MAX_QUEUES } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { IPPROTO_TCP } from '../uapi/inet.js';
 

@@ -15,7 +15,8 @@
 
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { configFromFlags, maskToCpus, type Config } from '../config.js';
+import { maskToCpus, type Config } from '../config/schema.js';
+import { configFromFlags } from './configure.js';
 import { Prng } from '../lib/prng.js';
 import { count, duration } from '../lib/units.js';
 import { conserves, unread } from './result.js';

@@ -2,7 +2,8 @@
 
 import { CPU_TIMES, type CpuTimes, type Timeline } from './timeline.js';
 import * as hdr from 'hdr-histogram-js';
-import { configForReport, type Config, type KnobChange } from '../config.js';
+import { configForReport } from '../config/resolve.js';
+import type { Config, KnobChange } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
 import { xdp_report, type XdpRunReport } from '../kernel/xdp.js';

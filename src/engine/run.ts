@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { CTX_NAMES, WIRE_NAPPING } from '../shm/layout.js';
 import { DRV } from '../shm/virtqueue.js';

@@ -13,7 +13,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { latencyHistogram } from '../cpu/worker_main.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { boot, framesOf } from './boot.js';
 import { ControlSchedule } from './control.js';

@@ -9,19 +9,10 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import {
-  clip,
-  ConfigError,
-  optionName,
-  parseKnob,
-  readSettingsFile,
-  resolveConfig,
-  settingsFromObject,
-  type Config,
-  type KnobKey,
-  type RawSettings,
-  show,
-} from '../config.js';
+import { readSettingsFile } from '../config/json_file.js';
+import { settingsFromObject, type RawSettings } from '../config/resolve.js';
+import { clip, ConfigError, optionName, parseKnob, type Config, type KnobKey, show } from '../config/schema.js';
+import { resolveConfig } from './configure.js';
 import { AppendFile, named, OutputError, readInputText, writeOutputFile } from '../host/files.js';
 import type { RunResult } from './result.js';
 import { runEmulation, WatchdogError } from './run.js';

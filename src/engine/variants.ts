@@ -3,18 +3,9 @@
 // statistics compare and sweep print (medians, min..max, quartiles). Names are the run
 // options' names, kebab or snake case (`rps-cpus`, `rps_cpus`, `duration` for duration_s).
 
-import {
-  ConfigError,
-  KNOBS,
-  knobNamed,
-  optionName,
-  parseKnob,
-  resolveConfig,
-  show,
-  type Config,
-  type KnobKey,
-  type RawSettings,
-} from '../config.js';
+import { knobNamed, type RawSettings } from '../config/resolve.js';
+import { ConfigError, KNOBS, optionName, parseKnob, show, type Config, type KnobKey } from '../config/schema.js';
+import { resolveConfig } from './configure.js';
 import { loadCostModel } from '../cpu/cost_model.js';
 import { checkHostCpus } from '../host/host.js';
 

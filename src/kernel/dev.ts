@@ -40,6 +40,7 @@ import { reciprocal_scale } from './hash/flow_dissector.js';
 import { spin_lock, spin_lock_sleeps, spin_unlock } from '../shm/spinlock.js';
 import { FLOW_LIMIT_HISTORY } from '../shm/layout.js';
 import { ETH_P_IP, ETH_P_IPV6 } from '../uapi/inet.js';
+import type { Shm } from '../shm/memory.js';
 
 export const NET_RX_SUCCESS = 0;
 export const NET_RX_DROP = 1;
@@ -473,4 +474,32 @@ export function netif_rx(c: KCpu, skb: number): number {
   }
   c.rflow = -1;
   return enqueue_to_backlog(c, skb, c.cpu);
+}
+
+/**
+ * net_dev_init's per-CPU part (start-up): every softnet_data's queues empty, and its backlog
+ * napi (napi `cpu`) set up to run process_backlog with dev_rx_weight.
+ */
+export function net_dev_init(shm: Shm): void {
+  const cfg = shm.cfg;
+  const L = shm.layout;
+  for (let cpu = 0; cpu < cfg.cpus; cpu++) {
+    const b = shm.sdI[cpu]!;
+    for (const f of [
+      L.sd.input_pkt_head,
+      L.sd.input_pkt_tail,
+      L.sd.process_head,
+      L.sd.process_tail,
+      L.sd.rps_ipi_list,
+      L.sd.rps_ipi_next,
+    ]) {
+      shm.i32[b + f] = -1;
+    }
+    // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
+    const n = shm.napiI[cpu]!;
+    shm.i32[n + L.napi.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
+    shm.i32[n + L.napi.poll_fn] = POLL_BACKLOG;
+    shm.i32[n + L.napi.queue] = -1;
+    shm.i32[n + L.napi.cpu] = cpu;
+  }
 }

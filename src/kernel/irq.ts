@@ -2,6 +2,7 @@
 // (request_irq), so the CPU runtime never imports a driver.
 
 import type { KCpu } from './percpu.js';
+import type { Shm } from '../shm/memory.js';
 
 /** A hardirq handler for one vector (the driver's per-queue handler). Hardirq context. */
 export type IrqHandler = (c: KCpu, vector: number) => void;
@@ -26,4 +27,12 @@ export function do_IRQ(c: KCpu, vector: number): void {
   if (device_handler === undefined) throw new Error(`cpu ${c.cpu}: vector ${vector} fired with no handler requested`);
   c.count(c.sd.hardirqs);
   device_handler(c, vector);
+}
+
+/**
+ * irq_set_affinity: /proc/irq/N/smp_affinity of queue q's vector, one CPU (the MSI-X logic
+ * reads it at the next interrupt).
+ */
+export function irq_set_affinity(shm: Shm, q: number, cpu: number): void {
+  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.affinity, cpu);
 }

@@ -1,6 +1,8 @@
 // net/core/skbuff.c, the little of it the receive path needs.
 
 import type { KCpu } from './percpu.js';
+import type { Config } from '../config/schema.js';
+import { VIRTIO_HEADROOM, virtioBufSize } from '../shm/layout.js';
 import {
   csum_fold,
   csum_partial,
@@ -76,4 +78,43 @@ export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
     left -= piece;
   }
   return left === 0 && csum_fold(sum) === 0;
+}
+
+/**
+ * SKB_TRUESIZE(len): data (SKB_DATA_ALIGN'd), struct sk_buff (224 bytes, aligned 256) and
+ * skb_shared_info (320): what an skb of a `len`-byte head charges a socket.
+ */
+export function skbTruesize(len: number): number {
+  return ((len + 63) & ~63) + 256 + 320;
+}
+
+/** NET_SKB_PAD: headroom __netdev_alloc_skb / __napi_alloc_skb add (max(32, L1_CACHE_BYTES)). */
+const NET_SKB_PAD = 64;
+/** 3c59x's rx_copybreak and PKT_BUF_SZ (drivers/net/ethernet/3com/3c59x.c). */
+const VORTEX_RX_COPYBREAK = 200;
+const VORTEX_PKT_BUF_SZ = 1536;
+/** virtio-net's GOOD_COPY_LEN: page_to_skb copies this much into a napi_alloc_skb head. */
+const VIRTIO_GOOD_COPY_LEN = 128;
+const VIRTIO_HDR_LEN = 12;
+
+/**
+ * skb->truesize of a received frame of `len` bytes (FCS excluded), as the 5.10 driver
+ * allocated it; the one rule socket accounting (sk_rmem_alloc) and TCP's window use.
+ * - ixgbe: build_skb on half a 4 KiB page (ixgbe_build_skb: truesize = ixgbe_rx_pg_size / 2),
+ *   so SKB_TRUESIZE(2048 - SKB_DATA_ALIGN(skb_shared_info)) = 2304 whatever the length.
+ * - legacy (3c59x boomerang_rx): below rx_copybreak the frame is copied into
+ *   netdev_alloc_skb(len + 2); else the ring's netdev_alloc_skb_ip_align(PKT_BUF_SZ) goes up.
+ *   __netdev_alloc_skb adds NET_SKB_PAD.
+ * - virtio (page_to_skb): a napi_alloc_skb(GOOD_COPY_LEN) head; a frame longer than that keeps
+ *   its buffers as frags, each adding its truesize (mergeable: the 1536-byte buffer; big
+ *   packets: PAGE_SIZE per page).
+ * Start-up only: the CPUs read it from their table (KCpu.truesize_by_len).
+ */
+export function rxSkbTruesize(cfg: Config, len: number): number {
+  if (cfg.nic === 'ixgbe') return skbTruesize(2048 - 320);
+  if (cfg.nic === 'legacy') return skbTruesize(NET_SKB_PAD + (len < VORTEX_RX_COPYBREAK ? len + 2 : VORTEX_PKT_BUF_SZ));
+  const head = skbTruesize(NET_SKB_PAD + VIRTIO_GOOD_COPY_LEN);
+  if (len <= VIRTIO_GOOD_COPY_LEN) return head;
+  const room = virtioBufSize(cfg) - VIRTIO_HEADROOM;
+  return head + Math.ceil((len + VIRTIO_HDR_LEN) / room) * room;
 }

@@ -14,7 +14,7 @@ import { LATENCY_BATCH, type KCpu } from './percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 import { jhash_3words } from '../uapi/jhash.js';
-import { kfree_skb } from './skbuff.js';
+import { kfree_skb, rxSkbTruesize, skbTruesize } from './skbuff.js';
 import { sk_busy_loop, sk_mark_napi_id } from './busy_poll.js';
 import {
   ETH_HLEN,
@@ -28,7 +28,8 @@ import {
   l4_header_len_of,
   payload_offset,
 } from '../uapi/inet.js';
-import { SKB_FLAG_TSTAMP, rxSkbTruesize, skRcvbuf, tcpWindowSegments } from '../shm/layout.js';
+import { SKB_FLAG_TSTAMP } from '../shm/layout.js';
+import type { Config } from '../config/schema.js';
 
 // inet_ehash_secret: the kernel draws it at boot; any fixed value serves a hash table.
 const INET_EHASH_SECRET = 0x5bd1e995;
@@ -36,6 +37,36 @@ const INET_EHASH_SECRET = 0x5bd1e995;
 // inet6_ehash_secret and ipv6_hash_secret (inet6_ehashfn draws them once).
 const INET6_EHASH_SECRET = 0x1b873593;
 const IPV6_HASH_SECRET = 0x27d4eb2f;
+
+/** net.core.rmem_default and SOCK_MIN_RCVBUF (2 * (2048 + SKB_TRUESIZE(256))), include/net/sock.h. */
+export const RMEM_DEFAULT = 212_992;
+const SOCK_MIN_RCVBUF = 2 * (2048 + skbTruesize(256));
+/** net.ipv4.tcp_rmem: min, default (a new TCP socket's sk_rcvbuf, tcp_init_sock), max. */
+export const TCP_RMEM = [4096, 131_072, 6_291_456] as const;
+
+/**
+ * A socket's sk_rcvbuf. --sk-rcvbuf N is the application's setsockopt(SO_RCVBUF, N): the kernel
+ * doubles it (sock_setsockopt → __sock_set_rcvbuf: max(2N, SOCK_MIN_RCVBUF)), taken as
+ * SO_RCVBUFFORCE would (no net.core.rmem_max cap). Not set (0): UDP keeps rmem_default
+ * (sock_init_data), TCP tcp_rmem[1] (tcp_init_sock).
+ */
+export function skRcvbuf(cfg: Config, tcp: boolean): number {
+  if (cfg.sk_rcvbuf > 0) return Math.max(2 * cfg.sk_rcvbuf, SOCK_MIN_RCVBUF);
+  return tcp ? TCP_RMEM[1] : RMEM_DEFAULT;
+}
+
+/**
+ * The receive window, in the flow's segments, a TCP socket with an empty queue advertises:
+ * as many segments as sk_rcvbuf holds at their truesize. For full-size frames this is what
+ * tcp_select_window / tcp_win_from_space give (half the space with tcp_adv_win_scale 1, and a
+ * 2 KB buffer's truesize is about twice its payload); for small segments it is the bound
+ * tcp_grow_window keeps rcv_ssthresh under (it grows the window only as far as truesize
+ * allows). Every segment of a flow has the same length, so every one has this truesize.
+ */
+export function tcpWindowSegments(cfg: Config, rcvbuf: number): number {
+  const w = Math.floor(rcvbuf / rxSkbTruesize(cfg, cfg.pkt_size - 4));
+  return w > 1 ? w : 1;
+}
 
 /** The sockets' identities, one entry per flow, as parallel arrays (a million flows are no objects). */
 export interface SockIdents {

@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 
 /** The BullMQ queue every producer and worker uses (on the database the URL names). */
 export const QUEUE_NAME = 'rxsmp';

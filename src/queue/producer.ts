@@ -9,7 +9,7 @@
 import type { Queue } from 'bullmq';
 import { queueLibs } from './libs.js';
 import type { Redis } from 'ioredis';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 import { VERSION } from '../version.js';
 import { campaignKey, jobId, KEEP_S, QUEUE_NAME, type QueueJob } from './jobs.js';
 import { probeQueue, type QueueLink } from './redis.js';

@@ -3,7 +3,7 @@
 
 import type { Redis } from 'ioredis';
 import { loadQueueLibs, queueLibs } from './libs.js';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 import { RETRY_DELAY_MAX_MS, type QueueUrl } from './url.js';
 
 /** How long the probe waits for a Redis answer. */

@@ -4,7 +4,7 @@
 
 import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 
 /** Back-off between reconnection attempts: 0.5 s, doubling, at most 10 s. */
 export const RETRY_DELAY_MAX_MS = 10_000;

@@ -8,7 +8,7 @@
 
 import type { Job } from 'bullmq';
 import { queueLibs } from './libs.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/schema.js';
 import { judgeChunk, fuzzPool, type ChunkReport, type FuzzCampaign } from '../engine/fuzz.js';
 import { WatchdogError } from '../engine/run.js';
 import { SweepRunner, sweepTaskConfig, type PoolAnswer } from '../engine/sweep.js';

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/schema.js';
 import { named, readInputText } from '../host/files.js';
 import type { CompareResult } from '../engine/compare.js';
 import { conserves, type RunResult, type UtilPct } from '../engine/result.js';

@@ -1,9 +1,9 @@
 // The human summary of a run, with /proc/net/softnet_stat as Linux 5.10 prints it.
 
-import { clipPath, type Config } from '../config.js';
+import { clipPath, type Config } from '../config/schema.js';
 import type { RunResult } from '../engine/result.js';
 import { count, duration } from '../lib/units.js';
-import { loadReplay } from '../config/capture.js';
+import { loadReplay } from '../engine/capture.js';
 
 /** A command line as a shell would take it back: arguments with spaces or specials single-quoted. */
 export function commandLine(argv: readonly string[]): string {

@@ -1,7 +1,8 @@
 // The byte layout of the one SharedArrayBuffer every thread attaches to.
 //
-// The layout is a pure function of the Config: the engine computes it, allocates the buffer,
-// and every worker recomputes the same layout from the same Config and attaches views. Nothing
+// The layout is a pure function of the Config and the skb pool's size: the engine sizes the
+// pool, computes the layout, allocates the buffer and writes the size in the control block;
+// every worker reads it there and recomputes the same layout, then attaches views. Nothing
 // is allocated after start-up; every queue below has its bound and its drop counter.
 //
 // A struct is a list of fields, each an i32 or an f64 (counters are f64: exact to 2^53, no
@@ -360,6 +361,7 @@ export const CTL_DEF = {
     ['gen_stop', 'i32'], // an interrupted run: the generator stops, the CPUs drain what is in flight
     ['cpus_ready', 'i32'],
     ['reta_changed', 'i32'],
+    ['skb_count', 'i32'], // the skb pool's size, as Shm.create was given it (skbCountIn)
     ['start_ns', 'f64'],
     ['gen_end_ns', 'f64'],
   ],
@@ -510,7 +512,8 @@ export const VIRTIO_BIG_SG = 19;
 /** Pages of one big-packets buffer. */
 export const VIRTIO_BIG_PAGES = VIRTIO_BIG_SG - 1;
 
-function virtioBufSize(cfg: Config): number {
+/** The bytes of one virtio receive buffer (a pool slot): its room and the headroom in front. */
+export function virtioBufSize(cfg: Config): number {
   const room = !cfg.virtio_mrg_rxbuf || cfg.pkt_size > 1518 ? VIRTIO_PAGE_SIZE : 1536;
   return room + skbHeadroom(cfg);
 }
@@ -521,97 +524,13 @@ export function virtioSlotsPerBuffer(cfg: Config): number {
 }
 
 /** Pool slots the largest frame takes once received (head and frag pages). */
-function slotsPerFrame(cfg: Config): number {
+export function slotsPerFrame(cfg: Config): number {
   if (cfg.nic !== 'virtio') return 1;
   return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - skbHeadroom(cfg)));
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
 export const SKB_CACHE_SIZE = 512;
-
-export function skbPoolSize(cfg: Config): number {
-  const rings = cfg.queues * cfg.ring_size * virtioSlotsPerBuffer(cfg);
-  // Per CPU: both backlog queues full, GRO holding its maximum (8 buckets × 8 flows), the
-  // gro_normal list, and the per-CPU cache, for the backlog napi and every device napi.
-  const perCpu = 2 * (cfg.netdev_max_backlog + 1) + (cfg.queues + 1) * (64 + cfg.gro_normal_batch) + 2 * SKB_CACHE_SIZE;
-  // Room for socket queues: what the sockets may hold, capped (then the pool is the bound,
-  // as memory is on a real machine: a failed refill is counted and the ring runs dry).
-  const slots = slotsPerFrame(cfg);
-  // Each socket holds at most sk_rcvbuf of truesize (plus the one skb the test-then-charge rule lets over).
-  const truesize = rxSkbTruesize(cfg, cfg.pkt_size - 4);
-  const sockets = Math.min(cfg.flows * (Math.ceil(skRcvbuf(cfg, cfg.proto !== 'udp') / truesize) + 1), 65536) * slots;
-  const n = rings + cfg.cpus * perCpu * slots + sockets + 1024;
-  const maxByBytes = Math.floor((1 << 30) / skbBufSize(cfg));
-  return Math.min(n, maxByBytes);
-}
-
-/**
- * SKB_TRUESIZE(len): data (SKB_DATA_ALIGN'd), struct sk_buff (224 bytes, aligned 256) and
- * skb_shared_info (320): what an skb of a `len`-byte head charges a socket.
- */
-export function skbTruesize(len: number): number {
-  return ((len + 63) & ~63) + 256 + 320;
-}
-
-/** NET_SKB_PAD: headroom __netdev_alloc_skb / __napi_alloc_skb add (max(32, L1_CACHE_BYTES)). */
-const NET_SKB_PAD = 64;
-/** 3c59x's rx_copybreak and PKT_BUF_SZ (drivers/net/ethernet/3com/3c59x.c). */
-const VORTEX_RX_COPYBREAK = 200;
-const VORTEX_PKT_BUF_SZ = 1536;
-/** virtio-net's GOOD_COPY_LEN: page_to_skb copies this much into a napi_alloc_skb head. */
-const VIRTIO_GOOD_COPY_LEN = 128;
-const VIRTIO_HDR_LEN = 12;
-
-/**
- * skb->truesize of a received frame of `len` bytes (FCS excluded), as the 5.10 driver
- * allocated it; the one rule socket accounting (sk_rmem_alloc) and TCP's window use.
- * - ixgbe: build_skb on half a 4 KiB page (ixgbe_build_skb: truesize = ixgbe_rx_pg_size / 2),
- *   so SKB_TRUESIZE(2048 - SKB_DATA_ALIGN(skb_shared_info)) = 2304 whatever the length.
- * - legacy (3c59x boomerang_rx): below rx_copybreak the frame is copied into
- *   netdev_alloc_skb(len + 2); else the ring's netdev_alloc_skb_ip_align(PKT_BUF_SZ) goes up.
- *   __netdev_alloc_skb adds NET_SKB_PAD.
- * - virtio (page_to_skb): a napi_alloc_skb(GOOD_COPY_LEN) head; a frame longer than that keeps
- *   its buffers as frags, each adding its truesize (mergeable: the 1536-byte buffer; big
- *   packets: PAGE_SIZE per page).
- */
-export function rxSkbTruesize(cfg: Config, len: number): number {
-  if (cfg.nic === 'ixgbe') return skbTruesize(2048 - 320);
-  if (cfg.nic === 'legacy') return skbTruesize(NET_SKB_PAD + (len < VORTEX_RX_COPYBREAK ? len + 2 : VORTEX_PKT_BUF_SZ));
-  const head = skbTruesize(NET_SKB_PAD + VIRTIO_GOOD_COPY_LEN);
-  if (len <= VIRTIO_GOOD_COPY_LEN) return head;
-  const room = virtioBufSize(cfg) - VIRTIO_HEADROOM;
-  return head + Math.ceil((len + VIRTIO_HDR_LEN) / room) * room;
-}
-
-/**
- * The receive window, in the flow's segments, a TCP socket with an empty queue advertises:
- * as many segments as sk_rcvbuf holds at their truesize. For full-size frames this is what
- * tcp_select_window / tcp_win_from_space give (half the space with tcp_adv_win_scale 1, and a
- * 2 KB buffer's truesize is about twice its payload); for small segments it is the bound
- * tcp_grow_window keeps rcv_ssthresh under (it grows the window only as far as truesize
- * allows). Every segment of a flow has the same length, so every one has this truesize.
- */
-export function tcpWindowSegments(cfg: Config, rcvbuf: number): number {
-  const w = Math.floor(rcvbuf / rxSkbTruesize(cfg, cfg.pkt_size - 4));
-  return w > 1 ? w : 1;
-}
-
-/** net.core.rmem_default and SOCK_MIN_RCVBUF (2 * (2048 + SKB_TRUESIZE(256))), include/net/sock.h. */
-export const RMEM_DEFAULT = 212_992;
-const SOCK_MIN_RCVBUF = 2 * (2048 + skbTruesize(256));
-/** net.ipv4.tcp_rmem: min, default (a new TCP socket's sk_rcvbuf, tcp_init_sock), max. */
-export const TCP_RMEM = [4096, 131_072, 6_291_456] as const;
-
-/**
- * A socket's sk_rcvbuf. --sk-rcvbuf N is the application's setsockopt(SO_RCVBUF, N): the kernel
- * doubles it (sock_setsockopt → __sock_set_rcvbuf: max(2N, SOCK_MIN_RCVBUF)), taken as
- * SO_RCVBUFFORCE would (no net.core.rmem_max cap). Not set (0): UDP keeps rmem_default
- * (sock_init_data), TCP tcp_rmem[1] (tcp_init_sock).
- */
-export function skRcvbuf(cfg: Config, tcp: boolean): number {
-  if (cfg.sk_rcvbuf > 0) return Math.max(2 * cfg.sk_rcvbuf, SOCK_MIN_RCVBUF);
-  return tcp ? TCP_RMEM[1] : RMEM_DEFAULT;
-}
 
 export interface Layout {
   readonly bytes: number;
@@ -659,13 +578,27 @@ export interface Layout {
 export const FLOW_LIMIT_HISTORY = 128; // 1 << 7, as in the kernel
 export const RPS_MAP_MAX = 64;
 
+/**
+ * The skb pool's size written in the control block of `sab` (Shm.create writes it): the control
+ * block comes first and its layout depends on the configuration's padding alone.
+ */
+export function skbCountIn(cfg: Config, sab: SharedArrayBuffer): number {
+  const ctl = layoutStruct(CTL_DEF, cfg.cacheline_pad);
+  return new Int32Array(sab, 0, ctl.stride / 4)[ctl.skb_count]!;
+}
+
 export function roundupPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
 }
 
-export function computeLayout(cfg: Config): Layout {
+/**
+ * The layout of a run's shared memory. `skbCount`, the skb pool's size, is the engine's to
+ * choose (it sizes the pool by the kernel's rules, engine/shm_size.ts); a thread attaching to
+ * the memory reads it from the control block (skbCountIn).
+ */
+export function computeLayout(cfg: Config, skbCount: number): Layout {
   const pad = cfg.cacheline_pad;
   let off = 0;
   const take = (bytes: number, alignTo = pad ? CACHELINE : 8): number => {
@@ -692,7 +625,6 @@ export function computeLayout(cfg: Config): Layout {
   const skBase = take(sk.stride * skCount);
   const skHashSize = roundupPow2(skCount * 2);
   const skHashBase = take(skHashSize * 4);
-  const skbCount = skbPoolSize(cfg);
   const bufSize = skbBufSize(cfg);
   const skbI32Base = {} as Record<(typeof SKB_FIELDS_I32)[number], number>;
   for (const f of SKB_FIELDS_I32) skbI32Base[f] = take(skbCount * 4);

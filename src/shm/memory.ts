@@ -1,12 +1,13 @@
 // Shm: typed-array views over the run's SharedArrayBuffer.
 //
-// `Shm.create(cfg)` computes the layout and allocates the buffer (the engine does this once);
-// `Shm.attach(cfg, sab)` only attaches views, in any thread (ringbuf.js style: the factory
+// `Shm.create(cfg, skbCount)` computes the layout and allocates the buffer (the engine does this
+// once, with the skb pool's size it chose); `Shm.attach(cfg, sab)` only attaches views, in any
+// thread (ringbuf.js style: the factory
 // allocates, the constructor attaches). The views are created here, at start-up; the hot
 // path indexes them with precomputed bases and never creates a view.
 
 import type { Config } from '../config/schema.js';
-import { computeLayout, SD_DROPS, type Layout } from './layout.js';
+import { computeLayout, SD_DROPS, skbCountIn, type Layout } from './layout.js';
 import { Vq } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
 import type { XdpShared } from '../kernel/xdp.js';
@@ -77,9 +78,10 @@ export class Shm {
   private constructor(
     cfg: Config,
     readonly sab: SharedArrayBuffer,
+    skbCount: number,
   ) {
     this.cfg = cfg = fastObject(cfg);
-    const L = (this.layout = computeLayout(cfg));
+    const L = (this.layout = computeLayout(cfg, skbCount));
     if (sab.byteLength !== L.bytes) {
       throw new Error(`shared memory is ${sab.byteLength} bytes, the layout for this config needs ${L.bytes}`);
     }
@@ -139,13 +141,16 @@ export class Shm {
     this.skHash = i32At(L.skHashBase, L.skHashSize);
   }
 
-  static create(cfg: Config): Shm {
-    const layout = computeLayout(cfg);
-    return new Shm(cfg, new SharedArrayBuffer(layout.bytes));
+  /** Fresh shared memory for `cfg` with a pool of `skbCount` skbs, the count kept in the control block. */
+  static create(cfg: Config, skbCount: number): Shm {
+    const layout = computeLayout(cfg, skbCount);
+    const shm = new Shm(cfg, new SharedArrayBuffer(layout.bytes), skbCount);
+    shm.i32[shm.ctlI + layout.ctl.skb_count] = skbCount;
+    return shm;
   }
 
   static attach(cfg: Config, sab: SharedArrayBuffer): Shm {
-    return new Shm(cfg, sab);
+    return new Shm(cfg, sab, skbCountIn(cfg, sab));
   }
 
   /** Byte offset in u8 of skb's frame buffer. */

@@ -9,7 +9,7 @@
 // mod 2^32, so callers can hand them over as int32 (from an Int32Array) and stay box-free.
 // --- Ethernet -----------------------------------------------------------------------------
 export const ETH_ALEN = 6;
-/** The largest frame without FCS: MTU 9000 (--nic virtio); the physical NICs stop at 1514 (config.ts). */
+/** The largest frame without FCS: MTU 9000 (--nic virtio); the physical NICs stop at 1514 (config/schema.ts). */
 export const JUMBO_FRAME_LEN = 9014;
 export const ETH_HLEN = 14;
 export const ETH_DEST_OFF = 0;

@@ -1,9 +1,10 @@
 // --pcap FILE: the capture read, parsed and classified once, before any worker starts; a
 // mistake in it is one ConfigError line naming the file. The result is kept (by path, size and
-// modification time), so the engine that runs the configuration reuses it.
+// modification time), so resolving the configuration (its summary, configure.ts) and booting
+// the run (its frames) read it once. config/ does no I/O: it is handed the summary.
 
 import { statSync } from 'node:fs';
-import { ConfigError } from './schema.js';
+import { ConfigError } from '../config/schema.js';
 import { checkOutputFile, errnoText, named, readInput } from '../host/files.js';
 import { CaptureError, readCapture } from '../uapi/pcap.js';
 import { buildReplay, type Replay } from '../devices/replay.js';

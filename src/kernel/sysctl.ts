@@ -1,0 +1,42 @@
+// net/core/sysctl_net_core.c: the net.core sysctls the receive path reads. Each is a plain
+// store (proc_dointvec) the kernel reads at its next use, but for the two below.
+
+import type { Shm } from '../shm/memory.js';
+import { roundupPow2 } from '../shm/layout.js';
+import { RPS_NO_CPU } from './dev.js';
+
+export type NetCoreSysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'dev_weight_rx_bias' | 'netdev_max_backlog';
+
+/** Write net.core.`key`; dev_weight and dev_weight_rx_bias go through proc_do_dev_weight. */
+export function set_sysctl(shm: Shm, key: NetCoreSysctl, value: number): void {
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl[key], value);
+  if (key === 'dev_weight' || key === 'dev_weight_rx_bias') proc_do_dev_weight(shm);
+}
+
+/** proc_do_dev_weight: after dev_weight or dev_weight_rx_bias is written, dev_rx_weight is their product. */
+function proc_do_dev_weight(shm: Shm): void {
+  const C = shm.layout.ctl;
+  const w = Atomics.load(shm.i32, shm.ctlI + C.dev_weight) * Atomics.load(shm.i32, shm.ctlI + C.dev_weight_rx_bias);
+  Atomics.store(shm.i32, shm.ctlI + C.dev_rx_weight, w);
+}
+
+/** A fresh rps_sock_flow_table of `entries` (rounded up to a power of two), every CPU unset, published. */
+export function rps_sock_flow_table_init(shm: Shm, entries: number): void {
+  const L = shm.layout;
+  const size = entries > 0 ? roundupPow2(entries) : 0;
+  if (size > L.rpsSockFlowCap) throw new Error(`rps_sock_flow_entries ${entries} exceeds the table allocated`);
+  // rps_sock_flow_sysctl fills a new table with RPS_NO_CPU.
+  shm.i32.fill(RPS_NO_CPU, L.rpsSockFlowBase / 4, L.rpsSockFlowBase / 4 + size);
+  Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_sock_flow_size, size);
+}
+
+/**
+ * rps_sock_flow_sysctl: write net.core.rps_sock_flow_entries while traffic flows. Linux
+ * publishes a new table and frees the old one after synchronize_rcu; here the table's memory
+ * is reused, so the old one is unpublished now (size 0: RFS off) and the returned half (fill,
+ * publish) runs once readers have let go of it.
+ */
+export function rps_sock_flow_sysctl(shm: Shm, entries: number): () => void {
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.rps_sock_flow_size, 0);
+  return () => rps_sock_flow_table_init(shm, entries);
+}
