@@ -117,4 +117,19 @@ describe('timeline', () => {
     expect([...gaps].every((g) => g >= 4 && g <= 8)).toBe(true);
     expect(t.percpu[0]!.processed).toEqual(t.t_ms);
   });
+
+  it('a forced last sample within the same µs as the last one replaces it (times stay strictly increasing)', () => {
+    // CI once printed 502.492 twice: a periodic sample and the forced last one 0.3 µs apart.
+    const shm = boot(config({ cpus: 1, packets: 1 }));
+    const s = new TimelineSampler(shm);
+    const processed = shm.sdF[0]! + shm.layout.sd.processed;
+    s.poll(0);
+    shm.f64[processed] = 10;
+    s.poll(502.4918);
+    shm.f64[processed] = 11;
+    s.poll(502.4921, true);
+    const t = s.toJSON();
+    expect(t.t_ms).toEqual([0, 502.492]);
+    expect(t.percpu[0]!.processed).toEqual([0, 11]); // the later sample's counters
+  });
 });

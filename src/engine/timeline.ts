@@ -79,6 +79,9 @@ const CTX_TIME = (() => {
   return m;
 })();
 
+/** A time in ms as the document prints it: to the µs. */
+const toUs = (ms: number): number => Math.round(ms * 1000) / 1000;
+
 export class TimelineSampler {
   private readonly cpus: number;
   private readonly t = new Float64Array(MAX_POINTS);
@@ -133,8 +136,9 @@ export class TimelineSampler {
   poll(elapsed_ms: number, force = false): void {
     if (elapsed_ms < this.next_ms && !force) return;
     const f = this.shm.f64;
-    // The last sample taken again at the same time replaces it.
-    const again = this.n > 0 && elapsed_ms <= this.t[this.n - 1]!;
+    // The last sample taken again at the same time, as the document prints times (to the µs),
+    // replaces it: a forced last sample can come a few hundred ns after a periodic one.
+    const again = this.n > 0 && toUs(elapsed_ms) <= toUs(this.t[this.n - 1]!);
     if (!again && this.n === MAX_POINTS) this.halve();
     if (!again && this.n > 0) {
       this.baseRaw.set(this.topRaw);
@@ -232,7 +236,7 @@ export class TimelineSampler {
 
   /** A control change (a --knob-at change, a migration, the RSS table rotation) at this time. */
   event(t_ms: number, what: string): void {
-    if (this.events.length < MAX_POINTS) this.events.push({ t_ms: Math.round(t_ms * 1000) / 1000, what });
+    if (this.events.length < MAX_POINTS) this.events.push({ t_ms: toUs(t_ms), what });
   }
 
   /** Keep every other sample and sample half as often from now on. */
@@ -275,7 +279,7 @@ export class TimelineSampler {
     const series = (c: number, s: number) => Array.from(this.v.subarray((c * SERIES + s) * MAX_POINTS, (c * SERIES + s) * MAX_POINTS + n));
     return {
       interval_ms: this.interval,
-      t_ms: Array.from(this.t.subarray(0, n), (x) => Math.round(x * 1000) / 1000),
+      t_ms: Array.from(this.t.subarray(0, n), toUs),
       percpu: Array.from({ length: this.cpus }, (_, c) => {
         const times = CPU_TIMES.map((_, k) => series(c, COUNTERS.length + k).map(Math.round));
         return {
