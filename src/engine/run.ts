@@ -125,9 +125,12 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
-    // The last sample at the drain, while the CPUs still run: the run's window ends here.
+    // The last sample at the drain, while the CPUs still run: the run's window ends here. It
+    // is taken at the tick's time, the clock the CPUs' running contexts are charged on (the
+    // monitor's last look, end.elapsed_s, can be milliseconds earlier on a loaded host).
     timer_tick(shm);
-    timeline.poll(end.elapsed_s * 1000, true);
+    const start_ns = shm.f64[shm.ctlF + shm.layout.ctl.start_ns]!;
+    timeline.poll(start_ns > 0 ? (shm.f64[shm.ctlF + shm.layout.ctl.clock_ns]! - start_ns) / 1e6 : end.elapsed_s * 1000, true);
     timeline.close();
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
