@@ -251,11 +251,9 @@ export const virtioXdpMtuTooLarge = (pktSize: number): boolean => mtuOf(pktSize)
  */
 export function checkXdpAttach(cfg: Config, _x: XdpLoaded): void {
   if (cfg.nic !== 'virtio' || cfg.xdp_mode !== 'native') return;
-  const mtu = mtuOf(cfg.pkt_size);
-  const max_sz = VIRTIO_XDP_MTU_MAX;
   if (virtioXdpMtuTooLarge(cfg.pkt_size))
     throw new ConfigError(
-      `--xdp ${clipPath(cfg.xdp, 40)}: virtnet_xdp_set: MTU too large to enable XDP (-EINVAL): --pkt-size ${cfg.pkt_size} is MTU ${mtu}, XDP needs below ${max_sz + 1}`,
+      `--xdp ${clipPath(cfg.xdp, 40)}: virtnet_xdp_set: MTU too large to enable XDP (-EINVAL): --pkt-size ${cfg.pkt_size} is MTU ${mtuOf(cfg.pkt_size)}, XDP needs below ${VIRTIO_XDP_MTU_MAX + 1}`,
     );
   const need = cfg.queues + cfg.cpus;
   if (need > cfg.virtio_max_queue_pairs)
