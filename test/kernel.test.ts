@@ -252,16 +252,16 @@ describe('RFS', () => {
 
 describe('sysctls read at each use', () => {
   it('netdev_max_backlog and netdev_budget changed on a live machine take effect at once', async () => {
-    const { set_sysctl } = await import('../dist/src/kernel/sysctl.js');
+    const { knob_write } = await import('../dist/src/kernel/knobs.js');
     const m = new Machine(config({ cpus: 2, queues: 1, 'rps-cpus': 2, packets: 400 }));
-    set_sysctl(m.shm, 'netdev_max_backlog', 5);
+    knob_write(m.shm, 'netdev_max_backlog', 5);
     m.send(64);
     m.run(0);
     expect(m.sd(1, 'input_pkt_qlen')).toBe(6);
     expect(m.sd(1, 'dropped')).toBe(58);
     m.settle();
-    set_sysctl(m.shm, 'netdev_max_backlog', 1000);
-    set_sysctl(m.shm, 'netdev_budget', 10);
+    knob_write(m.shm, 'netdev_max_backlog', 1000);
+    knob_write(m.shm, 'netdev_budget', 10);
     m.send(64);
     m.take_irqs(0);
     net_rx_action(m.cpus[0]!);

@@ -336,19 +336,51 @@ export function dirPath(): Kind<string> {
 
 // ------------------------------------------------------------------------ the knobs
 
-/** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity). */
-export const RUNTIME_KNOBS = [
-  'rps_cpus',
-  'rps_flow_cnt',
-  'rps_sock_flow_entries',
-  'netdev_budget',
-  'netdev_budget_usecs',
-  'dev_weight',
-  'netdev_max_backlog',
-  'irq_affinity',
-  'rss_reta',
-] as const;
-export type RuntimeKnob = (typeof RUNTIME_KNOBS)[number];
+/**
+ * The kernel functions a knob's write goes through when it is more than one store of the value
+ * into its control word (src/kernel/knobs.ts maps each name to the function, in kernel/).
+ */
+export type KnobWriter =
+  | 'proc_do_dev_weight'
+  | 'rps_sock_flow_sysctl'
+  | 'store_rps_map'
+  | 'store_rps_dev_flow_table_cnt'
+  | 'irq_set_affinity'
+  | 'ethtool_set_rxfh';
+
+/**
+ * Where a knob lives in the running kernel and how a write reaches it, declared in its entry
+ * of KNOBS: the layout's sysctl control words come from `ctl`, boot writes every slotted knob
+ * (src/kernel/knobs.ts), and `--knob-at` takes the `runtime` ones and applies them the same way.
+ */
+export interface KnobSlot {
+  /** The file Linux writes: a sysctl, a sysfs file, an ethtool command or /proc/irq. */
+  readonly file: string;
+  /** The control words (shm/layout.ts, CTL_DEF's sysctl group) it is stored in, first its own; [] when it lives in tables of its own. */
+  readonly ctl: readonly string[];
+  /** The kernel function the write goes through; without one, the value is stored in ctl[0] (proc_dointvec, netdev_store). */
+  readonly write?: KnobWriter;
+  /** Linux lets it change under traffic: `--knob-at` takes it. */
+  readonly runtime: boolean;
+  /** A change may move a flow to another CPU, so reorder it as on Linux: the fuzz campaign does not check such runs for order. */
+  readonly moves_flows?: boolean;
+  /** false: set up at boot by the driver's own bring-up (request_irq, the NIC's reset), not by this write. */
+  readonly boot?: false;
+}
+
+/**
+ * How the fuzz campaign (src/engine/fuzz.ts) draws a knob: an integer from `between`, or one
+ * of `pick` (a value given twice is drawn twice as often); `at`: also changed under traffic
+ * in the runs that draw `--knob-at`. `main`: drawn from the campaign's main stream, where the
+ * first knobs were drawn; a knob added since draws from a stream of its own (a fork of the
+ * seed keyed by its name), so every other draw of a seed, and the campaigns quoted, stay.
+ */
+export interface FuzzRange {
+  readonly between?: readonly [number, number];
+  readonly pick?: readonly (number | string)[];
+  readonly at?: boolean;
+  readonly main?: boolean;
+}
 
 /** A scheduled change as given: resolved against the rest of the configuration by resolveConfig. */
 export interface KnobChangeGiven {
@@ -445,17 +477,28 @@ export interface Knob<T> {
   readonly default: T | Derived;
   /** A test-only switch: accepted, never listed in --help. */
   readonly hidden?: boolean;
+  /** Where the running kernel keeps it (a sysctl or sysfs knob); `runtime`: changeable under traffic. */
+  readonly slot?: KnobSlot;
+  /** How the fuzz campaign draws it. */
+  readonly fuzz?: FuzzRange;
 }
 
 const cpuList = () => listOf(int(0, MAX_CPUS - 1), `comma-separated integers from 0 to ${MAX_CPUS - 1}`);
-const knob = <T>(group: Group, k: Kind<T>, help: string, dflt: T | Derived, hidden = false): Knob<T> => ({
-  group,
-  kind: k,
-  help,
-  default: dflt,
-  ...(hidden ? { hidden } : {}),
-});
+interface KnobMore<S extends KnobSlot | undefined> {
+  hidden?: boolean;
+  slot?: S;
+  fuzz?: FuzzRange;
+}
+const knob = <T, const S extends KnobSlot | undefined = undefined>(
+  group: Group,
+  k: Kind<T>,
+  help: string,
+  dflt: T | Derived,
+  more: KnobMore<S> = {},
+): Knob<T> & { readonly slot: S } => ({ group, kind: k, help, default: dflt, ...more }) as Knob<T> & { readonly slot: S };
 const derived = (words: string): Derived => ({ derived: words });
+/** `k` with a help line made when it is read (one that lists what KNOBS declares). */
+const withHelp = <K extends Knob<unknown>>(k: K, help: () => string): K => Object.defineProperty(k, 'help', { get: help, enumerable: true });
 export const isDerived = (d: unknown): d is Derived => typeof d === 'object' && d !== null && 'derived' in d;
 
 export const NICS = ['ixgbe', 'legacy', 'virtio'] as const;
@@ -507,7 +550,9 @@ export const KNOBS = {
     'RX descriptors per queue (ethtool -G rx); virtio: a power of two from 256 to 1024, as QEMU',
     derived('512; virtio 256 (QEMU rx_queue_size)'),
   ),
-  irq_affinity: knob('nic', cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus')),
+  irq_affinity: knob('nic', cpuList(), 'CPU of each queue vector (smp_affinity_list)', derived('queue i on CPU i mod --cpus'), {
+    slot: { file: '/proc/irq/N/smp_affinity_list', ctl: [], write: 'irq_set_affinity', runtime: true, moves_flows: true, boot: false },
+  }),
   rx_usecs: knob(
     'nic',
     int(0, 100_000),
@@ -521,12 +566,14 @@ export const KNOBS = {
     int(0, 1_000_000_000),
     '/sys/class/net/X/gro_flush_timeout (ns): napi_complete_done keeps GRO packets and arms a timer that polls again',
     0,
+    { slot: { file: '/sys/class/net/X/gro_flush_timeout', ctl: ['gro_flush_timeout'], runtime: false } },
   ),
   napi_defer_hard_irqs: knob(
     'napi',
     int(0, 0x7fff_ffff),
     '/sys/class/net/X/napi_defer_hard_irqs: completions that leave the interrupt off for the gro_flush_timeout timer',
     0,
+    { slot: { file: '/sys/class/net/X/napi_defer_hard_irqs', ctl: ['napi_defer_hard_irqs'], runtime: false } },
   ),
   rss_key: knob(
     'nic',
@@ -551,6 +598,7 @@ export const KNOBS = {
     listOf(int(0, MAX_QUEUES - 1), `comma-separated integers from 0 to ${MAX_QUEUES - 1}`),
     `RSS indirection table (ethtool -X), ${RSS_RETA_SIZE} queue numbers or a shorter list repeated`,
     derived('queues in turn'),
+    { slot: { file: 'ethtool -X', ctl: [], write: 'ethtool_set_rxfh', runtime: true, moves_flows: true, boot: false } },
   ),
   reta_change_at_ms: knob('nic', int(0, 3_600_000), 'rewrite the indirection table (rotate by one queue) at this time, 0 = never', 0),
   rps_cpus: knob(
@@ -558,24 +606,56 @@ export const KNOBS = {
     listOf(hexMask(), 'a hex CPU mask such as 2 or ff, or one per queue, comma-separated'),
     'RPS CPU mask per RX queue (/sys/class/net/X/queues/rx-N/rps_cpus); one for all queues or one per queue',
     derived('0 (RPS off)'),
+    { slot: { file: '/sys/class/net/X/queues/rx-N/rps_cpus', ctl: [], write: 'store_rps_map', runtime: true, moves_flows: true } },
   ),
   rps_flow_cnt: knob(
     'rps',
     listOf(int(0, 1 << 20), 'comma-separated integers from 0 to 1048576'),
     'RFS flow table size per RX queue; one value or one per queue',
     derived('0'),
+    {
+      slot: {
+        file: '/sys/class/net/X/queues/rx-N/rps_flow_cnt',
+        ctl: [],
+        write: 'store_rps_dev_flow_table_cnt',
+        runtime: true,
+        moves_flows: true,
+      },
+    },
   ),
-  rps_sock_flow_entries: knob('rps', int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0),
-  netdev_budget: knob('napi', int(1, 1 << 20), 'net.core.netdev_budget', 300),
-  netdev_budget_usecs: knob('napi', int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz')),
-  dev_weight: knob('napi', int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight, times dev_weight_rx_bias)', 64),
+  rps_sock_flow_entries: knob('rps', int(0, 1 << 24), 'net.core.rps_sock_flow_entries (RFS)', 0, {
+    // the word holds the table's size in use (a power of two; 0: RFS off)
+    slot: {
+      file: 'net.core.rps_sock_flow_entries',
+      ctl: ['rps_sock_flow_size'],
+      write: 'rps_sock_flow_sysctl',
+      runtime: true,
+      moves_flows: true,
+    },
+  }),
+  netdev_budget: knob('napi', int(1, 1 << 20), 'net.core.netdev_budget', 300, {
+    slot: { file: 'net.core.netdev_budget', ctl: ['netdev_budget'], runtime: true },
+    fuzz: { between: [8, 600], at: true, main: true },
+  }),
+  netdev_budget_usecs: knob('napi', int(1, 10_000_000), 'net.core.netdev_budget_usecs', derived('2 jiffies: 2000000 / --hz'), {
+    slot: { file: 'net.core.netdev_budget_usecs', ctl: ['netdev_budget_usecs'], runtime: true },
+    fuzz: { pick: [100, 500, 2000, 4000], main: true },
+  }),
+  dev_weight: knob('napi', int(1, 1 << 20), 'net.core.dev_weight (the backlog napi weight, times dev_weight_rx_bias)', 64, {
+    slot: { file: 'net.core.dev_weight', ctl: ['dev_weight', 'dev_rx_weight'], write: 'proc_do_dev_weight', runtime: true },
+    fuzz: { between: [4, 128], at: true, main: true },
+  }),
   dev_weight_rx_bias: knob(
     'napi',
     int(1, 1 << 10),
     'net.core.dev_weight_rx_bias: the backlog napi weight is dev_weight times this (dev_rx_weight)',
     1,
+    { slot: { file: 'net.core.dev_weight_rx_bias', ctl: ['dev_weight_rx_bias', 'dev_rx_weight'], write: 'proc_do_dev_weight', runtime: false } },
   ),
-  netdev_max_backlog: knob('napi', int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000),
+  netdev_max_backlog: knob('napi', int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000, {
+    slot: { file: 'net.core.netdev_max_backlog', ctl: ['netdev_max_backlog'], runtime: true },
+    fuzz: { between: [16, 2000], at: true, main: true },
+  }),
   flow_limit_cpu_bitmap: knob('rps', hexMask(), 'net.core.flow_limit_cpu_bitmap', '0'),
   flow_limit_table_len: knob('rps', int(1, 1 << 20, { pow2: true }), 'net.core.flow_limit_table_len', 4096),
   flow_hash: knob('rps', oneOf(['siphash', 'jhash']), 'flow dissector hash: siphash (5.10+) or jhash (older kernels)', 'siphash'),
@@ -712,11 +792,11 @@ export const KNOBS = {
     "threads mode: pin each emulated CPU's thread, then the device's, to a host core (taskset), e.g. 0,1,1",
     derived('not pinned'),
   ),
-  knob_at: knob(
-    'traffic',
-    schedule(),
-    `change knobs under traffic, at ms after generation starts: ${RUNTIME_KNOBS.map((k) => k.replace(/_/g, '-')).join(', ')}`,
-    derived('none'),
+  knob_at: withHelp(
+    knob('traffic', schedule(), '', derived('none')),
+    // RUNTIME_KNOBS comes from this table: the line is made when --help reads it.
+    (): string =>
+      `change knobs under traffic, at ms after generation starts: ${(RUNTIME_KNOBS as readonly string[]).map((k: string) => k.replace(/_/g, '-')).join(', ')}`,
   ),
   virtio_mrg_rxbuf: knob(
     'nic',
@@ -743,11 +823,24 @@ export const KNOBS = {
     false,
   ),
   // TEST-ONLY fault: virtqueue_napi_complete skips its virtqueue_poll recheck (the lost-interrupt race).
-  fault_virtio_no_poll_recheck: knob('unsafe', onOff(), 'TEST-ONLY fault: skip the virtqueue_poll recheck', false, true),
+  fault_virtio_no_poll_recheck: knob('unsafe', onOff(), 'TEST-ONLY fault: skip the virtqueue_poll recheck', false, { hidden: true }),
 };
 
 export type KnobKey = keyof typeof KNOBS;
 type KnobValue<K extends KnobKey> = (typeof KNOBS)[K] extends Knob<infer T> ? T : never;
+
+/** The knobs Linux lets you change under traffic (sysctl, sysfs, ethtool, smp_affinity): those whose slot says `runtime`. */
+export type RuntimeKnob = { [K in KnobKey]: (typeof KNOBS)[K]['slot'] extends { readonly runtime: true } ? K : never }[KnobKey];
+export const RUNTIME_KNOBS = (Object.keys(KNOBS) as KnobKey[]).filter((k) => KNOBS[k].slot?.runtime === true) as RuntimeKnob[];
+
+/** The knobs the kernel keeps in a slot of its own, written at boot (src/kernel/knobs.ts). */
+export type SlottedKnob = { [K in KnobKey]: (typeof KNOBS)[K]['slot'] extends KnobSlot ? K : never }[KnobKey];
+export const SLOTTED_KNOBS = (Object.keys(KNOBS) as KnobKey[]).filter((k) => KNOBS[k].slot !== undefined) as SlottedKnob[];
+
+/** A control word a knob is stored in. */
+export type CtlWord = { [K in KnobKey]: (typeof KNOBS)[K]['slot'] extends KnobSlot ? (typeof KNOBS)[K]['slot']['ctl'][number] : never }[KnobKey];
+/** Every knob's control words, each once, in the order of KNOBS: CTL_DEF's sysctl group (shm/layout.ts). */
+export const CTL_WORDS: readonly CtlWord[] = [...new Set(Object.values(KNOBS).flatMap((k) => (k.slot?.ctl ?? []) as CtlWord[]))];
 
 /** One scheduled change, resolved: at `at_ms` after generation starts, `key` becomes `value`. */
 export interface KnobChange {

@@ -1,22 +1,15 @@
 // Boot: lay the emulated machine out in fresh shared memory before any thread starts, calling
 // the kernel's own set-up in the order Linux runs it: net_dev_init, the driver's probe/open,
-// the sockets, then the sysctl and sysfs writes of the configuration. The writers that may run
-// again while traffic flows are the kernel's (kernel/sysctl.ts, kernel/net_sysfs.ts), applied
-// by the control schedule (control.ts).
+// the sockets, then the sysctl and sysfs writes of the configuration (kernel/knobs.ts, as each
+// knob's schema entry declares them), which the control schedule (control.ts) makes again
+// while traffic flows.
 
 import type { Config } from '../config/schema.js';
 import { Shm } from '../shm/memory.js';
 import { skb_pool_init } from '../shm/skb_pool.js';
 import { net_dev_init } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
-import { set_sysctl, rps_sock_flow_table_init } from '../kernel/sysctl.js';
-import {
-  gro_flush_timeout_store,
-  napi_defer_hard_irqs_store,
-  rps_flow_table_init,
-  store_rps_map,
-  update_rps_needed,
-} from '../kernel/net_sysfs.js';
+import { knobs_boot } from '../kernel/knobs.js';
 import { ixgbe_up } from '../drivers/ixgbe.js';
 import { napi_timers_init } from '../kernel/napi_timer.js';
 import { legacy_up } from '../drivers/legacy.js';
@@ -51,20 +44,8 @@ export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
   cfg.app_cpus.forEach((cpu, t) => {
     shm.i32[shm.taskI[t]! + L.task.cpu] = cpu;
   });
-  set_sysctl(shm, 'netdev_budget', cfg.netdev_budget);
-  set_sysctl(shm, 'netdev_budget_usecs', cfg.netdev_budget_usecs);
-  set_sysctl(shm, 'dev_weight_rx_bias', cfg.dev_weight_rx_bias);
-  gro_flush_timeout_store(shm, cfg.gro_flush_timeout);
-  napi_defer_hard_irqs_store(shm, cfg.napi_defer_hard_irqs);
+  knobs_boot(shm); // the sysctl and sysfs writes of every knob with a slot (config/schema.ts)
   napi_timers_init(shm);
-  set_sysctl(shm, 'dev_weight', cfg.dev_weight);
-  set_sysctl(shm, 'netdev_max_backlog', cfg.netdev_max_backlog);
-  for (let q = 0; q < cfg.queues; q++) {
-    store_rps_map(shm, q, cfg.rps_cpus[q]!);
-    rps_flow_table_init(shm, q, cfg.rps_flow_cnt[q]!);
-  }
-  rps_sock_flow_table_init(shm, cfg.rps_sock_flow_entries);
-  update_rps_needed(shm);
   // --xdp: the program, its maps filled from --xdp-map, its cpumaps' rings
   const x = resolveXdp(cfg);
   if (x !== undefined) shm.xdp = xdp_create(cfg, x, xdpMapsFor(x, cfg.cpus, cfg.seed));

@@ -1,60 +1,18 @@
 // The run's control schedule, one copy for both runtimes: task migrations every
 // migrate_every_ms (while generating), the RSS indirection table rotated at reta_change_at_ms,
-// and the --knob-at changes, each applied with apply_knob_begin and, for an RFS table, finished
-// RCU_GRACE_MS later (unpublish, grace period, reinitialise, publish). Times are ms after
-// traffic started: wall time in threads mode (the coordinator's poll), virtual time in sim mode
-// (the machine's control hook).
+// and the --knob-at changes, each written by the kernel's knob_write (kernel/knobs.ts) and, for
+// an RFS table, finished RCU_GRACE_MS later (unpublish, grace period, reinitialise, publish).
+// Times are ms after traffic started: wall time in threads mode (the coordinator's poll),
+// virtual time in sim mode (the machine's control hook).
 
-import type { Config, KnobChange } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
-import { set_sysctl, rps_sock_flow_sysctl } from '../kernel/sysctl.js';
-import { store_rps_map, store_rps_dev_flow_table_cnt } from '../kernel/net_sysfs.js';
-import { irq_set_affinity } from '../kernel/irq.js';
+import { ethtool_set_rxfh, knob_write } from '../kernel/knobs.js';
 import { sched_setaffinity } from '../kernel/sched.js';
 import type { AppliedKnob } from './result.js';
 
 /** synchronize_rcu's stand-in: readers hold a table for one packet; this is far longer. */
 export const RCU_GRACE_MS = 5;
-
-/**
- * Apply one change while traffic flows, the way Linux does it: sysctls are plain stores; a new
- * RPS map is published in one store; a new RFS table replaces the old one after readers have
- * let go of it: this applies the change, or its first half (unpublish), and returns the second
- * half (reinitialise, publish) to run once RCU_GRACE_MS have passed, or null. The control
- * schedule waits: wall time in threads mode, virtual time in sim mode.
- */
-export function apply_knob_begin(shm: Shm, change: KnobChange): (() => void) | null {
-  switch (change.key) {
-    case 'netdev_budget':
-    case 'netdev_budget_usecs':
-    case 'dev_weight':
-    case 'netdev_max_backlog':
-      set_sysctl(shm, change.key, change.value as number);
-      return null;
-    case 'rps_cpus':
-      (change.value as string[]).forEach((mask, q) => {
-        store_rps_map(shm, q, mask);
-      });
-      return null;
-    case 'irq_affinity':
-      (change.value as number[]).forEach((cpu, q) => {
-        irq_set_affinity(shm, q, cpu);
-      });
-      return null;
-    case 'rss_reta':
-      set_rss_reta(shm, change.value as number[]);
-      return null;
-    case 'rps_flow_cnt':
-      return store_rps_dev_flow_table_cnt(shm, change.value as number[]);
-    case 'rps_sock_flow_entries':
-      return rps_sock_flow_sysctl(shm, change.value as number);
-  }
-}
-
-/** ethtool -X: rewrite the indirection table, entry by entry, as the driver writes RETA. */
-export function set_rss_reta(shm: Shm, reta: readonly number[]): void {
-  for (let i = 0; i < 128; i++) Atomics.store(shm.reta, i, reta[i]!);
-}
 
 export class ControlSchedule {
   private migrations = 0;
@@ -101,7 +59,7 @@ export class ControlSchedule {
     }
     if (!this.retaChanged && elapsed_ms >= cfg.reta_change_at_ms) {
       this.retaChanged = true;
-      set_rss_reta(
+      ethtool_set_rxfh(
         shm,
         cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
       );
@@ -111,7 +69,7 @@ export class ControlSchedule {
     while (this.finish.length > 0 && elapsed_ms >= this.finish[0]!.at_ms) this.finish.shift()!.run();
     while (this.nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[this.nextKnob]!.at_ms) {
       const change = cfg.knob_at[this.nextKnob++]!;
-      const rest = apply_knob_begin(shm, change);
+      const rest = knob_write(shm, change.key, change.value);
       if (rest !== null) this.finish.push({ at_ms: elapsed_ms + RCU_GRACE_MS, run: rest });
       this.applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });
       this.onEvent?.(elapsed_ms, `${change.key}=${String(change.value)}`);

@@ -15,9 +15,9 @@
 
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { maskToCpus, type Config } from '../config/schema.js';
+import { KNOBS, maskToCpus, optionName, type Config, type FuzzRange, type KnobKey } from '../config/schema.js';
 import { configFromFlags } from './configure.js';
-import { Prng } from '../lib/prng.js';
+import { Prng, seedFromString } from '../lib/prng.js';
 import { count, duration } from '../lib/units.js';
 import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
@@ -40,6 +40,18 @@ export interface Verdict {
 
 export interface FuzzTask {
   flags: Flags;
+}
+
+/** The knobs whose schema entry gives a fuzz range (config/schema.ts), in the order of KNOBS, with their flags. */
+const FUZZ_KNOBS = (Object.keys(KNOBS) as KnobKey[]).flatMap((key) => {
+  const range = KNOBS[key].fuzz;
+  return range === undefined ? [] : [{ key, flag: optionName(key).slice(2), range }];
+});
+
+/** One value of a knob's fuzz range. */
+function drawIn(r: Prng, x: FuzzRange): number | string {
+  if (x.between !== undefined) return x.between[0] + r.nextInt(x.between[1] - x.between[0] + 1);
+  return x.pick![r.nextInt(x.pick!.length)]!;
 }
 
 /** A random sim configuration from one seed. The unsafe knob is the only thing `unsafe` changes. */
@@ -77,10 +89,8 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     nic: legacy ? 'legacy' : 'ixgbe',
     'irq-affinity': Array.from({ length: queues }, () => p.nextInt(cpus)).join(','),
     'ring-size': 8 * between(8, 128),
-    'netdev-budget': between(8, 600),
-    'netdev-budget-usecs': pick([100, 500, 2000, 4000]),
-    'dev-weight': between(4, 128),
-    'netdev-max-backlog': between(16, 2000),
+    // the knobs of the main stream (their schema entries' fuzz ranges), in the order of KNOBS
+    ...Object.fromEntries(FUZZ_KNOBS.filter((k) => k.range.main).map((k) => [k.flag, drawIn(p, k.range)])),
     gro: pick(['on', 'off']),
     proto: rfs ? 'tcp' : pick(['udp', 'tcp', 'mix']),
     flows: rfs ? between(1, 32) : between(1, 300),
@@ -108,13 +118,10 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     f['rps-cpus'] = mask(cpus);
   }
   if (p.nextFloat() < 0.2) {
-    // Knobs changed under traffic (--knob-at), in virtual ms: sysctls, and an RPS map (which
-    // may reorder a flow it moves, as on Linux: such runs are not checked for order).
-    const changes = [
-      `${between(1, 3)}:netdev-budget=${between(8, 600)}`,
-      `${between(1, 3)}:dev-weight=${between(4, 128)}`,
-      `${between(1, 3)}:netdev-max-backlog=${between(16, 2000)}`,
-    ];
+    // Knobs changed under traffic (--knob-at), in virtual ms: those whose fuzz range says `at`,
+    // and an RPS map where the run has one (which may reorder a flow it moves, as on Linux:
+    // such runs are not checked for order).
+    const changes = FUZZ_KNOBS.filter((k) => k.range.main && k.range.at).map((k) => `${between(1, 3)}:${k.flag}=${drawIn(p, k.range)}`);
     if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
     const chosen = changes.filter(() => p.nextFloat() < 0.5);
     f['knob-at'] = (chosen.length > 0 ? chosen : [changes[0]!]).join(';');
@@ -122,11 +129,27 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
+  ownStreamKnobDraws(seed, f);
   virtioDraw(seed, f);
   ipDraw(seed, f);
   xdpDraw(seed, f);
   dropKnobsPastEnd(f);
   return f;
+}
+
+/**
+ * The knobs with a fuzz range outside the main stream, each from a fork of the seed keyed by
+ * its name (so adding one leaves every other draw of a seed as it was): a value for the run's
+ * start and, in a run that changes knobs under traffic, a change in half of them (`at`).
+ */
+function ownStreamKnobDraws(seed: number, f: Flags): void {
+  for (const k of FUZZ_KNOBS) {
+    if (k.range.main) continue;
+    const x = new Prng(seed).fork(seedFromString(k.key));
+    f[k.flag] = drawIn(x, k.range);
+    if (k.range.at && 'knob-at' in f && x.nextFloat() < 0.5)
+      f['knob-at'] = `${f['knob-at']};${1 + x.nextInt(3)}:${k.flag}=${drawIn(x, k.range)}`;
+  }
 }
 
 /**
@@ -251,7 +274,7 @@ export function reproArgs(command: string): string[] {
 export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean {
   if (cfg.reta_change_at_ms > 0) return false;
   // A flow moved by a new RPS map, RSS table, vector affinity or RFS table may be reordered.
-  if (cfg.knob_at.some((k) => !['netdev_budget', 'netdev_budget_usecs', 'dev_weight', 'netdev_max_backlog'].includes(k.key))) return false;
+  if (cfg.knob_at.some((k) => KNOBS[k.key].slot.moves_flows === true)) return false;
   const rfsQueues = cfg.rps_flow_cnt.map((n, q) => (n > 0 && cfg.rps_sock_flow_entries > 0 ? q : -1)).filter((q) => q >= 0);
   if (rfsQueues.length === 0) return true;
   if (cfg.nic === 'legacy') return false;
@@ -382,10 +405,7 @@ export function shrinkCandidates(flags: Flags): Flags[] {
     'irq-affinity',
     'app-cpus',
     'ring-size',
-    'netdev-budget',
-    'netdev-budget-usecs',
-    'dev-weight',
-    'netdev-max-backlog',
+    ...FUZZ_KNOBS.map((k) => k.flag),
     'sk-rcvbuf',
     'hz',
     'flow-dist',

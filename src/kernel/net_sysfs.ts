@@ -1,6 +1,7 @@
 // net/core/net-sysfs.c: the files under /sys/class/net/X/ the receive path reads, written at
-// boot and while traffic flows (--knob-at): a queue's RPS map and RFS flow table, and the
-// device's gro_flush_timeout and napi_defer_hard_irqs. The kernel reads each at its next use.
+// boot and while traffic flows (--knob-at): a queue's RPS map and RFS flow table. The device's
+// gro_flush_timeout and napi_defer_hard_irqs are plain stores (netdev_store) into the words
+// their schema entries name (kernel/knobs.ts). The kernel reads each at its next use.
 
 import type { Shm } from '../shm/memory.js';
 import { RPS_MAP_MAX, roundupPow2 } from '../shm/layout.js';
@@ -66,14 +67,4 @@ export function update_rps_needed(shm: Shm): void {
       needed = 1;
   }
   Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_needed, needed);
-}
-
-/** gro_flush_timeout_store: /sys/class/net/X/gro_flush_timeout (ns), read at each napi_complete_done. */
-export function gro_flush_timeout_store(shm: Shm, ns: number): void {
-  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.gro_flush_timeout, ns);
-}
-
-/** napi_defer_hard_irqs_store: /sys/class/net/X/napi_defer_hard_irqs, read at each napi_complete_done. */
-export function napi_defer_hard_irqs_store(shm: Shm, n: number): void {
-  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.napi_defer_hard_irqs, n);
 }

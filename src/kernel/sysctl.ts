@@ -1,20 +1,21 @@
 // net/core/sysctl_net_core.c: the net.core sysctls the receive path reads. Each is a plain
-// store (proc_dointvec) the kernel reads at its next use, but for the two below.
+// store (proc_dointvec) the kernel reads at its next use, but for the two handlers below.
+// Which word a sysctl lives in, and which handler it takes, is its schema entry's slot
+// (config/schema.ts); kernel/knobs.ts makes the write.
 
 import type { Shm } from '../shm/memory.js';
 import { roundupPow2 } from '../shm/layout.js';
+import type { CtlWord } from '../config/schema.js';
 import { RPS_NO_CPU } from './dev.js';
 
-export type NetCoreSysctl = 'netdev_budget' | 'netdev_budget_usecs' | 'dev_weight' | 'dev_weight_rx_bias' | 'netdev_max_backlog';
-
-/** Write net.core.`key`; dev_weight and dev_weight_rx_bias go through proc_do_dev_weight. */
-export function set_sysctl(shm: Shm, key: NetCoreSysctl, value: number): void {
-  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl[key], value);
-  if (key === 'dev_weight' || key === 'dev_weight_rx_bias') proc_do_dev_weight(shm);
+/** proc_dointvec: store a sysctl's value in its word, read by the kernel at its next use. */
+export function proc_dointvec(shm: Shm, word: CtlWord, value: number): void {
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl[word], value);
 }
 
-/** proc_do_dev_weight: after dev_weight or dev_weight_rx_bias is written, dev_rx_weight is their product. */
-function proc_do_dev_weight(shm: Shm): void {
+/** proc_do_dev_weight: write dev_weight or dev_weight_rx_bias (proc_dointvec), then dev_rx_weight is their product. */
+export function proc_do_dev_weight(shm: Shm, word: 'dev_weight' | 'dev_weight_rx_bias', value: number): void {
+  proc_dointvec(shm, word, value);
   const C = shm.layout.ctl;
   const w = Atomics.load(shm.i32, shm.ctlI + C.dev_weight) * Atomics.load(shm.i32, shm.ctlI + C.dev_weight_rx_bias);
   Atomics.store(shm.i32, shm.ctlI + C.dev_rx_weight, w);

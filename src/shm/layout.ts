@@ -23,7 +23,7 @@
 //   skb        the skb pool, structure of arrays, plus the frame bytes of each skb
 //   tables     RPS maps, RFS tables, RSS indirection table, flow-limit tables, socket hash
 
-import type { Config } from '../config/schema.js';
+import { CTL_WORDS, type Config, type CtlWord } from '../config/schema.js';
 import { vqLayout, type VqLayout } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
 
@@ -365,20 +365,10 @@ export const CTL_DEF = {
     ['start_ns', 'f64'],
     ['gen_end_ns', 'f64'],
   ],
-  // sysctl net.core.* and the RPS static key: read by the kernel at each use, written only
+  // the RPS static key, then the sysctl and sysfs knobs' words, as their schema entries
+  // declare them (CTL_WORDS: each knob's slot): read by the kernel at each use, written only
   // when a knob changes under traffic
-  sysctl: [
-    ['rps_needed', 'i32'],
-    ['netdev_budget', 'i32'],
-    ['netdev_budget_usecs', 'i32'],
-    ['dev_weight', 'i32'],
-    ['dev_weight_rx_bias', 'i32'],
-    ['dev_rx_weight', 'i32'], // dev_weight * dev_weight_rx_bias (proc_do_dev_weight)
-    ['gro_flush_timeout', 'i32'], // /sys/class/net/X/gro_flush_timeout (ns)
-    ['napi_defer_hard_irqs', 'i32'], // /sys/class/net/X/napi_defer_hard_irqs
-    ['netdev_max_backlog', 'i32'],
-    ['rps_sock_flow_size', 'i32'], // entries of rps_sock_flow_table in use (0: RFS off)
-  ],
+  sysctl: [['rps_needed', 'i32'], ...CTL_WORDS.map((w) => [w, 'i32'] as const)] as readonly (readonly ['rps_needed' | CtlWord, 'i32'])[],
   // the timer tick (the coordinator, about every millisecond)
   tick: [
     ['jiffies', 'i32'],
