@@ -498,7 +498,8 @@ const knob = <T, const S extends KnobSlot | undefined = undefined>(
 ): Knob<T> & { readonly slot: S } => ({ group, kind: k, help, default: dflt, ...more }) as Knob<T> & { readonly slot: S };
 const derived = (words: string): Derived => ({ derived: words });
 /** `k` with a help line made when it is read (one that lists what KNOBS declares). */
-const withHelp = <K extends Knob<unknown>>(k: K, help: () => string): K => Object.defineProperty(k, 'help', { get: help, enumerable: true });
+const withHelp = <K extends Knob<unknown>>(k: K, help: () => string): K =>
+  Object.defineProperty(k, 'help', { get: help, enumerable: true });
 export const isDerived = (d: unknown): d is Derived => typeof d === 'object' && d !== null && 'derived' in d;
 
 export const NICS = ['ixgbe', 'legacy', 'virtio'] as const;
@@ -650,7 +651,14 @@ export const KNOBS = {
     int(1, 1 << 10),
     'net.core.dev_weight_rx_bias: the backlog napi weight is dev_weight times this (dev_rx_weight)',
     1,
-    { slot: { file: 'net.core.dev_weight_rx_bias', ctl: ['dev_weight_rx_bias', 'dev_rx_weight'], write: 'proc_do_dev_weight', runtime: false } },
+    {
+      slot: {
+        file: 'net.core.dev_weight_rx_bias',
+        ctl: ['dev_weight_rx_bias', 'dev_rx_weight'],
+        write: 'proc_do_dev_weight',
+        runtime: false,
+      },
+    },
   ),
   netdev_max_backlog: knob('napi', int(1, 1 << 20), 'net.core.netdev_max_backlog', 1000, {
     slot: { file: 'net.core.netdev_max_backlog', ctl: ['netdev_max_backlog'], runtime: true },
@@ -838,7 +846,9 @@ export type SlottedKnob = { [K in KnobKey]: (typeof KNOBS)[K]['slot'] extends Kn
 export const SLOTTED_KNOBS = (Object.keys(KNOBS) as KnobKey[]).filter((k) => KNOBS[k].slot !== undefined) as SlottedKnob[];
 
 /** A control word a knob is stored in. */
-export type CtlWord = { [K in KnobKey]: (typeof KNOBS)[K]['slot'] extends KnobSlot ? (typeof KNOBS)[K]['slot']['ctl'][number] : never }[KnobKey];
+export type CtlWord = {
+  [K in KnobKey]: (typeof KNOBS)[K]['slot'] extends KnobSlot ? (typeof KNOBS)[K]['slot']['ctl'][number] : never;
+}[KnobKey];
 /** Every knob's control words, each once, in the order of KNOBS: CTL_DEF's sysctl group (shm/layout.ts). */
 export const CTL_WORDS: readonly CtlWord[] = [...new Set(Object.values(KNOBS).flatMap((k) => (k.slot?.ctl ?? []) as CtlWord[]))];
 
