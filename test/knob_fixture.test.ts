@@ -7,6 +7,7 @@
  * --help, --knob-at (checked and applied), the run's JSON and the fuzz campaign all carry it.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureTree, patchOnce, type FixtureTree } from './fixture_tree.js';
@@ -38,6 +39,8 @@ interface RunDoc {
   packets: { generated: number; delivered: number; dropped: Record<string, number> };
   percpu: { dropped: number }[];
   knobs_applied: { key: string; value: unknown; applied: boolean; at_ms: number }[];
+  sim: Record<string, unknown>;
+  [more: string]: unknown;
 }
 
 let tree: FixtureTree;
@@ -59,8 +62,8 @@ function runJson(args: string[]): RunDoc {
 }
 
 /** Without the wall-time fields and the command line: what sim mode makes the same every time. */
-function simFigures(d: RunDoc & Record<string, unknown>): unknown {
-  const { command: _c, sim, ...rest } = d as Record<string, unknown> & { sim: Record<string, unknown> };
+function simFigures(d: RunDoc): unknown {
+  const { command: _c, sim, ...rest } = d;
   const { wall_s: _w, sim_pps_wall: _p, ...simRest } = sim;
   return { ...rest, sim: simRest };
 }
@@ -83,10 +86,8 @@ describe('a runtime knob added as one schema entry and its kernel reader', () =>
   });
 
   it('--knob-at takes it, checked by its kind, and changes the sim run exactly; the JSON carries it', () => {
-    const parent = JSON.parse(
-      spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), ...RUN_ARGS], { encoding: 'utf8' }).stdout,
-    ) as RunDoc & Record<string, unknown>;
-    const base = runJson(RUN_ARGS) as RunDoc & Record<string, unknown>;
+    const parent = JSON.parse(spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), ...RUN_ARGS], { encoding: 'utf8' }).stdout);
+    const base = runJson(RUN_ARGS);
     // At its default (0) the knob changes nothing: the copy's run is the tree's, but for the config key it adds.
     expect(base.config.fixture_backlog_cap).toBe(0);
     const { fixture_backlog_cap: _k, ...baseConfig } = base.config;
@@ -100,14 +101,15 @@ describe('a runtime knob added as one schema entry and its kernel reader', () =>
     expect(changed.percpu[1]!.dropped).toBeGreaterThan(base.percpu[1]!.dropped);
     expect(changed.packets.generated).toBe(changed.packets.delivered + dropped(changed));
     // Sim mode: the same command gives the same document.
-    expect(simFigures(runJson([...RUN_ARGS, '--knob-at', '2:fixture-backlog-cap=4']) as RunDoc & Record<string, unknown>)).toEqual(
-      simFigures(changed as RunDoc & Record<string, unknown>),
-    );
+    expect(simFigures(runJson([...RUN_ARGS, '--knob-at', '2:fixture-backlog-cap=4']))).toEqual(simFigures(changed));
 
     // Given from the start, the config block carries the value and runs again as it is.
     const start = runJson([...RUN_ARGS, '--fixture-backlog-cap', '4']);
     expect(start.config.fixture_backlog_cap).toBe(4);
     expect(start.packets.dropped.backlog).toBeGreaterThan(changed.packets.dropped.backlog!);
+    const cfgFile = join(tree.dir, 'cap.json');
+    writeFileSync(cfgFile, JSON.stringify(start.config));
+    expect(simFigures(runJson(['run', '--config', cfgFile, '--json']))).toEqual(simFigures(start));
 
     // A bad value is one line naming the change and what the knob accepts, exit 2.
     const bad = tree.cli([...RUN_ARGS, '--knob-at', '2:fixture-backlog-cap=-1']);
