@@ -8,11 +8,39 @@
 // Hot path: charge() runs at every context switch and interrupt window; it reads typed arrays
 // and allocates nothing.
 
+import type { KCpu } from '../../kernel/percpu.js';
+import type { Prng } from '../../lib/prng.js';
 import type { Shm } from '../../shm/memory.js';
 import { CTX_TASK } from '../../shm/layout.js';
 import type { CostModel } from '../cost_model.js';
-import { adversary_jitter } from './adversary.js';
-import type { SimMachine } from './machine.js';
+import { adversary_jitter, type Adversary } from './adversary.js';
+
+/** The machine's state charge() reads and writes (SimMachine's fields; machine.ts makes them). */
+export interface ChargeState {
+  readonly cfg: Shm['cfg'];
+  readonly cost: CostModel;
+  readonly f64: Float64Array;
+  readonly i32: Int32Array;
+  readonly kc: readonly KCpu[];
+  readonly adversary: Adversary;
+  readonly prng: Prng;
+  /** Per CPU: its clock, burn_ns not yet charged, its context (CTX_*). */
+  readonly clk: Float64Array;
+  readonly acc: Float64Array;
+  readonly ctx: Int32Array;
+  /** Per context: the softnet_data busy-time field it is charged to. */
+  readonly busy_field: Int32Array;
+  /** The priced counters (priced_counters): field indices, ns each, count; per CPU × field, the value at the last charge. */
+  readonly fld: Int32Array;
+  readonly w: Float64Array;
+  readonly K: number;
+  readonly snap: Float64Array;
+  /** Per queue: where next_to_clean is and its value at the last charge; (virtio) the notify register and its value. */
+  readonly ntc_at: Int32Array;
+  readonly last_ntc: Int32Array;
+  readonly kicks_at: Int32Array;
+  readonly last_kicks: Int32Array;
+}
 
 /** The priced counters: each softnet_data f64 field index with its ns per count. */
 export function priced_counters(sd: Shm['layout']['sd'], cost: CostModel): [number, number][] {
@@ -46,7 +74,7 @@ export function priced_counters(sd: Shm['layout']['sd'], cost: CostModel): [numb
  * The caller then scan()s (at interrupt windows and step ends, not at every context
  * switch: an interrupt raised mid-step is stamped at most one step late).
  */
-export function charge(m: SimMachine, cpu: number): void {
+export function charge(m: ChargeState, cpu: number): void {
   const f64 = m.f64;
   const i32 = m.i32;
   const b = m.kc[cpu]!.sdF;

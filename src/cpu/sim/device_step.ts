@@ -7,11 +7,40 @@
 //
 // Hot path: per burst, typed arrays and numbers only.
 
-import { TCP_STALL_WAIT_NS } from '../../devices/generator.js';
+import { TCP_STALL_WAIT_NS, type TrafficGenerator } from '../../devices/generator.js';
+import type { Prng } from '../../lib/prng.js';
+import type { Shm } from '../../shm/memory.js';
 import { msix_throttled } from '../../shm/msix.js';
-import { adversary_burst } from './adversary.js';
+import { adversary_burst, type Adversary } from './adversary.js';
 import { SIM_T0_NS } from './clock.js';
-import type { SimMachine } from './machine.js';
+
+/** The machine's state a device step reads and writes (SimMachine's; machine.ts makes it). */
+export interface DeviceState {
+  readonly shm: Shm;
+  readonly cfg: Shm['cfg'];
+  readonly f64: Float64Array;
+  readonly i32: Int32Array;
+  readonly gen: TrafficGenerator;
+  readonly adversary: Adversary;
+  readonly prng: Prng;
+  /** The device's clock, its clock at the last burst that wrote frames, its DEV_* state. */
+  dev_t: number;
+  dev_write_t: number;
+  dev_state: number;
+  /** The ITR timer's step (0: no throttle); the device's cost per packet. */
+  readonly itr_ns: number;
+  readonly device_ns: number;
+  /** The control block's generated count (f64) and gen_done flag (i32). */
+  readonly generated_at: number;
+  readonly gen_done_at: number;
+  /** Per queue: what a waiting device watches (RDT, or virtio's notify register) and its value when it blocked. */
+  readonly rdt_at: Int32Array;
+  readonly dev_rdt: Int32Array;
+  /** The timer tick's job for the entity about to run: the shared clock and jiffies. */
+  set_clock(t: number): void;
+  /** Notice what the last actor did to the others (rung doorbells, a refilled ring). */
+  scan(now: number): void;
+}
 
 const DEVICE_BURST = 64;
 
@@ -21,7 +50,7 @@ export const DEV_DONE = 2; // generation over, nothing to service
 export const DEV_ITR = 3; // generation over, a vector held back by the ITR throttle: services at dev_t
 
 /** One device step at dev_t: a burst, or the ITR timer's service after generation. */
-export function run_device(m: SimMachine): void {
+export function run_device(m: DeviceState): void {
   m.set_clock(m.dev_t);
   if (m.dev_state === DEV_ITR) {
     // Generation is over; the ITR timer fires held-back vectors (burst(0) only services).
@@ -94,7 +123,7 @@ export function run_device(m: SimMachine): void {
  * What the last actor did to the device (scan's half): a refilled ring or a kick wakes a
  * waiting device; a vector held by its ITR throttle makes a done device service it.
  */
-export function device_notice(m: SimMachine, now: number): void {
+export function device_notice(m: DeviceState, now: number): void {
   const i32 = m.i32;
   if (m.dev_state === DEV_WAIT) {
     // A vector the driver re-enabled inside its ITR interval: the device's timer fires it.
@@ -121,7 +150,7 @@ export function device_notice(m: SimMachine, now: number): void {
  * interrupt()'s half: generation ends now (as if --packets were reached); a vector held by
  * the ITR throttle, or (virtio) packets held in QEMU's queues, are still serviced.
  */
-export function device_stop(m: SimMachine): void {
+export function device_stop(m: DeviceState): void {
   if (m.dev_state === DEV_RUN || m.dev_state === DEV_WAIT) {
     m.set_clock(m.dev_t);
     m.gen.burst(0, false); // sees gen_stop: sets gen_done
@@ -132,22 +161,22 @@ export function device_stop(m: SimMachine): void {
 }
 
 /** When the device can next run (Infinity: until the driver posts or kicks). */
-export function device_next_ns(m: SimMachine): number {
+export function device_next_ns(m: DeviceState): number {
   return m.dev_state === DEV_RUN || m.dev_state === DEV_ITR ? m.dev_t : Infinity;
 }
 
 /** The device's state, for a stuck run's report. */
-export function device_describe(m: SimMachine): string {
+export function device_describe(m: DeviceState): string {
   return `device ${['running', 'waiting for descriptors', 'done', 'servicing ITR'][m.dev_state]} at ${m.dev_t} ns`;
 }
 
 /** Wait for the driver: an RDT move, or (virtio) a kick. */
-function wait_kick(m: SimMachine): void {
+function wait_kick(m: DeviceState): void {
   m.dev_state = DEV_WAIT;
   for (let q = 0; q < m.rdt_at.length; q++) m.dev_rdt[q] = m.i32[m.rdt_at[q]!]!;
 }
 
-function any_throttled(m: SimMachine): boolean {
+function any_throttled(m: DeviceState): boolean {
   for (let q = 0; q < m.cfg.queues; q++) if (msix_throttled(m.shm, q)) return true;
   return false;
 }

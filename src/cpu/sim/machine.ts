@@ -50,8 +50,9 @@
 //
 // Files: this one is the machine (the entities, the scheduler, a CPU's step, the CpuEnv the
 // kernel calls); cost.ts charges steps, device_step.ts steps the device, adversary.ts
-// injects the seed's faults, clock.ts holds the clocks' origin. They share the machine's
-// state: its fields are read and written by those modules (sim-internal, not an API).
+// injects the seed's faults, clock.ts holds the clocks' origin. cost.ts and device_step.ts are
+// functions over the machine's state, each declaring the part it uses (ChargeState,
+// DeviceState): SimMachine's public fields are that state, not an API.
 //
 // Hot path: per step, no objects, closures or arrays; all state is in typed arrays allocated
 // here; the PRNG draws integers/floats from a Uint32Array state.
