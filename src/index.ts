@@ -21,5 +21,6 @@ export { toeplitzHash, ToeplitzTable, MS_RSS_KEY } from './uapi/toeplitz.js';
 export { siphash, siphash64 } from './uapi/siphash.js';
 export { jhash, jhash2, jhash_3words } from './uapi/jhash.js';
 export { flow_hash_init, skb_flow_dissect_hash, skb_flow_dissect_flow_keys, reciprocal_scale } from './kernel/hash/flow_dissector.js';
-export { buildFrameTemplate, makeFlows, stampPacket, type FlowSpec } from './devices/frames.js';
+export { buildFrameTemplate, stampPacket } from './devices/frame_template.js';
+export { makeFlows, type FlowSpec } from './devices/flows.js';
 export { ip_fast_csum } from './uapi/inet.js';

@@ -2,7 +2,8 @@
 // reader is checked against files built independently of it (and, in test/replay.test.ts,
 // against Debian's text2pcap).
 
-import { buildFrameTemplate, stampPacket, type FlowSpec } from '../dist/src/devices/frames.js';
+import type { FlowSpec } from '../dist/src/devices/flows.js';
+import { buildFrameTemplate, stampPacket } from '../dist/src/devices/frame_template.js';
 
 export interface Pkt {
   frame: Uint8Array;

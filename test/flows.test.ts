@@ -3,16 +3,10 @@
 // the frames buildFrameTemplate gives flow by flow, and distinct 5-tuples.
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../src/lib/prng.js';
-import {
-  ETH_HLEN,
-  FlowFrames,
-  buildFrameTemplate,
-  flowSpec,
-  ip_fast_csum,
-  makeFlowTable,
-  stampPacket,
-  verify_l4_csum,
-} from '../src/devices/frames.js';
+import { FlowFrames } from '../src/devices/frames.js';
+import { flowSpec, makeFlowTable } from '../src/devices/flows.js';
+import { buildFrameTemplate, stampPacket } from '../src/devices/frame_template.js';
+import { ETH_HLEN, ip_fast_csum, verify_l4_csum } from '../src/uapi/inet.js';
 
 describe('flow table and frames', () => {
   for (const frameLen of [60, 61, 333, 1514]) {

@@ -6,26 +6,23 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Prng } from '../src/lib/prng.js';
+import { type FlowSpec, flow_isn, makeFlows } from '../src/devices/flows.js';
+import { buildFrameTemplate, stampPacket } from '../src/devices/frame_template.js';
 import {
   ETH_HLEN,
   ETH_P_IP,
   IPPROTO_TCP,
   IPPROTO_UDP,
-  type FlowSpec,
-  buildFrameTemplate,
   csum_fold,
   csum_partial,
   csum_replace2,
   csum_replace4,
-  flow_isn,
   frame_l4_payload_len,
   frame_payload_index,
   frame_tcp_seq,
   ip_fast_csum,
-  makeFlows,
-  stampPacket,
   verify_l4_csum,
-} from '../src/devices/frames.js';
+} from '../src/uapi/inet.js';
 
 const SIZES = [60, 64, 65, 590, 1514];
 

@@ -11,7 +11,7 @@ import { configFromFlags } from '../dist/src/engine/configure.js';
 import { boot, framesOf } from '../dist/src/engine/boot.js';
 import { Shm } from '../dist/src/shm/memory.js';
 type ShmT = Shm;
-import { SimMachine } from '../dist/src/cpu/sim.js';
+import { SimMachine } from '../dist/src/cpu/sim/machine.js';
 import { CpuRuntime } from '../dist/src/cpu/runtime.js';
 import { DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js';
 import { kernel_boot, latencySink, newLatencyHistogram } from '../dist/src/cpu/worker_main.js';

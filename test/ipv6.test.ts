@@ -8,16 +8,9 @@ import { config } from './harness.js';
 import { cli, run, sum } from './e2e.js';
 import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { conserves } from '../dist/src/engine/result.js';
-import {
-  buildFrameTemplate,
-  frame_payload_index,
-  l4_offset,
-  makeFlowTable,
-  stampPacket,
-  verify_l4_csum,
-  ETH_HLEN,
-  type FlowSpec,
-} from '../dist/src/devices/frames.js';
+import { makeFlowTable, type FlowSpec } from '../dist/src/devices/flows.js';
+import { buildFrameTemplate, stampPacket } from '../dist/src/devices/frame_template.js';
+import { frame_payload_index, l4_offset, verify_l4_csum, ETH_HLEN } from '../dist/src/uapi/inet.js';
 import { MS_RSS_KEY, ToeplitzTable } from '../dist/src/uapi/toeplitz.js';
 import { RssEngine, RSS_L3, RSS_L4, RSS_NONE } from '../dist/src/devices/nic.js';
 import { flow_hash_init, skb_flow_dissect_hash } from '../dist/src/kernel/hash/flow_dissector.js';

@@ -92,6 +92,19 @@ describe('layers', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the sim machine is entered through src/cpu/sim/machine.ts; its fault injector (adversary.ts) is a leaf', () => {
+    // Its parts (charging, the device step, the adversary) run only inside src/cpu/sim/.
+    const parts = /^cpu\/sim\/(adversary|cost|device_step)\.ts$/;
+    const outside = files(SRC)
+      .filter((f) => !relative(SRC, f).startsWith('cpu/sim/'))
+      .map((f) => ({ file: relative(SRC, f), deps: runtimeImports(f) }));
+    expect(offending(outside, (d) => parts.test(d))).toEqual([]);
+    // The adversary decides from the seed alone: it runs nothing of the machine, the kernel or the devices.
+    const adversary = runningUnder('cpu/sim').filter(({ file }) => file === 'cpu/sim/adversary.ts');
+    expect(adversary).toHaveLength(1);
+    expect(offending(adversary, (d) => !d.startsWith('lib/'))).toEqual([]);
+  });
+
   it('the CPU runtime imports nothing from the engine above it; host facilities are not in src/shm/', () => {
     const up = under('cpu').flatMap(({ file, deps }) => deps.filter((d) => d.startsWith('engine/')).map((d) => `${file} -> ${d}`));
     expect(up).toEqual([]);

@@ -11,7 +11,8 @@ import { config } from './harness.js';
 import { cli, run } from './e2e.js';
 import { simulate, type SimRunResult } from '../dist/src/engine/sim_run.js';
 import { conserves } from '../dist/src/engine/result.js';
-import { buildFrameTemplate, type FlowSpec } from '../dist/src/devices/frames.js';
+import type { FlowSpec } from '../dist/src/devices/flows.js';
+import { buildFrameTemplate } from '../dist/src/devices/frame_template.js';
 import { MIXED_FLOWS, mixedTraffic, pcapFile, pcapngFile, v6, type Pkt } from './capture_files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rxsmp-replay-'));

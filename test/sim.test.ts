@@ -15,7 +15,8 @@ import { loadCostModel, DEFAULT_COST_MODEL } from '../dist/src/cpu/cost_model.js
 import { calibrationWarnings } from '../dist/src/engine/calibrate.js';
 import { ConfigError } from '../dist/src/config/schema.js';
 import { boot } from '../dist/src/engine/boot.js';
-import { SimMachine, SIM_STUCK, SIM_DRAINED, SIM_T0_NS } from '../dist/src/cpu/sim.js';
+import { SimMachine, SIM_STUCK, SIM_DRAINED } from '../dist/src/cpu/sim/machine.js';
+import { SIM_T0_NS } from '../dist/src/cpu/sim/clock.js';
 import { NAPI_STATE_DISABLE } from '../dist/src/kernel/napi.js';
 import * as S from '../dist/bench/scenarios.js';
 

@@ -16,7 +16,7 @@ import { conserves, type RunResult } from '../dist/src/engine/result.js';
 import { runFrames } from '../dist/src/devices/generator.js';
 import { rssEngine } from '../dist/src/devices/nic.js';
 import { flow_hash_init, reciprocal_scale, skb_flow_dissect_hash } from '../dist/src/kernel/hash/flow_dissector.js';
-import { IPPROTO_TCP } from '../dist/src/devices/frames.js';
+import { IPPROTO_TCP } from '../dist/src/uapi/inet.js';
 import type { Config } from '../dist/src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rxsmp-tap-'));

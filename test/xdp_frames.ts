@@ -3,7 +3,9 @@
 // buffers are: each frame at XDP_PACKET_HEADROOM into a 2048-byte buffer.
 
 import { Prng } from '../src/lib/prng.js';
-import { buildFrameTemplate, frame_len_min, makeFlows, type FlowSpec } from '../src/devices/frames.js';
+import { makeFlows, type FlowSpec } from '../src/devices/flows.js';
+import { buildFrameTemplate } from '../src/devices/frame_template.js';
+import { frame_len_min } from '../src/uapi/inet.js';
 
 export const XDP_PACKET_HEADROOM = 256;
 export const BUF_SIZE = 2048;

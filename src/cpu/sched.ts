@@ -1,4 +1,4 @@
-// The CPU's scheduler, as both runtimes (runtime.ts, sim.ts) run it: CFS (kernel/sched/fair.c,
+// The CPU's scheduler, as both runtimes (runtime.ts, sim/machine.ts) run it: CFS (kernel/sched/fair.c,
 // 5.10) over what shares a CPU here, ksoftirqd and the application tasks pinned to it, all
 // nice 0 (weight 1024, so virtual runtime advances as the time they run). How each runtime
 // switches context and measures time stays its own; which thread runs next, and when the one

@@ -19,7 +19,7 @@
 // holds across loops. Replayed TCP flows keep the capture's timing: no receive window slows
 // them (the generator's window checks are for its own senders).
 
-import type { FlowTable } from './frames.js';
+import type { FlowTable } from './flows.js';
 import {
   ETH_HLEN,
   ETH_P_IP,

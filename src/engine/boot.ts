@@ -20,7 +20,8 @@ import { xdp_create } from '../kernel/xdp.js';
 import { resolveXdp, xdpMapsFor } from '../config/xdp.js';
 import { replayFrames, runFrames } from '../devices/generator.js';
 import { loadReplay } from './capture.js';
-import type { FlowFrames, FlowTable } from '../devices/frames.js';
+import type { FlowFrames } from '../devices/frames.js';
+import type { FlowTable } from '../devices/flows.js';
 import { skbPoolSize } from './shm_size.js';
 
 /** The run's flows and their frames: generated, or (--pcap) the capture's. Setup time. */

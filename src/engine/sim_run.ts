@@ -1,4 +1,4 @@
-// runSim: one emulation in the deterministic runtime (--mode sim, src/cpu/sim.ts). The same
+// runSim: one emulation in the deterministic runtime (--mode sim, src/cpu/sim/machine.ts). The same
 // boot, the same kernel and drivers, the same device model and the same collectResult as
 // runEmulation, so the JSON document is the run contract (schema rxsmp.run/1) with one block
 // more, `sim`. Everything in it is a function of the config and the seed, except
@@ -21,7 +21,9 @@ import { TAP_DRAIN_NS, TapWriter } from './tap.js';
 import { accounted, collectResult, type AppliedKnob, type RunResult } from './result.js';
 import { hangReport, PROGRESS_MS, WatchdogError } from './run.js';
 import { progressSample, type Progress } from './progress.js';
-import { SIM_DRAINED, SIM_INTERRUPTED, SIM_NO_PROGRESS, SIM_RUNNING, SIM_T0_NS, SimMachine, type Adversary } from '../cpu/sim.js';
+import { SIM_DRAINED, SIM_INTERRUPTED, SIM_NO_PROGRESS, SIM_RUNNING, SimMachine } from '../cpu/sim/machine.js';
+import type { Adversary } from '../cpu/sim/adversary.js';
+import { SIM_T0_NS } from '../cpu/sim/clock.js';
 import { loadCostModel, type CostModel } from '../cpu/cost_model.js';
 
 export interface SimInfo {

@@ -13,7 +13,7 @@ import type { RunResult } from '../engine/result.js';
 import { ethtoolNames, IP_MIB, TCP_MIB, TCPEXT_MIB, UDP_MIB } from '../engine/counters.js';
 import type { Config } from '../config/schema.js';
 import { runFlows } from '../devices/generator.js';
-import type { FlowTable } from '../devices/frames.js';
+import type { FlowTable } from '../devices/flows.js';
 import { loadReplay } from '../engine/capture.js';
 import { IPPROTO_UDP } from '../uapi/inet.js';
 import { softnetStat } from './human.js';

@@ -20,7 +20,7 @@ export const SPIN_LIMIT = 256;
 
 /**
  * Sim mode runs every CPU in one thread, between check points no lock is ever held across
- * (sim.ts), so a lock word is only ever seen free: a locked compare-exchange there is pure cost
+ * (sim/machine.ts), so a lock word is only ever seen free: a locked compare-exchange there is pure cost
  * (10% of a 16-CPU sim run's time, measured). While a sim machine runs (SimMachine.run sets
  * this for its synchronous slice and clears it after), the lock words are read and written
  * plainly; the words' values are the same as with Atomics, so nothing the kernel or a test

@@ -1,7 +1,7 @@
 // Protocol wire formats and Internet checksums, as the kernel's headers define them
 // (include/uapi/linux/if_ether.h, ip.h, udp.h, tcp.h; lib/checksum.c, include/net/checksum.h).
 // The kernel (ip_rcv, GRO, socket lookup) reads frames with these; the traffic generator
-// (devices/frames.ts) writes them. Everything here is allocation-free byte arithmetic on a
+// (devices/frame_template.ts, devices/frames.ts) writes them. Everything here is allocation-free byte arithmetic on a
 // Uint8Array plus offsets.
 //
 // A V8 caveat for "allocation-free": a number >= 2^31 (a u32 seq, say) crossing a call that is

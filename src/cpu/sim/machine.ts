@@ -13,10 +13,9 @@
 // Steps. A CPU step is one turn of the CPU loop, as in runtime.ts: take due interrupts (and on
 // irq exit run softirqs), or run pending softirqs, or one task slice (ksoftirqd or an
 // application's recvmsg). A device step is one burst of at most 64 packets (or, open loop,
-// what is due by its clock). A step's cost is charged to the CPU's clock from the cost model
-// (cost_model.ts): deltas of its own softnet counters (hardirqs, net_rx_softirqs, gro_merged,
-// flow_dissected, enqueues, processed, delivered, recvmsg_packets, IPIs), descriptors cleaned
-// (next_to_clean deltas) and env.burn_ns (the --stack-cost-ns stand-in), times a seeded jitter.
+// what is due by its clock): device_step.ts. A step's cost is charged to the CPU's clock from
+// the cost model (cost_model.ts): deltas of its own softnet counters, descriptors cleaned and
+// env.burn_ns (the --stack-cost-ns stand-in), times a seeded jitter: cost.ts.
 //
 // Interleaving granularity, honestly: JavaScript cannot preempt, so code between two check
 // points runs atomically. The check points are the step boundaries and the kernel's own
@@ -45,71 +44,58 @@
 // and at its interrupt windows. An idle CPU sleeps until its earliest due time.
 //
 // Adversary. The seed draws a level (calm … hostile) that sets the jitter on step costs, the
-// spread of interrupt and IPI latencies, the probability that a window holds interrupts back
-// (at most MAX_WINDOW_SKIPS in a row), how far ahead a preempting entity may run, how often
-// a CPU is preempted inside the stack, and how often the device publishes RDH after a short
-// burst (1..63 packets) instead of 64.
+// spread of interrupt and IPI latencies, how often a window holds interrupts back, how far
+// ahead a preempting entity may run, how often a CPU is preempted inside the stack and how
+// often the device publishes RDH after a short burst: the fault injector, adversary.ts.
+//
+// Files: this one is the machine (the entities, the scheduler, a CPU's step, the CpuEnv the
+// kernel calls); cost.ts charges steps, device_step.ts steps the device, adversary.ts
+// injects the seed's faults, clock.ts holds the clocks' origin. cost.ts and device_step.ts are
+// functions over the machine's state, each declaring the part it uses (ChargeState,
+// DeviceState): SimMachine's public fields are that state, not an API.
 //
 // Hot path: per step, no objects, closures or arrays; all state is in typed arrays allocated
 // here; the PRNG draws integers/floats from a Uint32Array state.
 
-import type { CpuEnv } from '../kernel/env.js';
-import { KCpu } from '../kernel/percpu.js';
-import { do_IRQ_pending } from '../kernel/irq.js';
-import { rps_trigger_softirq } from '../kernel/dev.js';
-import { invoke_softirq, softirq_due, run_ksoftirqd } from '../kernel/softirq.js';
-import { task_recvmsg } from '../kernel/sock.js';
-import { cpu_map_kthread_slice } from '../kernel/xdp.js';
-import { delayed_work_due, run_delayed_work, work_queued_here } from '../kernel/workqueue.js';
-import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from './sched.js';
-import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../kernel/napi_timer.js';
-import type { Shm } from '../shm/memory.js';
-import { msix_throttled } from '../shm/msix.js';
-import { spin_single_threaded } from '../shm/spinlock.js';
-import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../shm/layout.js';
-import { TCP_STALL_WAIT_NS, TrafficGenerator } from '../devices/generator.js';
-import type { FlowFrames } from '../devices/frames.js';
-import { Prng } from '../lib/prng.js';
-import type { CostModel } from './cost_model.js';
-import { kernel_boot, latencySink, newLatencyHistogram } from './worker_main.js';
+import type { CpuEnv } from '../../kernel/env.js';
+import { KCpu } from '../../kernel/percpu.js';
+import { do_IRQ_pending } from '../../kernel/irq.js';
+import { rps_trigger_softirq } from '../../kernel/dev.js';
+import { invoke_softirq, softirq_due, run_ksoftirqd } from '../../kernel/softirq.js';
+import { task_recvmsg } from '../../kernel/sock.js';
+import { cpu_map_kthread_slice } from '../../kernel/xdp.js';
+import { delayed_work_due, run_delayed_work, work_queued_here } from '../../kernel/workqueue.js';
+import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from '../sched.js';
+import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../../kernel/napi_timer.js';
+import type { Shm } from '../../shm/memory.js';
+import { spin_single_threaded } from '../../shm/spinlock.js';
+import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../../shm/layout.js';
+import { TrafficGenerator } from '../../devices/generator.js';
+import type { FlowFrames } from '../../devices/frames.js';
+import { Prng } from '../../lib/prng.js';
+import type { CostModel } from '../cost_model.js';
+import { kernel_boot, latencySink, newLatencyHistogram } from '../worker_main.js';
 import type * as hdr from 'hdr-histogram-js';
+import {
+  adversary_draw,
+  adversary_holds_irqs,
+  adversary_latency,
+  adversary_lookahead_ns,
+  adversary_midyield_gap,
+  type Adversary,
+} from './adversary.js';
+import { SIM_T0_NS } from './clock.js';
+import { charge, priced_counters } from './cost.js';
+import { DEV_RUN, device_describe, device_next_ns, device_notice, device_stop, run_device } from './device_step.js';
 
-/** Virtual time of the first step: ns 0 stands for "no timestamp" in the skb. */
-export const SIM_T0_NS = 1_000_000;
-const DEVICE_BURST = 64;
-const MAX_WINDOW_SKIPS = 4;
 /** Entities suspended on the stack at once, at most (each nested step is a few frames). */
 const MAX_DEPTH = 80;
-
-const DEV_RUN = 0; // generating: runs at dev_t
-const DEV_WAIT = 1; // closed loop, no free descriptor: waits for an RDT move
-const DEV_DONE = 2; // generation over, nothing to service
-const DEV_ITR = 3; // generation over, a vector held back by the ITR throttle: services at dev_t
 
 export const SIM_DRAINED = 0;
 export const SIM_STUCK = 1; // packets in flight, nothing can run (a lost interrupt, a dry ring)
 export const SIM_NO_PROGRESS = 2; // virtual time runs on, no packet moves (watchdog_s of virtual time)
 export const SIM_INTERRUPTED = 3; // interrupt()'s drain bound hit with packets in flight
 export const SIM_RUNNING = 4; // run()'s turn budget used up: call it again
-
-/** The seed's adversary: how hard the scheduler pushes on the interleavings. */
-export interface Adversary {
-  level: number;
-  jitter: number; // step cost × (1 + jitter·u)
-  spread: number; // delivery latency × (1 + spread·u)
-  p_hold: number; // probability an interrupt window holds due interrupts back
-  p_preempt: number; // probability a window lets an entity up to lookahead_ns ahead run first
-  lookahead_ns: number;
-  p_midyield: number; // probability the host "preempts" this CPU inside the stack (per env.burn_ns)
-  p_short_burst: number; // probability a device burst is cut short (RDH published after 1..63 packets)
-}
-
-const ADVERSARIES: readonly Omit<Adversary, 'level'>[] = [
-  { jitter: 0.02, spread: 0, p_hold: 0, p_preempt: 0, lookahead_ns: 0, p_midyield: 0, p_short_burst: 0 },
-  { jitter: 0.1, spread: 1, p_hold: 0.1, p_preempt: 0.05, lookahead_ns: 2_000, p_midyield: 0.02, p_short_burst: 0.1 },
-  { jitter: 0.3, spread: 4, p_hold: 0.3, p_preempt: 0.2, lookahead_ns: 10_000, p_midyield: 0.1, p_short_burst: 0.3 },
-  { jitter: 0.5, spread: 10, p_hold: 0.6, p_preempt: 0.4, lookahead_ns: 50_000, p_midyield: 0.3, p_short_burst: 0.5 },
-];
 
 /** The run's control schedule (engine side): called at its due time, returns the next one. */
 export type ControlHook = (shm: Shm, t_ns: number) => number;
@@ -162,9 +148,9 @@ export class SimMachine {
   readonly gen: TrafficGenerator;
   readonly hist: hdr.Histogram;
   readonly adversary: Adversary;
-  private readonly prng: Prng;
-  private readonly i32: Int32Array;
-  private readonly f64: Float64Array;
+  readonly prng: Prng;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
 
   // Per CPU (typed arrays, allocated once).
   readonly clk: Float64Array;
@@ -174,43 +160,43 @@ export class SimMachine {
   private readonly due_ipi: Float64Array;
   private readonly due_resched: Float64Array;
   private readonly idle: Uint8Array;
-  private readonly ctx: Int32Array;
+  readonly ctx: Int32Array;
   /** The CPUs' CFS runqueues (index = CPU). */
   readonly rq: CfsRq;
   private readonly skips: Int32Array;
   private readonly midyield_left: Int32Array; // skbs until the next stack race point, per CPU
-  private readonly snap: Float64Array; // per CPU × cost field: counter value at the last charge
+  readonly snap: Float64Array; // per CPU × cost field: counter value at the last charge
   private readonly doorbell_at: Int32Array;
   private readonly context_at: Int32Array;
-  private readonly busy_field: Int32Array;
+  readonly busy_field: Int32Array;
   // The priced counters: softnet_data f64 field indices and their ns each.
-  private readonly fld: Int32Array;
-  private readonly w: Float64Array;
-  private readonly K: number;
+  readonly fld: Int32Array;
+  readonly w: Float64Array;
+  readonly K: number;
   // Per queue: next_to_clean at the last charge (whoever charged), RDT when the device blocked.
-  private readonly last_ntc: Int32Array;
-  private readonly ntc_at: Int32Array;
-  private readonly rdt_at: Int32Array;
-  private readonly dev_rdt: Int32Array;
+  readonly last_ntc: Int32Array;
+  readonly ntc_at: Int32Array;
+  readonly rdt_at: Int32Array;
+  readonly dev_rdt: Int32Array;
 
   // Entities: 0..ncpu-1 CPUs, ncpu the device, ncpu+1 the control schedule.
   private readonly on_stack: Uint8Array;
   private depth = 0;
-  private dev_t = SIM_T0_NS;
+  dev_t = SIM_T0_NS;
   /** The device's clock at its last burst that wrote frames (a busy poller syncs to it: busy_poll_sync). */
   dev_write_t = SIM_T0_NS;
-  private dev_state = DEV_RUN;
+  dev_state = DEV_RUN;
   private ctl_t = Infinity;
   private readonly clock_at: number;
   private readonly jiffies_at: number;
-  private readonly generated_at: number;
-  private readonly gen_done_at: number;
-  private readonly itr_ns: number;
+  readonly generated_at: number;
+  readonly gen_done_at: number;
+  readonly itr_ns: number;
   /** The device's cost per packet: the wire, and with virtio QEMU's receive path. */
-  private readonly device_ns: number;
+  readonly device_ns: number;
   /** virtio: each queue's notify register at the last charge (the guest's kicks are priced). */
-  private readonly kicks_at: Int32Array;
-  private readonly last_kicks: Int32Array;
+  readonly kicks_at: Int32Array;
+  readonly last_kicks: Int32Array;
   /** Steps run (all entities, nested included). */
   steps = 0;
   /** Turns of run()'s loop so far, and the virtual watchdog's last progress and its time. */
@@ -240,8 +226,7 @@ export class SimMachine {
     this.f64 = shm.f64;
     kernel_boot(shm);
     this.prng = new Prng(sched_seed).fork(0x5151);
-    const level = this.prng.nextInt(ADVERSARIES.length);
-    this.adversary = { level, ...ADVERSARIES[level]! };
+    this.adversary = adversary_draw(this.prng);
     this.hist = newLatencyHistogram();
     const sink = latencySink(this.hist);
     this.kc = [];
@@ -260,28 +245,7 @@ export class SimMachine {
     this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.doorbell);
     this.context_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.context);
     this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
-    const priced: [number, number][] = [
-      [sd.hardirqs, cost.hardirq_ns],
-      [sd.ipis_received, cost.hardirq_ns],
-      [sd.net_rx_softirqs, cost.softirq_ns],
-      [sd.gro_merged, cost.gro_merge_ns],
-      [sd.flow_dissected, cost.flow_dissect_ns],
-      [sd.enqueue_local, cost.hash_ns + cost.enqueue_ns],
-      [sd.enqueue_remote, cost.hash_ns + cost.enqueue_ns + cost.lock_handoff_ns],
-      [sd.drop_backlog, cost.hash_ns + cost.enqueue_ns],
-      [sd.drop_flow_limit, cost.hash_ns + cost.enqueue_ns],
-      [sd.processed, cost.process_ns],
-      [sd.delivered, cost.delivery_ns],
-      [sd.recvmsg_packets, cost.recvmsg_ns],
-      [sd.ipis_sent, cost.ipi_send_ns],
-      [sd.tap_packets, cost.tap_ns],
-      // --xdp and busy polling (all 0 without them: a field that never moves costs nothing)
-      [sd.xdp_runs, cost.xdp_run_ns],
-      [sd.xdp_insns, cost.xdp_insn_ns],
-      [sd.xdp_redirect, cost.cpumap_enqueue_ns],
-      [sd.cpumap_kthread_packets, cost.cpumap_kthread_ns],
-      [sd.busy_poll_passes, cost.busy_poll_ns],
-    ];
+    const priced = priced_counters(sd, cost);
     this.K = priced.length;
     this.fld = Int32Array.from(priced, (p) => p[0]);
     this.w = Float64Array.from(priced, (p) => p[1]);
@@ -371,13 +335,7 @@ export class SimMachine {
    */
   interrupt(drain_ns: number): void {
     Atomics.store(this.i32, this.shm.ctlI + this.shm.layout.ctl.gen_stop, 1);
-    if (this.dev_state === DEV_RUN || this.dev_state === DEV_WAIT) {
-      this.set_clock(this.dev_t);
-      this.gen.burst(0, false); // sees gen_stop: sets gen_done
-      this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
-      // virtio: packets held in QEMU's net queues still go to the guest as it kicks.
-      if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
-    }
+    device_stop(this);
     this.drain_deadline_ns = this.max_clock() + drain_ns;
   }
 
@@ -424,7 +382,7 @@ export class SimMachine {
       }
       return d > t ? d : t;
     }
-    if (e === this.ncpu) return this.dev_state === DEV_RUN || this.dev_state === DEV_ITR ? this.dev_t : Infinity;
+    if (e === this.ncpu) return device_next_ns(this);
     return this.ctl_t;
   }
 
@@ -433,7 +391,7 @@ export class SimMachine {
     this.depth++;
     this.steps++;
     if (e < this.ncpu) this.run_cpu(e);
-    else if (e === this.ncpu) this.run_device();
+    else if (e === this.ncpu) run_device(this);
     else this.run_control();
     this.depth--;
     this.on_stack[e] = 0;
@@ -445,13 +403,12 @@ export class SimMachine {
    * unless the adversary holds them back.
    */
   irq_window(cpu: number): void {
-    this.charge(cpu);
+    charge(this, cpu);
     this.scan(this.clk[cpu]!);
     this.yield_from(cpu);
     this.set_clock(this.clk[cpu]!);
     if (!this.irq_due(cpu)) return;
-    const a = this.adversary;
-    if (a.p_hold > 0 && this.skips[cpu]! < MAX_WINDOW_SKIPS && this.prng.nextFloat() < a.p_hold) {
+    if (adversary_holds_irqs(this.adversary, this.prng, this.skips[cpu]!)) {
       this.skips[cpu]! += 1;
       return;
     }
@@ -462,9 +419,7 @@ export class SimMachine {
   /** Run the entities whose clocks are behind CPU `cpu`'s (nested), so the CPUs stay level. */
   private yield_from(cpu: number): void {
     if (this.depth >= MAX_DEPTH) return;
-    const a = this.adversary;
-    let limit = this.clk[cpu]!;
-    if (a.p_preempt > 0 && this.prng.nextFloat() < a.p_preempt) limit += a.lookahead_ns * this.prng.nextFloat();
+    const limit = this.clk[cpu]! + adversary_lookahead_ns(this.adversary, this.prng);
     for (;;) {
       const e = this.pick(limit);
       if (e < 0) return;
@@ -486,21 +441,13 @@ export class SimMachine {
       this.midyield_left[cpu] = left;
       return;
     }
-    this.midyield_left[cpu] = this.geometric(this.adversary.p_midyield);
+    this.midyield_left[cpu] = adversary_midyield_gap(this.adversary, this.prng);
     if (left === 0) this.race_point(cpu, 1);
-  }
-
-  /** Trials up to the first success, success probability p (a huge count when p is 0). */
-  private geometric(p: number): number {
-    if (p <= 0) return 0x3fffffff;
-    const u = 1 - this.prng.nextFloat(); // (0, 1]
-    const n = 1 + Math.floor(Math.log(u) / Math.log(1 - p));
-    return n < 0x3fffffff ? n : 0x3fffffff;
   }
 
   race_point(cpu: number, p: number): void {
     if (p === 0 || (p < 1 && this.prng.nextFloat() >= p)) return;
-    this.charge(cpu);
+    charge(this, cpu);
     this.scan(this.clk[cpu]!);
     this.yield_from(cpu);
     this.set_clock(this.clk[cpu]!);
@@ -520,7 +467,7 @@ export class SimMachine {
     this.set_clock(t);
     if (this.due_resched[cpu]! <= t) this.due_resched[cpu] = Infinity;
     const did = this.cpu_step(cpu);
-    this.charge(cpu);
+    charge(this, cpu);
     this.scan(this.clk[cpu]!);
     if (!did) {
       this.idle[cpu] = 1;
@@ -602,7 +549,7 @@ export class SimMachine {
    * a frame is not seen before it was written.
    */
   busy_poll_sync(cpu: number): void {
-    this.charge(cpu);
+    charge(this, cpu);
     const behind = this.dev_write_t - this.clk[cpu]!;
     if (behind <= 0) return;
     this.clk[cpu]! += behind;
@@ -622,7 +569,7 @@ export class SimMachine {
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
-    this.charge(cpu);
+    charge(this, cpu);
     this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
     this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
     const t = this.rq.schedule(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
@@ -641,114 +588,41 @@ export class SimMachine {
 
   /** Charge what was done so far to the context we leave, then enter `next`. */
   private switch_ctx(cpu: number, next: number): void {
-    this.charge(cpu);
+    charge(this, cpu);
     // A step's first context pays the turn of the loop (so every step advances time).
     if (this.ctx[cpu] === CTX_IDLE && next !== CTX_IDLE) this.acc[cpu]! += this.cost.step_ns;
     this.ctx[cpu] = next;
     this.i32[this.context_at[cpu]!] = next;
   }
 
-  /**
-   * Advance CPU `cpu`'s clock by the cost of what it did since its last charge (counter
-   * deltas × the cost model, descriptors cleaned, burn_ns), charged to its current context.
-   * The caller then scan()s (at interrupt windows and step ends, not at every context
-   * switch: an interrupt raised mid-step is stamped at most one step late).
-   */
-  private charge(cpu: number): void {
-    const f64 = this.f64;
-    const i32 = this.i32;
-    const b = this.kc[cpu]!.sdF;
-    let ns = this.acc[cpu]!;
-    this.acc[cpu] = 0;
-    const K = this.K;
-    const base = cpu * K;
-    for (let k = 0; k < K; k++) {
-      const v = f64[b + this.fld[k]!]!;
-      const d = v - this.snap[base + k]!;
-      if (d !== 0) {
-        ns += d * this.w[k]!;
-        this.snap[base + k] = v;
-      }
-    }
-    // Descriptors are cleaned only in driver code (softirq, or hardirq for netif_rx drivers).
-    // (and a busy-polling task's napi_busy_loop, which runs the driver's poll in task context)
-    const Q = this.ctx[cpu] === CTX_TASK && !this.kc[cpu]!.in_busy_poll ? 0 : this.ntc_at.length;
-    const size = this.cfg.ring_size;
-    for (let q = 0; q < Q; q++) {
-      const ntc = i32[this.ntc_at[q]!]!;
-      let d = ntc - this.last_ntc[q]!;
-      if (d !== 0) {
-        if (d < 0) d += size;
-        ns += d * this.cost.desc_clean_ns;
-        this.last_ntc[q] = ntc;
-      }
-    }
-    // virtio: kicks since the last charge (only driver code kicks, as it cleans).
-    for (let q = 0; q < this.kicks_at.length; q++) {
-      const k = i32[this.kicks_at[q]!]!;
-      if (k !== this.last_kicks[q]) {
-        ns += (k - this.last_kicks[q]!) * this.cost.virtio_kick_ns;
-        this.last_kicks[q] = k;
-      }
-    }
-    if (ns > 0) {
-      ns *= 1 + this.adversary.jitter * this.prng.nextFloat();
-      this.clk[cpu]! += ns;
-      f64[b + this.busy_field[this.ctx[cpu]!]!]! += ns;
-    }
-  }
-
   /** Notice what the last actor did to others: rung doorbells, a refilled ring, a held vector. */
-  private scan(now: number): void {
+  scan(now: number): void {
     const i32 = this.i32;
     const n = this.ncpu;
     for (let cpu = 0; cpu < n; cpu++) {
       if (this.due_irq[cpu] === Infinity && i32[this.doorbell_at[cpu]!] !== 0) {
-        this.due_irq[cpu] = now + this.latency(this.cost.irq_latency_ns);
+        this.due_irq[cpu] = now + adversary_latency(this.adversary, this.prng, this.cost.irq_latency_ns);
       }
     }
-    if (this.dev_state === DEV_WAIT) {
-      // A vector the driver re-enabled inside its ITR interval: the device's timer fires it.
-      if (this.itr_ns > 0 && this.any_throttled()) {
-        this.dev_state = DEV_RUN;
-        if (this.dev_t < now) this.dev_t = now;
-        return;
-      }
-      const Q = this.rdt_at.length;
-      for (let q = 0; q < Q; q++) {
-        if (i32[this.rdt_at[q]!] !== this.dev_rdt[q]) {
-          this.dev_state = DEV_RUN;
-          if (this.dev_t < now) this.dev_t = now;
-          break;
-        }
-      }
-    } else if (this.dev_state === DEV_DONE && this.itr_ns > 0 && this.any_throttled()) {
-      this.dev_state = DEV_ITR;
-      if (this.dev_t < now) this.dev_t = now;
-    }
-  }
-
-  private latency(ns: number): number {
-    const s = this.adversary.spread;
-    return s > 0 ? ns * (1 + s * this.prng.nextFloat()) : ns;
+    device_notice(this, now);
   }
 
   /** smp_call_function_single_async from `from` to `to`: due after the IPI latency. */
   post_ipi(from: number, to: number): void {
-    const t = this.clk[from]! + this.latency(this.cost.ipi_latency_ns);
+    const t = this.clk[from]! + adversary_latency(this.adversary, this.prng, this.cost.ipi_latency_ns);
     if (t < this.due_ipi[to]!) this.due_ipi[to] = t;
   }
 
   /** The reschedule IPI: only an idle CPU needs it (a busy one schedules at its next step). */
   post_resched(from: number, to: number): void {
     if (this.idle[to] === 0) return;
-    const t = this.clk[from]! + this.latency(this.cost.ipi_latency_ns);
+    const t = this.clk[from]! + adversary_latency(this.adversary, this.prng, this.cost.ipi_latency_ns);
     if (t < this.due_resched[to]!) this.due_resched[to] = t;
   }
 
   /** CFS's need_resched for what runs on `cpu`, on its exec clock charged up to now. */
   need_resched(cpu: number): boolean {
-    this.charge(cpu);
+    charge(this, cpu);
     const c = this.kc[cpu]!;
     this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
     this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
@@ -766,90 +640,6 @@ export class SimMachine {
     this.kc[cpu]!.count(this.kc[cpu]!.sd.ksoftirqd_wakeups);
   }
 
-  // ------------------------------------------------------------------ the device
-
-  private run_device(): void {
-    this.set_clock(this.dev_t);
-    if (this.dev_state === DEV_ITR) {
-      // Generation is over; the ITR timer fires held-back vectors (burst(0) only services).
-      this.gen.burst(0, false);
-      if (this.any_throttled()) this.dev_t += this.itr_ns > 4000 ? this.itr_ns / 4 : 1000;
-      else this.dev_state = DEV_DONE;
-      this.scan(this.dev_t);
-      return;
-    }
-    const cfg = this.cfg;
-    const generated = this.f64[this.generated_at]!;
-    // The ring publish (RDH) happens once per burst: the adversary varies where it falls.
-    let n = DEVICE_BURST;
-    const a = this.adversary;
-    if (a.p_short_burst > 0 && this.prng.nextFloat() < a.p_short_burst) n = 1 + this.prng.nextInt(DEVICE_BURST - 1);
-    if (cfg.packets - generated < n) n = cfg.packets - generated;
-    const pps = this.gen.pace_pps;
-    if (cfg.pcap_timing && n > 0) {
-      // --pcap-timing: the capture's times (the generator's schedule, as threads mode keeps it).
-      const due = this.gen.timed_count(this.dev_t - SIM_T0_NS, n);
-      if (due === 0) {
-        this.dev_t = SIM_T0_NS + Math.ceil(this.gen.replay_due_ns());
-        if (this.itr_ns > 0) this.gen.burst(0, false);
-        this.scan(this.dev_t);
-        return;
-      }
-      n = due;
-    } else if (pps !== 0) {
-      const due = Math.floor(((this.dev_t - SIM_T0_NS) * pps) / 1e9) + 1 - generated;
-      if (due <= 0) {
-        this.dev_t = SIM_T0_NS + Math.ceil(((generated + 0.5) * 1e9) / pps);
-        if (this.itr_ns > 0) this.gen.burst(0, false);
-        this.scan(this.dev_t);
-        return;
-      }
-      if (due < n) n = due;
-    } else if (this.gen.wire.frame_ns !== 0) {
-      // Closed loop behind a line rate: only what the wire has brought (devices/wire.ts).
-      const avail = this.gen.wire.available(this.dev_t, generated);
-      if (avail <= 0) {
-        this.dev_t = this.gen.wire.next_ns();
-        if (this.itr_ns > 0) this.gen.burst(0, false);
-        this.scan(this.dev_t);
-        return;
-      }
-      if (avail < n) n = avail;
-    }
-    // After generation (virtio: flushing held packets on a kick) the burst generates nothing.
-    const got = this.gen.burst(n, false);
-    if (got > 0) this.dev_write_t = this.dev_t;
-    this.dev_t += (got > 0 ? got : 1) * this.device_ns;
-    if (this.i32[this.gen_done_at] !== 0) {
-      this.dev_state = this.itr_ns > 0 && this.any_throttled() ? DEV_ITR : DEV_DONE;
-      // virtio: packets held in QEMU's net queues wait for the guest's kick.
-      if (this.dev_state === DEV_DONE && this.gen.virtio?.any_held()) this.wait_kick();
-    } else if (this.gen.stalled) {
-      // Every TCP sender waits for its window (generator.ts): the wire idles until a reader runs.
-      this.dev_t += TCP_STALL_WAIT_NS;
-    } else if (got < n && cfg.rate === 0) {
-      // Closed loop and the ring is full: wait for the driver to re-post (an RDT move).
-      // With a vector held by its ITR throttle the device also polls, as its timer must fire.
-      if (this.itr_ns > 0 && this.any_throttled()) {
-        this.dev_t += this.itr_ns;
-      } else {
-        this.wait_kick();
-      }
-    }
-    this.scan(this.dev_t);
-  }
-
-  /** Wait for the driver: an RDT move, or (virtio) a kick. */
-  private wait_kick(): void {
-    this.dev_state = DEV_WAIT;
-    for (let q = 0; q < this.rdt_at.length; q++) this.dev_rdt[q] = this.i32[this.rdt_at[q]!]!;
-  }
-
-  private any_throttled(): boolean {
-    for (let q = 0; q < this.cfg.queues; q++) if (msix_throttled(this.shm, q)) return true;
-    return false;
-  }
-
   // ------------------------------------------------------------------ control, time, state
 
   private run_control(): void {
@@ -861,7 +651,7 @@ export class SimMachine {
   }
 
   /** The timer tick's job, for the entity about to run: shared clock and jiffies. */
-  private set_clock(t: number): void {
+  set_clock(t: number): void {
     this.f64[this.clock_at] = t;
     this.i32[this.jiffies_at] = Math.floor((t * this.cfg.hz) / 1e9);
   }
@@ -910,9 +700,7 @@ export class SimMachine {
 
   /** Per CPU, what the scheduler knows (for a stuck run's report). */
   describe(): string {
-    const lines: string[] = [
-      `sim: adversary level ${this.adversary.level}, ${this.steps} steps, device ${['running', 'waiting for descriptors', 'done', 'servicing ITR'][this.dev_state]} at ${this.dev_t} ns`,
-    ];
+    const lines: string[] = [`sim: adversary level ${this.adversary.level}, ${this.steps} steps, ${device_describe(this)}`];
     for (let c = 0; c < this.ncpu; c++) {
       lines.push(
         `  cpu ${c}: clock ${Math.round(this.clk[c]!)} ns, ${this.idle[c] ? 'idle' : 'running'}, irq due ${this.due_irq[c]}, ipi due ${this.due_ipi[c]}, ` +
