@@ -16,6 +16,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { maskToCpus, type Config } from '../config/schema.js';
+import { nicModel, type Nic } from '../config/nics.js';
 import { configFromFlags } from './configure.js';
 import { Prng } from '../lib/prng.js';
 import { count, duration } from '../lib/units.js';
@@ -154,9 +155,10 @@ function xdpDraw(seed: number, f: Flags): void {
   const pick = <T>(xs: readonly T[]): T => xs[x.nextInt(xs.length)]!;
   const prog = pick(FUZZ_XDP_PROGRAMS);
   f.xdp = `${XDP_DIR}${prog}.o`;
-  if (f.nic !== 'legacy' && x.nextFloat() < 0.33) f['xdp-mode'] = 'generic';
+  const nic = nicModel(f.nic as Nic);
+  if (nic.no_native_xdp === undefined && x.nextFloat() < 0.33) f['xdp-mode'] = 'generic';
   // virtio refuses a native program above a page's MTU (virtnet_xdp_set): a jumbo draw runs it generic.
-  if (f.nic === 'virtio' && virtioXdpMtuTooLarge(Number(f['pkt-size'] ?? 0))) f['xdp-mode'] = 'generic';
+  if (nic.rx_queue === 'virtqueue' && virtioXdpMtuTooLarge(Number(f['pkt-size'] ?? 0))) f['xdp-mode'] = 'generic';
   const cpus = Number(f.cpus);
   if (prog === 'drop_port') f['xdp-map'] = `drop_ports=${pick([5001, 8080, 11211, 9000])}:0`;
   if (prog === 'cpumap') {
@@ -169,7 +171,7 @@ function xdpDraw(seed: number, f: Flags): void {
       `cpus_count=0:${targets.length}`,
     ].join(';');
   }
-  if (f.nic === 'virtio' && f['xdp-mode'] !== 'generic') f['virtio-max-queue-pairs'] = Number(f.queues) + cpus;
+  if (nic.rx_queue === 'virtqueue' && f['xdp-mode'] !== 'generic') f['virtio-max-queue-pairs'] = Number(f.queues) + cpus;
 }
 
 /** The XDP draw's programs built (clang), before a run in threads mode needs them. */
@@ -254,7 +256,7 @@ export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean
   if (cfg.knob_at.some((k) => !['netdev_budget', 'netdev_budget_usecs', 'dev_weight', 'netdev_max_backlog'].includes(k.key))) return false;
   const rfsQueues = cfg.rps_flow_cnt.map((n, q) => (n > 0 && cfg.rps_sock_flow_entries > 0 ? q : -1)).filter((q) => q >= 0);
   if (rfsQueues.length === 0) return true;
-  if (cfg.nic === 'legacy') return false;
+  if (nicModel(cfg.nic).steering === 'none') return false;
   if (rfsQueues.some((q) => maskToCpus(cfg.rps_cpus[q]!).filter((c) => c < cfg.cpus).length > 0)) return false;
   let size = 1;
   while (size < cfg.rps_sock_flow_entries) size *= 2;

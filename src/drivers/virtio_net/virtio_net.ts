@@ -17,20 +17,20 @@
 // 5.10 with GUEST_TSO4/6) post MAX_SKB_FRAGS + 2 sgs over 18 pages through one indirect
 // descriptor; receive_big keeps the pages the frame used and gives the rest back.
 
-import type { KCpu } from '../kernel/percpu.js';
-import type { Shm } from '../shm/memory.js';
-import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED, POLL_VIRTIO } from '../kernel/napi.js';
-import { napi_complete_done } from '../kernel/dev.js';
-import { napi_gro_receive } from '../kernel/gro.js';
-import { kfree_skb } from '../kernel/skbuff.js';
-import { request_irq } from '../kernel/irq.js';
-import { register_delayed_work, schedule_delayed_work } from '../kernel/workqueue.js';
-import { ETH_HLEN, get16 } from '../uapi/inet.js';
-import { skb_pool_take } from '../shm/skb_pool.js';
-import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../shm/virtqueue.js';
-import { xdp_poll_end, xdp_run_native } from '../kernel/xdp.js';
-import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../bpf/insn.js';
-import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, skbHeadroom } from '../shm/layout.js';
+import type { KCpu } from '../../kernel/percpu.js';
+import type { Shm } from '../../shm/memory.js';
+import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED, POLL_VIRTIO } from '../../kernel/napi.js';
+import { napi_complete_done } from '../../kernel/dev.js';
+import { napi_gro_receive } from '../../kernel/gro.js';
+import { kfree_skb } from '../../kernel/skbuff.js';
+import { request_irq } from '../../kernel/irq.js';
+import { register_delayed_work, schedule_delayed_work } from '../../kernel/workqueue.js';
+import { ETH_HLEN, get16 } from '../../uapi/inet.js';
+import { skb_pool_take } from '../../shm/skb_pool.js';
+import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../../shm/virtqueue.js';
+import { xdp_poll_end, xdp_run_native } from '../../kernel/xdp.js';
+import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../../bpf/insn.js';
+import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, skbHeadroom } from '../../shm/layout.js';
 import {
   more_used,
   virtqueue_add_inbuf,
@@ -44,7 +44,7 @@ import {
   virtqueue_poll,
   vring_init,
   vring_out,
-} from './virtio_ring.js';
+} from '../virtio_ring.js';
 
 /** napi_weight (NAPI_POLL_WEIGHT), the device napi's weight. */
 export const VIRTNET_NAPI_WEIGHT = 64;
