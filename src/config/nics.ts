@@ -53,6 +53,21 @@ export interface NicModel {
   readonly pkt_size_max: number;
   /** What its ring and queue limits refuse, as one message, or undefined. */
   readonly check: (cfg: NicCheckInput) => string | undefined;
+  /**
+   * The fuzz campaign's draws of it (engine/fuzz.ts), from its own fork of the seed so that
+   * every other draw stays: it takes `share` of the draws of a NAPI NIC, and `draw` sets its
+   * options. Without it the NIC is drawn only as the campaign's main stream names it.
+   */
+  readonly fuzz?: NicFuzz;
+}
+
+/** A flag set of the fuzz campaign, by option name. */
+export type FuzzFlags = Record<string, string | number>;
+
+export interface NicFuzz {
+  readonly fork: number;
+  readonly share: number;
+  readonly draw: (pick: <T>(xs: readonly T[]) => T, chance: () => number, f: FuzzFlags) => void;
 }
 
 /** A descriptor ring's limits (ixgbe's ethtool -G: 64 to 4096; the 1518-byte frame). */
@@ -124,6 +139,23 @@ const virtio: NicModel = {
     if (cfg.reta_change_at_ms > 0) return `--reta-change-at-ms: ${noReta}`;
     if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) return `--knob-at: rss-reta cannot change: ${noReta}`;
     return undefined;
+  },
+  // issue 11: QEMU's ring sizes or tiny unsafe ones, mergeable or big buffers, EVENT_IDX or the
+  // flags, jumbo frames sometimes (fewer packets: each takes more of the run)
+  fuzz: {
+    fork: 0x7172,
+    share: 0.25,
+    draw: (pick, chance, f) => {
+      const small = chance() < 0.5;
+      f['ring-size'] = small ? pick([8, 16, 32, 64, 128]) : pick([256, 512, 1024]);
+      if (small) f['unsafe-small-virtqueue'] = 'on';
+      f['virtio-mrg-rxbuf'] = pick(['on', 'on', 'off']);
+      f['virtio-event-idx'] = pick(['on', 'on', 'off']);
+      if (chance() < 0.2) {
+        f['pkt-size'] = pick([1518, 4000, 9018]);
+        f.packets = Math.max(2_000, Math.floor(Number(f.packets) / 4));
+      }
+    },
   },
 };
 
