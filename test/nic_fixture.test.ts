@@ -32,7 +32,8 @@ beforeAll(() => {
         'export const NIC_MODELS = { ixgbe, legacy, virtio }',
         `export const NIC_MODELS = { ixgbe, legacy, virtio, ${CLONE}: { ...ixgbe, ring_size: ${CLONE_RING} } }`,
       ),
-    'src/drivers/table.ts': (old) => patchOnce(old, '  virtio: VIRTIO_NET_DRIVER,\n', `  virtio: VIRTIO_NET_DRIVER,\n  ${CLONE}: IXGBE_DRIVER,\n`),
+    'src/drivers/table.ts': (old) =>
+      patchOnce(old, '  virtio: VIRTIO_NET_DRIVER,\n', `  virtio: VIRTIO_NET_DRIVER,\n  ${CLONE}: IXGBE_DRIVER,\n`),
   });
 }, 600_000);
 

@@ -135,7 +135,8 @@ const virtio: NicModel = {
         : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
       return `--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`;
     }
-    const noReta = 'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';
+    const noReta =
+      'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';
     if (cfg.reta_change_at_ms > 0) return `--reta-change-at-ms: ${noReta}`;
     if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) return `--knob-at: rss-reta cannot change: ${noReta}`;
     return undefined;

@@ -94,7 +94,6 @@ export interface CounterInputs {
   busy_poll_packets?: number;
 }
 
-
 /**
  * dev_get_stats (net/core/dev.c): the driver's counters plus dev->rx_dropped, which the core
  * raises once per skb in enqueue_to_backlog (backlog full, flow limit: softnet's `dropped`)

@@ -206,7 +206,11 @@ function nicDraw(seed: number, f: Flags): void {
     if (v.nextFloat() >= model.fuzz.share) continue;
     f.nic = name;
     if (model.no_itr !== undefined) delete f['rx-usecs'];
-    model.fuzz.draw((xs) => xs[v.nextInt(xs.length)]!, () => v.nextFloat(), f);
+    model.fuzz.draw(
+      (xs) => xs[v.nextInt(xs.length)]!,
+      () => v.nextFloat(),
+      f,
+    );
     return;
   }
 }

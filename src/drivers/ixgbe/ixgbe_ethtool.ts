@@ -72,7 +72,8 @@ const IXGBE_PACKET_BUFFERS = 8;
  * packet buffers' flow control counters.
  */
 export function ixgbe_get_strings(): string[] {
-  const rings = (dir: 'rx' | 'tx') => Array.from({ length: MAX_QUEUES }, (_, i) => [`${dir}_queue_${i}_packets`, `${dir}_queue_${i}_bytes`]).flat();
+  const rings = (dir: 'rx' | 'tx') =>
+    Array.from({ length: MAX_QUEUES }, (_, i) => [`${dir}_queue_${i}_packets`, `${dir}_queue_${i}_bytes`]).flat();
   const pb = (dir: 'rx' | 'tx') =>
     Array.from({ length: IXGBE_PACKET_BUFFERS }, (_, i) => [`${dir}_pb_${i}_pxon`, `${dir}_pb_${i}_pxoff`]).flat();
   return [...IXGBE_GSTRINGS, ...rings('tx'), ...rings('rx'), ...pb('tx'), ...pb('rx')];

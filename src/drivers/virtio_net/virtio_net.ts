@@ -19,7 +19,7 @@
 
 import type { KCpu } from '../../kernel/percpu.js';
 import type { Shm } from '../../shm/memory.js';
-import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED, POLL_VIRTIO } from '../../kernel/napi.js';
+import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED } from '../../kernel/napi.js';
 import { napi_complete_done } from '../../kernel/dev.js';
 import { napi_gro_receive } from '../../kernel/gro.js';
 import { kfree_skb } from '../../kernel/skbuff.js';
@@ -48,6 +48,8 @@ import {
 
 /** napi_weight (NAPI_POLL_WEIGHT), the device napi's weight. */
 export const VIRTNET_NAPI_WEIGHT = 64;
+/** virtnet_poll's id in the poll table (kernel/napi.ts), its napi->poll. */
+export const POLL_VIRTIO = 2;
 const HDR_LEN = VIRTIO_NET_HDR_LEN;
 /** GOOD_PACKET_LEN: ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN, mergeable_min_buf_len for 1500 MTU. */
 const GOOD_PACKET_LEN = 1518;
