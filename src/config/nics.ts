@@ -26,6 +26,7 @@ export interface NicCheckInput {
   knob_at?: readonly { key: string }[];
 }
 
+/** Every record has every field, in this order (one hidden class for all; a field may be undefined). */
 export interface NicModel {
   /** Its queue count when --queues is not given, for `cpus` CPUs and at most `max` queues. */
   readonly queues: (cpus: number, max: number) => number;
@@ -35,9 +36,9 @@ export interface NicModel {
   /** --rx-usecs when not given. */
   readonly rx_usecs: number;
   /** Why --rx-usecs is refused (the driver has no interrupt moderation), or undefined. */
-  readonly no_itr?: string;
+  readonly no_itr: string | undefined;
   /** Why --xdp-mode native is refused (the driver has no ndo_bpf), or undefined: native is the default. */
-  readonly no_native_xdp?: string;
+  readonly no_native_xdp: string | undefined;
   /**
    * The device's receive queues: descriptor rings with RDH/RDT (drivers/rx_ring.ts, the 82599
    * model in devices/nic.ts), or split virtqueues (drivers/virtio_ring.ts, QEMU's backend).
@@ -58,7 +59,7 @@ export interface NicModel {
    * every other draw stays: it takes `share` of the draws of a NAPI NIC, and `draw` sets its
    * options. Without it the NIC is drawn only as the campaign's main stream names it.
    */
-  readonly fuzz?: NicFuzz;
+  readonly fuzz: NicFuzz | undefined;
 }
 
 /** A flag set of the fuzz campaign, by option name. */
@@ -86,12 +87,15 @@ const ixgbe: NicModel = {
   ring_size: 512,
   link_speed: 10_000,
   rx_usecs: 1,
+  no_itr: undefined,
+  no_native_xdp: undefined,
   rx_queue: 'ring',
   napi: true,
   steering: 'rss',
   truesize: 'build_skb',
   pkt_size_max: PKT_SIZE_MAX,
   check: checkRing,
+  fuzz: undefined,
 };
 
 /** A 3c59x-like device and its non-NAPI driver (netif_rx): one queue, no RSS, no ITR, no ndo_bpf. */
@@ -110,6 +114,7 @@ const legacy: NicModel = {
   pkt_size_max: PKT_SIZE_MAX,
   check: (cfg) =>
     checkRing(cfg) ?? (cfg.queues !== 1 ? `--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}` : undefined),
+  fuzz: undefined,
 };
 
 /** QEMU's virtio-net over split virtqueues, the guest's virtio_net driver: NAPI, the tap spreads flows. */
@@ -121,6 +126,7 @@ const virtio: NicModel = {
   rx_usecs: 0,
   no_itr:
     '--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead',
+  no_native_xdp: undefined,
   rx_queue: 'virtqueue',
   napi: true,
   steering: 'tap',

@@ -498,8 +498,13 @@ export const XDP_PACKET_HEADROOM = 256;
 
 /** Bytes in front of skb_data in every buffer. */
 export function skbHeadroom(cfg: Config): number {
-  if (cfg.xdp !== '') return XDP_PACKET_HEADROOM;
-  return nicModel(cfg.nic).rx_queue === 'virtqueue' ? VIRTIO_HEADROOM : 0;
+  if (nicModel(cfg.nic).rx_queue === 'virtqueue') return virtioHeadroom(cfg);
+  return cfg.xdp !== '' ? XDP_PACKET_HEADROOM : 0;
+}
+
+/** skbHeadroom of a virtqueue's buffers: what the virtio driver's buffer paths read. */
+export function virtioHeadroom(cfg: Config): number {
+  return cfg.xdp !== '' ? XDP_PACKET_HEADROOM : VIRTIO_HEADROOM;
 }
 
 // virtio-net (issue 11): receive buffers are skb pool slots ("pages"). Each slot keeps
@@ -516,7 +521,7 @@ export const VIRTIO_BIG_PAGES = VIRTIO_BIG_SG - 1;
 /** The bytes of one virtio receive buffer (a pool slot): its room and the headroom in front. */
 export function virtioBufSize(cfg: Config): number {
   const room = !cfg.virtio_mrg_rxbuf || cfg.pkt_size > 1518 ? VIRTIO_PAGE_SIZE : 1536;
-  return room + skbHeadroom(cfg);
+  return room + virtioHeadroom(cfg);
 }
 
 /** Pool slots one posted receive buffer holds (big packets: a chain of pages). */
@@ -527,7 +532,7 @@ export function virtioSlotsPerBuffer(cfg: Config): number {
 /** Pool slots the largest frame takes once received (head and frag pages). */
 export function slotsPerFrame(cfg: Config): number {
   if (nicModel(cfg.nic).rx_queue !== 'virtqueue') return 1;
-  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - skbHeadroom(cfg)));
+  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - virtioHeadroom(cfg)));
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.

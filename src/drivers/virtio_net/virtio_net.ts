@@ -30,7 +30,7 @@ import { skb_pool_take } from '../../shm/skb_pool.js';
 import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../../shm/virtqueue.js';
 import { xdp_poll_end, xdp_run_native } from '../../kernel/xdp.js';
 import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../../bpf/insn.js';
-import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, skbHeadroom } from '../../shm/layout.js';
+import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, virtioHeadroom } from '../../shm/layout.js';
 import {
   more_used,
   virtqueue_add_inbuf,
@@ -77,7 +77,7 @@ function buf_addr(shm: Shm, slot: number): number {
 /** get_mergeable_buf_len: header + the EWMA of packet lengths, clamped, to a cache line. */
 function get_mergeable_buf_len(shm: Shm, q: number): number {
   const ewma = shm.i32[shm.vq[q]!.drv + DRV.mrg_avg_pkt_len]!;
-  const room = shm.skbBufSize - skbHeadroom(shm.cfg) + HDR_LEN;
+  const room = shm.skbBufSize - virtioHeadroom(shm.cfg) + HDR_LEN;
   let len = ewma < GOOD_PACKET_LEN ? GOOD_PACKET_LEN : ewma > PAGE_SIZE - HDR_LEN ? PAGE_SIZE - HDR_LEN : ewma;
   len = Math.ceil((HDR_LEN + len) / L1_CACHE_BYTES) * L1_CACHE_BYTES;
   return len < room ? len : room;
@@ -101,7 +101,7 @@ function add_recvbuf_mergeable(shm: Shm, q: number, slot: number): void {
  */
 function add_recvbuf_big(shm: Shm, q: number, pages: Int32Array): void {
   const vq = shm.vq[q]!;
-  const room = shm.skbBufSize - skbHeadroom(shm.cfg);
+  const room = shm.skbBufSize - virtioHeadroom(shm.cfg);
   big_addr[0] = buf_addr(shm, pages[0]!);
   big_len[0] = HDR_LEN;
   for (let k = 0; k < VIRTIO_BIG_PAGES; k++) {
@@ -378,7 +378,7 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
 function receive_big(c: KCpu, q: number, first: number, len: number, head: number): number {
   const shm = c.shm;
   const vq = shm.vq[q]!;
-  const room = shm.skbBufSize - skbHeadroom(shm.cfg);
+  const room = shm.skbBufSize - virtioHeadroom(shm.cfg);
   const total = len - HDR_LEN;
   const used = Math.ceil(total / room);
   let last = first;
