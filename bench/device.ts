@@ -15,7 +15,7 @@ import { TrafficGenerator } from '../src/devices/generator.js';
 import { KCpu } from '../src/kernel/percpu.js';
 import type { CpuEnv } from '../src/kernel/env.js';
 import { more_used, virtqueue_get_buf } from '../src/drivers/virtio_ring.js';
-import { try_fill_recv } from '../src/drivers/virtio_net.js';
+import { try_fill_recv } from '../src/drivers/virtio_net/virtio_net.js';
 import type { Shm } from '../src/shm/memory.js';
 import { median } from './stats.js';
 

@@ -3,7 +3,9 @@
  * in src/uapi/, which both the kernel and the devices use, as uapi headers are; a device never
  * imports the kernel nor the host; the shared-memory layer, the kernel and the devices never
  * import the command line or the config's file reading, only the dependency-free schema; the
- * configuration imports none of the layers that run it and reads no capture.
+ * configuration imports none of the layers that run it and reads no capture. A NIC is one
+ * record in config/nics.ts (which imports nothing, so every layer may read it) and one driver
+ * in src/drivers/, keyed by name in drivers/table.ts: nothing else tests a NIC's name.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -31,6 +33,8 @@ function runtimeImports(file: string): string[] {
   return specs.map((s) => relative(SRC, resolve(join(file, '..'), s)).replace(/\.js$/, '.ts'));
 }
 
+/** The configuration files a layer below the engine may read: the schema and the NIC table, both free of I/O. */
+const PURE_CONFIG = /^config\/(schema|nics)\.ts$/;
 const under = (dir: string) => files(join(SRC, dir)).map((f) => ({ file: relative(SRC, f), deps: imports(f) }));
 const runningUnder = (dir: string) => files(join(SRC, dir)).map((f) => ({ file: relative(SRC, f), deps: runtimeImports(f) }));
 /** `file -> dep` for every import of the files under `dir` that `bad` names. */
@@ -48,9 +52,9 @@ describe('layers', () => {
     expect(bad).toEqual([]);
   });
 
-  it('src/shm/, src/kernel/ and src/devices/ import neither the command line nor the config beyond config/schema.ts', () => {
-    const bad = ['shm', 'kernel', 'devices'].flatMap((dir) =>
-      offending(under(dir), (d) => d.startsWith('cli') || (d.startsWith('config/') && d !== 'config/schema.ts')),
+  it('src/shm/, src/kernel/, src/devices/ and src/drivers/ import neither the command line nor the config beyond config/schema.ts and config/nics.ts', () => {
+    const bad = ['shm', 'kernel', 'devices', 'drivers'].flatMap((dir) =>
+      offending(under(dir), (d) => d.startsWith('cli') || (d.startsWith('config/') && !PURE_CONFIG.test(d))),
     );
     expect(bad).toEqual([]);
   });
@@ -78,13 +82,30 @@ describe('layers', () => {
   });
 
   it('src/shm/ runs nothing above it: the kernel sizes nothing there (its truesize and rcvbuf rules are in src/kernel/)', () => {
-    const ok = /^(shm|lib|uapi)\/|^config\/schema\.ts$/;
+    const ok = /^(shm|lib|uapi)\/|^config\/(schema|nics)\.ts$/;
     expect(offending(runningUnder('shm'), (d) => !ok.test(d))).toEqual([]);
   });
 
   it('src/kernel/ runs on shared memory, BPF and uapi alone: no runtime, driver, device or engine', () => {
-    const ok = /^(kernel|shm|bpf|lib|uapi)\/|^config\/schema\.ts$/;
+    const ok = /^(kernel|shm|bpf|lib|uapi)\/|^config\/(schema|nics)\.ts$/;
     expect(offending(runningUnder('kernel'), (d) => !ok.test(d))).toEqual([]);
+  });
+
+  it('src/drivers/ runs on the kernel, shared memory, BPF and uapi: no runtime, device, host or engine', () => {
+    const ok = /^(drivers|kernel|shm|bpf|lib|uapi)\/|^config\/(schema|nics)\.ts$/;
+    expect(offending(under('drivers'), (d) => !ok.test(d))).toEqual([]);
+  });
+
+  it('config/nics.ts, the NIC table every layer reads, imports nothing', () => {
+    expect(imports(join(SRC, 'config/nics.ts'))).toEqual([]);
+  });
+
+  it("a NIC's name is tested nowhere: everything else looks its records up (config/nics.ts, drivers/table.ts)", () => {
+    const names = /\bnic\s*[!=]==?\s*['"]|['"](ixgbe|legacy|virtio)['"]\s*[!=]==?|case\s+['"](ixgbe|legacy|virtio)['"]/;
+    const bad = files(SRC)
+      .filter((f) => names.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    expect(bad).toEqual([]);
   });
 
   it('src/bpf/ imports only itself, src/shm/ and src/uapi/ (drivers and runtimes use it; it uses none of them)', () => {

@@ -10,6 +10,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
 import { resolveXdp, checkXdpAttach } from './xdp.js';
+import { nicModel } from './nics.js';
 import {
   clip,
   clipPath,
@@ -20,14 +21,12 @@ import {
   KNOBS,
   lineRatePps,
   maskToCpus,
-  NIC_DEFAULTS,
+  MAX_QUEUES,
   optionName,
   parseKind,
   parseKnob,
-  PKT_SIZE_MAX,
   range,
   RSS_RETA_SIZE,
-  VIRTIO_PKT_SIZE_MAX,
   type Config,
   type KnobChange,
   type KnobChangeGiven,
@@ -192,29 +191,18 @@ export function resolveSettings(raw: RawSettings, io: ConfigIo): Config {
   if (cfg.pcap !== '') resolveReplay(cfg, given, io.capture(cfg.pcap));
   if (cfg.tap !== '') io.checkTapPath(cfg.tap);
   const xdp = resolveXdp(cfg); // --xdp: the object read and checked, --xdp-map applied to scratch maps
-  const nic = NIC_DEFAULTS[cfg.nic];
-  if (!given('queues')) cfg.queues = nic.queues(cfg.cpus);
+  const nic = nicModel(cfg.nic);
+  if (!given('queues')) cfg.queues = nic.queues(cfg.cpus, MAX_QUEUES);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;
   if (!given('ring_size')) cfg.ring_size = nic.ring_size;
-  if (!given('rx_usecs')) cfg.rx_usecs = cfg.nic === 'ixgbe' ? 1 : 0;
-  else if (cfg.nic === 'legacy') {
-    throw new ConfigError(
-      '--rx-usecs: the legacy NIC (a 3c59x-like device, netif_rx) has no interrupt moderation; only --nic ixgbe has an ITR',
-    );
-  } else if (cfg.nic === 'virtio') {
-    throw new ConfigError(
-      '--rx-usecs: virtio-net in Linux 5.10 has no RX interrupt coalescing (ethtool -C rx-usecs); interrupts are suppressed through the ring instead',
-    );
-  }
+  if (!given('rx_usecs')) cfg.rx_usecs = nic.rx_usecs;
+  else if (nic.no_itr !== undefined) throw new ConfigError(nic.no_itr);
   const q = cfg.queues;
   // ip link set dev X xdp: a driver without ndo_bpf (the legacy one) gets the generic hook.
-  if (!given('xdp_mode')) cfg.xdp_mode = cfg.nic === 'legacy' ? 'generic' : 'native';
-  else if (cfg.xdp_mode === 'native' && cfg.nic === 'legacy' && cfg.xdp !== '')
-    throw new ConfigError(
-      '--xdp-mode: native XDP needs a driver with an XDP hook (ixgbe, virtio); the legacy driver has none, use generic',
-    );
+  if (!given('xdp_mode')) cfg.xdp_mode = nic.no_native_xdp === undefined ? 'native' : 'generic';
+  else if (cfg.xdp_mode === 'native' && nic.no_native_xdp !== undefined && cfg.xdp !== '') throw new ConfigError(nic.no_native_xdp);
   if (!given('virtio_max_queue_pairs')) cfg.virtio_max_queue_pairs = q;
-  else if (cfg.nic === 'virtio' && cfg.virtio_max_queue_pairs < q)
+  else if (nic.rx_queue === 'virtqueue' && cfg.virtio_max_queue_pairs < q)
     throw new ConfigError(
       `--virtio-max-queue-pairs: ${cfg.virtio_max_queue_pairs} is below --queues ${q}; the guest cannot use more queue pairs than the device offers`,
     );
@@ -254,7 +242,7 @@ function resolveReplay(cfg: Config, given: (k: KnobKey) => boolean, r: CaptureSu
     if (given(k))
       throw new ConfigError(`${optionName(k)}: a replay (--pcap) sends the capture's frames and flows; leave ${optionName(k)} out`);
   }
-  const max = cfg.nic === 'virtio' ? VIRTIO_PKT_SIZE_MAX - 4 : PKT_SIZE_MAX - 4;
+  const max = nicModel(cfg.nic).pkt_size_max - 4;
   if (r.max_len > max) {
     throw new ConfigError(
       `--pcap ${clipPath(cfg.pcap)}: a frame of ${r.max_len} bytes is longer than --nic ${cfg.nic} takes (${max}, FCS excluded); ` +
@@ -335,37 +323,10 @@ function checkCpu(key: string, cpu: number, cpus: number): void {
 
 const fmtInt = (n: number) => Math.floor(n).toLocaleString('en-US');
 
-/** The frame and ring sizes each NIC model takes, and what a virtio-net device does not have. */
-function checkNicLimits(cfg: Config): void {
-  if (cfg.nic !== 'virtio') {
-    if (cfg.pkt_size > PKT_SIZE_MAX) {
-      throw new ConfigError(
-        `--pkt-size: ${cfg.pkt_size} is more than ${PKT_SIZE_MAX} for --nic ${cfg.nic} (frames up to ${VIRTIO_PKT_SIZE_MAX}, MTU 9000, only with --nic virtio)`,
-      );
-    }
-    if (cfg.ring_size < 64)
-      throw new ConfigError(
-        `--ring-size: ${cfg.ring_size} is below 64 for --nic ${cfg.nic}; expected an integer from 64 to 4096, a multiple of 8`,
-      );
-    return;
-  }
-  const n = cfg.ring_size;
-  const pow2 = (n & (n - 1)) === 0;
-  if (!pow2 || n > 1024 || n < (cfg.unsafe_small_virtqueue ? 8 : 256)) {
-    const small = cfg.unsafe_small_virtqueue
-      ? ' (8 to 1024 with --unsafe-small-virtqueue)'
-      : ' (below 256 only with --unsafe-small-virtqueue, beyond QEMU)';
-    throw new ConfigError(
-      `--ring-size: ${n} is not valid for --nic virtio; expected a power of two from 256 to 1024, as QEMU's rx_queue_size${small}`,
-    );
-  }
-  const noReta = 'a virtio-net device has no RSS indirection table (VIRTIO_NET_F_RSS is not modelled: the host tap spreads flows by hash)';
-  if (cfg.reta_change_at_ms > 0) throw new ConfigError(`--reta-change-at-ms: ${noReta}`);
-  if ((cfg.knob_at ?? []).some((k) => k.key === 'rss_reta')) throw new ConfigError(`--knob-at: rss-reta cannot change: ${noReta}`);
-}
-
 function checkCrossFields(cfg: Config, io: ConfigIo): void {
-  checkNicLimits(cfg);
+  // The frame, ring and queue limits of the NIC model (config/nics.ts).
+  const nicLimit = nicModel(cfg.nic).check(cfg);
+  if (nicLimit !== undefined) throw new ConfigError(nicLimit);
   for (const cpu of cfg.irq_affinity) checkCpu('irq_affinity', cpu, cfg.cpus);
   for (const cpu of cfg.app_cpus) checkCpu('app_cpus', cpu, cfg.cpus);
   for (const mask of [...cfg.rps_cpus, cfg.flow_limit_cpu_bitmap]) {
@@ -402,15 +363,12 @@ function checkCrossFields(cfg: Config, io: ConfigIo): void {
     const why =
       cfg.mode === 'sim'
         ? 'sim mode has no device thread (its device runs in virtual time)'
-        : cfg.nic === 'virtio'
-          ? "--nic virtio: QEMU's receive side runs in QEMU's own thread"
+        : nicModel(cfg.nic).rx_queue === 'virtqueue'
+          ? `--nic ${cfg.nic}: QEMU's receive side runs in QEMU's own thread`
           : cfg.rate !== 0 || cfg.pcap_timing
             ? 'an inline device runs closed loop (--rate max, no --pcap-timing): arrivals on a schedule need the device thread'
             : '';
     if (why !== '') throw new ConfigError(`--device: inline is not possible here: ${why}`);
-  }
-  if (cfg.nic === 'legacy' && cfg.queues !== 1) {
-    throw new ConfigError(`--nic legacy: a non-NAPI device has one RX queue, not --queues ${cfg.queues}`);
   }
   // A replay's frames vary in size: its line rate is counted at their mean.
   const line = lineRatePps(cfg.pcap === '' ? cfg : { link_speed: cfg.link_speed, pkt_size: io.capture(cfg.pcap).wire_bytes_mean });

@@ -8,6 +8,7 @@
 // from the project, so every layer (shm/, kernel/, devices/) may import it.
 
 import * as v from 'valibot';
+import { NICS, PKT_SIZE_MAX, VIRTIO_PKT_SIZE_MAX, type Nic } from './nics.js';
 
 /**
  * A user's mistake in the configuration: one line, exit status 2, never a stack trace. The
@@ -88,9 +89,8 @@ export function clipPath(file: string, max = 60): string {
 export const MAX_CPUS = 64;
 export const MAX_QUEUES = 64;
 export const RSS_RETA_SIZE = 128;
-/** The largest frame: 1518 on the physical NICs, 9018 (MTU 9000) with --nic virtio. */
-export const PKT_SIZE_MAX = 1518;
-export const VIRTIO_PKT_SIZE_MAX = 9018;
+/** The largest frame: 1518 on the physical NICs, 9018 (MTU 9000) with --nic virtio (config/nics.ts). */
+export { PKT_SIZE_MAX, VIRTIO_PKT_SIZE_MAX };
 /** Preamble (7), start-of-frame delimiter (1) and inter-frame gap (12): bytes a frame costs on the wire besides itself. */
 export const WIRE_OVERHEAD_BYTES = 20;
 
@@ -502,22 +502,11 @@ const withHelp = <K extends Knob<unknown>>(k: K, help: () => string): K =>
   Object.defineProperty(k, 'help', { get: help, enumerable: true });
 export const isDerived = (d: unknown): d is Derived => typeof d === 'object' && d !== null && 'derived' in d;
 
-export const NICS = ['ixgbe', 'legacy', 'virtio'] as const;
-export type Nic = (typeof NICS)[number];
+export { NICS, type Nic };
 export type Proto = 'udp' | 'tcp' | 'mix';
 export type FlowDist = 'uniform' | 'zipf';
 export type FlowHashAlg = 'siphash' | 'jhash';
 export type Mode = 'threads' | 'sim';
-
-/** What each NIC model's driver picks when the user does not: its queue count, ring and wire. */
-export const NIC_DEFAULTS: Record<Nic, { queues: (cpus: number) => number; ring_size: number; link_speed: number }> = {
-  // ixgbe: one queue pair per CPU (ixgbe_set_rss_queues: min(num_online_cpus, 64)); the 82599 is 10 GbE.
-  ixgbe: { queues: (cpus) => Math.min(cpus, MAX_QUEUES), ring_size: 512, link_speed: 10_000 },
-  // The legacy (netif_rx) driver has one RX queue; the same 10 GbE wire.
-  legacy: { queues: () => 1, ring_size: 512, link_speed: 10_000 },
-  // QEMU's virtio-net: one queue pair (queues=1), rx_queue_size 256, and a virtual wire with no line rate.
-  virtio: { queues: () => 1, ring_size: 256, link_speed: 0 },
-};
 
 /**
  * Every knob, in the order --help lists them. The key is the JSON key (config files and the

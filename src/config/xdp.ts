@@ -25,6 +25,7 @@ import { BpfMaps, E2BIG, EEXIST, EINVAL, ENODEV, ENOENT, EOVERFLOW } from '../bp
 import { mapTypeName, readBpfObject } from '../bpf/object.js';
 import { BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_DEVMAP } from '../bpf/insn.js';
 import { clip, clipPath, ConfigError, MESSAGE_CHARS_MAX, type Config } from './schema.js';
+import { nicModel } from './nics.js';
 
 export const XDP_DEFAULT_SECTION = 'xdp';
 
@@ -250,7 +251,7 @@ export const virtioXdpMtuTooLarge = (pktSize: number): boolean => mtuOf(pktSize)
  * available": curr_queue_pairs + nr_cpu_ids > max_queue_pairs). Throws ConfigError.
  */
 export function checkXdpAttach(cfg: Config, _x: XdpLoaded): void {
-  if (cfg.nic !== 'virtio' || cfg.xdp_mode !== 'native') return;
+  if (nicModel(cfg.nic).rx_queue !== 'virtqueue' || cfg.xdp_mode !== 'native') return;
   if (virtioXdpMtuTooLarge(cfg.pkt_size))
     throw new ConfigError(
       `--xdp ${clipPath(cfg.xdp, 40)}: virtnet_xdp_set: MTU too large to enable XDP (-EINVAL): --pkt-size ${cfg.pkt_size} is MTU ${mtuOf(cfg.pkt_size)}, XDP needs below ${VIRTIO_XDP_MTU_MAX + 1}`,

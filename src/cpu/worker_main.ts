@@ -10,9 +10,7 @@ import { TrafficGenerator } from '../devices/generator.js';
 import { FlowFrames } from '../devices/frames.js';
 import { CpuRuntime, set_burn_rate } from './runtime.js';
 import type { HotPathWindow } from '../shm/hot_path.js';
-import { ixgbe_register } from '../drivers/ixgbe.js';
-import { legacy_register } from '../drivers/legacy.js';
-import { virtio_register } from '../drivers/virtio_net.js';
+import { nicDriver } from '../drivers/table.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import { xdp_attach } from '../kernel/xdp.js';
 import { resolveXdp } from '../config/xdp.js';
@@ -47,9 +45,7 @@ export function latencySink(h: hdr.Histogram): LatencySink {
 
 /** Register every driver's poll and irq handlers and the boot-time hash keys. */
 export function kernel_boot(shm: Shm): void {
-  if (shm.cfg.nic === 'legacy') legacy_register();
-  else if (shm.cfg.nic === 'virtio') virtio_register();
-  else ixgbe_register();
+  nicDriver(shm.cfg.nic).register();
   flow_hash_init(shm.cfg.flow_hash, shm.cfg.seed);
 }
 

@@ -24,6 +24,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import type { Config } from '../config/schema.js';
+import { nicModel } from '../config/nics.js';
 import { Prng } from '../lib/prng.js';
 import { FlowPicker } from './flow_dist.js';
 import { FlowFrames } from './frames.js';
@@ -156,7 +157,7 @@ export class TrafficGenerator implements FrameSource {
     // segment was sent, so its right edge is the window itself.
     this.wnd_full = new Int32Array(cfg.flows);
     for (let f = 0; f < cfg.flows; f++) if (this.tcp[f] === 1) this.wnd_full[f] = shm.i32[this.wnd_at + f * this.sk_stride]!;
-    this.virtio = cfg.nic === 'virtio' ? new VirtioNetBackend(shm, this.frameLen) : null;
+    this.virtio = nicModel(cfg.nic).rx_queue === 'virtqueue' ? new VirtioNetBackend(shm, this.frameLen) : null;
     this.virtio?.attach_source(this);
     // The host's multiqueue tap picks a flow's queue by its hash: once per flow (or captured frame).
     this.tap_queue = new Int32Array(0);

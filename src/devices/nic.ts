@@ -21,6 +21,7 @@
 
 import type { Shm } from '../shm/memory.js';
 import type { Config } from '../config/schema.js';
+import { nicModel } from '../config/nics.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_INLINE, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../uapi/toeplitz.js';
@@ -137,7 +138,7 @@ export class Nic {
     this.data_base = shm.skbDataBase;
     this.buf_size = shm.skbBufSize;
     this.spin_loads = spin_loads;
-    this.rss_enabled = shm.cfg.nic !== 'legacy';
+    this.rss_enabled = nicModel(shm.cfg.nic).steering !== 'none';
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);

@@ -178,3 +178,10 @@ export function rx_ring_drained(c: KCpu, q: number): void {
   if (Atomics.compareExchange(c.i32, at, WIRE_NAPPING, WIRE_KICKED) !== WIRE_NAPPING) return;
   Atomics.notify(c.i32, at);
 }
+
+/** Descriptors posted and not yet cleaned on queue `q`: the skbs the ring holds (the pool audit's count). */
+export function rx_ring_in_use(shm: Shm, q: number): number {
+  const b = shm.rxqI[q]!;
+  const R = shm.layout.rxq;
+  return (shm.i32[b + R.next_to_use]! - shm.i32[b + R.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
+}

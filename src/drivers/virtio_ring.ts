@@ -227,3 +227,8 @@ export function virtqueue_poll(shm: Shm, q: number, last_used_idx: number): bool
 export function virtqueue_num_free(shm: Shm, q: number): number {
   return shm.i32[shm.vq[q]!.drv + DRV.num_free]!;
 }
+
+/** Pool slots the buffers posted on queue `q` hold, `slots` per buffer (big packets: its pages). */
+export function virtqueue_slots_in_use(shm: Shm, q: number, slots: number): number {
+  return (shm.cfg.ring_size - virtqueue_num_free(shm, q)) * slots;
+}

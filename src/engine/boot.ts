@@ -10,10 +10,9 @@ import { skb_pool_init } from '../shm/skb_pool.js';
 import { net_dev_init } from '../kernel/dev.js';
 import { sock_table_init } from '../kernel/sock.js';
 import { knobs_boot } from '../kernel/knobs.js';
-import { ixgbe_up } from '../drivers/ixgbe.js';
+import { nicDriver } from '../drivers/table.js';
+import { nicModel } from '../config/nics.js';
 import { napi_timers_init } from '../kernel/napi_timer.js';
-import { legacy_up } from '../drivers/legacy.js';
-import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
 import { xdp_create } from '../kernel/xdp.js';
@@ -37,9 +36,7 @@ export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
   net_dev_init(shm);
   shm.i32[shm.ctlI + L.ctl.device_cpu] = -1; // a thread of its own, unless --device inline says otherwise
   workqueue_init(shm);
-  if (cfg.nic === 'legacy') legacy_up(shm);
-  else if (cfg.nic === 'virtio') virtnet_up(shm);
-  else ixgbe_up(shm);
+  nicDriver(cfg.nic).up(shm);
   const flows = frames.flows;
   sock_table_init(shm, flows, socketTasks(shm, flows, frames));
   cfg.app_cpus.forEach((cpu, t) => {
@@ -63,12 +60,13 @@ function socketTasks(shm: Shm, flows: FlowTable, frames: FlowFrames): Int32Array
   const tasks = cfg.app_cpus.length;
   const out = new Int32Array(flows.count);
   for (let s = 0; s < flows.count; s++) out[s] = s % tasks; // spread
-  if (cfg.app_placement === 'spread' || cfg.nic === 'legacy') return out;
+  const steering = nicModel(cfg.nic).steering;
+  if (cfg.app_placement === 'spread' || steering === 'none') return out;
   const tap = new TapSpread(cfg.seed, cfg.queues);
   const f = frames;
   for (let s = 0; s < flows.count; s++) {
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
-    const queue = cfg.nic === 'virtio' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s]! & 127]!;
+    const queue = steering === 'tap' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s]! & 127]!;
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
     if (task >= 0) out[s] = task;
   }

@@ -9,7 +9,8 @@
 // and the comment says why. report/procfs.ts prints them in the kernel's formats.
 
 import type { Config } from '../config/schema.js';
-import { MAX_QUEUES } from '../config/schema.js';
+import { nicDriver } from '../drivers/table.js';
+import { ringBytes, sum } from '../drivers/driver.js';
 import type { Shm } from '../shm/memory.js';
 import { IPPROTO_TCP } from '../uapi/inet.js';
 
@@ -93,14 +94,6 @@ export interface CounterInputs {
   busy_poll_packets?: number;
 }
 
-const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((a, x) => a + f(x), 0);
-
-/** The FCS: the device counts frames with it (rx_bytes), the drivers count skb->len without it. */
-const FCS = 4;
-
-/** Bytes a queue's driver counted: skb->len, the frame without its FCS (ixgbe_clean_rx_irq, receive_buf). */
-const ringBytes = (q: CounterInputs['queues'][number]) => q.rx_bytes - FCS * q.rx_packets;
-
 /**
  * dev_get_stats (net/core/dev.c): the driver's counters plus dev->rx_dropped, which the core
  * raises once per skb in enqueue_to_backlog (backlog full, flow limit: softnet's `dropped`)
@@ -109,7 +102,7 @@ const ringBytes = (q: CounterInputs['queues'][number]) => q.rx_bytes - FCS * q.r
 export function netdevStats(x: CounterInputs): NetdevStats {
   const d = x.dropped;
   const missed = sum(x.queues, (q) => q.rx_missed);
-  const legacy = x.cfg.nic === 'legacy';
+  const missedAs = nicDriver(x.cfg.nic).missed_counter;
   return {
     // ixgbe_get_stats64 / virtnet_stats sum the rings' stats; 3c59x's boomerang_rx counts rx_packets++
     rx_packets: sum(x.queues, (q) => q.rx_packets),
@@ -117,11 +110,11 @@ export function netdevStats(x: CounterInputs): NetdevStats {
     rx_errors: 0, // ixgbe_update_stats: crcerrs + rlec; the wire corrupts nothing
     rx_dropped: sum(x.percpu, (p) => p.dropped) + (d.not_ip ?? 0),
     // 3c59x update_stats: window 6 register 5 (RxOverruns), frames the chip could not upload
-    rx_fifo_errors: legacy ? missed : 0,
+    rx_fifo_errors: missedAs === 'rx_fifo_errors' ? missed : 0,
     // ixgbe_update_stats: the MPC registers summed. (With SRRCTL.DROP_EN a real 82599 counts a queue
     // without descriptors in QPRDC, rx_no_dma_resources; rxsmp's NIC counts it here.) virtio-net: the
     // tap's tun queue drops (packets.dropped.tun) happen in the host, which no guest counter sees.
-    rx_missed_errors: x.cfg.nic === 'ixgbe' ? missed : 0,
+    rx_missed_errors: missedAs === 'rx_missed_errors' ? missed : 0,
     // virtio_net's receive_buf: a buffer too short for its header, dev->stats.rx_length_errors++
     rx_length_errors: d.virtio_length ?? 0,
     rx_over_errors: 0,
@@ -137,138 +130,16 @@ export function netdevStats(x: CounterInputs): NetdevStats {
  * driver's order. procfs.ts prints the whole list (ethtoolNames), the others 0.
  */
 export function nicStats(x: CounterInputs, n: NetdevStats): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (x.cfg.nic === 'ixgbe') {
-    // ixgbe_gstrings_stats (ixgbe_ethtool.c): rtnl_link_stats64 fields, then the adapter's.
-    // 5.10's ixgbe has no XDP counters of its own: a frame the program consumed still counts
-    // in its ring's rx packets and bytes (ixgbe_clean_rx_irq adds every descriptor), and the
-    // XDP TX rings are not in the list (ixgbe_get_ethtool_stats walks num_tx_queues)
-    out.rx_packets = n.rx_packets;
-    out.rx_bytes = n.rx_bytes;
-    out.rx_pkts_nic = n.rx_packets; // GPRC, the MAC's good packets
-    out.rx_bytes_nic = sum(x.queues, (q) => q.rx_bytes); // GORC counts the FCS
-    out.rx_dropped = n.rx_dropped;
-    out.rx_missed_errors = n.rx_missed_errors;
-    // ixgbe_alloc_mapped_page: dev_alloc_pages failed in ixgbe_alloc_rx_buffers (rxsmp's pool holds
-    // page and skb in one slot, so a failed refill is this; alloc_rx_buff_failed, a failed build_skb
-    // in ixgbe_clean_rx_irq, cannot happen here)
-    out.alloc_rx_page_failed = sum(x.queues, (q) => q.alloc_failed);
-    out.alloc_rx_buff_failed = 0;
-    // ixgbe_get_ethtool_stats: per ring, ring->stats as ixgbe_clean_rx_irq adds them up
-    x.queues.forEach((q, i) => {
-      out[`rx_queue_${i}_packets`] = q.rx_packets;
-      out[`rx_queue_${i}_bytes`] = ringBytes(q);
-    });
-  } else if (x.cfg.nic === 'virtio') {
-    // virtnet_rq_stats_desc (virtio_net.c 5.10), per receive queue: packets and bytes as
-    // virtnet_receive adds them, kicks as try_fill_recv counts them; with --xdp the xdp_*
-    // counters as receive_mergeable's switch counts them, and drops its err_xdp path's
-    // (receive_buf's length errors count in rx_length_errors, not here)
-    x.queues.forEach((q, i) => {
-      const xdp = q.virtio?.xdp;
-      out[`rx_queue_${i}_packets`] = q.rx_packets;
-      out[`rx_queue_${i}_bytes`] = ringBytes(q);
-      out[`rx_queue_${i}_drops`] = xdp?.drops ?? 0;
-      if (xdp !== undefined) {
-        out[`rx_queue_${i}_xdp_packets`] = xdp.packets;
-        out[`rx_queue_${i}_xdp_tx`] = xdp.tx;
-        out[`rx_queue_${i}_xdp_redirects`] = xdp.redirects;
-        out[`rx_queue_${i}_xdp_drops`] = xdp.drops;
-      }
-      out[`rx_queue_${i}_kicks`] = q.virtio?.kicks ?? 0;
-    });
-  }
-  // 3c59x (ethtool_stats_keys): tx_deferred, tx_max_collisions, tx_multiple_collisions,
-  // tx_single_collisions, rx_bad_ssd: transmit and PHY counters, none of which rxsmp has
-  return out;
+  return nicDriver(x.cfg.nic).ethtool_stats(x.queues, n);
 }
 
-/** ixgbe_gstrings_stats, 5.10, in order (IXGBE_FCOE off). */
-const IXGBE_GSTRINGS = [
-  'rx_packets',
-  'tx_packets',
-  'rx_bytes',
-  'tx_bytes',
-  'rx_pkts_nic',
-  'tx_pkts_nic',
-  'rx_bytes_nic',
-  'tx_bytes_nic',
-  'lsc_int',
-  'tx_busy',
-  'non_eop_descs',
-  'rx_errors',
-  'tx_errors',
-  'rx_dropped',
-  'tx_dropped',
-  'multicast',
-  'broadcast',
-  'rx_no_buffer_count',
-  'collisions',
-  'rx_over_errors',
-  'rx_crc_errors',
-  'rx_frame_errors',
-  'hw_rsc_aggregated',
-  'hw_rsc_flushed',
-  'fdir_match',
-  'fdir_miss',
-  'fdir_overflow',
-  'rx_fifo_errors',
-  'rx_missed_errors',
-  'tx_aborted_errors',
-  'tx_carrier_errors',
-  'tx_fifo_errors',
-  'tx_heartbeat_errors',
-  'tx_timeout_count',
-  'tx_restart_queue',
-  'rx_length_errors',
-  'rx_long_length_errors',
-  'rx_short_length_errors',
-  'tx_flow_control_xon',
-  'rx_flow_control_xon',
-  'tx_flow_control_xoff',
-  'rx_flow_control_xoff',
-  'rx_csum_offload_errors',
-  'alloc_rx_page',
-  'alloc_rx_page_failed',
-  'alloc_rx_buff_failed',
-  'rx_no_dma_resources',
-  'os2bmc_rx_by_bmc',
-  'os2bmc_tx_by_bmc',
-  'os2bmc_tx_by_host',
-  'os2bmc_rx_by_host',
-  'tx_hwtstamp_timeouts',
-  'tx_hwtstamp_skipped',
-  'rx_hwtstamp_cleared',
-  'tx_ipsec',
-  'rx_ipsec',
-];
-/** IXGBE_MAX_PACKET_BUFFERS: the pb_N_pxon/pxoff priority flow control counters. */
-const IXGBE_PACKET_BUFFERS = 8;
-const VIRTNET_RQ_STATS = ['packets', 'bytes', 'drops', 'xdp_packets', 'xdp_tx', 'xdp_redirects', 'xdp_drops', 'kicks'];
-const VIRTNET_SQ_STATS = ['packets', 'bytes', 'xdp_tx', 'xdp_tx_drops', 'kicks'];
-const VORTEX_STATS_KEYS = ['tx_deferred', 'tx_max_collisions', 'tx_multiple_collisions', 'tx_single_collisions', 'rx_bad_ssd'];
-
 /**
- * Every name ethtool -S prints for the NIC, in the driver's get_strings order. ixgbe lists
- * netdev->num_tx_queues rings each way (alloc_etherdev_mq with MAX_TX_QUEUES: 64 on an 82599,
- * the unused ones 0); virtio-net its queue pairs' receive then send counters; 3c59x five keys.
+ * Every name ethtool -S prints for the NIC, in the driver's get_strings order (drivers/table.ts:
+ * ixgbe's adapter list and 64 rings each way, virtio-net its queue pairs', 3c59x five keys);
+ * none for a NIC this build does not know.
  */
 export function ethtoolNames(nic: string, queues: number): string[] {
-  const rings = (dir: 'rx' | 'tx', n: number, stats: readonly string[]) =>
-    Array.from({ length: n }, (_, i) => stats.map((s) => `${dir}_queue_${i}_${s}`)).flat();
-  if (nic === 'ixgbe') {
-    const pb = (dir: 'rx' | 'tx') =>
-      Array.from({ length: IXGBE_PACKET_BUFFERS }, (_, i) => [`${dir}_pb_${i}_pxon`, `${dir}_pb_${i}_pxoff`]).flat();
-    return [
-      ...IXGBE_GSTRINGS,
-      ...rings('tx', MAX_QUEUES, ['packets', 'bytes']),
-      ...rings('rx', MAX_QUEUES, ['packets', 'bytes']),
-      ...pb('tx'),
-      ...pb('rx'),
-    ];
-  }
-  if (nic === 'virtio') return [...rings('rx', queues, VIRTNET_RQ_STATS), ...rings('tx', queues, VIRTNET_SQ_STATS)];
-  return VORTEX_STATS_KEYS;
+  return nicDriver(nic)?.ethtool_names(queues) ?? [];
 }
 
 /** snmp4_ipstats_list (net/ipv4/proc.c), after Forwarding and DefaultTTL. */

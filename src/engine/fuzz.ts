@@ -16,6 +16,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { KNOBS, maskToCpus, optionName, type Config, type FuzzRange, type KnobKey } from '../config/schema.js';
+import { NIC_MODELS, nicModel, type Nic, type NicModel } from '../config/nics.js';
 import { configFromFlags } from './configure.js';
 import { Prng, seedFromString } from '../lib/prng.js';
 import { count, duration } from '../lib/units.js';
@@ -98,14 +99,14 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     rate: p.nextFloat() < 0.5 ? 'max' : between(100_000, 4_000_000),
     packets: between(2_000, 20_000),
     'stack-cost-ns': pick([0, 0, 200, 1000, 3000]),
-    'rx-usecs': pick([0, 0, 0, 20, 100]), // dropped below for legacy (no ITR)
+    'rx-usecs': pick([0, 0, 0, 20, 100]), // dropped below for a NIC without an ITR (legacy)
     'app-cpus': Array.from({ length: between(1, cpus) }, () => p.nextInt(cpus)).join(','),
     'migrate-every-ms': pick([0, 1, 2]),
     'sk-rcvbuf': pick([4096, 65536, 212992]),
     hz: pick([100, 250, 1000]),
     'latency-sample': pick([0, 64]),
   };
-  if (legacy) delete f['rx-usecs'];
+  if (nicModel(f.nic as Nic).no_itr !== undefined) delete f['rx-usecs'];
   if (rfs) {
     // RFS in the shape where Linux keeps order: no RPS map on the queue (an unset flow entry
     // is first steered at once, overtaking what a map queued elsewhere), TCP flows (only
@@ -130,7 +131,7 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
   if (unsafe) f['unsafe-rfs-no-qtail-check'] = 'on';
   ownStreamKnobDraws(seed, f);
-  virtioDraw(seed, f);
+  nicDraw(seed, f);
   ipDraw(seed, f);
   xdpDraw(seed, f);
   dropKnobsPastEnd(f);
@@ -177,9 +178,10 @@ function xdpDraw(seed: number, f: Flags): void {
   const pick = <T>(xs: readonly T[]): T => xs[x.nextInt(xs.length)]!;
   const prog = pick(FUZZ_XDP_PROGRAMS);
   f.xdp = `${XDP_DIR}${prog}.o`;
-  if (f.nic !== 'legacy' && x.nextFloat() < 0.33) f['xdp-mode'] = 'generic';
+  const nic = nicModel(f.nic as Nic);
+  if (nic.no_native_xdp === undefined && x.nextFloat() < 0.33) f['xdp-mode'] = 'generic';
   // virtio refuses a native program above a page's MTU (virtnet_xdp_set): a jumbo draw runs it generic.
-  if (f.nic === 'virtio' && virtioXdpMtuTooLarge(Number(f['pkt-size'] ?? 0))) f['xdp-mode'] = 'generic';
+  if (nic.rx_queue === 'virtqueue' && virtioXdpMtuTooLarge(Number(f['pkt-size'] ?? 0))) f['xdp-mode'] = 'generic';
   const cpus = Number(f.cpus);
   if (prog === 'drop_port') f['xdp-map'] = `drop_ports=${pick([5001, 8080, 11211, 9000])}:0`;
   if (prog === 'cpumap') {
@@ -192,7 +194,7 @@ function xdpDraw(seed: number, f: Flags): void {
       `cpus_count=0:${targets.length}`,
     ].join(';');
   }
-  if (f.nic === 'virtio' && f['xdp-mode'] !== 'generic') f['virtio-max-queue-pairs'] = Number(f.queues) + cpus;
+  if (nic.rx_queue === 'virtqueue' && f['xdp-mode'] !== 'generic') f['virtio-max-queue-pairs'] = Number(f.queues) + cpus;
 }
 
 /** The XDP draw's programs built (clang), before a run in threads mode needs them. */
@@ -202,7 +204,7 @@ export function buildFuzzXdpPrograms(): void {
 
 /**
  * A change after the end of an open-loop run would never apply (a configuration error): such
- * draws are left out after the fact, once the run's length is final (virtioDraw may shorten
+ * draws are left out after the fact, once the run's length is final (nicDraw may shorten
  * it), so the PRNG's sequence, and every other draw, stays.
  */
 function dropKnobsPastEnd(f: Flags): void {
@@ -216,25 +218,23 @@ function dropKnobsPastEnd(f: Flags): void {
 }
 
 /**
- * virtio-net (issue 11) in a quarter of the non-legacy draws, from its own fork of the seed so
- * every other knob is drawn as before: QEMU's ring sizes or tiny unsafe ones, mergeable or
- * big buffers, EVENT_IDX or the flags, jumbo frames sometimes; no rx-usecs (virtio has none).
+ * Each NIC with fuzz draws of its own (config/nics.ts: virtio-net in a quarter) takes its share
+ * of the draws of a NAPI NIC, from its own fork of the seed so every other knob is drawn as
+ * before, and sets its options; a NIC without an ITR drops the drawn rx-usecs.
  */
-function virtioDraw(seed: number, f: Flags): void {
-  if (f.nic === 'legacy') return;
-  const v = new Prng(seed).fork(0x7172);
-  if (v.nextFloat() >= 0.25) return;
-  const pick = <T>(xs: readonly T[]): T => xs[v.nextInt(xs.length)]!;
-  f.nic = 'virtio';
-  delete f['rx-usecs']; // virtio has no ITR
-  const small = v.nextFloat() < 0.5;
-  f['ring-size'] = small ? pick([8, 16, 32, 64, 128]) : pick([256, 512, 1024]);
-  if (small) f['unsafe-small-virtqueue'] = 'on';
-  f['virtio-mrg-rxbuf'] = pick(['on', 'on', 'off']);
-  f['virtio-event-idx'] = pick(['on', 'on', 'off']);
-  if (v.nextFloat() < 0.2) {
-    f['pkt-size'] = pick([1518, 4000, 9018]);
-    f.packets = Math.max(2_000, Math.floor(Number(f.packets) / 4));
+function nicDraw(seed: number, f: Flags): void {
+  for (const [name, model] of Object.entries(NIC_MODELS) as [Nic, NicModel][]) {
+    if (model.fuzz === undefined || !nicModel(f.nic as Nic).napi) continue;
+    const v = new Prng(seed).fork(model.fuzz.fork);
+    if (v.nextFloat() >= model.fuzz.share) continue;
+    f.nic = name;
+    if (model.no_itr !== undefined) delete f['rx-usecs'];
+    model.fuzz.draw(
+      (xs) => xs[v.nextInt(xs.length)]!,
+      () => v.nextFloat(),
+      f,
+    );
+    return;
   }
 }
 
@@ -277,7 +277,7 @@ export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean
   if (cfg.knob_at.some((k) => KNOBS[k.key].slot.moves_flows === true)) return false;
   const rfsQueues = cfg.rps_flow_cnt.map((n, q) => (n > 0 && cfg.rps_sock_flow_entries > 0 ? q : -1)).filter((q) => q >= 0);
   if (rfsQueues.length === 0) return true;
-  if (cfg.nic === 'legacy') return false;
+  if (nicModel(cfg.nic).steering === 'none') return false;
   if (rfsQueues.some((q) => maskToCpus(cfg.rps_cpus[q]!).filter((c) => c < cfg.cpus).length > 0)) return false;
   let size = 1;
   while (size < cfg.rps_sock_flow_entries) size *= 2;

@@ -5,9 +5,9 @@ import * as hdr from 'hdr-histogram-js';
 import { configForReport } from '../config/resolve.js';
 import type { Config, KnobChange } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
-import { SD_DROPS, virtioSlotsPerBuffer } from '../shm/layout.js';
+import { SD_DROPS } from '../shm/layout.js';
+import { nicDriver } from '../drivers/table.js';
 import { xdp_report, type XdpRunReport } from '../kernel/xdp.js';
-import { DRV } from '../shm/virtqueue.js';
 import type { HostThreadReport, HotPathReport, LatencyHistogram } from '../cpu/messages.js';
 import { busyThreads, deviceInline, HOST_CORES, oversubscribed } from '../host/host.js';
 import { netdevStats, nicStats, snmpCounters, socketTotals, type NetdevStats, type SnmpCounters } from './counters.js';
@@ -298,11 +298,8 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
     return n;
   };
   let in_rings = 0;
-  for (let q = 0; q < shm.cfg.queues; q++) {
-    const b = shm.rxqI[q]!;
-    if (shm.cfg.nic === 'virtio') in_rings += (shm.cfg.ring_size - i32[shm.vq[q]!.drv + DRV.num_free]!) * virtioSlotsPerBuffer(shm.cfg);
-    else in_rings += (i32[b + L.rxq.next_to_use]! - i32[b + L.rxq.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
-  }
+  const driver = nicDriver(shm.cfg.nic);
+  for (let q = 0; q < shm.cfg.queues; q++) in_rings += driver.in_ring(shm, q);
   let in_backlogs = 0;
   for (let c = 0; c < shm.cfg.cpus; c++) {
     in_backlogs += list(i32[shm.sdI[c]! + L.sd.input_pkt_head]!) + list(i32[shm.sdI[c]! + L.sd.process_head]!);
@@ -431,6 +428,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     });
   }
   const R = L.rxq;
+  const driver = nicDriver(cfg.nic);
   const queues: PerQueueStats[] = [];
   for (let q = 0; q < cfg.queues; q++) {
     const b = shm.rxqF[q]!;
@@ -447,33 +445,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       wire_wakes: f[b + R.wire_wakes]!,
       wire_kicks: f[b + R.wire_kicks]!,
     };
-    if (cfg.nic === 'ixgbe') stats.eitr_usecs = i32[shm.rxqI[q]! + R.eitr_ns]! / 1000;
-    if (cfg.nic === 'virtio') {
-      stats.virtio = {
-        irq_raised: f[b + R.virtio_irq_raised]!,
-        irq_suppressed: f[b + R.virtio_irq_suppressed]!,
-        kicks: f[b + R.virtio_kicks]!,
-        kicks_suppressed: f[b + R.virtio_kicks_suppressed]!,
-        refills: f[b + R.virtio_refills]!,
-        refills_delayed: f[b + R.virtio_refills_delayed]!,
-        held: f[b + R.virtio_held]!,
-        tun_queued: f[b + R.virtio_tun_queued]!,
-        tun_dropped: f[b + R.virtio_tun_dropped]!,
-        oversize: f[b + R.virtio_oversize]!,
-        rx_length_errors: f[b + R.virtio_rx_length_errors]!,
-        buffers_per_packet_max: i32[shm.rxqI[q]! + R.virtio_buffers_per_packet_max]!,
-        ...(cfg.xdp !== ''
-          ? {
-              xdp: {
-                packets: f[b + R.virtio_xdp_packets]!,
-                tx: f[b + R.virtio_xdp_tx]!,
-                redirects: f[b + R.virtio_xdp_redirects]!,
-                drops: f[b + R.virtio_xdp_drops]!,
-              },
-            }
-          : {}),
-      };
-    }
+    Object.assign(stats, driver.queue_stats(shm, q)); // what the NIC's driver adds (drivers/table.ts)
     queues.push(stats);
   }
   const S = L.sk;
@@ -512,8 +484,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const dropped: RunResult['packets']['dropped'] = {
     rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
     ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
-    // virtio: the tun queue at its bound, frames QEMU could not fit, the guest's length errors
-    ...(cfg.nic === 'virtio' ? virtioDrops(queues) : {}),
+    // the NIC's own (virtio: the tun queue at its bound, frames QEMU could not fit, the guest's length errors)
+    ...(driver.drops(queues) as Partial<Record<VirtioDrop, number>>),
     // --pcap: snaplen-truncated frames, which the NIC would not see whole
     ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + C.replay_snaplen]! } : {}),
   };
@@ -608,11 +580,6 @@ export function mergeLatency(sources: LatencyHistogram[]): RunResult['latency_ns
 }
 
 /** generated == delivered + every drop counter. */
-/** The drops only virtio runs have, summed over the queues. */
-function virtioDrops(queues: PerQueueStats[]): { [K in VirtioDrop]: number } {
-  const total = (k: 'tun_dropped' | 'oversize' | 'rx_length_errors') => queues.reduce((a, q) => a + q.virtio![k], 0);
-  return { tun: total('tun_dropped'), virtio_oversize: total('oversize'), virtio_length: total('rx_length_errors') };
-}
 
 /** --tap: what the packet socket copied out, per CPU (its interface in the file) and in all. */
 function tapResult(shm: Shm, cfg: Config): TapStats {

@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, type Config } from '../config/schema.js';
+import { nicModel } from '../config/nics.js';
 
 /**
  * The host's cores as this thread found them when this module loaded: in a worker, before
@@ -40,7 +41,7 @@ export function spinLoads(threads: number, long: number): number {
 export function deviceInline(cfg: Pick<Config, 'mode' | 'device' | 'nic' | 'rate' | 'pcap_timing' | 'cpus'>): boolean {
   if (cfg.mode === 'sim' || cfg.device === 'thread') return false;
   if (cfg.device === 'inline') return true;
-  return cfg.nic !== 'virtio' && cfg.rate === 0 && !cfg.pcap_timing && HOST_CORES < cfg.cpus + 1;
+  return nicModel(cfg.nic).rx_queue !== 'virtqueue' && cfg.rate === 0 && !cfg.pcap_timing && HOST_CORES < cfg.cpus + 1;
 }
 
 /** The emulator's threads that may all want a core at once: each emulated CPU, and the device unless it runs inline. */

@@ -11,9 +11,9 @@ export const NAPI_STATE_MISSED = 2; // reschedule a napi
 export const NAPI_STATE_DISABLE = 4; // disable pending
 export const NAPI_STATE_IN_BUSY_POLL = 16; // napi_busy_loop owns it (NAPI_STATE_IN_BUSY_POLL, bit 4 in 5.10)
 
+// A poll function's id stands for napi->poll's pointer in shared memory. 0 is the backlog's;
+// each NAPI driver names its own below POLL_MAX beside its poll function (drivers/<name>/).
 export const POLL_BACKLOG = 0;
-export const POLL_IXGBE = 1;
-export const POLL_VIRTIO = 2;
 export const POLL_MAX = 4;
 
 /** n->poll(n, budget): returns the work done, at most budget. */
@@ -21,9 +21,11 @@ export type PollFn = (c: KCpu, n: number, budget: number) => number;
 
 const poll_table: (PollFn | undefined)[] = new Array<PollFn | undefined>(POLL_MAX).fill(undefined);
 
-/** netif_napi_add's registration of a poll function under a fixed id. */
+/** netif_napi_add's registration of a poll function under a fixed id; one id, one function. */
 export function napi_register_poll(id: number, fn: PollFn): void {
   if (id < 0 || id >= POLL_MAX) throw new RangeError(`poll id ${id} out of range`);
+  const had = poll_table[id];
+  if (had !== undefined && had !== fn) throw new Error(`poll id ${id} is ${had.name}'s, not ${fn.name}'s`);
   poll_table[id] = fn;
 }
 

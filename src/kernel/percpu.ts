@@ -6,6 +6,7 @@
 
 import type { Config } from '../config/schema.js';
 import { maskToCpus } from '../config/schema.js';
+import { nicModel } from '../config/nics.js';
 import type { Shm } from '../shm/memory.js';
 import { SkbCache } from '../shm/skb_pool.js';
 import { rxSkbTruesize } from './skbuff.js';
@@ -220,7 +221,7 @@ export class KCpu {
     this.truesize_by_len = truesizeTable(shm);
     this.busy_read_us = cfg.so_busy_poll > 0 ? cfg.so_busy_poll : cfg.busy_read;
     // netif_rx's skbs (the legacy driver) carry no napi id: nothing to busy-poll there.
-    this.busy_poll = this.busy_read_us > 0 && cfg.nic !== 'legacy';
+    this.busy_poll = this.busy_read_us > 0 && nicModel(cfg.nic).napi;
     this.x = shm.xdp === null ? null : shm.xdp.newCpu(this); // kernel/xdp.ts, reached through the Shm (no import cycle)
     this.xdp = this.x !== null && !this.x.s.generic;
     this.xdp_generic = this.x !== null && this.x.s.generic;

@@ -2,6 +2,7 @@
 
 import type { KCpu } from './percpu.js';
 import type { Config } from '../config/schema.js';
+import { nicModel } from '../config/nics.js';
 import { VIRTIO_HEADROOM, virtioBufSize } from '../shm/layout.js';
 import {
   csum_fold,
@@ -100,19 +101,20 @@ const VIRTIO_HDR_LEN = 12;
 /**
  * skb->truesize of a received frame of `len` bytes (FCS excluded), as the 5.10 driver
  * allocated it; the one rule socket accounting (sk_rmem_alloc) and TCP's window use.
- * - ixgbe: build_skb on half a 4 KiB page (ixgbe_build_skb: truesize = ixgbe_rx_pg_size / 2),
+ * - build_skb (ixgbe): build_skb on half a 4 KiB page (ixgbe_build_skb: truesize = ixgbe_rx_pg_size / 2),
  *   so SKB_TRUESIZE(2048 - SKB_DATA_ALIGN(skb_shared_info)) = 2304 whatever the length.
- * - legacy (3c59x boomerang_rx): below rx_copybreak the frame is copied into
+ * - copybreak (legacy, 3c59x boomerang_rx): below rx_copybreak the frame is copied into
  *   netdev_alloc_skb(len + 2); else the ring's netdev_alloc_skb_ip_align(PKT_BUF_SZ) goes up.
  *   __netdev_alloc_skb adds NET_SKB_PAD.
- * - virtio (page_to_skb): a napi_alloc_skb(GOOD_COPY_LEN) head; a frame longer than that keeps
+ * - page_to_skb (virtio): a napi_alloc_skb(GOOD_COPY_LEN) head; a frame longer than that keeps
  *   its buffers as frags, each adding its truesize (mergeable: the 1536-byte buffer; big
  *   packets: PAGE_SIZE per page).
  * Start-up only: the CPUs read it from their table (KCpu.truesize_by_len).
  */
 export function rxSkbTruesize(cfg: Config, len: number): number {
-  if (cfg.nic === 'ixgbe') return skbTruesize(2048 - 320);
-  if (cfg.nic === 'legacy') return skbTruesize(NET_SKB_PAD + (len < VORTEX_RX_COPYBREAK ? len + 2 : VORTEX_PKT_BUF_SZ));
+  const rule = nicModel(cfg.nic).truesize; // the NIC's driver's allocation (config/nics.ts)
+  if (rule === 'build_skb') return skbTruesize(2048 - 320);
+  if (rule === 'copybreak') return skbTruesize(NET_SKB_PAD + (len < VORTEX_RX_COPYBREAK ? len + 2 : VORTEX_PKT_BUF_SZ));
   const head = skbTruesize(NET_SKB_PAD + VIRTIO_GOOD_COPY_LEN);
   if (len <= VIRTIO_GOOD_COPY_LEN) return head;
   const room = virtioBufSize(cfg) - VIRTIO_HEADROOM;

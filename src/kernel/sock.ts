@@ -64,7 +64,12 @@ export function skRcvbuf(cfg: Config, tcp: boolean): number {
  * allows). Every segment of a flow has the same length, so every one has this truesize.
  */
 export function tcpWindowSegments(cfg: Config, rcvbuf: number): number {
-  const w = Math.floor(rcvbuf / rxSkbTruesize(cfg, cfg.pkt_size - 4));
+  return windowSegments(rcvbuf, rxSkbTruesize(cfg, cfg.pkt_size - 4));
+}
+
+/** tcpWindowSegments of a segment truesize already known (a read: the CPU's table). */
+function windowSegments(rcvbuf: number, seg_truesize: number): number {
+  const w = Math.floor(rcvbuf / seg_truesize);
   return w > 1 ? w : 1;
 }
 
@@ -223,9 +228,9 @@ export function tcp_window_segments(shm: Shm, b: number): number {
 function tcp_window_update(c: KCpu, b: number, rmem: number): void {
   const i32 = c.i32;
   const S = c.sk;
-  const seg_truesize = rxSkbTruesize(c.cfg, c.cfg.pkt_size - 4);
+  const seg_truesize = skb_truesize(c, c.cfg.pkt_size - 4);
   const free = Math.floor((i32[b + S.rcvbuf]! - rmem) / seg_truesize);
-  const full = tcp_window_segments(c.shm, b);
+  const full = windowSegments(i32[b + S.rcvbuf]!, seg_truesize);
   const end = (i32[b + S.next_index]! + (rmem === 0 ? full : Math.min(free, full))) | 0;
   if (((end - Atomics.load(i32, b + S.wnd_end)) | 0) > 0) Atomics.store(i32, b + S.wnd_end, end);
 }

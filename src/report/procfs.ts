@@ -17,6 +17,7 @@ import type { FlowTable } from '../devices/flows.js';
 import { loadReplay } from '../engine/capture.js';
 import { IPPROTO_UDP } from '../uapi/inet.js';
 import { softnetStat } from './human.js';
+import { NIC_DRIVERS, nicDriver } from '../drivers/table.js';
 
 /** The header of /proc/interrupts and /proc/softirqs: `CPU%-8d` per CPU after `lead` spaces. */
 const cpuHeader = (lead: number, cpus: number) =>
@@ -31,12 +32,10 @@ export function interrupts(r: RunResult): string {
   const cpus = r.percpu.length;
   const base = 24; // the first vector's Linux irq number (any value a parser accepts)
   const prec = 3;
-  const nic = String(r.config.nic);
-  const name = (q: number) => (nic === 'ixgbe' ? `eth0-TxRx-${q}` : nic === 'legacy' ? 'eth0' : `virtio0-input.${q}`);
+  const driver = nicDriver(String(r.config.nic)) ?? NIC_DRIVERS.ixgbe; // a result from a build with another NIC: ixgbe's lines
   const rows = r.queues.map((q) => {
     const counts = Array.from({ length: cpus }, (_, c) => `${String(c === q.cpu ? q.interrupts : 0).padStart(10)} `).join('');
-    const chip = nic === 'legacy' ? '  IO-APIC' : ' PCI-MSI';
-    return `${String(base + q.queue).padStart(prec)}: ${counts}${chip} ${524288 + q.queue}-edge      ${name(q.queue)}`;
+    return `${String(base + q.queue).padStart(prec)}: ${counts}${driver.irq_chip} ${524288 + q.queue}-edge      ${driver.irq_name(q.queue)}`;
   });
   return `${cpuHeader(prec + 8, cpus)}\n${rows.map((l) => `${l}\n`).join('')}`;
 }

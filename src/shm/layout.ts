@@ -24,6 +24,7 @@
 //   tables     RPS maps, RFS tables, RSS indirection table, flow-limit tables, socket hash
 
 import { CTL_WORDS, type Config, type CtlWord } from '../config/schema.js';
+import { nicModel } from '../config/nics.js';
 import { vqLayout, type VqLayout } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
 
@@ -469,7 +470,7 @@ export function tapRingBytes(cfg: Config): number {
 
 /** Skb buffer size: the largest frame rounded up to a cache line (virtio: a receive page). */
 export function skbBufSize(cfg: Config): number {
-  if (cfg.nic === 'virtio') return virtioBufSize(cfg);
+  if (nicModel(cfg.nic).rx_queue === 'virtqueue') return virtioBufSize(cfg);
   // With --xdp, as ixgbe's build_skb buffer: headroom, the frame, skb_shared_info's tailroom
   // (bpf_xdp_adjust_tail may use the frame's room up to it).
   return align(cfg.pkt_size - 4, 64) + (cfg.xdp !== '' ? XDP_PACKET_HEADROOM + XDP_SHARED_INFO_TAILROOM : 0);
@@ -487,8 +488,13 @@ export const XDP_PACKET_HEADROOM = 256;
 
 /** Bytes in front of skb_data in every buffer. */
 export function skbHeadroom(cfg: Config): number {
-  if (cfg.xdp !== '') return XDP_PACKET_HEADROOM;
-  return cfg.nic === 'virtio' ? VIRTIO_HEADROOM : 0;
+  if (nicModel(cfg.nic).rx_queue === 'virtqueue') return virtioHeadroom(cfg);
+  return cfg.xdp !== '' ? XDP_PACKET_HEADROOM : 0;
+}
+
+/** skbHeadroom of a virtqueue's buffers: what the virtio driver's buffer paths read. */
+export function virtioHeadroom(cfg: Config): number {
+  return cfg.xdp !== '' ? XDP_PACKET_HEADROOM : VIRTIO_HEADROOM;
 }
 
 // virtio-net (issue 11): receive buffers are skb pool slots ("pages"). Each slot keeps
@@ -505,18 +511,18 @@ export const VIRTIO_BIG_PAGES = VIRTIO_BIG_SG - 1;
 /** The bytes of one virtio receive buffer (a pool slot): its room and the headroom in front. */
 export function virtioBufSize(cfg: Config): number {
   const room = !cfg.virtio_mrg_rxbuf || cfg.pkt_size > 1518 ? VIRTIO_PAGE_SIZE : 1536;
-  return room + skbHeadroom(cfg);
+  return room + virtioHeadroom(cfg);
 }
 
 /** Pool slots one posted receive buffer holds (big packets: a chain of pages). */
 export function virtioSlotsPerBuffer(cfg: Config): number {
-  return cfg.nic === 'virtio' && !cfg.virtio_mrg_rxbuf ? VIRTIO_BIG_PAGES : 1;
+  return nicModel(cfg.nic).rx_queue === 'virtqueue' && !cfg.virtio_mrg_rxbuf ? VIRTIO_BIG_PAGES : 1;
 }
 
 /** Pool slots the largest frame takes once received (head and frag pages). */
 export function slotsPerFrame(cfg: Config): number {
-  if (cfg.nic !== 'virtio') return 1;
-  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - skbHeadroom(cfg)));
+  if (nicModel(cfg.nic).rx_queue !== 'virtqueue') return 1;
+  return Math.ceil((cfg.pkt_size + 12) / (virtioBufSize(cfg) - virtioHeadroom(cfg)));
 }
 
 // Per-CPU cache of free skbs (napi_alloc_cache style): refills and spills in batches of half.
@@ -642,9 +648,10 @@ export function computeLayout(cfg: Config, skbCount: number): Layout {
   const retaBase = take(128 * 4);
   const flowLimitStride = align(2 + FLOW_LIMIT_HISTORY + cfg.flow_limit_table_len, pad ? CACHELINE / 4 : 2);
   const flowLimitBase = take(cfg.cpus * flowLimitStride * 4);
-  const vq = cfg.nic === 'virtio' ? vqLayout(cfg.ring_size, !cfg.virtio_mrg_rxbuf, VIRTIO_BIG_SG) : null;
+  const virtqueue = nicModel(cfg.nic).rx_queue === 'virtqueue';
+  const vq = virtqueue ? vqLayout(cfg.ring_size, !cfg.virtio_mrg_rxbuf, VIRTIO_BIG_SG) : null;
   const vqBase = take(vq === null ? 0 : vq.stride * cfg.queues, CACHELINE);
-  const tapBufBase = take(cfg.nic === 'virtio' ? align(cfg.pkt_size, 64) : 0, CACHELINE);
+  const tapBufBase = take(virtqueue ? align(cfg.pkt_size, 64) : 0, CACHELINE);
   const tapRingSize = tapRingBytes(cfg);
   const tapRingBase = take(tapRingSize, CACHELINE);
   return fastObject({

@@ -68,6 +68,7 @@ import { delayed_work_due, run_delayed_work, work_queued_here } from '../../kern
 import { CfsRq, PICK_KSOFTIRQD, PICK_NONE } from '../sched.js';
 import { napi_timer_next_ns, napi_timers_armed, napi_timers_run } from '../../kernel/napi_timer.js';
 import type { Shm } from '../../shm/memory.js';
+import { nicModel } from '../../config/nics.js';
 import { spin_single_threaded } from '../../shm/spinlock.js';
 import { CTX_HARDIRQ, CTX_IDLE, CTX_IDLE_POLL, CTX_KSOFTIRQD, CTX_SOFTIRQ, CTX_TASK } from '../../shm/layout.js';
 import { TrafficGenerator } from '../../devices/generator.js';
@@ -254,7 +255,8 @@ export class SimMachine {
     const R = L.rxq;
     this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + R.next_to_clean);
     // What a waiting device watches: RDT, or (virtio) the queue's notify register, the kick.
-    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (cfg.nic === 'virtio' ? shm.vq[q]!.notify : shm.rxqI[q]! + R.rdt));
+    const virtio = nicModel(cfg.nic).rx_queue === 'virtqueue';
+    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (virtio ? shm.vq[q]!.notify : shm.rxqI[q]! + R.rdt));
     this.last_ntc = Int32Array.from(this.ntc_at, (at) => shm.i32[at]!);
     this.dev_rdt = new Int32Array(Q);
     this.on_stack = new Uint8Array(n + 2);
@@ -265,7 +267,6 @@ export class SimMachine {
     // The ITR timer's step: a fixed interval's, or under adaptive ITR (rx-usecs 1, whose EITR
     // moves from 10 to 126 µs) EITR's 2 µs granularity.
     this.itr_ns = cfg.rx_usecs === 1 ? 2000 : cfg.rx_usecs * 1000;
-    const virtio = cfg.nic === 'virtio';
     this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
     this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q]!.notify) : new Int32Array(0);
     this.last_kicks = Int32Array.from(this.kicks_at, (at) => shm.i32[at]!);

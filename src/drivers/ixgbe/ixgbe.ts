@@ -6,21 +6,23 @@
 // bit, length, RSS hash) and moves RDH. The vector's EIMS/EICR live in the MSI-X block.
 // Ring mechanics shared with the legacy driver are in rx_ring.ts.
 
-import type { KCpu } from '../kernel/percpu.js';
-import type { Shm } from '../shm/memory.js';
-import { napi_register_poll, napi_schedule, POLL_IXGBE } from '../kernel/napi.js';
-import { napi_complete_done } from '../kernel/dev.js';
-import { napi_gro_receive } from '../kernel/gro.js';
-import { request_irq } from '../kernel/irq.js';
-import { xdp_poll_end, xdp_run_native } from '../kernel/xdp.js';
-import { XDP_PASS } from '../bpf/insn.js';
-import { msix_unmask, msix_write_eitr } from '../shm/msix.js';
-import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
+import type { KCpu } from '../../kernel/percpu.js';
+import type { Shm } from '../../shm/memory.js';
+import { napi_register_poll, napi_schedule } from '../../kernel/napi.js';
+import { napi_complete_done } from '../../kernel/dev.js';
+import { napi_gro_receive } from '../../kernel/gro.js';
+import { request_irq } from '../../kernel/irq.js';
+import { xdp_poll_end, xdp_run_native } from '../../kernel/xdp.js';
+import { XDP_PASS } from '../../bpf/insn.js';
+import { msix_unmask, msix_write_eitr } from '../../shm/msix.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from '../rx_ring.js';
 
 /** Buffers are given back to the hardware 16 at a time ("one at a time is too slow"). */
 export const IXGBE_RX_BUFFER_WRITE = 16;
 /** The device napi's weight, set by the driver (netif_napi_add(..., 64)). */
 export const IXGBE_NAPI_WEIGHT = 64;
+/** ixgbe_poll's id in the poll table (kernel/napi.ts), its napi->poll. */
+export const POLL_IXGBE = 1;
 
 /** The napi id of queue q's vector (napis 0..cpus-1 are the backlogs). */
 export function ixgbe_napi(shm: Shm, q: number): number {

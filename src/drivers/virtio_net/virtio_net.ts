@@ -17,20 +17,20 @@
 // 5.10 with GUEST_TSO4/6) post MAX_SKB_FRAGS + 2 sgs over 18 pages through one indirect
 // descriptor; receive_big keeps the pages the frame used and gives the rest back.
 
-import type { KCpu } from '../kernel/percpu.js';
-import type { Shm } from '../shm/memory.js';
-import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED, POLL_VIRTIO } from '../kernel/napi.js';
-import { napi_complete_done } from '../kernel/dev.js';
-import { napi_gro_receive } from '../kernel/gro.js';
-import { kfree_skb } from '../kernel/skbuff.js';
-import { request_irq } from '../kernel/irq.js';
-import { register_delayed_work, schedule_delayed_work } from '../kernel/workqueue.js';
-import { ETH_HLEN, get16 } from '../uapi/inet.js';
-import { skb_pool_take } from '../shm/skb_pool.js';
-import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../shm/virtqueue.js';
-import { xdp_poll_end, xdp_run_native } from '../kernel/xdp.js';
-import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../bpf/insn.js';
-import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, skbHeadroom } from '../shm/layout.js';
+import type { KCpu } from '../../kernel/percpu.js';
+import type { Shm } from '../../shm/memory.js';
+import { ____napi_schedule, napi_register_poll, napi_schedule_prep, NAPI_STATE_SCHED } from '../../kernel/napi.js';
+import { napi_complete_done } from '../../kernel/dev.js';
+import { napi_gro_receive } from '../../kernel/gro.js';
+import { kfree_skb } from '../../kernel/skbuff.js';
+import { request_irq } from '../../kernel/irq.js';
+import { register_delayed_work, schedule_delayed_work } from '../../kernel/workqueue.js';
+import { ETH_HLEN, get16 } from '../../uapi/inet.js';
+import { skb_pool_take } from '../../shm/skb_pool.js';
+import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../../shm/virtqueue.js';
+import { xdp_poll_end, xdp_run_native } from '../../kernel/xdp.js';
+import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../../bpf/insn.js';
+import { SKB_FLAG_TSTAMP, VIRTIO_BIG_PAGES, VIRTIO_BIG_SG, virtioHeadroom } from '../../shm/layout.js';
 import {
   more_used,
   virtqueue_add_inbuf,
@@ -44,10 +44,12 @@ import {
   virtqueue_poll,
   vring_init,
   vring_out,
-} from './virtio_ring.js';
+} from '../virtio_ring.js';
 
 /** napi_weight (NAPI_POLL_WEIGHT), the device napi's weight. */
 export const VIRTNET_NAPI_WEIGHT = 64;
+/** virtnet_poll's id in the poll table (kernel/napi.ts), its napi->poll. */
+export const POLL_VIRTIO = 2;
 const HDR_LEN = VIRTIO_NET_HDR_LEN;
 /** GOOD_PACKET_LEN: ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN, mergeable_min_buf_len for 1500 MTU. */
 const GOOD_PACKET_LEN = 1518;
@@ -75,7 +77,7 @@ function buf_addr(shm: Shm, slot: number): number {
 /** get_mergeable_buf_len: header + the EWMA of packet lengths, clamped, to a cache line. */
 function get_mergeable_buf_len(shm: Shm, q: number): number {
   const ewma = shm.i32[shm.vq[q]!.drv + DRV.mrg_avg_pkt_len]!;
-  const room = shm.skbBufSize - skbHeadroom(shm.cfg) + HDR_LEN;
+  const room = shm.skbBufSize - virtioHeadroom(shm.cfg) + HDR_LEN;
   let len = ewma < GOOD_PACKET_LEN ? GOOD_PACKET_LEN : ewma > PAGE_SIZE - HDR_LEN ? PAGE_SIZE - HDR_LEN : ewma;
   len = Math.ceil((HDR_LEN + len) / L1_CACHE_BYTES) * L1_CACHE_BYTES;
   return len < room ? len : room;
@@ -99,7 +101,7 @@ function add_recvbuf_mergeable(shm: Shm, q: number, slot: number): void {
  */
 function add_recvbuf_big(shm: Shm, q: number, pages: Int32Array): void {
   const vq = shm.vq[q]!;
-  const room = shm.skbBufSize - skbHeadroom(shm.cfg);
+  const room = shm.skbBufSize - virtioHeadroom(shm.cfg);
   big_addr[0] = buf_addr(shm, pages[0]!);
   big_len[0] = HDR_LEN;
   for (let k = 0; k < VIRTIO_BIG_PAGES; k++) {
@@ -376,7 +378,7 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
 function receive_big(c: KCpu, q: number, first: number, len: number, head: number): number {
   const shm = c.shm;
   const vq = shm.vq[q]!;
-  const room = shm.skbBufSize - skbHeadroom(shm.cfg);
+  const room = shm.skbBufSize - virtioHeadroom(shm.cfg);
   const total = len - HDR_LEN;
   const used = Math.ceil(total / room);
   let last = first;

@@ -8,13 +8,13 @@
 // dissector. Its interrupt is level-triggered: while completed descriptors are left over
 // (rx_work_limit reached), the line stays asserted and fires again once unmasked.
 
-import type { KCpu } from '../kernel/percpu.js';
-import type { Shm } from '../shm/memory.js';
-import { netif_rx } from '../kernel/dev.js';
-import { request_irq } from '../kernel/irq.js';
-import { POLL_BACKLOG } from '../kernel/napi.js';
-import { msix_unmask } from '../shm/msix.js';
-import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from './rx_ring.js';
+import type { KCpu } from '../../kernel/percpu.js';
+import type { Shm } from '../../shm/memory.js';
+import { netif_rx } from '../../kernel/dev.js';
+import { request_irq } from '../../kernel/irq.js';
+import { POLL_BACKLOG } from '../../kernel/napi.js';
+import { msix_unmask } from '../../shm/msix.js';
+import { rx_desc_take, rx_desc_unused, rx_ring_drained, rx_ring_refill, rx_ring_touch_ahead, rx_ring_up } from '../rx_ring.js';
 
 /** boomerang_rx's rx_work_limit: at most a ring's worth of frames per interrupt. */
 export function legacy_work_limit(shm: Shm): number {
