@@ -51,7 +51,7 @@ function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number)
 export function packet_rcv_tap(c: KCpu, skb: number): void {
   const shm = c.shm;
   const sd = c.sd;
-  const C = c.L.ctl;
+  const CTL = c.L.ctl;
   const size = shm.layout.tapRingSize;
   // The frag_list (GRO's merged segments) adds each segment's payload after the head's frame.
   let merged = 0;
@@ -62,13 +62,13 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   const need = TAP_RECORD_HDR + ((len + 7) & ~7);
   const i32 = c.i32;
   const base = shm.layout.tapRingBase;
-  spin_lock(i32, c.ctlI + C.tap_lock);
-  const head = i32[c.ctlI + C.tap_head]!;
-  const tail = Atomics.load(i32, c.ctlI + C.tap_tail);
+  spin_lock(i32, c.ctlI + CTL.tap_lock);
+  const head = i32[c.ctlI + CTL.tap_head]!;
+  const tail = Atomics.load(i32, c.ctlI + CTL.tap_tail);
   let pos = head & (size - 1);
   const wrap = pos + need > size ? size - pos : 0;
   if (((head - tail) | 0) + wrap + need > size) {
-    spin_unlock(i32, c.ctlI + C.tap_lock);
+    spin_unlock(i32, c.ctlI + CTL.tap_lock);
     c.f64[c.sdF + sd.tap_drops]! += 1;
     return;
   }
@@ -80,8 +80,8 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   Atomics.store(i32, at >> 2, 0); // TP_STATUS_KERNEL: the reader waits here until the copy is done
   i32[(at >> 2) + 1] = c.cpu;
   c.f64[(at >> 3) + 1] = c.env.now_ns();
-  Atomics.store(i32, c.ctlI + C.tap_head, (head + wrap + need) | 0);
-  spin_unlock(i32, c.ctlI + C.tap_lock);
+  Atomics.store(i32, c.ctlI + CTL.tap_head, (head + wrap + need) | 0);
+  spin_unlock(i32, c.ctlI + CTL.tap_lock);
   let to = at + TAP_RECORD_HDR;
   to += copy_frame(c, skb, 0, len - merged, to); // the head's own frame: linear part and page frags
   for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
