@@ -236,7 +236,7 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
   c.rflow = -1;
   const flowSize = Atomics.load(c.i32, layout.rpsFlowSizeBase / 4 + q);
   const mapBase = rps_map(c, q);
-  const mapLen = c.i32[mapBase]!;
+  const mapLen = c.i32[mapBase + RPS_MAP_LEN]!;
   if (flowSize === 0 && mapLen === 0) return -1;
   const hash = skb_get_hash(c, skb);
   if (hash === 0) return -1;
@@ -267,7 +267,7 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
       }
     }
   }
-  if (mapLen !== 0) return c.i32[mapBase + 1 + reciprocal_scale(hash, mapLen)]!;
+  if (mapLen !== 0) return c.i32[mapBase + RPS_MAP_CPUS + reciprocal_scale(hash, mapLen)]!;
   return -1;
 }
 
@@ -296,6 +296,10 @@ function set_rps_cpu(c: KCpu, rflow: number, last_qtail: number, next_cpu: numbe
   }
   c.i32[rflow + RFLOW_CPU] = next_cpu;
 }
+
+/** struct rps_map: map->len, then map->cpus[len] (i32 offsets). */
+const RPS_MAP_LEN = 0;
+const RPS_MAP_CPUS = 1;
 
 /** rcu_dereference(rxqueue->rps_map): i32 index of the active map {len, cpus[]}. */
 export function rps_map(c: KCpu, q: number): number {
@@ -369,6 +373,12 @@ function rps_lock(c: KCpu, cpu: number): void {
   }
 }
 
+// struct sd_flow_limit as layout.ts lays it out (flowLimitBase), i32 offsets: history_head,
+// a count, history[FLOW_LIMIT_HISTORY], then buckets[flow_limit_table_len].
+const FL_HISTORY_HEAD = 0;
+const FL_HISTORY = 2;
+const FL_BUCKETS = FL_HISTORY + FLOW_LIMIT_HISTORY;
+
 /**
  * skb_flow_limit: once the target backlog is half full, drop packets of a flow that holds
  * more than half of *this* CPU's last FLOW_LIMIT_HISTORY enqueues. Called under the target's
@@ -379,12 +389,12 @@ function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
   const fl = c.flow_limit;
   if (fl < 0) return false;
   const i32 = c.i32;
-  const buckets = fl + 2 + FLOW_LIMIT_HISTORY;
+  const buckets = fl + FL_BUCKETS;
   const new_flow = skb_get_hash(c, skb) & c.flow_limit_mask;
-  const head = i32[fl]!;
-  const old_flow = i32[fl + 2 + head]!;
-  i32[fl + 2 + head] = new_flow;
-  i32[fl] = (head + 1) & (FLOW_LIMIT_HISTORY - 1);
+  const head = i32[fl + FL_HISTORY_HEAD]!;
+  const old_flow = i32[fl + FL_HISTORY + head]!;
+  i32[fl + FL_HISTORY + head] = new_flow;
+  i32[fl + FL_HISTORY_HEAD] = (head + 1) & (FLOW_LIMIT_HISTORY - 1);
   if (i32[buckets + old_flow]! > 0) i32[buckets + old_flow]! -= 1;
   i32[buckets + new_flow]! += 1;
   if (i32[buckets + new_flow]! > FLOW_LIMIT_HISTORY >> 1) {
