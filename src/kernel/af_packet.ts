@@ -25,6 +25,10 @@ import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 
 export const TAP_RECORD_HDR = 16;
 export const TAP_WRAP = -1;
+/** A record's header fields: the length (the status word) and the CPU as i32 words, the timestamp as an f64, from the record's start. */
+export const TAP_REC_LEN_I32 = 0;
+export const TAP_REC_CPU_I32 = 1;
+export const TAP_REC_TSTAMP_F64 = 1;
 
 /** skb_copy_bits of one skb's own frame from byte `from` (linear part, then page frags) to u8[to]; returns bytes copied. */
 function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number): number {
@@ -77,9 +81,9 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
     pos = 0;
   }
   const at = base + pos;
-  Atomics.store(i32, at >> 2, 0); // TP_STATUS_KERNEL: the reader waits here until the copy is done
-  i32[(at >> 2) + 1] = c.cpu;
-  c.f64[(at >> 3) + 1] = c.env.now_ns();
+  Atomics.store(i32, (at >> 2) + TAP_REC_LEN_I32, 0); // TP_STATUS_KERNEL: the reader waits here until the copy is done
+  i32[(at >> 2) + TAP_REC_CPU_I32] = c.cpu;
+  c.f64[(at >> 3) + TAP_REC_TSTAMP_F64] = c.env.now_ns();
   Atomics.store(i32, c.ctlI + CTL.tap_head, (head + wrap + need) | 0);
   spin_unlock(i32, c.ctlI + CTL.tap_lock);
   let to = at + TAP_RECORD_HDR;
@@ -90,5 +94,5 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   }
   c.f64[c.sdF + sd.tap_packets]! += 1;
   c.f64[c.sdF + sd.tap_bytes]! += len;
-  Atomics.store(i32, at >> 2, len); // __packet_set_status(TP_STATUS_USER): the reader may take it
+  Atomics.store(i32, (at >> 2) + TAP_REC_LEN_I32, len); // __packet_set_status(TP_STATUS_USER): the reader may take it
 }
