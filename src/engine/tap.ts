@@ -16,7 +16,7 @@
 
 import { deferOutputFailure, OutputError, OutputStream } from '../host/files.js';
 import type { Shm } from '../shm/memory.js';
-import { TAP_RECORD_HDR, TAP_WRAP } from '../kernel/af_packet.js';
+import { TAP_RECORD_HDR, TAP_REC_CPU_I32, TAP_REC_LEN_I32, TAP_REC_TSTAMP_F64, TAP_WRAP } from '../kernel/af_packet.js';
 import { pcapng_epb, pcapng_epb_len, pcapng_idb, pcapng_isb, pcapng_shb } from '../uapi/pcapng_write.js';
 
 /** tcpdump's default snaplen: every skb here is shorter, so caplen is the skb's length. */
@@ -79,7 +79,7 @@ export class TapWriter {
     let tail = this.tail;
     while (tail !== head) {
       const pos = tail & (size - 1);
-      const len = Atomics.load(shm.i32, (base + pos) >> 2);
+      const len = Atomics.load(shm.i32, ((base + pos) >> 2) + TAP_REC_LEN_I32);
       if (len === 0) break; // tpacket_rcv still copying: TP_STATUS_KERNEL
       if (len === TAP_WRAP) {
         tail = (tail + size - pos) | 0;
@@ -87,7 +87,11 @@ export class TapWriter {
       }
       const at = base + pos;
       const from = at + TAP_RECORD_HDR;
-      this.pending.push({ ts: shm.f64[(at >> 3) + 1]!, cpu: shm.i32[(at >> 2) + 1]!, bytes: shm.u8.slice(from, from + len) });
+      this.pending.push({
+        ts: shm.f64[(at >> 3) + TAP_REC_TSTAMP_F64]!,
+        cpu: shm.i32[(at >> 2) + TAP_REC_CPU_I32]!,
+        bytes: shm.u8.slice(from, from + len),
+      });
       tail = (tail + TAP_RECORD_HDR + ((len + 7) & ~7)) | 0;
     }
     // Copied out: the ring space goes back to the CPUs.

@@ -25,6 +25,10 @@ import { spin_lock, spin_unlock } from '../shm/spinlock.js';
 
 export const TAP_RECORD_HDR = 16;
 export const TAP_WRAP = -1;
+/** A record's header fields: the length (the status word) and the CPU as i32 words, the timestamp as an f64, from the record's start. */
+export const TAP_REC_LEN_I32 = 0;
+export const TAP_REC_CPU_I32 = 1;
+export const TAP_REC_TSTAMP_F64 = 1;
 
 /** skb_copy_bits of one skb's own frame from byte `from` (linear part, then page frags) to u8[to]; returns bytes copied. */
 function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number): number {
@@ -51,7 +55,7 @@ function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number)
 export function packet_rcv_tap(c: KCpu, skb: number): void {
   const shm = c.shm;
   const sd = c.sd;
-  const C = c.L.ctl;
+  const CTL = c.L.ctl;
   const size = shm.layout.tapRingSize;
   // The frag_list (GRO's merged segments) adds each segment's payload after the head's frame.
   let merged = 0;
@@ -62,13 +66,13 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   const need = TAP_RECORD_HDR + ((len + 7) & ~7);
   const i32 = c.i32;
   const base = shm.layout.tapRingBase;
-  spin_lock(i32, c.ctlI + C.tap_lock);
-  const head = i32[c.ctlI + C.tap_head]!;
-  const tail = Atomics.load(i32, c.ctlI + C.tap_tail);
+  spin_lock(i32, c.ctlI + CTL.tap_lock);
+  const head = i32[c.ctlI + CTL.tap_head]!;
+  const tail = Atomics.load(i32, c.ctlI + CTL.tap_tail);
   let pos = head & (size - 1);
   const wrap = pos + need > size ? size - pos : 0;
   if (((head - tail) | 0) + wrap + need > size) {
-    spin_unlock(i32, c.ctlI + C.tap_lock);
+    spin_unlock(i32, c.ctlI + CTL.tap_lock);
     c.f64[c.sdF + sd.tap_drops]! += 1;
     return;
   }
@@ -77,11 +81,11 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
     pos = 0;
   }
   const at = base + pos;
-  Atomics.store(i32, at >> 2, 0); // TP_STATUS_KERNEL: the reader waits here until the copy is done
-  i32[(at >> 2) + 1] = c.cpu;
-  c.f64[(at >> 3) + 1] = c.env.now_ns();
-  Atomics.store(i32, c.ctlI + C.tap_head, (head + wrap + need) | 0);
-  spin_unlock(i32, c.ctlI + C.tap_lock);
+  Atomics.store(i32, (at >> 2) + TAP_REC_LEN_I32, 0); // TP_STATUS_KERNEL: the reader waits here until the copy is done
+  i32[(at >> 2) + TAP_REC_CPU_I32] = c.cpu;
+  c.f64[(at >> 3) + TAP_REC_TSTAMP_F64] = c.env.now_ns();
+  Atomics.store(i32, c.ctlI + CTL.tap_head, (head + wrap + need) | 0);
+  spin_unlock(i32, c.ctlI + CTL.tap_lock);
   let to = at + TAP_RECORD_HDR;
   to += copy_frame(c, skb, 0, len - merged, to); // the head's own frame: linear part and page frags
   for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
@@ -90,5 +94,5 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   }
   c.f64[c.sdF + sd.tap_packets]! += 1;
   c.f64[c.sdF + sd.tap_bytes]! += len;
-  Atomics.store(i32, at >> 2, len); // __packet_set_status(TP_STATUS_USER): the reader may take it
+  Atomics.store(i32, (at >> 2) + TAP_REC_LEN_I32, len); // __packet_set_status(TP_STATUS_USER): the reader may take it
 }

@@ -225,64 +225,87 @@ export function rps_needed(c: KCpu): boolean {
 
 /**
  * get_rps_cpu: the CPU whose backlog this skb goes to, or -1 to process it here.
- * Sets c.rflow to the rps_dev_flow entry used (enqueue_to_backlog saves last_qtail there).
+ * Sets c.rflow to &rflow->last_qtail of the rps_dev_flow entry used (enqueue_to_backlog
+ * saves the queue tail there).
  * Follows 5.10: no short-cut for a one-CPU map.
  */
 export function get_rps_cpu(c: KCpu, skb: number): number {
   const shm = c.shm;
-  const L = shm.layout;
+  const layout = shm.layout;
   const q = c.skb_queue[skb]!;
   c.rflow = -1;
-  const flowSize = Atomics.load(c.i32, L.rpsFlowSizeBase / 4 + q);
+  const flowSize = Atomics.load(c.i32, layout.rpsFlowSizeBase / 4 + q);
   const mapBase = rps_map(c, q);
-  const mapLen = c.i32[mapBase]!;
+  const mapLen = c.i32[mapBase + RPS_MAP_LEN]!;
   if (flowSize === 0 && mapLen === 0) return -1;
   const hash = skb_get_hash(c, skb);
   if (hash === 0) return -1;
 
-  const sockSize = Atomics.load(c.i32, c.ctlI + L.ctl.rps_sock_flow_size);
+  const sockSize = Atomics.load(c.i32, c.ctlI + layout.ctl.rps_sock_flow_size);
   if (flowSize !== 0 && sockSize !== 0) {
-    const ident = c.i32[L.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
+    const ident = c.i32[layout.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
     if (((ident ^ hash) & ~c.rps_cpu_mask) === 0) {
       const next_cpu = ident & c.rps_cpu_mask;
-      const flowBase = L.rpsDevFlowBase[q]! / 4;
-      const rflow = hash & (flowSize - 1);
-      let tcpu = c.i32[flowBase + rflow]!;
+      // rflow = &flow_table->flows[hash & flow_table->mask]
+      const rflow = rps_dev_flow(layout.rpsDevFlowBase[q]! / 4, hash & (flowSize - 1));
+      const last_qtail = rflow_last_qtail(rflow, flowSize);
+      let tcpu = c.i32[rflow + RFLOW_CPU]!;
       // Switch to the CPU of the last recvmsg only when every packet this table entry sent
       // to the old CPU has left that CPU's backlog: in-order delivery.
       if (
         tcpu !== next_cpu &&
         (tcpu >= c.cfg.cpus ||
           c.cfg.unsafe_rfs_no_qtail_check ||
-          ((c.i32[shm.sdI[tcpu]! + c.sd.input_queue_head]! - c.i32[flowBase + flowSize + rflow]!) | 0) >= 0)
+          ((c.i32[shm.sdI[tcpu]! + c.sd.input_queue_head]! - c.i32[last_qtail]!) | 0) >= 0)
       ) {
         tcpu = next_cpu;
-        set_rps_cpu(c, flowBase, flowSize, rflow, next_cpu);
+        set_rps_cpu(c, rflow, last_qtail, next_cpu);
       }
       if (tcpu < c.cfg.cpus) {
-        c.rflow = flowBase + flowSize + rflow;
+        c.rflow = last_qtail;
         return tcpu;
       }
     }
   }
-  if (mapLen !== 0) return c.i32[mapBase + 1 + reciprocal_scale(hash, mapLen)]!;
+  if (mapLen !== 0) return c.i32[mapBase + RPS_MAP_CPUS + reciprocal_scale(hash, mapLen)]!;
   return -1;
 }
 
+// struct rps_dev_flow_table, as layout.ts lays it out (rpsDevFlowBase): every entry's cpu,
+// then every entry's last_qtail (two i32 arrays of the table's size). An rflow is the i32
+// index of its entry's cpu.
+
+/** rflow->cpu: the field's offset from the rflow index. */
+const RFLOW_CPU = 0;
+
+/** &table->flows[i]: the rflow of entry i of the table at i32 index `table`. */
+function rps_dev_flow(table: number, i: number): number {
+  return table + i;
+}
+
+/** &rflow->last_qtail: its i32 index, the table holding `size` entries. */
+function rflow_last_qtail(rflow: number, size: number): number {
+  return rflow + size;
+}
+
 /** set_rps_cpu (no accelerated RFS): point the flow at next_cpu from its current queue head. */
-function set_rps_cpu(c: KCpu, flowBase: number, flowSize: number, rflow: number, next_cpu: number): void {
+function set_rps_cpu(c: KCpu, rflow: number, last_qtail: number, next_cpu: number): void {
   if (next_cpu < c.cfg.cpus) {
-    c.i32[flowBase + flowSize + rflow] = c.i32[c.shm.sdI[next_cpu]! + c.sd.input_queue_head]!;
+    c.i32[last_qtail] = c.i32[c.shm.sdI[next_cpu]! + c.sd.input_queue_head]!;
     c.count(c.sd.rfs_flow_moves);
   }
-  c.i32[flowBase + rflow] = next_cpu;
+  c.i32[rflow + RFLOW_CPU] = next_cpu;
 }
+
+/** struct rps_map: map->len, then map->cpus[len] (i32 offsets). */
+const RPS_MAP_LEN = 0;
+const RPS_MAP_CPUS = 1;
 
 /** rcu_dereference(rxqueue->rps_map): i32 index of the active map {len, cpus[]}. */
 export function rps_map(c: KCpu, q: number): number {
-  const L = c.shm.layout;
-  const active = Atomics.load(c.i32, L.rpsActiveBase / 4 + q);
-  return L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride;
+  const layout = c.shm.layout;
+  const active = Atomics.load(c.i32, layout.rpsActiveBase / 4 + q);
+  return layout.rpsMapBase / 4 + (q * 2 + active) * layout.rpsMapStride;
 }
 
 /**
@@ -350,6 +373,12 @@ function rps_lock(c: KCpu, cpu: number): void {
   }
 }
 
+// struct sd_flow_limit as layout.ts lays it out (flowLimitBase), i32 offsets: history_head,
+// a count, history[FLOW_LIMIT_HISTORY], then buckets[flow_limit_table_len].
+const FL_HISTORY_HEAD = 0;
+const FL_HISTORY = 2;
+const FL_BUCKETS = FL_HISTORY + FLOW_LIMIT_HISTORY;
+
 /**
  * skb_flow_limit: once the target backlog is half full, drop packets of a flow that holds
  * more than half of *this* CPU's last FLOW_LIMIT_HISTORY enqueues. Called under the target's
@@ -360,12 +389,12 @@ function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
   const fl = c.flow_limit;
   if (fl < 0) return false;
   const i32 = c.i32;
-  const buckets = fl + 2 + FLOW_LIMIT_HISTORY;
+  const buckets = fl + FL_BUCKETS;
   const new_flow = skb_get_hash(c, skb) & c.flow_limit_mask;
-  const head = i32[fl]!;
-  const old_flow = i32[fl + 2 + head]!;
-  i32[fl + 2 + head] = new_flow;
-  i32[fl] = (head + 1) & (FLOW_LIMIT_HISTORY - 1);
+  const head = i32[fl + FL_HISTORY_HEAD]!;
+  const old_flow = i32[fl + FL_HISTORY + head]!;
+  i32[fl + FL_HISTORY + head] = new_flow;
+  i32[fl + FL_HISTORY_HEAD] = (head + 1) & (FLOW_LIMIT_HISTORY - 1);
   if (i32[buckets + old_flow]! > 0) i32[buckets + old_flow]! -= 1;
   i32[buckets + new_flow]! += 1;
   if (i32[buckets + new_flow]! > FLOW_LIMIT_HISTORY >> 1) {
@@ -482,24 +511,24 @@ export function netif_rx(c: KCpu, skb: number): number {
  */
 export function net_dev_init(shm: Shm): void {
   const cfg = shm.cfg;
-  const L = shm.layout;
+  const layout = shm.layout;
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
     const b = shm.sdI[cpu]!;
     for (const f of [
-      L.sd.input_pkt_head,
-      L.sd.input_pkt_tail,
-      L.sd.process_head,
-      L.sd.process_tail,
-      L.sd.rps_ipi_list,
-      L.sd.rps_ipi_next,
+      layout.sd.input_pkt_head,
+      layout.sd.input_pkt_tail,
+      layout.sd.process_head,
+      layout.sd.process_tail,
+      layout.sd.rps_ipi_list,
+      layout.sd.rps_ipi_next,
     ]) {
       shm.i32[b + f] = -1;
     }
     // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
     const n = shm.napiI[cpu]!;
-    shm.i32[n + L.napi.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
-    shm.i32[n + L.napi.poll_fn] = POLL_BACKLOG;
-    shm.i32[n + L.napi.queue] = -1;
-    shm.i32[n + L.napi.cpu] = cpu;
+    shm.i32[n + layout.napi.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
+    shm.i32[n + layout.napi.poll_fn] = POLL_BACKLOG;
+    shm.i32[n + layout.napi.queue] = -1;
+    shm.i32[n + layout.napi.cpu] = cpu;
   }
 }

@@ -19,7 +19,13 @@ import {
   IPV6H_LEN,
   IPV6H_PAYLOAD_LEN_OFF,
   IPPROTO_TCP,
+  IPV6H_FIRST_WORD_OFF,
+  IPV6H_NEXTHDR_OFF,
+  IPV6_TCLASS_MASK,
   IPH_LEN,
+  IPH_SADDR_OFF,
+  IPH_VERSION_IHL_OFF,
+  IPH_VERSION_IHL_5,
   IPH_TOT_LEN_OFF,
   IPH_CHECK_OFF,
   IPH_FRAG_OFF_OFF,
@@ -27,7 +33,10 @@ import {
   IPH_PROTOCOL_OFF,
   IPH_TOS_OFF,
   IPH_TTL_OFF,
+  IP_CE,
   IP_DF,
+  IP_MF,
+  IP_OFFSET,
   TCPH_ACK_SEQ_OFF,
   TCPH_CHECK_OFF,
   TCPH_DOFF_OFF,
@@ -51,6 +60,7 @@ import {
   get32i,
   put16,
   ip_fast_csum,
+  ipv6_optlen,
 } from '../uapi/inet.js';
 import { skb_verify_l4_csum } from './skbuff.js';
 import { ip_drop } from './ip.js';
@@ -65,6 +75,15 @@ const TCP_FLUSH_FINAL = TCP_FLAG_URG | TCP_FLAG_PSH | TCP_FLAG_RST | TCP_FLAG_SY
 // Per held skb (NAPI_GRO_CB): age, last segment, next sequence number and gso_size live in
 // the skb pool (c.gro_*), written only by the CPU whose GRO holds the skb.
 
+/**
+ * gro_result_t (include/linux/netdevice.h, 5.10): what dev_gro_receive did with an skb.
+ * GRO_MERGED_FREE and GRO_CONSUMED have no case here (no skb is freed on a merge: the
+ * segment joins the head's frag_list; no tunnel offload).
+ */
+const GRO_MERGED = 0;
+const GRO_HELD = 2;
+const GRO_NORMAL = 3;
+
 /** napi_gro_receive: called by drivers for each received skb, softirq context. */
 export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
   // Without rx checksum offload the stack validates the L4 checksum here, before merging
@@ -74,25 +93,36 @@ export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
     ip_drop(c, skb, c.sd.drop_l4_csum);
     return;
   }
-  // dev_gro_receive only merges TCP: a datagram of another IPv4 protocol goes up without the call.
-  if (c.gro && gro_may_merge(c, skb, type) && dev_gro_receive(c, n, skb)) return;
-  gro_normal_one(c, n, skb);
+  // dev_gro_receive's first two tests, made before the call: netif_elide_gro (GRO off) and
+  // the offload lookup (a gro_receive for the type; only TCP merges, so IPv4 carrying another
+  // protocol goes up without the call).
+  const ret = c.gro && gro_may_merge(c, skb, type) ? dev_gro_receive(c, n, skb) : GRO_NORMAL;
+  napi_skb_finish(c, n, skb, ret);
 }
 
-/** False when dev_gro_receive would surely return false: not IP, or IPv4 carrying no TCP. */
+/** False when dev_gro_receive would surely return GRO_NORMAL: not IP, or IPv4 carrying no TCP. */
 function gro_may_merge(c: KCpu, skb: number, type: number): boolean {
   if (type === ETH_P_IP) return c.u8[c.skb_data(skb) + c.skb_nh[skb]! + IPH_PROTOCOL_OFF] === IPPROTO_TCP;
   return type === ETH_P_IPV6;
 }
 
+/** napi_skb_finish: an skb GRO neither merged nor held goes on napi->rx_list. */
+function napi_skb_finish(c: KCpu, n: number, skb: number, ret: number): void {
+  if (ret === GRO_NORMAL) gro_normal_one(c, n, skb);
+}
+
 /** NAPI_GRO_CB(p)->is_atomic: p is a DF datagram, its IP ID not (yet) seen to increment. */
 const GRO_IS_ATOMIC = 1;
 
+/** IPV6_TCLASS_MASK in the first 16 bits of the header (get16 of the first word's high half). */
+const IPV6_TCLASS_MASK_HI16 = IPV6_TCLASS_MASK >>> 16;
+
 /**
- * dev_gro_receive with inet_gro_receive and tcp4_gro_receive / tcp_gro_receive (5.10) for
- * TCPv4. Returns true if GRO consumed the skb (merged, or held as the start of a new train);
- * false if it goes up as it is (not TCPv4, or a packet GRO flushes: a fragment, a bad header
- * checksum, tot_len not the skb's length, no payload, URG/PSH/RST/SYN/FIN).
+ * dev_gro_receive with the protocol callbacks it reaches, inline: inet_gro_receive or
+ * ipv6_gro_receive, then tcp4_gro_receive / tcp6_gro_receive → tcp_gro_receive (5.10).
+ * Returns GRO_MERGED (the segment joined a held train), GRO_HELD (it starts a new train) or
+ * GRO_NORMAL (it goes up as it is: a packet GRO flushes, i.e. a fragment, a bad header
+ * checksum, a length not the skb's, no payload, URG/PSH/RST/SYN/FIN).
  *
  * A held train p of the same flow takes the segment only if every check passes; else p goes up
  * (pp = p) and the segment may start a new train:
@@ -101,11 +131,11 @@ const GRO_IS_ATOMIC = 1;
  *   datagram without DF incrementing;
  * - tcp_gro_receive: no CWR; tcp_flag_word equal but CWR/FIN/PSH (doff, the other flags, the
  *   window); ack_seq equal; the options equal byte for byte (timestamps merge when equal);
- *   payload 1..gso_size bytes; seq the next expected; the train under 64 KB.
+ *   payload 1..gso_size bytes; seq the next expected; the train under 64 KB (skb_gro_receive).
  */
-function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
+function dev_gro_receive(c: KCpu, n: number, skb: number): number {
   const v6 = c.skb_protocol[skb] === ETH_P_IPV6;
-  if (!v6 && c.skb_protocol[skb] !== ETH_P_IP) return false;
+  if (!v6 && c.skb_protocol[skb] !== ETH_P_IP) return GRO_NORMAL;
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
   const iplen = c.skb_len[skb]! - c.skb_nh[skb]!;
@@ -117,33 +147,35 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
     // ipv6_gro_receive: version 6, then TCP, right after the fixed header or behind
     // hop-by-hop, routing and destination options (ipv6_gso_pull_exthdrs); flush when
     // payload_len is not what the skb holds.
-    if (iplen < IPV6H_LEN || u8[ip]! >> 4 !== 6) return false;
-    nlen = u8[ip + 6] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, iplen);
-    if (nlen < 0) return false;
+    if (iplen < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF]! >> 4 !== 6) return GRO_NORMAL;
+    nlen = u8[ip + IPV6H_NEXTHDR_OFF] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, iplen);
+    if (nlen < 0) return GRO_NORMAL;
     l4_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
     inet_flush = l4_len !== iplen - IPV6H_LEN;
     l4_len -= nlen - IPV6H_LEN;
   } else {
     // inet_gro_receive: IHL 5 only, a protocol with gro_receive (TCP here), not a fragment, a
     // valid header checksum (a bad one goes up to be dropped).
-    if (u8[ip] !== 0x45 || u8[ip + IPH_PROTOCOL_OFF] !== IPPROTO_TCP) return false;
+    if (u8[ip + IPH_VERSION_IHL_OFF] !== IPH_VERSION_IHL_5 || u8[ip + IPH_PROTOCOL_OFF] !== IPPROTO_TCP) return GRO_NORMAL;
     frag_off = get16(u8, ip + IPH_FRAG_OFF_OFF);
-    if ((frag_off & 0x3fff) !== 0) return false; // ip_is_fragment
-    if (ip_fast_csum(u8, ip, 5) !== 0) return false;
+    if ((frag_off & (IP_MF | IP_OFFSET)) !== 0) return GRO_NORMAL; // ip_is_fragment
+    if (ip_fast_csum(u8, ip, 5) !== 0) return GRO_NORMAL;
     const tot_len = get16(u8, ip + IPH_TOT_LEN_OFF);
     // flush = (u16)((first word ^ skb_gro_len) | (id word & ~IP_DF)): tot_len is not what the
-    // skb holds, or the reserved fragment bit.
-    inet_flush = tot_len !== iplen || (frag_off & 0x8000) !== 0;
+    // skb holds, or the reserved fragment bit (MF and the offset are 0 here).
+    inet_flush = tot_len !== iplen || (frag_off & IP_CE) !== 0;
     l4_len = tot_len - IPH_LEN;
   }
   const th = ip + nlen;
   const thlen = (u8[th + TCPH_DOFF_OFF]! >> 4) * 4;
-  if (thlen < TCP_HLEN) return false;
+  if (thlen < TCP_HLEN) return GRO_NORMAL;
   const len = l4_len - thlen;
   const flags = u8[th + TCPH_FLAGS_OFF]!;
   const seq = get32i(u8, th + TCPH_SEQ_OFF);
-  const bucket = n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
+  const bucket = gro_list_prepare(c, n, skb);
 
+  // The held train of this flow, if any: inet_gro_receive's and tcp_gro_receive's walks
+  // (addresses, then ports) in one.
   let prev = -1;
   let p = c.gro_head[bucket]!;
   while (p !== -1 && !(v6 ? same_flow_v6(c, p, ip, nlen) : same_flow(c, p, ip))) {
@@ -158,9 +190,9 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
     let flush_id = 0;
     const p_atomic = (c.gro_flags[p]! & GRO_IS_ATOMIC) !== 0;
     if (v6) {
-      // ipv6_gro_receive: the traffic class differs (first word & 0x0ff00000): flush. An
+      // ipv6_gro_receive: the traffic class differs (first_word & IPV6_TCLASS_MASK): flush. An
       // IPv6 skb is atomic (no ID): flush_id 0.
-      flush = inet_flush || ((get16(u8, ip) ^ get16(u8, pip)) & 0x0ff0) !== 0;
+      flush = inet_flush || ((get16(u8, ip) ^ get16(u8, pip)) & IPV6_TCLASS_MASK_HI16) !== 0;
     } else {
       // inet_gro_receive: all fields must match except length and checksum (and the ID, below).
       flush =
@@ -187,27 +219,24 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
     const mss = c.gro_gso_size[p]!;
     flush ||= len < 1 || len - 1 >= mss; // (len - 1) >= mss as unsigned: no payload, or more than gso_size
     flush ||= seq !== c.gro_next_seq[p];
-    if (!flush && c.skb_len[p]! - c.skb_nh[p]! + len < GRO_MAX_SIZE) {
-      // skb_gro_receive: chain the segment (frag_list); the head's length grows by the payload.
-      c.skb_frag_next[c.gro_last[p]!] = skb;
-      c.gro_last[p] = skb;
-      c.skb_len[p]! += len;
-      c.skb_segs[p]! += 1;
+    if (!flush && skb_gro_receive(c, p, skb, len)) {
       c.gro_next_seq[p] = (seq + len) | 0;
       // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH): the head carries them.
       u8[pth + TCPH_FLAGS_OFF] = u8[pth + TCPH_FLAGS_OFF]! | (flags & (TCP_FLAG_FIN | TCP_FLAG_PSH));
       c.count(c.sd.gro_merged);
-      // out_check_final: a short segment (len < mss) or a flushing flag ends the train now.
+      // out_check_final: a short segment (len < mss) or a flushing flag ends the train now
+      // (pp = p: dev_gro_receive completes it).
       if (len < mss || (flags & TCP_FLUSH_FINAL) !== 0) gro_unlink_complete(c, n, bucket, prev, p);
-      return true;
+      return GRO_MERGED;
     }
     // Same flow, cannot merge (a check failed, or skb_gro_receive's -E2BIG): the held train
     // goes up (pp = p); this skb may start a new one.
     gro_unlink_complete(c, n, bucket, prev, p);
   }
-  if (inet_flush || len < 1 || (flags & TCP_FLUSH_FINAL) !== 0) return false;
-  if (c.gro_count[bucket]! >= MAX_GRO_SKBS) gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]!);
-  // Hold it, newest at the tail.
+  // NAPI_GRO_CB(skb)->flush: go up as it is.
+  if (inet_flush || len < 1 || (flags & TCP_FLUSH_FINAL) !== 0) return GRO_NORMAL;
+  if (c.gro_count[bucket]! >= MAX_GRO_SKBS) gro_flush_oldest(c, n, bucket);
+  // Hold it, newest at the tail; NAPI_GRO_CB(skb): age, last, and gso_size = skb_gro_len.
   c.skb_next[skb] = -1;
   const tail = c.gro_tail[bucket]!;
   if (tail === -1) c.gro_head[bucket] = skb;
@@ -219,14 +248,47 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): boolean {
   c.gro_next_seq[skb] = (seq + len) | 0;
   c.gro_gso_size[skb] = len;
   c.gro_flags[skb] = v6 || (frag_off & IP_DF) !== 0 ? GRO_IS_ATOMIC : 0;
+  return GRO_HELD;
+}
+
+/**
+ * gro_list_prepare: napi's hash bucket for skb (napi->gro_hash[hash & (GRO_HASH_BUCKETS - 1)]),
+ * an index into c.gro_head/gro_tail/gro_count. 5.10 also marks each held skb's same_flow there
+ * by hash and MAC header; with one device and one MAC header per run here, same_flow and
+ * same_flow_v6 decide it in dev_gro_receive's walk, on addresses and ports.
+ */
+function gro_list_prepare(c: KCpu, n: number, skb: number): number {
+  return n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
+}
+
+/**
+ * skb_gro_receive (net/core/skbuff.c): chain skb's `len` payload bytes onto held train p
+ * (NAPI_GRO_CB(p)->last->next = skb: a frag_list, no bytes move), or false (-E2BIG) when p
+ * would reach GRO_MAX_SIZE.
+ */
+function skb_gro_receive(c: KCpu, p: number, skb: number, len: number): boolean {
+  if (c.skb_len[p]! - c.skb_nh[p]! + len >= GRO_MAX_SIZE) return false;
+  c.skb_frag_next[c.gro_last[p]!] = skb;
+  c.gro_last[p] = skb;
+  c.skb_len[p]! += len;
+  c.skb_segs[p]! += 1;
   return true;
+}
+
+/**
+ * gro_flush_oldest: the bucket is full (MAX_GRO_SKBS): complete its oldest skb to make room.
+ * The oldest is the list's head here (5.10 adds at the head and takes list_last_entry).
+ */
+function gro_flush_oldest(c: KCpu, n: number, bucket: number): void {
+  gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]!);
 }
 
 /** Same addresses and ports as held skb p (the kernel compares the dissected headers). */
 function same_flow(c: KCpu, p: number, ip: number): boolean {
   const u8 = c.u8;
   const pip = c.skb_data(p) + c.skb_nh[p]!;
-  for (let i = 12; i < 24; i++) if (u8[pip + i] !== u8[ip + i]) return false;
+  // saddr, daddr, then (IHL 5) the TCP source and dest ports.
+  for (let i = IPH_SADDR_OFF; i < IPH_LEN + TCPH_SEQ_OFF; i++) if (u8[pip + i] !== u8[ip + i]) return false;
   return true;
 }
 
@@ -240,7 +302,8 @@ function same_flow_v6(c: KCpu, p: number, ip: number, nlen: number): boolean {
   const pip = c.skb_data(p) + c.skb_nh[p]!;
   if (((u8[ip]! ^ u8[pip]!) & 0xf0) !== 0 || ((u8[ip + 1]! ^ u8[pip + 1]!) & 0x0f) !== 0) return false;
   if (u8[ip + 2] !== u8[pip + 2] || u8[ip + 3] !== u8[pip + 3]) return false;
-  for (let i = 6; i < nlen + 4; i++) if (u8[pip + i] !== u8[ip + i]) return false;
+  // From payload_len's end: nexthdr, hop_limit, the addresses, the extension headers, the ports.
+  for (let i = IPV6H_NEXTHDR_OFF; i < nlen + TCPH_SEQ_OFF; i++) if (u8[pip + i] !== u8[ip + i]) return false;
   return true;
 }
 
@@ -251,10 +314,10 @@ function same_flow_v6(c: KCpu, p: number, ip: number, nlen: number): boolean {
  * length), or -1 when the chain does not end in TCP (no gro_receive: the skb goes up as it is).
  */
 function ipv6_gso_pull_exthdrs(u8: Uint8Array, ip: number, iplen: number): number {
-  let proto = u8[ip + 6]!;
+  let proto = u8[ip + IPV6H_NEXTHDR_OFF]!;
   let off = IPV6H_LEN;
   while ((proto === NEXTHDR_HOP || proto === NEXTHDR_ROUTING || proto === NEXTHDR_DEST) && off + 8 <= iplen) {
-    const len = (u8[ip + off + 1]! + 1) * 8;
+    const len = ipv6_optlen(u8, ip + off);
     if (off + len > iplen) break;
     proto = u8[ip + off]!;
     off += len;
@@ -262,7 +325,10 @@ function ipv6_gso_pull_exthdrs(u8: Uint8Array, ip: number, iplen: number): numbe
   return proto === IPPROTO_TCP && off + TCP_HLEN <= iplen ? off : -1;
 }
 
-/** Take held skb p (after `prev`) out of its bucket and complete it. */
+/**
+ * Take held skb p (after `prev`) out of its bucket and complete it: dev_gro_receive's and
+ * __napi_gro_flush_chain's skb_list_del_init, napi_gro_complete, gro_hash[].count--.
+ */
 function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p: number): void {
   const next = c.skb_next[p]!;
   if (prev === -1) c.gro_head[bucket] = next;
@@ -274,30 +340,44 @@ function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p
 }
 
 /**
- * napi_gro_complete → inet_gro_complete / ipv6_gro_complete: a merged skb gets its IPv4
- * tot_len and header checksum, or its IPv6 payload_len, rewritten for the whole train; then
- * tcp4_gro_complete / tcp6_gro_complete put the pseudo-header sum for the train's TCP length
- * in th->check (~tcp_v4_check / ~tcp_v6_check: CHECKSUM_PARTIAL); then it goes to rx_list
- * with its segment count.
+ * napi_gro_complete: a merged skb (NAPI_GRO_CB(skb)->count > 1) gets its headers rewritten for
+ * the whole train by the type's gro_complete (inet_gro_complete or ipv6_gro_complete); then it
+ * goes to rx_list with its segment count.
  */
 function napi_gro_complete(c: KCpu, n: number, skb: number): void {
   if (c.skb_segs[skb]! > 1) {
-    const u8 = c.u8;
     const ip = c.skb_data(skb) + c.skb_nh[skb]!;
     const newlen = c.skb_len[skb]! - c.skb_nh[skb]!;
-    let thoff = IPH_LEN;
-    if (c.skb_protocol[skb] === ETH_P_IPV6) {
-      put16(u8, ip + IPV6H_PAYLOAD_LEN_OFF, newlen - IPV6H_LEN);
-      thoff = u8[ip + 6] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, newlen);
-    } else {
-      const oldlen = get16(u8, ip + IPH_TOT_LEN_OFF);
-      put16(u8, ip + IPH_CHECK_OFF, csum_replace2(get16(u8, ip + IPH_CHECK_OFF), oldlen, newlen));
-      put16(u8, ip + IPH_TOT_LEN_OFF, newlen);
-    }
-    put16(u8, ip + thoff + TCPH_CHECK_OFF, ~csum_fold(pseudo_header_sum(u8, c.skb_data(skb), IPPROTO_TCP, newlen - thoff)) & 0xffff);
+    if (c.skb_protocol[skb] === ETH_P_IPV6) ipv6_gro_complete(c, skb, ip, newlen);
+    else inet_gro_complete(c, skb, ip, newlen);
     c.count(c.sd.gro_flushed);
   }
   gro_normal_one(c, n, skb);
+}
+
+/** inet_gro_complete (af_inet.c): tot_len and the header checksum for the train, then tcp4_gro_complete. */
+function inet_gro_complete(c: KCpu, skb: number, ip: number, newlen: number): void {
+  const u8 = c.u8;
+  const oldlen = get16(u8, ip + IPH_TOT_LEN_OFF);
+  put16(u8, ip + IPH_CHECK_OFF, csum_replace2(get16(u8, ip + IPH_CHECK_OFF), oldlen, newlen));
+  put16(u8, ip + IPH_TOT_LEN_OFF, newlen);
+  tcp_gro_complete(c, skb, ip + IPH_LEN, newlen - IPH_LEN);
+}
+
+/** ipv6_gro_complete (ip6_offload.c): payload_len for the train, then tcp6_gro_complete. */
+function ipv6_gro_complete(c: KCpu, skb: number, ip: number, newlen: number): void {
+  const u8 = c.u8;
+  put16(u8, ip + IPV6H_PAYLOAD_LEN_OFF, newlen - IPV6H_LEN);
+  const thoff = u8[ip + IPV6H_NEXTHDR_OFF] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, newlen);
+  tcp_gro_complete(c, skb, ip + thoff, newlen - thoff);
+}
+
+/**
+ * tcp4_gro_complete / tcp6_gro_complete: th->check = ~tcp_v4_check / ~tcp_v6_check, the
+ * pseudo-header sum for the train's TCP length (CHECKSUM_PARTIAL).
+ */
+function tcp_gro_complete(c: KCpu, skb: number, th: number, tcplen: number): void {
+  put16(c.u8, th + TCPH_CHECK_OFF, ~csum_fold(pseudo_header_sum(c.u8, c.skb_data(skb), IPPROTO_TCP, tcplen)) & 0xffff);
 }
 
 /** napi->gro_bitmask != 0: does GRO hold skbs for napi n? */
@@ -307,17 +387,23 @@ export function napi_gro_held(c: KCpu, n: number): boolean {
 }
 
 /**
- * napi_gro_flush: complete held skbs, oldest first; with flush_old, stop in each bucket at
- * the first one held during the current jiffy.
+ * napi_gro_flush: complete held skbs bucket by bucket; with flush_old, only those held before
+ * the current jiffy.
  */
 export function napi_gro_flush(c: KCpu, n: number, flush_old: boolean): void {
   const now = flush_old ? c.jiffies() : 0;
-  for (let b = n * GRO_HASH_BUCKETS; b < (n + 1) * GRO_HASH_BUCKETS; b++) {
-    let p: number;
-    while ((p = c.gro_head[b]!) !== -1) {
-      if (flush_old && c.gro_age[p] === now) break;
-      gro_unlink_complete(c, n, b, -1, p);
-    }
+  for (let b = n * GRO_HASH_BUCKETS; b < (n + 1) * GRO_HASH_BUCKETS; b++) __napi_gro_flush_chain(c, n, b, flush_old, now);
+}
+
+/**
+ * __napi_gro_flush_chain: complete bucket b's skbs, oldest first; with flush_old, stop at the
+ * first one held during jiffy `now` (read once per napi_gro_flush).
+ */
+function __napi_gro_flush_chain(c: KCpu, n: number, b: number, flush_old: boolean, now: number): void {
+  let p: number;
+  while ((p = c.gro_head[b]!) !== -1) {
+    if (flush_old && c.gro_age[p] === now) break;
+    gro_unlink_complete(c, n, b, -1, p);
   }
 }
 

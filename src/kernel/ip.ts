@@ -13,13 +13,21 @@ import type { KCpu } from './percpu.js';
 import { kfree_skb } from './skbuff.js';
 import { __inet6_lookup, __inet_lookup, sock_queue_rcv_skb } from './sock.js';
 import {
+  IPH_DADDR_OFF,
   IPH_FRAG_OFF_OFF,
   IPH_LEN,
+  IPH_PROTOCOL_OFF,
+  IPH_SADDR_OFF,
   IPH_TOT_LEN_OFF,
+  IPH_VERSION_IHL_OFF,
+  IP_MF,
+  IP_OFFSET,
   IPPROTO_TCP,
   IPPROTO_UDP,
   IPV6H_DADDR_OFF,
+  IPV6H_FIRST_WORD_OFF,
   IPV6H_LEN,
+  IPV6H_NEXTHDR_OFF,
   IPV6H_PAYLOAD_LEN_OFF,
   NEXTHDR_DEST,
   NEXTHDR_FRAGMENT,
@@ -28,6 +36,7 @@ import {
   get16,
   get32i,
   ip_fast_csum,
+  ipv6_optlen,
 } from '../uapi/inet.js';
 
 /**
@@ -41,7 +50,7 @@ export function ip_rcv(c: KCpu, skb: number): void {
   const ip = frame + nh;
   const len = c.skb_len[skb]! - nh;
   if (len < IPH_LEN) return ip_drop(c, skb, c.sd.drop_ip_hdr);
-  const vihl = u8[ip]!;
+  const vihl = u8[ip + IPH_VERSION_IHL_OFF]!;
   const ihl = vihl & 15;
   if (vihl >> 4 !== 4 || ihl < 5 || len < ihl * 4) return ip_drop(c, skb, c.sd.drop_ip_hdr);
   if (ip_fast_csum(u8, ip, ihl) !== 0) return ip_drop(c, skb, c.sd.drop_ip_csum);
@@ -51,13 +60,13 @@ export function ip_rcv(c: KCpu, skb: number): void {
   // what GRO is for.
   if (c.stack_cost_ns !== 0) c.env.burn_ns(c.stack_cost_ns);
   // ip_local_deliver: ip_is_fragment → ip_defrag (not modelled).
-  if ((get16(u8, ip + IPH_FRAG_OFF_OFF) & 0x3fff) !== 0) return ip_drop(c, skb, c.sd.drop_ip_frag);
-  const proto = u8[ip + 9]!;
+  if ((get16(u8, ip + IPH_FRAG_OFF_OFF) & (IP_MF | IP_OFFSET)) !== 0) return ip_drop(c, skb, c.sd.drop_ip_frag);
+  const proto = u8[ip + IPH_PROTOCOL_OFF]!;
   if (proto !== IPPROTO_UDP && proto !== IPPROTO_TCP) return ip_drop(c, skb, c.sd.drop_no_socket);
   const l4 = ip + ihl * 4;
   if (l4 + 4 > ip + tot_len) return ip_drop(c, skb, c.sd.drop_ip_hdr); // udp_rcv / tcp_v4_rcv: pskb_may_pull of the header
-  const saddr = get32i(u8, ip + 12);
-  const daddr = get32i(u8, ip + 16);
+  const saddr = get32i(u8, ip + IPH_SADDR_OFF);
+  const daddr = get32i(u8, ip + IPH_DADDR_OFF);
   const ports = get32i(u8, l4);
   const sk = __inet_lookup(c, saddr, daddr, ports, proto);
   if (sk < 0) return ip_drop(c, skb, c.sd.drop_no_socket);
@@ -73,9 +82,9 @@ export function ipv6_rcv(c: KCpu, skb: number): void {
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
   const len = c.skb_len[skb]! - c.skb_nh[skb]!;
-  if (len < IPV6H_LEN || u8[ip]! >> 4 !== 6) return ip6_drop(c, skb, c.sd.drop_ip_hdr, c.sd.ip6_in_hdr_errors);
+  if (len < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF]! >> 4 !== 6) return ip6_drop(c, skb, c.sd.drop_ip_hdr, c.sd.ip6_in_hdr_errors);
   const payload_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
-  let nexthdr = u8[ip + 6]!;
+  let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF]!;
   // pkt_len may be zero if a Jumbo payload option is present: no trim then.
   const end = payload_len === 0 && nexthdr === NEXTHDR_HOP ? ip + len : ip + IPV6H_LEN + payload_len;
   if (end > ip + len) return ip6_drop(c, skb, c.sd.drop_ip_hdr, c.sd.ip6_in_truncated_pkts);
@@ -121,6 +130,10 @@ const IPV6_MAXPLEN = 65535;
 const IPV6_SRCRT_TYPE_2 = 2;
 const IPV6_SRCRT_TYPE_3 = 3; // RPL
 const IPV6_SRCRT_TYPE_4 = 4; // SRv6
+/** struct ipv6_rt_hdr: nexthdr, hdrlen, type, segments_left. */
+const RT_HDRLEN_OFF = 1;
+const RT_TYPE_OFF = 2;
+const RT_SEGMENTS_LEFT_OFF = 3;
 
 /**
  * The extension headers of the IPv6 packet at u8[ip] (its end at `end`), as 5.10 handles
@@ -135,11 +148,11 @@ const IPV6_SRCRT_TYPE_4 = 4; // SRv6
 function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok: boolean): number {
   const u8 = c.u8;
   const sd = c.sd;
-  let nexthdr = u8[ip + 6]!;
+  let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF]!;
   let off = ip + IPV6H_LEN;
   if (nexthdr === NEXTHDR_HOP) {
     // ipv6_parse_hopopts: pskb_may_pull of 8 bytes, then of the header's length; the options.
-    const hl = off + 8 <= end ? (u8[off + 1]! + 1) * 8 : 0;
+    const hl = off + 8 <= end ? ipv6_optlen(u8, off) : 0;
     if (hl === 0 || off + hl > end || !ip6_parse_tlv(c, ip, off, hl, true, end, jumbo_ok)) {
       ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
       return -1;
@@ -150,7 +163,7 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
   for (;;) {
     if (nexthdr === NEXTHDR_DEST || nexthdr === NEXTHDR_ROUTING) {
       // ipv6_destopt_rcv / ipv6_rthdr_rcv: pskb_may_pull of 8 bytes and of the header.
-      const hl = off + 8 <= end ? (u8[off + 1]! + 1) * 8 : 0;
+      const hl = off + 8 <= end ? ipv6_optlen(u8, off) : 0;
       if (hl === 0 || off + hl > end) {
         ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
         return -1;
@@ -196,8 +209,8 @@ function ipv6_rthdr_rcv(c: KCpu, skb: number, ip: number, off: number): boolean 
     ip_drop(c, skb, sd.drop_ip_addr);
     return false;
   }
-  const type = u8[off + 2]!;
-  const segments_left = u8[off + 3]!;
+  const type = u8[off + RT_TYPE_OFF]!;
+  const segments_left = u8[off + RT_SEGMENTS_LEFT_OFF]!;
   if (type === IPV6_SRCRT_TYPE_4 || type === IPV6_SRCRT_TYPE_3) {
     ip_drop(c, skb, sd.drop_srh_disabled);
     return false;
@@ -207,7 +220,7 @@ function ipv6_rthdr_rcv(c: KCpu, skb: number, ip: number, off: number): boolean 
     ip_drop(c, skb, sd.drop_ip_addr);
     return false;
   }
-  if (type === IPV6_SRCRT_TYPE_2 && u8[off + 1] === 2 && segments_left === 1) ip_drop(c, skb, sd.drop_ip_addr);
+  if (type === IPV6_SRCRT_TYPE_2 && u8[off + RT_HDRLEN_OFF] === 2 && segments_left === 1) ip_drop(c, skb, sd.drop_ip_addr);
   else ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
   return false;
 }

@@ -35,17 +35,18 @@ export function napi_poll_fn(id: number): PollFn {
   return fn;
 }
 
-// The three per-CPU lists in c.lists: [head, tail] pairs.
+// The three per-CPU lists in c.lists: [head, tail] pairs (LIST_TAIL: the tail's offset).
+const LIST_TAIL = 1;
 export const LIST_POLL = 0; // sd->poll_list
 export const LIST_LOCAL = 2; // net_rx_action's local list
 export const LIST_REPOLL = 4; // net_rx_action's repoll list
 
 export function list_add_tail(c: KCpu, list: number, n: number): void {
   c.napi_next[n] = -1;
-  const tail = c.lists[list + 1]!;
+  const tail = c.lists[list + LIST_TAIL]!;
   if (tail === -1) c.lists[list] = n;
   else c.napi_next[tail] = n;
-  c.lists[list + 1] = n;
+  c.lists[list + LIST_TAIL] = n;
 }
 
 /** Remove and return the first napi of `list`, or -1. Leaves it on no list. */
@@ -54,7 +55,7 @@ export function list_pop(c: KCpu, list: number): number {
   if (n === -1) return -1;
   const next = c.napi_next[n]!;
   c.lists[list] = next;
-  if (next === -1) c.lists[list + 1] = -1;
+  if (next === -1) c.lists[list + LIST_TAIL] = -1;
   c.napi_next[n] = -2;
   return n;
 }
@@ -67,12 +68,12 @@ export function list_empty(c: KCpu, list: number): boolean {
 export function list_splice_tail_init(c: KCpu, from: number, to: number): void {
   const head = c.lists[from]!;
   if (head === -1) return;
-  const tail = c.lists[to + 1]!;
+  const tail = c.lists[to + LIST_TAIL]!;
   if (tail === -1) c.lists[to] = head;
   else c.napi_next[tail] = head;
-  c.lists[to + 1] = c.lists[from + 1]!;
+  c.lists[to + LIST_TAIL] = c.lists[from + LIST_TAIL]!;
   c.lists[from] = -1;
-  c.lists[from + 1] = -1;
+  c.lists[from + LIST_TAIL] = -1;
 }
 
 /**

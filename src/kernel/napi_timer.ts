@@ -14,10 +14,10 @@ import { ____napi_schedule, NAPI_STATE_DISABLE, NAPI_STATE_SCHED } from './napi.
 /** hrtimer_start(&n->timer, ns, HRTIMER_MODE_REL_PINNED) on this CPU; a re-arm moves it here. */
 export function napi_timer_start(c: KCpu, n: number, ns: number): void {
   const shm = c.shm;
-  const N = shm.layout.napi;
+  const NAPI = shm.layout.napi;
   const ni = c.napiI(n);
-  shm.f64[shm.napiF[n]! + N.timer_due_ns] = c.env.now_ns() + ns;
-  const prev = Atomics.exchange(c.i32, ni + N.timer_cpu, c.cpu);
+  shm.f64[shm.napiF[n]! + NAPI.timer_due_ns] = c.env.now_ns() + ns;
+  const prev = Atomics.exchange(c.i32, ni + NAPI.timer_cpu, c.cpu);
   if (prev === c.cpu) return;
   if (prev !== -1) Atomics.sub(c.i32, shm.sdI[prev]! + shm.layout.sd.napi_timers, 1);
   Atomics.add(c.i32, c.sdI + c.sd.napi_timers, 1);
@@ -31,11 +31,11 @@ export function napi_timers_armed(shm: Shm, cpu: number): boolean {
 /** The earliest expiry (ns) of the napi timers armed on `cpu`, Infinity if none. */
 export function napi_timer_next_ns(shm: Shm, cpu: number): number {
   if (!napi_timers_armed(shm, cpu)) return Infinity;
-  const N = shm.layout.napi;
+  const NAPI = shm.layout.napi;
   let due = Infinity;
   for (let n = 0; n < shm.layout.napiCount; n++) {
-    if (Atomics.load(shm.i32, shm.napiI[n]! + N.timer_cpu) !== cpu) continue;
-    const t = shm.f64[shm.napiF[n]! + N.timer_due_ns]!;
+    if (Atomics.load(shm.i32, shm.napiI[n]! + NAPI.timer_cpu) !== cpu) continue;
+    const t = shm.f64[shm.napiF[n]! + NAPI.timer_due_ns]!;
     if (t < due) due = t;
   }
   return due;
@@ -47,15 +47,15 @@ export function napi_timer_next_ns(shm: Shm, cpu: number): number {
  */
 export function napi_timers_run(c: KCpu, now: number): boolean {
   const shm = c.shm;
-  const N = shm.layout.napi;
+  const NAPI = shm.layout.napi;
   let fired = false;
   for (let n = 0; n < shm.layout.napiCount; n++) {
     const ni = shm.napiI[n]!;
-    if (c.i32[ni + N.timer_cpu] !== c.cpu) continue;
-    if (shm.f64[shm.napiF[n]! + N.timer_due_ns]! > now) continue;
-    if (Atomics.compareExchange(c.i32, ni + N.timer_cpu, c.cpu, -1) !== c.cpu) continue;
+    if (c.i32[ni + NAPI.timer_cpu] !== c.cpu) continue;
+    if (shm.f64[shm.napiF[n]! + NAPI.timer_due_ns]! > now) continue;
+    if (Atomics.compareExchange(c.i32, ni + NAPI.timer_cpu, c.cpu, -1) !== c.cpu) continue;
     Atomics.sub(c.i32, c.sdI + c.sd.napi_timers, 1);
-    shm.f64[shm.napiF[n]! + N.watchdog_fires]! += 1;
+    shm.f64[shm.napiF[n]! + NAPI.watchdog_fires]! += 1;
     napi_watchdog(c, n);
     fired = true;
   }

@@ -110,7 +110,8 @@ export class KCpu {
   /** The clean loops' touch-ahead loads, XORed (rx_ring_touch_ahead): kept so the JIT keeps them. */
   touched = 0;
 
-  // get_rps_cpu's out parameter (rflowp): which rps_dev_flow entry, -1 for none.
+  // get_rps_cpu's out parameter (rflowp): the i32 index of the entry's last_qtail
+  // (&rflow->last_qtail, which enqueue_to_backlog sets), -1 for none.
   rflow = -1;
 
   /** This CPU's flow-limit table (i32 base), or -1 when it is not in flow_limit_cpu_bitmap. */
@@ -156,26 +157,26 @@ export class KCpu {
     readonly latency: LatencySink,
   ) {
     const cfg = (this.cfg = shm.cfg);
-    const L = shm.layout;
+    const layout = shm.layout;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
     this.u8 = shm.u8;
-    this.sd = L.sd;
+    this.sd = layout.sd;
     this.sdI = shm.sdI[cpu]!;
     this.sdF = shm.sdF[cpu]!;
-    this.napi = L.napi;
-    this.sk = L.sk;
-    this.rxq = L.rxq;
-    this.task = L.task;
-    this.L = L;
+    this.napi = layout.napi;
+    this.sk = layout.sk;
+    this.rxq = layout.rxq;
+    this.task = layout.task;
+    this.L = layout;
     this.ctlI = shm.ctlI;
     this.skI = shm.skI;
     this.skStrideI = shm.skStrideI;
     this.skF = shm.skF;
     this.skStrideF = shm.skStrideF;
     this.cache = new SkbCache(shm);
-    this.clock = new Float64Array(shm.sab, L.ctl.base + L.ctl.clock_ns * 8, 1);
-    this.jiffies_at = shm.ctlI + L.ctl.jiffies;
+    this.clock = new Float64Array(shm.sab, layout.ctl.base + layout.ctl.clock_ns * 8, 1);
+    this.jiffies_at = shm.ctlI + layout.ctl.jiffies;
     this.skb_len = shm.skb_len;
     this.skb_hash = shm.skb_hash;
     this.skb_flags = shm.skb_flags;
@@ -190,8 +191,8 @@ export class KCpu {
     this.skb_frags = shm.skb_frags;
     this.replay = shm.cfg.pcap !== '';
     this.tap = shm.cfg.tap !== '';
-    this.napi_next = new Int32Array(L.napiCount).fill(-2);
-    const buckets = L.napiCount * GRO_HASH_BUCKETS;
+    this.napi_next = new Int32Array(layout.napiCount).fill(-2);
+    const buckets = layout.napiCount * GRO_HASH_BUCKETS;
     this.gro_head = new Int32Array(buckets).fill(-1);
     this.gro_tail = new Int32Array(buckets).fill(-1);
     this.gro_count = new Int32Array(buckets);
@@ -200,11 +201,11 @@ export class KCpu {
     this.gro_next_seq = shm.skb_gro_next_seq;
     this.gro_gso_size = shm.skb_gro_gso_size;
     this.gro_flags = shm.skb_gro_flags;
-    this.rx_head = new Int32Array(L.napiCount).fill(-1);
-    this.rx_tail = new Int32Array(L.napiCount).fill(-1);
-    this.rx_count = new Int32Array(L.napiCount);
+    this.rx_head = new Int32Array(layout.napiCount).fill(-1);
+    this.rx_tail = new Int32Array(layout.napiCount).fill(-1);
+    this.rx_count = new Int32Array(layout.napiCount);
     const inBitmap = maskToCpus(cfg.flow_limit_cpu_bitmap).includes(cpu);
-    this.flow_limit = inBitmap ? L.flowLimitBase / 4 + cpu * L.flowLimitStride : -1;
+    this.flow_limit = inBitmap ? layout.flowLimitBase / 4 + cpu * layout.flowLimitStride : -1;
     this.flow_limit_mask = cfg.flow_limit_table_len - 1;
     let p = 1;
     while (p < cfg.cpus) p *= 2;

@@ -81,12 +81,19 @@ export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
   return left === 0 && csum_fold(sum) === 0;
 }
 
+/** SMP_CACHE_BYTES - 1: SKB_DATA_ALIGN rounds up to a cache line. */
+const SKB_DATA_ALIGN_MASK = 63;
+/** SKB_DATA_ALIGN(sizeof(struct sk_buff)): 224 bytes, aligned 256. */
+const SKB_STRUCT_SIZE = 256;
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64 (bpf/vm.ts and shm/layout.ts hold the same figure for XDP). */
+const SKB_SHARED_INFO_SIZE = 320;
+
 /**
- * SKB_TRUESIZE(len): data (SKB_DATA_ALIGN'd), struct sk_buff (224 bytes, aligned 256) and
- * skb_shared_info (320): what an skb of a `len`-byte head charges a socket.
+ * SKB_TRUESIZE(len): data (SKB_DATA_ALIGN'd), struct sk_buff and skb_shared_info: what an skb
+ * of a `len`-byte head charges a socket.
  */
 export function skbTruesize(len: number): number {
-  return ((len + 63) & ~63) + 256 + 320;
+  return ((len + SKB_DATA_ALIGN_MASK) & ~SKB_DATA_ALIGN_MASK) + SKB_STRUCT_SIZE + SKB_SHARED_INFO_SIZE;
 }
 
 /** NET_SKB_PAD: headroom __netdev_alloc_skb / __napi_alloc_skb add (max(32, L1_CACHE_BYTES)). */

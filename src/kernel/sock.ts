@@ -20,7 +20,13 @@ import {
   ETH_HLEN,
   ETH_P_IP,
   ETH_P_IPV6,
+  IPH_DADDR_OFF,
+  IPH_PROTOCOL_OFF,
+  IPH_SADDR_OFF,
+  IPV6H_DADDR_OFF,
   IPV6H_LEN,
+  IPV6H_NEXTHDR_OFF,
+  IPV6H_SADDR_OFF,
   JUMBO_FRAME_LEN,
   get32i,
   IPPROTO_TCP,
@@ -106,46 +112,46 @@ function inet6_ehashfn(d3: number, s0: number, s1: number, s2: number, s3: numbe
  * empty queue, hash table entry.
  */
 export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<number>): void {
-  const S = shm.layout.sk;
+  const SOCK = shm.layout.sk;
   const mask = shm.layout.skHashSize - 1;
   const i32 = shm.i32;
   shm.skHash.fill(-1);
   for (let s = 0; s < flows.count; s++) {
     const ports = (flows.sport[s]! << 16) | flows.dport[s]! | 0;
     const b = shm.skIdx(s, 0);
-    i32[b + S.saddr] = flows.saddr[s]! | 0;
-    i32[b + S.daddr] = flows.daddr[s]! | 0;
-    i32[b + S.ports] = ports;
-    i32[b + S.proto] = flows.proto[s]!;
-    i32[b + S.task] = task_of[s]!;
-    i32[b + S.flow] = s;
+    i32[b + SOCK.saddr] = flows.saddr[s]! | 0;
+    i32[b + SOCK.daddr] = flows.daddr[s]! | 0;
+    i32[b + SOCK.ports] = ports;
+    i32[b + SOCK.proto] = flows.proto[s]!;
+    i32[b + SOCK.task] = task_of[s]!;
+    i32[b + SOCK.flow] = s;
     // The payload (the packet index) follows the headers, fixed per flow: Ethernet, IP, L4.
     const family = flows.family[s] === 6 ? 6 : 4;
-    i32[b + S.index_off] = ETH_HLEN + ip_header_len(family) + l4_header_len_of(flows.proto[s]!, shm.cfg.tcp_timestamps);
-    i32[b + S.rx_head] = -1;
-    i32[b + S.rx_tail] = -1;
-    i32[b + S.reader_head] = -1;
-    i32[b + S.ready_next] = -1;
-    i32[b + S.last_cpu] = -1;
+    i32[b + SOCK.index_off] = ETH_HLEN + ip_header_len(family) + l4_header_len_of(flows.proto[s]!, shm.cfg.tcp_timestamps);
+    i32[b + SOCK.rx_head] = -1;
+    i32[b + SOCK.rx_tail] = -1;
+    i32[b + SOCK.reader_head] = -1;
+    i32[b + SOCK.ready_next] = -1;
+    i32[b + SOCK.last_cpu] = -1;
     const tcp = flows.proto[s] === IPPROTO_TCP;
-    i32[b + S.rcvbuf] = skRcvbuf(shm.cfg, tcp);
+    i32[b + SOCK.rcvbuf] = skRcvbuf(shm.cfg, tcp);
     // The window of the SYN-ACK: the whole (empty) buffer (tcp_select_initial_window).
-    i32[b + S.wnd_end] = tcp ? tcp_window_segments(shm, b) : 0;
+    i32[b + SOCK.wnd_end] = tcp ? tcp_window_segments(shm, b) : 0;
     const v6 = flows.family[s] === 6;
-    i32[b + S.family] = v6 ? 6 : 4;
+    i32[b + SOCK.family] = v6 ? 6 : 4;
     let h: number;
     if (v6) {
       const a = s * 4;
       for (let w = 0; w < 4; w++) {
-        i32[b + S.saddr6_0 + w] = flows.saddr6[a + w]! | 0;
-        i32[b + S.daddr6_0 + w] = flows.daddr6[a + w]! | 0;
+        i32[b + SOCK.saddr6_0 + w] = flows.saddr6[a + w]! | 0;
+        i32[b + SOCK.daddr6_0 + w] = flows.daddr6[a + w]! | 0;
       }
       const sa = flows.saddr6;
       h = inet6_ehashfn(flows.daddr6[a + 3]! | 0, sa[a]! | 0, sa[a + 1]! | 0, sa[a + 2]! | 0, sa[a + 3]! | 0, ports) & mask;
     } else {
       h = inet_ehashfn(flows.daddr[s]! | 0, flows.saddr[s]! | 0, ports) & mask;
     }
-    i32[b + S.hash_next] = shm.skHash[h]!;
+    i32[b + SOCK.hash_next] = shm.skHash[h]!;
     shm.skHash[h] = s;
   }
   for (let t = 0; t < shm.layout.taskCount; t++) {
@@ -157,21 +163,21 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
 /** __inet_lookup_established by the real 4-tuple and protocol; -1 when no socket matches. */
 export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: number, proto: number): number {
   const shm = c.shm;
-  const S = c.sk;
+  const SOCK = c.sk;
   const i32 = c.i32;
   let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.L.skHashSize - 1)]!;
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
     if (
-      i32[b + S.saddr] === saddr &&
-      i32[b + S.daddr] === daddr &&
-      i32[b + S.ports] === ports &&
-      i32[b + S.proto] === proto &&
-      i32[b + S.family] === 4
+      i32[b + SOCK.saddr] === saddr &&
+      i32[b + SOCK.daddr] === daddr &&
+      i32[b + SOCK.ports] === ports &&
+      i32[b + SOCK.proto] === proto &&
+      i32[b + SOCK.family] === 4
     ) {
       return s;
     }
-    s = i32[b + S.hash_next]!;
+    s = i32[b + SOCK.hash_next]!;
   }
   return -1;
 }
@@ -181,36 +187,36 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
  * and the protocol; -1 when no socket matches. Reads the address words from the frame.
  */
 export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number): number {
-  const S = c.sk;
+  const SOCK = c.sk;
   const i32 = c.i32;
   const u8 = c.u8;
-  const s0 = get32i(u8, ip + 8);
-  const s1 = get32i(u8, ip + 12);
-  const s2 = get32i(u8, ip + 16);
-  const s3 = get32i(u8, ip + 20);
-  const d0 = get32i(u8, ip + 24);
-  const d1 = get32i(u8, ip + 28);
-  const d2 = get32i(u8, ip + 32);
-  const d3 = get32i(u8, ip + 36);
+  const s0 = get32i(u8, ip + IPV6H_SADDR_OFF);
+  const s1 = get32i(u8, ip + IPV6H_SADDR_OFF + 4);
+  const s2 = get32i(u8, ip + IPV6H_SADDR_OFF + 8);
+  const s3 = get32i(u8, ip + IPV6H_SADDR_OFF + 12);
+  const d0 = get32i(u8, ip + IPV6H_DADDR_OFF);
+  const d1 = get32i(u8, ip + IPV6H_DADDR_OFF + 4);
+  const d2 = get32i(u8, ip + IPV6H_DADDR_OFF + 8);
+  const d3 = get32i(u8, ip + IPV6H_DADDR_OFF + 12);
   let s = c.shm.skHash[inet6_ehashfn(d3, s0, s1, s2, s3, ports) & (c.L.skHashSize - 1)]!;
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
     if (
-      i32[b + S.ports] === ports &&
-      i32[b + S.family] === 6 &&
-      i32[b + S.proto] === proto &&
-      i32[b + S.saddr6_3] === s3 &&
-      i32[b + S.daddr6_3] === d3 &&
-      i32[b + S.saddr6_0] === s0 &&
-      i32[b + S.saddr6_1] === s1 &&
-      i32[b + S.saddr6_2] === s2 &&
-      i32[b + S.daddr6_0] === d0 &&
-      i32[b + S.daddr6_1] === d1 &&
-      i32[b + S.daddr6_2] === d2
+      i32[b + SOCK.ports] === ports &&
+      i32[b + SOCK.family] === 6 &&
+      i32[b + SOCK.proto] === proto &&
+      i32[b + SOCK.saddr6_3] === s3 &&
+      i32[b + SOCK.daddr6_3] === d3 &&
+      i32[b + SOCK.saddr6_0] === s0 &&
+      i32[b + SOCK.saddr6_1] === s1 &&
+      i32[b + SOCK.saddr6_2] === s2 &&
+      i32[b + SOCK.daddr6_0] === d0 &&
+      i32[b + SOCK.daddr6_1] === d1 &&
+      i32[b + SOCK.daddr6_2] === d2
     ) {
       return s;
     }
-    s = i32[b + S.hash_next]!;
+    s = i32[b + SOCK.hash_next]!;
   }
   return -1;
 }
@@ -227,12 +233,12 @@ export function tcp_window_segments(shm: Shm, b: number): number {
  */
 function tcp_window_update(c: KCpu, b: number, rmem: number): void {
   const i32 = c.i32;
-  const S = c.sk;
+  const SOCK = c.sk;
   const seg_truesize = skb_truesize(c, c.cfg.pkt_size - 4);
-  const free = Math.floor((i32[b + S.rcvbuf]! - rmem) / seg_truesize);
-  const full = windowSegments(i32[b + S.rcvbuf]!, seg_truesize);
-  const end = (i32[b + S.next_index]! + (rmem === 0 ? full : Math.min(free, full))) | 0;
-  if (((end - Atomics.load(i32, b + S.wnd_end)) | 0) > 0) Atomics.store(i32, b + S.wnd_end, end);
+  const free = Math.floor((i32[b + SOCK.rcvbuf]! - rmem) / seg_truesize);
+  const full = windowSegments(i32[b + SOCK.rcvbuf]!, seg_truesize);
+  const end = (i32[b + SOCK.next_index]! + (rmem === 0 ? full : Math.min(free, full))) | 0;
+  if (((end - Atomics.load(i32, b + SOCK.wnd_end)) | 0) > 0) Atomics.store(i32, b + SOCK.wnd_end, end);
 }
 
 /**
@@ -244,34 +250,34 @@ function tcp_window_update(c: KCpu, b: number, rmem: number): void {
  * A connected UDP socket (inet_daddr set) and TCP save the skb's hash (sock_rps_save_rxhash).
  */
 export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
-  const S = c.sk;
+  const SOCK = c.sk;
   const i32 = c.i32;
   const b = c.skI + sk * c.skStrideI;
   const segs = c.skb_segs[skb]!;
   const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
 
-  spin_lock(i32, b + S.lock);
-  if (i32[b + S.rmem_alloc]! > i32[b + S.rcvbuf]!) return sock_drop(c, sk, b, skb, segs);
+  spin_lock(i32, b + SOCK.lock);
+  if (i32[b + SOCK.rmem_alloc]! > i32[b + SOCK.rcvbuf]!) return sock_drop(c, sk, b, skb, segs);
   if (segs === 1) sock_check_order_one(c, sk, b, skb);
   else sock_check_order(c, sk, b, skb);
   c.skb_next[skb] = -1;
-  const tail = i32[b + S.rx_tail]!;
-  if (tail === -1) i32[b + S.rx_head] = skb;
+  const tail = i32[b + SOCK.rx_tail]!;
+  if (tail === -1) i32[b + SOCK.rx_head] = skb;
   else c.skb_next[tail] = skb;
-  i32[b + S.rx_tail] = skb;
-  i32[b + S.rx_qlen]! += 1;
-  Atomics.add(i32, b + S.rmem_alloc, truesize); // atomic_add_return: the reader uncharges without this lock
-  c.f64[c.skF + sk * c.skStrideF + S.delivered]! += segs;
+  i32[b + SOCK.rx_tail] = skb;
+  i32[b + SOCK.rx_qlen]! += 1;
+  Atomics.add(i32, b + SOCK.rmem_alloc, truesize); // atomic_add_return: the reader uncharges without this lock
+  c.f64[c.skF + sk * c.skStrideF + SOCK.delivered]! += segs;
   if (c.busy_poll) sk_mark_napi_id(c, b, skb); // --busy-read (kernel/busy_poll.ts)
   // sock_rps_save_rxhash: tcp_v4_rcv for TCP; __udp_queue_rcv_skb for a connected UDP socket.
-  if (c.udp_connected || i32[b + S.proto] === IPPROTO_TCP) i32[b + S.rxhash] = c.skb_hash[skb]!;
-  if (i32[b + S.last_cpu] !== c.cpu) sock_moved(c, b);
+  if (c.udp_connected || i32[b + SOCK.proto] === IPPROTO_TCP) i32[b + SOCK.rxhash] = c.skb_hash[skb]!;
+  if (i32[b + SOCK.last_cpu] !== c.cpu) sock_moved(c, b);
   let wake = -1;
-  if (i32[b + S.on_ready] === 0) {
-    i32[b + S.on_ready] = 1;
-    wake = task_ready_add(c, i32[b + S.task]!, sk);
+  if (i32[b + SOCK.on_ready] === 0) {
+    i32[b + SOCK.on_ready] = 1;
+    wake = task_ready_add(c, i32[b + SOCK.task]!, sk);
   }
-  spin_unlock(i32, b + S.lock);
+  spin_unlock(i32, b + SOCK.lock);
   c.count(c.sd.delivered, segs);
   if (wake >= 0 && wake !== c.cpu) c.env.wake_cpu(wake);
 }
@@ -286,9 +292,9 @@ function sock_drop(c: KCpu, sk: number, b: number, skb: number, segs: number): v
 
 /** Beyond Linux: the socket now gets its packets from this CPU (which CPUs delivered a flow). */
 function sock_moved(c: KCpu, b: number): void {
-  const S = c.sk;
-  if (c.i32[b + S.last_cpu] !== -1) c.i32[b + S.cpu_moves]! += 1;
-  c.i32[b + S.last_cpu] = c.cpu;
+  const SOCK = c.sk;
+  if (c.i32[b + SOCK.last_cpu] !== -1) c.i32[b + SOCK.cpu_moves]! += 1;
+  c.i32[b + SOCK.last_cpu] = c.cpu;
 }
 
 /** skb->truesize of a received frame of `len` bytes (rxSkbTruesize, from the CPU's table). */
@@ -303,12 +309,12 @@ function skb_truesize(c: KCpu, len: number): number {
  * upstream, not disorder. Also records the sampled DMA→socket latency.
  */
 function sock_check_order_one(c: KCpu, sk: number, b: number, skb: number): void {
-  const S = c.sk;
+  const SOCK = c.sk;
   const i32 = c.i32;
-  const index = c.replay ? c.skb_replay_pos[skb]! : get32i(c.u8, c.skb_data(skb) + i32[b + S.index_off]!);
-  const expected = i32[b + S.next_index]!;
+  const index = c.replay ? c.skb_replay_pos[skb]! : get32i(c.u8, c.skb_data(skb) + i32[b + SOCK.index_off]!);
+  const expected = i32[b + SOCK.next_index]!;
   if (((index - expected) | 0) < 0) sock_out_of_order(c, sk, expected, index);
-  else i32[b + S.next_index] = (index + 1) | 0;
+  else i32[b + SOCK.next_index] = (index + 1) | 0;
   // Only sampled frames carry a timestamp: others never touch skb_tstamp's cache lines.
   if (c.skb_flags[skb]! & SKB_FLAG_TSTAMP) sock_latency_sample(c, skb);
 }
@@ -330,33 +336,33 @@ function sock_latency_sample(c: KCpu, skb: number): void {
 
 function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): void {
   const shm = c.shm;
-  const C = shm.layout.ctl;
+  const CTL = shm.layout.ctl;
   const base = shm.ctlI;
-  if (Atomics.load(c.i32, base + C.ooo_set) !== 0) return;
-  spin_lock(c.i32, base + C.ooo_lock);
-  if (c.i32[base + C.ooo_set] === 0) {
-    c.i32[base + C.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.sk.flow)]!;
-    c.i32[base + C.ooo_expected] = expected;
-    c.i32[base + C.ooo_got] = got;
-    c.i32[base + C.ooo_cpu] = c.cpu;
-    Atomics.store(c.i32, base + C.ooo_set, 1);
+  if (Atomics.load(c.i32, base + CTL.ooo_set) !== 0) return;
+  spin_lock(c.i32, base + CTL.ooo_lock);
+  if (c.i32[base + CTL.ooo_set] === 0) {
+    c.i32[base + CTL.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.sk.flow)]!;
+    c.i32[base + CTL.ooo_expected] = expected;
+    c.i32[base + CTL.ooo_got] = got;
+    c.i32[base + CTL.ooo_cpu] = c.cpu;
+    Atomics.store(c.i32, base + CTL.ooo_set, 1);
   }
-  spin_unlock(c.i32, base + C.ooo_lock);
+  spin_unlock(c.i32, base + CTL.ooo_lock);
 }
 
 /** Link socket sk on task t's ready list. Returns the task's CPU if the list was empty, else -1. */
 function task_ready_add(c: KCpu, t: number, sk: number): number {
-  const T = c.task;
+  const TASK = c.task;
   const i32 = c.i32;
   const ti = c.shm.taskI[t]!;
-  spin_lock(i32, ti + T.lock);
+  spin_lock(i32, ti + TASK.lock);
   i32[c.skI + sk * c.skStrideI + c.sk.ready_next] = -1;
-  const tail = i32[ti + T.ready_tail]!;
-  if (tail === -1) i32[ti + T.ready_head] = sk;
+  const tail = i32[ti + TASK.ready_tail]!;
+  if (tail === -1) i32[ti + TASK.ready_head] = sk;
   else i32[c.skI + tail * c.skStrideI + c.sk.ready_next] = sk;
-  i32[ti + T.ready_tail] = sk;
-  const cpu = tail === -1 ? Atomics.load(i32, ti + T.cpu) : -1;
-  spin_unlock(i32, ti + T.lock);
+  i32[ti + TASK.ready_tail] = sk;
+  const cpu = tail === -1 ? Atomics.load(i32, ti + TASK.cpu) : -1;
+  spin_unlock(i32, ti + TASK.lock);
   return cpu;
 }
 
@@ -398,9 +404,9 @@ export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
   let sk = -1;
   if (c.skb_protocol[skb] === ETH_P_IP && u8[ip]! >> 4 === 4) {
     const l4 = ip + (u8[ip]! & 15) * 4;
-    sk = __inet_lookup(c, get32i(u8, ip + 12), get32i(u8, ip + 16), get32i(u8, l4), u8[ip + 9]!);
+    sk = __inet_lookup(c, get32i(u8, ip + IPH_SADDR_OFF), get32i(u8, ip + IPH_DADDR_OFF), get32i(u8, l4), u8[ip + IPH_PROTOCOL_OFF]!);
   } else if (c.skb_protocol[skb] === ETH_P_IPV6 && u8[ip]! >> 4 === 6) {
-    sk = __inet6_lookup(c, ip, get32i(u8, ip + IPV6H_LEN), u8[ip + 6]!);
+    sk = __inet6_lookup(c, ip, get32i(u8, ip + IPV6H_LEN), u8[ip + IPV6H_NEXTHDR_OFF]!);
   }
   if (sk < 0) return;
   // Under the socket's lock: flows can reach a socket from two CPUs while they move.
@@ -420,10 +426,10 @@ export function task_runnable(shm: Shm, t: number): boolean {
  * published CTX_IDLE, and the tasks' CPUs and ready lists are written from other threads.
  */
 export function cpu_task_runnable(shm: Shm, cpu: number): boolean {
-  const T = shm.layout.task;
+  const TASK = shm.layout.task;
   for (let t = 0; t < shm.layout.taskCount; t++) {
     const ti = shm.taskI[t]!;
-    if (Atomics.load(shm.i32, ti + T.cpu) === cpu && Atomics.load(shm.i32, ti + T.ready_head) !== -1) return true;
+    if (Atomics.load(shm.i32, ti + TASK.cpu) === cpu && Atomics.load(shm.i32, ti + TASK.ready_head) !== -1) return true;
   }
   return false;
 }
@@ -459,13 +465,13 @@ const RECVMSG_WINDOW = 32;
  */
 export function task_recvmsg(c: KCpu, t: number): number {
   const shm = c.shm;
-  const T = c.task;
-  const S = c.sk;
+  const TASK = c.task;
+  const SOCK = c.sk;
   const i32 = c.i32;
   const ti = shm.taskI[t]!;
   const app_cost_ns = c.app_cost_ns;
   // Still running on the CPU it migrated from: not here until it is switched out there.
-  if (Atomics.compareExchange(i32, ti + T.on_cpu, 0, 1) !== 0) return 0;
+  if (Atomics.compareExchange(i32, ti + TASK.on_cpu, 0, 1) !== 0) return 0;
   let packets = 0;
   let window = RECVMSG_WINDOW;
   let preempted = false;
@@ -473,11 +479,11 @@ export function task_recvmsg(c: KCpu, t: number): number {
   while (!preempted) {
     // ep_send_events: take the whole ready list in one lock (list_splice_init of rdllist).
     // Sockets on it keep on_ready set, so no deliverer touches their ready_next meanwhile.
-    spin_lock(i32, ti + T.lock);
-    let sk = i32[ti + T.ready_head]!;
-    i32[ti + T.ready_head] = -1;
-    i32[ti + T.ready_tail] = -1;
-    spin_unlock(i32, ti + T.lock);
+    spin_lock(i32, ti + TASK.lock);
+    let sk = i32[ti + TASK.ready_head]!;
+    i32[ti + TASK.ready_head] = -1;
+    i32[ti + TASK.ready_tail] = -1;
+    spin_unlock(i32, ti + TASK.lock);
     if (sk === -1) {
       // Nothing to read: sk_busy_loop before sleeping (--busy-read, kernel/busy_poll.ts). If it
       // found data the task stays runnable and reads it in its next slice: one busy loop per
@@ -488,14 +494,14 @@ export function task_recvmsg(c: KCpu, t: number): number {
     while (sk !== -1) {
       last = sk;
       const b = c.skI + sk * c.skStrideI;
-      const next = i32[b + S.ready_next]!;
+      const next = i32[b + SOCK.ready_next]!;
       sock_rps_record_flow(c, sk);
       // The reader's own queue and forward_deficit are the reader's alone: kept in locals
       // for this visit, written back when it ends.
-      let head = i32[b + S.reader_head]!;
-      let deficit = i32[b + S.forward_deficit]!;
-      const quarter = i32[b + S.rcvbuf]! >> 2;
-      const tcp = i32[b + S.proto] === IPPROTO_TCP;
+      let head = i32[b + SOCK.reader_head]!;
+      let deficit = i32[b + SOCK.forward_deficit]!;
+      const quarter = i32[b + SOCK.rcvbuf]! >> 2;
+      const tcp = i32[b + SOCK.proto] === IPPROTO_TCP;
       let read = 0; // packets read and not yet counted in recvmsg_packets
       let off = false;
       for (;;) {
@@ -505,14 +511,14 @@ export function task_recvmsg(c: KCpu, t: number): number {
           // __skb_recv_udp: the reader's own queue is empty: splice sk_receive_queue into it
           // in one lock (skb_queue_splice_tail_init), and take the socket off the ready
           // list there too: a delivery after this relinks it (lock order socket, then task).
-          spin_lock(i32, b + S.lock);
-          skb = i32[b + S.rx_head]!;
-          i32[b + S.reader_tail] = i32[b + S.rx_tail]!;
-          i32[b + S.rx_head] = -1;
-          i32[b + S.rx_tail] = -1;
-          i32[b + S.rx_qlen] = 0;
-          i32[b + S.on_ready] = 0;
-          spin_unlock(i32, b + S.lock);
+          spin_lock(i32, b + SOCK.lock);
+          skb = i32[b + SOCK.rx_head]!;
+          i32[b + SOCK.reader_tail] = i32[b + SOCK.rx_tail]!;
+          i32[b + SOCK.rx_head] = -1;
+          i32[b + SOCK.rx_tail] = -1;
+          i32[b + SOCK.rx_qlen] = 0;
+          i32[b + SOCK.on_ready] = 0;
+          spin_unlock(i32, b + SOCK.lock);
           off = true;
           if (skb === -1) break;
         }
@@ -525,7 +531,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
           // is freed; tcp_cleanup_rbuf then puts the space back into the advertised window,
           // whose right edge never moves left (tcp_select_window). The device reads wnd_end
           // before each segment of the flow it sends.
-          tcp_window_update(c, b, Atomics.sub(i32, b + S.rmem_alloc, truesize) - truesize);
+          tcp_window_update(c, b, Atomics.sub(i32, b + SOCK.rmem_alloc, truesize) - truesize);
         } else {
           // udp_rmem_release: the read skb's truesize joins forward_deficit, given back to
           // sk_rmem_alloc (one atomic_sub) once it reaches a quarter of sk_rcvbuf or the reader
@@ -558,8 +564,8 @@ export function task_recvmsg(c: KCpu, t: number): number {
         }
       }
       if (read !== 0) c.count(c.sd.recvmsg_packets, read);
-      i32[b + S.reader_head] = head;
-      i32[b + S.forward_deficit] = deficit;
+      i32[b + SOCK.reader_head] = head;
+      i32[b + SOCK.forward_deficit] = deficit;
       if (preempted) {
         // ep_send_events puts what it did not deliver back on rdllist: this socket (if it
         // is still on the list, or holds unread skbs off it) and the rest of the batch.
@@ -572,9 +578,9 @@ export function task_recvmsg(c: KCpu, t: number): number {
       sk = next;
     }
   }
-  Atomics.store(i32, ti + T.on_cpu, 0);
-  c.f64[shm.taskF[t]! + T.recvmsg_calls]! += 1;
-  c.f64[shm.taskF[t]! + T.packets]! += packets;
+  Atomics.store(i32, ti + TASK.on_cpu, 0);
+  c.f64[shm.taskF[t]! + TASK.recvmsg_calls]! += 1;
+  c.f64[shm.taskF[t]! + TASK.packets]! += packets;
   return packets;
 }
 
@@ -587,21 +593,21 @@ export function task_recvmsg(c: KCpu, t: number): number {
  * it, as before.
  */
 function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): number {
-  const S = c.sk;
+  const SOCK = c.sk;
   const i32 = c.i32;
-  spin_lock(i32, b + S.lock);
-  Atomics.sub(i32, b + S.rmem_alloc, deficit);
-  const head = i32[b + S.rx_head]!;
+  spin_lock(i32, b + SOCK.lock);
+  Atomics.sub(i32, b + SOCK.rmem_alloc, deficit);
+  const head = i32[b + SOCK.rx_head]!;
   let reader = next;
   if (head !== -1) {
     if (next === -1) reader = head;
-    else c.skb_next[i32[b + S.reader_tail]!] = head;
-    i32[b + S.reader_tail] = i32[b + S.rx_tail]!;
-    i32[b + S.rx_head] = -1;
-    i32[b + S.rx_tail] = -1;
-    i32[b + S.rx_qlen] = 0;
+    else c.skb_next[i32[b + SOCK.reader_tail]!] = head;
+    i32[b + SOCK.reader_tail] = i32[b + SOCK.rx_tail]!;
+    i32[b + SOCK.rx_head] = -1;
+    i32[b + SOCK.rx_tail] = -1;
+    i32[b + SOCK.rx_qlen] = 0;
   }
-  spin_unlock(i32, b + S.lock);
+  spin_unlock(i32, b + SOCK.lock);
   return reader;
 }
 
@@ -611,15 +617,15 @@ function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): nu
  * steers RFS. Keyed by sk_rxhash: rps_sock_flow_table[hash & mask] = (hash & ~rps_cpu_mask) | CPU.
  */
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
-  const L = c.L;
+  const layout = c.L;
   const i32 = c.i32;
-  const size = i32[c.ctlI + L.ctl.rps_sock_flow_size]!;
+  const size = i32[c.ctlI + layout.ctl.rps_sock_flow_size]!;
   if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
   if (!c.udp_connected && i32[b + c.sk.proto] !== IPPROTO_TCP) return;
   const hash = i32[b + c.sk.rxhash]!;
   if (hash === 0) return;
-  const at = L.rpsSockFlowBase / 4 + (hash & (size - 1));
+  const at = layout.rpsSockFlowBase / 4 + (hash & (size - 1));
   const val = (hash & ~c.rps_cpu_mask) | c.cpu;
   if (i32[at] !== val) i32[at] = val;
 }

@@ -22,9 +22,9 @@ export function register_delayed_work(fn: WorkFn): void {
 
 /** schedule_delayed_work on this CPU: false if it was pending already. */
 export function schedule_delayed_work(c: KCpu, delay_jiffies: number): boolean {
-  const C = c.L.ctl;
-  if (Atomics.compareExchange(c.i32, c.ctlI + C.refill_pending, -1, c.cpu) !== -1) return false;
-  Atomics.store(c.i32, c.ctlI + C.refill_due, (c.jiffies() + delay_jiffies) | 0);
+  const CTL = c.L.ctl;
+  if (Atomics.compareExchange(c.i32, c.ctlI + CTL.refill_pending, -1, c.cpu) !== -1) return false;
+  Atomics.store(c.i32, c.ctlI + CTL.refill_due, (c.jiffies() + delay_jiffies) | 0);
   return true;
 }
 
@@ -35,20 +35,20 @@ export function work_queued_here(c: KCpu): boolean {
 
 /** Run the work if it is queued on this CPU and due. True if it ran. Process context. */
 export function run_delayed_work(c: KCpu): boolean {
-  const C = c.L.ctl;
-  if (c.i32[c.ctlI + C.refill_pending] !== c.cpu) return false;
-  if (c.jiffies() - Atomics.load(c.i32, c.ctlI + C.refill_due) < 0) return false;
+  const CTL = c.L.ctl;
+  if (c.i32[c.ctlI + CTL.refill_pending] !== c.cpu) return false;
+  if (c.jiffies() - Atomics.load(c.i32, c.ctlI + CTL.refill_due) < 0) return false;
   // process_one_work clears PENDING before it calls the function: it may queue itself again.
-  Atomics.store(c.i32, c.ctlI + C.refill_pending, -1);
+  Atomics.store(c.i32, c.ctlI + CTL.refill_pending, -1);
   work_fn!(c);
   return true;
 }
 
 /** The jiffy at which CPU `cpu` has work due, or -1 (the sim wakes an idle CPU for it). */
 export function delayed_work_due(shm: Shm, cpu: number): number {
-  const C = shm.layout.ctl;
-  if (Atomics.load(shm.i32, shm.ctlI + C.refill_pending) !== cpu) return -1;
-  return Atomics.load(shm.i32, shm.ctlI + C.refill_due);
+  const CTL = shm.layout.ctl;
+  if (Atomics.load(shm.i32, shm.ctlI + CTL.refill_pending) !== cpu) return -1;
+  return Atomics.load(shm.i32, shm.ctlI + CTL.refill_due);
 }
 
 /** Boot: no work pending. */

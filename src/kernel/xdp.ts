@@ -42,7 +42,7 @@ import {
 } from './cpumap.js';
 import { kfree_skb } from './skbuff.js';
 import { __netif_receive_skb } from './dev.js';
-import { ETH_HLEN, get16, payload_offset } from '../uapi/inet.js';
+import { ETH_HLEN, ETH_PROTO_OFF, get16, payload_offset } from '../uapi/inet.js';
 import { SKB_FLAG_TSTAMP, XDP_PACKET_HEADROOM } from '../shm/layout.js';
 import { xdpReport, type XdpReport } from '../bpf/report.js';
 
@@ -299,7 +299,7 @@ function xdp_frame_fixup(c: KCpu, x: XdpCpu, skb: number, len: number): void {
   const n = env.data_end - env.data;
   if (env.data !== data) c.u8.copyWithin(data, env.data, env.data_end);
   c.skb_len[skb] = n;
-  c.skb_protocol[skb] = get16(c.u8, data + 12);
+  c.skb_protocol[skb] = get16(c.u8, data + ETH_PROTO_OFF);
 }
 
 /**

@@ -38,7 +38,13 @@ export const IPH_SADDR_OFF = 12;
 export const IPH_DADDR_OFF = 16;
 /** Header length without options (IHL 5). */
 export const IPH_LEN = 20;
+/** The first byte of an IPv4 header without options: version 4, IHL 5 (inet_gro_receive's 0x45). */
+export const IPH_VERSION_IHL_5 = 0x45;
+/** frag_off flags and offset (include/net/ip.h). IP_CE is the reserved bit. */
+export const IP_CE = 0x8000;
 export const IP_DF = 0x4000;
+export const IP_MF = 0x2000;
+export const IP_OFFSET = 0x1fff;
 export const IP_DEFAULT_TTL = 64;
 
 // --- IPv6 (include/uapi/linux/ipv6.h; offsets from the start of the IPv6 header) ----------
@@ -52,6 +58,8 @@ export const IPV6H_DADDR_OFF = 24;
 /** sizeof(struct ipv6hdr): the fixed header; extension headers follow it. */
 export const IPV6H_LEN = 40;
 export const IPV6_FLOWLABEL_MASK = 0x000fffff;
+/** The traffic class bits of the first word (include/uapi/linux/in6.h). */
+export const IPV6_TCLASS_MASK = 0x0ff00000;
 /** Extension headers (include/net/ipv6.h NEXTHDR_*) that ipv6_rcv's handlers walk. */
 export const NEXTHDR_HOP = 0;
 export const NEXTHDR_ROUTING = 43;
@@ -62,6 +70,11 @@ export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_ICMP = 1;
 /** Linux's default hop limit (net.ipv6.conf.all.hop_limit). */
 export const IPV6_DEFAULT_HOPLIMIT = 64;
+
+/** ipv6_optlen (include/net/ipv6.h): the length of the extension header at bytes[hdr], (hdrlen + 1) * 8. */
+export function ipv6_optlen(bytes: Uint8Array, hdr: number): number {
+  return (bytes[hdr + 1] + 1) << 3;
+}
 
 // --- UDP (offsets from the start of the UDP header) ---------------------------------------
 export const UDPH_SOURCE_OFF = 0;
@@ -225,7 +238,7 @@ function ipv6_skip_exthdrs(bytes: Uint8Array, ip: number): number {
   let off = ip + IPV6H_LEN;
   for (let k = 0; k < 16 && (nh === NEXTHDR_HOP || nh === NEXTHDR_ROUTING || nh === NEXTHDR_DEST) && off + 2 <= bytes.length; k++) {
     nh = bytes[off];
-    off += (bytes[off + 1] + 1) * 8;
+    off += ipv6_optlen(bytes, off);
   }
   exthdr_proto = nh;
   return off;

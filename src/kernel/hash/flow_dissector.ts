@@ -57,7 +57,27 @@
  * FLOW_KEYS_HASH_OFFSET + sizeof(addrs) - sizeof(the addresses present) (flow_keys_hash_length):
  * 40 bytes for IPv4 (ending 4 zero bytes after v4addrs), 64 for IPv6, 32 with no addresses.
  */
-import { ETH_HLEN, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6 } from '../../uapi/inet.js';
+import {
+  ETH_HLEN,
+  ETH_P_8021Q,
+  ETH_P_IP,
+  ETH_P_IPV6,
+  IPH_FRAG_OFF_OFF,
+  IPH_LEN,
+  IPH_PROTOCOL_OFF,
+  IPH_SADDR_OFF,
+  IPH_VERSION_IHL_OFF,
+  IPV6H_LEN,
+  IPV6H_NEXTHDR_OFF,
+  IPV6H_SADDR_OFF,
+  IP_MF,
+  IP_OFFSET,
+  NEXTHDR_DEST,
+  NEXTHDR_FRAGMENT,
+  NEXTHDR_HOP,
+  NEXTHDR_ROUTING,
+  ipv6_optlen,
+} from '../../uapi/inet.js';
 import { jhash2_i32 } from '../../uapi/jhash.js';
 import { siphash_2_4 } from '../../uapi/siphash.js';
 
@@ -87,14 +107,8 @@ export const FLOW_DIS_IS_FRAGMENT = 1 << 0;
 export const FLOW_DIS_FIRST_FRAG = 1 << 1;
 
 const ETH_P_8021AD = 0x88a8;
-const NEXTHDR_HOP = 0;
-const NEXTHDR_ROUTING = 43;
-const NEXTHDR_FRAGMENT = 44;
-const NEXTHDR_DEST = 60;
 const IP6_OFFSET = 0xfff8;
 const VLAN_HLEN = 4;
-const IP_MF = 0x2000;
-const IP_OFFSET = 0x1fff;
 const MAX_FLOW_DISSECT_HDRS = 15;
 
 /** enum flow_dissect_ret. */
@@ -180,16 +194,16 @@ function __skb_flow_dissect_vlan(b: Uint8Array, data: number, hlen: number, firs
 
 /** case htons(ETH_P_IP): addresses, protocol and the fragment check. */
 function __skb_flow_dissect_ipv4(b: Uint8Array, data: number, hlen: number): number {
-  if (!header_ok(hlen, nhoff, 20)) return FLOW_DISSECT_RET_OUT_BAD;
+  if (!header_ok(hlen, nhoff, IPH_LEN)) return FLOW_DISSECT_RET_OUT_BAD;
   const iph = data + nhoff;
-  const ihl = b[iph] & 0x0f;
+  const ihl = b[iph + IPH_VERSION_IHL_OFF] & 0x0f;
   if (ihl < 5) return FLOW_DISSECT_RET_OUT_BAD;
   nhoff += ihl * 4;
-  ip_proto = b[iph + 9];
+  ip_proto = b[iph + IPH_PROTOCOL_OFF];
   // memcpy(&key_addrs->v4addrs, &iph->saddr, sizeof(key_addrs->v4addrs));
-  for (let i = 0; i < FLOW_KEYS_V4ADDRS_SIZE; i++) flow_keys[FLOW_KEYS_ADDRS + i] = b[iph + 12 + i];
+  for (let i = 0; i < FLOW_KEYS_V4ADDRS_SIZE; i++) flow_keys[FLOW_KEYS_ADDRS + i] = b[iph + IPH_SADDR_OFF + i];
   flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1] = FLOW_DISSECTOR_KEY_IPV4_ADDRS;
-  const frag_off = be16(b, iph + 6);
+  const frag_off = be16(b, iph + IPH_FRAG_OFF_OFF);
   if (frag_off & (IP_MF | IP_OFFSET)) {
     // ip_is_fragment(iph)
     let flags = FLOW_DIS_IS_FRAGMENT;
@@ -205,12 +219,12 @@ function __skb_flow_dissect_ipv4(b: Uint8Array, data: number, hlen: number): num
  * `tags` and, as ___skb_get_hash passes FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL, ends dissection.
  */
 function __skb_flow_dissect_ipv6(b: Uint8Array, data: number, hlen: number): number {
-  if (!header_ok(hlen, nhoff, 40)) return FLOW_DISSECT_RET_OUT_BAD;
+  if (!header_ok(hlen, nhoff, IPV6H_LEN)) return FLOW_DISSECT_RET_OUT_BAD;
   const iph = data + nhoff;
-  ip_proto = b[iph + 6];
-  nhoff += 40;
+  ip_proto = b[iph + IPV6H_NEXTHDR_OFF];
+  nhoff += IPV6H_LEN;
   // memcpy(&key_addrs->src, &iph->saddr, sizeof(key_addrs->src) + sizeof(key_addrs->dst));
-  for (let i = 0; i < FLOW_KEYS_V6ADDRS_SIZE; i++) flow_keys[FLOW_KEYS_ADDRS + i] = b[iph + 8 + i];
+  for (let i = 0; i < FLOW_KEYS_V6ADDRS_SIZE; i++) flow_keys[FLOW_KEYS_ADDRS + i] = b[iph + IPV6H_SADDR_OFF + i];
   flow_keys_u16[FLOW_KEYS_ADDR_TYPE >> 1] = FLOW_DISSECTOR_KEY_IPV6_ADDRS;
   const flow_label = ((b[iph + 1] & 0x0f) << 16) | (b[iph + 2] << 8) | b[iph + 3]; // ip6_flowlabel, ntohl'd
   if (flow_label !== 0) {
@@ -231,7 +245,7 @@ function __skb_flow_dissect_ipproto(b: Uint8Array, data: number, hlen: number): 
       if (!header_ok(hlen, nhoff, 2)) return FLOW_DISSECT_RET_OUT_BAD;
       const opthdr = data + nhoff;
       ip_proto = b[opthdr];
-      nhoff += (b[opthdr + 1] + 1) << 3;
+      nhoff += ipv6_optlen(b, opthdr);
       // FLOW_DISSECT_RET_IPPROTO_AGAIN, bounded as skb_flow_dissect_allowed bounds it
       if (++num_hdrs > MAX_FLOW_DISSECT_HDRS) return FLOW_DISSECT_RET_OUT_GOOD;
       continue;
