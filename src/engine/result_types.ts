@@ -17,15 +17,20 @@ import type { CpuTimes, Timeline } from './timeline.js';
 
 export const RUN_SCHEMA = 'rxsmp.run/1';
 
+/** The document. */
 export interface RunResult {
   schema: typeof RUN_SCHEMA;
   /** The command line that made the run (the CLI sets it; a library caller may). */
   command?: string;
+  /** The effective configuration, every option under its config-file key (config/resolve.ts configForReport). */
   config: Record<string, unknown>;
   /** Present (true) only when SIGINT/SIGTERM (an aborted signal) cut the run short. */
   interrupted?: true;
+  /** From the first frame on the wire to the last packet accounted for (virtual time in sim mode). */
   elapsed_s: number;
+  /** packets.delivered / elapsed_s, rounded. */
   pps: number;
+  /** The account: generated == delivered + every drop (conserves()). */
   packets: {
     generated: number;
     /** Of those, generated with a corrupted IPv4 header checksum (--bad-csum-rate). */
@@ -35,6 +40,7 @@ export interface RunResult {
      * its sender would (not drops: those packets were not generated yet).
      */
     tcp_window_stalls: number;
+    /** Queued to a socket (a GRO train counts its segments). */
     delivered: number;
     /**
      * Each packet once. Virtio runs only: `tun`, arrived with the host's tun queue at
@@ -44,7 +50,9 @@ export interface RunResult {
      */
     dropped: Record<Exclude<DropName, VirtioDrop>, number> & { [K in VirtioDrop]?: number } & { snaplen?: number; interrupted?: number };
   };
+  /** Per emulated CPU. */
   percpu: PerCpuStats[];
+  /** Per RX queue. */
   queues: PerQueueStats[];
   /** eth0's receive counters as dev_get_stats returns them (/proc/net/dev; engine/counters.ts). */
   netdev: NetdevStats;
@@ -54,6 +62,7 @@ export interface RunResult {
   snmp: SnmpCounters;
   /** Per protocol, the sockets and what they queued and dropped; the UDP sockets that dropped (/proc/net/udp). */
   sockets: { udp: SocketCountsDoc; tcp: SocketCountsDoc; udp_drops: { flow: number; drops: number }[] };
+  /** Per-flow order at the sockets: deliveries out of order, flows with any, flows that changed CPU, the first offender. */
   ordering: { flows: number; out_of_order: number; flows_out_of_order: number; flows_moved_cpu: number; first: OrderingFirst | null };
   /** The flows flow limit dropped most (flow index = the generator's, 0 most popular under zipf). */
   flow_limit_top: { flow: number; drops: number }[];
@@ -65,7 +74,9 @@ export interface RunResult {
    * (ip_unknown_proto), payload_len past the frame (ip_hdr).
    */
   snmp6: { Ip6InHdrErrors: number; Ip6InAddrErrors: number; Ip6InUnknownProtos: number; Ip6InTruncatedPkts: number };
+  /** Per application task: the CPU it ended on, packets read, recvmsg calls, migrations. */
   tasks: { task: number; cpu: number; packets: number; recvmsg_calls: number; migrations: number }[];
+  /** DMA to socket, of the sampled packets (--latency-sample), from an HDR histogram (engine/latency.ts). */
   latency_ns: { samples: number; p50: number; p99: number; p999: number; max: number };
   /** Per thread: GC events and heap growth in the steady-state window (zero: no per-packet allocation). */
   hot_path: HotPathReport[];
@@ -94,11 +105,8 @@ export type VirtioDrop = 'tun' | 'virtio_oversize' | 'virtio_length';
 export type DropName = 'rx_missed' | VirtioDrop | (typeof SD_DROPS)[number][0];
 
 /**
- * One CPU: `cpu`, then the softnet counters of PERCPU_COUNTERS (src/shm/softnet_counters.ts,
- * each documented there, in its order: processed, dropped, time_squeeze, received_rps,
- * flow_limit_count, softnet_backlog_len, hardirqs, net_rx_softirqs, ipis_sent, ipis_received,
- * rps_lock_acquisitions, rps_lock_spins, rps_lock_sleeps, enqueue_local, enqueue_remote,
- * ksoftirqd_wakeups, delivered, recvmsg_packets, rfs_flow_moves, gro_merged, flow_dissected),
+ * One CPU: `cpu`, then every counter of PERCPU_COUNTERS in that table's order
+ * (src/shm/softnet_counters.ts says what each counts: processed, dropped, time_squeeze, ...),
  * then the CPU's time.
  */
 export interface PerCpuStats extends PerCpuCounters {
@@ -130,6 +138,7 @@ export interface UtilPct {
   idle: number;
 }
 
+/** One RX queue: the device's counts, its vector's, the driver's, the closed-loop wire's. */
 export interface PerQueueStats {
   queue: number;
   cpu: number; // the CPU its vector is affine to at the end of the run
@@ -204,6 +213,7 @@ export interface SocketCountsDoc {
   drops: number;
 }
 
+/** The first out-of-order delivery: the flow, the least index it expected, the one it got, the CPU. */
 export interface OrderingFirst {
   flow: number;
   expected_index: number;
@@ -230,6 +240,7 @@ export interface TapStats {
  */
 export type AppliedKnob = KnobChange & ({ applied: true; applied_at_ms: number } | { applied: false; applied_at_ms: null });
 
+/** Where every skb of the pool is after the run (engine/skb_audit.ts). */
 export interface SkbPoolAudit {
   size: number;
   free: number;
@@ -239,6 +250,7 @@ export interface SkbPoolAudit {
   unaccounted: number; // leaked (> 0) or freed twice (< 0)
 }
 
+/** What the host gave the emulator. */
 export interface HostReport {
   cores: number;
   /**
