@@ -14,20 +14,20 @@ import { busyThreads, deviceInline, HOST_CORES, oversubscribed } from '../host/h
 import { netdevStats, nicStats, snmpCounters, socketTotals } from './counters.js';
 import { mergeLatency } from './latency.js';
 import { skbPoolAudit } from './skb_audit.js';
-import type {
-  AppliedKnob,
-  Disturbance,
-  HostReport,
-  PerCpuStats,
-  PerQueueStats,
-  RunResult,
-  TapStats,
-  UtilPct,
-  VirtioDrop,
+import {
+  RUN_SCHEMA,
+  type AppliedKnob,
+  type Disturbance,
+  type HostReport,
+  type PerCpuStats,
+  type PerQueueStats,
+  type RunResult,
+  type TapStats,
+  type UtilPct,
+  type VirtioDrop,
 } from './result_types.js';
-import { RUN_SCHEMA } from './result_types.js';
 
-// The contract's types, for the modules that import them from here.
+// The contract, for the modules that import it from here.
 export type * from './result_types.js';
 export { RUN_SCHEMA };
 

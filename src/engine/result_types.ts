@@ -71,7 +71,8 @@ export interface RunResult {
   /**
    * The IPv6 MIB counters the receive path keeps (/proc/net/snmp6, snmp6_ipstats_list): header
    * errors (dropped as ip_hdr), address errors (ip_addr), unknown next headers
-   * (ip_unknown_proto), payload_len past the frame (ip_hdr).
+   * (ip_unknown_proto), payload_len past the frame (ip_hdr). In snmp6_ipstats_list's order:
+   * --proc writes net/snmp6 from this block as it is.
    */
   snmp6: { Ip6InHdrErrors: number; Ip6InAddrErrors: number; Ip6InUnknownProtos: number; Ip6InTruncatedPkts: number };
   /** Per application task: the CPU it ended on, packets read, recvmsg calls, migrations. */

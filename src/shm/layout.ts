@@ -118,7 +118,7 @@ export const SD_DEF = {
     ['input_pkt_qlen', 'i32'],
     ['input_queue_tail', 'i32'],
     ['rps_ipi_next', 'i32'],
-    ...counterSlots('remote'), // dropped, rps_lock_acquisitions, rps_lock_spins, rps_lock_sleeps
+    ...counterSlots('remote'), // this group's percpu[] counters (softnet_counters.ts): dropped, rps_lock_*
   ],
   head: [['input_queue_head', 'i32']],
   bell: [
@@ -126,7 +126,7 @@ export const SD_DEF = {
     ['vec_pending0', 'i32'],
     ['vec_pending1', 'i32'],
     ['ipi_pending', 'i32'],
-    ...counterSlots('bell'), // ipis_received
+    ...counterSlots('bell'), // this group's percpu[] counters: ipis_received
     ['napi_timers', 'i32'], // napi timers armed on this CPU (napi_timer.ts)
   ],
   // The CPU's execution context: read by every waker (is it idle?), so not with the counters
@@ -137,7 +137,7 @@ export const SD_DEF = {
     ['process_tail', 'i32'],
     ['process_qlen', 'i32'],
     ['rps_ipi_list', 'i32'],
-    // processed, time_squeeze, ... flow_dissected: the run contract's percpu[] counters
+    // this group's percpu[] counters: processed, time_squeeze, ..., in the table's order
     ...counterSlots('owner'),
     // every drop reason counted on a CPU (SD_DROPS)
     ...dropSlots(),
