@@ -39,7 +39,11 @@ describe('percpu[] is PERCPU_COUNTERS', () => {
     for (const row of rows) {
       expect(row!.trimEnd()).toBe(row);
       const e = ends(row!);
-      expect(e.slice(1)).toEqual(ends(head!).map((x, i) => x + inset[i]!).slice(1));
+      expect(e.slice(1)).toEqual(
+        ends(head!)
+          .map((x, i) => x + inset[i]!)
+          .slice(1),
+      );
     }
   });
 });
