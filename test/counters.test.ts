@@ -1,13 +1,13 @@
 /**
  * counters.test.ts: the per-CPU counters are declared once (src/shm/softnet_counters.ts,
  * PERCPU_COUNTERS): the run document's percpu[] keys are the table's, in its order; the human
- * tables line up under their headings (report/text_table.ts); and a new counter, added as a
+ * tables line up under their headings (lib/text_table.ts); and a new counter, added as a
  * fixture, is one table entry plus the kernel line that counts it, and shows in the JSON of
  * both runtimes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { PERCPU_COUNTERS } from '../dist/src/shm/softnet_counters.js';
-import { textTable } from '../dist/src/report/text_table.js';
+import { textTable } from '../dist/src/lib/text_table.js';
 import { cli } from './e2e.js';
 import { fixtureTree, patchOnce, type FixtureTree } from './fixture_tree.js';
 
@@ -64,16 +64,16 @@ describe('textTable', () => {
     expect(t.split('\n')).toEqual(['name      value  tail', 'a             1      2', 'longer    12345  24690']);
   });
 
-  it('a column gap replaces the separator before it', () => {
+  it("a column's gap replaces the separator before it; the first column's is an indent", () => {
     const t = textTable(
       [
-        { head: 'x', width: 2, left: true, cell: (r: number) => String(r) },
+        { head: 'x', width: 2, left: true, gap: '> ', cell: (r: number) => String(r) },
         { head: 'y', width: 0, left: true, gap: ' | ', cell: (r) => String(r + 1) },
       ],
       [7],
       '',
     );
-    expect(t).toBe('x  | y\n7  | 8');
+    expect(t).toBe('> x  | y\n> 7  | 8');
   });
 });
 

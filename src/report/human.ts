@@ -5,7 +5,7 @@ import type { PerCpuStats, PerQueueStats, RunResult } from '../engine/result.js'
 import { count, duration } from '../lib/units.js';
 import { loadReplay } from '../engine/capture.js';
 import { counterHead, softnetStatRow, type PerCpuCounterName } from '../shm/softnet_counters.js';
-import { textTable, type TextColumn } from './text_table.js';
+import { textTable, type TextColumn } from '../lib/text_table.js';
 
 /** A command line as a shell would take it back: arguments with spaces or specials single-quoted. */
 export function commandLine(argv: readonly string[]): string {

@@ -1,5 +1,6 @@
-// Text tables for the human summary: columns of a fixed width, right-aligned figures,
-// left-aligned names, one heading line. Every table report/human.ts prints goes through here.
+// Text tables for the terminal: columns of a fixed width, right-aligned figures, left-aligned
+// names, one heading line. Every table of the run summary (report/human.ts) and the comparison's
+// (engine/compare.ts) goes through here.
 
 /** A column: its heading, its width, and the text of a row's cell. */
 export interface TextColumn<R> {
@@ -11,7 +12,7 @@ export interface TextColumn<R> {
   readonly left?: boolean;
   /** Spaces between a right-aligned heading and the column's right edge (0 by default). */
   readonly headInset?: number;
-  /** What separates this column from the one before it (the table's `sep` by default). */
+  /** What separates this column from the one before it (the table's `sep` by default); before the first, an indent. */
   readonly gap?: string;
 }
 
@@ -21,7 +22,7 @@ const aligned = (text: string, width: number, left: boolean | undefined) => (lef
 export function textTable<R>(columns: readonly TextColumn<R>[], rows: readonly R[], sep = ' '): string {
   const line = (cellOf: (c: TextColumn<R>) => string) =>
     columns
-      .map((c, i) => (i === 0 ? '' : (c.gap ?? sep)) + aligned(cellOf(c), c.width, c.left))
+      .map((c, i) => (c.gap ?? (i === 0 ? '' : sep)) + aligned(cellOf(c), c.width, c.left))
       .join('')
       .trimEnd();
   const head = line((c) => (c.left ? c.head : c.head + ' '.repeat(c.headInset ?? 0)));
