@@ -3,7 +3,7 @@
 // threads encoded, which keeps values only to their bucket).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mergeLatency } from '../dist/src/engine/result.js';
+import { mergeLatency } from '../dist/src/engine/latency.js';
 import { latencyHistogram, latencySink, newLatencyHistogram, LATENCY_MAX_NS } from '../dist/src/cpu/worker_main.js';
 
 /** Record each CPU's samples as a CPU does (through its sink) and merge as the engine does. */

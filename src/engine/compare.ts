@@ -8,6 +8,7 @@ import type { RunResult } from './result.js';
 import { runEmulation } from './run.js';
 import { runSim } from './sim_run.js';
 import { count } from '../lib/units.js';
+import { textTable, type TextColumn } from '../lib/text_table.js';
 import { parseAssignment, settingsFromNamed, spread, variantConfig, variantLabel, type Assignment, type Spread } from './variants.js';
 
 export const COMPARE_SCHEMA = 'rxsmp.compare/1';
@@ -174,8 +175,12 @@ const fmtRatio = (n: number) => n.toFixed(3);
 
 /** The comparison for the terminal: a table of the two sides, then the ratio line. */
 export function compareSummary(c: CompareResult): string {
-  const col = (s: string) => s.padEnd(28);
-  const row = (name: string, a: string, b: string) => `  ${name.padEnd(18)}${col(a)}${b}`;
+  type Row = [name: string, a: string, b: string];
+  const sides: TextColumn<Row>[] = [
+    { head: '', width: 18, left: true, gap: '  ', cell: (r) => r[0] },
+    { head: `A: ${c.a.label}`, width: 28, left: true, cell: (r) => r[1] },
+    { head: `B: ${c.b.label}`, width: 0, left: true, cell: (r) => r[2] },
+  ];
   const sp = (s: Spread) => `${fmtPps(s.min)}..${fmtPps(s.max)}`;
   const iqr = (s: Spread) => `${fmtPps(s.q1)}..${fmtPps(s.q3)}`;
   const reasons = (s: CompareSide) =>
@@ -185,13 +190,18 @@ export function compareSummary(c: CompareResult): string {
       .join(', ') || 'none';
   const lines = [
     `compare: ${c.pairs} pairs${c.interrupted ? ` of ${c.repeat} (interrupted)` : ''}, ${c.mode} mode, A/B interleaved (ABBA), pair i seed ${c.seed}+i on both sides`,
-    row('', `A: ${c.a.label}`, `B: ${c.b.label}`),
-    row('pps median', fmtPps(c.a.pps.median), fmtPps(c.b.pps.median)),
-    row('pps min..max', sp(c.a.pps), sp(c.b.pps)),
-    row('pps IQR', iqr(c.a.pps), iqr(c.b.pps)),
-    row('drops/run median', fmtPps(c.a.drops.median), fmtPps(c.b.drops.median)),
-    row('drops (all runs)', reasons(c.a), reasons(c.b)),
-    row('host disturbed', `${c.a.disturbed} of ${c.a.runs} runs`, `${c.b.disturbed} of ${c.b.runs} runs`),
+    textTable(
+      sides,
+      [
+        ['pps median', fmtPps(c.a.pps.median), fmtPps(c.b.pps.median)],
+        ['pps min..max', sp(c.a.pps), sp(c.b.pps)],
+        ['pps IQR', iqr(c.a.pps), iqr(c.b.pps)],
+        ['drops/run median', fmtPps(c.a.drops.median), fmtPps(c.b.drops.median)],
+        ['drops (all runs)', reasons(c.a), reasons(c.b)],
+        ['host disturbed', `${c.a.disturbed} of ${c.a.runs} runs`, `${c.b.disturbed} of ${c.b.runs} runs`],
+      ],
+      '',
+    ),
     `B/A ratio: median ${fmtRatio(c.ratio.median)}, min..max ${fmtRatio(c.ratio.min)}..${fmtRatio(c.ratio.max)}, ` +
       `IQR ${fmtRatio(c.ratio.q1)}..${fmtRatio(c.ratio.q3)} over ${c.ratio.n} pairs`,
   ];

@@ -13,6 +13,9 @@ import { nicDriver } from '../drivers/table.js';
 import { ringBytes, sum } from '../drivers/driver.js';
 import type { Shm } from '../shm/memory.js';
 import { IPPROTO_TCP } from '../uapi/inet.js';
+import type { NetdevStats, SnmpCounters } from './result_types.js';
+
+export type { NetdevStats, SnmpCounters };
 
 /** What the sockets took, per protocol (IPv4 and IPv6 together), summed from each socket's counters. */
 export interface SocketTotals {
@@ -47,34 +50,6 @@ export function socketTotals(shm: Shm): SocketTotals {
     if (!tcp && drops > 0) out.udp_drops.push({ flow: shm.i32[shm.skIdx(s, S.flow)]!, drops });
   }
   return out;
-}
-
-/**
- * The receive half of struct rtnl_link_stats64 as dev_get_stats returns it for eth0: the
- * driver's ndo_get_stats64 plus the core's dev->rx_dropped.
- */
-export interface NetdevStats {
-  rx_packets: number;
-  rx_bytes: number;
-  rx_errors: number;
-  rx_dropped: number;
-  rx_fifo_errors: number;
-  rx_missed_errors: number;
-  rx_length_errors: number;
-  rx_over_errors: number;
-  rx_crc_errors: number;
-  rx_frame_errors: number;
-  rx_compressed: number;
-  multicast: number;
-}
-
-/** /proc/net/snmp's Ip, Tcp and Udp counters (every name, in snmp_seq_show's order) and TcpExt's that rxsmp counts. */
-export interface SnmpCounters {
-  Ip: Record<string, number>;
-  Tcp: Record<string, number>;
-  Udp: Record<string, number>;
-  /** /proc/net/netstat's TcpExt counters rxsmp counts; every other TcpExt name is 0. */
-  TcpExt: Record<string, number>;
 }
 
 /** What the counters below are derived from: the run document's parts, and the sockets. */

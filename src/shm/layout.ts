@@ -27,6 +27,7 @@ import { CTL_WORDS, type Config, type CtlWord } from '../config/schema.js';
 import { nicModel } from '../config/nics.js';
 import { vqLayout, type VqLayout } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
+import { counterSlots } from './softnet_counters.js';
 
 export const CACHELINE = 128;
 
@@ -75,7 +76,37 @@ export const CTX_TASK = 4;
 export const CTX_IDLE_POLL = 5;
 export const CTX_NAMES = ['idle', 'hardirq', 'softirq', 'ksoftirqd', 'task', 'idle-poll'] as const;
 
-// softnet_data. Groups by writer:
+/**
+ * Every drop reason counted on a CPU: the run contract's name and the softnet_data field. The
+ * drains (engine/result.ts accounted, the sim machine's) and the report read this one list;
+ * rx_missed is the device's, per queue. Each has its f64 slot in softnet_data's owner group.
+ */
+export const SD_DROPS = [
+  ['backlog', 'drop_backlog'],
+  ['flow_limit', 'drop_flow_limit'],
+  ['socket', 'drop_socket'],
+  ['ip_csum', 'drop_ip_csum'],
+  ['ip_hdr', 'drop_ip_hdr'],
+  ['l4_csum', 'drop_l4_csum'],
+  ['no_socket', 'drop_no_socket'],
+  ['not_ip', 'drop_not_ip'],
+  ['ip_frag', 'drop_ip_frag'], // a fragment: reassembly (ip_defrag, ipv6_frag_rcv) is not modelled
+  ['ip_addr', 'drop_ip_addr'], // IPv6 InAddrErrors: a routing header to a multicast address, or one no SA takes
+  ['ip_unknown_proto', 'drop_ip_unknown_proto'], // IPv6 InUnknownProtos: no inet6_protos handler (a hop-by-hop header not first)
+  ['srh_disabled', 'drop_srh_disabled'], // a segment routing header (SRv6, RPL) with seg6 / rpl_seg disabled: freed, no MIB
+  // --xdp (kernel/xdp.ts): what the program consumed, each a drop reason of its own
+  ['xdp_drop', 'drop_xdp_drop'], // XDP_DROP: the buffer recycled
+  ['xdp_aborted', 'drop_xdp_aborted'], // XDP_ABORTED, a fault, an invalid action (trace_xdp_exception)
+  ['xdp_tx', 'drop_xdp_tx'], // XDP_TX, or a redirect out of our own port: transmitted, the buffer returned
+  ['xdp_redirect_err', 'drop_xdp_redirect_err'], // xdp_do_redirect failed (no such target): trace_xdp_exception
+  ['cpumap', 'drop_cpumap'], // a cpumap ring full at bq_flush_to_queue (xdp_cpumap_enqueue drops), or its program's drop
+] as const;
+
+type DropSlots = readonly (readonly [(typeof SD_DROPS)[number][1], 'f64'])[];
+const dropSlots = (): DropSlots => SD_DROPS.map(([, field]) => [field, 'f64'] as const);
+
+// softnet_data. The counters of the run contract's percpu[] are declared in softnet_counters.ts
+// and spliced into their groups here (counterSlots). Groups by writer:
 //   remote:  written by any CPU under this CPU's rps_lock (enqueue_to_backlog)
 //   head:    input_queue_head, written by the owner, read by others in get_rps_cpu (RFS)
 //   bell:    the doorbell: written by devices and other CPUs (Atomics.or + notify)
@@ -88,10 +119,7 @@ export const SD_DEF = {
     ['input_pkt_qlen', 'i32'],
     ['input_queue_tail', 'i32'],
     ['rps_ipi_next', 'i32'],
-    ['dropped', 'f64'],
-    ['rps_lock_acquisitions', 'f64'],
-    ['rps_lock_spins', 'f64'],
-    ['rps_lock_sleeps', 'f64'],
+    ...counterSlots('remote'), // this group's percpu[] counters (softnet_counters.ts): dropped, rps_lock_*
   ],
   head: [['input_queue_head', 'i32']],
   bell: [
@@ -99,7 +127,7 @@ export const SD_DEF = {
     ['vec_pending0', 'i32'],
     ['vec_pending1', 'i32'],
     ['ipi_pending', 'i32'],
-    ['ipis_received', 'f64'],
+    ...counterSlots('bell'), // this group's percpu[] counters: ipis_received
     ['napi_timers', 'i32'], // napi timers armed on this CPU (napi_timer.ts)
   ],
   // The CPU's execution context: read by every waker (is it idle?), so not with the counters
@@ -110,35 +138,10 @@ export const SD_DEF = {
     ['process_tail', 'i32'],
     ['process_qlen', 'i32'],
     ['rps_ipi_list', 'i32'],
-    ['processed', 'f64'],
-    ['time_squeeze', 'f64'],
-    ['received_rps', 'f64'],
-    ['flow_limit_count', 'f64'],
-    ['hardirqs', 'f64'],
-    ['net_rx_softirqs', 'f64'],
-    ['ipis_sent', 'f64'],
-    ['ksoftirqd_wakeups', 'f64'],
-    ['enqueue_local', 'f64'],
-    ['enqueue_remote', 'f64'],
-    ['delivered', 'f64'],
-    ['drop_backlog', 'f64'],
-    ['drop_flow_limit', 'f64'],
-    ['drop_socket', 'f64'],
-    ['drop_ip_csum', 'f64'],
-    ['drop_ip_hdr', 'f64'],
-    ['drop_l4_csum', 'f64'],
-    ['drop_no_socket', 'f64'],
-    ['drop_not_ip', 'f64'],
-    ['drop_ip_frag', 'f64'], // a fragment: reassembly (ip_defrag, ipv6_frag_rcv) is not modelled
-    ['drop_ip_addr', 'f64'], // IPv6 InAddrErrors: a routing header to a multicast address, or one no SA takes
-    ['drop_ip_unknown_proto', 'f64'], // IPv6 InUnknownProtos: no inet6_protos handler (a hop-by-hop header not first)
-    ['drop_srh_disabled', 'f64'], // a segment routing header (SRv6, RPL) with seg6 / rpl_seg disabled: freed, no MIB
-    // --xdp (kernel/xdp.ts): what the program consumed, each a drop reason of its own
-    ['drop_xdp_drop', 'f64'], // XDP_DROP: the buffer recycled
-    ['drop_xdp_aborted', 'f64'], // XDP_ABORTED, a fault, an invalid action (trace_xdp_exception)
-    ['drop_xdp_tx', 'f64'], // XDP_TX, or a redirect out of our own port: transmitted, the buffer returned
-    ['drop_xdp_redirect_err', 'f64'], // xdp_do_redirect failed (no such target): trace_xdp_exception
-    ['drop_cpumap', 'f64'], // a cpumap ring full at bq_flush_to_queue (xdp_cpumap_enqueue drops), or its program's drop
+    // this group's percpu[] counters: processed, time_squeeze, ..., in the table's order
+    ...counterSlots('owner'),
+    // every drop reason counted on a CPU (SD_DROPS)
+    ...dropSlots(),
     ['xdp_runs', 'f64'], // program runs on this CPU (the hooks and the cpumap programs)
     ['xdp_redirect', 'f64'], // frames xdp_do_redirect queued to a cpumap
     ['xdp_insns', 'f64'], // instructions the program ran on this CPU (sim mode counts them)
@@ -147,8 +150,6 @@ export const SD_DEF = {
     ['busy_poll_passes', 'f64'], // passes of napi_busy_loop (sk_busy_loop from recvmsg), each a poll of the napi or a look at it
     ['ip6_in_hdr_errors', 'f64'], // Ip6InHdrErrors (not a drop reason: those drops are ip_hdr)
     ['ip6_in_truncated_pkts', 'f64'], // Ip6InTruncatedPkts (ditto)
-    ['gro_merged', 'f64'],
-    ['flow_dissected', 'f64'], // skb_get_hash had no L4 hash from the device: the flow dissector ran
     ['gro_flushed', 'f64'],
     ['busy_hardirq_ns', 'f64'],
     ['busy_softirq_ns', 'f64'],
@@ -159,9 +160,7 @@ export const SD_DEF = {
     // switch's time minus this, so the timeline can charge the context running now (timeline.ts)
     ['online_ns', 'f64'],
     ['host_tid', 'i32'], // the worker thread's host thread id (its schedstat: %steal)
-    ['recvmsg_packets', 'f64'],
     ['task_migrations_in', 'f64'],
-    ['rfs_flow_moves', 'f64'],
     ['heartbeat', 'f64'],
     // --tap: what the packet socket (kernel/af_packet.ts) took from this CPU into its one
     // buffer, and what found the buffer full
@@ -171,31 +170,6 @@ export const SD_DEF = {
   ],
 } as const;
 export type SdIndex = StructIndex<typeof SD_DEF>;
-
-/**
- * Every drop reason counted on a CPU: the run contract's name and the softnet_data field. The
- * drains (engine/result.ts accounted, the sim machine's) and the report read this one list;
- * rx_missed is the device's, per queue.
- */
-export const SD_DROPS = [
-  ['backlog', 'drop_backlog'],
-  ['flow_limit', 'drop_flow_limit'],
-  ['socket', 'drop_socket'],
-  ['ip_csum', 'drop_ip_csum'],
-  ['ip_hdr', 'drop_ip_hdr'],
-  ['l4_csum', 'drop_l4_csum'],
-  ['no_socket', 'drop_no_socket'],
-  ['not_ip', 'drop_not_ip'],
-  ['ip_frag', 'drop_ip_frag'],
-  ['ip_addr', 'drop_ip_addr'],
-  ['ip_unknown_proto', 'drop_ip_unknown_proto'],
-  ['srh_disabled', 'drop_srh_disabled'],
-  ['xdp_drop', 'drop_xdp_drop'],
-  ['xdp_aborted', 'drop_xdp_aborted'],
-  ['xdp_tx', 'drop_xdp_tx'],
-  ['xdp_redirect_err', 'drop_xdp_redirect_err'],
-  ['cpumap', 'drop_cpumap'],
-] as const;
 
 // napi_struct. `state` is touched by several CPUs (the backlog's SCHED bit is test-and-set by
 // any CPU in enqueue_to_backlog) and is always accessed with Atomics.
