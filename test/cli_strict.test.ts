@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli } from './e2e.js';
 import { rejects } from './cli_expect.js';
-import { hostWarning, parseRunArgs, VERSION } from '../dist/src/cli_main.js';
+import { hostWarning, parseRunArgs, VERSION } from '../dist/src/cli/main.js';
 import { lineRatePps } from '../dist/src/config/schema.js';
 import { configFromFlags } from '../dist/src/engine/configure.js';
 

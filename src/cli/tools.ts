@@ -1,14 +1,14 @@
-// The `fuzz` and `calibrate` commands (the `run` command is cli_main.ts). Same tokenizer and
-// conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
+// The `fuzz` and `calibrate` commands (the `run` command is cli/main.ts). Same tokenizer and
+// conventions (cli/args.ts): a user mistake is one line on stderr and exit status 2.
 
-import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from './host/files.js';
-import { clipPath, ConfigError, int, onOff, path } from './config/schema.js';
-import { fuzzHeader, fuzzSummary, runFuzz } from './engine/fuzz.js';
-import { calibrateMain } from './engine/calibrate.js';
-import { InterruptedError, WatchdogError } from './engine/run.js';
-import { interruptOnSignals } from './cli_live.js';
-import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './cli_queue.js';
-import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
+import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from '../host/files.js';
+import { clipPath, ConfigError, int, onOff, path } from '../config/schema.js';
+import { fuzzHeader, fuzzSummary, runFuzz } from '../engine/fuzz.js';
+import { calibrateMain } from '../engine/calibrate.js';
+import { InterruptedError, WatchdogError } from '../engine/run.js';
+import { interruptOnSignals } from './live.js';
+import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './queue.js';
+import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './args.js';
 
 /** --force: the one option that lets a command replace an existing output file. */
 export const FORCE_OPTION = option(
@@ -39,7 +39,7 @@ const CAL = {
 const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ), ...Object.values(FUZZ_QUEUE)];
 const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL), FORCE_OPTION];
 
-/** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
+/** The commands' one-line synopses, shared with `rxsmp --help` (cli/main.ts). */
 export const FUZZ_SYNOPSIS =
   'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink] [--keep-going] [--queue URL [--campaign NAME]]';
 export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--force] [--packets N]';
@@ -118,7 +118,7 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         log(fuzzSummary(r, o.runs));
         return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;
       }
-      const { queuedFuzz } = await import('./queue/campaigns.js'); // BullMQ loads only for --queue
+      const { queuedFuzz } = await import('../queue/campaigns.js'); // BullMQ loads only for --queue
       const r = await queuedFuzz(o, chunk, q); // the header once the queue answered: a bad queue is one line on stderr
       log(fuzzSummary(r, o.runs));
       return r.failure ? 1 : (queueTrouble('fuzz', r.name, r.producer) ?? (r.interrupted ? intr.exitCode() : 0));

@@ -26,7 +26,7 @@ import {
   type Kind,
   type Knob,
   type KnobKey,
-} from './config/schema.js';
+} from '../config/schema.js';
 
 /** One option of a command: its flag (without dashes), its type, help and default. */
 export interface OptionSpec<T = unknown> {

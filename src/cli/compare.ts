@@ -1,10 +1,10 @@
 // The commands that compare runs: `compare` (A against B, paired), `sweep` (a matrix into JSON
 // Lines), `merge` (join sweep files) and `report` (an HTML page of charts). Same tokenizer and
-// conventions as `run` (cli_args.ts): options of run name the knobs; a user mistake is one line
+// conventions as `run` (cli/args.ts): options of run name the knobs; a user mistake is one line
 // on stderr and exit status 2 before any run starts; SIGINT keeps what was made and exits 130.
 
-import { settingFromFlag, type RawSettings } from './config/resolve.js';
-import { clip, clipPath, ConfigError, escapeControls, int, path, type Config, type Kind } from './config/schema.js';
+import { settingFromFlag, type RawSettings } from '../config/resolve.js';
+import { clip, clipPath, ConfigError, escapeControls, int, path, type Config, type Kind } from '../config/schema.js';
 import {
   EXIT_CODES,
   HELP_OPTION,
@@ -17,11 +17,11 @@ import {
   tokenize,
   type Given,
   type OptionSpec,
-} from './cli_args.js';
-import { exitStatusOf, FORCE_OPTION, writeOutputs } from './cli_tools.js';
-import { checkOutputFile, writeOutputFile } from './host/files.js';
-import { interruptOnSignals } from './cli_live.js';
-import { compareSummary, planCompare, runCompare } from './engine/compare.js';
+} from './args.js';
+import { exitStatusOf, FORCE_OPTION, writeOutputs } from './tools.js';
+import { checkOutputFile, writeOutputFile } from '../host/files.js';
+import { interruptOnSignals } from './live.js';
+import { compareSummary, planCompare, runCompare } from '../engine/compare.js';
 import {
   mergeSweepFiles,
   parseSetOption,
@@ -33,14 +33,14 @@ import {
   type SweepAxis,
   type SweepLine,
   type SweepTask,
-} from './engine/sweep.js';
-import type { RunResult } from './engine/result.js';
-import { QUEUE, queuedOptions, queueTrouble, shardFromEnv } from './cli_queue.js';
-import { parseAssignment, spread } from './engine/variants.js';
-import { readReportInput, reportOf } from './report/html.js';
-import { commandLine } from './report/human.js';
-import { count, duration } from './lib/units.js';
-import { onOff } from './config/schema.js';
+} from '../engine/sweep.js';
+import type { RunResult } from '../engine/result.js';
+import { QUEUE, queuedOptions, queueTrouble, shardFromEnv } from './queue.js';
+import { parseAssignment, spread } from '../engine/variants.js';
+import { readReportInput, reportOf } from '../report/html.js';
+import { commandLine } from '../report/human.js';
+import { count, duration } from '../lib/units.js';
+import { onOff } from '../config/schema.js';
 
 /** `knob=value`, repeatable (a repeated flag adds an item; items are checked by parseAssignment). */
 const assignments = (expected: string, metavar: string): Kind<string> => ({ ...path(), expected, metavar, list: ';' });
@@ -264,7 +264,7 @@ async function sweepMain(argv: string[]): Promise<number> {
     const queued =
       q === undefined
         ? undefined
-        : await (await import('./queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, force, header, onRun });
+        : await (await import('../queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, force, header, onRun });
     const r =
       queued ?? (await runSweep(plan, out, { command, force, workers: optionValue(SWEEP.workers, given), signal: intr.signal, onRun }));
     log(

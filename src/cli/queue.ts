@@ -1,16 +1,16 @@
 // The work queue on the command line: the options fuzz and sweep take with --queue (`rxsmp
-// worker` is cli_worker.ts), and --shard auto (a batch system's array index). Same tokenizer and conventions
-// (cli_args.ts): a user mistake, an unreachable Redis, a wrong password or a port that is not
+// worker` is cli/worker.ts), and --shard auto (a batch system's array index). Same tokenizer and conventions
+// (cli/args.ts): a user mistake, an unreachable Redis, a wrong password or a port that is not
 // Redis is one line on stderr and exit 2, before anything is enqueued or any job taken.
 
-import { ConfigError, int, path } from './config/schema.js';
-import { option, optionValue, type Given, type OptionSpec } from './cli_args.js';
-import type { Shard } from './engine/sweep.js';
-import { parseShard } from './engine/sweep.js';
-import type { QueuedOptions } from './queue/campaigns.js';
-import { FUZZ_CHUNK_DEFAULT } from './queue/jobs.js';
-import type { ProducerReport } from './queue/producer.js';
-import { parseQueueUrl, RETRY_FOR_S_DEFAULT } from './queue/url.js';
+import { ConfigError, int, path } from '../config/schema.js';
+import { option, optionValue, type Given, type OptionSpec } from './args.js';
+import type { Shard } from '../engine/sweep.js';
+import { parseShard } from '../engine/sweep.js';
+import type { QueuedOptions } from '../queue/campaigns.js';
+import { FUZZ_CHUNK_DEFAULT } from '../queue/jobs.js';
+import type { ProducerReport } from '../queue/producer.js';
+import { parseQueueUrl, RETRY_FOR_S_DEFAULT } from '../queue/url.js';
 
 export const WORKER_SYNOPSIS = 'rxsmp worker --queue URL [--workers N] [--lock-s S] [--idle-exit S]';
 

@@ -1,14 +1,14 @@
 // `rxsmp worker --queue URL`: takes queued campaigns' jobs (src/queue/worker.ts). Same
-// tokenizer and conventions (cli_args.ts): a bad option, an unreachable Redis, a wrong password
+// tokenizer and conventions (cli/args.ts): a bad option, an unreachable Redis, a wrong password
 // or a port that is not Redis is one line on stderr and exit 2, before any job is taken.
 
-import { ConfigError, int } from './config/schema.js';
-import { EXIT_CODES, HELP_OPTION, option, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
-import { interruptOnSignals } from './cli_live.js';
-import { EXIT_QUEUE, QUEUE, url, WORKER_SYNOPSIS } from './cli_queue.js';
-import { exitStatusOf } from './cli_tools.js';
-import { parseQueueUrl } from './queue/url.js';
-import { runWorker } from './queue/worker.js';
+import { ConfigError, int } from '../config/schema.js';
+import { EXIT_CODES, HELP_OPTION, option, optionsHelp, optionValue, tokenize, type OptionSpec } from './args.js';
+import { interruptOnSignals } from './live.js';
+import { EXIT_QUEUE, QUEUE, url, WORKER_SYNOPSIS } from './queue.js';
+import { exitStatusOf } from './tools.js';
+import { parseQueueUrl } from '../queue/url.js';
+import { runWorker } from '../queue/worker.js';
 
 const WORKER = {
   help: HELP_OPTION,

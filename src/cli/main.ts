@@ -1,19 +1,19 @@
-// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli_tools.ts; compare,
-// sweep, merge and report are cli_compare.ts). Options and
+// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli/tools.ts; compare,
+// sweep, merge and report are cli/compare.ts). Options and
 // config files are validated before any shared memory is allocated or any worker starts; a
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import { readSettingsFile } from './config/json_file.js';
-import { settingFromFlag, settingsFromFile, type RawSettings } from './config/resolve.js';
-import { clip, ConfigError, dirPath, oneOf, onOff, path, type Config } from './config/schema.js';
-import { resolveConfig } from './engine/configure.js';
-import { runConfig } from './api.js';
-import { conserves, type RunResult } from './engine/result.js';
-import { commandLine, contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
-import type { SimRunResult } from './engine/sim_run.js';
-import { checkHostCpus, HOST_CORES } from './host/host.js';
-import { loadCostModel } from './cpu/cost_model.js';
+import { readSettingsFile } from '../config/json_file.js';
+import { settingFromFlag, settingsFromFile, type RawSettings } from '../config/resolve.js';
+import { clip, ConfigError, dirPath, oneOf, onOff, path, type Config } from '../config/schema.js';
+import { resolveConfig } from '../engine/configure.js';
+import { runConfig } from '../api.js';
+import { conserves, type RunResult } from '../engine/result.js';
+import { commandLine, contentionTable, humanSummary, knobsNotApplied, runHeader } from '../report/human.js';
+import type { SimRunResult } from '../engine/sim_run.js';
+import { checkHostCpus, HOST_CORES } from '../host/host.js';
+import { loadCostModel } from '../cpu/cost_model.js';
 import {
   EXIT_CODES,
   groupedHelp,
@@ -24,15 +24,15 @@ import {
   optionValue,
   tokenize,
   type OptionSpec,
-} from './cli_args.js';
-import { CAL_SYNOPSIS, exitStatusOf, FORCE_OPTION, FUZZ_SYNOPSIS, toolMain, writeOutputs } from './cli_tools.js';
-import { PROC_FILES, writeProcDir } from './report/procfs.js';
-import { deferFailure } from './engine/run.js';
-import { checkOutputDir, checkOutputFile, writeOutputFile } from './host/files.js';
-import { deviceInline } from './host/host.js';
-import { startProfile } from './cpu/worker_main.js';
+} from './args.js';
+import { CAL_SYNOPSIS, exitStatusOf, FORCE_OPTION, FUZZ_SYNOPSIS, toolMain, writeOutputs } from './tools.js';
+import { PROC_FILES, writeProcDir } from '../report/procfs.js';
+import { deferFailure } from '../engine/run.js';
+import { checkOutputDir, checkOutputFile, writeOutputFile } from '../host/files.js';
+import { deviceInline } from '../host/host.js';
+import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
-import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
+import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './live.js';
 import {
   COMPARE_COMMANDS,
   COMPARE_SYNOPSIS,
@@ -41,11 +41,11 @@ import {
   REPORT_SYNOPSIS,
   SWEEP_SYNOPSIS,
   type CompareCommand,
-} from './cli_compare.js';
-import { reportOf } from './report/html.js';
-import { count, duration } from './lib/units.js';
-import { VERSION } from './version.js';
-import { WORKER_SYNOPSIS } from './cli_queue.js';
+} from './compare.js';
+import { reportOf } from '../report/html.js';
+import { count, duration } from '../lib/units.js';
+import { VERSION } from '../version.js';
+import { WORKER_SYNOPSIS } from './queue.js';
 
 export { VERSION };
 
@@ -263,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
-  if (cmd === 'worker') return (await import('./cli_worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
+  if (cmd === 'worker') return (await import('./worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
   if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
   if (cmd !== 'run') {
     process.stderr.write(`rxsmp: unknown command '${clip(cmd)}'; try 'rxsmp --help'\n`);
