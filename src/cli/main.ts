@@ -4,7 +4,7 @@
 // user mistake is one line on stderr naming the option, and exit status 2. The shape of a
 // run: parse → header → run → print → exit status.
 
-import { readSettingsFile } from '../config/json_file.js';
+import { readSettingsFile } from '../host/settings_file.js';
 import { settingFromFlag, settingsFromFile, type RawSettings } from '../config/resolve.js';
 import { clip, ConfigError, dirPath, oneOf, onOff, path, type Config } from '../config/schema.js';
 import { resolveConfig } from '../engine/configure.js';

@@ -15,7 +15,7 @@ import { legacy_register } from '../drivers/legacy.js';
 import { virtio_register } from '../drivers/virtio_net.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import { xdp_attach } from '../kernel/xdp.js';
-import { resolveXdp } from '../config/xdp.js';
+import { resolveXdp } from '../host/xdp_object.js';
 import { BpfMaps } from '../bpf/maps.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, RunMessage, RunReply, ThreadResult, WorkerInit } from './messages.js';
 import type { MessagePort } from 'node:worker_threads';

@@ -24,7 +24,7 @@ import { virtnet_up } from '../drivers/virtio_net.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
 import { xdp_create } from '../kernel/xdp.js';
-import { resolveXdp, xdpMapsFor } from '../config/xdp.js';
+import { resolveXdp, xdpMapsFor } from '../host/xdp_object.js';
 import { replayFrames, runFrames } from '../devices/generator.js';
 import { loadReplay } from './capture.js';
 import type { FlowFrames, FlowTable } from '../devices/frames.js';
