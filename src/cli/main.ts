@@ -1,8 +1,9 @@
-// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli/tools.ts; compare,
-// sweep, merge and report are cli/compare.ts). Options and
-// config files are validated before any shared memory is allocated or any worker starts; a
-// user mistake is one line on stderr naming the option, and exit status 2. The shape of a
-// run: parse → header → run → print → exit status.
+// rxsmp command line: the table of its commands (COMMANDS: name, one-line summary, options,
+// handler; each synopsis and --help is generated from its row, cli/args.ts), the dispatch,
+// and the `run` command (fuzz and calibrate are cli/tools.ts; compare, sweep, merge and report
+// cli/compare.ts; worker cli/worker.ts). Options and config files are validated before any
+// shared memory is allocated or any worker starts; a user mistake is one line on stderr naming
+// the option, and exit status 2. The shape of a run: parse → header → run → print → exit status.
 
 import { readSettingsFile } from '../host/settings_file.js';
 import { settingFromFlag, settingsFromFile, type RawSettings } from '../config/resolve.js';
@@ -15,17 +16,19 @@ import type { SimRunResult } from '../engine/sim_run.js';
 import { checkHostCpus, HOST_CORES } from '../host/host.js';
 import { loadCostModel } from '../cpu/cost_model.js';
 import {
+  commandOptions,
+  commandUsage,
   EXIT_CODES,
   groupedHelp,
   HELP_OPTION,
-  knobOptions,
-  SWITCHES_NOTE,
   option,
   optionValue,
+  synopsis,
   tokenize,
+  type Command,
   type OptionSpec,
 } from './args.js';
-import { CAL_SYNOPSIS, exitStatusOf, FORCE_OPTION, FUZZ_SYNOPSIS, toolMain, writeOutputs } from './tools.js';
+import { CAL, CAL_ABOUT, exitStatusOf, FORCE_OPTION, FUZZ, FUZZ_ABOUT, toolMain, writeOutputs } from './tools.js';
 import { PROC_FILES, writeProcDir } from '../report/procfs.js';
 import { deferFailure } from '../engine/run.js';
 import { checkOutputDir, checkOutputFile, writeOutputFile } from '../host/files.js';
@@ -33,19 +36,11 @@ import { deviceInline } from '../host/host.js';
 import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
 import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './live.js';
-import {
-  COMPARE_COMMANDS,
-  COMPARE_SYNOPSIS,
-  compareCommandMain,
-  MERGE_SYNOPSIS,
-  REPORT_SYNOPSIS,
-  SWEEP_SYNOPSIS,
-  type CompareCommand,
-} from './compare.js';
+import { COMPARE, COMPARE_ABOUT, compareCommandMain, MERGE, MERGE_ABOUT, REPORT, REPORT_ABOUT, SWEEP, SWEEP_ABOUT } from './compare.js';
 import { reportOf } from '../report/html.js';
 import { count, duration } from '../lib/units.js';
 import { VERSION } from '../version.js';
-import { WORKER_SYNOPSIS } from './queue.js';
+import { FUZZ_QUEUE, QUEUE, WORKER, WORKER_ABOUT } from './queue.js';
 
 export { VERSION };
 
@@ -112,44 +107,98 @@ const RUN_ONLY = {
   },
   force: { ...FORCE_OPTION, group: 'output' as const },
 };
-const RUN_OPTIONS: OptionSpec[] = [...knobOptions(), ...Object.values(RUN_ONLY)];
-
-const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [--report FILE] [--force] [options]';
-
-const SYNOPSES = `usage: ${RUN_SYNOPSIS}
-       ${COMPARE_SYNOPSIS}
-       ${SWEEP_SYNOPSIS}
-       ${MERGE_SYNOPSIS}
-       ${REPORT_SYNOPSIS}
-       ${FUZZ_SYNOPSIS}
-       ${CAL_SYNOPSIS}
-       ${WORKER_SYNOPSIS}
-       rxsmp --version`;
 
 const ABOUT = `Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
 a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.`;
 
-/** rxsmp --help: every command, and run's common options. */
-const USAGE = `${SYNOPSES}
+/**
+ * Every command of rxsmp, one row each: its name, what it does in one line, its own options
+ * (the tokenizer's table; run's knobs join them where `runOptions` says), --help's paragraph
+ * and its handler. Its synopsis, `rxsmp --help` and its own --help are generated from the row
+ * (cli/args.ts); the handler gets the options its tokenizer takes (commandOptions).
+ */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'run',
+    summary: 'one emulation: a summary, or one JSON document',
+    options: Object.values(RUN_ONLY),
+    runOptions: 'grouped',
+    about: `${ABOUT}\nA config file (--config) takes the same names, snake_case; -h, --help prints this.`,
+    main: (argv) => runMain(argv),
+  },
+  {
+    name: 'compare',
+    summary: 'A against B, paired seeds: medians, spread and the B/A ratio',
+    options: Object.values(COMPARE),
+    runOptions: 'Options of run, the same for both sides unless --a or --b sets them',
+    about: COMPARE_ABOUT,
+    main: (argv, specs) => compareCommandMain('compare', argv, specs),
+  },
+  {
+    name: 'sweep',
+    summary: 'a matrix of runs into JSON Lines (resumable, sharded or queued)',
+    options: [...Object.values(SWEEP), ...Object.values(QUEUE)],
+    runOptions: 'Options of run, the same in every cell unless --set sweeps them',
+    about: SWEEP_ABOUT,
+    main: (argv, specs) => compareCommandMain('sweep', argv, specs),
+  },
+  {
+    name: 'merge',
+    summary: 'join sweep files (one line per cell and repeat)',
+    operands: 'FILE...',
+    options: Object.values(MERGE),
+    about: MERGE_ABOUT,
+    main: (argv, specs) => compareCommandMain('merge', argv, specs),
+  },
+  {
+    name: 'report',
+    summary: 'one self-contained HTML page of charts (default rxsmp-report.html)',
+    operands: 'FILE...',
+    options: Object.values(REPORT),
+    about: REPORT_ABOUT,
+    main: (argv, specs) => compareCommandMain('report', argv, specs),
+  },
+  {
+    name: 'fuzz',
+    summary: 'a campaign of random sim runs, checked; prints a reproduction of a failure',
+    options: [HELP_OPTION, ...Object.values(FUZZ), ...Object.values(FUZZ_QUEUE)],
+    about: FUZZ_ABOUT,
+    main: (argv, specs) => toolMain('fuzz', argv, specs),
+  },
+  {
+    name: 'calibrate',
+    summary: 'measure the sim cost model on this machine',
+    options: [HELP_OPTION, ...Object.values(CAL), FORCE_OPTION],
+    about: CAL_ABOUT,
+    main: (argv, specs) => toolMain('calibrate', argv, specs),
+  },
+  {
+    name: 'worker',
+    summary: 'run queued fuzz and sweep jobs (docs/campaigns.md)',
+    options: Object.values(WORKER),
+    about: WORKER_ABOUT,
+    // BullMQ loads only for the queue's commands
+    main: async (argv, specs) => (await import('./worker.js')).workerMain(argv, specs),
+  },
+];
+
+const RUN_OPTIONS: OptionSpec[] = commandOptions(COMMANDS[0]!);
+
+/** rxsmp --help: every command's synopsis and summary, and run's common options. */
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `usage: ${[...COMMANDS.map(synopsis), 'rxsmp --version'].join('\n       ')}
 
 ${ABOUT}
+
+commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 Each command has --help; 'rxsmp run --help-all' describes every option of run.
 
 ${groupedHelp(RUN_OPTIONS, false)}
 
 ${EXIT_CODES}`;
-
-/** rxsmp run --help (the common options described, the rest named) and --help-all (all described). */
-const runUsage = (all: boolean) => `usage: ${RUN_SYNOPSIS}
-
-${ABOUT}
-A config file (--config) takes the same names, snake_case; -h, --help prints this.
-
-${groupedHelp(RUN_OPTIONS, all)}
-
-${SWITCHES_NOTE}
-
-${EXIT_CODES}`;
+}
 
 export interface CliArgs {
   json: boolean;
@@ -259,23 +308,28 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(usage() + '\n');
     return cmd === undefined ? 2 : 0;
   }
-  if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
-  if (cmd === 'worker') return (await import('./worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
-  if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
-  if (cmd !== 'run') {
+  const command = COMMANDS.find((c) => c.name === cmd);
+  if (command === undefined) {
     process.stderr.write(`rxsmp: unknown command '${clip(cmd)}'; try 'rxsmp --help'\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h') || rest.includes('--help-all')) {
-    process.stdout.write(`${runUsage(rest.includes('--help-all'))}\n`);
+  const specs = commandOptions(command);
+  const all = specs.some((s) => s.flag === 'help-all') && rest.includes('--help-all');
+  if (rest.includes('--help') || rest.includes('-h') || all) {
+    process.stdout.write(`${commandUsage(command, all)}\n`);
     return 0;
   }
+  return command.main(rest, specs);
+}
+
+/** `rxsmp run`: parse, header, run, print, exit status. */
+async function runMain(argv: string[]): Promise<number> {
   let args: CliArgs;
   try {
-    args = parseRunArgs(rest);
+    args = parseRunArgs(argv);
     checkRunOutputs(args);
   } catch (e) {
     if (e instanceof ConfigError) {

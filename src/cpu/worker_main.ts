@@ -17,7 +17,8 @@ import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import { xdp_attach } from '../kernel/xdp.js';
 import { resolveXdp } from '../host/xdp_object.js';
 import { BpfMaps } from '../bpf/maps.js';
-import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, RunMessage, RunReply, ThreadResult, WorkerInit } from './messages.js';
+import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from './messages.js';
+import type { RunMessage, RunReply } from './messages.js';
 import type { MessagePort } from 'node:worker_threads';
 import { hostCoreOf, hostThreadId, pinThisThread, threadTimes, threadTimesSince } from '../host/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
@@ -164,7 +165,8 @@ export function answerRun<R extends ThreadResult>(port: MessagePort | null, api:
   port!.once('message', (_: RunMessage) => {
     api.run().then(
       (result) => port!.postMessage({ kind: 'done', result } satisfies RunReply<R>),
-      (e: unknown) => port!.postMessage({ kind: 'failed', error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies RunReply<R>),
+      (e: unknown) =>
+        port!.postMessage({ kind: 'failed', error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies RunReply<R>),
     );
   });
 }
