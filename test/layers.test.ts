@@ -83,6 +83,13 @@ describe('layers', () => {
     expect(offending(all, (d) => d === 'config.ts')).toEqual([]);
   });
 
+  it('the command line is the top: only src/cli.ts and src/cli/ import src/cli/, and nothing inside imports the library entry', () => {
+    const all = files(SRC).map((f) => ({ file: relative(SRC, f), deps: imports(f) }));
+    const outside = all.filter(({ file }) => file !== 'cli.ts' && !file.startsWith('cli/'));
+    expect(offending(outside, (d) => d.startsWith('cli/'))).toEqual([]);
+    expect(offending(all, (d) => d === 'index.ts')).toEqual([]);
+  });
+
   it('src/shm/ runs nothing above it: the kernel sizes nothing there (its truesize and rcvbuf rules are in src/kernel/)', () => {
     const ok = /^(shm|lib|uapi)\/|^config\/schema\.ts$/;
     expect(offending(runningUnder('shm'), (d) => !ok.test(d))).toEqual([]);
