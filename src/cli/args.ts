@@ -1,6 +1,7 @@
 // The one command-line tokenizer of every subcommand and the synopsis and --help they print,
 // all driven by option tables whose types are the configuration schema's kinds
-// (src/config/schema.ts); the commands themselves are one table (COMMANDS, cli/main.ts). node:util.parseArgs splits the words; the rules are here:
+// (src/config/schema.ts); the commands themselves are one table (COMMANDS, cli/main.ts).
+// node:util.parseArgs splits the words; the rules are here:
 //   - a flag that takes a value and has none: "--cpus: expected a value (an integer from 1 to 64)"
 //   - on/off flags alone mean on (`--gro`), `--gro off` and `--gro=off` work, `--no-gro` is off
 //   - a single-valued flag given twice is an error naming both values; list flags add up

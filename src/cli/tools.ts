@@ -1,4 +1,4 @@
-// The `fuzz` and `calibrate` commands (the `run` command is cli/main.ts). Same tokenizer and
+// The `fuzz` and `calibrate` commands (the `run` command is cli/run.ts). Same tokenizer and
 // conventions (cli/args.ts): a user mistake is one line on stderr and exit status 2.
 
 import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from '../host/files.js';
