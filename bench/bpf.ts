@@ -14,7 +14,7 @@ import { interpret } from '../src/bpf/interp.js';
 import { bpf_prog_run_xdp, translate } from '../src/bpf/jit.js';
 import { readBpfObject } from '../src/bpf/object.js';
 import { XdpEnv } from '../src/bpf/vm.js';
-import { parseXdpMapEntries, xdpMapsFor } from '../src/config/xdp.js';
+import { parseXdpMapEntries, xdpMapsFor } from '../src/host/xdp_object.js';
 import { buildXdp } from '../src/engine/xdp_programs.js';
 import { BUF_SIZE, makeFrames, XDP_PACKET_HEADROOM } from '../test/xdp_frames.js';
 

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { SWEEP_PACKETS_DEFAULT } from '../src/cli_compare.js';
+import { SWEEP_PACKETS_DEFAULT } from '../src/cli/compare.js';
 import { parseSetOption, planSweep, readSweepLines, runSweep } from '../src/engine/sweep.js';
 import { settingsFromNamed, spread } from '../src/engine/variants.js';
 import { reportOf } from '../src/report/html.js';

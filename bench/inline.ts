@@ -4,7 +4,7 @@
 //   node dist/bench/inline.js [packets] [extra rxsmp run options...]
 
 import { performance } from 'node:perf_hooks';
-import { parseRunArgs } from '../src/cli_main.js';
+import { parseRunArgs } from '../src/cli/run.js';
 import { boot } from '../src/engine/boot.js';
 import { kernel_boot, newLatencyHistogram, latencySink } from '../src/cpu/worker_main.js';
 import { CpuRuntime } from '../src/cpu/runtime.js';

@@ -27,7 +27,7 @@
 //   node dist/bench/kernel.js [packets]
 
 import { performance } from 'node:perf_hooks';
-import { parseRunArgs } from '../src/cli_main.js';
+import { parseRunArgs } from '../src/cli/run.js';
 import { boot } from '../src/engine/boot.js';
 import { kernel_boot, latencySink, newLatencyHistogram } from '../src/cpu/worker_main.js';
 import { CpuRuntime } from '../src/cpu/runtime.js';

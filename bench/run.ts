@@ -31,7 +31,7 @@
 // packets (generated == delivered + drops) or the bench aborts.
 
 import os from 'node:os';
-import { parseRunArgs } from '../src/cli_main.js';
+import { parseRunArgs } from '../src/cli/run.js';
 import { median } from './stats.js';
 import { runEmulation } from '../src/engine/run.js';
 import { conserves, type RunResult } from '../src/engine/result.js';

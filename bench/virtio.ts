@@ -11,7 +11,7 @@
 // refills in batches of half the ring and notification suppression through the ring.
 
 import os from 'node:os';
-import { parseRunArgs } from '../src/cli_main.js';
+import { parseRunArgs } from '../src/cli/run.js';
 import { median } from './stats.js';
 import { runEmulation } from '../src/engine/run.js';
 import { conserves, type RunResult } from '../src/engine/result.js';

@@ -31,7 +31,7 @@ export interface RunApiOptions {
 export type RunDocument = RunResult | SimRunResult;
 
 /** A complete, checked Config from settings (defaults filled in). Throws ConfigError. */
-export function configOf(settings: Settings = {}): Config {
+function configOf(settings: Settings = {}): Config {
   const raw: RawSettings = new Map();
   settingsFromObject(settings, 'run()', raw);
   try {
@@ -43,7 +43,7 @@ export function configOf(settings: Settings = {}): Config {
   }
 }
 
-/** Run a checked Config in its mode: the one dispatch the CLI and run() share. */
+/** Run a checked Config in its mode: the one dispatch the CLI and run() share (not in the package's API: src/index.ts). */
 export function runConfig(cfg: Config, o: Pick<RunOptions, 'signal' | 'progress' | 'profile'> = {}): Promise<RunDocument> {
   const opts = o.progress ? { ...o, progress: progressFeed(o.progress) } : o;
   return cfg.mode === 'sim' ? runSim(cfg, opts) : runEmulation(cfg, opts);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `rxsmp` executable. Everything it does is in cli_main.ts (importable without running).
-import { main } from './cli_main.js';
+// The `rxsmp` executable. Everything it does is in cli/main.ts (importable without running).
+import { main } from './cli/main.js';
 import { guardStdout, stdoutFailed } from './host/files.js';
 
 // A write to stdout that fails (a full disk, `rxsmp run | head -1` closing the pipe) is one

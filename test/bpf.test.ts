@@ -40,7 +40,7 @@ import { interpret } from '../src/bpf/interp.js';
 import { xdpReport } from '../src/bpf/report.js';
 import { bpf_prog_run_xdp, MAX_NESTED_LABELS, translate, translateSource, type XdpRun } from '../src/bpf/jit.js';
 import { encodeInsn, HELPERS } from '../src/bpf/insn.js';
-import { fieldBytes, parseXdpMapEntries, resolveXdp, xdpMapsFor } from '../src/config/xdp.js';
+import { fieldBytes, parseXdpMapEntries, resolveXdp, xdpMapsFor } from '../src/host/xdp_object.js';
 import {
   __cpu_map_flush,
   CPUMAP_BATCH,

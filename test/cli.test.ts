@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './e2e.js';
 import { rejects as rejectsCli } from './cli_expect.js';
-import { parseRunArgs } from '../dist/src/cli_main.js';
+import { parseRunArgs } from '../dist/src/cli/run.js';
 import { ConfigError } from '../dist/src/config/schema.js';
 
 const rejects = (args: string[], message: RegExp) => rejectsCli(['run', ...args], message);

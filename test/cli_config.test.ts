@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { cli, CLI } from './e2e.js';
 import { rejects } from './cli_expect.js';
-import { parseRunArgs } from '../dist/src/cli_main.js';
+import { parseRunArgs } from '../dist/src/cli/run.js';
 import { DEFAULTS, KNOBS } from '../dist/src/config/schema.js';
 import { configFromFlags } from '../dist/src/engine/configure.js';
 import { deterministicPart, type SimRunResult } from '../dist/src/engine/sim_run.js';

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli } from './e2e.js';
 import { rejects } from './cli_expect.js';
-import { hostWarning, parseRunArgs, VERSION } from '../dist/src/cli_main.js';
+import { COMMANDS, VERSION } from '../dist/src/cli/main.js';
+import { hostWarning, parseRunArgs } from '../dist/src/cli/run.js';
+import { synopsis } from '../dist/src/cli/args.js';
 import { lineRatePps } from '../dist/src/config/schema.js';
 import { configFromFlags } from '../dist/src/engine/configure.js';
 
@@ -184,6 +186,27 @@ describe('--version and --help', () => {
     expect(flags.length).toBeGreaterThan(60);
     for (const f of flags) expect(help.stdout, f).toMatch(new RegExp(`--${f}\\b`));
     expect(help.stdout).toMatch(/'rxsmp run --help-all' describes every option\./);
+  });
+
+  it('every command is a row of COMMANDS: rxsmp --help and its own --help print the synopsis made from its options, docs/cli.md shows it', () => {
+    expect(COMMANDS.map((c) => c.name)).toEqual(['run', 'compare', 'sweep', 'merge', 'report', 'fuzz', 'calibrate', 'worker']);
+    const top = cli(['--help']);
+    expect(top.status).toBe(0);
+    const docs = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8').split('\n');
+    for (const c of COMMANDS) {
+      const line = synopsis(c);
+      expect(top.stdout, c.name).toContain(line);
+      expect(top.stdout.split('\n'), c.name).toContain(`  ${c.name.padEnd(9)}  ${c.summary}`);
+      const own = cli([c.name, '--help']);
+      expect(own.status, c.name).toBe(0);
+      expect(own.stdout.split('\n')[0]).toBe(`usage: ${line}`);
+      expect(docs, `docs/cli.md shows ${line}`).toContain(line);
+      for (const o of c.options) {
+        if (o.hidden || o.flag.startsWith('help')) continue;
+        expect(line, `--${o.flag}`).toMatch(new RegExp(`--(no-)?${o.flag}[ [\\]=]|--(no-)?${o.flag}$`));
+        expect(own.stdout, `--${o.flag}`).toMatch(new RegExp(`--${o.flag}\\b`));
+      }
+    }
   });
 
   it('--help of each command shows every option with its default, and the exit statuses', () => {

@@ -1,4 +1,4 @@
-// compare, sweep and merge (src/engine/compare.ts, sweep.ts, cli_compare.ts). Exact figures in
+// compare, sweep and merge (src/engine/compare.ts, sweep.ts, cli/compare.ts). Exact figures in
 // sim mode (deterministic); threads mode only conservation and shape.
 
 import { spawn } from 'node:child_process';

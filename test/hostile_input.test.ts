@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRunArgs } from '../dist/src/cli_main.js';
+import { parseRunArgs } from '../dist/src/cli/run.js';
 import { clip, clipPath, ConfigError, KNOBS, optionName, QUOTE_CHARS_MAX } from '../dist/src/config/schema.js';
 import { parseSetOption } from '../dist/src/engine/sweep.js';
 import { parseAssignment } from '../dist/src/engine/variants.js';

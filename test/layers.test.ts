@@ -3,7 +3,7 @@
  * in src/uapi/, which both the kernel and the devices use, as uapi headers are; a device never
  * imports the kernel nor the host; the shared-memory layer, the kernel and the devices never
  * import the command line or the config's file reading, only the dependency-free schema; the
- * configuration imports none of the layers that run it and reads no capture. A NIC is one
+ * configuration imports only uapi/ and itself, does no I/O and reads no capture. A NIC is one
  * record in config/nics.ts (which imports nothing, so every layer may read it) and one driver
  * in src/drivers/, keyed by name in drivers/table.ts: nothing else tests a NIC's name.
  */
@@ -64,9 +64,15 @@ describe('layers', () => {
     expect(offending(under('host'), (d) => d.startsWith('devices/'))).toEqual([]);
   });
 
-  it('src/config/ imports none of the layers that run a configuration, nor the command line', () => {
-    const above = /^(shm|kernel|drivers|devices|cpu|engine|report|queue)\/|^cli|^api\.ts$|^index\.ts$/;
-    expect(offending(under('config'), (d) => above.test(d))).toEqual([]);
+  it('src/config/ imports only src/uapi/ and src/config/: none of the layers that run a configuration, no host, no BPF', () => {
+    expect(offending(under('config'), (d) => !/^(uapi|config)\//.test(d))).toEqual([]);
+  });
+
+  it('src/config/ does no I/O: no node: module (files, BPF objects and captures are read by host/ and engine/, ConfigIo)', () => {
+    const io = files(join(SRC, 'config')).flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(node:[^']+)'/g)].map((m) => `${relative(SRC, f)} -> ${m[1]}`),
+    );
+    expect(io).toEqual([]);
   });
 
   it('src/config/ neither reads nor keeps a capture: it is handed the summary (ConfigIo)', () => {
@@ -79,6 +85,13 @@ describe('layers', () => {
     expect(existsSync(join(SRC, 'config.ts'))).toBe(false);
     const all = files(SRC).map((f) => ({ file: relative(SRC, f), deps: imports(f) }));
     expect(offending(all, (d) => d === 'config.ts')).toEqual([]);
+  });
+
+  it('the command line is the top: only src/cli.ts and src/cli/ import src/cli/, and nothing inside imports the library entry', () => {
+    const all = files(SRC).map((f) => ({ file: relative(SRC, f), deps: imports(f) }));
+    const outside = all.filter(({ file }) => file !== 'cli.ts' && !file.startsWith('cli/'));
+    expect(offending(outside, (d) => d.startsWith('cli/'))).toEqual([]);
+    expect(offending(all, (d) => d === 'index.ts')).toEqual([]);
   });
 
   it('src/shm/ runs nothing above it: the kernel sizes nothing there (its truesize and rcvbuf rules are in src/kernel/)', () => {

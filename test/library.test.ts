@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli } from './e2e.js';
-import { run, configOf, conserves, ConfigError, DEFAULTS, type Progress, type RunDocument } from '../dist/src/index.js';
+import * as api from '../dist/src/index.js';
+import { run, ConfigError, type Progress, type RunDocument } from '../dist/src/index.js';
+import { conserves } from '../dist/src/engine/result.js';
+import { DEFAULTS } from '../dist/src/config/schema.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rxsmp-lib-'));
@@ -41,6 +44,12 @@ describe("the README's library example", () => {
   });
 });
 
+describe('the package exports', () => {
+  it('run and compare, ConfigError to tell a mistake, and nothing else that runs (the rest are types)', () => {
+    expect(Object.keys(api).sort()).toEqual(['ConfigError', 'compare', 'run']);
+  });
+});
+
 describe('run()', () => {
   it('fills in the defaults and resolves to the run contract document', async () => {
     const doc: RunDocument = await run({ mode: 'sim', packets: 5000 });
@@ -51,8 +60,9 @@ describe('run()', () => {
     expect('sim' in doc).toBe(true);
   });
 
-  it('takes kebab-case and snake_case keys, and the values a config file takes', () => {
-    const cfg = configOf({ 'rps-cpus': 'f', cpus: 4, queues: '1', gro: false, app_cpus: [1, 2] });
+  it('takes kebab-case and snake_case keys, and the values a config file takes', async () => {
+    const doc = await run({ mode: 'sim', packets: 2000, 'rps-cpus': 'f', cpus: 4, queues: '1', gro: false, app_cpus: [1, 2] });
+    const cfg = doc.config;
     expect(cfg.rps_cpus).toEqual(['f']);
     expect(cfg.queues).toBe(1);
     expect(cfg.gro).toBe(false);

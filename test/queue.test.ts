@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardFromEnv } from '../dist/src/cli_queue.js';
+import { shardFromEnv } from '../dist/src/cli/queue.js';
 import { VERSION } from '../dist/src/version.js';
 import { CLI, cli } from './e2e.js';
 import { CliProcess, cliAsync, freePort, makeCertificates, startRedis, type TestRedis } from './redis.js';

@@ -1,9 +1,7 @@
 // Worker entry: one emulated CPU. See src/cpu/runtime.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { cpu_worker_main } from '../src/cpu/worker_main.js';
+import { answerRun, cpu_worker_main } from '../src/cpu/worker_main.js';
 import type { CpuWorkerApi, WorkerInit } from '../src/cpu/messages.js';
 
 const api: CpuWorkerApi = cpu_worker_main(workerData as WorkerInit);
-Comlink.expose(api, nodeEndpoint(parentPort));
+answerRun(parentPort, api);

@@ -1,15 +1,13 @@
 // Worker entry: the NIC and the traffic generator (the hardware side). See src/devices/.
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Shm } from '../src/shm/memory.js';
 import { TrafficGenerator } from '../src/devices/generator.js';
 import { FlowFrames } from '../src/devices/frames.js';
 import { DEVICE_SPIN_LOADS } from '../src/devices/nic.js';
 import { busyThreads, spinLoads } from '../src/host/host.js';
 import type { DeviceWorkerApi, WorkerInit } from '../src/cpu/messages.js';
-import { pinWorker, threadResult, watchGc } from '../src/cpu/worker_main.js';
+import { answerRun, pinWorker, threadResult, watchGc } from '../src/cpu/worker_main.js';
 
 const init = workerData as WorkerInit;
 pinWorker(init);
@@ -22,4 +20,4 @@ const gc = watchGc();
 const api: DeviceWorkerApi = {
   run: () => threadResult('device', () => gen.run(), gen.window, gc, init.profile),
 };
-Comlink.expose(api, nodeEndpoint(parentPort));
+answerRun(parentPort, api);

@@ -1,8 +1,10 @@
-// Reading a JSON or YAML file a user names (--config, sweep --file, --cost-model): one line on
+// Parsing a JSON or YAML file a user names (--config, sweep --file, --cost-model): one line on
 // a mistake, naming the option and the file, and never quoting the file's text (V8's
-// JSON.parse messages do). The file is read under src/host/files.ts's rules: at most 4 MiB of
-// JSON or 64 KiB of YAML (INPUT_BYTES_MAX), a regular file or a pipe, UTF-8 with or without a byte-order
-// mark. A key given twice in one object is refused in both formats.
+// JSON.parse messages do). No I/O here: the text is read by src/host/settings_file.ts under
+// src/host/files.ts's rules (at most 4 MiB of JSON or 64 KiB of YAML, INPUT_BYTES_MAX; a
+// regular file or a pipe; UTF-8 with or without a byte-order mark) and handed in with `at`,
+// the option and the file as messages name them. A key given twice in one object is refused
+// in both formats.
 //
 // YAML (a name ending .yaml or .yml) is read with the failsafe schema: every scalar is text,
 // exactly as on the command line, so `rps_cpus: 10` is the hex mask 10 (as sysfs reads it) and
@@ -12,7 +14,6 @@
 
 import { type Document, isScalar, parseDocument, visit } from 'yaml';
 import { ConfigError } from './schema.js';
-import { named, readInputText } from '../host/files.js';
 
 /** "line L, column C" of offset `at` in `text`. */
 function lineCol(text: string, at: number): string {
@@ -74,11 +75,8 @@ function yamlDuplicateKeyAt(doc: Document): number {
   return at;
 }
 
-/** The contents of a settings file, YAML or JSON by its name, or a ConfigError "`option` `file`: ...". */
-export function readSettingsFile(option: string, file: string): unknown {
-  if (!isYamlFile(file)) return readJsonFile(option, file);
-  const text = readInputText(option, file, 'yaml');
-  const at = named(option, file);
+/** The contents of a YAML settings file's `text`, or a ConfigError "`at`: ..." (`at` names the option and the file). */
+export function parseYamlText(at: string, text: string): unknown {
   if (yamlFlowDepth(text) > YAML_FLOW_DEPTH_MAX) throw new ConfigError(`${at}: nested more than ${YAML_FLOW_DEPTH_MAX} deep`);
   try {
     // uniqueKeys off: the library compares every pair of keys (minutes on 100,000); checked below in one pass.
@@ -100,17 +98,16 @@ export function readSettingsFile(option: string, file: string): unknown {
   }
 }
 
-/** The parsed contents of `file`, or a ConfigError "`option` `file`: ...". */
-export function readJsonFile(option: string, file: string): unknown {
-  const text = readInputText(option, file, 'settings');
+/** The contents of a JSON file's `text`, or a ConfigError "`at`: ..." (`at` names the option and the file). */
+export function parseJsonText(at: string, text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`${named(option, file)}: not valid JSON (${where(text, (e as Error).message)})`);
+    throw new ConfigError(`${at}: not valid JSON (${where(text, (e as Error).message)})`);
   }
   const dup = duplicateKeyAt(text);
-  if (dup >= 0) throw new ConfigError(`${named(option, file)}: a key given twice (${lineCol(text, dup)})`);
+  if (dup >= 0) throw new ConfigError(`${at}: a key given twice (${lineCol(text, dup)})`);
   return value;
 }
 

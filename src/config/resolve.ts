@@ -6,10 +6,10 @@
 // configuration (a capture's summary, whether the tap file can be written, whether the run fits
 // the shared-memory limit) it is handed (ConfigIo): the engine's resolveConfig supplies it
 // (engine/configure.ts), so nothing here reads a capture or knows the layers that run a
-// configuration. (--xdp's object is still read here, by config/xdp.ts.)
+// configuration. --xdp's object is read and checked the same way (ConfigIo.xdp).
 
 import { IPPROTO_TCP, IPPROTO_UDP, frame_len_min, ip_header_len } from '../uapi/inet.js';
-import { resolveXdp, checkXdpAttach } from './xdp.js';
+import { checkXdpAttach } from './xdp.js';
 import { nicModel } from './nics.js';
 import {
   clip,
@@ -90,6 +90,8 @@ export interface ConfigIo {
   checkTapPath(file: string): void;
   /** The resolved configuration's shared memory fits the limit. */
   checkSharedMemory(cfg: Config): void;
+  /** --xdp FILE and --xdp-map: the object read, its program checked, the entries applied to scratch maps. */
+  xdp(cfg: Pick<Config, 'xdp' | 'xdp_map' | 'cpus'>): void;
 }
 
 const isKnob = (k: string): k is KnobKey => Object.hasOwn(KNOBS, k);
@@ -190,7 +192,7 @@ export function resolveSettings(raw: RawSettings, io: ConfigIo): Config {
   const given = (k: KnobKey) => raw.has(k);
   if (cfg.pcap !== '') resolveReplay(cfg, given, io.capture(cfg.pcap));
   if (cfg.tap !== '') io.checkTapPath(cfg.tap);
-  const xdp = resolveXdp(cfg); // --xdp: the object read and checked, --xdp-map applied to scratch maps
+  io.xdp(cfg); // --xdp: the object read and checked, --xdp-map applied to scratch maps
   const nic = nicModel(cfg.nic);
   if (!given('queues')) cfg.queues = nic.queues(cfg.cpus, MAX_QUEUES);
   if (!given('link_speed')) cfg.link_speed = nic.link_speed;
@@ -225,7 +227,7 @@ export function resolveSettings(raw: RawSettings, io: ConfigIo): Config {
   cfg.knob_at = resolveSchedule(raw, schedule, io);
   checkScheduleEnds(cfg);
   io.checkSharedMemory(cfg);
-  if (xdp !== undefined) checkXdpAttach(cfg, xdp); // ip link set ... xdp: what the driver refuses (virtnet_xdp_set)
+  if (cfg.xdp !== '') checkXdpAttach(cfg); // ip link set ... xdp: what the driver refuses (virtnet_xdp_set)
   return cfg;
 }
 

@@ -255,7 +255,7 @@ export function hexBytes(bytes: number): Kind<string> {
 /**
  * `--xdp-map`: entries NAME=KEY:VALUE[,KEY:VALUE...], separated by ';' (a repeated flag adds);
  * in a file also an array of such strings, or a block { NAME: { KEY: VALUE, ... }, ... }.
- * The entries are checked against the object's maps by resolveConfig (config/xdp.ts).
+ * The entries are checked against the object's maps by resolveConfig (host/xdp_object.ts, through ConfigIo).
  */
 export function xdpMapEntries(): Kind<string[]> {
   const split = (s: string) =>

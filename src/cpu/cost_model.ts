@@ -5,7 +5,7 @@
 // and writes it as JSON (schema rxsmp.cost/2), which users may edit and pass back with
 // `--cost-model FILE`. Every field is a number of ns; unknown fields are an error.
 
-import { readJsonFile } from '../config/json_file.js';
+import { readJsonFile } from '../host/settings_file.js';
 import { clip, clipPath, ConfigError } from '../config/schema.js';
 
 export const COST_SCHEMA = 'rxsmp.cost/2';

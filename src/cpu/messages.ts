@@ -1,9 +1,9 @@
 // Every message between threads, typed in one place.
 //
-// The data plane is shared memory only. comlink carries the control plane where an event
-// loop is free: the coordinator calls `run()` on each worker, and the call returns when that
-// worker's synchronous loop ends (stop is a shared-memory word, never a message: a CPU in a
-// busy loop never services its MessagePort).
+// The data plane is shared memory only. The control plane is two messages on each worker's
+// port (docs/design.md, "Decisions"): the coordinator posts `run` once every worker is
+// spawned, and the worker answers with its report when its synchronous loop ends (stop is a
+// shared-memory word, never a message: a CPU in a busy loop never services its MessagePort).
 
 import type { Config } from '../config/schema.js';
 import type { ThreadTimes } from '../host/host.js';
@@ -77,3 +77,11 @@ export interface CpuWorkerApi {
 export interface DeviceWorkerApi {
   run(): Promise<ThreadResult>;
 }
+
+/** Coordinator to worker: start the loop (posted once). */
+export interface RunMessage {
+  kind: 'run';
+}
+
+/** Worker to coordinator: the loop ended with its report, or failed (the error's stack, as errors do not cross threads whole). */
+export type RunReply<R extends ThreadResult> = { kind: 'done'; result: R } | { kind: 'failed'; error: string };

@@ -13,9 +13,11 @@ import type { HotPathWindow } from '../shm/hot_path.js';
 import { nicDriver } from '../drivers/table.js';
 import { flow_hash_init } from '../kernel/hash/flow_dissector.js';
 import { xdp_attach } from '../kernel/xdp.js';
-import { resolveXdp } from '../config/xdp.js';
+import { resolveXdp } from '../host/xdp_object.js';
 import { BpfMaps } from '../bpf/maps.js';
 import type { CpuResult, CpuWorkerApi, HotPathReport, LatencyHistogram, ThreadResult, WorkerInit } from './messages.js';
+import type { RunMessage, RunReply } from './messages.js';
+import type { MessagePort } from 'node:worker_threads';
 import { hostCoreOf, hostThreadId, pinThisThread, threadTimes, threadTimesSince } from '../host/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
 import { OutputError, writeOutputFile } from '../host/files.js';
@@ -149,4 +151,18 @@ export async function startProfile(): Promise<{ stop: (file: string) => Promise<
       writeOutputFile('--profile', file, JSON.stringify(profile));
     },
   };
+}
+
+/**
+ * A worker's side of the control plane (cpu/messages.ts): run the loop when the coordinator
+ * posts `run`, and answer with its report, or with the error's stack if it threw.
+ */
+export function answerRun<R extends ThreadResult>(port: MessagePort | null, api: { run(): Promise<R> }): void {
+  port!.once('message', (_: RunMessage) => {
+    api.run().then(
+      (result) => port!.postMessage({ kind: 'done', result } satisfies RunReply<R>),
+      (e: unknown) =>
+        port!.postMessage({ kind: 'failed', error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies RunReply<R>),
+    );
+  });
 }

@@ -16,7 +16,7 @@ import { napi_timers_init } from '../kernel/napi_timer.js';
 import { TapSpread } from '../devices/virtio_net_backend.js';
 import { workqueue_init } from '../kernel/workqueue.js';
 import { xdp_create } from '../kernel/xdp.js';
-import { resolveXdp, xdpMapsFor } from '../config/xdp.js';
+import { resolveXdp, xdpMapsFor } from '../host/xdp_object.js';
 import { replayFrames, runFrames } from '../devices/generator.js';
 import { loadReplay } from './capture.js';
 import type { FlowFrames } from '../devices/frames.js';

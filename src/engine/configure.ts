@@ -1,17 +1,21 @@
 // The run's configuration resolved with what config/ leaves to its caller (ConfigIo): the
 // capture read and kept (capture.ts), the tap file checked, the shared memory sized against
-// its limit (shm_size.ts). Every command, the library and the engine's own tools resolve
-// through here.
+// its limit (shm_size.ts), --xdp's object read and checked (host/xdp_object.ts). Every
+// command, the library and the engine's own tools resolve through here.
 
 import { resolveSettings, settingsFromFlags, type ConfigIo, type RawSettings } from '../config/resolve.js';
 import type { Config } from '../config/schema.js';
 import { checkTapPath, loadReplay } from './capture.js';
 import { checkSharedMemory } from './shm_size.js';
+import { resolveXdp } from '../host/xdp_object.js';
 
 const RUN_IO: ConfigIo = {
   capture: (file) => loadReplay(file).summary,
   checkTapPath,
   checkSharedMemory,
+  xdp: (cfg) => {
+    resolveXdp(cfg);
+  },
 };
 
 /** Turn raw settings into a complete, cross-checked Config. Throws ConfigError. */

@@ -1,4 +1,4 @@
-// A run's progress while it runs: what the live progress line shows (cli_main.ts renders
+// A run's progress while it runs: what the live progress line shows (cli/live.ts renders
 // it). The coordinator reads shared counters the CPUs and the device already keep: nothing
 // is added to their hot paths.
 

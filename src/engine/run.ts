@@ -19,8 +19,6 @@
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Config } from '../config/schema.js';
 import type { Shm } from '../shm/memory.js';
 import { CTX_NAMES, WIRE_NAPPING } from '../shm/layout.js';
@@ -34,7 +32,7 @@ import { checkHostCpus, deviceInline, threadTimes, threadTimesSince } from '../h
 import { openLoopPps } from '../devices/wire.js';
 import { accounted, collectResult, type Accounted, type AppliedKnob, type RunResult } from './result.js';
 import { progressSample, type Progress } from './progress.js';
-import type { CpuWorkerApi, DeviceWorkerApi, WorkerInit } from '../cpu/messages.js';
+import type { CpuResult, RunMessage, RunReply, ThreadResult, WorkerInit } from '../cpu/messages.js';
 
 export class WatchdogError extends Error {
   override name = 'WatchdogError';
@@ -120,8 +118,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const coordinator0 = threadTimes();
   const coordinatorProfile = hooks.profile === undefined ? undefined : await startProfile();
   try {
-    const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
-    const deviceRun = deviceWorker === null ? Promise.resolve(null) : Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
+    const cpuRuns = cpuWorkers.map((w, i) => runWorker<CpuResult>(w, `cpu ${i}`));
+    const deviceRun = deviceWorker === null ? Promise.resolve(null) : runWorker<ThreadResult>(deviceWorker, 'device');
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
@@ -156,6 +154,14 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     stop(shm);
     await Promise.all(all.map((w) => w.terminate()));
   }
+}
+
+/** Start a worker's loop and resolve with its report when the loop ends (the control plane, cpu/messages.ts). */
+function runWorker<R extends ThreadResult>(w: Worker, name: string): Promise<R> {
+  return new Promise((resolve, reject) => {
+    w.once('message', (m: RunReply<R>) => (m.kind === 'done' ? resolve(m.result) : reject(new Error(`${name} worker failed: ${m.error}`))));
+    w.postMessage({ kind: 'run' } satisfies RunMessage);
+  });
 }
 
 /**

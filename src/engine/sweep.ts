@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { readSettingsFile } from '../config/json_file.js';
+import { readSettingsFile } from '../host/settings_file.js';
 import { settingsFromObject, type RawSettings } from '../config/resolve.js';
 import { clip, ConfigError, optionName, parseKnob, type Config, type KnobKey, show } from '../config/schema.js';
 import { resolveConfig } from './configure.js';

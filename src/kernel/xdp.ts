@@ -49,7 +49,7 @@ import { xdpReport, type XdpReport } from '../bpf/report.js';
 /** PAGE_SIZE: frame_sz is at most a page (bpf_xdp_adjust_tail's limit). */
 const PAGE_SIZE = 4096;
 
-/** The loaded program (config/xdp.ts's XdpLoaded, as far as the kernel needs it). */
+/** The loaded program (host/xdp_object.ts's XdpLoaded, as far as the kernel needs it). */
 export interface XdpAttached {
   file: string;
   section: string;

@@ -1,18 +1,16 @@
 // The work queue on the command line: the options fuzz and sweep take with --queue (`rxsmp
-// worker` is cli_worker.ts), and --shard auto (a batch system's array index). Same tokenizer and conventions
-// (cli_args.ts): a user mistake, an unreachable Redis, a wrong password or a port that is not
+// worker` is cli/worker.ts), and --shard auto (a batch system's array index). Same tokenizer and conventions
+// (cli/args.ts): a user mistake, an unreachable Redis, a wrong password or a port that is not
 // Redis is one line on stderr and exit 2, before anything is enqueued or any job taken.
 
-import { ConfigError, int, path } from './config/schema.js';
-import { option, optionValue, type Given, type OptionSpec } from './cli_args.js';
-import type { Shard } from './engine/sweep.js';
-import { parseShard } from './engine/sweep.js';
-import type { QueuedOptions } from './queue/campaigns.js';
-import { FUZZ_CHUNK_DEFAULT } from './queue/jobs.js';
-import type { ProducerReport } from './queue/producer.js';
-import { parseQueueUrl, RETRY_FOR_S_DEFAULT } from './queue/url.js';
-
-export const WORKER_SYNOPSIS = 'rxsmp worker --queue URL [--workers N] [--lock-s S] [--idle-exit S]';
+import { ConfigError, int, path } from '../config/schema.js';
+import { HELP_OPTION, option, optionValue, type Given, type OptionSpec } from './args.js';
+import type { Shard } from '../engine/sweep.js';
+import { parseShard } from '../engine/sweep.js';
+import type { QueuedOptions } from '../queue/campaigns.js';
+import { FUZZ_CHUNK_DEFAULT } from '../queue/jobs.js';
+import type { ProducerReport } from '../queue/producer.js';
+import { parseQueueUrl, RETRY_FOR_S_DEFAULT } from '../queue/url.js';
 
 /** Exit status of a queued campaign that could not finish: Redis lost past its retries, or a job failed on the workers. */
 export const EXIT_QUEUE = 4;
@@ -34,6 +32,28 @@ export const QUEUE = {
   ),
   retry_s: option('queue-retry-s', int(1, 86_400), '--queue: seconds to retry a lost Redis before giving up (exit 4)', RETRY_FOR_S_DEFAULT),
 };
+
+/** `rxsmp worker`'s options (here, not in worker.ts: that loads BullMQ, and --help should not). */
+export const WORKER = {
+  help: HELP_OPTION,
+  queue: { ...option<string>('queue', url(), 'take jobs from this Redis (BullMQ)'), required: true },
+  workers: option('workers', int(0, 256), 'pool threads, and jobs taken at once (0: one per host core)', 0),
+  lock_s: option(
+    'lock-s',
+    int(1, 3600),
+    'seconds until a job whose worker stopped renewing its lock (a killed machine) goes to another worker',
+    30,
+  ),
+  idle_exit: option('idle-exit', int(0, 86_400), 'exit after this many seconds without a job (0: never; for batch systems)', 0),
+  retry_s: QUEUE.retry_s,
+};
+
+export const WORKER_ABOUT = `Takes jobs of queued campaigns (rxsmp fuzz --queue, rxsmp sweep --queue) from Redis and runs
+them on this machine's pool, as a local campaign runs them; a failing fuzz run is shrunk here.
+Every job is checked before it runs: a job carries a configuration only, and one that fails
+the check is refused (logged, counted, failed in the queue). SIGINT/SIGTERM: finish the jobs
+in hand and exit (a second one quits at once; BullMQ then hands the jobs to another worker
+after --lock-s). See docs/campaigns.md.`;
 
 export const FUZZ_QUEUE = {
   ...QUEUE,

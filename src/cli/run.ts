@@ -1,59 +1,35 @@
-// rxsmp command line: `rxsmp run [options]` (fuzz and calibrate are cli_tools.ts; compare,
-// sweep, merge and report are cli_compare.ts). Options and
-// config files are validated before any shared memory is allocated or any worker starts; a
-// user mistake is one line on stderr naming the option, and exit status 2. The shape of a
-// run: parse → header → run → print → exit status.
+// The `run` command (its row in COMMANDS, cli/main.ts). Options and config files are validated
+// before any shared memory is allocated or any worker starts; a user mistake is one line on
+// stderr naming the option, and exit status 2. The shape of a run: parse → header → run →
+// print → exit status.
 
-import { readSettingsFile } from './config/json_file.js';
-import { settingFromFlag, settingsFromFile, type RawSettings } from './config/resolve.js';
-import { clip, ConfigError, dirPath, oneOf, onOff, path, type Config } from './config/schema.js';
-import { resolveConfig } from './engine/configure.js';
-import { runConfig } from './api.js';
-import { conserves, type RunResult } from './engine/result.js';
-import { commandLine, contentionTable, humanSummary, knobsNotApplied, runHeader } from './report/human.js';
-import type { SimRunResult } from './engine/sim_run.js';
-import { checkHostCpus, HOST_CORES } from './host/host.js';
-import { loadCostModel } from './cpu/cost_model.js';
-import {
-  EXIT_CODES,
-  groupedHelp,
-  HELP_OPTION,
-  knobOptions,
-  SWITCHES_NOTE,
-  option,
-  optionValue,
-  tokenize,
-  type OptionSpec,
-} from './cli_args.js';
-import { CAL_SYNOPSIS, exitStatusOf, FORCE_OPTION, FUZZ_SYNOPSIS, toolMain, writeOutputs } from './cli_tools.js';
-import { PROC_FILES, writeProcDir } from './report/procfs.js';
-import { deferFailure } from './engine/run.js';
-import { checkOutputDir, checkOutputFile, writeOutputFile } from './host/files.js';
-import { deviceInline } from './host/host.js';
-import { startProfile } from './cpu/worker_main.js';
+import { readSettingsFile } from '../host/settings_file.js';
+import { settingFromFlag, settingsFromFile, type RawSettings } from '../config/resolve.js';
+import { ConfigError, dirPath, oneOf, onOff, path, type Config } from '../config/schema.js';
+import { resolveConfig } from '../engine/configure.js';
+import { runConfig } from '../api.js';
+import { conserves, type RunResult } from '../engine/result.js';
+import { commandLine, contentionTable, humanSummary, knobsNotApplied, runHeader } from '../report/human.js';
+import type { SimRunResult } from '../engine/sim_run.js';
+import { checkHostCpus, HOST_CORES } from '../host/host.js';
+import { loadCostModel } from '../cpu/cost_model.js';
+import { commandOptions, HELP_OPTION, option, optionValue, tokenize, type OptionSpec } from './args.js';
+import { exitStatusOf, FORCE_OPTION, writeOutputs } from './tools.js';
+import { PROC_FILES, writeProcDir } from '../report/procfs.js';
+import { deferFailure } from '../engine/run.js';
+import { checkOutputDir, checkOutputFile, writeOutputFile } from '../host/files.js';
+import { deviceInline } from '../host/host.js';
+import { startProfile } from '../cpu/worker_main.js';
 import { join } from 'node:path';
-import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './cli_live.js';
-import {
-  COMPARE_COMMANDS,
-  COMPARE_SYNOPSIS,
-  compareCommandMain,
-  MERGE_SYNOPSIS,
-  REPORT_SYNOPSIS,
-  SWEEP_SYNOPSIS,
-  type CompareCommand,
-} from './cli_compare.js';
-import { reportOf } from './report/html.js';
-import { count, duration } from './lib/units.js';
-import { VERSION } from './version.js';
-import { WORKER_SYNOPSIS } from './cli_queue.js';
-
-export { VERSION };
+import { EXIT_SIGINT, interruptOnSignals, liveProgress, type ProgressMode } from './live.js';
+import { reportOf } from '../report/html.js';
+import { count, duration } from '../lib/units.js';
 
 /** `--progress`: auto shows the live line on a terminal only (the runtime reads CliArgs.progress). */
 const progressKind = { ...oneOf(['auto', 'on', 'off']), bare: 'on', negated: 'off' };
 
 /** Options of `run` that are not configuration knobs: how to run and report, not what to emulate. */
-const RUN_ONLY = {
+export const RUN_ONLY = {
   help: HELP_OPTION,
   help_all: option('help-all', { ...HELP_OPTION.kind }, 'describe every option, group by group, and exit'),
   json: {
@@ -112,44 +88,13 @@ const RUN_ONLY = {
   },
   force: { ...FORCE_OPTION, group: 'output' as const },
 };
-const RUN_OPTIONS: OptionSpec[] = [...knobOptions(), ...Object.values(RUN_ONLY)];
 
-const RUN_SYNOPSIS = 'rxsmp run [--json] [--config FILE] [--report FILE] [--force] [options]';
-
-const SYNOPSES = `usage: ${RUN_SYNOPSIS}
-       ${COMPARE_SYNOPSIS}
-       ${SWEEP_SYNOPSIS}
-       ${MERGE_SYNOPSIS}
-       ${REPORT_SYNOPSIS}
-       ${FUZZ_SYNOPSIS}
-       ${CAL_SYNOPSIS}
-       ${WORKER_SYNOPSIS}
-       rxsmp --version`;
-
-const ABOUT = `Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
+/** run --help's paragraph (after the synopsis); rxsmp --help opens with its first two lines. */
+export const ABOUT = `Emulates the Linux (5.10) network receive path on SMP CPUs: one worker thread per CPU,
 a multi-queue NIC on a device thread, NAPI, softirq, GRO, RPS/RFS, the backlog, sockets.`;
 
-/** rxsmp --help: every command, and run's common options. */
-const USAGE = `${SYNOPSES}
-
-${ABOUT}
-Each command has --help; 'rxsmp run --help-all' describes every option of run.
-
-${groupedHelp(RUN_OPTIONS, false)}
-
-${EXIT_CODES}`;
-
-/** rxsmp run --help (the common options described, the rest named) and --help-all (all described). */
-const runUsage = (all: boolean) => `usage: ${RUN_SYNOPSIS}
-
-${ABOUT}
-A config file (--config) takes the same names, snake_case; -h, --help prints this.
-
-${groupedHelp(RUN_OPTIONS, all)}
-
-${SWITCHES_NOTE}
-
-${EXIT_CODES}`;
+/** Every option `run` takes: the configuration's knobs, then its own (RUN_ONLY); its row in COMMANDS says the same. */
+export const RUN_OPTIONS: OptionSpec[] = commandOptions({ options: Object.values(RUN_ONLY), runOptions: 'grouped' });
 
 export interface CliArgs {
   json: boolean;
@@ -186,8 +131,8 @@ export function checkRunOutputs(args: CliArgs): void {
 }
 
 /** Parse `run` arguments into a validated Config. Throws ConfigError on any mistake. */
-export function parseRunArgs(argv: string[]): CliArgs {
-  const given = tokenize('run', RUN_OPTIONS, argv);
+export function parseRunArgs(argv: string[], specs: readonly OptionSpec[] = RUN_OPTIONS): CliArgs {
+  const given = tokenize('run', specs, argv);
   const raw: RawSettings = new Map();
   const file = given.get(RUN_ONLY.config.flag);
   if (file !== undefined) settingsFromFile(readSettingsFile('--config', file), file, raw);
@@ -252,30 +197,11 @@ function checksStatus(args: CliArgs, r: RunResult): number {
   return status;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
-    process.stdout.write(`rxsmp ${VERSION}\n`);
-    return 0;
-  }
-  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return cmd === undefined ? 2 : 0;
-  }
-  if (cmd === 'fuzz' || cmd === 'calibrate') return toolMain(cmd, rest);
-  if (cmd === 'worker') return (await import('./cli_worker.js')).workerMain(rest); // BullMQ loads only for the queue's commands
-  if (COMPARE_COMMANDS.includes(cmd)) return compareCommandMain(cmd as CompareCommand, rest);
-  if (cmd !== 'run') {
-    process.stderr.write(`rxsmp: unknown command '${clip(cmd)}'; try 'rxsmp --help'\n`);
-    return 2;
-  }
-  if (rest.includes('--help') || rest.includes('-h') || rest.includes('--help-all')) {
-    process.stdout.write(`${runUsage(rest.includes('--help-all'))}\n`);
-    return 0;
-  }
+/** `rxsmp run`: parse, header, run, print, exit status. */
+export async function runMain(argv: string[], specs: readonly OptionSpec[] = RUN_OPTIONS): Promise<number> {
   let args: CliArgs;
   try {
-    args = parseRunArgs(rest);
+    args = parseRunArgs(argv, specs);
     checkRunOutputs(args);
   } catch (e) {
     if (e instanceof ConfigError) {

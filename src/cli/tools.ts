@@ -1,14 +1,14 @@
-// The `fuzz` and `calibrate` commands (the `run` command is cli_main.ts). Same tokenizer and
-// conventions (cli_args.ts): a user mistake is one line on stderr and exit status 2.
+// The `fuzz` and `calibrate` commands (the `run` command is cli/run.ts). Same tokenizer and
+// conventions (cli/args.ts): a user mistake is one line on stderr and exit status 2.
 
-import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from './host/files.js';
-import { clipPath, ConfigError, int, onOff, path } from './config/schema.js';
-import { fuzzHeader, fuzzSummary, runFuzz } from './engine/fuzz.js';
-import { calibrateMain } from './engine/calibrate.js';
-import { InterruptedError, WatchdogError } from './engine/run.js';
-import { interruptOnSignals } from './cli_live.js';
-import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './cli_queue.js';
-import { EXIT_CODES, HELP_OPTION, option, SWITCHES_NOTE, optionsHelp, optionValue, tokenize, type OptionSpec } from './cli_args.js';
+import { checkOutputFile, OutputError, stdoutFailed, takeOutputFailures, writeOutputFile } from '../host/files.js';
+import { clipPath, ConfigError, int, onOff, path } from '../config/schema.js';
+import { fuzzHeader, fuzzSummary, runFuzz } from '../engine/fuzz.js';
+import { calibrateMain } from '../engine/calibrate.js';
+import { InterruptedError, WatchdogError } from '../engine/run.js';
+import { interruptOnSignals } from './live.js';
+import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './queue.js';
+import { option, optionValue, tokenize, type OptionSpec } from './args.js';
 
 /** --force: the one option that lets a command replace an existing output file. */
 export const FORCE_OPTION = option(
@@ -18,7 +18,7 @@ export const FORCE_OPTION = option(
   false,
 );
 
-const FUZZ = {
+export const FUZZ = {
   runs: option('runs', int(1, 10_000_000), 'runs in the campaign', 1000),
   seed: option('seed', int(0, 0xffff_ffff), 'run i uses seed S + i', 1),
   seeds_per_config: option('seeds-per-config', int(1, 1_000_000), 'K runs (seeds) per random configuration', 1),
@@ -32,41 +32,20 @@ const FUZZ = {
   shrink: option('shrink', onOff(), 'shrink a failing configuration (--no-shrink: do not)', true),
   keep_going: option('keep-going', onOff(), 'go on past a failure: judge every run, report (and shrink) every failure', false),
 };
-const CAL = {
+export const CAL = {
   out: option('out', path(), 'the cost model file to write (checked before measuring)', 'rxsmp-cost.json'),
   packets: option('packets', int(10_000, 100_000_000), 'packets per calibration run', 1_000_000),
 };
-const FUZZ_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(FUZZ), ...Object.values(FUZZ_QUEUE)];
-const CAL_OPTIONS: OptionSpec[] = [HELP_OPTION, ...Object.values(CAL), FORCE_OPTION];
-
-/** The commands' one-line synopses, shared with `rxsmp --help` (cli_main.ts). */
-export const FUZZ_SYNOPSIS =
-  'rxsmp fuzz [--runs N] [--seed S] [--seeds-per-config K] [--workers W] [--unsafe-rfs-no-qtail-check] [--no-shrink] [--keep-going] [--queue URL [--campaign NAME]]';
-export const CAL_SYNOPSIS = 'rxsmp calibrate [--out FILE] [--force] [--packets N]';
-
-const FUZZ_USAGE = `usage: ${FUZZ_SYNOPSIS}
-
-Random configurations x seeds in --mode sim on a piscina pool; each run is checked for
+/** fuzz --help's paragraph (its synopsis and options come from its row in COMMANDS, cli/main.ts). */
+export const FUZZ_ABOUT = `Random configurations x seeds in --mode sim on a piscina pool; each run is checked for
 conservation, per-flow order where Linux guarantees it, progress and kernel assertions.
 The first failure prints the command that reproduces it (it exits 1 when it reproduces),
 then a shrunk one. Exit 1 on failure. With --queue, the campaign's jobs (--chunk runs each)
 go to Redis and \`rxsmp worker\`s run them; the lines printed are the same, and in sim mode
-so are the runs (docs/campaigns.md).
+so are the runs (docs/campaigns.md).`;
 
-${optionsHelp(FUZZ_OPTIONS)}
-
-${SWITCHES_NOTE}
-
-${EXIT_CODES}`;
-
-const CAL_USAGE = `usage: ${CAL_SYNOPSIS}
-
-Measures the sim cost model (virtual ns per stage) in threads mode on this machine and writes
-it as JSON; pass it back with --mode sim --cost-model FILE.
-
-${optionsHelp(CAL_OPTIONS)}
-
-${EXIT_CODES}`;
+export const CAL_ABOUT = `Measures the sim cost model (virtual ns per stage) in threads mode on this machine and writes
+it as JSON; pass it back with --mode sim --cost-model FILE.`;
 
 /**
  * After a command printed its result: do each of its remaining writes (a report, /proc
@@ -89,17 +68,13 @@ export function writeOutputs(status: number, writes: readonly (() => void)[] = [
   return failed.length > 0 || stdoutFailed() ? 2 : status;
 }
 
-export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promise<number> {
-  const usage = cmd === 'fuzz' ? FUZZ_USAGE : CAL_USAGE;
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(usage + '\n');
-    return 0;
-  }
+/** fuzz and calibrate on their arguments; `specs`: the command's options (commandOptions of its row). */
+export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[], specs: readonly OptionSpec[]): Promise<number> {
   const log = (s: string) => process.stdout.write(s + '\n');
   const intr = interruptOnSignals(cmd === 'fuzz' ? 'the campaign, reporting the runs judged so far' : 'the measurement, writing nothing');
   try {
     if (cmd === 'fuzz') {
-      const given = tokenize('fuzz', FUZZ_OPTIONS, argv);
+      const given = tokenize('fuzz', specs, argv);
       const o = {
         runs: optionValue(FUZZ.runs, given),
         seed: optionValue(FUZZ.seed, given),
@@ -118,12 +93,12 @@ export async function toolMain(cmd: 'fuzz' | 'calibrate', argv: string[]): Promi
         log(fuzzSummary(r, o.runs));
         return r.failure ? 1 : r.interrupted ? intr.exitCode() : 0;
       }
-      const { queuedFuzz } = await import('./queue/campaigns.js'); // BullMQ loads only for --queue
+      const { queuedFuzz } = await import('../queue/campaigns.js'); // BullMQ loads only for --queue
       const r = await queuedFuzz(o, chunk, q); // the header once the queue answered: a bad queue is one line on stderr
       log(fuzzSummary(r, o.runs));
       return r.failure ? 1 : (queueTrouble('fuzz', r.name, r.producer) ?? (r.interrupted ? intr.exitCode() : 0));
     }
-    const given = tokenize('calibrate', CAL_OPTIONS, argv);
+    const given = tokenize('calibrate', specs, argv);
     const out = optionValue(CAL.out, given);
     const packets = optionValue(CAL.packets, given);
     checkOutputFile('--out', out, { force: optionValue(FORCE_OPTION, given) });

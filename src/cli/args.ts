@@ -1,6 +1,7 @@
-// The one command-line tokenizer of every subcommand (run, fuzz, calibrate) and the --help
-// they print, both driven by option tables whose types are the configuration schema's kinds
-// (src/config/schema.ts). node:util.parseArgs splits the words; the rules are here:
+// The one command-line tokenizer of every subcommand and the synopsis and --help they print,
+// all driven by option tables whose types are the configuration schema's kinds
+// (src/config/schema.ts); the commands themselves are one table (COMMANDS, cli/main.ts).
+// node:util.parseArgs splits the words; the rules are here:
 //   - a flag that takes a value and has none: "--cpus: expected a value (an integer from 1 to 64)"
 //   - on/off flags alone mean on (`--gro`), `--gro off` and `--gro=off` work, `--no-gro` is off
 //   - a single-valued flag given twice is an error naming both values; list flags add up
@@ -26,7 +27,7 @@ import {
   type Kind,
   type Knob,
   type KnobKey,
-} from './config/schema.js';
+} from '../config/schema.js';
 
 /** One option of a command: its flag (without dashes), its type, help and default. */
 export interface OptionSpec<T = unknown> {
@@ -41,6 +42,8 @@ export interface OptionSpec<T = unknown> {
   readonly hidden?: boolean;
   /** Its --help group (run's options; a command's own options have none). */
   readonly group?: Group;
+  /** Shown without brackets in the synopsis (the command says so when it is missing). */
+  readonly required?: boolean;
 }
 
 export const option = <T>(flag: string, kind: Kind<T>, help: string, dflt?: T | Derived, short?: string): OptionSpec<T> => ({
@@ -155,6 +158,72 @@ function showDefault(spec: OptionSpec): string {
 }
 
 const isSwitch = (k: Kind<unknown>) => k.bare === 'on' && k.negated === 'off';
+/** -h/--help, --help-all: a flag that prints and exits, not an option of the work. */
+const isHelpFlag = (s: OptionSpec) => s.kind.bare !== undefined && s.kind.expected === '';
+
+/** One row of the command table (cli/main.ts): what `rxsmp NAME` is, takes and runs. */
+export interface Command {
+  readonly name: string;
+  /** What it does, in one line (`rxsmp --help`). */
+  readonly summary: string;
+  /** Words before the options in the synopsis (merge's and report's FILE...). */
+  readonly operands?: string;
+  /** Its own options: the tokenizer's table, the synopsis and --help come from them. */
+  readonly options: readonly OptionSpec[];
+  /**
+   * It takes run's options (the configuration's knobs) too: 'grouped' mixes them into its own
+   * options' groups in --help (run), else the words that introduce them there. Either way
+   * the synopsis ends with them ([options]), and `commandOptions` gives the tokenizer both.
+   */
+  readonly runOptions?: string;
+  /** --help's paragraph between the synopsis and the options. */
+  readonly about: string;
+  /**
+   * Runs it on its arguments (after the command word) with the options its tokenizer takes
+   * (commandOptions of this row); the exit status. --help never reaches it.
+   */
+  readonly main: (argv: string[], specs: readonly OptionSpec[]) => Promise<number>;
+}
+
+/**
+ * A command's synopsis, from its options: each in brackets unless required, a repeatable one
+ * marked so, an on/off option by the word that changes its default (`--no-shrink`).
+ */
+export function synopsis(c: Pick<Command, 'name' | 'operands' | 'options' | 'runOptions'>): string {
+  const words = [`rxsmp ${c.name}`, ...(c.operands === undefined ? [] : [c.operands])];
+  for (const s of c.options) {
+    if (s.hidden || isHelpFlag(s)) continue;
+    const k = s.kind;
+    const word =
+      isSwitch(k) && k.metavar === 'on|off'
+        ? `--${s.default === true ? 'no-' : ''}${s.flag}`
+        : `--${s.flag}${k.bare !== undefined ? `[=${k.metavar}]` : ` ${k.metavar}`}`;
+    if (s.required) words.push(k.list !== undefined ? `${word} [--${s.flag} ...]` : word);
+    else words.push(k.list !== undefined ? `[${word}]...` : `[${word}]`);
+  }
+  if (c.runOptions !== undefined) words.push(c.runOptions === 'grouped' ? '[options]' : '[options of run]');
+  return words.join(' ');
+}
+
+/** Every option a command's tokenizer takes: its own, and run's when it takes them (run: the knobs first). */
+export const commandOptions = (c: Pick<Command, 'options' | 'runOptions'>): OptionSpec[] =>
+  c.runOptions === undefined
+    ? [...c.options]
+    : c.runOptions === 'grouped'
+      ? [...knobOptions(), ...c.options]
+      : [...c.options, ...knobOptions()];
+
+/** A command's --help (`all`: --help-all, every one of run's options described), generated from its row. */
+export function commandUsage(c: Command, all = false): string {
+  const own = c.options.filter((s) => !s.hidden);
+  const knobs = c.runOptions === undefined ? [] : knobOptions();
+  const tables =
+    c.runOptions === 'grouped'
+      ? groupedHelp([...knobs, ...own], all)
+      : optionsHelp(own) + (knobs.length > 0 ? `\n\n${c.runOptions}:\n${groupedHelp(knobs, false)}` : '');
+  const switches = [...own, ...knobs].some((s) => isSwitch(s.kind)) ? `\n\n${SWITCHES_NOTE}` : '';
+  return `usage: ${synopsis(c)}\n\n${c.about}\n\n${tables}${switches}\n\n${EXIT_CODES}`;
+}
 
 /**
  * --help for a command's options: flag and placeholder, what it does, then what it accepts

@@ -1,8 +1,8 @@
 // What a command does while it runs, for the user at the terminal: SIGINT/SIGTERM stop it
 // cleanly (the run reports what it has), and a live progress line on stderr.
 
-import type { Progress } from './engine/progress.js';
-import { progressLine } from './engine/progress.js';
+import type { Progress } from '../engine/progress.js';
+import { progressLine } from '../engine/progress.js';
 
 /** The exit status of a command cut by a signal: 128 + its number (SIGINT 2, SIGTERM 15). */
 export const EXIT_SIGINT = 130;

@@ -1,27 +1,15 @@
 // The commands that compare runs: `compare` (A against B, paired), `sweep` (a matrix into JSON
 // Lines), `merge` (join sweep files) and `report` (an HTML page of charts). Same tokenizer and
-// conventions as `run` (cli_args.ts): options of run name the knobs; a user mistake is one line
+// conventions as `run` (cli/args.ts): options of run name the knobs; a user mistake is one line
 // on stderr and exit status 2 before any run starts; SIGINT keeps what was made and exits 130.
 
-import { settingFromFlag, type RawSettings } from './config/resolve.js';
-import { clip, clipPath, ConfigError, escapeControls, int, path, type Config, type Kind } from './config/schema.js';
-import {
-  EXIT_CODES,
-  HELP_OPTION,
-  knobOptions,
-  option,
-  groupedHelp,
-  optionsHelp,
-  optionValue,
-  SWITCHES_NOTE,
-  tokenize,
-  type Given,
-  type OptionSpec,
-} from './cli_args.js';
-import { exitStatusOf, FORCE_OPTION, writeOutputs } from './cli_tools.js';
-import { checkOutputFile, writeOutputFile } from './host/files.js';
-import { interruptOnSignals } from './cli_live.js';
-import { compareSummary, planCompare, runCompare } from './engine/compare.js';
+import { settingFromFlag, type RawSettings } from '../config/resolve.js';
+import { clip, clipPath, ConfigError, escapeControls, int, path, type Config, type Kind } from '../config/schema.js';
+import { HELP_OPTION, option, optionValue, tokenize, type Given, type OptionSpec } from './args.js';
+import { exitStatusOf, FORCE_OPTION, writeOutputs } from './tools.js';
+import { checkOutputFile, writeOutputFile } from '../host/files.js';
+import { interruptOnSignals } from './live.js';
+import { compareSummary, planCompare, runCompare } from '../engine/compare.js';
 import {
   mergeSweepFiles,
   parseSetOption,
@@ -33,22 +21,28 @@ import {
   type SweepAxis,
   type SweepLine,
   type SweepTask,
-} from './engine/sweep.js';
-import type { RunResult } from './engine/result.js';
-import { QUEUE, queuedOptions, queueTrouble, shardFromEnv } from './cli_queue.js';
-import { parseAssignment, spread } from './engine/variants.js';
-import { readReportInput, reportOf } from './report/html.js';
-import { commandLine } from './report/human.js';
-import { count, duration } from './lib/units.js';
-import { onOff } from './config/schema.js';
+} from '../engine/sweep.js';
+import type { RunResult } from '../engine/result.js';
+import { QUEUE, queuedOptions, queueTrouble, shardFromEnv } from './queue.js';
+import { parseAssignment, spread } from '../engine/variants.js';
+import { readReportInput, reportOf } from '../report/html.js';
+import { commandLine } from '../report/human.js';
+import { count, duration } from '../lib/units.js';
+import { onOff } from '../config/schema.js';
 
 /** `knob=value`, repeatable (a repeated flag adds an item; items are checked by parseAssignment). */
 const assignments = (expected: string, metavar: string): Kind<string> => ({ ...path(), expected, metavar, list: ';' });
 
-const COMPARE = {
+export const COMPARE = {
   help: HELP_OPTION,
-  a: option<string>('a', assignments('knob=value, e.g. rps-cpus=0 (repeat --a for more knobs)', 'KNOB=VALUE'), "side A's options"),
-  b: option<string>('b', assignments('knob=value, e.g. rps-cpus=3 (repeat --b for more knobs)', 'KNOB=VALUE'), "side B's options"),
+  a: {
+    ...option<string>('a', assignments('knob=value, e.g. rps-cpus=0 (repeat --a for more knobs)', 'KNOB=VALUE'), "side A's options"),
+    required: true,
+  },
+  b: {
+    ...option<string>('b', assignments('knob=value, e.g. rps-cpus=3 (repeat --b for more knobs)', 'KNOB=VALUE'), "side B's options"),
+    required: true,
+  },
   repeat: option('repeat', int(1, 1000), 'pairs of runs (A and B with one seed each)', 5),
   json: option('json', onOff(), 'print one JSON document (schema rxsmp.compare/1) with every run document', false),
   report: option<string>('report', path(), 'also write an HTML report with charts to FILE'),
@@ -58,7 +52,7 @@ const COMPARE = {
 /** Sweep's default --packets: 18 threads-mode runs (RPS off/on x 3 stack costs x 3 repeats) take about 40 s on this 2-core machine when it is quiet, so a loaded one still stays under 4 minutes; shorter runs measure the JIT's warm-up more. */
 export const SWEEP_PACKETS_DEFAULT = 500_000;
 
-const SWEEP = {
+export const SWEEP = {
   help: HELP_OPTION,
   set: option<string>(
     'set',
@@ -70,51 +64,30 @@ const SWEEP = {
   out: option('out', path(), 'the JSON Lines file: appended to; cells already in it are skipped (resume)', 'rxsmp-sweep.jsonl'),
   shard: option<string>(
     'shard',
-    { ...path(), expected: 'i/n, e.g. 1/2, or auto', metavar: 'I/N' },
+    { ...path(), expected: 'i/n, e.g. 1/2, or auto', metavar: 'I/N|auto' },
     'run only the i-th of n slices of the runs; auto: from a Kubernetes Indexed Job, a Slurm array or a CI matrix',
   ),
   workers: option('workers', int(0, 256), 'sim mode: pool threads (0: one per host core); threads mode runs one at a time', 0),
   force: FORCE_OPTION,
 };
 
-const MERGE = {
+export const MERGE = {
   help: HELP_OPTION,
   out: option<string>('out', path(), 'write the joined JSON Lines here (default: stdout)'),
   force: FORCE_OPTION,
 };
-const REPORT = { help: HELP_OPTION, out: option('out', path(), 'the HTML file to write', 'rxsmp-report.html'), force: FORCE_OPTION };
+export const REPORT = { help: HELP_OPTION, out: option('out', path(), 'the HTML file to write', 'rxsmp-report.html'), force: FORCE_OPTION };
 
-const COMPARE_OPTIONS: OptionSpec[] = [...Object.values(COMPARE), ...knobOptions()];
-const SWEEP_OPTIONS: OptionSpec[] = [...Object.values(SWEEP), ...Object.values(QUEUE), ...knobOptions()];
+// Each command's --help paragraph; its synopsis and options come from its row in COMMANDS (cli/main.ts).
 
-export const COMPARE_SYNOPSIS =
-  'rxsmp compare --a KNOB=VALUE --b KNOB=VALUE [--repeat N] [--json] [--report FILE] [--force] [options of run]';
-export const SWEEP_SYNOPSIS =
-  'rxsmp sweep --set KNOB=V1,V2 [--set ...] | --file FILE [--repeat N] [--out FILE] [--force] [--shard I/N|auto | --queue URL [--campaign NAME]] [options of run]';
-export const MERGE_SYNOPSIS = 'rxsmp merge FILE... [--out FILE] [--force]';
-export const REPORT_SYNOPSIS = 'rxsmp report FILE... [--out FILE] [--force]';
-
-const COMPARE_USAGE = `usage: ${COMPARE_SYNOPSIS}
-
-Runs two configurations that differ in the options --a and --b name (e.g. --a rps-cpus=0
+export const COMPARE_ABOUT = `Runs two configurations that differ in the options --a and --b name (e.g. --a rps-cpus=0
 --b rps-cpus=3), --repeat pairs, interleaved: pair i runs A then B (B then A when i is odd),
 both with seed --seed + i. Prints each side's median pps, min..max and IQR, drops and the
 runs the host disturbed, and the B/A ratio with its spread over the pairs. The other options
 are run's, shared by both sides. All configurations are checked before the first run.
-SIGINT: the figures cover the pairs completed; exit 130.
+SIGINT: the figures cover the pairs completed; exit 130.`;
 
-${optionsHelp(Object.values(COMPARE))}
-
-Options of run, the same for both sides unless --a or --b sets them:
-${groupedHelp(knobOptions(), false)}
-
-${SWITCHES_NOTE}
-
-${EXIT_CODES}`;
-
-const SWEEP_USAGE = `usage: ${SWEEP_SYNOPSIS}
-
-Runs every cell of a matrix (--set knob=v1,v2 per axis, or --file) --repeat times and appends
+export const SWEEP_ABOUT = `Runs every cell of a matrix (--set knob=v1,v2 per axis, or --file) --repeat times and appends
 one line per run to --out (JSON Lines): the run's rxsmp.run/1 document with "cell" (option ->
 value) and "repeat". Threads mode runs strictly one run at a time (a run's CPUs want the
 host's cores; this machine has few); --mode sim runs in parallel on a piscina pool. Cells
@@ -122,37 +95,16 @@ already in --out are skipped, so the same command resumes an interrupted sweep. 
 runs runs i-1, i-1+n, ... of the list (--shard auto reads i and n from a Kubernetes Indexed
 Job, a Slurm array or a CI matrix); rxsmp merge joins the shards' files. With --queue, one job
 per run goes to Redis for \`rxsmp worker\`s, and the lines come back into --out as a local sweep
-writes them (docs/campaigns.md). Without --packets,
-each run generates ${SWEEP_PACKETS_DEFAULT} packets. SIGINT: the lines written stay; exit 130.
+writes them (docs/campaigns.md); --shard and --queue do not go together. Without --packets,
+each run generates ${SWEEP_PACKETS_DEFAULT} packets. SIGINT: the lines written stay; exit 130.`;
 
-${optionsHelp(Object.values(SWEEP))}
+export const MERGE_ABOUT = `Joins sweep files (JSON Lines from rxsmp sweep, e.g. one per --shard) into one, keeping one
+line per cell and repeat (the first file's when two have it).`;
 
-Options of run, the same in every cell unless --set sweeps them:
-${groupedHelp(knobOptions(), false)}
-
-${SWITCHES_NOTE}
-
-${EXIT_CODES}`;
-
-const MERGE_USAGE = `usage: ${MERGE_SYNOPSIS}
-
-Joins sweep files (JSON Lines from rxsmp sweep, e.g. one per --shard) into one, keeping one
-line per cell and repeat (the first file's when two have it).
-
-${optionsHelp(Object.values(MERGE))}
-
-${EXIT_CODES}`;
-
-const REPORT_USAGE = `usage: ${REPORT_SYNOPSIS}
-
-Writes one self-contained HTML page (the charting library inlined; no network needed to view
+export const REPORT_ABOUT = `Writes one self-contained HTML page (the charting library inlined; no network needed to view
 it) from run documents (run --json), comparisons (compare --json) and sweep files: pps
 against the swept setting with its spread, per-CPU softnet counters, contention, latency
-percentiles, and the timeline of a run that has one.
-
-${optionsHelp(Object.values(REPORT))}
-
-${EXIT_CODES}`;
+percentiles, and the timeline of a run that has one.`;
 
 /** The --tap files of the runs a command will make: each checked (an existing one needs --force). */
 function checkTaps(cfgs: readonly Config[], force: boolean): void {
@@ -186,9 +138,9 @@ function filesAndOptions(argv: string[]): { files: string[]; rest: string[] } {
 const log = (s: string) => process.stderr.write(s + '\n');
 const fmt = count;
 
-async function compareMain(argv: string[]): Promise<number> {
+async function compareMain(argv: string[], specs: readonly OptionSpec[]): Promise<number> {
   const command = commandLine(['rxsmp', 'compare', ...argv]);
-  const given = tokenize('compare', COMPARE_OPTIONS, argv);
+  const given = tokenize('compare', specs, argv);
   const a = items(given.get('a')).map((s) => parseAssignment('--a', s));
   const b = items(given.get('b')).map((s) => parseAssignment('--b', s));
   const plan = planCompare(baseSettings(given, COMPARE), a, b, optionValue(COMPARE.repeat, given));
@@ -215,8 +167,8 @@ async function compareMain(argv: string[]): Promise<number> {
   }
 }
 
-async function sweepMain(argv: string[]): Promise<number> {
-  const given = tokenize('sweep', SWEEP_OPTIONS, argv);
+async function sweepMain(argv: string[], specs: readonly OptionSpec[]): Promise<number> {
+  const given = tokenize('sweep', specs, argv);
   const axes: SweepAxis[] = [];
   let base: RawSettings = new Map();
   let repeat = optionValue(SWEEP.repeat, given);
@@ -264,7 +216,7 @@ async function sweepMain(argv: string[]): Promise<number> {
     const queued =
       q === undefined
         ? undefined
-        : await (await import('./queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, force, header, onRun });
+        : await (await import('../queue/campaigns.js')).queuedSweep(plan, out, { ...q, command, force, header, onRun });
     const r =
       queued ?? (await runSweep(plan, out, { command, force, workers: optionValue(SWEEP.workers, given), signal: intr.signal, onRun }));
     log(
@@ -302,9 +254,9 @@ function sweepTable(out: string): string {
   ].join('\n');
 }
 
-function mergeMain(argv: string[]): number {
+function mergeMain(argv: string[], specs: readonly OptionSpec[]): number {
   const { files, rest } = filesAndOptions(argv);
-  const given = tokenize('merge', Object.values(MERGE), rest);
+  const given = tokenize('merge', specs, rest);
   if (files.length === 0) throw new ConfigError('merge: name the sweep files to join (rxsmp merge A.jsonl B.jsonl --out ALL.jsonl)');
   const out = given.get('out');
   if (out !== undefined) checkOutputFile('--out', out, { force: optionValue(MERGE.force, given) });
@@ -318,9 +270,9 @@ function mergeMain(argv: string[]): number {
   return writeOutputs(0);
 }
 
-function reportMain(argv: string[]): number {
+function reportMain(argv: string[], specs: readonly OptionSpec[]): number {
   const { files, rest } = filesAndOptions(argv);
-  const given = tokenize('report', Object.values(REPORT), rest);
+  const given = tokenize('report', specs, rest);
   if (files.length === 0) throw new ConfigError('report: name the files (run --json, compare --json, sweep JSON Lines) to draw');
   const out = optionValue(REPORT.out, given);
   checkOutputFile('--out', out, { force: optionValue(REPORT.force, given) });
@@ -331,19 +283,14 @@ function reportMain(argv: string[]): number {
 }
 
 export type CompareCommand = 'compare' | 'sweep' | 'merge' | 'report';
-export const COMPARE_COMMANDS: readonly string[] = ['compare', 'sweep', 'merge', 'report'];
 
-export async function compareCommandMain(cmd: CompareCommand, argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    const usage = { compare: COMPARE_USAGE, sweep: SWEEP_USAGE, merge: MERGE_USAGE, report: REPORT_USAGE }[cmd];
-    process.stdout.write(usage + '\n');
-    return 0;
-  }
+/** compare, sweep, merge and report on their arguments; `specs`: the command's options (commandOptions of its row). */
+export async function compareCommandMain(cmd: CompareCommand, argv: string[], specs: readonly OptionSpec[]): Promise<number> {
   try {
-    if (cmd === 'compare') return await compareMain(argv);
-    if (cmd === 'sweep') return await sweepMain(argv);
-    if (cmd === 'merge') return mergeMain(argv);
-    return reportMain(argv);
+    if (cmd === 'compare') return await compareMain(argv, specs);
+    if (cmd === 'sweep') return await sweepMain(argv, specs);
+    if (cmd === 'merge') return mergeMain(argv, specs);
+    return reportMain(argv, specs);
   } catch (e) {
     return exitStatusOf(e, cmd);
   }
