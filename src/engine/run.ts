@@ -57,6 +57,7 @@ import { ControlSchedule } from './control.js';
 import { TapWriter } from './tap.js';
 import { deferOutputFailure, OutputError } from '../host/files.js';
 import { startProfile } from '../cpu/worker_main.js';
+import { assertionOf } from '../shm/assert.js';
 import { join } from 'node:path';
 import { WORKERS_DIR } from '../paths.js';
 
@@ -111,9 +112,11 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
   const deviceWorker = host < 0 ? spawn('device.js', -1) : null;
   const all = deviceWorker === null ? cpuWorkers : [...cpuWorkers, deviceWorker];
+  let fail: (e: Error) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => {
+    fail = reject;
     all.forEach((w, i) => {
-      w.on('error', (e) => reject(new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)));
+      w.on('error', (e) => reject(assertionOf(e) ?? new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)));
     });
   });
   failed.catch(() => undefined);
@@ -122,6 +125,13 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   try {
     const cpuRuns = cpuWorkers.map((w) => Comlink.wrap<CpuWorkerApi>(nodeEndpoint(w)).run());
     const deviceRun = deviceWorker === null ? Promise.resolve(null) : Comlink.wrap<DeviceWorkerApi>(nodeEndpoint(deviceWorker)).run();
+    // A worker whose loop failed an assertion (shm/assert.ts) ends the run at once, as a failure.
+    for (const r of [...cpuRuns, deviceRun]) {
+      r.catch((e: unknown) => {
+        const a = assertionOf(e);
+        if (a !== null) fail(a);
+      });
+    }
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
