@@ -184,11 +184,15 @@ export class Nic {
     const shm = this.shm;
     const nic = shm.cfg.nic;
     if ((shm.desc_status[d]! & DESC_DD) !== 0) {
-      assertion_failed(`${nic} rx desc ${h} on queue ${q} taken by the device while owned by the driver (DD set: its write-back not yet taken)`);
+      assertion_failed(
+        `${nic} rx desc ${h} on queue ${q} taken by the device while owned by the driver (DD set: its write-back not yet taken)`,
+      );
     }
     const skb = shm.desc_skb[d]!;
-    if (skb >>> 0 >= shm.layout.skbCount) assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, not a pool index (taken by the device)`);
-    if (shm.skb_state[skb] !== 0) assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, which is free in the pool (taken by the device)`);
+    if (skb >>> 0 >= shm.layout.skbCount)
+      assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, not a pool index (taken by the device)`);
+    if (shm.skb_state[skb] !== 0)
+      assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, which is free in the pool (taken by the device)`);
   }
 
   /**

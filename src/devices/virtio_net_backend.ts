@@ -222,20 +222,21 @@ export class VirtioNetBackend {
 
   /**
    * --debug-asserts, as the device pops head `head` of queue q: the driver made it available and
-   * has not had it back (its token is set), and the avail index is within a ring of the device's.
+   * has not had it back (its token is set). (Every read of avail idx is checked too: vring_avail_idx.)
    */
   private pop_check(q: number, head: number): void {
     const shm = this.shm;
     if (shm.i32[shm.vq[q]!.tokens + head]! < 0) {
-      assertion_failed(`virtio rx desc ${head} on queue ${q} taken by the device while owned by the driver (no buffer made available there)`);
+      assertion_failed(
+        `virtio rx desc ${head} on queue ${q} taken by the device while owned by the driver (no buffer made available there)`,
+      );
     }
-    const avail = Atomics.load(shm.u16, shm.vq[q]!.avail_idx);
-    if (((avail - this.last_avail_idx[q]!) & 0xffff) > this.num) this.avail_idx_bad(q, avail);
   }
 
   /** vring_avail_idx: load avail->idx (the guest published its entries before it). */
   private vring_avail_idx(q: number): number {
     const v = Atomics.load(this.shm.u16, this.shm.vq[q]!.avail_idx);
+    if (this.debug_asserts && ((v - this.last_avail_idx[q]!) & 0xffff) > this.num) this.avail_idx_bad(q, v);
     this.shadow_avail_idx[q] = v;
     return v;
   }
@@ -315,7 +316,8 @@ export class VirtioNetBackend {
     const vq = shm.vq[q]!;
     const last = this.last_avail_idx[q]!;
     const head = shm.u16[vq.avail_ring + (last & (this.num - 1))]!;
-    if (head >= this.num) assertion_failed(`virtio rx avail entry ${last & (this.num - 1)} on queue ${q} holds ${head}, not a descriptor (read by the device)`);
+    if (head >= this.num)
+      assertion_failed(`virtio rx avail entry ${last & (this.num - 1)} on queue ${q} holds ${head}, not a descriptor (read by the device)`);
     if (this.debug_asserts) this.pop_check(q, head);
     this.last_avail_idx[q] = (last + 1) & 0xffff;
     if (this.event_idx && this.notification[q] !== 0) Atomics.store(shm.u16, vq.avail_event, this.last_avail_idx[q]!);

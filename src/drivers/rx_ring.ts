@@ -99,18 +99,24 @@ export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
 
 /** The descriptor hand-off broke: a descriptor below RDH without DD (always on: the status is loaded anyway). */
 function rx_desc_not_done(c: KCpu, q: number, ntc: number): never {
-  return assertion_failed(`${c.cfg.nic} rx desc ${ntc} on queue ${q} taken by the driver on cpu ${c.cpu} while owned by the device (below RDH without DD)`);
+  return assertion_failed(
+    `${c.cfg.nic} rx desc ${ntc} on queue ${q} taken by the driver on cpu ${c.cpu} while owned by the device (below RDH without DD)`,
+  );
 }
 
 /** The device's head, as the driver reads it, is not a descriptor of the ring (always on: per RDH read). */
 function rx_rdh_bad(c: KCpu, q: number, rdh: number): never {
-  return assertion_failed(`${c.cfg.nic} rx RDH ${rdh} on queue ${q} is outside the ring of ${c.ring_size} (read by the driver on cpu ${c.cpu})`);
+  return assertion_failed(
+    `${c.cfg.nic} rx RDH ${rdh} on queue ${q} is outside the ring of ${c.ring_size} (read by the driver on cpu ${c.cpu})`,
+  );
 }
 
 /** --debug-asserts, as the driver posts descriptor i of queue q: it took the last write-back there (DD clear). */
 function rx_post_check(c: KCpu, q: number, i: number): void {
   if ((c.shm.desc_status[q * c.ring_size + i]! & DESC_DD) !== 0) {
-    assertion_failed(`${c.cfg.nic} rx desc ${i} on queue ${q} posted by the driver on cpu ${c.cpu} while its write-back is not taken (DD set)`);
+    assertion_failed(
+      `${c.cfg.nic} rx desc ${i} on queue ${q} posted by the driver on cpu ${c.cpu} while its write-back is not taken (DD set)`,
+    );
   }
 }
 

@@ -162,9 +162,11 @@ export function virtqueue_get_buf(shm: Shm, q: number): number {
   const e = vq.used_ring + 2 * (last & (vq.num - 1));
   const head = i32[e]!;
   const len = i32[e + 1]!;
-  if (head < 0 || head >= vq.num) assertion_failed(`virtio rx used entry ${last} on queue ${q} holds id ${head}, not a descriptor (read by the driver)`);
+  if (head < 0 || head >= vq.num)
+    assertion_failed(`virtio rx used entry ${last} on queue ${q} holds id ${head}, not a descriptor (read by the driver)`);
   const token = i32[vq.tokens + head]!;
-  if (token < 0) assertion_failed(`virtio rx desc ${head} on queue ${q} returned by the device while owned by the driver (it was not available)`);
+  if (token < 0)
+    assertion_failed(`virtio rx desc ${head} on queue ${q} returned by the device while owned by the driver (it was not available)`);
   detach_buf(shm, q, head);
   const next = (last + 1) & 0xffff;
   i32[d + DRV.last_used_idx] = next;
@@ -175,7 +177,9 @@ export function virtqueue_get_buf(shm: Shm, q: number): number {
 }
 
 function used_idx_bad(q: number, used: number, last: number, num: number): never {
-  return assertion_failed(`virtio rx used idx ${used} on queue ${q} is more than the ring's ${num} ahead of the driver's last_used_idx ${last} (read by the driver)`);
+  return assertion_failed(
+    `virtio rx used idx ${used} on queue ${q} is more than the ring's ${num} ahead of the driver's last_used_idx ${last} (read by the driver)`,
+  );
 }
 
 /** detach_buf_split: the head's chain back on the free list. */

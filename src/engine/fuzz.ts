@@ -320,7 +320,8 @@ export function checkRun(flags: Flags): Verdict {
   } catch (e) {
     if (e instanceof SimStuckError)
       return { ok: false, check: 'progress', detail: e.message.split('\n')[0], ordering_checked: false, packets: 0, out_of_order: 0 };
-    if (e instanceof AssertionFailure) return { ok: false, check: 'assertion', detail: e.message, ordering_checked: false, packets: 0, out_of_order: 0 };
+    if (e instanceof AssertionFailure)
+      return { ok: false, check: 'assertion', detail: e.message, ordering_checked: false, packets: 0, out_of_order: 0 };
     return { ok: false, check: 'crash', detail: (e as Error).stack ?? String(e), ordering_checked: false, packets: 0, out_of_order: 0 };
   }
 }

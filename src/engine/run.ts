@@ -116,7 +116,9 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
     all.forEach((w, i) => {
-      w.on('error', (e) => reject(assertionOf(e) ?? new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)));
+      w.on('error', (e) =>
+        reject(assertionOf(e) ?? new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)),
+      );
     });
   });
   failed.catch(() => undefined);
@@ -234,6 +236,8 @@ async function monitor(
   const control = new ControlSchedule(cfg, applied, (t, what) => timeline.event(t, what));
   for (;;) {
     await sleep(POLL_MS);
+    // The run failed meanwhile (a worker's assertion: runEmulation stopped the workers): nothing to watch.
+    if (Atomics.load(shm.i32, shm.ctlI + C.stop) !== 0) return { elapsed_s: 0, interrupted: false };
     tap?.drain(performance.now() * 1e6);
     const now = performance.now();
     const start_ns = shm.f64[shm.ctlF + C.start_ns]!;

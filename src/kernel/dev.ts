@@ -443,7 +443,8 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
       if (++work >= quota) return work;
       if ((work & 31) === 0) c.env.irq_window();
     }
-    if (i32[me + sd.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, 'process_backlog (process_queue drained)', i32[me + sd.process_qlen]!, -1);
+    if (i32[me + sd.process_qlen] !== 0)
+      backlog_qlen_mismatch(c, c.cpu, 'process_backlog (process_queue drained)', i32[me + sd.process_qlen]!, -1);
     const lock = me + sd.rps_lock;
     rps_lock(c, c.cpu);
     const head = i32[me + sd.input_pkt_head]!;
@@ -498,14 +499,18 @@ function backlog_debug_splice(c: KCpu, head: number, qlen: number): void {
   let last = -1;
   for (let skb = head; skb !== -1; skb = c.skb_next[skb]!) {
     if (skb >>> 0 >= count || n > qlen) {
-      assertion_failed(`backlog of cpu ${c.cpu}: input_pkt_queue holds more than its qlen ${qlen} (or skb ${skb} not in the pool) at process_backlog`);
+      assertion_failed(
+        `backlog of cpu ${c.cpu}: input_pkt_queue holds more than its qlen ${qlen} (or skb ${skb} not in the pool) at process_backlog`,
+      );
     }
     last = skb;
     n++;
   }
   if (n !== qlen) assertion_failed(`backlog of cpu ${c.cpu}: input_pkt_queue holds ${n} skbs but its qlen is ${qlen} at process_backlog`);
   if (last !== c.i32[c.sdI + c.sd.input_pkt_tail]) {
-    assertion_failed(`backlog of cpu ${c.cpu}: input_pkt_queue ends at skb ${last} but its tail is skb ${c.i32[c.sdI + c.sd.input_pkt_tail]} at process_backlog`);
+    assertion_failed(
+      `backlog of cpu ${c.cpu}: input_pkt_queue ends at skb ${last} but its tail is skb ${c.i32[c.sdI + c.sd.input_pkt_tail]} at process_backlog`,
+    );
   }
 }
 

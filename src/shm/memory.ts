@@ -143,7 +143,7 @@ export class Shm {
     this.skStrideI = L.sk.stride / 4;
     this.skStrideF = L.sk.stride / 8;
     this.skHash = i32At(L.skHashBase, L.skHashSize);
-    spin_debug_asserts(cfg.debug_asserts, (index) => this.lockName(index));
+    spin_debug_asserts(cfg.debug_asserts, this.i32, (index) => this.lockName(index));
   }
 
   /** The name of the lock word at i32 index `index`, for an assertion's line ("cpu 1 rps_lock"). */

@@ -79,7 +79,9 @@ function skb_pool_id_bad(op: string, skb: number, slot: number, count: number): 
 /** --debug-asserts: skb `skb` leaves the pool for use on CPU `cpu` (-1: at start-up). */
 function skb_state_alloc(shm: Shm, skb: number, cpu: number): void {
   if (shm.skb_state[skb] !== 1) {
-    assertion_failed(`skb pool: skb ${skb} allocated ${cpu < 0 ? 'at start-up' : `on cpu ${cpu}`} while in use (it was on the free stack twice)`);
+    assertion_failed(
+      `skb pool: skb ${skb} allocated ${cpu < 0 ? 'at start-up' : `on cpu ${cpu}`} while in use (it was on the free stack twice)`,
+    );
   }
   shm.skb_state[skb] = 0;
 }
@@ -87,7 +89,8 @@ function skb_state_alloc(shm: Shm, skb: number, cpu: number): void {
 /** --debug-asserts: skb `skb` comes back to the pool from CPU `cpu`. */
 function skb_state_free(shm: Shm, skb: number, cpu: number): void {
   const count = shm.layout.skbCount;
-  if (!(Number.isInteger(skb) && skb >= 0 && skb < count)) assertion_failed(`skb pool: cpu ${cpu} freed skb ${skb}, not a pool index (0..${count - 1})`);
+  if (!(Number.isInteger(skb) && skb >= 0 && skb < count))
+    assertion_failed(`skb pool: cpu ${cpu} freed skb ${skb}, not a pool index (0..${count - 1})`);
   if (shm.skb_state[skb] !== 0) assertion_failed(`skb pool: cpu ${cpu} freed skb ${skb}, which is already free (double free)`);
   shm.skb_state[skb] = 1;
 }

@@ -51,13 +51,19 @@ const held_words: (Int32Array | null)[] = new Array<Int32Array | null>(HELD_MAX)
 const held_index = new Int32Array(HELD_MAX);
 let held_n = 0;
 
-/** How an assertion names the lock at an index of the shared memory (Shm sets it: "cpu 1 rps_lock"). */
-let lock_name = (index: number): string => `lock word ${index}`;
+/** How an assertion names a lock of the run's shared memory (Shm sets it: "cpu 1 rps_lock"). */
+let named_words: Int32Array | null = null;
+let named = (index: number): string => `lock word ${index}`;
+const lock_name = (word: Int32Array, index: number): string => (word === named_words ? named(index) : `lock word ${index}`);
 
-/** Set once per run at set-up (Shm): --debug-asserts, and the names of the run's lock words. */
-export function spin_debug_asserts(on: boolean, name: (index: number) => string): void {
+/**
+ * Set once per run at set-up (Shm): --debug-asserts, and how to name the lock words of `words`
+ * (the run's shared memory as i32) in an assertion's line.
+ */
+export function spin_debug_asserts(on: boolean, words: Int32Array | null, name: (index: number) => string): void {
   debug_asserts = on;
-  lock_name = name;
+  named_words = words;
+  named = name;
   held_n = 0;
   held_words.fill(null);
 }
@@ -84,13 +90,17 @@ export function spin_lock(word: Int32Array, index: number): number {
 /** Sim mode found the lock held: no lock is held across a check point, so it is this thread's own. */
 function spin_lock_held(word: Int32Array, index: number): never {
   const v = word[index];
-  if (v === 1 || v === 2) assertion_failed(`spin_lock of ${lock_name(index)}: already held by this thread (relock; sim mode holds no lock across a check point)`);
+  if (v === 1 || v === 2)
+    assertion_failed(
+      `spin_lock of ${lock_name(word, index)}: already held by this thread (relock; sim mode holds no lock across a check point)`,
+    );
   return spin_lock_bad_word(word, index);
 }
 
 function spin_lock_bad_word(word: Int32Array, index: number): never {
-  if (!(index >= 0 && index < word.length)) assertion_failed(`spin_lock of lock word ${index}: outside the shared memory (${word.length} words)`);
-  return assertion_failed(`spin_lock of ${lock_name(index)}: the lock word holds ${word[index]} (not 0, 1 or 2)`);
+  if (!(index >= 0 && index < word.length))
+    assertion_failed(`spin_lock of lock word ${index}: outside the shared memory (${word.length} words)`);
+  return assertion_failed(`spin_lock of ${lock_name(word, index)}: the lock word holds ${word[index]} (not 0, 1 or 2)`);
 }
 
 function spin_lock_slowpath(word: Int32Array, index: number): number {
@@ -107,6 +117,7 @@ function spin_lock_slowpath(word: Int32Array, index: number): number {
   let sleeps = 0;
   let c = Atomics.exchange(word, index, 2);
   while (c !== 0) {
+    if (c !== 1 && c !== 2) spin_lock_bad_word(word, index);
     sleeps++;
     Atomics.wait(word, index, 2, SLEEP_TIMEOUT_MS);
     c = Atomics.exchange(word, index, 2);
@@ -132,9 +143,10 @@ function spin_unlock_not_1(word: Int32Array, index: number, old: number | undefi
     if (!single_threaded) Atomics.notify(word, index, 1);
     return;
   }
-  if (old === 0) assertion_failed(`spin_unlock of ${lock_name(index)}: the lock is not held`);
-  if (!(index >= 0 && index < word.length)) assertion_failed(`spin_unlock of lock word ${index}: outside the shared memory (${word.length} words)`);
-  assertion_failed(`spin_unlock of ${lock_name(index)}: the lock word held ${old} (not 1 or 2)`);
+  if (old === 0) assertion_failed(`spin_unlock of ${lock_name(word, index)}: the lock is not held`);
+  if (!(index >= 0 && index < word.length))
+    assertion_failed(`spin_unlock of lock word ${index}: outside the shared memory (${word.length} words)`);
+  assertion_failed(`spin_unlock of ${lock_name(word, index)}: the lock word held ${old} (not 1 or 2)`);
 }
 
 /** --debug-asserts, before taking a lock: in range, and not already held by this thread. */
@@ -142,10 +154,10 @@ function spin_debug_lock(word: Int32Array, index: number): void {
   if (!(Number.isInteger(index) && index >= 0 && index < word.length)) spin_lock_bad_word(word, index);
   for (let i = 0; i < held_n; i++) {
     if (held_index[i] === index && held_words[i] === word) {
-      assertion_failed(`spin_lock of ${lock_name(index)}: already held by this thread (relock by the owner)`);
+      assertion_failed(`spin_lock of ${lock_name(word, index)}: already held by this thread (relock by the owner)`);
     }
   }
-  if (held_n === HELD_MAX) assertion_failed(`spin_lock of ${lock_name(index)}: this thread already holds ${HELD_MAX} locks`);
+  if (held_n === HELD_MAX) assertion_failed(`spin_lock of ${lock_name(word, index)}: this thread already holds ${HELD_MAX} locks`);
   held_words[held_n] = word;
   held_index[held_n++] = index;
 }
@@ -161,5 +173,5 @@ function spin_debug_unlock(word: Int32Array, index: number): void {
       return;
     }
   }
-  assertion_failed(`spin_unlock of ${lock_name(index)}: not held by this thread (unlocked by a thread that does not own it)`);
+  assertion_failed(`spin_unlock of ${lock_name(word, index)}: not held by this thread (unlocked by a thread that does not own it)`);
 }
