@@ -443,8 +443,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
       if (++work >= quota) return work;
       if ((work & 31) === 0) c.env.irq_window();
     }
-    if (i32[me + sd.process_qlen] !== 0)
-      backlog_qlen_mismatch(c, c.cpu, 'process_backlog (process_queue drained)', i32[me + sd.process_qlen]!, -1);
+    if (i32[me + sd.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, "process_backlog's process_queue", i32[me + sd.process_qlen]!, -1);
     const lock = me + sd.rps_lock;
     rps_lock(c, c.cpu);
     const head = i32[me + sd.input_pkt_head]!;
