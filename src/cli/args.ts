@@ -291,4 +291,5 @@ export const EXIT_CODES = `exit status:
   2    usage: a bad option, value or file (one line on stderr; nothing ran)
   3    the watchdog fired (no packet moved for --watchdog-s)
   4    --queue: the campaign could not finish (Redis lost past --queue-retry-s, or a job failed on the workers)
+  5    an assertion failed: a shared-memory protocol broke (one line on stderr: what, where, which side)
   130  interrupted (SIGINT), 143 terminated (SIGTERM)`;

@@ -6,6 +6,7 @@ import { clipPath, ConfigError, int, onOff, path } from '../config/schema.js';
 import { fuzzHeader, fuzzSummary, runFuzz } from '../engine/fuzz.js';
 import { calibrateMain } from '../engine/calibrate.js';
 import { InterruptedError, WatchdogError } from '../engine/run.js';
+import { AssertionFailure, EXIT_ASSERTION } from '../shm/assert.js';
 import { interruptOnSignals } from './live.js';
 import { FUZZ_QUEUE, queuedOptions, queueTrouble } from './queue.js';
 import { option, optionValue, tokenize, type OptionSpec } from './args.js';
@@ -130,6 +131,10 @@ export function exitStatusOf(e: unknown, cmd?: string, interrupted?: () => numbe
   if (e instanceof WatchdogError) {
     process.stderr.write(`${prefix}${e.message}\n`);
     return 3;
+  }
+  if (e instanceof AssertionFailure) {
+    process.stderr.write(`${prefix}${e.message}\n`); // one line: what broke, where, which side
+    return EXIT_ASSERTION;
   }
   if (e instanceof InterruptedError && interrupted !== undefined) {
     process.stderr.write(`${prefix}interrupted (${e.message}); nothing written\n`);

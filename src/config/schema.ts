@@ -783,6 +783,12 @@ export const KNOBS = {
     64,
   ),
   watchdog_s: knob('emulator', num(1, 3600), 'fail the run (exit 3) if no packet moves for this long', 20),
+  debug_asserts: knob(
+    'emulator',
+    onOff(),
+    'check every shared-memory hand-off per packet too (descriptor owners, skb pool states, lock owners, backlog lists); a broken one fails the run (exit 5); the fuzz campaign turns it on',
+    false,
+  ),
   host_cpus: knob(
     'emulator',
     listOf(int(0, 4095), 'comma-separated integers from 0 to 4095'),

@@ -21,6 +21,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { hostCoreOf, hostThreadId, pinThisThread, threadTimes, threadTimesSince } from '../host/host.js';
 import type { LatencySink } from '../kernel/percpu.js';
 import { OutputError, writeOutputFile } from '../host/files.js';
+import { AssertionFailure } from '../shm/assert.js';
 
 export const LATENCY_MAX_NS = 100e9;
 
@@ -157,12 +158,18 @@ export async function startProfile(): Promise<{ stop: (file: string) => Promise<
  * A worker's side of the control plane (cpu/messages.ts): run the loop when the coordinator
  * posts `run`, and answer with its report, or with the error's stack if it threw.
  */
+/** A failed run as text for the coordinator: an assertion's one line as it is (assertionOf reads it), else the stack. */
+function failureText(e: unknown): string {
+  if (e instanceof AssertionFailure) return e.message;
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
 export function answerRun<R extends ThreadResult>(port: MessagePort | null, api: { run(): Promise<R> }): void {
   port!.once('message', (_: RunMessage) => {
     api.run().then(
       (result) => port!.postMessage({ kind: 'done', result } satisfies RunReply<R>),
       (e: unknown) =>
-        port!.postMessage({ kind: 'failed', error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies RunReply<R>),
+        port!.postMessage({ kind: 'failed', error: failureText(e) } satisfies RunReply<R>),
     );
   });
 }

@@ -28,6 +28,7 @@ import { ToeplitzTable } from '../uapi/toeplitz.js';
 import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV6H_LEN, get16 } from '../uapi/inet.js';
 import { RSS_IPV6_L4_INPUT_BYTES } from '../uapi/toeplitz.js';
 import type { FlowFrames } from './frames.js';
+import { assertion_failed } from '../shm/assert.js';
 
 /**
  * How long the closed-loop wire polls RDT for a free descriptor before it naps (~200 µs), on a
@@ -124,6 +125,8 @@ export class Nic {
   private readonly rss_enabled: boolean;
   /** The device's notion of now for the ITR throttle (a slot: see msix_try_fire). */
   private readonly clock = new Float64Array(1);
+  /** --debug-asserts, read once: check each descriptor's ownership as the device takes it (take_check). */
+  private readonly debug_asserts: boolean;
   /** The closed-loop wire's nap time so far in this wait (ms), and the length of the next nap. */
   private napped_ms = 0;
   private nap_ms = DEVICE_NAP_MIN_MS;
@@ -139,6 +142,7 @@ export class Nic {
     this.buf_size = shm.skbBufSize;
     this.spin_loads = spin_loads;
     this.rss_enabled = nicModel(shm.cfg.nic).steering !== 'none';
+    this.debug_asserts = shm.cfg.debug_asserts;
     this.rdh = new Int32Array(this.queues);
     this.rdt = new Int32Array(this.queues);
     this.cause = new Int32Array(this.queues);
@@ -161,8 +165,35 @@ export class Nic {
   /** Is a posted descriptor free on queue q? Re-reads RDT only when the cached one is used up. */
   has_descriptor(q: number): boolean {
     if (this.rdh[q] !== this.rdt[q]) return true;
-    this.rdt[q] = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
-    return this.rdh[q] !== this.rdt[q];
+    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
+    if (rdt >>> 0 >= this.size) this.rdt_bad(q, rdt);
+    this.rdt[q] = rdt;
+    return this.rdh[q] !== rdt;
+  }
+
+  /** The driver's tail, as the device reads it, is not a descriptor of the ring (always on: per RDT read). */
+  private rdt_bad(q: number, rdt: number): never {
+    return assertion_failed(`${this.shm.cfg.nic} rx RDT ${rdt} on queue ${q} is outside the ring of ${this.size} (read by the device)`);
+  }
+
+  /**
+   * --debug-asserts, as the device takes descriptor h of queue q (write-back): the driver
+   * cleared its DD when it took the last write-back (rx_desc_take), and posted an skb of the
+   * pool that is in use.
+   */
+  private take_check(q: number, h: number, d: number): void {
+    const shm = this.shm;
+    const nic = shm.cfg.nic;
+    if ((shm.desc_status[d]! & DESC_DD) !== 0) {
+      assertion_failed(
+        `${nic} rx desc ${h} on queue ${q} taken by the device while owned by the driver (DD set: its write-back not yet taken)`,
+      );
+    }
+    const skb = shm.desc_skb[d]!;
+    if (skb >>> 0 >= shm.layout.skbCount)
+      assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, not a pool index (taken by the device)`);
+    if (shm.skb_state[skb] !== 0)
+      assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, which is free in the pool (taken by the device)`);
   }
 
   /**
@@ -199,6 +230,7 @@ export class Nic {
     const shm = this.shm;
     const h = this.rdh[q]!;
     const d = q * this.size + h;
+    if (this.debug_asserts) this.take_check(q, h, d);
     let ts = 0;
     if (tstamp_ns !== 0) {
       shm.skb_tstamp[shm.desc_skb[d]!] = tstamp_ns;
@@ -383,6 +415,7 @@ export class Nic {
   /** Posted descriptors free on queue q (re-reads RDT). */
   free_descriptors(q: number): number {
     const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
+    if (rdt >>> 0 >= this.size) this.rdt_bad(q, rdt);
     this.rdt[q] = rdt;
     const n = rdt - this.rdh[q]!;
     return n < 0 ? n + this.size : n;

@@ -43,6 +43,7 @@ import {
 import { msix_notify } from '../shm/msix.js';
 import { siphash_2_4 } from '../uapi/siphash.js';
 import { Prng } from '../lib/prng.js';
+import { assertion_failed } from '../shm/assert.js';
 
 /** VIRTQUEUE_MAX_SIZE in virtio_net_receive_rcu: elements per packet, at most. */
 const ELEMS_MAX = 64;
@@ -156,6 +157,8 @@ export class VirtioNetBackend {
   private readonly clock = new Float64Array(1);
   private source: FrameSource | null = null;
   private readonly replay: boolean;
+  /** --debug-asserts, read once: check each popped buffer's ownership (pop_check). */
+  private readonly debug_asserts: boolean;
 
   /** The frame in staging: its length (the largest a frame can be until one is written). */
   private frame_len: number;
@@ -172,6 +175,7 @@ export class VirtioNetBackend {
     this.mergeable = cfg.virtio_mrg_rxbuf;
     this.replay = cfg.pcap !== '';
     this.event_idx = cfg.virtio_event_idx;
+    this.debug_asserts = cfg.debug_asserts;
     this.staging = shm.layout.tapBufBase;
     this.spread = new TapSpread(cfg.seed, cfg.queues);
     const Q = this.queues;
@@ -203,12 +207,36 @@ export class VirtioNetBackend {
   /** virtio_queue_empty (split): re-reads avail->idx only when the shadow says empty. */
   private virtio_queue_empty(q: number): boolean {
     if (this.shadow_avail_idx[q] !== this.last_avail_idx[q]) return false;
-    return this.vring_avail_idx(q) === this.last_avail_idx[q];
+    const avail = this.vring_avail_idx(q);
+    // virtqueue_num_heads: "Guest moved used index" (always on: per re-read of avail->idx).
+    if (((avail - this.last_avail_idx[q]!) & 0xffff) > this.num) this.avail_idx_bad(q, avail);
+    return avail === this.last_avail_idx[q];
+  }
+
+  /** The guest's avail->idx ran more than the ring ahead of the device (QEMU: virtio_error). */
+  private avail_idx_bad(q: number, avail: number): never {
+    return assertion_failed(
+      `virtio rx avail idx ${avail} on queue ${q} is more than the ring's ${this.num} ahead of the device's last_avail_idx ${this.last_avail_idx[q]} (read by the device)`,
+    );
+  }
+
+  /**
+   * --debug-asserts, as the device pops head `head` of queue q: the driver made it available and
+   * has not had it back (its token is set). (Every read of avail idx is checked too: vring_avail_idx.)
+   */
+  private pop_check(q: number, head: number): void {
+    const shm = this.shm;
+    if (shm.i32[shm.vq[q]!.tokens + head]! < 0) {
+      assertion_failed(
+        `virtio rx desc ${head} on queue ${q} taken by the device while owned by the driver (no buffer made available there)`,
+      );
+    }
   }
 
   /** vring_avail_idx: load avail->idx (the guest published its entries before it). */
   private vring_avail_idx(q: number): number {
     const v = Atomics.load(this.shm.u16, this.shm.vq[q]!.avail_idx);
+    if (this.debug_asserts && ((v - this.last_avail_idx[q]!) & 0xffff) > this.num) this.avail_idx_bad(q, v);
     this.shadow_avail_idx[q] = v;
     return v;
   }
@@ -288,7 +316,9 @@ export class VirtioNetBackend {
     const vq = shm.vq[q]!;
     const last = this.last_avail_idx[q]!;
     const head = shm.u16[vq.avail_ring + (last & (this.num - 1))]!;
-    if (head >= this.num) throw new Error(`virtqueue ${q}: avail ring entry ${head} is not a descriptor`);
+    if (head >= this.num)
+      assertion_failed(`virtio rx avail entry ${last & (this.num - 1)} on queue ${q} holds ${head}, not a descriptor (read by the device)`);
+    if (this.debug_asserts) this.pop_check(q, head);
     this.last_avail_idx[q] = (last + 1) & 0xffff;
     if (this.event_idx && this.notification[q] !== 0) Atomics.store(shm.u16, vq.avail_event, this.last_avail_idx[q]!);
     let at = vq.desc + head * VRING_DESC_I32;

@@ -11,8 +11,9 @@
 import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
 import { ETH_HLEN, get16 } from '../uapi/inet.js';
-import { skb_pool_take } from '../shm/skb_pool.js';
+import { skb_pool_take_in_use } from '../shm/skb_pool.js';
 import { doorbell_ring } from '../shm/msix.js';
+import { assertion_failed } from '../shm/assert.js';
 import {
   WIRE_KICKED,
   WIRE_NAPPING,
@@ -43,7 +44,7 @@ export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
   const size = cfg.ring_size;
   for (let q = 0; q < cfg.queues; q++) {
     const qi = shm.rxqI[q]!;
-    const got = skb_pool_take(shm, shm.desc_skb, q * size, size - 1);
+    const got = skb_pool_take_in_use(shm, shm.desc_skb, q * size, size - 1);
     if (got !== size - 1) throw new Error(`skb pool too small to fill RX ring ${q}`);
     shm.i32[qi + R.rdt] = size - 1;
     shm.i32[qi + R.next_to_use] = size - 1;
@@ -67,6 +68,7 @@ export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
 export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number, max: number): void {
   const shm = c.shm;
   const size = c.ring_size;
+  if (rdh >>> 0 >= size) rx_rdh_bad(c, q, rdh);
   const base = q * size;
   const u8 = c.u8;
   let x = c.touched;
@@ -87,7 +89,7 @@ export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
   const shm = c.shm;
   const d = q * c.ring_size + ntc;
   const status = shm.desc_status[d]!;
-  if ((status & DESC_DD) === 0) rx_desc_not_done(q, ntc);
+  if ((status & DESC_DD) === 0) rx_desc_not_done(c, q, ntc);
   const skb = shm.desc_skb[d]!;
   c.skb_len[skb] = shm.desc_len[d]!;
   shm.desc_status[d] = 0;
@@ -95,9 +97,27 @@ export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
   return skb;
 }
 
-/** The descriptor hand-off broke: a descriptor below RDH without DD. */
-function rx_desc_not_done(q: number, ntc: number): never {
-  throw new Error(`RX queue ${q}: descriptor ${ntc} below RDH without DD`);
+/** The descriptor hand-off broke: a descriptor below RDH without DD (always on: the status is loaded anyway). */
+function rx_desc_not_done(c: KCpu, q: number, ntc: number): never {
+  return assertion_failed(
+    `${c.cfg.nic} rx desc ${ntc} on queue ${q} taken by the driver on cpu ${c.cpu} while owned by the device (below RDH without DD)`,
+  );
+}
+
+/** The device's head, as the driver reads it, is not a descriptor of the ring (always on: per RDH read). */
+function rx_rdh_bad(c: KCpu, q: number, rdh: number): never {
+  return assertion_failed(
+    `${c.cfg.nic} rx RDH ${rdh} on queue ${q} is outside the ring of ${c.ring_size} (read by the driver on cpu ${c.cpu})`,
+  );
+}
+
+/** --debug-asserts, as the driver posts descriptor i of queue q: it took the last write-back there (DD clear). */
+function rx_post_check(c: KCpu, q: number, i: number): void {
+  if ((c.shm.desc_status[q * c.ring_size + i]! & DESC_DD) !== 0) {
+    assertion_failed(
+      `${c.cfg.nic} rx desc ${i} on queue ${q} posted by the driver on cpu ${c.cpu} while its write-back is not taken (DD set)`,
+    );
+  }
 }
 
 /** Fill an skb from its write-back: RSS hash (L4 type or L3), queue, eth_type_trans. */
@@ -140,6 +160,7 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
       ok = false;
       break;
     }
+    if (c.debug_asserts) rx_post_check(c, q, i);
     shm.desc_skb[ring + i] = skb;
     i = i + 1 === size ? 0 : i + 1;
   }

@@ -19,6 +19,7 @@ import {
   VRING_USED_F_NO_NOTIFY,
   vring_need_event,
 } from '../shm/virtqueue.js';
+import { assertion_failed } from '../shm/assert.js';
 
 /** virtqueue_get_buf's out-parameters: [len, head] of the buffer last returned. */
 export const vring_out = new Int32Array(2);
@@ -66,7 +67,7 @@ export function virtqueue_add_inbuf(shm: Shm, q: number, addr: number, len: numb
   const i32 = shm.i32;
   const d = vq.drv;
   const head = i32[d + DRV.free_head]!;
-  if (i32[d + DRV.num_free]! < 1) throw new Error(`virtqueue ${q}: add with no free descriptor`);
+  if (i32[d + DRV.num_free]! < 1) assertion_failed(`virtio rx queue ${q}: the driver adds a buffer with no free descriptor`);
   desc_write(shm, vq.desc + head * VRING_DESC_I32, addr, len, VRING_DESC_F_WRITE, desc_next(shm, q, head));
   i32[d + DRV.free_head] = desc_next(shm, q, head);
   i32[d + DRV.num_free]! -= 1;
@@ -83,7 +84,7 @@ export function virtqueue_add_inbuf_indirect(shm: Shm, q: number, sg_addr: Int32
   const i32 = shm.i32;
   const d = vq.drv;
   const head = i32[d + DRV.free_head]!;
-  if (i32[d + DRV.num_free]! < 1) throw new Error(`virtqueue ${q}: add with no free descriptor`);
+  if (i32[d + DRV.num_free]! < 1) assertion_failed(`virtio rx queue ${q}: the driver adds a buffer with no free descriptor`);
   const table = vq.indirect_bytes + head * n * VRING_DESC_SIZE;
   for (let k = 0; k < n; k++) {
     desc_write(
@@ -153,13 +154,19 @@ export function virtqueue_get_buf(shm: Shm, q: number): number {
   const i32 = shm.i32;
   const d = vq.drv;
   const last = i32[d + DRV.last_used_idx]!;
-  if (last === Atomics.load(shm.u16, vq.used_idx)) return -1;
+  const used = Atomics.load(shm.u16, vq.used_idx);
+  if (last === used) return -1;
+  // Always on (the values are loaded anyway): the device's used idx within a ring of ours, its
+  // entry a descriptor, and that descriptor one the driver made available (its token set).
+  if (((used - last) & 0xffff) > vq.num) used_idx_bad(q, used, last, vq.num);
   const e = vq.used_ring + 2 * (last & (vq.num - 1));
   const head = i32[e]!;
   const len = i32[e + 1]!;
-  if (head < 0 || head >= vq.num) throw new Error(`virtqueue ${q}: used id ${head} is not a descriptor`);
+  if (head < 0 || head >= vq.num)
+    assertion_failed(`virtio rx used entry ${last} on queue ${q} holds id ${head}, not a descriptor (read by the driver)`);
   const token = i32[vq.tokens + head]!;
-  if (token < 0) throw new Error(`virtqueue ${q}: used id ${head} was not available`);
+  if (token < 0)
+    assertion_failed(`virtio rx desc ${head} on queue ${q} returned by the device while owned by the driver (it was not available)`);
   detach_buf(shm, q, head);
   const next = (last + 1) & 0xffff;
   i32[d + DRV.last_used_idx] = next;
@@ -167,6 +174,12 @@ export function virtqueue_get_buf(shm: Shm, q: number): number {
   vring_out[0] = len;
   vring_out[1] = head;
   return token;
+}
+
+function used_idx_bad(q: number, used: number, last: number, num: number): never {
+  return assertion_failed(
+    `virtio rx used idx ${used} on queue ${q} is more than the ring's ${num} ahead of the driver's last_used_idx ${last} (read by the driver)`,
+  );
 }
 
 /** detach_buf_split: the head's chain back on the free list. */

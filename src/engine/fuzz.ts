@@ -22,12 +22,13 @@ import { Prng, seedFromString } from '../lib/prng.js';
 import { count, duration } from '../lib/units.js';
 import { conserves, unread } from './result.js';
 import { simulate, SimStuckError } from './sim_run.js';
+import { AssertionFailure } from '../shm/assert.js';
 import { WORKERS_DIR } from '../paths.js';
 import { buildXdp, ensureXdpObject, XDP_DIR } from './xdp_programs.js';
 import { virtioXdpMtuTooLarge } from '../config/xdp.js';
 
 export type Flags = Record<string, string | number>;
-export type Check = 'conservation' | 'ordering' | 'progress' | 'crash';
+export type Check = 'conservation' | 'ordering' | 'progress' | 'crash' | 'assertion';
 
 export interface Verdict {
   ok: boolean;
@@ -342,6 +343,8 @@ export function checkRun(flags: Flags): Verdict {
   } catch (e) {
     if (e instanceof SimStuckError)
       return { ok: false, check: 'progress', detail: e.message.split('\n')[0], ordering_checked: false, packets: 0, out_of_order: 0 };
+    if (e instanceof AssertionFailure)
+      return { ok: false, check: 'assertion', detail: e.message, ordering_checked: false, packets: 0, out_of_order: 0 };
     return { ok: false, check: 'crash', detail: (e as Error).stack ?? String(e), ordering_checked: false, packets: 0, out_of_order: 0 };
   }
 }
@@ -500,6 +503,7 @@ export interface FuzzReport extends ChunkReport {
 export function campaignRunFlags(c: FuzzCampaign, i: number): Flags {
   const flags = randomSimFlags((c.seed + Math.floor(i / (c.seeds_per_config ?? 1))) >>> 0, c.unsafe);
   flags.seed = (c.seed + i) >>> 0;
+  flags['debug-asserts'] = 'on'; // every protocol check, per packet too; drawn from no PRNG
   return flags;
 }
 

@@ -55,6 +55,7 @@ import { ControlSchedule } from './control.js';
 import { TapWriter } from './tap.js';
 import { deferOutputFailure, OutputError } from '../host/files.js';
 import { startProfile } from '../cpu/worker_main.js';
+import { assertionOf } from '../shm/assert.js';
 import { join } from 'node:path';
 import { WORKERS_DIR } from '../paths.js';
 
@@ -109,9 +110,13 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   const cpuWorkers = Array.from({ length: cfg.cpus }, (_, cpu) => spawn('cpu.js', cpu));
   const deviceWorker = host < 0 ? spawn('device.js', -1) : null;
   const all = deviceWorker === null ? cpuWorkers : [...cpuWorkers, deviceWorker];
+  let fail: (e: Error) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => {
+    fail = reject;
     all.forEach((w, i) => {
-      w.on('error', (e) => reject(new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)));
+      w.on('error', (e) =>
+        reject(assertionOf(e) ?? new Error(`${i < cfg.cpus ? `cpu ${i}` : 'device'} worker died: ${e.stack ?? e.message}`)),
+      );
     });
   });
   failed.catch(() => undefined);
@@ -120,6 +125,13 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   try {
     const cpuRuns = cpuWorkers.map((w, i) => runWorker<CpuResult>(w, `cpu ${i}`));
     const deviceRun = deviceWorker === null ? Promise.resolve(null) : runWorker<ThreadResult>(deviceWorker, 'device');
+    // A worker whose loop failed an assertion (shm/assert.ts) ends the run at once, as a failure.
+    for (const r of [...cpuRuns, deviceRun]) {
+      r.catch((e: unknown) => {
+        const a = assertionOf(e);
+        if (a !== null) fail(a);
+      });
+    }
     const applied: AppliedKnob[] = [];
     const timeline = new TimelineSampler(shm);
     const end = await Promise.race([monitor(shm, cfg, hooks, applied, timeline, tap), failed]);
@@ -159,7 +171,9 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
 /** Start a worker's loop and resolve with its report when the loop ends (the control plane, cpu/messages.ts). */
 function runWorker<R extends ThreadResult>(w: Worker, name: string): Promise<R> {
   return new Promise((resolve, reject) => {
-    w.once('message', (m: RunReply<R>) => (m.kind === 'done' ? resolve(m.result) : reject(new Error(`${name} worker failed: ${m.error}`))));
+    w.once('message', (m: RunReply<R>) =>
+      m.kind === 'done' ? resolve(m.result) : reject(assertionOf(m.error) ?? new Error(`${name} worker failed: ${m.error}`)),
+    );
     w.postMessage({ kind: 'run' } satisfies RunMessage);
   });
 }
@@ -230,6 +244,8 @@ async function monitor(
   const control = new ControlSchedule(cfg, applied, (t, what) => timeline.event(t, what));
   for (;;) {
     await sleep(POLL_MS);
+    // The run failed meanwhile (a worker's assertion: runEmulation stopped the workers): nothing to watch.
+    if (Atomics.load(shm.i32, shm.ctlI + C.stop) !== 0) return { elapsed_s: 0, interrupted: false };
     tap?.drain(performance.now() * 1e6);
     const now = performance.now();
     const start_ns = shm.f64[shm.ctlF + C.start_ns]!;

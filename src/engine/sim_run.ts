@@ -165,6 +165,8 @@ export interface SimRunOptions {
   signal?: AbortSignal;
   /** Called about every PROGRESS_MS of wall time with the counters so far (virtual time). */
   progress?: (p: Progress) => void;
+  /** Called between slices with the virtual ms since the start (tests: as RunOptions.onTick). */
+  onTick?: (shm: Shm, elapsed_ms: number) => void;
 }
 
 /**
@@ -186,6 +188,7 @@ export async function runSim(cfg: Config, o: SimRunOptions = {}): Promise<SimRun
       interruptedAt = now;
       r.m.interrupt(SIM_INTERRUPT_DRAIN_NS);
     }
+    o.onTick?.(r.shm, r.m.elapsed_ns() / 1e6);
     if (o.progress && now >= nextProgress) {
       nextProgress = now + PROGRESS_MS;
       o.progress({ ...progressSample(r.shm, r.m.elapsed_ns() / 1e6), virtual: true });

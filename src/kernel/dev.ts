@@ -38,6 +38,7 @@ import { do_xdp_generic } from './xdp.js';
 import { skb_get_hash } from './flow.js';
 import { reciprocal_scale } from './hash/flow_dissector.js';
 import { spin_lock, spin_lock_sleeps, spin_unlock } from '../shm/spinlock.js';
+import { assertion_failed } from '../shm/assert.js';
 import { FLOW_LIMIT_HISTORY } from '../shm/layout.js';
 import { ETH_P_IP, ETH_P_IPV6 } from '../uapi/inet.js';
 import type { Shm } from '../shm/memory.js';
@@ -345,6 +346,8 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   // __skb_queue_tail(&sd->input_pkt_queue, skb)
   c.skb_next[skb] = -1;
   const tail = i32[tI + sd.input_pkt_tail]!;
+  if ((tail === -1) !== (qlen === 0)) backlog_qlen_mismatch(c, cpu, 'enqueue_to_backlog', qlen, tail);
+  if (c.debug_asserts) backlog_debug_enqueue(c, cpu, skb, tail);
   if (tail === -1) i32[tI + sd.input_pkt_head] = skb;
   else c.skb_next[tail] = skb;
   i32[tI + sd.input_pkt_tail] = skb;
@@ -469,9 +472,13 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
       if (++work >= quota) return work;
       if ((work & 31) === 0) c.env.irq_window();
     }
+    if (i32[me + sd.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, "process_backlog's process_queue", i32[me + sd.process_qlen]!, -1);
     const lock = me + sd.rps_lock;
     rps_lock(c, c.cpu);
     const head = i32[me + sd.input_pkt_head]!;
+    const qlen = i32[me + sd.input_pkt_qlen]!;
+    if ((head === -1) !== (qlen === 0)) backlog_qlen_mismatch(c, c.cpu, 'process_backlog', qlen, head);
+    if (c.debug_asserts) backlog_debug_splice(c, head, qlen);
     if (head === -1) {
       Atomics.store(i32, c.napiI(n) + c.napi.state, 0);
       spin_unlock(i32, lock);
@@ -482,7 +489,7 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
     if (ptail === -1) i32[me + sd.process_head] = head;
     else c.skb_next[ptail] = head;
     i32[me + sd.process_tail] = i32[me + sd.input_pkt_tail]!;
-    i32[me + sd.process_qlen]! += i32[me + sd.input_pkt_qlen]!;
+    i32[me + sd.process_qlen]! += qlen;
     i32[me + sd.input_pkt_head] = -1;
     i32[me + sd.input_pkt_tail] = -1;
     i32[me + sd.input_pkt_qlen] = 0;
@@ -491,6 +498,49 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
 }
 
 napi_register_poll(POLL_BACKLOG, process_backlog);
+
+/**
+ * A backlog's list and its counter disagree (always on, under rps_lock: the values are loaded
+ * anyway): an empty list with a nonzero qlen, or a list with a zero one. `end` is the list end
+ * the caller loaded (-1: empty).
+ */
+function backlog_qlen_mismatch(c: KCpu, cpu: number, where: string, qlen: number, end: number): never {
+  const side = cpu === c.cpu ? `cpu ${cpu}` : `cpu ${c.cpu} enqueueing to cpu ${cpu}`;
+  return assertion_failed(
+    `backlog of cpu ${cpu}: qlen ${qlen} but the queue is ${end === -1 ? 'empty' : `not (skb ${end})`} in ${where} on ${side}`,
+  );
+}
+
+/** --debug-asserts, enqueue_to_backlog under the target's rps_lock: the skb and the list's tail. */
+function backlog_debug_enqueue(c: KCpu, cpu: number, skb: number, tail: number): void {
+  const count = c.shm.layout.skbCount;
+  if (skb >>> 0 >= count) assertion_failed(`backlog of cpu ${cpu}: cpu ${c.cpu} enqueues skb ${skb}, not a pool index (0..${count - 1})`);
+  if (tail !== -1 && c.skb_next[tail] !== -1) {
+    assertion_failed(`backlog of cpu ${cpu}: the tail skb ${tail} links to skb ${c.skb_next[tail]} (enqueue_to_backlog on cpu ${c.cpu})`);
+  }
+}
+
+/** --debug-asserts, process_backlog under rps_lock: input_pkt_queue holds exactly qlen skbs. */
+function backlog_debug_splice(c: KCpu, head: number, qlen: number): void {
+  const count = c.shm.layout.skbCount;
+  let n = 0;
+  let last = -1;
+  for (let skb = head; skb !== -1; skb = c.skb_next[skb]!) {
+    if (skb >>> 0 >= count || n > qlen) {
+      assertion_failed(
+        `backlog of cpu ${c.cpu}: input_pkt_queue holds more than its qlen ${qlen} (or skb ${skb} not in the pool) at process_backlog`,
+      );
+    }
+    last = skb;
+    n++;
+  }
+  if (n !== qlen) assertion_failed(`backlog of cpu ${c.cpu}: input_pkt_queue holds ${n} skbs but its qlen is ${qlen} at process_backlog`);
+  if (last !== c.i32[c.sdI + c.sd.input_pkt_tail]) {
+    assertion_failed(
+      `backlog of cpu ${c.cpu}: input_pkt_queue ends at skb ${last} but its tail is skb ${c.i32[c.sdI + c.sd.input_pkt_tail]} at process_backlog`,
+    );
+  }
+}
 
 /**
  * netif_rx: a non-NAPI driver hands a received skb up from its interrupt handler.

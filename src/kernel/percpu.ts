@@ -131,6 +131,8 @@ export class KCpu {
   readonly ring_size: number;
   readonly ncpus: number;
   readonly unsafe_rfs_no_qtail_check: boolean;
+  /** --debug-asserts: the per-packet protocol checks (docs/design.md, "Assertions"). */
+  readonly debug_asserts: boolean;
   /**
    * skb->truesize by frame length (rxSkbTruesize: what the driver allocated), a table built
    * once, so charging a socket is a load, not the rule's branches.
@@ -174,7 +176,7 @@ export class KCpu {
     this.skStrideI = shm.skStrideI;
     this.skF = shm.skF;
     this.skStrideF = shm.skStrideF;
-    this.cache = new SkbCache(shm);
+    this.cache = new SkbCache(shm, cpu);
     this.clock = new Float64Array(shm.sab, layout.ctl.base + layout.ctl.clock_ns * 8, 1);
     this.jiffies_at = shm.ctlI + layout.ctl.jiffies;
     this.skb_len = shm.skb_len;
@@ -219,6 +221,7 @@ export class KCpu {
     this.ring_size = cfg.ring_size;
     this.ncpus = cfg.cpus;
     this.unsafe_rfs_no_qtail_check = cfg.unsafe_rfs_no_qtail_check;
+    this.debug_asserts = cfg.debug_asserts;
     this.truesize_by_len = truesizeTable(shm);
     this.busy_read_us = cfg.so_busy_poll > 0 ? cfg.so_busy_poll : cfg.busy_read;
     // netif_rx's skbs (the legacy driver) carry no napi id: nothing to busy-poll there.

@@ -526,6 +526,7 @@ export interface Layout {
   readonly skbI32Base: Record<(typeof SKB_FIELDS_I32)[number], number>; // byte offsets
   readonly skbTstampBase: number; // f64[skbCount]
   readonly skbFreeBase: number; // i32[skbCount] free stack
+  readonly skbStateBase: number; // u8[skbCount] with --debug-asserts (skb_pool.ts), else empty
   readonly skbDataBase: number; // u8[skbCount * skbBufSize]
   readonly rpsMapBase: number; // per queue: 2 buffers × (1 + MAX_CPUS) i32, then active i32 ×queues
   readonly rpsMapStride: number; // i32 elements per buffer
@@ -628,7 +629,10 @@ export function computeLayout(cfg: Config, skbCount: number): Layout {
   const tapBufBase = take(virtqueue ? align(cfg.pkt_size, 64) : 0, CACHELINE);
   const tapRingSize = tapRingBytes(cfg);
   const tapRingBase = take(tapRingSize, CACHELINE);
+  // --debug-asserts: a byte per skb (in the pool or in use), last, so no other offset moves.
+  const skbStateBase = take(cfg.debug_asserts ? skbCount : 0, 8);
   return fastObject({
+    skbStateBase,
     tapRingBase,
     tapRingSize,
     vq,

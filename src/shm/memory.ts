@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import { computeLayout, SD_DROPS, skbCountIn, type Layout } from './layout.js';
 import { Vq } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
+import { spin_debug_asserts } from './spinlock.js';
 import type { XdpShared } from '../kernel/xdp.js';
 
 export class Shm {
@@ -52,6 +53,8 @@ export class Shm {
   readonly skb_frag_off: Int32Array; // on a frag page: its bytes start at skb_data(page) + frag_off
   readonly skb_tstamp: Float64Array; // ns of DMA for sampled packets, 0 otherwise
   readonly skb_free: Int32Array; // the global free stack
+  /** --debug-asserts: per skb, 1 while it is in the pool (free stack or a CPU's cache), 0 in use (empty otherwise). */
+  readonly skb_state: Uint8Array;
   readonly skbDataBase: number; // byte offset of skb 0's buffer in u8
   readonly skbBufSize: number;
 
@@ -124,6 +127,7 @@ export class Shm {
     this.skb_frag_off = i32At(b.frag_off, n);
     this.skb_tstamp = new Float64Array(sab, L.skbTstampBase, n);
     this.skb_free = i32At(L.skbFreeBase, n);
+    this.skb_state = new Uint8Array(sab, L.skbStateBase, cfg.debug_asserts ? n : 0);
     this.skbDataBase = L.skbDataBase;
     this.skbBufSize = L.skbBufSize;
     const ringElems = cfg.queues * cfg.ring_size;
@@ -139,6 +143,27 @@ export class Shm {
     this.skStrideI = L.sk.stride / 4;
     this.skStrideF = L.sk.stride / 8;
     this.skHash = i32At(L.skHashBase, L.skHashSize);
+    spin_debug_asserts(cfg.debug_asserts, this.i32, (index) => this.lockName(index));
+  }
+
+  /** The name of the lock word at i32 index `index`, for an assertion's line ("cpu 1 rps_lock"). */
+  lockName(index: number): string {
+    const L = this.layout;
+    const field = (st: Record<string, number>, off: number): string => {
+      const names = Object.keys(st).filter((k) => k !== 'stride' && st[k] === off);
+      return names.find((k) => k.includes('lock')) ?? names[0] ?? `word ${off}`;
+    };
+    const within = (bases: Int32Array, st: Record<string, number>, what: string): string | null => {
+      for (let i = 0; i < bases.length; i++) {
+        const off = index - bases[i]!;
+        if (off >= 0 && off < st.stride! / 4) return `${what} ${i} ${field(st, off)}`;
+      }
+      return null;
+    };
+    if (index >= this.ctlI && index < this.ctlI + L.ctl.stride / 4) return `ctl ${field(L.ctl, index - this.ctlI)}`;
+    const sk = index - this.skI;
+    if (sk >= 0 && sk < L.skCount * this.skStrideI) return `socket ${Math.floor(sk / this.skStrideI)} ${field(L.sk, sk % this.skStrideI)}`;
+    return within(this.sdI, L.sd, 'cpu') ?? within(this.taskI, L.task, 'task') ?? within(this.rxqI, L.rxq, 'queue') ?? `lock word ${index}`;
   }
 
   /** Fresh shared memory for `cfg` with a pool of `skbCount` skbs, the count kept in the control block. */

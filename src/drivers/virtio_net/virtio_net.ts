@@ -26,7 +26,7 @@ import { kfree_skb } from '../../kernel/skbuff.js';
 import { request_irq } from '../../kernel/irq.js';
 import { register_delayed_work, schedule_delayed_work } from '../../kernel/workqueue.js';
 import { ETH_HLEN, get16 } from '../../uapi/inet.js';
-import { skb_pool_take } from '../../shm/skb_pool.js';
+import { skb_pool_take_in_use } from '../../shm/skb_pool.js';
 import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../../shm/virtqueue.js';
 import { xdp_poll_end, xdp_run_native } from '../../kernel/xdp.js';
 import { XDP_PASS, XDP_REDIRECT, XDP_TX } from '../../bpf/insn.js';
@@ -180,7 +180,7 @@ export function virtnet_up(shm: Shm): void {
     vring_init(shm, q);
     const per = cfg.virtio_mrg_rxbuf ? 1 : VIRTIO_BIG_PAGES;
     while (virtqueue_num_free(shm, q) > 0) {
-      if (skb_pool_take(shm, boot_slots, 0, per) !== per) throw new Error(`skb pool too small to fill virtqueue ${q}`);
+      if (skb_pool_take_in_use(shm, boot_slots, 0, per) !== per) throw new Error(`skb pool too small to fill virtqueue ${q}`);
       if (cfg.virtio_mrg_rxbuf) add_recvbuf_mergeable(shm, q, boot_slots[0]!);
       else add_recvbuf_big(shm, q, boot_slots);
     }
