@@ -37,13 +37,13 @@ const env: CpuEnv = {
 
 /** The stand-in driver: give queue 0's buffers back to the device. */
 function recycler(shm: Shm): () => void {
-  const R = shm.layout.rxq;
+  const RXQ = shm.layout.RXQ;
   const qi = shm.rxqI[0]!;
   const size = shm.cfg.ring_size;
   if (shm.cfg.nic !== 'virtio') {
     return () => {
-      const rdh = Atomics.load(shm.i32, qi + R.rdh);
-      Atomics.store(shm.i32, qi + R.rdt, rdh === 0 ? size - 1 : rdh - 1);
+      const rdh = Atomics.load(shm.i32, qi + RXQ.rdh);
+      Atomics.store(shm.i32, qi + RXQ.rdt, rdh === 0 ? size - 1 : rdh - 1);
     };
   }
   const c = new KCpu(0, shm, env, { recordMany: () => {} });

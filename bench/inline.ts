@@ -29,7 +29,7 @@ export function inlineRun(packets: number, extra: string[] = []): { pps: number;
       /* run the CPU until it has nothing to do */
     }
     const a = accounted(shm);
-    if (Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0 && a.done === a.generated) break;
+    if (Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_done) !== 0 && a.done === a.generated) break;
   }
   const secs = (performance.now() - t0) / 1000;
   return { pps: packets / secs, ns_per_packet: (secs * 1e9) / packets };

@@ -113,11 +113,11 @@ const REFILL = 16;
  */
 function protoRound(p: Proto): void {
   const shm = p.shm;
-  const L = shm.layout;
-  const R = L.rxq;
-  const sd = L.sd;
-  const S = L.sk;
-  const T = L.task;
+  const layout = shm.layout;
+  const RXQ = layout.RXQ;
+  const SD = layout.SD;
+  const SOCK = layout.SOCK;
+  const TASK = layout.TASK;
   const i32 = p.i32;
   const f64 = p.f64;
   const u8 = p.u8;
@@ -133,7 +133,7 @@ function protoRound(p: Proto): void {
   const skStrideI = shm.skStrideI;
   const skStrideF = shm.skStrideF;
   const skHash = shm.skHash;
-  const hmask = L.skHashSize - 1;
+  const hmask = layout.skHashSize - 1;
   const base = shm.skbDataBase;
   const buf = shm.skbBufSize;
   const truesize = p.truesize;
@@ -146,10 +146,10 @@ function protoRound(p: Proto): void {
   const skb_hash = shm.skb_hash;
 
   // ixgbe_clean_rx_irq
-  let ntc = i32[qi + R.next_to_clean]!;
-  let ntu = i32[qi + R.next_to_use]!;
+  let ntc = i32[qi + RXQ.next_to_clean]!;
+  let ntu = i32[qi + RXQ.next_to_use]!;
   let unused = (ntc > ntu ? 0 : size) + ntc - ntu - 1;
-  const rdh = Atomics.load(i32, qi + R.rdh);
+  const rdh = Atomics.load(i32, qi + RXQ.rdh);
   let list = -1;
   let list_tail = -1;
   let list_n = 0;
@@ -163,7 +163,7 @@ function protoRound(p: Proto): void {
           desc_skb[ntu] = cache.alloc();
           ntu = ntu + 1 === size ? 0 : ntu + 1;
         }
-        Atomics.store(i32, qi + R.rdt, ntu);
+        Atomics.store(i32, qi + RXQ.rdt, ntu);
         unused -= REFILL;
       }
       const status = desc_status[ntc]!;
@@ -250,65 +250,66 @@ function protoRound(p: Proto): void {
       let b = 0;
       while (sk !== -1) {
         b = skI + sk * skStrideI;
-        if (i32[b + S.saddr] === saddr && i32[b + S.daddr] === daddr && i32[b + S.ports] === ports && i32[b + S.proto] === 17) break;
-        sk = i32[b + S.hash_next]!;
+        if (i32[b + SOCK.saddr] === saddr && i32[b + SOCK.daddr] === daddr && i32[b + SOCK.ports] === ports && i32[b + SOCK.proto] === 17)
+          break;
+        sk = i32[b + SOCK.hash_next]!;
       }
       if (sk < 0) throw new Error('prototype: no socket');
       // __udp_enqueue_schedule_skb, under the socket's lock
       const bf = skF + sk * skStrideF;
-      spin_lock(i32, b + S.lock);
-      if (i32[b + S.rmem_alloc]! > i32[b + S.rcvbuf]!) throw new Error('prototype: a socket overflowed');
+      spin_lock(i32, b + SOCK.lock);
+      if (i32[b + SOCK.rmem_alloc]! > i32[b + SOCK.rcvbuf]!) throw new Error('prototype: a socket overflowed');
       const index = (u8[l4 + 8]! << 24) | (u8[l4 + 9]! << 16) | (u8[l4 + 10]! << 8) | u8[l4 + 11]!;
-      const expected = i32[b + S.next_index]!;
-      if (((index - expected) | 0) < 0) f64[bf + S.out_of_order]! += 1;
-      else i32[b + S.next_index] = (index + 1) | 0;
-      const tail = i32[b + S.rx_tail]!;
-      if (tail === -1) i32[b + S.rx_head] = s;
+      const expected = i32[b + SOCK.next_index]!;
+      if (((index - expected) | 0) < 0) f64[bf + SOCK.out_of_order]! += 1;
+      else i32[b + SOCK.next_index] = (index + 1) | 0;
+      const tail = i32[b + SOCK.rx_tail]!;
+      if (tail === -1) i32[b + SOCK.rx_head] = s;
       else skb_next[tail] = s;
-      i32[b + S.rx_tail] = s;
-      i32[b + S.rx_qlen]! += 1;
-      Atomics.add(i32, b + S.rmem_alloc, truesize);
-      f64[bf + S.delivered]! += 1;
-      i32[b + S.rxhash] = skb_hash[s]!;
-      if (i32[b + S.on_ready] === 0) {
-        i32[b + S.on_ready] = 1;
-        spin_lock(i32, ti + T.lock);
-        i32[b + S.ready_next] = -1;
-        const t = i32[ti + T.ready_tail]!;
-        if (t === -1) i32[ti + T.ready_head] = sk;
-        else i32[skI + t * skStrideI + S.ready_next] = sk;
-        i32[ti + T.ready_tail] = sk;
-        spin_unlock(i32, ti + T.lock);
+      i32[b + SOCK.rx_tail] = s;
+      i32[b + SOCK.rx_qlen]! += 1;
+      Atomics.add(i32, b + SOCK.rmem_alloc, truesize);
+      f64[bf + SOCK.delivered]! += 1;
+      i32[b + SOCK.rxhash] = skb_hash[s]!;
+      if (i32[b + SOCK.on_ready] === 0) {
+        i32[b + SOCK.on_ready] = 1;
+        spin_lock(i32, ti + TASK.lock);
+        i32[b + SOCK.ready_next] = -1;
+        const t = i32[ti + TASK.ready_tail]!;
+        if (t === -1) i32[ti + TASK.ready_head] = sk;
+        else i32[skI + t * skStrideI + SOCK.ready_next] = sk;
+        i32[ti + TASK.ready_tail] = sk;
+        spin_unlock(i32, ti + TASK.lock);
       }
-      spin_unlock(i32, b + S.lock);
+      spin_unlock(i32, b + SOCK.lock);
       delivered++;
       s = nx;
     }
     list = list_tail = -1;
     list_n = 0;
   }
-  i32[qi + R.next_to_clean] = ntc;
-  i32[qi + R.next_to_use] = ntu;
-  f64[sdF + sd.processed]! += processed;
-  f64[sdF + sd.delivered]! += delivered;
+  i32[qi + RXQ.next_to_clean] = ntc;
+  i32[qi + RXQ.next_to_use] = ntu;
+  f64[sdF + SD.processed]! += processed;
+  f64[sdF + SD.delivered]! += delivered;
   if (cut < 5) return;
 
   // The application's recvmsg loop: the ready list in one lock, each socket's queue in one.
-  spin_lock(i32, ti + T.lock);
-  let sk = i32[ti + T.ready_head]!;
-  i32[ti + T.ready_head] = -1;
-  i32[ti + T.ready_tail] = -1;
-  spin_unlock(i32, ti + T.lock);
+  spin_lock(i32, ti + TASK.lock);
+  let sk = i32[ti + TASK.ready_head]!;
+  i32[ti + TASK.ready_head] = -1;
+  i32[ti + TASK.ready_tail] = -1;
+  spin_unlock(i32, ti + TASK.lock);
   let read = 0;
   while (sk !== -1) {
     const b = skI + sk * skStrideI;
-    const next = i32[b + S.ready_next]!;
+    const next = i32[b + SOCK.ready_next]!;
     if (cut === 5) {
-      let s = i32[b + S.rx_head]!;
-      i32[b + S.rx_head] = -1;
-      i32[b + S.rx_tail] = -1;
-      i32[b + S.on_ready] = 0;
-      i32[b + S.rmem_alloc] = 0;
+      let s = i32[b + SOCK.rx_head]!;
+      i32[b + SOCK.rx_head] = -1;
+      i32[b + SOCK.rx_tail] = -1;
+      i32[b + SOCK.on_ready] = 0;
+      i32[b + SOCK.rmem_alloc] = 0;
       while (s !== -1) {
         const nx = skb_next[s]!;
         cache.free(s);
@@ -317,20 +318,20 @@ function protoRound(p: Proto): void {
       sk = next;
       continue;
     }
-    spin_lock(i32, b + S.lock);
-    let s = i32[b + S.rx_head]!;
-    i32[b + S.rx_head] = -1;
-    i32[b + S.rx_tail] = -1;
-    i32[b + S.rx_qlen] = 0;
-    i32[b + S.on_ready] = 0;
-    spin_unlock(i32, b + S.lock);
-    let deficit = i32[b + S.forward_deficit]!;
-    const quarter = i32[b + S.rcvbuf]! >> 2;
+    spin_lock(i32, b + SOCK.lock);
+    let s = i32[b + SOCK.rx_head]!;
+    i32[b + SOCK.rx_head] = -1;
+    i32[b + SOCK.rx_tail] = -1;
+    i32[b + SOCK.rx_qlen] = 0;
+    i32[b + SOCK.on_ready] = 0;
+    spin_unlock(i32, b + SOCK.lock);
+    let deficit = i32[b + SOCK.forward_deficit]!;
+    const quarter = i32[b + SOCK.rcvbuf]! >> 2;
     while (s !== -1) {
       const nx = skb_next[s]!;
       deficit += truesize;
       if (nx === -1 || deficit >= quarter) {
-        Atomics.sub(i32, b + S.rmem_alloc, deficit);
+        Atomics.sub(i32, b + SOCK.rmem_alloc, deficit);
         deficit = 0;
       }
       skb_next[s] = -1;
@@ -338,12 +339,12 @@ function protoRound(p: Proto): void {
       read++;
       s = nx;
     }
-    i32[b + S.forward_deficit] = deficit;
+    i32[b + SOCK.forward_deficit] = deficit;
     sk = next;
   }
-  f64[sdF + sd.recvmsg_packets]! += read;
-  f64[tf + T.packets]! += read;
-  f64[tf + T.recvmsg_calls]! += 1;
+  f64[sdF + SD.recvmsg_packets]! += read;
+  f64[tf + TASK.packets]! += read;
+  f64[tf + TASK.recvmsg_calls]! += 1;
 }
 
 /** The prototype cut after stage `cut` (1..6), on a run of its own. */

@@ -31,7 +31,7 @@ async function failureOf(run: Promise<unknown>): Promise<Error | null> {
 /** Run `flags` in `mode` with `tamper` applied at every tick (sim: between slices) once traffic runs. */
 function runTampered(mode: 'sim' | 'threads', flags: Flags, tamper: Tamper): Promise<Error | null> {
   const onTick = (shm: Shm) => {
-    if (shm.f64[shm.ctlF + shm.layout.ctl.generated]! > 0) tamper(shm);
+    if (shm.f64[shm.ctlF + shm.layout.CTL.generated]! > 0) tamper(shm);
   };
   if (mode === 'sim') return failureOf(runSim(config({ mode: 'sim', ...flags }), { onTick }));
   return failureOf(runEmulation(config({ 'watchdog-s': 30, ...flags }), { onTick }));
@@ -46,7 +46,7 @@ function expectAssertion(err: Error | null, line: RegExp): void {
 }
 
 const size = (shm: Shm) => shm.cfg.ring_size;
-const rxq = (shm: Shm, q: number, f: 'rdh' | 'rdt' | 'next_to_clean') => shm.i32[shm.rxqI[q]! + shm.layout.rxq[f]]!;
+const rxq = (shm: Shm, q: number, f: 'rdh' | 'rdt' | 'next_to_clean') => shm.i32[shm.rxqI[q]! + shm.layout.RXQ[f]]!;
 
 /**
  * Set DD on the descriptor each queue's device takes next (at RDH, if posted: RDH != RDT): the
@@ -94,16 +94,16 @@ const untokenUsed: Tamper = (shm) => {
   }
 };
 
-const rpsLock = (shm: Shm, cpu: number) => shm.sdI[cpu]! + shm.layout.sd.rps_lock;
+const rpsLock = (shm: Shm, cpu: number) => shm.sd[cpu]! + shm.layout.SD.rps_lock;
 
 /** The skb pool's free-stack top beyond the pool. */
 const poolTopPastEnd: Tamper = (shm) => {
-  shm.i32[shm.ctlI + shm.layout.ctl.skb_free_top] = shm.layout.skbCount + 1000;
+  shm.i32[shm.ctlI + shm.layout.CTL.skb_free_top] = shm.layout.skbCount + 1000;
 };
 
 /** CPU 1's backlog counter 5 more than its list holds. */
 const backlogQlen: Tamper = (shm) => {
-  shm.i32[shm.sdI[1]! + shm.layout.sd.input_pkt_qlen]! += 5;
+  shm.i32[shm.sd[1]! + shm.layout.SD.input_pkt_qlen]! += 5;
 };
 
 /** Apply `t` until it says it did (a void one: once). */
@@ -265,9 +265,9 @@ describe('skb pool', () => {
   it('always on: a give of an id out of range, a free stack past its end, a corrupt top', () => {
     const shm = boot(config({ mode: 'sim' }));
     const n = shm.layout.skbCount;
-    const top = shm.ctlI + shm.layout.ctl.skb_free_top;
+    const top = shm.ctlI + shm.layout.CTL.skb_free_top;
     // An assertion ends the run with the pool's lock held: free it for the next check here.
-    const unlock = () => (shm.i32[shm.ctlI + shm.layout.ctl.skb_free_lock] = 0);
+    const unlock = () => (shm.i32[shm.ctlI + shm.layout.CTL.skb_free_lock] = 0);
     expect(() => skb_pool_give(shm, Int32Array.of(n + 3), 0, 1)).toThrow(
       /^assertion: skb pool: skb \d+ given to free stack slot \d+ is not a pool index/,
     );

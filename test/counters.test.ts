@@ -93,7 +93,7 @@ describe('a new per-CPU counter (fixture): one table entry and the kernel line t
         patchOnce(
           old,
           'function process_backlog(c: KCpu, n: number, quota: number): number {\n',
-          'function process_backlog(c: KCpu, n: number, quota: number): number {\n  c.count(c.sd.backlog_polls);\n',
+          'function process_backlog(c: KCpu, n: number, quota: number): number {\n  c.count(c.SD.backlog_polls);\n',
         ),
     });
     expect(tree.touched).toEqual(['src/kernel/dev.ts', 'src/shm/softnet_counters.ts']);

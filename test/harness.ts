@@ -41,8 +41,8 @@ export class TestEnv implements CpuEnv {
   send_ipi(cpu: number): void {
     this.ipis.push(cpu);
     const shm = this.m().shm;
-    Atomics.or(shm.i32, shm.sdI[cpu]! + shm.layout.sd.ipi_pending, IPI_RPS);
-    Atomics.store(shm.i32, shm.sdI[cpu]! + shm.layout.sd.doorbell, 1);
+    Atomics.or(shm.i32, shm.sd[cpu]! + shm.layout.SD.ipi_pending, IPI_RPS);
+    Atomics.store(shm.i32, shm.sd[cpu]! + shm.layout.SD.doorbell, 1);
   }
   wake_cpu(cpu: number): void {
     this.wakes.push(cpu);
@@ -80,7 +80,7 @@ export class Machine {
     this.shm = boot(cfg);
     kernel_boot(this.shm);
     const L = this.shm.layout;
-    this.clock = new Float64Array(this.shm.sab, L.ctl.base + L.ctl.clock_ns * 8, 1);
+    this.clock = new Float64Array(this.shm.sab, L.CTL.base + L.CTL.clock_ns * 8, 1);
     this.envs = Array.from({ length: cfg.cpus }, (_, i) => new TestEnv(() => this, i));
     this.cpus = this.envs.map((env, i) => new KCpu(i, this.shm, env, { recordMany() {} }));
     this.gen = new TrafficGenerator(this.shm, () => this.clock[0]!);
@@ -90,7 +90,7 @@ export class Machine {
   /** Advance jiffies (and the clock) by n ticks. */
   tick(n = 1): void {
     const L = this.shm.layout;
-    this.shm.i32[this.shm.ctlI + L.ctl.jiffies]! += n;
+    this.shm.i32[this.shm.ctlI + L.CTL.jiffies]! += n;
     this.clock[0]! += (n * 1e9) / this.cfg.hz;
   }
 
@@ -100,20 +100,20 @@ export class Machine {
   }
 
   /** A softnet_data field of CPU `cpu` (counters are f64, the rest i32). */
-  sd(cpu: number, field: Exclude<keyof Shm['layout']['sd'], 'stride'>): number {
-    const idx = this.shm.layout.sd[field];
-    return F64_SD_FIELDS.has(field) ? this.shm.f64[this.shm.sdF[cpu]! + idx]! : this.shm.i32[this.shm.sdI[cpu]! + idx]!;
+  sd(cpu: number, field: Exclude<keyof Shm['layout']['SD'], 'stride'>): number {
+    const idx = this.shm.layout.SD[field];
+    return F64_SD_FIELDS.has(field) ? this.shm.f64[this.shm.sdF[cpu]! + idx]! : this.shm.i32[this.shm.sd[cpu]! + idx]!;
   }
 
   /** Take CPU c's pending interrupts and IPIs (hardirq context), without running softirqs. */
   take_irqs(cpu: number): void {
     const c = this.cpus[cpu]!;
     const shm = this.shm;
-    const sd = shm.layout.sd;
-    Atomics.store(shm.i32, c.sdI + sd.doorbell, 0);
-    do_IRQ_pending(c, Atomics.exchange(shm.i32, c.sdI + sd.vec_pending0, 0), 0);
-    do_IRQ_pending(c, Atomics.exchange(shm.i32, c.sdI + sd.vec_pending1, 0), 32);
-    if (Atomics.exchange(shm.i32, c.sdI + sd.ipi_pending, 0) & IPI_RPS) rps_trigger_softirq(c);
+    const sd = shm.layout.SD;
+    Atomics.store(shm.i32, c.sd + sd.doorbell, 0);
+    do_IRQ_pending(c, Atomics.exchange(shm.i32, c.sd + sd.vec_pending0, 0), 0);
+    do_IRQ_pending(c, Atomics.exchange(shm.i32, c.sd + sd.vec_pending1, 0), 32);
+    if (Atomics.exchange(shm.i32, c.sd + sd.ipi_pending, 0) & IPI_RPS) rps_trigger_softirq(c);
   }
 
   /**
@@ -139,7 +139,7 @@ export class Machine {
       let busy = false;
       for (let cpu = 0; cpu < this.cfg.cpus; cpu++) {
         const c = this.cpus[cpu]!;
-        const bell = Atomics.load(this.shm.i32, c.sdI + this.shm.layout.sd.doorbell);
+        const bell = Atomics.load(this.shm.i32, c.sd + this.shm.layout.SD.doorbell);
         if (bell !== 0 || c.softirq_pending !== 0) {
           busy = true;
           this.run(cpu);

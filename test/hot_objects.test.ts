@@ -23,7 +23,7 @@ const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: objec
 /** Every object the per-packet path holds: the Config, the layout and its index tables. */
 function hotObjects(shm: ShmT): Record<string, object> {
   const L = shm.layout;
-  return { cfg: shm.cfg, layout: L, sd: L.sd, sk: L.sk, napi: L.napi, rxq: L.rxq, task: L.task, ctl: L.ctl };
+  return { cfg: shm.cfg, layout: L, sd: L.SD, sk: L.SOCK, napi: L.NAPI, rxq: L.RXQ, task: L.TASK, ctl: L.CTL };
 }
 
 function expectFast(objs: Record<string, object>, where: string): void {

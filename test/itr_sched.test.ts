@@ -124,18 +124,18 @@ describe('net.core.dev_weight_rx_bias (proc_do_dev_weight, process_backlog)', ()
     const plain = simulate(config({ mode: 'sim', ...flags }));
     const biased = simulate(config({ mode: 'sim', ...flags, 'dev-weight-rx-bias': 4 }));
     const L = biased.shm.layout;
-    expect(biased.shm.i32[biased.shm.ctlI + L.ctl.dev_rx_weight]).toBe(64);
-    expect(biased.shm.i32[biased.shm.napiI[1]! + L.napi.weight]).toBe(64);
-    expect(plain.shm.i32[plain.shm.napiI[1]! + L.napi.weight]).toBe(16);
+    expect(biased.shm.i32[biased.shm.ctlI + L.CTL.dev_rx_weight]).toBe(64);
+    expect(biased.shm.i32[biased.shm.napiI[1]! + L.NAPI.weight]).toBe(64);
+    expect(plain.shm.i32[plain.shm.napiI[1]! + L.NAPI.weight]).toBe(16);
     // Four times the weight: fewer polls of CPU 1's backlog for the same packets.
-    const polls = (r: typeof plain) => r.shm.f64[r.shm.napiF[1]! + L.napi.polls]!;
+    const polls = (r: typeof plain) => r.shm.f64[r.shm.napiF[1]! + L.NAPI.polls]!;
     expect(polls(biased)).toBeLessThan(polls(plain));
   });
 });
 
 describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_watchdog, 5.10)', () => {
   const TCP: Flags = { cpus: 1, queues: 1, rate: 300_000, packets: 30_000, proto: 'tcp', flows: 4, 'rx-usecs': 0 };
-  const fires = (r: ReturnType<typeof simulate>) => r.shm.f64[r.shm.napiF[1]! + r.shm.layout.napi.watchdog_fires]!;
+  const fires = (r: ReturnType<typeof simulate>) => r.shm.f64[r.shm.napiF[1]! + r.shm.layout.NAPI.watchdog_fires]!;
 
   it('deferral keeps the interrupt off while the timer’s polls find work', () => {
     // UDP: TCP senders stall on closed receive windows, and a timer poll in such a gap finds
@@ -188,7 +188,7 @@ describe('CFS tunables and min_vruntime (update_sysctl, update_curr → update_m
     // One CPU of a 2-CPU machine: ksoftirqd runs 100 ms alone, then the task pinned there wakes.
     const shm = boot(config({ cpus: 2, queues: 1, 'app-cpus': '0' }));
     const rq = new CfsRq(shm, 2);
-    const T = shm.layout.task;
+    const T = shm.layout.TASK;
     shm.i32[shm.taskI[0]! + T.cpu] = 0;
     rq.ksoftirqd[0] = 1;
     expect(rq.schedule(0, 0, 1, 0)).toBe(PICK_KSOFTIRQD);

@@ -11,8 +11,8 @@ import { csum_fold, ip_fast_csum, pseudo_header_sum } from '../dist/src/uapi/ine
 import { task_recvmsg } from '../dist/src/kernel/sock.js';
 import { rxSkbTruesize } from '../dist/src/kernel/skbuff.js';
 
-const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n]! + m.shm.layout.napi.state);
-const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q]! + m.shm.layout.rxq.eims];
+const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n]! + m.shm.layout.NAPI.state);
+const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q]! + m.shm.layout.RXQ.eims];
 
 describe('net_rx_action and NAPI', () => {
   it('polls a napi at most its weight per round and repolls it, without a squeeze while budget remains', () => {
@@ -91,7 +91,7 @@ describe('GRO', () => {
     expect(m.sd(0, 'processed')).toBe(1); // one train, flushed by napi_complete_done
     expect(m.sd(0, 'gro_merged')).toBe(39);
     const r = m.shm; // no segment out of order
-    expect(r.f64[r.skIdxF(0, r.layout.sk.out_of_order)]).toBe(0);
+    expect(r.f64[r.skIdxF(0, r.layout.SOCK.out_of_order)]).toBe(0);
   });
 
   it('a sequence gap sends the held train up and starts a new one with the segment after it', () => {
@@ -103,14 +103,14 @@ describe('GRO', () => {
     expect(m.sd(0, 'delivered')).toBe(20);
     expect(m.sd(0, 'processed')).toBe(2); // two trains of 10: the segment after the gap is held
     expect(m.sd(0, 'gro_merged')).toBe(18);
-    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(0);
+    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.SOCK.out_of_order)]).toBe(0);
   });
 
   it('does not merge a segment whose IPv4 header checksum is bad; ip_rcv drops it', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'bad-csum-rate': 0.2, packets: 40 }));
     m.send(40);
     m.settle();
-    const bad = m.shm.f64[m.shm.ctlF + m.shm.layout.ctl.generated_bad_ip_csum]!;
+    const bad = m.shm.f64[m.shm.ctlF + m.shm.layout.CTL.generated_bad_ip_csum]!;
     expect(bad).toBeGreaterThan(0);
     expect(m.sd(0, 'drop_ip_csum')).toBe(bad);
     expect(m.sd(0, 'delivered')).toBe(40 - bad);
@@ -225,7 +225,7 @@ describe('RFS', () => {
     expect(m.sd(0, 'rfs_flow_moves')).toBe(2);
     expect(m.sd(0, 'enqueue_local')).toBe(5);
     m.settle();
-    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(0);
+    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.SOCK.out_of_order)]).toBe(0);
     expect(m.sd(0, 'delivered') + m.sd(1, 'delivered')).toBe(30);
     expect(m.conserved()).toBe(true);
   });
@@ -242,8 +242,8 @@ describe('RFS', () => {
     m.send(5);
     m.run(0); // moved at once: these 5 are delivered on CPU 0 before CPU 1's 10
     m.settle();
-    const C = m.shm.layout.ctl;
-    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(10);
+    const C = m.shm.layout.CTL;
+    expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.SOCK.out_of_order)]).toBe(10);
     expect(m.shm.i32[m.shm.ctlI + C.ooo_set]).toBe(1);
     expect(m.shm.i32[m.shm.ctlI + C.ooo_expected]).toBe(25); // after index 24 came index 10
     expect(m.shm.i32[m.shm.ctlI + C.ooo_got]).toBe(10);
@@ -294,7 +294,7 @@ function gro10(f?: (u8: Uint8Array, frame: number) => void, flags: Record<string
   if (f) tamper(m, 5, f);
   m.settle();
   expect(m.sd(0, 'delivered')).toBe(10);
-  expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.sk.out_of_order)]).toBe(0);
+  expect(m.shm.f64[m.shm.skIdxF(0, m.shm.layout.SOCK.out_of_order)]).toBe(0);
   return { trains: m.sd(0, 'processed'), merged: m.sd(0, 'gro_merged') };
 }
 
@@ -308,7 +308,7 @@ describe('GRO: what a merged train looks like (tcp_gro_receive, tcp4_gro_complet
     m.settle();
     expect(m.sd(0, 'gro_merged')).toBe(3);
     const u8 = m.shm.u8;
-    const head = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rx_head)]!;
+    const head = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rx_head)]!;
     const frame = m.cpus[0]!.skb_data(head);
     const th = frame + IP + 20;
     // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH)
@@ -391,12 +391,12 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
     expect(m.sd(0, 'delivered')).toBe(8);
     // virtio: a GOOD_COPY_LEN head (768) and the 1,536-byte mergeable buffer per frame.
     expect(rxSkbTruesize(m.cfg, 1496)).toBe(768 + 1536);
-    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rmem_alloc)]).toBe(8 * (768 + 1536));
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rmem_alloc)]).toBe(8 * (768 + 1536));
   });
 
   it('--sk-rcvbuf is setsockopt(SO_RCVBUF): the kernel doubles it', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 200, 'sk-rcvbuf': 23040 }));
-    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rcvbuf)]).toBe(46080);
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rcvbuf)]).toBe(46080);
     m.send(200);
     m.settle(); // 46,080 / 2,304 = 20 skbs fill it exactly; the 21st still fits the test
     expect(m.sd(0, 'delivered')).toBe(21);
@@ -406,7 +406,7 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
     const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, packets: 400 }));
     const W = Math.floor(131_072 / 2304); // 56 segments
     expect(m.send(400)).toBe(W);
-    const stalls = () => m.shm.f64[m.shm.ctlF + m.shm.layout.ctl.tcp_window_stalls];
+    const stalls = () => m.shm.f64[m.shm.ctlF + m.shm.layout.CTL.tcp_window_stalls];
     expect(stalls()).toBe(1);
     m.settle();
     expect(m.sd(0, 'delivered')).toBe(W);
@@ -422,7 +422,7 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
 });
 
 describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rmem_release in batches with its splice', () => {
-  const rmem = (m: Machine) => m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rmem_alloc)]!;
+  const rmem = (m: Machine) => m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rmem_alloc)]!;
   /** recvmsg on CPU 0 until its first need_resched check: RECVMSG_WINDOW (32) skbs. */
   const read32 = (m: Machine) => {
     m.envs[0]!.need_resched = () => true;
@@ -437,19 +437,19 @@ describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rm
     expect(m.send(40)).toBe(40);
     m.settle();
     expect(rmem(m)).toBe(40 * T);
-    const edge = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]!;
+    const edge = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.wnd_end)]!;
     expect(read32(m)).toBe(32);
     // UDP's forward_deficit would still hold the 2 skbs read since its last quarter-of-rcvbuf release.
     expect(rmem(m)).toBe(8 * T);
     // tcp_select_window: rcv_nxt (40: all arrived) + the free space (131,072 - 8 × 2,304) in segments.
-    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]).toBe(40 + Math.floor((131_072 - 8 * T) / T));
-    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.wnd_end)]).toBeGreaterThan(edge);
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.wnd_end)]).toBe(40 + Math.floor((131_072 - 8 * T) / T));
+    expect(m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.wnd_end)]).toBeGreaterThan(edge);
   });
 
   it('UDP: a release splices sk_receive_queue onto the reader queue (udp_rmem_release: skb_queue_splice_tail_init)', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 400 }));
     const T = rxSkbTruesize(m.cfg, 60);
-    const S = m.shm.layout.sk;
+    const S = m.shm.layout.SOCK;
     const qlen = () => m.shm.i32[m.shm.skIdx(0, S.rx_qlen)]!;
     m.send(72);
     m.settle();
@@ -488,7 +488,7 @@ describe('RFS records connected UDP sockets (sock_rps_record_flow, sock_rps_save
       m.send(10);
       m.settle();
       expect(m.sd(0, 'delivered')).toBe(10);
-      const hash = m.shm.i32[m.shm.skIdx(0, m.shm.layout.sk.rxhash)]!;
+      const hash = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rxhash)]!;
       expect(hash !== 0).toBe(recorded);
       task_recvmsg(m.cpus[1]!, 0);
       expect(table(m)).toBe(recorded ? 1 : 0);

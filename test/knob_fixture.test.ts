@@ -26,9 +26,9 @@ const ENTRY = `  fixture_backlog_cap: knob(
   ),
 `;
 
-const READER_OLD = '  if (qlen > i32[c.ctlI + c.L.ctl.netdev_max_backlog]!) drop_reason = sd.drop_backlog;';
-const READER_NEW = `  const cap = i32[c.ctlI + c.L.ctl.fixture_backlog_cap]!;
-  if (qlen > i32[c.ctlI + c.L.ctl.netdev_max_backlog]! || (cap > 0 && qlen > cap)) drop_reason = sd.drop_backlog;`;
+const READER_OLD = '  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]!) drop_reason = SD.drop_backlog;';
+const READER_NEW = `  const cap = i32[c.ctlI + c.layout.CTL.fixture_backlog_cap]!;
+  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]! || (cap > 0 && qlen > cap)) drop_reason = SD.drop_backlog;`;
 
 // RPS from CPU 0's queue to CPU 1, whose stack cost lets its backlog grow.
 const RUN = ['run', '--mode', 'sim', '--cpus', '2', '--queues', '1', '--irq-affinity', '0', '--rps-cpus', '2'];

@@ -302,8 +302,8 @@ describe('sim mode: sockets, TCP windows, connected UDP and GRO (issue 13)', () 
     expect(conserves(r)).toBe(true);
     expect(r.config.udp_sockets).toBe('connected');
     expect(sum(r.percpu.map((p) => p.rfs_flow_moves))).toBeGreaterThan(0);
-    const K = shm.layout.sk;
-    const T = shm.layout.task;
+    const K = shm.layout.SOCK;
+    const T = shm.layout.TASK;
     // Flows whose hashes share an rps_sock_flow_table entry (hash & 32767) but differ above it
     // overwrite each other's record: get_rps_cpu finds the other flow's ident and leaves the
     // packet on the queue's CPU (try_rps, no RPS map), so they bounce, in Linux as here.
@@ -345,7 +345,7 @@ describe('sim mode: progress', () => {
     // From 100 µs in, the first moment queue 0's napi is idle, mark it disabled: its interrupt
     // can no longer schedule a poll, the vector stays auto-masked, the ring fills and the
     // closed-loop wire waits for ever.
-    const at = shm.napiI[cfg.cpus]! + shm.layout.napi.state;
+    const at = shm.napiI[cfg.cpus]! + shm.layout.NAPI.state;
     // CPUs much faster than the wire, so the napi goes idle between bursts.
     const fast = Object.fromEntries(Object.entries(DEFAULT_COST_MODEL).map(([k, v]) => [k, typeof v === 'number' ? 1 : v]));
     const m = new SimMachine(

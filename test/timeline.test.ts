@@ -107,7 +107,7 @@ describe('timeline', () => {
   it('keeps at most MAX_POINTS samples, every other one dropped and the interval doubled when full', () => {
     const shm = boot(config({ cpus: 1, packets: 1 }));
     const s = new TimelineSampler(shm);
-    const processed = shm.sdF[0]! + shm.layout.sd.processed;
+    const processed = shm.sdF[0]! + shm.layout.SD.processed;
     for (let ms = 0; ms < 3 * MAX_POINTS * 2; ms += 2) {
       shm.f64[processed] = ms;
       s.poll(ms);
@@ -124,7 +124,7 @@ describe('timeline', () => {
     // CI once printed 502.492 twice: a periodic sample and the forced last one 0.3 µs apart.
     const shm = boot(config({ cpus: 1, packets: 1 }));
     const s = new TimelineSampler(shm);
-    const processed = shm.sdF[0]! + shm.layout.sd.processed;
+    const processed = shm.sdF[0]! + shm.layout.SD.processed;
     s.poll(0);
     shm.f64[processed] = 10;
     s.poll(502.4918);

@@ -275,7 +275,7 @@ describe('virtio: errors counted, not thrown (virtio_net_receive_rcu, receive_bu
     // frame in one of them.
     shm.cfg.virtio_mrg_rxbuf = false;
     const dev = new VirtioNetBackend(shm, cfg.pkt_size - 4);
-    const R = shm.layout.rxq;
+    const R = shm.layout.RXQ;
     expect(dev.virtio_net_receive_rcu(0, 0)).toBe(9014);
     expect(shm.f64[shm.rxqF[0]! + R.virtio_oversize]).toBe(1);
     expect(shm.f64[shm.rxqF[0]! + R.rx_packets]).toBe(0);

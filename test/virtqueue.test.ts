@@ -57,7 +57,7 @@ describe('split virtqueue: seeded laps', () => {
     it(`ring ${ring}, event_idx ${event_idx}: buffers come back in order, whole, counted`, () => {
       const { shm, dev } = machine(ring, event_idx);
       const p = new Prng(seed);
-      const R = shm.layout.rxq;
+      const R = shm.layout.RXQ;
       const free: number[] = []; // slots the driver holds unposted
       let posted = ring; // virtnet_up filled the ring
       let sent = 0; // frames the device put in buffers
@@ -115,7 +115,7 @@ describe('interrupt suppression', () => {
   for (const event_idx of [true, false]) {
     it(`event_idx ${event_idx}: one interrupt for a batch, none while callbacks are off, the recheck sees what came between`, () => {
       const { shm, dev } = machine(16, event_idx);
-      const R = shm.layout.rxq;
+      const R = shm.layout.RXQ;
       const raised = () => shm.f64[shm.rxqF[0]! + R.virtio_irq_raised]!;
       // Callbacks on (as at ifup): the first frame interrupts...
       dev.virtio_net_receive_rcu(0, 0);

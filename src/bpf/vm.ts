@@ -150,14 +150,14 @@ export class XdpEnv {
     readonly cpu: number,
     o: XdpEnvOptions = {},
   ) {
-    const L = maps.layout;
+    const layout = maps.layout;
     this.m8 = maps.u8;
     this.mdv = maps.dv;
     this.mi32 = maps.i32;
-    this.ctr = new Float64Array(maps.sab, L.counters + cpu * COUNTER_SLOTS * 8, COUNTER_SLOTS);
-    this.trace = new Uint8Array(maps.sab, L.trace + cpu * TRACE_BYTES, TRACE_BYTES);
-    this.traceView = new Int32Array(maps.sab, L.trace + cpu * TRACE_BYTES, 1);
-    const n = L.maps.length;
+    this.ctr = new Float64Array(maps.sab, layout.counters + cpu * COUNTER_SLOTS * 8, COUNTER_SLOTS);
+    this.trace = new Uint8Array(maps.sab, layout.trace + cpu * TRACE_BYTES, TRACE_BYTES);
+    this.traceView = new Int32Array(maps.sab, layout.trace + cpu * TRACE_BYTES, 1);
+    const n = layout.maps.length;
     this.vbase = new Int32Array(n);
     this.vend = new Int32Array(n);
     this.vstride = new Int32Array(n);
@@ -166,7 +166,7 @@ export class XdpEnv {
     this.keysize = new Int32Array(n);
     this.valsize = new Int32Array(n);
     let vmax = 8;
-    L.maps.forEach((l, m) => {
+    layout.maps.forEach((l, m) => {
       this.vbase[m] = l.vbase;
       this.vend[m] = l.vbase + l.vcount * l.vstride;
       this.vstride[m] = l.vstride;

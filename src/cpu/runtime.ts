@@ -99,15 +99,15 @@ export class CpuRuntime implements CpuEnv {
     this.ksoftirqd = this.rq.ksoftirqd;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
-    this.doorbell = shm.sdI[cpu]! + shm.layout.sd.doorbell;
-    this.stop_at = shm.ctlI + shm.layout.ctl.stop;
+    this.doorbell = shm.sd[cpu]! + shm.layout.SD.doorbell;
+    this.stop_at = shm.ctlI + shm.layout.CTL.stop;
     // performance.now() counts from this thread's own origin: convert to the run's.
     this.origin_ms = performance.timeOrigin - shared_origin_ms;
-    const sd = shm.layout.sd;
-    this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
+    const SD = shm.layout.SD;
+    this.busy_field = Int32Array.of(SD.idle_ns, SD.busy_hardirq_ns, SD.busy_softirq_ns, SD.busy_ksoftirqd_ns, SD.busy_task_ns, SD.idle_ns);
     if (shm.cfg.stack_cost_ns > 0 && burn_iters_per_ns === 0) calibrate_burn();
     this.idle_poll_loads = spinLoads(busyThreads(shm.cfg.cpus, deviceInline(shm.cfg)), IDLE_POLL_LOADS);
-    this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.sd.processed]!);
+    this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.SD.processed]!);
   }
 
   // ------------------------------------------------------------------ CpuEnv
@@ -129,14 +129,14 @@ export class CpuRuntime implements CpuEnv {
    * the task runnable at its next scheduling point (it re-checks after publishing CTX_IDLE).
    */
   wake_cpu(cpu: number): void {
-    const ctx = Atomics.load(this.i32, this.shm.sdI[cpu]! + this.c.sd.context);
+    const ctx = Atomics.load(this.i32, this.shm.sd[cpu]! + this.c.SD.context);
     if (ctx === CTX_IDLE || ctx === CTX_IDLE_POLL) this.ipi(cpu, IPI_RESCHED);
   }
 
   wakeup_softirqd(): void {
     if (this.ksoftirqd[0] !== 0) return;
     this.ksoftirqd[0] = 1;
-    this.c.count(this.c.sd.ksoftirqd_wakeups);
+    this.c.count(this.c.SD.ksoftirqd_wakeups);
   }
 
   ksoftirqd_running(): boolean {
@@ -154,8 +154,8 @@ export class CpuRuntime implements CpuEnv {
     const sdF = this.c.sdF;
     const run = this.c.clock[0]! - this.ctx_start;
     const exec = this.rq.exec;
-    exec[0] = this.f64[sdF + this.c.sd.busy_ksoftirqd_ns]! + (this.ctx === CTX_KSOFTIRQD ? run : 0);
-    exec[1] = this.f64[sdF + this.c.sd.busy_task_ns]! + (this.ctx === CTX_TASK ? run : 0);
+    exec[0] = this.f64[sdF + this.c.SD.busy_ksoftirqd_ns]! + (this.ctx === CTX_KSOFTIRQD ? run : 0);
+    exec[1] = this.f64[sdF + this.c.SD.busy_task_ns]! + (this.ctx === CTX_TASK ? run : 0);
   }
 
   burn_ns(ns: number): void {
@@ -175,7 +175,7 @@ export class CpuRuntime implements CpuEnv {
   // ------------------------------------------------------------------ the CPU
 
   private ipi(cpu: number, kind: number): void {
-    const at = this.shm.sdI[cpu]! + this.shm.layout.sd.ipi_pending;
+    const at = this.shm.sd[cpu]! + this.shm.layout.SD.ipi_pending;
     Atomics.or(this.i32, at, kind);
     doorbell_ring(this.shm, cpu);
   }
@@ -187,7 +187,7 @@ export class CpuRuntime implements CpuEnv {
     // last time (see doorbell_ring and wake_cpu). The store and the clock's read are adjacent:
     // a thread the host stops anywhere else here shows the timeline (timeline.ts) the context
     // that time is charged to.
-    Atomics.store(this.i32, this.c.sdI + this.c.sd.context, next);
+    Atomics.store(this.i32, this.c.sd + this.c.SD.context, next);
     const now = this.c.clock[0]!;
     this.f64[this.c.sdF + this.busy_field[prev]!]! += now - this.ctx_start;
     this.ctx = next;
@@ -202,11 +202,11 @@ export class CpuRuntime implements CpuEnv {
   private handle_irqs(): void {
     const prev = this.switch_ctx(CTX_HARDIRQ);
     const c = this.c;
-    const sd = c.sd;
+    const SD = c.SD;
     Atomics.store(this.i32, this.doorbell, 0);
-    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending0, 0), 0);
-    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sdI + sd.vec_pending1, 0), 32);
-    const ipi = Atomics.exchange(this.i32, c.sdI + sd.ipi_pending, 0);
+    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sd + SD.vec_pending0, 0), 0);
+    do_IRQ_pending(c, Atomics.exchange(this.i32, c.sd + SD.vec_pending1, 0), 32);
+    const ipi = Atomics.exchange(this.i32, c.sd + SD.ipi_pending, 0);
     if (ipi & IPI_RPS) {
       rps_trigger_softirq(c);
     }
@@ -254,7 +254,7 @@ export class CpuRuntime implements CpuEnv {
     const i32 = this.i32;
     for (let k = 0; k < this.idle_poll_loads; k++) if (Atomics.load(i32, this.doorbell) !== 0) return;
     // From now on a waker must wake us with a futex call: say so, then look once more.
-    Atomics.store(i32, this.c.sdI + this.c.sd.context, CTX_IDLE);
+    Atomics.store(i32, this.c.sd + this.c.SD.context, CTX_IDLE);
     if (this.task_ready()) return;
     let ms = 100;
     if (this.dev !== null && this.dev.wake_at_ns !== Infinity) {
@@ -276,9 +276,9 @@ export class CpuRuntime implements CpuEnv {
   online(): void {
     this.ctx_start = this.c.clock[0]!;
     // From here every ns of the clock is charged to some context (timeline.ts reads this).
-    this.f64[this.c.sdF + this.c.sd.online_ns] = this.ctx_start;
-    Atomics.add(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready, 1);
-    Atomics.notify(this.i32, this.shm.ctlI + this.shm.layout.ctl.cpus_ready);
+    this.f64[this.c.sdF + this.c.SD.online_ns] = this.ctx_start;
+    Atomics.add(this.i32, this.shm.ctlI + this.shm.layout.CTL.cpus_ready, 1);
+    Atomics.notify(this.i32, this.shm.ctlI + this.shm.layout.CTL.cpus_ready);
   }
 
   /**
@@ -287,7 +287,7 @@ export class CpuRuntime implements CpuEnv {
    */
   step(): boolean {
     const c = this.c;
-    this.f64[c.sdF + c.sd.heartbeat]! += 1;
+    this.f64[c.sdF + c.SD.heartbeat]! += 1;
     if (this.dev !== null) this.dev.inline_turn();
     if (Atomics.load(this.i32, this.doorbell) !== 0) {
       this.handle_irqs();

@@ -111,7 +111,7 @@ export class CfsRq {
     if (s === 0) return this.ksoftirqd[i] !== 0 && softirq_pending !== 0;
     const t = s - 1;
     if (t >= this.tasks) return cpumap_kthread_runnable(this.shm, t - this.tasks, cpu);
-    return this.shm.i32[this.shm.taskI[t]! + this.shm.layout.task.cpu] === cpu && task_runnable(this.shm, t);
+    return this.shm.i32[this.shm.taskI[t]! + this.shm.layout.TASK.cpu] === cpu && task_runnable(this.shm, t);
   }
 
   /** update_curr: charge the running entity the exec time since the last update, then update_min_vruntime. */

@@ -65,7 +65,7 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
     const x = resolveXdp(shm.cfg)!; // the object read again in this thread (the coordinator checked it)
     shm.xdp = xdp_attach(shm.cfg, x, BpfMaps.attach(x.prog.obj.maps, shm.cfg.cpus, init.xdp.maps), init.xdp);
   }
-  shm.i32[shm.sdI[init.cpu]! + shm.layout.sd.host_tid] = hostThreadId(); // the timeline reads its schedstat
+  shm.i32[shm.sd[init.cpu]! + shm.layout.SD.host_tid] = hostThreadId(); // the timeline reads its schedstat
   kernel_boot(shm);
   if (init.burn_iters_per_ns > 0) set_burn_rate(init.burn_iters_per_ns);
   const hist = newLatencyHistogram();
@@ -168,8 +168,7 @@ export function answerRun<R extends ThreadResult>(port: MessagePort | null, api:
   port!.once('message', (_: RunMessage) => {
     api.run().then(
       (result) => port!.postMessage({ kind: 'done', result } satisfies RunReply<R>),
-      (e: unknown) =>
-        port!.postMessage({ kind: 'failed', error: failureText(e) } satisfies RunReply<R>),
+      (e: unknown) => port!.postMessage({ kind: 'failed', error: failureText(e) } satisfies RunReply<R>),
     );
   });
 }

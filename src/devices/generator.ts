@@ -151,7 +151,7 @@ export class TrafficGenerator implements FrameSource {
     if (this.replay === null) for (let f = 0; f < cfg.flows; f++) this.tcp[f] = this.frames.flows.proto[f] === IPPROTO_TCP ? 1 : 0;
     this.win_stalled = new Uint8Array(cfg.flows);
     this.stall_since = new Float64Array(cfg.flows);
-    this.wnd_at = shm.skIdx(0, shm.layout.sk.wnd_end);
+    this.wnd_at = shm.skIdx(0, shm.layout.SOCK.wnd_end);
     this.sk_stride = cfg.flows > 1 ? shm.skIdx(1, 0) - shm.skIdx(0, 0) : 0;
     // The window of the SYN-ACK (sock_table_init): the receiver's whole buffer, before any
     // segment was sent, so its right edge is the window itself.
@@ -187,7 +187,7 @@ export class TrafficGenerator implements FrameSource {
   inline_turn(): void {
     const shm = this.shm;
     this.wake_at_ns = Infinity;
-    if (Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) === 0) {
+    if (Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_done) === 0) {
       this.burst(this.due(shm.cfg.ring_size), false);
       if (this.stalled) this.wake_at_ns = this.now_ns() + TCP_STALL_WAIT_NS;
       else if (this.pending >= 0) this.nic.wait_inline(this.nic.rss_queue(this.frames.rss_hash[this.pending]!));
@@ -209,7 +209,7 @@ export class TrafficGenerator implements FrameSource {
   /** Run inline, on the CPU `cpu` (its thread calls inline_turn). */
   set_inline(cpu: number): void {
     this.inline = true;
-    Atomics.store(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.device_cpu, cpu);
+    Atomics.store(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.device_cpu, cpu);
   }
 
   /** The measured window of the device's hot path (no allocation in steady state). */
@@ -218,25 +218,25 @@ export class TrafficGenerator implements FrameSource {
   /** The device thread's loop: generate until done, then keep the interrupt logic alive until stop. */
   run(): void {
     const shm = this.shm;
-    const C = shm.layout.ctl;
+    const CTL = shm.layout.CTL;
     const ctl = shm.ctlI;
     this.wait_for_cpus();
     this.start();
-    while (Atomics.load(shm.i32, ctl + C.stop) === 0) {
+    while (Atomics.load(shm.i32, ctl + CTL.stop) === 0) {
       if (this.window.state !== 2) this.window.check();
-      if (Atomics.load(shm.i32, ctl + C.gen_done) !== 0) {
+      if (Atomics.load(shm.i32, ctl + CTL.gen_done) !== 0) {
         // virtio: packets still held in the net queues go to the guest as it kicks.
         if (this.virtio !== null) {
-          Atomics.wait(shm.i32, ctl + C.stop, 0, this.virtio.service() ? 0.05 : 5);
+          Atomics.wait(shm.i32, ctl + CTL.stop, 0, this.virtio.service() ? 0.05 : 5);
           continue;
         }
         const held = this.nic.service_throttled();
-        Atomics.wait(shm.i32, ctl + C.stop, 0, this.nic.itr_wait_ms(held, 5));
+        Atomics.wait(shm.i32, ctl + CTL.stop, 0, this.nic.itr_wait_ms(held, 5));
         continue;
       }
       this.burst(this.due(), true);
       // Every TCP sender waits for its window: nap until a reader has run.
-      if (this.stalled) Atomics.wait(shm.i32, ctl + C.stop, 0, TCP_STALL_WAIT_NS / 1e6);
+      if (this.stalled) Atomics.wait(shm.i32, ctl + CTL.stop, 0, TCP_STALL_WAIT_NS / 1e6);
     }
     // Stopped before the loop saw gen_done (the host kept this thread off its core while the
     // CPUs drained the last packets): the window ends here, as a CPU's does.
@@ -247,7 +247,7 @@ export class TrafficGenerator implements FrameSource {
   start(): void {
     this.start_ns = this.now_ns();
     this.wire.start(this.start_ns);
-    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.start_ns] = this.start_ns;
+    this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.start_ns] = this.start_ns;
   }
 
   /**
@@ -260,7 +260,7 @@ export class TrafficGenerator implements FrameSource {
     const shm = this.shm;
     // After generation (--packets reached, --duration over, or interrupted) a burst only
     // flushes and signals: virtio's held packets go to the guest as it kicks, nothing new.
-    const done_before = Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0;
+    const done_before = Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_done) !== 0;
     if (done_before) n = 0;
     this.stalled = false;
     this.stall_run = 0;
@@ -280,32 +280,32 @@ export class TrafficGenerator implements FrameSource {
       this.nic.service_throttled();
     }
     if (!done_before && this.finished()) {
-      shm.f64[shm.ctlF + shm.layout.ctl.gen_end_ns] = this.now_ns();
-      Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.gen_done, 1);
+      shm.f64[shm.ctlF + shm.layout.CTL.gen_end_ns] = this.now_ns();
+      Atomics.store(shm.i32, shm.ctlI + shm.layout.CTL.gen_done, 1);
     }
     return this.generated - before;
   }
 
   wait_for_cpus(): void {
     const shm = this.shm;
-    const at = shm.ctlI + shm.layout.ctl.cpus_ready;
+    const at = shm.ctlI + shm.layout.CTL.cpus_ready;
     for (;;) {
       const ready = Atomics.load(shm.i32, at);
-      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.stop) !== 0 || this.interrupted()) return;
+      if (ready >= shm.cfg.cpus || Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.stop) !== 0 || this.interrupted()) return;
       Atomics.wait(shm.i32, at, ready, 50);
     }
   }
 
   /** The coordinator stopped generation early (SIGINT, SIGTERM: an interrupted run). */
   private interrupted(): boolean {
-    return Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.gen_stop) !== 0;
+    return Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.gen_stop) !== 0;
   }
 
   private finished(): boolean {
     const cfg = this.shm.cfg;
     if (this.generated >= cfg.packets || this.interrupted()) return true;
     // The tick's clock: precise enough for a duration, and free to read.
-    return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.clock_ns]! - this.start_ns >= cfg.duration_s * 1e9;
+    return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.clock_ns]! - this.start_ns >= cfg.duration_s * 1e9;
   }
 
   /** How many packets to put on the wire now (sleeping first when the next is far off). */
@@ -322,7 +322,7 @@ export class TrafficGenerator implements FrameSource {
       // clock (a read allocates) only when that is not enough for the burst: when the wire,
       // not the CPUs, is the bottleneck.
       const shm = this.shm;
-      let avail = this.wire.available(shm.f64[shm.ctlF + shm.layout.ctl.clock_ns]!, this.generated);
+      let avail = this.wire.available(shm.f64[shm.ctlF + shm.layout.CTL.clock_ns]!, this.generated);
       if (avail >= n) return n;
       const now = this.now_ns();
       avail = this.wire.available(now, this.generated);
@@ -400,7 +400,7 @@ export class TrafficGenerator implements FrameSource {
     }
     const held = this.nic.service_throttled();
     const ms = Math.min(Math.max(t_ns - now, OPEN_LOOP_QUANTUM_NS) / 1e6, this.nic.itr_wait_ms(held, Infinity));
-    Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop, 0, ms);
+    Atomics.wait(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.stop, 0, ms);
   }
 
   /**
@@ -418,11 +418,11 @@ export class TrafficGenerator implements FrameSource {
         this.stall_run = 0;
         return flow;
       }
-      const now = this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.clock_ns]!;
+      const now = this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.clock_ns]!;
       if (this.win_stalled[flow] === 0) {
         this.win_stalled[flow] = 1;
         this.stall_since[flow] = now;
-        this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.tcp_window_stalls]! += 1;
+        this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.tcp_window_stalls]! += 1;
       } else if (this.loss_recovery_due(flow, now - this.stall_since[flow]!)) {
         // Loss recovery: what was in flight is delivered or lost by now; reopen from here.
         Atomics.compareExchange(this.shm.i32, this.wnd_at + flow * this.sk_stride, wnd_end, (this.index[flow]! + this.wnd_full[flow]!) | 0);
@@ -442,7 +442,7 @@ export class TrafficGenerator implements FrameSource {
     this.publish(); // the misses of this burst, so far
 
     // The socket holds nothing (a plain read: a hint, as a probe's ACK is)...
-    if (Atomics.load(shm.i32, shm.skIdx(flow, shm.layout.sk.rmem_alloc)) !== 0) return false;
+    if (Atomics.load(shm.i32, shm.skIdx(flow, shm.layout.SOCK.rmem_alloc)) !== 0) return false;
     // ...and every packet generated is delivered or dropped, or the RTO has passed.
     return stalled_ns >= TCP_RTO_MIN_NS || shm.packetsDone() === this.generated;
   }
@@ -471,7 +471,7 @@ export class TrafficGenerator implements FrameSource {
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
     const corrupt = this.bad_csum_rate > 0 && this.corrupt(flow);
-    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
+    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated_bad_ip_csum]! += 1;
     this.generated++;
     nic.rx_frame(q, frames, flow, index, corrupt, this.sample_every === 0 ? 0 : this.latency_sample(), hash);
     return true;
@@ -499,7 +499,7 @@ export class TrafficGenerator implements FrameSource {
     let held = nic.service_throttled();
     while (!nic.wait_descriptor(q, nic.itr_wait_ms(held, 1))) {
       held = nic.service_throttled();
-      if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+      if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.stop) !== 0 || this.interrupted()) return false;
     }
     return true;
   }
@@ -543,7 +543,7 @@ export class TrafficGenerator implements FrameSource {
   private replay_truncated(): boolean {
     this.replay_next();
     this.count_generated();
-    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.replay_snaplen]! += 1;
+    this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.replay_snaplen]! += 1;
     return true;
   }
 
@@ -577,7 +577,7 @@ export class TrafficGenerator implements FrameSource {
     if (this.shm.cfg.rate === 0 && !this.shm.cfg.pcap_timing && !vn.can_take(q)) {
       if (!wait) return false;
       while (!vn.wait_buffers(q, 1)) {
-        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.stop) !== 0 || this.interrupted()) return false;
       }
     }
     const tstamp = this.latency_sample();
@@ -611,13 +611,13 @@ export class TrafficGenerator implements FrameSource {
         return false;
       }
       while (!vn.wait_buffers(q, 1)) {
-        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.ctl.stop) !== 0 || this.interrupted()) return false;
+        if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.stop) !== 0 || this.interrupted()) return false;
       }
     }
     const index = this.index[flow]!;
     this.index[flow] = index + 1;
     const corrupt = this.corrupt(flow);
-    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated_bad_ip_csum]! += 1;
+    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated_bad_ip_csum]! += 1;
     let tstamp = 0;
     if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {
       this.sample = 0;
@@ -672,7 +672,7 @@ export class TrafficGenerator implements FrameSource {
    * packets (misses among them) before generated, so none may be counted before it is.
    */
   private publish(): void {
-    this.shm.f64[this.shm.ctlF + this.shm.layout.ctl.generated] = this.generated;
+    this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated] = this.generated;
     this.nic.flush_counters();
   }
 }

@@ -149,7 +149,7 @@ export class Nic {
     this.pend_packets = new Float64Array(this.queues);
     this.pend_bytes = new Float64Array(this.queues);
     this.pend_missed = new Float64Array(this.queues);
-    for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+    for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdt);
     for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
   }
 
@@ -165,7 +165,7 @@ export class Nic {
   /** Is a posted descriptor free on queue q? Re-reads RDT only when the cached one is used up. */
   has_descriptor(q: number): boolean {
     if (this.rdh[q] !== this.rdt[q]) return true;
-    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
+    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.RXQ.rdt);
     if (rdt >>> 0 >= this.size) this.rdt_bad(q, rdt);
     this.rdt[q] = rdt;
     return this.rdh[q] !== rdt;
@@ -257,17 +257,17 @@ export class Nic {
    */
   flush_counters(): void {
     const shm = this.shm;
-    const R = shm.layout.rxq;
+    const RXQ = shm.layout.RXQ;
     for (let q = 0; q < this.queues; q++) {
       const qf = shm.rxqF[q]!;
       if (this.pend_packets[q] !== 0) {
-        shm.f64[qf + R.rx_packets]! += this.pend_packets[q]!;
-        shm.f64[qf + R.rx_bytes]! += this.pend_bytes[q]!;
+        shm.f64[qf + RXQ.rx_packets]! += this.pend_packets[q]!;
+        shm.f64[qf + RXQ.rx_bytes]! += this.pend_bytes[q]!;
         this.pend_packets[q] = 0;
         this.pend_bytes[q] = 0;
       }
       if (this.pend_missed[q] !== 0) {
-        shm.f64[qf + R.rx_missed]! += this.pend_missed[q]!;
+        shm.f64[qf + RXQ.rx_missed]! += this.pend_missed[q]!;
         this.pend_missed[q] = 0;
       }
     }
@@ -285,10 +285,10 @@ export class Nic {
     for (let q = 0; q < this.queues; q++) {
       if (this.cause[q] === 0) continue;
       this.cause[q] = 0;
-      Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdh, this.rdh[q]!);
+      Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdh, this.rdh[q]!);
       // The throttle reads the time only for an enabled vector: a masked one (NAPI polling)
       // cannot fire, and reading Node's clock boxes a number (the hot path allocates nothing).
-      if (!clock_read && Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.rxq.eims) !== 0) {
+      if (!clock_read && Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.eims) !== 0) {
         this.read_clock();
         clock_read = true;
       }
@@ -340,7 +340,7 @@ export class Nic {
    */
   wait_descriptor(q: number, timeout_ms: number): boolean {
     const shm = this.shm;
-    const R = shm.layout.rxq;
+    const RXQ = shm.layout.RXQ;
     const qi = shm.rxqI[q]!;
     const want = this.size >> 1;
     if (this.napped_ms === 0) {
@@ -351,7 +351,7 @@ export class Nic {
       if (before < want) {
         const ms = this.nap_ms < timeout_ms ? this.nap_ms : timeout_ms;
         // Say we nap (a driver that drains the ring now kicks us), then look once more.
-        const at = qi + R.dev_waiting;
+        const at = qi + RXQ.dev_waiting;
         Atomics.store(shm.i32, at, WIRE_NAPPING);
         if (this.free_descriptors(q) >= want) {
           Atomics.store(shm.i32, at, 0);
@@ -364,8 +364,8 @@ export class Nic {
         const kicked = Atomics.exchange(shm.i32, at, 0) === WIRE_KICKED && woke !== 'timed-out';
         const slept_ms = (this.now_ns() - t0) / 1e6;
         const qf = shm.rxqF[q]!;
-        shm.f64[qf + R.wire_naps]! += 1;
-        if (kicked) shm.f64[qf + R.wire_kicks]! += 1;
+        shm.f64[qf + RXQ.wire_naps]! += 1;
+        if (kicked) shm.f64[qf + RXQ.wire_kicks]! += 1;
         this.napped_ms += slept_ms;
         const free = this.free_descriptors(q);
         this.nap_ms = this.next_nap(slept_ms, kicked, before, free, want);
@@ -375,10 +375,10 @@ export class Nic {
       return true;
     }
     this.napped_ms = 0;
-    shm.f64[shm.rxqF[q]! + R.wire_sleeps]! += 1;
-    Atomics.store(shm.i32, qi + R.dev_waiting, WIRE_SLEEPING);
-    if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + R.rdt, this.rdt[q]!, timeout_ms);
-    Atomics.store(shm.i32, qi + R.dev_waiting, 0);
+    shm.f64[shm.rxqF[q]! + RXQ.wire_sleeps]! += 1;
+    Atomics.store(shm.i32, qi + RXQ.dev_waiting, WIRE_SLEEPING);
+    if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + RXQ.rdt, this.rdt[q]!, timeout_ms);
+    Atomics.store(shm.i32, qi + RXQ.dev_waiting, 0);
     return this.has_descriptor(q);
   }
 
@@ -400,7 +400,7 @@ export class Nic {
    * more (the refill may have come between).
    */
   wait_inline(q: number): void {
-    const at = this.shm.rxqI[q]! + this.shm.layout.rxq.dev_waiting;
+    const at = this.shm.rxqI[q]! + this.shm.layout.RXQ.dev_waiting;
     Atomics.store(this.shm.i32, at, WIRE_INLINE);
     if (this.free_descriptors(q) > 0) Atomics.store(this.shm.i32, at, 0);
   }
@@ -414,7 +414,7 @@ export class Nic {
 
   /** Posted descriptors free on queue q (re-reads RDT). */
   free_descriptors(q: number): number {
-    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.rxq.rdt);
+    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.RXQ.rdt);
     if (rdt >>> 0 >= this.size) this.rdt_bad(q, rdt);
     this.rdt[q] = rdt;
     const n = rdt - this.rdh[q]!;

@@ -382,13 +382,13 @@ export class VirtioNetBackend {
   /** virtio_notify → virtio_irq → msix_notify: the queue's vector, unless suppressed. */
   private virtio_notify(q: number): void {
     const shm = this.shm;
-    const R = shm.layout.rxq;
+    const RXQ = shm.layout.RXQ;
     const qf = shm.rxqF[q]!;
     if (!this.virtio_should_notify(q)) {
-      shm.f64[qf + R.virtio_irq_suppressed]! += 1;
+      shm.f64[qf + RXQ.virtio_irq_suppressed]! += 1;
       return;
     }
-    shm.f64[qf + R.virtio_irq_raised]! += 1;
+    shm.f64[qf + RXQ.virtio_irq_raised]! += 1;
     msix_notify(shm, q, this.clock);
   }
 
@@ -432,7 +432,7 @@ export class VirtioNetBackend {
         // A buffer that cannot take the whole packet without MRG_RXBUF: QEMU gives the element
         // back (virtqueue_unpop) and drops the packet (err = size: "consumed"). Counted here.
         this.virtqueue_unpop(q);
-        shm.f64[shm.rxqF[q]! + shm.layout.rxq.virtio_oversize]! += 1;
+        shm.f64[shm.rxqF[q]! + shm.layout.RXQ.virtio_oversize]! += 1;
         return size;
       }
       this.elem_len[i] = total;
@@ -445,9 +445,9 @@ export class VirtioNetBackend {
     for (let j = 0; j < i; j++) this.virtqueue_fill(q, this.elem_head[j]!, this.elem_len[j]!, j);
     this.virtqueue_flush(q, i);
     const qf = shm.rxqF[q]!;
-    const R = shm.layout.rxq;
-    shm.f64[qf + R.rx_packets]! += 1;
-    shm.f64[qf + R.rx_bytes]! += size + 4;
+    const RXQ = shm.layout.RXQ;
+    shm.f64[qf + RXQ.rx_packets]! += 1;
+    shm.f64[qf + RXQ.rx_bytes]! += size + 4;
     this.virtio_notify(q);
     return size;
   }
@@ -506,10 +506,10 @@ export class VirtioNetBackend {
   send(q: number, flow: number, index: number, corrupt: boolean, tstamp_ns: number, len: number): boolean {
     this.frame_len = len;
     if (this.nq_len[q] === 0 && this.virtio_net_receive_rcu(q, tstamp_ns) !== 0) return true;
-    const R = this.shm.layout.rxq;
+    const RXQ = this.shm.layout.RXQ;
     const qf = this.shm.rxqF[q]!;
     if (this.nq_len[q]! >= this.nq_max) {
-      this.shm.f64[qf + R.virtio_tun_dropped]! += 1;
+      this.shm.f64[qf + RXQ.virtio_tun_dropped]! += 1;
       return false;
     }
     const at = q * this.nq_max + ((this.nq_head[q]! + this.nq_len[q]!) % this.nq_max);
@@ -518,15 +518,15 @@ export class VirtioNetBackend {
     this.nq_corrupt[at] = corrupt ? 1 : 0;
     this.nq_tstamp[at] = tstamp_ns;
     // The first waits in QEMU's net queue (tap_read_poll(s, false)); the rest in the tun queue.
-    this.shm.f64[qf + (this.nq_len[q] === 0 ? R.virtio_held : R.virtio_tun_queued)]! += 1;
+    this.shm.f64[qf + (this.nq_len[q] === 0 ? RXQ.virtio_held : RXQ.virtio_tun_queued)]! += 1;
     this.nq_len[q]! += 1;
-    this.shm.i32[this.shm.rxqI[q]! + R.virtio_backlog_len] = this.nq_len[q]!;
+    this.shm.i32[this.shm.rxqI[q]! + RXQ.virtio_backlog_len] = this.nq_len[q]!;
     return true;
   }
 
   /** tun_net_xmit with the tun queue full: the tap's tx_dropped. */
   drop(q: number): void {
-    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.rxq.virtio_tun_dropped]! += 1;
+    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.RXQ.virtio_tun_dropped]! += 1;
   }
 
   /** Is queue q's tun queue at txqueuelen (with QEMU holding a packet)? */
@@ -555,21 +555,21 @@ export class VirtioNetBackend {
 
   private flush(q: number): void {
     const src = this.source!;
-    const R = this.shm.layout.rxq;
+    const RXQ = this.shm.layout.RXQ;
     let first = true;
     while (this.nq_len[q]! > 0) {
       const at = q * this.nq_max + this.nq_head[q]!;
       this.frame_len = src.frame_into(this.nq_flow[at]!, this.nq_index[at]!, this.nq_corrupt[at] !== 0, this.shm.u8, this.staging);
       if (this.virtio_net_receive_rcu(q, this.nq_tstamp[at]!) === 0) {
         // A packet read from the tun queue that does not fit: held, the tap not read again.
-        if (!first) this.shm.f64[this.shm.rxqF[q]! + R.virtio_held]! += 1;
+        if (!first) this.shm.f64[this.shm.rxqF[q]! + RXQ.virtio_held]! += 1;
         break;
       }
       first = false;
       this.nq_head[q] = (this.nq_head[q]! + 1) % this.nq_max;
       this.nq_len[q]! -= 1;
     }
-    this.shm.i32[this.shm.rxqI[q]! + R.virtio_backlog_len] = this.nq_len[q]!;
+    this.shm.i32[this.shm.rxqI[q]! + RXQ.virtio_backlog_len] = this.nq_len[q]!;
   }
 
   /** The kick counter of queue q as last seen, to wait on. */

@@ -39,21 +39,21 @@ export function rx_desc_unused(ntc: number, ntu: number, count: number): number 
  */
 export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
   const cfg = shm.cfg;
-  const R = shm.layout.rxq;
-  const N = shm.layout.napi;
+  const RXQ = shm.layout.RXQ;
+  const NAPI = shm.layout.NAPI;
   const size = cfg.ring_size;
   for (let q = 0; q < cfg.queues; q++) {
     const qi = shm.rxqI[q]!;
     const got = skb_pool_take_in_use(shm, shm.desc_skb, q * size, size - 1);
     if (got !== size - 1) throw new Error(`skb pool too small to fill RX ring ${q}`);
-    shm.i32[qi + R.rdt] = size - 1;
-    shm.i32[qi + R.next_to_use] = size - 1;
-    shm.i32[qi + R.eims] = 1;
-    shm.i32[qi + R.affinity] = cfg.irq_affinity[q]!;
+    shm.i32[qi + RXQ.rdt] = size - 1;
+    shm.i32[qi + RXQ.next_to_use] = size - 1;
+    shm.i32[qi + RXQ.eims] = 1;
+    shm.i32[qi + RXQ.affinity] = cfg.irq_affinity[q]!;
     const ni = shm.napiI[cfg.cpus + q]!;
-    shm.i32[ni + N.weight] = weight;
-    shm.i32[ni + N.poll_fn] = poll_fn;
-    shm.i32[ni + N.queue] = q;
+    shm.i32[ni + NAPI.weight] = weight;
+    shm.i32[ni + NAPI.poll_fn] = poll_fn;
+    shm.i32[ni + NAPI.queue] = q;
   }
 }
 
@@ -146,17 +146,17 @@ function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: nu
  */
 export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
   const shm = c.shm;
-  const R = shm.layout.rxq;
+  const RXQ = shm.layout.RXQ;
   const qi = shm.rxqI[q]!;
   const size = c.cfg.ring_size;
   const ring = q * size;
-  const ntu = c.i32[qi + R.next_to_use]!;
+  const ntu = c.i32[qi + RXQ.next_to_use]!;
   let i = ntu;
   let ok = true;
   while (count-- > 0) {
     const skb = c.cache.alloc();
     if (skb < 0) {
-      c.f64[shm.rxqF[q]! + R.alloc_failed]! += 1;
+      c.f64[shm.rxqF[q]! + RXQ.alloc_failed]! += 1;
       ok = false;
       break;
     }
@@ -165,22 +165,22 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
     i = i + 1 === size ? 0 : i + 1;
   }
   if (i !== ntu) {
-    c.i32[qi + R.next_to_use] = i;
-    Atomics.store(c.i32, qi + R.rdt, i);
+    c.i32[qi + RXQ.next_to_use] = i;
+    Atomics.store(c.i32, qi + RXQ.rdt, i);
     // A device waiting for descriptors (closed loop) is woken once half of the ring is
     // its again: a wake per refill would cost a futex call every 16 packets.
-    const waiting = Atomics.load(c.i32, qi + R.dev_waiting);
+    const waiting = Atomics.load(c.i32, qi + RXQ.dev_waiting);
     if (waiting === WIRE_INLINE) {
       // --device inline: the device runs on a CPU's thread and waits for this ring: kick it
       // (this CPU, if it hosts the device, gives it a turn at its next step anyway).
-      Atomics.store(c.i32, qi + R.dev_waiting, 0);
-      const host = c.i32[c.ctlI + c.L.ctl.device_cpu]!;
+      Atomics.store(c.i32, qi + RXQ.dev_waiting, 0);
+      const host = c.i32[c.ctlI + c.layout.CTL.device_cpu]!;
       if (host !== c.cpu) doorbell_ring(shm, host);
     } else if (waiting === WIRE_SLEEPING) {
-      const avail = i - c.i32[qi + R.rdh]!;
+      const avail = i - c.i32[qi + RXQ.rdh]!;
       if ((avail < 0 ? avail + size : avail) >= size >> 1) {
-        Atomics.notify(c.i32, qi + R.rdt);
-        c.f64[shm.rxqF[q]! + R.wire_wakes]! += 1;
+        Atomics.notify(c.i32, qi + RXQ.rdt);
+        c.f64[shm.rxqF[q]! + RXQ.wire_wakes]! += 1;
       }
     }
   }
@@ -194,7 +194,7 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
  * backlog work). The wire counts the kicks that cut a nap short (wire_kicks).
  */
 export function rx_ring_drained(c: KCpu, q: number): void {
-  const at = c.shm.rxqI[q]! + c.shm.layout.rxq.dev_waiting;
+  const at = c.shm.rxqI[q]! + c.shm.layout.RXQ.dev_waiting;
   if (Atomics.load(c.i32, at) !== WIRE_NAPPING) return;
   if (Atomics.compareExchange(c.i32, at, WIRE_NAPPING, WIRE_KICKED) !== WIRE_NAPPING) return;
   Atomics.notify(c.i32, at);
@@ -203,6 +203,6 @@ export function rx_ring_drained(c: KCpu, q: number): void {
 /** Descriptors posted and not yet cleaned on queue `q`: the skbs the ring holds (the pool audit's count). */
 export function rx_ring_in_use(shm: Shm, q: number): number {
   const b = shm.rxqI[q]!;
-  const R = shm.layout.rxq;
-  return (shm.i32[b + R.next_to_use]! - shm.i32[b + R.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
+  const RXQ = shm.layout.RXQ;
+  return (shm.i32[b + RXQ.next_to_use]! - shm.i32[b + RXQ.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
 }

@@ -31,16 +31,16 @@ export function framesOf(cfg: Config): FlowFrames {
 /** `frames`: the run's flows and frames when the caller built them already (framesOf). */
 export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
   const shm = Shm.create(cfg, skbPoolSize(cfg));
-  const L = shm.layout;
+  const layout = shm.layout;
   skb_pool_init(shm);
   net_dev_init(shm);
-  shm.i32[shm.ctlI + L.ctl.device_cpu] = -1; // a thread of its own, unless --device inline says otherwise
+  shm.i32[shm.ctlI + layout.CTL.device_cpu] = -1; // a thread of its own, unless --device inline says otherwise
   workqueue_init(shm);
   nicDriver(cfg.nic).up(shm);
   const flows = frames.flows;
   sock_table_init(shm, flows, socketTasks(shm, flows, frames));
   cfg.app_cpus.forEach((cpu, t) => {
-    shm.i32[shm.taskI[t]! + L.task.cpu] = cpu;
+    shm.i32[shm.taskI[t]! + layout.TASK.cpu] = cpu;
   });
   knobs_boot(shm); // the sysctl and sysfs writes of every knob with a slot (config/schema.ts)
   napi_timers_init(shm);

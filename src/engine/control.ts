@@ -48,8 +48,8 @@ export class ControlSchedule {
   /** Apply every change due at elapsed_ms; returns when the next one is due (ms), or Infinity. */
   run(shm: Shm, elapsed_ms: number): number {
     const cfg = this.cfg;
-    const C = shm.layout.ctl;
-    const genDone = Atomics.load(shm.i32, shm.ctlI + C.gen_done) !== 0;
+    const CTL = shm.layout.CTL;
+    const genDone = Atomics.load(shm.i32, shm.ctlI + CTL.gen_done) !== 0;
     if (cfg.migrate_every_ms > 0 && !genDone && elapsed_ms >= (this.migrations + 1) * cfg.migrate_every_ms) {
       const m = ++this.migrations;
       cfg.app_cpus.forEach((_, task) => {
@@ -63,7 +63,7 @@ export class ControlSchedule {
         shm,
         cfg.rss_reta.map((q) => (q + 1) % cfg.queues),
       );
-      Atomics.store(shm.i32, shm.ctlI + C.reta_changed, 1);
+      Atomics.store(shm.i32, shm.ctlI + CTL.reta_changed, 1);
       this.onEvent?.(elapsed_ms, 'rss-reta rotated');
     }
     while (this.finish.length > 0 && elapsed_ms >= this.finish[0]!.at_ms) this.finish.shift()!.run();

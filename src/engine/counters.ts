@@ -34,20 +34,20 @@ export interface SocketCounts {
 
 /** Sum every socket's counters by protocol (after the run; the sockets are the flows). */
 export function socketTotals(shm: Shm): SocketTotals {
-  const S = shm.layout.sk;
+  const SOCK = shm.layout.SOCK;
   const out: SocketTotals = {
     udp: { sockets: 0, delivered: 0, drops: 0 },
     tcp: { sockets: 0, delivered: 0, drops: 0 },
     udp_drops: [],
   };
   for (let s = 0; s < shm.layout.skCount; s++) {
-    const tcp = shm.i32[shm.skIdx(s, S.proto)] === IPPROTO_TCP;
+    const tcp = shm.i32[shm.skIdx(s, SOCK.proto)] === IPPROTO_TCP;
     const c = tcp ? out.tcp : out.udp;
-    const drops = shm.f64[shm.skIdxF(s, S.drops)]!;
+    const drops = shm.f64[shm.skIdxF(s, SOCK.drops)]!;
     c.sockets++;
-    c.delivered += shm.f64[shm.skIdxF(s, S.delivered)]!;
+    c.delivered += shm.f64[shm.skIdxF(s, SOCK.delivered)]!;
     c.drops += drops;
-    if (!tcp && drops > 0) out.udp_drops.push({ flow: shm.i32[shm.skIdx(s, S.flow)]!, drops });
+    if (!tcp && drops > 0) out.udp_drops.push({ flow: shm.i32[shm.skIdx(s, SOCK.flow)]!, drops });
   }
   return out;
 }

@@ -310,9 +310,9 @@ export function checkRun(flags: Flags): Verdict {
   }
   try {
     const { result: r, shm } = simulate(cfg);
-    const S = shm.layout.sk;
+    const SOCK = shm.layout.SOCK;
     const hashes = new Int32Array(shm.layout.skCount);
-    for (let s = 0; s < hashes.length; s++) hashes[s] = shm.i32[shm.skIdx(s, S.proto)] === 6 ? shm.i32[shm.skIdx(s, S.rxhash)]! : 0;
+    for (let s = 0; s < hashes.length; s++) hashes[s] = shm.i32[shm.skIdx(s, SOCK.proto)] === 6 ? shm.i32[shm.skIdx(s, SOCK.rxhash)]! : 0;
     const ordering_checked = orderingGuaranteed(cfg, hashes);
     const base = { ordering_checked, packets: r.packets.generated, out_of_order: r.ordering.out_of_order };
     if (!conserves(r)) {

@@ -25,8 +25,8 @@ export interface Progress {
  */
 export function progressSample(shm: Shm, elapsed_ms: number): Progress {
   const a = accounted(shm);
-  const L = shm.layout;
-  const sd = L.sd;
+  const layout = shm.layout;
+  const SD = layout.SD;
   const f = shm.f64;
   const delivered = a.read + a.unread; // the count accounted() summed with the drops
   const dropped = shm.packetsDropped();
@@ -34,7 +34,7 @@ export function progressSample(shm: Shm, elapsed_ms: number): Progress {
   for (let c = 0; c < shm.cfg.cpus; c++) {
     const b = shm.sdF[c]!;
     busy_ns.push(
-      Math.round(f[b + sd.busy_hardirq_ns]! + f[b + sd.busy_softirq_ns]! + f[b + sd.busy_ksoftirqd_ns]! + f[b + sd.busy_task_ns]!),
+      Math.round(f[b + SD.busy_hardirq_ns]! + f[b + SD.busy_softirq_ns]! + f[b + SD.busy_ksoftirqd_ns]! + f[b + SD.busy_task_ns]!),
     );
   }
   return { elapsed_ms, generated: a.generated, delivered, dropped, busy_ns };

@@ -104,10 +104,10 @@ export interface Accounted {
  * unread == 0: every application has read its sockets.
  */
 export function accounted(shm: Shm): Accounted {
-  const delivered = shm.sdSum(shm.layout.sd.delivered);
+  const delivered = shm.sdSum(shm.layout.SD.delivered);
   const done = shm.packetsDone();
-  const read = shm.sdSum(shm.layout.sd.recvmsg_packets);
-  return { generated: shm.f64[shm.ctlF + shm.layout.ctl.generated]!, done, read, unread: delivered - read };
+  const read = shm.sdSum(shm.layout.SD.recvmsg_packets);
+  return { generated: shm.f64[shm.ctlF + shm.layout.CTL.generated]!, done, read, unread: delivered - read };
 }
 
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
@@ -128,22 +128,22 @@ export interface RunOutcome {
 
 export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const { elapsed_s, latencies, hot_path } = o;
-  const L = shm.layout;
-  const sd = L.sd;
+  const layout = shm.layout;
+  const SD = layout.SD;
   const f = shm.f64;
   const i32 = shm.i32;
   const percpu: PerCpuStats[] = [];
   for (let c = 0; c < cfg.cpus; c++) {
     const b = shm.sdF[c]!;
-    const bi = shm.sdI[c]!;
+    const sd = shm.sd[c]!;
     const g = (field: number) => f[b + field]!;
     // Sim mode charges virtual time, which no host steals: its counters are the split.
     const busy: CpuTimes = o.cpu_times?.total[c] ?? {
-      hardirq_ns: Math.round(g(sd.busy_hardirq_ns)),
-      softirq_ns: Math.round(g(sd.busy_softirq_ns)),
-      ksoftirqd_ns: Math.round(g(sd.busy_ksoftirqd_ns)),
-      task_ns: Math.round(g(sd.busy_task_ns)),
-      idle_ns: Math.round(g(sd.idle_ns)),
+      hardirq_ns: Math.round(g(SD.busy_hardirq_ns)),
+      softirq_ns: Math.round(g(SD.busy_softirq_ns)),
+      ksoftirqd_ns: Math.round(g(SD.busy_ksoftirqd_ns)),
+      task_ns: Math.round(g(SD.busy_task_ns)),
+      idle_ns: Math.round(g(SD.idle_ns)),
       steal_ns: 0,
     };
     // The counters in PERCPU_COUNTERS's order (the JSON's; softnet_backlog_len, the one without a slot, from
@@ -151,7 +151,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     const counters = { cpu: c } as PerCpuStats;
     for (const k of PERCPU_COUNTERS) {
       counters[k.name] =
-        k.group === null ? i32[bi + sd.input_pkt_qlen]! + i32[bi + sd.process_qlen]! : g(sd[k.name satisfies SdCounterName]);
+        k.group === null ? i32[sd + SD.input_pkt_qlen]! + i32[sd + SD.process_qlen]! : g(SD[k.name satisfies SdCounterName]);
     }
     percpu.push({
       ...counters,
@@ -160,70 +160,70 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       util_pct: utilPct(o.cpu_times?.window[c] ?? busy),
     });
   }
-  const R = L.rxq;
+  const RXQ = layout.RXQ;
   const driver = nicDriver(cfg.nic);
   const queues: PerQueueStats[] = [];
   for (let q = 0; q < cfg.queues; q++) {
     const b = shm.rxqF[q]!;
     const stats: PerQueueStats = {
       queue: q,
-      cpu: i32[shm.rxqI[q]! + R.affinity]!,
-      rx_packets: f[b + R.rx_packets]!,
-      rx_bytes: f[b + R.rx_bytes]!,
-      rx_missed: f[b + R.rx_missed]!,
-      interrupts: f[b + R.irqs]!,
-      alloc_failed: f[b + R.alloc_failed]!,
-      wire_naps: f[b + R.wire_naps]!,
-      wire_sleeps: f[b + R.wire_sleeps]!,
-      wire_wakes: f[b + R.wire_wakes]!,
-      wire_kicks: f[b + R.wire_kicks]!,
+      cpu: i32[shm.rxqI[q]! + RXQ.affinity]!,
+      rx_packets: f[b + RXQ.rx_packets]!,
+      rx_bytes: f[b + RXQ.rx_bytes]!,
+      rx_missed: f[b + RXQ.rx_missed]!,
+      interrupts: f[b + RXQ.irqs]!,
+      alloc_failed: f[b + RXQ.alloc_failed]!,
+      wire_naps: f[b + RXQ.wire_naps]!,
+      wire_sleeps: f[b + RXQ.wire_sleeps]!,
+      wire_wakes: f[b + RXQ.wire_wakes]!,
+      wire_kicks: f[b + RXQ.wire_kicks]!,
     };
     Object.assign(stats, driver.queue_stats(shm, q)); // what the NIC's driver adds (drivers/table.ts)
     queues.push(stats);
   }
-  const S = L.sk;
+  const SOCK = layout.SOCK;
   let ooo = 0;
   let flows_ooo = 0;
   let moved = 0;
   const flDrops: { flow: number; drops: number }[] = [];
-  for (let s = 0; s < L.skCount; s++) {
-    const fl = f[shm.skIdxF(s, S.flow_limit_drops)]!;
-    if (fl > 0) flDrops.push({ flow: i32[shm.skIdx(s, S.flow)]!, drops: fl });
-    const n = f[shm.skIdxF(s, S.out_of_order)]!;
+  for (let s = 0; s < layout.skCount; s++) {
+    const fl = f[shm.skIdxF(s, SOCK.flow_limit_drops)]!;
+    if (fl > 0) flDrops.push({ flow: i32[shm.skIdx(s, SOCK.flow)]!, drops: fl });
+    const n = f[shm.skIdxF(s, SOCK.out_of_order)]!;
     ooo += n;
     if (n > 0) flows_ooo++;
-    if (i32[shm.skIdx(s, S.cpu_moves)]! > 0) moved++;
+    if (i32[shm.skIdx(s, SOCK.cpu_moves)]! > 0) moved++;
   }
-  const C = L.ctl;
+  const CTL = layout.CTL;
   const first =
-    i32[shm.ctlI + C.ooo_set] !== 0
+    i32[shm.ctlI + CTL.ooo_set] !== 0
       ? {
-          flow: i32[shm.ctlI + C.ooo_flow]!,
-          expected_index: i32[shm.ctlI + C.ooo_expected]! >>> 0,
-          got_index: i32[shm.ctlI + C.ooo_got]! >>> 0,
-          cpu: i32[shm.ctlI + C.ooo_cpu]!,
+          flow: i32[shm.ctlI + CTL.ooo_flow]!,
+          expected_index: i32[shm.ctlI + CTL.ooo_expected]! >>> 0,
+          got_index: i32[shm.ctlI + CTL.ooo_got]! >>> 0,
+          cpu: i32[shm.ctlI + CTL.ooo_cpu]!,
         }
       : null;
-  const delivered = shm.sdSum(sd.delivered);
-  const generated = f[shm.ctlF + C.generated]!;
-  const T = L.task;
+  const delivered = shm.sdSum(SD.delivered);
+  const generated = f[shm.ctlF + CTL.generated]!;
+  const TASK = layout.TASK;
   const tasks = cfg.app_cpus.map((_, t) => ({
     task: t,
-    cpu: i32[shm.taskI[t]! + T.cpu]!,
-    packets: f[shm.taskF[t]! + T.packets]!,
-    recvmsg_calls: f[shm.taskF[t]! + T.recvmsg_calls]!,
-    migrations: f[shm.taskF[t]! + T.migrations]!,
+    cpu: i32[shm.taskI[t]! + TASK.cpu]!,
+    packets: f[shm.taskF[t]! + TASK.packets]!,
+    recvmsg_calls: f[shm.taskF[t]! + TASK.recvmsg_calls]!,
+    migrations: f[shm.taskF[t]! + TASK.migrations]!,
   }));
   const dropped: RunResult['packets']['dropped'] = {
     rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
-    ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(sd[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
+    ...(Object.fromEntries(SD_DROPS.map(([name, field]) => [name, shm.sdSum(SD[field])])) as Record<(typeof SD_DROPS)[number][0], number>),
     // the NIC's own (virtio: the tun queue at its bound, frames QEMU could not fit, the guest's length errors)
     ...(driver.drops(queues) as Partial<Record<VirtioDrop, number>>),
     // --pcap: snaplen-truncated frames, which the NIC would not see whole
-    ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + C.replay_snaplen]! } : {}),
+    ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + CTL.replay_snaplen]! } : {}),
   };
   const sockets = socketTotals(shm);
-  const busy_poll_packets = shm.sdSum(sd.busy_poll_packets);
+  const busy_poll_packets = shm.sdSum(SD.busy_poll_packets);
   const inputs = { cfg, percpu, queues, dropped, sockets, busy_poll_packets };
   const netdev = netdevStats(inputs);
   if (o.interrupted) {
@@ -238,8 +238,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     pps: elapsed_s > 0 ? Math.round(delivered / elapsed_s) : 0,
     packets: {
       generated,
-      generated_bad_ip_csum: f[shm.ctlF + C.generated_bad_ip_csum]!,
-      tcp_window_stalls: f[shm.ctlF + C.tcp_window_stalls]!,
+      generated_bad_ip_csum: f[shm.ctlF + CTL.generated_bad_ip_csum]!,
+      tcp_window_stalls: f[shm.ctlF + CTL.tcp_window_stalls]!,
       delivered,
       dropped,
     },
@@ -252,10 +252,10 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     ordering: { flows: cfg.flows, out_of_order: ooo, flows_out_of_order: flows_ooo, flows_moved_cpu: moved, first },
     flow_limit_top: flDrops.sort((a, b) => b.drops - a.drops).slice(0, 5),
     snmp6: {
-      Ip6InHdrErrors: shm.sdSum(sd.ip6_in_hdr_errors),
+      Ip6InHdrErrors: shm.sdSum(SD.ip6_in_hdr_errors),
       Ip6InAddrErrors: dropped.ip_addr,
       Ip6InUnknownProtos: dropped.ip_unknown_proto,
-      Ip6InTruncatedPkts: shm.sdSum(sd.ip6_in_truncated_pkts),
+      Ip6InTruncatedPkts: shm.sdSum(SD.ip6_in_truncated_pkts),
     },
     ...(cfg.tap !== '' ? { tap: tapResult(shm, cfg) } : {}),
     tasks,
@@ -270,8 +270,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       ? {
           busy_poll: percpu.map((p) => ({
             cpu: p.cpu,
-            packets: f[shm.sdF[p.cpu]! + sd.busy_poll_packets]!,
-            passes: f[shm.sdF[p.cpu]! + sd.busy_poll_passes]!,
+            packets: f[shm.sdF[p.cpu]! + SD.busy_poll_packets]!,
+            passes: f[shm.sdF[p.cpu]! + SD.busy_poll_passes]!,
           })),
         }
       : {}),
@@ -280,15 +280,15 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
 
 /** The run contract's `xdp` block. */
 function xdpResult(shm: Shm): NonNullable<RunResult['xdp']> {
-  const sd = shm.layout.sd;
+  const SD = shm.layout.SD;
   const f = shm.f64;
   return {
     ...xdp_report(shm.xdp!),
     percpu_path: Array.from({ length: shm.cfg.cpus }, (_, cpu) => ({
       cpu,
-      redirected: f[shm.sdF[cpu]! + sd.xdp_redirect]!,
-      cpumap_kthread_packets: f[shm.sdF[cpu]! + sd.cpumap_kthread_packets]!,
-      insns: f[shm.sdF[cpu]! + sd.xdp_insns]!,
+      redirected: f[shm.sdF[cpu]! + SD.xdp_redirect]!,
+      cpumap_kthread_packets: f[shm.sdF[cpu]! + SD.cpumap_kthread_packets]!,
+      insns: f[shm.sdF[cpu]! + SD.xdp_insns]!,
     })),
   };
 }
@@ -297,10 +297,10 @@ function xdpResult(shm: Shm): NonNullable<RunResult['xdp']> {
 
 /** --tap: what the packet socket copied out, per CPU (its interface in the file) and in all. */
 function tapResult(shm: Shm, cfg: Config): TapStats {
-  const sd = shm.layout.sd;
+  const SD = shm.layout.SD;
   const percpu = Array.from({ length: cfg.cpus }, (_, cpu) => {
     const g = (field: number) => shm.f64[shm.sdF[cpu]! + field]!;
-    return { cpu, packets: g(sd.tap_packets), drops: g(sd.tap_drops), bytes: g(sd.tap_bytes) };
+    return { cpu, packets: g(SD.tap_packets), drops: g(SD.tap_drops), bytes: g(SD.tap_bytes) };
   });
   const total = (k: 'packets' | 'drops' | 'bytes') => percpu.reduce((a, p) => a + p[k], 0);
   return { file: cfg.tap, packets: total('packets'), drops: total('drops'), bytes: total('bytes'), percpu };

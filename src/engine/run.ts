@@ -139,8 +139,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     // is taken at the tick's time, the clock the CPUs' running contexts are charged on (the
     // monitor's last look, end.elapsed_s, can be milliseconds earlier on a loaded host).
     timer_tick(shm);
-    const start_ns = shm.f64[shm.ctlF + shm.layout.ctl.start_ns]!;
-    timeline.poll(start_ns > 0 ? (shm.f64[shm.ctlF + shm.layout.ctl.clock_ns]! - start_ns) / 1e6 : end.elapsed_s * 1000, true);
+    const start_ns = shm.f64[shm.ctlF + shm.layout.CTL.start_ns]!;
+    timeline.poll(start_ns > 0 ? (shm.f64[shm.ctlF + shm.layout.CTL.clock_ns]! - start_ns) / 1e6 : end.elapsed_s * 1000, true);
     timeline.close();
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
@@ -185,19 +185,19 @@ function runWorker<R extends ThreadResult>(w: Worker, name: string): Promise<R> 
  */
 export function timer_tick(shm: Shm): void {
   const now_ns = performance.now() * 1e6;
-  const C = shm.layout.ctl;
-  shm.f64[shm.ctlF + C.clock_ns] = now_ns;
-  Atomics.store(shm.i32, shm.ctlI + C.jiffies, Math.floor((now_ns * shm.cfg.hz) / 1e9));
+  const CTL = shm.layout.CTL;
+  shm.f64[shm.ctlF + CTL.clock_ns] = now_ns;
+  Atomics.store(shm.i32, shm.ctlI + CTL.jiffies, Math.floor((now_ns * shm.cfg.hz) / 1e9));
 }
 
 function stop(shm: Shm): void {
-  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.stop, 1);
-  Atomics.notify(shm.i32, shm.ctlI + shm.layout.ctl.stop);
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.CTL.stop, 1);
+  Atomics.notify(shm.i32, shm.ctlI + shm.layout.CTL.stop);
   for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) doorbell_ring(shm, cpu);
   for (let q = 0; q < shm.cfg.queues; q++) {
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdt);
     // A napping wire: clear its flag too, so a nap that has not begun yet does not begin.
-    const at = shm.rxqI[q]! + shm.layout.rxq.dev_waiting;
+    const at = shm.rxqI[q]! + shm.layout.RXQ.dev_waiting;
     Atomics.compareExchange(shm.i32, at, WIRE_NAPPING, 0);
     Atomics.notify(shm.i32, at);
   }
@@ -208,13 +208,13 @@ function stop(shm: Shm): void {
  * sets gen_done; the CPUs go on draining.
  */
 export function interrupt_generation(shm: Shm): void {
-  const C = shm.layout.ctl;
-  Atomics.store(shm.i32, shm.ctlI + C.gen_stop, 1);
-  Atomics.notify(shm.i32, shm.ctlI + C.stop); // the open-loop wire sleeps on this word
-  Atomics.notify(shm.i32, shm.ctlI + C.cpus_ready);
+  const CTL = shm.layout.CTL;
+  Atomics.store(shm.i32, shm.ctlI + CTL.gen_stop, 1);
+  Atomics.notify(shm.i32, shm.ctlI + CTL.stop); // the open-loop wire sleeps on this word
+  Atomics.notify(shm.i32, shm.ctlI + CTL.cpus_ready);
   for (let q = 0; q < shm.cfg.queues; q++) {
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.rdt);
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.rxq.dev_waiting);
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdt);
+    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.dev_waiting);
   }
 }
 
@@ -233,7 +233,7 @@ async function monitor(
   timeline: TimelineSampler,
   tap: TapWriter | null,
 ): Promise<RunEnd> {
-  const C = shm.layout.ctl;
+  const CTL = shm.layout.CTL;
   const pace_pps = openLoopPps(cfg);
   const t0 = performance.now();
   let lastProgress = -1;
@@ -245,10 +245,10 @@ async function monitor(
   for (;;) {
     await sleep(POLL_MS);
     // The run failed meanwhile (a worker's assertion: runEmulation stopped the workers): nothing to watch.
-    if (Atomics.load(shm.i32, shm.ctlI + C.stop) !== 0) return { elapsed_s: 0, interrupted: false };
+    if (Atomics.load(shm.i32, shm.ctlI + CTL.stop) !== 0) return { elapsed_s: 0, interrupted: false };
     tap?.drain(performance.now() * 1e6);
     const now = performance.now();
-    const start_ns = shm.f64[shm.ctlF + C.start_ns]!;
+    const start_ns = shm.f64[shm.ctlF + CTL.start_ns]!;
     const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;
     if (interruptedAt < 0 && hooks.signal?.aborted) {
       interruptedAt = now;
@@ -265,7 +265,7 @@ async function monitor(
       hooks.onTick?.(shm, elapsed_ms);
     } else if (interruptedAt < 0 && now - t0 > STARTUP_S * 1000) {
       throw new WatchdogError(
-        `watchdog: traffic did not start within ${STARTUP_S} s of starting the workers (${Atomics.load(shm.i32, shm.ctlI + C.cpus_ready)} of ${cfg.cpus} CPUs up)`,
+        `watchdog: traffic did not start within ${STARTUP_S} s of starting the workers (${Atomics.load(shm.i32, shm.ctlI + CTL.cpus_ready)} of ${cfg.cpus} CPUs up)`,
       );
     }
     if (hooks.progress && now >= nextProgress) {
@@ -302,34 +302,34 @@ async function monitor(
 }
 
 function genDone(shm: Shm): boolean {
-  return Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0;
+  return Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_done) !== 0;
 }
 
 /** What a hung run looks like: every CPU's context and queues, every RX queue's registers. */
 export function hangReport(shm: Shm, a: Accounted, secs: number): string {
-  const L = shm.layout;
-  const sd = L.sd;
+  const layout = shm.layout;
+  const SD = layout.SD;
   const i32 = shm.i32;
   const lines = [
     `watchdog: no packet moved for ${secs} s; generated ${a.generated}, accounted ${a.done}, ${a.generated - a.done} in flight, ` +
-      `${Math.max(0, a.unread)} delivered and not yet read by their applications; skb pool free ${skb_pool_free_count(shm)} of ${L.skbCount}`,
+      `${Math.max(0, a.unread)} delivered and not yet read by their applications; skb pool free ${skb_pool_free_count(shm)} of ${layout.skbCount}`,
   ];
   for (let c = 0; c < shm.cfg.cpus; c++) {
-    const b = shm.sdI[c]!;
-    const napiState = i32[shm.napiI[c]! + L.napi.state]!;
+    const sd = shm.sd[c]!;
+    const napiState = i32[shm.napiI[c]! + layout.NAPI.state]!;
     lines.push(
-      `  cpu ${c}: context ${CTX_NAMES[i32[b + sd.context]!] ?? '?'}, doorbell ${i32[b + sd.doorbell]}, ` +
-        `input_pkt_queue ${i32[b + sd.input_pkt_qlen]}, process_queue ${i32[b + sd.process_qlen]}, ` +
-        `backlog napi state ${napiState}, rps_lock ${i32[b + sd.rps_lock]}, heartbeat ${shm.f64[shm.sdF[c]! + sd.heartbeat]}`,
+      `  cpu ${c}: context ${CTX_NAMES[i32[sd + SD.context]!] ?? '?'}, doorbell ${i32[sd + SD.doorbell]}, ` +
+        `input_pkt_queue ${i32[sd + SD.input_pkt_qlen]}, process_queue ${i32[sd + SD.process_qlen]}, ` +
+        `backlog napi state ${napiState}, rps_lock ${i32[sd + SD.rps_lock]}, heartbeat ${shm.f64[shm.sdF[c]! + SD.heartbeat]}`,
     );
   }
-  const R = L.rxq;
+  const RXQ = layout.RXQ;
   for (let q = 0; q < shm.cfg.queues; q++) {
     const b = shm.rxqI[q]!;
-    const napiState = i32[shm.napiI[shm.cfg.cpus + q]! + L.napi.state]!;
+    const napiState = i32[shm.napiI[shm.cfg.cpus + q]! + layout.NAPI.state]!;
     lines.push(
-      `  queue ${q}: RDH ${i32[b + R.rdh]} RDT ${i32[b + R.rdt]} next_to_clean ${i32[b + R.next_to_clean]} ` +
-        `EIMS ${i32[b + R.eims]} EICR ${i32[b + R.eicr]} vector on cpu ${i32[b + R.affinity]} napi state ${napiState}`,
+      `  queue ${q}: RDH ${i32[b + RXQ.rdh]} RDT ${i32[b + RXQ.rdt]} next_to_clean ${i32[b + RXQ.next_to_clean]} ` +
+        `EIMS ${i32[b + RXQ.eims]} EICR ${i32[b + RXQ.eicr]} vector on cpu ${i32[b + RXQ.affinity]} napi state ${napiState}`,
     );
     const vq = shm.vq[q];
     if (vq !== undefined) {
@@ -337,7 +337,7 @@ export function hangReport(shm: Shm, a: Accounted, secs: number): string {
       lines.push(
         `    virtqueue ${q}: avail idx ${u16[vq.avail_idx]} used idx ${u16[vq.used_idx]} last_used_idx ${i32[vq.drv + DRV.last_used_idx]} ` +
           `num_free ${i32[vq.drv + DRV.num_free]} used_event ${u16[vq.used_event]} avail_event ${u16[vq.avail_event]} ` +
-          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} held + tun queue ${i32[b + R.virtio_backlog_len]}`,
+          `avail flags ${u16[vq.avail_flags]} used flags ${u16[vq.used_flags]} kicks ${i32[vq.notify]} held + tun queue ${i32[b + RXQ.virtio_backlog_len]}`,
       );
     }
   }

@@ -41,19 +41,19 @@ const gib = (n: number) => `${(n / 2 ** 30).toFixed(n < 2 ** 30 ? 2 : 1)} GiB`;
 
 /** A run that would not fit the limit: one ConfigError naming what takes the room. */
 export function checkSharedMemory(cfg: Config): void {
-  const L = computeLayout(cfg, skbPoolSize(cfg));
+  const layout = computeLayout(cfg, skbPoolSize(cfg));
   const limit = sharedMemoryLimit();
-  if (L.bytes <= limit.bytes) return;
+  if (layout.bytes <= limit.bytes) return;
   const parts: [string, number][] = [
     [
-      `the skb pool (${L.skbCount.toLocaleString('en-US')} buffers of ${L.skbBufSize} bytes: --ring-size, --queues, --cpus, --pkt-size)`,
-      L.skbCount * L.skbBufSize,
+      `the skb pool (${layout.skbCount.toLocaleString('en-US')} buffers of ${layout.skbBufSize} bytes: --ring-size, --queues, --cpus, --pkt-size)`,
+      layout.skbCount * layout.skbBufSize,
     ],
-    [`the sockets (${L.skCount.toLocaleString('en-US')}: --flows)`, L.skCount * L.sk.stride],
-    ['the tap buffer (--tap-buffer)', L.tapRingSize],
+    [`the sockets (${layout.skCount.toLocaleString('en-US')}: --flows)`, layout.skCount * layout.SOCK.stride],
+    ['the tap buffer (--tap-buffer)', layout.tapRingSize],
   ];
   const [what, bytes] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
   throw new ConfigError(
-    `this run needs ${gib(L.bytes)} of shared memory, ${gib(bytes)} of it for ${what}; the limit is ${gib(limit.bytes)} (${limit.why})`,
+    `this run needs ${gib(layout.bytes)} of shared memory, ${gib(bytes)} of it for ${what}; the limit is ${gib(limit.bytes)} (${limit.why})`,
   );
 }

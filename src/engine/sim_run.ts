@@ -68,7 +68,7 @@ function controlSchedule(
   const ns = (ms: number) => (ms === Infinity ? Infinity : SIM_T0_NS + ms * 1e6);
   // --tap: the reader drains the ring every TAP_DRAIN_NS while traffic lasts (then at the end).
   const tapNext = (shm: Shm, t: number) =>
-    tap === null || Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_done) !== 0 ? Infinity : t + TAP_DRAIN_NS;
+    tap === null || Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_done) !== 0 ? Infinity : t + TAP_DRAIN_NS;
   return {
     first: Math.min(sched === null ? Infinity : ns(sched.next(false)), tap === null ? Infinity : SIM_T0_NS + TAP_DRAIN_NS),
     hook: (shm, t) => {
@@ -130,7 +130,7 @@ function endSim(r: SimRun, status: number): SimRunResult {
     hot_path: [],
     knobs_applied: r.applied,
     host_threads: [],
-    interrupted: Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.gen_stop) !== 0,
+    interrupted: Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_stop) !== 0,
   });
   const wall_s = (performance.now() - r.wall0) / 1000;
   const sim: SimInfo = {

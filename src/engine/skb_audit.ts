@@ -10,7 +10,7 @@ import type { SkbPoolAudit } from './result_types.js';
  * double free shows as a nonzero `unaccounted`, which packet conservation alone cannot see.
  */
 export function skbPoolAudit(shm: Shm): SkbPoolAudit {
-  const L = shm.layout;
+  const layout = shm.layout;
   const i32 = shm.i32;
   const chain = (skb: number): number => {
     let n = 0;
@@ -27,11 +27,12 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   for (let q = 0; q < shm.cfg.queues; q++) in_rings += driver.in_ring(shm, q);
   let in_backlogs = 0;
   for (let c = 0; c < shm.cfg.cpus; c++) {
-    in_backlogs += list(i32[shm.sdI[c]! + L.sd.input_pkt_head]!) + list(i32[shm.sdI[c]! + L.sd.process_head]!);
+    in_backlogs += list(i32[shm.sd[c]! + layout.SD.input_pkt_head]!) + list(i32[shm.sd[c]! + layout.SD.process_head]!);
   }
   let in_sockets = 0;
-  for (let s = 0; s < L.skCount; s++) in_sockets += list(i32[shm.skIdx(s, L.sk.rx_head)]!) + list(i32[shm.skIdx(s, L.sk.reader_head)]!);
-  const free = i32[shm.ctlI + L.ctl.skb_free_top]!;
-  const size = L.skbCount;
+  for (let s = 0; s < layout.skCount; s++)
+    in_sockets += list(i32[shm.skIdx(s, layout.SOCK.rx_head)]!) + list(i32[shm.skIdx(s, layout.SOCK.reader_head)]!);
+  const free = i32[shm.ctlI + layout.CTL.skb_free_top]!;
+  const size = layout.skbCount;
   return { size, free, in_rings, in_backlogs, in_sockets, unaccounted: size - free - in_rings - in_backlogs - in_sockets };
 }

@@ -73,9 +73,9 @@ export class TapWriter {
   private read_ring(): void {
     const shm = this.shm;
     const size = shm.layout.tapRingSize;
-    const C = shm.layout.ctl;
+    const CTL = shm.layout.CTL;
     const base = shm.layout.tapRingBase;
-    const head = Atomics.load(shm.i32, shm.ctlI + C.tap_head);
+    const head = Atomics.load(shm.i32, shm.ctlI + CTL.tap_head);
     let tail = this.tail;
     while (tail !== head) {
       const pos = tail & (size - 1);
@@ -96,7 +96,7 @@ export class TapWriter {
     }
     // Copied out: the ring space goes back to the CPUs.
     this.tail = tail;
-    Atomics.store(shm.i32, shm.ctlI + C.tap_tail, tail);
+    Atomics.store(shm.i32, shm.ctlI + CTL.tap_tail, tail);
   }
 
   /** Sort what is pending by time and write the records up to `horizon_ns`. */
@@ -132,7 +132,7 @@ export class TapWriter {
     const start = this.epoch_ns + BigInt(Math.round(this.start_ns));
     const end = this.epoch_ns + BigInt(Math.round(Math.max(end_ns, this.start_ns)));
     for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) {
-      const drops = shm.f64[shm.sdF[cpu]! + shm.layout.sd.tap_drops]!;
+      const drops = shm.f64[shm.sdF[cpu]! + shm.layout.SD.tap_drops]!;
       this.out.write(pcapng_isb(cpu, 'Counters provided by rxsmp', start, end, this.written[cpu]!, drops));
     }
     this.closed = true;

@@ -117,9 +117,9 @@ export class TimelineSampler {
   constructor(private readonly shm: Shm) {
     const n = (this.cpus = shm.cfg.cpus);
     this.v = new Float64Array(n * SERIES * MAX_POINTS);
-    const sd = shm.layout.sd;
-    this.counters = [sd.processed, sd.dropped, sd.time_squeeze];
-    this.ctxFields = [sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns];
+    const SD = shm.layout.SD;
+    this.counters = [SD.processed, SD.dropped, SD.time_squeeze];
+    this.ctxFields = [SD.busy_hardirq_ns, SD.busy_softirq_ns, SD.busy_ksoftirqd_ns, SD.busy_task_ns, SD.idle_ns];
     this.baseRaw = new Float64Array(n * CONTEXTS);
     this.topRaw = new Float64Array(n * CONTEXTS);
     this.baseCorr = new Float64Array(n * CPU_TIMES.length);
@@ -165,12 +165,12 @@ export class TimelineSampler {
     const shm = this.shm;
     const f = shm.f64;
     const b = shm.sdF[c]!;
-    const sd = shm.layout.sd;
+    const SD = shm.layout.SD;
     const cur = this.cur;
     // The context, its counters, the context again: a switch in between (the CPU charges the
     // context it leaves, then stores the next) would give the time it charged to the wrong
     // context, so read again. Runs of contexts that begin and end within this read are µs.
-    const ctxAt = shm.sdI[c]! + sd.context;
+    const ctxAt = shm.sd[c]! + SD.context;
     let ctx = 0;
     let sum = 0;
     for (let tries = 0; tries < 4; tries++) {
@@ -179,14 +179,14 @@ export class TimelineSampler {
       for (let k = 0; k < CONTEXTS; k++) sum += cur[k] = f[b + this.ctxFields[k]!]!;
       if (Atomics.load(shm.i32, ctxAt) === ctx) break;
     }
-    const online = f[b + sd.online_ns]!;
+    const online = f[b + SD.online_ns]!;
     if (online > 0) {
       // The running context's time since its switch: what the counters do not hold yet.
-      const running = f[shm.ctlF + shm.layout.ctl.clock_ns]! - online - sum;
+      const running = f[shm.ctlF + shm.layout.CTL.clock_ns]! - online - sum;
       if (running > 0) cur[CTX_TIME[ctx]!]! += running;
     }
     if (this.schedstats[c] === null) {
-      const tid = shm.i32[shm.sdI[c]! + sd.host_tid]!;
+      const tid = shm.i32[shm.sd[c]! + SD.host_tid]!;
       if (tid > 0) this.schedstats[c] = new SchedstatReader(tid);
     }
     const sched = this.sched;

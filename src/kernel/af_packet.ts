@@ -54,8 +54,8 @@ function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number)
  */
 export function packet_rcv_tap(c: KCpu, skb: number): void {
   const shm = c.shm;
-  const sd = c.sd;
-  const CTL = c.L.ctl;
+  const SD = c.SD;
+  const CTL = c.layout.CTL;
   const size = shm.layout.tapRingSize;
   // The frag_list (GRO's merged segments) adds each segment's payload after the head's frame.
   let merged = 0;
@@ -73,7 +73,7 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   const wrap = pos + need > size ? size - pos : 0;
   if (((head - tail) | 0) + wrap + need > size) {
     spin_unlock(i32, c.ctlI + CTL.tap_lock);
-    c.f64[c.sdF + sd.tap_drops]! += 1;
+    c.f64[c.sdF + SD.tap_drops]! += 1;
     return;
   }
   if (wrap !== 0) {
@@ -92,7 +92,7 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
     const data = c.skb_data(seg);
     to += copy_frame(c, seg, payload_offset(c.u8, data) - data, c.skb_len[seg]!, to);
   }
-  c.f64[c.sdF + sd.tap_packets]! += 1;
-  c.f64[c.sdF + sd.tap_bytes]! += len;
+  c.f64[c.sdF + SD.tap_packets]! += 1;
+  c.f64[c.sdF + SD.tap_bytes]! += len;
   Atomics.store(i32, (at >> 2) + TAP_REC_LEN_I32, len); // __packet_set_status(TP_STATUS_USER): the reader may take it
 }

@@ -55,10 +55,10 @@ export const RPS_NO_CPU = 0xffff;
  * Budget netdev_budget, time limit netdev_budget_usecs counted in jiffies as the kernel does.
  */
 export function net_rx_action(c: KCpu): void {
-  const sd = c.sd;
-  const time_limit = c.jiffies() + usecs_to_jiffies(c, c.i32[c.ctlI + c.L.ctl.netdev_budget_usecs]!);
-  let budget = c.i32[c.ctlI + c.L.ctl.netdev_budget]!;
-  c.count(sd.net_rx_softirqs);
+  const SD = c.SD;
+  const time_limit = c.jiffies() + usecs_to_jiffies(c, c.i32[c.ctlI + c.layout.CTL.netdev_budget_usecs]!);
+  let budget = c.i32[c.ctlI + c.layout.CTL.netdev_budget]!;
+  c.count(SD.net_rx_softirqs);
 
   // irqs off: take the poll list private
   list_splice_tail_init(c, LIST_POLL, LIST_LOCAL);
@@ -72,7 +72,7 @@ export function net_rx_action(c: KCpu): void {
     // An interrupt window between polls: new napis land on sd->poll_list, not on ours.
     c.env.irq_window();
     if (budget <= 0 || c.jiffies() - time_limit >= 0) {
-      c.count(sd.time_squeeze);
+      c.count(SD.time_squeeze);
       break;
     }
   }
@@ -97,11 +97,11 @@ function usecs_to_jiffies(c: KCpu, usecs: number): number {
 function napi_poll(c: KCpu, n: number): number {
   list_pop(c, LIST_LOCAL);
   const ni = c.napiI(n);
-  const weight = c.i32[ni + c.napi.weight]!;
+  const weight = c.i32[ni + c.NAPI.weight]!;
   let work = 0;
-  if (Atomics.load(c.i32, ni + c.napi.state) & NAPI_STATE_SCHED) {
-    work = napi_poll_fn(c.i32[ni + c.napi.poll_fn]!)(c, n, weight);
-    c.f64[c.shm.napiF[n]! + c.napi.polls]! += 1;
+  if (Atomics.load(c.i32, ni + c.NAPI.state) & NAPI_STATE_SCHED) {
+    work = napi_poll_fn(c.i32[ni + c.NAPI.poll_fn]!)(c, n, weight);
+    c.f64[c.shm.napiF[n]! + c.NAPI.polls]! += 1;
   }
   if (work > weight) throw new Error(`napi ${n}: poll returned ${work} > weight ${weight}`);
   if (work < weight) return work;
@@ -123,23 +123,23 @@ function napi_poll(c: KCpu, n: number): number {
 export function napi_complete_done(c: KCpu, n: number, work_done: number): boolean {
   const ni = c.napiI(n);
   // A busy poller owns the napi (NAPIF_STATE_IN_BUSY_POLL): it will call us later (busy_poll_stop).
-  if (c.busy_poll && (Atomics.load(c.i32, ni + c.napi.state) & NAPI_STATE_IN_BUSY_POLL) !== 0) return false;
-  const flush_timeout = c.i32[c.ctlI + c.L.ctl.gro_flush_timeout]!;
+  if (c.busy_poll && (Atomics.load(c.i32, ni + c.NAPI.state) & NAPI_STATE_IN_BUSY_POLL) !== 0) return false;
+  const flush_timeout = c.i32[c.ctlI + c.layout.CTL.gro_flush_timeout]!;
   let timeout = 0;
   let ret = true;
   if (work_done !== 0) {
     if (napi_gro_held(c, n)) timeout = flush_timeout; // n->gro_bitmask
-    c.i32[ni + c.napi.defer_hard_irqs_count] = c.i32[c.ctlI + c.L.ctl.napi_defer_hard_irqs]!;
+    c.i32[ni + c.NAPI.defer_hard_irqs_count] = c.i32[c.ctlI + c.layout.CTL.napi_defer_hard_irqs]!;
   }
-  if (c.i32[ni + c.napi.defer_hard_irqs_count]! > 0) {
-    c.i32[ni + c.napi.defer_hard_irqs_count]! -= 1;
+  if (c.i32[ni + c.NAPI.defer_hard_irqs_count]! > 0) {
+    c.i32[ni + c.NAPI.defer_hard_irqs_count]! -= 1;
     timeout = flush_timeout;
     if (timeout !== 0) ret = false;
   }
   // With a timeout, keep what GRO held during this jiffy: the timer's poll flushes it.
   napi_gro_flush(c, n, timeout !== 0);
   gro_normal_list(c, n);
-  const at = c.napiI(n) + c.napi.state;
+  const at = c.napiI(n) + c.NAPI.state;
   let val = Atomics.load(c.i32, at);
   for (;;) {
     let next = val & ~(NAPI_STATE_MISSED | NAPI_STATE_SCHED);
@@ -200,7 +200,7 @@ export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
  * handler (--tap's packet socket: deliver_skb), then to the protocol (ptype_base).
  */
 export function __netif_receive_skb(c: KCpu, skb: number): void {
-  c.count(c.sd.processed);
+  c.count(c.SD.processed);
   if (c.xdp_generic && !do_xdp_generic(c, skb)) return; // generic XDP, before the taps (kernel/xdp.ts)
   if (c.tap) packet_rcv_tap(c, skb);
   const type = c.skb_protocol[skb];
@@ -212,7 +212,7 @@ export function __netif_receive_skb(c: KCpu, skb: number): void {
     ipv6_rcv(c, skb);
     return;
   }
-  c.count(c.sd.drop_not_ip, c.skb_segs[skb]!);
+  c.count(c.SD.drop_not_ip, c.skb_segs[skb]!);
   kfree_skb(c, skb);
 }
 
@@ -221,7 +221,7 @@ export function __netif_receive_skb(c: KCpu, skb: number): void {
 
 /** static_branch(rps_needed): some RX queue has an RPS map or an RFS flow table. */
 export function rps_needed(c: KCpu): boolean {
-  return c.i32[c.ctlI + c.L.ctl.rps_needed]! !== 0;
+  return c.i32[c.ctlI + c.layout.CTL.rps_needed]! !== 0;
 }
 
 /**
@@ -242,7 +242,7 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
   const hash = skb_get_hash(c, skb);
   if (hash === 0) return -1;
 
-  const sockSize = Atomics.load(c.i32, c.ctlI + layout.ctl.rps_sock_flow_size);
+  const sockSize = Atomics.load(c.i32, c.ctlI + layout.CTL.rps_sock_flow_size);
   if (flowSize !== 0 && sockSize !== 0) {
     const ident = c.i32[layout.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
     if (((ident ^ hash) & ~c.rps_cpu_mask) === 0) {
@@ -257,7 +257,7 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
         tcpu !== next_cpu &&
         (tcpu >= c.cfg.cpus ||
           c.cfg.unsafe_rfs_no_qtail_check ||
-          ((c.i32[shm.sdI[tcpu]! + c.sd.input_queue_head]! - c.i32[last_qtail]!) | 0) >= 0)
+          ((c.i32[shm.sd[tcpu]! + c.SD.input_queue_head]! - c.i32[last_qtail]!) | 0) >= 0)
       ) {
         tcpu = next_cpu;
         set_rps_cpu(c, rflow, last_qtail, next_cpu);
@@ -292,8 +292,8 @@ function rflow_last_qtail(rflow: number, size: number): number {
 /** set_rps_cpu (no accelerated RFS): point the flow at next_cpu from its current queue head. */
 function set_rps_cpu(c: KCpu, rflow: number, last_qtail: number, next_cpu: number): void {
   if (next_cpu < c.cfg.cpus) {
-    c.i32[last_qtail] = c.i32[c.shm.sdI[next_cpu]! + c.sd.input_queue_head]!;
-    c.count(c.sd.rfs_flow_moves);
+    c.i32[last_qtail] = c.i32[c.shm.sd[next_cpu]! + c.SD.input_queue_head]!;
+    c.count(c.SD.rfs_flow_moves);
   }
   c.i32[rflow + RFLOW_CPU] = next_cpu;
 }
@@ -316,48 +316,48 @@ export function rps_map(c: KCpu, q: number): number {
  */
 export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   const shm = c.shm;
-  const sd = c.sd;
-  const tI = shm.sdI[cpu]!;
+  const SD = c.SD;
+  const sd = shm.sd[cpu]!;
   const tF = shm.sdF[cpu]!;
   const i32 = c.i32;
   const f64 = c.f64;
-  const lock = tI + sd.rps_lock;
+  const lock = sd + SD.rps_lock;
   rps_lock(c, cpu);
-  const qlen = i32[tI + sd.input_pkt_qlen]!;
+  const qlen = i32[sd + SD.input_pkt_qlen]!;
   let drop_reason = 0;
-  if (qlen > i32[c.ctlI + c.L.ctl.netdev_max_backlog]!) drop_reason = sd.drop_backlog;
-  else if (skb_flow_limit(c, skb, qlen)) drop_reason = sd.drop_flow_limit;
+  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]!) drop_reason = SD.drop_backlog;
+  else if (skb_flow_limit(c, skb, qlen)) drop_reason = SD.drop_flow_limit;
   if (drop_reason !== 0) {
-    f64[tF + sd.dropped]! += 1;
+    f64[tF + SD.dropped]! += 1;
     spin_unlock(i32, lock);
     c.count(drop_reason, c.skb_segs[skb]!);
-    if (drop_reason === sd.drop_flow_limit) sock_account_flow_limit_drop(c, skb);
+    if (drop_reason === SD.drop_flow_limit) sock_account_flow_limit_drop(c, skb);
     kfree_skb(c, skb);
     return NET_RX_DROP;
   }
   if (qlen === 0) {
     // Schedule NAPI for the backlog device. A plain test-and-set would do (we own the queue
     // lock); Atomics because process_backlog clears it under the same lock from its CPU.
-    const st = shm.napiI[cpu]! + c.napi.state;
+    const st = shm.napiI[cpu]! + c.NAPI.state;
     if ((Atomics.or(i32, st, NAPI_STATE_SCHED) & NAPI_STATE_SCHED) === 0) {
       if (!rps_ipi_queued(c, cpu)) ____napi_schedule(c, cpu);
     }
   }
   // __skb_queue_tail(&sd->input_pkt_queue, skb)
   c.skb_next[skb] = -1;
-  const tail = i32[tI + sd.input_pkt_tail]!;
+  const tail = i32[sd + SD.input_pkt_tail]!;
   if ((tail === -1) !== (qlen === 0)) backlog_qlen_mismatch(c, cpu, 'enqueue_to_backlog', qlen, tail);
   if (c.debug_asserts) backlog_debug_enqueue(c, cpu, skb, tail);
-  if (tail === -1) i32[tI + sd.input_pkt_head] = skb;
+  if (tail === -1) i32[sd + SD.input_pkt_head] = skb;
   else c.skb_next[tail] = skb;
-  i32[tI + sd.input_pkt_tail] = skb;
-  i32[tI + sd.input_pkt_qlen] = qlen + 1;
+  i32[sd + SD.input_pkt_tail] = skb;
+  i32[sd + SD.input_pkt_qlen] = qlen + 1;
   // input_queue_tail_incr_save(sd, qtail)
-  const qtail = (i32[tI + sd.input_queue_tail]! + 1) | 0;
-  i32[tI + sd.input_queue_tail] = qtail;
+  const qtail = (i32[sd + SD.input_queue_tail]! + 1) | 0;
+  i32[sd + SD.input_queue_tail] = qtail;
   if (c.rflow >= 0) i32[c.rflow] = qtail;
   spin_unlock(i32, lock);
-  c.count(cpu === c.cpu ? sd.enqueue_local : sd.enqueue_remote);
+  c.count(cpu === c.cpu ? SD.enqueue_local : SD.enqueue_remote);
   return NET_RX_SUCCESS;
 }
 
@@ -366,13 +366,13 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
  * sleeps, under the lock (the counters share its cache line and need no atomics).
  */
 function rps_lock(c: KCpu, cpu: number): void {
-  const sd = c.sd;
-  const spins = spin_lock(c.i32, c.shm.sdI[cpu]! + sd.rps_lock);
+  const SD = c.SD;
+  const spins = spin_lock(c.i32, c.shm.sd[cpu]! + SD.rps_lock);
   const tF = c.shm.sdF[cpu]!;
-  c.f64[tF + sd.rps_lock_acquisitions]! += 1;
+  c.f64[tF + SD.rps_lock_acquisitions]! += 1;
   if (spins !== 0) {
-    c.f64[tF + sd.rps_lock_spins]! += spins;
-    c.f64[tF + sd.rps_lock_sleeps]! += spin_lock_sleeps;
+    c.f64[tF + SD.rps_lock_spins]! += spins;
+    c.f64[tF + SD.rps_lock_sleeps]! += spin_lock_sleeps;
   }
 }
 
@@ -388,7 +388,7 @@ const FL_BUCKETS = FL_HISTORY + FLOW_LIMIT_HISTORY;
  * rps_lock; the table is this CPU's own.
  */
 function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
-  if (qlen < c.i32[c.ctlI + c.L.ctl.netdev_max_backlog]! >> 1) return false;
+  if (qlen < c.i32[c.ctlI + c.layout.CTL.netdev_max_backlog]! >> 1) return false;
   const fl = c.flow_limit;
   if (fl < 0) return false;
   const i32 = c.i32;
@@ -401,7 +401,7 @@ function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
   if (i32[buckets + old_flow]! > 0) i32[buckets + old_flow]! -= 1;
   i32[buckets + new_flow]! += 1;
   if (i32[buckets + new_flow]! > FLOW_LIMIT_HISTORY >> 1) {
-    c.count(c.sd.flow_limit_count);
+    c.count(c.SD.flow_limit_count);
     return true;
   }
   return false;
@@ -414,26 +414,26 @@ function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
  */
 function rps_ipi_queued(c: KCpu, cpu: number): boolean {
   if (cpu === c.cpu) return false;
-  const sd = c.sd;
-  c.i32[c.shm.sdI[cpu]! + sd.rps_ipi_next] = c.i32[c.sdI + sd.rps_ipi_list]!;
-  c.i32[c.sdI + sd.rps_ipi_list] = cpu;
+  const SD = c.SD;
+  c.i32[c.shm.sd[cpu]! + SD.rps_ipi_next] = c.i32[c.sd + SD.rps_ipi_list]!;
+  c.i32[c.sd + SD.rps_ipi_list] = cpu;
   c.softirq_pending |= NET_RX_SOFTIRQ;
   return true;
 }
 
 function sd_has_rps_ipi_waiting(c: KCpu): boolean {
-  return c.i32[c.sdI + c.sd.rps_ipi_list] !== -1;
+  return c.i32[c.sd + c.SD.rps_ipi_list] !== -1;
 }
 
 /** net_rps_action_and_irq_enable: send the IPIs queued on this CPU's rps_ipi_list. */
 export function net_rps_action_and_irq_enable(c: KCpu): void {
-  const sd = c.sd;
-  let remsd = c.i32[c.sdI + sd.rps_ipi_list]!;
+  const SD = c.SD;
+  let remsd = c.i32[c.sd + SD.rps_ipi_list]!;
   if (remsd === -1) return;
-  c.i32[c.sdI + sd.rps_ipi_list] = -1;
+  c.i32[c.sd + SD.rps_ipi_list] = -1;
   while (remsd !== -1) {
-    const next = c.i32[c.shm.sdI[remsd]! + sd.rps_ipi_next]!;
-    c.count(sd.ipis_sent);
+    const next = c.i32[c.shm.sd[remsd]! + SD.rps_ipi_next]!;
+    c.count(SD.ipis_sent);
     c.env.send_ipi(remsd);
     remsd = next;
   }
@@ -441,9 +441,9 @@ export function net_rps_action_and_irq_enable(c: KCpu): void {
 
 /** rps_trigger_softirq: the IPI handler on the target. Hardirq context. */
 export function rps_trigger_softirq(c: KCpu): void {
-  c.count(c.sd.ipis_received); // ours: the IPIs this CPU took (the csd's handler ran)
+  c.count(c.SD.ipis_received); // ours: the IPIs this CPU took (the csd's handler ran)
   ____napi_schedule(c, c.cpu);
-  c.count(c.sd.received_rps);
+  c.count(c.SD.received_rps);
 }
 
 /**
@@ -452,47 +452,47 @@ export function rps_trigger_softirq(c: KCpu): void {
  * too, clears the napi state (a plain write in the kernel: only this CPU owns it now).
  */
 function process_backlog(c: KCpu, n: number, quota: number): number {
-  const sd = c.sd;
+  const SD = c.SD;
   const i32 = c.i32;
-  const me = c.sdI;
+  const sd = c.sd;
   let work = 0;
   if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
-  i32[c.napiI(n) + c.napi.weight] = i32[c.ctlI + c.L.ctl.dev_rx_weight]!; // napi->weight = dev_rx_weight
+  i32[c.napiI(n) + c.NAPI.weight] = i32[c.ctlI + c.layout.CTL.dev_rx_weight]!; // napi->weight = dev_rx_weight
   for (;;) {
     let skb: number;
-    while ((skb = i32[me + sd.process_head]!) !== -1) {
+    while ((skb = i32[sd + SD.process_head]!) !== -1) {
       const next = c.skb_next[skb]!;
-      i32[me + sd.process_head] = next;
-      if (next === -1) i32[me + sd.process_tail] = -1;
-      i32[me + sd.process_qlen]! -= 1;
+      i32[sd + SD.process_head] = next;
+      if (next === -1) i32[sd + SD.process_tail] = -1;
+      i32[sd + SD.process_qlen]! -= 1;
       c.skb_next[skb] = -1;
       __netif_receive_skb(c, skb);
       // input_queue_head_incr (5.10: per packet). Read by other CPUs in get_rps_cpu.
-      i32[me + sd.input_queue_head] = (i32[me + sd.input_queue_head]! + 1) | 0;
+      i32[sd + SD.input_queue_head] = (i32[sd + SD.input_queue_head]! + 1) | 0;
       if (++work >= quota) return work;
       if ((work & 31) === 0) c.env.irq_window();
     }
-    if (i32[me + sd.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, "process_backlog's process_queue", i32[me + sd.process_qlen]!, -1);
-    const lock = me + sd.rps_lock;
+    if (i32[sd + SD.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, "process_backlog's process_queue", i32[sd + SD.process_qlen]!, -1);
+    const lock = sd + SD.rps_lock;
     rps_lock(c, c.cpu);
-    const head = i32[me + sd.input_pkt_head]!;
-    const qlen = i32[me + sd.input_pkt_qlen]!;
+    const head = i32[sd + SD.input_pkt_head]!;
+    const qlen = i32[sd + SD.input_pkt_qlen]!;
     if ((head === -1) !== (qlen === 0)) backlog_qlen_mismatch(c, c.cpu, 'process_backlog', qlen, head);
     if (c.debug_asserts) backlog_debug_splice(c, head, qlen);
     if (head === -1) {
-      Atomics.store(i32, c.napiI(n) + c.napi.state, 0);
+      Atomics.store(i32, c.napiI(n) + c.NAPI.state, 0);
       spin_unlock(i32, lock);
       return work;
     }
     // skb_queue_splice_tail_init(&sd->input_pkt_queue, &sd->process_queue)
-    const ptail = i32[me + sd.process_tail]!;
-    if (ptail === -1) i32[me + sd.process_head] = head;
+    const ptail = i32[sd + SD.process_tail]!;
+    if (ptail === -1) i32[sd + SD.process_head] = head;
     else c.skb_next[ptail] = head;
-    i32[me + sd.process_tail] = i32[me + sd.input_pkt_tail]!;
-    i32[me + sd.process_qlen]! += qlen;
-    i32[me + sd.input_pkt_head] = -1;
-    i32[me + sd.input_pkt_tail] = -1;
-    i32[me + sd.input_pkt_qlen] = 0;
+    i32[sd + SD.process_tail] = i32[sd + SD.input_pkt_tail]!;
+    i32[sd + SD.process_qlen]! += qlen;
+    i32[sd + SD.input_pkt_head] = -1;
+    i32[sd + SD.input_pkt_tail] = -1;
+    i32[sd + SD.input_pkt_qlen] = 0;
     spin_unlock(i32, lock);
   }
 }
@@ -535,9 +535,9 @@ function backlog_debug_splice(c: KCpu, head: number, qlen: number): void {
     n++;
   }
   if (n !== qlen) assertion_failed(`backlog of cpu ${c.cpu}: input_pkt_queue holds ${n} skbs but its qlen is ${qlen} at process_backlog`);
-  if (last !== c.i32[c.sdI + c.sd.input_pkt_tail]) {
+  if (last !== c.i32[c.sd + c.SD.input_pkt_tail]) {
     assertion_failed(
-      `backlog of cpu ${c.cpu}: input_pkt_queue ends at skb ${last} but its tail is skb ${c.i32[c.sdI + c.sd.input_pkt_tail]} at process_backlog`,
+      `backlog of cpu ${c.cpu}: input_pkt_queue ends at skb ${last} but its tail is skb ${c.i32[c.sd + c.SD.input_pkt_tail]} at process_backlog`,
     );
   }
 }
@@ -563,22 +563,22 @@ export function net_dev_init(shm: Shm): void {
   const cfg = shm.cfg;
   const layout = shm.layout;
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
-    const b = shm.sdI[cpu]!;
+    const sd = shm.sd[cpu]!;
     for (const f of [
-      layout.sd.input_pkt_head,
-      layout.sd.input_pkt_tail,
-      layout.sd.process_head,
-      layout.sd.process_tail,
-      layout.sd.rps_ipi_list,
-      layout.sd.rps_ipi_next,
+      layout.SD.input_pkt_head,
+      layout.SD.input_pkt_tail,
+      layout.SD.process_head,
+      layout.SD.process_tail,
+      layout.SD.rps_ipi_list,
+      layout.SD.rps_ipi_next,
     ]) {
-      shm.i32[b + f] = -1;
+      shm.i32[sd + f] = -1;
     }
     // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
     const n = shm.napiI[cpu]!;
-    shm.i32[n + layout.napi.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
-    shm.i32[n + layout.napi.poll_fn] = POLL_BACKLOG;
-    shm.i32[n + layout.napi.queue] = -1;
-    shm.i32[n + layout.napi.cpu] = cpu;
+    shm.i32[n + layout.NAPI.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
+    shm.i32[n + layout.NAPI.poll_fn] = POLL_BACKLOG;
+    shm.i32[n + layout.NAPI.queue] = -1;
+    shm.i32[n + layout.NAPI.cpu] = cpu;
   }
 }

@@ -15,5 +15,5 @@ export function skb_get_hash(c: KCpu, skb: number): number {
 function __skb_get_hash(c: KCpu, skb: number): void {
   c.skb_hash[skb] = ___skb_get_hash(c.u8, c.skb_data(skb), c.skb_len[skb]!);
   c.skb_flags[skb] = c.skb_flags[skb]! | SKB_FLAG_SW_HASH;
-  c.count(c.sd.flow_dissected);
+  c.count(c.SD.flow_dissected);
 }

@@ -90,7 +90,7 @@ export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
   // (tcp4_gro_receive's skb_gro_checksum_validate); a bad one is dropped as tcp_v4_rcv would.
   const type = c.skb_protocol[skb];
   if (c.l4_csum_verify && (type === ETH_P_IP || type === ETH_P_IPV6) && !skb_verify_l4_csum(c, skb)) {
-    ip_drop(c, skb, c.sd.drop_l4_csum);
+    ip_drop(c, skb, c.SD.drop_l4_csum);
     return;
   }
   // dev_gro_receive's first two tests, made before the call: netif_elide_gro (GRO off) and
@@ -223,7 +223,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
       c.gro_next_seq[p] = (seq + len) | 0;
       // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH): the head carries them.
       u8[pth + TCPH_FLAGS_OFF] = u8[pth + TCPH_FLAGS_OFF]! | (flags & (TCP_FLAG_FIN | TCP_FLAG_PSH));
-      c.count(c.sd.gro_merged);
+      c.count(c.SD.gro_merged);
       // out_check_final: a short segment (len < mss) or a flushing flag ends the train now
       // (pp = p: dev_gro_receive completes it).
       if (len < mss || (flags & TCP_FLUSH_FINAL) !== 0) gro_unlink_complete(c, n, bucket, prev, p);
@@ -350,7 +350,7 @@ function napi_gro_complete(c: KCpu, n: number, skb: number): void {
     const newlen = c.skb_len[skb]! - c.skb_nh[skb]!;
     if (c.skb_protocol[skb] === ETH_P_IPV6) ipv6_gro_complete(c, skb, ip, newlen);
     else inet_gro_complete(c, skb, ip, newlen);
-    c.count(c.sd.gro_flushed);
+    c.count(c.SD.gro_flushed);
   }
   gro_normal_one(c, n, skb);
 }

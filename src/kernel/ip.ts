@@ -49,27 +49,27 @@ export function ip_rcv(c: KCpu, skb: number): void {
   const frame = c.skb_data(skb);
   const ip = frame + nh;
   const len = c.skb_len[skb]! - nh;
-  if (len < IPH_LEN) return ip_drop(c, skb, c.sd.drop_ip_hdr);
+  if (len < IPH_LEN) return ip_drop(c, skb, c.SD.drop_ip_hdr);
   const vihl = u8[ip + IPH_VERSION_IHL_OFF]!;
   const ihl = vihl & 15;
-  if (vihl >> 4 !== 4 || ihl < 5 || len < ihl * 4) return ip_drop(c, skb, c.sd.drop_ip_hdr);
-  if (ip_fast_csum(u8, ip, ihl) !== 0) return ip_drop(c, skb, c.sd.drop_ip_csum);
+  if (vihl >> 4 !== 4 || ihl < 5 || len < ihl * 4) return ip_drop(c, skb, c.SD.drop_ip_hdr);
+  if (ip_fast_csum(u8, ip, ihl) !== 0) return ip_drop(c, skb, c.SD.drop_ip_csum);
   const tot_len = get16(u8, ip + IPH_TOT_LEN_OFF);
-  if (len < tot_len || tot_len < ihl * 4) return ip_drop(c, skb, c.sd.drop_ip_hdr);
+  if (len < tot_len || tot_len < ihl * 4) return ip_drop(c, skb, c.SD.drop_ip_hdr);
   // The rest of the stack, per skb: a GRO-merged train costs what one packet costs, which is
   // what GRO is for.
   if (c.stack_cost_ns !== 0) c.env.burn_ns(c.stack_cost_ns);
   // ip_local_deliver: ip_is_fragment → ip_defrag (not modelled).
-  if ((get16(u8, ip + IPH_FRAG_OFF_OFF) & (IP_MF | IP_OFFSET)) !== 0) return ip_drop(c, skb, c.sd.drop_ip_frag);
+  if ((get16(u8, ip + IPH_FRAG_OFF_OFF) & (IP_MF | IP_OFFSET)) !== 0) return ip_drop(c, skb, c.SD.drop_ip_frag);
   const proto = u8[ip + IPH_PROTOCOL_OFF]!;
-  if (proto !== IPPROTO_UDP && proto !== IPPROTO_TCP) return ip_drop(c, skb, c.sd.drop_no_socket);
+  if (proto !== IPPROTO_UDP && proto !== IPPROTO_TCP) return ip_drop(c, skb, c.SD.drop_no_socket);
   const l4 = ip + ihl * 4;
-  if (l4 + 4 > ip + tot_len) return ip_drop(c, skb, c.sd.drop_ip_hdr); // udp_rcv / tcp_v4_rcv: pskb_may_pull of the header
+  if (l4 + 4 > ip + tot_len) return ip_drop(c, skb, c.SD.drop_ip_hdr); // udp_rcv / tcp_v4_rcv: pskb_may_pull of the header
   const saddr = get32i(u8, ip + IPH_SADDR_OFF);
   const daddr = get32i(u8, ip + IPH_DADDR_OFF);
   const ports = get32i(u8, l4);
   const sk = __inet_lookup(c, saddr, daddr, ports, proto);
-  if (sk < 0) return ip_drop(c, skb, c.sd.drop_no_socket);
+  if (sk < 0) return ip_drop(c, skb, c.SD.drop_no_socket);
   sock_queue_rcv_skb(c, sk, skb);
 }
 
@@ -82,12 +82,12 @@ export function ipv6_rcv(c: KCpu, skb: number): void {
   const u8 = c.u8;
   const ip = c.skb_data(skb) + c.skb_nh[skb]!;
   const len = c.skb_len[skb]! - c.skb_nh[skb]!;
-  if (len < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF]! >> 4 !== 6) return ip6_drop(c, skb, c.sd.drop_ip_hdr, c.sd.ip6_in_hdr_errors);
+  if (len < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF]! >> 4 !== 6) return ip6_drop(c, skb, c.SD.drop_ip_hdr, c.SD.ip6_in_hdr_errors);
   const payload_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
   let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF]!;
   // pkt_len may be zero if a Jumbo payload option is present: no trim then.
   const end = payload_len === 0 && nexthdr === NEXTHDR_HOP ? ip + len : ip + IPV6H_LEN + payload_len;
-  if (end > ip + len) return ip6_drop(c, skb, c.sd.drop_ip_hdr, c.sd.ip6_in_truncated_pkts);
+  if (end > ip + len) return ip6_drop(c, skb, c.SD.drop_ip_hdr, c.SD.ip6_in_truncated_pkts);
   if (c.stack_cost_ns !== 0) c.env.burn_ns(c.stack_cost_ns);
   let off = ip + IPV6H_LEN;
   if (nexthdr !== IPPROTO_UDP && nexthdr !== IPPROTO_TCP) {
@@ -95,10 +95,10 @@ export function ipv6_rcv(c: KCpu, skb: number): void {
     if (off < 0) return; // dropped and counted
     nexthdr = ip6_upper_proto;
   }
-  if (nexthdr !== IPPROTO_UDP && nexthdr !== IPPROTO_TCP) return ip_drop(c, skb, c.sd.drop_no_socket);
-  if (off + 4 > end) return ip_drop(c, skb, c.sd.drop_ip_hdr);
+  if (nexthdr !== IPPROTO_UDP && nexthdr !== IPPROTO_TCP) return ip_drop(c, skb, c.SD.drop_no_socket);
+  if (off + 4 > end) return ip_drop(c, skb, c.SD.drop_ip_hdr);
   const sk = __inet6_lookup(c, ip, get32i(u8, off), nexthdr);
-  if (sk < 0) return ip_drop(c, skb, c.sd.drop_no_socket);
+  if (sk < 0) return ip_drop(c, skb, c.SD.drop_no_socket);
   sock_queue_rcv_skb(c, sk, skb);
 }
 
@@ -147,14 +147,14 @@ const RT_SEGMENTS_LEFT_OFF = 3;
  */
 function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok: boolean): number {
   const u8 = c.u8;
-  const sd = c.sd;
+  const SD = c.SD;
   let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF]!;
   let off = ip + IPV6H_LEN;
   if (nexthdr === NEXTHDR_HOP) {
     // ipv6_parse_hopopts: pskb_may_pull of 8 bytes, then of the header's length; the options.
     const hl = off + 8 <= end ? ipv6_optlen(u8, off) : 0;
     if (hl === 0 || off + hl > end || !ip6_parse_tlv(c, ip, off, hl, true, end, jumbo_ok)) {
-      ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
+      ip6_drop(c, skb, SD.drop_ip_hdr, SD.ip6_in_hdr_errors);
       return -1;
     }
     nexthdr = u8[off]!;
@@ -165,12 +165,12 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
       // ipv6_destopt_rcv / ipv6_rthdr_rcv: pskb_may_pull of 8 bytes and of the header.
       const hl = off + 8 <= end ? ipv6_optlen(u8, off) : 0;
       if (hl === 0 || off + hl > end) {
-        ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
+        ip6_drop(c, skb, SD.drop_ip_hdr, SD.ip6_in_hdr_errors);
         return -1;
       }
       if (nexthdr === NEXTHDR_DEST) {
         if (!ip6_parse_tlv(c, ip, off, hl, false, end, false)) {
-          ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
+          ip6_drop(c, skb, SD.drop_ip_hdr, SD.ip6_in_hdr_errors);
           return -1;
         }
       } else if (!ipv6_rthdr_rcv(c, skb, ip, off)) {
@@ -179,10 +179,10 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
       nexthdr = u8[off]!;
       off += hl;
     } else if (nexthdr === NEXTHDR_HOP) {
-      ip_drop(c, skb, sd.drop_ip_unknown_proto);
+      ip_drop(c, skb, SD.drop_ip_unknown_proto);
       return -1;
     } else if (nexthdr === NEXTHDR_FRAGMENT) {
-      ip_drop(c, skb, sd.drop_ip_frag); // ipv6_frag_rcv
+      ip_drop(c, skb, SD.drop_ip_frag); // ipv6_frag_rcv
       return -1;
     } else {
       ip6_upper_proto = nexthdr;
@@ -204,24 +204,24 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
  */
 function ipv6_rthdr_rcv(c: KCpu, skb: number, ip: number, off: number): boolean {
   const u8 = c.u8;
-  const sd = c.sd;
+  const SD = c.SD;
   if (u8[ip + IPV6H_DADDR_OFF] === 0xff || (u8[c.skb_data(skb)]! & 1) !== 0) {
-    ip_drop(c, skb, sd.drop_ip_addr);
+    ip_drop(c, skb, SD.drop_ip_addr);
     return false;
   }
   const type = u8[off + RT_TYPE_OFF]!;
   const segments_left = u8[off + RT_SEGMENTS_LEFT_OFF]!;
   if (type === IPV6_SRCRT_TYPE_4 || type === IPV6_SRCRT_TYPE_3) {
-    ip_drop(c, skb, sd.drop_srh_disabled);
+    ip_drop(c, skb, SD.drop_srh_disabled);
     return false;
   }
   if (segments_left === 0) {
     if (type !== IPV6_SRCRT_TYPE_2) return true;
-    ip_drop(c, skb, sd.drop_ip_addr);
+    ip_drop(c, skb, SD.drop_ip_addr);
     return false;
   }
-  if (type === IPV6_SRCRT_TYPE_2 && u8[off + RT_HDRLEN_OFF] === 2 && segments_left === 1) ip_drop(c, skb, sd.drop_ip_addr);
-  else ip6_drop(c, skb, sd.drop_ip_hdr, sd.ip6_in_hdr_errors);
+  if (type === IPV6_SRCRT_TYPE_2 && u8[off + RT_HDRLEN_OFF] === 2 && segments_left === 1) ip_drop(c, skb, SD.drop_ip_addr);
+  else ip6_drop(c, skb, SD.drop_ip_hdr, SD.ip6_in_hdr_errors);
   return false;
 }
 
@@ -259,7 +259,7 @@ function ip6_parse_tlv(c: KCpu, ip: number, off: number, hl: number, hop: boolea
         if (optlen !== 6 || ((at - ip) & 3) !== 2) return false;
         const pkt_len = get32i(u8, at + 2) >>> 0;
         if (pkt_len <= IPV6_MAXPLEN || !jumbo_ok) return false;
-        if (pkt_len > end - ip - IPV6H_LEN) c.count(c.sd.ip6_in_truncated_pkts);
+        if (pkt_len > end - ip - IPV6H_LEN) c.count(c.SD.ip6_in_truncated_pkts);
         return false; // never valid here: no frame holds 64 KiB
       } else if (type >> 6 !== 0) {
         return false; // ip6_tlvopt_unknown: drop (with a parameter problem for 10 and 11)

@@ -25,7 +25,7 @@ export function do_IRQ_pending(c: KCpu, bits: number, base: number): void {
 
 export function do_IRQ(c: KCpu, vector: number): void {
   if (device_handler === undefined) throw new Error(`cpu ${c.cpu}: vector ${vector} fired with no handler requested`);
-  c.count(c.sd.hardirqs);
+  c.count(c.SD.hardirqs);
   device_handler(c, vector);
 }
 
@@ -34,5 +34,5 @@ export function do_IRQ(c: KCpu, vector: number): void {
  * reads it at the next interrupt).
  */
 export function irq_set_affinity(shm: Shm, q: number, cpu: number): void {
-  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.rxq.affinity, cpu);
+  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.affinity, cpu);
 }

@@ -81,7 +81,7 @@ export function list_splice_tail_init(c: KCpu, from: number, to: number): void {
  * the owner polls once more. True if the caller now owns the napi and must schedule it.
  */
 export function napi_schedule_prep(c: KCpu, n: number): boolean {
-  const at = c.napiI(n) + c.napi.state;
+  const at = c.napiI(n) + c.NAPI.state;
   let val = Atomics.load(c.i32, at);
   for (;;) {
     if (val & NAPI_STATE_DISABLE) return false;
@@ -98,7 +98,7 @@ export function napi_schedule_prep(c: KCpu, n: number): boolean {
  * Called with interrupts off (hardirq, or a point where the emulated CPU takes none).
  */
 export function ____napi_schedule(c: KCpu, n: number): void {
-  c.i32[c.napiI(n) + c.napi.cpu] = c.cpu;
+  c.i32[c.napiI(n) + c.NAPI.cpu] = c.cpu;
   list_add_tail(c, LIST_POLL, n);
   c.softirq_pending |= NET_RX_SOFTIRQ;
 }

@@ -14,12 +14,12 @@ import { RPS_NO_CPU } from './dev.js';
  * for one packet; callers space changes by far more than that (synchronize_rcu's role).
  */
 export function store_rps_map(shm: Shm, q: number, hexmask: string): void {
-  const L = shm.layout;
+  const layout = shm.layout;
   const cpus = maskToCpus(hexmask).filter((c) => c < shm.cfg.cpus);
   if (cpus.length > RPS_MAP_MAX) throw new Error(`rps_cpus: more than ${RPS_MAP_MAX} CPUs`);
-  const activeAt = L.rpsActiveBase / 4 + q;
+  const activeAt = layout.rpsActiveBase / 4 + q;
   const next = 1 - Atomics.load(shm.i32, activeAt);
-  const base = L.rpsMapBase / 4 + (q * 2 + next) * L.rpsMapStride;
+  const base = layout.rpsMapBase / 4 + (q * 2 + next) * layout.rpsMapStride;
   shm.i32[base] = cpus.length;
   cpus.forEach((cpu, i) => {
     shm.i32[base + 1 + i] = cpu;
@@ -30,13 +30,13 @@ export function store_rps_map(shm: Shm, q: number, hexmask: string): void {
 
 /** A fresh rps_dev_flow_table of `cnt` entries (rounded up to a power of two), every CPU unset, published. */
 export function rps_flow_table_init(shm: Shm, q: number, cnt: number): void {
-  const L = shm.layout;
+  const layout = shm.layout;
   const size = cnt > 0 ? roundupPow2(cnt) : 0;
-  if (size > L.rpsDevFlowCap[q]!) throw new Error(`rps_flow_cnt ${cnt} exceeds the table allocated for queue ${q}`);
-  const base = L.rpsDevFlowBase[q]! / 4;
+  if (size > layout.rpsDevFlowCap[q]!) throw new Error(`rps_flow_cnt ${cnt} exceeds the table allocated for queue ${q}`);
+  const base = layout.rpsDevFlowBase[q]! / 4;
   shm.i32.fill(RPS_NO_CPU, base, base + size);
   shm.i32.fill(0, base + size, base + 2 * size); // last_qtail
-  Atomics.store(shm.i32, L.rpsFlowSizeBase / 4 + q, size);
+  Atomics.store(shm.i32, layout.rpsFlowSizeBase / 4 + q, size);
 }
 
 /**
@@ -46,8 +46,8 @@ export function rps_flow_table_init(shm: Shm, q: number, cnt: number): void {
  * returned half (fill, publish) runs once readers have let go of them.
  */
 export function store_rps_dev_flow_table_cnt(shm: Shm, cnt: readonly number[]): () => void {
-  const L = shm.layout;
-  for (let q = 0; q < shm.cfg.queues; q++) Atomics.store(shm.i32, L.rpsFlowSizeBase / 4 + q, 0);
+  const layout = shm.layout;
+  for (let q = 0; q < shm.cfg.queues; q++) Atomics.store(shm.i32, layout.rpsFlowSizeBase / 4 + q, 0);
   update_rps_needed(shm);
   return () => {
     cnt.forEach((n, q) => {
@@ -59,12 +59,15 @@ export function store_rps_dev_flow_table_cnt(shm: Shm, cnt: readonly number[]): 
 
 /** The rps_needed static key (static_branch_inc / _dec): on while any queue has a map or a flow table. */
 export function update_rps_needed(shm: Shm): void {
-  const L = shm.layout;
+  const layout = shm.layout;
   let needed = 0;
   for (let q = 0; q < shm.cfg.queues; q++) {
-    const active = Atomics.load(shm.i32, L.rpsActiveBase / 4 + q);
-    if (shm.i32[L.rpsMapBase / 4 + (q * 2 + active) * L.rpsMapStride]! > 0 || Atomics.load(shm.i32, L.rpsFlowSizeBase / 4 + q) > 0)
+    const active = Atomics.load(shm.i32, layout.rpsActiveBase / 4 + q);
+    if (
+      shm.i32[layout.rpsMapBase / 4 + (q * 2 + active) * layout.rpsMapStride]! > 0 ||
+      Atomics.load(shm.i32, layout.rpsFlowSizeBase / 4 + q) > 0
+    )
       needed = 1;
   }
-  Atomics.store(shm.i32, shm.ctlI + L.ctl.rps_needed, needed);
+  Atomics.store(shm.i32, shm.ctlI + layout.CTL.rps_needed, needed);
 }

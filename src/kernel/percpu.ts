@@ -44,14 +44,14 @@ export class KCpu {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly u8: Uint8Array;
-  readonly sd: SdIndex;
-  readonly sdI: number; // this CPU's softnet_data, i32 base
+  readonly SD: SdIndex;
+  readonly sd: number; // this CPU's softnet_data, i32 base
   readonly sdF: number; // and f64 base
-  readonly napi: NapiIndex;
-  readonly sk: SkIndex;
-  readonly rxq: RxqIndex;
-  readonly task: TaskIndex;
-  readonly L: Layout;
+  readonly NAPI: NapiIndex;
+  readonly SOCK: SkIndex;
+  readonly RXQ: RxqIndex;
+  readonly TASK: TaskIndex;
+  readonly layout: Layout;
   readonly ctlI: number;
   readonly skI: number; // i32 base of socket 0, and the socket stride in i32s
   readonly skStrideI: number;
@@ -163,22 +163,22 @@ export class KCpu {
     this.i32 = shm.i32;
     this.f64 = shm.f64;
     this.u8 = shm.u8;
-    this.sd = layout.sd;
-    this.sdI = shm.sdI[cpu]!;
+    this.SD = layout.SD;
+    this.sd = shm.sd[cpu]!;
     this.sdF = shm.sdF[cpu]!;
-    this.napi = layout.napi;
-    this.sk = layout.sk;
-    this.rxq = layout.rxq;
-    this.task = layout.task;
-    this.L = layout;
+    this.NAPI = layout.NAPI;
+    this.SOCK = layout.SOCK;
+    this.RXQ = layout.RXQ;
+    this.TASK = layout.TASK;
+    this.layout = layout;
     this.ctlI = shm.ctlI;
     this.skI = shm.skI;
     this.skStrideI = shm.skStrideI;
     this.skF = shm.skF;
     this.skStrideF = shm.skStrideF;
     this.cache = new SkbCache(shm, cpu);
-    this.clock = new Float64Array(shm.sab, layout.ctl.base + layout.ctl.clock_ns * 8, 1);
-    this.jiffies_at = shm.ctlI + layout.ctl.jiffies;
+    this.clock = new Float64Array(shm.sab, layout.CTL.base + layout.CTL.clock_ns * 8, 1);
+    this.jiffies_at = shm.ctlI + layout.CTL.jiffies;
     this.skb_len = shm.skb_len;
     this.skb_hash = shm.skb_hash;
     this.skb_flags = shm.skb_flags;

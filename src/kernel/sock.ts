@@ -112,7 +112,7 @@ function inet6_ehashfn(d3: number, s0: number, s1: number, s2: number, s3: numbe
  * empty queue, hash table entry.
  */
 export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<number>): void {
-  const SOCK = shm.layout.sk;
+  const SOCK = shm.layout.SOCK;
   const mask = shm.layout.skHashSize - 1;
   const i32 = shm.i32;
   shm.skHash.fill(-1);
@@ -155,17 +155,17 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
     shm.skHash[h] = s;
   }
   for (let t = 0; t < shm.layout.taskCount; t++) {
-    shm.i32[shm.taskI[t]! + shm.layout.task.ready_head] = -1;
-    shm.i32[shm.taskI[t]! + shm.layout.task.ready_tail] = -1;
+    shm.i32[shm.taskI[t]! + shm.layout.TASK.ready_head] = -1;
+    shm.i32[shm.taskI[t]! + shm.layout.TASK.ready_tail] = -1;
   }
 }
 
 /** __inet_lookup_established by the real 4-tuple and protocol; -1 when no socket matches. */
 export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: number, proto: number): number {
   const shm = c.shm;
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   const i32 = c.i32;
-  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.L.skHashSize - 1)]!;
+  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.layout.skHashSize - 1)]!;
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
     if (
@@ -187,7 +187,7 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
  * and the protocol; -1 when no socket matches. Reads the address words from the frame.
  */
 export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number): number {
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   const i32 = c.i32;
   const u8 = c.u8;
   const s0 = get32i(u8, ip + IPV6H_SADDR_OFF);
@@ -198,7 +198,7 @@ export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number
   const d1 = get32i(u8, ip + IPV6H_DADDR_OFF + 4);
   const d2 = get32i(u8, ip + IPV6H_DADDR_OFF + 8);
   const d3 = get32i(u8, ip + IPV6H_DADDR_OFF + 12);
-  let s = c.shm.skHash[inet6_ehashfn(d3, s0, s1, s2, s3, ports) & (c.L.skHashSize - 1)]!;
+  let s = c.shm.skHash[inet6_ehashfn(d3, s0, s1, s2, s3, ports) & (c.layout.skHashSize - 1)]!;
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
     if (
@@ -223,7 +223,7 @@ export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number
 
 /** The full window of the TCP socket at i32 index b (tcpWindowSegments of its sk_rcvbuf). */
 export function tcp_window_segments(shm: Shm, b: number): number {
-  return tcpWindowSegments(shm.cfg, shm.i32[b + shm.layout.sk.rcvbuf]!);
+  return tcpWindowSegments(shm.cfg, shm.i32[b + shm.layout.SOCK.rcvbuf]!);
 }
 
 /**
@@ -233,7 +233,7 @@ export function tcp_window_segments(shm: Shm, b: number): number {
  */
 function tcp_window_update(c: KCpu, b: number, rmem: number): void {
   const i32 = c.i32;
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   const seg_truesize = skb_truesize(c, c.cfg.pkt_size - 4);
   const free = Math.floor((i32[b + SOCK.rcvbuf]! - rmem) / seg_truesize);
   const full = windowSegments(i32[b + SOCK.rcvbuf]!, seg_truesize);
@@ -250,7 +250,7 @@ function tcp_window_update(c: KCpu, b: number, rmem: number): void {
  * A connected UDP socket (inet_daddr set) and TCP save the skb's hash (sock_rps_save_rxhash).
  */
 export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   const i32 = c.i32;
   const b = c.skI + sk * c.skStrideI;
   const segs = c.skb_segs[skb]!;
@@ -278,21 +278,21 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
     wake = task_ready_add(c, i32[b + SOCK.task]!, sk);
   }
   spin_unlock(i32, b + SOCK.lock);
-  c.count(c.sd.delivered, segs);
+  c.count(c.SD.delivered, segs);
   if (wake >= 0 && wake !== c.cpu) c.env.wake_cpu(wake);
 }
 
 /** The socket is full (sk_rmem_alloc past sk_rcvbuf): count the drop (sk_drops), unlock, free. Under the socket's lock. */
 function sock_drop(c: KCpu, sk: number, b: number, skb: number, segs: number): void {
-  c.f64[c.skF + sk * c.skStrideF + c.sk.drops]! += segs;
-  spin_unlock(c.i32, b + c.sk.lock);
-  c.count(c.sd.drop_socket, segs);
+  c.f64[c.skF + sk * c.skStrideF + c.SOCK.drops]! += segs;
+  spin_unlock(c.i32, b + c.SOCK.lock);
+  c.count(c.SD.drop_socket, segs);
   kfree_skb(c, skb);
 }
 
 /** Beyond Linux: the socket now gets its packets from this CPU (which CPUs delivered a flow). */
 function sock_moved(c: KCpu, b: number): void {
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   if (c.i32[b + SOCK.last_cpu] !== -1) c.i32[b + SOCK.cpu_moves]! += 1;
   c.i32[b + SOCK.last_cpu] = c.cpu;
 }
@@ -309,7 +309,7 @@ function skb_truesize(c: KCpu, len: number): number {
  * upstream, not disorder. Also records the sampled DMA→socket latency.
  */
 function sock_check_order_one(c: KCpu, sk: number, b: number, skb: number): void {
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   const i32 = c.i32;
   const index = c.replay ? c.skb_replay_pos[skb]! : get32i(c.u8, c.skb_data(skb) + i32[b + SOCK.index_off]!);
   const expected = i32[b + SOCK.next_index]!;
@@ -325,7 +325,7 @@ function sock_check_order(c: KCpu, sk: number, b: number, skb: number): void {
 }
 
 function sock_out_of_order(c: KCpu, sk: number, expected: number, got: number): void {
-  c.f64[c.skF + sk * c.skStrideF + c.sk.out_of_order]! += 1;
+  c.f64[c.skF + sk * c.skStrideF + c.SOCK.out_of_order]! += 1;
   record_first_ooo(c, sk, expected, got);
 }
 
@@ -336,12 +336,12 @@ function sock_latency_sample(c: KCpu, skb: number): void {
 
 function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): void {
   const shm = c.shm;
-  const CTL = shm.layout.ctl;
+  const CTL = shm.layout.CTL;
   const base = shm.ctlI;
   if (Atomics.load(c.i32, base + CTL.ooo_set) !== 0) return;
   spin_lock(c.i32, base + CTL.ooo_lock);
   if (c.i32[base + CTL.ooo_set] === 0) {
-    c.i32[base + CTL.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.sk.flow)]!;
+    c.i32[base + CTL.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.SOCK.flow)]!;
     c.i32[base + CTL.ooo_expected] = expected;
     c.i32[base + CTL.ooo_got] = got;
     c.i32[base + CTL.ooo_cpu] = c.cpu;
@@ -352,14 +352,14 @@ function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): v
 
 /** Link socket sk on task t's ready list. Returns the task's CPU if the list was empty, else -1. */
 function task_ready_add(c: KCpu, t: number, sk: number): number {
-  const TASK = c.task;
+  const TASK = c.TASK;
   const i32 = c.i32;
   const ti = c.shm.taskI[t]!;
   spin_lock(i32, ti + TASK.lock);
-  i32[c.skI + sk * c.skStrideI + c.sk.ready_next] = -1;
+  i32[c.skI + sk * c.skStrideI + c.SOCK.ready_next] = -1;
   const tail = i32[ti + TASK.ready_tail]!;
   if (tail === -1) i32[ti + TASK.ready_head] = sk;
-  else i32[c.skI + tail * c.skStrideI + c.sk.ready_next] = sk;
+  else i32[c.skI + tail * c.skStrideI + c.SOCK.ready_next] = sk;
   i32[ti + TASK.ready_tail] = sk;
   const cpu = tail === -1 ? Atomics.load(i32, ti + TASK.cpu) : -1;
   spin_unlock(i32, ti + TASK.lock);
@@ -370,28 +370,28 @@ function task_ready_add(c: KCpu, t: number, sk: number): number {
 function sock_ready_relink(c: KCpu, t: number, sk: number): void {
   const i32 = c.i32;
   const b = c.skI + sk * c.skStrideI;
-  spin_lock(i32, b + c.sk.lock);
-  if (i32[b + c.sk.on_ready] === 0) {
-    i32[b + c.sk.on_ready] = 1;
+  spin_lock(i32, b + c.SOCK.lock);
+  if (i32[b + c.SOCK.on_ready] === 0) {
+    i32[b + c.SOCK.on_ready] = 1;
     task_ready_add(c, t, sk);
   }
-  spin_unlock(i32, b + c.sk.lock);
+  spin_unlock(i32, b + c.SOCK.lock);
 }
 
 /** Put a chain of ready sockets (linked by ready_next, each with on_ready set) back at the head of task t's list. */
 function task_ready_prepend(c: KCpu, t: number, first: number): void {
   if (first === -1) return;
   const i32 = c.i32;
-  const next = c.sk.ready_next;
+  const next = c.SOCK.ready_next;
   let last = first;
   for (let s = i32[c.skI + first * c.skStrideI + next]!; s !== -1; s = i32[c.skI + s * c.skStrideI + next]!) last = s;
   const ti = c.shm.taskI[t]!;
-  spin_lock(i32, ti + c.task.lock);
-  const head = i32[ti + c.task.ready_head]!;
+  spin_lock(i32, ti + c.TASK.lock);
+  const head = i32[ti + c.TASK.ready_head]!;
   i32[c.skI + last * c.skStrideI + next] = head;
-  if (head === -1) i32[ti + c.task.ready_tail] = last;
-  i32[ti + c.task.ready_head] = first;
-  spin_unlock(i32, ti + c.task.lock);
+  if (head === -1) i32[ti + c.TASK.ready_tail] = last;
+  i32[ti + c.TASK.ready_head] = first;
+  spin_unlock(i32, ti + c.TASK.lock);
 }
 
 /**
@@ -410,15 +410,15 @@ export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
   }
   if (sk < 0) return;
   // Under the socket's lock: flows can reach a socket from two CPUs while they move.
-  const lock = c.skI + sk * c.skStrideI + c.sk.lock;
+  const lock = c.skI + sk * c.skStrideI + c.SOCK.lock;
   spin_lock(c.i32, lock);
-  c.f64[c.skF + sk * c.skStrideF + c.sk.flow_limit_drops]! += c.skb_segs[skb]!;
+  c.f64[c.skF + sk * c.skStrideF + c.SOCK.flow_limit_drops]! += c.skb_segs[skb]!;
   spin_unlock(c.i32, lock);
 }
 
 /** Does task t have sockets with data? (a plain read: the scheduler's hint, not a claim) */
 export function task_runnable(shm: Shm, t: number): boolean {
-  return shm.i32[shm.taskI[t]! + shm.layout.task.ready_head] !== -1;
+  return shm.i32[shm.taskI[t]! + shm.layout.TASK.ready_head] !== -1;
 }
 
 /**
@@ -426,7 +426,7 @@ export function task_runnable(shm: Shm, t: number): boolean {
  * published CTX_IDLE, and the tasks' CPUs and ready lists are written from other threads.
  */
 export function cpu_task_runnable(shm: Shm, cpu: number): boolean {
-  const TASK = shm.layout.task;
+  const TASK = shm.layout.TASK;
   for (let t = 0; t < shm.layout.taskCount; t++) {
     const ti = shm.taskI[t]!;
     if (Atomics.load(shm.i32, ti + TASK.cpu) === cpu && Atomics.load(shm.i32, ti + TASK.ready_head) !== -1) return true;
@@ -465,8 +465,8 @@ const RECVMSG_WINDOW = 32;
  */
 export function task_recvmsg(c: KCpu, t: number): number {
   const shm = c.shm;
-  const TASK = c.task;
-  const SOCK = c.sk;
+  const TASK = c.TASK;
+  const SOCK = c.SOCK;
   const i32 = c.i32;
   const ti = shm.taskI[t]!;
   const app_cost_ns = c.app_cost_ns;
@@ -548,13 +548,13 @@ export function task_recvmsg(c: KCpu, t: number): number {
         read += segs;
         window -= segs;
         if (app_cost_ns > 0) {
-          c.count(c.sd.recvmsg_packets, read);
+          c.count(c.SD.recvmsg_packets, read);
           read = 0;
           c.env.burn_ns(app_cost_ns * segs);
         }
         if (window <= 0) {
           window = RECVMSG_WINDOW;
-          c.count(c.sd.recvmsg_packets, read);
+          c.count(c.SD.recvmsg_packets, read);
           read = 0;
           c.env.irq_window();
           if (c.env.need_resched()) {
@@ -563,7 +563,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
           }
         }
       }
-      if (read !== 0) c.count(c.sd.recvmsg_packets, read);
+      if (read !== 0) c.count(c.SD.recvmsg_packets, read);
       i32[b + SOCK.reader_head] = head;
       i32[b + SOCK.forward_deficit] = deficit;
       if (preempted) {
@@ -593,7 +593,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
  * it, as before.
  */
 function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): number {
-  const SOCK = c.sk;
+  const SOCK = c.SOCK;
   const i32 = c.i32;
   spin_lock(i32, b + SOCK.lock);
   Atomics.sub(i32, b + SOCK.rmem_alloc, deficit);
@@ -617,13 +617,13 @@ function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): nu
  * steers RFS. Keyed by sk_rxhash: rps_sock_flow_table[hash & mask] = (hash & ~rps_cpu_mask) | CPU.
  */
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
-  const layout = c.L;
+  const layout = c.layout;
   const i32 = c.i32;
-  const size = i32[c.ctlI + layout.ctl.rps_sock_flow_size]!;
+  const size = i32[c.ctlI + layout.CTL.rps_sock_flow_size]!;
   if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
-  if (!c.udp_connected && i32[b + c.sk.proto] !== IPPROTO_TCP) return;
-  const hash = i32[b + c.sk.rxhash]!;
+  if (!c.udp_connected && i32[b + c.SOCK.proto] !== IPPROTO_TCP) return;
+  const hash = i32[b + c.SOCK.rxhash]!;
   if (hash === 0) return;
   const at = layout.rpsSockFlowBase / 4 + (hash & (size - 1));
   const val = (hash & ~c.rps_cpu_mask) | c.cpu;

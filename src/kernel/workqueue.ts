@@ -22,7 +22,7 @@ export function register_delayed_work(fn: WorkFn): void {
 
 /** schedule_delayed_work on this CPU: false if it was pending already. */
 export function schedule_delayed_work(c: KCpu, delay_jiffies: number): boolean {
-  const CTL = c.L.ctl;
+  const CTL = c.layout.CTL;
   if (Atomics.compareExchange(c.i32, c.ctlI + CTL.refill_pending, -1, c.cpu) !== -1) return false;
   Atomics.store(c.i32, c.ctlI + CTL.refill_due, (c.jiffies() + delay_jiffies) | 0);
   return true;
@@ -30,12 +30,12 @@ export function schedule_delayed_work(c: KCpu, delay_jiffies: number): boolean {
 
 /** Is the work queued on this CPU (due or not)? One plain load: the runtimes ask every turn. */
 export function work_queued_here(c: KCpu): boolean {
-  return c.i32[c.ctlI + c.L.ctl.refill_pending] === c.cpu;
+  return c.i32[c.ctlI + c.layout.CTL.refill_pending] === c.cpu;
 }
 
 /** Run the work if it is queued on this CPU and due. True if it ran. Process context. */
 export function run_delayed_work(c: KCpu): boolean {
-  const CTL = c.L.ctl;
+  const CTL = c.layout.CTL;
   if (c.i32[c.ctlI + CTL.refill_pending] !== c.cpu) return false;
   if (c.jiffies() - Atomics.load(c.i32, c.ctlI + CTL.refill_due) < 0) return false;
   // process_one_work clears PENDING before it calls the function: it may queue itself again.
@@ -46,12 +46,12 @@ export function run_delayed_work(c: KCpu): boolean {
 
 /** The jiffy at which CPU `cpu` has work due, or -1 (the sim wakes an idle CPU for it). */
 export function delayed_work_due(shm: Shm, cpu: number): number {
-  const CTL = shm.layout.ctl;
+  const CTL = shm.layout.CTL;
   if (Atomics.load(shm.i32, shm.ctlI + CTL.refill_pending) !== cpu) return -1;
   return Atomics.load(shm.i32, shm.ctlI + CTL.refill_due);
 }
 
 /** Boot: no work pending. */
 export function workqueue_init(shm: Shm): void {
-  Atomics.store(shm.i32, shm.ctlI + shm.layout.ctl.refill_pending, -1);
+  Atomics.store(shm.i32, shm.ctlI + shm.layout.CTL.refill_pending, -1);
 }

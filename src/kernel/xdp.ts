@@ -256,12 +256,12 @@ export class XdpCpu {
     const c = this.c;
     const ops: CpuMapOps = {
       xdp_return_frame: (frame) => {
-        c.count(c.sd.drop_cpumap);
+        c.count(c.SD.drop_cpumap);
         kfree_skb(c, frame);
       },
       receive: (frame) => {
         cpu_map_build_skb(c, frame);
-        c.count(c.sd.cpumap_kthread_packets);
+        c.count(c.SD.cpumap_kthread_packets);
         __netif_receive_skb(c, frame); // netif_receive_skb_core: no RPS, no GRO
         return false;
       },
@@ -283,8 +283,8 @@ function xdp_run_frame(c: KCpu, x: XdpCpu, run: XdpRun, skb: number, len: number
   env.setFrame(c.u8, data - x.headroom, data, data + len, x.frame_sz, q);
   env.begin();
   const act = env.end(run(env));
-  c.count(c.sd.xdp_runs);
-  if (x.count) c.f64[c.sdF + c.sd.xdp_insns] = env.insns;
+  c.count(c.SD.xdp_runs);
+  if (x.count) c.f64[c.sdF + c.SD.xdp_insns] = env.insns;
   return act;
 }
 
@@ -324,11 +324,11 @@ export function xdp_run_native(c: KCpu, skb: number, len: number, q: number): nu
 
 /** What became of a frame the program did not pass (the hook's switch after the run). */
 function xdp_consume(c: KCpu, x: XdpCpu, skb: number, len: number, act: number): void {
-  const sd = c.sd;
+  const SD = c.SD;
   x.failed = false;
   switch (act) {
     case XDP_DROP:
-      c.count(sd.drop_xdp_drop, c.skb_segs[skb]!);
+      c.count(SD.drop_xdp_drop, c.skb_segs[skb]!);
       kfree_skb(c, skb);
       return;
     case XDP_TX:
@@ -339,18 +339,18 @@ function xdp_consume(c: KCpu, x: XdpCpu, skb: number, len: number, act: number):
       xdp_frame_fixup(c, x, skb, len);
       if (xdp_do_redirect(c, x, skb) === 0) return;
       x.failed = true;
-      c.count(sd.drop_xdp_redirect_err, c.skb_segs[skb]!);
+      c.count(SD.drop_xdp_redirect_err, c.skb_segs[skb]!);
       kfree_skb(c, skb);
       return;
     default: // XDP_ABORTED, and what end() turned into it
-      c.count(sd.drop_xdp_aborted, c.skb_segs[skb]!);
+      c.count(SD.drop_xdp_aborted, c.skb_segs[skb]!);
       kfree_skb(c, skb);
   }
 }
 
 /** ixgbe_xmit_xdp_ring / virtnet_xdp_xmit: the frame leaves by our port; its completion returns the buffer. */
 function xdp_xmit_frame(c: KCpu, x: XdpCpu, skb: number): void {
-  c.count(c.sd.drop_xdp_tx, c.skb_segs[skb]!);
+  c.count(c.SD.drop_xdp_tx, c.skb_segs[skb]!);
   x.tx++;
   kfree_skb(c, skb);
 }
@@ -377,7 +377,7 @@ export function xdp_do_redirect(c: KCpu, x: XdpCpu, skb: number): number {
     // 5.10's generic XDP redirects only to devmaps and xskmaps (xdp_do_generic_redirect_map:
     // "TODO: Handle BPF_MAP_TYPE_CPUMAP", -EBADRQC).
     if (x.s.generic) return -56;
-    c.count(c.sd.xdp_redirect);
+    c.count(c.SD.xdp_redirect);
     x.redirected = true;
     return cpu_map_enqueue(cm, x.bq[m]!, key, skb, x.ops[m]!);
   }

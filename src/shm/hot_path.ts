@@ -47,11 +47,11 @@ export class HotPathWindow {
 
   /** Called from the thread's loop; opens and closes the window. */
   check(): void {
-    const C = this.shm.layout.ctl;
+    const CTL = this.shm.layout.CTL;
     if (this.state === 0) {
       const f = this.shm.f64;
-      const start = f[this.shm.ctlF + C.start_ns]!;
-      const progress = this.by_time ? (start > 0 ? f[this.shm.ctlF + C.clock_ns]! - start : 0) : f[this.shm.ctlF + C.generated]!;
+      const start = f[this.shm.ctlF + CTL.start_ns]!;
+      const progress = this.by_time ? (start > 0 ? f[this.shm.ctlF + CTL.clock_ns]! - start : 0) : f[this.shm.ctlF + CTL.generated]!;
       if (progress < this.open_at) return;
       this.state = 1;
       // Start from a collected heap, as a benchmark does before its window: garbage from
@@ -64,7 +64,7 @@ export class HotPathWindow {
       this.heap_start = getHeapStatistics().used_heap_size;
       this.packets_start = this.packets();
       this.start_ms = performance.now();
-    } else if (Atomics.load(this.shm.i32, this.shm.ctlI + C.gen_done) !== 0) {
+    } else if (Atomics.load(this.shm.i32, this.shm.ctlI + CTL.gen_done) !== 0) {
       this.close();
     }
   }

@@ -504,19 +504,19 @@ export const SKB_CACHE_SIZE = 512;
 
 export interface Layout {
   readonly bytes: number;
-  readonly ctl: CtlIndex & { base: number };
-  readonly sd: SdIndex;
+  readonly CTL: CtlIndex & { base: number };
+  readonly SD: SdIndex;
   readonly sdBase: number; // byte offset of sd[0]
-  readonly napi: NapiIndex;
+  readonly NAPI: NapiIndex;
   readonly napiBase: number;
   readonly napiCount: number;
-  readonly rxq: RxqIndex;
+  readonly RXQ: RxqIndex;
   readonly rxqBase: number;
   readonly descBase: number; // byte offset; per queue 4 arrays of ring_size i32
-  readonly task: TaskIndex;
+  readonly TASK: TaskIndex;
   readonly taskBase: number;
   readonly taskCount: number;
-  readonly sk: SkIndex;
+  readonly SOCK: SkIndex;
   readonly skBase: number;
   readonly skCount: number;
   readonly skHashBase: number; // i32[skHashSize] bucket heads
@@ -639,19 +639,19 @@ export function computeLayout(cfg: Config, skbCount: number): Layout {
     vqBase,
     tapBufBase,
     bytes: align(off, CACHELINE),
-    ctl: fastObject({ ...ctl, base: ctlBase }),
-    sd,
+    CTL: fastObject({ ...ctl, base: ctlBase }),
+    SD: sd,
     sdBase,
-    napi,
+    NAPI: napi,
     napiBase,
     napiCount,
-    rxq,
+    RXQ: rxq,
     rxqBase,
     descBase,
-    task,
+    TASK: task,
     taskBase,
     taskCount,
-    sk,
+    SOCK: sk,
     skBase,
     skCount,
     skHashBase,

@@ -21,7 +21,7 @@ export class Shm {
   readonly u16: Uint16Array; // the virtqueues' u16 fields (avail and used rings)
 
   // Element bases (in i32 / f64 units) of each per-CPU, per-napi, per-queue, per-task struct.
-  readonly sdI: Int32Array;
+  readonly sd: Int32Array;
   readonly sdF: Int32Array;
   readonly napiI: Int32Array;
   readonly napiF: Int32Array;
@@ -84,9 +84,9 @@ export class Shm {
     skbCount: number,
   ) {
     this.cfg = cfg = fastObject(cfg);
-    const L = (this.layout = computeLayout(cfg, skbCount));
-    if (sab.byteLength !== L.bytes) {
-      throw new Error(`shared memory is ${sab.byteLength} bytes, the layout for this config needs ${L.bytes}`);
+    const layout = (this.layout = computeLayout(cfg, skbCount));
+    if (sab.byteLength !== layout.bytes) {
+      throw new Error(`shared memory is ${sab.byteLength} bytes, the layout for this config needs ${layout.bytes}`);
     }
     this.i32 = new Int32Array(sab);
     this.f64 = new Float64Array(sab);
@@ -94,19 +94,19 @@ export class Shm {
     this.u16 = new Uint16Array(sab);
     const bases = (base: number, stride: number, n: number, unit: number): Int32Array =>
       Int32Array.from({ length: n }, (_, i) => (base + i * stride) / unit);
-    this.sdI = bases(L.sdBase, L.sd.stride, cfg.cpus, 4);
-    this.sdF = bases(L.sdBase, L.sd.stride, cfg.cpus, 8);
-    this.napiI = bases(L.napiBase, L.napi.stride, L.napiCount, 4);
-    this.napiF = bases(L.napiBase, L.napi.stride, L.napiCount, 8);
-    this.rxqI = bases(L.rxqBase, L.rxq.stride, cfg.queues, 4);
-    this.rxqF = bases(L.rxqBase, L.rxq.stride, cfg.queues, 8);
-    this.taskI = bases(L.taskBase, L.task.stride, L.taskCount, 4);
-    this.taskF = bases(L.taskBase, L.task.stride, L.taskCount, 8);
-    this.ctlI = L.ctl.base / 4;
-    this.ctlF = L.ctl.base / 8;
-    const n = L.skbCount;
+    this.sd = bases(layout.sdBase, layout.SD.stride, cfg.cpus, 4);
+    this.sdF = bases(layout.sdBase, layout.SD.stride, cfg.cpus, 8);
+    this.napiI = bases(layout.napiBase, layout.NAPI.stride, layout.napiCount, 4);
+    this.napiF = bases(layout.napiBase, layout.NAPI.stride, layout.napiCount, 8);
+    this.rxqI = bases(layout.rxqBase, layout.RXQ.stride, cfg.queues, 4);
+    this.rxqF = bases(layout.rxqBase, layout.RXQ.stride, cfg.queues, 8);
+    this.taskI = bases(layout.taskBase, layout.TASK.stride, layout.taskCount, 4);
+    this.taskF = bases(layout.taskBase, layout.TASK.stride, layout.taskCount, 8);
+    this.ctlI = layout.CTL.base / 4;
+    this.ctlF = layout.CTL.base / 8;
+    const n = layout.skbCount;
     const i32At = (byteOffset: number, len: number) => new Int32Array(sab, byteOffset, len);
-    const b = L.skbI32Base;
+    const b = layout.skbI32Base;
     this.skb_len = i32At(b.len, n);
     this.skb_hash = i32At(b.hash, n);
     this.skb_flags = i32At(b.flags, n);
@@ -125,30 +125,30 @@ export class Shm {
     this.skb_frags = i32At(b.frags, n);
     this.skb_data_len = i32At(b.data_len, n);
     this.skb_frag_off = i32At(b.frag_off, n);
-    this.skb_tstamp = new Float64Array(sab, L.skbTstampBase, n);
-    this.skb_free = i32At(L.skbFreeBase, n);
-    this.skb_state = new Uint8Array(sab, L.skbStateBase, cfg.debug_asserts ? n : 0);
-    this.skbDataBase = L.skbDataBase;
-    this.skbBufSize = L.skbBufSize;
+    this.skb_tstamp = new Float64Array(sab, layout.skbTstampBase, n);
+    this.skb_free = i32At(layout.skbFreeBase, n);
+    this.skb_state = new Uint8Array(sab, layout.skbStateBase, cfg.debug_asserts ? n : 0);
+    this.skbDataBase = layout.skbDataBase;
+    this.skbBufSize = layout.skbBufSize;
     const ringElems = cfg.queues * cfg.ring_size;
-    this.desc_skb = i32At(L.descBase, ringElems);
-    this.desc_len = i32At(L.descBase + ringElems * 4, ringElems);
-    this.desc_hash = i32At(L.descBase + ringElems * 8, ringElems);
-    this.desc_status = i32At(L.descBase + ringElems * 12, ringElems);
-    this.reta = i32At(L.retaBase, 128);
-    const vqL = L.vq;
-    this.vq = vqL === null ? [] : Array.from({ length: cfg.queues }, (_, q) => new Vq(L.vqBase + q * vqL.stride, cfg.ring_size, vqL));
-    this.skI = L.skBase / 4;
-    this.skF = L.skBase / 8;
-    this.skStrideI = L.sk.stride / 4;
-    this.skStrideF = L.sk.stride / 8;
-    this.skHash = i32At(L.skHashBase, L.skHashSize);
+    this.desc_skb = i32At(layout.descBase, ringElems);
+    this.desc_len = i32At(layout.descBase + ringElems * 4, ringElems);
+    this.desc_hash = i32At(layout.descBase + ringElems * 8, ringElems);
+    this.desc_status = i32At(layout.descBase + ringElems * 12, ringElems);
+    this.reta = i32At(layout.retaBase, 128);
+    const vqL = layout.vq;
+    this.vq = vqL === null ? [] : Array.from({ length: cfg.queues }, (_, q) => new Vq(layout.vqBase + q * vqL.stride, cfg.ring_size, vqL));
+    this.skI = layout.skBase / 4;
+    this.skF = layout.skBase / 8;
+    this.skStrideI = layout.SOCK.stride / 4;
+    this.skStrideF = layout.SOCK.stride / 8;
+    this.skHash = i32At(layout.skHashBase, layout.skHashSize);
     spin_debug_asserts(cfg.debug_asserts, this.i32, (index) => this.lockName(index));
   }
 
   /** The name of the lock word at i32 index `index`, for an assertion's line ("cpu 1 rps_lock"). */
   lockName(index: number): string {
-    const L = this.layout;
+    const layout = this.layout;
     const field = (st: Record<string, number>, off: number): string => {
       const names = Object.keys(st).filter((k) => k !== 'stride' && st[k] === off);
       return names.find((k) => k.includes('lock')) ?? names[0] ?? `word ${off}`;
@@ -160,17 +160,23 @@ export class Shm {
       }
       return null;
     };
-    if (index >= this.ctlI && index < this.ctlI + L.ctl.stride / 4) return `ctl ${field(L.ctl, index - this.ctlI)}`;
+    if (index >= this.ctlI && index < this.ctlI + layout.CTL.stride / 4) return `ctl ${field(layout.CTL, index - this.ctlI)}`;
     const sk = index - this.skI;
-    if (sk >= 0 && sk < L.skCount * this.skStrideI) return `socket ${Math.floor(sk / this.skStrideI)} ${field(L.sk, sk % this.skStrideI)}`;
-    return within(this.sdI, L.sd, 'cpu') ?? within(this.taskI, L.task, 'task') ?? within(this.rxqI, L.rxq, 'queue') ?? `lock word ${index}`;
+    if (sk >= 0 && sk < layout.skCount * this.skStrideI)
+      return `socket ${Math.floor(sk / this.skStrideI)} ${field(layout.SOCK, sk % this.skStrideI)}`;
+    return (
+      within(this.sd, layout.SD, 'cpu') ??
+      within(this.taskI, layout.TASK, 'task') ??
+      within(this.rxqI, layout.RXQ, 'queue') ??
+      `lock word ${index}`
+    );
   }
 
   /** Fresh shared memory for `cfg` with a pool of `skbCount` skbs, the count kept in the control block. */
   static create(cfg: Config, skbCount: number): Shm {
     const layout = computeLayout(cfg, skbCount);
     const shm = new Shm(cfg, new SharedArrayBuffer(layout.bytes), skbCount);
-    shm.i32[shm.ctlI + layout.ctl.skb_count] = skbCount;
+    shm.i32[shm.ctlI + layout.CTL.skb_count] = skbCount;
     return shm;
   }
 
@@ -206,20 +212,20 @@ export class Shm {
    * drains (engine/result.ts accounted(), the sim machine's).
    */
   packetsDone(): number {
-    return this.sdSum(this.layout.sd.delivered) + this.packetsDropped();
+    return this.sdSum(this.layout.SD.delivered) + this.packetsDropped();
   }
 
   /** Generated packets counted under a drop reason so far (packetsDone's drops). */
   packetsDropped(): number {
-    const L = this.layout;
+    const layout = this.layout;
     let dropped = 0;
-    for (const [, field] of SD_DROPS) dropped += this.sdSum(L.sd[field]);
-    const R = L.rxq;
+    for (const [, field] of SD_DROPS) dropped += this.sdSum(layout.SD[field]);
+    const RXQ = layout.RXQ;
     for (let q = 0; q < this.cfg.queues; q++) {
       const b = this.rxqF[q]!;
-      dropped += this.f64[b + R.rx_missed]! + this.f64[b + R.virtio_tun_dropped]! + this.f64[b + R.virtio_oversize]!;
-      dropped += this.f64[b + R.virtio_rx_length_errors]!;
+      dropped += this.f64[b + RXQ.rx_missed]! + this.f64[b + RXQ.virtio_tun_dropped]! + this.f64[b + RXQ.virtio_oversize]!;
+      dropped += this.f64[b + RXQ.virtio_rx_length_errors]!;
     }
-    return dropped + this.f64[this.ctlF + L.ctl.replay_snaplen]!;
+    return dropped + this.f64[this.ctlF + layout.CTL.replay_snaplen]!;
   }
 }

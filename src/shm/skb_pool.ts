@@ -27,7 +27,7 @@ const HALF = SKB_CACHE_SIZE >> 1;
 export function skb_pool_init(shm: Shm): void {
   const n = shm.layout.skbCount;
   for (let i = 0; i < n; i++) shm.skb_free[i] = n - 1 - i;
-  shm.i32[shm.ctlI + shm.layout.ctl.skb_free_top] = n;
+  shm.i32[shm.ctlI + shm.layout.CTL.skb_free_top] = n;
   shm.skb_next.fill(-1);
   shm.skb_frag_next.fill(-1);
   shm.skb_frags.fill(-1);
@@ -36,8 +36,8 @@ export function skb_pool_init(shm: Shm): void {
 
 /** Take up to `want` skbs from the global stack into `out` at `at`. Returns how many. */
 export function skb_pool_take(shm: Shm, out: Int32Array, at: number, want: number): number {
-  const lock = shm.ctlI + shm.layout.ctl.skb_free_lock;
-  const top = shm.ctlI + shm.layout.ctl.skb_free_top;
+  const lock = shm.ctlI + shm.layout.CTL.skb_free_lock;
+  const top = shm.ctlI + shm.layout.CTL.skb_free_top;
   const count = shm.layout.skbCount;
   spin_lock(shm.i32, lock);
   const avail = shm.i32[top]!;
@@ -97,8 +97,8 @@ function skb_state_free(shm: Shm, skb: number, cpu: number): void {
 
 /** Return `n` skbs from `src` at `at` to the global stack. */
 export function skb_pool_give(shm: Shm, src: Int32Array, at: number, n: number): void {
-  const lock = shm.ctlI + shm.layout.ctl.skb_free_lock;
-  const top = shm.ctlI + shm.layout.ctl.skb_free_top;
+  const lock = shm.ctlI + shm.layout.CTL.skb_free_lock;
+  const top = shm.ctlI + shm.layout.CTL.skb_free_top;
   const count = shm.layout.skbCount;
   spin_lock(shm.i32, lock);
   let t = shm.i32[top]!;
@@ -113,7 +113,7 @@ export function skb_pool_give(shm: Shm, src: Int32Array, at: number, n: number):
 }
 
 export function skb_pool_free_count(shm: Shm): number {
-  return Atomics.load(shm.i32, shm.ctlI + shm.layout.ctl.skb_free_top);
+  return Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.skb_free_top);
 }
 
 /** A CPU's private cache of free skbs. Owned by one CPU; never shared. */

@@ -43,7 +43,7 @@ export interface ChargeState {
 }
 
 /** The priced counters: each softnet_data f64 field index with its ns per count. */
-export function priced_counters(sd: Shm['layout']['sd'], cost: CostModel): [number, number][] {
+export function priced_counters(sd: Shm['layout']['SD'], cost: CostModel): [number, number][] {
   return [
     [sd.hardirqs, cost.hardirq_ns],
     [sd.ipis_received, cost.hardirq_ns],

@@ -221,8 +221,8 @@ export class SimMachine {
   ) {
     const cfg = (this.cfg = shm.cfg);
     const n = (this.ncpu = cfg.cpus);
-    const L = shm.layout;
-    const sd = L.sd;
+    const layout = shm.layout;
+    const SD = layout.SD;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
     kernel_boot(shm);
@@ -243,27 +243,27 @@ export class SimMachine {
     this.ctx = new Int32Array(n).fill(CTX_IDLE);
     this.skips = new Int32Array(n);
     this.midyield_left = new Int32Array(n); // 0: drawn at the first skb
-    this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.doorbell);
-    this.context_at = Int32Array.from({ length: n }, (_, c) => shm.sdI[c]! + sd.context);
-    this.busy_field = Int32Array.of(sd.idle_ns, sd.busy_hardirq_ns, sd.busy_softirq_ns, sd.busy_ksoftirqd_ns, sd.busy_task_ns, sd.idle_ns);
-    const priced = priced_counters(sd, cost);
+    this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sd[c]! + SD.doorbell);
+    this.context_at = Int32Array.from({ length: n }, (_, c) => shm.sd[c]! + SD.context);
+    this.busy_field = Int32Array.of(SD.idle_ns, SD.busy_hardirq_ns, SD.busy_softirq_ns, SD.busy_ksoftirqd_ns, SD.busy_task_ns, SD.idle_ns);
+    const priced = priced_counters(SD, cost);
     this.K = priced.length;
     this.fld = Int32Array.from(priced, (p) => p[0]);
     this.w = Float64Array.from(priced, (p) => p[1]);
     this.snap = new Float64Array(n * this.K);
     const Q = cfg.queues;
-    const R = L.rxq;
-    this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + R.next_to_clean);
+    const RXQ = layout.RXQ;
+    this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + RXQ.next_to_clean);
     // What a waiting device watches: RDT, or (virtio) the queue's notify register, the kick.
     const virtio = nicModel(cfg.nic).rx_queue === 'virtqueue';
-    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (virtio ? shm.vq[q]!.notify : shm.rxqI[q]! + R.rdt));
+    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (virtio ? shm.vq[q]!.notify : shm.rxqI[q]! + RXQ.rdt));
     this.last_ntc = Int32Array.from(this.ntc_at, (at) => shm.i32[at]!);
     this.dev_rdt = new Int32Array(Q);
     this.on_stack = new Uint8Array(n + 2);
-    this.clock_at = L.ctl.base / 8 + L.ctl.clock_ns;
-    this.jiffies_at = shm.ctlI + L.ctl.jiffies;
-    this.generated_at = shm.ctlF + L.ctl.generated;
-    this.gen_done_at = shm.ctlI + L.ctl.gen_done;
+    this.clock_at = layout.CTL.base / 8 + layout.CTL.clock_ns;
+    this.jiffies_at = shm.ctlI + layout.CTL.jiffies;
+    this.generated_at = shm.ctlF + layout.CTL.generated;
+    this.gen_done_at = shm.ctlI + layout.CTL.gen_done;
     // The ITR timer's step: a fixed interval's, or under adaptive ITR (rx-usecs 1, whose EITR
     // moves from 10 to 126 µs) EITR's 2 µs granularity.
     this.itr_ns = cfg.rx_usecs === 1 ? 2000 : cfg.rx_usecs * 1000;
@@ -335,7 +335,7 @@ export class SimMachine {
    * most; run() then returns SIM_INTERRUPTED with packets still in flight.
    */
   interrupt(drain_ns: number): void {
-    Atomics.store(this.i32, this.shm.ctlI + this.shm.layout.ctl.gen_stop, 1);
+    Atomics.store(this.i32, this.shm.ctlI + this.shm.layout.CTL.gen_stop, 1);
     device_stop(this);
     this.drain_deadline_ns = this.max_clock() + drain_ns;
   }
@@ -522,15 +522,15 @@ export class SimMachine {
    */
   private handle_irqs(cpu: number, prev: number): void {
     const c = this.kc[cpu]!;
-    const sd = c.sd;
+    const SD = c.SD;
     const i32 = this.i32;
     const t = this.clk[cpu]!;
     this.switch_ctx(cpu, CTX_HARDIRQ);
     if (this.due_irq[cpu]! <= t) {
       this.due_irq[cpu] = Infinity;
       i32[this.doorbell_at[cpu]!] = 0;
-      do_IRQ_pending(c, Atomics.exchange(i32, c.sdI + sd.vec_pending0, 0), 0);
-      do_IRQ_pending(c, Atomics.exchange(i32, c.sdI + sd.vec_pending1, 0), 32);
+      do_IRQ_pending(c, Atomics.exchange(i32, c.sd + SD.vec_pending0, 0), 0);
+      do_IRQ_pending(c, Atomics.exchange(i32, c.sd + SD.vec_pending1, 0), 32);
     }
     if (this.due_ipi[cpu]! <= t) {
       this.due_ipi[cpu] = Infinity;
@@ -571,8 +571,8 @@ export class SimMachine {
   private schedule(cpu: number): boolean {
     const c = this.kc[cpu]!;
     charge(this, cpu);
-    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
-    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.SD.busy_ksoftirqd_ns]!;
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.SD.busy_task_ns]!;
     const t = this.rq.schedule(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
@@ -625,8 +625,8 @@ export class SimMachine {
   need_resched(cpu: number): boolean {
     charge(this, cpu);
     const c = this.kc[cpu]!;
-    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.sd.busy_ksoftirqd_ns]!;
-    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.sd.busy_task_ns]!;
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.SD.busy_ksoftirqd_ns]!;
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.SD.busy_task_ns]!;
     return this.rq.need_resched(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
   }
 
@@ -638,7 +638,7 @@ export class SimMachine {
   wakeup_softirqd(cpu: number): void {
     if (this.ksoftirqd[cpu] !== 0) return;
     this.ksoftirqd[cpu] = 1;
-    this.kc[cpu]!.count(this.kc[cpu]!.sd.ksoftirqd_wakeups);
+    this.kc[cpu]!.count(this.kc[cpu]!.SD.ksoftirqd_wakeups);
   }
 
   // ------------------------------------------------------------------ control, time, state
@@ -673,12 +673,12 @@ export class SimMachine {
 
   /** Delivered to sockets and not yet taken by recvmsg. */
   private unread(): number {
-    return this.shm.sdSum(this.shm.layout.sd.delivered) - this.read();
+    return this.shm.sdSum(this.shm.layout.SD.delivered) - this.read();
   }
 
   /** Taken by the applications' recvmsg. */
   private read(): number {
-    return this.shm.sdSum(this.shm.layout.sd.recvmsg_packets);
+    return this.shm.sdSum(this.shm.layout.SD.recvmsg_packets);
   }
 
   private progress(): number {

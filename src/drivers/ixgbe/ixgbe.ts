@@ -68,18 +68,18 @@ function ixgbe_write_eitr(shm: Shm, q: number, itr: number): void {
  */
 export function ixgbe_up(shm: Shm): void {
   rx_ring_up(shm, POLL_IXGBE, IXGBE_NAPI_WEIGHT);
-  const R = shm.layout.rxq;
+  const RXQ = shm.layout.RXQ;
   const setting = ixgbe_rx_itr_setting(shm.cfg.rx_usecs);
   for (let q = 0; q < shm.cfg.queues; q++) {
     const qi = shm.rxqI[q]!;
     const itr = setting === 1 ? IXGBE_20K_ITR : setting;
-    shm.i32[qi + R.q_itr] = itr;
-    shm.i32[qi + R.rx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
-    shm.i32[qi + R.rx_next_update] = ITR_NEVER_UPDATED;
-    shm.i32[qi + R.rx_total_packets] = 0;
-    shm.f64[shm.rxqF[q]! + R.rx_total_bytes] = 0;
-    shm.i32[qi + R.tx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
-    shm.i32[qi + R.tx_next_update] = ITR_NEVER_UPDATED;
+    shm.i32[qi + RXQ.q_itr] = itr;
+    shm.i32[qi + RXQ.rx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+    shm.i32[qi + RXQ.rx_next_update] = ITR_NEVER_UPDATED;
+    shm.i32[qi + RXQ.rx_total_packets] = 0;
+    shm.f64[shm.rxqF[q]! + RXQ.rx_total_bytes] = 0;
+    shm.i32[qi + RXQ.tx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
+    shm.i32[qi + RXQ.tx_next_update] = ITR_NEVER_UPDATED;
     ixgbe_write_eitr(shm, q, itr);
   }
 }
@@ -91,22 +91,22 @@ export function ixgbe_up(shm: Shm): void {
  * does for 10G and 100M.
  */
 function ixgbe_update_itr(c: KCpu, q: number): void {
-  const R = c.shm.layout.rxq;
+  const RXQ = c.shm.layout.RXQ;
   const qi = c.shm.rxqI[q]!;
   const qf = c.shm.rxqF[q]!;
   const i32 = c.i32;
-  const q_itr = i32[qi + R.q_itr]!;
+  const q_itr = i32[qi + RXQ.q_itr]!;
   let itr = IXGBE_ITR_ADAPTIVE_MIN_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
   const next_update = c.jiffies();
-  const packets = i32[qi + R.rx_total_packets]!;
-  const bytes = c.f64[qf + R.rx_total_bytes]!;
+  const packets = i32[qi + RXQ.rx_total_packets]!;
+  const bytes = c.f64[qf + RXQ.rx_total_bytes]!;
   // Not updated within 1-2 jiffies: too slow to measure, or NAPI is moderating: clear.
-  const last = i32[qi + R.rx_next_update]!;
+  const last = i32[qi + RXQ.rx_next_update]!;
   if (last === ITR_NEVER_UPDATED || next_update - last <= 0) {
     if (packets === 0) {
       itr = (q_itr >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
       if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
-      itr += i32[qi + R.rx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
+      itr += i32[qi + RXQ.rx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
     } else if (packets < 4 && bytes < 9000) {
       itr = ixgbe_itr_by_size(IXGBE_ITR_ADAPTIVE_LATENCY, bytes, packets); // latency driven
     } else if (packets < 48) {
@@ -122,10 +122,10 @@ function ixgbe_update_itr(c: KCpu, q: number): void {
     }
   }
   // clear_counts:
-  i32[qi + R.rx_itr] = itr;
-  i32[qi + R.rx_next_update] = next_update + 1;
-  i32[qi + R.rx_total_packets] = 0;
-  c.f64[qf + R.rx_total_bytes] = 0;
+  i32[qi + RXQ.rx_itr] = itr;
+  i32[qi + RXQ.rx_next_update] = next_update + 1;
+  i32[qi + RXQ.rx_total_packets] = 0;
+  c.f64[qf + RXQ.rx_total_bytes] = 0;
 }
 
 /** ixgbe_update_itr's adjust_by_size: an interval from the average wire size (10G scaling). */
@@ -148,18 +148,18 @@ function ixgbe_itr_by_size(itr: number, bytes: number, packets: number): number 
  * container's LATENCY bit carried; stale, MIN_USECS | LATENCY.
  */
 function ixgbe_update_itr_tx(c: KCpu, qi: number): void {
-  const R = c.shm.layout.rxq;
+  const RXQ = c.shm.layout.RXQ;
   const i32 = c.i32;
   let itr = IXGBE_ITR_ADAPTIVE_MIN_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
   const next_update = c.jiffies();
-  const last = i32[qi + R.tx_next_update]!;
+  const last = i32[qi + RXQ.tx_next_update]!;
   if (last === ITR_NEVER_UPDATED || next_update - last <= 0) {
-    itr = (i32[qi + R.q_itr]! >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
+    itr = (i32[qi + RXQ.q_itr]! >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
     if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
-    itr += i32[qi + R.tx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
+    itr += i32[qi + RXQ.tx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
   }
-  i32[qi + R.tx_itr] = itr;
-  i32[qi + R.tx_next_update] = next_update + 1;
+  i32[qi + RXQ.tx_itr] = itr;
+  i32[qi + RXQ.tx_next_update] = next_update + 1;
 }
 
 /**
@@ -169,15 +169,15 @@ function ixgbe_update_itr_tx(c: KCpu, qi: number): void {
  * Write EITR if it changed.
  */
 function ixgbe_set_itr(c: KCpu, q: number): void {
-  const R = c.shm.layout.rxq;
+  const RXQ = c.shm.layout.RXQ;
   const qi = c.shm.rxqI[q]!;
   ixgbe_update_itr_tx(c, qi);
   ixgbe_update_itr(c, q);
-  const rx = c.i32[qi + R.rx_itr]!;
-  const tx = c.i32[qi + R.tx_itr]!;
+  const rx = c.i32[qi + RXQ.rx_itr]!;
+  const tx = c.i32[qi + RXQ.tx_itr]!;
   const new_itr = ((rx < tx ? rx : tx) & ~IXGBE_ITR_ADAPTIVE_LATENCY) << 2;
-  if (new_itr !== c.i32[qi + R.q_itr]) {
-    c.i32[qi + R.q_itr] = new_itr;
+  if (new_itr !== c.i32[qi + RXQ.q_itr]) {
+    c.i32[qi + RXQ.q_itr] = new_itr;
     ixgbe_write_eitr(c.shm, q, new_itr);
   }
 }
@@ -192,7 +192,7 @@ function ixgbe_msix_clean_rings(c: KCpu, q: number): void {
  * Clean: napi_complete_done, and re-enable the vector unless the napi was rescheduled.
  */
 function ixgbe_poll(c: KCpu, n: number, budget: number): number {
-  const q = c.i32[c.napiI(n) + c.napi.queue]!;
+  const q = c.i32[c.napiI(n) + c.NAPI.queue]!;
   const per_ring_budget = budget > 1 ? budget : 1; // max(budget / rings, 1), one ring here
   const work = ixgbe_clean_rx_irq(c, n, q, per_ring_budget);
   if (work >= per_ring_budget) return budget;
@@ -213,25 +213,25 @@ function ixgbe_poll(c: KCpu, n: number, budget: number): number {
  */
 function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): number {
   const shm = c.shm;
-  const R = shm.layout.rxq;
+  const RXQ = shm.layout.RXQ;
   const qi = shm.rxqI[q]!;
   const i32 = c.i32;
   const size = c.ring_size;
-  let ntc = i32[qi + R.next_to_clean]!;
-  let cleaned_count = rx_desc_unused(ntc, i32[qi + R.next_to_use]!, size);
+  let ntc = i32[qi + RXQ.next_to_clean]!;
+  let cleaned_count = rx_desc_unused(ntc, i32[qi + RXQ.next_to_use]!, size);
   let total = 0;
   let total_bytes = 0;
   // The acquire that stands for dma_rmb(): every write-back below RDH is visible after it.
-  let rdh = Atomics.load(i32, qi + R.rdh);
+  let rdh = Atomics.load(i32, qi + RXQ.rdh);
   rx_ring_touch_ahead(c, q, ntc, rdh, budget);
   while (total < budget) {
     if (cleaned_count >= IXGBE_RX_BUFFER_WRITE) {
-      i32[qi + R.next_to_clean] = ntc;
+      i32[qi + RXQ.next_to_clean] = ntc;
       rx_ring_refill(c, q, cleaned_count); // ixgbe_alloc_rx_buffers; 5.10 ignores its failure here
       cleaned_count = 0;
     }
     if (ntc === rdh) {
-      rdh = Atomics.load(i32, qi + R.rdh);
+      rdh = Atomics.load(i32, qi + RXQ.rdh);
       if (ntc === rdh) {
         rx_ring_drained(c, q);
         break;
@@ -249,11 +249,11 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     total++;
     if ((total & 31) === 0) c.env.irq_window();
   }
-  i32[qi + R.next_to_clean] = ntc;
+  i32[qi + RXQ.next_to_clean] = ntc;
   if (c.xdp) xdp_poll_end(c); // xdp_do_flush_map() if it redirected; the XDP TX ring's tail
   // q_vector->rx.total_packets / total_bytes, for ixgbe_update_itr
-  i32[qi + R.rx_total_packets]! += total;
-  c.f64[shm.rxqF[q]! + R.rx_total_bytes]! += total_bytes;
+  i32[qi + RXQ.rx_total_packets]! += total;
+  c.f64[shm.rxqF[q]! + RXQ.rx_total_bytes]! += total_bytes;
   return total;
 }
 

@@ -50,28 +50,28 @@ export const VIRTIO_NET_DRIVER: NicDriver = {
   queue_stats: (shm, q) => {
     const f = shm.f64;
     const b = shm.rxqF[q]!;
-    const R = shm.layout.rxq;
+    const RXQ = shm.layout.RXQ;
     return {
       virtio: {
-        irq_raised: f[b + R.virtio_irq_raised]!,
-        irq_suppressed: f[b + R.virtio_irq_suppressed]!,
-        kicks: f[b + R.virtio_kicks]!,
-        kicks_suppressed: f[b + R.virtio_kicks_suppressed]!,
-        refills: f[b + R.virtio_refills]!,
-        refills_delayed: f[b + R.virtio_refills_delayed]!,
-        held: f[b + R.virtio_held]!,
-        tun_queued: f[b + R.virtio_tun_queued]!,
-        tun_dropped: f[b + R.virtio_tun_dropped]!,
-        oversize: f[b + R.virtio_oversize]!,
-        rx_length_errors: f[b + R.virtio_rx_length_errors]!,
-        buffers_per_packet_max: shm.i32[shm.rxqI[q]! + R.virtio_buffers_per_packet_max]!,
+        irq_raised: f[b + RXQ.virtio_irq_raised]!,
+        irq_suppressed: f[b + RXQ.virtio_irq_suppressed]!,
+        kicks: f[b + RXQ.virtio_kicks]!,
+        kicks_suppressed: f[b + RXQ.virtio_kicks_suppressed]!,
+        refills: f[b + RXQ.virtio_refills]!,
+        refills_delayed: f[b + RXQ.virtio_refills_delayed]!,
+        held: f[b + RXQ.virtio_held]!,
+        tun_queued: f[b + RXQ.virtio_tun_queued]!,
+        tun_dropped: f[b + RXQ.virtio_tun_dropped]!,
+        oversize: f[b + RXQ.virtio_oversize]!,
+        rx_length_errors: f[b + RXQ.virtio_rx_length_errors]!,
+        buffers_per_packet_max: shm.i32[shm.rxqI[q]! + RXQ.virtio_buffers_per_packet_max]!,
         ...(shm.cfg.xdp !== ''
           ? {
               xdp: {
-                packets: f[b + R.virtio_xdp_packets]!,
-                tx: f[b + R.virtio_xdp_tx]!,
-                redirects: f[b + R.virtio_xdp_redirects]!,
-                drops: f[b + R.virtio_xdp_drops]!,
+                packets: f[b + RXQ.virtio_xdp_packets]!,
+                tx: f[b + RXQ.virtio_xdp_tx]!,
+                redirects: f[b + RXQ.virtio_xdp_redirects]!,
+                drops: f[b + RXQ.virtio_xdp_drops]!,
               },
             }
           : {}),

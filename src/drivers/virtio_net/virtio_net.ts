@@ -123,9 +123,9 @@ const big_pages = new Int32Array(VIRTIO_BIG_PAGES);
  */
 export function try_fill_recv(c: KCpu, q: number): boolean {
   const shm = c.shm;
-  const R = shm.layout.rxq;
+  const RXQ = shm.layout.RXQ;
   const qf = shm.rxqF[q]!;
-  c.f64[qf + R.virtio_refills]! += 1;
+  c.f64[qf + RXQ.virtio_refills]! += 1;
   let oom = false;
   const mergeable = c.cfg.virtio_mrg_rxbuf;
   while (virtqueue_num_free(shm, q) > 0) {
@@ -151,20 +151,20 @@ export function try_fill_recv(c: KCpu, q: number): boolean {
       add_recvbuf_big(shm, q, big_pages);
     }
   }
-  if (oom) c.f64[qf + R.alloc_failed]! += 1;
+  if (oom) c.f64[qf + RXQ.alloc_failed]! += 1;
   virtnet_kick(shm, q);
   return !oom;
 }
 
 /** virtqueue_kick_prepare && virtqueue_notify, counted. */
 function virtnet_kick(shm: Shm, q: number): void {
-  const R = shm.layout.rxq;
+  const RXQ = shm.layout.RXQ;
   const qf = shm.rxqF[q]!;
   if (virtqueue_kick_prepare(shm, q, shm.cfg.virtio_event_idx)) {
     virtqueue_notify(shm, q);
-    shm.f64[qf + R.virtio_kicks]! += 1;
+    shm.f64[qf + RXQ.virtio_kicks]! += 1;
   } else {
-    shm.f64[qf + R.virtio_kicks_suppressed]! += 1;
+    shm.f64[qf + RXQ.virtio_kicks_suppressed]! += 1;
   }
 }
 
@@ -174,8 +174,8 @@ function virtnet_kick(shm: Shm, q: number): void {
  */
 export function virtnet_up(shm: Shm): void {
   const cfg = shm.cfg;
-  const R = shm.layout.rxq;
-  const N = shm.layout.napi;
+  const RXQ = shm.layout.RXQ;
+  const NAPI = shm.layout.NAPI;
   for (let q = 0; q < cfg.queues; q++) {
     vring_init(shm, q);
     const per = cfg.virtio_mrg_rxbuf ? 1 : VIRTIO_BIG_PAGES;
@@ -185,12 +185,12 @@ export function virtnet_up(shm: Shm): void {
       else add_recvbuf_big(shm, q, boot_slots);
     }
     virtnet_kick(shm, q);
-    shm.f64[shm.rxqF[q]! + R.virtio_refills]! += 1;
-    shm.i32[shm.rxqI[q]! + R.affinity] = cfg.irq_affinity[q]!;
+    shm.f64[shm.rxqF[q]! + RXQ.virtio_refills]! += 1;
+    shm.i32[shm.rxqI[q]! + RXQ.affinity] = cfg.irq_affinity[q]!;
     const ni = shm.napiI[virtnet_napi(shm, q)]!;
-    shm.i32[ni + N.weight] = VIRTNET_NAPI_WEIGHT;
-    shm.i32[ni + N.poll_fn] = POLL_VIRTIO;
-    shm.i32[ni + N.queue] = q;
+    shm.i32[ni + NAPI.weight] = VIRTNET_NAPI_WEIGHT;
+    shm.i32[ni + NAPI.poll_fn] = POLL_VIRTIO;
+    shm.i32[ni + NAPI.queue] = q;
   }
 }
 
@@ -217,7 +217,7 @@ function virtqueue_napi_schedule(c: KCpu, n: number, q: number): void {
 
 /** virtnet_poll: receive within budget; under it, complete with the recheck. Softirq context. */
 function virtnet_poll(c: KCpu, n: number, budget: number): number {
-  const q = c.i32[c.napiI(n) + c.napi.queue]!;
+  const q = c.i32[c.napiI(n) + c.NAPI.queue]!;
   const received = virtnet_receive(c, n, q, budget);
   if (received < budget) virtqueue_napi_complete(c, n, q, received);
   if (c.xdp) xdp_poll_end(c); // xdp_do_flush() if it redirected; the XDP send queue's kick
@@ -249,7 +249,7 @@ function virtqueue_napi_complete(c: KCpu, n: number, q: number, processed: numbe
  */
 function virtnet_receive(c: KCpu, n: number, q: number, budget: number): number {
   const shm = c.shm;
-  const R = c.rxq;
+  const RXQ = c.RXQ;
   const qi = shm.rxqI[q]!;
   const mask = c.cfg.ring_size - 1;
   const drv = shm.vq[q]!.drv;
@@ -260,14 +260,14 @@ function virtnet_receive(c: KCpu, n: number, q: number, budget: number): number 
     receive_buf(c, n, q, buf, vring_out[0]!, vring_out[1]!);
     received++;
     if ((received & 31) === 0) {
-      c.i32[qi + R.next_to_clean] = c.i32[drv + DRV.last_used_idx]! & mask;
+      c.i32[qi + RXQ.next_to_clean] = c.i32[drv + DRV.last_used_idx]! & mask;
       c.env.irq_window();
     }
   }
-  c.i32[qi + R.next_to_clean] = c.i32[drv + DRV.last_used_idx]! & mask;
+  c.i32[qi + RXQ.next_to_clean] = c.i32[drv + DRV.last_used_idx]! & mask;
   const size = c.cfg.ring_size;
   if (virtqueue_num_free(shm, q) > (budget < size ? budget : size) >> 1) {
-    if (!try_fill_recv(c, q) && schedule_delayed_work(c, 0)) c.f64[shm.rxqF[q]! + R.virtio_refills_delayed]! += 1;
+    if (!try_fill_recv(c, q) && schedule_delayed_work(c, 0)) c.f64[shm.rxqF[q]! + RXQ.virtio_refills_delayed]! += 1;
   }
   return received;
 }
@@ -287,7 +287,7 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
   if (c.cfg.virtio_mrg_rxbuf) bufs = receive_mergeable(c, q, buf, len);
   else bufs = receive_big(c, q, buf, len, head);
   if (bufs === 0) return; // receive_mergeable's err_buf: counted, freed
-  const at = shm.rxqI[q]! + c.rxq.virtio_buffers_per_packet_max;
+  const at = shm.rxqI[q]! + c.RXQ.virtio_buffers_per_packet_max;
   if (bufs > c.i32[at]!) c.i32[at] = bufs;
   c.skb_hash[buf] = 0;
   c.skb_flags[buf] = flags & VIRTIO_NET_HDR_F_RXSMP_TSTAMP ? SKB_FLAG_TSTAMP : 0;
@@ -310,21 +310,21 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
  */
 function receive_mergeable_xdp(c: KCpu, q: number, buf: number, bufs: number): boolean {
   if (!c.cfg.virtio_mrg_rxbuf || bufs !== 1) return true;
-  const R = c.rxq;
+  const RXQ = c.RXQ;
   const qf = c.shm.rxqF[q]!;
-  c.f64[qf + R.virtio_xdp_packets]! += 1;
+  c.f64[qf + RXQ.virtio_xdp_packets]! += 1;
   const act = xdp_run_native(c, buf, c.skb_len[buf]!, q);
   if (act === XDP_PASS) return true;
-  if (act === XDP_TX) c.f64[qf + R.virtio_xdp_tx]! += 1;
-  else if (act === XDP_REDIRECT) c.f64[qf + R.virtio_xdp_redirects]! += 1;
-  if ((act !== XDP_TX && act !== XDP_REDIRECT) || c.x!.failed) c.f64[qf + R.virtio_xdp_drops]! += 1; // err_xdp
+  if (act === XDP_TX) c.f64[qf + RXQ.virtio_xdp_tx]! += 1;
+  else if (act === XDP_REDIRECT) c.f64[qf + RXQ.virtio_xdp_redirects]! += 1;
+  if ((act !== XDP_TX && act !== XDP_REDIRECT) || c.x!.failed) c.f64[qf + RXQ.virtio_xdp_drops]! += 1; // err_xdp
   return false;
 }
 
 /** receive_buf's short packet: rx_length_errors, the buffer (big packets: all its pages) freed. */
 function receive_length_error(c: KCpu, q: number, buf: number, head: number): void {
   const shm = c.shm;
-  c.f64[shm.rxqF[q]! + c.rxq.virtio_rx_length_errors]! += 1;
+  c.f64[shm.rxqF[q]! + c.RXQ.virtio_rx_length_errors]! += 1;
   if (!c.cfg.virtio_mrg_rxbuf) {
     // give_pages: the chain's other pages go back with the first.
     const vq = shm.vq[q]!;
@@ -350,7 +350,7 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
   for (let k = 1; k < num_buf; k++) {
     const page = virtqueue_get_buf(shm, q);
     if (page < 0) {
-      c.f64[shm.rxqF[q]! + c.rxq.virtio_rx_length_errors]! += 1;
+      c.f64[shm.rxqF[q]! + c.RXQ.virtio_rx_length_errors]! += 1;
       c.skb_frag_next[head_skb] = -1;
       c.skb_next[head_skb] = -1;
       kfree_skb(c, head_skb);
@@ -422,7 +422,7 @@ function refill_work(c: KCpu): void {
   let busy = false;
   for (let q = 0; q < c.cfg.queues; q++) {
     const n = virtnet_napi(shm, q);
-    const at = c.napiI(n) + c.napi.state;
+    const at = c.napiI(n) + c.NAPI.state;
     if (Atomics.compareExchange(c.i32, at, 0, NAPI_STATE_SCHED) !== 0) {
       busy = true;
       continue;
@@ -434,7 +434,7 @@ function refill_work(c: KCpu): void {
   }
   if (still_empty || busy) {
     if (schedule_delayed_work(c, still_empty ? Math.floor(c.cfg.hz / 2) : 1) && still_empty) {
-      c.f64[shm.rxqF[0]! + c.rxq.virtio_refills_delayed]! += 1;
+      c.f64[shm.rxqF[0]! + c.RXQ.virtio_refills_delayed]! += 1;
     }
   }
 }
