@@ -38,7 +38,7 @@ function bench(name: string, entries: string[]): Row {
   const env = new XdpEnv(maps, 0);
   const mem = fr.mem.slice();
   const at = (i: number) =>
-    env.setFrame(mem, i * BUF_SIZE, i * BUF_SIZE + XDP_PACKET_HEADROOM, i * BUF_SIZE + XDP_PACKET_HEADROOM + fr.len[i]!, BUF_SIZE, 0);
+    env.setFrame(mem, i * BUF_SIZE, i * BUF_SIZE + XDP_PACKET_HEADROOM, i * BUF_SIZE + XDP_PACKET_HEADROOM + fr.len[i], BUF_SIZE, 0);
   const interp = (e: XdpEnv) => interpret(prog, e);
   // Instructions per frame, as the interpreter executes them.
   env.insns = 0;

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   mkdirSync(`${ROOT}docs/img`, { recursive: true });
   const out = `${TMP}docs_chart.jsonl`;
   rmSync(out, { force: true });
-  const load0 = loadavg()[0]!;
+  const load0 = loadavg()[0];
   const t0 = performance.now();
   const started = new Date();
   await runSweep(planSweep(settingsFromNamed('docs:chart', BASE), SETS.map(parseSetOption), REPEAT), out, {
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       ),
   });
   const wall_s = (performance.now() - t0) / 1000;
-  const load1 = loadavg()[0]!;
+  const load1 = loadavg()[0];
   const lines = readSweepLines('docs:chart', out).lines;
   const html = `${TMP}docs_chart.html`;
   writeFileSync(html, reportOf([{ source: 'npm run docs:chart', docs: lines }]));

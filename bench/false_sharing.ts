@@ -41,9 +41,9 @@ for (let i = 0; i < pairs; i++) {
   const seed = ['--seed', String(i + 1)];
   const run = (pad: string) => pps([...base, ...seed, '--cacheline-pad', pad]).pps;
   const [a, b] = i % 2 === 0 ? [run('on'), run('off')] : [run('off'), run('on')].reverse();
-  on.push(a!);
-  off.push(b!);
-  ratio.push(b! / a!);
+  on.push(a);
+  off.push(b);
+  ratio.push(b / a);
 }
 const m = (xs: number[]) => `median ${(median(xs) / 1e6).toFixed(2)} Mpps of [${xs.map((x) => (x / 1e6).toFixed(2)).join(', ')}]`;
 console.log(`padded (on):  ${m(on)}`);

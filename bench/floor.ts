@@ -29,8 +29,8 @@ function toeplitzTable(): Int32Array {
         const bit = i * 8 + b; // the 32-bit key window starting at this bit
         const byte = bit >> 3;
         const sh = bit & 7;
-        const w = ((RSS_KEY[byte]! << 24) | (RSS_KEY[byte + 1]! << 16) | (RSS_KEY[byte + 2]! << 8) | RSS_KEY[byte + 3]!) >>> 0;
-        const next = RSS_KEY[byte + 4]!;
+        const w = ((RSS_KEY[byte] << 24) | (RSS_KEY[byte + 1] << 16) | (RSS_KEY[byte + 2] << 8) | RSS_KEY[byte + 3]) >>> 0;
+        const next = RSS_KEY[byte + 4];
         h ^= sh === 0 ? w : (w << sh) | (next >>> (8 - sh));
       }
       t[i * 256 + v] = h;
@@ -48,14 +48,14 @@ interface FloorState {
 
 function ipCsum(u8: Uint8Array, o: number): number {
   let s = 0;
-  for (let i = 0; i < 20; i += 2) s += (u8[o + i]! << 8) | u8[o + i + 1]!;
+  for (let i = 0; i < 20; i += 2) s += (u8[o + i] << 8) | u8[o + i + 1];
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
   return s;
 }
 
 function hash4(tab: Int32Array, u8: Uint8Array, o: number): number {
   let h = 0;
-  for (let i = 0; i < 12; i++) h ^= tab[i * 256 + u8[o + i]!]!;
+  for (let i = 0; i < 12; i++) h ^= tab[i * 256 + u8[o + i]];
   return h;
 }
 
@@ -85,7 +85,7 @@ function setup(): FloorState {
     dv.setUint16(ip + 10, ~ipCsum(u8, ip) & 0xffff);
     dv.setUint16(ip + 20, 1024 + flow);
     dv.setUint16(ip + 22, 9000);
-    dv.setUint32(ip + 28, flowSeq[flow]!++);
+    dv.setUint32(ip + 28, flowSeq[flow]++);
   }
   for (let flow = 0; flow < FLOWS; flow++) {
     const ports = ((1024 + flow) << 16) | 9000;
@@ -109,18 +109,18 @@ function loop(st: FloorState, packets: number): number {
   for (let n = 0; n < packets; n++) {
     const o = f * FRAME;
     f = (f + 1) & (FRAMES - 1);
-    if (((u8[o + 12]! << 8) | u8[o + 13]!) !== 0x0800) continue;
+    if (((u8[o + 12] << 8) | u8[o + 13]) !== 0x0800) continue;
     const ip = o + 14;
     if (ipCsum(u8, ip) !== 0xffff) continue;
     const h = hash4(tab, u8, ip + 12);
-    const saddr = (u8[ip + 12]! << 24) | (u8[ip + 13]! << 16) | (u8[ip + 14]! << 8) | u8[ip + 15]!;
-    const daddr = (u8[ip + 16]! << 24) | (u8[ip + 17]! << 16) | (u8[ip + 18]! << 8) | u8[ip + 19]!;
-    const ports = (u8[ip + 20]! << 24) | (u8[ip + 21]! << 16) | (u8[ip + 22]! << 8) | u8[ip + 23]!;
+    const saddr = (u8[ip + 12] << 24) | (u8[ip + 13] << 16) | (u8[ip + 14] << 8) | u8[ip + 15];
+    const daddr = (u8[ip + 16] << 24) | (u8[ip + 17] << 16) | (u8[ip + 18] << 8) | u8[ip + 19];
+    const ports = (u8[ip + 20] << 24) | (u8[ip + 21] << 16) | (u8[ip + 22] << 8) | u8[ip + 23];
     let s = h & (SOCK_SLOTS - 1);
     let sk = -1;
     for (;;) {
       const k = s * 4;
-      const id = sockKey[k + 3]!;
+      const id = sockKey[k + 3];
       if (id === 0) break;
       if (sockKey[k] === saddr && sockKey[k + 1] === daddr && sockKey[k + 2] === ports) {
         sk = id - 1;
@@ -129,7 +129,7 @@ function loop(st: FloorState, packets: number): number {
       s = (s + 1) & (SOCK_SLOTS - 1);
     }
     if (sk < 0) continue;
-    const got = (u8[ip + 28]! << 24) | (u8[ip + 29]! << 16) | (u8[ip + 30]! << 8) | u8[ip + 31]!;
+    const got = (u8[ip + 28] << 24) | (u8[ip + 29] << 16) | (u8[ip + 30] << 8) | u8[ip + 31];
     // In order, or the buffer wrapped and the flow starts over (once per lap and flow).
     if (got === seq[sk] || got === 0) hits++;
     seq[sk] = got + 1;

@@ -23,9 +23,9 @@ function consume(): void {
     const end = head - tail > BURST ? tail + BURST : head;
     for (; tail < end; tail++) {
       const slot = SLOTS + (tail & mask) * slot_words;
-      const got = ring[slot]!;
+      const got = ring[slot];
       // Read the whole frame, as a driver and ip_rcv read a frame's headers.
-      for (let w = 1; w < slot_words; w++) fold ^= ring[slot + w]!;
+      for (let w = 1; w < slot_words; w++) fold ^= ring[slot + w];
       if (got !== tail) {
         Atomics.store(ring, GOT, got);
         Atomics.store(ring, ERROR, tail + 1);

@@ -77,9 +77,9 @@ function modes(xs: number[]): string[] {
   let gap = 0;
   let at = 0;
   for (let i = 1; i < s.length; i++) {
-    if (s[i]! - s[i - 1]! > gap) {
-      gap = s[i]! - s[i - 1]!;
-      at = s[i]!;
+    if (s[i] - s[i - 1] > gap) {
+      gap = s[i] - s[i - 1];
+      at = s[i];
     }
   }
   if (gap <= median(xs) / 5) return xs.map(() => 'one mode');
@@ -108,7 +108,7 @@ function simCpuPps(dir: string, flags: string[]): number {
 }
 
 const SIM_FLAGS = ['--cpus', '16', '--queues', '16', '--flows', '1024', '--stack-cost-ns', '2000', '--latency-sample', '0'];
-const ratio = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
+const ratio = (a: number[], b: number[]) => a.map((x, i) => x / b[i]);
 const times = (xs: number[]) =>
   `median ${median(xs).toFixed(2)}x, min..max ${Math.min(...xs).toFixed(2)}..${Math.max(...xs).toFixed(2)}x over ${xs.length} pairs`;
 
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const packets = positiveInt(args, '--packets', 3_000_000);
   const ref = option(args, '--baseline', undefined);
   console.log(
-    `machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load ${os.loadavg()[0]!.toFixed(2)} at the start`,
+    `machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load ${os.loadavg()[0].toFixed(2)} at the start`,
   );
   const base = ref === undefined ? undefined : buildBaseline(ref);
   try {
@@ -176,8 +176,8 @@ async function main(): Promise<void> {
     const sim = (mask: string) => runPps(ROOT, [...rpsBase, '--mode', 'sim', '--packets', '200000', '--rps-cpus', mask]);
     console.log(`RPS at 2000 ns (rxsmp run ${rps.join(' ')} --rps-cpus 0|3 --seed i, pairs interleaved):`);
     for (const d of ['thread', 'inline', ...(base !== undefined ? ['base'] : [])]) {
-      const off = rpsRuns[`${d} 0`]!;
-      const on = rpsRuns[`${d} 3`]!;
+      const off = rpsRuns[`${d} 0`];
+      const on = rpsRuns[`${d} 3`];
       const label = d === 'base' ? `baseline ${ref}` : `--device ${d}`;
       console.log(`  ${label}: off ${spread(off)}; on ${spread(on)}; on/off ${times(ratio(on, off))} (target 1.55x)`);
     }
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
         `  baseline ${ref}: ${spread(simOld).replace(/Mpps/g, 'M packets per CPU-second')}; this build / baseline ${times(ratio(simCur, simOld))}`,
       );
     }
-    console.log(`load ${os.loadavg()[0]!.toFixed(2)} at the end`);
+    console.log(`load ${os.loadavg()[0].toFixed(2)} at the end`);
   } finally {
     if (base !== undefined) rmSync(base, { recursive: true, force: true });
   }

@@ -96,7 +96,7 @@ class Proto {
     this.cache = new SkbCache(shm);
     this.gen = new TrafficGenerator(shm, () => performance.now() * 1e6);
     this.size = shm.cfg.ring_size;
-    this.qi = shm.rxqI[0]!;
+    this.qi = shm.rxqI[0];
     this.truesize = rxSkbTruesize(shm.cfg, shm.cfg.pkt_size - 4);
     this.rcvbuf_quarter_at = 0;
   }
@@ -125,9 +125,9 @@ function protoRound(p: Proto): void {
   const cut = p.cut;
   const size = p.size;
   const qi = p.qi;
-  const sdF = shm.sdF[0]!;
-  const ti = shm.taskI[0]!;
-  const tf = shm.taskF[0]!;
+  const sdF = shm.sdF[0];
+  const ti = shm.taskI[0];
+  const tf = shm.taskF[0];
   const skI = shm.skI;
   const skF = shm.skF;
   const skStrideI = shm.skStrideI;
@@ -146,8 +146,8 @@ function protoRound(p: Proto): void {
   const skb_hash = shm.skb_hash;
 
   // ixgbe_clean_rx_irq
-  let ntc = i32[qi + RXQ.next_to_clean]!;
-  let ntu = i32[qi + RXQ.next_to_use]!;
+  let ntc = i32[qi + RXQ.next_to_clean];
+  let ntu = i32[qi + RXQ.next_to_use];
   let unused = (ntc > ntu ? 0 : size) + ntc - ntu - 1;
   const rdh = Atomics.load(i32, qi + RXQ.rdh);
   let list = -1;
@@ -166,19 +166,19 @@ function protoRound(p: Proto): void {
         Atomics.store(i32, qi + RXQ.rdt, ntu);
         unused -= REFILL;
       }
-      const status = desc_status[ntc]!;
+      const status = desc_status[ntc];
       if ((status & DESC_DD) === 0) throw new Error('prototype: descriptor below RDH without DD');
-      skb = desc_skb[ntc]!;
-      skb_len[skb] = desc_len[ntc]!;
+      skb = desc_skb[ntc];
+      skb_len[skb] = desc_len[ntc];
       desc_status[ntc] = 0;
-      skb_hash[skb] = desc_hash[ntc]!;
+      skb_hash[skb] = desc_hash[ntc];
       shm.skb_flags[skb] = status & DESC_RSS ? (status & DESC_L4 ? SKB_FLAG_HASH_VALID | SKB_FLAG_L4_HASH : SKB_FLAG_HASH_VALID) : 0;
       shm.skb_queue[skb] = 0;
       shm.skb_segs[skb] = 1;
       skb_next[skb] = -1;
       shm.skb_frag_next[skb] = -1;
       const data = base + skb * buf;
-      shm.skb_protocol[skb] = (u8[data + 12]! << 8) | u8[data + 13]!;
+      shm.skb_protocol[skb] = (u8[data + 12] << 8) | u8[data + 13];
       shm.skb_nh[skb] = 14;
       ntc = ntc + 1 === size ? 0 : ntc + 1;
       unused++;
@@ -196,7 +196,7 @@ function protoRound(p: Proto): void {
     if (list_n === 0) break;
     if (cut === 2) {
       for (let s = list; s !== -1; ) {
-        const nx = skb_next[s]!;
+        const nx = skb_next[s];
         cache.free(s);
         s = nx;
       }
@@ -206,7 +206,7 @@ function protoRound(p: Proto): void {
     }
     // netif_receive_skb_list_internal → __netif_receive_skb → ip_rcv → udp_rcv
     for (let s = list; s !== -1; ) {
-      const nx = skb_next[s]!;
+      const nx = skb_next[s];
       skb_next[s] = -1;
       processed++;
       if (cut === 3 || shm.skb_protocol[s] !== 0x0800) {
@@ -216,14 +216,14 @@ function protoRound(p: Proto): void {
       }
       const data = base + s * buf;
       const ip = data + 14;
-      const len = skb_len[s]! - 14;
-      const vihl = u8[ip]!;
+      const len = skb_len[s] - 14;
+      const vihl = u8[ip];
       const ihl = vihl & 15;
       let sum = 0;
-      for (let o = ip, end = ip + ihl * 4; o < end; o += 2) sum += (u8[o]! << 8) | u8[o + 1]!;
+      for (let o = ip, end = ip + ihl * 4; o < end; o += 2) sum += (u8[o] << 8) | u8[o + 1];
       sum = (sum & 0xffff) + (sum >>> 16);
       sum = (sum & 0xffff) + (sum >>> 16);
-      const tot_len = (u8[ip + 2]! << 8) | u8[ip + 3]!;
+      const tot_len = (u8[ip + 2] << 8) | u8[ip + 3];
       const l4 = ip + ihl * 4;
       if (
         vihl >> 4 !== 4 ||
@@ -231,7 +231,7 @@ function protoRound(p: Proto): void {
         len < ihl * 4 ||
         sum !== 0xffff ||
         len < tot_len ||
-        (((u8[ip + 6]! << 8) | u8[ip + 7]!) & 0x3fff) !== 0 ||
+        (((u8[ip + 6] << 8) | u8[ip + 7]) & 0x3fff) !== 0 ||
         u8[ip + 9] !== 17 ||
         l4 + 8 > ip + tot_len
       ) {
@@ -243,39 +243,39 @@ function protoRound(p: Proto): void {
         continue;
       }
       // __udp4_lib_lookup → __inet_lookup_established
-      const saddr = (u8[ip + 12]! << 24) | (u8[ip + 13]! << 16) | (u8[ip + 14]! << 8) | u8[ip + 15]!;
-      const daddr = (u8[ip + 16]! << 24) | (u8[ip + 17]! << 16) | (u8[ip + 18]! << 8) | u8[ip + 19]!;
-      const ports = (u8[l4]! << 24) | (u8[l4 + 1]! << 16) | (u8[l4 + 2]! << 8) | u8[l4 + 3]!;
-      let sk = skHash[jhash_3words(daddr, saddr, ((ports & 0xffff) << 16) | (ports >>> 16), INET_EHASH_SECRET) & hmask]!;
+      const saddr = (u8[ip + 12] << 24) | (u8[ip + 13] << 16) | (u8[ip + 14] << 8) | u8[ip + 15];
+      const daddr = (u8[ip + 16] << 24) | (u8[ip + 17] << 16) | (u8[ip + 18] << 8) | u8[ip + 19];
+      const ports = (u8[l4] << 24) | (u8[l4 + 1] << 16) | (u8[l4 + 2] << 8) | u8[l4 + 3];
+      let sk = skHash[jhash_3words(daddr, saddr, ((ports & 0xffff) << 16) | (ports >>> 16), INET_EHASH_SECRET) & hmask];
       let b = 0;
       while (sk !== -1) {
         b = skI + sk * skStrideI;
         if (i32[b + SOCK.saddr] === saddr && i32[b + SOCK.daddr] === daddr && i32[b + SOCK.ports] === ports && i32[b + SOCK.proto] === 17)
           break;
-        sk = i32[b + SOCK.hash_next]!;
+        sk = i32[b + SOCK.hash_next];
       }
       if (sk < 0) throw new Error('prototype: no socket');
       // __udp_enqueue_schedule_skb, under the socket's lock
       const bf = skF + sk * skStrideF;
       spin_lock(i32, b + SOCK.lock);
-      if (i32[b + SOCK.rmem_alloc]! > i32[b + SOCK.rcvbuf]!) throw new Error('prototype: a socket overflowed');
-      const index = (u8[l4 + 8]! << 24) | (u8[l4 + 9]! << 16) | (u8[l4 + 10]! << 8) | u8[l4 + 11]!;
-      const expected = i32[b + SOCK.next_index]!;
-      if (((index - expected) | 0) < 0) f64[bf + SOCK.out_of_order]! += 1;
+      if (i32[b + SOCK.rmem_alloc] > i32[b + SOCK.rcvbuf]) throw new Error('prototype: a socket overflowed');
+      const index = (u8[l4 + 8] << 24) | (u8[l4 + 9] << 16) | (u8[l4 + 10] << 8) | u8[l4 + 11];
+      const expected = i32[b + SOCK.next_index];
+      if (((index - expected) | 0) < 0) f64[bf + SOCK.out_of_order] += 1;
       else i32[b + SOCK.next_index] = (index + 1) | 0;
-      const tail = i32[b + SOCK.rx_tail]!;
+      const tail = i32[b + SOCK.rx_tail];
       if (tail === -1) i32[b + SOCK.rx_head] = s;
       else skb_next[tail] = s;
       i32[b + SOCK.rx_tail] = s;
-      i32[b + SOCK.rx_qlen]! += 1;
+      i32[b + SOCK.rx_qlen] += 1;
       Atomics.add(i32, b + SOCK.rmem_alloc, truesize);
-      f64[bf + SOCK.delivered]! += 1;
-      i32[b + SOCK.rxhash] = skb_hash[s]!;
+      f64[bf + SOCK.delivered] += 1;
+      i32[b + SOCK.rxhash] = skb_hash[s];
       if (i32[b + SOCK.on_ready] === 0) {
         i32[b + SOCK.on_ready] = 1;
         spin_lock(i32, ti + TASK.lock);
         i32[b + SOCK.ready_next] = -1;
-        const t = i32[ti + TASK.ready_tail]!;
+        const t = i32[ti + TASK.ready_tail];
         if (t === -1) i32[ti + TASK.ready_head] = sk;
         else i32[skI + t * skStrideI + SOCK.ready_next] = sk;
         i32[ti + TASK.ready_tail] = sk;
@@ -290,28 +290,28 @@ function protoRound(p: Proto): void {
   }
   i32[qi + RXQ.next_to_clean] = ntc;
   i32[qi + RXQ.next_to_use] = ntu;
-  f64[sdF + SD.processed]! += processed;
-  f64[sdF + SD.delivered]! += delivered;
+  f64[sdF + SD.processed] += processed;
+  f64[sdF + SD.delivered] += delivered;
   if (cut < 5) return;
 
   // The application's recvmsg loop: the ready list in one lock, each socket's queue in one.
   spin_lock(i32, ti + TASK.lock);
-  let sk = i32[ti + TASK.ready_head]!;
+  let sk = i32[ti + TASK.ready_head];
   i32[ti + TASK.ready_head] = -1;
   i32[ti + TASK.ready_tail] = -1;
   spin_unlock(i32, ti + TASK.lock);
   let read = 0;
   while (sk !== -1) {
     const b = skI + sk * skStrideI;
-    const next = i32[b + SOCK.ready_next]!;
+    const next = i32[b + SOCK.ready_next];
     if (cut === 5) {
-      let s = i32[b + SOCK.rx_head]!;
+      let s = i32[b + SOCK.rx_head];
       i32[b + SOCK.rx_head] = -1;
       i32[b + SOCK.rx_tail] = -1;
       i32[b + SOCK.on_ready] = 0;
       i32[b + SOCK.rmem_alloc] = 0;
       while (s !== -1) {
-        const nx = skb_next[s]!;
+        const nx = skb_next[s];
         cache.free(s);
         s = nx;
       }
@@ -319,16 +319,16 @@ function protoRound(p: Proto): void {
       continue;
     }
     spin_lock(i32, b + SOCK.lock);
-    let s = i32[b + SOCK.rx_head]!;
+    let s = i32[b + SOCK.rx_head];
     i32[b + SOCK.rx_head] = -1;
     i32[b + SOCK.rx_tail] = -1;
     i32[b + SOCK.rx_qlen] = 0;
     i32[b + SOCK.on_ready] = 0;
     spin_unlock(i32, b + SOCK.lock);
-    let deficit = i32[b + SOCK.forward_deficit]!;
-    const quarter = i32[b + SOCK.rcvbuf]! >> 2;
+    let deficit = i32[b + SOCK.forward_deficit];
+    const quarter = i32[b + SOCK.rcvbuf] >> 2;
     while (s !== -1) {
-      const nx = skb_next[s]!;
+      const nx = skb_next[s];
       deficit += truesize;
       if (nx === -1 || deficit >= quarter) {
         Atomics.sub(i32, b + SOCK.rmem_alloc, deficit);
@@ -342,9 +342,9 @@ function protoRound(p: Proto): void {
     i32[b + SOCK.forward_deficit] = deficit;
     sk = next;
   }
-  f64[sdF + SD.recvmsg_packets]! += read;
-  f64[tf + TASK.packets]! += read;
-  f64[tf + TASK.recvmsg_calls]! += 1;
+  f64[sdF + SD.recvmsg_packets] += read;
+  f64[tf + TASK.packets] += read;
+  f64[tf + TASK.recvmsg_calls] += 1;
 }
 
 /** The prototype cut after stage `cut` (1..6), on a run of its own. */
@@ -416,7 +416,7 @@ export async function kernelStages(packets: number, total_ns: number): Promise<R
 /** The prototype's ns per packet by stage: what each cut adds to the one before. */
 export function protoStages(packets: number): { total: number; ns: number[] } {
   const cuts = KERNEL_STAGES.map((_, k) => protoNs(packets, k + 1));
-  return { total: cuts[cuts.length - 1]!, ns: cuts.map((x, k) => (k === 0 ? x : x - cuts[k - 1]!)) };
+  return { total: cuts[cuts.length - 1], ns: cuts.map((x, k) => (k === 0 ? x : x - cuts[k - 1])) };
 }
 
 /** The table: per stage, the emulated path against the prototype, and the totals. */
@@ -433,7 +433,7 @@ export async function kernelTable(packets = 1_500_000, pairs = 3): Promise<{ emu
   const ps = protoStages(packets);
   const scale = p / ps.total; // the cut runs' stages, scaled to the interleaved whole
   const rows = KERNEL_STAGES.map(
-    (k, i) => `  ${k.padEnd(24)} ${st[k].toFixed(1).padStart(7)} ${(ps.ns[i]! * scale).toFixed(1).padStart(7)}`,
+    (k, i) => `  ${k.padEnd(24)} ${st[k].toFixed(1).padStart(7)} ${(ps.ns[i] * scale).toFixed(1).padStart(7)}`,
   );
   const text = [
     `kernel path, one CPU, 64-byte UDP, a ring of 511 per round: emulated ${e.toFixed(0)} ns/packet, prototype ${p.toFixed(0)}, ratio ${(e / p).toFixed(2)}x (target 1.25x; medians of ${pairs} interleaved)`,

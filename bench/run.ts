@@ -238,8 +238,8 @@ async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
     on.push(r.pps);
     dropsOn.push(r.packets.generated - r.packets.delivered);
     hostOn.push(r);
-    ipis.push(r.percpu[0]!.ipis_sent);
-    rps.push(r.percpu[1]!.received_rps);
+    ipis.push(r.percpu[0].ipis_sent);
+    rps.push(r.percpu[1].received_rps);
   }
   const mOff = median(off);
   const mOn = median(on);
@@ -247,12 +247,12 @@ async function rpsComparison(rc: RpsCase): Promise<Record<string, unknown>> {
   console.log(`rps off (${label}): median ${mpps(mOff)} of ${each(off)}; dropped median ${median(dropsOff)} of ${RPS_PACKETS}`);
   console.log(`rps on  (${label}): median ${mpps(mOn)} of ${each(on)}; dropped median ${median(dropsOn)} of ${RPS_PACKETS}`);
   console.log(`rps on:  cpu0 ipis_sent median ${median(ipis)}, cpu1 received_rps median ${median(rps)}`);
-  const threads = hostOn[0]!.host.threads.map((t) => t.thread);
+  const threads = hostOn[0].host.threads.map((t) => t.thread);
   if (threads.length) {
     const cpuS = (name: string) => median(hostOn.map((r) => r.host.threads.find((t) => t.thread === name)?.cpu_s ?? 0));
     console.log(
       `rps on:  host CPU time, medians: ${threads.map((name) => `${name} ${cpuS(name).toFixed(2)} s`).join(', ')} ` +
-        `over ${median(hostOn.map((r) => r.elapsed_s)).toFixed(2)} s elapsed, on ${hostOn[0]!.host.cores} cores`,
+        `over ${median(hostOn.map((r) => r.elapsed_s)).toFixed(2)} s elapsed, on ${hostOn[0].host.cores} cores`,
     );
   }
   console.log(`rps on/off (${label}): ${ratio.toFixed(2)}x (target >= ${RPS_TARGET}x: ${ratio >= RPS_TARGET ? 'met' : 'NOT met'})`);

@@ -24,7 +24,7 @@ export function simBench(packets: number, extra: string[]): { wall_pps: number[]
     ['latency-sample', '0'],
     ['packets', String(packets)],
   ];
-  for (let i = 0; i < extra.length; i += 2) flags.push([extra[i]!.replace(/^--/, ''), extra[i + 1]!]);
+  for (let i = 0; i < extra.length; i += 2) flags.push([extra[i].replace(/^--/, ''), extra[i + 1]]);
   const cfg = configFromFlags(Object.fromEntries(flags));
   const wall_pps: number[] = [];
   const cpu_pps: number[] = [];

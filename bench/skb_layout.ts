@@ -42,8 +42,8 @@ function scattered(): Int32Array {
   for (let i = POOL - 1; i > 0; i--) {
     s = (Math.imul(s, 1103515245) + 12345) | 0;
     const j = (s >>> 8) % (i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
+    const t = perm[i];
+    perm[i] = perm[j];
     perm[j] = t;
   }
   return perm;
@@ -66,7 +66,7 @@ function side(init: Init): number {
       while (head - Atomics.load(ctl, 32) >= RING) {
         /* ring full */
       }
-      const skb = perm[n & (POOL - 1)]!;
+      const skb = perm[n & (POOL - 1)];
       if (layout === 'soa') for (let f = 0; f < FIELDS; f++) soa[f * POOL + skb] = n + f;
       else for (let f = 0, b = skb << 4; f < FIELDS; f++) grouped[b + f] = n + f;
       ring[head & (RING - 1)] = skb;
@@ -80,14 +80,14 @@ function side(init: Init): number {
       while (tail >= Atomics.load(ctl, 0)) {
         /* ring empty */
       }
-      const skb = ring[tail & (RING - 1)]!;
+      const skb = ring[tail & (RING - 1)];
       tail++;
       if (layout === 'soa') {
-        for (let f = 0; f < FIELDS; f++) acc += soa[f * POOL + skb]!;
+        for (let f = 0; f < FIELDS; f++) acc += soa[f * POOL + skb];
         soa[POOL + skb] = 0;
       } else {
         const b = skb << 4;
-        for (let f = 0; f < FIELDS; f++) acc += grouped[b + f]!;
+        for (let f = 0; f < FIELDS; f++) acc += grouped[b + f];
         grouped[b + 1] = 0;
       }
       if ((tail & (BURST - 1)) === 0) Atomics.store(ctl, 32, tail);

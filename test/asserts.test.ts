@@ -31,7 +31,7 @@ async function failureOf(run: Promise<unknown>): Promise<Error | null> {
 /** Run `flags` in `mode` with `tamper` applied at every tick (sim: between slices) once traffic runs. */
 function runTampered(mode: 'sim' | 'threads', flags: Flags, tamper: Tamper): Promise<Error | null> {
   const onTick = (shm: Shm) => {
-    if (shm.f64[shm.ctlF + shm.layout.CTL.generated]! > 0) tamper(shm);
+    if (shm.f64[shm.ctlF + shm.layout.CTL.generated] > 0) tamper(shm);
   };
   if (mode === 'sim') return failureOf(runSim(config({ mode: 'sim', ...flags }), { onTick }));
   return failureOf(runEmulation(config({ 'watchdog-s': 30, ...flags }), { onTick }));
@@ -46,7 +46,7 @@ function expectAssertion(err: Error | null, line: RegExp): void {
 }
 
 const size = (shm: Shm) => shm.cfg.ring_size;
-const rxq = (shm: Shm, q: number, f: 'rdh' | 'rdt' | 'next_to_clean') => shm.i32[shm.rxqI[q]! + shm.layout.RXQ[f]]!;
+const rxq = (shm: Shm, q: number, f: 'rdh' | 'rdt' | 'next_to_clean') => shm.i32[shm.rxqI[q] + shm.layout.RXQ[f]];
 
 /**
  * Set DD on the descriptor each queue's device takes next (at RDH, if posted: RDH != RDT): the
@@ -58,7 +58,7 @@ const ddAtHead = (shm: Shm): boolean => {
   for (let q = 0; q < shm.cfg.queues; q++) {
     const rdh = rxq(shm, q, 'rdh');
     if (rdh === rxq(shm, q, 'rdt')) continue;
-    shm.desc_status[q * size(shm) + rdh]! |= DESC_DD;
+    shm.desc_status[q * size(shm) + rdh] |= DESC_DD;
     done = true;
   }
   return done;
@@ -75,10 +75,10 @@ const noDdBelowHead: Tamper = (shm) => {
 /** virtio: the heads made available and not yet used lose their token (the driver's "I gave this"). */
 const untokenAvail: Tamper = (shm) => {
   for (let q = 0; q < shm.cfg.queues; q++) {
-    const vq = shm.vq[q]!;
+    const vq = shm.vq[q];
     const avail = Atomics.load(shm.u16, vq.avail_idx);
     for (let p = Atomics.load(shm.u16, vq.used_idx); p !== avail; p = (p + 1) & 0xffff) {
-      shm.i32[vq.tokens + shm.u16[vq.avail_ring + (p & (vq.num - 1))]!] = -1;
+      shm.i32[vq.tokens + shm.u16[vq.avail_ring + (p & (vq.num - 1))]] = -1;
     }
   }
 };
@@ -86,15 +86,15 @@ const untokenAvail: Tamper = (shm) => {
 /** virtio: the heads the device has used and the driver not yet taken lose their token. */
 const untokenUsed: Tamper = (shm) => {
   for (let q = 0; q < shm.cfg.queues; q++) {
-    const vq = shm.vq[q]!;
+    const vq = shm.vq[q];
     const used = Atomics.load(shm.u16, vq.used_idx);
-    for (let p = shm.i32[vq.drv + DRV.last_used_idx]!; p !== used; p = (p + 1) & 0xffff) {
-      shm.i32[vq.tokens + shm.i32[vq.used_ring + 2 * (p & (vq.num - 1))]!] = -1;
+    for (let p = shm.i32[vq.drv + DRV.last_used_idx]; p !== used; p = (p + 1) & 0xffff) {
+      shm.i32[vq.tokens + shm.i32[vq.used_ring + 2 * (p & (vq.num - 1))]] = -1;
     }
   }
 };
 
-const rpsLock = (shm: Shm, cpu: number) => shm.sd[cpu]! + shm.layout.SD.rps_lock;
+const rpsLock = (shm: Shm, cpu: number) => shm.sd[cpu] + shm.layout.SD.rps_lock;
 
 /** The skb pool's free-stack top beyond the pool. */
 const poolTopPastEnd: Tamper = (shm) => {
@@ -103,7 +103,7 @@ const poolTopPastEnd: Tamper = (shm) => {
 
 /** CPU 1's backlog counter 5 more than its list holds. */
 const backlogQlen: Tamper = (shm) => {
-  shm.i32[shm.sd[1]! + shm.layout.SD.input_pkt_qlen]! += 5;
+  shm.i32[shm.sd[1] + shm.layout.SD.input_pkt_qlen] += 5;
 };
 
 /** Apply `t` until it says it did (a void one: once). */
@@ -166,7 +166,7 @@ describe('descriptor ownership: virtio', () => {
     let done = false;
     const err = await runTampered('sim', V, (shm) => {
       if (done) return;
-      const vq = shm.vq[0]!;
+      const vq = shm.vq[0];
       done = shm.i32[vq.drv + DRV.last_used_idx] !== Atomics.load(shm.u16, vq.used_idx);
       untokenUsed(shm);
     });
@@ -175,7 +175,7 @@ describe('descriptor ownership: virtio', () => {
 
   it('sim: the guest moves avail idx more than a ring ahead of the device (--debug-asserts: at every read)', async () => {
     const err = await runTampered('sim', { ...V, 'debug-asserts': 'on' }, (shm) => {
-      const vq = shm.vq[0]!;
+      const vq = shm.vq[0];
       Atomics.store(shm.u16, vq.avail_idx, (Atomics.load(shm.u16, vq.used_idx) + 0x8000) & 0xffff);
     });
     expectAssertion(

@@ -86,15 +86,15 @@ function side(p: XdpProgram, fr: FrameSet, entries: string[]): Side {
 }
 
 const frameAt = (env: XdpEnv, mem: Uint8Array, fr: FrameSet, i: number) =>
-  env.setFrame(mem, i * BUF_SIZE, i * BUF_SIZE + XDP_PACKET_HEADROOM, i * BUF_SIZE + XDP_PACKET_HEADROOM + fr.len[i]!, BUF_SIZE, i % 4);
+  env.setFrame(mem, i * BUF_SIZE, i * BUF_SIZE + XDP_PACKET_HEADROOM, i * BUF_SIZE + XDP_PACKET_HEADROOM + fr.len[i], BUF_SIZE, i % 4);
 
 const u64 = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 function regsDiffer(jit: Int32Array, ref: BigUint64Array): boolean {
-  for (let r = 0; r <= 10; r++) if (u64(jit[2 * r]!, jit[2 * r + 1]!) !== ref[r]) return true;
+  for (let r = 0; r <= 10; r++) if (u64(jit[2 * r], jit[2 * r + 1]) !== ref[r]) return true;
   return false;
 }
-const fmtRegs = (jit: Int32Array) => Array.from({ length: 11 }, (_, r) => u64(jit[2 * r]!, jit[2 * r + 1]!).toString(16)).join(' ');
+const fmtRegs = (jit: Int32Array) => Array.from({ length: 11 }, (_, r) => u64(jit[2 * r], jit[2 * r + 1]).toString(16)).join(' ');
 
 /**
  * Run every frame through the interpreter on one side and the translated function on the
@@ -109,8 +109,8 @@ function agree(p: XdpProgram, fr: FrameSet, entries: string[] = []): { a: Side; 
   const ref = new BigUint64Array(11);
   const acts: number[] = [];
   for (let i = 0; i < fr.count; i++) {
-    const ea = a.envs[i % NCPUS]!;
-    const eb = b.envs[i % NCPUS]!;
+    const ea = a.envs[i % NCPUS];
+    const eb = b.envs[i % NCPUS];
     frameAt(ea, a.mem, fr, i);
     frameAt(eb, b.mem, fr, i);
     const insnsA = ea.insns;
@@ -188,7 +188,7 @@ describe('loading', () => {
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
         (which, cut, flips) => {
-          const src = objects[which]!;
+          const src = objects[which];
           const bytes = src.slice(0, flips.length > 0 ? src.length : Math.floor(cut * src.length));
           for (const [at, v] of flips) bytes[Math.floor(at * (bytes.length - 1))] = v;
           try {
@@ -234,7 +234,7 @@ describe('the translated function agrees with the interpreter', () => {
     ];
     for (let i = 0; i < 3000; i++) prog.push([0x71, 2, 9, i % 40, 0], [0x45, 2, 0, 1, 1], [0x07, 0, 0, 0, 1]);
     prog.push([0x57, 0, 0, 0, 3], [0x95, 0, 0, 0, 0], [0xb7, 0, 0, 0, 2], [0x95, 0, 0, 0, 0]);
-    prog[4]![3] = prog.length - 2 - 5;
+    prog[4][3] = prog.length - 2 - 5;
     const p = checkProgram({
       file: 't',
       section: 'xdp',
@@ -273,7 +273,7 @@ describe('the translated function agrees with the interpreter', () => {
         programs++;
         runs += acts.length;
         for (const x of acts) seen.add(x);
-        faults += a.envs.reduce((n, e) => n + e.ctr[CTR_FAULT]! + e.ctr[CTR_FAULT + 1]! + e.ctr[CTR_FAULT + 2]! + e.ctr[CTR_FAULT + 3]!, 0);
+        faults += a.envs.reduce((n, e) => n + e.ctr[CTR_FAULT] + e.ctr[CTR_FAULT + 1] + e.ctr[CTR_FAULT + 2] + e.ctr[CTR_FAULT + 3], 0);
         if (p.backEdges) loops++;
         if (p.obj.insns.some((_, k) => k % 8 === 0 && p.obj.insns[k] === 0x85)) calls++;
       }),
@@ -309,7 +309,7 @@ interface Unit {
 function assemble(prog: Insn[]): Uint8Array {
   const raw = new Uint8Array(prog.length * 8);
   for (let i = 0; i < prog.length; i++) {
-    const [c, d, s, o, k] = prog[i]!;
+    const [c, d, s, o, k] = prog[i];
     encodeInsn(raw, i * 8, c, d, s, o, k);
   }
   return raw;
@@ -352,9 +352,9 @@ function fuzzProgram(seed: number): XdpProgram {
     } else if (kind < 50) units.push({ insns: [[0xd4 | (g.nextInt(2) ? 0x08 : 0), reg(), 0, 0, pick([16, 32, 64])]] });
     else if (kind < 60) {
       const size = pick([0x00, 0x08, 0x10, 0x18]);
-      const bytes = [4, 2, 1, 8][size >> 3]!;
+      const bytes = [4, 2, 1, 8][size >> 3];
       units.push({ insns: [[0x61 | size, reg(), 9, 0, 0]] });
-      units[units.length - 1]!.insns[0]![3] = g.nextInt(100 - bytes);
+      units[units.length - 1].insns[0][3] = g.nextInt(100 - bytes);
     } else if (kind < 70) {
       const size = pick([0x00, 0x08, 0x10, 0x18]);
       const off = -8 * (1 + g.nextInt(8));
@@ -381,7 +381,7 @@ function fuzzProgram(seed: number): XdpProgram {
     }
   }
   // Jumps land on a unit of the body or just past it.
-  for (let u = 0; u < units.length; u++) if (units[u]!.skip !== undefined) units[u]!.skip = Math.min(units[u]!.skip!, units.length - u - 1);
+  for (let u = 0; u < units.length; u++) if (units[u].skip !== undefined) units[u].skip = Math.min(units[u].skip!, units.length - u - 1);
   const prologue: Insn[] = [
     [0x61, 9, 1, 0, 0], // r9 = data
     [0x61, 8, 1, 4, 0], // r8 = data_end
@@ -400,8 +400,8 @@ function fuzzProgram(seed: number): XdpProgram {
   starts.push(body.length);
   units.forEach((u, k) => {
     if (u.skip === undefined) return;
-    const at = starts[k]! + u.insns.length - 1;
-    body[at]![3] = starts[k + 1 + u.skip]! - at - 1;
+    const at = starts[k] + u.insns.length - 1;
+    body[at][3] = starts[k + 1 + u.skip] - at - 1;
   });
   const tail: Insn[] = [];
   if (looped) tail.push([0x17, 6, 0, 0, 1], [0x55, 6, 0, -(body.length + 2), 0]); // r6 -= 1; if r6 != 0 goto body
@@ -444,7 +444,7 @@ function fuzzProgram(seed: number): XdpProgram {
   if (g.nextInt(2) === 0) tail.push([0x57, 0, 0, 0, 3]); // r0 &= 3: a valid action
   tail.push([0x95, 0, 0, 0, 0]);
   const all = [...prologue, ...body, ...tail, [0xb7, 0, 0, 0, 2] as Insn, [0x95, 0, 0, 0, 0] as Insn];
-  all[4]![3] = all.length - 2 - 4 - 1; // the length check jumps to "r0 = 2; exit"
+  all[4][3] = all.length - 2 - 4 - 1; // the length check jumps to "r0 = 2; exit"
   const raw = assemble(all);
   const obj: BpfObject = {
     file: `fuzz-${seed}`,
@@ -466,7 +466,7 @@ function runJit(p: XdpProgram, fr: FrameSet, entries: string[] = []): { s: Side;
   const run = translate(p, s.maps.layout);
   const acts: number[] = [];
   for (let i = 0; i < fr.count; i++) {
-    const env = s.envs[i % NCPUS]!;
+    const env = s.envs[i % NCPUS];
     frameAt(env, s.mem, fr, i);
     acts.push(bpf_prog_run_xdp(run, env));
   }
@@ -474,7 +474,7 @@ function runJit(p: XdpProgram, fr: FrameSet, entries: string[] = []): { s: Side;
 }
 
 const udpDport = (fr: FrameSet, i: number) => {
-  const f = fr.flows[fr.flowOf[i]!]!;
+  const f = fr.flows[fr.flowOf[i]];
   return f.proto === 17 ? f.dport : -1;
 };
 
@@ -488,9 +488,9 @@ describe('the test programs do what their sources say', () => {
     expect(dropped).toBeGreaterThan(100);
     const e = s.maps.entries(0);
     expect(e).toHaveLength(1);
-    expect(new DataView(e[0]!.key.buffer).getUint32(0, true)).toBe(8080);
-    expect(Number(new DataView(e[0]!.value.buffer).getBigUint64(0, true))).toBe(dropped);
-    const ctr = (k: number) => s.envs.reduce((a, env) => a + env.ctr[k]!, 0);
+    expect(new DataView(e[0].key.buffer).getUint32(0, true)).toBe(8080);
+    expect(Number(new DataView(e[0].value.buffer).getBigUint64(0, true))).toBe(dropped);
+    const ctr = (k: number) => s.envs.reduce((a, env) => a + env.ctr[k], 0);
     expect(ctr(CTR_ACTION + 1)).toBe(dropped);
     expect(ctr(CTR_ACTION + 2)).toBe(frames.count - dropped);
     expect(ctr(CTR_RUNS)).toBe(frames.count);
@@ -513,16 +513,16 @@ describe('the test programs do what their sources say', () => {
     expect(acts.every((a) => a === 2)).toBe(true);
     const [e] = s.maps.entries(0);
     for (let cpu = 0; cpu < NCPUS; cpu++) {
-      const v = new DataView(e!.percpu![cpu]!.buffer);
+      const v = new DataView(e.percpu![cpu].buffer);
       const mine = [...frames.len].filter((_, i) => i % NCPUS === cpu);
       expect(Number(v.getBigUint64(0, true))).toBe(mine.length);
       expect(Number(v.getBigUint64(8, true))).toBe(mine.reduce((a, b) => a + b, 0));
     }
     // A struct value of 16 bytes is reported as its bytes, per CPU as bpftool prints percpu maps.
-    const rep = xdpReport(s.maps).maps.rx_count!.entries[0]!;
+    const rep = xdpReport(s.maps).maps.rx_count.entries[0];
     expect(rep.key).toBe(0);
     expect(rep.values!.map((x) => x.cpu)).toEqual([0, 1]);
-    expect(rep.values![0]!.value).toMatch(/^0x[0-9a-f]{32}$/);
+    expect(rep.values![0].value).toMatch(/^0x[0-9a-f]{32}$/);
   });
 
   it('tx_swap returns XDP_TX with the source and destination MACs swapped', () => {
@@ -536,18 +536,18 @@ describe('the test programs do what their sources say', () => {
   });
 
   it('cpumap redirects every frame to a CPU of cpus_available, one CPU per flow, and spreads the flows', () => {
-    const { s, acts } = runJit(load('cpumap'), frames, ENTRIES.cpumap!);
+    const { s, acts } = runJit(load('cpumap'), frames, ENTRIES.cpumap);
     expect(acts.every((a) => a === 4)).toBe(true);
     // Replay to read each frame's choice (the redirect info is per CPU and per run).
     const run = translate(load('cpumap'), s.maps.layout);
     const cpuOfFlow = new Map<number, number>();
     const used = new Set<number>();
     for (let i = 0; i < frames.count; i++) {
-      const env = s.envs[i % NCPUS]!;
+      const env = s.envs[i % NCPUS];
       frameAt(env, s.mem, frames, i);
       bpf_prog_run_xdp(run, env);
       expect(env.ri_map).toBe(2);
-      const flow = frames.flowOf[i]!;
+      const flow = frames.flowOf[i];
       if (!cpuOfFlow.has(flow)) cpuOfFlow.set(flow, env.ri_tgt_index);
       expect(env.ri_tgt_index).toBe(cpuOfFlow.get(flow));
       used.add(env.ri_tgt_index);
@@ -564,8 +564,8 @@ describe('the test programs do what their sources say', () => {
 
   it('a read past data_end ends as XDP_ABORTED with the read fault counted, frames long enough pass', () => {
     const { s, acts } = runJit(load('oob'), frames);
-    for (let i = 0; i < frames.count; i++) expect(acts[i], `frame ${i} of ${frames.len[i]} bytes`).toBe(frames.len[i]! > 100 ? 2 : 0);
-    const faults = s.envs.reduce((a, env) => a + env.ctr[CTR_FAULT + FAULT_READ - 1]!, 0);
+    for (let i = 0; i < frames.count; i++) expect(acts[i], `frame ${i} of ${frames.len[i]} bytes`).toBe(frames.len[i] > 100 ? 2 : 0);
+    const faults = s.envs.reduce((a, env) => a + env.ctr[CTR_FAULT + FAULT_READ - 1], 0);
     expect(faults).toBe([...frames.len].filter((l) => l <= 100).length);
   });
 
@@ -574,7 +574,7 @@ describe('the test programs do what their sources say', () => {
     for (let i = 0; i < 200; i++) {
       const at = i * BUF_SIZE + XDP_PACKET_HEADROOM;
       let sum = 0;
-      for (let k = 0; k < Math.min(32, frames.len[i]!); k++) sum = (sum + frames.mem[at + k]! * (k + 1)) >>> 0;
+      for (let k = 0; k < Math.min(32, frames.len[i]); k++) sum = (sum + frames.mem[at + k] * (k + 1)) >>> 0;
       expect(acts[i]).toBe(sum & 1 ? 1 : 2);
     }
   });
@@ -587,7 +587,7 @@ describe('the test programs do what their sources say', () => {
       Number(s.maps.dv.getBigUint64(s.maps.lookup(m, fieldBytes(String(k), 4) as Uint8Array, 0, 0), true)),
     );
     expect(stats[1]).toBe(0); // the sum of ~csum over every header: each folds to 0
-    expect(stats[2]! + stats[3]!).toBeGreaterThan(100); // adjust_head or adjust_tail on most frames
+    expect(stats[2] + stats[3]).toBeGreaterThan(100); // adjust_head or adjust_tail on most frames
     const lines = [0, 1].flatMap((cpu) => traceLines(s.maps, cpu));
     expect(lines).toHaveLength(400);
     expect(lines[0]).toMatch(/^csum ffff cpu [01] rnd \d+$/);
@@ -605,7 +605,7 @@ describe('the pieces phase 2 wires, in one thread', () => {
     // The cpumap's queues from its entries at start (qsize per key).
     const cm = maps.indexOf('cpu_map');
     const qsize = Array.from({ length: 4 }, (_, k) =>
-      maps.redirectTarget(cm, k) ? maps.dv.getUint32(maps.layout.maps[cm]!.vbase + k * 8, true) : 0,
+      maps.redirectTarget(cm, k) ? maps.dv.getUint32(maps.layout.maps[cm].vbase + k * 8, true) : 0,
     );
     expect(qsize).toEqual([0, 64, 0, 0]);
     const q = CpuMap.create(qsize);
@@ -614,8 +614,8 @@ describe('the pieces phase 2 wires, in one thread', () => {
     const ops: CpuMapOps = {
       xdp_return_frame: () => expect.fail('no frame should come back'),
       run_prog: (f) => {
-        frameAt(envs[1]!, frames.mem, frames, f); // the kthread's CPU runs the entry's program
-        return bpf_prog_run_xdp(second, envs[1]!);
+        frameAt(envs[1], frames.mem, frames, f); // the kthread's CPU runs the entry's program
+        return bpf_prog_run_xdp(second, envs[1]);
       },
       receive: (f) => {
         delivered.push(f); // netif_receive_skb_core: NET_RX_SUCCESS
@@ -624,10 +624,10 @@ describe('the pieces phase 2 wires, in one thread', () => {
     };
     let woken = 0;
     for (let i = 0; i < 40; i++) {
-      frameAt(envs[0]!, frames.mem, frames, i); // the driver's CPU
-      expect(bpf_prog_run_xdp(first, envs[0]!)).toBe(4);
-      expect([envs[0]!.ri_map, envs[0]!.ri_tgt_index]).toEqual([cm, 1]);
-      cpu_map_enqueue(q, bq, envs[0]!.ri_tgt_index, i, ops); // xdp_do_redirect
+      frameAt(envs[0], frames.mem, frames, i); // the driver's CPU
+      expect(bpf_prog_run_xdp(first, envs[0])).toBe(4);
+      expect([envs[0].ri_map, envs[0].ri_tgt_index]).toEqual([cm, 1]);
+      cpu_map_enqueue(q, bq, envs[0].ri_tgt_index, i, ops); // xdp_do_redirect
       if (i % 16 === 15) __cpu_map_flush(q, bq, ops, () => woken++); // the end of a poll
     }
     __cpu_map_flush(q, bq, ops, () => woken++);
@@ -635,7 +635,7 @@ describe('the pieces phase 2 wires, in one thread', () => {
     while (cpu_map_kthread_run(q, 1, scratch, ops, false) > 0);
     expect(delivered).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(woken).toBe(3);
-    const count = xdpReport(maps).maps.on_kthread!.entries[0]!.values!;
+    const count = xdpReport(maps).maps.on_kthread.entries[0].values!;
     expect(count).toEqual([
       { cpu: 0, value: 0 },
       { cpu: 1, value: 40 },
@@ -657,7 +657,7 @@ describe('ISA edge cases, both engines', () => {
     const regs = new Int32Array(22);
     env.begin();
     translate(p, maps.layout, { regs })(env);
-    return [ref[0]!, u64(regs[0]!, regs[1]!)];
+    return [ref[0], u64(regs[0], regs[1])];
   }
   const mov64 = (r: number, k: number): Insn => [0xb7, r, 0, 0, k];
   const ld64 = (r: number, v: bigint): Insn[] => [
@@ -714,8 +714,8 @@ describe('ISA edge cases, both engines', () => {
 
   it('the context: data_end - data is the frame length, ingress_ifindex 1; egress_ifindex and writes are refused at run time', () => {
     expect(r0Of([[0x61, 2, 1, 0, 0], [0x61, 0, 1, 4, 0], [0x1f, 0, 2, 0, 0], EXIT])).toEqual([
-      BigInt(frames.len[0]!),
-      BigInt(frames.len[0]!),
+      BigInt(frames.len[0]),
+      BigInt(frames.len[0]),
     ]);
     expect(r0Of([[0x61, 0, 1, 12, 0], EXIT])).toEqual([1n, 1n]);
     const faultOf = (prog: Insn[]) => {
@@ -769,7 +769,7 @@ describe('helpers as 5.10 defines them', () => {
       (w) => ((w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24)) >>> 0,
     );
     // Fill in the checksum (0xb861 for this header, RFC 1071's example style) in memory order.
-    hdr[2] = (hdr[2]! & 0x0000ffff) | (((0x61b8 & 0xffff) << 16) >>> 0);
+    hdr[2] = (hdr[2] & 0x0000ffff) | (((0x61b8 & 0xffff) << 16) >>> 0);
     const s = csum_partial_words(Uint32Array.from(hdr), 5, 0);
     const fold = (x: number) => {
       x = (x & 0xffff) + (x >>> 16);
@@ -886,7 +886,7 @@ describe('maps in shared memory', () => {
     const got = m
       .entries(0)
       .map((e) => [new DataView(e.key.buffer).getUint32(0, true), Number(new DataView(e.value.buffer).getBigUint64(0, true))]);
-    expect(got.sort((a, b) => a[0]! - b[0]!)).toEqual([
+    expect(got.sort((a, b) => a[0] - b[0])).toEqual([
       [0, 0],
       [1, 10],
       [2, 20],
@@ -973,7 +973,7 @@ describe('no allocation per packet', () => {
       const p = load(name);
       const s = side(p, frames, ENTRIES[name] ?? []);
       const run = translate(p, s.maps.layout);
-      const env = s.envs[0]!;
+      const env = s.envs[0];
       const loop = (n: number) => {
         for (let i = 0; i < n; i++) {
           const f = i % frames.count;

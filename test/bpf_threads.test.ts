@@ -77,7 +77,7 @@ describe('maps under real threads', () => {
   it("a program's 64-bit atomic adds on one map value from three CPUs sum exactly (carries included)", async () => {
     const defs: BpfMapDef[] = [{ name: 'a', type: 2, key_size: 4, value_size: 8, max_entries: 1, map_flags: 0 }];
     const maps = BpfMaps.create(defs, 3, 1);
-    const base = maps.layout.maps[0]!.vbase;
+    const base = maps.layout.maps[0].vbase;
     maps.dv.setUint32(base, 0xffff_0000, true); // low half near its carry
     const add = `
       const env = new XdpEnv(maps, cpu);

@@ -144,7 +144,7 @@ export function pcapngFile(
     ); // custom
   }
   for (const p of pkts) {
-    const itf = ifs[p.iface ?? 0]!;
+    const itf = ifs[p.iface ?? 0];
     const r = itf.tsresol ?? 6;
     const units = r & 0x80 ? (p.ts_ns << BigInt(r & 0x7f)) / 1_000_000_000n : p.ts_ns / 10n ** BigInt(9 - r);
     if (o.spb) {
@@ -226,8 +226,8 @@ export function mixedTraffic(
     }
     const f = k++ % flows.length;
     const frame = new Uint8Array(o.len ?? 200);
-    buildFrameTemplate(frame, 0, flows[f]!, frame.length, 1, 2);
-    stampPacket(frame, 0, idx[f]!++, flows[f]!.isn ?? 0, false);
+    buildFrameTemplate(frame, 0, flows[f], frame.length, 1, 2);
+    stampPacket(frame, 0, idx[f]++, flows[f].isn ?? 0, false);
     out.push({ frame, ts_ns: t });
   }
   return out;
@@ -239,7 +239,7 @@ export function v6(text: string): number[] {
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
   const groups = [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
-  return [0, 1, 2, 3].map((w) => ((groups[2 * w]! << 16) | groups[2 * w + 1]!) >>> 0);
+  return [0, 1, 2, 3].map((w) => ((groups[2 * w] << 16) | groups[2 * w + 1]) >>> 0);
 }
 
 /** An ICMP echo request over IPv4 (a valid header checksum): ip_rcv takes it, no socket does. */
@@ -248,7 +248,7 @@ export function icmpFrame(): Uint8Array {
   f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
   const ip = [0x45, 0, 0, 60, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
   let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (ip[i]! << 8) | ip[i + 1]!;
+  for (let i = 0; i < 20; i += 2) sum += (ip[i] << 8) | ip[i + 1];
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   ip[10] = (~sum >> 8) & 0xff;
   ip[11] = ~sum & 0xff;
@@ -265,7 +265,7 @@ export function noFlowCaptures(n: number): Record<'arp' | 'icmp' | 'snaplen' | '
   const at = (i: number) => 1_700_000_000_000_000_000n + BigInt(i) * 10_000n;
   const many = (frame: () => Uint8Array, origlen?: number): Pkt[] =>
     Array.from({ length: n }, (_, i) => ({ frame: frame(), ts_ns: at(i), ...(origlen === undefined ? {} : { origlen }) }));
-  const udp = mixedTraffic(1)[0]!.frame;
+  const udp = mixedTraffic(1)[0].frame;
   return {
     arp: pcapFile(many(arpFrame)),
     icmp: pcapFile(many(icmpFrame)),

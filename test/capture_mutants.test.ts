@@ -57,7 +57,7 @@ const LENGTHS = [0, 0xffffffff, 0x7fffffff, 0x80000000, 65536, 16, 1];
 
 /** Mutant i: base i mod the bases, unchanged for the first pass, then 1 to 4 mutations. */
 function mutant(i: number): { name: string; bytes: Uint8Array } {
-  const [base, orig] = BASES[i % BASES.length]!;
+  const [base, orig] = BASES[i % BASES.length];
   if (i < BASES.length) return { name: `${base}`, bytes: orig };
   const r = prng(i * 2654435761);
   const at = (n: number) => Math.floor(r() * n);
@@ -67,7 +67,7 @@ function mutant(i: number): { name: string; bytes: Uint8Array } {
     const what = at(5);
     if (what === 0 && b.length > 0) {
       const o = at(b.length);
-      b[o]! ^= 1 << at(8);
+      b[o] ^= 1 << at(8);
       done.push(`flip@${o}`);
     } else if (what === 1) {
       const n = at(b.length + 1);
@@ -75,7 +75,7 @@ function mutant(i: number): { name: string; bytes: Uint8Array } {
       done.push(`cut@${n}`);
     } else if (what === 2 && b.length >= 4) {
       const o = at(b.length >> 2) << 2;
-      const v = r() < 0.8 ? LENGTHS[at(LENGTHS.length)]! : at(2 ** 32);
+      const v = r() < 0.8 ? LENGTHS[at(LENGTHS.length)] : at(2 ** 32);
       new DataView(b.buffer, b.byteOffset).setUint32(o, v, r() < 0.5);
       done.push(`u32@${o}=${v}`);
     } else if (what === 3) {
@@ -248,7 +248,7 @@ describe('damaged captures (mutants)', () => {
       let next = 0;
       const lane = async () => {
         while (next < jobs.length) {
-          const [i, mode] = jobs[next++]!;
+          const [i, mode] = jobs[next++];
           await one(i, mode);
         }
       };

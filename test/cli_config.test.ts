@@ -153,7 +153,7 @@ describe('defaults that follow the NIC', () => {
     expect(configFromFlags({}).link_speed).toBe(10_000);
     expect(configFromFlags({ nic: 'legacy' }).link_speed).toBe(10_000);
     for (const [key, value] of Object.entries(DEFAULTS))
-      expect((KNOBS as Record<string, { default: unknown }>)[key]!.default).toEqual(value);
+      expect((KNOBS as Record<string, { default: unknown }>)[key].default).toEqual(value);
   });
 });
 
@@ -161,7 +161,7 @@ describe('the header line and the output', () => {
   it('human output starts with the header: mode, CPUs, queues, NIC, RPS, wire, packets and rate', () => {
     const r = cli(['run', '--mode', 'sim', '--cpus', '2', '--queues', '1', '--packets', '3000', '--link-speed', '0']);
     expect(r.status, r.stderr).toBe(0);
-    const first = r.stdout.split('\n')[0]!;
+    const first = r.stdout.split('\n')[0];
     expect(first).toBe(
       'rxsmp: sim mode (virtual time, seed 1), 2 CPUs, 1 queue, nic ixgbe, unlimited wire, RPS off, GRO on; 3,000 packets at max rate (closed loop), 64 udp flows of 64 B',
     );
@@ -194,7 +194,7 @@ describe('--check-order', () => {
     const lines: string[] = [];
     const r = await runFuzz({ runs: 1, seed: 58, unsafe: true, workers: 1, shrink: false, log: (s) => lines.push(s) });
     expect(r.failure?.verdict.check).toBe('ordering');
-    const printed = lines.find((l) => l.includes('reproduce: '))!.split('reproduce: ')[1]!;
+    const printed = lines.find((l) => l.includes('reproduce: '))!.split('reproduce: ')[1];
     expect(printed).toMatch(/ --check-order$/);
     const again = cli(reproArgs(printed));
     expect(again.status).toBe(1);

@@ -182,7 +182,7 @@ describe('--version and --help', () => {
     expect([...at].sort((a, b) => a - b)).toEqual(at); // in that order
     // every option of run is there: described (common), or named in its group
     const all = cli(['run', '--help-all']).stdout;
-    const flags = [...all.matchAll(/^ {2}--([a-z0-9-]+)/gm)].map((m) => m[1]!);
+    const flags = [...all.matchAll(/^ {2}--([a-z0-9-]+)/gm)].map((m) => m[1]);
     expect(flags.length).toBeGreaterThan(60);
     for (const f of flags) expect(help.stdout, f).toMatch(new RegExp(`--${f}\\b`));
     expect(help.stdout).toMatch(/'rxsmp run --help-all' describes every option\./);

@@ -39,7 +39,7 @@ describe('compare (library, sim mode)', () => {
     expect(c.runs.a.every((r: RunResult) => (r.config.rps_cpus as string[])[0] === '0' && conserves(r))).toBe(true);
     expect(c.runs.b.every((r: RunResult) => (r.config.rps_cpus as string[])[0] === '3' && conserves(r))).toBe(true);
     expect(c.a.pps).toEqual(spread(c.runs.a.map((r: RunResult) => r.pps)));
-    expect(c.ratio).toEqual(spread(c.runs.a.map((r: RunResult, i: number) => c.runs.b[i]!.pps / r.pps)));
+    expect(c.ratio).toEqual(spread(c.runs.a.map((r: RunResult, i: number) => c.runs.b[i].pps / r.pps)));
     // RPS hands the 2 us stack cost to CPU 1: B (RPS on) beats A in virtual time.
     expect(c.ratio.min).toBeGreaterThan(1.2);
     expect(c.a.label).toBe('rps-cpus=0');
@@ -179,7 +179,7 @@ describe('sweep and merge', () => {
     for (const l of lines(whole)) expect(conserves(l)).toBe(true);
     // Resume: drop two lines and tear the last; the rerun makes exactly what is missing.
     const texts = readFileSync(whole, 'utf8').trim().split('\n');
-    writeFileSync(whole, texts.slice(0, 9).join('\n') + '\n' + texts[9]!.slice(0, 40));
+    writeFileSync(whole, texts.slice(0, 9).join('\n') + '\n' + texts[9].slice(0, 40));
     const again = await runSweep(planSweep(base, axes, 2), whole, { workers: 2 });
     expect(again).toEqual({ skipped: 9, written: 3, left: 0, interrupted: false });
     expect(byKey(whole)).toEqual(byKey(join(dir, 'merged.jsonl')));

@@ -33,15 +33,15 @@ describe('percpu[] is PERCPU_COUNTERS', () => {
     const at = lines.findIndex((l) => l.startsWith('cpu   processed'));
     const [head, ...rows] = lines.slice(at, at + 3);
     expect(head).toBe('cpu   processed  hardirqs  net_rx   squeeze  rps_rx   ipi_tx   ipi_rx   lock_acq   spins  ksoftirqd');
-    const ends = (l: string) => [...l.matchAll(/\S+/g)].map((m) => m.index! + m[0].length);
+    const ends = (l: string) => [...l.matchAll(/\S+/g)].map((m) => m.index + m[0].length);
     // the headings as docs/runs.md shows them: from net_rx on, all but squeeze one column short of the figures' edge
     const inset = [0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1];
     for (const row of rows) {
-      expect(row!.trimEnd()).toBe(row);
-      const e = ends(row!);
+      expect(row.trimEnd()).toBe(row);
+      const e = ends(row);
       expect(e.slice(1)).toEqual(
-        ends(head!)
-          .map((x, i) => x + inset[i]!)
+        ends(head)
+          .map((x, i) => x + inset[i])
           .slice(1),
       );
     }

@@ -163,10 +163,10 @@ describe('cpu_map_kthread_run', () => {
           script.forEach((step, t) => {
             const cpu = t % ncpus;
             if (step < 6) {
-              bq_enqueue(m, bqs[cpu]!, 0, cpu * 1_000_000 + next[cpu]!++, ops); // a redirected frame
+              bq_enqueue(m, bqs[cpu], 0, cpu * 1_000_000 + next[cpu]++, ops); // a redirected frame
               made++;
             } else if (step < 8)
-              __cpu_map_flush(m, bqs[cpu]!, ops, () => {}); // the end of that CPU's poll
+              __cpu_map_flush(m, bqs[cpu], ops, () => {}); // the end of that CPU's poll
             else cpu_map_kthread_run(m, 0, frames, ops, false);
           });
           for (const bq of bqs) __cpu_map_flush(m, bq, ops, () => {});

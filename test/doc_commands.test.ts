@@ -43,7 +43,7 @@ interface DocCommand {
 function words(s: string): string[] {
   const out: string[] = [];
   const re = /'([^']*)'|"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(s); m; m = re.exec(s)) out.push(m[1] ?? m[2] ?? m[3]!);
+  for (let m = re.exec(s); m; m = re.exec(s)) out.push(m[1] ?? m[2] ?? m[3]);
   return out;
 }
 
@@ -51,7 +51,7 @@ function words(s: string): string[] {
 function splitComment(s: string): [string, string] {
   let q = '';
   for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
+    const c = s[i];
     if (q) q = c === q ? '' : q;
     else if (c === "'" || c === '"') q = c;
     else if (c === '#' && (i === 0 || s[i - 1] === ' ')) return [s.slice(0, i).trimEnd(), s.slice(i + 1).trim()];
@@ -64,10 +64,10 @@ function docCommands(file: string): DocCommand[] {
   const out: DocCommand[] = [];
   let fence: string | null = null;
   for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
+    const l = lines[i];
     const f = /^```(\S*)/.exec(l);
     if (f) {
-      fence = fence === null ? f[1]! : null;
+      fence = fence === null ? f[1] : null;
       continue;
     }
     if (fence === null || !['', 'sh', 'bash', 'shell', 'console'].includes(fence)) continue;
@@ -77,18 +77,18 @@ function docCommands(file: string): DocCommand[] {
     let [cmd, comment] = splitComment(body);
     const start = i;
     while (cmd.endsWith('\\')) {
-      const [more, c] = splitComment(lines[++i]!.trim());
+      const [more, c] = splitComment(lines[++i].trim());
       cmd = `${cmd.slice(0, -1).trimEnd()} ${more}`;
       if (c) comment = c;
     }
     const quoted: string[] = [];
     const q = /^"(.*)"$/.exec(comment);
-    if (q) quoted.push(q[1]!);
+    if (q) quoted.push(q[1]);
     if (prompt)
-      for (let k = i + 1; k < lines.length && !lines[k]!.startsWith('```') && !lines[k]!.startsWith('$ '); k++) quoted.push(lines[k]!);
+      for (let k = i + 1; k < lines.length && !lines[k].startsWith('```') && !lines[k].startsWith('$ '); k++) quoted.push(lines[k]);
     // One rxsmp command per entry: `a && b` are two, `a | jq ...` keeps a.
     for (const part of cmd.replace(/^npm install && /, '').split(' && ')) {
-      const argv = words(part.split(' | ')[0]!.trim());
+      const argv = words(part.split(' | ')[0].trim());
       if (argv[0] === 'npx') argv.shift();
       if (argv[0] !== 'rxsmp') continue;
       out.push({ file, line: start + 1, text: part.trim(), argv: argv.slice(1), quoted: part === cmd.split(' && ').at(-1) ? quoted : [] });
@@ -114,10 +114,10 @@ const isSynopsis = (c: DocCommand) => /\.\.\.|\[|\bFILE\b|K=V|\|/.test(c.argv.jo
 /** The command made quick: sim mode, fewer packets, repeats and runs; no shrinking unless quoted. */
 function quick(argv: string[], shrink: boolean): string[] {
   const a = [...argv];
-  const cmd = a[0]!;
+  const cmd = a[0];
   const set = (flag: string, f: (v: string) => string) => {
     const i = a.indexOf(flag);
-    if (i >= 0) a[i + 1] = f(a[i + 1]!);
+    if (i >= 0) a[i + 1] = f(a[i + 1]);
   };
   if (['run', 'compare', 'sweep'].includes(cmd)) {
     if (!a.includes('--mode') && !a.includes('--profile')) a.push('--mode', 'sim');
@@ -197,7 +197,7 @@ describe('the commands in the README and docs/', () => {
 
   it("docs/runs.md's abridged summary is what the program prints for the README's RPS example", () => {
     const runs = readFileSync(join(ROOT, 'docs/runs.md'), 'utf8');
-    const block = /## Reading the summary[\s\S]*?\n```\n([\s\S]*?)\n```/.exec(runs)![1]!.split('\n');
+    const block = /## Reading the summary[\s\S]*?\n```\n([\s\S]*?)\n```/.exec(runs)![1].split('\n');
     const flags = {
       cpus: 2,
       queues: 1,

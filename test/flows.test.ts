@@ -17,7 +17,7 @@ describe('flow table and frames', () => {
       const want = new Uint8Array(frameLen);
       const protos = new Set<number>();
       for (let i = 0; i < t.count; i++) {
-        protos.add(t.proto[i]!);
+        protos.add(t.proto[i]);
         frames.write(got, 0, i);
         buildFrameTemplate(want, 0, flowSpec(t, i), frameLen, 0x0a000000 + i, 0x0b000001);
         expect(got).toEqual(want);
@@ -56,11 +56,11 @@ describe('flow table and frames', () => {
     const keys = new Set<bigint>();
     for (let i = 0; i < n; i++) {
       keys.add(
-        (BigInt(t.saddr[i]!) << 53n) |
-          (BigInt(t.daddr[i]!) << 21n) |
-          (BigInt(t.sport[i]!) << 5n) |
-          BigInt(t.dport[i]! % 16) |
-          (BigInt(t.proto[i]!) << 100n),
+        (BigInt(t.saddr[i]) << 53n) |
+          (BigInt(t.daddr[i]) << 21n) |
+          (BigInt(t.sport[i]) << 5n) |
+          BigInt(t.dport[i] % 16) |
+          (BigInt(t.proto[i]) << 100n),
       );
     }
     // dport is one of 4 services; the key packs it as its value mod 16 (5001, 8080, 11211 and 9000 differ there).
@@ -93,7 +93,7 @@ describe('flow table and frames', () => {
           frames.copy(got32, 1, i);
           frames.stamp(got, 4, i, index | 0, corrupt);
           buildFrameTemplate(want, 0, { ...flowSpec(t, i), tsopt: tsopt && t.proto[i] === 6 }, frameLen, 0x0a000000 + i, 0x0b000001);
-          stampPacket(want, 0, index, t.isn[i]!, corrupt);
+          stampPacket(want, 0, index, t.isn[i], corrupt);
           expect(got.subarray(4, 4 + frameLen)).toEqual(want);
           expect(verify_l4_csum(got, 4)).toBe(true);
           expect(got[0]).toBe(0xaa); // nothing before the buffer

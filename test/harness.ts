@@ -33,7 +33,7 @@ export class TestEnv implements CpuEnv {
   ) {}
 
   now_ns(): number {
-    return this.m().clock[0]!;
+    return this.m().clock[0];
   }
   irq_window(): void {
     if (this.jiffies_per_window !== 0) this.m().tick(this.jiffies_per_window);
@@ -41,8 +41,8 @@ export class TestEnv implements CpuEnv {
   send_ipi(cpu: number): void {
     this.ipis.push(cpu);
     const shm = this.m().shm;
-    Atomics.or(shm.i32, shm.sd[cpu]! + shm.layout.SD.ipi_pending, IPI_RPS);
-    Atomics.store(shm.i32, shm.sd[cpu]! + shm.layout.SD.doorbell, 1);
+    Atomics.or(shm.i32, shm.sd[cpu] + shm.layout.SD.ipi_pending, IPI_RPS);
+    Atomics.store(shm.i32, shm.sd[cpu] + shm.layout.SD.doorbell, 1);
   }
   wake_cpu(cpu: number): void {
     this.wakes.push(cpu);
@@ -83,15 +83,15 @@ export class Machine {
     this.clock = new Float64Array(this.shm.sab, L.CTL.base + L.CTL.clock_ns * 8, 1);
     this.envs = Array.from({ length: cfg.cpus }, (_, i) => new TestEnv(() => this, i));
     this.cpus = this.envs.map((env, i) => new KCpu(i, this.shm, env, { recordMany() {} }));
-    this.gen = new TrafficGenerator(this.shm, () => this.clock[0]!);
+    this.gen = new TrafficGenerator(this.shm, () => this.clock[0]);
     this.gen.start();
   }
 
   /** Advance jiffies (and the clock) by n ticks. */
   tick(n = 1): void {
     const L = this.shm.layout;
-    this.shm.i32[this.shm.ctlI + L.CTL.jiffies]! += n;
-    this.clock[0]! += (n * 1e9) / this.cfg.hz;
+    this.shm.i32[this.shm.ctlI + L.CTL.jiffies] += n;
+    this.clock[0] += (n * 1e9) / this.cfg.hz;
   }
 
   /** Put up to n packets on the wire (stops early when a ring is full). */
@@ -102,12 +102,12 @@ export class Machine {
   /** A softnet_data field of CPU `cpu` (counters are f64, the rest i32). */
   sd(cpu: number, field: Exclude<keyof Shm['layout']['SD'], 'stride'>): number {
     const idx = this.shm.layout.SD[field];
-    return F64_SD_FIELDS.has(field) ? this.shm.f64[this.shm.sdF[cpu]! + idx]! : this.shm.i32[this.shm.sd[cpu]! + idx]!;
+    return F64_SD_FIELDS.has(field) ? this.shm.f64[this.shm.sdF[cpu] + idx] : this.shm.i32[this.shm.sd[cpu] + idx];
   }
 
   /** Take CPU c's pending interrupts and IPIs (hardirq context), without running softirqs. */
   take_irqs(cpu: number): void {
-    const c = this.cpus[cpu]!;
+    const c = this.cpus[cpu];
     const shm = this.shm;
     const sd = shm.layout.SD;
     Atomics.store(shm.i32, c.sd + sd.doorbell, 0);
@@ -122,7 +122,7 @@ export class Machine {
    */
   run(cpu: number): void {
     this.take_irqs(cpu);
-    const c = this.cpus[cpu]!;
+    const c = this.cpus[cpu];
     if (softirq_due(c)) invoke_softirq(c);
     else run_ksoftirqd(c);
   }
@@ -138,7 +138,7 @@ export class Machine {
     for (let r = 0; r < rounds; r++) {
       let busy = false;
       for (let cpu = 0; cpu < this.cfg.cpus; cpu++) {
-        const c = this.cpus[cpu]!;
+        const c = this.cpus[cpu];
         const bell = Atomics.load(this.shm.i32, c.sd + this.shm.layout.SD.doorbell);
         if (bell !== 0 || c.softirq_pending !== 0) {
           busy = true;

@@ -249,11 +249,11 @@ function siphashRef(msg: Uint8Array, key16: Uint8Array): bigint {
     k1 = dv.getBigUint64(8, true);
   const v = [k0 ^ 0x736f6d6570736575n, k1 ^ 0x646f72616e646f6dn, k0 ^ 0x6c7967656e657261n, k1 ^ 0x7465646279746573n];
   const round = (): void => {
-    v[0] = (v[0]! + v[1]!) & M;
-    v[1] = rotl(v[1]!, 13n) ^ v[0];
+    v[0] = (v[0] + v[1]) & M;
+    v[1] = rotl(v[1], 13n) ^ v[0];
     v[0] = rotl(v[0], 32n);
-    v[2] = (v[2]! + v[3]!) & M;
-    v[3] = rotl(v[3]!, 16n) ^ v[2];
+    v[2] = (v[2] + v[3]) & M;
+    v[3] = rotl(v[3], 16n) ^ v[2];
     v[0] = (v[0] + v[3]) & M;
     v[3] = rotl(v[3], 21n) ^ v[0];
     v[2] = (v[2] + v[1]) & M;
@@ -265,7 +265,7 @@ function siphashRef(msg: Uint8Array, key16: Uint8Array): bigint {
     words.push(new DataView(msg.buffer, msg.byteOffset + i, 8).getBigUint64(0, true));
   }
   let last = BigInt(msg.length & 0xff) << 56n;
-  for (let i = msg.length & ~7, s = 0n; i < msg.length; i++, s += 8n) last |= BigInt(msg[i]!) << s;
+  for (let i = msg.length & ~7, s = 0n; i < msg.length; i++, s += 8n) last |= BigInt(msg[i]) << s;
   words.push(last);
   for (const m of words) {
     v[3] ^= m;
@@ -294,13 +294,13 @@ describe('siphash', () => {
       hi = want.readUInt32LE(4);
     const msg = seq(n);
     expect(hex(siphash64(msg, 0, n, key))).toBe(hex(lo));
-    expect([hex(siphashOut[0]!), hex(siphashOut[1]!)]).toEqual([hex(lo), hex(hi)]);
+    expect([hex(siphashOut[0]), hex(siphashOut[1])]).toEqual([hex(lo), hex(hi)]);
     expect(hex(siphash(msg, 0, n, key))).toBe(hex(lo)); // u32 truncation keeps the low half
     // Same message at an unaligned offset inside a larger buffer.
     const buf = new Uint8Array(n + 7).fill(0xa5);
     buf.set(msg, 3);
     expect(hex(siphash64(buf, 3, n, key))).toBe(hex(lo));
-    expect(hex(siphashOut[1]!)).toBe(hex(hi));
+    expect(hex(siphashOut[1])).toBe(hex(hi));
   });
 
   it('matches a BigInt reference for random keys and messages', () => {
@@ -308,7 +308,7 @@ describe('siphash', () => {
       fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ minLength: 0, maxLength: 300 }), (k, msg) => {
         const want = siphashRef(msg, k);
         siphash64(msg, 0, msg.length, sipKey(k));
-        expect((BigInt(siphashOut[1]!) << 32n) | BigInt(siphashOut[0]!)).toBe(want);
+        expect((BigInt(siphashOut[1]) << 32n) | BigInt(siphashOut[0])).toBe(want);
       }),
       { numRuns: 300 },
     );
@@ -365,26 +365,26 @@ describe('jhash', () => {
     // Unaligned copies of the string hash the same (driver3 checks offsets 1, 2, 3).
     const buf = new Uint8Array(80);
     buf.set(GOOD_MEN, 3);
-    expect(hex(jhash(buf, 3, 72, 13))).toBe(hex(GOOD_MEN_13[0]!));
+    expect(hex(jhash(buf, 3, 72, 13))).toBe(hex(GOOD_MEN_13[0]));
   });
 
   it.each(Object.entries(DPDK_JHASH))('DPDK rte_jhash table, initval %s', (iv, wants) => {
     DPDK_LENS.forEach((len, i) => {
-      expect(hex(jhash(seq(64), 0, len, Number(iv)))).toBe(hex(wants[i]!));
+      expect(hex(jhash(seq(64), 0, len, Number(iv)))).toBe(hex(wants[i]));
     });
   });
 
   it('jhash2 (hashword) on the same published vectors, word lengths', () => {
     // lookup3 driver3: hashword(q, 18/17/16 words, 13) == hashlittle(q, 72/68/64, 13)
     const words = leWords(GOOD_MEN, 18);
-    expect(hex(jhash2(words, 0, 18, 13))).toBe(hex(GOOD_MEN_13[0]!));
-    expect(hex(jhash2(words, 0, 17, 13))).toBe(hex(GOOD_MEN_13[4]!));
-    expect(hex(jhash2(words, 0, 16, 13))).toBe(hex(GOOD_MEN_13[8]!));
+    expect(hex(jhash2(words, 0, 18, 13))).toBe(hex(GOOD_MEN_13[0]));
+    expect(hex(jhash2(words, 0, 17, 13))).toBe(hex(GOOD_MEN_13[4]));
+    expect(hex(jhash2(words, 0, 16, 13))).toBe(hex(GOOD_MEN_13[8]));
     // DPDK verify_jhash_32bits: rte_jhash_32b(key, len / 4) == rte_jhash(key, len)
     const key = leWords(seq(64), 16);
     for (const [iv, wants] of Object.entries(DPDK_JHASH)) {
       DPDK_LENS.forEach((len, i) => {
-        if (len % 4 === 0) expect(hex(jhash2(key, 0, len / 4, Number(iv)))).toBe(hex(wants[i]!));
+        if (len % 4 === 0) expect(hex(jhash2(key, 0, len / 4, Number(iv)))).toBe(hex(wants[i]));
       });
     }
     // empty: the initial c
@@ -404,14 +404,14 @@ describe('jhash', () => {
         fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 3, maxLength: 3 }),
         fc.integer({ min: 0, max: 0xffffffff }),
         ([a, b, c], iv) => {
-          const w = Uint32Array.of(a!, b!, c!);
+          const w = Uint32Array.of(a, b, c);
           const bytes = new Uint8Array(w.buffer);
-          expect(jhash_3words(a!, b!, c!, iv)).toBe(jhash2(w, 0, 3, iv));
-          expect(jhash_3words(a!, b!, c!, iv)).toBe(jhash(bytes, 0, 12, iv));
-          expect(jhash_2words(a!, b!, iv)).toBe(jhash2(w, 0, 2, iv));
-          expect(jhash_2words(a!, b!, iv)).toBe(jhash(bytes, 0, 8, iv));
-          expect(jhash_1word(a!, iv)).toBe(jhash2(w, 0, 1, iv));
-          expect(jhash_1word(a!, iv)).toBe(jhash(bytes, 0, 4, iv));
+          expect(jhash_3words(a, b, c, iv)).toBe(jhash2(w, 0, 3, iv));
+          expect(jhash_3words(a, b, c, iv)).toBe(jhash(bytes, 0, 12, iv));
+          expect(jhash_2words(a, b, iv)).toBe(jhash2(w, 0, 2, iv));
+          expect(jhash_2words(a, b, iv)).toBe(jhash(bytes, 0, 8, iv));
+          expect(jhash_1word(a, iv)).toBe(jhash2(w, 0, 1, iv));
+          expect(jhash_1word(a, iv)).toBe(jhash(bytes, 0, 4, iv));
         },
       ),
       { numRuns: 200 },
@@ -482,7 +482,7 @@ const hashOf = (f: FrameSpec): number => {
 };
 const reverse = (f: FrameSpec): FrameSpec => ({ ...f, src: f.dst, dst: f.src, sport: f.dport, dport: f.sport });
 /** Host-order (little-endian) u32 of an address, as __flow_hash_consistentify compares it. */
-const hostU32 = (a: number[]): number => (a[0]! | (a[1]! << 8) | (a[2]! << 16) | (a[3]! << 24)) >>> 0;
+const hostU32 = (a: number[]): number => (a[0] | (a[1] << 8) | (a[2] << 16) | (a[3] << 24)) >>> 0;
 
 const A: FrameSpec = { src: [10, 0, 0, 1], dst: [10, 0, 1, 2], sport: 40000, dport: 80 };
 
@@ -621,14 +621,14 @@ describe('flow dissector (5.10 __skb_get_hash)', () => {
     const tagged = buildFrame({ ...A, vlans: [{ tpid: 0x8100, tci: (5 << 13) | 100 }] });
     expect(skb_flow_dissect_flow_keys(tagged, 0, tagged.length)).toBe(true);
     // vlan_id 100, vlan_priority 5 (bits 13..15), vlan_tpid 0x8100 big-endian
-    expect(flow_keys[FLOW_KEYS_VLAN]! | (flow_keys[FLOW_KEYS_VLAN + 1]! << 8)).toBe((5 << 13) | 100);
+    expect(flow_keys[FLOW_KEYS_VLAN] | (flow_keys[FLOW_KEYS_VLAN + 1] << 8)).toBe((5 << 13) | 100);
     expect([flow_keys[FLOW_KEYS_VLAN_TPID], flow_keys[FLOW_KEYS_VLAN_TPID + 1]]).toEqual([0x81, 0x00]);
     // Everything else equal except thoff (4 bytes further into the frame).
     const keys = Uint8Array.from(flow_keys);
     for (let i = 0; i < 4; i++) keys[FLOW_KEYS_VLAN + i] = 0;
-    keys[FLOW_KEYS_THOFF] = untaggedKeys[FLOW_KEYS_THOFF]!;
+    keys[FLOW_KEYS_THOFF] = untaggedKeys[FLOW_KEYS_THOFF];
     expect([...keys]).toEqual([...untaggedKeys]);
-    expect(flow_keys[FLOW_KEYS_THOFF]).toBe(untaggedKeys[FLOW_KEYS_THOFF]! + 4);
+    expect(flow_keys[FLOW_KEYS_THOFF]).toBe(untaggedKeys[FLOW_KEYS_THOFF] + 4);
     // The hash: symmetric within the VLAN, sensitive to the VID, different from untagged.
     const v100 = { ...A, vlans: [{ tpid: 0x8100, tci: 100 }] };
     expect(hashOf(reverse(v100))).toBe(hashOf(v100));
@@ -755,7 +755,7 @@ describe('hot path allocates nothing', () => {
       x ^= jhash2_i32(words, 0, 10, i);
       x ^= ___skb_get_hash(frame, 0, frame.length);
       sink[3] = skb_flow_dissect_hash(frame, 0, frame.length);
-      x ^= reciprocal_scale(sink[3]!, 16) + reciprocal_scale(x, 1000);
+      x ^= reciprocal_scale(sink[3], 16) + reciprocal_scale(x, 1000);
     }
     return x;
   }

@@ -39,7 +39,7 @@ describe('host.disturbed', () => {
       const shares = workers.map((t) => Math.round((t.runqueue_wait_s! / t.wall_s) * 1000) / 1000);
       expect(d.worst!.share).toBe(Math.max(...shares));
       expect(
-        workers[shares.indexOf(d.worst!.share)]!.thread === d.worst!.thread || shares.filter((x) => x === d.worst!.share).length > 1,
+        workers[shares.indexOf(d.worst!.share)].thread === d.worst!.thread || shares.filter((x) => x === d.worst!.share).length > 1,
       ).toBe(true);
       for (const t of workers) expect(t.runqueue_wait_s!, t.thread).toBeLessThanOrEqual(t.wall_s * 1.01);
     }

@@ -48,11 +48,11 @@ describe('the hot path holds fast objects', () => {
     }
     // Two runs' Configs (other values, the same keys) share a map: code optimised for one fits the next.
     const [a, b] = machines.map((m) => hotObjects(m.shm));
-    for (const k of Object.keys(a!)) expect(sameMap(a![k]!, b![k]!), `${k}: two runs' objects have different maps`).toBe(true);
+    for (const k of Object.keys(a)) expect(sameMap(a[k], b[k]), `${k}: two runs' objects have different maps`).toBe(true);
     // The Config resolveConfig builds key by key is itself a dictionary: Shm holds a copy.
-    const raw = configFromFlags(flags[0]!);
-    expect(machines[0]!.shm.cfg).not.toBe(raw);
-    expect(machines[0]!.shm.cfg).toEqual(raw);
+    const raw = configFromFlags(flags[0]);
+    expect(machines[0].shm.cfg).not.toBe(raw);
+    expect(machines[0].shm.cfg).toEqual(raw);
   });
 
   it('threads mode: a worker attached to a structured clone of the Config holds fast objects', () => {

@@ -86,7 +86,7 @@ describe('RSS over IPv6: the verification suite', () => {
 describe('IPv6 frames', () => {
   it('stamped IPv6 frames keep a valid L4 checksum and carry their index', () => {
     for (const proto of [6, 17] as const) {
-      const f = frameOf(VECTORS[0]!, proto, 200);
+      const f = frameOf(VECTORS[0], proto, 200);
       for (const index of [1, 77, 0x12345678]) {
         stampPacket(f, 0, index, 1000, true); // no IPv4 header: the corruption cannot apply
         expect(verify_l4_csum(f, 0)).toBe(true);
@@ -112,8 +112,8 @@ describe('IPv6 frames', () => {
 describe('the flow dissector over IPv6 (skb_get_hash)', () => {
   flow_hash_init('siphash', 1);
   const frame = (flowlabel: number, sport: number, hop = false): Uint8Array => {
-    const f = frameOf({ ...VECTORS[0]!, sport }, 17, 128);
-    f[ETH_HLEN + 1] = (f[ETH_HLEN + 1]! & 0xf0) | ((flowlabel >> 16) & 0x0f);
+    const f = frameOf({ ...VECTORS[0], sport }, 17, 128);
+    f[ETH_HLEN + 1] = (f[ETH_HLEN + 1] & 0xf0) | ((flowlabel >> 16) & 0x0f);
     f[ETH_HLEN + 2] = (flowlabel >> 8) & 0xff;
     f[ETH_HLEN + 3] = flowlabel & 0xff;
     if (!hop) return f;
@@ -137,7 +137,7 @@ describe('the flow dissector over IPv6 (skb_get_hash)', () => {
     expect(skb_flow_dissect_hash(frame(0, 2000), 0, 128)).not.toBe(a);
     expect(skb_flow_dissect_hash(frame(0, 1000, true), 0, 136)).toBe(a);
     // The generator's frames carry a label (auto_flowlabels): a different hash from the unlabelled one.
-    expect(skb_flow_dissect_hash(frameOf(VECTORS[0]!, 17, 128), 0, 128)).not.toBe(a);
+    expect(skb_flow_dissect_hash(frameOf(VECTORS[0], 17, 128), 0, 128)).not.toBe(a);
   });
 
   it('both directions of an unlabelled flow hash alike (__flow_hash_consistentify)', () => {
@@ -185,7 +185,7 @@ describe('sim: IPv6 through the stack', () => {
     const r = sim({ ip: '6', cpus: 4, queues: 1, 'rps-cpus': 'f', packets: 30_000, seed: 2 });
     expect(conserves(r)).toBe(true);
     expect(r.ordering.out_of_order).toBe(0);
-    expect(r.percpu[0]!.flow_dissected).toBe(30_000);
+    expect(r.percpu[0].flow_dissected).toBe(30_000);
     expect(r.percpu.filter((p) => p.processed > 3_000).length).toBe(4);
   });
 
@@ -230,7 +230,7 @@ describe('threads: IPv6 and IPv4 together', () => {
 
 describe('IPv6 extension headers (ipv6_gro_receive, ip6_rcv_core, ip6_protocol_deliver_rcu, ipv6_rthdr_rcv)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rxsmp-ext6-'));
-  const TCP6: FlowSpec = MIXED_FLOWS[3]!; // TCP over IPv6
+  const TCP6: FlowSpec = MIXED_FLOWS[3]; // TCP over IPv6
   const HOP = 0;
   const ROUTING = 43;
   const DEST = 60;

@@ -27,7 +27,7 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     const off = sim({ ...AT_100K, 'rx-usecs': 0 });
     expect(irqsPerPacket(off)).toBeGreaterThanOrEqual(0.9);
     const fixed = sim({ ...AT_100K, 'rx-usecs': 20 });
-    expect(fixed.queues[0]!.interrupts).toBe(10_001);
+    expect(fixed.queues[0].interrupts).toBe(10_001);
   });
 
   it('adaptive by default: bulk classes hold interrupts under 0.5 per packet below saturation', () => {
@@ -36,7 +36,7 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     const big = sim({ ...AT_100K, 'pkt-size': 1500 });
     expect(conserves(big)).toBe(true);
     expect(irqsPerPacket(big)).toBeLessThanOrEqual(0.5);
-    expect(big.queues[0]!.interrupts).toBe(1551);
+    expect(big.queues[0].interrupts).toBe(1551);
     // 1 Mpps of 64-byte frames: the same climb.
     const fast = sim({ cpus: 1, queues: 1, rate: 1_000_000, packets: 200_000 });
     expect(irqsPerPacket(fast)).toBeLessThanOrEqual(0.05);
@@ -56,14 +56,14 @@ describe('ixgbe interrupt moderation (ixgbe_update_itr / ixgbe_set_itr, 5.10)', 
     // 110 bytes: 28). A bulk RX value (no LATENCY bit) always beats the TX container's in min().
     const r = sim({ cpus: 1, queues: 1, rate: 3_000_000, 'pkt-size': 128, packets: 200_000 });
     expect(conserves(r)).toBe(true);
-    expect(r.queues[0]!.eitr_usecs).toBe(30);
+    expect(r.queues[0].eitr_usecs).toBe(30);
   });
 
   it('ixgbe_set_itr takes min() with the idle TX container: in latency mode the interval climbs 2 µs per update', () => {
     // One 1518-byte frame per interrupt: RX asks for 60 µs | LATENCY; the TX ring's container
     // (no packets) offers (q_vector->itr >> 2) + 2 | LATENCY, which wins while it is lower:
     // from the initial 20K_ITR (50 µs), 52, 54, 56, 58, then RX's 60.
-    const eitr = (packets: number) => sim({ cpus: 1, queues: 1, rate: 10_000, 'pkt-size': 1518, packets }).queues[0]!.eitr_usecs;
+    const eitr = (packets: number) => sim({ cpus: 1, queues: 1, rate: 10_000, 'pkt-size': 1518, packets }).queues[0].eitr_usecs;
     expect([1, 2, 3, 4, 5, 8].map(eitr)).toEqual([52, 54, 56, 58, 60, 60]);
   });
 
@@ -93,13 +93,13 @@ describe('CFS for ksoftirqd and the application (check_preempt_wakeup, check_pre
   it('ksoftirqd and the reading task each get half of the CPU they compete for, within 10%', () => {
     const r = sim(SHARED);
     expect(conserves(r)).toBe(true);
-    const b = r.percpu[1]!.busy;
+    const b = r.percpu[1].busy;
     const share = b.ksoftirqd_ns / (b.ksoftirqd_ns + b.task_ns);
     expect(share).toBeGreaterThan(0.45);
     expect(share).toBeLessThan(0.55);
     // Softirqs run from irq_exit are counted apart from ksoftirqd's.
     expect(b.softirq_ns).toBeGreaterThan(0);
-    expect(r.percpu[1]!.ksoftirqd_wakeups).toBeGreaterThan(0);
+    expect(r.percpu[1].ksoftirqd_wakeups).toBeGreaterThan(0);
   });
 
   it('on 2 CPUs the tunables are twice the 1-CPU values (update_sysctl), and the share still holds', () => {
@@ -107,14 +107,14 @@ describe('CFS for ksoftirqd and the application (check_preempt_wakeup, check_pre
     expect(machine.rq.sched_latency_ns).toBe(2 * SCHED_LATENCY_NS);
     expect(machine.rq.sched_min_granularity_ns).toBe(2 * SCHED_MIN_GRANULARITY_NS);
     expect(machine.rq.sched_wakeup_granularity_ns).toBe(2 * SCHED_WAKEUP_GRANULARITY_NS);
-    const b = result.percpu[1]!.busy;
+    const b = result.percpu[1].busy;
     expect(Math.abs(b.ksoftirqd_ns / (b.ksoftirqd_ns + b.task_ns) - 0.5)).toBeLessThan(0.05);
   });
 
   it('app-cost-ns is the task’s own time: more work per packet, more task time', () => {
     const cheap = sim({ ...SHARED, 'app-cost-ns': 0 });
     const dear = sim(SHARED);
-    expect(dear.percpu[1]!.busy.task_ns).toBeGreaterThan(5 * cheap.percpu[1]!.busy.task_ns);
+    expect(dear.percpu[1].busy.task_ns).toBeGreaterThan(5 * cheap.percpu[1].busy.task_ns);
   });
 });
 
@@ -125,17 +125,17 @@ describe('net.core.dev_weight_rx_bias (proc_do_dev_weight, process_backlog)', ()
     const biased = simulate(config({ mode: 'sim', ...flags, 'dev-weight-rx-bias': 4 }));
     const L = biased.shm.layout;
     expect(biased.shm.i32[biased.shm.ctlI + L.CTL.dev_rx_weight]).toBe(64);
-    expect(biased.shm.i32[biased.shm.napiI[1]! + L.NAPI.weight]).toBe(64);
-    expect(plain.shm.i32[plain.shm.napiI[1]! + L.NAPI.weight]).toBe(16);
+    expect(biased.shm.i32[biased.shm.napiI[1] + L.NAPI.weight]).toBe(64);
+    expect(plain.shm.i32[plain.shm.napiI[1] + L.NAPI.weight]).toBe(16);
     // Four times the weight: fewer polls of CPU 1's backlog for the same packets.
-    const polls = (r: typeof plain) => r.shm.f64[r.shm.napiF[1]! + L.NAPI.polls]!;
+    const polls = (r: typeof plain) => r.shm.f64[r.shm.napiF[1] + L.NAPI.polls];
     expect(polls(biased)).toBeLessThan(polls(plain));
   });
 });
 
 describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_watchdog, 5.10)', () => {
   const TCP: Flags = { cpus: 1, queues: 1, rate: 300_000, packets: 30_000, proto: 'tcp', flows: 4, 'rx-usecs': 0 };
-  const fires = (r: ReturnType<typeof simulate>) => r.shm.f64[r.shm.napiF[1]! + r.shm.layout.NAPI.watchdog_fires]!;
+  const fires = (r: ReturnType<typeof simulate>) => r.shm.f64[r.shm.napiF[1] + r.shm.layout.NAPI.watchdog_fires];
 
   it('deferral keeps the interrupt off while the timer’s polls find work', () => {
     // UDP: TCP senders stall on closed receive windows, and a timer poll in such a gap finds
@@ -149,9 +149,9 @@ describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_w
       expect(r.result.ordering.out_of_order).toBe(0);
     }
     expect(fires(plain)).toBe(0);
-    expect(plain.result.queues[0]!.interrupts).toBeGreaterThan(1000);
+    expect(plain.result.queues[0].interrupts).toBeGreaterThan(1000);
     // Every timer poll does work, so the count is reloaded and the interrupt never comes back.
-    expect(deferred.result.queues[0]!.interrupts).toBe(1);
+    expect(deferred.result.queues[0].interrupts).toBe(1);
     expect(fires(deferred)).toBeGreaterThan(1000);
   });
 
@@ -163,7 +163,7 @@ describe('napi_defer_hard_irqs and gro_flush_timeout (napi_complete_done, napi_w
     expect(conserves(r.result)).toBe(true);
     expect(r.result.packets.delivered).toBe(2000);
     expect(fires(r)).toBeGreaterThan(1000);
-    expect(r.result.queues[0]!.interrupts).toBe(2000);
+    expect(r.result.queues[0].interrupts).toBe(2000);
   });
 });
 
@@ -189,7 +189,7 @@ describe('CFS tunables and min_vruntime (update_sysctl, update_curr → update_m
     const shm = boot(config({ cpus: 2, queues: 1, 'app-cpus': '0' }));
     const rq = new CfsRq(shm, 2);
     const T = shm.layout.TASK;
-    shm.i32[shm.taskI[0]! + T.cpu] = 0;
+    shm.i32[shm.taskI[0] + T.cpu] = 0;
     rq.ksoftirqd[0] = 1;
     expect(rq.schedule(0, 0, 1, 0)).toBe(PICK_KSOFTIRQD);
     for (let ms = 1; ms <= 100; ms++) {
@@ -199,7 +199,7 @@ describe('CFS tunables and min_vruntime (update_sysctl, update_curr → update_m
     expect(rq.min_vruntime[0]).toBe(100e6);
     // The task wakes (its socket has data): place_entity puts it at min_vruntime - latency / 2,
     // 6 ms behind ksoftirqd on 2 CPUs, more than the wakeup granularity (2 ms): it preempts.
-    shm.i32[shm.taskI[0]! + T.ready_head] = 0;
+    shm.i32[shm.taskI[0] + T.ready_head] = 0;
     expect(rq.need_resched(0, 0, 1, 0)).toBe(true);
     expect(rq.schedule(0, 0, 1, 0)).toBe(0);
     // The task has 6 ms of credit, not 100: after 6 ms (+ the granularity) ksoftirqd preempts it back.

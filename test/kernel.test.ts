@@ -11,15 +11,15 @@ import { csum_fold, ip_fast_csum, pseudo_header_sum } from '../dist/src/uapi/ine
 import { task_recvmsg } from '../dist/src/kernel/sock.js';
 import { rxSkbTruesize } from '../dist/src/kernel/skbuff.js';
 
-const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n]! + m.shm.layout.NAPI.state);
-const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q]! + m.shm.layout.RXQ.eims];
+const napiState = (m: Machine, n: number) => Atomics.load(m.shm.i32, m.shm.napiI[n] + m.shm.layout.NAPI.state);
+const eims = (m: Machine, q: number) => m.shm.i32[m.shm.rxqI[q] + m.shm.layout.RXQ.eims];
 
 describe('net_rx_action and NAPI', () => {
   it('polls a napi at most its weight per round and repolls it, without a squeeze while budget remains', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, packets: 200 }));
     expect(m.send(200)).toBe(200);
     m.take_irqs(0);
-    const c = m.cpus[0]!;
+    const c = m.cpus[0];
     expect(m.sd(0, 'hardirqs')).toBe(1);
     expect(eims(m, 0)).toBe(0); // auto-masked until napi_complete_done
     net_rx_action(c);
@@ -42,7 +42,7 @@ describe('net_rx_action and NAPI', () => {
     m.send(1000);
     m.take_irqs(0);
     expect(m.sd(0, 'hardirqs')).toBe(2);
-    net_rx_action(m.cpus[0]!);
+    net_rx_action(m.cpus[0]);
     // 64 from the first napi (budget 36 left), 64 from the second (budget -28): squeeze.
     expect(m.sd(0, 'processed')).toBe(128);
     expect(m.sd(0, 'time_squeeze')).toBe(1);
@@ -52,15 +52,15 @@ describe('net_rx_action and NAPI', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, 'netdev-budget-usecs': 1000, packets: 300 }));
     m.send(300);
     m.take_irqs(0);
-    m.envs[0]!.jiffies_per_window = 1; // each interrupt window sees the next tick
-    net_rx_action(m.cpus[0]!);
+    m.envs[0].jiffies_per_window = 1; // each interrupt window sees the next tick
+    net_rx_action(m.cpus[0]);
     expect(m.sd(0, 'processed')).toBe(64);
     expect(m.sd(0, 'time_squeeze')).toBe(1);
   });
 
   it('sets MISSED when a scheduled napi is scheduled again, and napi_complete_done then keeps it scheduled', () => {
     const m = new Machine(config({ cpus: 1, queues: 1 }));
-    const c = m.cpus[0]!;
+    const c = m.cpus[0];
     expect(napi_schedule_prep(c, 1)).toBe(true);
     expect(napi_schedule_prep(c, 1)).toBe(false);
     expect(napiState(m, 1)).toBe(NAPI_STATE_SCHED | NAPI_STATE_MISSED);
@@ -78,7 +78,7 @@ describe('net_rx_action and NAPI', () => {
     // 10 passes of one 64-packet poll each, then ksoftirqd takes over.
     expect(m.sd(0, 'net_rx_softirqs')).toBe(10);
     expect(m.sd(0, 'processed')).toBe(640);
-    expect(m.envs[0]!.ksoftirqd).toBe(true);
+    expect(m.envs[0].ksoftirqd).toBe(true);
   });
 });
 
@@ -97,7 +97,7 @@ describe('GRO', () => {
   it('a sequence gap sends the held train up and starts a new one with the segment after it', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, packets: 40 }));
     m.send(10);
-    (m.gen as unknown as { index: Int32Array }).index[0]! += 5; // five segments lost on the wire
+    (m.gen as unknown as { index: Int32Array }).index[0] += 5; // five segments lost on the wire
     m.send(10);
     m.settle();
     expect(m.sd(0, 'delivered')).toBe(20);
@@ -110,7 +110,7 @@ describe('GRO', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'bad-csum-rate': 0.2, packets: 40 }));
     m.send(40);
     m.settle();
-    const bad = m.shm.f64[m.shm.ctlF + m.shm.layout.CTL.generated_bad_ip_csum]!;
+    const bad = m.shm.f64[m.shm.ctlF + m.shm.layout.CTL.generated_bad_ip_csum];
     expect(bad).toBeGreaterThan(0);
     expect(m.sd(0, 'drop_ip_csum')).toBe(bad);
     expect(m.sd(0, 'delivered')).toBe(40 - bad);
@@ -137,7 +137,7 @@ describe('RPS: enqueue_to_backlog, IPIs, process_backlog', () => {
     expect(m.sd(0, 'drop_backlog')).toBe(89);
     expect(m.sd(0, 'enqueue_remote')).toBe(11);
     expect(m.sd(0, 'processed')).toBe(0);
-    expect(m.envs[0]!.ipis).toEqual([1]); // the backlog napi was scheduled once
+    expect(m.envs[0].ipis).toEqual([1]); // the backlog napi was scheduled once
     expect(m.sd(0, 'ipis_sent')).toBe(1);
     expect(m.sd(1, 'input_queue_tail')).toBe(11);
     m.run(1);
@@ -210,11 +210,11 @@ describe('RFS', () => {
     m.send(10);
     m.run(0); // no recvmsg recorded yet: processed here
     expect(m.sd(0, 'processed')).toBe(10);
-    sock_rps_record_flow(m.cpus[1]!, 0); // the application reads on CPU 1
+    sock_rps_record_flow(m.cpus[1], 0); // the application reads on CPU 1
     m.send(10);
     m.run(0);
     expect(m.sd(1, 'input_pkt_qlen')).toBe(10); // steered to CPU 1, not yet processed there
-    sock_rps_record_flow(m.cpus[0]!, 0); // the application moves to CPU 0
+    sock_rps_record_flow(m.cpus[0], 0); // the application moves to CPU 0
     m.send(5);
     m.run(0);
     expect(m.sd(1, 'input_pkt_qlen')).toBe(15); // still CPU 1: its backlog holds the flow's packets
@@ -235,10 +235,10 @@ describe('RFS', () => {
     const m = rfs(true);
     m.send(10);
     m.run(0);
-    sock_rps_record_flow(m.cpus[1]!, 0);
+    sock_rps_record_flow(m.cpus[1], 0);
     m.send(10);
     m.run(0); // 10 queued on CPU 1
-    sock_rps_record_flow(m.cpus[0]!, 0);
+    sock_rps_record_flow(m.cpus[0], 0);
     m.send(5);
     m.run(0); // moved at once: these 5 are delivered on CPU 0 before CPU 1's 10
     m.settle();
@@ -264,7 +264,7 @@ describe('sysctls read at each use', () => {
     knob_write(m.shm, 'netdev_budget', 10);
     m.send(64);
     m.take_irqs(0);
-    net_rx_action(m.cpus[0]!);
+    net_rx_action(m.cpus[0]);
     expect(m.sd(0, 'time_squeeze')).toBe(1); // 64 done against a budget of 10
     m.settle();
     expect(m.sd(1, 'dropped')).toBe(58);
@@ -279,7 +279,7 @@ const TH = IP + 20;
 /** Rewrite the frame of ring descriptor i (queue 0) before the driver sees it; fix the IPv4 checksum. */
 function tamper(m: Machine, i: number, f: (u8: Uint8Array, frame: number) => void): void {
   const u8 = m.shm.u8;
-  const frame = m.cpus[0]!.skb_data(m.shm.desc_skb[i]!);
+  const frame = m.cpus[0].skb_data(m.shm.desc_skb[i]);
   f(u8, frame);
   u8[frame + IP + 10] = 0;
   u8[frame + IP + 11] = 0;
@@ -308,17 +308,17 @@ describe('GRO: what a merged train looks like (tcp_gro_receive, tcp4_gro_complet
     m.settle();
     expect(m.sd(0, 'gro_merged')).toBe(3);
     const u8 = m.shm.u8;
-    const head = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rx_head)]!;
-    const frame = m.cpus[0]!.skb_data(head);
+    const head = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rx_head)];
+    const frame = m.cpus[0].skb_data(head);
     const th = frame + IP + 20;
     // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH)
-    expect(u8[th + 13]! & 0x08).toBe(0x08);
+    expect(u8[th + 13] & 0x08).toBe(0x08);
     // tcp4_gro_complete: th->check = ~tcp_v4_check(skb->len - thoff, saddr, daddr, 0), the
     // folded pseudo-header sum over the train's TCP length (CHECKSUM_PARTIAL).
-    const tcp_len = m.cpus[0]!.skb_len[head]! - IP - 20;
+    const tcp_len = m.cpus[0].skb_len[head] - IP - 20;
     expect(tcp_len).toBe(90 + 3 * (90 - 32)); // the head's 90 TCP bytes (a 32-byte header with timestamps), then 3 payloads
     const expected = ~csum_fold(pseudo_header_sum(u8, frame, 6, tcp_len)) & 0xffff;
-    expect((u8[th + 16]! << 8) | u8[th + 17]!).toBe(expected);
+    expect((u8[th + 16] << 8) | u8[th + 17]).toBe(expected);
   });
 });
 
@@ -327,30 +327,30 @@ describe('GRO: inet_gro_receive and tcp_gro_receive checks', () => {
     const m = new Machine(config({ cpus: 1, queues: 1, proto: 'tcp', flows: 1, 'pkt-size': 128, packets: 10 }));
     expect(m.cfg.tcp_timestamps).toBe(true);
     m.send(1);
-    const frame = m.cpus[0]!.skb_data(m.shm.desc_skb[0]!);
-    expect(m.shm.u8[frame + TH + 12]! >> 4).toBe(8);
+    const frame = m.cpus[0].skb_data(m.shm.desc_skb[0]);
+    expect(m.shm.u8[frame + TH + 12] >> 4).toBe(8);
     expect([...m.shm.u8.subarray(frame + TH + 20, frame + TH + 24)]).toEqual([1, 1, 8, 10]);
     expect(gro10()).toEqual({ trains: 1, merged: 9 });
   });
 
   it('tcp_gro_receive: a different TSval (options not equal byte for byte) ends the train', () => {
     // [0..4] goes up when 5 differs; 5 is held alone, and goes up when 6 differs from it: [6..9].
-    expect(gro10((u8, fr) => (u8[fr + TH + 27]! ^= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + TH + 27] ^= 1))).toEqual({ trains: 3, merged: 7 });
   });
 
   it('tcp_gro_receive: a different window, ack_seq, or an ECE flag ends the train', () => {
-    expect(gro10((u8, fr) => (u8[fr + TH + 15]! ^= 1))).toEqual({ trains: 3, merged: 7 });
-    expect(gro10((u8, fr) => (u8[fr + TH + 11]! ^= 1))).toEqual({ trains: 3, merged: 7 });
-    expect(gro10((u8, fr) => (u8[fr + TH + 13]! |= 0x40))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + TH + 15] ^= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + TH + 11] ^= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + TH + 13] |= 0x40))).toEqual({ trains: 3, merged: 7 });
   });
 
   it('inet_gro_receive: a different TTL or TOS ends the train', () => {
-    expect(gro10((u8, fr) => (u8[fr + IP + 8]! -= 1))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + IP + 8] -= 1))).toEqual({ trains: 3, merged: 7 });
     expect(gro10((u8, fr) => (u8[fr + IP + 1] = 0x10))).toEqual({ trains: 3, merged: 7 });
   });
 
   it('inet_gro_receive: with DF the IP ID increments by one per segment; a jump ends the train', () => {
-    expect(gro10((u8, fr) => (u8[fr + IP + 5]! += 2))).toEqual({ trains: 3, merged: 7 });
+    expect(gro10((u8, fr) => (u8[fr + IP + 5] += 2))).toEqual({ trains: 3, merged: 7 });
   });
 
   it('inet_gro_receive: a fixed IP ID merges with DF (atomic), never without DF', () => {
@@ -412,7 +412,7 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
     expect(m.sd(0, 'delivered')).toBe(W);
     expect(m.sd(0, 'drop_socket')).toBe(0);
     expect(m.send(400)).toBe(0); // still closed: nobody read
-    expect(task_recvmsg(m.cpus[0]!, 0)).toBe(W); // tcp_cleanup_rbuf: the window reopens
+    expect(task_recvmsg(m.cpus[0], 0)).toBe(W); // tcp_cleanup_rbuf: the window reopens
     expect(m.send(400)).toBe(W);
     expect(stalls()).toBe(2);
     m.settle();
@@ -422,12 +422,12 @@ describe('socket accounting (__udp_enqueue_schedule_skb) and the TCP window', ()
 });
 
 describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rmem_release in batches with its splice', () => {
-  const rmem = (m: Machine) => m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rmem_alloc)]!;
+  const rmem = (m: Machine) => m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rmem_alloc)];
   /** recvmsg on CPU 0 until its first need_resched check: RECVMSG_WINDOW (32) skbs. */
   const read32 = (m: Machine) => {
-    m.envs[0]!.need_resched = () => true;
-    const n = task_recvmsg(m.cpus[0]!, 0);
-    m.envs[0]!.need_resched = () => false;
+    m.envs[0].need_resched = () => true;
+    const n = task_recvmsg(m.cpus[0], 0);
+    m.envs[0].need_resched = () => false;
     return n;
   };
 
@@ -437,7 +437,7 @@ describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rm
     expect(m.send(40)).toBe(40);
     m.settle();
     expect(rmem(m)).toBe(40 * T);
-    const edge = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.wnd_end)]!;
+    const edge = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.wnd_end)];
     expect(read32(m)).toBe(32);
     // UDP's forward_deficit would still hold the 2 skbs read since its last quarter-of-rcvbuf release.
     expect(rmem(m)).toBe(8 * T);
@@ -450,7 +450,7 @@ describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rm
     const m = new Machine(config({ cpus: 1, queues: 1, flows: 1, packets: 400 }));
     const T = rxSkbTruesize(m.cfg, 60);
     const S = m.shm.layout.SOCK;
-    const qlen = () => m.shm.i32[m.shm.skIdx(0, S.rx_qlen)]!;
+    const qlen = () => m.shm.i32[m.shm.skIdx(0, S.rx_qlen)];
     m.send(72);
     m.settle();
     // The first read splices all 72 into the reader queue, reads 32, releases after 24
@@ -466,7 +466,7 @@ describe('reading a socket gives its memory back: sock_rfree per TCP skb, udp_rm
     expect(qlen()).toBe(0);
     expect(rmem(m)).toBe((72 + 10 - 48) * T);
     // The rest, in order: 18 left in the reader queue.
-    expect(task_recvmsg(m.cpus[0]!, 0)).toBe(18);
+    expect(task_recvmsg(m.cpus[0], 0)).toBe(18);
     expect(rmem(m)).toBe(0);
     expect(m.shm.i32[m.shm.skIdx(0, S.out_of_order)] ?? 0).toBe(0);
   });
@@ -488,9 +488,9 @@ describe('RFS records connected UDP sockets (sock_rps_record_flow, sock_rps_save
       m.send(10);
       m.settle();
       expect(m.sd(0, 'delivered')).toBe(10);
-      const hash = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rxhash)]!;
+      const hash = m.shm.i32[m.shm.skIdx(0, m.shm.layout.SOCK.rxhash)];
       expect(hash !== 0).toBe(recorded);
-      task_recvmsg(m.cpus[1]!, 0);
+      task_recvmsg(m.cpus[1], 0);
       expect(table(m)).toBe(recorded ? 1 : 0);
     });
   }

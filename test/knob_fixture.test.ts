@@ -26,9 +26,9 @@ const ENTRY = `  fixture_backlog_cap: knob(
   ),
 `;
 
-const READER_OLD = '  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]!) drop_reason = SD.drop_backlog;';
-const READER_NEW = `  const cap = i32[c.ctlI + c.layout.CTL.fixture_backlog_cap]!;
-  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]! || (cap > 0 && qlen > cap)) drop_reason = SD.drop_backlog;`;
+const READER_OLD = '  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]) drop_reason = SD.drop_backlog;';
+const READER_NEW = `  const cap = i32[c.ctlI + c.layout.CTL.fixture_backlog_cap];
+  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog] || (cap > 0 && qlen > cap)) drop_reason = SD.drop_backlog;`;
 
 // RPS from CPU 0's queue to CPU 1, whose stack cost lets its backlog grow.
 const RUN = ['run', '--mode', 'sim', '--cpus', '2', '--queues', '1', '--irq-affinity', '0', '--rps-cpus', '2'];
@@ -98,7 +98,7 @@ describe('a runtime knob added as one schema entry and its kernel reader', () =>
     expect(changed.config.knob_at).toEqual([{ at_ms: 2, key: 'fixture_backlog_cap', value: 4 }]);
     // The cap of 4 drops at CPU 1's backlog what a backlog of 1000 took: more backlog drops, all conserved.
     expect(changed.packets.dropped.backlog).toBeGreaterThan(base.packets.dropped.backlog ?? 0);
-    expect(changed.percpu[1]!.dropped).toBeGreaterThan(base.percpu[1]!.dropped);
+    expect(changed.percpu[1].dropped).toBeGreaterThan(base.percpu[1].dropped);
     expect(changed.packets.generated).toBe(changed.packets.delivered + dropped(changed));
     // Sim mode: the same command gives the same document.
     expect(simFigures(runJson([...RUN_ARGS, '--knob-at', '2:fixture-backlog-cap=4']))).toEqual(simFigures(changed));
@@ -106,7 +106,7 @@ describe('a runtime knob added as one schema entry and its kernel reader', () =>
     // Given from the start, the config block carries the value and runs again as it is.
     const start = runJson([...RUN_ARGS, '--fixture-backlog-cap', '4']);
     expect(start.config.fixture_backlog_cap).toBe(4);
-    expect(start.packets.dropped.backlog).toBeGreaterThan(changed.packets.dropped.backlog!);
+    expect(start.packets.dropped.backlog).toBeGreaterThan(changed.packets.dropped.backlog);
     const cfgFile = join(tree.dir, 'cap.json');
     writeFileSync(cfgFile, JSON.stringify(start.config));
     expect(simFigures(runJson(['run', '--config', cfgFile, '--json']))).toEqual(simFigures(start));
@@ -165,7 +165,7 @@ describe('a runtime knob added as one schema entry and its kernel reader', () =>
     const r = tree.cli(['fuzz', '--runs', '7', '--seed', '20260', '--unsafe-rfs-no-qtail-check', '--no-shrink', '--workers', '1'], 300_000);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/fuzz: run 6 \(seed 20266\) FAILED ordering/);
-    const repro = /reproduce: (npx rxsmp run .*)/.exec(r.stdout)![1]!;
+    const repro = /reproduce: (npx rxsmp run .*)/.exec(r.stdout)![1];
     expect(repro).toMatch(/ --fixture-backlog-cap (0|8|64) /);
   }, 600_000);
 });

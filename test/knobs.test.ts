@@ -22,7 +22,7 @@ describe('knobs a run never reached', () => {
       ['netdev_budget', true],
       ['dev_weight', false],
     ]);
-    expect(r.knobs_applied[1]!.applied_at_ms).toBeNull();
+    expect(r.knobs_applied[1].applied_at_ms).toBeNull();
   });
 
   it('the CLI says so in one line on stderr, and the summary marks it', () => {

@@ -22,14 +22,14 @@ function files(dir: string): string[] {
 /** Each file's relative imports, as paths under src/ (e.g. 'kernel/sock.ts'). */
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((m) => m[1]!);
+  const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((m) => m[1]);
   return specs.map((s) => relative(SRC, resolve(join(file, '..'), s)).replace(/\.js$/, '.ts'));
 }
 
 /** Each file's relative imports that are not of types only (`import type`): what runs. */
 function runtimeImports(file: string): string[] {
   const text = readFileSync(file, 'utf8').replace(/import\s+type\s*\{[^}]*\}\s*from\s*'[^']+'/g, '');
-  const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((m) => m[1]!);
+  const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((m) => m[1]);
   return specs.map((s) => relative(SRC, resolve(join(file, '..'), s)).replace(/\.js$/, '.ts'));
 }
 

@@ -21,7 +21,7 @@ function readmeExample(): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const m = /<!-- library-example[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme);
   if (!m) throw new Error('README.md has no library-example block');
-  return m[1]!;
+  return m[1];
 }
 
 describe("the README's library example", () => {
@@ -37,7 +37,7 @@ describe("the README's library example", () => {
       expect(m).not.toBeNull();
       const [g, d, x] = m!.slice(1).map(Number);
       expect(g).toBe(50_000);
-      expect(d! + x!).toBe(g);
+      expect(d + x).toBe(g);
     } finally {
       rmSync(file, { force: true });
     }
@@ -113,8 +113,8 @@ describe('run()', () => {
       expect(p.generated, `sample ${i}`).toBeGreaterThan(0);
       expect(p.busy_ns.every(Number.isInteger), `sample ${i}`).toBe(true);
       if (i > 0) {
-        expect(p.dropped, `sample ${i}`).toBeGreaterThanOrEqual(samples[i - 1]!.dropped);
-        expect(p.generated, `sample ${i}`).toBeGreaterThanOrEqual(samples[i - 1]!.generated);
+        expect(p.dropped, `sample ${i}`).toBeGreaterThanOrEqual(samples[i - 1].dropped);
+        expect(p.generated, `sample ${i}`).toBeGreaterThanOrEqual(samples[i - 1].generated);
       }
     });
   });
@@ -170,7 +170,7 @@ describe('YAML config files', () => {
   const names = ['bad.yaml', 'twice.yaml', 'unknown.yaml', 'range.yaml', 'list.yaml'];
   bad.forEach(([what, text, msg], i) => {
     it(`${what}: one line, exit 2, nothing started`, () => {
-      const r = cli(['run', '--config', yaml(names[i]!, text)]);
+      const r = cli(['run', '--config', yaml(names[i], text)]);
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -16,10 +16,10 @@ function expectFrames(bytes: Uint8Array, want: Pkt[], o: { timed?: boolean; tsUn
   expect(c.count).toBe(want.length);
   expect(c.timed).toBe(o.timed ?? true);
   for (let i = 0; i < want.length; i++) {
-    const w = want[i]!;
+    const w = want[i];
     expect(c.caplen[i]).toBe(w.frame.length);
     expect(c.origlen[i]).toBe(w.origlen ?? w.frame.length);
-    expect(Array.from(c.bytes.subarray(c.data_off[i]!, c.data_off[i]! + c.caplen[i]!))).toEqual(Array.from(w.frame));
+    expect(Array.from(c.bytes.subarray(c.data_off[i], c.data_off[i] + c.caplen[i]))).toEqual(Array.from(w.frame));
     if (o.timed !== false) {
       const unit = o.tsUnit ?? 1n;
       const want_ns = Number(((w.ts_ns - T0) / unit) * unit);
@@ -45,7 +45,7 @@ describe('pcap', () => {
 
   it('a snaplen-truncated record keeps both lengths', () => {
     const p = pkts();
-    p[2] = { ...p[2]!, frame: p[2]!.frame.subarray(0, 60), origlen: p[2]!.frame.length };
+    p[2] = { ...p[2], frame: p[2].frame.subarray(0, 60), origlen: p[2].frame.length };
     const c = readCapture(pcapFile(p));
     expect(c.caplen[2]).toBe(60);
     expect(c.origlen[2]).toBe(200);
@@ -66,7 +66,7 @@ describe('pcapng', () => {
     expectFrames(pcapngFile(pkts(), { interfaces: [{ tsresol: 9 }] }), pkts());
     const c = readCapture(pcapngFile(pkts(), { interfaces: [{ tsresol: 0x80 | 20 }] }));
     // 2^-20 s units: within a unit (954 ns) of the truth.
-    for (const [i, p] of pkts().entries()) expect(Math.abs(c.ts_ns[i]! - Number(p.ts_ns - T0))).toBeLessThan(954 * 2);
+    for (const [i, p] of pkts().entries()) expect(Math.abs(c.ts_ns[i] - Number(p.ts_ns - T0))).toBeLessThan(954 * 2);
   });
 
   it('several interfaces: frames from each, and a non-Ethernet one is named', () => {
@@ -130,8 +130,8 @@ describe('the reader on damaged files (property)', () => {
     try {
       const c = readCapture(bytes);
       for (let i = 0; i < c.count; i++) {
-        expect(c.data_off[i]! + c.caplen[i]!).toBeLessThanOrEqual(bytes.length);
-        expect(Number.isFinite(c.ts_ns[i]!)).toBe(true);
+        expect(c.data_off[i] + c.caplen[i]).toBeLessThanOrEqual(bytes.length);
+        expect(Number.isFinite(c.ts_ns[i])).toBe(true);
       }
       buildReplay(c); // and classifying the frames never throws either
     } catch (e) {
@@ -143,7 +143,7 @@ describe('the reader on damaged files (property)', () => {
   it('truncated anywhere', () => {
     fc.assert(
       fc.property(fc.nat(files.length - 1), fc.nat(), (f, cut) => {
-        const b = files[f]!;
+        const b = files[f];
         checked(b.subarray(0, cut % (b.length + 1)));
       }),
       { numRuns: 400 },
@@ -157,7 +157,7 @@ describe('the reader on damaged files (property)', () => {
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 12 }),
         fc.uint8Array({ maxLength: 64 }),
         (f, flips, tail) => {
-          const b = Uint8Array.from([...files[f]!, ...tail]);
+          const b = Uint8Array.from([...files[f], ...tail]);
           for (const [at, v] of flips) b[at % b.length] = v;
           checked(b);
         },

@@ -22,11 +22,11 @@ function mibs(text: string): Record<string, Record<string, number>> {
   const lines = text.trimEnd().split('\n');
   const out: Record<string, Record<string, number>> = {};
   for (let i = 0; i < lines.length; i += 2) {
-    const [name, ...keys] = lines[i]!.split(' ');
-    const [name2, ...vals] = lines[i + 1]!.split(' ');
+    const [name, ...keys] = lines[i].split(' ');
+    const [name2, ...vals] = lines[i + 1].split(' ');
     expect(name2).toBe(name);
     expect(vals.length).toBe(keys.length);
-    out[name!.slice(0, -1)] = Object.fromEntries(keys.map((k, j) => [k, Number(vals[j])]));
+    out[name.slice(0, -1)] = Object.fromEntries(keys.map((k, j) => [k, Number(vals[j])]));
   }
   return out;
 }
@@ -38,8 +38,8 @@ function procFiles(dir: string): ProcFiles {
     ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
   );
   const cols = ['bytes', 'packets', 'errs', 'drop', 'fifo', 'frame', 'compressed', 'multicast'];
-  const eth0 = dev[2]!
-    .match(/^ {2}eth0: (.*)$/)![1]!
+  const eth0 = dev[2]
+    .match(/^ {2}eth0: (.*)$/)![1]
     .trim()
     .split(/\s+/)
     .map(Number);
@@ -48,7 +48,7 @@ function procFiles(dir: string): ProcFiles {
   expect(eth[0]).toBe('NIC statistics:');
   const udpLines = read('net', 'udp').split('\n').slice(1, -1);
   return {
-    dev: Object.fromEntries(cols.map((c, i) => [c, eth0[i]!])),
+    dev: Object.fromEntries(cols.map((c, i) => [c, eth0[i]])),
     snmp: mibs(read('net', 'snmp')),
     netstat: mibs(read('net', 'netstat')),
     ethtool: Object.fromEntries(
@@ -59,7 +59,7 @@ function procFiles(dir: string): ProcFiles {
     ),
     udp: udpLines.map((l) => {
       const f = l.trim().split(/\s+/);
-      return { local: f[1]!, remote: f[2]!, st: f[3]!, drops: Number(f[12]), width: l.length };
+      return { local: f[1], remote: f[2], st: f[3], drops: Number(f[12]), width: l.length };
     }),
   };
 }
@@ -94,7 +94,7 @@ function expectFilesMatch(f: ProcFiles, r: any): void {
   expect(f.snmp.Ip).toEqual({ Forwarding: 2, DefaultTTL: 64, ...r.snmp.Ip });
   expect(f.snmp.Tcp).toEqual(r.snmp.Tcp);
   expect(f.snmp.Udp).toEqual(r.snmp.Udp);
-  expect(Object.keys(f.snmp.Udp!)).toEqual([
+  expect(Object.keys(f.snmp.Udp)).toEqual([
     'InDatagrams',
     'NoPorts',
     'InErrors',
@@ -105,7 +105,7 @@ function expectFilesMatch(f: ProcFiles, r: any): void {
     'IgnoredMulti',
     'MemErrors',
   ]);
-  const ext = f.netstat.TcpExt!;
+  const ext = f.netstat.TcpExt;
   expect(Object.keys(ext).length).toBe(123); // snmp4_net_list, 5.10
   for (const [k, v] of Object.entries(ext)) expect(v, k).toBe(r.snmp.TcpExt[k] ?? 0);
   for (const k of Object.keys(r.snmp.TcpExt)) expect(k in ext, k).toBe(true);
@@ -147,7 +147,7 @@ describe('run --proc DIR', () => {
     });
     // interrupts: a header of CPUs, a row per vector: "N:", a count per CPU, then the rest.
     const irq = readFileSync(join(dir, 'interrupts'), 'utf8').trimEnd().split('\n');
-    expect(irq[0]!.trim().split(/\s+/)).toEqual(['CPU0', 'CPU1']);
+    expect(irq[0].trim().split(/\s+/)).toEqual(['CPU0', 'CPU1']);
     const vectors = irq.slice(1).map((l) => l.trim().split(/\s+/));
     expect(vectors.map((f) => f.at(-1))).toEqual(['eth0-TxRx-0', 'eth0-TxRx-1']);
     vectors.forEach((f, q) => {
@@ -160,7 +160,7 @@ describe('run --proc DIR', () => {
       .find((l) => l.trim().startsWith('NET_RX:'))!;
     expect(net_rx.trim().split(/\s+/).slice(1).map(Number)).toEqual(r.percpu.map((c: { net_rx_softirqs: number }) => c.net_rx_softirqs));
     // UDP traffic: the Udp MIB counts what the sockets took and refused, Tcp nothing.
-    const [ip, tcp, udp] = [files.snmp.Ip!, files.snmp.Tcp!, files.snmp.Udp!];
+    const [ip, tcp, udp] = [files.snmp.Ip, files.snmp.Tcp, files.snmp.Udp];
     const processed = r.percpu.reduce((a: number, c: { processed: number }) => a + c.processed, 0);
     expect(ip.InReceives).toBe(processed); // every skb the core passed up was IPv4
     expect(ip.InDelivers).toBe(processed);
@@ -169,14 +169,14 @@ describe('run --proc DIR', () => {
     expect(udp.RcvbufErrors).toBeGreaterThan(0); // a 4 KiB SO_RCVBUF overflows
     expect(udp.InErrors).toBe(r.packets.dropped.socket + r.packets.dropped.l4_csum);
     expect(udp.InDatagrams + udp.RcvbufErrors).toBe(ip.InDelivers);
-    expect([tcp.InSegs, tcp.CurrEstab, files.netstat.TcpExt!.TCPRcvQDrop]).toEqual([0, 0, 0]);
+    expect([tcp.InSegs, tcp.CurrEstab, files.netstat.TcpExt.TCPRcvQDrop]).toEqual([0, 0, 0]);
     // net/dev: what the NIC took, the core's drops (enqueue_to_backlog) in `drop`.
     expect(files.dev.packets).toBe(r.packets.generated);
     expect(files.dev.bytes).toBe(r.packets.generated * 60); // 64-byte frames without their FCS
     expect(files.dev.drop).toBe(r.packets.dropped.backlog);
     expect(files.dev.drop).toBeGreaterThan(0);
     // ethtool -S: ixgbe's per-ring counters are the queues', the unused rings 0.
-    expect(files.ethtool.rx_queue_0_packets! + files.ethtool.rx_queue_1_packets!).toBe(r.packets.generated);
+    expect(files.ethtool.rx_queue_0_packets + files.ethtool.rx_queue_1_packets).toBe(r.packets.generated);
     expect(files.ethtool.rx_queue_1_packets).toBe(r.queues[1].rx_packets);
     expect(files.ethtool.rx_queue_63_packets).toBe(0);
     expect(files.ethtool.rx_dropped).toBe(files.dev.drop);
@@ -187,15 +187,15 @@ describe('run --proc DIR', () => {
 
   it("TCP traffic: Tcp InSegs counts skbs after GRO, TcpExt TCPRcvQDrop the sockets' drops, Udp nothing", () => {
     const { r, files } = procRun('--cpus 2 --queues 1 --rps-cpus 3 --proto tcp --flows 16 --packets 20000');
-    const tcp = files.snmp.Tcp!;
+    const tcp = files.snmp.Tcp;
     const processed = r.percpu.reduce((a: number, c: { processed: number }) => a + c.processed, 0);
     const merged = r.percpu.reduce((a: number, c: { gro_merged: number }) => a + c.gro_merged, 0);
     expect(merged).toBeGreaterThan(0);
     expect(tcp.InSegs).toBe(processed); // tcp_v4_rcv sees each GRO train once
     expect(tcp.InSegs).toBe(r.packets.delivered + r.packets.dropped.socket - merged);
     expect([tcp.CurrEstab, tcp.PassiveOpens, tcp.MaxConn, tcp.RtoMin]).toEqual([16, 16, -1, 200]);
-    expect(files.netstat.TcpExt!.TCPRcvQDrop).toBe(r.packets.dropped.socket);
-    expect(files.snmp.Udp!.InDatagrams).toBe(0);
+    expect(files.netstat.TcpExt.TCPRcvQDrop).toBe(r.packets.dropped.socket);
+    expect(files.snmp.Udp.InDatagrams).toBe(0);
     expect(files.udp.length).toBe(0);
   });
 
@@ -262,7 +262,7 @@ describe('run --contention', () => {
     rows.forEach((f, cpu) => {
       const n = (s: string) => Number(s.replace(/,/g, ''));
       const c = r.percpu[cpu];
-      expect([n(f[0]!), n(f[1]!), n(f[2]!), n(f[4]!), n(f[5]!), n(f[6]!), n(f[7]!), n(f[8]!)]).toEqual([
+      expect([n(f[0]), n(f[1]), n(f[2]), n(f[4]), n(f[5]), n(f[6]), n(f[7]), n(f[8])]).toEqual([
         cpu,
         c.rps_lock_acquisitions,
         c.rps_lock_spins,

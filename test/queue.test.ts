@@ -52,7 +52,7 @@ afterAll(async () => {
 
 /** Job ids each worker finished, over every worker's log. */
 const finishedIds = (campaign: string) =>
-  workers.flatMap((w) => [...w.stdout.matchAll(new RegExp(`^worker: (${campaign}\\.f\\d+):`, 'gm'))].map((m) => m[1]!));
+  workers.flatMap((w) => [...w.stdout.matchAll(new RegExp(`^worker: (${campaign}\\.f\\d+):`, 'gm'))].map((m) => m[1]));
 
 describe('fuzz --queue', () => {
   it('with three workers prints the summary line of the same campaign run locally', async () => {
@@ -103,7 +103,7 @@ describe('fuzz --queue', () => {
     expect(local).not.toBe('');
     const q = new CliProcess([...fuzzArgs, '--queue', redis.url, '--chunk', String(CHUNK), '--campaign', 'kill']);
     // Kill the first worker as soon as it has taken a job of this campaign (a job runs for 0.5 s or more).
-    const victim = workers[0]!;
+    const victim = workers[0];
     await victim.waitFor(/^worker: kill\.f\d+: taken$/m);
     victim.kill('SIGKILL');
     await victim.exited;
@@ -304,7 +304,7 @@ describe('a Redis that is not there', () => {
     const runs = cases.flatMap(([url, why]) => [
       { args: ['fuzz', '--runs', '8', '--queue', url], why },
       { args: ['worker', '--queue', url], why },
-      ...(url === cases[0]![0] ? [{ args: sweep(url), why }] : []),
+      ...(url === cases[0][0] ? [{ args: sweep(url), why }] : []),
     ]);
     for (const { args, why } of runs) {
       const r = await cliAsync(args);

@@ -88,7 +88,7 @@ export async function startRedis(password?: string, tls?: { cert: string; key: s
     const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${log}`)), 10_000);
     p.on('error', (e) => reject(new Error(`cannot start redis-server (${e.message}); install Debian's redis-server`)));
     p.on('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${log}`)));
-    p.stdout!.on('data', (d: Buffer) => {
+    p.stdout.on('data', (d: Buffer) => {
       log += d.toString();
       if (/Ready to accept connections/.test(log)) {
         clearTimeout(timer);

@@ -77,7 +77,7 @@ const text = (page: Page) => page.evaluate(() => document.body.innerText);
  */
 async function expectUtilisation(page: Page): Promise<{ intervals: number; rows: number; areas: number }> {
   const got = await page.evaluate(() => {
-    const data = JSON.parse(document.getElementById('rxsmp-data')!.textContent!) as {
+    const data = JSON.parse(document.getElementById('rxsmp-data')!.textContent) as {
       sections: {
         util: { group: string; cpu: number; pct: number }[];
         timelines: { util: { t0_ms: number[]; percpu: { pct: Record<string, (number | null)[]> }[] } }[];
@@ -151,8 +151,8 @@ async function expectLabelsApart(page: Page): Promise<number> {
   for (const strip of boxes)
     for (let i = 0; i < strip.length; i++)
       for (let j = i + 1; j < strip.length; j++) {
-        const a = strip[i]!;
-        const b = strip[j]!;
+        const a = strip[i];
+        const b = strip[j];
         const overlap = a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
         expect(overlap, `labels "${a.label}" and "${b.label}" overlap`).toBe(false);
       }
@@ -267,7 +267,7 @@ describe('rxsmp report in headless Chromium', () => {
     expect(cli(['report', out, '--out', html]).status).toBe(0);
     const page = await open(html);
     const body = await text(page);
-    expect(body).toContain(lines[0]!.command!);
+    expect(body).toContain(lines[0].command!);
     expect(body).toMatch(
       /8 runs, packets: generated 80,000, delivered [0-9,]+, dropped [0-9,]+ \(.*socket [0-9,]+.*\) — conserved in all 8 runs/,
     );
@@ -343,11 +343,11 @@ describe('rxsmp report in headless Chromium', () => {
     };
     const t = timelineData(r, 'run')!;
     expect(t.gaps).toBe(1);
-    expect(t.util.percpu[0]!.pct.usr![10]).toBeNull(); // the interval after sample 10: 5.5 ms long, over GAP_FACTOR × 0.5
+    expect(t.util.percpu[0].pct.usr[10]).toBeNull(); // the interval after sample 10: 5.5 ms long, over GAP_FACTOR × 0.5
     expect(5.5).toBeGreaterThan(GAP_FACTOR * 0.5);
     expect(t.rates.filter((p) => p.pps === null).length).toBe(2);
-    expect(t.util.percpu[0]!.pct.usr![0]).toBeCloseTo(25, 5);
-    expect(t.util.percpu[0]!.pct.steal![0]).toBeCloseTo(10, 5);
+    expect(t.util.percpu[0].pct.usr[0]).toBeCloseTo(25, 5);
+    expect(t.util.percpu[0].pct.steal[0]).toBeCloseTo(10, 5);
     const file = join(dir, 'synthetic.json');
     writeFileSync(file, JSON.stringify(r));
     const html = join(dir, 'synthetic.html');

@@ -14,37 +14,37 @@ describe('RPS', () => {
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as RunResult;
     expect(doc.packets.delivered + sum(Object.values(doc.packets.dropped))).toBe(doc.packets.generated);
-    expect(doc.queues[0]!.cpu).toBe(0);
-    expect(doc.percpu[0]!.hardirqs).toBeGreaterThan(0);
-    expect(doc.percpu[1]!.hardirqs).toBe(0);
-    expect(doc.percpu[0]!.ipis_sent).toBeGreaterThan(0);
-    expect(doc.percpu[1]!.ipis_received).toBe(doc.percpu[0]!.ipis_sent);
-    expect(doc.percpu[1]!.received_rps).toBeGreaterThan(0);
+    expect(doc.queues[0].cpu).toBe(0);
+    expect(doc.percpu[0].hardirqs).toBeGreaterThan(0);
+    expect(doc.percpu[1].hardirqs).toBe(0);
+    expect(doc.percpu[0].ipis_sent).toBeGreaterThan(0);
+    expect(doc.percpu[1].ipis_received).toBe(doc.percpu[0].ipis_sent);
+    expect(doc.percpu[1].received_rps).toBeGreaterThan(0);
     // Every packet is steered to CPU 1 and processed there, unless its backlog was full.
-    expect(doc.percpu[0]!.processed).toBe(0);
-    expect(doc.percpu[1]!.processed).toBe(doc.packets.generated - doc.packets.dropped.backlog);
+    expect(doc.percpu[0].processed).toBe(0);
+    expect(doc.percpu[1].processed).toBe(doc.packets.generated - doc.packets.dropped.backlog);
     expectVectorsTaken(doc);
-    expect(doc.percpu[0]!.enqueue_remote).toBeGreaterThan(0);
-    expect(doc.percpu[1]!.rps_lock_acquisitions).toBeGreaterThan(0);
+    expect(doc.percpu[0].enqueue_remote).toBeGreaterThan(0);
+    expect(doc.percpu[1].rps_lock_acquisitions).toBeGreaterThan(0);
     expect(doc.ordering.out_of_order).toBe(0);
     // ixgbe hashes UDP by addresses only (no L4 hash), so skb_get_hash dissects every skb,
     // once, on the CPU that steers it; the target reuses the software hash in the skb.
-    expect(doc.percpu[0]!.flow_dissected).toBe(doc.packets.generated);
-    expect(doc.percpu[1]!.flow_dissected).toBe(0);
+    expect(doc.percpu[0].flow_dissected).toBe(doc.packets.generated);
+    expect(doc.percpu[1].flow_dissected).toBe(0);
   });
 
   it('with rps_cpus 0 nothing is steered', async () => {
     const r = await run({ cpus: 2, queues: 1, 'rps-cpus': 0, packets: 200_000 });
     expect(r.percpu.map((p) => p.received_rps)).toEqual([0, 0]);
     expect(r.percpu.map((p) => p.ipis_sent)).toEqual([0, 0]);
-    expect(r.percpu[0]!.processed).toBe(r.packets.generated); // all of it, on the IRQ CPU (some may then overflow a socket)
+    expect(r.percpu[0].processed).toBe(r.packets.generated); // all of it, on the IRQ CPU (some may then overflow a socket)
     expect(r.percpu.map((p) => p.flow_dissected)).toEqual([0, 0]); // nobody asked for the hash
   });
 
   it('with the NIC hashing UDP ports (rx-flow-hash udp4 sdfn) steers by its L4 hash: the flow dissector never runs', async () => {
     const r = await run({ cpus: 2, queues: 1, 'rps-cpus': 2, 'rss-udp4': 'sdfn', packets: 100_000 });
-    expect(r.percpu[1]!.received_rps).toBeGreaterThan(0);
-    expect(r.percpu[1]!.processed).toBeGreaterThan(0);
+    expect(r.percpu[1].received_rps).toBeGreaterThan(0);
+    expect(r.percpu[1].processed).toBeGreaterThan(0);
     expect(r.percpu.map((p) => p.flow_dissected)).toEqual([0, 0]);
   });
 
@@ -103,13 +103,13 @@ describe('flow limit', () => {
     // Whether CPU 1's backlog reaches half of netdev_max_backlog, and so how many packets the
     // limit drops, is the host's timing (sim: 57,659, all of flow 0). Wherever it drops, only
     // CPU 0 (the bitmap) does, and each drop is counted as the kernel counts it.
-    expect(r.percpu[1]!.flow_limit_count).toBe(0);
-    expect(r.packets.dropped.flow_limit).toBe(r.percpu[0]!.flow_limit_count);
+    expect(r.percpu[1].flow_limit_count).toBe(0);
+    expect(r.packets.dropped.flow_limit).toBe(r.percpu[0].flow_limit_count);
     // softnet_stat counts a flow-limit drop twice (flow_limit_count and the target's dropped);
     // the run contract counts each packet once.
-    expect(r.percpu[1]!.dropped).toBe(r.packets.dropped.flow_limit + r.packets.dropped.backlog);
+    expect(r.percpu[1].dropped).toBe(r.packets.dropped.flow_limit + r.packets.dropped.backlog);
     expect(sum(r.flow_limit_top.map((t) => t.drops))).toBeLessThanOrEqual(r.packets.dropped.flow_limit);
-    if (r.packets.dropped.flow_limit > 0) expect(r.flow_limit_top[0]!.drops).toBeGreaterThan(0);
+    if (r.packets.dropped.flow_limit > 0) expect(r.flow_limit_top[0].drops).toBeGreaterThan(0);
   });
 });
 
@@ -136,10 +136,10 @@ describe('knobs changed while traffic flows', () => {
     const r = await run(RPS_ON_MIDRUN);
     expect(r.knobs_applied.map((k) => k.key)).toEqual(['rps_cpus']);
     const received = r.packets.generated - r.packets.dropped.rx_missed;
-    expect(r.percpu[0]!.processed + r.percpu[1]!.processed + r.packets.dropped.backlog).toBe(received);
-    expect(r.percpu[0]!.received_rps).toBe(0);
-    expect(r.percpu[1]!.ipis_sent).toBe(0);
-    expect(r.percpu[0]!.ipis_sent).toBe(r.percpu[1]!.received_rps);
+    expect(r.percpu[0].processed + r.percpu[1].processed + r.packets.dropped.backlog).toBe(received);
+    expect(r.percpu[0].received_rps).toBe(0);
+    expect(r.percpu[1].ipis_sent).toBe(0);
+    expect(r.percpu[0].ipis_sent).toBe(r.percpu[1].received_rps);
     expectIpisReceived(r);
     expectOrderingReport(r, Number(r.config.flows));
   });
@@ -150,9 +150,9 @@ describe('knobs changed while traffic flows', () => {
     // CPU 0 and 30,767 on CPU 1, all 8 flows moved, in order); the tables apply, and only
     // CPU 0 (the IRQ CPU, where get_rps_cpu runs) moves flows.
     expect(r.knobs_applied.map((k) => k.key)).toEqual(['rps_flow_cnt', 'rps_sock_flow_entries']);
-    expect(r.percpu[1]!.rfs_flow_moves).toBe(0);
-    expect(r.percpu[0]!.processed + r.percpu[1]!.processed).toBeGreaterThan(0);
-    if (r.ordering.flows_moved_cpu > 0) expect(r.percpu[0]!.rfs_flow_moves).toBeGreaterThan(0);
+    expect(r.percpu[1].rfs_flow_moves).toBe(0);
+    expect(r.percpu[0].processed + r.percpu[1].processed).toBeGreaterThan(0);
+    if (r.ordering.flows_moved_cpu > 0) expect(r.percpu[0].rfs_flow_moves).toBeGreaterThan(0);
     expectOrderingReport(r, 8);
   });
 
@@ -169,8 +169,8 @@ describe('knobs changed while traffic flows', () => {
       ['netdev_max_backlog', 300],
       ['dev_weight', 17],
     ]);
-    expect(r.knobs_applied[0]!.applied_at_ms).toBeGreaterThanOrEqual(60);
-    expect(r.knobs_applied[1]!.applied_at_ms).toBeGreaterThanOrEqual(120);
+    expect(r.knobs_applied[0].applied_at_ms).toBeGreaterThanOrEqual(60);
+    expect(r.knobs_applied[1].applied_at_ms).toBeGreaterThanOrEqual(120);
     // That the kernel reads them at each use is the kernel test 'sysctls read at each use'.
   });
 

@@ -36,9 +36,9 @@ describe('rxsmp run', () => {
       const mine = doc.queues.filter((q) => q.cpu === cpu);
       expect(mine.length).toBe(1);
       // No RPS, UDP (no GRO merging): a CPU processes exactly its queue's packets...
-      expect(doc.percpu[cpu]!.processed).toBe(sum(mine.map((q) => q.rx_packets)));
+      expect(doc.percpu[cpu].processed).toBe(sum(mine.map((q) => q.rx_packets)));
       // (RSS spreads the default 16 flows over both queues: which flows go where is the seed's.)
-      expect(doc.percpu[cpu]!.processed).toBeGreaterThan(0);
+      expect(doc.percpu[cpu].processed).toBeGreaterThan(0);
     }
     // ...and takes its vector's interrupts (all of them, but one the stop may leave pending).
     expectVectorsTaken(doc);
@@ -73,7 +73,7 @@ describe('rxsmp run', () => {
   it('--host-cpus pins each CPU thread and the device to the host core given; without it they may run anywhere', async () => {
     if (process.platform !== 'linux') return; // taskset and /proc are Linux's
     const cores = allowedCores(); // the same core twice on a 1-core host
-    const [first, last] = [cores[0]!, cores[cores.length - 1]!];
+    const [first, last] = [cores[0], cores[cores.length - 1]];
     const pinned = await run({ cpus: 2, queues: 1, packets: 100_000, 'host-cpus': `${first},${last},${last}`, device: 'thread' });
     const allowed = Object.fromEntries(pinned.host.threads.map((t) => [t.thread, t.cpus_allowed]));
     expect(allowed).toMatchObject({ cpu0: String(first), cpu1: String(last), device: String(last) });
@@ -86,12 +86,12 @@ describe('rxsmp run', () => {
   it('prints a softnet_stat block in the human summary', () => {
     const r = cli(['run', '--cpus', '2', '--queues', '2', '--packets', '50000']);
     expect(r.status).toBe(0);
-    const block = r.stdout.split('/proc/net/softnet_stat\n')[1]!.split('\n').slice(0, 2);
+    const block = r.stdout.split('/proc/net/softnet_stat\n')[1].split('\n').slice(0, 2);
     for (const [cpu, line] of block.entries()) {
       const cols = line.split(' ');
       expect(cols).toHaveLength(13);
       expect(cols.every((c) => /^[0-9a-f]{8}$/.test(c))).toBe(true);
-      expect(parseInt(cols[12]!, 16)).toBe(cpu);
+      expect(parseInt(cols[12], 16)).toBe(cpu);
     }
     expect(r.stdout).toMatch(/conserved/);
   });
@@ -103,15 +103,15 @@ describe('NAPI interrupt mitigation', () => {
   it("takes at most one interrupt per packet, each on its vector's CPU, at high and low rate", async () => {
     for (const flags of [NAPI_CLOSED_LOOP, NAPI_LOW_RATE]) {
       const r = await run(flags);
-      expect(r.percpu[0]!.processed, `rate ${flags.rate}`).toBe(r.packets.generated - r.packets.dropped.rx_missed);
-      expect(r.percpu[0]!.hardirqs, `rate ${flags.rate}`).toBeGreaterThan(0); // the first packet's
+      expect(r.percpu[0].processed, `rate ${flags.rate}`).toBe(r.packets.generated - r.packets.dropped.rx_missed);
+      expect(r.percpu[0].hardirqs, `rate ${flags.rate}`).toBeGreaterThan(0); // the first packet's
       expectVectorsTaken(r);
     }
   });
 
   it("ksoftirqd runs only once woken (whether sustained load wakes it is the host's timing)", async () => {
     const r = await run({ ...NAPI_CLOSED_LOOP, packets: 1_000_000 });
-    const p = r.percpu[0]!;
+    const p = r.percpu[0];
     if (p.ksoftirqd_wakeups === 0) expect(p.busy.ksoftirqd_ns).toBe(0);
     expect(p.processed).toBe(1_000_000);
   });
@@ -122,9 +122,9 @@ describe('drops, each counted once', () => {
     // How many are missed is the host's (sim mode: 91,249 of 100,000); that the ring, the
     // queue's counter and the run's agree, and that the rest is processed, is not.
     const r = await run(RX_MISSED);
-    expect(r.queues[0]!.rx_missed).toBe(r.packets.dropped.rx_missed);
-    expect(r.queues[0]!.rx_packets + r.queues[0]!.rx_missed).toBe(100_000);
-    expect(r.percpu[0]!.processed).toBe(r.queues[0]!.rx_packets);
+    expect(r.queues[0].rx_missed).toBe(r.packets.dropped.rx_missed);
+    expect(r.queues[0].rx_packets + r.queues[0].rx_missed).toBe(100_000);
+    expect(r.percpu[0].processed).toBe(r.queues[0].rx_packets);
   });
 
   it("drops frames with a corrupted IPv4 header checksum in ip_rcv, exactly those; which frames is the seed's", async () => {
@@ -187,7 +187,7 @@ describe('the closed-loop wire', () => {
   it('carries every frame once on a full ring and on a small one, ixgbe and legacy; at most one kick ends each nap', async () => {
     for (const flags of [WIRE_SLOW_STACK, wireSmallRing('ixgbe'), wireSmallRing('legacy')]) {
       const r = await run(flags);
-      const q = r.queues[0]!;
+      const q = r.queues[0];
       const what = JSON.stringify(flags);
       expect(q.rx_packets, what).toBe(200_000);
       expect(q.rx_missed, what).toBe(0);
@@ -205,8 +205,8 @@ describe('interrupt coalescing and affinity', () => {
     // (traffic and drain), however the host schedules it. That this is far below one per
     // packet (sim: 201 against 4,000) is sim mode's figure.
     const itr = await run(ITR_1000);
-    expect(itr.queues[0]!.interrupts).toBeLessThanOrEqual(Math.ceil(itr.elapsed_s * 1000) + 5);
-    expect(itr.percpu[0]!.processed).toBe(4000 - itr.packets.dropped.rx_missed);
+    expect(itr.queues[0].interrupts).toBeLessThanOrEqual(Math.ceil(itr.elapsed_s * 1000) + 5);
+    expect(itr.percpu[0].processed).toBe(4000 - itr.packets.dropped.rx_missed);
     expectVectorsTaken(itr);
   });
 
@@ -215,10 +215,10 @@ describe('interrupt coalescing and affinity', () => {
     // How the interrupts split between the CPUs is the host's (sim: 3,000 and 7,000).
     const r = await run(AFFINITY_CHANGE);
     expect(r.knobs_applied.map((k) => k.key)).toEqual(['irq_affinity']);
-    expect(r.queues[0]!.cpu).toBe(1);
-    expect(r.percpu[0]!.hardirqs + r.percpu[1]!.hardirqs).toBeLessThanOrEqual(r.queues[0]!.interrupts);
+    expect(r.queues[0].cpu).toBe(1);
+    expect(r.percpu[0].hardirqs + r.percpu[1].hardirqs).toBeLessThanOrEqual(r.queues[0].interrupts);
     // A host that deschedules the device makes it catch up in bursts: some may be rx_missed.
-    expect(r.percpu[0]!.processed + r.percpu[1]!.processed).toBe(10_000 - r.packets.dropped.rx_missed);
+    expect(r.percpu[0].processed + r.percpu[1].processed).toBe(10_000 - r.packets.dropped.rx_missed);
   });
 });
 

@@ -77,7 +77,7 @@ describe('sim mode: interleavings alone', () => {
     const runs = [1, 2, 3, 4].map((s) => simulate(cfg, undefined, s).result);
     for (const r of runs) {
       expect(conserves(r)).toBe(true);
-      expect(r.packets.generated).toBe(runs[0]!.packets.generated);
+      expect(r.packets.generated).toBe(runs[0].packets.generated);
       expect(r.ordering.out_of_order).toBe(0); // RPS without RFS: Linux keeps order, whatever the interleaving
     }
     // Same packets in, another schedule: where and when they were processed differs.
@@ -133,9 +133,9 @@ describe('sim mode: scale', () => {
 describe('sim mode: the kernel in virtual time', () => {
   it('ksoftirqd takes over sustained load and the time limits run on virtual jiffies', () => {
     const r = sim({ cpus: 1, queues: 1, 'stack-cost-ns': 3000, packets: 30_000, 'netdev-budget-usecs': 500 });
-    expect(r.percpu[0]!.ksoftirqd_wakeups).toBeGreaterThan(0);
-    expect(r.percpu[0]!.time_squeeze).toBeGreaterThan(0);
-    expect(r.percpu[0]!.busy.ksoftirqd_ns).toBeGreaterThan(0);
+    expect(r.percpu[0].ksoftirqd_wakeups).toBeGreaterThan(0);
+    expect(r.percpu[0].time_squeeze).toBeGreaterThan(0);
+    expect(r.percpu[0].busy.ksoftirqd_ns).toBeGreaterThan(0);
   });
 
   it('the unsafe RFS knob delivers out of order; with the last_qtail rule the same run keeps order', () => {
@@ -214,7 +214,7 @@ describe('sim mode: the figures behind the threads tests', () => {
     const busy = sim(S.NAPI_CLOSED_LOOP);
     expect(per(busy, 'hardirqs')).toEqual([1]);
     expect(per(busy, 'ksoftirqd_wakeups')).toEqual([1]);
-    expect(busy.percpu[0]!.busy.ksoftirqd_ns).toBeGreaterThan(busy.percpu[0]!.busy.softirq_ns);
+    expect(busy.percpu[0].busy.ksoftirqd_ns).toBeGreaterThan(busy.percpu[0].busy.softirq_ns);
     const low = sim(S.NAPI_LOW_RATE);
     expect(low.packets.delivered).toBe(300);
     expect(per(low, 'hardirqs')).toEqual([300]);
@@ -224,7 +224,7 @@ describe('sim mode: the figures behind the threads tests', () => {
   it('an open loop ten times faster than the stack misses 91,249 frames of 100,000 at the ring', () => {
     const r = sim(S.RX_MISSED);
     expect(r.packets.dropped.rx_missed).toBe(91_249);
-    expect(r.queues[0]!.rx_missed).toBe(91_249);
+    expect(r.queues[0].rx_missed).toBe(91_249);
     expect(r.packets.delivered).toBe(100_000 - 91_249);
   });
 
@@ -238,17 +238,17 @@ describe('sim mode: the figures behind the threads tests', () => {
   });
 
   it('rx-usecs 1000: 201 interrupts in 0.2 s (one per ms) where the same traffic takes 4,000 without it', () => {
-    expect(sim(S.ITR_BASE).queues[0]!.interrupts).toBe(4000);
+    expect(sim(S.ITR_BASE).queues[0].interrupts).toBe(4000);
     const itr = sim(S.ITR_1000);
-    expect(itr.queues[0]!.interrupts).toBe(201);
-    expect(itr.percpu[0]!.processed).toBe(4000);
+    expect(itr.queues[0].interrupts).toBe(201);
+    expect(itr.percpu[0].processed).toBe(4000);
   });
 
   it('smp_affinity changed at 60 ms: CPU 0 takes the first 3,000 interrupts, CPU 1 the other 7,000', () => {
     const r = sim(S.AFFINITY_CHANGE);
     expect(per(r, 'hardirqs')).toEqual([3000, 7000]);
     expect(per(r, 'processed')).toEqual([3000, 7000]);
-    expect(r.queues[0]!.cpu).toBe(1);
+    expect(r.queues[0].cpu).toBe(1);
   });
 
   it('RFS under migration: flows follow their application 1,072 times in order; without last_qtail, 2,124 packets overtake', () => {
@@ -307,18 +307,18 @@ describe('sim mode: sockets, TCP windows, connected UDP and GRO (issue 13)', () 
     // Flows whose hashes share an rps_sock_flow_table entry (hash & 32767) but differ above it
     // overwrite each other's record: get_rps_cpu finds the other flow's ident and leaves the
     // packet on the queue's CPU (try_rps, no RPS map), so they bounce, in Linux as here.
-    const entry = (s: number) => shm.i32[shm.skIdx(s, K.rxhash)]! & 32767;
+    const entry = (s: number) => shm.i32[shm.skIdx(s, K.rxhash)] & 32767;
     const flows = Array.from({ length: r.config.flows as number }, (_, s) => s);
     const shared = new Set(flows.filter((s) => flows.some((o) => o !== s && entry(o) === entry(s))));
     expect(shared.size).toBe(2); // one pair with this seed: flows 3 and 19
     let moved = 0;
     for (const s of flows) {
       if (shared.has(s)) continue;
-      const reader = shm.i32[shm.taskI[shm.i32[shm.skIdx(s, K.task)]!]! + T.cpu]!;
+      const reader = shm.i32[shm.taskI[shm.i32[shm.skIdx(s, K.task)]] + T.cpu];
       // Delivered on the reader's CPU from the first move on: one move at most, and it ends there.
       expect(shm.i32[shm.skIdx(s, K.last_cpu)]).toBe(reader);
       expect(shm.i32[shm.skIdx(s, K.cpu_moves)]).toBeLessThanOrEqual(1);
-      moved += shm.i32[shm.skIdx(s, K.cpu_moves)]!;
+      moved += shm.i32[shm.skIdx(s, K.cpu_moves)];
     }
     expect(moved).toBe(30); // the other flows read on CPU 1; CPU 0's were there from the start
     expect(r.ordering.flows_moved_cpu).toBe(32); // ... and the pair, both read on CPU 1
@@ -345,7 +345,7 @@ describe('sim mode: progress', () => {
     // From 100 µs in, the first moment queue 0's napi is idle, mark it disabled: its interrupt
     // can no longer schedule a poll, the vector stays auto-masked, the ring fills and the
     // closed-loop wire waits for ever.
-    const at = shm.napiI[cfg.cpus]! + shm.layout.NAPI.state;
+    const at = shm.napiI[cfg.cpus] + shm.layout.NAPI.state;
     // CPUs much faster than the wire, so the napi goes idle between bursts.
     const fast = Object.fromEntries(Object.entries(DEFAULT_COST_MODEL).map(([k, v]) => [k, typeof v === 'number' ? 1 : v]));
     const m = new SimMachine(

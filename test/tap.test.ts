@@ -76,7 +76,7 @@ function interfaceStatistics(b: Buffer): { iface: number; start: bigint; end: bi
 const v4 = (a: number) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
 const v6 = (w: ArrayLike<number>, i: number) => {
   // tshark's compressed form, for the generator's addresses (zero runs in the middle only).
-  const groups = Array.from({ length: 8 }, (_, g) => ((w[i * 4 + (g >> 1)]! >>> (g & 1 ? 0 : 16)) & 0xffff).toString(16));
+  const groups = Array.from({ length: 8 }, (_, g) => ((w[i * 4 + (g >> 1)] >>> (g & 1 ? 0 : 16)) & 0xffff).toString(16));
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
 };
 
@@ -97,8 +97,8 @@ function rpsPlacement(cfg: Config): Map<string, number> {
     const tcp = t.proto[i] === IPPROTO_TCP;
     const hash = tcp ? rss.hash_i32(buf, 0, cfg.pkt_size - 4) >>> 0 : skb_flow_dissect_hash(buf, 0, cfg.pkt_size - 4);
     const six = t.family[i] === 6;
-    const key = `${tcp ? 'tcp' : 'udp'} ${six ? v6(t.saddr6, i) : v4(t.saddr[i]!)}:${t.sport[i]} > ${six ? v6(t.daddr6, i) : v4(t.daddr[i]!)}:${t.dport[i]}`;
-    out.set(key, [0, 1][reciprocal_scale(hash, 2)]!);
+    const key = `${tcp ? 'tcp' : 'udp'} ${six ? v6(t.saddr6, i) : v4(t.saddr[i])}:${t.sport[i]} > ${six ? v6(t.daddr6, i) : v4(t.daddr[i])}:${t.dport[i]}`;
+    out.set(key, [0, 1][reciprocal_scale(hash, 2)]);
   }
   return out;
 }
@@ -110,7 +110,7 @@ function expectTapMatches(r: RunResult, cfg: Config, path: string): void {
   const pkts = tshark(path);
   expect(pkts.length).toBe(r.tap!.packets);
   for (const { cpu } of r.percpu) {
-    expect(pkts.filter((k) => k.iface === cpu).length, `cpu${cpu}`).toBe(r.tap!.percpu[cpu]!.packets);
+    expect(pkts.filter((k) => k.iface === cpu).length, `cpu${cpu}`).toBe(r.tap!.percpu[cpu].packets);
   }
   const where = rpsPlacement(cfg);
   const wrong = pkts.filter((k) => where.get(k.key) !== k.iface);
@@ -189,8 +189,8 @@ describe('--tap, as tcpdump sees the device', () => {
     const isbs = interfaceStatistics(readFileSync(path));
     expect(isbs.map((b) => b.iface)).toEqual([0, 1]);
     for (const b of isbs) {
-      expect(b.ifrecv).toBe(r.tap!.percpu[b.iface]!.packets);
-      expect(b.ifdrop).toBe(r.tap!.percpu[b.iface]!.drops);
+      expect(b.ifrecv).toBe(r.tap!.percpu[b.iface].packets);
+      expect(b.ifdrop).toBe(r.tap!.percpu[b.iface].drops);
       expect(b.end).toBeGreaterThan(b.start);
     }
     // capinfos reads them: a stat entry for each interface (none before there were ISBs).
@@ -203,7 +203,7 @@ describe('--tap, as tcpdump sees the device', () => {
       const t = spawnSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8', maxBuffer: 1 << 28 });
       return t.stdout.trim().split('\n').map(Number);
     };
-    const nondecreasing = (ts: number[]) => ts.every((t, i) => i === 0 || t >= ts[i - 1]!);
+    const nondecreasing = (ts: number[]) => ts.every((t, i) => i === 0 || t >= ts[i - 1]);
     const path = join(dir, 'order.pcapng');
     simulate(config({ mode: 'sim', ...RPS, cpus: 4, 'rps-cpus': 'f', seed: 9, tap: path }));
     const sim = order(path);

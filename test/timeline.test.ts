@@ -23,12 +23,12 @@ const schedstat = existsSync('/proc/thread-self/schedstat');
  */
 function expectCpuTime(r: RunResult): void {
   const t = r.timeline!;
-  const window_ms = t.t_ms.at(-1)! - t.t_ms[0]!;
+  const window_ms = t.t_ms.at(-1)! - t.t_ms[0];
   t.percpu.forEach((p, cpu) => {
     let sum = 0;
     for (let k = 1; k < t.t_ms.length; k++) {
       for (const name of CPU_TIMES) {
-        const d = p[name]![k]! - p[name]![k - 1]!;
+        const d = p[name]![k] - p[name]![k - 1];
         expect(d).toBeGreaterThanOrEqual(0);
         sum += d;
       }
@@ -37,17 +37,17 @@ function expectCpuTime(r: RunResult): void {
     // each sample, the last one included (CI once saw 2.3 ms when the last sample took the
     // monitor's earlier time).
     expect(Math.abs(sum / 1e6 - window_ms)).toBeLessThan(2);
-    const steal_ms = (p.steal_ns!.at(-1)! - p.steal_ns![0]!) / 1e6;
+    const steal_ms = (p.steal_ns!.at(-1)! - p.steal_ns![0]) / 1e6;
     const waited = r.host.threads.find((h) => h.thread === `cpu${cpu}`)?.runqueue_wait_s;
     // Steal is the host's measure: busy the thread could not have run (more than it ran) is taken
     // ahead of the wait's report and repaid from it, which the clock's 1 ms ticks can overdraw a
     // little (up to a tick per sample interval on a host this busy).
     if (waited !== null && waited !== undefined) expect(steal_ms).toBeLessThanOrEqual(waited * 1100 + 0.03 * window_ms + 5);
-    const u = r.percpu[cpu]!.util_pct;
+    const u = r.percpu[cpu].util_pct;
     const shares = [u.usr, u.irq, u.soft, u.ksoftirqd, u.steal, u.idle];
     for (const x of shares) expect(x).toBeGreaterThanOrEqual(0);
     expect(Math.abs(shares.reduce((a, b) => a + b, 0) - 100)).toBeLessThanOrEqual(0.5);
-    expect(r.percpu[cpu]!.busy.steal_ns).toBe(p.steal_ns!.at(-1));
+    expect(r.percpu[cpu].busy.steal_ns).toBe(p.steal_ns!.at(-1));
   });
 }
 
@@ -58,15 +58,15 @@ describe('timeline', () => {
     const t = r.timeline!;
     expect(t.t_ms.length).toBeGreaterThan(0);
     expect(t.t_ms.length).toBeLessThanOrEqual(MAX_POINTS);
-    for (let i = 1; i < t.t_ms.length; i++) expect(t.t_ms[i]!).toBeGreaterThan(t.t_ms[i - 1]!);
+    for (let i = 1; i < t.t_ms.length; i++) expect(t.t_ms[i]).toBeGreaterThan(t.t_ms[i - 1]);
     t.percpu.forEach((p, cpu) => {
       for (const s of [p.processed, p.dropped, p.time_squeeze, p.busy_ns]) {
         expect(s.length).toBe(t.t_ms.length);
-        for (let i = 1; i < s.length; i++) expect(s[i]!).toBeGreaterThanOrEqual(s[i - 1]!);
+        for (let i = 1; i < s.length; i++) expect(s[i]).toBeGreaterThanOrEqual(s[i - 1]);
       }
-      expect(p.processed.at(-1)).toBe(r.percpu[cpu]!.processed);
-      expect(p.dropped.at(-1)).toBe(r.percpu[cpu]!.dropped);
-      expect(p.busy_ns.at(-1)).toBe(r.percpu[cpu]!.busy_ns);
+      expect(p.processed.at(-1)).toBe(r.percpu[cpu].processed);
+      expect(p.dropped.at(-1)).toBe(r.percpu[cpu].dropped);
+      expect(p.busy_ns.at(-1)).toBe(r.percpu[cpu].busy_ns);
     });
     expect(t.events.some((e) => e.what === 'netdev_budget=64')).toBe(true);
     expectCpuTime(r);
@@ -107,7 +107,7 @@ describe('timeline', () => {
   it('keeps at most MAX_POINTS samples, every other one dropped and the interval doubled when full', () => {
     const shm = boot(config({ cpus: 1, packets: 1 }));
     const s = new TimelineSampler(shm);
-    const processed = shm.sdF[0]! + shm.layout.SD.processed;
+    const processed = shm.sdF[0] + shm.layout.SD.processed;
     for (let ms = 0; ms < 3 * MAX_POINTS * 2; ms += 2) {
       shm.f64[processed] = ms;
       s.poll(ms);
@@ -115,16 +115,16 @@ describe('timeline', () => {
     const t = s.toJSON();
     expect(t.t_ms.length).toBeLessThanOrEqual(MAX_POINTS);
     expect(t.interval_ms).toBe(8);
-    const gaps = new Set(t.t_ms.slice(1).map((x, i) => x - t.t_ms[i]!));
+    const gaps = new Set(t.t_ms.slice(1).map((x, i) => x - t.t_ms[i]));
     expect([...gaps].every((g) => g >= 4 && g <= 8)).toBe(true);
-    expect(t.percpu[0]!.processed).toEqual(t.t_ms);
+    expect(t.percpu[0].processed).toEqual(t.t_ms);
   });
 
   it('a forced last sample within the same µs as the last one replaces it (times stay strictly increasing)', () => {
     // CI once printed 502.492 twice: a periodic sample and the forced last one 0.3 µs apart.
     const shm = boot(config({ cpus: 1, packets: 1 }));
     const s = new TimelineSampler(shm);
-    const processed = shm.sdF[0]! + shm.layout.SD.processed;
+    const processed = shm.sdF[0] + shm.layout.SD.processed;
     s.poll(0);
     shm.f64[processed] = 10;
     s.poll(502.4918);
@@ -132,6 +132,6 @@ describe('timeline', () => {
     s.poll(502.4921, true);
     const t = s.toJSON();
     expect(t.t_ms).toEqual([0, 502.492]);
-    expect(t.percpu[0]!.processed).toEqual([0, 11]); // the later sample's counters
+    expect(t.percpu[0].processed).toEqual([0, 11]); // the later sample's counters
   });
 });

@@ -120,7 +120,7 @@ describe('virtio: threads mode (invariants)', () => {
       packets: 10_000,
     });
     expect(b.packets.delivered).toBe(10_000);
-    expect(b.queues[0]!.virtio!.buffers_per_packet_max).toBe(3); // 9014 bytes over 4 KiB pages
+    expect(b.queues[0].virtio!.buffers_per_packet_max).toBe(3); // 9014 bytes over 4 KiB pages
     expect(b.skb_pool.unaccounted).toBe(0);
   });
 });
@@ -132,7 +132,7 @@ describe('virtio: sim mode (exact)', () => {
 
   it('--duration ends generation: held packets still reach the guest as it kicks, nothing new is generated', () => {
     const r = sim({ ...lagging, duration: 0.005, packets: 1_000_000 });
-    expect(r.queues[0]!.virtio!.held).toBeGreaterThan(0);
+    expect(r.queues[0].virtio!.held).toBeGreaterThan(0);
     // At most what 5 ms of a 2 Mpps wire carries (a kick after the end once generated the rest of --packets).
     expect(r.packets.generated).toBeLessThanOrEqual(2_000_000 * 0.005);
   });
@@ -143,7 +143,7 @@ describe('virtio: sim mode (exact)', () => {
     const r = await runSim(cfg, { signal: ac.signal, progress: () => ac.abort() }); // abort at the first progress report
     expect(r.interrupted).toBe(true);
     expect(conserves(r)).toBe(true);
-    expect(r.queues[0]!.virtio!.held).toBeGreaterThan(0);
+    expect(r.queues[0].virtio!.held).toBeGreaterThan(0);
   });
 
   it('must-show 1 (sim): in order, and fewer interrupts than a quarter of the packets delivered', () => {
@@ -180,7 +180,7 @@ describe('virtio: sim mode (exact)', () => {
           packets: 3000,
           'ring-size': seed % 2 ? 8 : 16,
           'unsafe-small-virtqueue': 'on',
-          rate: ['max', 300_000, 1_000_000][seed % 3]!,
+          rate: ['max', 300_000, 1_000_000][seed % 3],
           'fault-virtio-no-poll-recheck': fault,
           'watchdog-s': 1,
         };
@@ -225,7 +225,7 @@ describe('virtio: sim mode (exact)', () => {
       'unsafe-small-virtqueue': 'on',
       'stack-cost-ns': 3000,
     });
-    const v = r.queues[0]!.virtio!;
+    const v = r.queues[0].virtio!;
     expect(v.held).toBeGreaterThan(0);
     expect(v.tun_queued).toBeGreaterThan(0);
     expect(v.tun_dropped).toBeGreaterThan(0);
@@ -242,7 +242,7 @@ describe("virtio: QEMU's tap backlog (tap_send, qemu_net_queue_append, tun_net_x
 
   it("one held packet and a 1000-packet tun queue: latency a tenth of a 10,000-packet backlog, drops counted as the tap's", () => {
     const r = sim(SLOW);
-    const v = r.queues[0]!.virtio!;
+    const v = r.queues[0].virtio!;
     expect(r.packets.dropped.tun).toBe(v.tun_dropped);
     expect(r.packets.delivered + sum(Object.values(r.packets.dropped))).toBe(100_000);
     // Every packet waits behind at most 1 + 1000 others: ~1000 × 2.9 µs of guest time.
@@ -277,16 +277,16 @@ describe('virtio: errors counted, not thrown (virtio_net_receive_rcu, receive_bu
     const dev = new VirtioNetBackend(shm, cfg.pkt_size - 4);
     const R = shm.layout.RXQ;
     expect(dev.virtio_net_receive_rcu(0, 0)).toBe(9014);
-    expect(shm.f64[shm.rxqF[0]! + R.virtio_oversize]).toBe(1);
-    expect(shm.f64[shm.rxqF[0]! + R.rx_packets]).toBe(0);
-    expect(shm.u16[shm.vq[0]!.used_idx]).toBe(0); // nothing used: virtqueue_unpop
+    expect(shm.f64[shm.rxqF[0] + R.virtio_oversize]).toBe(1);
+    expect(shm.f64[shm.rxqF[0] + R.rx_packets]).toBe(0);
+    expect(shm.u16[shm.vq[0].used_idx]).toBe(0); // nothing used: virtqueue_unpop
   });
 
   for (const [what, spoil] of [
-    ['a used length shorter than the header and an Ethernet header', (m: Machine) => (m.shm.i32[m.shm.vq[0]!.used_ring + 1] = 20)],
+    ['a used length shorter than the header and an Ethernet header', (m: Machine) => (m.shm.i32[m.shm.vq[0].used_ring + 1] = 20)],
     [
       'num_buffers past what the device used ("rx error: buffers missing")',
-      (m: Machine) => (m.shm.u8[m.shm.skbData(m.shm.i32[m.shm.vq[0]!.used_ring]!) - 12 + 10] = 3),
+      (m: Machine) => (m.shm.u8[m.shm.skbData(m.shm.i32[m.shm.vq[0].used_ring]) - 12 + 10] = 3),
     ],
   ] as const) {
     it(`guest: ${what} is rx_length_errors, the packet dropped and its buffers freed`, () => {
@@ -295,7 +295,7 @@ describe('virtio: errors counted, not thrown (virtio_net_receive_rcu, receive_bu
       spoil(m);
       m.settle();
       const r = collectResult(m.shm, m.cfg, NO_OUTCOME);
-      expect(r.queues[0]!.virtio!.rx_length_errors).toBe(1);
+      expect(r.queues[0].virtio!.rx_length_errors).toBe(1);
       expect(r.packets.dropped.virtio_length).toBe(1);
       expect(r.packets.delivered).toBe(0);
       expect(m.conserved()).toBe(true);

@@ -105,8 +105,8 @@ describe('split virtqueue: seeded laps', () => {
         if (sent < got || sent - got > ring) throw new Error(`op ${k}: ${sent - got} used and not taken`);
       }
       expect(sent).toBeGreaterThan(65536 * (ring === 256 ? 0 : 1)); // the u16 indices wrapped
-      const qf = shm.rxqF[0]!;
-      expect(shm.f64[qf + R.virtio_irq_raised]! + shm.f64[qf + R.virtio_irq_suppressed]!).toBe(sent);
+      const qf = shm.rxqF[0];
+      expect(shm.f64[qf + R.virtio_irq_raised] + shm.f64[qf + R.virtio_irq_suppressed]).toBe(sent);
     });
   }
 });
@@ -116,7 +116,7 @@ describe('interrupt suppression', () => {
     it(`event_idx ${event_idx}: one interrupt for a batch, none while callbacks are off, the recheck sees what came between`, () => {
       const { shm, dev } = machine(16, event_idx);
       const R = shm.layout.RXQ;
-      const raised = () => shm.f64[shm.rxqF[0]! + R.virtio_irq_raised]!;
+      const raised = () => shm.f64[shm.rxqF[0] + R.virtio_irq_raised];
       // Callbacks on (as at ifup): the first frame interrupts...
       dev.virtio_net_receive_rcu(0, 0);
       expect(raised()).toBe(1);

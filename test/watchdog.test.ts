@@ -36,7 +36,7 @@ describe('watchdog', () => {
       onTick: (shm) => {
         if (held) return;
         held = true;
-        Atomics.store(shm.i32, shm.sd[1]! + shm.layout.SD.rps_lock, 2);
+        Atomics.store(shm.i32, shm.sd[1] + shm.layout.SD.rps_lock, 2);
       },
     }).then(
       () => null,

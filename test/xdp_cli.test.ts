@@ -36,11 +36,11 @@ describe('bad objects: one line, exit 2, nothing runs', () => {
   });
 
   it('a program calling an unknown helper', () => {
-    rejects(['--xdp', obj.bad_helper!], /--xdp .*bad_helper\.o: instruction 0 calls unknown helper 9999 .*invalid func unknown#9999/);
+    rejects(['--xdp', obj.bad_helper], /--xdp .*bad_helper\.o: instruction 0 calls unknown helper 9999 .*invalid func unknown#9999/);
   });
 
   it('a jump out of the program', () => {
-    rejects(['--xdp', obj.bad_jump!], /--xdp .*bad_jump\.o: instruction 1 jumps out of the program, to 1002 \(5 instructions/);
+    rejects(['--xdp', obj.bad_jump], /--xdp .*bad_jump\.o: instruction 1 jumps out of the program, to 1002 \(5 instructions/);
   });
 
   it('a map of a type rxsmp does not model, an unknown map type, a cpumap given to bpf_map_lookup_elem', () => {
@@ -64,8 +64,8 @@ describe('bad objects: one line, exit 2, nothing runs', () => {
         /'cpu_map', which takes only bpf_redirect_map \("cannot pass map_type 16 into func bpf_map_lookup_elem#1"\)$/m,
       ],
       [buildXdp('bad_maps', ['-DRINGBUF'], '-ringbuf'), /which rxsmp does not model \(it has hash, array, .*, cpumap\)$/m],
-      [obj.bad_helper!, /calls unknown helper 9999 \(no such helper in Linux 5\.10: "invalid func unknown#9999"\)$/m],
-      [obj.bad_jump!, /jumps out of the program, to 1002 \(5 instructions: "jump out of range from insn 1 to 1002"\)$/m],
+      [obj.bad_helper, /calls unknown helper 9999 \(no such helper in Linux 5\.10: "invalid func unknown#9999"\)$/m],
+      [obj.bad_jump, /jumps out of the program, to 1002 \(5 instructions: "jump out of range from insn 1 to 1002"\)$/m],
     ];
     for (const [src, message] of cases) {
       const f = join(deep, basename(src));
@@ -82,23 +82,23 @@ describe('bad objects: one line, exit 2, nothing runs', () => {
     rejects(['--xdp', join(dir, 'nope.o')], /--xdp .*nope\.o: cannot read it \(ENOENT/);
     rejects(['--xdp', `${obj.pass}:xdp_drop`], /no program section 'xdp_drop' \(its program sections: xdp\); name one as FILE:SECTION/);
     const cut = join(dir, 'cut.o');
-    writeFileSync(cut, readFileSync(obj.drop_port!).subarray(0, 600));
+    writeFileSync(cut, readFileSync(obj.drop_port).subarray(0, 600));
     rejects(['--xdp', cut], /--xdp .*cut\.o: .*(truncated|damaged)/);
   });
 });
 
 describe('--xdp-map', () => {
   it('names the map, the entry and what the kernel would refuse', () => {
-    rejects(['--xdp', obj.drop_port!, '--xdp-map', 'ports=53:0'], /--xdp-map ports=53:0: .* has no map 'ports' \(its maps: drop_ports\)/);
-    rejects(['--xdp', obj.drop_port!, '--xdp-map', 'drop_ports=0x35:0'], /key 0x35 gives 1 bytes; the field has 4/);
-    rejects(['--xdp', obj.drop_port!, '--xdp-map', 'drop_ports=53'], /'53' is not KEY:VALUE/);
+    rejects(['--xdp', obj.drop_port, '--xdp-map', 'ports=53:0'], /--xdp-map ports=53:0: .* has no map 'ports' \(its maps: drop_ports\)/);
+    rejects(['--xdp', obj.drop_port, '--xdp-map', 'drop_ports=0x35:0'], /key 0x35 gives 1 bytes; the field has 4/);
+    rejects(['--xdp', obj.drop_port, '--xdp-map', 'drop_ports=53'], /'53' is not KEY:VALUE/);
     rejects(
-      ['--xdp', obj.cpumap!, '--cpus', '2', '--xdp-map', 'cpu_map=2:64'],
+      ['--xdp', obj.cpumap, '--cpus', '2', '--xdp-map', 'cpu_map=2:64'],
       /cpumap 'cpu_map': the CPU does not exist with --cpus 2 \(-ENODEV\)/,
     );
-    rejects(['--xdp', obj.cpumap!, '--xdp-map', 'cpu_map=1:20000'], /a cpumap qsize above 16384 \(-EOVERFLOW\)/);
-    rejects(['--xdp', obj.cpumap!, '--xdp-map', 'cpus_available=64:1'], /the key is beyond max_entries 64 \(-E2BIG\)/);
-    rejects(['--xdp', obj.helpers!, '--xdp-map', 'tx_port=0:2'], /a devmap entry may only name ifindex 1, the emulated NIC \(-ENODEV\)/);
+    rejects(['--xdp', obj.cpumap, '--xdp-map', 'cpu_map=1:20000'], /a cpumap qsize above 16384 \(-EOVERFLOW\)/);
+    rejects(['--xdp', obj.cpumap, '--xdp-map', 'cpus_available=64:1'], /the key is beyond max_entries 64 \(-E2BIG\)/);
+    rejects(['--xdp', obj.helpers, '--xdp-map', 'tx_port=0:2'], /a devmap entry may only name ifindex 1, the emulated NIC \(-ENODEV\)/);
     rejects(['--xdp-map', 'drop_ports=53:0'], /--xdp-map: gives map contents for --xdp, which is not given/);
     // A cpumap entry's second program: fd N is the object's Nth program section, a cpumap program.
     const two = buildXdp('cpumap_prog');
@@ -120,7 +120,7 @@ describe('a good object runs', () => {
       '--cpus',
       '2',
       '--xdp',
-      obj.cpumap!,
+      obj.cpumap,
       '--xdp-map',
       'cpu_map=0:192,1:192',
       '--xdp-map',
@@ -128,22 +128,22 @@ describe('a good object runs', () => {
     ]);
     expect(r.config.xdp_map).toEqual(['cpu_map=0:192,1:192', 'cpus_available=0:0,1:1', 'cpus_count=0:2']);
     expect(r.xdp!.program).toMatchObject({ section: 'xdp', name: 'xdp_cpumap_hash' });
-    expect(r.xdp!.maps.cpu_map!.entries.map((e) => e.key)).toEqual([0, 1]);
-    expect(r.xdp!.cpumaps.cpu_map!.map((e) => [e.cpu, e.qsize])).toEqual([
+    expect(r.xdp!.maps.cpu_map.entries.map((e) => e.key)).toEqual([0, 1]);
+    expect(r.xdp!.cpumaps.cpu_map.map((e) => [e.cpu, e.qsize])).toEqual([
       [0, 192],
       [1, 192],
     ]);
-    const kt = r.xdp!.cpumaps.cpu_map!.reduce((a, e) => a + e.kthread_processed, 0);
+    const kt = r.xdp!.cpumaps.cpu_map.reduce((a, e) => a + e.kthread_processed, 0);
     expect(kt + r.packets.dropped.cpumap).toBe(5000); // every frame went to a kthread, or found its ring full
     expect(sum(r.percpu.map((p) => p.processed))).toBe(kt); // netif_receive_skb_core on the kthreads only
   });
 
   it("with a cpumap entry's second program: it runs on the entry's CPU, for every frame", () => {
     const r = simRun(['--cpus', '2', '--xdp', buildXdp('cpumap_prog'), '--xdp-map', 'cpu_map=1:0x4000000002000000']);
-    const e = r.xdp!.cpumaps.cpu_map![0]!;
+    const e = r.xdp!.cpumaps.cpu_map[0];
     expect([e.cpu, e.qsize]).toEqual([1, 64]);
     expect(e.prog_pass).toBe(e.kthread_processed);
-    expect(r.xdp!.maps.on_kthread!.entries[0]!.values).toEqual([
+    expect(r.xdp!.maps.on_kthread.entries[0].values).toEqual([
       { cpu: 0, value: 0 },
       { cpu: 1, value: e.kthread_processed },
     ]);
@@ -154,7 +154,7 @@ describe('a good object runs', () => {
     const f = join(dir, 'xdp.yaml');
     writeFileSync(f, `xdp: ${obj.drop_port}\nxdp_map:\n  drop_ports:\n    53: 0\n    8080: 0\n`);
     const r = simRun(['--config', f]);
-    expect(r.xdp!.maps.drop_ports!.entries.map((e) => e.key).sort()).toEqual([53, 8080]);
+    expect(r.xdp!.maps.drop_ports.entries.map((e) => e.key).sort()).toEqual([53, 8080]);
     writeFileSync(f, `xdp: ${obj.drop_port}\nxdp_map:\n  drop_ports:\n    53: 70000000000000000000\n`);
     rejects(['--config', f], /--xdp-map drop_ports=53:70000000000000000000: value 70000000000000000000 does not fit the field's 8 bytes/);
   });
@@ -163,29 +163,29 @@ describe('a good object runs', () => {
 describe("what the driver refuses when the program is attached (virtnet_xdp_set), and the mode's limits: one line, exit 2", () => {
   it('virtio: too few queue pairs for an XDP TX queue per CPU', () => {
     rejects(
-      ['--nic', 'virtio', '--cpus', '2', '--queues', '2', '--xdp', obj.pass!],
+      ['--nic', 'virtio', '--cpus', '2', '--queues', '2', '--xdp', obj.pass],
       /^rxsmp: --xdp .*pass\.o: virtnet_xdp_set: too few free TX rings \(-ENOMEM\): --queues 2 \+ an XDP TX queue per CPU \(--cpus 2\) need 4 queue pairs, --virtio-max-queue-pairs is 2$/m,
     );
     // The device offering enough: it runs; generic XDP needs no TX queues of the driver's.
-    expect(simRun(['--nic', 'virtio', '--cpus', '2', '--queues', '2', '--virtio-max-queue-pairs', '4', '--xdp', obj.pass!]).xdp!.mode).toBe(
+    expect(simRun(['--nic', 'virtio', '--cpus', '2', '--queues', '2', '--virtio-max-queue-pairs', '4', '--xdp', obj.pass]).xdp!.mode).toBe(
       'native',
     );
-    expect(simRun(['--nic', 'virtio', '--cpus', '2', '--xdp-mode', 'generic', '--xdp', obj.pass!]).xdp!.mode).toBe('generic');
+    expect(simRun(['--nic', 'virtio', '--cpus', '2', '--xdp-mode', 'generic', '--xdp', obj.pass]).xdp!.mode).toBe('generic');
   });
 
   it('virtio: an MTU above a page less the header', () => {
     rejects(
-      ['--nic', 'virtio', '--pkt-size', '9018', '--virtio-max-queue-pairs', '8', '--xdp', obj.pass!],
+      ['--nic', 'virtio', '--pkt-size', '9018', '--virtio-max-queue-pairs', '8', '--xdp', obj.pass],
       /^rxsmp: --xdp .*: virtnet_xdp_set: MTU too large to enable XDP \(-EINVAL\): --pkt-size 9018 is MTU 9000, XDP needs below 4081$/m,
     );
   });
 
   it('the legacy driver has no native hook; a device offers at least the queue pairs the guest uses', () => {
     rejects(
-      ['--nic', 'legacy', '--xdp-mode', 'native', '--xdp', obj.pass!],
+      ['--nic', 'legacy', '--xdp-mode', 'native', '--xdp', obj.pass],
       /^rxsmp: --xdp-mode: native XDP needs a driver with an XDP hook \(ixgbe, virtio\)/m,
     );
-    expect(simRun(['--nic', 'legacy', '--xdp', obj.pass!]).xdp!.mode).toBe('generic');
+    expect(simRun(['--nic', 'legacy', '--xdp', obj.pass]).xdp!.mode).toBe('generic');
     rejects(
       ['--nic', 'virtio', '--queues', '2', '--virtio-max-queue-pairs', '1'],
       /^rxsmp: --virtio-max-queue-pairs: 1 is below --queues 2/m,

@@ -34,7 +34,7 @@ export function makeFrames(
   const len = new Int32Array(count);
   const flowOf = new Int32Array(count);
   for (let i = 0; i < count; i++) {
-    const f = flows[prng.nextInt(nflows)]!;
+    const f = flows[prng.nextInt(nflows)];
     flowOf[i] = flows.indexOf(f);
     const size = Math.max(typeof frameLen === 'number' ? frameLen : frameLen(i), frame_len_min(f.family ?? 4, f.proto, f.tsopt === true));
     buildFrameTemplate(mem, i * BUF_SIZE + XDP_PACKET_HEADROOM, f, size, 0x020000 + i, 0x030000);

@@ -120,10 +120,10 @@ function checkHelper(i: number, id: number): void {
 
 /** The opcode checks of one instruction (not ld_imm64's second slot). */
 function checkInsn(p: Insns, i: number, nmaps: number, maps: BpfObject['maps']): void {
-  const code = p.code[i]!;
+  const code = p.code[i];
   const cls = code & 7;
-  const dst = p.dst[i]!;
-  const src = p.src[i]!;
+  const dst = p.dst[i];
+  const src = p.src[i];
   const bad = (what: string) => new BpfLoadError(`${at(i)}: ${what} (code 0x${code.toString(16).padStart(2, '0')})`);
   if (dst > 10 || src > 10) throw bad(`register r${Math.max(dst, src)} does not exist (r0 to r10)`);
   switch (cls) {
@@ -140,7 +140,7 @@ function checkInsn(p: Insns, i: number, nmaps: number, maps: BpfObject['maps']):
       if (op === BPF_NEG && (code & 8) !== 0) throw bad('BPF_NEG takes no source register');
       if ((code & 8) === 0 && (op === BPF_DIV || op === BPF_MOD) && p.imm[i] === 0) throw bad('division by zero'); // check_alu_op
       const width = cls === BPF_ALU64 ? 64 : 32;
-      if ((code & 8) === 0 && (op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH) && (p.imm[i]! < 0 || p.imm[i]! >= width))
+      if ((code & 8) === 0 && (op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH) && (p.imm[i] < 0 || p.imm[i] >= width))
         throw bad(`invalid shift ${p.imm[i]} (a ${width}-bit shift takes 0 to ${width - 1})`);
       const offOk = p.off[i] === 0 || ((op === BPF_DIV || op === BPF_MOD) && p.off[i] === 1);
       if (!offOk) throw bad(op === BPF_MOV ? 'sign-extending moves (cpu v4 movsx) are not in Linux 5.10' : `a nonzero offset ${p.off[i]}`);
@@ -154,7 +154,7 @@ function checkInsn(p: Insns, i: number, nmaps: number, maps: BpfObject['maps']):
         if (cls !== BPF_JMP) throw bad('BPF_JMP32 | BPF_CALL');
         if (src === BPF_PSEUDO_CALL) throw bad('a bpf-to-bpf call (mark the function __always_inline: rxsmp runs one function)');
         if (src === BPF_PSEUDO_KFUNC_CALL) throw bad('a kfunc call (not in Linux 5.10)');
-        checkHelper(i, p.imm[i]!);
+        checkHelper(i, p.imm[i]);
         return;
       }
       if (op === BPF_EXIT || op === BPF_JA) {
@@ -171,11 +171,11 @@ function checkInsn(p: Insns, i: number, nmaps: number, maps: BpfObject['maps']):
       if (i + 1 >= p.length || p.code[i + 1] !== 0 || p.dst[i + 1] !== 0 || p.src[i + 1] !== 0 || p.off[i + 1] !== 0)
         throw bad('an ld_imm64 without its second slot');
       if (src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_VALUE) {
-        const m = p.imm[i]!;
+        const m = p.imm[i];
         if (m < 0 || m >= nmaps) throw bad(`map ${m} does not exist (no relocation for this ld_imm64?)`);
         if (src === BPF_PSEUDO_MAP_VALUE) {
-          const off = p.imm[i + 1]!;
-          if (off < 0 || off >= maps[m]!.value_size) throw bad(`offset ${off} is outside ${maps[m]!.name} (${maps[m]!.value_size} bytes)`);
+          const off = p.imm[i + 1];
+          if (off < 0 || off >= maps[m].value_size) throw bad(`offset ${off} is outside ${maps[m].name} (${maps[m].value_size} bytes)`);
         }
       } else if (src !== 0) throw bad(`ld_imm64 with src_reg ${src}`);
       return;
@@ -192,8 +192,8 @@ function checkInsn(p: Insns, i: number, nmaps: number, maps: BpfObject['maps']):
       if (mode === BPF_ATOMIC) {
         const size = code & 0x18;
         if (size !== BPF_W && size !== BPF_DW) throw bad('atomic operations are on 32 or 64 bits');
-        if (!ATOMIC_OPS.has(p.imm[i]!)) throw bad(`unknown atomic operation 0x${(p.imm[i]! >>> 0).toString(16)}`);
-        if ((p.imm[i]! & BPF_FETCH) !== 0 && src === 10) throw bad('a fetching atomic would write r10');
+        if (!ATOMIC_OPS.has(p.imm[i])) throw bad(`unknown atomic operation 0x${(p.imm[i] >>> 0).toString(16)}`);
+        if ((p.imm[i] & BPF_FETCH) !== 0 && src === 10) throw bad('a fetching atomic would write r10');
         return;
       }
       if (mode !== BPF_MEM) throw bad('BPF_STX other than BPF_MEM and BPF_ATOMIC');
@@ -220,25 +220,25 @@ function mapArgs(p: Insns, next: (i: number) => number[]): Map<number, bigint> {
   while (work.length > 0) {
     const i = work.pop()!;
     const s = states[i]!.slice();
-    const code = p.code[i]!;
+    const code = p.code[i];
     const cls = code & 7;
-    const dst = p.dst[i]!;
-    const src = p.src[i]!;
-    if (cls === BPF_LD) s[dst] = src === BPF_PSEUDO_MAP_FD ? 1n << BigInt(Math.min(p.imm[i]!, 62)) : NOT_MAP;
-    else if (cls === BPF_ALU64 && code === (BPF_ALU64 | BPF_MOV | 8)) s[dst] = s[src]!;
+    const dst = p.dst[i];
+    const src = p.src[i];
+    if (cls === BPF_LD) s[dst] = src === BPF_PSEUDO_MAP_FD ? 1n << BigInt(Math.min(p.imm[i], 62)) : NOT_MAP;
+    else if (cls === BPF_ALU64 && code === (BPF_ALU64 | BPF_MOV | 8)) s[dst] = s[src];
     else if (cls === BPF_ALU || cls === BPF_ALU64) s[dst] = NOT_MAP;
     else if (cls === BPF_LDX) {
-      const slot = src === 10 && (code & 0x18) === BPF_DW ? slotOf(p.off[i]!) : -1;
-      s[dst] = slot >= 0 ? s[slot]! : NOT_MAP;
+      const slot = src === 10 && (code & 0x18) === BPF_DW ? slotOf(p.off[i]) : -1;
+      s[dst] = slot >= 0 ? s[slot] : NOT_MAP;
     } else if (cls === BPF_STX || cls === BPF_ST) {
       if (dst === 10) {
         // A narrower store into a slot leaves it something other than a map.
-        const slot = slotOf(p.off[i]! - (p.off[i]! & 7));
-        if (slot >= 0) s[slot] = cls === BPF_STX && (code & 0xe0) === BPF_MEM && (code & 0x18) === BPF_DW ? s[src]! : NOT_MAP;
+        const slot = slotOf(p.off[i] - (p.off[i] & 7));
+        if (slot >= 0) s[slot] = cls === BPF_STX && (code & 0xe0) === BPF_MEM && (code & 0x18) === BPF_DW ? s[src] : NOT_MAP;
       }
-      if (cls === BPF_STX && (code & 0xe0) === BPF_ATOMIC && (p.imm[i]! & BPF_FETCH) !== 0) s[p.imm[i] === BPF_CMPXCHG ? 0 : src] = NOT_MAP;
+      if (cls === BPF_STX && (code & 0xe0) === BPF_ATOMIC && (p.imm[i] & BPF_FETCH) !== 0) s[p.imm[i] === BPF_CMPXCHG ? 0 : src] = NOT_MAP;
     } else if (cls === BPF_JMP && (code & 0xf0) === BPF_CALL) {
-      if (MAP_HELPERS.has(p.imm[i]!)) out.set(i, (out.get(i) ?? 0n) | s[1]!);
+      if (MAP_HELPERS.has(p.imm[i])) out.set(i, (out.get(i) ?? 0n) | s[1]);
       for (let r = 0; r <= 5; r++) s[r] = NOT_MAP;
     }
     for (const j of next(i)) {
@@ -250,7 +250,7 @@ function mapArgs(p: Insns, next: (i: number) => number[]): Map<number, bigint> {
       }
       let changed = false;
       for (let k = 0; k < STATE; k++) {
-        const v = old[k]! | s[k]!;
+        const v = old[k] | s[k];
         if (v !== old[k]) {
           old[k] = v;
           changed = true;
@@ -277,14 +277,14 @@ export function checkProgram(obj: BpfObject): XdpProgram {
   const leaders = new Uint8Array(n);
   let backEdges = false;
   const isJump = (i: number) => {
-    const c = p.code[i]!;
+    const c = p.code[i];
     const cls = c & 7;
     const op = c & 0xf0;
     return (cls === BPF_JMP || cls === BPF_JMP32) && op !== BPF_CALL && op !== BPF_EXIT;
   };
   for (let i = 0; i < n; i++) {
     if (second[i] || !isJump(i)) continue;
-    const t = i + p.off[i]! + 1;
+    const t = i + p.off[i] + 1;
     loadCheck(
       t >= 0 && t < n,
       () => `${at(i)} jumps out of the program, to ${t} (${n} instructions: "jump out of range from insn ${i} to ${t}")`,
@@ -294,25 +294,25 @@ export function checkProgram(obj: BpfObject): XdpProgram {
     if (t <= i) backEdges = true;
   }
   const last = n - 1 - (second[n - 1] ? 1 : 0);
-  const lastCode = p.code[second[n - 1] ? n - 2 : n - 1]!;
+  const lastCode = p.code[second[n - 1] ? n - 2 : n - 1];
   loadCheck(
     !second[n - 1] && (lastCode === (BPF_JMP | BPF_EXIT) || lastCode === (BPF_JMP | BPF_JA)),
     () => `the last instruction (${last}) is not an exit or a jump: the program would run off its end ("last insn is not an exit or jmp")`,
   );
   const next = (i: number): number[] => {
-    const c = p.code[i]!;
+    const c = p.code[i];
     const cls = c & 7;
     const op = c & 0xf0;
     if (cls === BPF_LD) return [i + 2];
     if ((cls === BPF_JMP || cls === BPF_JMP32) && op !== BPF_CALL) {
       if (op === BPF_EXIT) return [];
-      if (op === BPF_JA) return [i + p.off[i]! + 1];
-      return [i + 1, i + p.off[i]! + 1];
+      if (op === BPF_JA) return [i + p.off[i] + 1];
+      return [i + 1, i + p.off[i] + 1];
     }
     return [i + 1];
   };
   for (const [i, set] of mapArgs(p, next)) {
-    const helper = HELPERS.get(p.imm[i]!)!;
+    const helper = HELPERS.get(p.imm[i])!;
     if (set & NOT_MAP) {
       throw new BpfLoadError(
         `${at(i)}: ${helper}'s first argument (r1) is not a map on every path to it (the verifier: "R1 type=inv expected=map_ptr")`,
@@ -320,8 +320,8 @@ export function checkProgram(obj: BpfObject): XdpProgram {
     }
     for (let m = 0; m < obj.maps.length && m < 63; m++) {
       if ((set & (1n << BigInt(m))) === 0n) continue;
-      const map = obj.maps[m]!;
-      const why = mapFuncRefusal(map.type, p.imm[i]!);
+      const map = obj.maps[m];
+      const why = mapFuncRefusal(map.type, p.imm[i]);
       if (why !== undefined) {
         throw new BpfLoadError(
           `${at(i)}: ${helper} on ${mapTypeName(map.type)} '${map.name}', ${why} ("cannot pass map_type ${map.type} into func ${helper}#${p.imm[i]}")`,

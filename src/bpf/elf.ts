@@ -144,10 +144,10 @@ export function readElf(bytes: Uint8Array): ElfFile {
     );
     raw.push(s);
   }
-  const shstr = raw[shstrndx]!;
+  const shstr = raw[shstrndx];
   const sections: ElfSection[] = raw.map((s, i) => {
-    loadCheck(nameOffs[i]! < shstr.size || shstr.size === 0, () => `section ${i}'s name is outside the name table (damaged ELF file)`);
-    return { ...s, name: cstring(bytes, shstr.offset + nameOffs[i]!, shstr.offset + shstr.size) };
+    loadCheck(nameOffs[i] < shstr.size || shstr.size === 0, () => `section ${i}'s name is outside the name table (damaged ELF file)`);
+    return { ...s, name: cstring(bytes, shstr.offset + nameOffs[i], shstr.offset + shstr.size) };
   });
 
   const symbols: ElfSymbol[] = [];

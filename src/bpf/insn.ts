@@ -101,9 +101,9 @@ export function decodeInsns(raw: Uint8Array): Insns {
     imm: new Int32Array(n),
   };
   for (let i = 0; i < n; i++) {
-    out.code[i] = raw[i * 8]!;
-    out.dst[i] = raw[i * 8 + 1]! & 0xf;
-    out.src[i] = raw[i * 8 + 1]! >> 4;
+    out.code[i] = raw[i * 8];
+    out.dst[i] = raw[i * 8 + 1] & 0xf;
+    out.src[i] = raw[i * 8 + 1] >> 4;
     out.off[i] = dv.getInt16(i * 8 + 2, true);
     out.imm[i] = dv.getInt32(i * 8 + 4, true);
   }

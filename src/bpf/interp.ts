@@ -152,8 +152,8 @@ function callHelper(env: XdpEnv, id: number, r: bigint[]): bigint {
     env.fault = FAULT_CALL;
     return 0n;
   }
-  const args = h.args.map((a) => (a[0] === 'h' ? hiOf(r[Number(a.slice(1))]!) : loOf(r[Number(a.slice(1))]!)));
-  const f = (env as unknown as Record<string, (...a: number[]) => number>)[h.method]!;
+  const args = h.args.map((a) => (a[0] === 'h' ? hiOf(r[Number(a.slice(1))]) : loOf(r[Number(a.slice(1))])));
+  const f = (env as unknown as Record<string, (...a: number[]) => number>)[h.method];
   return pair(f.apply(env, args), env.rh);
 }
 
@@ -169,45 +169,44 @@ export function interpret(p: XdpProgram, env: XdpEnv, regs?: BigUint64Array): nu
   let budget = LOOP_BUDGET;
   let pc = 0;
   const done = (v: number) => {
-    if (regs) for (let i = 0; i <= 10; i++) regs[i] = r[i]!;
+    if (regs) for (let i = 0; i <= 10; i++) regs[i] = r[i];
     return v;
   };
   for (;;) {
     env.insns++;
-    const c = code[pc]!;
+    const c = code[pc];
     const cls = c & 7;
-    const d = dst[pc]!;
-    const sr = src[pc]!;
+    const d = dst[pc];
+    const sr = src[pc];
     switch (cls) {
       case BPF_ALU:
       case BPF_ALU64: {
         const is64 = cls === BPF_ALU64;
         const op = c & 0xf0;
         if (op === BPF_END) {
-          const bits = imm[pc]!;
-          const v = r[d]! & ((1n << BigInt(bits)) - 1n);
+          const bits = imm[pc];
+          const v = r[d] & ((1n << BigInt(bits)) - 1n);
           r[d] = (c & BPF_TO_BE) !== 0 ? bswap(v, bits) : v;
           break;
         }
-        const s = (c & BPF_X) !== 0 ? r[sr]! : is64 ? u64(BigInt(imm[pc]!)) : u32(BigInt(imm[pc]!));
-        r[d] = alu(op, is64, off[pc] === 1, r[d]!, s);
+        const s = (c & BPF_X) !== 0 ? r[sr] : is64 ? u64(BigInt(imm[pc])) : u32(BigInt(imm[pc]));
+        r[d] = alu(op, is64, off[pc] === 1, r[d], s);
         break;
       }
       case BPF_JMP:
       case BPF_JMP32: {
         const op = c & 0xf0;
-        if (op === 0x90 /* EXIT */) return done(loOf(r[0]!) >>> 0);
+        if (op === 0x90 /* EXIT */) return done(loOf(r[0]) >>> 0);
         if (op === 0x80 /* CALL */) {
-          const v = callHelper(env, imm[pc]!, r);
+          const v = callHelper(env, imm[pc], r);
           if (env.fault !== FAULT_NONE) return done(0);
           r[0] = v;
           break;
         }
         const is64 = cls === BPF_JMP;
-        const taken =
-          op === BPF_JA || cond(op, is64, r[d]!, (c & BPF_X) !== 0 ? r[sr]! : is64 ? u64(BigInt(imm[pc]!)) : u32(BigInt(imm[pc]!)));
+        const taken = op === BPF_JA || cond(op, is64, r[d], (c & BPF_X) !== 0 ? r[sr] : is64 ? u64(BigInt(imm[pc])) : u32(BigInt(imm[pc])));
         if (taken) {
-          const t = pc + off[pc]! + 1;
+          const t = pc + off[pc] + 1;
           if (t <= pc && --budget < 0) {
             env.fault = FAULT_LOOP;
             return done(0);
@@ -219,21 +218,21 @@ export function interpret(p: XdpProgram, env: XdpEnv, regs?: BigUint64Array): nu
       }
       case BPF_LD: {
         // ld_imm64 (check.ts allows no other BPF_LD)
-        if (sr === BPF_PSEUDO_MAP_FD) r[d] = BigInt(MAP_HI + imm[pc]!) << 32n;
-        else if (sr === BPF_PSEUDO_MAP_VALUE) r[d] = (BigInt(VAL_HI + imm[pc]!) << 32n) | BigInt(env.vbase[imm[pc]!]! + imm[pc + 1]!);
-        else r[d] = pair(imm[pc]!, imm[pc + 1]!);
+        if (sr === BPF_PSEUDO_MAP_FD) r[d] = BigInt(MAP_HI + imm[pc]) << 32n;
+        else if (sr === BPF_PSEUDO_MAP_VALUE) r[d] = (BigInt(VAL_HI + imm[pc]) << 32n) | BigInt(env.vbase[imm[pc]] + imm[pc + 1]);
+        else r[d] = pair(imm[pc], imm[pc + 1]);
         pc += 2;
         continue;
       }
       case BPF_LDX: {
-        const h = hiOf(r[sr]!);
-        const l = loOf(r[sr]!);
+        const h = hiOf(r[sr]);
+        const l = loOf(r[sr]);
         const size = c & 0x18;
         let v: bigint;
-        if (size === BPF_DW) v = BigInt(env.ld8(h, l, off[pc]!) >>> 0);
-        else if (size === BPF_W) v = BigInt(env.ld4(h, l, off[pc]!) >>> 0);
-        else if (size === BPF_H) v = BigInt(env.ld2(h, l, off[pc]!));
-        else v = BigInt(env.ld1(h, l, off[pc]!));
+        if (size === BPF_DW) v = BigInt(env.ld8(h, l, off[pc]) >>> 0);
+        else if (size === BPF_W) v = BigInt(env.ld4(h, l, off[pc]) >>> 0);
+        else if (size === BPF_H) v = BigInt(env.ld2(h, l, off[pc]));
+        else v = BigInt(env.ld1(h, l, off[pc]));
         if (env.fault !== FAULT_NONE) return done(0);
         if (size === BPF_DW || size === BPF_W) v |= BigInt(env.rh >>> 0) << 32n;
         r[d] = v;
@@ -241,13 +240,13 @@ export function interpret(p: XdpProgram, env: XdpEnv, regs?: BigUint64Array): nu
       }
       case BPF_ST:
       case BPF_STX: {
-        const h = hiOf(r[d]!);
-        const l = loOf(r[d]!);
+        const h = hiOf(r[d]);
+        const l = loOf(r[d]);
         const size = c & 0x18;
         if (cls === BPF_STX && (c & 0xe0) === BPF_ATOMIC) {
-          const op = imm[pc]!;
-          const v = r[sr]!;
-          const old = env.atomic(h, l, off[pc]!, size === BPF_DW ? 8 : 4, op, loOf(v), hiOf(v), loOf(r[0]!), hiOf(r[0]!));
+          const op = imm[pc];
+          const v = r[sr];
+          const old = env.atomic(h, l, off[pc], size === BPF_DW ? 8 : 4, op, loOf(v), hiOf(v), loOf(r[0]), hiOf(r[0]));
           if (env.fault !== FAULT_NONE) return done(0);
           if ((op & BPF_FETCH) !== 0) {
             const o = size === BPF_DW ? pair(old, env.rh) : BigInt(old >>> 0);
@@ -256,11 +255,11 @@ export function interpret(p: XdpProgram, env: XdpEnv, regs?: BigUint64Array): nu
           }
           break;
         }
-        const v = cls === BPF_STX ? r[sr]! : u64(BigInt(imm[pc]!));
-        if (size === BPF_DW) env.st8(h, l, off[pc]!, loOf(v), hiOf(v));
-        else if (size === BPF_W) env.st4(h, l, off[pc]!, loOf(v));
-        else if (size === BPF_H) env.st2(h, l, off[pc]!, loOf(v));
-        else env.st1(h, l, off[pc]!, loOf(v));
+        const v = cls === BPF_STX ? r[sr] : u64(BigInt(imm[pc]));
+        if (size === BPF_DW) env.st8(h, l, off[pc], loOf(v), hiOf(v));
+        else if (size === BPF_W) env.st4(h, l, off[pc], loOf(v));
+        else if (size === BPF_H) env.st2(h, l, off[pc], loOf(v));
+        else env.st1(h, l, off[pc], loOf(v));
         if (env.fault !== FAULT_NONE) return done(0);
         break;
       }

@@ -159,7 +159,7 @@ function sdiv64(al: number, ah: number, bl: number, bh: number): number {
   const nbl = bh < 0 ? -bl | 0 : bl;
   const nbh = bh < 0 ? (~bh + (bl === 0 ? 1 : 0)) | 0 : bh;
   const ql = divmodu64(nal, nah, nbl, nbh, false);
-  const qh = RH[0]!;
+  const qh = RH[0];
   if (!neg) return ql;
   RH[0] = (~qh + (ql === 0 ? 1 : 0)) | 0;
   return -ql | 0;
@@ -176,7 +176,7 @@ function smod64(al: number, ah: number, bl: number, bh: number): number {
   const nbl = bh < 0 ? -bl | 0 : bl;
   const nbh = bh < 0 ? (~bh + (bl === 0 ? 1 : 0)) | 0 : bh;
   const rl = divmodu64(nal, nah, nbl, nbh, true);
-  const rh = RH[0]!;
+  const rh = RH[0];
   if (ah >= 0) return rl;
   RH[0] = (~rh + (rl === 0 ? 1 : 0)) | 0;
   return -rl | 0;
@@ -419,8 +419,8 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
   else for (const t of [...targets].reverse()) out.push(`L${t}: {`);
   // A basic block runs from a jump target (or the instruction after a jump or exit) to the next jump or exit.
   const endsBlock = (i: number) => {
-    const cls = code[i]! & 7;
-    return (cls === BPF_JMP || cls === BPF_JMP32) && (code[i]! & 0xf0) !== BPF_CALL;
+    const cls = code[i] & 7;
+    return (cls === BPF_JMP || cls === BPF_JMP32) && (code[i] & 0xf0) !== BPF_CALL;
   };
   const blockLength = (start: number) => {
     let k = 0;
@@ -438,11 +438,11 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
   for (let i = 0; i < n; i++) {
     if (p.leaders[i]) out.push(loop ? `case ${i}:` : `} // L${i}`);
     if (o.count && (i === 0 || p.leaders[i] || endsBlock(i - 1))) out.push(`env.insns += ${blockLength(i)};`);
-    const c = code[i]!;
+    const c = code[i];
     const cls = c & 7;
-    const d = dst[i]!;
-    const s = src[i]!;
-    const k = imm[i]!;
+    const d = dst[i];
+    const s = src[i];
+    const k = imm[i];
     const isX = (c & BPF_X) !== 0;
     let line: string;
     switch (cls) {
@@ -470,12 +470,12 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
         const op = c & 0xf0;
         if (op === BPF_EXIT) line = `${exportRegs}return l0 >>> 0;`;
         else if (op === BPF_CALL) line = `t = ${helperCall(k)}; ${checkFault} l0 = t; h0 = env.rh;`;
-        else if (op === BPF_JA) line = jump(i, i + off[i]! + 1);
+        else if (op === BPF_JA) line = jump(i, i + off[i] + 1);
         else {
           const is64 = cls === BPF_JMP;
           const sl = isX ? L(s) : String(k);
           const sh = isX ? H(s) : k < 0 ? '-1' : '0';
-          line = `if (${condition(op, is64, d, sl, sh)}) ${jump(i, i + off[i]! + 1)}`;
+          line = `if (${condition(op, is64, d, sl, sh)}) ${jump(i, i + off[i] + 1)}`;
         }
         break;
       }
@@ -483,8 +483,8 @@ export function translateSource(p: XdpProgram, layout: MapsLayout, o: { regs?: b
         const ld = L(d);
         const hd = H(d);
         if (s === BPF_PSEUDO_MAP_FD) line = `${ld} = 0; ${hd} = ${MAP_HI + k};`;
-        else if (s === BPF_PSEUDO_MAP_VALUE) line = `${ld} = ${layout.maps[k]!.vbase + imm[i + 1]!}; ${hd} = ${VAL_HI + k};`;
-        else line = `${ld} = ${k}; ${hd} = ${imm[i + 1]!};`;
+        else if (s === BPF_PSEUDO_MAP_VALUE) line = `${ld} = ${layout.maps[k].vbase + imm[i + 1]}; ${hd} = ${VAL_HI + k};`;
+        else line = `${ld} = ${k}; ${hd} = ${imm[i + 1]};`;
         out.push(line);
         i++; // the second slot (never a jump target: check.ts)
         continue;

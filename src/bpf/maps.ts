@@ -114,7 +114,7 @@ const KINDS: Record<number, MapKind> = {
 
 const round8 = (n: number) => (n + 7) & ~7;
 /** A little-endian u32 (a map's u32 key, a cpumap/devmap value word). */
-const le32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+const le32 = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 const pow2AtLeast = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 8)));
 
 export function mapsLayout(defs: readonly BpfMapDef[], ncpus: number): MapsLayout {
@@ -124,7 +124,7 @@ export function mapsLayout(defs: readonly BpfMapDef[], ncpus: number): MapsLayou
   const trace = at;
   at += ncpus * TRACE_BYTES;
   const maps = defs.map((def, i): MapLayout => {
-    const kind = KINDS[def.type]!;
+    const kind = KINDS[def.type];
     const hashed = kind === 'hash' || kind === 'percpu_hash' || kind === 'lru_hash';
     const percpu = kind === 'percpu_array' || kind === 'percpu_hash';
     const capacity = hashed ? pow2AtLeast(2 * def.max_entries) : def.max_entries;
@@ -212,7 +212,7 @@ export class BpfMaps {
    * value for percpu maps), or -1. Called from the program (softirq context); takes no lock.
    */
   lookup(m: number, key: Uint8Array, koff: number, cpu: number): number {
-    const l = this.layout.maps[m]!;
+    const l = this.layout.maps[m];
     switch (l.kind) {
       case 'array':
       case 'percpu_array': {
@@ -232,7 +232,7 @@ export class BpfMaps {
         if (slot < 0) return -1;
         if (l.kind === 'lru_hash') {
           // bpf_lru_node_set_ref: mark the element used; a plain store, as the kernel's.
-          const now = this.i32[l.ctl + CTL_CLOCK]!;
+          const now = this.i32[l.ctl + CTL_CLOCK];
           if (this.i32[l.stamps + slot] !== now) this.i32[l.stamps + slot] = now;
         }
         return l.vbase + (l.percpu ? slot * this.layout.ncpus + cpu : slot) * l.vstride;
@@ -242,7 +242,7 @@ export class BpfMaps {
 
   /** Whether entry `k` of a cpumap or devmap exists (__cpu_map_lookup_elem / __dev_map_lookup_elem). */
   redirectTarget(m: number, k: number): boolean {
-    const l = this.layout.maps[m]!;
+    const l = this.layout.maps[m];
     return k >>> 0 < l.capacity && this.dv.getUint32(l.vbase + (k >>> 0) * 8, true) !== 0;
   }
 
@@ -256,7 +256,7 @@ export class BpfMaps {
 
   /** bpf_map_delete_elem: 0 or -errno (arrays cannot delete: -EINVAL, as array_map_delete_elem). */
   delete(m: number, key: Uint8Array, koff: number): number {
-    const l = this.layout.maps[m]!;
+    const l = this.layout.maps[m];
     if (l.kind === 'array' || l.kind === 'percpu_array') return -EINVAL;
     if (l.kind === 'cpumap' || l.kind === 'devmap') {
       const k = le32(key, koff);
@@ -267,9 +267,9 @@ export class BpfMaps {
     spin_lock(this.i32, l.ctl + CTL_LOCK);
     const slot = this.htab_find(l, key, koff);
     if (slot >= 0) {
-      const s = this.i32[l.states + slot]!;
+      const s = this.i32[l.states + slot];
       Atomics.store(this.i32, l.states + slot, (((s >>> 2) + 1) << 2) | DELETED);
-      this.i32[l.ctl + CTL_COUNT]!--;
+      this.i32[l.ctl + CTL_COUNT]--;
     }
     spin_unlock(this.i32, l.ctl + CTL_LOCK);
     return slot >= 0 ? 0 : -ENOENT;
@@ -279,7 +279,7 @@ export class BpfMaps {
   private htab_find(l: MapLayout, key: Uint8Array, koff: number): number {
     const mask = l.capacity - 1;
     const ks = l.def.key_size;
-    let i = jhash_i32(key, koff, ks, this.i32[l.ctl + CTL_SEED]!) & mask;
+    let i = jhash_i32(key, koff, ks, this.i32[l.ctl + CTL_SEED]) & mask;
     // Every slot once, plus a bounded number of re-reads of slots a writer changed under us.
     for (let probes = 0, retries = 0; probes < l.capacity; ) {
       const s1 = Atomics.load(this.i32, l.states + i);
@@ -313,7 +313,7 @@ export class BpfMaps {
     cpu: number,
     allCpus: boolean,
   ): number {
-    const l = this.layout.maps[m]!;
+    const l = this.layout.maps[m];
     if (flags > BPF_EXIST) return -EINVAL;
     const vs = l.def.value_size;
     const ncpus = this.layout.ncpus;
@@ -372,25 +372,25 @@ export class BpfMaps {
     if (found >= 0) {
       if (flags === BPF_NOEXIST) return -EEXIST;
       writeValue(found, false);
-      if (l.kind === 'lru_hash') this.i32[l.stamps + found] = ++this.i32[l.ctl + CTL_CLOCK]!;
+      if (l.kind === 'lru_hash') this.i32[l.stamps + found] = ++this.i32[l.ctl + CTL_CLOCK];
       return 0;
     }
     if (flags === BPF_EXIST) return -ENOENT;
-    if (this.i32[l.ctl + CTL_COUNT]! >= l.def.max_entries) {
+    if (this.i32[l.ctl + CTL_COUNT] >= l.def.max_entries) {
       if (l.kind !== 'lru_hash') return -E2BIG;
       this.lru_evict(l);
     }
     const mask = l.capacity - 1;
-    let i = jhash_i32(key, koff, l.def.key_size, this.i32[l.ctl + CTL_SEED]!) & mask;
-    while ((this.i32[l.states + i]! & 3) === FULL) i = (i + 1) & mask; // at most half full: ends
-    const s = this.i32[l.states + i]!;
+    let i = jhash_i32(key, koff, l.def.key_size, this.i32[l.ctl + CTL_SEED]) & mask;
+    while ((this.i32[l.states + i] & 3) === FULL) i = (i + 1) & mask; // at most half full: ends
+    const s = this.i32[l.states + i];
     const seq = (s >>> 2) + 1;
     Atomics.store(this.i32, l.states + i, (seq << 2) | BUSY);
     this.u8.set(key.subarray(koff, koff + l.def.key_size), l.keys + i * l.kstride);
     writeValue(i, true);
-    if (l.kind === 'lru_hash') this.i32[l.stamps + i] = ++this.i32[l.ctl + CTL_CLOCK]!;
+    if (l.kind === 'lru_hash') this.i32[l.stamps + i] = ++this.i32[l.ctl + CTL_CLOCK];
     Atomics.store(this.i32, l.states + i, ((seq + 1) << 2) | FULL); // publish the element
-    this.i32[l.ctl + CTL_COUNT]!++;
+    this.i32[l.ctl + CTL_COUNT]++;
     return 0;
   }
 
@@ -402,16 +402,16 @@ export class BpfMaps {
     let victim = -1;
     let oldest = Infinity;
     for (let i = 0; i < l.capacity; i++) {
-      if ((this.i32[l.states + i]! & 3) !== FULL) continue;
-      const age = this.i32[l.stamps + i]!;
+      if ((this.i32[l.states + i] & 3) !== FULL) continue;
+      const age = this.i32[l.stamps + i];
       if (age < oldest) {
         oldest = age;
         victim = i;
       }
     }
-    const s = this.i32[l.states + victim]!;
+    const s = this.i32[l.states + victim];
     Atomics.store(this.i32, l.states + victim, (((s >>> 2) + 1) << 2) | DELETED);
-    this.i32[l.ctl + CTL_COUNT]!--;
+    this.i32[l.ctl + CTL_COUNT]--;
   }
 
   /** cpu_map_update_elem / dev_map_update_elem (5.10), the checks in their order. */
@@ -441,7 +441,7 @@ export class BpfMaps {
 
   /** `bpftool map dump`: the elements (arrays: those with a nonzero byte on some CPU). Allocates: for reports. */
   entries(m: number): MapEntry[] {
-    const l = this.layout.maps[m]!;
+    const l = this.layout.maps[m];
     const ncpus = this.layout.ncpus;
     const vs = l.def.value_size;
     const out: MapEntry[] = [];
@@ -457,7 +457,7 @@ export class BpfMaps {
       if (l.percpu) {
         const per = Array.from({ length: ncpus }, (_, c) => valueAt(i * ncpus + c));
         if (l.kind === 'percpu_array' && !per.some(nonzero)) continue;
-        out.push({ key, value: per[0]!, percpu: per });
+        out.push({ key, value: per[0], percpu: per });
         continue;
       }
       const value = valueAt(i);
@@ -470,7 +470,7 @@ export class BpfMaps {
 
   /** Elements held by a hash map now (its COUNT word). */
   count(m: number): number {
-    return this.i32[this.layout.maps[m]!.ctl + CTL_COUNT]!;
+    return this.i32[this.layout.maps[m].ctl + CTL_COUNT];
   }
 
   /** A map's index by name, or -1. */

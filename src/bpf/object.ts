@@ -245,8 +245,8 @@ export function readBpfObject(bytes: Uint8Array, file: string, section: string):
       r.type === R_BPF_64_64 || r.type === R_BPF_64_NODYLD32,
       () => `relocation type ${r.type} at instruction ${i} is not one libbpf applies to programs`,
     );
-    const sym = elf.symbols[r.sym]!;
-    const code = insns[i * 8]!;
+    const sym = elf.symbols[r.sym];
+    const code = insns[i * 8];
     loadCheck(
       code === (BPF_LD | BPF_IMM | BPF_DW) && i + 1 < size / 8,
       () => `instruction ${i} has a map relocation (${sym.name}) but is not an ld_imm64 (libbpf: "invalid relo")`,
@@ -254,12 +254,12 @@ export function readBpfObject(bytes: Uint8Array, file: string, section: string):
     const key = `${sym.shndx}:${sym.value}`;
     const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
     if (bySymbol.has(key)) {
-      insns[i * 8 + 1] = (insns[i * 8 + 1]! & 0x0f) | (BPF_PSEUDO_MAP_FD << 4);
+      insns[i * 8 + 1] = (insns[i * 8 + 1] & 0x0f) | (BPF_PSEUDO_MAP_FD << 4);
       dv.setInt32(i * 8 + 4, bySymbol.get(key)!, true);
     } else if (dataSections.has(sym.shndx)) {
       // Global data: the offset is the symbol's value plus the addend clang left in imm.
       const off = dv.getInt32(i * 8 + 4, true) + (sym.type === STT_SECTION ? 0 : sym.value);
-      insns[i * 8 + 1] = (insns[i * 8 + 1]! & 0x0f) | (BPF_PSEUDO_MAP_VALUE << 4);
+      insns[i * 8 + 1] = (insns[i * 8 + 1] & 0x0f) | (BPF_PSEUDO_MAP_VALUE << 4);
       dv.setInt32(i * 8 + 4, dataSections.get(sym.shndx)!, true);
       dv.setInt32(i * 8 + 12, off, true);
     } else {

@@ -44,7 +44,7 @@ export interface XdpReport {
 export function mapField(b: Uint8Array): MapField {
   if (b.length === 1 || b.length === 2 || b.length === 4 || b.length === 8) {
     let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
     return v < 2n ** 53n ? Number(v) : v.toString();
   }
   return `0x${[...b].map((x) => x.toString(16).padStart(2, '0')).join('')}`;
@@ -73,7 +73,7 @@ export function xdpMapsReport(maps: BpfMaps): Record<string, XdpMapReport> {
 export function xdpReport(maps: BpfMaps): XdpReport {
   const percpu: XdpCpuReport[] = [];
   for (let cpu = 0; cpu < maps.layout.ncpus; cpu++) {
-    const c = (k: number) => maps.f64[maps.layout.counters / 8 + cpu * COUNTER_SLOTS + k]!;
+    const c = (k: number) => maps.f64[maps.layout.counters / 8 + cpu * COUNTER_SLOTS + k];
     percpu.push({
       cpu,
       runs: c(CTR_RUNS),

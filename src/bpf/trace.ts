@@ -32,22 +32,22 @@ function checkFormat(fmt: Uint8Array, size: number): number {
   let cnt = 0;
   let strSeen = false;
   for (let i = 0; i < n; i++) {
-    const c = fmt[i]!;
+    const c = fmt[i];
     if ((!isPrint(c) && !isSpace(c)) || c > 0x7f) return -EINVAL;
     if (c !== PCT) continue;
     if (cnt >= 3) return -EINVAL;
     i++;
     let mod = 0;
-    let kind = fmt[i]!;
+    let kind = fmt[i];
     if (kind === 0x6c /* l */) {
       mod++;
       i++;
-      kind = fmt[i]!;
+      kind = fmt[i];
     } else if (kind === 0x70 /* p */) {
       mod++;
-      const n1 = fmt[i + 1]!;
+      const n1 = fmt[i + 1];
       if ((n1 === 0x6b || n1 === 0x75) && fmt[i + 2] === 0x73 /* ks, us */) {
-        if (strSeen || !endsConversion(fmt[i + 3]!)) return -EINVAL;
+        if (strSeen || !endsConversion(fmt[i + 3])) return -EINVAL;
         strSeen = true;
         i += 2;
         kind = 0x73;
@@ -57,7 +57,7 @@ function checkFormat(fmt: Uint8Array, size: number): number {
       convMod[cnt++] = mod;
       continue;
     } else if (kind === 0x73 /* s */) {
-      if (strSeen || !endsConversion(fmt[i + 1]!)) return -EINVAL;
+      if (strSeen || !endsConversion(fmt[i + 1])) return -EINVAL;
       strSeen = true;
       convKind[cnt] = kind;
       convMod[cnt++] = 1;
@@ -66,7 +66,7 @@ function checkFormat(fmt: Uint8Array, size: number): number {
     if (kind === 0x6c) {
       mod++;
       i++;
-      kind = fmt[i]!;
+      kind = fmt[i];
     }
     if (kind !== 0x69 && kind !== 0x64 && kind !== 0x75 && kind !== 0x78) return -EINVAL;
     convKind[cnt] = kind;
@@ -104,7 +104,7 @@ function writeDec(lo: number, hi: number, signed: boolean, out: Uint8Array, at: 
   const len = n + (neg ? 1 : 0);
   if (at + len > end) return -1;
   if (neg) out[at++] = 0x2d;
-  for (let i = 0; i < n; i++) out[at + i] = digits[n - 1 - i]!;
+  for (let i = 0; i < n; i++) out[at + i] = digits[n - 1 - i];
   return len;
 }
 
@@ -120,7 +120,7 @@ function writeHex(lo: number, hi: number, prefix: boolean, out: Uint8Array, at: 
     out[at++] = 0x78;
   }
   for (let i = 0; i < n; i++) {
-    const d = digits[n - 1 - i]!;
+    const d = digits[n - 1 - i];
     out[at + i] = d < 10 ? 0x30 + d : 0x57 + d;
   }
   return len;
@@ -145,7 +145,7 @@ export function traceFormat(
   let w = at;
   let arg = 0;
   for (let i = 0; i < size - 1; i++) {
-    const c = fmt[i]!;
+    const c = fmt[i];
     if (c !== PCT) {
       if (w >= end) return -E2BIG;
       out[w++] = c;
@@ -154,10 +154,10 @@ export function traceFormat(
     // Skip the conversion's letters as checkFormat read them.
     i++;
     while (fmt[i] === 0x6c) i++;
-    const kind = convKind[arg]!;
-    const mod = convMod[arg]!;
-    let lo = args[2 * arg]! | 0;
-    let hi = args[2 * arg + 1]! | 0;
+    const kind = convKind[arg];
+    const mod = convMod[arg];
+    let lo = args[2 * arg] | 0;
+    let hi = args[2 * arg + 1] | 0;
     arg++;
     let len: number;
     if (fmt[i] === 0x70 /* p */) {

@@ -209,19 +209,19 @@ export class XdpEnv {
   /** After a run: count the outcome and turn a fault or an invalid action into XDP_ABORTED. */
   end(r0: number): number {
     const c = this.ctr;
-    c[CTR_RUNS]!++;
+    c[CTR_RUNS]++;
     if (this.fault !== FAULT_NONE) {
-      c[CTR_FAULT + this.fault - 1]!++;
-      c[CTR_ACTION + XDP_ABORTED]!++;
+      c[CTR_FAULT + this.fault - 1]++;
+      c[CTR_ACTION + XDP_ABORTED]++;
       return XDP_ABORTED;
     }
     const act = r0 >>> 0;
     if (act > XDP_REDIRECT) {
-      c[CTR_INVALID_ACTION]!++;
-      c[CTR_ACTION + XDP_ABORTED]!++;
+      c[CTR_INVALID_ACTION]++;
+      c[CTR_ACTION + XDP_ABORTED]++;
       return XDP_ABORTED;
     }
-    c[CTR_ACTION + act]!++;
+    c[CTR_ACTION + act]++;
     return act;
   }
 
@@ -230,9 +230,9 @@ export class XdpEnv {
   private valueOk(h: number, a: number, size: number): boolean {
     const m = h - VAL_HI;
     if (m < 0 || m >= this.vbase.length) return false;
-    const base = this.vbase[m]!;
-    if (a < base || a + size > this.vend[m]!) return false;
-    return ((a - base) % this.vstride[m]!) + size <= this.vsize[m]!;
+    const base = this.vbase[m];
+    if (a < base || a + size > this.vend[m]) return false;
+    return ((a - base) % this.vstride[m]) + size <= this.vsize[m];
   }
 
   private readFault(): number {
@@ -267,10 +267,10 @@ export class XdpEnv {
   ld1(h: number, l: number, off: number): number {
     const a = (l >>> 0) + off;
     if (h === PKT_HI) {
-      if (a >= this.data_meta && a + 1 <= this.data_end) return this.pkt[a]!;
+      if (a >= this.data_meta && a + 1 <= this.data_end) return this.pkt[a];
     } else if (h === STACK_HI) {
-      if (a >= 0 && a + 1 <= MAX_BPF_STACK) return this.stack[a]!;
-    } else if (this.valueOk(h, a, 1)) return this.m8[a]!;
+      if (a >= 0 && a + 1 <= MAX_BPF_STACK) return this.stack[a];
+    } else if (this.valueOk(h, a, 1)) return this.m8[a];
     return this.readFault();
   }
 
@@ -472,7 +472,7 @@ export class XdpEnv {
       src = this.stack;
     } else if (this.valueOk(h, a, len)) src = this.m8;
     else return false;
-    for (let i = 0; i < len; i++) dst[i] = src[a + i]!;
+    for (let i = 0; i < len; i++) dst[i] = src[a + i];
     return true;
   }
 
@@ -499,7 +499,7 @@ export class XdpEnv {
   /** bpf_map_lookup_elem(map, key): a pointer to the value, or NULL. */
   h_map_lookup_elem(mh: number, ml: number, kh: number, kl: number): number {
     const m = this.mapOf(mh, ml);
-    if (m < 0 || !this.copyIn(kh, kl, this.keysize[m]!, this.keybuf)) return this.callFault();
+    if (m < 0 || !this.copyIn(kh, kl, this.keysize[m], this.keybuf)) return this.callFault();
     const v = this.maps.lookup(m, this.keybuf, 0, this.cpu);
     return v < 0 ? this.ret(0, 0) : this.ret(v, VAL_HI + m);
   }
@@ -510,8 +510,8 @@ export class XdpEnv {
     if (
       m < 0 ||
       this.vro[m] !== 0 ||
-      !this.copyIn(kh, kl, this.keysize[m]!, this.keybuf) ||
-      !this.copyIn(vh, vl, this.valsize[m]!, this.valbuf)
+      !this.copyIn(kh, kl, this.keysize[m], this.keybuf) ||
+      !this.copyIn(vh, vl, this.valsize[m], this.valbuf)
     )
       return this.callFault();
     const r = fh !== 0 ? -EINVAL : this.maps.update(m, this.keybuf, 0, this.valbuf, 0, fl >>> 0, this.cpu);
@@ -521,7 +521,7 @@ export class XdpEnv {
   /** bpf_map_delete_elem(map, key): 0 or -errno. */
   h_map_delete_elem(mh: number, ml: number, kh: number, kl: number): number {
     const m = this.mapOf(mh, ml);
-    if (m < 0 || this.vro[m] !== 0 || !this.copyIn(kh, kl, this.keysize[m]!, this.keybuf)) return this.callFault();
+    if (m < 0 || this.vro[m] !== 0 || !this.copyIn(kh, kl, this.keysize[m], this.keybuf)) return this.callFault();
     const r = this.maps.delete(m, this.keybuf, 0);
     return this.ret(r, r < 0 ? -1 : 0);
   }
@@ -647,14 +647,14 @@ export class XdpEnv {
     const used = Atomics.load(this.traceView, 0);
     const r = traceFormat(this.keybuf, n, args, this, this.trace, 4 + used + 2, TRACE_BYTES - (4 + used + 2));
     if (r === -E2BIG) {
-      this.ctr[CTR_TRACE_DROPPED]!++;
+      this.ctr[CTR_TRACE_DROPPED]++;
       return this.ret(0, 0);
     }
     if (r < 0) return this.ret(r, -1);
     this.trace[4 + used] = r & 0xff;
     this.trace[4 + used + 1] = r >> 8;
     Atomics.store(this.traceView, 0, used + 2 + r);
-    this.ctr[CTR_TRACE_LINES]!++;
+    this.ctr[CTR_TRACE_LINES]++;
     return this.ret(r, 0);
   }
 
@@ -700,7 +700,7 @@ export function traceLines(maps: BpfMaps, cpu: number): string[] {
   const out: string[] = [];
   const dec = new TextDecoder();
   for (let at = base + 4; at < base + 4 + used; ) {
-    const len = maps.u8[at]! | (maps.u8[at + 1]! << 8);
+    const len = maps.u8[at] | (maps.u8[at + 1] << 8);
     out.push(dec.decode(maps.u8.slice(at + 2, at + 2 + len)));
     at += 2 + len;
   }
@@ -714,11 +714,11 @@ const taus = (s: number, a: number, b: number, c: number, d: number) => (((s & c
 
 /** prandom_u32_state: the Tausworthe LFSR113 generator's next value. */
 export function prandom_u32_state(s: Uint32Array): number {
-  s[0] = taus(s[0]!, 6, 13, 4294967294, 18);
-  s[1] = taus(s[1]!, 2, 27, 4294967288, 2);
-  s[2] = taus(s[2]!, 13, 21, 4294967280, 7);
-  s[3] = taus(s[3]!, 3, 12, 4294967168, 13);
-  return (s[0]! ^ s[1]! ^ s[2]! ^ s[3]!) >>> 0;
+  s[0] = taus(s[0], 6, 13, 4294967294, 18);
+  s[1] = taus(s[1], 2, 27, 4294967288, 2);
+  s[2] = taus(s[2], 13, 21, 4294967280, 7);
+  s[3] = taus(s[3], 3, 12, 4294967168, 13);
+  return (s[0] ^ s[1] ^ s[2] ^ s[3]) >>> 0;
 }
 
 /** prandom_seed_state + prandom_warmup: seed the four words (each above its minimum) and run 10 rounds. */
@@ -727,9 +727,9 @@ export function prandom_seed_state(s: Uint32Array, seed: number): void {
   const seedMin = (x: number, m: number) => (x < m ? x + m : x) >>> 0;
   const i = ((seed << 10) ^ seed) >>> 0; // (seed >> 32) is 0 for a 32-bit seed
   s[0] = seedMin(i, 2);
-  s[1] = seedMin(lcg(s[0]!), 8);
-  s[2] = seedMin(lcg(s[1]!), 16);
-  s[3] = seedMin(lcg(s[2]!), 128);
+  s[1] = seedMin(lcg(s[0]), 8);
+  s[2] = seedMin(lcg(s[1]), 16);
+  s[3] = seedMin(lcg(s[2]), 128);
   for (let r = 0; r < 10; r++) prandom_u32_state(s);
 }
 
@@ -753,10 +753,10 @@ export function csum_partial_words(w: Uint32Array, n: number, sum: number): numb
   const pairs = n >> 1;
   for (let i = 0; i < pairs; i++) {
     // result += word (64-bit) with the carry out of bit 63 added back in (adcq).
-    const tl = lo + w[2 * i]!;
+    const tl = lo + w[2 * i];
     const cl = tl > 0xffffffff ? 1 : 0;
     lo = tl >>> 0;
-    const th = hi + w[2 * i + 1]! + cl;
+    const th = hi + w[2 * i + 1] + cl;
     hi = th >>> 0;
     if (th > 0xffffffff) {
       const t2 = lo + 1;
@@ -768,7 +768,7 @@ export function csum_partial_words(w: Uint32Array, n: number, sum: number): numb
   // `result` is an unsigned long: the odd word adds without folding, then the final fold.
   let rhi = 0;
   if (n & 1) {
-    const t = r + w[n - 1]!;
+    const t = r + w[n - 1];
     rhi = t > 0xffffffff ? 1 : 0;
     r = t >>> 0;
   }

@@ -85,7 +85,7 @@ export function tokenize(command: string, specs: readonly OptionSpec[], argv: st
   const given = new Map<string, string[]>();
   const consumed = new Set<number>();
   for (let t = 0; t < tokens.length; t++) {
-    const tok = tokens[t]!;
+    const tok = tokens[t];
     if (tok.kind === 'option-terminator') continue;
     if (tok.kind === 'positional') {
       if (consumed.has(t)) continue;

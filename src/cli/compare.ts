@@ -125,10 +125,10 @@ function filesAndOptions(argv: string[]): { files: string[]; rest: string[] } {
   const files: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     if (a === '--out') {
       rest.push(a);
-      if (i + 1 < argv.length) rest.push(argv[++i]!);
+      if (i + 1 < argv.length) rest.push(argv[++i]);
     } else if (a.startsWith('-') && a !== '-') rest.push(a);
     else files.push(a);
   }

@@ -49,7 +49,7 @@ function yamlFlowDepth(text: string): number {
     else if (c === '"' || c === "'") {
       const q = c;
       for (i++; i < text.length && text[i] !== q; i++) if (q === '"' && text[i] === '\\') i++;
-    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) while (i < text.length && text[i] !== '\n') i++;
   }
   return deepest;
 }
@@ -120,7 +120,7 @@ export function duplicateKeyAt(text: string): number {
   const open: (Set<string> | null)[] = []; // a set per enclosing object, null per array
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
+    const c = text[i];
     if (c === '"') {
       const start = i;
       i++;

@@ -221,7 +221,7 @@ export function resolveSettings(raw: RawSettings, io: ConfigIo): Config {
     cfg.tcp_timestamps = cfg.proto !== 'udp' && cfg.pkt_size >= pktSizeMin(cfg.ip, 'tcp', true).size;
   cfg.host_cpus = given('host_cpus') ? cfg.host_cpus : [];
   const reta = given('rss_reta') ? cfg.rss_reta : range(q);
-  cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]!);
+  cfg.rss_reta = range(RSS_RETA_SIZE).map((i) => reta[i % reta.length]);
   checkCrossFields(cfg, io);
   const schedule = (given('knob_at') ? cfg.knob_at : []) as unknown as KnobChangeGiven[];
   cfg.knob_at = resolveSchedule(raw, schedule, io);

@@ -79,7 +79,7 @@ export function clipPath(file: string, max = 60): string {
   let out = '';
   const cps = Array.from(file);
   for (let i = cps.length - 1; i >= 0; i--) {
-    const piece = escapeControls(cps[i]!);
+    const piece = escapeControls(cps[i]);
     if (out.length + piece.length > max - 3) break;
     out = piece + out;
   }
@@ -411,12 +411,12 @@ export function schedule(): Kind<KnobChangeGiven[]> {
         addIssue({ message: 'each change is MS:knob=value (e.g. 50:rps-cpus=3)' });
         return NEVER;
       }
-      const key = m[2]!.replace(/-/g, '_');
+      const key = m[2].replace(/-/g, '_');
       if (!isRuntimeKnob(key)) {
-        addIssue({ message: notRuntime(m[2]!) });
+        addIssue({ message: notRuntime(m[2]) });
         return NEVER;
       }
-      return { at_ms: Number(m[1]), key, raw: m[3]! as unknown };
+      return { at_ms: Number(m[1]), key, raw: m[3] as unknown };
     }),
   );
   const reported = v.pipe(
@@ -907,10 +907,10 @@ function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
-  return prev[b.length]!;
+  return prev[b.length];
 }
 
 /**
@@ -945,7 +945,7 @@ export const show = (raw: unknown): string => (typeof raw === 'string' ? `'${cli
 export function maskToCpus(hex: string): number[] {
   const cpus: number[] = [];
   for (let i = 0; i < hex.length; i++) {
-    const nibble = parseInt(hex[hex.length - 1 - i]!, 16);
+    const nibble = parseInt(hex[hex.length - 1 - i], 16);
     for (let b = 0; b < 4; b++) if (nibble & (1 << b)) cpus.push(i * 4 + b);
   }
   return cpus;

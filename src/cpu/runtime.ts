@@ -99,7 +99,7 @@ export class CpuRuntime implements CpuEnv {
     this.ksoftirqd = this.rq.ksoftirqd;
     this.i32 = shm.i32;
     this.f64 = shm.f64;
-    this.doorbell = shm.sd[cpu]! + shm.layout.SD.doorbell;
+    this.doorbell = shm.sd[cpu] + shm.layout.SD.doorbell;
     this.stop_at = shm.ctlI + shm.layout.CTL.stop;
     // performance.now() counts from this thread's own origin: convert to the run's.
     this.origin_ms = performance.timeOrigin - shared_origin_ms;
@@ -107,7 +107,7 @@ export class CpuRuntime implements CpuEnv {
     this.busy_field = Int32Array.of(SD.idle_ns, SD.busy_hardirq_ns, SD.busy_softirq_ns, SD.busy_ksoftirqd_ns, SD.busy_task_ns, SD.idle_ns);
     if (shm.cfg.stack_cost_ns > 0 && burn_iters_per_ns === 0) calibrate_burn();
     this.idle_poll_loads = spinLoads(busyThreads(shm.cfg.cpus, deviceInline(shm.cfg)), IDLE_POLL_LOADS);
-    this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.SD.processed]!);
+    this.window = new HotPathWindow(shm, () => this.f64[this.c.sdF + this.c.SD.processed]);
   }
 
   // ------------------------------------------------------------------ CpuEnv
@@ -129,7 +129,7 @@ export class CpuRuntime implements CpuEnv {
    * the task runnable at its next scheduling point (it re-checks after publishing CTX_IDLE).
    */
   wake_cpu(cpu: number): void {
-    const ctx = Atomics.load(this.i32, this.shm.sd[cpu]! + this.c.SD.context);
+    const ctx = Atomics.load(this.i32, this.shm.sd[cpu] + this.c.SD.context);
     if (ctx === CTX_IDLE || ctx === CTX_IDLE_POLL) this.ipi(cpu, IPI_RESCHED);
   }
 
@@ -152,10 +152,10 @@ export class CpuRuntime implements CpuEnv {
   /** The exec clocks for the runqueue: each context's busy ns, with the running interval. */
   private load_exec(): void {
     const sdF = this.c.sdF;
-    const run = this.c.clock[0]! - this.ctx_start;
+    const run = this.c.clock[0] - this.ctx_start;
     const exec = this.rq.exec;
-    exec[0] = this.f64[sdF + this.c.SD.busy_ksoftirqd_ns]! + (this.ctx === CTX_KSOFTIRQD ? run : 0);
-    exec[1] = this.f64[sdF + this.c.SD.busy_task_ns]! + (this.ctx === CTX_TASK ? run : 0);
+    exec[0] = this.f64[sdF + this.c.SD.busy_ksoftirqd_ns] + (this.ctx === CTX_KSOFTIRQD ? run : 0);
+    exec[1] = this.f64[sdF + this.c.SD.busy_task_ns] + (this.ctx === CTX_TASK ? run : 0);
   }
 
   burn_ns(ns: number): void {
@@ -175,7 +175,7 @@ export class CpuRuntime implements CpuEnv {
   // ------------------------------------------------------------------ the CPU
 
   private ipi(cpu: number, kind: number): void {
-    const at = this.shm.sd[cpu]! + this.shm.layout.SD.ipi_pending;
+    const at = this.shm.sd[cpu] + this.shm.layout.SD.ipi_pending;
     Atomics.or(this.i32, at, kind);
     doorbell_ring(this.shm, cpu);
   }
@@ -188,8 +188,8 @@ export class CpuRuntime implements CpuEnv {
     // a thread the host stops anywhere else here shows the timeline (timeline.ts) the context
     // that time is charged to.
     Atomics.store(this.i32, this.c.sd + this.c.SD.context, next);
-    const now = this.c.clock[0]!;
-    this.f64[this.c.sdF + this.busy_field[prev]!]! += now - this.ctx_start;
+    const now = this.c.clock[0];
+    this.f64[this.c.sdF + this.busy_field[prev]] += now - this.ctx_start;
     this.ctx = next;
     this.ctx_start = now;
     return prev;
@@ -274,7 +274,7 @@ export class CpuRuntime implements CpuEnv {
 
   /** Announce this CPU to the device (it starts generating once every CPU is up). */
   online(): void {
-    this.ctx_start = this.c.clock[0]!;
+    this.ctx_start = this.c.clock[0];
     // From here every ns of the clock is charged to some context (timeline.ts reads this).
     this.f64[this.c.sdF + this.c.SD.online_ns] = this.ctx_start;
     Atomics.add(this.i32, this.shm.ctlI + this.shm.layout.CTL.cpus_ready, 1);
@@ -287,7 +287,7 @@ export class CpuRuntime implements CpuEnv {
    */
   step(): boolean {
     const c = this.c;
-    this.f64[c.sdF + c.SD.heartbeat]! += 1;
+    this.f64[c.sdF + c.SD.heartbeat] += 1;
     if (this.dev !== null) this.dev.inline_turn();
     if (Atomics.load(this.i32, this.doorbell) !== 0) {
       this.handle_irqs();

@@ -111,19 +111,19 @@ export class CfsRq {
     if (s === 0) return this.ksoftirqd[i] !== 0 && softirq_pending !== 0;
     const t = s - 1;
     if (t >= this.tasks) return cpumap_kthread_runnable(this.shm, t - this.tasks, cpu);
-    return this.shm.i32[this.shm.taskI[t]! + this.shm.layout.TASK.cpu] === cpu && task_runnable(this.shm, t);
+    return this.shm.i32[this.shm.taskI[t] + this.shm.layout.TASK.cpu] === cpu && task_runnable(this.shm, t);
   }
 
   /** update_curr: charge the running entity the exec time since the last update, then update_min_vruntime. */
   private update_curr(i: number, cpu: number, softirq_pending: number): void {
-    const s = this.curr[i]!;
+    const s = this.curr[i];
     if (s < 0) return;
-    const exec_now = this.exec[2 * i + (s === 0 ? 0 : 1)]!;
-    const d = exec_now - this.exec_start[i]!;
+    const exec_now = this.exec[2 * i + (s === 0 ? 0 : 1)];
+    const d = exec_now - this.exec_start[i];
     this.exec_start[i] = exec_now;
     if (d <= 0) return;
-    this.vruntime[i * this.slots + s]! += d;
-    this.ran_ns[i]! += d;
+    this.vruntime[i * this.slots + s] += d;
+    this.ran_ns[i] += d;
     this.update_min_vruntime(i, cpu, softirq_pending, s);
   }
 
@@ -134,20 +134,20 @@ export class CfsRq {
    */
   private update_min_vruntime(i: number, cpu: number, softirq_pending: number, cur: number): void {
     const base = i * this.slots;
-    let v = this.vruntime[base + cur]!;
+    let v = this.vruntime[base + cur];
     for (let s = 0; s < this.slots; s++) {
-      if (s === cur || this.seen[base + s] === 0 || this.vruntime[base + s]! >= v) continue;
-      if (this.runnable(i, cpu, s, softirq_pending)) v = this.vruntime[base + s]!;
+      if (s === cur || this.seen[base + s] === 0 || this.vruntime[base + s] >= v) continue;
+      if (this.runnable(i, cpu, s, softirq_pending)) v = this.vruntime[base + s];
     }
-    if (v > this.min_vruntime[i]!) this.min_vruntime[i] = v;
+    if (v > this.min_vruntime[i]) this.min_vruntime[i] = v;
   }
 
   /** place_entity for a waking entity: no further back than half a latency period. */
   private place(i: number, s: number): number {
     const at = i * this.slots + s;
-    const floor = this.min_vruntime[i]! - this.sched_latency_ns / 2;
-    if (this.vruntime[at]! < floor) this.vruntime[at] = floor;
-    return this.vruntime[at]!;
+    const floor = this.min_vruntime[i] - this.sched_latency_ns / 2;
+    if (this.vruntime[at] < floor) this.vruntime[at] = floor;
+    return this.vruntime[at];
   }
 
   /**
@@ -157,14 +157,14 @@ export class CfsRq {
    */
   need_resched(i: number, cpu: number, softirq_pending: number, jiffies: number): boolean {
     if (this.resched[i] !== 0) return true;
-    const cur = this.curr[i]!;
+    const cur = this.curr[i];
     if (cur < 0) {
       for (let s = 1; s < this.slots; s++) if (this.runnable(i, cpu, s, softirq_pending)) return true;
       return false;
     }
     this.update_curr(i, cpu, softirq_pending);
     const base = i * this.slots;
-    const vr_curr = this.vruntime[base + cur]!;
+    const vr_curr = this.vruntime[base + cur];
     let nr = 1;
     let left = Infinity;
     for (let s = 0; s < this.slots; s++) {
@@ -174,7 +174,7 @@ export class CfsRq {
         continue;
       }
       nr++;
-      let vr = this.vruntime[base + s]!;
+      let vr = this.vruntime[base + s];
       if (this.seen[base + s] === 0) {
         this.seen[base + s] = 1;
         vr = this.place(i, s);
@@ -191,7 +191,7 @@ export class CfsRq {
       // check_preempt_tick: the slice is sched_period / nr_running (all weights equal).
       const period = nr > SCHED_NR_LATENCY ? nr * this.sched_min_granularity_ns : this.sched_latency_ns;
       const ideal = period / nr;
-      const ran = this.ran_ns[i]!;
+      const ran = this.ran_ns[i];
       if (ran > ideal || (ran >= this.sched_min_granularity_ns && vr_curr - left > ideal)) {
         this.resched[i] = 1;
         this.tick_preempts++;
@@ -208,7 +208,7 @@ export class CfsRq {
    */
   schedule(i: number, cpu: number, softirq_pending: number, jiffies: number): number {
     if (this.ksoftirqd[i] !== 0 && softirq_pending === 0) this.ksoftirqd[i] = 0;
-    const cur = this.curr[i]!;
+    const cur = this.curr[i];
     if (cur >= 0) {
       this.update_curr(i, cpu, softirq_pending);
       if (this.runnable(i, cpu, cur, softirq_pending) && !this.need_resched(i, cpu, softirq_pending, jiffies)) {
@@ -224,7 +224,7 @@ export class CfsRq {
         this.seen[base + s] = 0;
         continue;
       }
-      const vr = s === cur ? this.vruntime[base + s]! : this.place(i, s);
+      const vr = s === cur ? this.vruntime[base + s] : this.place(i, s);
       this.seen[base + s] = 1;
       if (vr < best_vr) {
         best_vr = vr;
@@ -232,12 +232,12 @@ export class CfsRq {
       }
     }
     // update_min_vruntime: monotonic, up to the leftmost runnable (or the one that ran).
-    const floor = best >= 0 ? best_vr : cur >= 0 ? this.vruntime[base + cur]! : -Infinity;
-    if (floor > this.min_vruntime[i]!) this.min_vruntime[i] = floor;
+    const floor = best >= 0 ? best_vr : cur >= 0 ? this.vruntime[base + cur] : -Infinity;
+    if (floor > this.min_vruntime[i]) this.min_vruntime[i] = floor;
     this.curr[i] = best;
     this.ran_ns[i] = 0;
     if (best < 0) return PICK_NONE;
-    this.exec_start[i] = this.exec[2 * i + (best === 0 ? 0 : 1)]!;
+    this.exec_start[i] = this.exec[2 * i + (best === 0 ? 0 : 1)];
     return best === 0 ? PICK_KSOFTIRQD : best - 1;
   }
 }

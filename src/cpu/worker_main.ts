@@ -39,7 +39,7 @@ export function latencySink(h: hdr.Histogram): LatencySink {
   return {
     recordMany(values: Float64Array, n: number): void {
       for (let i = 0; i < n; i++) {
-        const ns = values[i]!;
+        const ns = values[i];
         h.recordValue(ns < 1 ? 1 : ns > LATENCY_MAX_NS ? LATENCY_MAX_NS : Math.round(ns));
       }
     },
@@ -65,7 +65,7 @@ export function cpu_worker_main(init: WorkerInit): CpuWorkerApi {
     const x = resolveXdp(shm.cfg)!; // the object read again in this thread (the coordinator checked it)
     shm.xdp = xdp_attach(shm.cfg, x, BpfMaps.attach(x.prog.obj.maps, shm.cfg.cpus, init.xdp.maps), init.xdp);
   }
-  shm.i32[shm.sd[init.cpu]! + shm.layout.SD.host_tid] = hostThreadId(); // the timeline reads its schedstat
+  shm.i32[shm.sd[init.cpu] + shm.layout.SD.host_tid] = hostThreadId(); // the timeline reads its schedstat
   kernel_boot(shm);
   if (init.burn_iters_per_ns > 0) set_burn_rate(init.burn_iters_per_ns);
   const hist = newLatencyHistogram();

@@ -133,12 +133,12 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
     const saddr = (SOURCE_NET | (1 + prng.nextInt(0xfffffe))) >>> 0;
     const daddr = (DEST_NET | (1 + prng.nextInt(DEST_HOST_COUNT))) >>> 0;
     const sport = EPHEMERAL_PORT_MIN + prng.nextInt(EPHEMERAL_PORT_COUNT);
-    const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)]!;
+    const dport = SERVICE_PORTS[prng.nextInt(SERVICE_PORTS.length)];
     const p = pickProto(prng, proto);
     const family = ip === '4' ? 4 : ip === '6' ? 6 : prng.nextU32() & 1 ? 6 : 4;
     let h = tupleHash(saddr, daddr, sport, dport, p | (family << 8)) & mask;
     let dup = false;
-    for (let s = seen[h]!; s !== -1; h = (h + 1) & mask, s = seen[h]!) {
+    for (let s = seen[h]; s !== -1; h = (h + 1) & mask, s = seen[h]) {
       if (
         t.saddr[s] === saddr &&
         t.daddr[s] === daddr &&
@@ -162,8 +162,8 @@ export function makeFlowTable(count: number, prng: Prng, proto: 'udp' | 'tcp' | 
     t.family[n] = family;
     if (family === 6) {
       for (let w = 0; w < 3; w++) {
-        t.saddr6[n * 4 + w] = IPV6_SOURCE_PREFIX[w]!;
-        t.daddr6[n * 4 + w] = IPV6_DEST_PREFIX[w]!;
+        t.saddr6[n * 4 + w] = IPV6_SOURCE_PREFIX[w];
+        t.daddr6[n * 4 + w] = IPV6_DEST_PREFIX[w];
       }
       t.saddr6[n * 4 + 3] = saddr;
       t.daddr6[n * 4 + 3] = daddr;
@@ -186,12 +186,12 @@ function tupleHash(saddr: number, daddr: number, sport: number, dport: number, p
 /** Flow i of a table as a FlowSpec (setup-time callers). */
 export function flowSpec(t: FlowTable, i: number): FlowSpec {
   return {
-    saddr: t.saddr[i]!,
-    daddr: t.daddr[i]!,
-    sport: t.sport[i]!,
-    dport: t.dport[i]!,
+    saddr: t.saddr[i],
+    daddr: t.daddr[i],
+    sport: t.sport[i],
+    dport: t.dport[i],
     proto: t.proto[i] as 6 | 17,
-    isn: t.isn[i]! >>> 0,
+    isn: t.isn[i] >>> 0,
     ...(t.family[i] === 6
       ? {
           family: 6 as const,

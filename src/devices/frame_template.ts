@@ -214,7 +214,7 @@ function checkTemplateArgs(out: Uint8Array, offset: number, flow: FlowSpec, fram
       ['daddr6', flow.daddr6],
     ] as const) {
       if (a === undefined || a.length !== 4) throw new RangeError(`buildFrameTemplate: an IPv6 flow needs ${name}, four u32 words`);
-      for (let w = 0; w < 4; w++) assertU32(`flow.${name}[${w}]`, a[w]!);
+      for (let w = 0; w < 4; w++) assertU32(`flow.${name}[${w}]`, a[w]);
     }
   }
   const min = frame_len_min(flow.family ?? 4, flow.proto, flow.tsopt === true);
@@ -246,13 +246,13 @@ function writeIpHeader(out: Uint8Array, ip: number, flow: FlowSpec, totLen: numb
 function writeIpv6Header(out: Uint8Array, ip: number, flow: FlowSpec, payloadLen: number): void {
   const s6 = flow.saddr6!;
   const d6 = flow.daddr6!;
-  put32(out, ip, (0x60000000 | flow_label_of(s6[3]!, d6[3]!, flow.sport, flow.dport, flow.proto)) >>> 0);
+  put32(out, ip, (0x60000000 | flow_label_of(s6[3], d6[3], flow.sport, flow.dport, flow.proto)) >>> 0);
   put16(out, ip + IPV6H_PAYLOAD_LEN_OFF, payloadLen);
   out[ip + IPV6H_NEXTHDR_OFF] = flow.proto;
   out[ip + IPV6H_HOP_LIMIT_OFF] = IPV6_DEFAULT_HOPLIMIT;
   for (let w = 0; w < 4; w++) {
-    put32(out, ip + IPV6H_SADDR_OFF + 4 * w, s6[w]!);
-    put32(out, ip + IPV6H_DADDR_OFF + 4 * w, d6[w]!);
+    put32(out, ip + IPV6H_SADDR_OFF + 4 * w, s6[w]);
+    put32(out, ip + IPV6H_DADDR_OFF + 4 * w, d6[w]);
   }
 }
 

@@ -136,14 +136,14 @@ export class FlowFrames implements FlowFramesData {
       this.l4_off[k] = l4;
       this.hdr_bytes[k] = l4 + l4_header_len_of(proto, tsopt);
       this.l4_check_off[k] = l4 + (proto === IPPROTO_TCP ? TCPH_CHECK_OFF : UDPH_CHECK_OFF);
-      this.payload_len[k] = frameLen - this.hdr_bytes[k]!;
+      this.payload_len[k] = frameLen - this.hdr_bytes[k];
     }
     this.kind = new Uint8Array(n);
     let widest = 0;
     for (let i = 0; i < n; i++) {
-      const k = payloadKind(flows.family[i]!, flows.proto[i]!);
+      const k = payloadKind(flows.family[i], flows.proto[i]);
       this.kind[i] = k;
-      if (this.hdr_bytes[k]! > widest) widest = this.hdr_bytes[k]!;
+      if (this.hdr_bytes[k] > widest) widest = this.hdr_bytes[k];
     }
     this.isn = flows.isn;
     const frame_words = (frameLen + 3) >> 2;
@@ -152,7 +152,7 @@ export class FlowFrames implements FlowFramesData {
     for (let k = 0, at = 0; k < 4; k++) {
       this.tail_at[k] = at;
       this.tail_words[k] = frame_words - this.head_words;
-      at += this.tail_words[k]!;
+      at += this.tail_words[k];
     }
     if (built) {
       this.hdr = built.hdr;
@@ -176,12 +176,12 @@ export class FlowFrames implements FlowFramesData {
     const f: FlowSpec = { saddr: 0, daddr: 0, sport: 0, dport: 0, proto: IPPROTO_UDP, tsopt, saddr6: a6, daddr6: new Uint32Array(4) };
     const tail_done = new Uint8Array(4);
     for (let i = 0; i < n; i++) {
-      f.saddr = flows.saddr[i]!;
-      f.daddr = flows.daddr[i]!;
-      f.sport = flows.sport[i]!;
-      f.dport = flows.dport[i]!;
+      f.saddr = flows.saddr[i];
+      f.daddr = flows.daddr[i];
+      f.sport = flows.sport[i];
+      f.dport = flows.dport[i];
       f.proto = flows.proto[i] as 6 | 17;
-      f.isn = flows.isn[i]! >>> 0;
+      f.isn = flows.isn[i] >>> 0;
       f.family = flows.family[i] === 6 ? 6 : 4;
       if (f.family === 6) {
         (f.saddr6 as Uint32Array).set(flows.saddr6.subarray(i * 4, i * 4 + 4));
@@ -189,11 +189,11 @@ export class FlowFrames implements FlowFramesData {
       }
       buildFrameTemplate(scratch, 0, f, frameLen, (srcMacBase + i) >>> 0, dstMac);
       this.hdr.set(scratch.subarray(0, this.stride), i * this.stride);
-      const k = this.kind[i]!;
+      const k = this.kind[i];
       if (tail_done[k] === 0) {
         tail_done[k] = 1;
-        const words = new Int32Array(scratch.buffer, this.stride, this.tail_words[k]!);
-        this.tail32.set(words, this.tail_at[k]!);
+        const words = new Int32Array(scratch.buffer, this.stride, this.tail_words[k]);
+        this.tail32.set(words, this.tail_at[k]);
       }
       this.sums(scratch, i, k);
     }
@@ -203,9 +203,9 @@ export class FlowFrames implements FlowFramesData {
   private sums(frame: Uint8Array, i: number, k: number): void {
     const v4 = (k & 2) === 0;
     const tcp = (k & 1) !== 0;
-    const l4 = this.l4_off[k]!;
-    put16(frame, this.l4_check_off[k]!, 0);
-    put32(frame, this.hdr_bytes[k]!, 0);
+    const l4 = this.l4_off[k];
+    put16(frame, this.l4_check_off[k], 0);
+    put32(frame, this.hdr_bytes[k], 0);
     if (tcp) put32(frame, l4 + TCPH_SEQ_OFF, 0);
     const l4len = this.frameLen - l4;
     this.l4sum[i] = fold16(csum_partial(frame, l4, l4len, pseudo_header_sum(frame, 0, tcp ? IPPROTO_TCP : IPPROTO_UDP, l4len)));
@@ -228,7 +228,7 @@ export class FlowFrames implements FlowFramesData {
     this.replay_rss_type = new Uint8Array(new SharedArrayBuffer(Math.max(r.count, 1)));
     for (let i = 0; i < r.count; i++) {
       if (r.len[i] === 0) continue;
-      this.replay_rss_hash[i] = rss.hash_i32(r.bytes, r.off[i]!, r.len[i]!);
+      this.replay_rss_hash[i] = rss.hash_i32(r.bytes, r.off[i], r.len[i]);
       this.replay_rss_type[i] = rss.type;
     }
   }
@@ -241,7 +241,7 @@ export class FlowFrames implements FlowFramesData {
 
   /** Header bytes of flow i's frames. */
   hdr_len(i: number): number {
-    return this.hdr_bytes[this.kind[i]!]!;
+    return this.hdr_bytes[this.kind[i]];
   }
 
   /** Write flow i's packet-0 frame (frameLen bytes, rounded up to a word) at word w of i32. Allocates nothing. */
@@ -249,14 +249,14 @@ export class FlowFrames implements FlowFramesData {
     const hw = this.head_words;
     const h = this.head32;
     const from = i * hw;
-    for (let j = 0; j < hw; j++) i32[w + j] = h[from + j]!;
-    const k = this.kind[i]!;
-    const tw = this.tail_words[k]!;
+    for (let j = 0; j < hw; j++) i32[w + j] = h[from + j];
+    const k = this.kind[i];
+    const tw = this.tail_words[k];
     if (tw === 0) return;
     const t = this.tail32;
-    const at = this.tail_at[k]!;
+    const at = this.tail_at[k];
     const to = w + hw;
-    for (let j = 0; j < tw; j++) i32[to + j] = t[at + j]!;
+    for (let j = 0; j < tw; j++) i32[to + j] = t[at + j];
   }
 
   /**
@@ -267,18 +267,18 @@ export class FlowFrames implements FlowFramesData {
     const head = Math.min(this.stride, this.frameLen);
     out.set(this.hdr.subarray(i * this.stride, i * this.stride + head), offset);
     if (head === this.frameLen) return;
-    const k = this.kind[i]!;
-    const tail = new Uint8Array(this.tail32.buffer, this.tail32.byteOffset + this.tail_at[k]! * 4, this.frameLen - head);
+    const k = this.kind[i];
+    const tail = new Uint8Array(this.tail32.buffer, this.tail32.byteOffset + this.tail_at[k] * 4, this.frameLen - head);
     out.set(tail, offset + head);
   }
 
   /** --pcap: copy capture frame i (its length rounded up to a word) to word w of i32. */
   copy_replay(i32: Int32Array, w: number, i: number): void {
     const r = this.replay!;
-    const from = r.off[i]! >> 2;
-    const words = (r.len[i]! + 3) >> 2;
+    const from = r.off[i] >> 2;
+    const words = (r.len[i] + 3) >> 2;
     const src = this.replay32;
-    for (let j = 0; j < words; j++) i32[w + j] = src[from + j]!;
+    for (let j = 0; j < words; j++) i32[w + j] = src[from + j];
   }
 
   /**
@@ -289,20 +289,20 @@ export class FlowFrames implements FlowFramesData {
    * nothing; `index` is taken mod 2^32.
    */
   stamp(u8: Uint8Array, at: number, i: number, index: number, corrupt: boolean): void {
-    const k = this.kind[i]!;
+    const k = this.kind[i];
     const hi = (index >>> 16) & 0xffff;
     const lo = index & 0xffff;
-    const pay = at + this.hdr_bytes[k]!;
+    const pay = at + this.hdr_bytes[k];
     u8[pay] = hi >> 8;
     u8[pay + 1] = hi & 0xff;
     u8[pay + 2] = lo >> 8;
     u8[pay + 3] = lo & 0xff;
-    let s = this.l4sum[i]! + hi + lo;
+    let s = this.l4sum[i] + hi + lo;
     if ((k & 1) !== 0) {
-      const seq = (this.isn[i]! + Math.imul(index, this.payload_len[k]!)) | 0;
+      const seq = (this.isn[i] + Math.imul(index, this.payload_len[k])) | 0;
       const sh = seq >>> 16;
       const sl = seq & 0xffff;
-      const o = at + this.l4_off[k]! + TCPH_SEQ_OFF;
+      const o = at + this.l4_off[k] + TCPH_SEQ_OFF;
       u8[o] = sh >> 8;
       u8[o + 1] = sh & 0xff;
       u8[o + 2] = sl >> 8;
@@ -313,14 +313,14 @@ export class FlowFrames implements FlowFramesData {
     s = (s & 0xffff) + (s >>> 16);
     let check = ~s & 0xffff;
     if (check === 0 && (k & 1) === 0) check = 0xffff; // UDP: 0 would say "no checksum" (RFC 768)
-    const co = at + this.l4_check_off[k]!;
+    const co = at + this.l4_check_off[k];
     u8[co] = check >> 8;
     u8[co + 1] = check & 0xff;
     if ((k & 2) !== 0) return; // IPv6: no id, no header checksum
     const ip = at + ETH_HLEN;
     u8[ip + IPH_ID_OFF] = lo >> 8;
     u8[ip + IPH_ID_OFF + 1] = lo & 0xff;
-    let t = this.ipsum[i]! + lo;
+    let t = this.ipsum[i] + lo;
     t = (t & 0xffff) + (t >>> 16);
     t = (t & 0xffff) + (t >>> 16);
     let ipcheck = ~t & 0xffff;

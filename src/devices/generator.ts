@@ -156,7 +156,7 @@ export class TrafficGenerator implements FrameSource {
     // The window of the SYN-ACK (sock_table_init): the receiver's whole buffer, before any
     // segment was sent, so its right edge is the window itself.
     this.wnd_full = new Int32Array(cfg.flows);
-    for (let f = 0; f < cfg.flows; f++) if (this.tcp[f] === 1) this.wnd_full[f] = shm.i32[this.wnd_at + f * this.sk_stride]!;
+    for (let f = 0; f < cfg.flows; f++) if (this.tcp[f] === 1) this.wnd_full[f] = shm.i32[this.wnd_at + f * this.sk_stride];
     this.virtio = nicModel(cfg.nic).rx_queue === 'virtqueue' ? new VirtioNetBackend(shm, this.frameLen) : null;
     this.virtio?.attach_source(this);
     // The host's multiqueue tap picks a flow's queue by its hash: once per flow (or captured frame).
@@ -168,7 +168,7 @@ export class TrafficGenerator implements FrameSource {
       this.tap_queue =
         r === null
           ? Int32Array.from({ length: cfg.flows }, (_, i) => spread.select_queue(f.hdr, i * f.stride))
-          : Int32Array.from({ length: r.count }, (_, i) => (r.len[i] === 0 ? 0 : spread.select_queue(r.bytes, r.off[i]!)));
+          : Int32Array.from({ length: r.count }, (_, i) => (r.len[i] === 0 ? 0 : spread.select_queue(r.bytes, r.off[i])));
     }
     this.prng = new Prng(cfg.seed).fork(2);
     this.picker = new FlowPicker(cfg.flows, cfg.flow_dist, cfg.zipf_s, new Prng(cfg.seed).fork(3));
@@ -190,7 +190,7 @@ export class TrafficGenerator implements FrameSource {
     if (Atomics.load(shm.i32, shm.ctlI + shm.layout.CTL.gen_done) === 0) {
       this.burst(this.due(shm.cfg.ring_size), false);
       if (this.stalled) this.wake_at_ns = this.now_ns() + TCP_STALL_WAIT_NS;
-      else if (this.pending >= 0) this.nic.wait_inline(this.nic.rss_queue(this.frames.rss_hash[this.pending]!));
+      else if (this.pending >= 0) this.nic.wait_inline(this.nic.rss_queue(this.frames.rss_hash[this.pending]));
     } else if (this.virtio === null) {
       if (this.nic.service_throttled()) this.wake_at_ns = this.now_ns() + this.nic.itr_wait_ms(true, 1) * 1e6;
       return;
@@ -305,7 +305,7 @@ export class TrafficGenerator implements FrameSource {
     const cfg = this.shm.cfg;
     if (this.generated >= cfg.packets || this.interrupted()) return true;
     // The tick's clock: precise enough for a duration, and free to read.
-    return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.clock_ns]! - this.start_ns >= cfg.duration_s * 1e9;
+    return cfg.duration_s > 0 && this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.clock_ns] - this.start_ns >= cfg.duration_s * 1e9;
   }
 
   /** How many packets to put on the wire now (sleeping first when the next is far off). */
@@ -322,7 +322,7 @@ export class TrafficGenerator implements FrameSource {
       // clock (a read allocates) only when that is not enough for the burst: when the wire,
       // not the CPUs, is the bottleneck.
       const shm = this.shm;
-      let avail = this.wire.available(shm.f64[shm.ctlF + shm.layout.CTL.clock_ns]!, this.generated);
+      let avail = this.wire.available(shm.f64[shm.ctlF + shm.layout.CTL.clock_ns], this.generated);
       if (avail >= n) return n;
       const now = this.now_ns();
       avail = this.wire.available(now, this.generated);
@@ -357,7 +357,7 @@ export class TrafficGenerator implements FrameSource {
 
   /** When replayed frame i of pass `pass` is due (ns after the start), the frame before it due at `prev`. */
   private timed_at(r: ReplayData, i: number, pass: number, prev: number): number {
-    const t = pass * r.period_ns + r.ts_ns[i]!;
+    const t = pass * r.period_ns + r.ts_ns[i];
     const wire = prev + this.wire.frame_ns;
     return t > wire ? t : wire;
   }
@@ -413,19 +413,19 @@ export class TrafficGenerator implements FrameSource {
       const flow = this.picker.next();
       if (this.tcp[flow] === 0) return flow;
       const wnd_end = Atomics.load(this.shm.i32, this.wnd_at + flow * this.sk_stride);
-      if (((wnd_end - this.index[flow]!) | 0) > 0) {
+      if (((wnd_end - this.index[flow]) | 0) > 0) {
         this.win_stalled[flow] = 0;
         this.stall_run = 0;
         return flow;
       }
-      const now = this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.clock_ns]!;
+      const now = this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.clock_ns];
       if (this.win_stalled[flow] === 0) {
         this.win_stalled[flow] = 1;
         this.stall_since[flow] = now;
-        this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.tcp_window_stalls]! += 1;
-      } else if (this.loss_recovery_due(flow, now - this.stall_since[flow]!)) {
+        this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.tcp_window_stalls] += 1;
+      } else if (this.loss_recovery_due(flow, now - this.stall_since[flow])) {
         // Loss recovery: what was in flight is delivered or lost by now; reopen from here.
-        Atomics.compareExchange(this.shm.i32, this.wnd_at + flow * this.sk_stride, wnd_end, (this.index[flow]! + this.wnd_full[flow]!) | 0);
+        Atomics.compareExchange(this.shm.i32, this.wnd_at + flow * this.sk_stride, wnd_end, (this.index[flow] + this.wnd_full[flow]) | 0);
         this.stall_since[flow] = now;
       }
       if (++this.stall_run >= STALL_PICKS) {
@@ -459,19 +459,19 @@ export class TrafficGenerator implements FrameSource {
     if (flow < 0) return false;
     this.pending = -1;
     const frames = this.frames;
-    const hash = frames.rss_hash[flow]!;
+    const hash = frames.rss_hash[flow];
     const q = nic.rss_queue(hash);
     if (!nic.has_descriptor(q) && !this.no_descriptor(q, flow, wait)) return false;
     if (this.missed) {
       this.missed = false;
-      this.index[flow]! += 1;
+      this.index[flow] += 1;
       this.generated++;
       return true;
     }
-    const index = this.index[flow]!;
+    const index = this.index[flow];
     this.index[flow] = index + 1;
     const corrupt = this.bad_csum_rate > 0 && this.corrupt(flow);
-    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated_bad_ip_csum]! += 1;
+    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated_bad_ip_csum] += 1;
     this.generated++;
     nic.rx_frame(q, frames, flow, index, corrupt, this.sample_every === 0 ? 0 : this.latency_sample(), hash);
     return true;
@@ -510,11 +510,11 @@ export class TrafficGenerator implements FrameSource {
    */
   private replay_packet(r: ReplayData, wait: boolean): boolean {
     const i = this.rp_i;
-    const len = r.len[i]!;
+    const len = r.len[i];
     if (len === 0) return this.replay_truncated();
     const nic = this.nic;
     const frames = this.frames;
-    const hash = frames.replay_rss_hash[i]!;
+    const hash = frames.replay_rss_hash[i];
     const q = nic.rss_queue(hash);
     // A frame that found its ring full in a non-waiting burst is still the next one (rp_i).
     if (!nic.has_descriptor(q) && !this.no_descriptor(q, -1, wait)) {
@@ -531,7 +531,7 @@ export class TrafficGenerator implements FrameSource {
     const tstamp = this.latency_sample();
     this.replay_next();
     this.generated++;
-    nic.writeback(q, len, tstamp, hash, frames.replay_rss_type[i]!);
+    nic.writeback(q, len, tstamp, hash, frames.replay_rss_type[i]);
     return true;
   }
 
@@ -543,14 +543,14 @@ export class TrafficGenerator implements FrameSource {
   private replay_truncated(): boolean {
     this.replay_next();
     this.count_generated();
-    this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.replay_snaplen]! += 1;
+    this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.replay_snaplen] += 1;
     return true;
   }
 
   /** Frame i's position in its flow, counting the passes before this one. */
   private replay_position(r: ReplayData, i: number): number {
-    const f = r.flow[i]!;
-    return f < 0 ? 0 : (r.pos[i]! + this.rp_pass * r.flow_frames[f]!) | 0;
+    const f = r.flow[i];
+    return f < 0 ? 0 : (r.pos[i] + this.rp_pass * r.flow_frames[f]) | 0;
   }
 
   private replay_next(): void {
@@ -573,7 +573,7 @@ export class TrafficGenerator implements FrameSource {
   private replay_virtio_packet(r: ReplayData, vn: VirtioNetBackend, wait: boolean): boolean {
     const i = this.rp_i;
     if (r.len[i] === 0) return this.replay_truncated();
-    const q = this.tap_queue[i]!;
+    const q = this.tap_queue[i];
     if (this.shm.cfg.rate === 0 && !this.shm.cfg.pcap_timing && !vn.can_take(q)) {
       if (!wait) return false;
       while (!vn.wait_buffers(q, 1)) {
@@ -604,7 +604,7 @@ export class TrafficGenerator implements FrameSource {
     const flow = this.pending >= 0 ? this.pending : this.pick();
     if (flow < 0) return false;
     this.pending = -1;
-    const q = this.tap_queue[flow]!;
+    const q = this.tap_queue[flow];
     if (cfg.rate === 0 && !vn.can_take(q)) {
       if (!wait) {
         this.pending = flow;
@@ -614,10 +614,10 @@ export class TrafficGenerator implements FrameSource {
         if (Atomics.load(this.shm.i32, this.shm.ctlI + this.shm.layout.CTL.stop) !== 0 || this.interrupted()) return false;
       }
     }
-    const index = this.index[flow]!;
+    const index = this.index[flow];
     this.index[flow] = index + 1;
     const corrupt = this.corrupt(flow);
-    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated_bad_ip_csum]! += 1;
+    if (corrupt) this.shm.f64[this.shm.ctlF + this.shm.layout.CTL.generated_bad_ip_csum] += 1;
     let tstamp = 0;
     if (cfg.latency_sample !== 0 && ++this.sample >= cfg.latency_sample) {
       this.sample = 0;
@@ -642,9 +642,9 @@ export class TrafficGenerator implements FrameSource {
     if (out !== this.shm.u8) throw new Error('frame_into: frames are written into shared memory');
     if (r !== null) {
       this.frames.copy_replay(i32, at >> 2, flow);
-      const f = r.flow[flow]!;
-      this.replay_pos = f < 0 ? 0 : (r.pos[flow]! + index * r.flow_frames[f]!) | 0;
-      return r.len[flow]!;
+      const f = r.flow[flow];
+      this.replay_pos = f < 0 ? 0 : (r.pos[flow] + index * r.flow_frames[f]) | 0;
+      return r.len[flow];
     }
     this.frames.copy(i32, at >> 2, flow);
     this.frames.stamp(out, at, flow, index, corrupt);

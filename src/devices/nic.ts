@@ -75,16 +75,16 @@ export class RssEngine {
   hash_i32(bytes: Uint8Array, offset: number, len: number): number {
     const ip = offset + ETH_HLEN;
     const end = offset + len;
-    const proto = (bytes[offset + 12]! << 8) | bytes[offset + 13]!;
+    const proto = (bytes[offset + 12] << 8) | bytes[offset + 13];
     if (proto === ETH_P_IP && ip + 20 <= end) {
-      const ihl = bytes[ip]! & 15;
-      if (bytes[ip]! >> 4 === 4 && ihl >= 5) {
-        const ports = (get16(bytes, ip + 6) & 0x3fff) === 0 && ip + ihl * 4 + 4 <= end && rss_hashes_ports(bytes[ip + 9]!, this.udp4_ports);
+      const ihl = bytes[ip] & 15;
+      if (bytes[ip] >> 4 === 4 && ihl >= 5) {
+        const ports = (get16(bytes, ip + 6) & 0x3fff) === 0 && ip + ihl * 4 + 4 <= end && rss_hashes_ports(bytes[ip + 9], this.udp4_ports);
         this.type = ports ? RSS_L4 : RSS_L3;
         return this.t.hash_ipv4_i32(bytes, ip, ports);
       }
-    } else if (proto === ETH_P_IPV6 && ip + IPV6H_LEN <= end && bytes[ip]! >> 4 === 6) {
-      const ports = ip + IPV6H_LEN + 4 <= end && rss_hashes_ports(bytes[ip + 6]!, this.udp6_ports);
+    } else if (proto === ETH_P_IPV6 && ip + IPV6H_LEN <= end && bytes[ip] >> 4 === 6) {
+      const ports = ip + IPV6H_LEN + 4 <= end && rss_hashes_ports(bytes[ip + 6], this.udp6_ports);
       this.type = ports ? RSS_L4 : RSS_L3;
       return this.t.hash_ipv6_i32(bytes, ip, ports);
     }
@@ -149,8 +149,8 @@ export class Nic {
     this.pend_packets = new Float64Array(this.queues);
     this.pend_bytes = new Float64Array(this.queues);
     this.pend_missed = new Float64Array(this.queues);
-    for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdt);
-    for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i]!;
+    for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q] + shm.layout.RXQ.rdt);
+    for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i];
   }
 
   /**
@@ -159,13 +159,13 @@ export class Nic {
    * A device without RSS (legacy) has one queue.
    */
   rss_queue(hash: number): number {
-    return this.rss_enabled ? this.shm.reta[hash & 127]! : 0;
+    return this.rss_enabled ? this.shm.reta[hash & 127] : 0;
   }
 
   /** Is a posted descriptor free on queue q? Re-reads RDT only when the cached one is used up. */
   has_descriptor(q: number): boolean {
     if (this.rdh[q] !== this.rdt[q]) return true;
-    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.RXQ.rdt);
+    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q] + this.shm.layout.RXQ.rdt);
     if (rdt >>> 0 >= this.size) this.rdt_bad(q, rdt);
     this.rdt[q] = rdt;
     return this.rdh[q] !== rdt;
@@ -184,12 +184,12 @@ export class Nic {
   private take_check(q: number, h: number, d: number): void {
     const shm = this.shm;
     const nic = shm.cfg.nic;
-    if ((shm.desc_status[d]! & DESC_DD) !== 0) {
+    if ((shm.desc_status[d] & DESC_DD) !== 0) {
       assertion_failed(
         `${nic} rx desc ${h} on queue ${q} taken by the device while owned by the driver (DD set: its write-back not yet taken)`,
       );
     }
-    const skb = shm.desc_skb[d]!;
+    const skb = shm.desc_skb[d];
     if (skb >>> 0 >= shm.layout.skbCount)
       assertion_failed(`${nic} rx desc ${h} on queue ${q} holds skb ${skb}, not a pool index (taken by the device)`);
     if (shm.skb_state[skb] !== 0)
@@ -203,10 +203,10 @@ export class Nic {
    */
   rx_frame(q: number, frames: FlowFrames, flow: number, index: number, corrupt: boolean, tstamp_ns: number, hash: number): void {
     const shm = this.shm;
-    const at = this.data_base + shm.desc_skb[q * this.size + this.rdh[q]!]! * this.buf_size;
+    const at = this.data_base + shm.desc_skb[q * this.size + this.rdh[q]] * this.buf_size;
     frames.copy(shm.i32, at >> 2, flow);
     frames.stamp(shm.u8, at, flow, index, corrupt);
-    this.writeback(q, frames.frameLen, tstamp_ns, hash, frames.rss_type[flow]!);
+    this.writeback(q, frames.frameLen, tstamp_ns, hash, frames.rss_type[flow]);
   }
 
   /**
@@ -216,7 +216,7 @@ export class Nic {
    */
   dma_replay(q: number, frames: FlowFrames, i: number, pos: number): void {
     const shm = this.shm;
-    const skb = shm.desc_skb[q * this.size + this.rdh[q]!]!;
+    const skb = shm.desc_skb[q * this.size + this.rdh[q]];
     frames.copy_replay(shm.i32, shm.skbData(skb) >> 2, i);
     shm.skb_replay_pos[skb] = pos;
   }
@@ -228,27 +228,27 @@ export class Nic {
    */
   writeback(q: number, len: number, tstamp_ns: number, hash: number, rss_type: number): void {
     const shm = this.shm;
-    const h = this.rdh[q]!;
+    const h = this.rdh[q];
     const d = q * this.size + h;
     if (this.debug_asserts) this.take_check(q, h, d);
     let ts = 0;
     if (tstamp_ns !== 0) {
-      shm.skb_tstamp[shm.desc_skb[d]!] = tstamp_ns;
+      shm.skb_tstamp[shm.desc_skb[d]] = tstamp_ns;
       ts = DESC_TS;
     }
     shm.desc_len[d] = len;
-    const rss = this.rss_enabled ? RSS_STATUS[rss_type]! : 0;
+    const rss = this.rss_enabled ? RSS_STATUS[rss_type] : 0;
     shm.desc_hash[d] = rss === 0 ? 0 : hash;
     shm.desc_status[d] = ts | DESC_DD | DESC_EOP | rss;
     this.rdh[q] = h + 1 === this.size ? 0 : h + 1;
-    this.pend_packets[q]! += 1;
-    this.pend_bytes[q]! += len + 4;
+    this.pend_packets[q] += 1;
+    this.pend_bytes[q] += len + 4;
     this.cause[q] = 1;
   }
 
   /** No descriptor: the frame is lost (the 82599's RXMPC / rx_missed_errors), counted at flush_counters. */
   miss(q: number): void {
-    this.pend_missed[q]! += 1;
+    this.pend_missed[q] += 1;
   }
 
   /**
@@ -259,15 +259,15 @@ export class Nic {
     const shm = this.shm;
     const RXQ = shm.layout.RXQ;
     for (let q = 0; q < this.queues; q++) {
-      const qf = shm.rxqF[q]!;
+      const qf = shm.rxqF[q];
       if (this.pend_packets[q] !== 0) {
-        shm.f64[qf + RXQ.rx_packets]! += this.pend_packets[q]!;
-        shm.f64[qf + RXQ.rx_bytes]! += this.pend_bytes[q]!;
+        shm.f64[qf + RXQ.rx_packets] += this.pend_packets[q];
+        shm.f64[qf + RXQ.rx_bytes] += this.pend_bytes[q];
         this.pend_packets[q] = 0;
         this.pend_bytes[q] = 0;
       }
       if (this.pend_missed[q] !== 0) {
-        shm.f64[qf + RXQ.rx_missed]! += this.pend_missed[q]!;
+        shm.f64[qf + RXQ.rx_missed] += this.pend_missed[q];
         this.pend_missed[q] = 0;
       }
     }
@@ -285,10 +285,10 @@ export class Nic {
     for (let q = 0; q < this.queues; q++) {
       if (this.cause[q] === 0) continue;
       this.cause[q] = 0;
-      Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdh, this.rdh[q]!);
+      Atomics.store(shm.i32, shm.rxqI[q] + shm.layout.RXQ.rdh, this.rdh[q]);
       // The throttle reads the time only for an enabled vector: a masked one (NAPI polling)
       // cannot fire, and reading Node's clock boxes a number (the hot path allocates nothing).
-      if (!clock_read && Atomics.load(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.eims) !== 0) {
+      if (!clock_read && Atomics.load(shm.i32, shm.rxqI[q] + shm.layout.RXQ.eims) !== 0) {
         this.read_clock();
         clock_read = true;
       }
@@ -341,7 +341,7 @@ export class Nic {
   wait_descriptor(q: number, timeout_ms: number): boolean {
     const shm = this.shm;
     const RXQ = shm.layout.RXQ;
-    const qi = shm.rxqI[q]!;
+    const qi = shm.rxqI[q];
     const want = this.size >> 1;
     if (this.napped_ms === 0) {
       for (let k = 0; k < this.spin_loads; k++) if (this.has_descriptor(q)) return true;
@@ -363,9 +363,9 @@ export class Nic {
         // Kicked: the driver's CAS landed before the nap ended (or before it began).
         const kicked = Atomics.exchange(shm.i32, at, 0) === WIRE_KICKED && woke !== 'timed-out';
         const slept_ms = (this.now_ns() - t0) / 1e6;
-        const qf = shm.rxqF[q]!;
-        shm.f64[qf + RXQ.wire_naps]! += 1;
-        if (kicked) shm.f64[qf + RXQ.wire_kicks]! += 1;
+        const qf = shm.rxqF[q];
+        shm.f64[qf + RXQ.wire_naps] += 1;
+        if (kicked) shm.f64[qf + RXQ.wire_kicks] += 1;
         this.napped_ms += slept_ms;
         const free = this.free_descriptors(q);
         this.nap_ms = this.next_nap(slept_ms, kicked, before, free, want);
@@ -375,9 +375,9 @@ export class Nic {
       return true;
     }
     this.napped_ms = 0;
-    shm.f64[shm.rxqF[q]! + RXQ.wire_sleeps]! += 1;
+    shm.f64[shm.rxqF[q] + RXQ.wire_sleeps] += 1;
     Atomics.store(shm.i32, qi + RXQ.dev_waiting, WIRE_SLEEPING);
-    if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + RXQ.rdt, this.rdt[q]!, timeout_ms);
+    if (!this.has_descriptor(q)) Atomics.wait(shm.i32, qi + RXQ.rdt, this.rdt[q], timeout_ms);
     Atomics.store(shm.i32, qi + RXQ.dev_waiting, 0);
     return this.has_descriptor(q);
   }
@@ -400,7 +400,7 @@ export class Nic {
    * more (the refill may have come between).
    */
   wait_inline(q: number): void {
-    const at = this.shm.rxqI[q]! + this.shm.layout.RXQ.dev_waiting;
+    const at = this.shm.rxqI[q] + this.shm.layout.RXQ.dev_waiting;
     Atomics.store(this.shm.i32, at, WIRE_INLINE);
     if (this.free_descriptors(q) > 0) Atomics.store(this.shm.i32, at, 0);
   }
@@ -414,10 +414,10 @@ export class Nic {
 
   /** Posted descriptors free on queue q (re-reads RDT). */
   free_descriptors(q: number): number {
-    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q]! + this.shm.layout.RXQ.rdt);
+    const rdt = Atomics.load(this.shm.i32, this.shm.rxqI[q] + this.shm.layout.RXQ.rdt);
     if (rdt >>> 0 >= this.size) this.rdt_bad(q, rdt);
     this.rdt[q] = rdt;
-    const n = rdt - this.rdh[q]!;
+    const n = rdt - this.rdh[q];
     return n < 0 ? n + this.size : n;
   }
 }

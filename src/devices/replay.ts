@@ -143,10 +143,10 @@ class TupleTable {
   /** The flow of tuple t (a new one if unseen); counts one more frame for it. */
   intern(t: IpTuple): number {
     let h = Math.imul(t.proto ^ (t.family << 8) ^ ((t.sport << 16) | t.dport), 0x9e3779b1);
-    for (let w = 0; w < 4; w++) h = Math.imul(h ^ t.saddr[w]! ^ Math.imul(t.daddr[w]!, 0x85ebca6b), 0xc2b2ae35) ^ (h >>> 15);
+    for (let w = 0; w < 4; w++) h = Math.imul(h ^ t.saddr[w] ^ Math.imul(t.daddr[w], 0x85ebca6b), 0xc2b2ae35) ^ (h >>> 15);
     const mask = this.slots.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const f = this.slots[i]!;
+      const f = this.slots[i];
       if (f === -1) {
         const n = this.count++;
         this.slots[i] = n;
@@ -160,7 +160,7 @@ class TupleTable {
         return n;
       }
       if (this.same(f, t)) {
-        this.frames[f]! += 1;
+        this.frames[f] += 1;
         return f;
       }
     }
@@ -195,12 +195,12 @@ class TupleTable {
     t.proto[0] = IPPROTO_UDP;
     t.family[0] = 4;
     for (let f = 0; f < this.count; f++) {
-      t.family[f] = this.family[f]!;
-      t.proto[f] = this.proto[f]!;
-      t.sport[f] = this.sport[f]!;
-      t.dport[f] = this.dport[f]!;
-      t.saddr[f] = this.saddr[f * 4 + 3]!;
-      t.daddr[f] = this.daddr[f * 4 + 3]!;
+      t.family[f] = this.family[f];
+      t.proto[f] = this.proto[f];
+      t.sport[f] = this.sport[f];
+      t.dport[f] = this.dport[f];
+      t.saddr[f] = this.saddr[f * 4 + 3];
+      t.daddr[f] = this.daddr[f * 4 + 3];
       if (v6) {
         t.saddr6.set(this.saddr.subarray(f * 4, f * 4 + 4), f * 4);
         t.daddr6.set(this.daddr.subarray(f * 4, f * 4 + 4), f * 4);
@@ -222,22 +222,22 @@ function frameTuple(b: Uint8Array, o: number, len: number, t: IpTuple): boolean 
   const ip = o + ETH_HLEN;
   let l4: number;
   if (type === ETH_P_IP) {
-    const ihl = b[ip]! & 15;
-    if (b[ip]! >> 4 !== 4 || ihl < 5 || (get16(b, ip + 6) & 0x3fff) !== 0) return false;
-    t.proto = b[ip + 9]!;
+    const ihl = b[ip] & 15;
+    if (b[ip] >> 4 !== 4 || ihl < 5 || (get16(b, ip + 6) & 0x3fff) !== 0) return false;
+    t.proto = b[ip + 9];
     t.family = 4;
     for (let w = 0; w < 4; w++) t.saddr[w] = t.daddr[w] = 0;
     t.saddr[3] = get32(b, ip + 12);
     t.daddr[3] = get32(b, ip + 16);
     l4 = ip + ihl * 4;
   } else if (type === ETH_P_IPV6) {
-    if (ip + 40 > end || b[ip]! >> 4 !== 6) return false;
-    let nexthdr = b[ip + 6]!;
+    if (ip + 40 > end || b[ip] >> 4 !== 6) return false;
+    let nexthdr = b[ip + 6];
     l4 = ip + 40;
     while (nexthdr === NEXTHDR_HOP || nexthdr === NEXTHDR_ROUTING || nexthdr === NEXTHDR_DEST) {
       if (l4 + 2 > end) return false;
-      nexthdr = b[l4]!;
-      l4 += (b[l4 + 1]! + 1) * 8;
+      nexthdr = b[l4];
+      l4 += (b[l4 + 1] + 1) * 8;
     }
     if (nexthdr === NEXTHDR_FRAGMENT) return false;
     t.proto = nexthdr;
@@ -264,7 +264,7 @@ export function buildReplay(cap: Capture): Replay {
   const n = cap.count;
   let total = 0;
   // Each frame starts on a 4-byte boundary: the device copies frames as 32-bit words.
-  for (let i = 0; i < n; i++) total += (Math.max(cap.caplen[i]!, ETH_ZLEN) + 3) & ~3;
+  for (let i = 0; i < n; i++) total += (Math.max(cap.caplen[i], ETH_ZLEN) + 3) & ~3;
   const bytes = new Uint8Array(sab(total));
   const off = new Uint32Array(sab(n * 4));
   const len = new Uint16Array(sab(n * 2));
@@ -288,13 +288,13 @@ export function buildReplay(cap: Capture): Replay {
   let at = 0;
   let wire = 0;
   for (let i = 0; i < n; i++) {
-    const caplen = cap.caplen[i]!;
+    const caplen = cap.caplen[i];
     const l = Math.max(caplen, ETH_ZLEN);
-    bytes.set(cap.bytes.subarray(cap.data_off[i]!, cap.data_off[i]! + caplen), at);
+    bytes.set(cap.bytes.subarray(cap.data_off[i], cap.data_off[i] + caplen), at);
     off[i] = at;
-    ts_ns[i] = cap.ts_ns[i]!;
+    ts_ns[i] = cap.ts_ns[i];
     flow[i] = -1;
-    if (caplen < cap.origlen[i]!) {
+    if (caplen < cap.origlen[i]) {
       len[i] = 0;
       summary.truncated++;
     } else {
@@ -308,7 +308,7 @@ export function buildReplay(cap: Capture): Replay {
       if (frameTuple(bytes, at, l, t)) {
         const f = keys.intern(t);
         flow[i] = f;
-        pos[i] = keys.frames[f]! - 1;
+        pos[i] = keys.frames[f] - 1;
       }
     }
     at += (l + 3) & ~3;
@@ -318,7 +318,7 @@ export function buildReplay(cap: Capture): Replay {
   summary.tuples = keys.count;
   const flows = keys.flowTable();
   summary.flows = flows.count;
-  const last = n > 0 ? ts_ns[n - 1]! : 0;
+  const last = n > 0 ? ts_ns[n - 1] : 0;
   const data: ReplayData = {
     count: n,
     bytes,

@@ -79,7 +79,7 @@ export class TapSpread {
     if (this.queues === 1) return 0;
     const ip = at + 14;
     const k = this.keys;
-    const type = (frame[at + 12]! << 8) | frame[at + 13]!;
+    const type = (frame[at + 12] << 8) | frame[at + 13];
     let s: number;
     let d: number;
     let l4: number;
@@ -87,18 +87,18 @@ export class TapSpread {
     if (type === 0x0800) {
       s = be32(frame, ip + 12);
       d = be32(frame, ip + 16);
-      l4 = ip + (frame[ip]! & 15) * 4;
-      proto = frame[ip + 9]!;
+      l4 = ip + (frame[ip] & 15) * 4;
+      proto = frame[ip + 9];
     } else if (type === 0x86dd) {
       s = (be32(frame, ip + 8) ^ be32(frame, ip + 12) ^ be32(frame, ip + 16) ^ be32(frame, ip + 20)) >>> 0;
       d = (be32(frame, ip + 24) ^ be32(frame, ip + 28) ^ be32(frame, ip + 32) ^ be32(frame, ip + 36)) >>> 0;
       l4 = ip + 40;
-      proto = frame[ip + 6]!;
+      proto = frame[ip + 6];
     } else {
       return 0;
     }
-    const sp = (frame[l4]! << 8) | frame[l4 + 1]!;
-    const dp = (frame[l4 + 2]! << 8) | frame[l4 + 3]!;
+    const sp = (frame[l4] << 8) | frame[l4 + 1];
+    const dp = (frame[l4 + 2] << 8) | frame[l4 + 3];
     // Symmetric: the smaller address (and its port) first, as __flow_hash_consistentify does.
     const swap = d < s || (d === s && dp < sp);
     put32(k, 0, swap ? d : s);
@@ -111,7 +111,7 @@ export class TapSpread {
 }
 
 function be32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
 function put32(b: Uint8Array, o: number, v: number): void {
@@ -185,7 +185,7 @@ export class VirtioNetBackend {
     this.signalled_used = new Int32Array(Q);
     this.signalled_used_valid = new Uint8Array(Q);
     this.notification = new Uint8Array(Q).fill(1);
-    this.kicks_seen = Int32Array.from({ length: Q }, (_, q) => Atomics.load(shm.i32, shm.vq[q]!.notify));
+    this.kicks_seen = Int32Array.from({ length: Q }, (_, q) => Atomics.load(shm.i32, shm.vq[q].notify));
     // Open loop: the held packet and the tun queue's txqueuelen behind it. Closed loop: the
     // wire waits instead (one packet at most is ever held).
     this.nq_max = cfg.rate === 0 ? 1 : 1 + cfg.tap_txqueuelen;
@@ -209,7 +209,7 @@ export class VirtioNetBackend {
     if (this.shadow_avail_idx[q] !== this.last_avail_idx[q]) return false;
     const avail = this.vring_avail_idx(q);
     // virtqueue_num_heads: "Guest moved used index" (always on: per re-read of avail->idx).
-    if (((avail - this.last_avail_idx[q]!) & 0xffff) > this.num) this.avail_idx_bad(q, avail);
+    if (((avail - this.last_avail_idx[q]) & 0xffff) > this.num) this.avail_idx_bad(q, avail);
     return avail === this.last_avail_idx[q];
   }
 
@@ -226,7 +226,7 @@ export class VirtioNetBackend {
    */
   private pop_check(q: number, head: number): void {
     const shm = this.shm;
-    if (shm.i32[shm.vq[q]!.tokens + head]! < 0) {
+    if (shm.i32[shm.vq[q].tokens + head] < 0) {
       assertion_failed(
         `virtio rx desc ${head} on queue ${q} taken by the device while owned by the driver (no buffer made available there)`,
       );
@@ -235,8 +235,8 @@ export class VirtioNetBackend {
 
   /** vring_avail_idx: load avail->idx (the guest published its entries before it). */
   private vring_avail_idx(q: number): number {
-    const v = Atomics.load(this.shm.u16, this.shm.vq[q]!.avail_idx);
-    if (this.debug_asserts && ((v - this.last_avail_idx[q]!) & 0xffff) > this.num) this.avail_idx_bad(q, v);
+    const v = Atomics.load(this.shm.u16, this.shm.vq[q].avail_idx);
+    if (this.debug_asserts && ((v - this.last_avail_idx[q]) & 0xffff) > this.num) this.avail_idx_bad(q, v);
     this.shadow_avail_idx[q] = v;
     return v;
   }
@@ -248,7 +248,7 @@ export class VirtioNetBackend {
    */
   private virtio_queue_set_notification(q: number, enable: boolean): void {
     const shm = this.shm;
-    const vq = shm.vq[q]!;
+    const vq = shm.vq[q];
     this.notification[q] = enable ? 1 : 0;
     if (this.event_idx) {
       const idx = this.vring_avail_idx(q);
@@ -262,12 +262,12 @@ export class VirtioNetBackend {
   /** virtqueue_avail_bytes: do the available buffers hold `in_bytes`? (stops once they do) */
   private virtqueue_avail_bytes(q: number, in_bytes: number): boolean {
     const shm = this.shm;
-    const vq = shm.vq[q]!;
+    const vq = shm.vq[q];
     const mask = this.num - 1;
     const avail = this.vring_avail_idx(q);
     let total = 0;
-    for (let idx = this.last_avail_idx[q]!; idx !== avail; idx = (idx + 1) & 0xffff) {
-      const head = shm.u16[vq.avail_ring + (idx & mask)]!;
+    for (let idx = this.last_avail_idx[q]; idx !== avail; idx = (idx + 1) & 0xffff) {
+      const head = shm.u16[vq.avail_ring + (idx & mask)];
       total += this.chain_len(q, head);
       if (total >= in_bytes) return true;
     }
@@ -277,14 +277,14 @@ export class VirtioNetBackend {
   /** Bytes the device may write in the buffer at `head` (following NEXT and INDIRECT). */
   private chain_len(q: number, head: number): number {
     const i32 = this.shm.i32;
-    const vq = this.shm.vq[q]!;
+    const vq = this.shm.vq[q];
     let at = vq.desc + head * VRING_DESC_I32;
     let table = vq.desc;
-    if (i32[at + 3]! & 0xffff & VRING_DESC_F_INDIRECT) table = at = i32[at]! / 4;
+    if (i32[at + 3] & 0xffff & VRING_DESC_F_INDIRECT) table = at = i32[at] / 4;
     let total = 0;
     for (let k = 0; k < SG_MAX; k++) {
-      total += i32[at + 2]!;
-      const w = i32[at + 3]!;
+      total += i32[at + 2];
+      const w = i32[at + 3];
       if ((w & VRING_DESC_F_NEXT) === 0) return total;
       at = table + (w >>> 16) * VRING_DESC_I32;
     }
@@ -313,24 +313,24 @@ export class VirtioNetBackend {
     if (this.virtio_queue_empty(q)) return false;
     const shm = this.shm;
     const i32 = shm.i32;
-    const vq = shm.vq[q]!;
-    const last = this.last_avail_idx[q]!;
-    const head = shm.u16[vq.avail_ring + (last & (this.num - 1))]!;
+    const vq = shm.vq[q];
+    const last = this.last_avail_idx[q];
+    const head = shm.u16[vq.avail_ring + (last & (this.num - 1))];
     if (head >= this.num)
       assertion_failed(`virtio rx avail entry ${last & (this.num - 1)} on queue ${q} holds ${head}, not a descriptor (read by the device)`);
     if (this.debug_asserts) this.pop_check(q, head);
     this.last_avail_idx[q] = (last + 1) & 0xffff;
-    if (this.event_idx && this.notification[q] !== 0) Atomics.store(shm.u16, vq.avail_event, this.last_avail_idx[q]!);
+    if (this.event_idx && this.notification[q] !== 0) Atomics.store(shm.u16, vq.avail_event, this.last_avail_idx[q]);
     let at = vq.desc + head * VRING_DESC_I32;
     let table = vq.desc;
-    if (i32[at + 3]! & 0xffff & VRING_DESC_F_INDIRECT) table = at = i32[at]! / 4;
+    if (i32[at + 3] & 0xffff & VRING_DESC_F_INDIRECT) table = at = i32[at] / 4;
     const first = this.nsg;
     for (let k = 0; ; k++) {
       if (k === SG_MAX || this.nsg === this.sg_addr.length) throw new Error(`virtqueue ${q}: descriptor chain too long`);
-      this.sg_addr[this.nsg] = i32[at]!;
-      this.sg_len[this.nsg] = i32[at + 2]!;
+      this.sg_addr[this.nsg] = i32[at];
+      this.sg_len[this.nsg] = i32[at + 2];
       this.nsg++;
-      const w = i32[at + 3]!;
+      const w = i32[at + 3];
       if ((w & VRING_DESC_F_NEXT) === 0) break;
       at = table + (w >>> 16) * VRING_DESC_I32;
     }
@@ -342,24 +342,24 @@ export class VirtioNetBackend {
 
   /** virtqueue_unpop: give the last popped element back (it will be popped again). */
   private virtqueue_unpop(q: number): void {
-    this.last_avail_idx[q] = (this.last_avail_idx[q]! - 1) & 0xffff;
+    this.last_avail_idx[q] = (this.last_avail_idx[q] - 1) & 0xffff;
   }
 
   /** virtqueue_fill (split): the used entry `idx` places past used_idx (not yet published). */
   private virtqueue_fill(q: number, head: number, len: number, idx: number): void {
-    const vq = this.shm.vq[q]!;
-    const e = vq.used_ring + 2 * ((this.used_idx[q]! + idx) & (this.num - 1));
+    const vq = this.shm.vq[q];
+    const e = vq.used_ring + 2 * ((this.used_idx[q] + idx) & (this.num - 1));
     this.shm.i32[e] = head;
     this.shm.i32[e + 1] = len;
   }
 
   /** virtqueue_flush (split): publish `count` used entries with one store of used->idx (after smp_wmb). */
   private virtqueue_flush(q: number, count: number): void {
-    const old = this.used_idx[q]!;
+    const old = this.used_idx[q];
     const next = (old + count) & 0xffff;
-    Atomics.store(this.shm.u16, this.shm.vq[q]!.used_idx, next);
+    Atomics.store(this.shm.u16, this.shm.vq[q].used_idx, next);
     this.used_idx[q] = next;
-    if (((next - this.signalled_used[q]!) & 0xffff) < count) this.signalled_used_valid[q] = 0;
+    if (((next - this.signalled_used[q]) & 0xffff) < count) this.signalled_used_valid[q] = 0;
   }
 
   /**
@@ -369,12 +369,12 @@ export class VirtioNetBackend {
    */
   private virtio_should_notify(q: number): boolean {
     const shm = this.shm;
-    const vq = shm.vq[q]!;
+    const vq = shm.vq[q];
     if (!this.event_idx) return (Atomics.load(shm.u16, vq.avail_flags) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
     const v = this.signalled_used_valid[q] !== 0;
     this.signalled_used_valid[q] = 1;
-    const old = this.signalled_used[q]!;
-    const next = this.used_idx[q]!;
+    const old = this.signalled_used[q];
+    const next = this.used_idx[q];
     this.signalled_used[q] = next;
     return !v || vring_need_event(Atomics.load(shm.u16, vq.used_event), next, old);
   }
@@ -383,12 +383,12 @@ export class VirtioNetBackend {
   private virtio_notify(q: number): void {
     const shm = this.shm;
     const RXQ = shm.layout.RXQ;
-    const qf = shm.rxqF[q]!;
+    const qf = shm.rxqF[q];
     if (!this.virtio_should_notify(q)) {
-      shm.f64[qf + RXQ.virtio_irq_suppressed]! += 1;
+      shm.f64[qf + RXQ.virtio_irq_suppressed] += 1;
       return;
     }
-    shm.f64[qf + RXQ.virtio_irq_raised]! += 1;
+    shm.f64[qf + RXQ.virtio_irq_raised] += 1;
     msix_notify(shm, q, this.clock);
   }
 
@@ -418,7 +418,7 @@ export class VirtioNetBackend {
       let guest_offset = 0;
       let total = 0;
       if (i === 0) {
-        hdr_at = this.sg_addr[this.elem_sg[0]!]!;
+        hdr_at = this.sg_addr[this.elem_sg[0]];
         receive_header(u8, hdr_at, tstamp_ns !== 0);
         guest_offset = hdr_len;
         total = hdr_len;
@@ -432,7 +432,7 @@ export class VirtioNetBackend {
         // A buffer that cannot take the whole packet without MRG_RXBUF: QEMU gives the element
         // back (virtqueue_unpop) and drops the packet (err = size: "consumed"). Counted here.
         this.virtqueue_unpop(q);
-        shm.f64[shm.rxqF[q]! + shm.layout.RXQ.virtio_oversize]! += 1;
+        shm.f64[shm.rxqF[q] + shm.layout.RXQ.virtio_oversize] += 1;
         return size;
       }
       this.elem_len[i] = total;
@@ -442,12 +442,12 @@ export class VirtioNetBackend {
       u8[hdr_at + VIRTIO_NET_HDR_NUM_BUFFERS_OFF] = i & 255;
       u8[hdr_at + VIRTIO_NET_HDR_NUM_BUFFERS_OFF + 1] = i >>> 8;
     }
-    for (let j = 0; j < i; j++) this.virtqueue_fill(q, this.elem_head[j]!, this.elem_len[j]!, j);
+    for (let j = 0; j < i; j++) this.virtqueue_fill(q, this.elem_head[j], this.elem_len[j], j);
     this.virtqueue_flush(q, i);
-    const qf = shm.rxqF[q]!;
+    const qf = shm.rxqF[q];
     const RXQ = shm.layout.RXQ;
-    shm.f64[qf + RXQ.rx_packets]! += 1;
-    shm.f64[qf + RXQ.rx_bytes]! += size + 4;
+    shm.f64[qf + RXQ.rx_packets] += 1;
+    shm.f64[qf + RXQ.rx_bytes] += size + 4;
     this.virtio_notify(q);
     return size;
   }
@@ -455,11 +455,11 @@ export class VirtioNetBackend {
   /** iov_from_buf: `bytes` of staging from `from` into element i's sgs, from byte `offset` of them. */
   private iov_from_buf(i: number, offset: number, from: number, bytes: number): number {
     const u8 = this.shm.u8;
-    const first = this.elem_sg[i]!;
-    const n = this.elem_nsg[i]!;
+    const first = this.elem_sg[i];
+    const n = this.elem_nsg[i];
     let done = 0;
     for (let k = 0; k < n && done < bytes; k++) {
-      const len = this.sg_len[first + k]!;
+      const len = this.sg_len[first + k];
       if (offset >= len) {
         offset -= len;
         continue;
@@ -467,7 +467,7 @@ export class VirtioNetBackend {
       let take = len - offset;
       if (take > bytes - done) take = bytes - done;
       const src = this.staging + from + done;
-      u8.copyWithin(this.sg_addr[first + k]! + offset, src, src + take);
+      u8.copyWithin(this.sg_addr[first + k] + offset, src, src + take);
       done += take;
       offset = 0;
     }
@@ -483,7 +483,7 @@ export class VirtioNetBackend {
 
   /** Packets waiting on queue q: QEMU's held one and the tun queue behind it. */
   held(q: number): number {
-    return this.nq_len[q]!;
+    return this.nq_len[q];
   }
 
   /** Any packet held on any queue? */
@@ -507,31 +507,31 @@ export class VirtioNetBackend {
     this.frame_len = len;
     if (this.nq_len[q] === 0 && this.virtio_net_receive_rcu(q, tstamp_ns) !== 0) return true;
     const RXQ = this.shm.layout.RXQ;
-    const qf = this.shm.rxqF[q]!;
-    if (this.nq_len[q]! >= this.nq_max) {
-      this.shm.f64[qf + RXQ.virtio_tun_dropped]! += 1;
+    const qf = this.shm.rxqF[q];
+    if (this.nq_len[q] >= this.nq_max) {
+      this.shm.f64[qf + RXQ.virtio_tun_dropped] += 1;
       return false;
     }
-    const at = q * this.nq_max + ((this.nq_head[q]! + this.nq_len[q]!) % this.nq_max);
+    const at = q * this.nq_max + ((this.nq_head[q] + this.nq_len[q]) % this.nq_max);
     this.nq_flow[at] = flow;
     this.nq_index[at] = index;
     this.nq_corrupt[at] = corrupt ? 1 : 0;
     this.nq_tstamp[at] = tstamp_ns;
     // The first waits in QEMU's net queue (tap_read_poll(s, false)); the rest in the tun queue.
-    this.shm.f64[qf + (this.nq_len[q] === 0 ? RXQ.virtio_held : RXQ.virtio_tun_queued)]! += 1;
-    this.nq_len[q]! += 1;
-    this.shm.i32[this.shm.rxqI[q]! + RXQ.virtio_backlog_len] = this.nq_len[q]!;
+    this.shm.f64[qf + (this.nq_len[q] === 0 ? RXQ.virtio_held : RXQ.virtio_tun_queued)] += 1;
+    this.nq_len[q] += 1;
+    this.shm.i32[this.shm.rxqI[q] + RXQ.virtio_backlog_len] = this.nq_len[q];
     return true;
   }
 
   /** tun_net_xmit with the tun queue full: the tap's tx_dropped. */
   drop(q: number): void {
-    this.shm.f64[this.shm.rxqF[q]! + this.shm.layout.RXQ.virtio_tun_dropped]! += 1;
+    this.shm.f64[this.shm.rxqF[q] + this.shm.layout.RXQ.virtio_tun_dropped] += 1;
   }
 
   /** Is queue q's tun queue at txqueuelen (with QEMU holding a packet)? */
   full(q: number): boolean {
-    return this.nq_len[q]! >= this.nq_max;
+    return this.nq_len[q] >= this.nq_max;
   }
 
   /**
@@ -543,7 +543,7 @@ export class VirtioNetBackend {
     let held = false;
     for (let q = 0; q < this.queues; q++) {
       if (this.nq_len[q] === 0) continue;
-      const kicks = Atomics.load(this.shm.i32, this.shm.vq[q]!.notify);
+      const kicks = Atomics.load(this.shm.i32, this.shm.vq[q].notify);
       if (kicks !== this.kicks_seen[q]) {
         this.kicks_seen[q] = kicks;
         this.flush(q);
@@ -557,24 +557,24 @@ export class VirtioNetBackend {
     const src = this.source!;
     const RXQ = this.shm.layout.RXQ;
     let first = true;
-    while (this.nq_len[q]! > 0) {
-      const at = q * this.nq_max + this.nq_head[q]!;
-      this.frame_len = src.frame_into(this.nq_flow[at]!, this.nq_index[at]!, this.nq_corrupt[at] !== 0, this.shm.u8, this.staging);
-      if (this.virtio_net_receive_rcu(q, this.nq_tstamp[at]!) === 0) {
+    while (this.nq_len[q] > 0) {
+      const at = q * this.nq_max + this.nq_head[q];
+      this.frame_len = src.frame_into(this.nq_flow[at], this.nq_index[at], this.nq_corrupt[at] !== 0, this.shm.u8, this.staging);
+      if (this.virtio_net_receive_rcu(q, this.nq_tstamp[at]) === 0) {
         // A packet read from the tun queue that does not fit: held, the tap not read again.
-        if (!first) this.shm.f64[this.shm.rxqF[q]! + RXQ.virtio_held]! += 1;
+        if (!first) this.shm.f64[this.shm.rxqF[q] + RXQ.virtio_held] += 1;
         break;
       }
       first = false;
-      this.nq_head[q] = (this.nq_head[q]! + 1) % this.nq_max;
-      this.nq_len[q]! -= 1;
+      this.nq_head[q] = (this.nq_head[q] + 1) % this.nq_max;
+      this.nq_len[q] -= 1;
     }
-    this.shm.i32[this.shm.rxqI[q]! + RXQ.virtio_backlog_len] = this.nq_len[q]!;
+    this.shm.i32[this.shm.rxqI[q] + RXQ.virtio_backlog_len] = this.nq_len[q];
   }
 
   /** The kick counter of queue q as last seen, to wait on. */
   kick_word(q: number): number {
-    return this.shm.vq[q]!.notify;
+    return this.shm.vq[q].notify;
   }
 
   /**
@@ -583,7 +583,7 @@ export class VirtioNetBackend {
    * a kick after the check changes the word we wait on: no lost wake-up.
    */
   wait_buffers(q: number, timeout_ms: number): boolean {
-    const at = this.shm.vq[q]!.notify;
+    const at = this.shm.vq[q].notify;
     const seen = Atomics.load(this.shm.i32, at);
     if (this.can_take(q)) return true;
     Atomics.wait(this.shm.i32, at, seen, timeout_ms);

@@ -43,14 +43,14 @@ export function rx_ring_up(shm: Shm, poll_fn: number, weight: number): void {
   const NAPI = shm.layout.NAPI;
   const size = cfg.ring_size;
   for (let q = 0; q < cfg.queues; q++) {
-    const qi = shm.rxqI[q]!;
+    const qi = shm.rxqI[q];
     const got = skb_pool_take_in_use(shm, shm.desc_skb, q * size, size - 1);
     if (got !== size - 1) throw new Error(`skb pool too small to fill RX ring ${q}`);
     shm.i32[qi + RXQ.rdt] = size - 1;
     shm.i32[qi + RXQ.next_to_use] = size - 1;
     shm.i32[qi + RXQ.eims] = 1;
-    shm.i32[qi + RXQ.affinity] = cfg.irq_affinity[q]!;
-    const ni = shm.napiI[cfg.cpus + q]!;
+    shm.i32[qi + RXQ.affinity] = cfg.irq_affinity[q];
+    const ni = shm.napiI[cfg.cpus + q];
     shm.i32[ni + NAPI.weight] = weight;
     shm.i32[ni + NAPI.poll_fn] = poll_fn;
     shm.i32[ni + NAPI.queue] = q;
@@ -74,8 +74,8 @@ export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number
   let x = c.touched;
   for (let i = ntc, n = 0; i !== rdh && n < max; n++) {
     const d = base + i;
-    const skb = shm.desc_skb[d]!;
-    x ^= shm.desc_status[d]! ^ shm.desc_len[d]! ^ u8[c.skb_data(skb) + 12]!;
+    const skb = shm.desc_skb[d];
+    x ^= shm.desc_status[d] ^ shm.desc_len[d] ^ u8[c.skb_data(skb) + 12];
     i = i + 1 === size ? 0 : i + 1;
   }
   c.touched = x | 0;
@@ -88,12 +88,12 @@ export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number
 export function rx_desc_take(c: KCpu, q: number, ntc: number): number {
   const shm = c.shm;
   const d = q * c.ring_size + ntc;
-  const status = shm.desc_status[d]!;
+  const status = shm.desc_status[d];
   if ((status & DESC_DD) === 0) rx_desc_not_done(c, q, ntc);
-  const skb = shm.desc_skb[d]!;
-  c.skb_len[skb] = shm.desc_len[d]!;
+  const skb = shm.desc_skb[d];
+  c.skb_len[skb] = shm.desc_len[d];
   shm.desc_status[d] = 0;
-  rx_skb_fields(c, skb, status, shm.desc_hash[d]!, q);
+  rx_skb_fields(c, skb, status, shm.desc_hash[d], q);
   return skb;
 }
 
@@ -113,7 +113,7 @@ function rx_rdh_bad(c: KCpu, q: number, rdh: number): never {
 
 /** --debug-asserts, as the driver posts descriptor i of queue q: it took the last write-back there (DD clear). */
 function rx_post_check(c: KCpu, q: number, i: number): void {
-  if ((c.shm.desc_status[q * c.ring_size + i]! & DESC_DD) !== 0) {
+  if ((c.shm.desc_status[q * c.ring_size + i] & DESC_DD) !== 0) {
     assertion_failed(
       `${c.cfg.nic} rx desc ${i} on queue ${q} posted by the driver on cpu ${c.cpu} while its write-back is not taken (DD set)`,
     );
@@ -147,16 +147,16 @@ function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: nu
 export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
   const shm = c.shm;
   const RXQ = shm.layout.RXQ;
-  const qi = shm.rxqI[q]!;
+  const qi = shm.rxqI[q];
   const size = c.cfg.ring_size;
   const ring = q * size;
-  const ntu = c.i32[qi + RXQ.next_to_use]!;
+  const ntu = c.i32[qi + RXQ.next_to_use];
   let i = ntu;
   let ok = true;
   while (count-- > 0) {
     const skb = c.cache.alloc();
     if (skb < 0) {
-      c.f64[shm.rxqF[q]! + RXQ.alloc_failed]! += 1;
+      c.f64[shm.rxqF[q] + RXQ.alloc_failed] += 1;
       ok = false;
       break;
     }
@@ -174,13 +174,13 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
       // --device inline: the device runs on a CPU's thread and waits for this ring: kick it
       // (this CPU, if it hosts the device, gives it a turn at its next step anyway).
       Atomics.store(c.i32, qi + RXQ.dev_waiting, 0);
-      const host = c.i32[c.ctlI + c.layout.CTL.device_cpu]!;
+      const host = c.i32[c.ctlI + c.layout.CTL.device_cpu];
       if (host !== c.cpu) doorbell_ring(shm, host);
     } else if (waiting === WIRE_SLEEPING) {
-      const avail = i - c.i32[qi + RXQ.rdh]!;
+      const avail = i - c.i32[qi + RXQ.rdh];
       if ((avail < 0 ? avail + size : avail) >= size >> 1) {
         Atomics.notify(c.i32, qi + RXQ.rdt);
-        c.f64[shm.rxqF[q]! + RXQ.wire_wakes]! += 1;
+        c.f64[shm.rxqF[q] + RXQ.wire_wakes] += 1;
       }
     }
   }
@@ -194,7 +194,7 @@ export function rx_ring_refill(c: KCpu, q: number, count: number): boolean {
  * backlog work). The wire counts the kicks that cut a nap short (wire_kicks).
  */
 export function rx_ring_drained(c: KCpu, q: number): void {
-  const at = c.shm.rxqI[q]! + c.shm.layout.RXQ.dev_waiting;
+  const at = c.shm.rxqI[q] + c.shm.layout.RXQ.dev_waiting;
   if (Atomics.load(c.i32, at) !== WIRE_NAPPING) return;
   if (Atomics.compareExchange(c.i32, at, WIRE_NAPPING, WIRE_KICKED) !== WIRE_NAPPING) return;
   Atomics.notify(c.i32, at);
@@ -202,7 +202,7 @@ export function rx_ring_drained(c: KCpu, q: number): void {
 
 /** Descriptors posted and not yet cleaned on queue `q`: the skbs the ring holds (the pool audit's count). */
 export function rx_ring_in_use(shm: Shm, q: number): number {
-  const b = shm.rxqI[q]!;
+  const b = shm.rxqI[q];
   const RXQ = shm.layout.RXQ;
-  return (shm.i32[b + RXQ.next_to_use]! - shm.i32[b + RXQ.next_to_clean]! + shm.cfg.ring_size) % shm.cfg.ring_size;
+  return (shm.i32[b + RXQ.next_to_use] - shm.i32[b + RXQ.next_to_clean] + shm.cfg.ring_size) % shm.cfg.ring_size;
 }

@@ -26,7 +26,7 @@ export const vring_out = new Int32Array(2);
 
 /** vring_create_virtqueue_split's initial state: every descriptor on the free list. */
 export function vring_init(shm: Shm, q: number): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   for (let i = 0; i < vq.num; i++) i32[vq.desc + i * VRING_DESC_I32 + 3] = ((i + 1) & 0xffff) << 16;
   const d = vq.drv;
@@ -50,11 +50,11 @@ function desc_write(shm: Shm, at: number, addr: number, len: number, flags: numb
 }
 
 function desc_flags(shm: Shm, q: number, i: number): number {
-  return shm.i32[shm.vq[q]!.desc + i * VRING_DESC_I32 + 3]! & 0xffff;
+  return shm.i32[shm.vq[q].desc + i * VRING_DESC_I32 + 3] & 0xffff;
 }
 
 function desc_next(shm: Shm, q: number, i: number): number {
-  return shm.i32[shm.vq[q]!.desc + i * VRING_DESC_I32 + 3]! >>> 16;
+  return shm.i32[shm.vq[q].desc + i * VRING_DESC_I32 + 3] >>> 16;
 }
 
 /**
@@ -63,14 +63,14 @@ function desc_next(shm: Shm, q: number, i: number): number {
  * The caller checked num_free > 0.
  */
 export function virtqueue_add_inbuf(shm: Shm, q: number, addr: number, len: number, token: number): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   const d = vq.drv;
-  const head = i32[d + DRV.free_head]!;
-  if (i32[d + DRV.num_free]! < 1) assertion_failed(`virtio rx queue ${q}: the driver adds a buffer with no free descriptor`);
+  const head = i32[d + DRV.free_head];
+  if (i32[d + DRV.num_free] < 1) assertion_failed(`virtio rx queue ${q}: the driver adds a buffer with no free descriptor`);
   desc_write(shm, vq.desc + head * VRING_DESC_I32, addr, len, VRING_DESC_F_WRITE, desc_next(shm, q, head));
   i32[d + DRV.free_head] = desc_next(shm, q, head);
-  i32[d + DRV.num_free]! -= 1;
+  i32[d + DRV.num_free] -= 1;
   vring_publish(shm, q, head, token);
 }
 
@@ -80,40 +80,40 @@ export function virtqueue_add_inbuf(shm: Shm, q: number, addr: number, len: numb
  * entries, `sg_addr[k]`/`sg_len[k]` for k < n, in one ring slot.
  */
 export function virtqueue_add_inbuf_indirect(shm: Shm, q: number, sg_addr: Int32Array, sg_len: Int32Array, n: number, token: number): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   const d = vq.drv;
-  const head = i32[d + DRV.free_head]!;
-  if (i32[d + DRV.num_free]! < 1) assertion_failed(`virtio rx queue ${q}: the driver adds a buffer with no free descriptor`);
+  const head = i32[d + DRV.free_head];
+  if (i32[d + DRV.num_free] < 1) assertion_failed(`virtio rx queue ${q}: the driver adds a buffer with no free descriptor`);
   const table = vq.indirect_bytes + head * n * VRING_DESC_SIZE;
   for (let k = 0; k < n; k++) {
     desc_write(
       shm,
       table / 4 + k * VRING_DESC_I32,
-      sg_addr[k]!,
-      sg_len[k]!,
+      sg_addr[k],
+      sg_len[k],
       k + 1 < n ? VRING_DESC_F_WRITE | VRING_DESC_F_NEXT : VRING_DESC_F_WRITE,
       k + 1,
     );
   }
   desc_write(shm, vq.desc + head * VRING_DESC_I32, table, n * VRING_DESC_SIZE, VRING_DESC_F_INDIRECT, desc_next(shm, q, head));
   i32[d + DRV.free_head] = desc_next(shm, q, head);
-  i32[d + DRV.num_free]! -= 1;
+  i32[d + DRV.num_free] -= 1;
   vring_publish(shm, q, head, token);
 }
 
 /** The tail of virtqueue_add_split: the token, the avail entry, then (virtio_wmb) avail->idx. */
 function vring_publish(shm: Shm, q: number, head: number, token: number): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   const d = vq.drv;
   i32[vq.tokens + head] = token;
-  const shadow = i32[d + DRV.avail_idx_shadow]!;
+  const shadow = i32[d + DRV.avail_idx_shadow];
   shm.u16[vq.avail_ring + (shadow & (vq.num - 1))] = head;
   const next = (shadow + 1) & 0xffff;
   i32[d + DRV.avail_idx_shadow] = next;
   Atomics.store(shm.u16, vq.avail_idx, next); // the entry above is visible before the index
-  i32[d + DRV.num_added]! += 1;
+  i32[d + DRV.num_added] += 1;
 }
 
 /**
@@ -121,11 +121,11 @@ function vring_publish(shm: Shm, q: number, head: number, token: number): void {
  * buffers added since the last call? EVENT_IDX: avail_event crossed; otherwise NO_NOTIFY clear.
  */
 export function virtqueue_kick_prepare(shm: Shm, q: number, event_idx: boolean): boolean {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const d = vq.drv;
   const i32 = shm.i32;
-  const new_idx = i32[d + DRV.avail_idx_shadow]!;
-  const old = (new_idx - i32[d + DRV.num_added]!) & 0xffff;
+  const new_idx = i32[d + DRV.avail_idx_shadow];
+  const old = (new_idx - i32[d + DRV.num_added]) & 0xffff;
   i32[d + DRV.num_added] = 0;
   if (event_idx) return vring_need_event(Atomics.load(shm.u16, vq.avail_event), new_idx, old);
   return (Atomics.load(shm.u16, vq.used_flags) & VRING_USED_F_NO_NOTIFY) === 0;
@@ -133,14 +133,14 @@ export function virtqueue_kick_prepare(shm: Shm, q: number, event_idx: boolean):
 
 /** virtqueue_notify: write the queue's notify register (a vmexit on a real guest: QEMU's ioeventfd). */
 export function virtqueue_notify(shm: Shm, q: number): void {
-  const at = shm.vq[q]!.notify;
+  const at = shm.vq[q].notify;
   Atomics.add(shm.i32, at, 1);
   Atomics.notify(shm.i32, at);
 }
 
 /** more_used_split: has the device published used entries the driver has not taken? */
 export function more_used(shm: Shm, q: number): boolean {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   return shm.i32[vq.drv + DRV.last_used_idx] !== Atomics.load(shm.u16, vq.used_idx);
 }
 
@@ -150,27 +150,27 @@ export function more_used(shm: Shm, q: number): boolean {
  * With callbacks on, used_event follows last_used_idx (virtio_store_mb).
  */
 export function virtqueue_get_buf(shm: Shm, q: number): number {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   const d = vq.drv;
-  const last = i32[d + DRV.last_used_idx]!;
+  const last = i32[d + DRV.last_used_idx];
   const used = Atomics.load(shm.u16, vq.used_idx);
   if (last === used) return -1;
   // Always on (the values are loaded anyway): the device's used idx within a ring of ours, its
   // entry a descriptor, and that descriptor one the driver made available (its token set).
   if (((used - last) & 0xffff) > vq.num) used_idx_bad(q, used, last, vq.num);
   const e = vq.used_ring + 2 * (last & (vq.num - 1));
-  const head = i32[e]!;
-  const len = i32[e + 1]!;
+  const head = i32[e];
+  const len = i32[e + 1];
   if (head < 0 || head >= vq.num)
     assertion_failed(`virtio rx used entry ${last} on queue ${q} holds id ${head}, not a descriptor (read by the driver)`);
-  const token = i32[vq.tokens + head]!;
+  const token = i32[vq.tokens + head];
   if (token < 0)
     assertion_failed(`virtio rx desc ${head} on queue ${q} returned by the device while owned by the driver (it was not available)`);
   detach_buf(shm, q, head);
   const next = (last + 1) & 0xffff;
   i32[d + DRV.last_used_idx] = next;
-  if ((i32[d + DRV.avail_flags_shadow]! & VRING_AVAIL_F_NO_INTERRUPT) === 0) Atomics.store(shm.u16, vq.used_event, next);
+  if ((i32[d + DRV.avail_flags_shadow] & VRING_AVAIL_F_NO_INTERRUPT) === 0) Atomics.store(shm.u16, vq.used_event, next);
   vring_out[0] = len;
   vring_out[1] = head;
   return token;
@@ -184,7 +184,7 @@ function used_idx_bad(q: number, used: number, last: number, num: number): never
 
 /** detach_buf_split: the head's chain back on the free list. */
 function detach_buf(shm: Shm, q: number, head: number): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   const d = vq.drv;
   i32[vq.tokens + head] = -1;
@@ -195,9 +195,9 @@ function detach_buf(shm: Shm, q: number, head: number): void {
     freed++;
   }
   const w = vq.desc + i * VRING_DESC_I32 + 3;
-  i32[w] = (i32[w]! & 0xffff) | ((i32[d + DRV.free_head]! & 0xffff) << 16);
+  i32[w] = (i32[w] & 0xffff) | ((i32[d + DRV.free_head] & 0xffff) << 16);
   i32[d + DRV.free_head] = head;
-  i32[d + DRV.num_free]! += freed;
+  i32[d + DRV.num_free] += freed;
 }
 
 /**
@@ -205,9 +205,9 @@ function detach_buf(shm: Shm, q: number, head: number): void {
  * (used_event is left behind, which is enough); otherwise VRING_AVAIL_F_NO_INTERRUPT is written.
  */
 export function virtqueue_disable_cb(shm: Shm, q: number, event_idx: boolean): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const at = vq.drv + DRV.avail_flags_shadow;
-  const flags = shm.i32[at]!;
+  const flags = shm.i32[at];
   if (flags & VRING_AVAIL_F_NO_INTERRUPT) return;
   shm.i32[at] = flags | VRING_AVAIL_F_NO_INTERRUPT;
   if (!event_idx) Atomics.store(shm.u16, vq.avail_flags, flags | VRING_AVAIL_F_NO_INTERRUPT);
@@ -218,11 +218,11 @@ export function virtqueue_disable_cb(shm: Shm, q: number, event_idx: boolean): v
  * NO_INTERRUPT and set used_event = last_used_idx. Returns the index to hand to virtqueue_poll.
  */
 export function virtqueue_enable_cb_prepare(shm: Shm, q: number, event_idx: boolean): number {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const i32 = shm.i32;
   const d = vq.drv;
-  const last = i32[d + DRV.last_used_idx]!;
-  const flags = i32[d + DRV.avail_flags_shadow]!;
+  const last = i32[d + DRV.last_used_idx];
+  const flags = i32[d + DRV.avail_flags_shadow];
   if (flags & VRING_AVAIL_F_NO_INTERRUPT) {
     i32[d + DRV.avail_flags_shadow] = flags & ~VRING_AVAIL_F_NO_INTERRUPT;
     if (!event_idx) Atomics.store(shm.u16, vq.avail_flags, flags & ~VRING_AVAIL_F_NO_INTERRUPT);
@@ -233,12 +233,12 @@ export function virtqueue_enable_cb_prepare(shm: Shm, q: number, event_idx: bool
 
 /** virtqueue_poll_split: after virtio_mb, did the device use buffers past `last_used_idx`? */
 export function virtqueue_poll(shm: Shm, q: number, last_used_idx: number): boolean {
-  return last_used_idx !== Atomics.load(shm.u16, shm.vq[q]!.used_idx);
+  return last_used_idx !== Atomics.load(shm.u16, shm.vq[q].used_idx);
 }
 
 /** vq->num_free. */
 export function virtqueue_num_free(shm: Shm, q: number): number {
-  return shm.i32[shm.vq[q]!.drv + DRV.num_free]!;
+  return shm.i32[shm.vq[q].drv + DRV.num_free];
 }
 
 /** Pool slots the buffers posted on queue `q` hold, `slots` per buffer (big packets: its pages). */

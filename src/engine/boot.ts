@@ -40,7 +40,7 @@ export function boot(cfg: Config, frames: FlowFrames = framesOf(cfg)): Shm {
   const flows = frames.flows;
   sock_table_init(shm, flows, socketTasks(shm, flows, frames));
   cfg.app_cpus.forEach((cpu, t) => {
-    shm.i32[shm.taskI[t]! + layout.TASK.cpu] = cpu;
+    shm.i32[shm.taskI[t] + layout.TASK.cpu] = cpu;
   });
   knobs_boot(shm); // the sysctl and sysfs writes of every knob with a slot (config/schema.ts)
   napi_timers_init(shm);
@@ -66,8 +66,8 @@ function socketTasks(shm: Shm, flows: FlowTable, frames: FlowFrames): Int32Array
   const f = frames;
   for (let s = 0; s < flows.count; s++) {
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
-    const queue = steering === 'tap' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s]! & 127]!;
-    const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]!);
+    const queue = steering === 'tap' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s] & 127];
+    const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]);
     if (task >= 0) out[s] = task;
   }
   return out;

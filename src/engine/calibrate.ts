@@ -39,7 +39,7 @@ type Flags = Record<string, string | number>;
 
 /** Receive-path busy ns per unit on one CPU of a run. */
 function rxBusy(r: RunResult, cpu: number): number {
-  const b = r.percpu[cpu]!.busy;
+  const b = r.percpu[cpu].busy;
   return b.hardirq_ns + b.softirq_ns + b.ksoftirqd_ns;
 }
 
@@ -111,14 +111,14 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
     perA.push(rxBusy(A, 0) / A.packets.generated);
     perC.push(rxBusy(C, 0) / C.packets.generated);
     perE.push(rxBusy(E, 0) / E.packets.generated);
-    dissected.push(E.percpu[0]!.flow_dissected / E.packets.generated);
-    perB0.push(rxBusy(B, 0) / Math.max(1, B.percpu[0]!.enqueue_remote));
-    perB1.push(rxBusy(B, 1) / Math.max(1, B.percpu[1]!.processed));
+    dissected.push(E.percpu[0].flow_dissected / E.packets.generated);
+    perB0.push(rxBusy(B, 0) / Math.max(1, B.percpu[0].enqueue_remote));
+    perB1.push(rxBusy(B, 1) / Math.max(1, B.percpu[1].processed));
     recv.push(
-      (A.percpu[0]!.busy.task_ns + B.percpu[1]!.busy.task_ns) / Math.max(1, A.percpu[0]!.recvmsg_packets + B.percpu[1]!.recvmsg_packets),
+      (A.percpu[0].busy.task_ns + B.percpu[1].busy.task_ns) / Math.max(1, A.percpu[0].recvmsg_packets + B.percpu[1].recvmsg_packets),
     );
-    const irqs = A.percpu[0]!.hardirqs + B.percpu[0]!.hardirqs + B.percpu[1]!.ipis_received;
-    hirq.push((A.percpu[0]!.busy.hardirq_ns + B.percpu[0]!.busy.hardirq_ns + B.percpu[1]!.busy.hardirq_ns) / Math.max(1, irqs));
+    const irqs = A.percpu[0].hardirqs + B.percpu[0].hardirqs + B.percpu[1].ipis_received;
+    hirq.push((A.percpu[0].busy.hardirq_ns + B.percpu[0].busy.hardirq_ns + B.percpu[1].busy.hardirq_ns) / Math.max(1, irqs));
     perD.push(rxBusy(D, 0));
   }
   const least = (xs: number[]) => Math.min(...xs);
@@ -131,8 +131,8 @@ export async function calibrate(packets: number, log: (s: string) => void, signa
   const handoff = Math.max(0, b0 - clean - hash_enq);
   // D: per segment = clean, and process only for the skbs GRO lets through.
   const dSegs = D.packets.generated;
-  const dSkbs = D.percpu[0]!.processed;
-  const merged = Math.max(1, D.percpu[0]!.gro_merged);
+  const dSkbs = D.percpu[0].processed;
+  const merged = Math.max(1, D.percpu[0].gro_merged);
   const gro = Math.max(5, (least(perD) - dSegs * clean - dSkbs * process_all) / merged);
   for (const [what, ns, per] of [
     ['A: receive path, 1 CPU, no RPS', a, 'packet'],
@@ -228,7 +228,7 @@ export function virtioCosts(log: (s: string) => void): Pick<CostModel, 'virtio_d
       for (let i = 0; i < ring; i++) if (dev.virtio_net_receive_rcu(0, 0) === 0) throw new Error('calibrate: virtio ring ran dry');
       ns += (performance.now() - t0) * 1e6;
       for (let i = 0; i < ring; i++) slots[i] = virtqueue_get_buf(shm, 0);
-      for (let i = 0; i < ring; i++) virtqueue_add_inbuf(shm, 0, shm.skbData(slots[i]!) - VIRTIO_NET_HDR_LEN, MRG_BUF_LEN_MIN, slots[i]!);
+      for (let i = 0; i < ring; i++) virtqueue_add_inbuf(shm, 0, shm.skbData(slots[i]) - VIRTIO_NET_HDR_LEN, MRG_BUF_LEN_MIN, slots[i]);
     }
     device = Math.min(device, ns / (200 * ring));
     const t0 = performance.now();

@@ -141,7 +141,7 @@ export async function runCompare(plan: ComparePlan, o: Pick<CompareOptions, 'sig
     runsA.push(got.a);
     runsB.push(got.b);
   }
-  const ratios = runsA.map((a, i) => (a.pps > 0 ? runsB[i]!.pps / a.pps : 0));
+  const ratios = runsA.map((a, i) => (a.pps > 0 ? runsB[i].pps / a.pps : 0));
   return {
     schema: COMPARE_SCHEMA,
     ...(interrupted ? { interrupted: true as const } : {}),

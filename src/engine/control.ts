@@ -40,8 +40,8 @@ export class ControlSchedule {
     let t = Infinity;
     if (cfg.migrate_every_ms > 0 && !genDone) t = (this.migrations + 1) * cfg.migrate_every_ms;
     if (!this.retaChanged && cfg.reta_change_at_ms < t) t = cfg.reta_change_at_ms;
-    if (this.nextKnob < cfg.knob_at.length && cfg.knob_at[this.nextKnob]!.at_ms < t) t = cfg.knob_at[this.nextKnob]!.at_ms;
-    if (this.finish.length > 0 && this.finish[0]!.at_ms < t) t = this.finish[0]!.at_ms;
+    if (this.nextKnob < cfg.knob_at.length && cfg.knob_at[this.nextKnob].at_ms < t) t = cfg.knob_at[this.nextKnob].at_ms;
+    if (this.finish.length > 0 && this.finish[0].at_ms < t) t = this.finish[0].at_ms;
     return t;
   }
 
@@ -53,7 +53,7 @@ export class ControlSchedule {
     if (cfg.migrate_every_ms > 0 && !genDone && elapsed_ms >= (this.migrations + 1) * cfg.migrate_every_ms) {
       const m = ++this.migrations;
       cfg.app_cpus.forEach((_, task) => {
-        sched_setaffinity(shm, task, cfg.app_cpus[(task + m) % cfg.app_cpus.length]!);
+        sched_setaffinity(shm, task, cfg.app_cpus[(task + m) % cfg.app_cpus.length]);
       });
       this.onEvent?.(elapsed_ms, `migration ${m}`);
     }
@@ -66,9 +66,9 @@ export class ControlSchedule {
       Atomics.store(shm.i32, shm.ctlI + CTL.reta_changed, 1);
       this.onEvent?.(elapsed_ms, 'rss-reta rotated');
     }
-    while (this.finish.length > 0 && elapsed_ms >= this.finish[0]!.at_ms) this.finish.shift()!.run();
-    while (this.nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[this.nextKnob]!.at_ms) {
-      const change = cfg.knob_at[this.nextKnob++]!;
+    while (this.finish.length > 0 && elapsed_ms >= this.finish[0].at_ms) this.finish.shift()!.run();
+    while (this.nextKnob < cfg.knob_at.length && elapsed_ms >= cfg.knob_at[this.nextKnob].at_ms) {
+      const change = cfg.knob_at[this.nextKnob++];
       const rest = knob_write(shm, change.key, change.value);
       if (rest !== null) this.finish.push({ at_ms: elapsed_ms + RCU_GRACE_MS, run: rest });
       this.applied.push({ ...change, applied: true, applied_at_ms: Math.round(elapsed_ms * 1000) / 1000 });

@@ -43,11 +43,11 @@ export function socketTotals(shm: Shm): SocketTotals {
   for (let s = 0; s < shm.layout.skCount; s++) {
     const tcp = shm.i32[shm.skIdx(s, SOCK.proto)] === IPPROTO_TCP;
     const c = tcp ? out.tcp : out.udp;
-    const drops = shm.f64[shm.skIdxF(s, SOCK.drops)]!;
+    const drops = shm.f64[shm.skIdxF(s, SOCK.drops)];
     c.sockets++;
-    c.delivered += shm.f64[shm.skIdxF(s, SOCK.delivered)]!;
+    c.delivered += shm.f64[shm.skIdxF(s, SOCK.delivered)];
     c.drops += drops;
-    if (!tcp && drops > 0) out.udp_drops.push({ flow: shm.i32[shm.skIdx(s, SOCK.flow)]!, drops });
+    if (!tcp && drops > 0) out.udp_drops.push({ flow: shm.i32[shm.skIdx(s, SOCK.flow)], drops });
   }
   return out;
 }

@@ -53,7 +53,7 @@ const FUZZ_KNOBS = (Object.keys(KNOBS) as KnobKey[]).flatMap((key) => {
 /** One value of a knob's fuzz range. */
 function drawIn(r: Prng, x: FuzzRange): number | string {
   if (x.between !== undefined) return x.between[0] + r.nextInt(x.between[1] - x.between[0] + 1);
-  return x.pick![r.nextInt(x.pick!.length)]!;
+  return x.pick![r.nextInt(x.pick!.length)];
 }
 
 /** A random sim configuration from one seed. The unsafe knob is the only thing `unsafe` changes. */
@@ -126,7 +126,7 @@ export function randomFlags(seed: number, o: RandomFlagsOptions = {}): Flags {
     const changes = FUZZ_KNOBS.filter((k) => k.range.main && k.range.at).map((k) => `${between(1, 3)}:${k.flag}=${drawIn(p, k.range)}`);
     if ('rps-cpus' in f) changes.push(`${between(1, 3)}:rps-cpus=${mask(cpus)}`);
     const chosen = changes.filter(() => p.nextFloat() < 0.5);
-    f['knob-at'] = (chosen.length > 0 ? chosen : [changes[0]!]).join(';');
+    f['knob-at'] = (chosen.length > 0 ? chosen : [changes[0]]).join(';');
   }
   if (p.nextFloat() < 0.25) f['flow-limit-cpu-bitmap'] = mask(cpus);
   if (p.nextFloat() < 0.15) f['bad-csum-rate'] = 0.01;
@@ -259,7 +259,7 @@ export function reproCommand(flags: Flags, checkOrder = false): string {
 export function reproArgs(command: string): string[] {
   const out: string[] = [];
   const re = /'((?:[^']|'\\'')*)'|(\S+)/g;
-  for (let m = re.exec(command); m !== null; m = re.exec(command)) out.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!);
+  for (let m = re.exec(command); m !== null; m = re.exec(command)) out.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]);
   return out.slice(out[0] === 'npx' ? 2 : 1);
 }
 
@@ -279,7 +279,7 @@ export function orderingGuaranteed(cfg: Config, sockHashes: Int32Array): boolean
   const rfsQueues = cfg.rps_flow_cnt.map((n, q) => (n > 0 && cfg.rps_sock_flow_entries > 0 ? q : -1)).filter((q) => q >= 0);
   if (rfsQueues.length === 0) return true;
   if (nicModel(cfg.nic).steering === 'none') return false;
-  if (rfsQueues.some((q) => maskToCpus(cfg.rps_cpus[q]!).filter((c) => c < cfg.cpus).length > 0)) return false;
+  if (rfsQueues.some((q) => maskToCpus(cfg.rps_cpus[q]).filter((c) => c < cfg.cpus).length > 0)) return false;
   let size = 1;
   while (size < cfg.rps_sock_flow_entries) size *= 2;
   const seen = new Set<number>();
@@ -312,7 +312,7 @@ export function checkRun(flags: Flags): Verdict {
     const { result: r, shm } = simulate(cfg);
     const SOCK = shm.layout.SOCK;
     const hashes = new Int32Array(shm.layout.skCount);
-    for (let s = 0; s < hashes.length; s++) hashes[s] = shm.i32[shm.skIdx(s, SOCK.proto)] === 6 ? shm.i32[shm.skIdx(s, SOCK.rxhash)]! : 0;
+    for (let s = 0; s < hashes.length; s++) hashes[s] = shm.i32[shm.skIdx(s, SOCK.proto)] === 6 ? shm.i32[shm.skIdx(s, SOCK.rxhash)] : 0;
     const ordering_checked = orderingGuaranteed(cfg, hashes);
     const base = { ordering_checked, packets: r.packets.generated, out_of_order: r.ordering.out_of_order };
     if (!conserves(r)) {
@@ -444,7 +444,7 @@ export async function shrink(
       runs += batch.length;
       const k = verdicts.findIndex((v) => !v.ok && v.check === check);
       if (k >= 0) {
-        best = batch[k]!;
+        best = batch[k];
         improved = true;
         break;
       }
@@ -542,12 +542,12 @@ export async function judgeChunk(
     for (let i = start; i < Math.min(end, start + width); i++) batch.push(campaignRunFlags(c, i));
     const verdicts = await judge(batch);
     for (let k = 0; k < verdicts.length; k++) {
-      const v = verdicts[k]!;
+      const v = verdicts[k];
       r.runs++;
       r.packets += v.packets;
       if (v.ordering_checked) r.ordering_checked++;
       if (v.ok) continue;
-      const f: FuzzFailure = { run: start + k, flags: batch[k]!, verdict: v, repro: reproCommand(batch[k]!, v.check === 'ordering') };
+      const f: FuzzFailure = { run: start + k, flags: batch[k], verdict: v, repro: reproCommand(batch[k], v.check === 'ordering') };
       r.failures.push(f);
       hooks.onFailure?.(f);
       if (c.shrink && !hooks.signal?.aborted) {

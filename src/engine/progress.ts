@@ -32,10 +32,8 @@ export function progressSample(shm: Shm, elapsed_ms: number): Progress {
   const dropped = shm.packetsDropped();
   const busy_ns: number[] = [];
   for (let c = 0; c < shm.cfg.cpus; c++) {
-    const b = shm.sdF[c]!;
-    busy_ns.push(
-      Math.round(f[b + SD.busy_hardirq_ns]! + f[b + SD.busy_softirq_ns]! + f[b + SD.busy_ksoftirqd_ns]! + f[b + SD.busy_task_ns]!),
-    );
+    const b = shm.sdF[c];
+    busy_ns.push(Math.round(f[b + SD.busy_hardirq_ns] + f[b + SD.busy_softirq_ns] + f[b + SD.busy_ksoftirqd_ns] + f[b + SD.busy_task_ns]));
   }
   return { elapsed_ms, generated: a.generated, delivered, dropped, busy_ns };
 }

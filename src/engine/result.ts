@@ -107,7 +107,7 @@ export function accounted(shm: Shm): Accounted {
   const delivered = shm.sdSum(shm.layout.SD.delivered);
   const done = shm.packetsDone();
   const read = shm.sdSum(shm.layout.SD.recvmsg_packets);
-  return { generated: shm.f64[shm.ctlF + shm.layout.CTL.generated]!, done, read, unread: delivered - read };
+  return { generated: shm.f64[shm.ctlF + shm.layout.CTL.generated], done, read, unread: delivered - read };
 }
 
 /** What the engine brings to a result besides shared memory: from the threads, or from sim mode. */
@@ -134,9 +134,9 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const i32 = shm.i32;
   const percpu: PerCpuStats[] = [];
   for (let c = 0; c < cfg.cpus; c++) {
-    const b = shm.sdF[c]!;
-    const sd = shm.sd[c]!;
-    const g = (field: number) => f[b + field]!;
+    const b = shm.sdF[c];
+    const sd = shm.sd[c];
+    const g = (field: number) => f[b + field];
     // Sim mode charges virtual time, which no host steals: its counters are the split.
     const busy: CpuTimes = o.cpu_times?.total[c] ?? {
       hardirq_ns: Math.round(g(SD.busy_hardirq_ns)),
@@ -150,8 +150,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     // the two queues' lengths), then the CPU's time.
     const counters = { cpu: c } as PerCpuStats;
     for (const k of PERCPU_COUNTERS) {
-      counters[k.name] =
-        k.group === null ? i32[sd + SD.input_pkt_qlen]! + i32[sd + SD.process_qlen]! : g(SD[k.name satisfies SdCounterName]);
+      counters[k.name] = k.group === null ? i32[sd + SD.input_pkt_qlen] + i32[sd + SD.process_qlen] : g(SD[k.name satisfies SdCounterName]);
     }
     percpu.push({
       ...counters,
@@ -164,19 +163,19 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   const driver = nicDriver(cfg.nic);
   const queues: PerQueueStats[] = [];
   for (let q = 0; q < cfg.queues; q++) {
-    const b = shm.rxqF[q]!;
+    const b = shm.rxqF[q];
     const stats: PerQueueStats = {
       queue: q,
-      cpu: i32[shm.rxqI[q]! + RXQ.affinity]!,
-      rx_packets: f[b + RXQ.rx_packets]!,
-      rx_bytes: f[b + RXQ.rx_bytes]!,
-      rx_missed: f[b + RXQ.rx_missed]!,
-      interrupts: f[b + RXQ.irqs]!,
-      alloc_failed: f[b + RXQ.alloc_failed]!,
-      wire_naps: f[b + RXQ.wire_naps]!,
-      wire_sleeps: f[b + RXQ.wire_sleeps]!,
-      wire_wakes: f[b + RXQ.wire_wakes]!,
-      wire_kicks: f[b + RXQ.wire_kicks]!,
+      cpu: i32[shm.rxqI[q] + RXQ.affinity],
+      rx_packets: f[b + RXQ.rx_packets],
+      rx_bytes: f[b + RXQ.rx_bytes],
+      rx_missed: f[b + RXQ.rx_missed],
+      interrupts: f[b + RXQ.irqs],
+      alloc_failed: f[b + RXQ.alloc_failed],
+      wire_naps: f[b + RXQ.wire_naps],
+      wire_sleeps: f[b + RXQ.wire_sleeps],
+      wire_wakes: f[b + RXQ.wire_wakes],
+      wire_kicks: f[b + RXQ.wire_kicks],
     };
     Object.assign(stats, driver.queue_stats(shm, q)); // what the NIC's driver adds (drivers/table.ts)
     queues.push(stats);
@@ -187,32 +186,32 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
   let moved = 0;
   const flDrops: { flow: number; drops: number }[] = [];
   for (let s = 0; s < layout.skCount; s++) {
-    const fl = f[shm.skIdxF(s, SOCK.flow_limit_drops)]!;
-    if (fl > 0) flDrops.push({ flow: i32[shm.skIdx(s, SOCK.flow)]!, drops: fl });
-    const n = f[shm.skIdxF(s, SOCK.out_of_order)]!;
+    const fl = f[shm.skIdxF(s, SOCK.flow_limit_drops)];
+    if (fl > 0) flDrops.push({ flow: i32[shm.skIdx(s, SOCK.flow)], drops: fl });
+    const n = f[shm.skIdxF(s, SOCK.out_of_order)];
     ooo += n;
     if (n > 0) flows_ooo++;
-    if (i32[shm.skIdx(s, SOCK.cpu_moves)]! > 0) moved++;
+    if (i32[shm.skIdx(s, SOCK.cpu_moves)] > 0) moved++;
   }
   const CTL = layout.CTL;
   const first =
     i32[shm.ctlI + CTL.ooo_set] !== 0
       ? {
-          flow: i32[shm.ctlI + CTL.ooo_flow]!,
-          expected_index: i32[shm.ctlI + CTL.ooo_expected]! >>> 0,
-          got_index: i32[shm.ctlI + CTL.ooo_got]! >>> 0,
-          cpu: i32[shm.ctlI + CTL.ooo_cpu]!,
+          flow: i32[shm.ctlI + CTL.ooo_flow],
+          expected_index: i32[shm.ctlI + CTL.ooo_expected] >>> 0,
+          got_index: i32[shm.ctlI + CTL.ooo_got] >>> 0,
+          cpu: i32[shm.ctlI + CTL.ooo_cpu],
         }
       : null;
   const delivered = shm.sdSum(SD.delivered);
-  const generated = f[shm.ctlF + CTL.generated]!;
+  const generated = f[shm.ctlF + CTL.generated];
   const TASK = layout.TASK;
   const tasks = cfg.app_cpus.map((_, t) => ({
     task: t,
-    cpu: i32[shm.taskI[t]! + TASK.cpu]!,
-    packets: f[shm.taskF[t]! + TASK.packets]!,
-    recvmsg_calls: f[shm.taskF[t]! + TASK.recvmsg_calls]!,
-    migrations: f[shm.taskF[t]! + TASK.migrations]!,
+    cpu: i32[shm.taskI[t] + TASK.cpu],
+    packets: f[shm.taskF[t] + TASK.packets],
+    recvmsg_calls: f[shm.taskF[t] + TASK.recvmsg_calls],
+    migrations: f[shm.taskF[t] + TASK.migrations],
   }));
   const dropped: RunResult['packets']['dropped'] = {
     rx_missed: queues.reduce((a, q) => a + q.rx_missed, 0),
@@ -220,7 +219,7 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     // the NIC's own (virtio: the tun queue at its bound, frames QEMU could not fit, the guest's length errors)
     ...(driver.drops(queues) as Partial<Record<VirtioDrop, number>>),
     // --pcap: snaplen-truncated frames, which the NIC would not see whole
-    ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + CTL.replay_snaplen]! } : {}),
+    ...(cfg.pcap !== '' ? { snaplen: f[shm.ctlF + CTL.replay_snaplen] } : {}),
   };
   const sockets = socketTotals(shm);
   const busy_poll_packets = shm.sdSum(SD.busy_poll_packets);
@@ -238,8 +237,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
     pps: elapsed_s > 0 ? Math.round(delivered / elapsed_s) : 0,
     packets: {
       generated,
-      generated_bad_ip_csum: f[shm.ctlF + CTL.generated_bad_ip_csum]!,
-      tcp_window_stalls: f[shm.ctlF + CTL.tcp_window_stalls]!,
+      generated_bad_ip_csum: f[shm.ctlF + CTL.generated_bad_ip_csum],
+      tcp_window_stalls: f[shm.ctlF + CTL.tcp_window_stalls],
       delivered,
       dropped,
     },
@@ -270,8 +269,8 @@ export function collectResult(shm: Shm, cfg: Config, o: RunOutcome): RunResult {
       ? {
           busy_poll: percpu.map((p) => ({
             cpu: p.cpu,
-            packets: f[shm.sdF[p.cpu]! + SD.busy_poll_packets]!,
-            passes: f[shm.sdF[p.cpu]! + SD.busy_poll_passes]!,
+            packets: f[shm.sdF[p.cpu] + SD.busy_poll_packets],
+            passes: f[shm.sdF[p.cpu] + SD.busy_poll_passes],
           })),
         }
       : {}),
@@ -286,9 +285,9 @@ function xdpResult(shm: Shm): NonNullable<RunResult['xdp']> {
     ...xdp_report(shm.xdp!),
     percpu_path: Array.from({ length: shm.cfg.cpus }, (_, cpu) => ({
       cpu,
-      redirected: f[shm.sdF[cpu]! + SD.xdp_redirect]!,
-      cpumap_kthread_packets: f[shm.sdF[cpu]! + SD.cpumap_kthread_packets]!,
-      insns: f[shm.sdF[cpu]! + SD.xdp_insns]!,
+      redirected: f[shm.sdF[cpu] + SD.xdp_redirect],
+      cpumap_kthread_packets: f[shm.sdF[cpu] + SD.cpumap_kthread_packets],
+      insns: f[shm.sdF[cpu] + SD.xdp_insns],
     })),
   };
 }
@@ -299,7 +298,7 @@ function xdpResult(shm: Shm): NonNullable<RunResult['xdp']> {
 function tapResult(shm: Shm, cfg: Config): TapStats {
   const SD = shm.layout.SD;
   const percpu = Array.from({ length: cfg.cpus }, (_, cpu) => {
-    const g = (field: number) => shm.f64[shm.sdF[cpu]! + field]!;
+    const g = (field: number) => shm.f64[shm.sdF[cpu] + field];
     return { cpu, packets: g(SD.tap_packets), drops: g(SD.tap_drops), bytes: g(SD.tap_bytes) };
   });
   const total = (k: 'packets' | 'drops' | 'bytes') => percpu.reduce((a, p) => a + p[k], 0);

@@ -93,7 +93,7 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
   timer_tick(shm);
   const ticker = setInterval(() => timer_tick(shm), 1);
   // --device inline: the CPU of queue 0's interrupt runs the device; no device thread.
-  const host = deviceInline(cfg) ? cfg.irq_affinity[0]! : -1;
+  const host = deviceInline(cfg) ? cfg.irq_affinity[0] : -1;
   const spawn = (file: string, cpu: number) =>
     new Worker(new URL(file, WORKERS_DIR), {
       workerData: {
@@ -139,8 +139,8 @@ export async function runEmulation(cfg: Config, hooks: RunOptions = {}): Promise
     // is taken at the tick's time, the clock the CPUs' running contexts are charged on (the
     // monitor's last look, end.elapsed_s, can be milliseconds earlier on a loaded host).
     timer_tick(shm);
-    const start_ns = shm.f64[shm.ctlF + shm.layout.CTL.start_ns]!;
-    timeline.poll(start_ns > 0 ? (shm.f64[shm.ctlF + shm.layout.CTL.clock_ns]! - start_ns) / 1e6 : end.elapsed_s * 1000, true);
+    const start_ns = shm.f64[shm.ctlF + shm.layout.CTL.start_ns];
+    timeline.poll(start_ns > 0 ? (shm.f64[shm.ctlF + shm.layout.CTL.clock_ns] - start_ns) / 1e6 : end.elapsed_s * 1000, true);
     timeline.close();
     stop(shm);
     const [cpus, device] = await Promise.race([Promise.all([Promise.all(cpuRuns), deviceRun]), failed]);
@@ -195,9 +195,9 @@ function stop(shm: Shm): void {
   Atomics.notify(shm.i32, shm.ctlI + shm.layout.CTL.stop);
   for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) doorbell_ring(shm, cpu);
   for (let q = 0; q < shm.cfg.queues; q++) {
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdt);
+    Atomics.notify(shm.i32, shm.rxqI[q] + shm.layout.RXQ.rdt);
     // A napping wire: clear its flag too, so a nap that has not begun yet does not begin.
-    const at = shm.rxqI[q]! + shm.layout.RXQ.dev_waiting;
+    const at = shm.rxqI[q] + shm.layout.RXQ.dev_waiting;
     Atomics.compareExchange(shm.i32, at, WIRE_NAPPING, 0);
     Atomics.notify(shm.i32, at);
   }
@@ -213,8 +213,8 @@ export function interrupt_generation(shm: Shm): void {
   Atomics.notify(shm.i32, shm.ctlI + CTL.stop); // the open-loop wire sleeps on this word
   Atomics.notify(shm.i32, shm.ctlI + CTL.cpus_ready);
   for (let q = 0; q < shm.cfg.queues; q++) {
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.rdt);
-    Atomics.notify(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.dev_waiting);
+    Atomics.notify(shm.i32, shm.rxqI[q] + shm.layout.RXQ.rdt);
+    Atomics.notify(shm.i32, shm.rxqI[q] + shm.layout.RXQ.dev_waiting);
   }
 }
 
@@ -248,7 +248,7 @@ async function monitor(
     if (Atomics.load(shm.i32, shm.ctlI + CTL.stop) !== 0) return { elapsed_s: 0, interrupted: false };
     tap?.drain(performance.now() * 1e6);
     const now = performance.now();
-    const start_ns = shm.f64[shm.ctlF + CTL.start_ns]!;
+    const start_ns = shm.f64[shm.ctlF + CTL.start_ns];
     const elapsed_ms = start_ns > 0 ? now - start_ns / 1e6 : 0;
     if (interruptedAt < 0 && hooks.signal?.aborted) {
       interruptedAt = now;
@@ -315,18 +315,18 @@ export function hangReport(shm: Shm, a: Accounted, secs: number): string {
       `${Math.max(0, a.unread)} delivered and not yet read by their applications; skb pool free ${skb_pool_free_count(shm)} of ${layout.skbCount}`,
   ];
   for (let c = 0; c < shm.cfg.cpus; c++) {
-    const sd = shm.sd[c]!;
-    const napiState = i32[shm.napiI[c]! + layout.NAPI.state]!;
+    const sd = shm.sd[c];
+    const napiState = i32[shm.napiI[c] + layout.NAPI.state];
     lines.push(
-      `  cpu ${c}: context ${CTX_NAMES[i32[sd + SD.context]!] ?? '?'}, doorbell ${i32[sd + SD.doorbell]}, ` +
+      `  cpu ${c}: context ${CTX_NAMES[i32[sd + SD.context]] ?? '?'}, doorbell ${i32[sd + SD.doorbell]}, ` +
         `input_pkt_queue ${i32[sd + SD.input_pkt_qlen]}, process_queue ${i32[sd + SD.process_qlen]}, ` +
-        `backlog napi state ${napiState}, rps_lock ${i32[sd + SD.rps_lock]}, heartbeat ${shm.f64[shm.sdF[c]! + SD.heartbeat]}`,
+        `backlog napi state ${napiState}, rps_lock ${i32[sd + SD.rps_lock]}, heartbeat ${shm.f64[shm.sdF[c] + SD.heartbeat]}`,
     );
   }
   const RXQ = layout.RXQ;
   for (let q = 0; q < shm.cfg.queues; q++) {
-    const b = shm.rxqI[q]!;
-    const napiState = i32[shm.napiI[shm.cfg.cpus + q]! + layout.NAPI.state]!;
+    const b = shm.rxqI[q];
+    const napiState = i32[shm.napiI[shm.cfg.cpus + q] + layout.NAPI.state];
     lines.push(
       `  queue ${q}: RDH ${i32[b + RXQ.rdh]} RDT ${i32[b + RXQ.rdt]} next_to_clean ${i32[b + RXQ.next_to_clean]} ` +
         `EIMS ${i32[b + RXQ.eims]} EICR ${i32[b + RXQ.eicr]} vector on cpu ${i32[b + RXQ.affinity]} napi state ${napiState}`,

@@ -14,12 +14,12 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   const i32 = shm.i32;
   const chain = (skb: number): number => {
     let n = 0;
-    for (let s = skb; s !== -1; s = shm.skb_frag_next[s]!) for (let p = s; p !== -1; p = shm.skb_frags[p]!) n++;
+    for (let s = skb; s !== -1; s = shm.skb_frag_next[s]) for (let p = s; p !== -1; p = shm.skb_frags[p]) n++;
     return n;
   };
   const list = (head: number): number => {
     let n = 0;
-    for (let s = head; s !== -1; s = shm.skb_next[s]!) n += chain(s);
+    for (let s = head; s !== -1; s = shm.skb_next[s]) n += chain(s);
     return n;
   };
   let in_rings = 0;
@@ -27,12 +27,12 @@ export function skbPoolAudit(shm: Shm): SkbPoolAudit {
   for (let q = 0; q < shm.cfg.queues; q++) in_rings += driver.in_ring(shm, q);
   let in_backlogs = 0;
   for (let c = 0; c < shm.cfg.cpus; c++) {
-    in_backlogs += list(i32[shm.sd[c]! + layout.SD.input_pkt_head]!) + list(i32[shm.sd[c]! + layout.SD.process_head]!);
+    in_backlogs += list(i32[shm.sd[c] + layout.SD.input_pkt_head]) + list(i32[shm.sd[c] + layout.SD.process_head]);
   }
   let in_sockets = 0;
   for (let s = 0; s < layout.skCount; s++)
-    in_sockets += list(i32[shm.skIdx(s, layout.SOCK.rx_head)]!) + list(i32[shm.skIdx(s, layout.SOCK.reader_head)]!);
-  const free = i32[shm.ctlI + layout.CTL.skb_free_top]!;
+    in_sockets += list(i32[shm.skIdx(s, layout.SOCK.rx_head)]) + list(i32[shm.skIdx(s, layout.SOCK.reader_head)]);
+  const free = i32[shm.ctlI + layout.CTL.skb_free_top];
   const size = layout.skbCount;
   return { size, free, in_rings, in_backlogs, in_sockets, unaccounted: size - free - in_rings - in_backlogs - in_sockets };
 }

@@ -158,7 +158,7 @@ export function planSweep(base: RawSettings, axes: SweepAxis[], repeat: number, 
   const tasks: SweepTask[] = [];
   let mode: Config['mode'] = 'threads';
   cells.forEach((cell, c) => {
-    const variant = axes.map((a) => ({ key: a.key, text: cell[axisName(a)]! }));
+    const variant = axes.map((a) => ({ key: a.key, text: cell[axisName(a)] }));
     const cfg = variantConfig(base, variant, `sweep cell ${variantLabel(variant)}`);
     mode = cfg.mode;
     const given = Object.fromEntries([...base, ...variant.map((a) => [a.key, a.text] as const)]);
@@ -379,7 +379,7 @@ export async function runSweep(plan: SweepPlan, out: string, o: SweepOptions = {
     let next = 0;
     const lane = async () => {
       while (next < todo.length && !o.signal?.aborted) {
-        const t = todo[next++]!;
+        const t = todo[next++];
         const r = await runner.run(t.cfg, o.signal);
         if (r.interrupted) break;
         writeSweepLine(file, t, r, o.command);
@@ -407,7 +407,7 @@ export function mergeSweepFiles(files: readonly string[]): { texts: string[]; du
       if (seen.has(k)) duplicates++;
       else {
         seen.add(k);
-        texts.push(t[i]!);
+        texts.push(t[i]);
       }
     });
   }

@@ -88,8 +88,8 @@ export class TapWriter {
       const at = base + pos;
       const from = at + TAP_RECORD_HDR;
       this.pending.push({
-        ts: shm.f64[(at >> 3) + TAP_REC_TSTAMP_F64]!,
-        cpu: shm.i32[(at >> 2) + TAP_REC_CPU_I32]!,
+        ts: shm.f64[(at >> 3) + TAP_REC_TSTAMP_F64],
+        cpu: shm.i32[(at >> 2) + TAP_REC_CPU_I32],
         bytes: shm.u8.slice(from, from + len),
       });
       tail = (tail + TAP_RECORD_HDR + ((len + 7) & ~7)) | 0;
@@ -106,14 +106,14 @@ export class TapWriter {
     p.sort((a, b) => a.ts - b.ts);
     let n = 0;
     let bytes = 0;
-    while (n < p.length && p[n]!.ts <= horizon_ns) bytes += pcapng_epb_len(p[n++]!.bytes.length);
+    while (n < p.length && p[n].ts <= horizon_ns) bytes += pcapng_epb_len(p[n++].bytes.length);
     if (n === 0) return;
     const out = new Uint8Array(bytes);
     let o = 0;
     for (let k = 0; k < n; k++) {
-      const r = p[k]!;
+      const r = p[k];
       o = pcapng_epb(out, o, r.cpu, this.epoch_ns + BigInt(Math.round(r.ts)), r.bytes, 0, r.bytes.length, r.bytes.length);
-      this.written[r.cpu]! += 1;
+      this.written[r.cpu] += 1;
     }
     this.pending = p.slice(n);
     this.out.write(out);
@@ -132,8 +132,8 @@ export class TapWriter {
     const start = this.epoch_ns + BigInt(Math.round(this.start_ns));
     const end = this.epoch_ns + BigInt(Math.round(Math.max(end_ns, this.start_ns)));
     for (let cpu = 0; cpu < shm.cfg.cpus; cpu++) {
-      const drops = shm.f64[shm.sdF[cpu]! + shm.layout.SD.tap_drops]!;
-      this.out.write(pcapng_isb(cpu, 'Counters provided by rxsmp', start, end, this.written[cpu]!, drops));
+      const drops = shm.f64[shm.sdF[cpu] + shm.layout.SD.tap_drops];
+      this.out.write(pcapng_isb(cpu, 'Counters provided by rxsmp', start, end, this.written[cpu], drops));
     }
     this.closed = true;
     try {

@@ -138,7 +138,7 @@ export class TimelineSampler {
     const f = this.shm.f64;
     // The last sample taken again at the same time, as the document prints times (to the µs),
     // replaces it: a forced last sample can come a few hundred ns after a periodic one.
-    const again = this.n > 0 && toUs(elapsed_ms) <= toUs(this.t[this.n - 1]!);
+    const again = this.n > 0 && toUs(elapsed_ms) <= toUs(this.t[this.n - 1]);
     if (!again && this.n === MAX_POINTS) this.halve();
     if (!again && this.n > 0) {
       this.baseRaw.set(this.topRaw);
@@ -150,12 +150,12 @@ export class TimelineSampler {
     const at = again ? this.n - 1 : this.n++;
     this.t[at] = elapsed_ms;
     for (let c = 0; c < this.cpus; c++) {
-      const b = this.shm.sdF[c]!;
+      const b = this.shm.sdF[c];
       const row = c * SERIES * MAX_POINTS;
-      for (let s = 0; s < COUNTERS.length; s++) this.v[row + s * MAX_POINTS + at] = f[b + this.counters[s]!]!;
+      for (let s = 0; s < COUNTERS.length; s++) this.v[row + s * MAX_POINTS + at] = f[b + this.counters[s]];
       this.cpuTimes(c, isFirst);
       const corr = c * CPU_TIMES.length;
-      for (let k = 0; k < CPU_TIMES.length; k++) this.v[row + (COUNTERS.length + k) * MAX_POINTS + at] = this.topCorr[corr + k]!;
+      for (let k = 0; k < CPU_TIMES.length; k++) this.v[row + (COUNTERS.length + k) * MAX_POINTS + at] = this.topCorr[corr + k];
     }
     this.next_ms = elapsed_ms + this.interval;
   }
@@ -164,29 +164,29 @@ export class TimelineSampler {
   private cpuTimes(c: number, isFirst: boolean): void {
     const shm = this.shm;
     const f = shm.f64;
-    const b = shm.sdF[c]!;
+    const b = shm.sdF[c];
     const SD = shm.layout.SD;
     const cur = this.cur;
     // The context, its counters, the context again: a switch in between (the CPU charges the
     // context it leaves, then stores the next) would give the time it charged to the wrong
     // context, so read again. Runs of contexts that begin and end within this read are µs.
-    const ctxAt = shm.sd[c]! + SD.context;
+    const ctxAt = shm.sd[c] + SD.context;
     let ctx = 0;
     let sum = 0;
     for (let tries = 0; tries < 4; tries++) {
       ctx = Atomics.load(shm.i32, ctxAt);
       sum = 0;
-      for (let k = 0; k < CONTEXTS; k++) sum += cur[k] = f[b + this.ctxFields[k]!]!;
+      for (let k = 0; k < CONTEXTS; k++) sum += cur[k] = f[b + this.ctxFields[k]];
       if (Atomics.load(shm.i32, ctxAt) === ctx) break;
     }
-    const online = f[b + SD.online_ns]!;
+    const online = f[b + SD.online_ns];
     if (online > 0) {
       // The running context's time since its switch: what the counters do not hold yet.
-      const running = f[shm.ctlF + shm.layout.CTL.clock_ns]! - online - sum;
-      if (running > 0) cur[CTX_TIME[ctx]!]! += running;
+      const running = f[shm.ctlF + shm.layout.CTL.clock_ns] - online - sum;
+      if (running > 0) cur[CTX_TIME[ctx]] += running;
     }
     if (this.schedstats[c] === null) {
-      const tid = shm.i32[shm.sd[c]! + SD.host_tid]!;
+      const tid = shm.i32[shm.sd[c] + SD.host_tid];
       if (tid > 0) this.schedstats[c] = new SchedstatReader(tid);
     }
     const sched = this.sched;
@@ -194,10 +194,10 @@ export class TimelineSampler {
     const raw = c * CONTEXTS;
     const corr = c * CPU_TIMES.length;
     if (isFirst) {
-      for (let k = 0; k < CONTEXTS; k++) this.topRaw[raw + k] = this.topCorr[corr + k] = this.first[corr + k] = cur[k]!;
+      for (let k = 0; k < CONTEXTS; k++) this.topRaw[raw + k] = this.topCorr[corr + k] = this.first[corr + k] = cur[k];
       this.topCorr[corr + STEAL] = this.first[corr + STEAL] = 0;
-      this.topSched[2 * c] = measured ? sched[0]! : NaN;
-      this.topSched[2 * c + 1] = measured ? sched[1]! : NaN;
+      this.topSched[2 * c] = measured ? sched[0] : NaN;
+      this.topSched[2 * c + 1] = measured ? sched[1] : NaN;
       this.topCarry[c] = 0;
       return;
     }
@@ -206,18 +206,18 @@ export class TimelineSampler {
       // Should a context still have got time that was another's (a read that raced a switch),
       // it shows less now: it is kept at its last value, and the time it got too much is taken
       // from its own growth later.
-      const d = Math.max(0, cur[k]! - this.baseRaw[raw + k]!);
-      this.topRaw[raw + k] = this.baseRaw[raw + k]! + d;
+      const d = Math.max(0, cur[k] - this.baseRaw[raw + k]);
+      this.topRaw[raw + k] = this.baseRaw[raw + k] + d;
       cur[k] = d;
       if (k !== IDLE) busy += d;
     }
-    const idle = cur[IDLE]!;
-    const baseOn = this.baseSched[2 * c]!;
-    const baseWait = this.baseSched[2 * c + 1]!;
+    const idle = cur[IDLE];
+    const baseOn = this.baseSched[2 * c];
+    const baseWait = this.baseSched[2 * c + 1];
     const known = measured && !Number.isNaN(baseWait);
-    const ran = known ? Math.max(0, sched[0]! - baseOn) : 0;
+    const ran = known ? Math.max(0, sched[0] - baseOn) : 0;
     // The wait reported since, with what earlier intervals left over (or took ahead: < 0).
-    const waited = (known ? Math.max(0, sched[1]! - baseWait) : 0) + this.baseCarry[c]!;
+    const waited = (known ? Math.max(0, sched[1] - baseWait) : 0) + this.baseCarry[c];
     // Busy's part of the wait: busy's share of the thread's runnable time (on a core + waiting).
     // And the thread cannot have done more busy work than it ran: busy beyond that is a wait
     // the kernel has not reported yet (it does when the thread gets its core back), taken now
@@ -226,12 +226,12 @@ export class TimelineSampler {
     const fromBusy = known ? Math.min(busy, Math.max(share, busy - ran)) : Math.min(busy, share);
     const fromIdle = Math.min(idle, Math.max(0, waited - fromBusy));
     this.topCarry[c] = waited - fromBusy - fromIdle;
-    this.topSched[2 * c] = measured ? sched[0]! : baseOn;
-    this.topSched[2 * c + 1] = measured ? sched[1]! : baseWait;
+    this.topSched[2 * c] = measured ? sched[0] : baseOn;
+    this.topSched[2 * c + 1] = measured ? sched[1] : baseWait;
     const keptBusy = busy > 0 ? 1 - fromBusy / busy : 1;
     const keptIdle = idle > 0 ? 1 - fromIdle / idle : 1;
-    for (let k = 0; k < CONTEXTS; k++) this.topCorr[corr + k] = this.baseCorr[corr + k]! + cur[k]! * (k === IDLE ? keptIdle : keptBusy);
-    this.topCorr[corr + STEAL] = this.baseCorr[corr + STEAL]! + fromBusy + fromIdle;
+    for (let k = 0; k < CONTEXTS; k++) this.topCorr[corr + k] = this.baseCorr[corr + k] + cur[k] * (k === IDLE ? keptIdle : keptBusy);
+    this.topCorr[corr + STEAL] = this.baseCorr[corr + STEAL] + fromBusy + fromIdle;
   }
 
   /** A control change (a --knob-at change, a migration, the RSS table rotation) at this time. */
@@ -242,10 +242,10 @@ export class TimelineSampler {
   /** Keep every other sample and sample half as often from now on. */
   private halve(): void {
     const half = this.n >> 1;
-    for (let i = 0; i < half; i++) this.t[i] = this.t[2 * i + 1]!;
+    for (let i = 0; i < half; i++) this.t[i] = this.t[2 * i + 1];
     for (let r = 0; r < this.cpus * SERIES; r++) {
       const base = r * MAX_POINTS;
-      for (let i = 0; i < half; i++) this.v[base + i] = this.v[base + 2 * i + 1]!;
+      for (let i = 0; i < half; i++) this.v[base + i] = this.v[base + 2 * i + 1];
     }
     this.n = half;
     this.interval *= 2;
@@ -263,8 +263,8 @@ export class TimelineSampler {
     const window: CpuTimes[] = [];
     for (let c = 0; c < this.cpus; c++) {
       const corr = c * CPU_TIMES.length;
-      total.push(of((k) => this.topCorr[corr + k]!));
-      window.push(of((k) => this.topCorr[corr + k]! - this.first[corr + k]!));
+      total.push(of((k) => this.topCorr[corr + k]));
+      window.push(of((k) => this.topCorr[corr + k] - this.first[corr + k]));
     }
     return { total, window };
   }
@@ -286,8 +286,8 @@ export class TimelineSampler {
           processed: series(c, 0),
           dropped: series(c, 1),
           time_squeeze: series(c, 2),
-          busy_ns: times[0]!.map((_, i) => times[0]![i]! + times[1]![i]! + times[2]![i]! + times[3]![i]!),
-          ...Object.fromEntries(CPU_TIMES.map((name, k) => [name, times[k]!])),
+          busy_ns: times[0].map((_, i) => times[0][i] + times[1][i] + times[2][i] + times[3][i]),
+          ...Object.fromEntries(CPU_TIMES.map((name, k) => [name, times[k]])),
         };
       }),
       events: this.events,

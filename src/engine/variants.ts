@@ -87,7 +87,7 @@ function quantileSorted(s: readonly number[], q: number): number {
   const h = (s.length - 1) * q;
   const lo = Math.floor(h);
   const hi = Math.min(lo + 1, s.length - 1);
-  return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
+  return s[lo] + (h - lo) * (s[hi] - s[lo]);
 }
 
 export function spread(xs: readonly number[]): Spread {
@@ -96,8 +96,8 @@ export function spread(xs: readonly number[]): Spread {
   return {
     n: s.length,
     median: quantileSorted(s, 0.5),
-    min: s[0]!,
-    max: s[s.length - 1]!,
+    min: s[0],
+    max: s[s.length - 1],
     q1: quantileSorted(s, 0.25),
     q3: quantileSorted(s, 0.75),
   };

@@ -222,7 +222,7 @@ export class SchedstatReader {
       let field = 0;
       let v = 0;
       for (let i = 0; i < n && field < 2; i++) {
-        const ch = this.buf[i]!;
+        const ch = this.buf[i];
         if (ch === 32) {
           out[field++] = v;
           v = 0;

@@ -187,7 +187,7 @@ export function parseXdpMapEntries(
       throw new ConfigError(
         `${where}: ${clipPath(prog.obj.file, 40)} has no map '${clip(name, 40)}' (its maps: ${maps.map((x) => x.name).join(', ') || 'none'})`,
       );
-    const def = maps[m]!;
+    const def = maps[m];
     for (const pair of item.slice(eq + 1).split(',')) {
       const p = pair.trim();
       const colon = p.indexOf(':');

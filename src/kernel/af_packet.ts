@@ -35,14 +35,14 @@ function copy_frame(c: KCpu, skb: number, from: number, len: number, to: number)
   const u8 = c.u8;
   const shm = c.shm;
   const data = c.skb_data(skb);
-  const linear = len - shm.skb_data_len[skb]!;
+  const linear = len - shm.skb_data_len[skb];
   let n = 0;
-  for (let k = from; k < linear; k++) u8[to + n++] = u8[data + k]!;
+  for (let k = from; k < linear; k++) u8[to + n++] = u8[data + k];
   let skip = from > linear ? from - linear : 0;
-  for (let page = shm.skb_frags[skb]!; page !== -1 && n < len - from; page = shm.skb_frags[page]!) {
-    const at = c.skb_data(page) + shm.skb_frag_off[page]!;
-    const plen = shm.skb_data_len[page]!;
-    for (let k = skip; k < plen; k++) u8[to + n++] = u8[at + k]!;
+  for (let page = shm.skb_frags[skb]; page !== -1 && n < len - from; page = shm.skb_frags[page]) {
+    const at = c.skb_data(page) + shm.skb_frag_off[page];
+    const plen = shm.skb_data_len[page];
+    for (let k = skip; k < plen; k++) u8[to + n++] = u8[at + k];
     skip = skip > plen ? skip - plen : 0;
   }
   return n;
@@ -59,21 +59,21 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   const size = shm.layout.tapRingSize;
   // The frag_list (GRO's merged segments) adds each segment's payload after the head's frame.
   let merged = 0;
-  for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
-    merged += c.skb_len[seg]! - (payload_offset(c.u8, c.skb_data(seg)) - c.skb_data(seg));
+  for (let seg = c.skb_frag_next[skb]; seg !== -1; seg = c.skb_frag_next[seg]) {
+    merged += c.skb_len[seg] - (payload_offset(c.u8, c.skb_data(seg)) - c.skb_data(seg));
   }
-  const len = c.skb_len[skb]!;
+  const len = c.skb_len[skb];
   const need = TAP_RECORD_HDR + ((len + 7) & ~7);
   const i32 = c.i32;
   const base = shm.layout.tapRingBase;
   spin_lock(i32, c.ctlI + CTL.tap_lock);
-  const head = i32[c.ctlI + CTL.tap_head]!;
+  const head = i32[c.ctlI + CTL.tap_head];
   const tail = Atomics.load(i32, c.ctlI + CTL.tap_tail);
   let pos = head & (size - 1);
   const wrap = pos + need > size ? size - pos : 0;
   if (((head - tail) | 0) + wrap + need > size) {
     spin_unlock(i32, c.ctlI + CTL.tap_lock);
-    c.f64[c.sdF + SD.tap_drops]! += 1;
+    c.f64[c.sdF + SD.tap_drops] += 1;
     return;
   }
   if (wrap !== 0) {
@@ -88,11 +88,11 @@ export function packet_rcv_tap(c: KCpu, skb: number): void {
   spin_unlock(i32, c.ctlI + CTL.tap_lock);
   let to = at + TAP_RECORD_HDR;
   to += copy_frame(c, skb, 0, len - merged, to); // the head's own frame: linear part and page frags
-  for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
+  for (let seg = c.skb_frag_next[skb]; seg !== -1; seg = c.skb_frag_next[seg]) {
     const data = c.skb_data(seg);
-    to += copy_frame(c, seg, payload_offset(c.u8, data) - data, c.skb_len[seg]!, to);
+    to += copy_frame(c, seg, payload_offset(c.u8, data) - data, c.skb_len[seg], to);
   }
-  c.f64[c.sdF + SD.tap_packets]! += 1;
-  c.f64[c.sdF + SD.tap_bytes]! += len;
+  c.f64[c.sdF + SD.tap_packets] += 1;
+  c.f64[c.sdF + SD.tap_bytes] += len;
   Atomics.store(i32, (at >> 2) + TAP_REC_LEN_I32, len); // __packet_set_status(TP_STATUS_USER): the reader may take it
 }

@@ -38,7 +38,7 @@ export const BUSY_POLL_BUDGET = 8;
  * driver: KCpu.busy_poll is off) and cpumap-built ones carry none.
  */
 export function sk_mark_napi_id(c: KCpu, b: number, skb: number): void {
-  const id = c.x !== null && c.x.in_kthread ? 0 : c.ncpus + c.skb_queue[skb]! + 1;
+  const id = c.x !== null && c.x.in_kthread ? 0 : c.ncpus + c.skb_queue[skb] + 1;
   if (c.i32[b + c.SOCK.napi_id] !== id) c.i32[b + c.SOCK.napi_id] = id;
 }
 
@@ -47,7 +47,7 @@ export function sk_mark_napi_id(c: KCpu, b: number, skb: number): void {
  * socket's napi. True if some socket of the task has data now (the read goes on).
  */
 export function sk_busy_loop(c: KCpu, t: number, sk: number): boolean {
-  const id = c.i32[c.skI + sk * c.skStrideI + c.SOCK.napi_id]!;
+  const id = c.i32[c.skI + sk * c.skStrideI + c.SOCK.napi_id];
   if (id === 0) return false; // napi_id_valid: no napi recorded
   return napi_busy_loop(c, id - 1, t);
 }
@@ -57,7 +57,7 @@ function napi_busy_loop(c: KCpu, n: number, t: number): boolean {
   const i32 = c.i32;
   const ni = c.napiI(n);
   const at = ni + c.NAPI.state;
-  const poll = napi_poll_fn(i32[ni + c.NAPI.poll_fn]!);
+  const poll = napi_poll_fn(i32[ni + c.NAPI.poll_fn]);
   const end = c.env.now_ns() + c.busy_read_us * 1000;
   const SD = c.SD;
   let own = false;
@@ -96,7 +96,7 @@ function napi_busy_loop(c: KCpu, n: number, t: number): boolean {
 function busy_poll_stop(c: KCpu, n: number): void {
   const at = c.napiI(n) + c.NAPI.state;
   Atomics.and(c.i32, at, ~(NAPI_STATE_MISSED | NAPI_STATE_IN_BUSY_POLL));
-  const rc = napi_poll_fn(c.i32[c.napiI(n) + c.NAPI.poll_fn]!)(c, n, BUSY_POLL_BUDGET);
+  const rc = napi_poll_fn(c.i32[c.napiI(n) + c.NAPI.poll_fn])(c, n, BUSY_POLL_BUDGET);
   if (rc > 0) c.count(c.SD.busy_poll_packets, rc);
   if (rc === BUSY_POLL_BUDGET) {
     gro_normal_list(c, n);

@@ -117,18 +117,18 @@ export class CpuMap {
 
   /** Whether key has an entry (__cpu_map_lookup_elem != NULL). */
   has(key: number): boolean {
-    return key >= 0 && key < this.layout.base.length && this.layout.base[key]! >= 0;
+    return key >= 0 && key < this.layout.base.length && this.layout.base[key] >= 0;
   }
 
   counter(key: number, which: number): number {
-    return this.f64[this.layout.counters + key * COUNTERS + which]!;
+    return this.f64[this.layout.counters + key * COUNTERS + which];
   }
 
   /** Frames in the entry's ring now (for reports and tests). */
   queued(key: number): number {
-    const b = this.layout.base[key]!;
+    const b = this.layout.base[key];
     let n = 0;
-    const size = this.i32[b + SIZE]!;
+    const size = this.i32[b + SIZE];
     for (let i = 0; i < size; i++) if (Atomics.load(this.i32, b + HEADER_WORDS + i) !== 0) n++;
     return n;
   }
@@ -138,7 +138,7 @@ export class CpuMap {
 
 /** ptr_ring_init: `size` slots, all NULL; r->batch as __ptr_ring_set_size computes it. */
 function ptr_ring_init(m: CpuMap, key: number, size: number): void {
-  const b = m.layout.base[key]!;
+  const b = m.layout.base[key];
   m.i32[b + SIZE] = size;
   let batch = PTR_RING_BATCH;
   if (batch > size / 2 || batch === 0) batch = 1;
@@ -148,19 +148,19 @@ function ptr_ring_init(m: CpuMap, key: number, size: number): void {
 /** __ptr_ring_produce: put `frame` in the next slot, with the producer lock held; -ENOSPC (-28) when that slot is not yet free. */
 export function __ptr_ring_produce(m: CpuMap, key: number, frame: number): number {
   const w = m.i32;
-  const b = m.layout.base[key]!;
-  const p = w[b + PRODUCER]!;
+  const b = m.layout.base[key];
+  const p = w[b + PRODUCER];
   if (Atomics.load(w, b + HEADER_WORDS + p) !== 0) return -28;
   // Publish: the frame's bytes were written before; the consumer's Atomics.load pairs with this store.
   Atomics.store(w, b + HEADER_WORDS + p, frame + 1);
-  w[b + PRODUCER] = p + 1 >= w[b + SIZE]! ? 0 : p + 1;
+  w[b + PRODUCER] = p + 1 >= w[b + SIZE] ? 0 : p + 1;
   return 0;
 }
 
 /** __ptr_ring_empty: nothing in the consumer's next slot (lockless; the consumer's own test). */
 export function __ptr_ring_empty(m: CpuMap, key: number): boolean {
-  const b = m.layout.base[key]!;
-  return Atomics.load(m.i32, b + HEADER_WORDS + m.i32[b + CONSUMER_HEAD]!) === 0;
+  const b = m.layout.base[key];
+  return Atomics.load(m.i32, b + HEADER_WORDS + m.i32[b + CONSUMER_HEAD]) === 0;
 }
 
 /**
@@ -170,11 +170,11 @@ export function __ptr_ring_empty(m: CpuMap, key: number): boolean {
  */
 function __ptr_ring_discard_one(m: CpuMap, b: number): void {
   const w = m.i32;
-  let head = w[b + CONSUMER_HEAD]!;
+  let head = w[b + CONSUMER_HEAD];
   const consumed = head++;
-  const size = w[b + SIZE]!;
-  const tail = w[b + CONSUMER_TAIL]!;
-  if (head - tail >= w[b + BATCH]! || head >= size) {
+  const size = w[b + SIZE];
+  const tail = w[b + CONSUMER_TAIL];
+  if (head - tail >= w[b + BATCH] || head >= size) {
     for (let i = consumed; i >= tail; i--) Atomics.store(w, b + HEADER_WORDS + i, 0);
     w[b + CONSUMER_TAIL] = head;
   }
@@ -188,10 +188,10 @@ function __ptr_ring_discard_one(m: CpuMap, b: number): void {
 /** __ptr_ring_consume_batched: up to n frames into out (in ring order); how many. Single consumer (the kthread). */
 export function __ptr_ring_consume_batched(m: CpuMap, key: number, out: Int32Array, n: number): number {
   const w = m.i32;
-  const b = m.layout.base[key]!;
+  const b = m.layout.base[key];
   let i = 0;
   for (; i < n; i++) {
-    const v = Atomics.load(w, b + HEADER_WORDS + w[b + CONSUMER_HEAD]!);
+    const v = Atomics.load(w, b + HEADER_WORDS + w[b + CONSUMER_HEAD]);
     if (v === 0) break;
     out[i] = v - 1;
     __ptr_ring_discard_one(m, b);
@@ -226,13 +226,13 @@ export class XdpBulkQueues {
  * xdp_cpumap_enqueue tracepoint's `drops`). Called from softirq, on the bulk queue's CPU.
  */
 export function bq_flush_to_queue(m: CpuMap, bq: XdpBulkQueues, key: number, ops: CpuMapOps): void {
-  const count = bq.count[key]!;
+  const count = bq.count[key];
   if (count === 0) return;
-  const b = m.layout.base[key]!;
+  const b = m.layout.base[key];
   let drops = 0;
   spin_lock(m.i32, b + PRODUCER_LOCK);
   for (let i = 0; i < count; i++) {
-    const frame = bq.q[key * CPU_MAP_BULK_SIZE + i]!;
+    const frame = bq.q[key * CPU_MAP_BULK_SIZE + i];
     if (__ptr_ring_produce(m, key, frame) !== 0) {
       drops++;
       ops.xdp_return_frame(frame);
@@ -240,14 +240,14 @@ export function bq_flush_to_queue(m: CpuMap, bq: XdpBulkQueues, key: number, ops
   }
   bq.count[key] = 0;
   const c = m.layout.counters + key * COUNTERS;
-  m.f64[c + CPUMAP_ENQ_PROCESSED]! += count;
-  m.f64[c + CPUMAP_ENQ_DROPS]! += drops;
+  m.f64[c + CPUMAP_ENQ_PROCESSED] += count;
+  m.f64[c + CPUMAP_ENQ_DROPS] += drops;
   spin_unlock(m.i32, b + PRODUCER_LOCK);
   // __list_del_clearprev(&bq->flush_node): off the flush list until the next enqueue.
   if (bq.onList[key] === 1) {
     bq.onList[key] = 0;
     let j = 0;
-    for (let i = 0; i < bq.flushLen; i++) if (bq.flushList[i] !== key) bq.flushList[j++] = bq.flushList[i]!;
+    for (let i = 0; i < bq.flushLen; i++) if (bq.flushList[i] !== key) bq.flushList[j++] = bq.flushList[i];
     bq.flushLen = j;
   }
 }
@@ -258,7 +258,7 @@ export function bq_flush_to_queue(m: CpuMap, bq: XdpBulkQueues, key: number, ops
  */
 export function bq_enqueue(m: CpuMap, bq: XdpBulkQueues, key: number, frame: number, ops: CpuMapOps): void {
   if (bq.count[key] === CPU_MAP_BULK_SIZE) bq_flush_to_queue(m, bq, key, ops);
-  bq.q[key * CPU_MAP_BULK_SIZE + bq.count[key]!++] = frame;
+  bq.q[key * CPU_MAP_BULK_SIZE + bq.count[key]++] = frame;
   if (bq.onList[key] === 0) {
     bq.onList[key] = 1;
     bq.flushList[bq.flushLen++] = key;
@@ -279,7 +279,7 @@ export function cpu_map_enqueue(m: CpuMap, bq: XdpBulkQueues, key: number, frame
 export function __cpu_map_flush(m: CpuMap, bq: XdpBulkQueues, ops: CpuMapOps, wake: (key: number) => void): void {
   // list_for_each_entry_safe: the list is consumed as it is walked (bq_flush_to_queue unlinks).
   while (bq.flushLen > 0) {
-    const key = bq.flushList[bq.flushLen - 1]!; // list_add adds at the head: the newest first
+    const key = bq.flushList[bq.flushLen - 1]; // list_add adds at the head: the newest first
     bq_flush_to_queue(m, bq, key, ops);
     wake(key);
   }
@@ -294,16 +294,16 @@ export function cpu_map_bpf_prog_run_xdp(m: CpuMap, key: number, frames: Int32Ar
   const c = m.layout.counters + key * COUNTERS;
   let kept = 0;
   for (let i = 0; i < n; i++) {
-    const f = frames[i]!;
+    const f = frames[i];
     const act = ops.run_prog(f);
     if (act === 2 /* XDP_PASS */) {
       frames[kept++] = f;
-      m.f64[c + CPUMAP_PROG_PASS]!++;
+      m.f64[c + CPUMAP_PROG_PASS]++;
     } else if (act === 4 /* XDP_REDIRECT */ && ops.redirect !== undefined && ops.redirect(f) === 0) {
-      m.f64[c + CPUMAP_PROG_REDIRECT]!++;
+      m.f64[c + CPUMAP_PROG_REDIRECT]++;
     } else {
       ops.xdp_return_frame(f); // XDP_DROP, an invalid action (bpf_warn_invalid_xdp_action), a failed redirect
-      m.f64[c + CPUMAP_PROG_DROP]!++;
+      m.f64[c + CPUMAP_PROG_DROP]++;
     }
   }
   return kept;
@@ -323,10 +323,10 @@ export function cpu_map_kthread_run(m: CpuMap, key: number, frames: Int32Array, 
   if (n === 0) return 0;
   const nframes = cpu_map_bpf_prog_run_xdp(m, key, frames, n, ops);
   let drops = 0;
-  for (let i = 0; i < nframes; i++) if (ops.receive(frames[i]!)) drops++;
+  for (let i = 0; i < nframes; i++) if (ops.receive(frames[i])) drops++;
   const c = m.layout.counters + key * COUNTERS;
-  m.f64[c + CPUMAP_KT_PROCESSED]! += n;
-  m.f64[c + CPUMAP_KT_DROPS]! += drops;
-  if (sched) m.f64[c + CPUMAP_KT_SCHED]!++;
+  m.f64[c + CPUMAP_KT_PROCESSED] += n;
+  m.f64[c + CPUMAP_KT_DROPS] += drops;
+  if (sched) m.f64[c + CPUMAP_KT_SCHED]++;
   return n;
 }

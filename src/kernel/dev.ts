@@ -56,8 +56,8 @@ export const RPS_NO_CPU = 0xffff;
  */
 export function net_rx_action(c: KCpu): void {
   const SD = c.SD;
-  const time_limit = c.jiffies() + usecs_to_jiffies(c, c.i32[c.ctlI + c.layout.CTL.netdev_budget_usecs]!);
-  let budget = c.i32[c.ctlI + c.layout.CTL.netdev_budget]!;
+  const time_limit = c.jiffies() + usecs_to_jiffies(c, c.i32[c.ctlI + c.layout.CTL.netdev_budget_usecs]);
+  let budget = c.i32[c.ctlI + c.layout.CTL.netdev_budget];
   c.count(SD.net_rx_softirqs);
 
   // irqs off: take the poll list private
@@ -67,7 +67,7 @@ export function net_rx_action(c: KCpu): void {
       if (!sd_has_rps_ipi_waiting(c) && list_empty(c, LIST_REPOLL)) return;
       break;
     }
-    const n = c.lists[LIST_LOCAL]!;
+    const n = c.lists[LIST_LOCAL];
     budget -= napi_poll(c, n);
     // An interrupt window between polls: new napis land on sd->poll_list, not on ours.
     c.env.irq_window();
@@ -97,11 +97,11 @@ function usecs_to_jiffies(c: KCpu, usecs: number): number {
 function napi_poll(c: KCpu, n: number): number {
   list_pop(c, LIST_LOCAL);
   const ni = c.napiI(n);
-  const weight = c.i32[ni + c.NAPI.weight]!;
+  const weight = c.i32[ni + c.NAPI.weight];
   let work = 0;
   if (Atomics.load(c.i32, ni + c.NAPI.state) & NAPI_STATE_SCHED) {
-    work = napi_poll_fn(c.i32[ni + c.NAPI.poll_fn]!)(c, n, weight);
-    c.f64[c.shm.napiF[n]! + c.NAPI.polls]! += 1;
+    work = napi_poll_fn(c.i32[ni + c.NAPI.poll_fn])(c, n, weight);
+    c.f64[c.shm.napiF[n] + c.NAPI.polls] += 1;
   }
   if (work > weight) throw new Error(`napi ${n}: poll returned ${work} > weight ${weight}`);
   if (work < weight) return work;
@@ -124,15 +124,15 @@ export function napi_complete_done(c: KCpu, n: number, work_done: number): boole
   const ni = c.napiI(n);
   // A busy poller owns the napi (NAPIF_STATE_IN_BUSY_POLL): it will call us later (busy_poll_stop).
   if (c.busy_poll && (Atomics.load(c.i32, ni + c.NAPI.state) & NAPI_STATE_IN_BUSY_POLL) !== 0) return false;
-  const flush_timeout = c.i32[c.ctlI + c.layout.CTL.gro_flush_timeout]!;
+  const flush_timeout = c.i32[c.ctlI + c.layout.CTL.gro_flush_timeout];
   let timeout = 0;
   let ret = true;
   if (work_done !== 0) {
     if (napi_gro_held(c, n)) timeout = flush_timeout; // n->gro_bitmask
-    c.i32[ni + c.NAPI.defer_hard_irqs_count] = c.i32[c.ctlI + c.layout.CTL.napi_defer_hard_irqs]!;
+    c.i32[ni + c.NAPI.defer_hard_irqs_count] = c.i32[c.ctlI + c.layout.CTL.napi_defer_hard_irqs];
   }
-  if (c.i32[ni + c.NAPI.defer_hard_irqs_count]! > 0) {
-    c.i32[ni + c.NAPI.defer_hard_irqs_count]! -= 1;
+  if (c.i32[ni + c.NAPI.defer_hard_irqs_count] > 0) {
+    c.i32[ni + c.NAPI.defer_hard_irqs_count] -= 1;
     timeout = flush_timeout;
     if (timeout !== 0) ret = false;
   }
@@ -171,7 +171,7 @@ export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
     let keep_tail = -1;
     let skb = head;
     while (skb !== -1) {
-      const next = c.skb_next[skb]!;
+      const next = c.skb_next[skb];
       c.skb_next[skb] = -1;
       const cpu = get_rps_cpu(c, skb);
       if (cpu >= 0) {
@@ -188,7 +188,7 @@ export function netif_receive_skb_list_internal(c: KCpu, head: number): void {
   // __netif_receive_skb_list
   let skb = head;
   while (skb !== -1) {
-    const next = c.skb_next[skb]!;
+    const next = c.skb_next[skb];
     c.skb_next[skb] = -1;
     __netif_receive_skb(c, skb);
     skb = next;
@@ -212,7 +212,7 @@ export function __netif_receive_skb(c: KCpu, skb: number): void {
     ipv6_rcv(c, skb);
     return;
   }
-  c.count(c.SD.drop_not_ip, c.skb_segs[skb]!);
+  c.count(c.SD.drop_not_ip, c.skb_segs[skb]);
   kfree_skb(c, skb);
 }
 
@@ -221,7 +221,7 @@ export function __netif_receive_skb(c: KCpu, skb: number): void {
 
 /** static_branch(rps_needed): some RX queue has an RPS map or an RFS flow table. */
 export function rps_needed(c: KCpu): boolean {
-  return c.i32[c.ctlI + c.layout.CTL.rps_needed]! !== 0;
+  return c.i32[c.ctlI + c.layout.CTL.rps_needed] !== 0;
 }
 
 /**
@@ -233,31 +233,31 @@ export function rps_needed(c: KCpu): boolean {
 export function get_rps_cpu(c: KCpu, skb: number): number {
   const shm = c.shm;
   const layout = shm.layout;
-  const q = c.skb_queue[skb]!;
+  const q = c.skb_queue[skb];
   c.rflow = -1;
   const flowSize = Atomics.load(c.i32, layout.rpsFlowSizeBase / 4 + q);
   const mapBase = rps_map(c, q);
-  const mapLen = c.i32[mapBase + RPS_MAP_LEN]!;
+  const mapLen = c.i32[mapBase + RPS_MAP_LEN];
   if (flowSize === 0 && mapLen === 0) return -1;
   const hash = skb_get_hash(c, skb);
   if (hash === 0) return -1;
 
   const sockSize = Atomics.load(c.i32, c.ctlI + layout.CTL.rps_sock_flow_size);
   if (flowSize !== 0 && sockSize !== 0) {
-    const ident = c.i32[layout.rpsSockFlowBase / 4 + (hash & (sockSize - 1))]!;
+    const ident = c.i32[layout.rpsSockFlowBase / 4 + (hash & (sockSize - 1))];
     if (((ident ^ hash) & ~c.rps_cpu_mask) === 0) {
       const next_cpu = ident & c.rps_cpu_mask;
       // rflow = &flow_table->flows[hash & flow_table->mask]
-      const rflow = rps_dev_flow(layout.rpsDevFlowBase[q]! / 4, hash & (flowSize - 1));
+      const rflow = rps_dev_flow(layout.rpsDevFlowBase[q] / 4, hash & (flowSize - 1));
       const last_qtail = rflow_last_qtail(rflow, flowSize);
-      let tcpu = c.i32[rflow + RFLOW_CPU]!;
+      let tcpu = c.i32[rflow + RFLOW_CPU];
       // Switch to the CPU of the last recvmsg only when every packet this table entry sent
       // to the old CPU has left that CPU's backlog: in-order delivery.
       if (
         tcpu !== next_cpu &&
         (tcpu >= c.cfg.cpus ||
           c.cfg.unsafe_rfs_no_qtail_check ||
-          ((c.i32[shm.sd[tcpu]! + c.SD.input_queue_head]! - c.i32[last_qtail]!) | 0) >= 0)
+          ((c.i32[shm.sd[tcpu] + c.SD.input_queue_head] - c.i32[last_qtail]) | 0) >= 0)
       ) {
         tcpu = next_cpu;
         set_rps_cpu(c, rflow, last_qtail, next_cpu);
@@ -268,7 +268,7 @@ export function get_rps_cpu(c: KCpu, skb: number): number {
       }
     }
   }
-  if (mapLen !== 0) return c.i32[mapBase + RPS_MAP_CPUS + reciprocal_scale(hash, mapLen)]!;
+  if (mapLen !== 0) return c.i32[mapBase + RPS_MAP_CPUS + reciprocal_scale(hash, mapLen)];
   return -1;
 }
 
@@ -292,7 +292,7 @@ function rflow_last_qtail(rflow: number, size: number): number {
 /** set_rps_cpu (no accelerated RFS): point the flow at next_cpu from its current queue head. */
 function set_rps_cpu(c: KCpu, rflow: number, last_qtail: number, next_cpu: number): void {
   if (next_cpu < c.cfg.cpus) {
-    c.i32[last_qtail] = c.i32[c.shm.sd[next_cpu]! + c.SD.input_queue_head]!;
+    c.i32[last_qtail] = c.i32[c.shm.sd[next_cpu] + c.SD.input_queue_head];
     c.count(c.SD.rfs_flow_moves);
   }
   c.i32[rflow + RFLOW_CPU] = next_cpu;
@@ -317,20 +317,20 @@ export function rps_map(c: KCpu, q: number): number {
 export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   const shm = c.shm;
   const SD = c.SD;
-  const sd = shm.sd[cpu]!;
-  const tF = shm.sdF[cpu]!;
+  const sd = shm.sd[cpu];
+  const tF = shm.sdF[cpu];
   const i32 = c.i32;
   const f64 = c.f64;
   const lock = sd + SD.rps_lock;
   rps_lock(c, cpu);
-  const qlen = i32[sd + SD.input_pkt_qlen]!;
+  const qlen = i32[sd + SD.input_pkt_qlen];
   let drop_reason = 0;
-  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]!) drop_reason = SD.drop_backlog;
+  if (qlen > i32[c.ctlI + c.layout.CTL.netdev_max_backlog]) drop_reason = SD.drop_backlog;
   else if (skb_flow_limit(c, skb, qlen)) drop_reason = SD.drop_flow_limit;
   if (drop_reason !== 0) {
-    f64[tF + SD.dropped]! += 1;
+    f64[tF + SD.dropped] += 1;
     spin_unlock(i32, lock);
-    c.count(drop_reason, c.skb_segs[skb]!);
+    c.count(drop_reason, c.skb_segs[skb]);
     if (drop_reason === SD.drop_flow_limit) sock_account_flow_limit_drop(c, skb);
     kfree_skb(c, skb);
     return NET_RX_DROP;
@@ -338,14 +338,14 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   if (qlen === 0) {
     // Schedule NAPI for the backlog device. A plain test-and-set would do (we own the queue
     // lock); Atomics because process_backlog clears it under the same lock from its CPU.
-    const st = shm.napiI[cpu]! + c.NAPI.state;
+    const st = shm.napiI[cpu] + c.NAPI.state;
     if ((Atomics.or(i32, st, NAPI_STATE_SCHED) & NAPI_STATE_SCHED) === 0) {
       if (!rps_ipi_queued(c, cpu)) ____napi_schedule(c, cpu);
     }
   }
   // __skb_queue_tail(&sd->input_pkt_queue, skb)
   c.skb_next[skb] = -1;
-  const tail = i32[sd + SD.input_pkt_tail]!;
+  const tail = i32[sd + SD.input_pkt_tail];
   if ((tail === -1) !== (qlen === 0)) backlog_qlen_mismatch(c, cpu, 'enqueue_to_backlog', qlen, tail);
   if (c.debug_asserts) backlog_debug_enqueue(c, cpu, skb, tail);
   if (tail === -1) i32[sd + SD.input_pkt_head] = skb;
@@ -353,7 +353,7 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
   i32[sd + SD.input_pkt_tail] = skb;
   i32[sd + SD.input_pkt_qlen] = qlen + 1;
   // input_queue_tail_incr_save(sd, qtail)
-  const qtail = (i32[sd + SD.input_queue_tail]! + 1) | 0;
+  const qtail = (i32[sd + SD.input_queue_tail] + 1) | 0;
   i32[sd + SD.input_queue_tail] = qtail;
   if (c.rflow >= 0) i32[c.rflow] = qtail;
   spin_unlock(i32, lock);
@@ -367,12 +367,12 @@ export function enqueue_to_backlog(c: KCpu, skb: number, cpu: number): number {
  */
 function rps_lock(c: KCpu, cpu: number): void {
   const SD = c.SD;
-  const spins = spin_lock(c.i32, c.shm.sd[cpu]! + SD.rps_lock);
-  const tF = c.shm.sdF[cpu]!;
-  c.f64[tF + SD.rps_lock_acquisitions]! += 1;
+  const spins = spin_lock(c.i32, c.shm.sd[cpu] + SD.rps_lock);
+  const tF = c.shm.sdF[cpu];
+  c.f64[tF + SD.rps_lock_acquisitions] += 1;
   if (spins !== 0) {
-    c.f64[tF + SD.rps_lock_spins]! += spins;
-    c.f64[tF + SD.rps_lock_sleeps]! += spin_lock_sleeps;
+    c.f64[tF + SD.rps_lock_spins] += spins;
+    c.f64[tF + SD.rps_lock_sleeps] += spin_lock_sleeps;
   }
 }
 
@@ -388,19 +388,19 @@ const FL_BUCKETS = FL_HISTORY + FLOW_LIMIT_HISTORY;
  * rps_lock; the table is this CPU's own.
  */
 function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
-  if (qlen < c.i32[c.ctlI + c.layout.CTL.netdev_max_backlog]! >> 1) return false;
+  if (qlen < c.i32[c.ctlI + c.layout.CTL.netdev_max_backlog] >> 1) return false;
   const fl = c.flow_limit;
   if (fl < 0) return false;
   const i32 = c.i32;
   const buckets = fl + FL_BUCKETS;
   const new_flow = skb_get_hash(c, skb) & c.flow_limit_mask;
-  const head = i32[fl + FL_HISTORY_HEAD]!;
-  const old_flow = i32[fl + FL_HISTORY + head]!;
+  const head = i32[fl + FL_HISTORY_HEAD];
+  const old_flow = i32[fl + FL_HISTORY + head];
   i32[fl + FL_HISTORY + head] = new_flow;
   i32[fl + FL_HISTORY_HEAD] = (head + 1) & (FLOW_LIMIT_HISTORY - 1);
-  if (i32[buckets + old_flow]! > 0) i32[buckets + old_flow]! -= 1;
-  i32[buckets + new_flow]! += 1;
-  if (i32[buckets + new_flow]! > FLOW_LIMIT_HISTORY >> 1) {
+  if (i32[buckets + old_flow] > 0) i32[buckets + old_flow] -= 1;
+  i32[buckets + new_flow] += 1;
+  if (i32[buckets + new_flow] > FLOW_LIMIT_HISTORY >> 1) {
     c.count(c.SD.flow_limit_count);
     return true;
   }
@@ -415,7 +415,7 @@ function skb_flow_limit(c: KCpu, skb: number, qlen: number): boolean {
 function rps_ipi_queued(c: KCpu, cpu: number): boolean {
   if (cpu === c.cpu) return false;
   const SD = c.SD;
-  c.i32[c.shm.sd[cpu]! + SD.rps_ipi_next] = c.i32[c.sd + SD.rps_ipi_list]!;
+  c.i32[c.shm.sd[cpu] + SD.rps_ipi_next] = c.i32[c.sd + SD.rps_ipi_list];
   c.i32[c.sd + SD.rps_ipi_list] = cpu;
   c.softirq_pending |= NET_RX_SOFTIRQ;
   return true;
@@ -428,11 +428,11 @@ function sd_has_rps_ipi_waiting(c: KCpu): boolean {
 /** net_rps_action_and_irq_enable: send the IPIs queued on this CPU's rps_ipi_list. */
 export function net_rps_action_and_irq_enable(c: KCpu): void {
   const SD = c.SD;
-  let remsd = c.i32[c.sd + SD.rps_ipi_list]!;
+  let remsd = c.i32[c.sd + SD.rps_ipi_list];
   if (remsd === -1) return;
   c.i32[c.sd + SD.rps_ipi_list] = -1;
   while (remsd !== -1) {
-    const next = c.i32[c.shm.sd[remsd]! + SD.rps_ipi_next]!;
+    const next = c.i32[c.shm.sd[remsd] + SD.rps_ipi_next];
     c.count(SD.ipis_sent);
     c.env.send_ipi(remsd);
     remsd = next;
@@ -457,26 +457,26 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
   const sd = c.sd;
   let work = 0;
   if (sd_has_rps_ipi_waiting(c)) net_rps_action_and_irq_enable(c);
-  i32[c.napiI(n) + c.NAPI.weight] = i32[c.ctlI + c.layout.CTL.dev_rx_weight]!; // napi->weight = dev_rx_weight
+  i32[c.napiI(n) + c.NAPI.weight] = i32[c.ctlI + c.layout.CTL.dev_rx_weight]; // napi->weight = dev_rx_weight
   for (;;) {
     let skb: number;
-    while ((skb = i32[sd + SD.process_head]!) !== -1) {
-      const next = c.skb_next[skb]!;
+    while ((skb = i32[sd + SD.process_head]) !== -1) {
+      const next = c.skb_next[skb];
       i32[sd + SD.process_head] = next;
       if (next === -1) i32[sd + SD.process_tail] = -1;
-      i32[sd + SD.process_qlen]! -= 1;
+      i32[sd + SD.process_qlen] -= 1;
       c.skb_next[skb] = -1;
       __netif_receive_skb(c, skb);
       // input_queue_head_incr (5.10: per packet). Read by other CPUs in get_rps_cpu.
-      i32[sd + SD.input_queue_head] = (i32[sd + SD.input_queue_head]! + 1) | 0;
+      i32[sd + SD.input_queue_head] = (i32[sd + SD.input_queue_head] + 1) | 0;
       if (++work >= quota) return work;
       if ((work & 31) === 0) c.env.irq_window();
     }
-    if (i32[sd + SD.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, "process_backlog's process_queue", i32[sd + SD.process_qlen]!, -1);
+    if (i32[sd + SD.process_qlen] !== 0) backlog_qlen_mismatch(c, c.cpu, "process_backlog's process_queue", i32[sd + SD.process_qlen], -1);
     const lock = sd + SD.rps_lock;
     rps_lock(c, c.cpu);
-    const head = i32[sd + SD.input_pkt_head]!;
-    const qlen = i32[sd + SD.input_pkt_qlen]!;
+    const head = i32[sd + SD.input_pkt_head];
+    const qlen = i32[sd + SD.input_pkt_qlen];
     if ((head === -1) !== (qlen === 0)) backlog_qlen_mismatch(c, c.cpu, 'process_backlog', qlen, head);
     if (c.debug_asserts) backlog_debug_splice(c, head, qlen);
     if (head === -1) {
@@ -485,11 +485,11 @@ function process_backlog(c: KCpu, n: number, quota: number): number {
       return work;
     }
     // skb_queue_splice_tail_init(&sd->input_pkt_queue, &sd->process_queue)
-    const ptail = i32[sd + SD.process_tail]!;
+    const ptail = i32[sd + SD.process_tail];
     if (ptail === -1) i32[sd + SD.process_head] = head;
     else c.skb_next[ptail] = head;
-    i32[sd + SD.process_tail] = i32[sd + SD.input_pkt_tail]!;
-    i32[sd + SD.process_qlen]! += qlen;
+    i32[sd + SD.process_tail] = i32[sd + SD.input_pkt_tail];
+    i32[sd + SD.process_qlen] += qlen;
     i32[sd + SD.input_pkt_head] = -1;
     i32[sd + SD.input_pkt_tail] = -1;
     i32[sd + SD.input_pkt_qlen] = 0;
@@ -525,7 +525,7 @@ function backlog_debug_splice(c: KCpu, head: number, qlen: number): void {
   const count = c.shm.layout.skbCount;
   let n = 0;
   let last = -1;
-  for (let skb = head; skb !== -1; skb = c.skb_next[skb]!) {
+  for (let skb = head; skb !== -1; skb = c.skb_next[skb]) {
     if (skb >>> 0 >= count || n > qlen) {
       assertion_failed(
         `backlog of cpu ${c.cpu}: input_pkt_queue holds more than its qlen ${qlen} (or skb ${skb} not in the pool) at process_backlog`,
@@ -563,7 +563,7 @@ export function net_dev_init(shm: Shm): void {
   const cfg = shm.cfg;
   const layout = shm.layout;
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
-    const sd = shm.sd[cpu]!;
+    const sd = shm.sd[cpu];
     for (const f of [
       layout.SD.input_pkt_head,
       layout.SD.input_pkt_tail,
@@ -575,7 +575,7 @@ export function net_dev_init(shm: Shm): void {
       shm.i32[sd + f] = -1;
     }
     // sd->backlog: the backlog napi of CPU `cpu` is napi `cpu`.
-    const n = shm.napiI[cpu]!;
+    const n = shm.napiI[cpu];
     shm.i32[n + layout.NAPI.weight] = cfg.dev_weight * cfg.dev_weight_rx_bias; // dev_rx_weight
     shm.i32[n + layout.NAPI.poll_fn] = POLL_BACKLOG;
     shm.i32[n + layout.NAPI.queue] = -1;

@@ -102,7 +102,7 @@ export function napi_gro_receive(c: KCpu, n: number, skb: number): void {
 
 /** False when dev_gro_receive would surely return GRO_NORMAL: not IP, or IPv4 carrying no TCP. */
 function gro_may_merge(c: KCpu, skb: number, type: number): boolean {
-  if (type === ETH_P_IP) return c.u8[c.skb_data(skb) + c.skb_nh[skb]! + IPH_PROTOCOL_OFF] === IPPROTO_TCP;
+  if (type === ETH_P_IP) return c.u8[c.skb_data(skb) + c.skb_nh[skb] + IPH_PROTOCOL_OFF] === IPPROTO_TCP;
   return type === ETH_P_IPV6;
 }
 
@@ -137,8 +137,8 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
   const v6 = c.skb_protocol[skb] === ETH_P_IPV6;
   if (!v6 && c.skb_protocol[skb] !== ETH_P_IP) return GRO_NORMAL;
   const u8 = c.u8;
-  const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-  const iplen = c.skb_len[skb]! - c.skb_nh[skb]!;
+  const ip = c.skb_data(skb) + c.skb_nh[skb];
+  const iplen = c.skb_len[skb] - c.skb_nh[skb];
   let frag_off = 0;
   let inet_flush: boolean;
   let l4_len: number;
@@ -147,7 +147,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
     // ipv6_gro_receive: version 6, then TCP, right after the fixed header or behind
     // hop-by-hop, routing and destination options (ipv6_gso_pull_exthdrs); flush when
     // payload_len is not what the skb holds.
-    if (iplen < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF]! >> 4 !== 6) return GRO_NORMAL;
+    if (iplen < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF] >> 4 !== 6) return GRO_NORMAL;
     nlen = u8[ip + IPV6H_NEXTHDR_OFF] === IPPROTO_TCP ? IPV6H_LEN : ipv6_gso_pull_exthdrs(u8, ip, iplen);
     if (nlen < 0) return GRO_NORMAL;
     l4_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
@@ -167,28 +167,28 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
     l4_len = tot_len - IPH_LEN;
   }
   const th = ip + nlen;
-  const thlen = (u8[th + TCPH_DOFF_OFF]! >> 4) * 4;
+  const thlen = (u8[th + TCPH_DOFF_OFF] >> 4) * 4;
   if (thlen < TCP_HLEN) return GRO_NORMAL;
   const len = l4_len - thlen;
-  const flags = u8[th + TCPH_FLAGS_OFF]!;
+  const flags = u8[th + TCPH_FLAGS_OFF];
   const seq = get32i(u8, th + TCPH_SEQ_OFF);
   const bucket = gro_list_prepare(c, n, skb);
 
   // The held train of this flow, if any: inet_gro_receive's and tcp_gro_receive's walks
   // (addresses, then ports) in one.
   let prev = -1;
-  let p = c.gro_head[bucket]!;
+  let p = c.gro_head[bucket];
   while (p !== -1 && !(v6 ? same_flow_v6(c, p, ip, nlen) : same_flow(c, p, ip))) {
     prev = p;
-    p = c.skb_next[p]!;
+    p = c.skb_next[p];
   }
   if (p !== -1) {
-    const pip = c.skb_data(p) + c.skb_nh[p]!;
+    const pip = c.skb_data(p) + c.skb_nh[p];
     const pth = pip + nlen; // the same headers as this skb's (same_flow_v6 compared them)
-    const count = c.skb_segs[p]!;
+    const count = c.skb_segs[p];
     let flush: boolean;
     let flush_id = 0;
-    const p_atomic = (c.gro_flags[p]! & GRO_IS_ATOMIC) !== 0;
+    const p_atomic = (c.gro_flags[p] & GRO_IS_ATOMIC) !== 0;
     if (v6) {
       // ipv6_gro_receive: the traffic class differs (first_word & IPV6_TCLASS_MASK): flush. An
       // IPv6 skb is atomic (no ID): flush_id 0.
@@ -208,21 +208,21 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
     // tcp_flag_word (bytes 12..15: doff, flags, window) equal but CWR, FIN and PSH.
     flush ||=
       u8[th + TCPH_DOFF_OFF] !== u8[pth + TCPH_DOFF_OFF] ||
-      ((flags ^ u8[pth + TCPH_FLAGS_OFF]!) & ~(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) & 0xff) !== 0 ||
+      ((flags ^ u8[pth + TCPH_FLAGS_OFF]) & ~(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) & 0xff) !== 0 ||
       get16(u8, th + TCPH_WINDOW_OFF) !== get16(u8, pth + TCPH_WINDOW_OFF);
     flush ||= get32i(u8, th + TCPH_ACK_SEQ_OFF) !== get32i(u8, pth + TCPH_ACK_SEQ_OFF);
     // The options, byte for byte (same doff, checked above).
     for (let i = TCP_HLEN; i < thlen && !flush; i++) flush = u8[th + i] !== u8[pth + i];
     // At p's second segment: an ID that went up by one makes the flow incrementing, not atomic.
     if (flush_id !== 1 || count !== 1 || !p_atomic) flush ||= flush_id !== 0;
-    else c.gro_flags[p]! &= ~GRO_IS_ATOMIC;
-    const mss = c.gro_gso_size[p]!;
+    else c.gro_flags[p] &= ~GRO_IS_ATOMIC;
+    const mss = c.gro_gso_size[p];
     flush ||= len < 1 || len - 1 >= mss; // (len - 1) >= mss as unsigned: no payload, or more than gso_size
     flush ||= seq !== c.gro_next_seq[p];
     if (!flush && skb_gro_receive(c, p, skb, len)) {
       c.gro_next_seq[p] = (seq + len) | 0;
       // tcp_flag_word(th2) |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH): the head carries them.
-      u8[pth + TCPH_FLAGS_OFF] = u8[pth + TCPH_FLAGS_OFF]! | (flags & (TCP_FLAG_FIN | TCP_FLAG_PSH));
+      u8[pth + TCPH_FLAGS_OFF] = u8[pth + TCPH_FLAGS_OFF] | (flags & (TCP_FLAG_FIN | TCP_FLAG_PSH));
       c.count(c.SD.gro_merged);
       // out_check_final: a short segment (len < mss) or a flushing flag ends the train now
       // (pp = p: dev_gro_receive completes it).
@@ -235,14 +235,14 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
   }
   // NAPI_GRO_CB(skb)->flush: go up as it is.
   if (inet_flush || len < 1 || (flags & TCP_FLUSH_FINAL) !== 0) return GRO_NORMAL;
-  if (c.gro_count[bucket]! >= MAX_GRO_SKBS) gro_flush_oldest(c, n, bucket);
+  if (c.gro_count[bucket] >= MAX_GRO_SKBS) gro_flush_oldest(c, n, bucket);
   // Hold it, newest at the tail; NAPI_GRO_CB(skb): age, last, and gso_size = skb_gro_len.
   c.skb_next[skb] = -1;
-  const tail = c.gro_tail[bucket]!;
+  const tail = c.gro_tail[bucket];
   if (tail === -1) c.gro_head[bucket] = skb;
   else c.skb_next[tail] = skb;
   c.gro_tail[bucket] = skb;
-  c.gro_count[bucket]! += 1;
+  c.gro_count[bucket] += 1;
   c.gro_age[skb] = c.jiffies();
   c.gro_last[skb] = skb;
   c.gro_next_seq[skb] = (seq + len) | 0;
@@ -258,7 +258,7 @@ function dev_gro_receive(c: KCpu, n: number, skb: number): number {
  * same_flow_v6 decide it in dev_gro_receive's walk, on addresses and ports.
  */
 function gro_list_prepare(c: KCpu, n: number, skb: number): number {
-  return n * GRO_HASH_BUCKETS + (c.skb_hash[skb]! & (GRO_HASH_BUCKETS - 1));
+  return n * GRO_HASH_BUCKETS + (c.skb_hash[skb] & (GRO_HASH_BUCKETS - 1));
 }
 
 /**
@@ -267,11 +267,11 @@ function gro_list_prepare(c: KCpu, n: number, skb: number): number {
  * would reach GRO_MAX_SIZE.
  */
 function skb_gro_receive(c: KCpu, p: number, skb: number, len: number): boolean {
-  if (c.skb_len[p]! - c.skb_nh[p]! + len >= GRO_MAX_SIZE) return false;
-  c.skb_frag_next[c.gro_last[p]!] = skb;
+  if (c.skb_len[p] - c.skb_nh[p] + len >= GRO_MAX_SIZE) return false;
+  c.skb_frag_next[c.gro_last[p]] = skb;
   c.gro_last[p] = skb;
-  c.skb_len[p]! += len;
-  c.skb_segs[p]! += 1;
+  c.skb_len[p] += len;
+  c.skb_segs[p] += 1;
   return true;
 }
 
@@ -280,13 +280,13 @@ function skb_gro_receive(c: KCpu, p: number, skb: number, len: number): boolean 
  * The oldest is the list's head here (5.10 adds at the head and takes list_last_entry).
  */
 function gro_flush_oldest(c: KCpu, n: number, bucket: number): void {
-  gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]!);
+  gro_unlink_complete(c, n, bucket, -1, c.gro_head[bucket]);
 }
 
 /** Same addresses and ports as held skb p (the kernel compares the dissected headers). */
 function same_flow(c: KCpu, p: number, ip: number): boolean {
   const u8 = c.u8;
-  const pip = c.skb_data(p) + c.skb_nh[p]!;
+  const pip = c.skb_data(p) + c.skb_nh[p];
   // saddr, daddr, then (IHL 5) the TCP source and dest ports.
   for (let i = IPH_SADDR_OFF; i < IPH_LEN + TCPH_SEQ_OFF; i++) if (u8[pip + i] !== u8[ip + i]) return false;
   return true;
@@ -299,8 +299,8 @@ function same_flow(c: KCpu, p: number, ip: number): boolean {
  */
 function same_flow_v6(c: KCpu, p: number, ip: number, nlen: number): boolean {
   const u8 = c.u8;
-  const pip = c.skb_data(p) + c.skb_nh[p]!;
-  if (((u8[ip]! ^ u8[pip]!) & 0xf0) !== 0 || ((u8[ip + 1]! ^ u8[pip + 1]!) & 0x0f) !== 0) return false;
+  const pip = c.skb_data(p) + c.skb_nh[p];
+  if (((u8[ip] ^ u8[pip]) & 0xf0) !== 0 || ((u8[ip + 1] ^ u8[pip + 1]) & 0x0f) !== 0) return false;
   if (u8[ip + 2] !== u8[pip + 2] || u8[ip + 3] !== u8[pip + 3]) return false;
   // From payload_len's end: nexthdr, hop_limit, the addresses, the extension headers, the ports.
   for (let i = IPV6H_NEXTHDR_OFF; i < nlen + TCPH_SEQ_OFF; i++) if (u8[pip + i] !== u8[ip + i]) return false;
@@ -314,12 +314,12 @@ function same_flow_v6(c: KCpu, p: number, ip: number, nlen: number): boolean {
  * length), or -1 when the chain does not end in TCP (no gro_receive: the skb goes up as it is).
  */
 function ipv6_gso_pull_exthdrs(u8: Uint8Array, ip: number, iplen: number): number {
-  let proto = u8[ip + IPV6H_NEXTHDR_OFF]!;
+  let proto = u8[ip + IPV6H_NEXTHDR_OFF];
   let off = IPV6H_LEN;
   while ((proto === NEXTHDR_HOP || proto === NEXTHDR_ROUTING || proto === NEXTHDR_DEST) && off + 8 <= iplen) {
     const len = ipv6_optlen(u8, ip + off);
     if (off + len > iplen) break;
-    proto = u8[ip + off]!;
+    proto = u8[ip + off];
     off += len;
   }
   return proto === IPPROTO_TCP && off + TCP_HLEN <= iplen ? off : -1;
@@ -330,11 +330,11 @@ function ipv6_gso_pull_exthdrs(u8: Uint8Array, ip: number, iplen: number): numbe
  * __napi_gro_flush_chain's skb_list_del_init, napi_gro_complete, gro_hash[].count--.
  */
 function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p: number): void {
-  const next = c.skb_next[p]!;
+  const next = c.skb_next[p];
   if (prev === -1) c.gro_head[bucket] = next;
   else c.skb_next[prev] = next;
   if (c.gro_tail[bucket] === p) c.gro_tail[bucket] = prev;
-  c.gro_count[bucket]! -= 1;
+  c.gro_count[bucket] -= 1;
   c.skb_next[p] = -1;
   napi_gro_complete(c, n, p);
 }
@@ -345,9 +345,9 @@ function gro_unlink_complete(c: KCpu, n: number, bucket: number, prev: number, p
  * goes to rx_list with its segment count.
  */
 function napi_gro_complete(c: KCpu, n: number, skb: number): void {
-  if (c.skb_segs[skb]! > 1) {
-    const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-    const newlen = c.skb_len[skb]! - c.skb_nh[skb]!;
+  if (c.skb_segs[skb] > 1) {
+    const ip = c.skb_data(skb) + c.skb_nh[skb];
+    const newlen = c.skb_len[skb] - c.skb_nh[skb];
     if (c.skb_protocol[skb] === ETH_P_IPV6) ipv6_gro_complete(c, skb, ip, newlen);
     else inet_gro_complete(c, skb, ip, newlen);
     c.count(c.SD.gro_flushed);
@@ -401,7 +401,7 @@ export function napi_gro_flush(c: KCpu, n: number, flush_old: boolean): void {
  */
 function __napi_gro_flush_chain(c: KCpu, n: number, b: number, flush_old: boolean, now: number): void {
   let p: number;
-  while ((p = c.gro_head[b]!) !== -1) {
+  while ((p = c.gro_head[b]) !== -1) {
     if (flush_old && c.gro_age[p] === now) break;
     gro_unlink_complete(c, n, b, -1, p);
   }
@@ -414,17 +414,17 @@ function __napi_gro_flush_chain(c: KCpu, n: number, b: number, flush_old: boolea
  */
 export function gro_normal_one(c: KCpu, n: number, skb: number): void {
   c.skb_next[skb] = -1;
-  const tail = c.rx_tail[n]!;
+  const tail = c.rx_tail[n];
   if (tail === -1) c.rx_head[n] = skb;
   else c.skb_next[tail] = skb;
   c.rx_tail[n] = skb;
-  c.rx_count[n]! += c.skb_segs[skb]!;
-  if (c.rx_count[n]! >= c.gro_normal_batch) gro_normal_list(c, n);
+  c.rx_count[n] += c.skb_segs[skb];
+  if (c.rx_count[n] >= c.gro_normal_batch) gro_normal_list(c, n);
 }
 
 /** gro_normal_list: pass napi->rx_list to netif_receive_skb_list_internal. */
 export function gro_normal_list(c: KCpu, n: number): void {
-  const head = c.rx_head[n]!;
+  const head = c.rx_head[n];
   if (head === -1) return;
   c.rx_head[n] = -1;
   c.rx_tail[n] = -1;

@@ -45,12 +45,12 @@ import {
  */
 export function ip_rcv(c: KCpu, skb: number): void {
   const u8 = c.u8;
-  const nh = c.skb_nh[skb]!;
+  const nh = c.skb_nh[skb];
   const frame = c.skb_data(skb);
   const ip = frame + nh;
-  const len = c.skb_len[skb]! - nh;
+  const len = c.skb_len[skb] - nh;
   if (len < IPH_LEN) return ip_drop(c, skb, c.SD.drop_ip_hdr);
-  const vihl = u8[ip + IPH_VERSION_IHL_OFF]!;
+  const vihl = u8[ip + IPH_VERSION_IHL_OFF];
   const ihl = vihl & 15;
   if (vihl >> 4 !== 4 || ihl < 5 || len < ihl * 4) return ip_drop(c, skb, c.SD.drop_ip_hdr);
   if (ip_fast_csum(u8, ip, ihl) !== 0) return ip_drop(c, skb, c.SD.drop_ip_csum);
@@ -61,7 +61,7 @@ export function ip_rcv(c: KCpu, skb: number): void {
   if (c.stack_cost_ns !== 0) c.env.burn_ns(c.stack_cost_ns);
   // ip_local_deliver: ip_is_fragment → ip_defrag (not modelled).
   if ((get16(u8, ip + IPH_FRAG_OFF_OFF) & (IP_MF | IP_OFFSET)) !== 0) return ip_drop(c, skb, c.SD.drop_ip_frag);
-  const proto = u8[ip + IPH_PROTOCOL_OFF]!;
+  const proto = u8[ip + IPH_PROTOCOL_OFF];
   if (proto !== IPPROTO_UDP && proto !== IPPROTO_TCP) return ip_drop(c, skb, c.SD.drop_no_socket);
   const l4 = ip + ihl * 4;
   if (l4 + 4 > ip + tot_len) return ip_drop(c, skb, c.SD.drop_ip_hdr); // udp_rcv / tcp_v4_rcv: pskb_may_pull of the header
@@ -80,11 +80,11 @@ export function ip_rcv(c: KCpu, skb: number): void {
  */
 export function ipv6_rcv(c: KCpu, skb: number): void {
   const u8 = c.u8;
-  const ip = c.skb_data(skb) + c.skb_nh[skb]!;
-  const len = c.skb_len[skb]! - c.skb_nh[skb]!;
-  if (len < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF]! >> 4 !== 6) return ip6_drop(c, skb, c.SD.drop_ip_hdr, c.SD.ip6_in_hdr_errors);
+  const ip = c.skb_data(skb) + c.skb_nh[skb];
+  const len = c.skb_len[skb] - c.skb_nh[skb];
+  if (len < IPV6H_LEN || u8[ip + IPV6H_FIRST_WORD_OFF] >> 4 !== 6) return ip6_drop(c, skb, c.SD.drop_ip_hdr, c.SD.ip6_in_hdr_errors);
   const payload_len = get16(u8, ip + IPV6H_PAYLOAD_LEN_OFF);
-  let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF]!;
+  let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF];
   // pkt_len may be zero if a Jumbo payload option is present: no trim then.
   const end = payload_len === 0 && nexthdr === NEXTHDR_HOP ? ip + len : ip + IPV6H_LEN + payload_len;
   if (end > ip + len) return ip6_drop(c, skb, c.SD.drop_ip_hdr, c.SD.ip6_in_truncated_pkts);
@@ -103,13 +103,13 @@ export function ipv6_rcv(c: KCpu, skb: number): void {
 }
 
 export function ip_drop(c: KCpu, skb: number, reason: number): void {
-  c.count(reason, c.skb_segs[skb]!);
+  c.count(reason, c.skb_segs[skb]);
   kfree_skb(c, skb);
 }
 
 /** An IPv6 drop that 5.10 also counts in an Ip6 MIB counter (`mib`, a softnet field). */
 function ip6_drop(c: KCpu, skb: number, reason: number, mib: number): void {
-  c.count(mib, c.skb_segs[skb]!);
+  c.count(mib, c.skb_segs[skb]);
   ip_drop(c, skb, reason);
 }
 
@@ -148,7 +148,7 @@ const RT_SEGMENTS_LEFT_OFF = 3;
 function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok: boolean): number {
   const u8 = c.u8;
   const SD = c.SD;
-  let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF]!;
+  let nexthdr = u8[ip + IPV6H_NEXTHDR_OFF];
   let off = ip + IPV6H_LEN;
   if (nexthdr === NEXTHDR_HOP) {
     // ipv6_parse_hopopts: pskb_may_pull of 8 bytes, then of the header's length; the options.
@@ -157,7 +157,7 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
       ip6_drop(c, skb, SD.drop_ip_hdr, SD.ip6_in_hdr_errors);
       return -1;
     }
-    nexthdr = u8[off]!;
+    nexthdr = u8[off];
     off += hl;
   }
   for (;;) {
@@ -176,7 +176,7 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
       } else if (!ipv6_rthdr_rcv(c, skb, ip, off)) {
         return -1;
       }
-      nexthdr = u8[off]!;
+      nexthdr = u8[off];
       off += hl;
     } else if (nexthdr === NEXTHDR_HOP) {
       ip_drop(c, skb, SD.drop_ip_unknown_proto);
@@ -205,12 +205,12 @@ function ip6_exthdrs_rcv(c: KCpu, skb: number, ip: number, end: number, jumbo_ok
 function ipv6_rthdr_rcv(c: KCpu, skb: number, ip: number, off: number): boolean {
   const u8 = c.u8;
   const SD = c.SD;
-  if (u8[ip + IPV6H_DADDR_OFF] === 0xff || (u8[c.skb_data(skb)]! & 1) !== 0) {
+  if (u8[ip + IPV6H_DADDR_OFF] === 0xff || (u8[c.skb_data(skb)] & 1) !== 0) {
     ip_drop(c, skb, SD.drop_ip_addr);
     return false;
   }
-  const type = u8[off + RT_TYPE_OFF]!;
-  const segments_left = u8[off + RT_SEGMENTS_LEFT_OFF]!;
+  const type = u8[off + RT_TYPE_OFF];
+  const segments_left = u8[off + RT_SEGMENTS_LEFT_OFF];
   if (type === IPV6_SRCRT_TYPE_4 || type === IPV6_SRCRT_TYPE_3) {
     ip_drop(c, skb, SD.drop_srh_disabled);
     return false;
@@ -241,8 +241,8 @@ function ip6_parse_tlv(c: KCpu, ip: number, off: number, hl: number, hop: boolea
   let padlen = 0;
   let count = 0;
   while (len > 0) {
-    const type = u8[at]!;
-    let optlen = u8[at + 1]! + 2;
+    const type = u8[at];
+    let optlen = u8[at + 1] + 2;
     if (type === IPV6_TLV_PAD1) {
       optlen = 1;
       if (++padlen > 7) return false;

@@ -34,5 +34,5 @@ export function do_IRQ(c: KCpu, vector: number): void {
  * reads it at the next interrupt).
  */
 export function irq_set_affinity(shm: Shm, q: number, cpu: number): void {
-  Atomics.store(shm.i32, shm.rxqI[q]! + shm.layout.RXQ.affinity, cpu);
+  Atomics.store(shm.i32, shm.rxqI[q] + shm.layout.RXQ.affinity, cpu);
 }

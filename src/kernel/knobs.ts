@@ -17,7 +17,7 @@ export type KnobFinish = (() => void) | null;
  * which rewrites the indirection table entry by entry, as the NIC's RETA registers.
  */
 export function ethtool_set_rxfh(shm: Shm, reta: readonly number[]): void {
-  for (let i = 0; i < 128; i++) Atomics.store(shm.reta, i, reta[i]!);
+  for (let i = 0; i < 128; i++) Atomics.store(shm.reta, i, reta[i]);
 }
 
 /** Each writer a slot names, taking the knob's whole value (a per-queue list for the sysfs queue files). */

@@ -43,7 +43,7 @@ export const LIST_REPOLL = 4; // net_rx_action's repoll list
 
 export function list_add_tail(c: KCpu, list: number, n: number): void {
   c.napi_next[n] = -1;
-  const tail = c.lists[list + LIST_TAIL]!;
+  const tail = c.lists[list + LIST_TAIL];
   if (tail === -1) c.lists[list] = n;
   else c.napi_next[tail] = n;
   c.lists[list + LIST_TAIL] = n;
@@ -51,9 +51,9 @@ export function list_add_tail(c: KCpu, list: number, n: number): void {
 
 /** Remove and return the first napi of `list`, or -1. Leaves it on no list. */
 export function list_pop(c: KCpu, list: number): number {
-  const n = c.lists[list]!;
+  const n = c.lists[list];
   if (n === -1) return -1;
-  const next = c.napi_next[n]!;
+  const next = c.napi_next[n];
   c.lists[list] = next;
   if (next === -1) c.lists[list + LIST_TAIL] = -1;
   c.napi_next[n] = -2;
@@ -66,12 +66,12 @@ export function list_empty(c: KCpu, list: number): boolean {
 
 /** Append all of `from` to the tail of `to`, leaving `from` empty (list_splice_tail_init). */
 export function list_splice_tail_init(c: KCpu, from: number, to: number): void {
-  const head = c.lists[from]!;
+  const head = c.lists[from];
   if (head === -1) return;
-  const tail = c.lists[to + LIST_TAIL]!;
+  const tail = c.lists[to + LIST_TAIL];
   if (tail === -1) c.lists[to] = head;
   else c.napi_next[tail] = head;
-  c.lists[to + LIST_TAIL] = c.lists[from + LIST_TAIL]!;
+  c.lists[to + LIST_TAIL] = c.lists[from + LIST_TAIL];
   c.lists[from] = -1;
   c.lists[from + LIST_TAIL] = -1;
 }

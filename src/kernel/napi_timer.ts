@@ -16,16 +16,16 @@ export function napi_timer_start(c: KCpu, n: number, ns: number): void {
   const shm = c.shm;
   const NAPI = shm.layout.NAPI;
   const ni = c.napiI(n);
-  shm.f64[shm.napiF[n]! + NAPI.timer_due_ns] = c.env.now_ns() + ns;
+  shm.f64[shm.napiF[n] + NAPI.timer_due_ns] = c.env.now_ns() + ns;
   const prev = Atomics.exchange(c.i32, ni + NAPI.timer_cpu, c.cpu);
   if (prev === c.cpu) return;
-  if (prev !== -1) Atomics.sub(c.i32, shm.sd[prev]! + shm.layout.SD.napi_timers, 1);
+  if (prev !== -1) Atomics.sub(c.i32, shm.sd[prev] + shm.layout.SD.napi_timers, 1);
   Atomics.add(c.i32, c.sd + c.SD.napi_timers, 1);
 }
 
 /** Is some napi timer armed on CPU `cpu`? (one load) */
 export function napi_timers_armed(shm: Shm, cpu: number): boolean {
-  return Atomics.load(shm.i32, shm.sd[cpu]! + shm.layout.SD.napi_timers) !== 0;
+  return Atomics.load(shm.i32, shm.sd[cpu] + shm.layout.SD.napi_timers) !== 0;
 }
 
 /** The earliest expiry (ns) of the napi timers armed on `cpu`, Infinity if none. */
@@ -34,8 +34,8 @@ export function napi_timer_next_ns(shm: Shm, cpu: number): number {
   const NAPI = shm.layout.NAPI;
   let due = Infinity;
   for (let n = 0; n < shm.layout.napiCount; n++) {
-    if (Atomics.load(shm.i32, shm.napiI[n]! + NAPI.timer_cpu) !== cpu) continue;
-    const t = shm.f64[shm.napiF[n]! + NAPI.timer_due_ns]!;
+    if (Atomics.load(shm.i32, shm.napiI[n] + NAPI.timer_cpu) !== cpu) continue;
+    const t = shm.f64[shm.napiF[n] + NAPI.timer_due_ns];
     if (t < due) due = t;
   }
   return due;
@@ -50,12 +50,12 @@ export function napi_timers_run(c: KCpu, now: number): boolean {
   const NAPI = shm.layout.NAPI;
   let fired = false;
   for (let n = 0; n < shm.layout.napiCount; n++) {
-    const ni = shm.napiI[n]!;
+    const ni = shm.napiI[n];
     if (c.i32[ni + NAPI.timer_cpu] !== c.cpu) continue;
-    if (shm.f64[shm.napiF[n]! + NAPI.timer_due_ns]! > now) continue;
+    if (shm.f64[shm.napiF[n] + NAPI.timer_due_ns] > now) continue;
     if (Atomics.compareExchange(c.i32, ni + NAPI.timer_cpu, c.cpu, -1) !== c.cpu) continue;
     Atomics.sub(c.i32, c.sd + c.SD.napi_timers, 1);
-    shm.f64[shm.napiF[n]! + NAPI.watchdog_fires]! += 1;
+    shm.f64[shm.napiF[n] + NAPI.watchdog_fires] += 1;
     napi_watchdog(c, n);
     fired = true;
   }
@@ -80,5 +80,5 @@ function napi_watchdog(c: KCpu, n: number): void {
 
 /** Boot: no timer armed. */
 export function napi_timers_init(shm: Shm): void {
-  for (let n = 0; n < shm.layout.napiCount; n++) shm.i32[shm.napiI[n]! + shm.layout.NAPI.timer_cpu] = -1;
+  for (let n = 0; n < shm.layout.napiCount; n++) shm.i32[shm.napiI[n] + shm.layout.NAPI.timer_cpu] = -1;
 }

@@ -32,8 +32,8 @@ export function store_rps_map(shm: Shm, q: number, hexmask: string): void {
 export function rps_flow_table_init(shm: Shm, q: number, cnt: number): void {
   const layout = shm.layout;
   const size = cnt > 0 ? roundupPow2(cnt) : 0;
-  if (size > layout.rpsDevFlowCap[q]!) throw new Error(`rps_flow_cnt ${cnt} exceeds the table allocated for queue ${q}`);
-  const base = layout.rpsDevFlowBase[q]! / 4;
+  if (size > layout.rpsDevFlowCap[q]) throw new Error(`rps_flow_cnt ${cnt} exceeds the table allocated for queue ${q}`);
+  const base = layout.rpsDevFlowBase[q] / 4;
   shm.i32.fill(RPS_NO_CPU, base, base + size);
   shm.i32.fill(0, base + size, base + 2 * size); // last_qtail
   Atomics.store(shm.i32, layout.rpsFlowSizeBase / 4 + q, size);
@@ -64,7 +64,7 @@ export function update_rps_needed(shm: Shm): void {
   for (let q = 0; q < shm.cfg.queues; q++) {
     const active = Atomics.load(shm.i32, layout.rpsActiveBase / 4 + q);
     if (
-      shm.i32[layout.rpsMapBase / 4 + (q * 2 + active) * layout.rpsMapStride]! > 0 ||
+      shm.i32[layout.rpsMapBase / 4 + (q * 2 + active) * layout.rpsMapStride] > 0 ||
       Atomics.load(shm.i32, layout.rpsFlowSizeBase / 4 + q) > 0
     )
       needed = 1;

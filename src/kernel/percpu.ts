@@ -164,8 +164,8 @@ export class KCpu {
     this.f64 = shm.f64;
     this.u8 = shm.u8;
     this.SD = layout.SD;
-    this.sd = shm.sd[cpu]!;
-    this.sdF = shm.sdF[cpu]!;
+    this.sd = shm.sd[cpu];
+    this.sdF = shm.sdF[cpu];
     this.NAPI = layout.NAPI;
     this.SOCK = layout.SOCK;
     this.RXQ = layout.RXQ;
@@ -240,7 +240,7 @@ export class KCpu {
 
   /** jiffies, as the timer tick last set it. */
   jiffies(): number {
-    return this.i32[this.jiffies_at]!;
+    return this.i32[this.jiffies_at];
   }
 
   /** Byte offset in u8 of skb's buffer. */
@@ -250,11 +250,11 @@ export class KCpu {
 
   /** i32 index of napi n's field f. */
   napiI(n: number): number {
-    return this.shm.napiI[n]!;
+    return this.shm.napiI[n];
   }
 
   /** Count into this CPU's softnet_data f64 counter at field index `f`. */
   count(f: number, by = 1): void {
-    this.f64[this.sdF + f]! += by;
+    this.f64[this.sdF + f] += by;
   }
 }

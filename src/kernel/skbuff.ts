@@ -35,11 +35,11 @@ export function kfree_skb(c: KCpu, skb: number): void {
 function kfree_skb_list(c: KCpu, skb: number): void {
   const frags = c.skb_frags;
   while (skb !== -1) {
-    const next = c.skb_frag_next[skb]!;
+    const next = c.skb_frag_next[skb];
     c.skb_frag_next[skb] = -1;
     c.skb_next[skb] = -1;
-    for (let page = frags[skb]!; page !== -1; ) {
-      const after = frags[page]!;
+    for (let page = frags[skb]; page !== -1; ) {
+      const after = frags[page];
       frags[page] = -1;
       c.cache.free(page);
       page = after;
@@ -59,7 +59,7 @@ function kfree_skb_list(c: KCpu, skb: number): void {
 export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
   const shm = c.shm;
   const data = c.skb_data(skb);
-  const data_len = shm.skb_data_len[skb]!;
+  const data_len = shm.skb_data_len[skb];
   if (data_len === 0) return verify_l4_csum(c.u8, data);
   const u8 = c.u8;
   const proto = frame_l4_proto(u8, data);
@@ -68,14 +68,14 @@ export function skb_verify_l4_csum(c: KCpu, skb: number): boolean {
   if (pre !== L4_CSUM_SUM) return pre === L4_CSUM_OK;
   let left = l4_len(u8, data);
   let sum = pseudo_header_sum(u8, data, proto, left);
-  let piece = data + c.skb_len[skb]! - data_len - l4;
+  let piece = data + c.skb_len[skb] - data_len - l4;
   if (piece > left) piece = left;
   sum = csum_partial(u8, l4, piece, sum);
   left -= piece;
-  for (let page = shm.skb_frags[skb]!; page !== -1 && left > 0; page = shm.skb_frags[page]!) {
-    piece = shm.skb_data_len[page]!;
+  for (let page = shm.skb_frags[skb]; page !== -1 && left > 0; page = shm.skb_frags[page]) {
+    piece = shm.skb_data_len[page];
     if (piece > left) piece = left;
-    sum = csum_partial(u8, c.skb_data(page) + shm.skb_frag_off[page]!, piece, sum);
+    sum = csum_partial(u8, c.skb_data(page) + shm.skb_frag_off[page], piece, sum);
     left -= piece;
   }
   return left === 0 && csum_fold(sum) === 0;

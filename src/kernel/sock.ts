@@ -117,17 +117,17 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
   const i32 = shm.i32;
   shm.skHash.fill(-1);
   for (let s = 0; s < flows.count; s++) {
-    const ports = (flows.sport[s]! << 16) | flows.dport[s]! | 0;
+    const ports = (flows.sport[s] << 16) | flows.dport[s] | 0;
     const b = shm.skIdx(s, 0);
-    i32[b + SOCK.saddr] = flows.saddr[s]! | 0;
-    i32[b + SOCK.daddr] = flows.daddr[s]! | 0;
+    i32[b + SOCK.saddr] = flows.saddr[s] | 0;
+    i32[b + SOCK.daddr] = flows.daddr[s] | 0;
     i32[b + SOCK.ports] = ports;
-    i32[b + SOCK.proto] = flows.proto[s]!;
-    i32[b + SOCK.task] = task_of[s]!;
+    i32[b + SOCK.proto] = flows.proto[s];
+    i32[b + SOCK.task] = task_of[s];
     i32[b + SOCK.flow] = s;
     // The payload (the packet index) follows the headers, fixed per flow: Ethernet, IP, L4.
     const family = flows.family[s] === 6 ? 6 : 4;
-    i32[b + SOCK.index_off] = ETH_HLEN + ip_header_len(family) + l4_header_len_of(flows.proto[s]!, shm.cfg.tcp_timestamps);
+    i32[b + SOCK.index_off] = ETH_HLEN + ip_header_len(family) + l4_header_len_of(flows.proto[s], shm.cfg.tcp_timestamps);
     i32[b + SOCK.rx_head] = -1;
     i32[b + SOCK.rx_tail] = -1;
     i32[b + SOCK.reader_head] = -1;
@@ -143,20 +143,20 @@ export function sock_table_init(shm: Shm, flows: SockIdents, task_of: ArrayLike<
     if (v6) {
       const a = s * 4;
       for (let w = 0; w < 4; w++) {
-        i32[b + SOCK.saddr6_0 + w] = flows.saddr6[a + w]! | 0;
-        i32[b + SOCK.daddr6_0 + w] = flows.daddr6[a + w]! | 0;
+        i32[b + SOCK.saddr6_0 + w] = flows.saddr6[a + w] | 0;
+        i32[b + SOCK.daddr6_0 + w] = flows.daddr6[a + w] | 0;
       }
       const sa = flows.saddr6;
-      h = inet6_ehashfn(flows.daddr6[a + 3]! | 0, sa[a]! | 0, sa[a + 1]! | 0, sa[a + 2]! | 0, sa[a + 3]! | 0, ports) & mask;
+      h = inet6_ehashfn(flows.daddr6[a + 3] | 0, sa[a] | 0, sa[a + 1] | 0, sa[a + 2] | 0, sa[a + 3] | 0, ports) & mask;
     } else {
-      h = inet_ehashfn(flows.daddr[s]! | 0, flows.saddr[s]! | 0, ports) & mask;
+      h = inet_ehashfn(flows.daddr[s] | 0, flows.saddr[s] | 0, ports) & mask;
     }
-    i32[b + SOCK.hash_next] = shm.skHash[h]!;
+    i32[b + SOCK.hash_next] = shm.skHash[h];
     shm.skHash[h] = s;
   }
   for (let t = 0; t < shm.layout.taskCount; t++) {
-    shm.i32[shm.taskI[t]! + shm.layout.TASK.ready_head] = -1;
-    shm.i32[shm.taskI[t]! + shm.layout.TASK.ready_tail] = -1;
+    shm.i32[shm.taskI[t] + shm.layout.TASK.ready_head] = -1;
+    shm.i32[shm.taskI[t] + shm.layout.TASK.ready_tail] = -1;
   }
 }
 
@@ -165,7 +165,7 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
   const shm = c.shm;
   const SOCK = c.SOCK;
   const i32 = c.i32;
-  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.layout.skHashSize - 1)]!;
+  let s = shm.skHash[inet_ehashfn(daddr, saddr, ports) & (c.layout.skHashSize - 1)];
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
     if (
@@ -177,7 +177,7 @@ export function __inet_lookup(c: KCpu, saddr: number, daddr: number, ports: numb
     ) {
       return s;
     }
-    s = i32[b + SOCK.hash_next]!;
+    s = i32[b + SOCK.hash_next];
   }
   return -1;
 }
@@ -198,7 +198,7 @@ export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number
   const d1 = get32i(u8, ip + IPV6H_DADDR_OFF + 4);
   const d2 = get32i(u8, ip + IPV6H_DADDR_OFF + 8);
   const d3 = get32i(u8, ip + IPV6H_DADDR_OFF + 12);
-  let s = c.shm.skHash[inet6_ehashfn(d3, s0, s1, s2, s3, ports) & (c.layout.skHashSize - 1)]!;
+  let s = c.shm.skHash[inet6_ehashfn(d3, s0, s1, s2, s3, ports) & (c.layout.skHashSize - 1)];
   while (s !== -1) {
     const b = c.skI + s * c.skStrideI;
     if (
@@ -216,14 +216,14 @@ export function __inet6_lookup(c: KCpu, ip: number, ports: number, proto: number
     ) {
       return s;
     }
-    s = i32[b + SOCK.hash_next]!;
+    s = i32[b + SOCK.hash_next];
   }
   return -1;
 }
 
 /** The full window of the TCP socket at i32 index b (tcpWindowSegments of its sk_rcvbuf). */
 export function tcp_window_segments(shm: Shm, b: number): number {
-  return tcpWindowSegments(shm.cfg, shm.i32[b + shm.layout.SOCK.rcvbuf]!);
+  return tcpWindowSegments(shm.cfg, shm.i32[b + shm.layout.SOCK.rcvbuf]);
 }
 
 /**
@@ -235,9 +235,9 @@ function tcp_window_update(c: KCpu, b: number, rmem: number): void {
   const i32 = c.i32;
   const SOCK = c.SOCK;
   const seg_truesize = skb_truesize(c, c.cfg.pkt_size - 4);
-  const free = Math.floor((i32[b + SOCK.rcvbuf]! - rmem) / seg_truesize);
-  const full = windowSegments(i32[b + SOCK.rcvbuf]!, seg_truesize);
-  const end = (i32[b + SOCK.next_index]! + (rmem === 0 ? full : Math.min(free, full))) | 0;
+  const free = Math.floor((i32[b + SOCK.rcvbuf] - rmem) / seg_truesize);
+  const full = windowSegments(i32[b + SOCK.rcvbuf], seg_truesize);
+  const end = (i32[b + SOCK.next_index] + (rmem === 0 ? full : Math.min(free, full))) | 0;
   if (((end - Atomics.load(i32, b + SOCK.wnd_end)) | 0) > 0) Atomics.store(i32, b + SOCK.wnd_end, end);
 }
 
@@ -253,29 +253,29 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
   const SOCK = c.SOCK;
   const i32 = c.i32;
   const b = c.skI + sk * c.skStrideI;
-  const segs = c.skb_segs[skb]!;
-  const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
+  const segs = c.skb_segs[skb];
+  const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]) : skb_rmem_truesize(c, skb);
 
   spin_lock(i32, b + SOCK.lock);
-  if (i32[b + SOCK.rmem_alloc]! > i32[b + SOCK.rcvbuf]!) return sock_drop(c, sk, b, skb, segs);
+  if (i32[b + SOCK.rmem_alloc] > i32[b + SOCK.rcvbuf]) return sock_drop(c, sk, b, skb, segs);
   if (segs === 1) sock_check_order_one(c, sk, b, skb);
   else sock_check_order(c, sk, b, skb);
   c.skb_next[skb] = -1;
-  const tail = i32[b + SOCK.rx_tail]!;
+  const tail = i32[b + SOCK.rx_tail];
   if (tail === -1) i32[b + SOCK.rx_head] = skb;
   else c.skb_next[tail] = skb;
   i32[b + SOCK.rx_tail] = skb;
-  i32[b + SOCK.rx_qlen]! += 1;
+  i32[b + SOCK.rx_qlen] += 1;
   Atomics.add(i32, b + SOCK.rmem_alloc, truesize); // atomic_add_return: the reader uncharges without this lock
-  c.f64[c.skF + sk * c.skStrideF + SOCK.delivered]! += segs;
+  c.f64[c.skF + sk * c.skStrideF + SOCK.delivered] += segs;
   if (c.busy_poll) sk_mark_napi_id(c, b, skb); // --busy-read (kernel/busy_poll.ts)
   // sock_rps_save_rxhash: tcp_v4_rcv for TCP; __udp_queue_rcv_skb for a connected UDP socket.
-  if (c.udp_connected || i32[b + SOCK.proto] === IPPROTO_TCP) i32[b + SOCK.rxhash] = c.skb_hash[skb]!;
+  if (c.udp_connected || i32[b + SOCK.proto] === IPPROTO_TCP) i32[b + SOCK.rxhash] = c.skb_hash[skb];
   if (i32[b + SOCK.last_cpu] !== c.cpu) sock_moved(c, b);
   let wake = -1;
   if (i32[b + SOCK.on_ready] === 0) {
     i32[b + SOCK.on_ready] = 1;
-    wake = task_ready_add(c, i32[b + SOCK.task]!, sk);
+    wake = task_ready_add(c, i32[b + SOCK.task], sk);
   }
   spin_unlock(i32, b + SOCK.lock);
   c.count(c.SD.delivered, segs);
@@ -284,7 +284,7 @@ export function sock_queue_rcv_skb(c: KCpu, sk: number, skb: number): void {
 
 /** The socket is full (sk_rmem_alloc past sk_rcvbuf): count the drop (sk_drops), unlock, free. Under the socket's lock. */
 function sock_drop(c: KCpu, sk: number, b: number, skb: number, segs: number): void {
-  c.f64[c.skF + sk * c.skStrideF + c.SOCK.drops]! += segs;
+  c.f64[c.skF + sk * c.skStrideF + c.SOCK.drops] += segs;
   spin_unlock(c.i32, b + c.SOCK.lock);
   c.count(c.SD.drop_socket, segs);
   kfree_skb(c, skb);
@@ -293,13 +293,13 @@ function sock_drop(c: KCpu, sk: number, b: number, skb: number, segs: number): v
 /** Beyond Linux: the socket now gets its packets from this CPU (which CPUs delivered a flow). */
 function sock_moved(c: KCpu, b: number): void {
   const SOCK = c.SOCK;
-  if (c.i32[b + SOCK.last_cpu] !== -1) c.i32[b + SOCK.cpu_moves]! += 1;
+  if (c.i32[b + SOCK.last_cpu] !== -1) c.i32[b + SOCK.cpu_moves] += 1;
   c.i32[b + SOCK.last_cpu] = c.cpu;
 }
 
 /** skb->truesize of a received frame of `len` bytes (rxSkbTruesize, from the CPU's table). */
 function skb_truesize(c: KCpu, len: number): number {
-  return len <= JUMBO_FRAME_LEN ? c.truesize_by_len[len]! : rxSkbTruesize(c.cfg, len);
+  return len <= JUMBO_FRAME_LEN ? c.truesize_by_len[len] : rxSkbTruesize(c.cfg, len);
 }
 
 /**
@@ -311,26 +311,26 @@ function skb_truesize(c: KCpu, len: number): number {
 function sock_check_order_one(c: KCpu, sk: number, b: number, skb: number): void {
   const SOCK = c.SOCK;
   const i32 = c.i32;
-  const index = c.replay ? c.skb_replay_pos[skb]! : get32i(c.u8, c.skb_data(skb) + i32[b + SOCK.index_off]!);
-  const expected = i32[b + SOCK.next_index]!;
+  const index = c.replay ? c.skb_replay_pos[skb] : get32i(c.u8, c.skb_data(skb) + i32[b + SOCK.index_off]);
+  const expected = i32[b + SOCK.next_index];
   if (((index - expected) | 0) < 0) sock_out_of_order(c, sk, expected, index);
   else i32[b + SOCK.next_index] = (index + 1) | 0;
   // Only sampled frames carry a timestamp: others never touch skb_tstamp's cache lines.
-  if (c.skb_flags[skb]! & SKB_FLAG_TSTAMP) sock_latency_sample(c, skb);
+  if (c.skb_flags[skb] & SKB_FLAG_TSTAMP) sock_latency_sample(c, skb);
 }
 
 /** sock_check_order_one for each segment of a GRO train. */
 function sock_check_order(c: KCpu, sk: number, b: number, skb: number): void {
-  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]!) sock_check_order_one(c, sk, b, seg);
+  for (let seg = skb; seg !== -1; seg = c.skb_frag_next[seg]) sock_check_order_one(c, sk, b, seg);
 }
 
 function sock_out_of_order(c: KCpu, sk: number, expected: number, got: number): void {
-  c.f64[c.skF + sk * c.skStrideF + c.SOCK.out_of_order]! += 1;
+  c.f64[c.skF + sk * c.skStrideF + c.SOCK.out_of_order] += 1;
   record_first_ooo(c, sk, expected, got);
 }
 
 function sock_latency_sample(c: KCpu, skb: number): void {
-  c.lat_buf[c.lat_n++] = c.env.now_ns() - c.skb_tstamp[skb]!;
+  c.lat_buf[c.lat_n++] = c.env.now_ns() - c.skb_tstamp[skb];
   if (c.lat_n === LATENCY_BATCH) c.flush_latency();
 }
 
@@ -341,7 +341,7 @@ function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): v
   if (Atomics.load(c.i32, base + CTL.ooo_set) !== 0) return;
   spin_lock(c.i32, base + CTL.ooo_lock);
   if (c.i32[base + CTL.ooo_set] === 0) {
-    c.i32[base + CTL.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.SOCK.flow)]!;
+    c.i32[base + CTL.ooo_flow] = c.i32[shm.skIdx(sk, shm.layout.SOCK.flow)];
     c.i32[base + CTL.ooo_expected] = expected;
     c.i32[base + CTL.ooo_got] = got;
     c.i32[base + CTL.ooo_cpu] = c.cpu;
@@ -354,10 +354,10 @@ function record_first_ooo(c: KCpu, sk: number, expected: number, got: number): v
 function task_ready_add(c: KCpu, t: number, sk: number): number {
   const TASK = c.TASK;
   const i32 = c.i32;
-  const ti = c.shm.taskI[t]!;
+  const ti = c.shm.taskI[t];
   spin_lock(i32, ti + TASK.lock);
   i32[c.skI + sk * c.skStrideI + c.SOCK.ready_next] = -1;
-  const tail = i32[ti + TASK.ready_tail]!;
+  const tail = i32[ti + TASK.ready_tail];
   if (tail === -1) i32[ti + TASK.ready_head] = sk;
   else i32[c.skI + tail * c.skStrideI + c.SOCK.ready_next] = sk;
   i32[ti + TASK.ready_tail] = sk;
@@ -384,10 +384,10 @@ function task_ready_prepend(c: KCpu, t: number, first: number): void {
   const i32 = c.i32;
   const next = c.SOCK.ready_next;
   let last = first;
-  for (let s = i32[c.skI + first * c.skStrideI + next]!; s !== -1; s = i32[c.skI + s * c.skStrideI + next]!) last = s;
-  const ti = c.shm.taskI[t]!;
+  for (let s = i32[c.skI + first * c.skStrideI + next]; s !== -1; s = i32[c.skI + s * c.skStrideI + next]) last = s;
+  const ti = c.shm.taskI[t];
   spin_lock(i32, ti + c.TASK.lock);
-  const head = i32[ti + c.TASK.ready_head]!;
+  const head = i32[ti + c.TASK.ready_head];
   i32[c.skI + last * c.skStrideI + next] = head;
   if (head === -1) i32[ti + c.TASK.ready_tail] = last;
   i32[ti + c.TASK.ready_head] = first;
@@ -400,25 +400,25 @@ function task_ready_prepend(c: KCpu, t: number, first: number): void {
  */
 export function sock_account_flow_limit_drop(c: KCpu, skb: number): void {
   const u8 = c.u8;
-  const ip = c.skb_data(skb) + c.skb_nh[skb]!;
+  const ip = c.skb_data(skb) + c.skb_nh[skb];
   let sk = -1;
-  if (c.skb_protocol[skb] === ETH_P_IP && u8[ip]! >> 4 === 4) {
-    const l4 = ip + (u8[ip]! & 15) * 4;
-    sk = __inet_lookup(c, get32i(u8, ip + IPH_SADDR_OFF), get32i(u8, ip + IPH_DADDR_OFF), get32i(u8, l4), u8[ip + IPH_PROTOCOL_OFF]!);
-  } else if (c.skb_protocol[skb] === ETH_P_IPV6 && u8[ip]! >> 4 === 6) {
-    sk = __inet6_lookup(c, ip, get32i(u8, ip + IPV6H_LEN), u8[ip + IPV6H_NEXTHDR_OFF]!);
+  if (c.skb_protocol[skb] === ETH_P_IP && u8[ip] >> 4 === 4) {
+    const l4 = ip + (u8[ip] & 15) * 4;
+    sk = __inet_lookup(c, get32i(u8, ip + IPH_SADDR_OFF), get32i(u8, ip + IPH_DADDR_OFF), get32i(u8, l4), u8[ip + IPH_PROTOCOL_OFF]);
+  } else if (c.skb_protocol[skb] === ETH_P_IPV6 && u8[ip] >> 4 === 6) {
+    sk = __inet6_lookup(c, ip, get32i(u8, ip + IPV6H_LEN), u8[ip + IPV6H_NEXTHDR_OFF]);
   }
   if (sk < 0) return;
   // Under the socket's lock: flows can reach a socket from two CPUs while they move.
   const lock = c.skI + sk * c.skStrideI + c.SOCK.lock;
   spin_lock(c.i32, lock);
-  c.f64[c.skF + sk * c.skStrideF + c.SOCK.flow_limit_drops]! += c.skb_segs[skb]!;
+  c.f64[c.skF + sk * c.skStrideF + c.SOCK.flow_limit_drops] += c.skb_segs[skb];
   spin_unlock(c.i32, lock);
 }
 
 /** Does task t have sockets with data? (a plain read: the scheduler's hint, not a claim) */
 export function task_runnable(shm: Shm, t: number): boolean {
-  return shm.i32[shm.taskI[t]! + shm.layout.TASK.ready_head] !== -1;
+  return shm.i32[shm.taskI[t] + shm.layout.TASK.ready_head] !== -1;
 }
 
 /**
@@ -428,7 +428,7 @@ export function task_runnable(shm: Shm, t: number): boolean {
 export function cpu_task_runnable(shm: Shm, cpu: number): boolean {
   const TASK = shm.layout.TASK;
   for (let t = 0; t < shm.layout.taskCount; t++) {
-    const ti = shm.taskI[t]!;
+    const ti = shm.taskI[t];
     if (Atomics.load(shm.i32, ti + TASK.cpu) === cpu && Atomics.load(shm.i32, ti + TASK.ready_head) !== -1) return true;
   }
   return false;
@@ -439,9 +439,9 @@ function skb_rmem_truesize(c: KCpu, skb: number): number {
   // skb_gro_receive adds each chained segment's truesize to the head's. The head's skb_len
   // grew by the chained payloads: its own frame is what remains.
   let truesize = 0;
-  let head_len = c.skb_len[skb]!;
-  for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
-    const len = c.skb_len[seg]!;
+  let head_len = c.skb_len[skb];
+  for (let seg = c.skb_frag_next[skb]; seg !== -1; seg = c.skb_frag_next[seg]) {
+    const len = c.skb_len[seg];
     truesize += skb_truesize(c, len);
     head_len -= len - (payload_offset(c.u8, c.skb_data(seg)) - c.skb_data(seg));
   }
@@ -468,7 +468,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
   const TASK = c.TASK;
   const SOCK = c.SOCK;
   const i32 = c.i32;
-  const ti = shm.taskI[t]!;
+  const ti = shm.taskI[t];
   const app_cost_ns = c.app_cost_ns;
   // Still running on the CPU it migrated from: not here until it is switched out there.
   if (Atomics.compareExchange(i32, ti + TASK.on_cpu, 0, 1) !== 0) return 0;
@@ -480,7 +480,7 @@ export function task_recvmsg(c: KCpu, t: number): number {
     // ep_send_events: take the whole ready list in one lock (list_splice_init of rdllist).
     // Sockets on it keep on_ready set, so no deliverer touches their ready_next meanwhile.
     spin_lock(i32, ti + TASK.lock);
-    let sk = i32[ti + TASK.ready_head]!;
+    let sk = i32[ti + TASK.ready_head];
     i32[ti + TASK.ready_head] = -1;
     i32[ti + TASK.ready_tail] = -1;
     spin_unlock(i32, ti + TASK.lock);
@@ -494,13 +494,13 @@ export function task_recvmsg(c: KCpu, t: number): number {
     while (sk !== -1) {
       last = sk;
       const b = c.skI + sk * c.skStrideI;
-      const next = i32[b + SOCK.ready_next]!;
+      const next = i32[b + SOCK.ready_next];
       sock_rps_record_flow(c, sk);
       // The reader's own queue and forward_deficit are the reader's alone: kept in locals
       // for this visit, written back when it ends.
-      let head = i32[b + SOCK.reader_head]!;
-      let deficit = i32[b + SOCK.forward_deficit]!;
-      const quarter = i32[b + SOCK.rcvbuf]! >> 2;
+      let head = i32[b + SOCK.reader_head];
+      let deficit = i32[b + SOCK.forward_deficit];
+      const quarter = i32[b + SOCK.rcvbuf] >> 2;
       const tcp = i32[b + SOCK.proto] === IPPROTO_TCP;
       let read = 0; // packets read and not yet counted in recvmsg_packets
       let off = false;
@@ -512,8 +512,8 @@ export function task_recvmsg(c: KCpu, t: number): number {
           // in one lock (skb_queue_splice_tail_init), and take the socket off the ready
           // list there too: a delivery after this relinks it (lock order socket, then task).
           spin_lock(i32, b + SOCK.lock);
-          skb = i32[b + SOCK.rx_head]!;
-          i32[b + SOCK.reader_tail] = i32[b + SOCK.rx_tail]!;
+          skb = i32[b + SOCK.rx_head];
+          i32[b + SOCK.reader_tail] = i32[b + SOCK.rx_tail];
           i32[b + SOCK.rx_head] = -1;
           i32[b + SOCK.rx_tail] = -1;
           i32[b + SOCK.rx_qlen] = 0;
@@ -522,10 +522,10 @@ export function task_recvmsg(c: KCpu, t: number): number {
           off = true;
           if (skb === -1) break;
         }
-        const nx = c.skb_next[skb]!;
+        const nx = c.skb_next[skb];
         head = nx;
-        const segs = c.skb_segs[skb]!;
-        const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]!) : skb_rmem_truesize(c, skb);
+        const segs = c.skb_segs[skb];
+        const truesize = segs === 1 ? skb_truesize(c, c.skb_len[skb]) : skb_rmem_truesize(c, skb);
         if (tcp) {
           // tcp_recvmsg → sk_eat_skb → sock_rfree: each skb's truesize off sk_rmem_alloc as it
           // is freed; tcp_cleanup_rbuf then puts the space back into the advertised window,
@@ -579,8 +579,8 @@ export function task_recvmsg(c: KCpu, t: number): number {
     }
   }
   Atomics.store(i32, ti + TASK.on_cpu, 0);
-  c.f64[shm.taskF[t]! + TASK.recvmsg_calls]! += 1;
-  c.f64[shm.taskF[t]! + TASK.packets]! += packets;
+  c.f64[shm.taskF[t] + TASK.recvmsg_calls] += 1;
+  c.f64[shm.taskF[t] + TASK.packets] += packets;
   return packets;
 }
 
@@ -597,12 +597,12 @@ function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): nu
   const i32 = c.i32;
   spin_lock(i32, b + SOCK.lock);
   Atomics.sub(i32, b + SOCK.rmem_alloc, deficit);
-  const head = i32[b + SOCK.rx_head]!;
+  const head = i32[b + SOCK.rx_head];
   let reader = next;
   if (head !== -1) {
     if (next === -1) reader = head;
-    else c.skb_next[i32[b + SOCK.reader_tail]!] = head;
-    i32[b + SOCK.reader_tail] = i32[b + SOCK.rx_tail]!;
+    else c.skb_next[i32[b + SOCK.reader_tail]] = head;
+    i32[b + SOCK.reader_tail] = i32[b + SOCK.rx_tail];
     i32[b + SOCK.rx_head] = -1;
     i32[b + SOCK.rx_tail] = -1;
     i32[b + SOCK.rx_qlen] = 0;
@@ -619,11 +619,11 @@ function udp_rmem_release(c: KCpu, b: number, deficit: number, next: number): nu
 export function sock_rps_record_flow(c: KCpu, sk: number): void {
   const layout = c.layout;
   const i32 = c.i32;
-  const size = i32[c.ctlI + layout.CTL.rps_sock_flow_size]!;
+  const size = i32[c.ctlI + layout.CTL.rps_sock_flow_size];
   if (size === 0) return;
   const b = c.skI + sk * c.skStrideI;
   if (!c.udp_connected && i32[b + c.SOCK.proto] !== IPPROTO_TCP) return;
-  const hash = i32[b + c.SOCK.rxhash]!;
+  const hash = i32[b + c.SOCK.rxhash];
   if (hash === 0) return;
   const at = layout.rpsSockFlowBase / 4 + (hash & (size - 1));
   const val = (hash & ~c.rps_cpu_mask) | c.cpu;

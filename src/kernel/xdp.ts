@@ -85,7 +85,7 @@ export interface XdpShare {
 
 /** A cpumap's qsize per key and second program per key, from its entries (the map's contents at start). */
 function cpumapEntries(maps: BpfMaps, m: number): { qsize: number[]; fd: number[] } {
-  const l = maps.layout.maps[m]!;
+  const l = maps.layout.maps[m];
   const qsize: number[] = [];
   const fd: number[] = [];
   for (let k = 0; k < l.def.max_entries; k++) {
@@ -162,7 +162,7 @@ export function xdp_report(s: XdpShared): XdpRunReport {
   const cpumaps: XdpRunReport['cpumaps'] = {};
   s.cpumapIds.forEach((m) => {
     const cm = s.cpumaps[m]!;
-    cpumaps[s.x.prog.obj.maps[m]!.name] = cm.layout.qsize.flatMap((qsize, cpu) =>
+    cpumaps[s.x.prog.obj.maps[m].name] = cm.layout.qsize.flatMap((qsize, cpu) =>
       qsize === 0
         ? []
         : [
@@ -235,7 +235,7 @@ export class XdpCpu {
     this.frame_sz = Math.min(shm.skbBufSize, PAGE_SIZE);
     this.bq = s.cpumaps.map((cm) => (cm === null ? null : new XdpBulkQueues(cm.layout.qsize.length)));
     this.kprog = s.cpumapIds.map((_m, j) => {
-      const fd = s.progFd[j]![c.cpu] ?? 0;
+      const fd = s.progFd[j][c.cpu] ?? 0;
       const p = fd > 0 ? s.x.cpumapProgs.get(fd) : undefined;
       return p === undefined ? null : translate(p, s.maps.layout, { count: sim });
     });
@@ -268,7 +268,7 @@ export class XdpCpu {
       redirect: (frame) => xdp_do_redirect(c, this, frame),
     };
     const run = this.kprog[j];
-    if (run !== null && run !== undefined) ops.run_prog = (frame) => xdp_run_frame(c, this, run, frame, c.skb_len[frame]!, 0);
+    if (run !== null && run !== undefined) ops.run_prog = (frame) => xdp_run_frame(c, this, run, frame, c.skb_len[frame], 0);
     return ops;
   }
 }
@@ -328,7 +328,7 @@ function xdp_consume(c: KCpu, x: XdpCpu, skb: number, len: number, act: number):
   x.failed = false;
   switch (act) {
     case XDP_DROP:
-      c.count(SD.drop_xdp_drop, c.skb_segs[skb]!);
+      c.count(SD.drop_xdp_drop, c.skb_segs[skb]);
       kfree_skb(c, skb);
       return;
     case XDP_TX:
@@ -339,18 +339,18 @@ function xdp_consume(c: KCpu, x: XdpCpu, skb: number, len: number, act: number):
       xdp_frame_fixup(c, x, skb, len);
       if (xdp_do_redirect(c, x, skb) === 0) return;
       x.failed = true;
-      c.count(SD.drop_xdp_redirect_err, c.skb_segs[skb]!);
+      c.count(SD.drop_xdp_redirect_err, c.skb_segs[skb]);
       kfree_skb(c, skb);
       return;
     default: // XDP_ABORTED, and what end() turned into it
-      c.count(SD.drop_xdp_aborted, c.skb_segs[skb]!);
+      c.count(SD.drop_xdp_aborted, c.skb_segs[skb]);
       kfree_skb(c, skb);
   }
 }
 
 /** ixgbe_xmit_xdp_ring / virtnet_xdp_xmit: the frame leaves by our port; its completion returns the buffer. */
 function xdp_xmit_frame(c: KCpu, x: XdpCpu, skb: number): void {
-  c.count(c.SD.drop_xdp_tx, c.skb_segs[skb]!);
+  c.count(c.SD.drop_xdp_tx, c.skb_segs[skb]);
   x.tx++;
   kfree_skb(c, skb);
 }
@@ -370,7 +370,7 @@ export function xdp_do_redirect(c: KCpu, x: XdpCpu, skb: number): number {
     xdp_xmit_frame(c, x, skb);
     return 0;
   }
-  const type = x.s.x.prog.obj.maps[m]!.type;
+  const type = x.s.x.prog.obj.maps[m].type;
   if (type === BPF_MAP_TYPE_CPUMAP) {
     const cm = x.s.cpumaps[m]!;
     if (!cm.has(key)) return -22;
@@ -404,7 +404,7 @@ function xdp_do_flush_map(x: XdpCpu): void {
   x.redirected = false;
   const ids = x.s.cpumapIds;
   for (let j = 0; j < ids.length; j++) {
-    const m = ids[j]!;
+    const m = ids[j];
     const bq = x.bq[m]!;
     if (bq.flushLen > 0) __cpu_map_flush(x.s.cpumaps[m]!, bq, x.ops[m]!, x.wake[m]!);
   }
@@ -420,7 +420,7 @@ function cpumap_kthread_wake(c: KCpu, s: XdpShared, j: number, key: number): voi
 /** cpu_map_build_skb (5.10): an skb around the frame: eth_type_trans; no RX hash, no checksum state. */
 function cpu_map_build_skb(c: KCpu, skb: number): void {
   c.skb_hash[skb] = 0;
-  c.skb_flags[skb] = c.skb_flags[skb]! & SKB_FLAG_TSTAMP; // the sampled DMA time: rxsmp's own latency mark
+  c.skb_flags[skb] = c.skb_flags[skb] & SKB_FLAG_TSTAMP; // the sampled DMA time: rxsmp's own latency mark
   c.skb_segs[skb] = 1;
   c.skb_next[skb] = -1;
   c.skb_frag_next[skb] = -1;
@@ -454,7 +454,7 @@ export function cpu_kthread_runnable(shm: Shm, cpu: number): boolean {
 export function cpu_map_kthread_slice(c: KCpu, j: number): void {
   const x = c.x!;
   const s = x.s;
-  const m = s.cpumapIds[j]!;
+  const m = s.cpumapIds[j];
   const cm = s.cpumaps[m]!;
   const key = c.cpu;
   const ops = x.ops[m]!;
@@ -499,8 +499,8 @@ export function cpu_map_kthread_slice(c: KCpu, j: number): void {
  */
 export function do_xdp_generic(c: KCpu, skb: number): boolean {
   const x = c.x!;
-  const len = c.skb_segs[skb] === 1 ? c.skb_len[skb]! : xdp_first_segment_len(c, skb, c.skb_len[skb]!);
-  const act = xdp_run_frame(c, x, x.run, skb, len, c.skb_queue[skb]!);
+  const len = c.skb_segs[skb] === 1 ? c.skb_len[skb] : xdp_first_segment_len(c, skb, c.skb_len[skb]);
+  const act = xdp_run_frame(c, x, x.run, skb, len, c.skb_queue[skb]);
   if (act === XDP_PASS) {
     if (c.skb_segs[skb] === 1) xdp_frame_fixup(c, x, skb, len);
     return true;
@@ -512,9 +512,9 @@ export function do_xdp_generic(c: KCpu, skb: number): boolean {
 /** The head segment's own frame of a GRO train (its skb_len grew by the chained segments' payloads). */
 function xdp_first_segment_len(c: KCpu, skb: number, len: number): number {
   let own = len;
-  for (let seg = c.skb_frag_next[skb]!; seg !== -1; seg = c.skb_frag_next[seg]!) {
+  for (let seg = c.skb_frag_next[skb]; seg !== -1; seg = c.skb_frag_next[seg]) {
     const d = c.skb_data(seg);
-    own -= c.skb_len[seg]! - (payload_offset(c.u8, d) - d);
+    own -= c.skb_len[seg] - (payload_offset(c.u8, d) - d);
   }
   return own;
 }

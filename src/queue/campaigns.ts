@@ -167,7 +167,7 @@ export async function queuedSweep(
   const link = new QueueLink(o.url, (l) => o.note(`rxsmp: sweep: ${l}`), o.retry_s);
   await openCampaign(o.url, { name: campaign, definition }, link);
   o.header?.();
-  const job = (i: number): SweepJob => ({ kind: 'sweep', rxsmp: VERSION, campaign, index: todo[i]!.index, settings: todo[i]!.settings });
+  const job = (i: number): SweepJob => ({ kind: 'sweep', rxsmp: VERSION, campaign, index: todo[i].index, settings: todo[i].settings });
   let written = 0;
   let watchdog: string | null = null;
   o.note(`rxsmp: sweep: campaign ${campaign} on ${o.url.shown}: ${todo.length} jobs`);
@@ -196,7 +196,7 @@ export async function queuedSweep(
           watchdog ??= a.watchdog;
           return;
         }
-        const t = todo[i]!;
+        const t = todo[i];
         const r = fromPool(a);
         writeSweepLine(file, t, r, o.command);
         written++;

@@ -130,7 +130,7 @@ export async function runCampaign<R>(link: QueueLink, c: Campaign<R>, o: Produce
     const jobs = await Promise.all(batch.map((i) => Job.fromId(queue, jobId(c.job(i)))));
     const add: number[] = [];
     for (let k = 0; k < batch.length; k++) {
-      const i = batch[k]!;
+      const i = batch[k];
       const j = jobs[k];
       const id = jobId(c.job(i));
       if (j === undefined) add.push(i);
@@ -196,7 +196,7 @@ export async function runCampaign<R>(link: QueueLink, c: Campaign<R>, o: Produce
     const ids = [...out.keys()];
     const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
     for (let k = 0; k < ids.length; k++) {
-      const id = ids[k]!;
+      const id = ids[k];
       if (states[k] === 'completed') {
         const j = await Job.fromId(queue, id);
         if (j !== undefined) finished(id, j.returnvalue);

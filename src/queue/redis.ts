@@ -79,7 +79,7 @@ export async function probeQueue(url: QueueUrl): Promise<void> {
     // The most telling of what went wrong: a broken pipe or a closed connection says least.
     const all = [...errors, e as Error];
     const telling = all.find((x) => !/EPIPE|ECONNRESET|Connection is closed/.test(`${(x as { code?: string }).code} ${x.message}`));
-    throw new ConfigError(whyNot(telling ?? all[0]!, url));
+    throw new ConfigError(whyNot(telling ?? all[0], url));
   } finally {
     clearTimeout(timer);
     c.disconnect();
@@ -111,7 +111,7 @@ export class QueueLink {
   connection(): Redis {
     const { Redis } = queueLibs().ioredis;
     const c = new Redis({ ...this.url.options, maxRetriesPerRequest: null, retryStrategy: (times) => this.retryIn(times) });
-    c.on('error', (e: Error & { code?: string }) => (this.lastError = e.code ?? e.message.split('\n')[0]!));
+    c.on('error', (e: Error & { code?: string }) => (this.lastError = e.code ?? e.message.split('\n')[0]));
     c.on('ready', () => this.back());
     this.clients.push(c);
     return c;

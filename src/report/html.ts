@@ -199,7 +199,7 @@ function sweepEntries(lines: RunDoc[], axes: Map<string, string[]>): { entries: 
   const entries = lines.map((doc) => {
     const cell = doc.cell!;
     const variant = cellLabel(cell, [xAxis]) || 'all';
-    return { doc, group: cellLabel(cell), variant, x: x_numeric ? Number(cell[xAxis]) : cell[xAxis]! };
+    return { doc, group: cellLabel(cell), variant, x: x_numeric ? Number(cell[xAxis]) : cell[xAxis] };
   });
   return { entries, x_label: xAxis, x_numeric };
 }
@@ -287,14 +287,14 @@ export function timelineData(r: RunDoc, label: string): TimelineData | null {
   const tl: Timeline | undefined = r.timeline;
   if (tl === undefined || tl.t_ms.length < 2) return null;
   const n = tl.t_ms.length;
-  const gap = (k: number) => tl.t_ms[k]! - tl.t_ms[k - 1]! > GAP_FACTOR * tl.interval_ms;
+  const gap = (k: number) => tl.t_ms[k] - tl.t_ms[k - 1] > GAP_FACTOR * tl.interval_ms;
   const rates: TimelineData['rates'] = [];
   const t0_ms: number[] = [];
   const t1_ms: number[] = [];
   let gaps = 0;
   for (let k = 1; k < n; k++) {
-    t0_ms.push(tl.t_ms[k - 1]!);
-    t1_ms.push(tl.t_ms[k]!);
+    t0_ms.push(tl.t_ms[k - 1]);
+    t1_ms.push(tl.t_ms[k]);
     if (gap(k)) gaps++;
   }
   const split = tl.percpu.every((c) => CPU_TIMES.every((name) => c[name] !== undefined));
@@ -302,25 +302,25 @@ export function timelineData(r: RunDoc, label: string): TimelineData | null {
   const utilPercpu = tl.percpu.map((c, cpu) => {
     const pct: Record<string, (number | null)[]> = Object.fromEntries(kinds.map((k) => [k, [] as (number | null)[]]));
     for (let k = 1; k < n; k++) {
-      const dt_ms = tl.t_ms[k]! - tl.t_ms[k - 1]!;
-      const rate = (xs: number[]) => (gap(k) || !(dt_ms > 0) ? null : ((xs[k]! - xs[k - 1]!) * 1000) / dt_ms);
-      rates.push({ t_ms: tl.t_ms[k]!, cpu: `cpu${cpu}`, pps: rate(c.processed), drops_per_s: rate(c.dropped) });
+      const dt_ms = tl.t_ms[k] - tl.t_ms[k - 1];
+      const rate = (xs: number[]) => (gap(k) || !(dt_ms > 0) ? null : ((xs[k] - xs[k - 1]) * 1000) / dt_ms);
+      rates.push({ t_ms: tl.t_ms[k], cpu: `cpu${cpu}`, pps: rate(c.processed), drops_per_s: rate(c.dropped) });
       if (split) {
         // Shares of the interval as the CPU accounted it: its contexts and steal add up to it.
-        const d = (name: (typeof CPU_TIMES)[number]) => Math.max(0, c[name]![k]! - c[name]![k - 1]!);
+        const d = (name: (typeof CPU_TIMES)[number]) => Math.max(0, c[name]![k] - c[name]![k - 1]);
         const total = sum(CPU_TIMES.map(d));
         const share = (ns: number) => (gap(k) || !(total > 0) ? null : (ns / total) * 100);
-        pct.usr!.push(share(d('task_ns')));
-        pct.irq!.push(share(d('hardirq_ns')));
-        pct.soft!.push(share(d('softirq_ns')));
-        pct.ksoftirqd!.push(share(d('ksoftirqd_ns')));
-        pct.steal!.push(share(d('steal_ns')));
-        pct.idle!.push(share(d('idle_ns')));
+        pct.usr.push(share(d('task_ns')));
+        pct.irq.push(share(d('hardirq_ns')));
+        pct.soft.push(share(d('softirq_ns')));
+        pct.ksoftirqd.push(share(d('ksoftirqd_ns')));
+        pct.steal.push(share(d('steal_ns')));
+        pct.idle.push(share(d('idle_ns')));
       } else {
         // An older document: busy time only, charged at context switches, so capped at the interval.
-        const busy = gap(k) || !(dt_ms > 0) ? null : Math.min(100, ((c.busy_ns[k]! - c.busy_ns[k - 1]!) / (dt_ms * 1e6)) * 100);
-        pct.busy!.push(busy);
-        pct.idle!.push(busy === null ? null : 100 - busy);
+        const busy = gap(k) || !(dt_ms > 0) ? null : Math.min(100, ((c.busy_ns[k] - c.busy_ns[k - 1]) / (dt_ms * 1e6)) * 100);
+        pct.busy.push(busy);
+        pct.idle.push(busy === null ? null : 100 - busy);
       }
     }
     return { cpu: `cpu${cpu}`, pct };
@@ -333,7 +333,7 @@ export function timelineData(r: RunDoc, label: string): TimelineData | null {
     // A document without events: the knob changes as applied, the migrations as configured.
     for (const k of r.knobs_applied ?? []) if (k.applied) marks.push({ t_ms: k.applied_at_ms, kind: 'knob', label: show(k.key, k.value) });
     const every = Number(r.config.migrate_every_ms ?? 0);
-    const end = tl.t_ms[n - 1]!;
+    const end = tl.t_ms[n - 1];
     if (every > 0)
       for (let t = every, m = 1; t <= end; t += every, m++) marks.push({ t_ms: t, kind: 'migration', label: `migration ${m}` });
   }
@@ -341,7 +341,7 @@ export function timelineData(r: RunDoc, label: string): TimelineData | null {
     id: '',
     label,
     interval_ms: tl.interval_ms,
-    end_ms: tl.t_ms[n - 1]!,
+    end_ms: tl.t_ms[n - 1],
     cpus: tl.percpu.map((_, c) => `cpu${c}`),
     rates,
     util: { kinds, t0_ms, t1_ms, percpu: utilPercpu },
@@ -372,7 +372,7 @@ function packetsOf(docs: RunDoc[]): RunResult['packets'] {
 
 /** A group's conservation line: one run's, or its runs added up with how many conserve. */
 function groupConservation(docs: RunDoc[]): { line: string; ok: boolean } {
-  if (docs.length === 1) return { line: conservationLine(docs[0]!), ok: conserves(docs[0]!) };
+  if (docs.length === 1) return { line: conservationLine(docs[0]), ok: conserves(docs[0]) };
   const bad = docs.filter((d) => !conserves(d)).length;
   const line = conservationLine({ packets: packetsOf(docs) }).replace(
     / — (conserved|DOES NOT CONSERVE)$/,
@@ -385,13 +385,13 @@ const overallOf = (c: { line: string; ok: boolean }) => ({ conservation: c.line,
 
 /** A group's ordering line: one run's, or its runs' deliveries out of order added up. */
 function groupOrdering(docs: RunDoc[]): string {
-  if (docs.length === 1) return orderingLine(docs[0]!);
+  if (docs.length === 1) return orderingLine(docs[0]);
   const ooo = sum(docs.map((d) => d.ordering.out_of_order));
   const runs = docs.filter((d) => d.ordering.out_of_order > 0).length;
   const first = docs.find((d) => d.ordering.first !== null);
   const f = first?.ordering.first;
   return (
-    `ordering: ${count(docs[0]!.ordering.flows)} flows, ${count(ooo)} out of order over ${docs.length} runs` +
+    `ordering: ${count(docs[0].ordering.flows)} flows, ${count(ooo)} out of order over ${docs.length} runs` +
     (runs > 0
       ? ` (in ${runs} of them; first: flow ${f!.flow} expected index ≥ ${f!.expected_index}, got ${f!.got_index}, on cpu ${f!.cpu})`
       : '')
@@ -464,9 +464,7 @@ function sectionOf(
       s.drops.push({ group: g, reason, packets: sum(docsOf.map((d) => (d.packets.dropped as Record<string, number>)[reason] ?? 0)) });
     const cpus = Math.max(...docsOf.map((d) => d.percpu.length));
     for (let cpu = 0; cpu < cpus; cpu++) {
-      const utils = docsOf
-        .map((d) => (d.percpu[cpu] === undefined ? null : utilOf(d.percpu[cpu]!)))
-        .filter((u): u is UtilPct => u !== null);
+      const utils = docsOf.map((d) => (d.percpu[cpu] === undefined ? null : utilOf(d.percpu[cpu]))).filter((u): u is UtilPct => u !== null);
       if (utils.length > 0) for (const [k] of UTIL_COLUMNS) s.util.push({ group: g, cpu, kind: k, pct: mean(utils.map((u) => u[k])) });
     }
     for (const metric of PERCPU_METRICS)
@@ -505,10 +503,10 @@ export function reportData(inputs: ReportInput[], command: string | null = null)
       sections.push(
         sectionOf('sweep', `sweep: ${input.source}`, s.entries, s, {
           sources: [input.source],
-          configs: [{ label: `base (the cells set ${[...axes.keys()].join(', ')})`, text: configText(sweep[0]!.config) }],
+          configs: [{ label: `base (the cells set ${[...axes.keys()].join(', ')})`, text: configText(sweep[0].config) }],
           headline: [
             `${count(sweep.length)} runs: ${[...axes].map(([k, vs]) => `${k} = ${vs.join(', ')}`).join('; ')}; ` +
-              `${count(new Set(s.entries.map((e) => e.group)).size)} cells, ${sweep[0]!.config.mode} mode`,
+              `${count(new Set(s.entries.map((e) => e.group)).size)} cells, ${sweep[0].config.mode} mode`,
           ],
           ratio: ratioData,
           notes: sweep.some((l) => l.timeline !== undefined)
@@ -524,7 +522,7 @@ export function reportData(inputs: ReportInput[], command: string | null = null)
         for (const doc of c.runs[side]) entries.push({ doc, group, variant: group, x: group });
       }
       const pairs = Math.min(c.runs.a.length, c.runs.b.length);
-      const ratios = Array.from({ length: pairs }, (_, i) => ratio(c.runs.b[i]!.pps, c.runs.a[i]!.pps));
+      const ratios = Array.from({ length: pairs }, (_, i) => ratio(c.runs.b[i].pps, c.runs.a[i].pps));
       const timelines = (['a', 'b'] as const).flatMap((side) => {
         const doc = typicalWithTimeline(c.runs[side]);
         const t = doc && timelineData(doc, `${side.toUpperCase()}: ${c[side].label} (the run nearest the side's median pps)`);
@@ -541,7 +539,7 @@ export function reportData(inputs: ReportInput[], command: string | null = null)
             commands: c.command !== undefined ? [c.command] : [],
             configs: (['a', 'b'] as const)
               .filter((side) => c.runs[side][0] !== undefined)
-              .map((side) => ({ label: `${side.toUpperCase()}: ${c[side].label}`, text: configText(c.runs[side][0]!.config) })),
+              .map((side) => ({ label: `${side.toUpperCase()}: ${c[side].label}`, text: configText(c.runs[side][0].config) })),
             headline: [
               `${count(c.pairs)} pairs${c.interrupted ? ` of ${c.repeat} (interrupted)` : ''}, ${c.mode} mode, A/B interleaved (ABBA), pair i seed ${c.seed}+i on both sides; ` +
                 `host disturbed ${c.a.disturbed + c.b.disturbed} of ${c.a.runs + c.b.runs} runs`,
@@ -576,7 +574,7 @@ export function reportData(inputs: ReportInput[], command: string | null = null)
       0,
       sectionOf(
         one ? 'run' : 'runs',
-        one ? `run: ${plain[0]!.source}` : `runs: ${plain.length} documents`,
+        one ? `run: ${plain[0].source}` : `runs: ${plain.length} documents`,
         entries,
         { x_label: 'run', x_numeric: false },
         {

@@ -253,11 +253,11 @@ export function linuxCounters(r: RunResult): string {
     (n.rx_missed_errors > 0 ? ` (rx_missed_errors ${fmt(n.rx_missed_errors)})` : '') +
     (n.rx_fifo_errors > 0 ? `, fifo ${fmt(n.rx_fifo_errors)}` : '');
   const s = r.snmp;
-  const mib = [`Ip InReceives ${fmt(s.Ip.InReceives!)} InDelivers ${fmt(s.Ip.InDelivers!)}`];
+  const mib = [`Ip InReceives ${fmt(s.Ip.InReceives)} InDelivers ${fmt(s.Ip.InDelivers)}`];
   if (r.sockets.udp.sockets > 0)
-    mib.push(`Udp InDatagrams ${fmt(s.Udp.InDatagrams!)} RcvbufErrors ${fmt(s.Udp.RcvbufErrors!)} InErrors ${fmt(s.Udp.InErrors!)}`);
+    mib.push(`Udp InDatagrams ${fmt(s.Udp.InDatagrams)} RcvbufErrors ${fmt(s.Udp.RcvbufErrors)} InErrors ${fmt(s.Udp.InErrors)}`);
   if (r.sockets.tcp.sockets > 0)
-    mib.push(`Tcp InSegs ${fmt(s.Tcp.InSegs!)} InErrs ${fmt(s.Tcp.InErrs!)}; TcpExt TCPRcvQDrop ${fmt(s.TcpExt.TCPRcvQDrop!)}`);
+    mib.push(`Tcp InSegs ${fmt(s.Tcp.InSegs)} InErrs ${fmt(s.Tcp.InErrs)}; TcpExt TCPRcvQDrop ${fmt(s.TcpExt.TCPRcvQDrop)}`);
   return `${dev}\nsnmp: ${mib.join('; ')}`;
 }
 

@@ -175,17 +175,17 @@ export function netUdp(r: RunResult, flows: FlowTable): { udp: string; udp6: str
   const v6: [number, number, string][] = [];
   for (let f = 0; f < flows.count; f++) {
     if (flows.proto[f] !== IPPROTO_UDP) continue;
-    const port = flows.dport[f]!;
-    const rem = connected ? flows.sport[f]! : 0;
+    const port = flows.dport[f];
+    const rem = connected ? flows.sport[f] : 0;
     const rest = ` ${connected ? '01' : '07'} 00000000:00000000 00:00000000 00000000 ${pad(0, 5)} ${pad(0, 8)} ${10000 + f} 2 0000000000000000 ${drops.get(f) ?? 0}`;
     const slot = `${pad(port, 5)}: `;
     if (flows.family[f] === 6) {
-      const w = (a: Uint32Array, i: number) => [0, 1, 2, 3].map((k) => be32(a[f * 4 + k]!)).join('') + `:${hex(i, 4)}`;
+      const w = (a: Uint32Array, i: number) => [0, 1, 2, 3].map((k) => be32(a[f * 4 + k])).join('') + `:${hex(i, 4)}`;
       const remote = connected ? w(flows.saddr6, rem) : `${'0'.repeat(32)}:0000`;
       v6.push([port, f, `${slot}${w(flows.daddr6, port)} ${remote}${rest}\n`]);
     } else {
-      const remote = connected ? `${be32(flows.saddr[f]!)}:${hex(rem, 4)}` : '00000000:0000';
-      v4.push([port, f, `${`${slot}${be32(flows.daddr[f]!)}:${hex(port, 4)} ${remote}${rest}`.padEnd(127)}\n`]);
+      const remote = connected ? `${be32(flows.saddr[f])}:${hex(rem, 4)}` : '00000000:0000';
+      v4.push([port, f, `${`${slot}${be32(flows.daddr[f])}:${hex(port, 4)} ${remote}${rest}`.padEnd(127)}\n`]);
     }
   }
   const order = (a: [number, number, string], b: [number, number, string]) => a[0] - b[0] || a[1] - b[1];

@@ -31,5 +31,5 @@ export function assertion_failed(what: string): never {
 export function assertionOf(e: unknown): AssertionFailure | null {
   if (e instanceof AssertionFailure) return e;
   const m = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
-  return m.startsWith(ASSERTION_PREFIX) ? new AssertionFailure(m.split('\n')[0]!) : null;
+  return m.startsWith(ASSERTION_PREFIX) ? new AssertionFailure(m.split('\n')[0]) : null;
 }

@@ -50,8 +50,8 @@ export class HotPathWindow {
     const CTL = this.shm.layout.CTL;
     if (this.state === 0) {
       const f = this.shm.f64;
-      const start = f[this.shm.ctlF + CTL.start_ns]!;
-      const progress = this.by_time ? (start > 0 ? f[this.shm.ctlF + CTL.clock_ns]! - start : 0) : f[this.shm.ctlF + CTL.generated]!;
+      const start = f[this.shm.ctlF + CTL.start_ns];
+      const progress = this.by_time ? (start > 0 ? f[this.shm.ctlF + CTL.clock_ns] - start : 0) : f[this.shm.ctlF + CTL.generated];
       if (progress < this.open_at) return;
       this.state = 1;
       // Start from a collected heap, as a benchmark does before its window: garbage from

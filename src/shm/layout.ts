@@ -555,7 +555,7 @@ export const RPS_MAP_MAX = 64;
  */
 export function skbCountIn(cfg: Config, sab: SharedArrayBuffer): number {
   const ctl = layoutStruct(CTL_DEF, cfg.cacheline_pad);
-  return new Int32Array(sab, 0, ctl.stride / 4)[ctl.skb_count]!;
+  return new Int32Array(sab, 0, ctl.stride / 4)[ctl.skb_count];
 }
 
 export function roundupPow2(n: number): number {
@@ -611,7 +611,7 @@ export function computeLayout(cfg: Config, skbCount: number): Layout {
   const rpsDevFlowBase: number[] = [];
   const rpsDevFlowCap: number[] = [];
   for (let q = 0; q < cfg.queues; q++) {
-    const most = Math.max(cfg.rps_flow_cnt[q]!, ...scheduled('rps_flow_cnt').map((v) => v[q]!));
+    const most = Math.max(cfg.rps_flow_cnt[q], ...scheduled('rps_flow_cnt').map((v) => v[q]));
     const n = most > 0 ? roundupPow2(most) : 0;
     rpsDevFlowCap.push(n);
     rpsDevFlowBase.push(take(n * 2 * 4));

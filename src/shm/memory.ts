@@ -155,8 +155,8 @@ export class Shm {
     };
     const within = (bases: Int32Array, st: Record<string, number>, what: string): string | null => {
       for (let i = 0; i < bases.length; i++) {
-        const off = index - bases[i]!;
-        if (off >= 0 && off < st.stride! / 4) return `${what} ${i} ${field(st, off)}`;
+        const off = index - bases[i];
+        if (off >= 0 && off < st.stride / 4) return `${what} ${i} ${field(st, off)}`;
       }
       return null;
     };
@@ -198,10 +198,10 @@ export class Shm {
     return this.skF + s * this.skStrideF + ff;
   }
 
-  /** A softnet_data f64 counter (a field index from layout.sd) summed over every CPU. */
+  /** A softnet_data f64 counter (a field index from layout.SD) summed over every CPU. */
   sdSum(field: number): number {
     let s = 0;
-    for (let c = 0; c < this.cfg.cpus; c++) s += this.f64[this.sdF[c]! + field]!;
+    for (let c = 0; c < this.cfg.cpus; c++) s += this.f64[this.sdF[c] + field];
     return s;
   }
 
@@ -222,10 +222,10 @@ export class Shm {
     for (const [, field] of SD_DROPS) dropped += this.sdSum(layout.SD[field]);
     const RXQ = layout.RXQ;
     for (let q = 0; q < this.cfg.queues; q++) {
-      const b = this.rxqF[q]!;
-      dropped += this.f64[b + RXQ.rx_missed]! + this.f64[b + RXQ.virtio_tun_dropped]! + this.f64[b + RXQ.virtio_oversize]!;
-      dropped += this.f64[b + RXQ.virtio_rx_length_errors]!;
+      const b = this.rxqF[q];
+      dropped += this.f64[b + RXQ.rx_missed] + this.f64[b + RXQ.virtio_tun_dropped] + this.f64[b + RXQ.virtio_oversize];
+      dropped += this.f64[b + RXQ.virtio_rx_length_errors];
     }
-    return dropped + this.f64[this.ctlF + layout.CTL.replay_snaplen]!;
+    return dropped + this.f64[this.ctlF + layout.CTL.replay_snaplen];
   }
 }

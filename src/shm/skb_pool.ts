@@ -40,11 +40,11 @@ export function skb_pool_take(shm: Shm, out: Int32Array, at: number, want: numbe
   const top = shm.ctlI + shm.layout.CTL.skb_free_top;
   const count = shm.layout.skbCount;
   spin_lock(shm.i32, lock);
-  const avail = shm.i32[top]!;
+  const avail = shm.i32[top];
   if (avail < 0 || avail > count) skb_pool_top_bad('take', avail, count);
   const n = want < avail ? want : avail;
   for (let i = 0; i < n; i++) {
-    const skb = shm.skb_free[avail - 1 - i]!;
+    const skb = shm.skb_free[avail - 1 - i];
     if (skb >>> 0 >= count) skb_pool_id_bad('taken from', skb, avail - 1 - i, count);
     out[at + i] = skb;
   }
@@ -59,7 +59,7 @@ export function skb_pool_take(shm: Shm, out: Int32Array, at: number, want: numbe
  */
 export function skb_pool_take_in_use(shm: Shm, out: Int32Array, at: number, want: number): number {
   const n = skb_pool_take(shm, out, at, want);
-  if (shm.cfg.debug_asserts) for (let i = 0; i < n; i++) skb_state_alloc(shm, out[at + i]!, -1);
+  if (shm.cfg.debug_asserts) for (let i = 0; i < n; i++) skb_state_alloc(shm, out[at + i], -1);
   return n;
 }
 
@@ -101,10 +101,10 @@ export function skb_pool_give(shm: Shm, src: Int32Array, at: number, n: number):
   const top = shm.ctlI + shm.layout.CTL.skb_free_top;
   const count = shm.layout.skbCount;
   spin_lock(shm.i32, lock);
-  let t = shm.i32[top]!;
+  let t = shm.i32[top];
   if (t < 0 || t + n > count) skb_pool_give_bad(t, n, count);
   for (let i = 0; i < n; i++) {
-    const skb = src[at + i]!;
+    const skb = src[at + i];
     if (skb >>> 0 >= count) skb_pool_id_bad('given to', skb, t, count);
     shm.skb_free[t++] = skb;
   }
@@ -137,7 +137,7 @@ export class SkbCache {
       this.count = skb_pool_take(this.shm, this.slots, 0, HALF);
       if (this.count === 0) return -1;
     }
-    const skb = this.slots[--this.count]!;
+    const skb = this.slots[--this.count];
     if (this.debug_asserts) skb_state_alloc(this.shm, skb, this.cpu);
     return skb;
   }

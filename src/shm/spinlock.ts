@@ -168,7 +168,7 @@ function spin_debug_unlock(word: Int32Array, index: number): void {
     if (held_index[i] === index && held_words[i] === word) {
       held_n--;
       held_words[i] = held_words[held_n]!;
-      held_index[i] = held_index[held_n]!;
+      held_index[i] = held_index[held_n];
       held_words[held_n] = null;
       return;
     }

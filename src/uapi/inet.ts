@@ -352,5 +352,5 @@ export function verify_l4_csum(bytes: Uint8Array, offset: number): boolean {
 
 /** A big-endian 32-bit field as an int32 (addresses, ports pairs, sequence numbers). */
 export function get32i(b: Uint8Array, o: number): number {
-  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
 }

@@ -36,7 +36,7 @@ const ADVERSARIES: readonly Omit<Adversary, 'level'>[] = [
 /** The seed's level and its parameters (the first draw of the machine's PRNG). */
 export function adversary_draw(prng: Prng): Adversary {
   const level = prng.nextInt(ADVERSARIES.length);
-  return { level, ...ADVERSARIES[level]! };
+  return { level, ...ADVERSARIES[level] };
 }
 
 /** The factor on a step's cost: 1 + jitter·u. */

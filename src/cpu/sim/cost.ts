@@ -77,26 +77,26 @@ export function priced_counters(sd: Shm['layout']['SD'], cost: CostModel): [numb
 export function charge(m: ChargeState, cpu: number): void {
   const f64 = m.f64;
   const i32 = m.i32;
-  const b = m.kc[cpu]!.sdF;
-  let ns = m.acc[cpu]!;
+  const b = m.kc[cpu].sdF;
+  let ns = m.acc[cpu];
   m.acc[cpu] = 0;
   const K = m.K;
   const base = cpu * K;
   for (let k = 0; k < K; k++) {
-    const v = f64[b + m.fld[k]!]!;
-    const d = v - m.snap[base + k]!;
+    const v = f64[b + m.fld[k]];
+    const d = v - m.snap[base + k];
     if (d !== 0) {
-      ns += d * m.w[k]!;
+      ns += d * m.w[k];
       m.snap[base + k] = v;
     }
   }
   // Descriptors are cleaned only in driver code (softirq, or hardirq for netif_rx drivers).
   // (and a busy-polling task's napi_busy_loop, which runs the driver's poll in task context)
-  const Q = m.ctx[cpu] === CTX_TASK && !m.kc[cpu]!.in_busy_poll ? 0 : m.ntc_at.length;
+  const Q = m.ctx[cpu] === CTX_TASK && !m.kc[cpu].in_busy_poll ? 0 : m.ntc_at.length;
   const size = m.cfg.ring_size;
   for (let q = 0; q < Q; q++) {
-    const ntc = i32[m.ntc_at[q]!]!;
-    let d = ntc - m.last_ntc[q]!;
+    const ntc = i32[m.ntc_at[q]];
+    let d = ntc - m.last_ntc[q];
     if (d !== 0) {
       if (d < 0) d += size;
       ns += d * m.cost.desc_clean_ns;
@@ -105,15 +105,15 @@ export function charge(m: ChargeState, cpu: number): void {
   }
   // virtio: kicks since the last charge (only driver code kicks, as it cleans).
   for (let q = 0; q < m.kicks_at.length; q++) {
-    const k = i32[m.kicks_at[q]!]!;
+    const k = i32[m.kicks_at[q]];
     if (k !== m.last_kicks[q]) {
-      ns += (k - m.last_kicks[q]!) * m.cost.virtio_kick_ns;
+      ns += (k - m.last_kicks[q]) * m.cost.virtio_kick_ns;
       m.last_kicks[q] = k;
     }
   }
   if (ns > 0) {
     ns *= adversary_jitter(m.adversary, m.prng);
-    m.clk[cpu]! += ns;
-    f64[b + m.busy_field[m.ctx[cpu]!]!]! += ns;
+    m.clk[cpu] += ns;
+    f64[b + m.busy_field[m.ctx[cpu]]] += ns;
   }
 }

@@ -61,7 +61,7 @@ export function run_device(m: DeviceState): void {
     return;
   }
   const cfg = m.cfg;
-  const generated = m.f64[m.generated_at]!;
+  const generated = m.f64[m.generated_at];
   // The ring publish (RDH) happens once per burst: the adversary varies where it falls.
   let n = adversary_burst(m.adversary, m.prng, DEVICE_BURST);
   if (cfg.packets - generated < n) n = cfg.packets - generated;
@@ -134,7 +134,7 @@ export function device_notice(m: DeviceState, now: number): void {
     }
     const Q = m.rdt_at.length;
     for (let q = 0; q < Q; q++) {
-      if (i32[m.rdt_at[q]!] !== m.dev_rdt[q]) {
+      if (i32[m.rdt_at[q]] !== m.dev_rdt[q]) {
         m.dev_state = DEV_RUN;
         if (m.dev_t < now) m.dev_t = now;
         break;
@@ -173,7 +173,7 @@ export function device_describe(m: DeviceState): string {
 /** Wait for the driver: an RDT move, or (virtio) a kick. */
 function wait_kick(m: DeviceState): void {
   m.dev_state = DEV_WAIT;
-  for (let q = 0; q < m.rdt_at.length; q++) m.dev_rdt[q] = m.i32[m.rdt_at[q]!]!;
+  for (let q = 0; q < m.rdt_at.length; q++) m.dev_rdt[q] = m.i32[m.rdt_at[q]];
 }
 
 function any_throttled(m: DeviceState): boolean {

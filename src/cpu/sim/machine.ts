@@ -108,7 +108,7 @@ class SimEnv implements CpuEnv {
     private readonly cpu: number,
   ) {}
   now_ns(): number {
-    return this.m.clk[this.cpu]!;
+    return this.m.clk[this.cpu];
   }
   irq_window(): void {
     this.m.irq_window(this.cpu);
@@ -131,7 +131,7 @@ class SimEnv implements CpuEnv {
     return this.m.need_resched(this.cpu);
   }
   burn_ns(ns: number): void {
-    this.m.acc[this.cpu]! += ns;
+    this.m.acc[this.cpu] += ns;
     this.m.stack_point(this.cpu);
   }
   do_softirq(): void {
@@ -243,8 +243,8 @@ export class SimMachine {
     this.ctx = new Int32Array(n).fill(CTX_IDLE);
     this.skips = new Int32Array(n);
     this.midyield_left = new Int32Array(n); // 0: drawn at the first skb
-    this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sd[c]! + SD.doorbell);
-    this.context_at = Int32Array.from({ length: n }, (_, c) => shm.sd[c]! + SD.context);
+    this.doorbell_at = Int32Array.from({ length: n }, (_, c) => shm.sd[c] + SD.doorbell);
+    this.context_at = Int32Array.from({ length: n }, (_, c) => shm.sd[c] + SD.context);
     this.busy_field = Int32Array.of(SD.idle_ns, SD.busy_hardirq_ns, SD.busy_softirq_ns, SD.busy_ksoftirqd_ns, SD.busy_task_ns, SD.idle_ns);
     const priced = priced_counters(SD, cost);
     this.K = priced.length;
@@ -253,11 +253,11 @@ export class SimMachine {
     this.snap = new Float64Array(n * this.K);
     const Q = cfg.queues;
     const RXQ = layout.RXQ;
-    this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q]! + RXQ.next_to_clean);
+    this.ntc_at = Int32Array.from({ length: Q }, (_, q) => shm.rxqI[q] + RXQ.next_to_clean);
     // What a waiting device watches: RDT, or (virtio) the queue's notify register, the kick.
     const virtio = nicModel(cfg.nic).rx_queue === 'virtqueue';
-    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (virtio ? shm.vq[q]!.notify : shm.rxqI[q]! + RXQ.rdt));
-    this.last_ntc = Int32Array.from(this.ntc_at, (at) => shm.i32[at]!);
+    this.rdt_at = Int32Array.from({ length: Q }, (_, q) => (virtio ? shm.vq[q].notify : shm.rxqI[q] + RXQ.rdt));
+    this.last_ntc = Int32Array.from(this.ntc_at, (at) => shm.i32[at]);
     this.dev_rdt = new Int32Array(Q);
     this.on_stack = new Uint8Array(n + 2);
     this.clock_at = layout.CTL.base / 8 + layout.CTL.clock_ns;
@@ -268,10 +268,10 @@ export class SimMachine {
     // moves from 10 to 126 µs) EITR's 2 µs granularity.
     this.itr_ns = cfg.rx_usecs === 1 ? 2000 : cfg.rx_usecs * 1000;
     this.device_ns = cost.device_ns + (virtio ? cost.virtio_device_ns : 0);
-    this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q]!.notify) : new Int32Array(0);
-    this.last_kicks = Int32Array.from(this.kicks_at, (at) => shm.i32[at]!);
+    this.kicks_at = virtio ? Int32Array.from({ length: Q }, (_, q) => shm.vq[q].notify) : new Int32Array(0);
+    this.last_kicks = Int32Array.from(this.kicks_at, (at) => shm.i32[at]);
     this.ctl_t = control === null ? Infinity : first_control_ns;
-    for (let cpu = 0; cpu < n; cpu++) this.i32[this.context_at[cpu]!] = CTX_IDLE_POLL;
+    for (let cpu = 0; cpu < n; cpu++) this.i32[this.context_at[cpu]] = CTX_IDLE_POLL;
     this.set_clock(SIM_T0_NS);
     this.gen = new TrafficGenerator(shm, () => this.dev_t, frames);
     this.gen.start();
@@ -311,7 +311,7 @@ export class SimMachine {
       }
       this.run_entity(e);
       if (this.i32[this.gen_done_at] !== 0 && this.drained()) {
-        this.end_ns = e < this.ncpu ? this.clk[e]! : this.max_clock();
+        this.end_ns = e < this.ncpu ? this.clk[e] : this.max_clock();
         return SIM_DRAINED;
       }
       if ((this.turn & 1023) === 0) {
@@ -369,11 +369,11 @@ export class SimMachine {
   /** When entity e can next run (Infinity: not until someone wakes it). */
   private eff(e: number): number {
     if (e < this.ncpu) {
-      const t = this.clk[e]!;
+      const t = this.clk[e];
       if (this.idle[e] === 0) return t;
-      let d = this.due_irq[e]!;
-      if (this.due_ipi[e]! < d) d = this.due_ipi[e]!;
-      if (this.due_resched[e]! < d) d = this.due_resched[e]!;
+      let d = this.due_irq[e];
+      if (this.due_ipi[e] < d) d = this.due_ipi[e];
+      if (this.due_resched[e] < d) d = this.due_resched[e];
       const nt = napi_timer_next_ns(this.shm, e);
       if (nt < d) d = nt;
       const w = delayed_work_due(this.shm, e);
@@ -405,22 +405,22 @@ export class SimMachine {
    */
   irq_window(cpu: number): void {
     charge(this, cpu);
-    this.scan(this.clk[cpu]!);
+    this.scan(this.clk[cpu]);
     this.yield_from(cpu);
-    this.set_clock(this.clk[cpu]!);
+    this.set_clock(this.clk[cpu]);
     if (!this.irq_due(cpu)) return;
-    if (adversary_holds_irqs(this.adversary, this.prng, this.skips[cpu]!)) {
-      this.skips[cpu]! += 1;
+    if (adversary_holds_irqs(this.adversary, this.prng, this.skips[cpu])) {
+      this.skips[cpu] += 1;
       return;
     }
     this.skips[cpu] = 0;
-    this.handle_irqs(cpu, this.ctx[cpu]!);
+    this.handle_irqs(cpu, this.ctx[cpu]);
   }
 
   /** Run the entities whose clocks are behind CPU `cpu`'s (nested), so the CPUs stay level. */
   private yield_from(cpu: number): void {
     if (this.depth >= MAX_DEPTH) return;
-    const limit = this.clk[cpu]! + adversary_lookahead_ns(this.adversary, this.prng);
+    const limit = this.clk[cpu] + adversary_lookahead_ns(this.adversary, this.prng);
     for (;;) {
       const e = this.pick(limit);
       if (e < 0) return;
@@ -437,7 +437,7 @@ export class SimMachine {
    */
   /** Per skb in the stack: a race point every geometric(p_midyield) skbs (one decrement each). */
   stack_point(cpu: number): void {
-    const left = this.midyield_left[cpu]! - 1;
+    const left = this.midyield_left[cpu] - 1;
     if (left > 0) {
       this.midyield_left[cpu] = left;
       return;
@@ -449,9 +449,9 @@ export class SimMachine {
   race_point(cpu: number, p: number): void {
     if (p === 0 || (p < 1 && this.prng.nextFloat() >= p)) return;
     charge(this, cpu);
-    this.scan(this.clk[cpu]!);
+    this.scan(this.clk[cpu]);
     this.yield_from(cpu);
-    this.set_clock(this.clk[cpu]!);
+    this.set_clock(this.clk[cpu]);
   }
 
   // ------------------------------------------------------------------ a CPU
@@ -460,25 +460,25 @@ export class SimMachine {
     if (this.idle[cpu] !== 0) {
       // Wake: the time asleep is idle time.
       const t = this.eff(cpu);
-      this.f64[this.kc[cpu]!.sdF + this.busy_field[CTX_IDLE]!]! += t - this.clk[cpu]!;
+      this.f64[this.kc[cpu].sdF + this.busy_field[CTX_IDLE]] += t - this.clk[cpu];
       this.clk[cpu] = t;
       this.idle[cpu] = 0;
     }
-    const t = this.clk[cpu]!;
+    const t = this.clk[cpu];
     this.set_clock(t);
-    if (this.due_resched[cpu]! <= t) this.due_resched[cpu] = Infinity;
+    if (this.due_resched[cpu] <= t) this.due_resched[cpu] = Infinity;
     const did = this.cpu_step(cpu);
     charge(this, cpu);
-    this.scan(this.clk[cpu]!);
+    this.scan(this.clk[cpu]);
     if (!did) {
       this.idle[cpu] = 1;
-      this.i32[this.context_at[cpu]!] = CTX_IDLE_POLL;
+      this.i32[this.context_at[cpu]] = CTX_IDLE_POLL;
     }
   }
 
   /** One turn of the CPU loop (runtime.ts's step): interrupts, softirqs, one task slice. */
   private cpu_step(cpu: number): boolean {
-    const c = this.kc[cpu]!;
+    const c = this.kc[cpu];
     if (this.irq_due(cpu)) {
       this.handle_irqs(cpu, CTX_IDLE);
       return true;
@@ -490,10 +490,10 @@ export class SimMachine {
       this.switch_ctx(cpu, CTX_IDLE);
       return true;
     }
-    if (napi_timers_armed(this.shm, cpu) && napi_timer_next_ns(this.shm, cpu) <= this.clk[cpu]!) {
+    if (napi_timers_armed(this.shm, cpu) && napi_timer_next_ns(this.shm, cpu) <= this.clk[cpu]) {
       // The napi timer's interrupt (gro_flush_timeout): napi_watchdog, softirqs on irq exit.
       this.switch_ctx(cpu, CTX_HARDIRQ);
-      napi_timers_run(c, this.clk[cpu]!);
+      napi_timers_run(c, this.clk[cpu]);
       if (softirq_due(c)) {
         this.switch_ctx(cpu, CTX_SOFTIRQ);
         invoke_softirq(c);
@@ -512,8 +512,8 @@ export class SimMachine {
   }
 
   private irq_due(cpu: number): boolean {
-    const t = this.clk[cpu]!;
-    return this.due_irq[cpu]! <= t || this.due_ipi[cpu]! <= t;
+    const t = this.clk[cpu];
+    return this.due_irq[cpu] <= t || this.due_ipi[cpu] <= t;
   }
 
   /**
@@ -521,18 +521,18 @@ export class SimMachine {
    * run softirqs unless we interrupted softirq processing or ksoftirqd owns them (5.10).
    */
   private handle_irqs(cpu: number, prev: number): void {
-    const c = this.kc[cpu]!;
+    const c = this.kc[cpu];
     const SD = c.SD;
     const i32 = this.i32;
-    const t = this.clk[cpu]!;
+    const t = this.clk[cpu];
     this.switch_ctx(cpu, CTX_HARDIRQ);
-    if (this.due_irq[cpu]! <= t) {
+    if (this.due_irq[cpu] <= t) {
       this.due_irq[cpu] = Infinity;
-      i32[this.doorbell_at[cpu]!] = 0;
+      i32[this.doorbell_at[cpu]] = 0;
       do_IRQ_pending(c, Atomics.exchange(i32, c.sd + SD.vec_pending0, 0), 0);
       do_IRQ_pending(c, Atomics.exchange(i32, c.sd + SD.vec_pending1, 0), 32);
     }
-    if (this.due_ipi[cpu]! <= t) {
+    if (this.due_ipi[cpu] <= t) {
       this.due_ipi[cpu] = Infinity;
       rps_trigger_softirq(c);
     }
@@ -551,17 +551,17 @@ export class SimMachine {
    */
   busy_poll_sync(cpu: number): void {
     charge(this, cpu);
-    const behind = this.dev_write_t - this.clk[cpu]!;
+    const behind = this.dev_write_t - this.clk[cpu];
     if (behind <= 0) return;
-    this.clk[cpu]! += behind;
-    this.f64[this.kc[cpu]!.sdF + this.busy_field[this.ctx[cpu]!]!]! += behind;
+    this.clk[cpu] += behind;
+    this.f64[this.kc[cpu].sdF + this.busy_field[this.ctx[cpu]]] += behind;
   }
 
   /** local_bh_enable in process context: pending softirqs run now, in softirq context. */
   do_softirq(cpu: number): void {
-    const c = this.kc[cpu]!;
+    const c = this.kc[cpu];
     if (!softirq_due(c)) return;
-    const prev = this.ctx[cpu]!;
+    const prev = this.ctx[cpu];
     this.switch_ctx(cpu, CTX_SOFTIRQ);
     invoke_softirq(c);
     this.switch_ctx(cpu, prev);
@@ -569,10 +569,10 @@ export class SimMachine {
 
   /** One scheduling decision (runtime.ts's schedule): one slice of the next runnable task. */
   private schedule(cpu: number): boolean {
-    const c = this.kc[cpu]!;
+    const c = this.kc[cpu];
     charge(this, cpu);
-    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.SD.busy_ksoftirqd_ns]!;
-    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.SD.busy_task_ns]!;
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.SD.busy_ksoftirqd_ns];
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.SD.busy_task_ns];
     const t = this.rq.schedule(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
     if (t === PICK_NONE) return false;
     if (t === PICK_KSOFTIRQD) {
@@ -591,9 +591,9 @@ export class SimMachine {
   private switch_ctx(cpu: number, next: number): void {
     charge(this, cpu);
     // A step's first context pays the turn of the loop (so every step advances time).
-    if (this.ctx[cpu] === CTX_IDLE && next !== CTX_IDLE) this.acc[cpu]! += this.cost.step_ns;
+    if (this.ctx[cpu] === CTX_IDLE && next !== CTX_IDLE) this.acc[cpu] += this.cost.step_ns;
     this.ctx[cpu] = next;
-    this.i32[this.context_at[cpu]!] = next;
+    this.i32[this.context_at[cpu]] = next;
   }
 
   /** Notice what the last actor did to others: rung doorbells, a refilled ring, a held vector. */
@@ -601,7 +601,7 @@ export class SimMachine {
     const i32 = this.i32;
     const n = this.ncpu;
     for (let cpu = 0; cpu < n; cpu++) {
-      if (this.due_irq[cpu] === Infinity && i32[this.doorbell_at[cpu]!] !== 0) {
+      if (this.due_irq[cpu] === Infinity && i32[this.doorbell_at[cpu]] !== 0) {
         this.due_irq[cpu] = now + adversary_latency(this.adversary, this.prng, this.cost.irq_latency_ns);
       }
     }
@@ -610,35 +610,35 @@ export class SimMachine {
 
   /** smp_call_function_single_async from `from` to `to`: due after the IPI latency. */
   post_ipi(from: number, to: number): void {
-    const t = this.clk[from]! + adversary_latency(this.adversary, this.prng, this.cost.ipi_latency_ns);
-    if (t < this.due_ipi[to]!) this.due_ipi[to] = t;
+    const t = this.clk[from] + adversary_latency(this.adversary, this.prng, this.cost.ipi_latency_ns);
+    if (t < this.due_ipi[to]) this.due_ipi[to] = t;
   }
 
   /** The reschedule IPI: only an idle CPU needs it (a busy one schedules at its next step). */
   post_resched(from: number, to: number): void {
     if (this.idle[to] === 0) return;
-    const t = this.clk[from]! + adversary_latency(this.adversary, this.prng, this.cost.ipi_latency_ns);
-    if (t < this.due_resched[to]!) this.due_resched[to] = t;
+    const t = this.clk[from] + adversary_latency(this.adversary, this.prng, this.cost.ipi_latency_ns);
+    if (t < this.due_resched[to]) this.due_resched[to] = t;
   }
 
   /** CFS's need_resched for what runs on `cpu`, on its exec clock charged up to now. */
   need_resched(cpu: number): boolean {
     charge(this, cpu);
-    const c = this.kc[cpu]!;
-    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.SD.busy_ksoftirqd_ns]!;
-    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.SD.busy_task_ns]!;
+    const c = this.kc[cpu];
+    this.rq.exec[2 * cpu] = this.f64[c.sdF + c.SD.busy_ksoftirqd_ns];
+    this.rq.exec[2 * cpu + 1] = this.f64[c.sdF + c.SD.busy_task_ns];
     return this.rq.need_resched(cpu, cpu, c.softirq_pending, this.cpu_jiffies(cpu));
   }
 
   /** The tick as CPU `cpu`'s own clock has it (the shared slot is set only at step starts). */
   private cpu_jiffies(cpu: number): number {
-    return Math.floor((this.clk[cpu]! * this.cfg.hz) / 1e9);
+    return Math.floor((this.clk[cpu] * this.cfg.hz) / 1e9);
   }
 
   wakeup_softirqd(cpu: number): void {
     if (this.ksoftirqd[cpu] !== 0) return;
     this.ksoftirqd[cpu] = 1;
-    this.kc[cpu]!.count(this.kc[cpu]!.SD.ksoftirqd_wakeups);
+    this.kc[cpu].count(this.kc[cpu].SD.ksoftirqd_wakeups);
   }
 
   // ------------------------------------------------------------------ control, time, state
@@ -659,7 +659,7 @@ export class SimMachine {
 
   private max_clock(): number {
     let t = this.dev_t;
-    for (let c = 0; c < this.ncpu; c++) if (this.clk[c]! > t) t = this.clk[c]!;
+    for (let c = 0; c < this.ncpu; c++) if (this.clk[c] > t) t = this.clk[c];
     return t;
   }
 
@@ -668,7 +668,7 @@ export class SimMachine {
    * packet delivered or dropped, and every delivered packet read by its application.
    */
   private drained(): boolean {
-    return this.shm.packetsDone() === this.f64[this.generated_at]! && this.unread() === 0;
+    return this.shm.packetsDone() === this.f64[this.generated_at] && this.unread() === 0;
   }
 
   /** Delivered to sockets and not yet taken by recvmsg. */
@@ -682,19 +682,19 @@ export class SimMachine {
   }
 
   private progress(): number {
-    return this.f64[this.generated_at]! + this.shm.packetsDone() + this.read();
+    return this.f64[this.generated_at] + this.shm.packetsDone() + this.read();
   }
 
   /** After the run: idle time up to the end, skb caches back to the pool (as offline()). */
   finish(): void {
     const end = this.end_ns;
     for (let cpu = 0; cpu < this.ncpu; cpu++) {
-      const c = this.kc[cpu]!;
-      if (this.idle[cpu] !== 0 && end > this.clk[cpu]!) {
-        this.f64[c.sdF + this.busy_field[CTX_IDLE]!]! += end - this.clk[cpu]!;
+      const c = this.kc[cpu];
+      if (this.idle[cpu] !== 0 && end > this.clk[cpu]) {
+        this.f64[c.sdF + this.busy_field[CTX_IDLE]] += end - this.clk[cpu];
         this.clk[cpu] = end;
       }
-      this.i32[this.context_at[cpu]!] = CTX_IDLE;
+      this.i32[this.context_at[cpu]] = CTX_IDLE;
       c.cache.drain();
     }
   }
@@ -704,8 +704,8 @@ export class SimMachine {
     const lines: string[] = [`sim: adversary level ${this.adversary.level}, ${this.steps} steps, ${device_describe(this)}`];
     for (let c = 0; c < this.ncpu; c++) {
       lines.push(
-        `  cpu ${c}: clock ${Math.round(this.clk[c]!)} ns, ${this.idle[c] ? 'idle' : 'running'}, irq due ${this.due_irq[c]}, ipi due ${this.due_ipi[c]}, ` +
-          `softirq pending ${this.kc[c]!.softirq_pending}, ksoftirqd ${this.ksoftirqd[c]}`,
+        `  cpu ${c}: clock ${Math.round(this.clk[c])} ns, ${this.idle[c] ? 'idle' : 'running'}, irq due ${this.due_irq[c]}, ipi due ${this.due_ipi[c]}, ` +
+          `softirq pending ${this.kc[c].softirq_pending}, ksoftirqd ${this.ksoftirqd[c]}`,
       );
     }
     return lines.join('\n');

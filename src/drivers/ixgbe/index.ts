@@ -11,7 +11,7 @@ export const IXGBE_DRIVER: NicDriver = {
   up: ixgbe_up,
   in_ring: rx_ring_in_use,
   // The vector's EITR interval at the end of the run, µs (ixgbe_write_eitr; adaptive ITR moves it).
-  queue_stats: (shm, q) => ({ eitr_usecs: shm.i32[shm.rxqI[q]! + shm.layout.RXQ.eitr_ns]! / 1000 }),
+  queue_stats: (shm, q) => ({ eitr_usecs: shm.i32[shm.rxqI[q] + shm.layout.RXQ.eitr_ns] / 1000 }),
   drops: () => ({}),
   // ixgbe_update_stats: the MPC registers summed. (With SRRCTL.DROP_EN a real 82599 counts a queue
   // without descriptors in QPRDC, rx_no_dma_resources; rxsmp's NIC counts it here.)

@@ -71,13 +71,13 @@ export function ixgbe_up(shm: Shm): void {
   const RXQ = shm.layout.RXQ;
   const setting = ixgbe_rx_itr_setting(shm.cfg.rx_usecs);
   for (let q = 0; q < shm.cfg.queues; q++) {
-    const qi = shm.rxqI[q]!;
+    const qi = shm.rxqI[q];
     const itr = setting === 1 ? IXGBE_20K_ITR : setting;
     shm.i32[qi + RXQ.q_itr] = itr;
     shm.i32[qi + RXQ.rx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
     shm.i32[qi + RXQ.rx_next_update] = ITR_NEVER_UPDATED;
     shm.i32[qi + RXQ.rx_total_packets] = 0;
-    shm.f64[shm.rxqF[q]! + RXQ.rx_total_bytes] = 0;
+    shm.f64[shm.rxqF[q] + RXQ.rx_total_bytes] = 0;
     shm.i32[qi + RXQ.tx_itr] = IXGBE_ITR_ADAPTIVE_MAX_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
     shm.i32[qi + RXQ.tx_next_update] = ITR_NEVER_UPDATED;
     ixgbe_write_eitr(shm, q, itr);
@@ -92,21 +92,21 @@ export function ixgbe_up(shm: Shm): void {
  */
 function ixgbe_update_itr(c: KCpu, q: number): void {
   const RXQ = c.shm.layout.RXQ;
-  const qi = c.shm.rxqI[q]!;
-  const qf = c.shm.rxqF[q]!;
+  const qi = c.shm.rxqI[q];
+  const qf = c.shm.rxqF[q];
   const i32 = c.i32;
-  const q_itr = i32[qi + RXQ.q_itr]!;
+  const q_itr = i32[qi + RXQ.q_itr];
   let itr = IXGBE_ITR_ADAPTIVE_MIN_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
   const next_update = c.jiffies();
-  const packets = i32[qi + RXQ.rx_total_packets]!;
-  const bytes = c.f64[qf + RXQ.rx_total_bytes]!;
+  const packets = i32[qi + RXQ.rx_total_packets];
+  const bytes = c.f64[qf + RXQ.rx_total_bytes];
   // Not updated within 1-2 jiffies: too slow to measure, or NAPI is moderating: clear.
-  const last = i32[qi + RXQ.rx_next_update]!;
+  const last = i32[qi + RXQ.rx_next_update];
   if (last === ITR_NEVER_UPDATED || next_update - last <= 0) {
     if (packets === 0) {
       itr = (q_itr >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
       if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
-      itr += i32[qi + RXQ.rx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
+      itr += i32[qi + RXQ.rx_itr] & IXGBE_ITR_ADAPTIVE_LATENCY;
     } else if (packets < 4 && bytes < 9000) {
       itr = ixgbe_itr_by_size(IXGBE_ITR_ADAPTIVE_LATENCY, bytes, packets); // latency driven
     } else if (packets < 48) {
@@ -152,11 +152,11 @@ function ixgbe_update_itr_tx(c: KCpu, qi: number): void {
   const i32 = c.i32;
   let itr = IXGBE_ITR_ADAPTIVE_MIN_USECS | IXGBE_ITR_ADAPTIVE_LATENCY;
   const next_update = c.jiffies();
-  const last = i32[qi + RXQ.tx_next_update]!;
+  const last = i32[qi + RXQ.tx_next_update];
   if (last === ITR_NEVER_UPDATED || next_update - last <= 0) {
-    itr = (i32[qi + RXQ.q_itr]! >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
+    itr = (i32[qi + RXQ.q_itr] >> 2) + IXGBE_ITR_ADAPTIVE_MIN_INC;
     if (itr > IXGBE_ITR_ADAPTIVE_MAX_USECS) itr = IXGBE_ITR_ADAPTIVE_MAX_USECS;
-    itr += i32[qi + RXQ.tx_itr]! & IXGBE_ITR_ADAPTIVE_LATENCY;
+    itr += i32[qi + RXQ.tx_itr] & IXGBE_ITR_ADAPTIVE_LATENCY;
   }
   i32[qi + RXQ.tx_itr] = itr;
   i32[qi + RXQ.tx_next_update] = next_update + 1;
@@ -170,11 +170,11 @@ function ixgbe_update_itr_tx(c: KCpu, qi: number): void {
  */
 function ixgbe_set_itr(c: KCpu, q: number): void {
   const RXQ = c.shm.layout.RXQ;
-  const qi = c.shm.rxqI[q]!;
+  const qi = c.shm.rxqI[q];
   ixgbe_update_itr_tx(c, qi);
   ixgbe_update_itr(c, q);
-  const rx = c.i32[qi + RXQ.rx_itr]!;
-  const tx = c.i32[qi + RXQ.tx_itr]!;
+  const rx = c.i32[qi + RXQ.rx_itr];
+  const tx = c.i32[qi + RXQ.tx_itr];
   const new_itr = ((rx < tx ? rx : tx) & ~IXGBE_ITR_ADAPTIVE_LATENCY) << 2;
   if (new_itr !== c.i32[qi + RXQ.q_itr]) {
     c.i32[qi + RXQ.q_itr] = new_itr;
@@ -192,7 +192,7 @@ function ixgbe_msix_clean_rings(c: KCpu, q: number): void {
  * Clean: napi_complete_done, and re-enable the vector unless the napi was rescheduled.
  */
 function ixgbe_poll(c: KCpu, n: number, budget: number): number {
-  const q = c.i32[c.napiI(n) + c.NAPI.queue]!;
+  const q = c.i32[c.napiI(n) + c.NAPI.queue];
   const per_ring_budget = budget > 1 ? budget : 1; // max(budget / rings, 1), one ring here
   const work = ixgbe_clean_rx_irq(c, n, q, per_ring_budget);
   if (work >= per_ring_budget) return budget;
@@ -214,11 +214,11 @@ function ixgbe_poll(c: KCpu, n: number, budget: number): number {
 function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): number {
   const shm = c.shm;
   const RXQ = shm.layout.RXQ;
-  const qi = shm.rxqI[q]!;
+  const qi = shm.rxqI[q];
   const i32 = c.i32;
   const size = c.ring_size;
-  let ntc = i32[qi + RXQ.next_to_clean]!;
-  let cleaned_count = rx_desc_unused(ntc, i32[qi + RXQ.next_to_use]!, size);
+  let ntc = i32[qi + RXQ.next_to_clean];
+  let cleaned_count = rx_desc_unused(ntc, i32[qi + RXQ.next_to_use], size);
   let total = 0;
   let total_bytes = 0;
   // The acquire that stands for dma_rmb(): every write-back below RDH is visible after it.
@@ -243,17 +243,17 @@ function ixgbe_clean_rx_irq(c: KCpu, n: number, q: number, budget: number): numb
     cleaned_count++;
     // 5.10 adds skb->len before ixgbe_process_skb_fields (eth_type_trans): the Ethernet header
     // counts. (rxsmp's skb_len is the frame's; eth_type_trans only sets skb_nh.)
-    total_bytes += c.skb_len[skb]!;
+    total_bytes += c.skb_len[skb];
     // ixgbe_run_xdp, before the skb is built: only XDP_PASS goes on (kernel/xdp.ts).
-    if (!c.xdp || xdp_run_native(c, skb, c.skb_len[skb]!, q) === XDP_PASS) napi_gro_receive(c, n, skb);
+    if (!c.xdp || xdp_run_native(c, skb, c.skb_len[skb], q) === XDP_PASS) napi_gro_receive(c, n, skb);
     total++;
     if ((total & 31) === 0) c.env.irq_window();
   }
   i32[qi + RXQ.next_to_clean] = ntc;
   if (c.xdp) xdp_poll_end(c); // xdp_do_flush_map() if it redirected; the XDP TX ring's tail
   // q_vector->rx.total_packets / total_bytes, for ixgbe_update_itr
-  i32[qi + RXQ.rx_total_packets]! += total;
-  c.f64[shm.rxqF[q]! + RXQ.rx_total_bytes]! += total_bytes;
+  i32[qi + RXQ.rx_total_packets] += total;
+  c.f64[shm.rxqF[q] + RXQ.rx_total_bytes] += total_bytes;
   return total;
 }
 

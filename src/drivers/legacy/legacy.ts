@@ -33,7 +33,7 @@ export function legacy_up(shm: Shm): void {
 function boomerang_interrupt(c: KCpu, q: number): void {
   const left = boomerang_rx(c, q);
   const shm = c.shm;
-  if (left) Atomics.store(c.i32, shm.rxqI[q]! + c.RXQ.eicr, 1);
+  if (left) Atomics.store(c.i32, shm.rxqI[q] + c.RXQ.eicr, 1);
   msix_unmask(shm, q, c.clock);
 }
 
@@ -44,10 +44,10 @@ function boomerang_interrupt(c: KCpu, q: number): void {
 function boomerang_rx(c: KCpu, q: number): boolean {
   const shm = c.shm;
   const RXQ = c.RXQ;
-  const qi = shm.rxqI[q]!;
+  const qi = shm.rxqI[q];
   const i32 = c.i32;
   const size = c.cfg.ring_size;
-  let ntc = i32[qi + RXQ.next_to_clean]!;
+  let ntc = i32[qi + RXQ.next_to_clean];
   let rdh = Atomics.load(i32, qi + RXQ.rdh);
   let rx_work_limit = legacy_work_limit(shm);
   rx_ring_touch_ahead(c, q, ntc, rdh, rx_work_limit);
@@ -58,7 +58,7 @@ function boomerang_rx(c: KCpu, q: number): boolean {
     netif_rx(c, skb);
   }
   i32[qi + RXQ.next_to_clean] = ntc;
-  const unused = rx_desc_unused(ntc, i32[qi + RXQ.next_to_use]!, size);
+  const unused = rx_desc_unused(ntc, i32[qi + RXQ.next_to_use], size);
   // Refill the Rx ring buffers. A failed allocation leaves the ring short; the next
   // interrupt tries again (3c59x retries from a timer when the ring runs dry).
   if (unused > 0) rx_ring_refill(c, q, unused);

@@ -49,29 +49,29 @@ export const VIRTIO_NET_DRIVER: NicDriver = {
   // The virtqueue's notifications both ways, refills, QEMU's held packet and tun queue (docs/virtio.md).
   queue_stats: (shm, q) => {
     const f = shm.f64;
-    const b = shm.rxqF[q]!;
+    const b = shm.rxqF[q];
     const RXQ = shm.layout.RXQ;
     return {
       virtio: {
-        irq_raised: f[b + RXQ.virtio_irq_raised]!,
-        irq_suppressed: f[b + RXQ.virtio_irq_suppressed]!,
-        kicks: f[b + RXQ.virtio_kicks]!,
-        kicks_suppressed: f[b + RXQ.virtio_kicks_suppressed]!,
-        refills: f[b + RXQ.virtio_refills]!,
-        refills_delayed: f[b + RXQ.virtio_refills_delayed]!,
-        held: f[b + RXQ.virtio_held]!,
-        tun_queued: f[b + RXQ.virtio_tun_queued]!,
-        tun_dropped: f[b + RXQ.virtio_tun_dropped]!,
-        oversize: f[b + RXQ.virtio_oversize]!,
-        rx_length_errors: f[b + RXQ.virtio_rx_length_errors]!,
-        buffers_per_packet_max: shm.i32[shm.rxqI[q]! + RXQ.virtio_buffers_per_packet_max]!,
+        irq_raised: f[b + RXQ.virtio_irq_raised],
+        irq_suppressed: f[b + RXQ.virtio_irq_suppressed],
+        kicks: f[b + RXQ.virtio_kicks],
+        kicks_suppressed: f[b + RXQ.virtio_kicks_suppressed],
+        refills: f[b + RXQ.virtio_refills],
+        refills_delayed: f[b + RXQ.virtio_refills_delayed],
+        held: f[b + RXQ.virtio_held],
+        tun_queued: f[b + RXQ.virtio_tun_queued],
+        tun_dropped: f[b + RXQ.virtio_tun_dropped],
+        oversize: f[b + RXQ.virtio_oversize],
+        rx_length_errors: f[b + RXQ.virtio_rx_length_errors],
+        buffers_per_packet_max: shm.i32[shm.rxqI[q] + RXQ.virtio_buffers_per_packet_max],
         ...(shm.cfg.xdp !== ''
           ? {
               xdp: {
-                packets: f[b + RXQ.virtio_xdp_packets]!,
-                tx: f[b + RXQ.virtio_xdp_tx]!,
-                redirects: f[b + RXQ.virtio_xdp_redirects]!,
-                drops: f[b + RXQ.virtio_xdp_drops]!,
+                packets: f[b + RXQ.virtio_xdp_packets],
+                tx: f[b + RXQ.virtio_xdp_tx],
+                redirects: f[b + RXQ.virtio_xdp_redirects],
+                drops: f[b + RXQ.virtio_xdp_drops],
               },
             }
           : {}),

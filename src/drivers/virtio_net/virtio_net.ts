@@ -76,7 +76,7 @@ function buf_addr(shm: Shm, slot: number): number {
 
 /** get_mergeable_buf_len: header + the EWMA of packet lengths, clamped, to a cache line. */
 function get_mergeable_buf_len(shm: Shm, q: number): number {
-  const ewma = shm.i32[shm.vq[q]!.drv + DRV.mrg_avg_pkt_len]!;
+  const ewma = shm.i32[shm.vq[q].drv + DRV.mrg_avg_pkt_len];
   const room = shm.skbBufSize - virtioHeadroom(shm.cfg) + HDR_LEN;
   let len = ewma < GOOD_PACKET_LEN ? GOOD_PACKET_LEN : ewma > PAGE_SIZE - HDR_LEN ? PAGE_SIZE - HDR_LEN : ewma;
   len = Math.ceil((HDR_LEN + len) / L1_CACHE_BYTES) * L1_CACHE_BYTES;
@@ -85,8 +85,8 @@ function get_mergeable_buf_len(shm: Shm, q: number): number {
 
 /** ewma_pkt_len_add (DECLARE_EWMA(pkt_len, 0, 64)). */
 function ewma_pkt_len_add(shm: Shm, q: number, val: number): void {
-  const at = shm.vq[q]!.drv + DRV.mrg_avg_pkt_len;
-  const internal = shm.i32[at]!;
+  const at = shm.vq[q].drv + DRV.mrg_avg_pkt_len;
+  const internal = shm.i32[at];
   shm.i32[at] = internal !== 0 ? Math.floor((internal * 63 + val) / 64) : val;
 }
 
@@ -100,17 +100,17 @@ function add_recvbuf_mergeable(shm: Shm, q: number, slot: number): void {
  * one indirect descriptor. `pages[0..18)` are the slots; the first is the token.
  */
 function add_recvbuf_big(shm: Shm, q: number, pages: Int32Array): void {
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const room = shm.skbBufSize - virtioHeadroom(shm.cfg);
-  big_addr[0] = buf_addr(shm, pages[0]!);
+  big_addr[0] = buf_addr(shm, pages[0]);
   big_len[0] = HDR_LEN;
   for (let k = 0; k < VIRTIO_BIG_PAGES; k++) {
-    big_addr[k + 1] = shm.skbData(pages[k]!);
+    big_addr[k + 1] = shm.skbData(pages[k]);
     big_len[k + 1] = room;
   }
-  const head = shm.i32[vq.drv + DRV.free_head]!;
-  for (let k = 0; k < VIRTIO_BIG_PAGES; k++) shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k] = pages[k]!;
-  virtqueue_add_inbuf_indirect(shm, q, big_addr, big_len, VIRTIO_BIG_SG, pages[0]!);
+  const head = shm.i32[vq.drv + DRV.free_head];
+  for (let k = 0; k < VIRTIO_BIG_PAGES; k++) shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k] = pages[k];
+  virtqueue_add_inbuf_indirect(shm, q, big_addr, big_len, VIRTIO_BIG_SG, pages[0]);
 }
 
 // add_recvbuf_big's pages, taken from this CPU's cache.
@@ -124,8 +124,8 @@ const big_pages = new Int32Array(VIRTIO_BIG_PAGES);
 export function try_fill_recv(c: KCpu, q: number): boolean {
   const shm = c.shm;
   const RXQ = shm.layout.RXQ;
-  const qf = shm.rxqF[q]!;
-  c.f64[qf + RXQ.virtio_refills]! += 1;
+  const qf = shm.rxqF[q];
+  c.f64[qf + RXQ.virtio_refills] += 1;
   let oom = false;
   const mergeable = c.cfg.virtio_mrg_rxbuf;
   while (virtqueue_num_free(shm, q) > 0) {
@@ -144,14 +144,14 @@ export function try_fill_recv(c: KCpu, q: number): boolean {
         big_pages[k] = page;
       }
       if (k < VIRTIO_BIG_PAGES) {
-        while (k > 0) c.cache.free(big_pages[--k]!); // give_pages
+        while (k > 0) c.cache.free(big_pages[--k]); // give_pages
         oom = true;
         break;
       }
       add_recvbuf_big(shm, q, big_pages);
     }
   }
-  if (oom) c.f64[qf + RXQ.alloc_failed]! += 1;
+  if (oom) c.f64[qf + RXQ.alloc_failed] += 1;
   virtnet_kick(shm, q);
   return !oom;
 }
@@ -159,12 +159,12 @@ export function try_fill_recv(c: KCpu, q: number): boolean {
 /** virtqueue_kick_prepare && virtqueue_notify, counted. */
 function virtnet_kick(shm: Shm, q: number): void {
   const RXQ = shm.layout.RXQ;
-  const qf = shm.rxqF[q]!;
+  const qf = shm.rxqF[q];
   if (virtqueue_kick_prepare(shm, q, shm.cfg.virtio_event_idx)) {
     virtqueue_notify(shm, q);
-    shm.f64[qf + RXQ.virtio_kicks]! += 1;
+    shm.f64[qf + RXQ.virtio_kicks] += 1;
   } else {
-    shm.f64[qf + RXQ.virtio_kicks_suppressed]! += 1;
+    shm.f64[qf + RXQ.virtio_kicks_suppressed] += 1;
   }
 }
 
@@ -181,13 +181,13 @@ export function virtnet_up(shm: Shm): void {
     const per = cfg.virtio_mrg_rxbuf ? 1 : VIRTIO_BIG_PAGES;
     while (virtqueue_num_free(shm, q) > 0) {
       if (skb_pool_take_in_use(shm, boot_slots, 0, per) !== per) throw new Error(`skb pool too small to fill virtqueue ${q}`);
-      if (cfg.virtio_mrg_rxbuf) add_recvbuf_mergeable(shm, q, boot_slots[0]!);
+      if (cfg.virtio_mrg_rxbuf) add_recvbuf_mergeable(shm, q, boot_slots[0]);
       else add_recvbuf_big(shm, q, boot_slots);
     }
     virtnet_kick(shm, q);
-    shm.f64[shm.rxqF[q]! + RXQ.virtio_refills]! += 1;
-    shm.i32[shm.rxqI[q]! + RXQ.affinity] = cfg.irq_affinity[q]!;
-    const ni = shm.napiI[virtnet_napi(shm, q)]!;
+    shm.f64[shm.rxqF[q] + RXQ.virtio_refills] += 1;
+    shm.i32[shm.rxqI[q] + RXQ.affinity] = cfg.irq_affinity[q];
+    const ni = shm.napiI[virtnet_napi(shm, q)];
     shm.i32[ni + NAPI.weight] = VIRTNET_NAPI_WEIGHT;
     shm.i32[ni + NAPI.poll_fn] = POLL_VIRTIO;
     shm.i32[ni + NAPI.queue] = q;
@@ -217,7 +217,7 @@ function virtqueue_napi_schedule(c: KCpu, n: number, q: number): void {
 
 /** virtnet_poll: receive within budget; under it, complete with the recheck. Softirq context. */
 function virtnet_poll(c: KCpu, n: number, budget: number): number {
-  const q = c.i32[c.napiI(n) + c.NAPI.queue]!;
+  const q = c.i32[c.napiI(n) + c.NAPI.queue];
   const received = virtnet_receive(c, n, q, budget);
   if (received < budget) virtqueue_napi_complete(c, n, q, received);
   if (c.xdp) xdp_poll_end(c); // xdp_do_flush() if it redirected; the XDP send queue's kick
@@ -250,24 +250,24 @@ function virtqueue_napi_complete(c: KCpu, n: number, q: number, processed: numbe
 function virtnet_receive(c: KCpu, n: number, q: number, budget: number): number {
   const shm = c.shm;
   const RXQ = c.RXQ;
-  const qi = shm.rxqI[q]!;
+  const qi = shm.rxqI[q];
   const mask = c.cfg.ring_size - 1;
-  const drv = shm.vq[q]!.drv;
+  const drv = shm.vq[q].drv;
   let received = 0;
   while (received < budget) {
     const buf = virtqueue_get_buf(shm, q);
     if (buf < 0) break;
-    receive_buf(c, n, q, buf, vring_out[0]!, vring_out[1]!);
+    receive_buf(c, n, q, buf, vring_out[0], vring_out[1]);
     received++;
     if ((received & 31) === 0) {
-      c.i32[qi + RXQ.next_to_clean] = c.i32[drv + DRV.last_used_idx]! & mask;
+      c.i32[qi + RXQ.next_to_clean] = c.i32[drv + DRV.last_used_idx] & mask;
       c.env.irq_window();
     }
   }
-  c.i32[qi + RXQ.next_to_clean] = c.i32[drv + DRV.last_used_idx]! & mask;
+  c.i32[qi + RXQ.next_to_clean] = c.i32[drv + DRV.last_used_idx] & mask;
   const size = c.cfg.ring_size;
   if (virtqueue_num_free(shm, q) > (budget < size ? budget : size) >> 1) {
-    if (!try_fill_recv(c, q) && schedule_delayed_work(c, 0)) c.f64[shm.rxqF[q]! + RXQ.virtio_refills_delayed]! += 1;
+    if (!try_fill_recv(c, q) && schedule_delayed_work(c, 0)) c.f64[shm.rxqF[q] + RXQ.virtio_refills_delayed] += 1;
   }
   return received;
 }
@@ -282,13 +282,13 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
   const shm = c.shm;
   if (len < HDR_LEN + ETH_HLEN) return receive_length_error(c, q, buf, head);
   const hdr = c.skb_data(buf) - HDR_LEN;
-  const flags = c.u8[hdr]!;
+  const flags = c.u8[hdr];
   let bufs = 1;
   if (c.cfg.virtio_mrg_rxbuf) bufs = receive_mergeable(c, q, buf, len);
   else bufs = receive_big(c, q, buf, len, head);
   if (bufs === 0) return; // receive_mergeable's err_buf: counted, freed
-  const at = shm.rxqI[q]! + c.RXQ.virtio_buffers_per_packet_max;
-  if (bufs > c.i32[at]!) c.i32[at] = bufs;
+  const at = shm.rxqI[q] + c.RXQ.virtio_buffers_per_packet_max;
+  if (bufs > c.i32[at]) c.i32[at] = bufs;
   c.skb_hash[buf] = 0;
   c.skb_flags[buf] = flags & VIRTIO_NET_HDR_F_RXSMP_TSTAMP ? SKB_FLAG_TSTAMP : 0;
   c.skb_queue[buf] = q; // skb_record_rx_queue
@@ -311,24 +311,24 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
 function receive_mergeable_xdp(c: KCpu, q: number, buf: number, bufs: number): boolean {
   if (!c.cfg.virtio_mrg_rxbuf || bufs !== 1) return true;
   const RXQ = c.RXQ;
-  const qf = c.shm.rxqF[q]!;
-  c.f64[qf + RXQ.virtio_xdp_packets]! += 1;
-  const act = xdp_run_native(c, buf, c.skb_len[buf]!, q);
+  const qf = c.shm.rxqF[q];
+  c.f64[qf + RXQ.virtio_xdp_packets] += 1;
+  const act = xdp_run_native(c, buf, c.skb_len[buf], q);
   if (act === XDP_PASS) return true;
-  if (act === XDP_TX) c.f64[qf + RXQ.virtio_xdp_tx]! += 1;
-  else if (act === XDP_REDIRECT) c.f64[qf + RXQ.virtio_xdp_redirects]! += 1;
-  if ((act !== XDP_TX && act !== XDP_REDIRECT) || c.x!.failed) c.f64[qf + RXQ.virtio_xdp_drops]! += 1; // err_xdp
+  if (act === XDP_TX) c.f64[qf + RXQ.virtio_xdp_tx] += 1;
+  else if (act === XDP_REDIRECT) c.f64[qf + RXQ.virtio_xdp_redirects] += 1;
+  if ((act !== XDP_TX && act !== XDP_REDIRECT) || c.x!.failed) c.f64[qf + RXQ.virtio_xdp_drops] += 1; // err_xdp
   return false;
 }
 
 /** receive_buf's short packet: rx_length_errors, the buffer (big packets: all its pages) freed. */
 function receive_length_error(c: KCpu, q: number, buf: number, head: number): void {
   const shm = c.shm;
-  c.f64[shm.rxqF[q]! + c.RXQ.virtio_rx_length_errors]! += 1;
+  c.f64[shm.rxqF[q] + c.RXQ.virtio_rx_length_errors] += 1;
   if (!c.cfg.virtio_mrg_rxbuf) {
     // give_pages: the chain's other pages go back with the first.
-    const vq = shm.vq[q]!;
-    for (let k = 1; k < VIRTIO_BIG_PAGES; k++) c.cache.free(shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k]!);
+    const vq = shm.vq[q];
+    for (let k = 1; k < VIRTIO_BIG_PAGES; k++) c.cache.free(shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k]);
   }
   shm.skb_frags[buf] = -1;
   c.cache.free(buf);
@@ -350,13 +350,13 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
   for (let k = 1; k < num_buf; k++) {
     const page = virtqueue_get_buf(shm, q);
     if (page < 0) {
-      c.f64[shm.rxqF[q]! + c.RXQ.virtio_rx_length_errors]! += 1;
+      c.f64[shm.rxqF[q] + c.RXQ.virtio_rx_length_errors] += 1;
       c.skb_frag_next[head_skb] = -1;
       c.skb_next[head_skb] = -1;
       kfree_skb(c, head_skb);
       return 0;
     }
-    const plen = vring_out[0]!;
+    const plen = vring_out[0];
     shm.skb_frags[last] = page;
     shm.skb_frags[page] = -1;
     shm.skb_data_len[page] = plen;
@@ -377,7 +377,7 @@ function receive_mergeable(c: KCpu, q: number, head_skb: number, len: number): n
  */
 function receive_big(c: KCpu, q: number, first: number, len: number, head: number): number {
   const shm = c.shm;
-  const vq = shm.vq[q]!;
+  const vq = shm.vq[q];
   const room = shm.skbBufSize - virtioHeadroom(shm.cfg);
   const total = len - HDR_LEN;
   const used = Math.ceil(total / room);
@@ -385,7 +385,7 @@ function receive_big(c: KCpu, q: number, first: number, len: number, head: numbe
   shm.skb_frags[first] = -1;
   let left = total - room;
   for (let k = 1; k < VIRTIO_BIG_PAGES; k++) {
-    const page = shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k]!;
+    const page = shm.i32[vq.pages + head * VIRTIO_BIG_PAGES + k];
     if (k >= used) {
       c.cache.free(page);
       continue;
@@ -404,7 +404,7 @@ function receive_big(c: KCpu, q: number, first: number, len: number, head: numbe
 }
 
 function get16le(u8: Uint8Array, at: number): number {
-  return u8[at]! | (u8[at + 1]! << 8);
+  return u8[at] | (u8[at + 1] << 8);
 }
 
 // ------------------------------------------------------------------------ refill work
@@ -434,7 +434,7 @@ function refill_work(c: KCpu): void {
   }
   if (still_empty || busy) {
     if (schedule_delayed_work(c, still_empty ? Math.floor(c.cfg.hz / 2) : 1) && still_empty) {
-      c.f64[shm.rxqF[0]! + c.RXQ.virtio_refills_delayed]! += 1;
+      c.f64[shm.rxqF[0] + c.RXQ.virtio_refills_delayed] += 1;
     }
   }
 }
