@@ -100,6 +100,7 @@ import {
   l4_header_len,
   frame_l4_payload_len,
   pseudo_header_sum,
+  IPH_VERSION_IHL_5,
 } from '../uapi/inet.js';
 import { flow_label_of, type FlowSpec } from './flows.js';
 
@@ -229,7 +230,7 @@ function writeMac(out: Uint8Array, o: number, mac32: number): void {
 }
 
 function writeIpHeader(out: Uint8Array, ip: number, flow: FlowSpec, totLen: number): void {
-  out[ip + IPH_VERSION_IHL_OFF] = 0x45;
+  out[ip + IPH_VERSION_IHL_OFF] = IPH_VERSION_IHL_5;
   out[ip + IPH_TOS_OFF] = 0;
   put16(out, ip + IPH_TOT_LEN_OFF, totLen);
   put16(out, ip + IPH_ID_OFF, 0);

@@ -20,12 +20,27 @@
 // that is neither gets no hash (RSS type 0: the descriptor carries none) and RSS index 0.
 
 import type { Shm } from '../shm/memory.js';
-import type { Config } from '../config/schema.js';
+import { RSS_RETA_SIZE, type Config } from '../config/schema.js';
 import { nicModel } from '../config/nics.js';
 import { DESC_DD, DESC_EOP, DESC_L4, DESC_RSS, DESC_TS, WIRE_INLINE, WIRE_KICKED, WIRE_NAPPING, WIRE_SLEEPING } from '../shm/layout.js';
 import { msix_eitr_ns, msix_set_cause, msix_throttled, msix_try_fire } from '../shm/msix.js';
 import { ToeplitzTable } from '../uapi/toeplitz.js';
-import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV6H_LEN, get16 } from '../uapi/inet.js';
+import {
+  ETH_HLEN,
+  ETH_P_IP,
+  ETH_P_IPV6,
+  ETH_PROTO_OFF,
+  IP_MF,
+  IP_OFFSET,
+  IPH_FRAG_OFF_OFF,
+  IPH_LEN,
+  IPH_PROTOCOL_OFF,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPV6H_LEN,
+  IPV6H_NEXTHDR_OFF,
+  get16,
+} from '../uapi/inet.js';
 import { RSS_IPV6_L4_INPUT_BYTES } from '../uapi/toeplitz.js';
 import type { FlowFrames } from './frames.js';
 import { assertion_failed } from '../shm/assert.js';
@@ -75,16 +90,19 @@ export class RssEngine {
   hash_i32(bytes: Uint8Array, offset: number, len: number): number {
     const ip = offset + ETH_HLEN;
     const end = offset + len;
-    const proto = (bytes[offset + 12] << 8) | bytes[offset + 13];
-    if (proto === ETH_P_IP && ip + 20 <= end) {
+    const proto = (bytes[offset + ETH_PROTO_OFF] << 8) | bytes[offset + ETH_PROTO_OFF + 1];
+    if (proto === ETH_P_IP && ip + IPH_LEN <= end) {
       const ihl = bytes[ip] & 15;
       if (bytes[ip] >> 4 === 4 && ihl >= 5) {
-        const ports = (get16(bytes, ip + 6) & 0x3fff) === 0 && ip + ihl * 4 + 4 <= end && rss_hashes_ports(bytes[ip + 9], this.udp4_ports);
+        const ports =
+          (get16(bytes, ip + IPH_FRAG_OFF_OFF) & (IP_MF | IP_OFFSET)) === 0 &&
+          ip + ihl * 4 + 4 <= end &&
+          rss_hashes_ports(bytes[ip + IPH_PROTOCOL_OFF], this.udp4_ports);
         this.type = ports ? RSS_L4 : RSS_L3;
         return this.t.hash_ipv4_i32(bytes, ip, ports);
       }
     } else if (proto === ETH_P_IPV6 && ip + IPV6H_LEN <= end && bytes[ip] >> 4 === 6) {
-      const ports = ip + IPV6H_LEN + 4 <= end && rss_hashes_ports(bytes[ip + 6], this.udp6_ports);
+      const ports = ip + IPV6H_LEN + 4 <= end && rss_hashes_ports(bytes[ip + IPV6H_NEXTHDR_OFF], this.udp6_ports);
       this.type = ports ? RSS_L4 : RSS_L3;
       return this.t.hash_ipv6_i32(bytes, ip, ports);
     }
@@ -159,7 +177,7 @@ export class Nic {
    * A device without RSS (legacy) has one queue.
    */
   rss_queue(hash: number): number {
-    return this.rss_enabled ? this.shm.reta[hash & 127] : 0;
+    return this.rss_enabled ? this.shm.reta[hash & (RSS_RETA_SIZE - 1)] : 0;
   }
 
   /** Is a posted descriptor free on queue q? Re-reads RDT only when the cached one is used up. */

@@ -31,6 +31,14 @@ import {
   NEXTHDR_FRAGMENT,
   NEXTHDR_HOP,
   NEXTHDR_ROUTING,
+  ETH_PROTO_OFF,
+  IP_MF,
+  IP_OFFSET,
+  IPH_DADDR_OFF,
+  IPH_FRAG_OFF_OFF,
+  IPH_LEN,
+  IPH_PROTOCOL_OFF,
+  IPH_SADDR_OFF,
   get16,
   get32,
 } from '../uapi/inet.js';
@@ -216,19 +224,19 @@ class TupleTable {
  * protocol, headers cut short).
  */
 function frameTuple(b: Uint8Array, o: number, len: number, t: IpTuple): boolean {
-  if (len < ETH_HLEN + 20) return false;
+  if (len < ETH_HLEN + IPH_LEN) return false;
   const end = o + len;
-  const type = get16(b, o + 12);
+  const type = get16(b, o + ETH_PROTO_OFF);
   const ip = o + ETH_HLEN;
   let l4: number;
   if (type === ETH_P_IP) {
     const ihl = b[ip] & 15;
-    if (b[ip] >> 4 !== 4 || ihl < 5 || (get16(b, ip + 6) & 0x3fff) !== 0) return false;
-    t.proto = b[ip + 9];
+    if (b[ip] >> 4 !== 4 || ihl < 5 || (get16(b, ip + IPH_FRAG_OFF_OFF) & (IP_MF | IP_OFFSET)) !== 0) return false;
+    t.proto = b[ip + IPH_PROTOCOL_OFF];
     t.family = 4;
     for (let w = 0; w < 4; w++) t.saddr[w] = t.daddr[w] = 0;
-    t.saddr[3] = get32(b, ip + 12);
-    t.daddr[3] = get32(b, ip + 16);
+    t.saddr[3] = get32(b, ip + IPH_SADDR_OFF);
+    t.daddr[3] = get32(b, ip + IPH_DADDR_OFF);
     l4 = ip + ihl * 4;
   } else if (type === ETH_P_IPV6) {
     if (ip + 40 > end || b[ip] >> 4 !== 6) return false;
@@ -301,7 +309,7 @@ export function buildReplay(cap: Capture): Replay {
       len[i] = l;
       if (l > summary.max_len) summary.max_len = l;
       wire += l + 4;
-      const type = caplen >= 14 ? get16(bytes, at + 12) : 0;
+      const type = caplen >= ETH_HLEN ? get16(bytes, at + ETH_PROTO_OFF) : 0;
       if (type === ETH_P_IP) summary.ipv4++;
       else if (type === ETH_P_IPV6) summary.ipv6++;
       else summary.other++;

@@ -42,6 +42,7 @@ import {
 } from '../shm/virtqueue.js';
 import { msix_notify } from '../shm/msix.js';
 import { siphash_2_4 } from '../uapi/siphash.js';
+import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_PROTO_OFF, IPH_DADDR_OFF, IPH_PROTOCOL_OFF, IPH_SADDR_OFF } from '../uapi/inet.js';
 import { Prng } from '../lib/prng.js';
 import { assertion_failed } from '../shm/assert.js';
 
@@ -77,19 +78,19 @@ export class TapSpread {
    */
   select_queue(frame: Uint8Array, at = 0): number {
     if (this.queues === 1) return 0;
-    const ip = at + 14;
+    const ip = at + ETH_HLEN;
     const k = this.keys;
-    const type = (frame[at + 12] << 8) | frame[at + 13];
+    const type = (frame[at + ETH_PROTO_OFF] << 8) | frame[at + ETH_PROTO_OFF + 1];
     let s: number;
     let d: number;
     let l4: number;
     let proto: number;
-    if (type === 0x0800) {
-      s = be32(frame, ip + 12);
-      d = be32(frame, ip + 16);
+    if (type === ETH_P_IP) {
+      s = be32(frame, ip + IPH_SADDR_OFF);
+      d = be32(frame, ip + IPH_DADDR_OFF);
       l4 = ip + (frame[ip] & 15) * 4;
-      proto = frame[ip + 9];
-    } else if (type === 0x86dd) {
+      proto = frame[ip + IPH_PROTOCOL_OFF];
+    } else if (type === ETH_P_IPV6) {
       s = (be32(frame, ip + 8) ^ be32(frame, ip + 12) ^ be32(frame, ip + 16) ^ be32(frame, ip + 20)) >>> 0;
       d = (be32(frame, ip + 24) ^ be32(frame, ip + 28) ^ be32(frame, ip + 32) ^ be32(frame, ip + 36)) >>> 0;
       l4 = ip + 40;

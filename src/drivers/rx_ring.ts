@@ -10,7 +10,7 @@
 
 import type { KCpu } from '../kernel/percpu.js';
 import type { Shm } from '../shm/memory.js';
-import { ETH_HLEN, get16 } from '../uapi/inet.js';
+import { ETH_HLEN, ETH_PROTO_OFF, get16 } from '../uapi/inet.js';
 import { skb_pool_take_in_use } from '../shm/skb_pool.js';
 import { doorbell_ring } from '../shm/msix.js';
 import { assertion_failed } from '../shm/assert.js';
@@ -75,7 +75,7 @@ export function rx_ring_touch_ahead(c: KCpu, q: number, ntc: number, rdh: number
   for (let i = ntc, n = 0; i !== rdh && n < max; n++) {
     const d = base + i;
     const skb = shm.desc_skb[d];
-    x ^= shm.desc_status[d] ^ shm.desc_len[d] ^ u8[c.skb_data(skb) + 12];
+    x ^= shm.desc_status[d] ^ shm.desc_len[d] ^ u8[c.skb_data(skb) + ETH_PROTO_OFF];
     i = i + 1 === size ? 0 : i + 1;
   }
   c.touched = x | 0;
@@ -135,7 +135,7 @@ function rx_skb_fields(c: KCpu, skb: number, status: number, hash: number, q: nu
   c.skb_next[skb] = -1;
   c.skb_frag_next[skb] = -1;
   // eth_type_trans: protocol from the frame, network header after the Ethernet header.
-  c.skb_protocol[skb] = get16(c.u8, c.skb_data(skb) + 12);
+  c.skb_protocol[skb] = get16(c.u8, c.skb_data(skb) + ETH_PROTO_OFF);
   c.skb_nh[skb] = ETH_HLEN;
 }
 

@@ -4,7 +4,7 @@
 // knob's schema entry declares them), which the control schedule (control.ts) makes again
 // while traffic flows.
 
-import type { Config } from '../config/schema.js';
+import { RSS_RETA_SIZE, type Config } from '../config/schema.js';
 import { Shm } from '../shm/memory.js';
 import { skb_pool_init } from '../shm/skb_pool.js';
 import { net_dev_init } from '../kernel/dev.js';
@@ -66,7 +66,7 @@ function socketTasks(shm: Shm, flows: FlowTable, frames: FlowFrames): Int32Array
   const f = frames;
   for (let s = 0; s < flows.count; s++) {
     // The flow's queue: the NIC's RSS, or (virtio) the host's multiqueue tap spread.
-    const queue = steering === 'tap' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s] & 127];
+    const queue = steering === 'tap' ? tap.select_queue(f.hdr, s * f.stride) : cfg.rss_reta[f.rss_hash[s] & (RSS_RETA_SIZE - 1)];
     const task = cfg.app_cpus.indexOf(cfg.irq_affinity[queue]);
     if (task >= 0) out[s] = task;
   }

@@ -25,7 +25,7 @@ import { napi_gro_receive } from '../../kernel/gro.js';
 import { kfree_skb } from '../../kernel/skbuff.js';
 import { request_irq } from '../../kernel/irq.js';
 import { register_delayed_work, schedule_delayed_work } from '../../kernel/workqueue.js';
-import { ETH_HLEN, get16 } from '../../uapi/inet.js';
+import { ETH_HLEN, ETH_PROTO_OFF, get16 } from '../../uapi/inet.js';
 import { skb_pool_take_in_use } from '../../shm/skb_pool.js';
 import { DRV, VIRTIO_NET_HDR_F_RXSMP_TSTAMP, VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_NUM_BUFFERS_OFF } from '../../shm/virtqueue.js';
 import { xdp_poll_end, xdp_run_native } from '../../kernel/xdp.js';
@@ -295,7 +295,7 @@ function receive_buf(c: KCpu, n: number, q: number, buf: number, len: number, he
   c.skb_segs[buf] = 1;
   c.skb_next[buf] = -1;
   c.skb_frag_next[buf] = -1;
-  c.skb_protocol[buf] = get16(c.u8, c.skb_data(buf) + 12); // eth_type_trans
+  c.skb_protocol[buf] = get16(c.u8, c.skb_data(buf) + ETH_PROTO_OFF); // eth_type_trans
   c.skb_nh[buf] = ETH_HLEN;
   if (c.xdp && !receive_mergeable_xdp(c, q, buf, bufs)) return;
   napi_gro_receive(c, n, buf);
