@@ -76,6 +76,11 @@ export interface XdpShared {
   newCpu: (c: KCpu) => XdpCpu;
 }
 
+// The Shm carries the run's XdpShared without importing this file (shm/ is below the kernel).
+declare module '../shm/memory.js' {
+  interface ShmXdp extends XdpShared {}
+}
+
 /** What a worker needs to attach to the coordinator's XDP memory. */
 export interface XdpShare {
   maps: SharedArrayBuffer;

@@ -11,7 +11,14 @@ import { computeLayout, SD_DROPS, skbCountIn, type Layout } from './layout.js';
 import { Vq } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
 import { spin_debug_asserts } from './spinlock.js';
-import type { XdpShared } from '../kernel/xdp.js';
+
+/**
+ * What --xdp attaches to a run (the program, its maps, the cpumaps): shm/ carries it and never
+ * reads it. Its members are the kernel's XdpShared, declared onto this interface by
+ * src/kernel/xdp.ts (a module augmentation), so this layer imports nothing above it.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by kernel/xdp.ts's augmentation
+export interface ShmXdp {}
 
 export class Shm {
   readonly layout: Layout;
@@ -76,7 +83,7 @@ export class Shm {
   /** The run's Config, copied with every field in-object (lib/fast_object.ts): the hot path reads it. */
   readonly cfg: Config;
   /** --xdp: the program, its maps and cpumaps (kernel/xdp.ts), set at boot and by each worker's attach. */
-  xdp: XdpShared | null = null;
+  xdp: ShmXdp | null = null;
 
   private constructor(
     cfg: Config,
