@@ -94,3 +94,11 @@ describe('rxsmp run rejects bad input before anything starts', () => {
     expect(r.stdout).toMatch(/--netdev-budget N\s+net\.core\.netdev_budget\n\s+an integer from 1 to 1048576; default: 300/);
   });
 });
+
+describe("the run document's command", () => {
+  it('is the command line as typed, subcommand included, so it can be run again', () => {
+    const r = cli(['run', '--mode', 'sim', '--packets', '2000', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { command: string }).command).toBe('rxsmp run --mode sim --packets 2000 --json');
+  });
+});

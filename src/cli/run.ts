@@ -219,7 +219,7 @@ export async function runMain(argv: string[], specs: readonly OptionSpec[] = RUN
     const opts = { signal: intr.signal, progress: live.progress, ...(args.profile !== undefined ? { profile: args.profile } : {}) };
     const simProfile = args.profile !== undefined && args.cfg.mode === 'sim' ? await startProfile() : undefined;
     const result = await runConfig(args.cfg, opts);
-    result.command = commandLine(['rxsmp', ...argv]);
+    result.command = commandLine(['rxsmp', 'run', ...argv]);
     if (simProfile !== undefined) await deferFailure(simProfile.stop(join(args.profile!, 'sim.cpuprofile')));
     live.clear();
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : humanSummary(result) + simSummary(result) + '\n');
