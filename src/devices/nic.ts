@@ -168,7 +168,7 @@ export class Nic {
     this.pend_bytes = new Float64Array(this.queues);
     this.pend_missed = new Float64Array(this.queues);
     for (let q = 0; q < this.queues; q++) this.rdt[q] = Atomics.load(shm.i32, shm.rxqI[q] + shm.layout.RXQ.rdt);
-    for (let i = 0; i < 128; i++) shm.reta[i] = shm.cfg.rss_reta[i];
+    for (let i = 0; i < RSS_RETA_SIZE; i++) shm.reta[i] = shm.cfg.rss_reta[i];
   }
 
   /**

@@ -4,7 +4,7 @@
 // here, and the control schedule (engine/control.ts) each --knob-at change.
 
 import type { Shm } from '../shm/memory.js';
-import { KNOBS, SLOTTED_KNOBS, type CtlWord, type KnobKey, type KnobWriter, type SlottedKnob } from '../config/schema.js';
+import { KNOBS, RSS_RETA_SIZE, SLOTTED_KNOBS, type CtlWord, type KnobKey, type KnobWriter, type SlottedKnob } from '../config/schema.js';
 import { proc_do_dev_weight, proc_dointvec, rps_sock_flow_sysctl } from './sysctl.js';
 import { store_rps_dev_flow_table_cnt, store_rps_map, update_rps_needed } from './net_sysfs.js';
 import { irq_set_affinity } from './irq.js';
@@ -17,7 +17,7 @@ export type KnobFinish = (() => void) | null;
  * which rewrites the indirection table entry by entry, as the NIC's RETA registers.
  */
 export function ethtool_set_rxfh(shm: Shm, reta: readonly number[]): void {
-  for (let i = 0; i < 128; i++) Atomics.store(shm.reta, i, reta[i]);
+  for (let i = 0; i < RSS_RETA_SIZE; i++) Atomics.store(shm.reta, i, reta[i]);
 }
 
 /** Each writer a slot names, taking the knob's whole value (a per-queue list for the sysfs queue files). */

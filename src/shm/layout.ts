@@ -23,7 +23,7 @@
 //   skb        the skb pool, structure of arrays, plus the frame bytes of each skb
 //   tables     RPS maps, RFS tables, RSS indirection table, flow-limit tables, socket hash
 
-import { CTL_WORDS, type Config, type CtlWord } from '../config/schema.js';
+import { CTL_WORDS, RSS_RETA_SIZE, type Config, type CtlWord } from '../config/schema.js';
 import { nicModel } from '../config/nics.js';
 import { vqLayout, type VqLayout } from './virtqueue.js';
 import { fastObject } from '../lib/fast_object.js';
@@ -536,7 +536,7 @@ export interface Layout {
   readonly rpsFlowSizeBase: number; // i32[queues]: entries in use per queue (0: no table)
   readonly rpsSockFlowBase: number;
   readonly rpsSockFlowCap: number;
-  readonly retaBase: number; // i32[128]
+  readonly retaBase: number; // i32[RSS_RETA_SIZE]
   readonly flowLimitBase: number; // per CPU: history_head, count, history[128], buckets[table_len]
   readonly flowLimitStride: number; // i32 elements
   readonly vq: VqLayout | null; // virtio: one split virtqueue per RX queue (virtqueue.ts)
@@ -620,7 +620,7 @@ export function computeLayout(cfg: Config, skbCount: number): Layout {
   const sockMost = Math.max(cfg.rps_sock_flow_entries, ...scheduled('rps_sock_flow_entries'));
   const rpsSockFlowCap = sockMost > 0 ? roundupPow2(sockMost) : 0;
   const rpsSockFlowBase = take(rpsSockFlowCap * 4);
-  const retaBase = take(128 * 4);
+  const retaBase = take(RSS_RETA_SIZE * 4);
   const flowLimitStride = align(2 + FLOW_LIMIT_HISTORY + cfg.flow_limit_table_len, pad ? CACHELINE / 4 : 2);
   const flowLimitBase = take(cfg.cpus * flowLimitStride * 4);
   const virtqueue = nicModel(cfg.nic).rx_queue === 'virtqueue';
