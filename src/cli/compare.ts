@@ -28,6 +28,7 @@ import { parseAssignment, spread } from '../engine/variants.js';
 import { readReportInput, reportOf } from '../report/html.js';
 import { commandLine } from '../report/human.js';
 import { count, duration } from '../lib/units.js';
+import { textTable } from '../lib/text_table.js';
 import { onOff } from '../config/schema.js';
 
 /** `knob=value`, repeatable (a repeated flag adds an item; items are checked by parseAssignment). */
@@ -243,15 +244,23 @@ function sweepTable(out: string): string {
     (cells.get(k) ?? cells.set(k, []).get(k)!).push(l);
   }
   const width = Math.max(4, ...[...cells.keys()].map((k) => k.length));
-  const rows = [...cells].map(([k, ls]) => {
-    const s = spread(ls.map((l) => l.pps));
-    const drops = ls.reduce((n, l) => n + Object.values(l.packets.dropped).reduce((a, b) => a + b, 0), 0);
-    return `${k.padEnd(width)}  ${String(ls.length).padStart(4)}  ${fmt(s.median).padStart(12)}  ${`${fmt(s.min)}..${fmt(s.max)}`.padStart(24)}  ${fmt(drops).padStart(10)}`;
-  });
-  return [
-    `${'cell'.padEnd(width)}  ${'runs'.padStart(4)}  ${'median pps'.padStart(12)}  ${'min..max'.padStart(24)}  ${'drops'.padStart(10)}`,
-    ...rows,
-  ].join('\n');
+  const rows = [...cells].map(([k, ls]) => ({
+    k,
+    runs: ls.length,
+    s: spread(ls.map((l) => l.pps)),
+    drops: ls.reduce((n, l) => n + Object.values(l.packets.dropped).reduce((a, b) => a + b, 0), 0),
+  }));
+  return textTable<(typeof rows)[number]>(
+    [
+      { head: 'cell', width, left: true, cell: (r) => r.k },
+      { head: 'runs', width: 4, cell: (r) => String(r.runs) },
+      { head: 'median pps', width: 12, cell: (r) => fmt(r.s.median) },
+      { head: 'min..max', width: 24, cell: (r) => `${fmt(r.s.min)}..${fmt(r.s.max)}` },
+      { head: 'drops', width: 10, cell: (r) => fmt(r.drops) },
+    ],
+    rows,
+    '  ',
+  );
 }
 
 function mergeMain(argv: string[], specs: readonly OptionSpec[]): number {

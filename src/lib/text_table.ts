@@ -1,6 +1,6 @@
 // Text tables for the terminal: columns of a fixed width, right-aligned figures, left-aligned
-// names, one heading line. Every table of the run summary (report/human.ts) and the comparison's
-// (engine/compare.ts) goes through here.
+// names, one heading line. Every table of the run summary (report/human.ts), the comparison's
+// (engine/compare.ts) and the sweep's summary (cli/compare.ts) goes through here.
 
 /** A column: its heading, its width, and the text of a row's cell. */
 export interface TextColumn<R> {
