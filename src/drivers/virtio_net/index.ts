@@ -3,7 +3,7 @@
 
 import { virtioSlotsPerBuffer } from '../../shm/layout.js';
 import type { NicDriver, QueueCounts } from '../driver.js';
-import { ringBytes } from '../driver.js';
+import { ringBytes, sum } from '../driver.js';
 import { virtqueue_slots_in_use } from '../virtio_ring.js';
 import { virtio_register, virtnet_up } from './virtio_net.js';
 
@@ -80,7 +80,7 @@ export const VIRTIO_NET_DRIVER: NicDriver = {
   },
   // The tun queue at its bound, frames QEMU could not fit, the guest's length errors.
   drops: (queues) => {
-    const total = (k: 'tun_dropped' | 'oversize' | 'rx_length_errors') => queues.reduce((a, q) => a + q.virtio![k], 0);
+    const total = (k: 'tun_dropped' | 'oversize' | 'rx_length_errors') => sum(queues, (q) => q.virtio![k]);
     return { tun: total('tun_dropped'), virtio_oversize: total('oversize'), virtio_length: total('rx_length_errors') };
   },
   // The tap's tun queue drops (packets.dropped.tun) happen in the host, which no guest counter sees.
